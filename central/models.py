@@ -1,0 +1,148 @@
+"""The public-schema side: regions (tenants), their domains, central-admin tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django_tenants.models import DomainMixin, TenantMixin
+
+from central.policy import RegionPolicy, validate_policy
+
+SLUG_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
+SCHEMA_PREFIX = "region_"
+
+
+class Region(TenantMixin):
+    """A province or city (地区): one PostgreSQL schema with its own policy.
+
+    Created only through :func:`central.services.provision_region`, which
+    builds the schema, domains and policy in one transaction.
+    """
+
+    class Level(models.TextChoices):
+        PROVINCE = "province", "省级"
+        CITY = "city", "市级"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "运行中"
+        SUSPENDED = "suspended", "已暂停"
+
+    code = models.CharField("行政区划代码", max_length=6, unique=True)
+    name = models.CharField("名称", max_length=64)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    slug = models.CharField(max_length=40, unique=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    suspended_reason = models.CharField(max_length=500, blank=True, default="")
+    policy = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # The provisioning service creates the schema itself, inside its transaction.
+    auto_create_schema = False
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^\d{6}$"), name="region_code_6_digits"
+            ),
+            models.CheckConstraint(
+                condition=Q(slug__regex=SLUG_PATTERN), name="region_slug_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(level__in=["province", "city"]), name="region_level_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "suspended"]), name="region_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(level="city") | Q(parent__isnull=True),
+                name="region_only_cities_have_parents",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+    def get_policy(self) -> RegionPolicy:
+        return validate_policy(self.policy)
+
+    @staticmethod
+    def schema_name_for(slug: str) -> str:
+        return SCHEMA_PREFIX + slug
+
+
+class Domain(DomainMixin):
+    """A host name routed to a region (e.g. ``chongqing.localhost``)."""
+
+    class Meta:
+        ordering = ["-is_primary", "domain"]
+
+
+def _hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class CentralApiTokenQuerySet(models.QuerySet):
+    def live(self):
+        return self.filter(revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
+class CentralApiToken(models.Model):
+    """A bearer token for the central GraphQL API. Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="central_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = CentralApiTokenQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"token of {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def issue(cls, user, ttl) -> tuple[CentralApiToken, str]:
+        raw = "cat_" + secrets.token_urlsafe(32)
+        token = cls.objects.create(
+            user=user, key_hash=_hash_token(raw), expires_at=timezone.now() + ttl
+        )
+        return token, raw
+
+    @classmethod
+    def authenticate(cls, raw: str):
+        """The user behind a live token, or None."""
+        token = cls.objects.live().select_related("user").filter(key_hash=_hash_token(raw)).first()
+        return token.user if token and token.user.is_active else None
+
+
+class CentralAuditEntry(models.Model):
+    """What central admins did to regions (provisioning, suspension, policy)."""
+
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=120)
+    action = models.CharField(max_length=80)
+    region_code = models.CharField(max_length=6, db_index=True)
+    detail = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.region_code}"

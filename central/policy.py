@@ -1,0 +1,355 @@
+"""Region policy (地区政策): every rule that differs between the regional notices.
+
+A rule that differs between regions is a field here, never an ``if region``
+branch in code (DESIGN.md §4). The policy is stored as JSON on the region
+(``Region.policy``), always written through :func:`validate_policy`, so what is
+in the database has passed the same checks as what an admin typed.
+
+Field names are snake_case in Python and in storage, camelCase in GraphQL and
+in the JSON an admin sends (both spellings are accepted on input).
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import itertools
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+
+class Granter(enum.StrEnum):
+    """Who grants a star level (星级认定)."""
+
+    GROUP = "group"  # the volunteer's group (000 Art.19, 003 Art.26)
+    COUNTY = "county"  # 县（区）志愿者管理部门 (001 §6)
+    CITY = "city"  # 设区市志愿者管理部门 (001 §6)
+    PROVINCE = "province"  # 省志愿者管理部门 (001 §6)
+
+
+class RecordConfirmation(enum.StrEnum):
+    """Who must confirm a record before it counts (001 §4(4)3)."""
+
+    NONE = "none"
+    COUNTY_CIVIL_AFFAIRS = "county_civil_affairs"  # 县级以上民政部门确认无误
+
+
+class HubLevel(enum.StrEnum):
+    """Levels of hub groups (枢纽型团体), 002 §3(1)1."""
+
+    CITY = "city"
+    DISTRICT = "district"
+    TOWN = "town"
+    COMMUNITY = "community"
+
+
+class Power(enum.StrEnum):
+    """The five powers of the permission-group table (002 annex)."""
+
+    MANAGE_OWN_VOLUNTEERS = "manage_own_volunteers"  # 本团体内志愿者管理
+    PUBLISH_WITHOUT_REVIEW = "publish_without_review"  # 发布项目无须审核
+    ALLOW_SUBGROUP_REGISTRATION = "allow_subgroup_registration"  # 允许下级团体注册
+    FAST_REVIEW_SUBGROUPS = "fast_review_subgroups"  # 对下级团体快审
+    MANAGE_REGION_VOLUNTEERS = "manage_region_volunteers"  # 区域内志愿者管理
+
+
+_P = Power
+# 全国志愿服务信息系统权限设置表 (002 annex), row by row, exactly as printed.
+ANNEX_PERMISSION_TABLE: dict[str, list[Power]] = {
+    "待审团体组": [],
+    "基本团体组": [_P.MANAGE_OWN_VOLUNTEERS],
+    "初级团体组（项目）": [_P.MANAGE_OWN_VOLUNTEERS, _P.PUBLISH_WITHOUT_REVIEW],
+    "初级团体组（团体）": [_P.MANAGE_OWN_VOLUNTEERS, _P.ALLOW_SUBGROUP_REGISTRATION],
+    "初级团体组（快审）": [
+        _P.MANAGE_OWN_VOLUNTEERS,
+        _P.ALLOW_SUBGROUP_REGISTRATION,
+        _P.FAST_REVIEW_SUBGROUPS,
+    ],
+    "中级团体组": [
+        _P.MANAGE_OWN_VOLUNTEERS,
+        _P.PUBLISH_WITHOUT_REVIEW,
+        _P.ALLOW_SUBGROUP_REGISTRATION,
+    ],
+    "中级团体组（快审）": [
+        _P.MANAGE_OWN_VOLUNTEERS,
+        _P.PUBLISH_WITHOUT_REVIEW,
+        _P.ALLOW_SUBGROUP_REGISTRATION,
+        _P.FAST_REVIEW_SUBGROUPS,
+    ],
+    "高级团体组": [
+        _P.MANAGE_OWN_VOLUNTEERS,
+        _P.PUBLISH_WITHOUT_REVIEW,
+        _P.ALLOW_SUBGROUP_REGISTRATION,
+        _P.MANAGE_REGION_VOLUNTEERS,
+    ],
+    "高级团体组（快审）": list(_P),
+}
+
+
+class _PolicyPart(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        frozen=True,
+        use_enum_values=False,
+    )
+
+
+class PermissionGroupRule(_PolicyPart):
+    """One row of the permission-group table: a named group and its powers."""
+
+    name: str = Field(min_length=1, max_length=40)
+    powers: list[Power]
+
+    @field_validator("powers")
+    @classmethod
+    def _no_repeats(cls, powers: list[Power]) -> list[Power]:
+        if len(set(powers)) != len(powers):
+            raise ValueError("a power is listed twice")
+        return powers
+
+
+class HubNamePattern(_PolicyPart):
+    """Naming rule for hub groups of one level (002 §3(1)1): the name must end with a suffix."""
+
+    level: HubLevel
+    suffixes: list[str] = Field(min_length=1)
+
+
+class GroupNaming(_PolicyPart):
+    """Group naming rules (团体名称规范), 002 §3(1) and 004."""
+
+    hub_name_patterns: list[HubNamePattern] = Field(default_factory=list)
+    # "单位名称+志愿服务队" (002 §3(1)2, 004): a non-hub group's name ends with this.
+    non_hub_suffix: str | None = None
+
+    @field_validator("hub_name_patterns")
+    @classmethod
+    def _one_per_level(cls, patterns: list[HubNamePattern]) -> list[HubNamePattern]:
+        levels = [p.level for p in patterns]
+        if len(set(levels)) != len(levels):
+            raise ValueError("each hub level may have one naming rule")
+        return patterns
+
+
+class RegistrationTargets(_PolicyPart):
+    """Registration targets (注册目标), 004 §4.2: shares of population and of unit staff."""
+
+    population_share: float = Field(gt=0, le=1)
+    staff_share_national_unit: float = Field(gt=0, le=1)  # 全国文明单位
+    staff_share_provincial_unit: float = Field(gt=0, le=1)  # 省级文明单位
+    staff_share_municipal_unit: float = Field(gt=0, le=1)  # 市级文明单位
+    staff_share_other_unit: float = Field(gt=0, le=1)  # 其他单位
+
+
+DEFAULT_STAR_THRESHOLDS = [100, 300, 600, 1000, 1500]  # 000 Art.19, 001 §6, 003 Art.26
+
+
+class RegionPolicy(_PolicyPart):
+    """The typed policy of one region. Defaults are the national baseline."""
+
+    # 公示: working days a record stays in publicity before it counts; 0 = none (001 §4(4)3).
+    publicity_working_days: int = Field(default=0, ge=0, le=30)
+    # Who confirms a record before it counts (001 §4(4)3).
+    record_confirmation: RecordConfirmation = RecordConfirmation.NONE
+    # 记录员须持证上岗 (001 §4(4)3).
+    recorders_need_certificate: bool = False
+    # Hours for 1★..5★ (000 Art.19, 001 §6, 003 Art.26).
+    star_thresholds: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_THRESHOLDS))
+    # Who grants each star level, 1★..5★ (001 §6).
+    star_granters: list[Granter] = Field(default_factory=lambda: [Granter.GROUP] * 5)
+    # Below this age a volunteer needs a guardian's consent; None = no rule (003 Art.7).
+    guardian_consent_below_age: int | None = Field(default=None, ge=1, le=25)
+    group_naming: GroupNaming = Field(default_factory=GroupNaming)
+    # Hub levels in use, top first (002 §3(1)1).
+    hub_levels: list[HubLevel] = Field(default_factory=lambda: list(HubLevel))
+    # The permission-group table (002 annex) and the defaults of 002 §3(4).
+    permission_groups: list[PermissionGroupRule] = Field(
+        default_factory=lambda: [
+            PermissionGroupRule(name=name, powers=powers)
+            for name, powers in ANNEX_PERMISSION_TABLE.items()
+        ]
+    )
+    default_permission_group_non_hub: str = "基本团体组"
+    default_permission_group_legal_person: str = "中级团体组"
+    # 时长储蓄 (000 Art.20, 001 §6).
+    time_bank_enabled: bool = False
+    registration_targets: RegistrationTargets | None = None
+    # Days a group has to answer a volunteer's correction request (记录更正).
+    correction_deadline_days: int = Field(default=15, ge=1, le=90)
+    # The region's own calendar, used for years the official calendar library
+    # does not know yet: extra days off and extra working days (调休).
+    extra_holidays: list[datetime.date] = Field(default_factory=list)
+    extra_workdays: list[datetime.date] = Field(default_factory=list)
+
+    @field_validator("star_thresholds")
+    @classmethod
+    def _five_increasing(cls, thresholds: list[int]) -> list[int]:
+        if len(thresholds) != 5:
+            raise ValueError("give exactly five thresholds, for 1★ to 5★")
+        if any(t <= 0 for t in thresholds):
+            raise ValueError("thresholds must be positive hours")
+        if any(b <= a for a, b in itertools.pairwise(thresholds)):
+            raise ValueError("thresholds must increase from 1★ to 5★")
+        return thresholds
+
+    @field_validator("star_granters")
+    @classmethod
+    def _five_granters(cls, granters: list[Granter]) -> list[Granter]:
+        if len(granters) != 5:
+            raise ValueError("give exactly five granters, for 1★ to 5★")
+        return granters
+
+    @field_validator("hub_levels")
+    @classmethod
+    def _levels_in_order(cls, levels: list[HubLevel]) -> list[HubLevel]:
+        order = list(HubLevel)
+        if len(set(levels)) != len(levels):
+            raise ValueError("a hub level is listed twice")
+        if [order.index(level) for level in levels] != sorted(order.index(lv) for lv in levels):
+            raise ValueError("hub levels must run from the top (city) down")
+        return levels
+
+    @model_validator(mode="after")
+    def _permission_defaults_exist(self) -> RegionPolicy:
+        names = [rule.name for rule in self.permission_groups]
+        if len(set(names)) != len(names):
+            raise ValueError("permissionGroups: a group name is listed twice")
+        for field in ("default_permission_group_non_hub", "default_permission_group_legal_person"):
+            if getattr(self, field) not in names:
+                raise ValueError(f"{to_camel(field)}: {getattr(self, field)!r} is not in the table")
+        return self
+
+    def powers_of(self, permission_group: str) -> frozenset[Power]:
+        for rule in self.permission_groups:
+            if rule.name == permission_group:
+                return frozenset(rule.powers)
+        raise KeyError(permission_group)
+
+    def as_json(self) -> dict[str, Any]:
+        """The storage form (snake_case, plain JSON types)."""
+        return self.model_dump(mode="json")
+
+
+class PolicyError(ValueError):
+    """A policy failed validation; ``problems`` maps each camelCase field path to its message."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(f"{field}: {msg}" for field, msg in problems.items()))
+
+
+def _problems(error: ValidationError) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    for item in error.errors():
+        path = ".".join(to_camel(p) if isinstance(p, str) else str(p) for p in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if not path and ": " in message:  # model-level checks name their own field
+            path, message = message.split(": ", 1)
+        problems[path or "policy"] = message
+    return problems
+
+
+def validate_policy(data: dict[str, Any] | RegionPolicy) -> RegionPolicy:
+    """Validate a whole policy; raise :class:`PolicyError` naming each bad field."""
+    if isinstance(data, RegionPolicy):
+        return data
+    if not isinstance(data, dict):
+        raise PolicyError({"policy": "must be a JSON object"})
+    try:
+        return RegionPolicy.model_validate(data)
+    except ValidationError as error:
+        raise PolicyError(_problems(error)) from None
+
+
+def merge_policy(current: RegionPolicy, changes: dict[str, Any]) -> RegionPolicy:
+    """Apply top-level ``changes`` (camelCase or snake_case keys) to ``current``."""
+    if not isinstance(changes, dict):
+        raise PolicyError({"policy": "must be a JSON object"})
+    merged = current.model_dump(mode="json", by_alias=True)
+    snake_to_camel = {name: to_camel(name) for name in RegionPolicy.model_fields}
+    for key, value in changes.items():
+        merged[snake_to_camel.get(key, key)] = value
+    return validate_policy(merged)
+
+
+def _chongqing() -> RegionPolicy:
+    # 002 §3(1): hub group names by level, and "单位名称+志愿服务队" for non-hub groups.
+    return RegionPolicy(
+        group_naming=GroupNaming(
+            hub_name_patterns=[
+                HubNamePattern(level=HubLevel.CITY, suffixes=["志愿服务联合会"]),
+                HubNamePattern(level=HubLevel.DISTRICT, suffixes=["志愿者协会", "志愿服务联合会"]),
+                HubNamePattern(level=HubLevel.TOWN, suffixes=["志愿服务总队"]),
+                HubNamePattern(level=HubLevel.COMMUNITY, suffixes=["志愿服务大队"]),
+            ],
+            non_hub_suffix="志愿服务队",
+        ),
+        time_bank_enabled=True,  # 000 Art.20
+    )
+
+
+def _yunnan() -> RegionPolicy:
+    # 001 §4(4)3: ≥3 working days of publicity, confirmation by civil affairs,
+    # certified recorders; 001 §6: stars granted by county, city and province.
+    return RegionPolicy(
+        publicity_working_days=3,
+        record_confirmation=RecordConfirmation.COUNTY_CIVIL_AFFAIRS,
+        recorders_need_certificate=True,
+        star_granters=[
+            Granter.COUNTY,
+            Granter.COUNTY,
+            Granter.CITY,
+            Granter.CITY,
+            Granter.PROVINCE,
+        ],
+        time_bank_enabled=True,
+    )
+
+
+def _fuxin() -> RegionPolicy:
+    # 003 Art.7: 年满十八周岁；未满十八周岁者，须经其法定监护人同意.
+    return RegionPolicy(guardian_consent_below_age=18)
+
+
+def _suizhou() -> RegionPolicy:
+    # 004 §4.2 registration targets; non-hub names "单位名称+志愿服务队".
+    return RegionPolicy(
+        group_naming=GroupNaming(non_hub_suffix="志愿服务队"),
+        registration_targets=RegistrationTargets(
+            population_share=0.13,
+            staff_share_national_unit=0.95,
+            staff_share_provincial_unit=0.90,
+            staff_share_municipal_unit=0.85,
+            staff_share_other_unit=0.80,
+        ),
+    )
+
+
+PRESETS = {
+    "default": RegionPolicy,
+    "chongqing": _chongqing,
+    "yunnan": _yunnan,
+    "fuxin": _fuxin,
+    "suizhou": _suizhou,
+}
+
+
+def preset(name: str) -> RegionPolicy:
+    """A named preset policy; raise :class:`PolicyError` for an unknown name."""
+    try:
+        return PRESETS[name]()
+    except KeyError:
+        raise PolicyError(
+            {"preset": f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}"}
+        ) from None

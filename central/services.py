@@ -1,0 +1,281 @@
+"""Provisioning and configuring regions: the one implementation behind the
+``region`` management command, the Django admin and the central GraphQL API.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import schema_context, schema_exists
+
+from central.divisions import DivisionCodeError, check_division_code
+from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector
+from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
+from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+)
+
+
+@dataclass(frozen=True)
+class RegionSpec:
+    """What a central admin gives to create a region."""
+
+    code: str
+    name: str
+    level: str
+    slug: str
+    parent_code: str | None = None
+    domains: list[str] = field(default_factory=list)
+    preset: str = "default"
+    policy_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+def default_domain(slug: str) -> str:
+    return f"{slug}.{settings.REGION_DOMAIN_SUFFIX}"
+
+
+def _log(actor: str, action: str, region_code: str, **detail) -> None:
+    CentralAuditEntry.objects.create(
+        actor=actor, action=action, region_code=region_code, detail=detail
+    )
+
+
+def _policy_problems(problems: ProblemCollector, error: PolicyError, prefix: str) -> None:
+    for path, message in error.problems.items():
+        name = path if path in ("preset",) else f"{prefix}.{path}"
+        problems.add(name, message)
+
+
+def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str], Region | None]:
+    """Validate everything before writing; raise with every problem found."""
+    problems = ProblemCollector()
+    parent = None
+    try:
+        check_division_code(spec.code, spec.level, spec.parent_code)
+    except DivisionCodeError as error:
+        field_name = "parentCode" if "not under" in str(error) else "code"
+        if spec.level not in Region.Level.values:
+            field_name = "level"
+        problems.add(field_name, str(error))
+    if Region.objects.filter(code=spec.code).exists():
+        problems.add("code", f"a region with code {spec.code} already exists", "CONFLICT")
+    name = (spec.name or "").strip()
+    if not name or len(name) > 64:
+        problems.add("name", "give a name of 1 to 64 characters")
+    if not re.match(SLUG_PATTERN, spec.slug or ""):
+        problems.add(
+            "slug",
+            "2-40 lowercase ASCII letters or digits, starting with a letter (e.g. chongqing)",
+        )
+    elif Region.objects.filter(slug=spec.slug).exists() or schema_exists(
+        Region.schema_name_for(spec.slug)
+    ):
+        problems.add("slug", f"slug {spec.slug!r} is taken", "CONFLICT")
+    if spec.parent_code:
+        parent = Region.objects.filter(code=spec.parent_code).first()
+        if parent is None:
+            problems.add("parentCode", f"no region with code {spec.parent_code}", "NOT_FOUND")
+        elif parent.level != Region.Level.PROVINCE:
+            problems.add("parentCode", "a region's parent must be a province-level region")
+    domains = list(dict.fromkeys(d.strip().lower() for d in (spec.domains or []) if d.strip()))
+    if not domains and re.match(SLUG_PATTERN, spec.slug or ""):
+        domains = [default_domain(spec.slug)]
+    for domain in domains:
+        if not _HOSTNAME.match(domain):
+            problems.add("domains", f"{domain!r} is not a valid host name")
+        elif domain in settings.CENTRAL_HOSTS:
+            problems.add("domains", f"{domain!r} is the central site's host")
+        elif Domain.objects.filter(domain=domain).exists():
+            problems.add("domains", f"domain {domain!r} is taken", "CONFLICT")
+    policy = None
+    try:
+        policy = merge_policy(preset(spec.preset), spec.policy_overrides or {})
+    except PolicyError as error:
+        _policy_problems(problems, error, "policy")
+    problems.raise_if_any()
+    return policy, domains, parent
+
+
+def provision_region(spec: RegionSpec, *, actor: str, verbosity: int = 0) -> Region:
+    """Create a region: its row, schema and tables, domains and policy, all or nothing.
+
+    PostgreSQL DDL is transactional, so the schema, its tables and every row
+    are created in one transaction; any failure leaves nothing behind.
+    """
+    policy, domains, parent = check_region_spec(spec)
+    try:
+        with transaction.atomic():
+            region = Region(
+                code=spec.code,
+                name=spec.name.strip(),
+                level=spec.level,
+                parent=parent,
+                slug=spec.slug,
+                schema_name=Region.schema_name_for(spec.slug),
+                policy=policy.as_json(),
+            )
+            region.save()
+            _create_schema(region, verbosity=verbosity)
+            for index, domain in enumerate(domains):
+                Domain.objects.create(domain=domain, tenant=region, is_primary=index == 0)
+            _log(actor, "region.provisioned", region.code, domains=domains, preset=spec.preset)
+            with schema_context(region.schema_name):
+                from tenants.audit.services import record
+
+                record(actor, "region.provisioned", region.code, domains=domains)
+    except IntegrityError as error:
+        # Another request created the same code, slug or domain between our
+        # checks and our insert; the transaction rolled back everything.
+        raise Conflict(f"region could not be created: {error}".splitlines()[0]) from None
+    finally:
+        connection.set_schema_to_public()
+    return region
+
+
+def _create_schema(region: Region, verbosity: int = 0) -> None:
+    """Create the region's schema and its tables (by migrations)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{region.schema_name}"')
+    call_command(
+        "migrate_schemas",
+        tenant=True,
+        schema_name=region.schema_name,
+        interactive=False,
+        verbosity=verbosity,
+    )
+    connection.set_schema_to_public()
+
+
+def get_region(code: str) -> Region:
+    region = Region.objects.filter(code=code).first()
+    if region is None:
+        raise NotFound(f"no region with code {code}", field="code")
+    return region
+
+
+def _locked_region(code: str) -> Region:
+    region = Region.objects.select_for_update().filter(code=code).first()
+    if region is None:
+        raise NotFound(f"no region with code {code}", field="code")
+    return region
+
+
+def suspend_region(code: str, reason: str, *, actor: str) -> Region:
+    """Suspend a region: from now on its hosts answer every request with an error."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the region is suspended", field="reason")
+    if len(reason) > 500:
+        raise InvalidInput("at most 500 characters", field="reason")
+    with transaction.atomic():
+        region = _locked_region(code)
+        if region.is_suspended:
+            raise Conflict(f"{region} is already suspended", field="code")
+        region.status = Region.Status.SUSPENDED
+        region.suspended_reason = reason
+        region.save(update_fields=["status", "suspended_reason", "updated_at"])
+        _log(actor, "region.suspended", code, reason=reason)
+    return region
+
+
+def resume_region(code: str, *, actor: str) -> Region:
+    with transaction.atomic():
+        region = _locked_region(code)
+        if not region.is_suspended:
+            raise Conflict(f"{region} is not suspended", field="code")
+        region.status = Region.Status.ACTIVE
+        region.suspended_reason = ""
+        region.save(update_fields=["status", "suspended_reason", "updated_at"])
+        _log(actor, "region.resumed", code)
+    return region
+
+
+def update_region_policy(code: str, changes: dict[str, Any], *, actor: str) -> Region:
+    """Change some policy fields; the whole resulting policy is validated first."""
+    with transaction.atomic():
+        region = _locked_region(code)
+        try:
+            policy = merge_policy(region.get_policy(), changes)
+        except PolicyError as error:
+            problems = ProblemCollector()
+            _policy_problems(problems, error, "policy")
+            problems.raise_if_any()
+        region.policy = policy.as_json()
+        region.save(update_fields=["policy", "updated_at"])
+        _log(actor, "region.policy_updated", code, changes=changes)
+    return region
+
+
+def replace_region_policy(code: str, policy: dict[str, Any] | RegionPolicy, *, actor: str):
+    """Set the whole policy (e.g. from the admin's JSON editor)."""
+    try:
+        validated = validate_policy(policy)
+    except PolicyError as error:
+        problems = ProblemCollector()
+        _policy_problems(problems, error, "policy")
+        problems.raise_if_any()
+    with transaction.atomic():
+        region = _locked_region(code)
+        region.policy = validated.as_json()
+        region.save(update_fields=["policy", "updated_at"])
+        _log(actor, "region.policy_replaced", code)
+    return region
+
+
+# The seed regions of DESIGN.md §4, with the preset drawn from their notices.
+SEED_REGIONS = [
+    RegionSpec("500000", "重庆市", "province", "chongqing", preset="chongqing"),
+    RegionSpec("530000", "云南省", "province", "yunnan", preset="yunnan"),
+    RegionSpec("420000", "湖北省", "province", "hubei"),
+    RegionSpec("421300", "随州市", "city", "suizhou", parent_code="420000", preset="suizhou"),
+    RegionSpec("210000", "辽宁省", "province", "liaoning"),
+    RegionSpec("210900", "阜新市", "city", "fuxin", parent_code="210000", preset="fuxin"),
+]
+
+
+def ensure_seed_regions(
+    *,
+    actor: str = "system:up",
+    on_progress: Callable[[int, int, RegionSpec, bool], None] | None = None,
+) -> list[tuple[Region, bool]]:
+    """Provision every seed region that is missing; leave existing ones untouched."""
+    results = []
+    for index, spec in enumerate(SEED_REGIONS, start=1):
+        region = Region.objects.filter(code=spec.code).first()
+        created = region is None
+        if created:
+            region = provision_region(spec, actor=actor)
+        results.append((region, created))
+        if on_progress:
+            on_progress(index, len(SEED_REGIONS), spec, created)
+    return results
+
+
+def ensure_central_admin(username: str = "admin") -> tuple[Any, str | None]:
+    """Create the first central admin if none exists; return it and its new password.
+
+    The password is returned only when the account is created, so it is
+    printed once; later runs return ``None`` for it.
+    """
+    user_model = get_user_model()
+    existing = user_model.objects.filter(is_superuser=True).order_by("id").first()
+    if existing is not None:
+        return existing, None
+    password = secrets.token_urlsafe(12)
+    user = user_model.objects.create_superuser(username=username, password=password, email="")
+    return user, password
+
+
+def regions(status: str | None = None) -> Iterable[Region]:
+    queryset = Region.objects.select_related("parent").prefetch_related("domains")
+    return queryset.filter(status=status) if status else queryset

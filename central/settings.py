@@ -1,0 +1,119 @@
+"""Django settings for the volunteer-records platform.
+
+Every value that differs between a laptop and production comes from the
+environment; the defaults are for a developer's machine.
+"""
+
+import os
+from pathlib import Path
+
+from central.database import database_settings
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    return default if value is None else [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DJANGO_DEBUG", False)
+# A development key; production sets DJANGO_SECRET_KEY.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret-7d2f9c0e1b")
+
+# Hosts the central (public-schema) API and admin answer on. Every other host
+# must be a region's domain.
+CENTRAL_HOSTS = _env_list("PLATFORM_CENTRAL_HOSTS", ["localhost", "127.0.0.1"])
+# A new region's default domain is "<slug>.<REGION_DOMAIN_SUFFIX>".
+REGION_DOMAIN_SUFFIX = os.environ.get("PLATFORM_REGION_DOMAIN_SUFFIX", "localhost")
+ALLOWED_HOSTS = _env_list(
+    "DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}", "[::1]"]
+)
+
+SHARED_APPS = [
+    "django_tenants",
+    "central",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "strawberry_django",
+]
+TENANT_APPS = [
+    "tenants.audit",
+]
+INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+
+TENANT_MODEL = "central.Region"
+TENANT_DOMAIN_MODEL = "central.Domain"
+PUBLIC_SCHEMA_URLCONF = "central.urls_public"
+ROOT_URLCONF = "central.urls_region"
+
+MIDDLEWARE = [
+    # Resolves the region from the Host header and refuses suspended regions;
+    # it must come first so nothing below runs against the wrong schema.
+    "central.middleware.RegionRoutingMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "central.wsgi.application"
+ASGI_APPLICATION = "central.asgi.application"
+
+DATABASES = {"default": database_settings()}
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_ROOT = Path(os.environ.get("PLATFORM_MEDIA_ROOT", BASE_DIR / ".data" / "media"))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Central-admin API tokens (central.CentralApiToken) live this long.
+CENTRAL_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_CENTRAL_TOKEN_TTL_HOURS", "12"))
+
+# GraphiQL on GET; production turns it off.
+GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", True)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("PLATFORM_LOG_LEVEL", "WARNING")},
+}

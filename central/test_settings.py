@@ -1,0 +1,17 @@
+"""Settings for the test suite.
+
+Without ``DATABASE_URL`` the suite starts its own throwaway embedded PostgreSQL
+in a temporary directory that is deleted when the run ends; it never touches
+the developer's ``.data/``. With ``DATABASE_URL`` pytest-django creates (and
+drops) a ``test_``-prefixed database on that server.
+"""
+
+import os
+import tempfile
+
+if not os.environ.get("DATABASE_URL"):
+    os.environ.setdefault("PLATFORM_PG_DATA", tempfile.mkdtemp(prefix="vrp-test-pg-"))
+    os.environ.setdefault("PLATFORM_PG_CLEANUP", "delete")
+os.environ.setdefault("PLATFORM_MEDIA_ROOT", tempfile.mkdtemp(prefix="vrp-test-media-"))
+
+from central.settings import *  # noqa: F403

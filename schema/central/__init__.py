@@ -1,0 +1,8 @@
+"""The central GraphQL API, served at /graphql on the central hosts."""
+
+import strawberry
+
+from schema.central.mutations import CentralMutation
+from schema.central.queries import CentralQuery
+
+schema = strawberry.Schema(query=CentralQuery, mutation=CentralMutation)

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import datetime
+
+import strawberry
+from django.conf import settings
+from django.contrib.auth import authenticate
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from central import services
+from central.errors import InvalidInput, ServiceError
+from central.models import CentralApiToken
+from schema.central.queries import _admin
+from schema.central.types import Region, RegionLevel, region_type
+from schema.errors import UserError, mutation_payload
+
+
+@strawberry.type
+class CentralLoginPayload:
+    token: str | None = None
+    expires_at: datetime.datetime | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RegionPayload:
+    region: Region | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="A new region. Its policy starts from a preset, then overrides.")
+class ProvisionRegionInput:
+    code: str = strawberry.field(description="GB/T 2260 code, e.g. 500000.")
+    name: str
+    level: RegionLevel
+    slug: str = strawberry.field(description="Stable ASCII slug; the schema is region_<slug>.")
+    parent_code: str | None = None
+    domains: list[str] | None = strawberry.field(
+        default=None, description="Host names; default <slug>.<suffix>."
+    )
+    preset: str = strawberry.field(
+        default="default", description="default, chongqing, yunnan, fuxin or suizhou."
+    )
+    policy: JSON | None = strawberry.field(
+        default=None, description="Policy fields (camelCase) that override the preset."
+    )
+
+
+@strawberry.type
+class CentralMutation:
+    @strawberry.mutation(description="Exchange a central admin's password for a bearer token.")
+    @mutation_payload(CentralLoginPayload)
+    def login(self, info: Info, username: str, password: str) -> CentralLoginPayload:
+        user = authenticate(info.context.request, username=username, password=password)
+        if user is None or not user.is_staff:
+            raise InvalidInput("wrong username or password", field="password")
+        ttl = datetime.timedelta(hours=settings.CENTRAL_TOKEN_TTL_HOURS)
+        token, raw = CentralApiToken.issue(user, ttl)
+        return CentralLoginPayload(token=raw, expires_at=token.expires_at)
+
+    @strawberry.mutation(description="Create a region with its schema, domains and policy.")
+    @mutation_payload(RegionPayload)
+    def provision_region(self, info: Info, input: ProvisionRegionInput) -> RegionPayload:
+        _admin(info)
+        spec = services.RegionSpec(
+            code=input.code,
+            name=input.name,
+            level=input.level.value,
+            slug=input.slug,
+            parent_code=input.parent_code or None,
+            domains=input.domains or [],
+            preset=input.preset,
+            policy_overrides=_json_object(input.policy),
+        )
+        region = services.provision_region(spec, actor=info.context.actor)
+        return RegionPayload(region=region_type(region))
+
+    @strawberry.mutation(description="Change policy fields (camelCase JSON) of a region.")
+    @mutation_payload(RegionPayload)
+    def update_region_policy(self, info: Info, code: str, policy: JSON) -> RegionPayload:
+        _admin(info)
+        region = services.update_region_policy(code, _json_object(policy), actor=info.context.actor)
+        return RegionPayload(region=region_type(region))
+
+    @strawberry.mutation(description="Stop a region from serving any request.")
+    @mutation_payload(RegionPayload)
+    def suspend_region(self, info: Info, code: str, reason: str) -> RegionPayload:
+        _admin(info)
+        region = services.suspend_region(code, reason, actor=info.context.actor)
+        return RegionPayload(region=region_type(region))
+
+    @strawberry.mutation(description="Let a suspended region serve requests again.")
+    @mutation_payload(RegionPayload)
+    def resume_region(self, info: Info, code: str) -> RegionPayload:
+        _admin(info)
+        region = services.resume_region(code, actor=info.context.actor)
+        return RegionPayload(region=region_type(region))
+
+
+def _json_object(value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("must be a JSON object", field="policy")
+    return value
+
+
+__all__ = ["CentralMutation", "ServiceError"]

@@ -1,0 +1,63 @@
+"""GraphQL types of the central side: regions as the federation sees them."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+
+import strawberry
+
+from central import models
+from schema.policy_types import RegionPolicy, policy_type
+
+
+@strawberry.enum(description="Administrative level of a region.")
+class RegionLevel(enum.Enum):
+    PROVINCE = "province"
+    CITY = "city"
+
+
+@strawberry.enum(description="Whether a region serves requests.")
+class RegionStatus(enum.Enum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+@strawberry.type(description="A province or city (地区): one schema-isolated tenant.")
+class Region:
+    code: str = strawberry.field(description="GB/T 2260 administrative division code.")
+    name: str
+    level: RegionLevel
+    status: RegionStatus
+    slug: str
+    suspended_reason: str
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    _model: strawberry.Private[models.Region]
+
+    @strawberry.field
+    def parent(self) -> Region | None:
+        parent = self._model.parent
+        return region_type(parent) if parent else None
+
+    @strawberry.field(description="Host names routed to this region; the primary one first.")
+    def domains(self) -> list[str]:
+        return [d.domain for d in self._model.domains.all()]
+
+    @strawberry.field
+    def policy(self) -> RegionPolicy:
+        return policy_type(self._model.get_policy())
+
+
+def region_type(region: models.Region) -> Region:
+    return Region(
+        code=region.code,
+        name=region.name,
+        level=RegionLevel(region.level),
+        status=RegionStatus(region.status),
+        slug=region.slug,
+        suspended_reason=region.suspended_reason,
+        created_at=region.created_at,
+        updated_at=region.updated_at,
+        _model=region,
+    )

@@ -1,0 +1,62 @@
+"""Who is calling: the bearer token on the request, resolved once per request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from django.http import HttpRequest
+
+from central.errors import PermissionDenied, Unauthenticated
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+@dataclass
+class CentralContext:
+    """Context of the central API (public domain)."""
+
+    request: HttpRequest
+    response: object = None
+
+    @cached_property
+    def admin(self):
+        """The central admin behind the token, or None."""
+        from central.models import CentralApiToken
+
+        token = bearer_token(self.request)
+        if not token:
+            return None
+        user = CentralApiToken.authenticate(token)
+        return user if user is not None and user.is_staff else None
+
+    def require_admin(self):
+        if bearer_token(self.request) is None:
+            raise Unauthenticated("send a central-admin token: Authorization: Bearer <token>")
+        if self.admin is None:
+            raise PermissionDenied(
+                "the token is unknown, expired, revoked or not a central admin's"
+            )
+        return self.admin
+
+    @property
+    def actor(self) -> str:
+        return f"central:{self.admin.username}" if self.admin else "anonymous"
+
+
+@dataclass
+class RegionContext:
+    """Context of a region's API: the region resolved from the Host header."""
+
+    request: HttpRequest
+    response: object = None
+
+    @property
+    def region(self):
+        return self.request.region

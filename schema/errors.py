@@ -1,0 +1,73 @@
+"""Typed errors of the GraphQL API.
+
+Two kinds, as in Saleor:
+- a mutation that fails for a reason the caller can act on (bad input, a
+  conflict, a missing object) returns its payload with ``errors``: a list of
+  :class:`UserError` naming the input field, a stable ``code`` and a message,
+  and writes nothing;
+- a caller who may not do something at all (no token, wrong role) gets a
+  GraphQL error whose ``extensions.code`` is ``UNAUTHENTICATED`` or
+  ``PERMISSION_DENIED``, and no data.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from functools import wraps
+
+import strawberry
+from graphql import GraphQLError
+
+from central.errors import PermissionDenied, ServiceError, Unauthenticated
+
+
+@strawberry.enum(description="Why a request was refused.")
+class ErrorCode(enum.Enum):
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+
+
+@strawberry.type(description="One problem with a mutation's input; nothing was written.")
+class UserError:
+    field: str | None = strawberry.field(description="The input field at fault, if one is.")
+    code: ErrorCode
+    message: str
+
+
+def user_errors(error: ServiceError) -> list[UserError]:
+    return [
+        UserError(field=p.field, code=ErrorCode(p.code), message=p.message) for p in error.problems
+    ]
+
+
+class AccessError(GraphQLError):
+    """Raised into GraphQL for authentication and authorization failures."""
+
+    def __init__(self, error: ServiceError):
+        code = "UNAUTHENTICATED" if isinstance(error, Unauthenticated) else "PERMISSION_DENIED"
+        super().__init__(str(error), extensions={"code": code})
+
+
+def mutation_payload(payload_type) -> Callable:
+    """Run a mutation resolver; turn a :class:`ServiceError` into ``payload(errors=…)``.
+
+    Access failures are not payload errors: they become GraphQL errors.
+    """
+
+    def decorator(resolver):
+        @wraps(resolver)
+        def wrapper(*args, **kwargs):
+            try:
+                return resolver(*args, **kwargs)
+            except (Unauthenticated, PermissionDenied) as error:
+                raise AccessError(error) from None
+            except ServiceError as error:
+                return payload_type(errors=user_errors(error))
+
+        return wrapper
+
+    return decorator

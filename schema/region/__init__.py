@@ -1,0 +1,7 @@
+"""A region's GraphQL API, served at /graphql on each region's domains."""
+
+import strawberry
+
+from schema.region.queries import RegionQuery
+
+schema = strawberry.Schema(query=RegionQuery)

@@ -1,0 +1,76 @@
+"""Test fixtures: a real PostgreSQL, a real server process, real HTTP.
+
+pytest-django creates the test database (on the throwaway embedded server the
+test settings start, or on ``DATABASE_URL``) and migrates the public schema.
+The whole session then runs in autocommit, like production: tests commit what
+they write, and a separate gunicorn process serves the same database over
+HTTP, so every API test goes through host routing, middleware and CSRF exactly
+as a front-end's request would. Tests keep out of each other's way by using
+their own regions or their own rows, never by rolling back.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import GraphQLClient, PlatformServer, test_database_url
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment, django_db_blocker):
+    """Create the test database for every session (pytest-django would only for marked tests)."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+    yield
+    with django_db_blocker.unblock():
+        from django.db import connections
+
+        connections.close_all()
+        teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def platform_db(django_db_setup, django_db_blocker):
+    """Open database access for the whole session (committed, like production)."""
+    django_db_blocker.unblock()
+    yield
+    django_db_blocker.restore()
+
+
+@pytest.fixture(scope="session")
+def seed_regions(platform_db):
+    from central.services import ensure_seed_regions
+
+    return {region.slug: region for region, _ in ensure_seed_regions(actor="test")}
+
+
+@pytest.fixture(scope="session")
+def server(seed_regions):
+    """A gunicorn process serving the test database on a free loopback port."""
+    with PlatformServer(database_url=test_database_url()) as running:
+        yield running
+
+
+@pytest.fixture
+def gql(server) -> GraphQLClient:
+    return GraphQLClient(server.base_url)
+
+
+@pytest.fixture(scope="session")
+def central_admin(platform_db):
+    """A central admin and a live token for the central API."""
+    import datetime
+
+    from django.contrib.auth import get_user_model
+
+    from central.models import CentralApiToken
+
+    user, _ = get_user_model().objects.get_or_create(
+        username="test-central-admin", defaults={"is_staff": True, "is_superuser": True}
+    )
+    user.set_password("correct horse battery")
+    user.save()
+    _, raw = CentralApiToken.issue(user, datetime.timedelta(hours=1))
+    return {"user": user, "token": raw, "password": "correct horse battery"}

@@ -1,0 +1,164 @@
+"""Helpers shared by the test suites: a server process, a GraphQL client,
+unique region codes, database introspection."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from django.db import connection
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_database_url() -> str:
+    """URL of the database the tests run on (pytest-django's test database)."""
+    from central.database import database_url
+
+    return database_url(connection.settings_dict)
+
+
+def admin_database_url(name: str = "postgres") -> str:
+    """URL of another database (by default the maintenance one) on the test server."""
+    from central.database import database_url
+
+    return database_url({**connection.settings_dict, "NAME": name})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(database_url: str, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE"))
+    }
+    env.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="central.settings", **extra)
+    return env
+
+
+class PlatformServer:
+    """Runs ``gunicorn central.wsgi`` (the production server) in a child process."""
+
+    def __init__(self, database_url: str, workers: int = 1, threads: int = 4):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
+        self.workers = workers
+        self.threads = threads
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> PlatformServer:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "central.wsgi:application",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "--threads",
+                str(self.threads),
+                "--worker-class",
+                "gthread",
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO,
+            env=child_env(self.database_url),
+        )
+        wait_for_port(self.port, self.process)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        stop_process(self.process)
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before listening")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+
+
+def stop_process(process: subprocess.Popen | None, timeout: float = 20) -> int | None:
+    if process is None or process.poll() is not None:
+        return None if process is None else process.returncode
+    process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout)
+
+
+class GraphQLClient:
+    """Posts GraphQL over real HTTP to the server, choosing the region by Host header."""
+
+    def __init__(self, base_url: str):
+        self.base_url = base_url
+        self.http = httpx.Client(base_url=base_url, timeout=30)
+
+    def post(self, host: str, query: str, variables=None, token: str | None = None):
+        headers = {"Host": host}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+
+    def execute(self, host: str, query: str, variables=None, token: str | None = None) -> dict:
+        """The JSON body; fails the test on a non-200 answer."""
+        response = self.post(host, query, variables, token)
+        assert response.status_code == 200, (response.status_code, response.text)
+        return response.json()
+
+    def central(self, query: str, variables=None, token: str | None = None) -> dict:
+        return self.execute("localhost", query, variables, token)
+
+    def region(self, slug: str, query: str, variables=None, token: str | None = None) -> dict:
+        return self.execute(f"{slug}.localhost", query, variables, token)
+
+
+_codes: dict[str, itertools.count] = {}
+
+
+def unique_city_code(province: str = "13") -> str:
+    """A GB/T 2260 city code no other test uses (province 13 河北 by default).
+
+    Numbers start at 40, above every seed city (随州 4213, 阜新 2109).
+    """
+    number = next(_codes.setdefault(province, itertools.count(40)))
+    assert number <= 99, f"out of test city codes in province {province}"
+    return f"{province}{number:02d}00"
+
+
+def schema_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def tables_in(schema: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
+        return {row[0] for row in cursor.fetchall()}
