@@ -146,3 +146,20 @@ class CentralAuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.region_code}"
+
+
+class HomeRegion(models.Model):
+    """Where each person is registered: one home region per person (DESIGN.md §6).
+
+    Keyed by the keyed hash of the ID number (never the number itself). A
+    second registration elsewhere is refused with a pointer to transfer
+    (转移接续). Regions refer to it by code, with no foreign key.
+    """
+
+    id_number_hash = models.CharField(max_length=64, unique=True)
+    region_code = models.CharField(max_length=6, db_index=True)
+    volunteer_number = models.CharField(max_length=20)
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.volunteer_number} @ {self.region_code}"

@@ -126,6 +126,13 @@ class HubNamePattern(_PolicyPart):
     suffixes: list[str] = Field(min_length=1)
 
 
+class HubPermissionGroup(_PolicyPart):
+    """The permission group a hub of one level gets when approved (002 §3(4))."""
+
+    level: HubLevel
+    permission_group: str
+
+
 class GroupNaming(_PolicyPart):
     """Group naming rules (团体名称规范), 002 §3(1) and 004."""
 
@@ -180,8 +187,21 @@ class RegionPolicy(_PolicyPart):
             for name, powers in ANNEX_PERMISSION_TABLE.items()
         ]
     )
+    # 002 §3(4): a group awaiting review sits in 待审团体组; once approved, a
+    # non-hub group starts in 基本团体组, a legal person in 中级团体组, and hubs
+    # by level: district 高级（快审）, town 中级（快审）, community 初级（快审）.
+    # The city hub (set by the authority) gets the top group.
+    pending_permission_group: str = "待审团体组"
     default_permission_group_non_hub: str = "基本团体组"
     default_permission_group_legal_person: str = "中级团体组"
+    hub_permission_groups: list[HubPermissionGroup] = Field(
+        default_factory=lambda: [
+            HubPermissionGroup(level=HubLevel.CITY, permission_group="高级团体组（快审）"),
+            HubPermissionGroup(level=HubLevel.DISTRICT, permission_group="高级团体组（快审）"),
+            HubPermissionGroup(level=HubLevel.TOWN, permission_group="中级团体组（快审）"),
+            HubPermissionGroup(level=HubLevel.COMMUNITY, permission_group="初级团体组（快审）"),
+        ]
+    )
     # 时长储蓄 (000 Art.20, 001 §6).
     time_bank_enabled: bool = False
     registration_targets: RegistrationTargets | None = None
@@ -225,10 +245,25 @@ class RegionPolicy(_PolicyPart):
         names = [rule.name for rule in self.permission_groups]
         if len(set(names)) != len(names):
             raise ValueError("permissionGroups: a group name is listed twice")
-        for field in ("default_permission_group_non_hub", "default_permission_group_legal_person"):
+        for field in (
+            "pending_permission_group",
+            "default_permission_group_non_hub",
+            "default_permission_group_legal_person",
+        ):
             if getattr(self, field) not in names:
                 raise ValueError(f"{to_camel(field)}: {getattr(self, field)!r} is not in the table")
+        for rule in self.hub_permission_groups:
+            if rule.permission_group not in names:
+                raise ValueError(
+                    f"hubPermissionGroups: {rule.permission_group!r} is not in the table"
+                )
         return self
+
+    def hub_permission_group(self, level: HubLevel | str) -> str:
+        for rule in self.hub_permission_groups:
+            if rule.level == HubLevel(level):
+                return rule.permission_group
+        return self.default_permission_group_non_hub
 
     def powers_of(self, permission_group: str) -> frozenset[Power]:
         for rule in self.permission_groups:

@@ -4,6 +4,8 @@ Every value that differs between a laptop and production comes from the
 environment; the defaults are for a developer's machine.
 """
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 
@@ -48,6 +50,9 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "tenants.audit",
+    "tenants.volunteers",
+    "tenants.groups",
+    "tenants.accounts",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -107,6 +112,21 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Central-admin API tokens (central.CentralApiToken) live this long.
 CENTRAL_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_CENTRAL_TOKEN_TTL_HOURS", "12"))
+
+# Personal information (tenants/volunteers/pii.py). Production sets both; the
+# development defaults are derived from SECRET_KEY so a fresh clone just works.
+PII_ENCRYPTION_KEYS = _env_list(
+    "PLATFORM_PII_KEYS",
+    [base64.urlsafe_b64encode(hashlib.sha256(f"pii:{SECRET_KEY}".encode()).digest()).decode()],
+)
+PII_HASH_KEY = os.environ.get(
+    "PLATFORM_PII_HASH_KEY", hashlib.sha256(f"pii-hash:{SECRET_KEY}".encode()).hexdigest()
+)
+
+# Region account tokens (tenants.accounts) live this long.
+REGION_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_REGION_TOKEN_TTL_HOURS", "12"))
+# Uploaded group certificates: accepted types and the largest size.
+UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
 
 # GraphiQL on GET; production turns it off.
 GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", True)

@@ -52,7 +52,8 @@ class CentralContext:
 
 @dataclass
 class RegionContext:
-    """Context of a region's API: the region resolved from the Host header."""
+    """Context of a region's API: the region resolved from the Host header, its
+    policy, and the caller (from the bearer token), each loaded once per request."""
 
     request: HttpRequest
     response: object = None
@@ -60,3 +61,18 @@ class RegionContext:
     @property
     def region(self):
         return self.request.region
+
+    @cached_property
+    def policy(self):
+        return self.region.get_policy()
+
+    @cached_property
+    def principal(self):
+        """The caller, or None when no token was sent. A bad token is an error."""
+        from tenants.accounts.services import authenticate
+
+        return authenticate(bearer_token(self.request), self.region.code)
+
+    @property
+    def actor(self) -> str:
+        return self.principal.actor if self.principal else "anonymous"

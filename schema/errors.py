@@ -52,6 +52,14 @@ class AccessError(GraphQLError):
         super().__init__(str(error), extensions={"code": code})
 
 
+class QueryError(GraphQLError):
+    """A query's own arguments are wrong (queries have no payload to carry errors)."""
+
+    def __init__(self, error: ServiceError):
+        problem = error.problems[0]
+        super().__init__(str(error), extensions={"code": problem.code, "field": problem.field})
+
+
 def mutation_payload(payload_type) -> Callable:
     """Run a mutation resolver; turn a :class:`ServiceError` into ``payload(errors=…)``.
 

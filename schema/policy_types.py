@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import strawberry
 from strawberry.experimental.pydantic import type as pydantic_type
 
 from central import policy
+
+# Registered once, here, so every schema names them the same way.
+Power = strawberry.enum(policy.Power, description="The five powers of 002's annex table.")
 
 
 @pydantic_type(model=policy.PermissionGroupRule, all_fields=True)
@@ -16,6 +20,11 @@ class PermissionGroupRule:
 @pydantic_type(model=policy.HubNamePattern, all_fields=True)
 class HubNamePattern:
     """How hub groups of one level must be named (002 §3(1)1)."""
+
+
+@pydantic_type(model=policy.HubPermissionGroup, all_fields=True)
+class HubPermissionGroup:
+    """The permission group a hub of one level gets when approved (002 §3(4))."""
 
 
 @pydantic_type(model=policy.GroupNaming, all_fields=True)

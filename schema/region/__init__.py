@@ -2,6 +2,7 @@
 
 import strawberry
 
+from schema.region.mutations import RegionMutation
 from schema.region.queries import RegionQuery
 
-schema = strawberry.Schema(query=RegionQuery)
+schema = strawberry.Schema(query=RegionQuery, mutation=RegionMutation)

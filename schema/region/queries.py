@@ -1,9 +1,51 @@
+"""Queries of a region's API. Resolvers authorize, call a selector, shape the result."""
+
 from __future__ import annotations
+
+import datetime
 
 import strawberry
 from strawberry.types import Info
 
+from central.errors import InvalidInput, PermissionDenied, Unauthenticated
 from schema.central.types import Region, region_type
+from schema.errors import AccessError, QueryError
+from schema.region import types as t
+from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.prefetch import optimized
+from tenants.groups import selectors as group_selectors
+from tenants.volunteers import selectors as volunteer_selectors
+from tenants.volunteers.services import may_view
+
+MAX_PAGE = 100
+
+
+@strawberry.input(description="Narrow the volunteer list; all given conditions must hold.")
+class VolunteerFilter:
+    status: t.VolunteerStatus | None = None
+    verification: t.Verification | None = None
+    group_id: strawberry.ID | None = None
+    service_area: str | None = strawberry.field(default=None, description="Contains this text.")
+    skill: str | None = strawberry.field(default=None, description="Has exactly this skill.")
+    registered_from: datetime.date | None = None
+    registered_to: datetime.date | None = None
+
+
+@strawberry.input
+class GroupFilter:
+    level: t.GroupLevel | None = None
+    kind: t.GroupKind | None = None
+    review: t.GroupReview | None = None
+    liaison_group_id: strawberry.ID | None = None
+    top_level_only: bool = strawberry.field(
+        default=False, description="Only groups without a liaison group."
+    )
+
+
+def _page_size(first: int) -> int:
+    if first < 1 or first > MAX_PAGE:
+        raise QueryError(InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first"))
+    return first
 
 
 @strawberry.type
@@ -11,3 +53,115 @@ class RegionQuery:
     @strawberry.field(description="The region this host serves, with its policy. Public.")
     def region(self, info: Info) -> Region:
         return region_type(info.context.region)
+
+    @strawberry.field(description="The logged-in account, or null without a token.")
+    def me(self, info: Info) -> t.Me | None:
+        principal = principal_of(info)
+        if principal is None:
+            return None
+        return t.Me(_model=principal.account, _roles=principal.roles)
+
+    @strawberry.field(
+        description="One volunteer by number: themself, their groups' staff, "
+        "region-wide managers and the authority."
+    )
+    def volunteer(self, info: Info, number: str) -> t.Volunteer | None:
+        principal = principal_of(info)
+        if principal is None:
+            raise AccessError(Unauthenticated("log in to see volunteers"))
+        found = optimized(volunteer_selectors.by_number(number), info, "Volunteer").first()
+        if found is None:
+            return None
+        if not may_view(found, principal, policy_of(info)):
+            raise AccessError(PermissionDenied(f"you may not see volunteer {number}"))
+        return t.Volunteer(_model=found)
+
+    @strawberry.field(description="Volunteers, a page at a time (keyset cursors, at most 100).")
+    def volunteers(
+        self,
+        info: Info,
+        filter: VolunteerFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> t.VolunteerConnection:
+        filter = filter or VolunteerFilter()
+        first = _page_size(first)
+        after_id = guarded(t.decode_cursor, "v", after)
+        queryset = guarded(
+            volunteer_selectors.visible_volunteers,
+            principal_of(info),
+            policy_of(info),
+            status=filter.status.value if filter.status else None,
+            verification=filter.verification.value if filter.verification else None,
+            group_id=int(filter.group_id) if filter.group_id else None,
+            service_area=filter.service_area,
+            skill=filter.skill,
+            registered_from=filter.registered_from,
+            registered_to=filter.registered_to,
+        )
+        page = list(
+            optimized(
+                queryset.filter(id__gt=after_id) if after_id else queryset,
+                info,
+                "Volunteer",
+                "edges",
+                "node",
+            ).order_by("id")[: first + 1]
+        )
+        has_next = len(page) > first
+        page = page[:first]
+        edges = [
+            t.VolunteerEdge(cursor=t.encode_cursor("v", v.id), node=t.Volunteer(_model=v))
+            for v in page
+        ]
+        return t.VolunteerConnection(
+            edges=edges,
+            page_info=t.PageInfo(
+                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+            _count=queryset.count,
+        )
+
+    @strawberry.field(
+        description="Groups: approved ones are public; pending ones are seen by "
+        "their staff, their liaison's admins and the authority."
+    )
+    def groups(
+        self,
+        info: Info,
+        filter: GroupFilter | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> t.GroupConnection:
+        filter = filter or GroupFilter()
+        first = _page_size(first)
+        after_id = guarded(t.decode_cursor, "g", after)
+        queryset = group_selectors.visible_groups(
+            principal_of(info),
+            level=filter.level.value if filter.level else None,
+            kind=filter.kind.value if filter.kind else None,
+            review=filter.review.value if filter.review else None,
+            liaison_group_id=int(filter.liaison_group_id) if filter.liaison_group_id else None,
+            top_level_only=filter.top_level_only,
+        )
+        if after_id:
+            queryset = queryset.filter(id__gt=after_id)
+        page = list(optimized(queryset, info, "VolunteerGroup", "edges", "node")[: first + 1])
+        has_next = len(page) > first
+        page = page[:first]
+        edges = [
+            t.GroupEdge(cursor=t.encode_cursor("g", g.id), node=t.VolunteerGroup(_model=g))
+            for g in page
+        ]
+        return t.GroupConnection(
+            edges=edges,
+            page_info=t.PageInfo(
+                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
+            ),
+        )
+
+    @strawberry.field(description="One group by id (same visibility as groups).")
+    def group(self, info: Info, id: strawberry.ID) -> t.VolunteerGroup | None:
+        queryset = group_selectors.visible_groups(principal_of(info)).filter(id=int(id))
+        found = optimized(queryset, info, "VolunteerGroup").first()
+        return t.VolunteerGroup(_model=found) if found else None

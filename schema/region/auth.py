@@ -1,0 +1,30 @@
+"""The caller and the policy of a region request, with access failures as GraphQL errors."""
+
+from __future__ import annotations
+
+from strawberry.types import Info
+
+from central.errors import ServiceError
+from schema.errors import AccessError, QueryError
+
+
+def principal_of(info: Info):
+    """The caller (or None); a bad or foreign token is an UNAUTHENTICATED error."""
+    try:
+        return info.context.principal
+    except ServiceError as error:
+        raise AccessError(error) from None
+
+
+def policy_of(info: Info):
+    return info.context.policy
+
+
+def guarded(call, *args, **kwargs):
+    """Run a selector or check for a query; its failures become typed GraphQL errors."""
+    try:
+        return call(*args, **kwargs)
+    except ServiceError as error:
+        if error.problems[0].code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+            raise AccessError(error) from None
+        raise QueryError(error) from None

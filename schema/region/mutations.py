@@ -1,0 +1,322 @@
+"""Mutations of a region's API: parse the input, call the service, shape the payload.
+
+Every mutation returns a payload with ``errors``; a request the caller may not
+make at all is a GraphQL error (UNAUTHENTICATED / PERMISSION_DENIED). Either
+way nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from schema.errors import UserError, mutation_payload
+from schema.region import types as t
+from tenants.accounts import services as accounts
+from tenants.groups import services as groups
+from tenants.volunteers import services as volunteers
+
+
+def _ctx(info: Info):
+    return info.context.principal, info.context.policy
+
+
+@strawberry.type
+class LoginPayload:
+    token: str | None = None
+    expires_at: datetime.datetime | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OkPayload:
+    ok: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class VolunteerPayload:
+    volunteer: t.Volunteer | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class PersonalInfoPayload:
+    id_number: str | None = None
+    phone: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class GroupPayload:
+    group: t.VolunteerGroup | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class MembershipPayload:
+    membership: t.Membership | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AccountPayload:
+    username: str | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="A volunteer's registration (000 Art.7).")
+class RegisterVolunteerInput:
+    name: str
+    gender: t.Gender
+    birth_date: datetime.date
+    id_type: t.IdType
+    id_number: str
+    phone: str
+    service_area: str = ""
+    service_intentions: list[str] = strawberry.field(default_factory=list)
+    skills: list[str] = strawberry.field(default_factory=list)
+    guardian_name: str = ""
+    guardian_consent: bool = False
+    username: str = strawberry.field(
+        default="", description="New account (required for self-registration)."
+    )
+    password: str = ""
+
+
+@strawberry.input(description="A group's registration (002 §3).")
+class RegisterGroupInput:
+    name: str
+    kind: t.GroupKind
+    level: t.GroupLevel
+    registration_status: t.RegistrationStatus
+    responsible_person: str
+    contact_person: str
+    contact_phone: str
+    liaison_group_id: strawberry.ID | None = None
+    viewing_group_ids: list[strawberry.ID] = strawberry.field(default_factory=list)
+    registration_authority: str = ""
+    unified_social_credit_code: str = ""
+    service_area: str = ""
+    admin_username: str = strawberry.field(
+        default="", description="The group admin's new account, when not logged in."
+    )
+    admin_password: str = ""
+
+
+@strawberry.enum
+class StaffRoleKind(enum.Enum):
+    GROUP_ADMIN = "group_admin"
+    RECORDER = "recorder"
+
+
+def _id(value) -> int:
+    from central.errors import InvalidInput
+
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("not an id", field="id") from None
+
+
+@strawberry.type
+class RegionMutation:
+    @strawberry.mutation(description="Log in to this region; the token works only here.")
+    @mutation_payload(LoginPayload)
+    def login(self, info: Info, username: str, password: str) -> LoginPayload:
+        raw, token = accounts.login(username, password, info.context.region.code)
+        return LoginPayload(token=raw, expires_at=token.expires_at)
+
+    @strawberry.mutation(description="Revoke the token this request carries.")
+    @mutation_payload(OkPayload)
+    def logout(self, info: Info) -> OkPayload:
+        from schema.context import bearer_token
+
+        accounts.require(info.context.principal)
+        accounts.logout(bearer_token(info.context.request))
+        return OkPayload(ok=True)
+
+    @strawberry.mutation(
+        description="Register a volunteer: by themself (give username and password), or by a "
+        "group admin into the group (groupId)."
+    )
+    @mutation_payload(VolunteerPayload)
+    def register_volunteer(
+        self, info: Info, input: RegisterVolunteerInput, group_id: strawberry.ID | None = None
+    ) -> VolunteerPayload:
+        principal, policy = _ctx(info)
+        data = volunteers.VolunteerRegistration(
+            name=input.name,
+            gender=input.gender.value,
+            birth_date=input.birth_date,
+            id_type=input.id_type.value,
+            id_number=input.id_number,
+            phone=input.phone,
+            service_area=input.service_area,
+            service_intentions=input.service_intentions,
+            skills=input.skills,
+            guardian_name=input.guardian_name,
+            guardian_consent=input.guardian_consent,
+            username=input.username,
+            password=input.password,
+        )
+        volunteer = volunteers.register_volunteer(
+            data,
+            region=info.context.region,
+            policy=policy,
+            principal=principal,
+            group_id=_id(group_id) if group_id is not None else None,
+        )
+        return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
+
+    @strawberry.mutation(description="实名认证: verify, or reject with a reason.")
+    @mutation_payload(VolunteerPayload)
+    def review_volunteer_verification(
+        self, info: Info, number: str, approve: bool, reason: str = ""
+    ) -> VolunteerPayload:
+        principal, policy = _ctx(info)
+        volunteer = volunteers.review_verification(
+            number, approve, reason, principal=principal, policy=policy
+        )
+        return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
+
+    @strawberry.mutation(description="Warn (警告), cancel (取消注册) or reinstate a volunteer.")
+    @mutation_payload(VolunteerPayload)
+    def set_volunteer_status(
+        self, info: Info, number: str, status: t.VolunteerStatus, reason: str
+    ) -> VolunteerPayload:
+        principal, policy = _ctx(info)
+        volunteer = volunteers.set_status(
+            number, status.value, reason, principal=principal, policy=policy
+        )
+        return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
+
+    @strawberry.mutation(
+        description="Show a volunteer's full ID number and phone. Logged with the reason."
+    )
+    @mutation_payload(PersonalInfoPayload)
+    def reveal_personal_info(self, info: Info, number: str, reason: str) -> PersonalInfoPayload:
+        principal, policy = _ctx(info)
+        revealed = volunteers.reveal_personal_info(
+            number, reason, principal=principal, policy=policy
+        )
+        return PersonalInfoPayload(id_number=revealed["id_number"], phone=revealed["phone"])
+
+    @strawberry.mutation(
+        description="Register a group. A legal person uploads its certificate image "
+        "(multipart request, PNG or JPEG)."
+    )
+    @mutation_payload(GroupPayload)
+    def register_group(
+        self, info: Info, input: RegisterGroupInput, certificate: Upload | None = None
+    ) -> GroupPayload:
+        principal, policy = _ctx(info)
+        data = groups.GroupRegistration(
+            name=input.name,
+            kind=input.kind.value,
+            level=input.level.value,
+            registration_status=input.registration_status.value,
+            responsible_person=input.responsible_person,
+            contact_person=input.contact_person,
+            contact_phone=input.contact_phone,
+            liaison_group_id=_id(input.liaison_group_id) if input.liaison_group_id else None,
+            viewing_group_ids=[_id(v) for v in input.viewing_group_ids],
+            registration_authority=input.registration_authority,
+            unified_social_credit_code=input.unified_social_credit_code,
+            service_area=input.service_area,
+            admin_username=input.admin_username,
+            admin_password=input.admin_password,
+        )
+        group = groups.register_group(
+            data, principal=principal, policy=policy, certificate_upload=certificate
+        )
+        return GroupPayload(group=t.VolunteerGroup(_model=group))
+
+    @strawberry.mutation(description="Approve or reject a pending group (002 §3(3)).")
+    @mutation_payload(GroupPayload)
+    def review_group(
+        self, info: Info, group_id: strawberry.ID, approve: bool, reason: str = ""
+    ) -> GroupPayload:
+        principal, policy = _ctx(info)
+        group = groups.review_group(
+            _id(group_id), approve, reason, principal=principal, policy=policy
+        )
+        return GroupPayload(group=t.VolunteerGroup(_model=group))
+
+    @strawberry.mutation(description="Change a group's permission group (002 §3(4)).")
+    @mutation_payload(GroupPayload)
+    def set_permission_group(
+        self, info: Info, group_id: strawberry.ID, permission_group: str
+    ) -> GroupPayload:
+        principal, policy = _ctx(info)
+        group = groups.set_permission_group(
+            _id(group_id), permission_group, principal=principal, policy=policy
+        )
+        return GroupPayload(group=t.VolunteerGroup(_model=group))
+
+    @strawberry.mutation(description="The logged-in volunteer applies to join a group.")
+    @mutation_payload(MembershipPayload)
+    def apply_to_group(self, info: Info, group_id: strawberry.ID) -> MembershipPayload:
+        principal, _ = _ctx(info)
+        membership = groups.apply_to_group(_id(group_id), principal=principal)
+        return MembershipPayload(membership=t.Membership(_model=membership))
+
+    @strawberry.mutation(description="A group admin accepts or declines an application.")
+    @mutation_payload(MembershipPayload)
+    def decide_membership(
+        self, info: Info, membership_id: strawberry.ID, approve: bool
+    ) -> MembershipPayload:
+        principal, policy = _ctx(info)
+        membership = groups.decide_membership(
+            _id(membership_id), approve, principal=principal, policy=policy
+        )
+        return MembershipPayload(membership=t.Membership(_model=membership))
+
+    @strawberry.mutation(description="A group admin adds a registered volunteer to the group.")
+    @mutation_payload(MembershipPayload)
+    def add_member(self, info: Info, group_id: strawberry.ID, number: str) -> MembershipPayload:
+        principal, policy = _ctx(info)
+        membership = groups.add_member(_id(group_id), number, principal=principal, policy=policy)
+        return MembershipPayload(membership=t.Membership(_model=membership))
+
+    @strawberry.mutation(
+        description="Leave a group (a volunteer), or remove a member (a group admin, number)."
+    )
+    @mutation_payload(MembershipPayload)
+    def leave_group(
+        self, info: Info, group_id: strawberry.ID, number: str | None = None
+    ) -> MembershipPayload:
+        principal, policy = _ctx(info)
+        membership = groups.leave_group(
+            _id(group_id), principal=principal, number=number, policy=policy
+        )
+        return MembershipPayload(membership=t.Membership(_model=membership))
+
+    @strawberry.mutation(description="A group admin adds an admin or a recorder (记录员).")
+    @mutation_payload(AccountPayload)
+    def create_staff_account(
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        role: StaffRoleKind,
+        username: str,
+        password: str,
+        display_name: str,
+        recorder_certificate: str = "",
+    ) -> AccountPayload:
+        principal, policy = _ctx(info)
+        account = groups.create_staff_account(
+            _id(group_id),
+            role.value,
+            username,
+            password,
+            display_name,
+            recorder_certificate,
+            principal=principal,
+            policy=policy,
+        )
+        return AccountPayload(username=account.username)

@@ -1,0 +1,356 @@
+"""GraphQL types of a region's API: volunteers, groups, memberships, accounts.
+
+Types wrap model instances (``_model``); relation fields read what the
+selectors prefetched (see ``prefetch.py``), so they issue no queries of their
+own. Personal information appears only masked; the full values come from the
+``revealPersonalInfo`` mutation, which checks the role and logs the reveal.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from central.errors import PermissionDenied
+from schema.policy_types import Power
+from schema.errors import AccessError
+from schema.region.auth import policy_of, principal_of
+from tenants.groups import models as group_models
+from tenants.groups.permissions import group_powers, manages_region_volunteers
+from tenants.volunteers import models as volunteer_models
+
+
+def _enum(name: str, choices, description: str):
+    return strawberry.enum(
+        enum.Enum(name, {value.upper(): value for value in choices.values}),
+        description=description,
+    )
+
+
+Gender = _enum("Gender", volunteer_models.Gender, "性别")
+IdType = _enum("IdType", volunteer_models.IdType, "有效证件类型")
+Verification = _enum("Verification", volunteer_models.Verification, "实名认证状态")
+VolunteerStatus = _enum("VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态")
+GroupKind = _enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
+GroupLevel = _enum("GroupLevel", group_models.Level, "团体层级")
+RegistrationStatus = _enum(
+    "RegistrationStatus", group_models.RegistrationStatus, "登记状态 (002 §3(2))"
+)
+GroupReview = _enum("GroupReview", group_models.Review, "团体审核状态")
+MembershipStatus = _enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
+
+
+@strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")
+class Volunteer:
+    _model: strawberry.Private[object]
+
+    @strawberry.field(description="志愿者编号: the public identifier.")
+    def number(self) -> str:
+        return self._model.number
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._model.name
+
+    @strawberry.field
+    def gender(self) -> Gender:
+        return Gender(self._model.gender)
+
+    @strawberry.field
+    def birth_date(self) -> datetime.date:
+        return self._model.birth_date
+
+    @strawberry.field
+    def id_type(self) -> IdType:
+        return IdType(self._model.id_type)
+
+    @strawberry.field(description="e.g. 5001**********1234")
+    def id_number_masked(self) -> str:
+        return self._model.id_number_masked
+
+    @strawberry.field(description="e.g. 138****5678")
+    def phone_masked(self) -> str:
+        return self._model.phone_masked
+
+    @strawberry.field
+    def service_area(self) -> str:
+        return self._model.service_area
+
+    @strawberry.field
+    def service_intentions(self) -> list[str]:
+        return self._model.service_intentions
+
+    @strawberry.field
+    def skills(self) -> list[str]:
+        return self._model.skills
+
+    @strawberry.field
+    def verification(self) -> Verification:
+        return Verification(self._model.verification)
+
+    @strawberry.field
+    def verification_reason(self) -> str:
+        return self._model.verification_reason
+
+    @strawberry.field
+    def status(self) -> VolunteerStatus:
+        return VolunteerStatus(self._model.status)
+
+    @strawberry.field
+    def status_reason(self) -> str:
+        return self._model.status_reason
+
+    @strawberry.field
+    def guardian_name(self) -> str:
+        return self._model.guardian_name
+
+    @strawberry.field
+    def registered_at(self) -> datetime.datetime:
+        return self._model.registered_at
+
+    @strawberry.field(description="Groups the volunteer belongs to or applied to.")
+    def memberships(self) -> list[Membership]:
+        return [Membership(_model=m) for m in self._model.memberships.all()]
+
+
+@strawberry.type(description="A volunteer's belonging to a group.")
+class Membership:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def status(self) -> MembershipStatus:
+        return MembershipStatus(self._model.status)
+
+    @strawberry.field
+    def applied_at(self) -> datetime.datetime:
+        return self._model.applied_at
+
+    @strawberry.field
+    def decided_at(self) -> datetime.datetime | None:
+        return self._model.decided_at
+
+    @strawberry.field
+    def volunteer(self) -> Volunteer:
+        return Volunteer(_model=self._model.volunteer)
+
+    @strawberry.field
+    def group(self) -> VolunteerGroup:
+        return VolunteerGroup(_model=self._model.group)
+
+
+def may_see_members(group, info: Info) -> bool:
+    principal = principal_of(info)
+    if principal is None:
+        return False
+    return group.id in principal.staff_group_ids or manages_region_volunteers(
+        principal, policy_of(info)
+    )
+
+
+@strawberry.type(description="A volunteer group (志愿团体).")
+class VolunteerGroup:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._model.name
+
+    @strawberry.field
+    def kind(self) -> GroupKind:
+        return GroupKind(self._model.kind)
+
+    @strawberry.field
+    def level(self) -> GroupLevel:
+        return GroupLevel(self._model.level)
+
+    @strawberry.field
+    def registration_status(self) -> RegistrationStatus:
+        return RegistrationStatus(self._model.registration_status)
+
+    @strawberry.field(description="权限组别 (002 annex).")
+    def permission_group(self) -> str:
+        return self._model.permission_group
+
+    @strawberry.field(description="What the permission group allows, while approved.")
+    def powers(self, info: Info) -> list[Power]:
+        powers = group_powers(self._model, policy_of(info))
+        return [p for p in Power if p in powers]
+
+    @strawberry.field
+    def review(self) -> GroupReview:
+        return GroupReview(self._model.review)
+
+    @strawberry.field
+    def review_reason(self) -> str:
+        return self._model.review_reason
+
+    @strawberry.field
+    def registration_authority(self) -> str:
+        return self._model.registration_authority
+
+    @strawberry.field
+    def unified_social_credit_code(self) -> str:
+        return self._model.unified_social_credit_code
+
+    @strawberry.field
+    def has_certificate(self) -> bool:
+        return bool(self._model.certificate_file)
+
+    @strawberry.field(description="负责人")
+    def responsible_person(self) -> str:
+        return self._model.responsible_person
+
+    @strawberry.field(description="联系人")
+    def contact_person(self) -> str:
+        return self._model.contact_person
+
+    @strawberry.field
+    def contact_phone(self) -> str:
+        return self._model.contact_phone
+
+    @strawberry.field
+    def service_area(self) -> str:
+        return self._model.service_area
+
+    @strawberry.field(description="联络团体 (002 §3(2)).")
+    def liaison_group(self) -> VolunteerGroup | None:
+        liaison = self._model.liaison_group
+        return VolunteerGroup(_model=liaison) if liaison else None
+
+    @strawberry.field(description="查看团体.")
+    def viewing_groups(self) -> list[VolunteerGroup]:
+        return [VolunteerGroup(_model=g) for g in self._model.viewing_groups.all()]
+
+    @strawberry.field(description="Approved groups whose liaison group this is.")
+    def subgroups(self) -> list[VolunteerGroup]:
+        return [
+            VolunteerGroup(_model=g)
+            for g in self._model.liaised_groups.all()
+            if g.review == group_models.Review.APPROVED
+        ]
+
+    @strawberry.field(
+        description="Active members. Group staff, region-wide managers and the authority only."
+    )
+    def members(self, info: Info) -> list[Membership]:
+        if not may_see_members(self._model, info):
+            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+        return [
+            Membership(_model=m)
+            for m in self._model.memberships.all()
+            if m.status == group_models.MembershipStatus.ACTIVE
+        ]
+
+    @strawberry.field(description="Pending applications to join. Group staff only.")
+    def applications(self, info: Info) -> list[Membership]:
+        if not may_see_members(self._model, info):
+            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+        return [
+            Membership(_model=m)
+            for m in self._model.memberships.all()
+            if m.status == group_models.MembershipStatus.APPLIED
+        ]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class VolunteerEdge:
+    cursor: str
+    node: Volunteer
+
+
+@strawberry.type
+class VolunteerConnection:
+    edges: list[VolunteerEdge]
+    page_info: PageInfo
+    _count: strawberry.Private[object]
+
+    @strawberry.field(description="Volunteers matching the filter (one COUNT query).")
+    def total_count(self) -> int:
+        return self._count()
+
+
+@strawberry.type
+class GroupEdge:
+    cursor: str
+    node: VolunteerGroup
+
+
+@strawberry.type
+class GroupConnection:
+    edges: list[GroupEdge]
+    page_info: PageInfo
+
+
+def encode_cursor(kind: str, pk: int) -> str:
+    return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode()
+
+
+def decode_cursor(kind: str, cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        prefix, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix != kind:
+            raise ValueError
+        return int(pk)
+    except (ValueError, UnicodeDecodeError):
+        from central.errors import InvalidInput
+
+        raise InvalidInput("not a cursor from this list", field="after") from None
+
+
+@strawberry.type(description="A role of the logged-in account.")
+class StaffRole:
+    kind: str
+    group: VolunteerGroup | None
+    authority_level: str
+    authority_name: str
+
+
+@strawberry.type(description="The logged-in account.")
+class Me:
+    _model: strawberry.Private[object]
+    _roles: strawberry.Private[list]
+
+    @strawberry.field
+    def username(self) -> str:
+        return self._model.username
+
+    @strawberry.field
+    def display_name(self) -> str:
+        return self._model.display_name
+
+    @strawberry.field
+    def volunteer(self) -> Volunteer | None:
+        volunteer = self._model.volunteer
+        return Volunteer(_model=volunteer) if volunteer else None
+
+    @strawberry.field
+    def roles(self) -> list[StaffRole]:
+        return [
+            StaffRole(
+                kind=r.kind,
+                group=VolunteerGroup(_model=r.group) if r.group else None,
+                authority_level=r.authority_level,
+                authority_name=r.authority_name,
+            )
+            for r in self._roles
+        ]

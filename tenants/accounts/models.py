@@ -1,0 +1,97 @@
+"""Accounts inside a region: volunteers, group staff, regional authority staff.
+
+Accounts live in the region's schema, so they exist only there: a token issued
+by one region is unknown to every other. Passwords are hashed by Django's
+hashers; tokens are stored as SHA-256 digests and expire.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from tenants.groups.models import VolunteerGroup
+from tenants.volunteers.models import Volunteer
+
+
+class Account(models.Model):
+    username = models.CharField(max_length=64, unique=True)
+    password = models.CharField(max_length=256)
+    display_name = models.CharField(max_length=64)
+    volunteer = models.OneToOneField(
+        Volunteer, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def actor(self) -> str:
+        """How audit rows name this account."""
+        return f"account:{self.id}:{self.username}"
+
+
+class RoleKind(models.TextChoices):
+    GROUP_ADMIN = "group_admin", "团体管理员"
+    RECORDER = "recorder", "记录员"
+    AUTHORITY = "authority", "主管部门"
+
+
+class AuthorityLevel(models.TextChoices):
+    """Level of a regional authority (民政部门, 文明办); grants stars per 001 §6."""
+
+    COUNTY = "county", "县级"
+    CITY = "city", "市级"
+    PROVINCE = "province", "省级"
+
+
+class Role(models.Model):
+    """What an account may do: staff of one group, or staff of an authority."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="roles")
+    kind = models.CharField(max_length=16, choices=RoleKind.choices)
+    group = models.ForeignKey(
+        VolunteerGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="staff"
+    )
+    authority_level = models.CharField(
+        max_length=16, choices=AuthorityLevel.choices, blank=True, default=""
+    )
+    authority_name = models.CharField(max_length=120, blank=True, default="")
+    # 记录员须持证上岗 (001 §4(4)3): the recorder's certificate number.
+    recorder_certificate = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(kind="authority") & Q(group__isnull=True) & ~Q(authority_level=""))
+                | (~Q(kind="authority") & Q(group__isnull=False)),
+                name="role_group_or_authority",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "kind", "group"], name="role_unique_per_group"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.group_id or self.authority_level}"
+
+
+class AccessToken(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="tokens")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"token {self.id} of {self.account_id}"

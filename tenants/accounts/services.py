@@ -1,0 +1,223 @@
+"""Accounts, roles and bearer tokens inside one region.
+
+A token looks like ``rt_<division code>_<secret>``; only the SHA-256 of the
+whole string is stored, in the region's own schema. The code in the token lets
+another region's host say clearly that the token belongs elsewhere; even a
+forged prefix gains nothing, since the digest is only looked up in the schema
+of the host the request came to.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    ProblemCollector,
+    Unauthenticated,
+)
+from tenants.accounts.models import AccessToken, Account, AuthorityLevel, Role, RoleKind
+from tenants.audit.services import record
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+# A hash to compare against when the username is unknown, so both paths cost the same.
+_DUMMY_HASH = make_password("not-a-real-password")
+
+
+@dataclass
+class Principal:
+    """The caller of a region API request: an account and its roles, loaded once."""
+
+    account: Account
+    roles: list[Role] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        return self.account.actor
+
+    @property
+    def volunteer(self):
+        return self.account.volunteer
+
+    @cached_property
+    def admin_group_ids(self) -> frozenset[int]:
+        return frozenset(r.group_id for r in self.roles if r.kind == RoleKind.GROUP_ADMIN)
+
+    @cached_property
+    def staff_group_ids(self) -> frozenset[int]:
+        return frozenset(r.group_id for r in self.roles if r.group_id is not None)
+
+    @cached_property
+    def authority_levels(self) -> frozenset[str]:
+        return frozenset(r.authority_level for r in self.roles if r.kind == RoleKind.AUTHORITY)
+
+    @property
+    def is_authority(self) -> bool:
+        return bool(self.authority_levels)
+
+    def recorder_role(self, group_id: int) -> Role | None:
+        for role in self.roles:
+            if role.group_id == group_id and role.kind in (RoleKind.RECORDER, RoleKind.GROUP_ADMIN):
+                return role
+        return None
+
+
+def _hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def check_new_credentials(problems: ProblemCollector, username: str, password: str, prefix=""):
+    """Validate a username and password for a new account, adding problems."""
+    if not USERNAME.match(username or ""):
+        problems.add(f"{prefix}username", "3-64 letters, digits or _.@-")
+    elif Account.objects.filter(username=username).exists():
+        problems.add(f"{prefix}username", f"username {username!r} is taken", "CONFLICT")
+    try:
+        validate_password(password or "")
+    except ValidationError as error:
+        problems.add(f"{prefix}password", " ".join(error.messages))
+
+
+def create_account(
+    username: str, password: str, display_name: str, *, volunteer=None, actor: str
+) -> Account:
+    """Create an account; callers validate first with :func:`check_new_credentials`."""
+    try:
+        with transaction.atomic():
+            account = Account.objects.create(
+                username=username,
+                password=make_password(password),
+                display_name=display_name,
+                volunteer=volunteer,
+            )
+    except IntegrityError:
+        raise Conflict(f"username {username!r} is taken", field="username") from None
+    record(actor, "account.created", account.username)
+    return account
+
+
+def grant_role(
+    account: Account,
+    kind: str,
+    *,
+    group=None,
+    authority_level: str = "",
+    authority_name: str = "",
+    recorder_certificate: str = "",
+    actor: str,
+) -> Role:
+    role = Role.objects.create(
+        account=account,
+        kind=kind,
+        group=group,
+        authority_level=authority_level,
+        authority_name=authority_name,
+        recorder_certificate=recorder_certificate,
+    )
+    record(
+        actor,
+        "role.granted",
+        account.username,
+        kind=kind,
+        group=group.id if group else None,
+        authority_level=authority_level,
+    )
+    return role
+
+
+def create_authority_account(
+    username: str, password: str, display_name: str, level: str, authority_name: str, *, actor: str
+) -> Account:
+    """A regional authority's staff account (民政部门/文明办), e.g. from the CLI."""
+    problems = ProblemCollector()
+    check_new_credentials(problems, username, password)
+    if level not in AuthorityLevel.values:
+        problems.add("level", f"one of {', '.join(AuthorityLevel.values)}")
+    if not (authority_name or "").strip():
+        problems.add("authorityName", "name the authority, e.g. 昆明市五华区民政局")
+    problems.raise_if_any()
+    with transaction.atomic():
+        account = create_account(username, password, display_name, actor=actor)
+        grant_role(
+            account,
+            RoleKind.AUTHORITY,
+            authority_level=level,
+            authority_name=authority_name.strip(),
+            actor=actor,
+        )
+    return account
+
+
+def login(username: str, password: str, region_code: str) -> tuple[str, AccessToken]:
+    """Check a password and issue a token bound to this region."""
+    account = Account.objects.filter(username=username or "", is_active=True).first()
+    if account is None:
+        check_password(password or "", _DUMMY_HASH)
+        raise InvalidInput("wrong username or password", field="password")
+    if not check_password(password or "", account.password):
+        raise InvalidInput("wrong username or password", field="password")
+    raw = f"rt_{region_code}_{secrets.token_urlsafe(32)}"
+    token = AccessToken.objects.create(
+        account=account,
+        key_hash=_hash(raw),
+        expires_at=timezone.now() + datetime.timedelta(hours=settings.REGION_TOKEN_TTL_HOURS),
+    )
+    record(account.actor, "account.login", account.username)
+    return raw, token
+
+
+def authenticate(raw: str | None, region_code: str) -> Principal | None:
+    """The principal behind a bearer token on this region's host; None without a token.
+
+    Raises :class:`Unauthenticated` for a token of another region, or one that
+    is unknown, expired or revoked.
+    """
+    if not raw:
+        return None
+    if raw.startswith("rt_") and raw.split("_")[1] != region_code:
+        raise Unauthenticated(
+            "this token was issued by another region; log in on this region's site"
+        )
+    token = (
+        AccessToken.objects.select_related("account__volunteer").filter(key_hash=_hash(raw)).first()
+    )
+    now = timezone.now()
+    if token is None or token.revoked_at is not None or token.expires_at <= now:
+        raise Unauthenticated("the token is unknown, expired or revoked; log in again")
+    if not token.account.is_active:
+        raise Unauthenticated("the account is disabled")
+    roles = list(token.account.roles.select_related("group"))
+    return Principal(account=token.account, roles=roles)
+
+
+def logout(raw: str) -> None:
+    AccessToken.objects.filter(key_hash=_hash(raw), revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def require(principal: Principal | None) -> Principal:
+    if principal is None:
+        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+    return principal
+
+
+def require_authority(principal: Principal | None) -> Principal:
+    principal = require(principal)
+    if not principal.is_authority:
+        raise PermissionDenied("only regional authority staff may do this")
+    return principal

@@ -1,0 +1,39 @@
+"""Reading groups: approved groups are public; pending and rejected ones are seen
+by their own staff, their liaison group's admins and the authority."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from tenants.groups.models import Review, VolunteerGroup
+
+
+def visible_groups(
+    principal,
+    *,
+    level: str | None = None,
+    kind: str | None = None,
+    review: str | None = None,
+    liaison_group_id: int | None = None,
+    top_level_only: bool = False,
+) -> QuerySet[VolunteerGroup]:
+    queryset = VolunteerGroup.objects.all()
+    if principal is None:
+        queryset = queryset.filter(review=Review.APPROVED)
+    elif not principal.is_authority:
+        queryset = queryset.filter(
+            Q(review=Review.APPROVED)
+            | Q(id__in=principal.staff_group_ids)
+            | Q(liaison_group_id__in=principal.admin_group_ids)
+        )
+    if level:
+        queryset = queryset.filter(level=level)
+    if kind:
+        queryset = queryset.filter(kind=kind)
+    if review:
+        queryset = queryset.filter(review=review)
+    if liaison_group_id is not None:
+        queryset = queryset.filter(liaison_group_id=liaison_group_id)
+    if top_level_only:
+        queryset = queryset.filter(liaison_group__isnull=True)
+    return queryset.order_by("id")

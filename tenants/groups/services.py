@@ -1,0 +1,596 @@
+"""Registering and reviewing groups, their permission groups, and memberships.
+
+Rules: 002 §3 (重庆, the default everywhere) and the region policy.
+- 002 §3(1): names by hub level; non-hub names "单位名称+志愿服务队" and not
+  like a hub's.
+- 002 §3(2): liaison groups (see ``models.py``).
+- 002 §3(3): a group is reviewed by its liaison group, or by its registration
+  authority if it is a legal person. Here: by the liaison group's admins when
+  the liaison holds 对下级团体快审; otherwise by the regional authority.
+  Registering under a liaison needs the liaison's 允许下级团体注册.
+- 002 §3(4): default permission groups on approval, and who may change them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError as StdnumError
+
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemCollector,
+)
+from central.policy import HubLevel, Power, RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.accounts.models import RoleKind
+from tenants.audit.services import record
+from tenants.groups.models import (
+    GroupKind,
+    Membership,
+    MembershipStatus,
+    RegistrationStatus,
+    Review,
+    VolunteerGroup,
+)
+from tenants.groups.permissions import has_power, require_power
+from tenants.volunteers.models import Volunteer, VolunteerStatus
+
+IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
+
+
+@dataclass
+class GroupRegistration:
+    name: str
+    kind: str
+    level: str
+    registration_status: str
+    responsible_person: str
+    contact_person: str
+    contact_phone: str
+    liaison_group_id: int | None = None
+    viewing_group_ids: list[int] = field(default_factory=list)
+    registration_authority: str = ""
+    unified_social_credit_code: str = ""
+    service_area: str = ""
+    # New admin account, when the registrant is not logged in.
+    admin_username: str = ""
+    admin_password: str = ""
+
+
+@dataclass
+class CertificateImage:
+    """An uploaded certificate (登记证书) image, checked before anything is written."""
+
+    content: bytes
+    extension: str
+
+
+def read_certificate_image(upload, problems: ProblemCollector) -> CertificateImage | None:
+    """Check an uploaded file's size and type (by its bytes, not its name)."""
+    if upload is None:
+        return None
+    content = upload.read(settings.UPLOAD_MAX_BYTES + 1)
+    if len(content) > settings.UPLOAD_MAX_BYTES:
+        problems.add("certificate", f"larger than {settings.UPLOAD_MAX_BYTES // 1024} KiB")
+        return None
+    for signature, extension in IMAGE_SIGNATURES.items():
+        if content.startswith(signature):
+            return CertificateImage(content, extension)
+    problems.add("certificate", "must be a PNG or JPEG image")
+    return None
+
+
+def certificate_dir() -> Path:
+    """Uploads are kept per region: one folder per schema."""
+    return Path(settings.MEDIA_ROOT) / "regions" / connection.schema_name / "group-certificates"
+
+
+def certificate_path(group: VolunteerGroup) -> Path | None:
+    if not group.certificate_file:
+        return None
+    return certificate_dir() / group.certificate_file
+
+
+def _hub_level_above(level: str, policy: RegionPolicy) -> str | None:
+    levels = [lv.value for lv in policy.hub_levels]
+    index = levels.index(level)
+    return levels[index - 1] if index > 0 else None
+
+
+def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: RegionPolicy):
+    name = data.name.strip()
+    if not name or len(name) > 120:
+        problems.add("name", "give a name of 1 to 120 characters")
+        return
+    naming = policy.group_naming
+    hub_suffixes = {p.level.value: p.suffixes for p in naming.hub_name_patterns}
+    if data.kind == GroupKind.HUB and data.level in hub_suffixes:
+        suffixes = hub_suffixes[data.level]
+        if not name.endswith(tuple(suffixes)):
+            problems.add(
+                "name",
+                f"a {data.level}-level hub's name ends with {' or '.join(suffixes)} (002 §3(1)1)",
+            )
+    if (
+        data.kind == GroupKind.NON_HUB
+        and data.registration_status != RegistrationStatus.LEGAL_PERSON
+    ):
+        all_hub = [s for suffixes in hub_suffixes.values() for s in suffixes]
+        if all_hub and name.endswith(tuple(all_hub)):
+            problems.add("name", "a non-hub group's name must not look like a hub's (002 §3(1)2)")
+        elif naming.non_hub_suffix and not name.endswith(naming.non_hub_suffix):
+            problems.add(
+                "name",
+                f"a non-hub group's name is 单位名称+{naming.non_hub_suffix} (002 §3(1)2)",
+            )
+    if VolunteerGroup.objects.filter(name=name).exists():
+        problems.add("name", f"a group named {name} already exists", "CONFLICT")
+
+
+def _check_liaison(
+    problems: ProblemCollector, data: GroupRegistration, policy: RegionPolicy
+) -> VolunteerGroup | None:
+    """002 §3(2): which liaison group this group must have, if any."""
+    liaison = None
+    if data.liaison_group_id is not None:
+        liaison = VolunteerGroup.objects.filter(id=data.liaison_group_id).first()
+        if liaison is None:
+            problems.add("liaisonGroupId", "no such group", "NOT_FOUND")
+            return None
+    if data.registration_status == RegistrationStatus.LEGAL_PERSON:
+        if liaison is not None:
+            problems.add(
+                "liaisonGroupId",
+                "a legal person is reviewed by its registration authority and has no liaison "
+                "group (002 §3(2)1)",
+            )
+        return None
+    expected = None
+    if data.kind == GroupKind.HUB:
+        above = _hub_level_above(data.level, policy)
+        if above is None:  # the top hub (e.g. 重庆市志愿服务联合会) answers to the authority
+            if liaison is not None:
+                problems.add("liaisonGroupId", "the top-level hub has no liaison group")
+            return None
+        expected = f"the {above}-level hub (002 §3(2)1)"
+        ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == above
+    elif data.registration_status == RegistrationStatus.BRANCH:
+        expected = "its parent legal person (002 §3(2)2)"
+        ok = liaison is not None and liaison.registration_status == RegistrationStatus.LEGAL_PERSON
+    else:
+        expected = f"the {data.level}-level hub (002 §3(2)2)"
+        ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == data.level
+    if liaison is None:
+        problems.add("liaisonGroupId", f"choose the liaison group: {expected}")
+        return None
+    if not ok:
+        problems.add("liaisonGroupId", f"{liaison.name} cannot be the liaison: choose {expected}")
+        return None
+    if liaison.review != Review.APPROVED:
+        problems.add("liaisonGroupId", f"{liaison.name} is not approved yet")
+        return None
+    if not has_power(liaison, Power.ALLOW_SUBGROUP_REGISTRATION, policy):
+        problems.add(
+            "liaisonGroupId",
+            f"{liaison.name} ({liaison.permission_group}) does not allow lower groups to "
+            "register (允许下级团体注册)",
+            "PERMISSION_DENIED",
+        )
+    return liaison
+
+
+def register_group(
+    data: GroupRegistration, *, principal, policy: RegionPolicy, certificate_upload=None
+) -> VolunteerGroup:
+    """Register a group; it waits in 待审团体组 until reviewed."""
+    problems = ProblemCollector()
+    if data.kind not in GroupKind.values:
+        problems.add("kind", f"one of {', '.join(GroupKind.values)}")
+    if data.level not in [lv.value for lv in HubLevel]:
+        problems.add("level", f"one of {', '.join(lv.value for lv in HubLevel)}")
+    elif data.kind == GroupKind.HUB and data.level not in [lv.value for lv in policy.hub_levels]:
+        problems.add("level", "this region has no hubs at that level")
+    if data.registration_status not in RegistrationStatus.values:
+        problems.add("registrationStatus", f"one of {', '.join(RegistrationStatus.values)}")
+    elif data.kind == GroupKind.HUB and data.registration_status != RegistrationStatus.UNREGISTERED:
+        problems.add("registrationStatus", "hub groups register as unregistered organisations")
+    for attr, label in (
+        ("responsible_person", "responsiblePerson"),
+        ("contact_person", "contactPerson"),
+        ("contact_phone", "contactPhone"),
+    ):
+        if not getattr(data, attr).strip():
+            problems.add(label, "required (002 §3(3): 准确填写负责人和联系人信息)")
+    if problems.problems:
+        problems.raise_if_any()
+    _check_name(problems, data, policy)
+    liaison = _check_liaison(problems, data, policy)
+    image = read_certificate_image(certificate_upload, problems)
+    if data.registration_status == RegistrationStatus.LEGAL_PERSON:
+        try:
+            uscc.validate(data.unified_social_credit_code or "")
+        except StdnumError as error:
+            problems.add("unifiedSocialCreditCode", f"not a valid code (GB 32100): {error}")
+        if not data.registration_authority.strip():
+            problems.add("registrationAuthority", "name the registration authority (登记机关)")
+        if certificate_upload is None:
+            problems.add("certificate", "a legal person uploads its registration certificate")
+    viewing = list(VolunteerGroup.objects.filter(id__in=data.viewing_group_ids))
+    if len(viewing) != len(set(data.viewing_group_ids)):
+        problems.add("viewingGroupIds", "no such group", "NOT_FOUND")
+    if principal is None:
+        accounts.check_new_credentials(
+            problems, data.admin_username, data.admin_password, prefix="admin."
+        )
+    problems.raise_if_any()
+
+    actor = principal.actor if principal else f"registrant:{data.admin_username}"
+    file_name = f"{uuid.uuid4().hex}.{image.extension}" if image else ""
+    stored: Path | None = None
+    try:
+        with transaction.atomic():
+            group = VolunteerGroup.objects.create(
+                name=data.name.strip(),
+                kind=data.kind,
+                level=data.level,
+                registration_status=data.registration_status,
+                liaison_group=liaison,
+                registration_authority=data.registration_authority.strip(),
+                unified_social_credit_code=(
+                    uscc.compact(data.unified_social_credit_code)
+                    if data.registration_status == RegistrationStatus.LEGAL_PERSON
+                    else ""
+                ),
+                certificate_file=file_name,
+                permission_group=policy.pending_permission_group,
+                responsible_person=data.responsible_person.strip(),
+                contact_person=data.contact_person.strip(),
+                contact_phone=data.contact_phone.strip(),
+                service_area=data.service_area.strip(),
+                created_by=actor,
+            )
+            group.viewing_groups.set(viewing)
+            account = (
+                principal.account
+                if principal
+                else accounts.create_account(
+                    data.admin_username,
+                    data.admin_password,
+                    data.responsible_person,
+                    actor=actor,
+                )
+            )
+            accounts.grant_role(account, RoleKind.GROUP_ADMIN, group=group, actor=actor)
+            record(
+                actor,
+                "group.registered",
+                str(group.id),
+                name=group.name,
+                liaison=liaison.id if liaison else None,
+            )
+            if image:  # last, so only the commit itself can fail after it
+                stored = _store_file(file_name, image.content)
+    except IntegrityError as error:
+        _discard(stored)
+        raise Conflict(f"the group could not be registered: {str(error).splitlines()[0]}") from None
+    except BaseException:
+        _discard(stored)
+        raise
+    return group
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+def _store_file(file_name: str, content: bytes) -> Path:
+    directory = certificate_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / file_name
+    path.write_bytes(content)
+    return path
+
+
+def _reviewer_check(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
+    """002 §3(3): the liaison group reviews if it holds 快审; else the authority."""
+    accounts.require(principal)
+    if principal.is_authority:
+        return
+    liaison = group.liaison_group
+    if (
+        liaison is not None
+        and liaison.id in principal.admin_group_ids
+        and has_power(liaison, Power.FAST_REVIEW_SUBGROUPS, policy)
+    ):
+        return
+    if liaison is not None and liaison.id in principal.admin_group_ids:
+        raise PermissionDenied(
+            f"{liaison.name} ({liaison.permission_group}) lacks 对下级团体快审; "
+            "the regional authority reviews this group"
+        )
+    raise PermissionDenied("only the liaison group (with 快审) or the authority reviews this group")
+
+
+def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> str:
+    """002 §3(4): the default permission group of an approved group."""
+    if group.kind == GroupKind.HUB:
+        return policy.hub_permission_group(group.level)
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        return policy.default_permission_group_legal_person
+    return policy.default_permission_group_non_hub
+
+
+def review_group(group_id: int, approve: bool, reason: str, *, principal, policy) -> VolunteerGroup:
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise InvalidInput("say why the group is rejected", field="reason")
+    with transaction.atomic():
+        group = _locked_group(group_id)
+        _reviewer_check(group, principal, policy)
+        if group.review != Review.PENDING:
+            raise Conflict(f"{group.name} was already reviewed ({group.review})", field="groupId")
+        group.review = Review.APPROVED if approve else Review.REJECTED
+        group.review_reason = reason
+        group.reviewed_by = principal.actor
+        if approve:
+            group.permission_group = approved_permission_group(group, policy)
+        group.save(update_fields=["review", "review_reason", "reviewed_by", "permission_group"])
+        record(
+            principal.actor,
+            "group.reviewed",
+            str(group.id),
+            approve=approve,
+            reason=reason,
+            permission_group=group.permission_group,
+        )
+    return group
+
+
+def _locked_group(group_id: int) -> VolunteerGroup:
+    group = (
+        VolunteerGroup.objects.select_for_update(of=("self",))
+        .select_related("liaison_group")
+        .filter(id=group_id)
+        .first()
+    )
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    return group
+
+
+def _ancestors(group: VolunteerGroup) -> list[VolunteerGroup]:
+    chain, current, seen = [], group.liaison_group, set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        chain.append(current)
+        current = current.liaison_group
+    return chain
+
+
+def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPolicy) -> bool:
+    """002 §3(4): who may change a group's permission group.
+
+    - a hub below the top: the hub one level up (its liaison), e.g. 区/县协会 by
+      市联合会, 镇/街道总队 by 区/县协会;
+    - a non-hub group or a branch: the district- or city-level hub above it
+      (可向区/县志愿者协会（联合会）或市志愿服务联合会提出申请);
+    - the top hub and legal persons: the regional authority.
+    The authority may always.
+    """
+    if principal is None:
+        return False
+    if principal.is_authority:
+        return True
+    if group.kind == GroupKind.HUB:
+        return group.liaison_group_id is not None and group.liaison_group_id in (
+            principal.admin_group_ids
+        )
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        return False
+    return any(
+        hub.kind == GroupKind.HUB
+        and hub.level in (HubLevel.CITY, HubLevel.DISTRICT)
+        and hub.id in principal.admin_group_ids
+        for hub in _ancestors(group)
+    )
+
+
+def set_permission_group(group_id: int, name: str, *, principal, policy) -> VolunteerGroup:
+    accounts.require(principal)
+    if name not in [rule.name for rule in policy.permission_groups]:
+        raise InvalidInput(
+            f"{name!r} is not a permission group of this region", field="permissionGroup"
+        )
+    with transaction.atomic():
+        group = _locked_group(group_id)
+        if group.review != Review.APPROVED:
+            raise Conflict(f"{group.name} is not approved yet", field="groupId")
+        if not may_set_permission_group(group, principal, policy):
+            raise PermissionDenied(f"you may not change the permission group of {group.name}")
+        previous = group.permission_group
+        group.permission_group = name
+        group.save(update_fields=["permission_group"])
+        record(
+            principal.actor,
+            "group.permission_group_set",
+            str(group.id),
+            previous=previous,
+            now=name,
+        )
+    return group
+
+
+def get_group(group_id: int) -> VolunteerGroup:
+    group = VolunteerGroup.objects.filter(id=group_id).first()
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    return group
+
+
+def _require_member_manager(group: VolunteerGroup, principal, policy) -> None:
+    """本团体内志愿者管理: an admin of the group, and the group holds the power."""
+    accounts.require(principal)
+    if group.id not in principal.admin_group_ids:
+        raise PermissionDenied(f"you are not an admin of {group.name}")
+    require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+
+
+def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
+    if volunteer.status in (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED):
+        raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
+    if group.review != Review.APPROVED:
+        raise Conflict(f"{group.name} is not approved yet", field="groupId")
+
+
+def _open_membership(volunteer: Volunteer, group: VolunteerGroup, status: str, actor: str):
+    try:
+        with transaction.atomic():
+            membership = Membership.objects.create(
+                volunteer=volunteer,
+                group=group,
+                status=status,
+                decided_at=timezone.now() if status == MembershipStatus.ACTIVE else None,
+                decided_by=actor if status == MembershipStatus.ACTIVE else "",
+            )
+    except IntegrityError:
+        raise Conflict(
+            f"{volunteer.number} already belongs to or applied to {group.name}", field="groupId"
+        ) from None
+    record(
+        actor,
+        f"membership.{status}",
+        str(membership.id),
+        volunteer=volunteer.number,
+        group=group.id,
+    )
+    return membership
+
+
+def apply_to_group(group_id: int, *, principal) -> Membership:
+    """A volunteer applies to join a group; the group's admins decide."""
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    if volunteer is None:
+        raise PermissionDenied("only a volunteer's own account applies to join a group")
+    group = get_group(group_id)
+    _joinable(volunteer, group)
+    return _open_membership(volunteer, group, MembershipStatus.APPLIED, principal.actor)
+
+
+def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
+    """A group registers an existing volunteer directly."""
+    group = get_group(group_id)
+    _require_member_manager(group, principal, policy)
+    volunteer = Volunteer.objects.filter(number=number).first()
+    if volunteer is None:
+        raise NotFound(f"no volunteer numbered {number}", field="number")
+    _joinable(volunteer, group)
+    return _open_membership(volunteer, group, MembershipStatus.ACTIVE, principal.actor)
+
+
+def decide_membership(membership_id: int, approve: bool, *, principal, policy) -> Membership:
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("group", "volunteer")
+            .filter(id=membership_id)
+            .first()
+        )
+        if membership is None:
+            raise NotFound("no such membership", field="membershipId")
+        _require_member_manager(membership.group, principal, policy)
+        if membership.status != MembershipStatus.APPLIED:
+            raise Conflict(
+                f"this application was already decided ({membership.status})", field="membershipId"
+            )
+        membership.status = MembershipStatus.ACTIVE if approve else MembershipStatus.DECLINED
+        membership.decided_at = timezone.now()
+        membership.decided_by = principal.actor
+        membership.save(update_fields=["status", "decided_at", "decided_by"])
+        record(principal.actor, "membership.decided", str(membership.id), approve=approve)
+    return membership
+
+
+def leave_group(group_id: int, *, principal, number: str | None = None, policy=None) -> Membership:
+    """A volunteer leaves a group, or a group admin removes a member (``number``)."""
+    principal = accounts.require(principal)
+    group = get_group(group_id)
+    if number is None:
+        volunteer = principal.volunteer
+        if volunteer is None:
+            raise PermissionDenied("only a volunteer's own account leaves a group")
+    else:
+        _require_member_manager(group, principal, policy)
+        volunteer = Volunteer.objects.filter(number=number).first()
+        if volunteer is None:
+            raise NotFound(f"no volunteer numbered {number}", field="number")
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update()
+            .filter(volunteer=volunteer, group=group, status__in=["applied", "active"])
+            .first()
+        )
+        if membership is None:
+            raise NotFound(f"{volunteer.number} is not a member of {group.name}", field="groupId")
+        membership.status = MembershipStatus.LEFT
+        membership.left_at = timezone.now()
+        membership.save(update_fields=["status", "left_at"])
+        record(principal.actor, "membership.left", str(membership.id))
+    return membership
+
+
+def create_staff_account(
+    group_id: int,
+    kind: str,
+    username: str,
+    password: str,
+    display_name: str,
+    recorder_certificate: str,
+    *,
+    principal,
+    policy,
+):
+    """A group admin adds an admin or recorder (记录员) to the group."""
+    principal = accounts.require(principal)
+    group = get_group(group_id)
+    if group.id not in principal.admin_group_ids:
+        raise PermissionDenied(f"you are not an admin of {group.name}")
+    problems = ProblemCollector()
+    if kind not in (RoleKind.GROUP_ADMIN, RoleKind.RECORDER):
+        problems.add("role", "group_admin or recorder")
+    accounts.check_new_credentials(problems, username, password)
+    if not (display_name or "").strip():
+        problems.add("displayName", "required")
+    if (
+        kind == RoleKind.RECORDER
+        and policy.recorders_need_certificate
+        and not (recorder_certificate or "").strip()
+    ):
+        problems.add(
+            "recorderCertificate",
+            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)",
+        )
+    problems.raise_if_any()
+    with transaction.atomic():
+        account = accounts.create_account(
+            username, password, display_name.strip(), actor=principal.actor
+        )
+        accounts.grant_role(
+            account,
+            kind,
+            group=group,
+            recorder_certificate=(recorder_certificate or "").strip(),
+            actor=principal.actor,
+        )
+    return account

@@ -1,0 +1,73 @@
+"""Personal information at rest: encryption, keyed hashes for look-up, masks.
+
+ID numbers and phones (000 Art.3, Art.15) are encrypted with Fernet
+(AES-128-CBC + HMAC-SHA256, from ``cryptography``). ``PII_ENCRYPTION_KEYS``
+holds one or more keys: the first encrypts, all decrypt, so a key is rotated by
+putting a new key first and running ``manage.py rotate_pii_keys``, then
+dropping the old key. Look-ups use an HMAC-SHA256 of the normalised value under
+``PII_HASH_KEY``, so the database never holds a plain or unsalted hash of an
+ID number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from functools import lru_cache
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+
+@lru_cache(maxsize=4)
+def _cipher(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def cipher() -> MultiFernet:
+    return _cipher(tuple(settings.PII_ENCRYPTION_KEYS))
+
+
+def encrypt(value: str) -> str:
+    return cipher().encrypt(value.encode()).decode() if value else ""
+
+
+def decrypt(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return cipher().decrypt(token.encode()).decode()
+    except InvalidToken:
+        raise RuntimeError("personal information cannot be decrypted with the configured keys")
+
+
+def rotate(token: str) -> str:
+    """Re-encrypt under the first key (for key rotation)."""
+    return cipher().rotate(token.encode()).decode() if token else ""
+
+
+def normalise(value: str) -> str:
+    return "".join(value.split()).upper()
+
+
+def keyed_hash(kind: str, value: str) -> str:
+    if not value:
+        return ""
+    message = f"{kind}:{normalise(value)}".encode()
+    return hmac.new(settings.PII_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def mask_id_number(number: str) -> str:
+    """``500101199001011234`` → ``5001**********1234``."""
+    number = normalise(number)
+    if len(number) <= 8:
+        return "*" * len(number)
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """``13812345678`` → ``138****5678``."""
+    phone = normalise(phone)
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]

@@ -1,0 +1,373 @@
+"""Registering volunteers (志愿者注册), real-name verification, status, and
+revealing personal information.
+
+Rules: 000 Art.5–7 (what is recorded), 000 Art.3 and Art.15 and the national
+regulation Art.20 (privacy), 003 Art.7 (age and guardian consent, through the
+policy's ``guardian_consent_below_age``). The ID number is checked with
+python-stdnum (GB 11643 checksum, and the birth date inside it must agree).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from stdnum.cn import ric
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.iso7064 import mod_11_2
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.models import HomeRegion, Region
+from central.policy import Power, RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.audit.services import record
+from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
+from tenants.groups.permissions import has_power, manages_region_volunteers, require_power
+from tenants.volunteers import pii
+from tenants.volunteers.models import (
+    Gender,
+    IdType,
+    PersonalInfoAccess,
+    Verification,
+    Volunteer,
+    VolunteerStatus,
+)
+
+PHONE = re.compile(r"^1[3-9]\d{9}$")
+# Loose shapes for documents python-stdnum has no module for.
+OTHER_ID_SHAPES = {
+    IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
+    IdType.HK_MACAO_PERMIT: re.compile(r"^[HM]\d{8,10}$"),
+    IdType.TAIWAN_PERMIT: re.compile(r"^\d{8}$|^[A-Z]\d{9}$"),
+    IdType.FOREIGN_PERMANENT_RESIDENT: re.compile(r"^[A-Z]{3}\d{12}$|^9\d{17}$"),
+}
+
+
+@dataclass
+class VolunteerRegistration:
+    name: str
+    gender: str
+    birth_date: datetime.date
+    id_type: str
+    id_number: str
+    phone: str
+    service_area: str = ""
+    service_intentions: list[str] = field(default_factory=list)
+    skills: list[str] = field(default_factory=list)
+    guardian_name: str = ""
+    guardian_consent: bool = False
+    # A new account, for self-registration (or when a group opens one for the volunteer).
+    username: str = ""
+    password: str = ""
+
+
+def volunteer_number(region_code: str, year: int, sequence: int) -> str:
+    """志愿者编号: division code (6) + year (2) + sequence (8) + ISO 7064 MOD 11-2 check.
+
+    E.g. ``5000002600000001`` + check → ``50000026000000013``. The number starts
+    with the region that registered the volunteer and never changes, also
+    after a transfer.
+    """
+    body = f"{region_code}{year % 100:02d}{sequence:08d}"
+    return body + mod_11_2.calc_check_digit(body)
+
+
+def age_on(birth_date: datetime.date, day: datetime.date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: RegionPolicy) -> str:
+    """Validate a registration; return the compact ID number."""
+    name = (data.name or "").strip()
+    if not name or len(name) > 64:
+        problems.add("name", "give a name of 1 to 64 characters")
+    if data.gender not in Gender.values:
+        problems.add("gender", f"one of {', '.join(Gender.values)}")
+    today = timezone.localdate()
+    if not isinstance(data.birth_date, datetime.date) or data.birth_date > today:
+        problems.add("birthDate", "give a birth date that is not in the future")
+    elif age_on(data.birth_date, today) > 120:
+        problems.add("birthDate", "more than 120 years ago")
+    number = pii.normalise(data.id_number or "")
+    if data.id_type not in IdType.values:
+        problems.add("idType", f"one of {', '.join(IdType.values)}")
+    elif data.id_type == IdType.RESIDENT_ID:
+        try:
+            number = ric.validate(number)
+            if isinstance(data.birth_date, datetime.date) and ric.get_birth_date(number) != (
+                data.birth_date
+            ):
+                problems.add("birthDate", "does not match the birth date in the ID number")
+        except StdnumError as error:
+            problems.add("idNumber", f"not a valid resident ID number (GB 11643): {error}")
+    elif not OTHER_ID_SHAPES[data.id_type].match(number):
+        problems.add("idNumber", f"not a valid {IdType(data.id_type).label} number")
+    phone = pii.normalise(data.phone or "")
+    if not PHONE.match(phone):
+        problems.add("phone", "a mainland mobile number of 11 digits, e.g. 13812345678")
+    threshold = policy.guardian_consent_below_age
+    if (
+        threshold is not None
+        and isinstance(data.birth_date, datetime.date)
+        and age_on(data.birth_date, today) < threshold
+    ):
+        if not data.guardian_consent or not (data.guardian_name or "").strip():
+            problems.add(
+                "guardianConsent",
+                f"volunteers under {threshold} register with their guardian's consent: give "
+                "guardianName and guardianConsent: true (003 Art.7)",
+            )
+    for attr, label in (("service_intentions", "serviceIntentions"), ("skills", "skills")):
+        values = getattr(data, attr) or []
+        if len(values) > 20 or any(not str(v).strip() or len(str(v)) > 40 for v in values):
+            problems.add(label, "at most 20 entries of 1 to 40 characters")
+    return number
+
+
+def _next_number(region_code: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('volunteer_number_seq')")
+        sequence = cursor.fetchone()[0]
+    return volunteer_number(region_code, timezone.localdate().year, sequence)
+
+
+def _home_region_conflict(id_hash: str, region: Region) -> None:
+    home = HomeRegion.objects.filter(id_number_hash=id_hash).first()
+    if home is None:
+        return
+    if home.region_code == region.code:
+        raise Conflict("this ID number is already registered in this region", field="idNumber")
+    other = Region.objects.filter(code=home.region_code).first()
+    where = other.name if other else home.region_code
+    raise Conflict(
+        f"this person is already registered in {where}; ask for a transfer (转移接续) of "
+        "their records instead of registering again",
+        field="idNumber",
+        code="CONFLICT",
+    )
+
+
+def register_volunteer(
+    data: VolunteerRegistration,
+    *,
+    region: Region,
+    policy: RegionPolicy,
+    principal=None,
+    group_id: int | None = None,
+) -> Volunteer:
+    """Register a volunteer: self-registration (with a new account), or by a group
+    admin into their group (本团体内志愿者管理)."""
+    group = None
+    if group_id is not None:
+        principal = accounts.require(principal)
+        group = VolunteerGroup.objects.filter(id=group_id).first()
+        if group is None:
+            raise NotFound("no such group", field="groupId")
+        if group.id not in principal.admin_group_ids:
+            raise PermissionDenied(f"you are not an admin of {group.name}")
+        require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+    elif principal is not None and principal.volunteer is not None:
+        raise Conflict("this account already belongs to a volunteer")
+    problems = ProblemCollector()
+    id_number = _check(problems, data, policy)
+    creates_account = (group is None and principal is None) or (
+        group is not None and bool(data.username)
+    )
+    if creates_account:
+        accounts.check_new_credentials(problems, data.username, data.password)
+    problems.raise_if_any()
+    id_hash = pii.keyed_hash("id", id_number)
+    _home_region_conflict(id_hash, region)
+
+    actor = principal.actor if principal else f"self:{data.username}"
+    phone = pii.normalise(data.phone)
+    try:
+        with transaction.atomic():
+            volunteer = Volunteer.objects.create(
+                number=_next_number(region.code),
+                name=data.name.strip(),
+                gender=data.gender,
+                birth_date=data.birth_date,
+                id_type=data.id_type,
+                id_number_encrypted=pii.encrypt(id_number),
+                id_number_hash=id_hash,
+                id_number_masked=pii.mask_id_number(id_number),
+                phone_encrypted=pii.encrypt(phone),
+                phone_hash=pii.keyed_hash("phone", phone),
+                phone_masked=pii.mask_phone(phone),
+                service_area=data.service_area.strip(),
+                service_intentions=[str(v).strip() for v in data.service_intentions],
+                skills=[str(v).strip() for v in data.skills],
+                guardian_name=(data.guardian_name or "").strip(),
+                guardian_consent_at=timezone.now() if data.guardian_consent else None,
+                registered_by=actor,
+            )
+            # The federation-wide directory: its unique key makes a concurrent
+            # registration of the same person in two regions fail here.
+            HomeRegion.objects.create(
+                id_number_hash=id_hash, region_code=region.code, volunteer_number=volunteer.number
+            )
+            if creates_account:
+                accounts.create_account(
+                    data.username, data.password, volunteer.name, volunteer=volunteer, actor=actor
+                )
+            elif group is None:
+                principal.account.volunteer = volunteer
+                principal.account.save(update_fields=["volunteer"])
+            if group is not None:
+                Membership.objects.create(
+                    volunteer=volunteer,
+                    group=group,
+                    status=MembershipStatus.ACTIVE,
+                    decided_at=timezone.now(),
+                    decided_by=actor,
+                )
+            record(
+                actor, "volunteer.registered", volunteer.number, group=group.id if group else None
+            )
+    except IntegrityError:
+        _home_region_conflict(id_hash, region)
+        raise Conflict(
+            "this volunteer could not be registered (a concurrent registration won)",
+            field="idNumber",
+        ) from None
+    return volunteer
+
+
+def get_volunteer(number: str) -> Volunteer:
+    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        raise NotFound(f"no volunteer numbered {number}", field="number")
+    return volunteer
+
+
+def _member_group_ids(volunteer: Volunteer) -> set[int]:
+    return set(
+        Membership.objects.filter(
+            volunteer=volunteer, status__in=[MembershipStatus.ACTIVE, MembershipStatus.APPLIED]
+        ).values_list("group_id", flat=True)
+    )
+
+
+def may_view(
+    volunteer: Volunteer, principal, policy: RegionPolicy, member_group_ids: set[int] | None = None
+) -> bool:
+    """The volunteer, staff of their groups, region-wide managers and the authority."""
+    if principal is None:
+        return False
+    if principal.volunteer is not None and principal.volunteer.id == volunteer.id:
+        return True
+    if manages_region_volunteers(principal, policy):
+        return True
+    groups = member_group_ids if member_group_ids is not None else _member_group_ids(volunteer)
+    return bool(principal.staff_group_ids & groups)
+
+
+def may_manage(volunteer: Volunteer, principal, policy: RegionPolicy) -> bool:
+    """Verify, warn, cancel, reveal: region-wide managers, the authority, or an
+    admin of one of the volunteer's groups holding 本团体内志愿者管理."""
+    if principal is None:
+        return False
+    if manages_region_volunteers(principal, policy):
+        return True
+    groups = _member_group_ids(volunteer) & principal.admin_group_ids
+    return any(
+        has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+        for role in principal.roles
+        if role.group_id in groups and role.kind == "group_admin"
+    )
+
+
+def _locked(number: str) -> Volunteer:
+    volunteer = Volunteer.objects.select_for_update().filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        raise NotFound(f"no volunteer numbered {number}", field="number")
+    return volunteer
+
+
+def review_verification(number: str, approve: bool, reason: str, *, principal, policy):
+    """实名认证: pending → verified, or rejected with a reason."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if not approve and not reason:
+        raise InvalidInput("say why the verification is rejected", field="reason")
+    with transaction.atomic():
+        volunteer = _locked(number)
+        if not may_manage(volunteer, principal, policy):
+            raise PermissionDenied(f"you may not verify {volunteer.number}")
+        if volunteer.verification != Verification.PENDING:
+            raise Conflict(
+                f"{volunteer.number} is already {volunteer.verification}", field="number"
+            )
+        volunteer.verification = Verification.VERIFIED if approve else Verification.REJECTED
+        volunteer.verification_reason = reason
+        volunteer.save(update_fields=["verification", "verification_reason"])
+        record(
+            principal.actor,
+            "volunteer.verification",
+            volunteer.number,
+            approve=approve,
+            reason=reason,
+        )
+    return volunteer
+
+
+SETTABLE_STATUSES = {VolunteerStatus.ACTIVE, VolunteerStatus.WARNED, VolunteerStatus.CANCELLED}
+
+
+def set_status(number: str, status: str, reason: str, *, principal, policy) -> Volunteer:
+    """Warn (警告), cancel (取消注册) or reinstate a volunteer; transfer is interop's."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if status not in SETTABLE_STATUSES:
+        raise InvalidInput("one of active, warned, cancelled", field="status")
+    if not reason:
+        raise InvalidInput("say why", field="reason")
+    with transaction.atomic():
+        volunteer = _locked(number)
+        if not may_manage(volunteer, principal, policy):
+            raise PermissionDenied(f"you may not change the status of {volunteer.number}")
+        if volunteer.status == VolunteerStatus.TRANSFERRED:
+            raise Conflict(
+                f"{volunteer.number} was transferred out; their records are read-only",
+                field="number",
+            )
+        if volunteer.status == status:
+            raise Conflict(f"{volunteer.number} is already {status}", field="status")
+        volunteer.status = status
+        volunteer.status_reason = reason
+        volunteer.save(update_fields=["status", "status_reason"])
+        record(principal.actor, "volunteer.status", volunteer.number, status=status, reason=reason)
+    return volunteer
+
+
+def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict[str, str]:
+    """Show the ID number and phone in full, to a role allowed to see them, and log it."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why you need to see this person's information", field="reason")
+    volunteer = get_volunteer(number)
+    own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
+    if not own and not may_manage(volunteer, principal, policy):
+        raise PermissionDenied(f"you may not see the personal information of {volunteer.number}")
+    with transaction.atomic():
+        PersonalInfoAccess.objects.create(
+            volunteer=volunteer,
+            accessor=principal.actor,
+            fields=["idNumber", "phone"],
+            reason=reason,
+        )
+        record(principal.actor, "volunteer.pii_revealed", volunteer.number, reason=reason)
+    return {
+        "id_number": pii.decrypt(volunteer.id_number_encrypted),
+        "phone": pii.decrypt(volunteer.phone_encrypted),
+    }
+
+
+def find_by_id_number(id_number: str) -> Volunteer | None:
+    """Look a volunteer up by ID number through the keyed hash."""
+    return Volunteer.objects.filter(id_number_hash=pii.keyed_hash("id", id_number)).first()
