@@ -241,6 +241,15 @@ class RegionPolicy(_PolicyPart):
         return levels
 
     @model_validator(mode="after")
+    def _calendar_lists_disjoint(self) -> RegionPolicy:
+        both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
+        if both:
+            raise ValueError(
+                f"extraWorkdays: {', '.join(d.isoformat() for d in both)} is also a holiday"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _permission_defaults_exist(self) -> RegionPolicy:
         names = [rule.name for rule in self.permission_groups]
         if len(set(names)) != len(names):

@@ -45,6 +45,10 @@ from central.policy import (
         ({"correctionDeadlineDays": 0}, "correctionDeadlineDays"),
         ({"extraHolidays": ["2031-02-30"]}, "extraHolidays.0"),
         ({"noSuchRule": True}, "noSuchRule"),
+        (
+            {"extraHolidays": ["2031-02-03"], "extraWorkdays": ["2031-02-03"]},
+            "extraWorkdays",
+        ),
     ],
 )
 def test_each_bad_field_is_rejected_with_a_message_naming_it(changes, field):

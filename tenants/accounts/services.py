@@ -76,6 +76,31 @@ class Principal:
         return None
 
 
+@dataclass
+class OperatorPrincipal:
+    """A central operator acting from the command line, with the authority's powers.
+
+    Management commands run the same services as the API; they act as the
+    region's authority and are audited under ``cli:<name>``.
+    """
+
+    name: str
+    account: None = None
+    roles: list = field(default_factory=list)
+    admin_group_ids: frozenset = frozenset()
+    staff_group_ids: frozenset = frozenset()
+    authority_levels: frozenset = frozenset({AuthorityLevel.PROVINCE})
+    is_authority: bool = True
+    volunteer: None = None
+
+    @property
+    def actor(self) -> str:
+        return f"cli:{self.name}"
+
+    def recorder_role(self, group_id: int):
+        return None
+
+
 def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -1,0 +1,158 @@
+"""``manage.py registry --region CODE ACTION …``: the registration and review actions
+of the volunteer and group registry, from the shell.
+
+It calls the same services as the region GraphQL API, acting as the region's
+authority (audited as ``cli:<operator>``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import getpass
+import json
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management.base import BaseCommand, CommandError
+from django_tenants.utils import tenant_context
+
+from central import services as central_services
+from central.errors import ServiceError
+from tenants.accounts import services as accounts
+from tenants.groups import services as groups
+from tenants.volunteers import services as volunteers
+
+
+class Command(BaseCommand):
+    help = "Register and review volunteers and groups inside one region."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--region", required=True, help="the region's division code")
+        parser.add_argument("--operator", default=getpass.getuser(), help="who runs this")
+        sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+        auth = sub.add_parser("create-authority", help="an authority staff account")
+        auth.add_argument("--username", required=True)
+        auth.add_argument("--password", required=True)
+        auth.add_argument("--name", required=True)
+        auth.add_argument("--level", required=True, choices=["county", "city", "province"])
+        auth.add_argument("--authority-name", required=True, help="e.g. 重庆市民政局")
+
+        vol = sub.add_parser("register-volunteer", help="register a volunteer")
+        vol.add_argument("--name", required=True)
+        vol.add_argument("--gender", required=True, choices=["male", "female"])
+        vol.add_argument("--birth-date", required=True, help="YYYY-MM-DD")
+        vol.add_argument("--id-type", default="resident_id")
+        vol.add_argument("--id-number", required=True)
+        vol.add_argument("--phone", required=True)
+        vol.add_argument("--service-area", default="")
+        vol.add_argument("--skill", action="append", default=[])
+        vol.add_argument("--guardian-name", default="")
+        vol.add_argument("--guardian-consent", action="store_true")
+        vol.add_argument("--username", default="")
+        vol.add_argument("--password", default="")
+
+        review_vol = sub.add_parser("review-volunteer", help="实名认证: verify or reject")
+        review_vol.add_argument("number")
+        decision = review_vol.add_mutually_exclusive_group(required=True)
+        decision.add_argument("--approve", action="store_true")
+        decision.add_argument("--reject", action="store_true")
+        review_vol.add_argument("--reason", default="")
+
+        grp = sub.add_parser("register-group", help="register a group")
+        grp.add_argument("--name", required=True)
+        grp.add_argument("--kind", required=True, choices=["hub", "non_hub"])
+        grp.add_argument("--level", required=True,
+                         choices=["city", "district", "town", "community"])
+        grp.add_argument("--registration-status", default="unregistered",
+                         choices=["unregistered", "legal_person", "branch"])
+        grp.add_argument("--liaison", type=int, help="liaison group id")
+        grp.add_argument("--responsible-person", required=True)
+        grp.add_argument("--contact-person", required=True)
+        grp.add_argument("--contact-phone", required=True)
+        grp.add_argument("--uscc", default="", help="unified social credit code")
+        grp.add_argument("--registration-authority", default="")
+        grp.add_argument("--certificate", help="certificate image file (PNG/JPEG)")
+        grp.add_argument("--admin-username", required=True)
+        grp.add_argument("--admin-password", required=True)
+
+        review_grp = sub.add_parser("review-group", help="approve or reject a group")
+        review_grp.add_argument("group_id", type=int)
+        decision = review_grp.add_mutually_exclusive_group(required=True)
+        decision.add_argument("--approve", action="store_true")
+        decision.add_argument("--reject", action="store_true")
+        review_grp.add_argument("--reason", default="")
+
+        perm = sub.add_parser("set-permission-group", help="change a group's 权限组别")
+        perm.add_argument("group_id", type=int)
+        perm.add_argument("permission_group")
+
+    def handle(self, *args, region, operator, action, **options):
+        try:
+            target = central_services.get_region(region)
+            policy = target.get_policy()
+            principal = accounts.OperatorPrincipal(name=operator)
+            with tenant_context(target):
+                result = self._run(action, options, target, policy, principal)
+        except ServiceError as error:
+            raise CommandError(str(error)) from None
+        self.stdout.write(self.style.SUCCESS(json.dumps(result, ensure_ascii=False)))
+
+    def _run(self, action, o, region, policy, principal):
+        if action == "create-authority":
+            account = accounts.create_authority_account(
+                o["username"], o["password"], o["name"], o["level"], o["authority_name"],
+                actor=principal.actor,
+            )
+            return {"created": account.username, "role": "authority", "level": o["level"]}
+        if action == "register-volunteer":
+            try:
+                birth_date = datetime.date.fromisoformat(o["birth_date"])
+            except ValueError:
+                raise CommandError("--birth-date: use YYYY-MM-DD") from None
+            data = volunteers.VolunteerRegistration(
+                name=o["name"], gender=o["gender"], birth_date=birth_date,
+                id_type=o["id_type"], id_number=o["id_number"], phone=o["phone"],
+                service_area=o["service_area"], skills=o["skill"],
+                guardian_name=o["guardian_name"], guardian_consent=o["guardian_consent"],
+                username=o["username"], password=o["password"],
+            )
+            if not data.username:
+                raise CommandError("--username and --password: the volunteer's new account")
+            volunteer = volunteers.register_volunteer(data, region=region, policy=policy)
+            return {"number": volunteer.number, "name": volunteer.name,
+                    "idNumber": volunteer.id_number_masked}
+        if action == "review-volunteer":
+            volunteer = volunteers.review_verification(
+                o["number"], o["approve"], o["reason"], principal=principal, policy=policy
+            )
+            return {"number": volunteer.number, "verification": volunteer.verification}
+        if action == "register-group":
+            upload = None
+            if o["certificate"]:
+                try:
+                    with open(o["certificate"], "rb") as handle:
+                        upload = SimpleUploadedFile(o["certificate"], handle.read())
+                except OSError as error:
+                    raise CommandError(f"--certificate: {error.strerror}") from None
+            data = groups.GroupRegistration(
+                name=o["name"], kind=o["kind"], level=o["level"],
+                registration_status=o["registration_status"],
+                responsible_person=o["responsible_person"], contact_person=o["contact_person"],
+                contact_phone=o["contact_phone"], liaison_group_id=o["liaison"],
+                registration_authority=o["registration_authority"],
+                unified_social_credit_code=o["uscc"],
+                admin_username=o["admin_username"], admin_password=o["admin_password"],
+            )
+            group = groups.register_group(data, principal=None, policy=policy,
+                                          certificate_upload=upload)
+            return {"id": group.id, "name": group.name, "review": group.review}
+        if action == "review-group":
+            group = groups.review_group(o["group_id"], o["approve"], o["reason"],
+                                        principal=principal, policy=policy)
+            return {"id": group.id, "review": group.review,
+                    "permissionGroup": group.permission_group}
+        if action == "set-permission-group":
+            group = groups.set_permission_group(o["group_id"], o["permission_group"],
+                                                principal=principal, policy=policy)
+            return {"id": group.id, "permissionGroup": group.permission_group}
+        raise CommandError(f"unknown action {action}")

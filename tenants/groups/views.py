@@ -1,0 +1,43 @@
+"""Serving a group's uploaded certificate image, on its own region's host only.
+
+The file is found through the group row in the request's region schema and
+read from that region's own upload folder, so another region's host cannot
+reach it: the group id simply does not exist there.
+"""
+
+from __future__ import annotations
+
+from django.http import FileResponse, JsonResponse
+
+from central.errors import ServiceError
+from schema.context import bearer_token
+from tenants.accounts.services import authenticate
+from tenants.groups.models import VolunteerGroup
+from tenants.groups.services import certificate_path
+
+
+def _refuse(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status,
+                        json_dumps_params={"ensure_ascii": False})
+
+
+def group_certificate(request, group_id: int):
+    try:
+        principal = authenticate(bearer_token(request), request.region.code)
+    except ServiceError as error:
+        return _refuse(401, "UNAUTHENTICATED", str(error))
+    if principal is None:
+        return _refuse(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+    group = VolunteerGroup.objects.filter(id=group_id).first()
+    path = certificate_path(group) if group else None
+    if path is None or not path.exists():
+        return _refuse(404, "NOT_FOUND", "no certificate for this group")
+    allowed = (
+        principal.is_authority
+        or group.id in principal.staff_group_ids
+        or (group.liaison_group_id is not None and group.liaison_group_id in principal.admin_group_ids)
+    )
+    if not allowed:
+        return _refuse(403, "PERMISSION_DENIED", "only the group, its liaison and the authority")
+    content_type = "image/png" if path.suffix == ".png" else "image/jpeg"
+    return FileResponse(path.open("rb"), content_type=content_type)
