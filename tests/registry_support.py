@@ -107,10 +107,17 @@ def register(slug, name, kind, level, liaison=None, status="unregistered", **ext
     target = region(slug)
     username = unique("adm")
     data = groups.GroupRegistration(
-        name=name, kind=kind, level=level, registration_status=status,
-        responsible_person="王负责", contact_person="赵联系", contact_phone="02361234567",
+        name=name,
+        kind=kind,
+        level=level,
+        registration_status=status,
+        responsible_person="王负责",
+        contact_person="赵联系",
+        contact_phone="02361234567",
         liaison_group_id=liaison.id if liaison else None,
-        admin_username=username, admin_password="Strong-pass-2026", **extra,
+        admin_username=username,
+        admin_password="Strong-pass-2026",
+        **extra,
     )
     with tenant_context(target):
         group = groups.register_group(data, principal=None, policy=target.get_policy())
@@ -121,7 +128,10 @@ def approve(slug, group):
     target = region(slug)
     with tenant_context(target):
         return groups.review_group(
-            group.id, True, "", principal=accounts.OperatorPrincipal("test"),
+            group.id,
+            True,
+            "",
+            principal=accounts.OperatorPrincipal("test"),
             policy=target.get_policy(),
         )
 
@@ -154,10 +164,16 @@ def register_volunteer(slug: str, **overrides):
     target = region(slug)
     data = volunteer_input(**overrides)
     registration = volunteers.VolunteerRegistration(
-        name=data["name"], gender=data["gender"].lower(),
-        birth_date=datetime.date.fromisoformat(data["birthDate"]), id_type="resident_id",
-        id_number=data["idNumber"], phone=data["phone"], service_area=data["serviceArea"],
-        skills=data["skills"], username=data["username"], password=data["password"],
+        name=data["name"],
+        gender=data["gender"].lower(),
+        birth_date=datetime.date.fromisoformat(data["birthDate"]),
+        id_type="resident_id",
+        id_number=data["idNumber"],
+        phone=data["phone"],
+        service_area=data["serviceArea"],
+        skills=data["skills"],
+        username=data["username"],
+        password=data["password"],
         guardian_name=data.get("guardianName", ""),
         guardian_consent=data.get("guardianConsent", False),
     )

@@ -30,15 +30,21 @@ def test_login_me_logout(gql, seed_regions):
 def test_wrong_password_and_unknown_user_look_the_same(gql, seed_regions):
     _, username = register_volunteer("chongqing")
     query = (
-        "mutation($u: String!) { login(username: $u, password: \"nope\") "
+        'mutation($u: String!) { login(username: $u, password: "nope") '
         "{ token errors { field code message } } }"
     )
     wrong = gql.region("chongqing", query, {"u": username})["data"]["login"]
     unknown = gql.region("chongqing", query, {"u": "nobody-here"})["data"]["login"]
-    assert wrong == unknown == {
-        "token": None,
-        "errors": [{"field": "password", "code": "INVALID", "message": "wrong username or password"}],
-    }
+    assert (
+        wrong
+        == unknown
+        == {
+            "token": None,
+            "errors": [
+                {"field": "password", "code": "INVALID", "message": "wrong username or password"}
+            ],
+        }
+    )
 
 
 def test_passwords_and_tokens_are_stored_hashed(gql, seed_regions):

@@ -112,12 +112,14 @@ def test_one_home_region_per_person(gql, seed_regions):
     data = volunteer_input()
     first = gql.region("chongqing", REGISTER_VOLUNTEER, {"input": data})["data"]
     assert first["registerVolunteer"]["errors"] == []
-    again = gql.region("chongqing", REGISTER_VOLUNTEER,
-                       {"input": {**data, "username": unique("vol")}})["data"]
+    again = gql.region(
+        "chongqing", REGISTER_VOLUNTEER, {"input": {**data, "username": unique("vol")}}
+    )["data"]
     assert again["registerVolunteer"]["errors"][0]["code"] == "CONFLICT"
     before = counts("yunnan")
-    elsewhere = gql.region("yunnan", REGISTER_VOLUNTEER,
-                           {"input": {**data, "username": unique("vol")}})["data"]
+    elsewhere = gql.region(
+        "yunnan", REGISTER_VOLUNTEER, {"input": {**data, "username": unique("vol")}}
+    )["data"]
     error = elsewhere["registerVolunteer"]["errors"][0]
     assert error["code"] == "CONFLICT" and error["field"] == "idNumber"
     assert "重庆市" in error["message"] and "转移接续" in error["message"]
@@ -129,14 +131,18 @@ def test_group_registers_a_volunteer_directly_into_the_group(gql, seed_regions):
     h = hierarchy("chongqing")
     token = login(gql, "chongqing", h.admins["team"])
     data = volunteer_input(username="", password="")
-    body = gql.region("chongqing", REGISTER_VOLUNTEER,
-                      {"input": data, "groupId": str(h.team.id)}, token=token)
+    body = gql.region(
+        "chongqing", REGISTER_VOLUNTEER, {"input": data, "groupId": str(h.team.id)}, token=token
+    )
     payload = body["data"]["registerVolunteer"]
     assert payload["errors"] == []
-    assert payload["volunteer"]["memberships"] == [{"status": "ACTIVE", "group": {"name": h.team.name}}]
+    assert payload["volunteer"]["memberships"] == [
+        {"status": "ACTIVE", "group": {"name": h.team.name}}
+    ]
     # Without a token the group route is refused as an access error.
-    refused = gql.region("chongqing", REGISTER_VOLUNTEER,
-                         {"input": volunteer_input(), "groupId": str(h.team.id)})
+    refused = gql.region(
+        "chongqing", REGISTER_VOLUNTEER, {"input": volunteer_input(), "groupId": str(h.team.id)}
+    )
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
@@ -149,7 +155,8 @@ def test_reveal_is_allowed_to_the_right_roles_and_logged(gql, seed_regions):
     data = volunteer_input()
     team_admin = login(gql, "chongqing", h.admins["team"])
     volunteer = gql.region("chongqing", REGISTER_VOLUNTEER, {"input": data})["data"][
-        "registerVolunteer"]["volunteer"]
+        "registerVolunteer"
+    ]["volunteer"]
     number = volunteer["number"]
     # Not a member of the team yet: its admin may not see the ID number.
     denied = gql.region("chongqing", REVEAL, {"n": number, "r": "核对"}, token=team_admin)
@@ -160,21 +167,31 @@ def test_reveal_is_allowed_to_the_right_roles_and_logged(gql, seed_regions):
     assert added["data"]["addMember"]["membership"] == {"status": "ACTIVE"}
     shown = gql.region("chongqing", REVEAL, {"n": number, "r": "保险投保核对"}, token=team_admin)
     assert shown["data"]["revealPersonalInfo"] == {
-        "idNumber": data["idNumber"], "phone": data["phone"], "errors": []
+        "idNumber": data["idNumber"],
+        "phone": data["phone"],
+        "errors": [],
     }
     # The volunteer sees their own; another volunteer does not.
     own = login(gql, "chongqing", data["username"])
-    assert gql.region("chongqing", REVEAL, {"n": number, "r": "本人查看"}, token=own)["data"][
-        "revealPersonalInfo"]["idNumber"] == data["idNumber"]
+    assert (
+        gql.region("chongqing", REVEAL, {"n": number, "r": "本人查看"}, token=own)["data"][
+            "revealPersonalInfo"
+        ]["idNumber"]
+        == data["idNumber"]
+    )
     _, stranger = register_volunteer("chongqing")
-    other = gql.region("chongqing", REVEAL, {"n": number, "r": "好奇"},
-                       token=login(gql, "chongqing", stranger))
+    other = gql.region(
+        "chongqing", REVEAL, {"n": number, "r": "好奇"}, token=login(gql, "chongqing", stranger)
+    )
     assert other["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     no_reason = gql.region("chongqing", REVEAL, {"n": number, "r": " "}, token=team_admin)
     assert no_reason["data"]["revealPersonalInfo"]["errors"][0]["field"] == "reason"
     with tenant_context(region("chongqing")):
-        log = list(PersonalInfoAccess.objects.filter(volunteer__number=number)
-                   .order_by("id").values_list("accessor", "reason"))
+        log = list(
+            PersonalInfoAccess.objects.filter(volunteer__number=number)
+            .order_by("id")
+            .values_list("accessor", "reason")
+        )
     assert [reason for _, reason in log] == ["保险投保核对", "本人查看"]
     assert h.admins["team"] in log[0][0]
 
@@ -188,23 +205,30 @@ def test_real_name_verification_workflow(gql, seed_regions):
     authority_token = authority(gql, "chongqing")
     volunteer, username = register_volunteer("chongqing")
     own = login(gql, "chongqing", username)
-    denied = gql.region("chongqing", VERIFY, {"n": volunteer.number, "a": True, "r": ""},
-                        token=own)
+    denied = gql.region("chongqing", VERIFY, {"n": volunteer.number, "a": True, "r": ""}, token=own)
     assert denied["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-    no_reason = gql.region("chongqing", VERIFY, {"n": volunteer.number, "a": False, "r": ""},
-                           token=authority_token)["data"]["reviewVolunteerVerification"]
+    no_reason = gql.region(
+        "chongqing", VERIFY, {"n": volunteer.number, "a": False, "r": ""}, token=authority_token
+    )["data"]["reviewVolunteerVerification"]
     assert no_reason["errors"][0]["field"] == "reason"
-    rejected = gql.region("chongqing", VERIFY,
-                          {"n": volunteer.number, "a": False, "r": "证件照片不清晰"},
-                          token=authority_token)["data"]["reviewVolunteerVerification"]
-    assert rejected["volunteer"] == {"verification": "REJECTED",
-                                     "verificationReason": "证件照片不清晰"}
-    again = gql.region("chongqing", VERIFY, {"n": volunteer.number, "a": True, "r": ""},
-                       token=authority_token)["data"]["reviewVolunteerVerification"]
+    rejected = gql.region(
+        "chongqing",
+        VERIFY,
+        {"n": volunteer.number, "a": False, "r": "证件照片不清晰"},
+        token=authority_token,
+    )["data"]["reviewVolunteerVerification"]
+    assert rejected["volunteer"] == {
+        "verification": "REJECTED",
+        "verificationReason": "证件照片不清晰",
+    }
+    again = gql.region(
+        "chongqing", VERIFY, {"n": volunteer.number, "a": True, "r": ""}, token=authority_token
+    )["data"]["reviewVolunteerVerification"]
     assert again["errors"][0]["code"] == "CONFLICT"
     other, _ = register_volunteer("chongqing")
-    verified = gql.region("chongqing", VERIFY, {"n": other.number, "a": True, "r": ""},
-                          token=authority_token)["data"]["reviewVolunteerVerification"]
+    verified = gql.region(
+        "chongqing", VERIFY, {"n": other.number, "a": True, "r": ""}, token=authority_token
+    )["data"]["reviewVolunteerVerification"]
     assert verified["volunteer"]["verification"] == "VERIFIED"
 
 
@@ -214,18 +238,31 @@ def test_status_changes(gql, seed_regions):
     mutation = """mutation($n: String!, $s: VolunteerStatus!, $r: String!) {
       setVolunteerStatus(number: $n, status: $s, reason: $r) {
         volunteer { status statusReason } errors { field code } } }"""
-    warned = gql.region("chongqing", mutation, {"n": volunteer.number, "s": "WARNED",
-                                                 "r": "多次无故缺席"}, token=authority_token)
+    warned = gql.region(
+        "chongqing",
+        mutation,
+        {"n": volunteer.number, "s": "WARNED", "r": "多次无故缺席"},
+        token=authority_token,
+    )
     assert warned["data"]["setVolunteerStatus"]["volunteer"] == {
-        "status": "WARNED", "statusReason": "多次无故缺席"}
-    transferred = gql.region("chongqing", mutation, {"n": volunteer.number, "s": "TRANSFERRED",
-                                                      "r": "x"}, token=authority_token)
+        "status": "WARNED",
+        "statusReason": "多次无故缺席",
+    }
+    transferred = gql.region(
+        "chongqing",
+        mutation,
+        {"n": volunteer.number, "s": "TRANSFERRED", "r": "x"},
+        token=authority_token,
+    )
     assert transferred["data"]["setVolunteerStatus"]["errors"] == [
-        {"field": "status", "code": "INVALID"}]
-    missing = gql.region("chongqing", mutation, {"n": "nope", "s": "WARNED", "r": "x"},
-                         token=authority_token)
+        {"field": "status", "code": "INVALID"}
+    ]
+    missing = gql.region(
+        "chongqing", mutation, {"n": "nope", "s": "WARNED", "r": "x"}, token=authority_token
+    )
     assert missing["data"]["setVolunteerStatus"]["errors"] == [
-        {"field": "number", "code": "NOT_FOUND"}]
+        {"field": "number", "code": "NOT_FOUND"}
+    ]
 
 
 VOLUNTEERS = """query($f: VolunteerFilter, $first: Int!, $after: String) {
@@ -242,41 +279,61 @@ def test_volunteer_list_pagination_filters_and_access(gql, seed_regions):
     numbers = []
     for index in range(5):
         volunteer, _ = register_volunteer(
-            "yunnan", idNumber=id_number(datetime.date(1990, 5, 17), area="530102"),
-            serviceArea=area, skills=["急救" if index % 2 == 0 else "翻译"],
+            "yunnan",
+            idNumber=id_number(datetime.date(1990, 5, 17), area="530102"),
+            serviceArea=area,
+            skills=["急救" if index % 2 == 0 else "翻译"],
         )
         numbers.append(volunteer.number)
     seen, after = [], None
     while True:
-        page = gql.region("yunnan", VOLUNTEERS,
-                          {"f": {"serviceArea": area}, "first": 2, "after": after},
-                          token=authority_token)["data"]["volunteers"]
+        page = gql.region(
+            "yunnan",
+            VOLUNTEERS,
+            {"f": {"serviceArea": area}, "first": 2, "after": after},
+            token=authority_token,
+        )["data"]["volunteers"]
         assert page["totalCount"] == 5
         seen += [edge["node"]["number"] for edge in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
     assert seen == numbers
-    skilled = gql.region("yunnan", VOLUNTEERS,
-                         {"f": {"serviceArea": area, "skill": "翻译"}, "first": 10},
-                         token=authority_token)["data"]["volunteers"]
+    skilled = gql.region(
+        "yunnan",
+        VOLUNTEERS,
+        {"f": {"serviceArea": area, "skill": "翻译"}, "first": 10},
+        token=authority_token,
+    )["data"]["volunteers"]
     assert [e["node"]["number"] for e in skilled["edges"]] == numbers[1::2]
     today = timezone.localdate().isoformat()
-    dated = gql.region("yunnan", VOLUNTEERS,
-                       {"f": {"serviceArea": area, "registeredFrom": today,
-                              "registeredTo": today, "status": "ACTIVE",
-                              "verification": "PENDING"}, "first": 10},
-                       token=authority_token)["data"]["volunteers"]
+    dated = gql.region(
+        "yunnan",
+        VOLUNTEERS,
+        {
+            "f": {
+                "serviceArea": area,
+                "registeredFrom": today,
+                "registeredTo": today,
+                "status": "ACTIVE",
+                "verification": "PENDING",
+            },
+            "first": 10,
+        },
+        token=authority_token,
+    )["data"]["volunteers"]
     assert dated["totalCount"] == 5
     # A plain volunteer may not list; a bad cursor and page size are clear errors.
-    _, username = register_volunteer("yunnan",
-                                     idNumber=id_number(datetime.date(1990, 5, 17), "530102"))
+    _, username = register_volunteer(
+        "yunnan", idNumber=id_number(datetime.date(1990, 5, 17), "530102")
+    )
     denied = gql.region("yunnan", VOLUNTEERS, {"first": 5}, token=login(gql, "yunnan", username))
     assert denied["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     anonymous = gql.region("yunnan", VOLUNTEERS, {"first": 5})
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    bad_cursor = gql.region("yunnan", VOLUNTEERS, {"first": 5, "after": "bm9wZQ=="},
-                            token=authority_token)
+    bad_cursor = gql.region(
+        "yunnan", VOLUNTEERS, {"first": 5, "after": "bm9wZQ=="}, token=authority_token
+    )
     assert bad_cursor["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}
     too_big = gql.region("yunnan", VOLUNTEERS, {"first": 1000}, token=authority_token)
     assert too_big["errors"][0]["extensions"]["field"] == "first"
@@ -288,11 +345,13 @@ def _execute_in_process(slug: str, query: str, variables: dict, token: str) -> t
 
     client = Client(HTTP_HOST=f"{slug}.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
     with CaptureQueriesContext(connection) as captured:
-        response = client.post("/graphql", {"query": query, "variables": variables},
-                               content_type="application/json")
+        response = client.post(
+            "/graphql", {"query": query, "variables": variables}, content_type="application/json"
+        )
     connection.set_schema_to_public()
-    statements = [q["sql"] for q in captured.captured_queries
-                  if not q["sql"].startswith("SET search_path")]
+    statements = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")
+    ]
     return response.json(), len(statements)
 
 
@@ -302,16 +361,24 @@ def test_query_counts_do_not_grow_with_page_size(gql, seed_regions):
     team_admin = login(gql, "liaoning", h.admins["team"])
     for _ in range(6):
         volunteer, _ = register_volunteer(
-            "liaoning", birth=datetime.date(1988, 1, 9),
-            idNumber=id_number(datetime.date(1988, 1, 9), area="210902"))
-        gql.region("liaoning", """mutation($g: ID!, $n: String!) { addMember(groupId: $g,
-            number: $n) { errors { message } } }""", {"g": str(h.team.id), "n": volunteer.number},
-                   token=team_admin)
+            "liaoning",
+            birth=datetime.date(1988, 1, 9),
+            idNumber=id_number(datetime.date(1988, 1, 9), area="210902"),
+        )
+        gql.region(
+            "liaoning",
+            """mutation($g: ID!, $n: String!) { addMember(groupId: $g,
+            number: $n) { errors { message } } }""",
+            {"g": str(h.team.id), "n": volunteer.number},
+            token=team_admin,
+        )
     filter_ = {"groupId": str(h.team.id)}
-    small, small_count = _execute_in_process("liaoning", VOLUNTEERS,
-                                             {"f": filter_, "first": 2}, authority_token)
-    large, large_count = _execute_in_process("liaoning", VOLUNTEERS,
-                                             {"f": filter_, "first": 6}, authority_token)
+    small, small_count = _execute_in_process(
+        "liaoning", VOLUNTEERS, {"f": filter_, "first": 2}, authority_token
+    )
+    large, large_count = _execute_in_process(
+        "liaoning", VOLUNTEERS, {"f": filter_, "first": 6}, authority_token
+    )
     assert len(small["data"]["volunteers"]["edges"]) == 2
     assert len(large["data"]["volunteers"]["edges"]) == 6
     assert small_count == large_count

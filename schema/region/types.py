@@ -16,8 +16,8 @@ import strawberry
 from strawberry.types import Info
 
 from central.errors import PermissionDenied
-from schema.policy_types import Power
 from schema.errors import AccessError
+from schema.policy_types import Power
 from schema.region.auth import policy_of, principal_of
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, manages_region_volunteers
@@ -244,7 +244,7 @@ class VolunteerGroup:
     @strawberry.field(
         description="Active members. Group staff, region-wide managers and the authority only."
     )
-    def members(self, info: Info) -> list[Membership]:
+    def members(self, info: Info) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         return [
@@ -254,7 +254,7 @@ class VolunteerGroup:
         ]
 
     @strawberry.field(description="Pending applications to join. Group staff only.")
-    def applications(self, info: Info) -> list[Membership]:
+    def applications(self, info: Info) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         return [

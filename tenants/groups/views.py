@@ -17,8 +17,11 @@ from tenants.groups.services import certificate_path
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status,
-                        json_dumps_params={"ensure_ascii": False})
+    return JsonResponse(
+        {"error": {"code": code, "message": message}},
+        status=status,
+        json_dumps_params={"ensure_ascii": False},
+    )
 
 
 def group_certificate(request, group_id: int):
@@ -35,7 +38,10 @@ def group_certificate(request, group_id: int):
     allowed = (
         principal.is_authority
         or group.id in principal.staff_group_ids
-        or (group.liaison_group_id is not None and group.liaison_group_id in principal.admin_group_ids)
+        or (
+            group.liaison_group_id is not None
+            and group.liaison_group_id in principal.admin_group_ids
+        )
     )
     if not allowed:
         return _refuse(403, "PERMISSION_DENIED", "only the group, its liaison and the authority")

@@ -38,7 +38,9 @@ def decrypt(token: str) -> str:
     try:
         return cipher().decrypt(token.encode()).decode()
     except InvalidToken:
-        raise RuntimeError("personal information cannot be decrypted with the configured keys")
+        raise RuntimeError(
+            "personal information cannot be decrypted with the configured keys"
+        ) from None
 
 
 def rotate(token: str) -> str:

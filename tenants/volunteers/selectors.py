@@ -33,12 +33,13 @@ def visible_volunteers(
     if principal is None:
         raise Unauthenticated("log in to list volunteers")
     queryset = Volunteer.objects.all()
-    if not manages_region_volunteers(principal, policy):
-        if group_id is None or group_id not in principal.staff_group_ids:
-            raise PermissionDenied(
-                "list the members of a group you staff (filter.groupId); only region-wide "
-                "managers (区域内志愿者管理) and the authority list every volunteer"
-            )
+    if not manages_region_volunteers(principal, policy) and (
+        group_id is None or group_id not in principal.staff_group_ids
+    ):
+        raise PermissionDenied(
+            "list the members of a group you staff (filter.groupId); only region-wide "
+            "managers (区域内志愿者管理) and the authority list every volunteer"
+        )
     if group_id is not None:
         queryset = queryset.filter(
             memberships__group_id=group_id, memberships__status=MembershipStatus.ACTIVE

@@ -136,17 +136,17 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     if not PHONE.match(phone):
         problems.add("phone", "a mainland mobile number of 11 digits, e.g. 13812345678")
     threshold = policy.guardian_consent_below_age
-    if (
+    is_minor = (
         threshold is not None
         and isinstance(data.birth_date, datetime.date)
         and age_on(data.birth_date, today) < threshold
-    ):
-        if not data.guardian_consent or not (data.guardian_name or "").strip():
-            problems.add(
-                "guardianConsent",
-                f"volunteers under {threshold} register with their guardian's consent: give "
-                "guardianName and guardianConsent: true (003 Art.7)",
-            )
+    )
+    if is_minor and not (data.guardian_consent and (data.guardian_name or "").strip()):
+        problems.add(
+            "guardianConsent",
+            f"volunteers under {threshold} register with their guardian's consent: give "
+            "guardianName and guardianConsent: true (003 Art.7)",
+        )
     for attr, label in (("service_intentions", "serviceIntentions"), ("skills", "skills")):
         values = getattr(data, attr) or []
         if len(values) > 20 or any(not str(v).strip() or len(str(v)) > 40 for v in values):

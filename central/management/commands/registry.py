@@ -61,10 +61,14 @@ class Command(BaseCommand):
         grp = sub.add_parser("register-group", help="register a group")
         grp.add_argument("--name", required=True)
         grp.add_argument("--kind", required=True, choices=["hub", "non_hub"])
-        grp.add_argument("--level", required=True,
-                         choices=["city", "district", "town", "community"])
-        grp.add_argument("--registration-status", default="unregistered",
-                         choices=["unregistered", "legal_person", "branch"])
+        grp.add_argument(
+            "--level", required=True, choices=["city", "district", "town", "community"]
+        )
+        grp.add_argument(
+            "--registration-status",
+            default="unregistered",
+            choices=["unregistered", "legal_person", "branch"],
+        )
         grp.add_argument("--liaison", type=int, help="liaison group id")
         grp.add_argument("--responsible-person", required=True)
         grp.add_argument("--contact-person", required=True)
@@ -100,7 +104,11 @@ class Command(BaseCommand):
     def _run(self, action, o, region, policy, principal):
         if action == "create-authority":
             account = accounts.create_authority_account(
-                o["username"], o["password"], o["name"], o["level"], o["authority_name"],
+                o["username"],
+                o["password"],
+                o["name"],
+                o["level"],
+                o["authority_name"],
                 actor=principal.actor,
             )
             return {"created": account.username, "role": "authority", "level": o["level"]}
@@ -110,17 +118,27 @@ class Command(BaseCommand):
             except ValueError:
                 raise CommandError("--birth-date: use YYYY-MM-DD") from None
             data = volunteers.VolunteerRegistration(
-                name=o["name"], gender=o["gender"], birth_date=birth_date,
-                id_type=o["id_type"], id_number=o["id_number"], phone=o["phone"],
-                service_area=o["service_area"], skills=o["skill"],
-                guardian_name=o["guardian_name"], guardian_consent=o["guardian_consent"],
-                username=o["username"], password=o["password"],
+                name=o["name"],
+                gender=o["gender"],
+                birth_date=birth_date,
+                id_type=o["id_type"],
+                id_number=o["id_number"],
+                phone=o["phone"],
+                service_area=o["service_area"],
+                skills=o["skill"],
+                guardian_name=o["guardian_name"],
+                guardian_consent=o["guardian_consent"],
+                username=o["username"],
+                password=o["password"],
             )
             if not data.username:
                 raise CommandError("--username and --password: the volunteer's new account")
             volunteer = volunteers.register_volunteer(data, region=region, policy=policy)
-            return {"number": volunteer.number, "name": volunteer.name,
-                    "idNumber": volunteer.id_number_masked}
+            return {
+                "number": volunteer.number,
+                "name": volunteer.name,
+                "idNumber": volunteer.id_number_masked,
+            }
         if action == "review-volunteer":
             volunteer = volunteers.review_verification(
                 o["number"], o["approve"], o["reason"], principal=principal, policy=policy
@@ -135,24 +153,35 @@ class Command(BaseCommand):
                 except OSError as error:
                     raise CommandError(f"--certificate: {error.strerror}") from None
             data = groups.GroupRegistration(
-                name=o["name"], kind=o["kind"], level=o["level"],
+                name=o["name"],
+                kind=o["kind"],
+                level=o["level"],
                 registration_status=o["registration_status"],
-                responsible_person=o["responsible_person"], contact_person=o["contact_person"],
-                contact_phone=o["contact_phone"], liaison_group_id=o["liaison"],
+                responsible_person=o["responsible_person"],
+                contact_person=o["contact_person"],
+                contact_phone=o["contact_phone"],
+                liaison_group_id=o["liaison"],
                 registration_authority=o["registration_authority"],
                 unified_social_credit_code=o["uscc"],
-                admin_username=o["admin_username"], admin_password=o["admin_password"],
+                admin_username=o["admin_username"],
+                admin_password=o["admin_password"],
             )
-            group = groups.register_group(data, principal=None, policy=policy,
-                                          certificate_upload=upload)
+            group = groups.register_group(
+                data, principal=None, policy=policy, certificate_upload=upload
+            )
             return {"id": group.id, "name": group.name, "review": group.review}
         if action == "review-group":
-            group = groups.review_group(o["group_id"], o["approve"], o["reason"],
-                                        principal=principal, policy=policy)
-            return {"id": group.id, "review": group.review,
-                    "permissionGroup": group.permission_group}
+            group = groups.review_group(
+                o["group_id"], o["approve"], o["reason"], principal=principal, policy=policy
+            )
+            return {
+                "id": group.id,
+                "review": group.review,
+                "permissionGroup": group.permission_group,
+            }
         if action == "set-permission-group":
-            group = groups.set_permission_group(o["group_id"], o["permission_group"],
-                                                principal=principal, policy=policy)
+            group = groups.set_permission_group(
+                o["group_id"], o["permission_group"], principal=principal, policy=policy
+            )
             return {"id": group.id, "permissionGroup": group.permission_group}
         raise CommandError(f"unknown action {action}")
