@@ -53,6 +53,8 @@ TENANT_APPS = [
     "tenants.volunteers",
     "tenants.groups",
     "tenants.accounts",
+    "tenants.projects",
+    "tenants.records",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -1,8 +1,19 @@
-"""A region's GraphQL API, served at /graphql on each region's domains."""
+"""A region's GraphQL API, served at /graphql on each region's domains.
+
+Each domain module contributes a query and a mutation class; they are merged
+here into the two root types (Saleor-style: one module per domain).
+"""
 
 import strawberry
+from strawberry.tools import merge_types
 
 from schema.region.mutations import RegionMutation
 from schema.region.queries import RegionQuery
+from schema.region.records import RecordsMutation, RecordsQuery
 
-schema = strawberry.Schema(query=RegionQuery, mutation=RegionMutation)
+QUERIES = (RegionQuery, RecordsQuery)
+MUTATIONS = (RegionMutation, RecordsMutation)
+
+schema = strawberry.Schema(
+    query=merge_types("Query", QUERIES), mutation=merge_types("Mutation", MUTATIONS)
+)

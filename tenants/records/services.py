@@ -1,0 +1,437 @@
+"""Recording service hours and moving records along the region's lifecycle.
+
+Rules:
+- 000 Art.8 / 001 §4(4)1: what a record states; 000 Art.10: the evaluation.
+- 000 Art.9, 003 Art.13: hours are real service time, in hours, without travel;
+  here also: positive, within the stated start and end, not in the future, never
+  overlapping another live record of the volunteer (so at most 24 a day) —
+  the last enforced by an exclusion constraint too.
+- 001 §4(4)3: publicity of N working days (``publicity_working_days``), then,
+  where the policy says so, confirmation by civil affairs; only then it counts.
+- 000 Art.23: a counted record is never edited; corrections are amendments.
+
+Every write appends to the region's audit log. Totals move by row-locked
+increments inside the same transaction as the state change that causes them.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.policy import RecordConfirmation, RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.audit.services import record as audit
+from tenants.groups.models import Membership, MembershipStatus
+from tenants.projects.models import ApplicationStatus, Project
+from tenants.projects.services import phase
+from tenants.records.models import (
+    Amendment,
+    DaySlot,
+    Objection,
+    RecordMode,
+    RecordState,
+    ServiceRecord,
+    VolunteerTotals,
+)
+from tenants.records.workdays import add_working_days
+from tenants.volunteers.models import Volunteer, VolunteerStatus
+
+MAX_TEXT = 2000
+
+
+@dataclass
+class RecordEntry:
+    """What a recorder (or a volunteer declaring) states about one stretch of service."""
+
+    service_date: datetime.date
+    start_time: datetime.time
+    end_time: datetime.time
+    hours: Decimal | str | float
+    content: str
+    place: str = ""  # defaults to the project's place
+    service_target: str = ""  # defaults to the project's service targets
+    contact: str = ""  # defaults to the project's contact
+    punctuality: int | None = None
+    attitude: int | None = None
+    professionalism: int | None = None
+
+
+def _hours(value, problems: ProblemCollector, field: str = "hours") -> Decimal | None:
+    try:
+        hours = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    except (InvalidOperation, ValueError):
+        problems.add(field, "a number of hours, e.g. 2.5")
+        return None
+    if hours <= 0:
+        problems.add(field, "must be positive")
+        return None
+    if hours > 24:
+        problems.add(field, "at most 24 hours")
+        return None
+    return hours
+
+
+def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
+    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | None:
+    """Validate hours, times and texts (000 Art.9); return the hours."""
+    hours = _hours(entry.hours, problems)
+    now = timezone.localtime()
+    if entry.service_date > now.date():
+        problems.add("serviceDate", "service cannot be recorded before it happens")
+    if entry.end_time <= entry.start_time:
+        problems.add("endTime", "ends before it starts (a record lies within one day)")
+    elif entry.service_date == now.date() and entry.end_time > now.time():
+        problems.add("endTime", "in the future")
+    elif hours is not None and hours > span_hours(entry.start_time, entry.end_time):
+        problems.add("hours", "more than the time between start and end; travel does not count "
+                     "(000 Art.9)")
+    if not (entry.content or "").strip() or len(entry.content) > MAX_TEXT:
+        problems.add("content", "describe the service (服务内容)")
+    for name in ("punctuality", "attitude", "professionalism"):
+        value = getattr(entry, name)
+        if value is not None and not 1 <= value <= 5:
+            problems.add(name, "from 1 to 5")
+    return hours
+
+
+def _may_record(project: Project, principal, policy: RegionPolicy):
+    """Recorders and admins of the project's group; certified where the policy says."""
+    principal = accounts.require(principal)
+    role = principal.recorder_role(project.group_id)
+    if role is None:
+        raise PermissionDenied(f"you do not record for {project.group.name}")
+    if policy.recorders_need_certificate and not role.recorder_certificate:
+        raise PermissionDenied("recorders in this region must hold a certificate "
+                               "(记录员须持证上岗, 001 §4(4)3)")
+    return principal
+
+
+def _participant(volunteer: Volunteer, project: Project) -> None:
+    if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
+        raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
+    accepted = project.applications.filter(volunteer=volunteer,
+                                           status=ApplicationStatus.ACCEPTED).exists()
+    member = Membership.objects.filter(volunteer=volunteer, group_id=project.group_id,
+                                       status=MembershipStatus.ACTIVE).exists()
+    if not (accepted or member):
+        raise Conflict(f"{volunteer.number} neither joined {project.name} nor belongs to "
+                       f"{project.group.name}", field="number")
+
+
+def _project(project_id: int) -> Project:
+    project = Project.objects.select_related("group").filter(id=project_id).first()
+    if project is None:
+        raise NotFound("no such project", field="projectId")
+    if phase(project) not in ("ongoing", "ended"):
+        raise Conflict(f"the project is {phase(project)}: nothing to record yet",
+                       field="projectId")
+    return project
+
+
+def _volunteer(number: str) -> Volunteer:
+    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        raise NotFound(f"no volunteer numbered {number}", field="number")
+    return volunteer
+
+
+def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor) -> ServiceRecord:
+    """Write the record and its day slot; the exclusion constraint refuses overlaps."""
+    try:
+        with transaction.atomic():
+            record = ServiceRecord.objects.create(
+                volunteer=volunteer, group=project.group, project=project,
+                project_name=project.name, service_date=entry.service_date,
+                start_time=entry.start_time, end_time=entry.end_time, hours=hours,
+                place=(entry.place or project.place).strip(),
+                service_target=(entry.service_target or project.service_targets).strip(),
+                content=entry.content.strip(), contact=(entry.contact or project.contact).strip(),
+                punctuality=entry.punctuality, attitude=entry.attitude,
+                professionalism=entry.professionalism, mode=mode, recorder=actor, state=state,
+            )
+            DaySlot.objects.create(record=record, volunteer=volunteer, day=entry.service_date,
+                                   start_time=entry.start_time, end_time=entry.end_time)
+    except IntegrityError as error:
+        if "dayslot_no_overlap" in str(error):
+            raise Conflict(
+                f"{volunteer.number} already has service recorded on {entry.service_date} "
+                f"overlapping {entry.start_time:%H:%M}–{entry.end_time:%H:%M}",
+                field="startTime",
+            ) from None
+        raise
+    return record
+
+
+def _after_acceptance(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
+    """A record the group stands behind enters publicity, confirmation, or counts."""
+    today = timezone.localdate()
+    if policy.publicity_working_days > 0:
+        record.state = RecordState.IN_PUBLICITY
+        record.publicity_ends_on = add_working_days(
+            today, policy.publicity_working_days,
+            extra_holidays=policy.extra_holidays, extra_workdays=policy.extra_workdays,
+        )
+        record.save(update_fields=["state", "publicity_ends_on"])
+        audit(actor, "record.publicity_started", str(record.id),
+              ends_on=record.publicity_ends_on.isoformat())
+    else:
+        _after_publicity(record, policy, actor)
+
+
+def _after_publicity(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
+    if policy.record_confirmation != RecordConfirmation.NONE:
+        record.state = RecordState.AWAITING_CONFIRMATION
+        record.save(update_fields=["state"])
+        audit(actor, "record.awaiting_confirmation", str(record.id))
+    else:
+        _count(record, actor)
+
+
+def _count(record: ServiceRecord, actor: str) -> None:
+    record.state = RecordState.COUNTED
+    record.counted_at = timezone.now()
+    record.save(update_fields=["state", "counted_at", "confirmed_by"])
+    add_to_totals(record.volunteer_id, record.current().hours, records=1)
+    audit(actor, "record.counted", str(record.id), hours=str(record.current().hours))
+
+
+def add_to_totals(volunteer_id: int, hours: Decimal, records: int = 0) -> VolunteerTotals:
+    """Add (or, negative, remove) counted hours under a row lock."""
+    VolunteerTotals.objects.get_or_create(volunteer_id=volunteer_id)
+    totals = VolunteerTotals.objects.select_for_update().get(volunteer_id=volunteer_id)
+    totals.counted_hours += hours
+    totals.counted_records += records
+    totals.save(update_fields=["counted_hours", "counted_records", "updated_at"])
+    return totals
+
+
+def record_hours(project_id: int, number: str, entry: RecordEntry, *, principal, policy,
+                 mode: str = RecordMode.MANUAL) -> ServiceRecord:
+    """A recorder enters a volunteer's hours at a project (记录员录入)."""
+    project = _project(project_id)
+    principal = _may_record(project, principal, policy)
+    volunteer = _volunteer(number)
+    _participant(volunteer, project)
+    problems = ProblemCollector()
+    hours = check_entry(entry, problems)
+    problems.raise_if_any()
+    with transaction.atomic():
+        record = _insert(volunteer, project, entry, hours, mode=mode,
+                         state=RecordState.IN_PUBLICITY, actor=principal.actor)
+        audit(principal.actor, "record.recorded", str(record.id), volunteer=volunteer.number,
+              hours=str(hours), mode=mode)
+        _after_acceptance(record, policy, principal.actor)
+    return record
+
+
+def declare_hours(project_id: int, entry: RecordEntry, *, principal, policy) -> ServiceRecord:
+    """A volunteer declares their own hours (本人申报); they count only once the group
+    confirms them (:func:`decide_declaration`)."""
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    if volunteer is None:
+        raise PermissionDenied("only a volunteer's own account declares hours")
+    project = _project(project_id)
+    _participant(volunteer, project)
+    problems = ProblemCollector()
+    hours = check_entry(entry, problems)
+    problems.raise_if_any()
+    with transaction.atomic():
+        record = _insert(volunteer, project, entry, hours, mode=RecordMode.SELF_DECLARED,
+                         state=RecordState.DECLARED, actor=principal.actor)
+        audit(principal.actor, "record.declared", str(record.id), hours=str(hours))
+    return record
+
+
+def _locked_record(record_id: int) -> ServiceRecord:
+    record = (ServiceRecord.objects.select_for_update(of=("self",))
+              .select_related("project__group", "volunteer").filter(id=record_id).first())
+    if record is None:
+        raise NotFound("no such record", field="recordId")
+    return record
+
+
+def _release_slot(record: ServiceRecord) -> None:
+    DaySlot.objects.filter(record=record).delete()
+
+
+def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, policy):
+    """The group confirms a self-declared record, or rejects it with a reason."""
+    reason = (reason or "").strip()
+    if not accept and not reason:
+        raise InvalidInput("say why the declaration is rejected", field="reason")
+    with transaction.atomic():
+        record = _locked_record(record_id)
+        principal = _may_record(record.project, principal, policy)
+        if record.state != RecordState.DECLARED:
+            raise Conflict(f"the record is {record.state}", field="recordId")
+        record.recorder = principal.actor
+        if accept:
+            record.save(update_fields=["recorder"])
+            audit(principal.actor, "record.declaration_confirmed", str(record.id))
+            _after_acceptance(record, policy, principal.actor)
+        else:
+            record.state = RecordState.REJECTED
+            record.state_reason = reason
+            record.save(update_fields=["state", "state_reason", "recorder"])
+            _release_slot(record)
+            audit(principal.actor, "record.declaration_rejected", str(record.id), reason=reason)
+    return record
+
+
+def raise_objection(record_id: int, reason: str, *, principal) -> Objection:
+    """Anyone logged in to the region may object while a record is in publicity
+    (公示, 接受社会监督: 001 §4(4)3)."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say what is wrong with the record", field="reason")
+    with transaction.atomic():
+        record = _locked_record(record_id)
+        if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
+            raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
+        objection = Objection.objects.create(record=record, raised_by=principal.actor,
+                                             reason=reason)
+        record.state = RecordState.OBJECTED
+        record.save(update_fields=["state"])
+        audit(principal.actor, "record.objection_raised", str(record.id), reason=reason)
+    return objection
+
+
+def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal, policy):
+    """The group resolves an objection, with a reason: upheld voids the record;
+    dismissed returns it to publicity (it counts once publicity has ended)."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("give the reason for the resolution", field="reason")
+    with transaction.atomic():
+        objection = (Objection.objects.select_for_update().filter(id=objection_id).first())
+        if objection is None:
+            raise NotFound("no such objection", field="objectionId")
+        record = _locked_record(objection.record_id)
+        principal = accounts.require(principal)
+        if record.group_id not in principal.admin_group_ids and not principal.is_authority:
+            raise PermissionDenied("the recording group's admins resolve objections")
+        if objection.resolution != Objection.Resolution.OPEN:
+            raise Conflict("the objection was already resolved", field="objectionId")
+        objection.resolution = (Objection.Resolution.UPHELD if upheld
+                                else Objection.Resolution.DISMISSED)
+        objection.resolution_reason = reason
+        objection.resolved_by = principal.actor
+        objection.resolved_at = timezone.now()
+        objection.save()
+        if upheld:
+            record.state = RecordState.VOID
+            record.state_reason = reason
+            record.save(update_fields=["state", "state_reason"])
+            _release_slot(record)
+        elif not record.objections.filter(resolution=Objection.Resolution.OPEN).exists():
+            record.state = RecordState.IN_PUBLICITY
+            record.save(update_fields=["state"])
+        audit(principal.actor, "record.objection_resolved", str(record.id), upheld=upheld,
+              reason=reason)
+    return objection
+
+
+def close_publicity(policy_for_region: RegionPolicy, today: datetime.date | None = None,
+                    actor: str = "system:publicity") -> int:
+    """Move every record whose publicity has ended without open objection onward.
+
+    Safe to run repeatedly: a record leaves ``in_publicity`` once, under a lock.
+    Returns how many records moved.
+    """
+    today = today or timezone.localdate()
+    due = list(ServiceRecord.objects.filter(
+        state=RecordState.IN_PUBLICITY, publicity_ends_on__lt=today
+    ).values_list("id", flat=True))
+    moved = 0
+    for record_id in due:
+        with transaction.atomic():
+            record = _locked_record(record_id)
+            if record.state != RecordState.IN_PUBLICITY:
+                continue  # another run got there first
+            _after_publicity(record, policy_for_region, actor)
+            moved += 1
+    return moved
+
+
+def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
+    """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
+
+    Two concurrent confirmations: the row lock lets one through; the other
+    finds the record counted and gets CONFLICT.
+    """
+    principal = accounts.require(principal)
+    if not principal.is_authority:
+        raise PermissionDenied("only civil-affairs staff confirm records")
+    with transaction.atomic():
+        record = _locked_record(record_id)
+        if record.state != RecordState.AWAITING_CONFIRMATION:
+            raise Conflict(f"the record is {record.state}", field="recordId")
+        record.confirmed_by = principal.actor
+        _count(record, principal.actor)
+    return record
+
+
+def amend_record(record_id: int, changes: dict, reason: str, *, principal, policy) -> Amendment:
+    """Correct a record by an amendment (never in place). Counted hours follow at once."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the record is corrected", field="reason")
+    allowed = {"hours", "start_time", "end_time", "place", "service_target", "content"}
+    unknown = set(changes) - allowed
+    if unknown or not changes:
+        raise InvalidInput(f"change at least one of {', '.join(sorted(allowed))}",
+                           field="changes")
+    with transaction.atomic():
+        record = _locked_record(record_id)
+        principal = _may_record(record.project, principal, policy) if record.project else (
+            accounts.require(principal))
+        if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
+            raise Conflict(f"the record is {record.state}", field="recordId")
+        before = record.current()
+        problems = ProblemCollector()
+        new_hours = _hours(changes["hours"], problems) if "hours" in changes else None
+        start = changes.get("start_time") or before.start_time
+        end = changes.get("end_time") or before.end_time
+        hours = new_hours or before.hours
+        if end <= start:
+            problems.add("endTime", "ends before it starts")
+        elif hours > span_hours(start, end):
+            problems.add("hours", "more than the time between start and end (000 Art.9)")
+        problems.raise_if_any()
+        amendment = Amendment.objects.create(
+            record=record, hours=new_hours,
+            start_time=changes.get("start_time"), end_time=changes.get("end_time"),
+            place=(changes.get("place") or "").strip(),
+            service_target=(changes.get("service_target") or "").strip(),
+            content=(changes.get("content") or "").strip(),
+            reason=reason, amended_by=principal.actor,
+        )
+        if "start_time" in changes or "end_time" in changes:
+            try:
+                with transaction.atomic():
+                    DaySlot.objects.filter(record=record).update(start_time=start, end_time=end)
+            except IntegrityError:
+                raise Conflict("the corrected times overlap another record of the volunteer",
+                               field="startTime") from None
+        if record.state == RecordState.COUNTED and hours != before.hours:
+            add_to_totals(record.volunteer_id, hours - before.hours)
+        audit(principal.actor, "record.amended", str(record.id), reason=reason,
+              before=str(before.hours), after=str(hours))
+    return amendment
+
+
+def records_of(volunteer: Volunteer):
+    return ServiceRecord.objects.filter(volunteer=volunteer)
+
