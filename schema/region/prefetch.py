@@ -17,6 +17,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "members": ("memberships", "Membership"),
         "liaisonGroup": ("liaison_group", "VolunteerGroup"),
         "viewingGroups": ("viewing_groups", "VolunteerGroup"),
+        "projects": ("projects", "Project"),
     },
     "Membership": {
         "volunteer": ("volunteer", "Volunteer"),
@@ -24,6 +25,25 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "Volunteer": {
         "memberships": ("memberships", "Membership"),
+        "records": ("records", "ServiceRecordConnection"),
+        "totalHours": ("totals", "VolunteerTotals"),
+        "starLevel": ("totals", "VolunteerTotals"),
+        "eligibleStarLevel": ("totals", "VolunteerTotals"),
+    },
+    # A connection's rows come from the relation above; look through edges { node }.
+    "ServiceRecordConnection": {"edges": ("", "ServiceRecordEdge")},
+    "ServiceRecordEdge": {"node": ("", "ServiceRecord")},
+    "ServiceRecord": {
+        "amendments": ("amendments", "Amendment"),
+        "hours": ("amendments", "Amendment"),
+        "startTime": ("amendments", "Amendment"),
+        "endTime": ("amendments", "Amendment"),
+        "place": ("amendments", "Amendment"),
+        "serviceTarget": ("amendments", "Amendment"),
+        "content": ("amendments", "Amendment"),
+    },
+    "Project": {
+        "records": ("records", "ServiceRecord"),
     },
 }
 
@@ -46,6 +66,9 @@ def prefetch_paths(selections, type_name: str, prefix: str = "") -> list[str]:
         if relation is None:
             continue
         django_name, child_type = relation
+        if not django_name:  # a wrapper (connection, edge): same rows, look inside
+            paths.extend(prefetch_paths(field.selections, child_type, prefix))
+            continue
         path = f"{prefix}{django_name}"
         paths.append(path)
         paths.extend(prefetch_paths(field.selections, child_type, f"{path}__"))

@@ -1,15 +1,778 @@
+"""The records part of a region's API: projects, time recording, the record
+lifecycle, amendments, corrections and stars."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from decimal import Decimal
+
 import strawberry
+from strawberry.types import Info
+
+from central.errors import InvalidInput, PermissionDenied
+from schema.errors import AccessError, UserError, mutation_payload
+from schema.region.auth import guarded, principal_of
+from schema.region.prefetch import optimized
+from schema.region.types import PageInfo, Volunteer, VolunteerGroup, decode_cursor, encode_cursor
+from tenants.projects import models as project_models
+from tenants.projects import services as projects
+from tenants.records import cards, corrections, stars
+from tenants.records import models as record_models
+from tenants.records import services as records
+
+
+def _enum(name, choices, description):
+    return strawberry.enum(
+        enum.Enum(name, {value.upper(): value for value in choices.values}),
+        description=description,
+    )
+
+
+ProjectCategory = _enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
+ApplicationStatus = _enum("ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态")
+RecordState = _enum("RecordState", record_models.RecordState, "记录状态")
+RecordMode = _enum("RecordMode", record_models.RecordMode, "记录方式")
+
+
+@strawberry.type(description="An amendment: the new values of a record, why, who, when.")
+class Amendment:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def hours(self) -> Decimal | None:
+        return self._model.hours
+
+    @strawberry.field
+    def start_time(self) -> datetime.time | None:
+        return self._model.start_time
+
+    @strawberry.field
+    def end_time(self) -> datetime.time | None:
+        return self._model.end_time
+
+    @strawberry.field
+    def content(self) -> str:
+        return self._model.content
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self._model.reason
+
+    @strawberry.field
+    def amended_by(self) -> str:
+        return self._model.amended_by
+
+    @strawberry.field
+    def amended_at(self) -> datetime.datetime:
+        return self._model.amended_at
+
+
+@strawberry.type(description="A project (志愿服务项目).")
+class Project:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def name(self) -> str:
+        return self._model.name
+
+    @strawberry.field
+    def category(self) -> ProjectCategory:
+        return ProjectCategory(self._model.category)
+
+    @strawberry.field
+    def service_targets(self) -> str:
+        return self._model.service_targets
+
+    @strawberry.field
+    def place(self) -> str:
+        return self._model.place
+
+    @strawberry.field
+    def starts_on(self) -> datetime.date:
+        return self._model.starts_on
+
+    @strawberry.field
+    def ends_on(self) -> datetime.date:
+        return self._model.ends_on
+
+    @strawberry.field
+    def quota(self) -> int:
+        return self._model.quota
+
+    @strawberry.field(description="风险告知 (003 Art.9)")
+    def risk_notice(self) -> str:
+        return self._model.risk_notice
+
+    @strawberry.field(description="人身意外伤害保险 (003 Art.18)")
+    def insured(self) -> bool:
+        return self._model.insured
+
+    @strawberry.field(description="draft, pending_review, published, ongoing, ended, rejected")
+    def status(self) -> str:
+        return projects.phase(self._model)
+
+    @strawberry.field
+    def review_reason(self) -> str:
+        return self._model.review_reason
+
+    @strawberry.field(
+        description="Counted and pending records of this project. Group staff "
+        "and the authority only."
+    )
+    def records(self, info: Info) -> list[ServiceRecord] | None:
+        principal = principal_of(info)
+        if principal is None or not (
+            principal.is_authority or self._model.group_id in principal.staff_group_ids
+        ):
+            raise AccessError(PermissionDenied("only the group's staff see its project records"))
+        return [ServiceRecord(_model=r) for r in self._model.records.all()]
+
+
+@strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")
+class ServiceRecord:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def project_name(self) -> str:
+        return self._model.project_name
+
+    @strawberry.field
+    def service_date(self) -> datetime.date:
+        return self._model.service_date
+
+    @strawberry.field
+    def start_time(self) -> datetime.time:
+        return self._model.current().start_time
+
+    @strawberry.field
+    def end_time(self) -> datetime.time:
+        return self._model.current().end_time
+
+    @strawberry.field(description="Current hours (amendments applied).")
+    def hours(self) -> Decimal:
+        return self._model.current().hours
+
+    @strawberry.field(description="Hours as first recorded.")
+    def original_hours(self) -> Decimal:
+        return self._model.hours
+
+    @strawberry.field
+    def place(self) -> str:
+        return self._model.current().place
+
+    @strawberry.field
+    def service_target(self) -> str:
+        return self._model.current().service_target
+
+    @strawberry.field
+    def content(self) -> str:
+        return self._model.current().content
+
+    @strawberry.field
+    def contact(self) -> str:
+        return self._model.contact
+
+    @strawberry.field(description="守时程度 1–5")
+    def punctuality(self) -> int | None:
+        return self._model.punctuality
+
+    @strawberry.field(description="服务态度 1–5")
+    def attitude(self) -> int | None:
+        return self._model.attitude
+
+    @strawberry.field(description="专业水平 1–5")
+    def professionalism(self) -> int | None:
+        return self._model.professionalism
+
+    @strawberry.field
+    def mode(self) -> RecordMode:
+        return RecordMode(self._model.mode)
+
+    @strawberry.field(description="记录人")
+    def recorder(self) -> str:
+        return self._model.recorder
+
+    @strawberry.field
+    def state(self) -> RecordState:
+        return RecordState(self._model.state)
+
+    @strawberry.field
+    def state_reason(self) -> str:
+        return self._model.state_reason
+
+    @strawberry.field
+    def publicity_ends_on(self) -> datetime.date | None:
+        return self._model.publicity_ends_on
+
+    @strawberry.field
+    def counted_at(self) -> datetime.datetime | None:
+        return self._model.counted_at
+
+    @strawberry.field(description="Region the record came from, if transferred in.")
+    def origin_region_code(self) -> str:
+        return self._model.origin_region_code
+
+    @strawberry.field
+    def origin_group_name(self) -> str:
+        return self._model.origin_group_name
+
+    @strawberry.field
+    def amendments(self) -> list[Amendment]:
+        return [Amendment(_model=a) for a in self._model.amendments.all()]
+
+
+@strawberry.type
+class ServiceRecordEdge:
+    cursor: str
+    node: ServiceRecord
+
+
+@strawberry.type
+class ServiceRecordConnection:
+    edges: list[ServiceRecordEdge]
+    page_info: PageInfo
+
+
+@strawberry.input
+class RecordFilter:
+    state: RecordState | None = None
+    project_id: strawberry.ID | None = None
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+
+
+def volunteer_records(
+    volunteer, first: int, after: str | None, filter: RecordFilter | None
+) -> ServiceRecordConnection:
+    """A page of a volunteer's records from the prefetched rows (no query per volunteer)."""
+    if not 1 <= first <= 100:
+        guarded(_bad_first)
+    after_id = guarded(decode_cursor, "r", after)
+    rows = sorted(volunteer.records.all(), key=lambda r: r.id)
+    if filter:
+        if filter.state:
+            rows = [r for r in rows if r.state == filter.state.value]
+        if filter.project_id:
+            rows = [r for r in rows if str(r.project_id) == str(filter.project_id)]
+        if filter.date_from:
+            rows = [r for r in rows if r.service_date >= filter.date_from]
+        if filter.date_to:
+            rows = [r for r in rows if r.service_date <= filter.date_to]
+    if after_id:
+        rows = [r for r in rows if r.id > after_id]
+    page = rows[:first]
+    edges = [
+        ServiceRecordEdge(cursor=encode_cursor("r", r.id), node=ServiceRecord(_model=r))
+        for r in page
+    ]
+    return ServiceRecordConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )
+
+
+def _bad_first():
+    raise InvalidInput("first must be between 1 and 100", field="first")
+
+
+def volunteer_total_hours(volunteer) -> Decimal:
+    totals = getattr(volunteer, "totals", None) if _has_totals(volunteer) else None
+    return totals.counted_hours if totals else Decimal("0")
+
+
+def volunteer_star_level(volunteer) -> int:
+    totals = getattr(volunteer, "totals", None) if _has_totals(volunteer) else None
+    return totals.star_level if totals else 0
+
+
+def _has_totals(volunteer) -> bool:
+    try:
+        volunteer.totals  # noqa: B018 - reverse one-to-one raises when absent
+        return True
+    except record_models.VolunteerTotals.DoesNotExist:
+        return False
+
+
+@strawberry.type(description="The volunteer's card: a signed, rotating code and its QR image.")
+class VolunteerCard:
+    code: str
+    expires_at: datetime.datetime
+    qr_png_data_url: str
+
+
+@strawberry.type
+class StarApplication:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def level(self) -> int:
+        return self._model.level
+
+    @strawberry.field(description="group, county, city or province (001 §6)")
+    def granter(self) -> str:
+        return self._model.granter
+
+    @strawberry.field
+    def status(self) -> str:
+        return self._model.status
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self._model.reason
+
+
+@strawberry.type
+class CorrectionRequest:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field
+    def status(self) -> str:
+        return self._model.status
+
+    @strawberry.field
+    def description(self) -> str:
+        return self._model.description
+
+    @strawberry.field
+    def due_on(self) -> datetime.date:
+        return self._model.due_on
+
+    @strawberry.field
+    def overdue(self) -> bool:
+        return corrections.is_overdue(self._model)
+
+    @strawberry.field
+    def decision_reason(self) -> str:
+        return self._model.decision_reason
+
+
+# ---- payloads and inputs -------------------------------------------------------------
+
+
+@strawberry.type
+class ProjectPayload:
+    project: Project | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ProjectApplicationPayload:
+    application_id: strawberry.ID | None = None
+    status: ApplicationStatus | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class RecordPayload:
+    record: ServiceRecord | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ObjectionPayload:
+    objection_id: strawberry.ID | None = None
+    record: ServiceRecord | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CardPayload:
+    card: VolunteerCard | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class StarPayload:
+    application: StarApplication | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CorrectionPayload:
+    request: CorrectionRequest | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class ProjectInput:
+    name: str
+    category: ProjectCategory
+    service_targets: str
+    place: str
+    starts_on: datetime.date
+    ends_on: datetime.date
+    quota: int
+    risk_notice: str
+    contact: str
+    insured: bool = False
+
+
+@strawberry.input(description="One stretch of service (000 Art.8).")
+class RecordInput:
+    service_date: datetime.date
+    start_time: datetime.time
+    end_time: datetime.time
+    hours: Decimal
+    content: str
+    place: str = ""
+    service_target: str = ""
+    contact: str = ""
+    punctuality: int | None = None
+    attitude: int | None = None
+    professionalism: int | None = None
+
+
+@strawberry.input(description="New values for a record; leave out what does not change.")
+class AmendmentInput:
+    hours: Decimal | None = None
+    start_time: datetime.time | None = None
+    end_time: datetime.time | None = None
+    place: str | None = None
+    service_target: str | None = None
+    content: str | None = None
+
+
+def _entry(data: RecordInput) -> records.RecordEntry:
+    return records.RecordEntry(
+        service_date=data.service_date,
+        start_time=data.start_time,
+        end_time=data.end_time,
+        hours=data.hours,
+        content=data.content,
+        place=data.place,
+        service_target=data.service_target,
+        contact=data.contact,
+        punctuality=data.punctuality,
+        attitude=data.attitude,
+        professionalism=data.professionalism,
+    )
+
+
+def _changes(data: AmendmentInput) -> dict:
+    return {name: value for name, value in data.__dict__.items() if value is not None}
+
+
+def _id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("not an id", field="id") from None
+
+
+def _ctx(info: Info):
+    return info.context.principal, info.context.policy
 
 
 @strawberry.type
 class RecordsQuery:
-    @strawberry.field
-    def records_placeholder(self) -> bool:
-        return True
+    @strawberry.field(description="One project. Public once published.")
+    def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        principal = principal_of(info)
+        queryset = project_models.Project.objects.filter(id=_id(id))
+        found = optimized(queryset, info, "Project").first()
+        if found is None:
+            return None
+        public = found.status == project_models.ProjectStatus.PUBLISHED
+        if not public and (
+            principal is None
+            or not (
+                principal.is_authority
+                or found.group_id in principal.staff_group_ids
+                or found.group.liaison_group_id in principal.admin_group_ids
+            )
+        ):
+            return None
+        return Project(_model=found)
+
+    @strawberry.field(description="The logged-in volunteer's card code and QR image.")
+    def my_card(self, info: Info) -> VolunteerCard:
+        principal = principal_of(info)
+        if principal is None or principal.volunteer is None:
+            raise AccessError(PermissionDenied("log in as a volunteer to show your card"))
+        code, expires = cards.card_code(principal.volunteer, info.context.region.code)
+        return VolunteerCard(code=code, expires_at=expires, qr_png_data_url=cards.qr_data_url(code))
 
 
 @strawberry.type
 class RecordsMutation:
+    @strawberry.mutation(description="A group admin drafts a project.")
+    @mutation_payload(ProjectPayload)
+    def create_project(
+        self, info: Info, group_id: strawberry.ID, input: ProjectInput
+    ) -> ProjectPayload:
+        principal, _ = _ctx(info)
+        draft = projects.ProjectDraft(
+            name=input.name,
+            category=input.category.value,
+            service_targets=input.service_targets,
+            place=input.place,
+            starts_on=input.starts_on,
+            ends_on=input.ends_on,
+            quota=input.quota,
+            risk_notice=input.risk_notice,
+            contact=input.contact,
+            insured=input.insured,
+        )
+        project = projects.create_project(_id(group_id), draft, principal=principal)
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="Publish a draft: at once with 发布项目无须审核, "
+        "otherwise for the liaison group's review."
+    )
+    @mutation_payload(ProjectPayload)
+    def submit_project(self, info: Info, project_id: strawberry.ID) -> ProjectPayload:
+        principal, policy = _ctx(info)
+        project = projects.submit_project(_id(project_id), principal=principal, policy=policy)
+        return ProjectPayload(project=Project(_model=project))
+
     @strawberry.mutation
-    def records_placeholder(self) -> bool:
-        return True
+    @mutation_payload(ProjectPayload)
+    def review_project(
+        self, info: Info, project_id: strawberry.ID, approve: bool, reason: str = ""
+    ) -> ProjectPayload:
+        principal, policy = _ctx(info)
+        project = projects.review_project(
+            _id(project_id), approve, reason, principal=principal, policy=policy
+        )
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(description="The logged-in volunteer applies to a project.")
+    @mutation_payload(ProjectApplicationPayload)
+    def apply_to_project(self, info: Info, project_id: strawberry.ID) -> ProjectApplicationPayload:
+        principal, _ = _ctx(info)
+        application = projects.apply(_id(project_id), principal=principal)
+        return ProjectApplicationPayload(
+            application_id=strawberry.ID(str(application.id)),
+            status=ApplicationStatus(application.status),
+        )
+
+    @strawberry.mutation(description="The group accepts (within the quota) or declines.")
+    @mutation_payload(ProjectApplicationPayload)
+    def decide_project_application(
+        self, info: Info, application_id: strawberry.ID, accept: bool
+    ) -> ProjectApplicationPayload:
+        principal, _ = _ctx(info)
+        application = projects.decide_application(_id(application_id), accept, principal=principal)
+        return ProjectApplicationPayload(
+            application_id=strawberry.ID(str(application.id)),
+            status=ApplicationStatus(application.status),
+        )
+
+    @strawberry.mutation(description="A recorder enters a volunteer's hours (记录员录入).")
+    @mutation_payload(RecordPayload)
+    def record_hours(
+        self, info: Info, project_id: strawberry.ID, number: str, input: RecordInput
+    ) -> RecordPayload:
+        principal, policy = _ctx(info)
+        record = records.record_hours(
+            _id(project_id), number, _entry(input), principal=principal, policy=policy
+        )
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation(description="A volunteer declares their own hours; the group confirms.")
+    @mutation_payload(RecordPayload)
+    def declare_hours(
+        self, info: Info, project_id: strawberry.ID, input: RecordInput
+    ) -> RecordPayload:
+        principal, policy = _ctx(info)
+        record = records.declare_hours(
+            _id(project_id), _entry(input), principal=principal, policy=policy
+        )
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation
+    @mutation_payload(RecordPayload)
+    def decide_declaration(
+        self, info: Info, record_id: strawberry.ID, accept: bool, reason: str = ""
+    ) -> RecordPayload:
+        principal, policy = _ctx(info)
+        record = records.decide_declaration(
+            _id(record_id), accept, reason, principal=principal, policy=policy
+        )
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation(description="A recorder scans a volunteer's card to check in.")
+    @mutation_payload(RecordPayload)
+    def check_in(self, info: Info, project_id: strawberry.ID, card_code: str) -> RecordPayload:
+        principal, policy = _ctx(info)
+        cards.check_in(
+            _id(project_id),
+            card_code,
+            principal=principal,
+            policy=policy,
+            region_code=info.context.region.code,
+        )
+        return RecordPayload()
+
+    @strawberry.mutation(
+        description="Scan again to check out: records the hours between (or fewer, if given)."
+    )
+    @mutation_payload(RecordPayload)
+    def check_out(
+        self,
+        info: Info,
+        project_id: strawberry.ID,
+        card_code: str,
+        content: str = "",
+        hours: Decimal | None = None,
+    ) -> RecordPayload:
+        principal, policy = _ctx(info)
+        record = cards.check_out(
+            _id(project_id),
+            card_code,
+            content,
+            principal=principal,
+            policy=policy,
+            region_code=info.context.region.code,
+            hours=hours,
+        )
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation(description="Replace the card: every earlier code stops working.")
+    @mutation_payload(CardPayload)
+    def rotate_card(self, info: Info) -> CardPayload:
+        principal, _ = _ctx(info)
+        cards.rotate_card(principal=principal)
+        code, expires = cards.card_code(principal.volunteer, info.context.region.code)
+        return CardPayload(
+            card=VolunteerCard(
+                code=code, expires_at=expires, qr_png_data_url=cards.qr_data_url(code)
+            )
+        )
+
+    @strawberry.mutation(description="Object to a record in publicity (公示期异议).")
+    @mutation_payload(ObjectionPayload)
+    def raise_objection(
+        self, info: Info, record_id: strawberry.ID, reason: str
+    ) -> ObjectionPayload:
+        principal, _ = _ctx(info)
+        objection = records.raise_objection(_id(record_id), reason, principal=principal)
+        return ObjectionPayload(objection_id=strawberry.ID(str(objection.id)))
+
+    @strawberry.mutation(description="The group upholds (voids the record) or dismisses.")
+    @mutation_payload(ObjectionPayload)
+    def resolve_objection(
+        self, info: Info, objection_id: strawberry.ID, upheld: bool, reason: str
+    ) -> ObjectionPayload:
+        principal, policy = _ctx(info)
+        objection = records.resolve_objection(
+            _id(objection_id), upheld, reason, principal=principal, policy=policy
+        )
+        record = record_models.ServiceRecord.objects.get(id=objection.record_id)
+        return ObjectionPayload(
+            objection_id=strawberry.ID(str(objection.id)), record=ServiceRecord(_model=record)
+        )
+
+    @strawberry.mutation(description="Civil affairs confirms a record (001 §4(4)3).")
+    @mutation_payload(RecordPayload)
+    def confirm_record(self, info: Info, record_id: strawberry.ID) -> RecordPayload:
+        principal, policy = _ctx(info)
+        record = records.confirm_record(_id(record_id), principal=principal, policy=policy)
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation(description="Correct a record by an amendment, with a reason.")
+    @mutation_payload(RecordPayload)
+    def amend_record(
+        self, info: Info, record_id: strawberry.ID, changes: AmendmentInput, reason: str
+    ) -> RecordPayload:
+        principal, policy = _ctx(info)
+        amendment = records.amend_record(
+            _id(record_id), _changes(changes), reason, principal=principal, policy=policy
+        )
+        record = record_models.ServiceRecord.objects.get(id=amendment.record_id)
+        return RecordPayload(record=ServiceRecord(_model=record))
+
+    @strawberry.mutation(description="A volunteer asks a group to correct or add a record.")
+    @mutation_payload(CorrectionPayload)
+    def request_correction(
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        description: str,
+        record_id: strawberry.ID | None = None,
+    ) -> CorrectionPayload:
+        principal, policy = _ctx(info)
+        request = corrections.request_correction(
+            _id(group_id),
+            description,
+            _id(record_id) if record_id else None,
+            principal=principal,
+            policy=policy,
+        )
+        return CorrectionPayload(request=CorrectionRequest(_model=request))
+
+    @strawberry.mutation(description="Answer a correction request by amending the record.")
+    @mutation_payload(CorrectionPayload)
+    def amend_for_correction(
+        self, info: Info, request_id: strawberry.ID, changes: AmendmentInput, reason: str
+    ) -> CorrectionPayload:
+        principal, policy = _ctx(info)
+        request = corrections.amend_for_request(
+            _id(request_id), _changes(changes), reason, principal=principal, policy=policy
+        )
+        return CorrectionPayload(request=CorrectionRequest(_model=request))
+
+    @strawberry.mutation(description="Answer a correction request by recording missing service.")
+    @mutation_payload(CorrectionPayload)
+    def record_missing_for_correction(
+        self, info: Info, request_id: strawberry.ID, project_id: strawberry.ID, input: RecordInput
+    ) -> CorrectionPayload:
+        principal, policy = _ctx(info)
+        request = corrections.record_missing_for_request(
+            _id(request_id), _id(project_id), _entry(input), principal=principal, policy=policy
+        )
+        return CorrectionPayload(request=CorrectionRequest(_model=request))
+
+    @strawberry.mutation(description="Decline a correction request, with a reason.")
+    @mutation_payload(CorrectionPayload)
+    def decline_correction(
+        self, info: Info, request_id: strawberry.ID, reason: str
+    ) -> CorrectionPayload:
+        principal, _ = _ctx(info)
+        request = corrections.decline_request(_id(request_id), reason, principal=principal)
+        return CorrectionPayload(request=CorrectionRequest(_model=request))
+
+    @strawberry.mutation(description="Apply for a star level once counted hours reach it.")
+    @mutation_payload(StarPayload)
+    def apply_for_star(
+        self, info: Info, level: int, group_id: strawberry.ID | None = None
+    ) -> StarPayload:
+        principal, policy = _ctx(info)
+        application = stars.apply_for_star(
+            level, _id(group_id) if group_id else None, principal=principal, policy=policy
+        )
+        return StarPayload(application=StarApplication(_model=application))
+
+    @strawberry.mutation(description="The body the policy names grants or refuses a star.")
+    @mutation_payload(StarPayload)
+    def decide_star_application(
+        self, info: Info, application_id: strawberry.ID, grant: bool, reason: str = ""
+    ) -> StarPayload:
+        principal, policy = _ctx(info)
+        application = stars.decide_star(
+            _id(application_id), grant, reason, principal=principal, policy=policy
+        )
+        return StarPayload(application=StarApplication(_model=application))
+
+
+__all__ = ["RecordsMutation", "RecordsQuery", "Volunteer", "VolunteerGroup"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import datetime
 import enum
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -22,6 +24,9 @@ from schema.region.auth import policy_of, principal_of
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, manages_region_volunteers
 from tenants.volunteers import models as volunteer_models
+
+if TYPE_CHECKING:
+    from schema.region.records import Project, RecordFilter, ServiceRecordConnection
 
 
 def _enum(name: str, choices, description: str):
@@ -115,6 +120,36 @@ class Volunteer:
     @strawberry.field(description="Groups the volunteer belongs to or applied to.")
     def memberships(self) -> list[Membership]:
         return [Membership(_model=m) for m in self._model.memberships.all()]
+
+    @strawberry.field(description="Service records, oldest first, a page at a time.")
+    def records(
+        self,
+        first: int = 20,
+        after: str | None = None,
+        filter: Annotated[RecordFilter, strawberry.lazy("schema.region.records")] | None = None,
+    ) -> Annotated[ServiceRecordConnection, strawberry.lazy("schema.region.records")]:
+        from schema.region.records import volunteer_records
+
+        return volunteer_records(self._model, first, after, filter)
+
+    @strawberry.field(description="Counted hours (kept as a running total, not summed per read).")
+    def total_hours(self) -> Decimal:
+        from schema.region.records import volunteer_total_hours
+
+        return volunteer_total_hours(self._model)
+
+    @strawberry.field(description="Star level granted (星级).")
+    def star_level(self) -> int:
+        from schema.region.records import volunteer_star_level
+
+        return volunteer_star_level(self._model)
+
+    @strawberry.field(description="The highest star level the counted hours reach.")
+    def eligible_star_level(self, info: Info) -> int:
+        from schema.region.records import volunteer_total_hours
+        from tenants.records.stars import eligible_level
+
+        return eligible_level(volunteer_total_hours(self._model), policy_of(info))
 
 
 @strawberry.type(description="A volunteer's belonging to a group.")
@@ -251,6 +286,22 @@ class VolunteerGroup:
             Membership(_model=m)
             for m in self._model.memberships.all()
             if m.status == group_models.MembershipStatus.ACTIVE
+        ]
+
+    @strawberry.field(description="The group's projects; published ones are public.")
+    def projects(
+        self, info: Info
+    ) -> list[Annotated[Project, strawberry.lazy("schema.region.records")]]:
+        from schema.region.records import Project
+
+        principal = principal_of(info)
+        staff = principal is not None and (
+            principal.is_authority or self._model.id in principal.staff_group_ids
+        )
+        return [
+            Project(_model=p)
+            for p in self._model.projects.all()
+            if staff or p.status == "published"
         ]
 
     @strawberry.field(description="Pending applications to join. Group staff only.")

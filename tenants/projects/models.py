@@ -54,8 +54,9 @@ class Project(models.Model):
     risk_notice = models.TextField("风险告知 (003 Art.9)")
     insured = models.BooleanField("人身意外伤害保险 (003 Art.18)", default=False)
     contact = models.CharField("联系人", max_length=64)
-    status = models.CharField(max_length=16, choices=ProjectStatus.choices,
-                              default=ProjectStatus.DRAFT)
+    status = models.CharField(
+        max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT
+    )
     review_reason = models.CharField(max_length=500, blank=True, default="")
     reviewed_by = models.CharField(max_length=120, blank=True, default="")
     created_by = models.CharField(max_length=120)
@@ -64,8 +65,9 @@ class Project(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(ends_on__gte=F("starts_on")),
-                                   name="project_dates_in_order"),
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=F("starts_on")), name="project_dates_in_order"
+            ),
             models.CheckConstraint(condition=Q(quota__gte=1), name="project_quota_positive"),
             # 003 Art.18: major events and emergency service insure their volunteers.
             models.CheckConstraint(
@@ -87,10 +89,12 @@ class ApplicationStatus(models.TextChoices):
 
 class ProjectApplication(models.Model):
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="applications")
-    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT,
-                                  related_name="project_applications")
-    status = models.CharField(max_length=16, choices=ApplicationStatus.choices,
-                              default=ApplicationStatus.APPLIED)
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.PROTECT, related_name="project_applications"
+    )
+    status = models.CharField(
+        max_length=16, choices=ApplicationStatus.choices, default=ApplicationStatus.APPLIED
+    )
     applied_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=120, blank=True, default="")

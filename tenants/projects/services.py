@@ -69,8 +69,12 @@ def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
         raise NotFound("no such group", field="groupId")
     _require_group_admin(group, principal)
     problems = ProblemCollector()
-    for attr, label in (("name", "name"), ("service_targets", "serviceTargets"),
-                        ("place", "place"), ("contact", "contact")):
+    for attr, label in (
+        ("name", "name"),
+        ("service_targets", "serviceTargets"),
+        ("place", "place"),
+        ("contact", "contact"),
+    ):
         if not (getattr(draft, attr) or "").strip():
             problems.add(label, "required")
     if draft.category not in Category.values:
@@ -82,24 +86,34 @@ def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
     if len((draft.risk_notice or "").strip()) < 4:
         problems.add("riskNotice", "state the risks volunteers may meet (003 Art.9)")
     if draft.category in INSURED_CATEGORIES and not draft.insured:
-        problems.add("insured", "major events and emergency service insure volunteers "
-                     "(003 Art.18)")
+        problems.add("insured", "major events and emergency service insure volunteers (003 Art.18)")
     problems.raise_if_any()
     with transaction.atomic():
         project = Project.objects.create(
-            group=group, name=draft.name.strip(), category=draft.category,
-            service_targets=draft.service_targets.strip(), place=draft.place.strip(),
-            starts_on=draft.starts_on, ends_on=draft.ends_on, quota=draft.quota,
-            risk_notice=draft.risk_notice.strip(), insured=draft.insured,
-            contact=draft.contact.strip(), created_by=principal.actor,
+            group=group,
+            name=draft.name.strip(),
+            category=draft.category,
+            service_targets=draft.service_targets.strip(),
+            place=draft.place.strip(),
+            starts_on=draft.starts_on,
+            ends_on=draft.ends_on,
+            quota=draft.quota,
+            risk_notice=draft.risk_notice.strip(),
+            insured=draft.insured,
+            contact=draft.contact.strip(),
+            created_by=principal.actor,
         )
         record(principal.actor, "project.created", str(project.id), group=group.id)
     return project
 
 
 def _locked_project(project_id: int) -> Project:
-    project = (Project.objects.select_for_update(of=("self",)).select_related("group")
-               .filter(id=project_id).first())
+    project = (
+        Project.objects.select_for_update(of=("self",))
+        .select_related("group")
+        .filter(id=project_id)
+        .first()
+    )
     if project is None:
         raise NotFound("no such project", field="projectId")
     return project
@@ -128,8 +142,9 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
     with transaction.atomic():
         project = _locked_project(project_id)
         liaison_id = project.group.liaison_group_id
-        if not principal.is_authority and (liaison_id is None
-                                           or liaison_id not in principal.admin_group_ids):
+        if not principal.is_authority and (
+            liaison_id is None or liaison_id not in principal.admin_group_ids
+        ):
             raise PermissionDenied("only the group's liaison group or the authority reviews it")
         if project.status != ProjectStatus.PENDING_REVIEW:
             raise Conflict(f"the project is {project.status}", field="projectId")
@@ -152,8 +167,9 @@ def apply(project_id: int, *, principal) -> ProjectApplication:
     if project is None:
         raise NotFound("no such project", field="projectId")
     if phase(project) not in ("published", "ongoing"):
-        raise Conflict(f"the project is {phase(project)}: applications are closed",
-                       field="projectId")
+        raise Conflict(
+            f"the project is {phase(project)}: applications are closed", field="projectId"
+        )
     try:
         with transaction.atomic():
             application = ProjectApplication.objects.create(project=project, volunteer=volunteer)
@@ -167,8 +183,11 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
     """Accept or decline; accepting locks the project so the quota cannot be exceeded."""
     principal = accounts.require(principal)
     with transaction.atomic():
-        application = (ProjectApplication.objects.select_related("project__group")
-                       .filter(id=application_id).first())
+        application = (
+            ProjectApplication.objects.select_related("project__group")
+            .filter(id=application_id)
+            .first()
+        )
         if application is None:
             raise NotFound("no such application", field="applicationId")
         project = _locked_project(application.project_id)  # serialises acceptances
@@ -180,12 +199,12 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
         if accept:
             accepted = project.applications.filter(status=ApplicationStatus.ACCEPTED).count()
             if accepted >= project.quota:
-                raise Conflict(f"the project's quota of {project.quota} is full",
-                               field="applicationId")
+                raise Conflict(
+                    f"the project's quota of {project.quota} is full", field="applicationId"
+                )
         application.status = ApplicationStatus.ACCEPTED if accept else ApplicationStatus.DECLINED
         application.decided_at = timezone.now()
         application.decided_by = principal.actor
         application.save(update_fields=["status", "decided_at", "decided_by"])
-        record(principal.actor, "project.application_decided", str(application.id),
-               accept=accept)
+        record(principal.actor, "project.application_decided", str(application.id), accept=accept)
     return application

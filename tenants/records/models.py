@@ -44,10 +44,12 @@ OPEN_STATES = ["declared", "in_publicity", "objected", "awaiting_confirmation", 
 
 class ServiceRecord(models.Model):
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="records")
-    group = models.ForeignKey(VolunteerGroup, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="records")
-    project = models.ForeignKey(Project, null=True, blank=True, on_delete=models.PROTECT,
-                                related_name="records")
+    group = models.ForeignKey(
+        VolunteerGroup, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
+    project = models.ForeignKey(
+        Project, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
     project_name = models.CharField(max_length=120)
     service_date = models.DateField("日期")
     start_time = models.TimeField()
@@ -77,15 +79,20 @@ class ServiceRecord(models.Model):
 
     class Meta:
         ordering = ["service_date", "start_time", "id"]
-        indexes = [models.Index(fields=["volunteer", "state"]),
-                   models.Index(fields=["state", "publicity_ends_on"])]
+        indexes = [
+            models.Index(fields=["volunteer", "state"]),
+            models.Index(fields=["state", "publicity_ends_on"]),
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(hours__gt=0) & Q(hours__lte=24),
-                                   name="record_hours_in_range"),
-            models.CheckConstraint(condition=Q(end_time__gt=F("start_time")),
-                                   name="record_times_in_order"),
-            models.CheckConstraint(condition=Q(state__in=RecordState.values),
-                                   name="record_state_valid"),
+            models.CheckConstraint(
+                condition=Q(hours__gt=0) & Q(hours__lte=24), name="record_hours_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")), name="record_times_in_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(state__in=RecordState.values), name="record_state_valid"
+            ),
             *[
                 models.CheckConstraint(
                     condition=Q(**{f"{name}__isnull": True})
@@ -94,9 +101,11 @@ class ServiceRecord(models.Model):
                 )
                 for name in ("punctuality", "attitude", "professionalism")
             ],
-            models.UniqueConstraint(fields=["origin_region_code", "origin_record_id"],
-                                    condition=~Q(origin_record_id=""),
-                                    name="record_imported_once"),
+            models.UniqueConstraint(
+                fields=["origin_region_code", "origin_record_id"],
+                condition=~Q(origin_record_id=""),
+                name="record_imported_once",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,8 +114,12 @@ class ServiceRecord(models.Model):
     def current(self) -> RecordValues:
         """The record's values with every amendment applied, oldest first."""
         values = RecordValues(
-            hours=self.hours, start_time=self.start_time, end_time=self.end_time,
-            place=self.place, service_target=self.service_target, content=self.content,
+            hours=self.hours,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            place=self.place,
+            service_target=self.service_target,
+            content=self.content,
         )
         for amendment in sorted(self.amendments.all(), key=lambda a: a.id):
             values = values.amended(amendment)
@@ -175,8 +188,11 @@ class DaySlot(models.Model):
     end_time = models.TimeField()
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(end_time__gt=F("start_time")),
-                                              name="slot_times_in_order")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gt=F("start_time")), name="slot_times_in_order"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.volunteer_id} {self.day} {self.start_time}-{self.end_time}"
@@ -209,8 +225,9 @@ class Objection(models.Model):
 class VolunteerTotals(models.Model):
     """Counted hours and star level, kept exact by row-locked increments."""
 
-    volunteer = models.OneToOneField(Volunteer, on_delete=models.PROTECT, primary_key=True,
-                                     related_name="totals")
+    volunteer = models.OneToOneField(
+        Volunteer, on_delete=models.PROTECT, primary_key=True, related_name="totals"
+    )
     counted_hours = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal(0))
     counted_records = models.PositiveIntegerField(default=0)
     star_level = models.PositiveSmallIntegerField(default=0)
@@ -234,8 +251,9 @@ class StarApplication(models.Model):
         GRANTED = "granted", "已认定"
         REFUSED = "refused", "未通过"
 
-    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT,
-                                  related_name="star_applications")
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.PROTECT, related_name="star_applications"
+    )
     level = models.PositiveSmallIntegerField()
     granter = models.CharField(max_length=16)  # from the policy: group/county/city/province
     group = models.ForeignKey(VolunteerGroup, null=True, blank=True, on_delete=models.PROTECT)
@@ -249,11 +267,14 @@ class StarApplication(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.CheckConstraint(condition=Q(level__gte=1) & Q(level__lte=5),
-                                   name="star_level_1_to_5"),
-            models.UniqueConstraint(fields=["volunteer", "level"],
-                                    condition=Q(status__in=["applied", "granted"]),
-                                    name="star_one_open_per_level"),
+            models.CheckConstraint(
+                condition=Q(level__gte=1) & Q(level__lte=5), name="star_level_1_to_5"
+            ),
+            models.UniqueConstraint(
+                fields=["volunteer", "level"],
+                condition=Q(status__in=["applied", "granted"]),
+                name="star_one_open_per_level",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -271,12 +292,19 @@ class CorrectionRequest(models.Model):
         AMENDED = "amended", "已更正"
         DECLINED = "declined", "不予更正"
 
-    volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT,
-                                  related_name="correction_requests")
-    group = models.ForeignKey(VolunteerGroup, on_delete=models.PROTECT,
-                              related_name="correction_requests")
-    record = models.ForeignKey(ServiceRecord, null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="correction_requests")
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.PROTECT, related_name="correction_requests"
+    )
+    group = models.ForeignKey(
+        VolunteerGroup, on_delete=models.PROTECT, related_name="correction_requests"
+    )
+    record = models.ForeignKey(
+        ServiceRecord,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="correction_requests",
+    )
     description = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default="open")
     due_on = models.DateField()
@@ -285,8 +313,9 @@ class CorrectionRequest(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.CharField(max_length=500, blank=True, default="")
     amendment = models.ForeignKey(Amendment, null=True, blank=True, on_delete=models.PROTECT)
-    added_record = models.ForeignKey(ServiceRecord, null=True, blank=True,
-                                     on_delete=models.PROTECT, related_name="+")
+    added_record = models.ForeignKey(
+        ServiceRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -299,8 +328,9 @@ class VolunteerCard(models.Model):
     """The volunteer's card (志愿者证) behind the QR code; bumping ``version``
     invalidates every code shown before."""
 
-    volunteer = models.OneToOneField(Volunteer, on_delete=models.PROTECT, primary_key=True,
-                                     related_name="card")
+    volunteer = models.OneToOneField(
+        Volunteer, on_delete=models.PROTECT, primary_key=True, related_name="card"
+    )
     version = models.PositiveIntegerField(default=1)
 
     def __str__(self) -> str:
@@ -315,14 +345,18 @@ class CheckIn(models.Model):
     checked_in_at = models.DateTimeField()
     checked_in_by = models.CharField(max_length=120)
     checked_out_at = models.DateTimeField(null=True, blank=True)
-    record = models.OneToOneField(ServiceRecord, null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="check_in")
+    record = models.OneToOneField(
+        ServiceRecord, null=True, blank=True, on_delete=models.PROTECT, related_name="check_in"
+    )
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(fields=["volunteer"], condition=Q(checked_out_at__isnull=True),
-                                    name="checkin_one_open_per_volunteer"),
+            models.UniqueConstraint(
+                fields=["volunteer"],
+                condition=Q(checked_out_at__isnull=True),
+                name="checkin_one_open_per_volunteer",
+            ),
         ]
 
     def __str__(self) -> str:

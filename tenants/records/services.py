@@ -93,8 +93,9 @@ def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | Non
     elif entry.service_date == now.date() and entry.end_time > now.time():
         problems.add("endTime", "in the future")
     elif hours is not None and hours > span_hours(entry.start_time, entry.end_time):
-        problems.add("hours", "more than the time between start and end; travel does not count "
-                     "(000 Art.9)")
+        problems.add(
+            "hours", "more than the time between start and end; travel does not count (000 Art.9)"
+        )
     if not (entry.content or "").strip() or len(entry.content) > MAX_TEXT:
         problems.add("content", "describe the service (服务内容)")
     for name in ("punctuality", "attitude", "professionalism"):
@@ -111,21 +112,26 @@ def _may_record(project: Project, principal, policy: RegionPolicy):
     if role is None:
         raise PermissionDenied(f"you do not record for {project.group.name}")
     if policy.recorders_need_certificate and not role.recorder_certificate:
-        raise PermissionDenied("recorders in this region must hold a certificate "
-                               "(记录员须持证上岗, 001 §4(4)3)")
+        raise PermissionDenied(
+            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
+        )
     return principal
 
 
 def _participant(volunteer: Volunteer, project: Project) -> None:
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
         raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
-    accepted = project.applications.filter(volunteer=volunteer,
-                                           status=ApplicationStatus.ACCEPTED).exists()
-    member = Membership.objects.filter(volunteer=volunteer, group_id=project.group_id,
-                                       status=MembershipStatus.ACTIVE).exists()
+    accepted = project.applications.filter(
+        volunteer=volunteer, status=ApplicationStatus.ACCEPTED
+    ).exists()
+    member = Membership.objects.filter(
+        volunteer=volunteer, group_id=project.group_id, status=MembershipStatus.ACTIVE
+    ).exists()
     if not (accepted or member):
-        raise Conflict(f"{volunteer.number} neither joined {project.name} nor belongs to "
-                       f"{project.group.name}", field="number")
+        raise Conflict(
+            f"{volunteer.number} neither joined {project.name} nor belongs to {project.group.name}",
+            field="number",
+        )
 
 
 def _project(project_id: int) -> Project:
@@ -133,8 +139,7 @@ def _project(project_id: int) -> Project:
     if project is None:
         raise NotFound("no such project", field="projectId")
     if phase(project) not in ("ongoing", "ended"):
-        raise Conflict(f"the project is {phase(project)}: nothing to record yet",
-                       field="projectId")
+        raise Conflict(f"the project is {phase(project)}: nothing to record yet", field="projectId")
     return project
 
 
@@ -150,17 +155,32 @@ def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor
     try:
         with transaction.atomic():
             record = ServiceRecord.objects.create(
-                volunteer=volunteer, group=project.group, project=project,
-                project_name=project.name, service_date=entry.service_date,
-                start_time=entry.start_time, end_time=entry.end_time, hours=hours,
+                volunteer=volunteer,
+                group=project.group,
+                project=project,
+                project_name=project.name,
+                service_date=entry.service_date,
+                start_time=entry.start_time,
+                end_time=entry.end_time,
+                hours=hours,
                 place=(entry.place or project.place).strip(),
                 service_target=(entry.service_target or project.service_targets).strip(),
-                content=entry.content.strip(), contact=(entry.contact or project.contact).strip(),
-                punctuality=entry.punctuality, attitude=entry.attitude,
-                professionalism=entry.professionalism, mode=mode, recorder=actor, state=state,
+                content=entry.content.strip(),
+                contact=(entry.contact or project.contact).strip(),
+                punctuality=entry.punctuality,
+                attitude=entry.attitude,
+                professionalism=entry.professionalism,
+                mode=mode,
+                recorder=actor,
+                state=state,
             )
-            DaySlot.objects.create(record=record, volunteer=volunteer, day=entry.service_date,
-                                   start_time=entry.start_time, end_time=entry.end_time)
+            DaySlot.objects.create(
+                record=record,
+                volunteer=volunteer,
+                day=entry.service_date,
+                start_time=entry.start_time,
+                end_time=entry.end_time,
+            )
     except IntegrityError as error:
         if "dayslot_no_overlap" in str(error):
             raise Conflict(
@@ -178,12 +198,18 @@ def _after_acceptance(record: ServiceRecord, policy: RegionPolicy, actor: str) -
     if policy.publicity_working_days > 0:
         record.state = RecordState.IN_PUBLICITY
         record.publicity_ends_on = add_working_days(
-            today, policy.publicity_working_days,
-            extra_holidays=policy.extra_holidays, extra_workdays=policy.extra_workdays,
+            today,
+            policy.publicity_working_days,
+            extra_holidays=policy.extra_holidays,
+            extra_workdays=policy.extra_workdays,
         )
         record.save(update_fields=["state", "publicity_ends_on"])
-        audit(actor, "record.publicity_started", str(record.id),
-              ends_on=record.publicity_ends_on.isoformat())
+        audit(
+            actor,
+            "record.publicity_started",
+            str(record.id),
+            ends_on=record.publicity_ends_on.isoformat(),
+        )
     else:
         _after_publicity(record, policy, actor)
 
@@ -215,8 +241,15 @@ def add_to_totals(volunteer_id: int, hours: Decimal, records: int = 0) -> Volunt
     return totals
 
 
-def record_hours(project_id: int, number: str, entry: RecordEntry, *, principal, policy,
-                 mode: str = RecordMode.MANUAL) -> ServiceRecord:
+def record_hours(
+    project_id: int,
+    number: str,
+    entry: RecordEntry,
+    *,
+    principal,
+    policy,
+    mode: str = RecordMode.MANUAL,
+) -> ServiceRecord:
     """A recorder enters a volunteer's hours at a project (记录员录入)."""
     project = _project(project_id)
     principal = _may_record(project, principal, policy)
@@ -226,10 +259,23 @@ def record_hours(project_id: int, number: str, entry: RecordEntry, *, principal,
     hours = check_entry(entry, problems)
     problems.raise_if_any()
     with transaction.atomic():
-        record = _insert(volunteer, project, entry, hours, mode=mode,
-                         state=RecordState.IN_PUBLICITY, actor=principal.actor)
-        audit(principal.actor, "record.recorded", str(record.id), volunteer=volunteer.number,
-              hours=str(hours), mode=mode)
+        record = _insert(
+            volunteer,
+            project,
+            entry,
+            hours,
+            mode=mode,
+            state=RecordState.IN_PUBLICITY,
+            actor=principal.actor,
+        )
+        audit(
+            principal.actor,
+            "record.recorded",
+            str(record.id),
+            volunteer=volunteer.number,
+            hours=str(hours),
+            mode=mode,
+        )
         _after_acceptance(record, policy, principal.actor)
     return record
 
@@ -247,15 +293,26 @@ def declare_hours(project_id: int, entry: RecordEntry, *, principal, policy) -> 
     hours = check_entry(entry, problems)
     problems.raise_if_any()
     with transaction.atomic():
-        record = _insert(volunteer, project, entry, hours, mode=RecordMode.SELF_DECLARED,
-                         state=RecordState.DECLARED, actor=principal.actor)
+        record = _insert(
+            volunteer,
+            project,
+            entry,
+            hours,
+            mode=RecordMode.SELF_DECLARED,
+            state=RecordState.DECLARED,
+            actor=principal.actor,
+        )
         audit(principal.actor, "record.declared", str(record.id), hours=str(hours))
     return record
 
 
 def _locked_record(record_id: int) -> ServiceRecord:
-    record = (ServiceRecord.objects.select_for_update(of=("self",))
-              .select_related("project__group", "volunteer").filter(id=record_id).first())
+    record = (
+        ServiceRecord.objects.select_for_update(of=("self",))
+        .select_related("project__group", "volunteer")
+        .filter(id=record_id)
+        .first()
+    )
     if record is None:
         raise NotFound("no such record", field="recordId")
     return record
@@ -300,8 +357,9 @@ def raise_objection(record_id: int, reason: str, *, principal) -> Objection:
         record = _locked_record(record_id)
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
             raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
-        objection = Objection.objects.create(record=record, raised_by=principal.actor,
-                                             reason=reason)
+        objection = Objection.objects.create(
+            record=record, raised_by=principal.actor, reason=reason
+        )
         record.state = RecordState.OBJECTED
         record.save(update_fields=["state"])
         audit(principal.actor, "record.objection_raised", str(record.id), reason=reason)
@@ -315,7 +373,7 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
     if not reason:
         raise InvalidInput("give the reason for the resolution", field="reason")
     with transaction.atomic():
-        objection = (Objection.objects.select_for_update().filter(id=objection_id).first())
+        objection = Objection.objects.select_for_update().filter(id=objection_id).first()
         if objection is None:
             raise NotFound("no such objection", field="objectionId")
         record = _locked_record(objection.record_id)
@@ -324,8 +382,9 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
             raise PermissionDenied("the recording group's admins resolve objections")
         if objection.resolution != Objection.Resolution.OPEN:
             raise Conflict("the objection was already resolved", field="objectionId")
-        objection.resolution = (Objection.Resolution.UPHELD if upheld
-                                else Objection.Resolution.DISMISSED)
+        objection.resolution = (
+            Objection.Resolution.UPHELD if upheld else Objection.Resolution.DISMISSED
+        )
         objection.resolution_reason = reason
         objection.resolved_by = principal.actor
         objection.resolved_at = timezone.now()
@@ -338,22 +397,32 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
         elif not record.objections.filter(resolution=Objection.Resolution.OPEN).exists():
             record.state = RecordState.IN_PUBLICITY
             record.save(update_fields=["state"])
-        audit(principal.actor, "record.objection_resolved", str(record.id), upheld=upheld,
-              reason=reason)
+        audit(
+            principal.actor,
+            "record.objection_resolved",
+            str(record.id),
+            upheld=upheld,
+            reason=reason,
+        )
     return objection
 
 
-def close_publicity(policy_for_region: RegionPolicy, today: datetime.date | None = None,
-                    actor: str = "system:publicity") -> int:
+def close_publicity(
+    policy_for_region: RegionPolicy,
+    today: datetime.date | None = None,
+    actor: str = "system:publicity",
+) -> int:
     """Move every record whose publicity has ended without open objection onward.
 
     Safe to run repeatedly: a record leaves ``in_publicity`` once, under a lock.
     Returns how many records moved.
     """
     today = today or timezone.localdate()
-    due = list(ServiceRecord.objects.filter(
-        state=RecordState.IN_PUBLICITY, publicity_ends_on__lt=today
-    ).values_list("id", flat=True))
+    due = list(
+        ServiceRecord.objects.filter(
+            state=RecordState.IN_PUBLICITY, publicity_ends_on__lt=today
+        ).values_list("id", flat=True)
+    )
     moved = 0
     for record_id in due:
         with transaction.atomic():
@@ -391,12 +460,14 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
     allowed = {"hours", "start_time", "end_time", "place", "service_target", "content"}
     unknown = set(changes) - allowed
     if unknown or not changes:
-        raise InvalidInput(f"change at least one of {', '.join(sorted(allowed))}",
-                           field="changes")
+        raise InvalidInput(f"change at least one of {', '.join(sorted(allowed))}", field="changes")
     with transaction.atomic():
         record = _locked_record(record_id)
-        principal = _may_record(record.project, principal, policy) if record.project else (
-            accounts.require(principal))
+        principal = (
+            _may_record(record.project, principal, policy)
+            if record.project
+            else (accounts.require(principal))
+        )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(f"the record is {record.state}", field="recordId")
         before = record.current()
@@ -411,27 +482,36 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             problems.add("hours", "more than the time between start and end (000 Art.9)")
         problems.raise_if_any()
         amendment = Amendment.objects.create(
-            record=record, hours=new_hours,
-            start_time=changes.get("start_time"), end_time=changes.get("end_time"),
+            record=record,
+            hours=new_hours,
+            start_time=changes.get("start_time"),
+            end_time=changes.get("end_time"),
             place=(changes.get("place") or "").strip(),
             service_target=(changes.get("service_target") or "").strip(),
             content=(changes.get("content") or "").strip(),
-            reason=reason, amended_by=principal.actor,
+            reason=reason,
+            amended_by=principal.actor,
         )
         if "start_time" in changes or "end_time" in changes:
             try:
                 with transaction.atomic():
                     DaySlot.objects.filter(record=record).update(start_time=start, end_time=end)
             except IntegrityError:
-                raise Conflict("the corrected times overlap another record of the volunteer",
-                               field="startTime") from None
+                raise Conflict(
+                    "the corrected times overlap another record of the volunteer", field="startTime"
+                ) from None
         if record.state == RecordState.COUNTED and hours != before.hours:
             add_to_totals(record.volunteer_id, hours - before.hours)
-        audit(principal.actor, "record.amended", str(record.id), reason=reason,
-              before=str(before.hours), after=str(hours))
+        audit(
+            principal.actor,
+            "record.amended",
+            str(record.id),
+            reason=reason,
+            before=str(before.hours),
+            after=str(hours),
+        )
     return amendment
 
 
 def records_of(volunteer: Volunteer):
     return ServiceRecord.objects.filter(volunteer=volunteer)
-

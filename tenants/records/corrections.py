@@ -1,0 +1,130 @@
+"""Corrections asked by volunteers (《志愿服务记录与证明出具办法》: a volunteer who
+finds an error or omission asks the organisation to verify and correct it).
+
+The group answers within the policy's ``correction_deadline_days``: it amends
+the record (an :class:`Amendment`, never an edit), records the missing service,
+or declines with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tenants.accounts import services as accounts
+from tenants.audit.services import record as audit
+from tenants.groups.models import VolunteerGroup
+from tenants.records import services as records
+from tenants.records.models import CorrectionRequest, ServiceRecord
+
+
+def request_correction(
+    group_id: int, description: str, record_id: int | None, *, principal, policy
+) -> CorrectionRequest:
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    if volunteer is None:
+        raise PermissionDenied("only a volunteer's own account asks for a correction")
+    description = (description or "").strip()
+    if len(description) < 4:
+        raise InvalidInput("describe the error or the missing service", field="description")
+    group = VolunteerGroup.objects.filter(id=group_id).first()
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    record = None
+    if record_id is not None:
+        record = ServiceRecord.objects.filter(id=record_id, volunteer=volunteer).first()
+        if record is None:
+            raise NotFound("no such record of yours", field="recordId")
+        if record.group_id != group.id:
+            raise InvalidInput("ask the group that recorded it", field="groupId")
+    with transaction.atomic():
+        request = CorrectionRequest.objects.create(
+            volunteer=volunteer,
+            group=group,
+            record=record,
+            description=description,
+            due_on=timezone.localdate() + datetime.timedelta(days=policy.correction_deadline_days),
+        )
+        audit(principal.actor, "correction.requested", str(request.id), record=record_id)
+    return request
+
+
+def _locked(request_id: int, principal) -> CorrectionRequest:
+    request = (
+        CorrectionRequest.objects.select_for_update(of=("self",))
+        .select_related("group", "record")
+        .filter(id=request_id)
+        .first()
+    )
+    if request is None:
+        raise NotFound("no such correction request", field="requestId")
+    if request.group_id not in principal.staff_group_ids and not principal.is_authority:
+        raise PermissionDenied(f"{request.group.name}'s staff answer this request")
+    if request.status != CorrectionRequest.Status.OPEN:
+        raise Conflict(f"the request was already answered ({request.status})", field="requestId")
+    return request
+
+
+def amend_for_request(request_id: int, changes: dict, reason: str, *, principal, policy):
+    principal = accounts.require(principal)
+    with transaction.atomic():
+        request = _locked(request_id, principal)
+        if request.record is None:
+            raise InvalidInput(
+                "this request is about missing service: record it instead", field="requestId"
+            )
+        amendment = records.amend_record(
+            request.record_id, changes, reason, principal=principal, policy=policy
+        )
+        request.status = CorrectionRequest.Status.AMENDED
+        request.amendment = amendment
+        request.decided_by = principal.actor
+        request.decided_at = timezone.now()
+        request.decision_reason = reason
+        request.save()
+        audit(principal.actor, "correction.amended", str(request.id), amendment=amendment.id)
+    return request
+
+
+def record_missing_for_request(request_id: int, project_id: int, entry, *, principal, policy):
+    principal = accounts.require(principal)
+    with transaction.atomic():
+        request = _locked(request_id, principal)
+        added = records.record_hours(
+            project_id, request.volunteer.number, entry, principal=principal, policy=policy
+        )
+        request.status = CorrectionRequest.Status.AMENDED
+        request.added_record = added
+        request.decided_by = principal.actor
+        request.decided_at = timezone.now()
+        request.decision_reason = "补录"
+        request.save()
+        audit(principal.actor, "correction.recorded", str(request.id), record=added.id)
+    return request
+
+
+def decline_request(request_id: int, reason: str, *, principal) -> CorrectionRequest:
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the correction is declined", field="reason")
+    with transaction.atomic():
+        request = _locked(request_id, principal)
+        request.status = CorrectionRequest.Status.DECLINED
+        request.decided_by = principal.actor
+        request.decided_at = timezone.now()
+        request.decision_reason = reason
+        request.save()
+        audit(principal.actor, "correction.declined", str(request.id), reason=reason)
+    return request
+
+
+def is_overdue(request: CorrectionRequest, today: datetime.date | None = None) -> bool:
+    return (
+        request.status == CorrectionRequest.Status.OPEN
+        and (today or timezone.localdate()) > request.due_on
+    )

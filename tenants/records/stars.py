@@ -1,0 +1,106 @@
+"""Star levels (星级认定): counted hours reach a threshold, the volunteer applies,
+the body the policy names grants it (000 Art.19, 003 Art.26; 001 §6 for 云南:
+1–2★ county, 3–4★ city, 5★ province)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.policy import Granter, RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.audit.services import record as audit
+from tenants.groups.models import Membership, MembershipStatus
+from tenants.records.models import StarApplication, VolunteerTotals
+
+
+def eligible_level(hours, policy: RegionPolicy) -> int:
+    return sum(1 for threshold in policy.star_thresholds if hours >= threshold)
+
+
+def totals_of(volunteer) -> VolunteerTotals:
+    return VolunteerTotals.objects.filter(volunteer=volunteer).first() or VolunteerTotals(
+        volunteer=volunteer
+    )
+
+
+def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> StarApplication:
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    if volunteer is None:
+        raise PermissionDenied("only a volunteer's own account applies for a star level")
+    if not 1 <= level <= 5:
+        raise InvalidInput("a level from 1 to 5", field="level")
+    totals = totals_of(volunteer)
+    if totals.star_level >= level:
+        raise Conflict(f"already granted {totals.star_level}★", field="level")
+    needed = policy.star_thresholds[level - 1]
+    if totals.counted_hours < needed:
+        raise InvalidInput(
+            f"{level}★ needs {needed} counted hours; you have {totals.counted_hours}", field="level"
+        )
+    granter = policy.star_granters[level - 1]
+    group = None
+    if granter == Granter.GROUP:
+        membership = Membership.objects.select_related("group").filter(
+            volunteer=volunteer, status=MembershipStatus.ACTIVE
+        )
+        if group_id is not None:
+            membership = membership.filter(group_id=group_id)
+        found = membership.first()
+        if found is None:
+            raise InvalidInput("name a group you belong to; it grants this level", field="groupId")
+        group = found.group
+    try:
+        with transaction.atomic():
+            application = StarApplication.objects.create(
+                volunteer=volunteer,
+                level=level,
+                granter=granter,
+                group=group,
+                hours_at_application=totals.counted_hours,
+            )
+            audit(principal.actor, "star.applied", volunteer.number, level=level, granter=granter)
+    except IntegrityError:
+        raise Conflict(f"an application for {level}★ is already open", field="level") from None
+    return application
+
+
+def _may_grant(application: StarApplication, principal) -> bool:
+    if application.granter == Granter.GROUP:
+        return application.group_id in principal.admin_group_ids
+    return application.granter in principal.authority_levels
+
+
+def decide_star(application_id: int, grant: bool, reason: str, *, principal, policy):
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if not grant and not reason:
+        raise InvalidInput("say why the level is refused", field="reason")
+    with transaction.atomic():
+        application = StarApplication.objects.select_for_update().filter(id=application_id).first()
+        if application is None:
+            raise NotFound("no such application", field="applicationId")
+        if not _may_grant(application, principal):
+            raise PermissionDenied(
+                f"{application.level}★ is granted by the {application.granter} (001 §6)"
+            )
+        if application.status != StarApplication.Status.APPLIED:
+            raise Conflict(f"the application is {application.status}", field="applicationId")
+        application.status = (
+            StarApplication.Status.GRANTED if grant else StarApplication.Status.REFUSED
+        )
+        application.decided_by = principal.actor
+        application.decided_at = timezone.now()
+        application.reason = reason
+        application.save()
+        if grant:
+            VolunteerTotals.objects.get_or_create(volunteer_id=application.volunteer_id)
+            totals = VolunteerTotals.objects.select_for_update().get(
+                volunteer_id=application.volunteer_id
+            )
+            totals.star_level = max(totals.star_level, application.level)
+            totals.save(update_fields=["star_level", "updated_at"])
+        audit(principal.actor, "star.decided", str(application.id), grant=grant, reason=reason)
+    return application
