@@ -33,9 +33,16 @@ def days_ago(n: int) -> datetime.date:
 
 
 def entry(day: datetime.date, start: str, end: str, hours, content="陪伴老人聊天、读报") -> dict:
-    return {"serviceDate": day.isoformat(), "startTime": start, "endTime": end,
-            "hours": str(hours), "content": content, "punctuality": 5, "attitude": 5,
-            "professionalism": 4}
+    return {
+        "serviceDate": day.isoformat(),
+        "startTime": start,
+        "endTime": end,
+        "hours": str(hours),
+        "content": content,
+        "punctuality": 5,
+        "attitude": 5,
+        "professionalism": 4,
+    }
 
 
 @dataclass
@@ -54,22 +61,40 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     h = hierarchy(slug)
     admin = login(gql, slug, h.admins["team"])
     district_admin = login(gql, slug, h.admins["district"])
-    project = gql.region(slug, CREATE_PROJECT, {"g": str(h.team.id), "input": {
-        "name": unique("敬老院陪伴项目"), "category": "ELDERLY_AND_CHILDREN",
-        "serviceTargets": "敬老院老人", "place": "幸福敬老院", "startsOn": days_ago(30).isoformat(),
-        "endsOn": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
-        "quota": quota, "riskNotice": "注意防滑，避免与老人发生肢体冲突", "contact": "赵联系",
-    }}, token=admin)["data"]["createProject"]
+    project = gql.region(
+        slug,
+        CREATE_PROJECT,
+        {
+            "g": str(h.team.id),
+            "input": {
+                "name": unique("敬老院陪伴项目"),
+                "category": "ELDERLY_AND_CHILDREN",
+                "serviceTargets": "敬老院老人",
+                "place": "幸福敬老院",
+                "startsOn": days_ago(30).isoformat(),
+                "endsOn": (timezone.localdate() + datetime.timedelta(days=30)).isoformat(),
+                "quota": quota,
+                "riskNotice": "注意防滑，避免与老人发生肢体冲突",
+                "contact": "赵联系",
+            },
+        },
+        token=admin,
+    )["data"]["createProject"]
     assert project["errors"] == [], project
     project_id = project["project"]["id"]
     submitted = gql.region(slug, SUBMIT, {"p": project_id}, token=admin)["data"]["submitProject"]
     if submitted["project"]["status"] == "pending_review":
-        reviewed = gql.region(slug, REVIEW_PROJECT, {"p": project_id, "a": True, "r": ""},
-                              token=district_admin)
+        reviewed = gql.region(
+            slug, REVIEW_PROJECT, {"p": project_id, "a": True, "r": ""}, token=district_admin
+        )
         assert reviewed["data"]["reviewProject"]["project"]["status"] == "ongoing", reviewed
     recorder_name = unique("rec")
-    created = gql.region(slug, CREATE_STAFF, {"g": str(h.team.id), "u": recorder_name,
-                                              "c": "记录员证2026"}, token=admin)
+    created = gql.region(
+        slug,
+        CREATE_STAFF,
+        {"g": str(h.team.id), "u": recorder_name, "c": "记录员证2026"},
+        token=admin,
+    )
     assert created["data"]["createStaffAccount"]["errors"] == [], created
     recorder = login(gql, slug, recorder_name)
     people = []
@@ -80,8 +105,13 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     return Stage(slug, h, project_id, admin, recorder, people)
 
 
-AREAS = {"yunnan": "530102", "fuxin": "210902", "liaoning": "210902", "hubei": "110105",
-         "suizhou": "110105"}
+AREAS = {
+    "yunnan": "530102",
+    "fuxin": "210902",
+    "liaoning": "210902",
+    "hubei": "110105",
+    "suizhou": "110105",
+}
 
 
 def _area(slug: str) -> dict:

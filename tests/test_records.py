@@ -30,9 +30,12 @@ AMEND = """mutation($r: ID!, $c: AmendmentInput!, $why: String!) { amendRecord(r
 
 
 def record(gql, s, number, day, start, end, hours, token=None, **extra):
-    body = gql.region(s.slug, RECORD, {"p": s.project_id, "n": number,
-                                       "input": {**entry(day, start, end, hours), **extra}},
-                      token=token or s.recorder)
+    body = gql.region(
+        s.slug,
+        RECORD,
+        {"p": s.project_id, "n": number, "input": {**entry(day, start, end, hours), **extra}},
+        token=token or s.recorder,
+    )
     return body
 
 
@@ -65,8 +68,9 @@ def test_chongqing_counts_at_once_and_totals_follow(gql, seed_regions):
         (timezone.localdate() + datetime.timedelta(days=1), "09:00", "10:00", "1", "serviceDate"),
     ],
 )
-def test_invalid_hours_are_refused_and_write_nothing(gql, seed_regions, day, start, end, hours,
-                                                     field):
+def test_invalid_hours_are_refused_and_write_nothing(
+    gql, seed_regions, day, start, end, hours, field
+):
     s = stage(gql, "chongqing")
     volunteer, _ = s.volunteers[0]
     body = record(gql, s, volunteer.number, day, start, end, hours)
@@ -81,13 +85,19 @@ def test_overlap_and_the_24_hour_day(gql, seed_regions):
     s = stage(gql, "chongqing")
     volunteer, _ = s.volunteers[0]
     day = days_ago(4)
-    assert record(gql, s, volunteer.number, day, "00:00", "12:00", 12)["data"]["recordHours"][
-        "errors"] == []
+    assert (
+        record(gql, s, volunteer.number, day, "00:00", "12:00", 12)["data"]["recordHours"]["errors"]
+        == []
+    )
     overlap = record(gql, s, volunteer.number, day, "11:00", "13:00", 1)["data"]["recordHours"]
     assert overlap["errors"][0]["code"] == "CONFLICT"
     assert "overlapping" in overlap["errors"][0]["message"]
-    assert record(gql, s, volunteer.number, day, "12:00", "23:59", "11.98")["data"][
-        "recordHours"]["errors"] == []
+    assert (
+        record(gql, s, volunteer.number, day, "12:00", "23:59", "11.98")["data"]["recordHours"][
+            "errors"
+        ]
+        == []
+    )
     # The day is full: nothing more fits, and the total stays within 24 hours.
     full = record(gql, s, volunteer.number, day, "23:00", "23:30", "0.5")["data"]["recordHours"]
     assert full["errors"][0]["code"] == "CONFLICT"
@@ -124,14 +134,16 @@ def test_yunnan_publicity_objection_and_confirmation(gql, seed_regions):
     policy = preset("yunnan")
     first = record(gql, s, alice.number, days_ago(2), "09:00", "11:00", 2)["data"]["recordHours"]
     assert first["record"]["state"] == "IN_PUBLICITY"
-    ends = add_working_days(today, 3, extra_holidays=policy.extra_holidays,
-                            extra_workdays=policy.extra_workdays)
+    ends = add_working_days(
+        today, 3, extra_holidays=policy.extra_holidays, extra_workdays=policy.extra_workdays
+    )
     assert first["record"]["publicityEndsOn"] == ends.isoformat()
     second = record(gql, s, bob.number, days_ago(2), "09:00", "11:00", 2)["data"]["recordHours"]
     # Bob's record draws an objection from another volunteer (社会监督).
     objector = login(gql, "yunnan", register_volunteer("yunnan", idNumber=_yn_id())[1])
-    raised = gql.region("yunnan", OBJECT, {"r": second["record"]["id"], "why": "当天未见到此人"},
-                        token=objector)["data"]["raiseObjection"]
+    raised = gql.region(
+        "yunnan", OBJECT, {"r": second["record"]["id"], "why": "当天未见到此人"}, token=objector
+    )["data"]["raiseObjection"]
     assert raised["errors"] == []
     # Nothing counts before publicity ends.
     call_command("close_publicity", "--region", "530000", "--today", ends.isoformat())
@@ -140,8 +152,10 @@ def test_yunnan_publicity_objection_and_confirmation(gql, seed_regions):
     after = (ends + datetime.timedelta(days=1)).isoformat()
     call_command("close_publicity", "--region", "530000", "--today", after)
     call_command("close_publicity", "--region", "530000", "--today", after)  # idempotent
-    states = {n["node"]["id"]: n["node"]["state"]
-              for n in totals(gql, s, alice.number)["records"]["edges"]}
+    states = {
+        n["node"]["id"]: n["node"]["state"]
+        for n in totals(gql, s, alice.number)["records"]["edges"]
+    }
     assert states == {first["record"]["id"]: "AWAITING_CONFIRMATION"}
     bob_states = [n["node"]["state"] for n in totals(gql, s, bob.number)["records"]["edges"]]
     assert bob_states == ["OBJECTED"]
@@ -155,11 +169,16 @@ def test_yunnan_publicity_objection_and_confirmation(gql, seed_regions):
     twice = gql.region("yunnan", CONFIRM, {"r": first["record"]["id"]}, token=county)
     assert twice["data"]["confirmRecord"]["errors"][0]["code"] == "CONFLICT"
     # The group dismisses the objection with a reason; Bob's record goes on.
-    no_reason = gql.region("yunnan", RESOLVE, {"o": raised["objectionId"], "u": False,
-                                               "why": ""}, token=s.admin)
+    no_reason = gql.region(
+        "yunnan", RESOLVE, {"o": raised["objectionId"], "u": False, "why": ""}, token=s.admin
+    )
     assert no_reason["data"]["resolveObjection"]["errors"][0]["field"] == "reason"
-    dismissed = gql.region("yunnan", RESOLVE, {"o": raised["objectionId"], "u": False,
-                                               "why": "签到表可查，确有参加"}, token=s.admin)
+    dismissed = gql.region(
+        "yunnan",
+        RESOLVE,
+        {"o": raised["objectionId"], "u": False, "why": "签到表可查，确有参加"},
+        token=s.admin,
+    )
     assert dismissed["data"]["resolveObjection"]["record"]["state"] == "IN_PUBLICITY"
     call_command("close_publicity", "--region", "530000", "--today", after)
     bob_states = [n["node"]["state"] for n in totals(gql, s, bob.number)["records"]["edges"]]
@@ -177,12 +196,19 @@ def test_upheld_objection_voids_the_record_and_frees_the_time(gql, seed_regions)
     volunteer, _ = s.volunteers[0]
     body = record(gql, s, volunteer.number, days_ago(5), "09:00", "11:00", 2)
     record_id = body["data"]["recordHours"]["record"]["id"]
-    raised = gql.region("yunnan", OBJECT, {"r": record_id, "why": "重复记录"},
-                        token=s.admin)["data"]["raiseObjection"]
-    upheld = gql.region("yunnan", RESOLVE, {"o": raised["objectionId"], "u": True,
-                                            "why": "与另一条记录重复"}, token=s.admin)
+    raised = gql.region("yunnan", OBJECT, {"r": record_id, "why": "重复记录"}, token=s.admin)[
+        "data"
+    ]["raiseObjection"]
+    upheld = gql.region(
+        "yunnan",
+        RESOLVE,
+        {"o": raised["objectionId"], "u": True, "why": "与另一条记录重复"},
+        token=s.admin,
+    )
     assert upheld["data"]["resolveObjection"]["record"] == {
-        "state": "VOID", "stateReason": "与另一条记录重复"}
+        "state": "VOID",
+        "stateReason": "与另一条记录重复",
+    }
     again = record(gql, s, volunteer.number, days_ago(5), "09:00", "11:00", 2)
     assert again["data"]["recordHours"]["errors"] == []
     late = gql.region("yunnan", OBJECT, {"r": record_id, "why": "再提异议"}, token=s.admin)
@@ -194,7 +220,8 @@ def test_publicity_periods_follow_the_official_calendar():
     policy = preset("yunnan")
     # Recorded on 2025-09-30: 国庆 10-01..08 are off; Saturday 10-11 is a 调休 working day.
     assert add_working_days(datetime.date(2025, 9, 30), policy.publicity_working_days) == (
-        datetime.date(2025, 10, 11))
+        datetime.date(2025, 10, 11)
+    )
     # Recorded on Friday 2025-09-26: Sunday 09-28 is a 调休 working day.
     assert add_working_days(datetime.date(2025, 9, 26), 3) == datetime.date(2025, 9, 30)
 
@@ -220,14 +247,20 @@ def test_amendments_not_edits_and_the_database_refuses_rewrites(gql, seed_region
     volunteer, _ = s.volunteers[0]
     body = record(gql, s, volunteer.number, days_ago(6), "08:00", "12:00", 4)
     record_id = body["data"]["recordHours"]["record"]["id"]
-    no_reason = gql.region("chongqing", AMEND, {"r": record_id, "c": {"hours": "3"}, "why": " "},
-                           token=s.recorder)["data"]["amendRecord"]
+    no_reason = gql.region(
+        "chongqing", AMEND, {"r": record_id, "c": {"hours": "3"}, "why": " "}, token=s.recorder
+    )["data"]["amendRecord"]
     assert no_reason["errors"][0]["field"] == "reason"
-    too_much = gql.region("chongqing", AMEND, {"r": record_id, "c": {"hours": "5"},
-                                               "why": "多记"}, token=s.recorder)
+    too_much = gql.region(
+        "chongqing", AMEND, {"r": record_id, "c": {"hours": "5"}, "why": "多记"}, token=s.recorder
+    )
     assert too_much["data"]["amendRecord"]["errors"][0]["field"] == "hours"
-    amended = gql.region("chongqing", AMEND, {"r": record_id, "c": {"hours": "3.5"},
-                                              "why": "扣除午休半小时"}, token=s.recorder)
+    amended = gql.region(
+        "chongqing",
+        AMEND,
+        {"r": record_id, "c": {"hours": "3.5"}, "why": "扣除午休半小时"},
+        token=s.recorder,
+    )
     payload = amended["data"]["amendRecord"]
     assert payload["errors"] == []
     assert (payload["record"]["hours"], payload["record"]["originalHours"]) == ("3.50", "4.00")
@@ -257,23 +290,41 @@ def test_self_declaration_counts_only_after_the_group_confirms(gql, seed_regions
     s = stage(gql, "chongqing")
     volunteer, username = s.volunteers[0]
     own = login(gql, "chongqing", username)
-    declared = gql.region("chongqing", DECLARE, {"p": s.project_id, "input": entry(
-        days_ago(7), "09:00", "11:00", 2)}, token=own)["data"]["declareHours"]
+    declared = gql.region(
+        "chongqing",
+        DECLARE,
+        {"p": s.project_id, "input": entry(days_ago(7), "09:00", "11:00", 2)},
+        token=own,
+    )["data"]["declareHours"]
     assert declared["record"]["state"] == "DECLARED"
     assert declared["record"]["mode"] == "SELF_DECLARED"
     assert totals(gql, s, volunteer.number)["totalHours"] == "0"
-    not_own = gql.region("chongqing", DECIDE_DECLARATION, {"r": declared["record"]["id"],
-                                                           "a": True, "why": ""}, token=own)
+    not_own = gql.region(
+        "chongqing",
+        DECIDE_DECLARATION,
+        {"r": declared["record"]["id"], "a": True, "why": ""},
+        token=own,
+    )
     assert not_own["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-    accepted = gql.region("chongqing", DECIDE_DECLARATION, {"r": declared["record"]["id"],
-                                                            "a": True, "why": ""},
-                          token=s.recorder)["data"]["decideDeclaration"]
+    accepted = gql.region(
+        "chongqing",
+        DECIDE_DECLARATION,
+        {"r": declared["record"]["id"], "a": True, "why": ""},
+        token=s.recorder,
+    )["data"]["decideDeclaration"]
     assert accepted["record"]["state"] == "COUNTED"
     assert totals(gql, s, volunteer.number)["totalHours"] == "2.00"
-    second = gql.region("chongqing", DECLARE, {"p": s.project_id, "input": entry(
-        days_ago(8), "09:00", "11:00", 2)}, token=own)["data"]["declareHours"]
-    rejected = gql.region("chongqing", DECIDE_DECLARATION, {"r": second["record"]["id"],
-                                                            "a": False, "why": "当天无此活动"},
-                          token=s.recorder)["data"]["decideDeclaration"]
+    second = gql.region(
+        "chongqing",
+        DECLARE,
+        {"p": s.project_id, "input": entry(days_ago(8), "09:00", "11:00", 2)},
+        token=own,
+    )["data"]["declareHours"]
+    rejected = gql.region(
+        "chongqing",
+        DECIDE_DECLARATION,
+        {"r": second["record"]["id"], "a": False, "why": "当天无此活动"},
+        token=s.recorder,
+    )["data"]["decideDeclaration"]
     assert rejected["record"] == {"state": "REJECTED", "stateReason": "当天无此活动"}
     assert totals(gql, s, volunteer.number)["totalHours"] == "2.00"

@@ -41,9 +41,12 @@ def test_two_overlapping_entries_at_once_exactly_one_wins(gql, seed_regions):
 
     def attempt(day, start, end):
         client = GraphQLClient(gql.base_url)
-        return lambda: client.region("chongqing", RECORD, {
-            "p": s.project_id, "n": volunteer.number,
-            "input": entry(day, start, end, 2)}, token=s.recorder)
+        return lambda: client.region(
+            "chongqing",
+            RECORD,
+            {"p": s.project_id, "n": volunteer.number, "input": entry(day, start, end, 2)},
+            token=s.recorder,
+        )
 
     for round_ in range(3):
         day = days_ago(9 + round_)
@@ -60,22 +63,32 @@ def test_two_overlapping_entries_at_once_exactly_one_wins(gql, seed_regions):
 def test_two_confirmations_at_once_exactly_one_wins(gql, seed_regions):
     s = stage(gql, "yunnan")
     volunteer, _ = s.volunteers[0]
-    created = gql.region("yunnan", RECORD, {"p": s.project_id, "n": volunteer.number,
-                                            "input": entry(days_ago(3), "09:00", "11:00", 2)},
-                         token=s.recorder)["data"]["recordHours"]["record"]
+    created = gql.region(
+        "yunnan",
+        RECORD,
+        {
+            "p": s.project_id,
+            "n": volunteer.number,
+            "input": entry(days_ago(3), "09:00", "11:00", 2),
+        },
+        token=s.recorder,
+    )["data"]["recordHours"]["record"]
     with tenant_context(region("yunnan")):
         # Let this record's publicity lie in the past, then close publicity as the
         # daily job does: it moves on to civil-affairs confirmation.
         ServiceRecord.objects.filter(id=created["id"]).update(publicity_ends_on=days_ago(1))
     call_command("close_publicity", "--region", "530000")
     county_a, county_b = authority(gql, "yunnan", "county"), authority(gql, "yunnan", "county")
-    mutation = "mutation($r: ID!) { confirmRecord(recordId: $r) { record { state } errors " \
-               "{ code } } }"
+    mutation = (
+        "mutation($r: ID!) { confirmRecord(recordId: $r) { record { state } errors { code } } }"
+    )
     clients = [GraphQLClient(gql.base_url), GraphQLClient(gql.base_url)]
-    results = together([
-        lambda: clients[0].region("yunnan", mutation, {"r": created["id"]}, token=county_a),
-        lambda: clients[1].region("yunnan", mutation, {"r": created["id"]}, token=county_b),
-    ])
+    results = together(
+        [
+            lambda: clients[0].region("yunnan", mutation, {"r": created["id"]}, token=county_a),
+            lambda: clients[1].region("yunnan", mutation, {"r": created["id"]}, token=county_b),
+        ]
+    )
     payloads = [r["data"]["confirmRecord"] for r in results]
     assert sorted(bool(p["errors"]) for p in payloads) == [False, True], payloads
     assert [p["errors"] for p in payloads if p["errors"]] == [[{"code": "CONFLICT"}]]
@@ -95,12 +108,16 @@ def test_quota_holds_under_concurrent_acceptances(gql, seed_regions):
     decide = """mutation($a: ID!) { decideProjectApplication(applicationId: $a, accept: true)
       { status errors { code message } } }"""
     clients = [GraphQLClient(gql.base_url) for _ in ids]
-    results = together([
-        (lambda c=c, a=a: c.region("chongqing", decide, {"a": a}, token=s.admin))
-        for c, a in zip(clients, ids, strict=True)
-    ])
+    results = together(
+        [
+            (lambda c=c, a=a: c.region("chongqing", decide, {"a": a}, token=s.admin))
+            for c, a in zip(clients, ids, strict=True)
+        ]
+    )
     accepted = [r for r in results if not r["data"]["decideProjectApplication"]["errors"]]
     assert len(accepted) == 1, results
     with tenant_context(region("chongqing")):
-        assert ProjectApplication.objects.filter(project_id=s.project_id,
-                                                 status="accepted").count() == 1
+        assert (
+            ProjectApplication.objects.filter(project_id=s.project_id, status="accepted").count()
+            == 1
+        )
