@@ -129,7 +129,7 @@ def test_yunnan_recorders_need_a_certificate(gql, seed_regions):
 def test_yunnan_publicity_objection_and_confirmation(gql, seed_regions):
     """001 §4(4)3: ≥3 working days of publicity, then civil affairs confirms."""
     s = stage(gql, "yunnan", participants=2)
-    (alice, _), (bob, bob_user) = s.volunteers
+    (alice, _), (bob, _) = s.volunteers
     today = timezone.localdate()
     policy = preset("yunnan")
     first = record(gql, s, alice.number, days_ago(2), "09:00", "11:00", 2)["data"]["recordHours"]

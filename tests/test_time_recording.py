@@ -179,8 +179,9 @@ def test_correction_requests_amend_or_decline(gql, seed_regions):
     policy = region("chongqing").get_policy()
     due = timezone.localdate() + datetime.timedelta(days=policy.correction_deadline_days)
     assert (asked["status"], asked["dueOn"], asked["overdue"]) == ("open", due.isoformat(), False)
-    amend = """mutation($q: ID!) { amendForCorrection(requestId: $q, changes: {endTime: "11:00",
-      hours: "2"}, reason: "核对签到表属实") { request { status } errors { field code message } } }"""
+    amend = """mutation($q: ID!) { amendForCorrection(requestId: $q,
+      changes: {endTime: "11:00", hours: "2"}, reason: "核对签到表属实") {
+      request { status } errors { field code message } } }"""
     answered = gql.region("chongqing", amend, {"q": asked["id"]}, token=s.recorder)
     assert answered["data"]["amendForCorrection"]["request"]["status"] == "amended"
     seen = gql.region("chongqing", VOLUNTEER_TOTALS, {"n": volunteer.number}, token=s.admin)
