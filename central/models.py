@@ -163,3 +163,40 @@ class HomeRegion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volunteer_number} @ {self.region_code}"
+
+
+class RegionKey(models.Model):
+    """A region's Ed25519 signing key for transfer packages (DESIGN.md §6).
+
+    The public key is published in the federation directory; the private key
+    is stored encrypted with the deployment's data key (``PII_ENCRYPTION_KEYS``).
+    """
+
+    region = models.OneToOneField(Region, on_delete=models.CASCADE, related_name="signing_key")
+    public_key = models.CharField(max_length=64)  # base64 of the 32 raw bytes
+    private_key_encrypted = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"key of {self.region_id}"
+
+
+class RemoteRegion(models.Model):
+    """A region served by another deployment: its public key and its inbox URL."""
+
+    code = models.CharField(max_length=6, unique=True)
+    name = models.CharField(max_length=64)
+    public_key = models.CharField(max_length=64)
+    inbox_url = models.URLField(max_length=300)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(code__regex=r"^\d{6}$"), name="remote_region_code_6_digits"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code}) at {self.inbox_url}"

@@ -55,6 +55,9 @@ TENANT_APPS = [
     "tenants.accounts",
     "tenants.projects",
     "tenants.records",
+    "tenants.certificates",
+    "tenants.recognition",
+    "interop",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -129,6 +132,11 @@ PII_HASH_KEY = os.environ.get(
 REGION_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_REGION_TOKEN_TTL_HOURS", "12"))
 # Uploaded group certificates: accepted types and the largest size.
 UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+
+# Transfers (interop): how long a request waits for the volunteer's consent,
+# and this deployment's inbox URL as peers should call it.
+TRANSFER_CONSENT_DAYS = int(os.environ.get("PLATFORM_TRANSFER_CONSENT_DAYS", "30"))
+INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/interop/inbox")
 
 # GraphiQL on GET; production turns it off.
 GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", True)

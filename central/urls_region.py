@@ -1,11 +1,20 @@
 """URLs of a region's hosts: that region's GraphQL API and its files."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from schema.views import region_view
+from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
 
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),
     path("groups/<int:group_id>/certificate", group_certificate, name="group-certificate"),
+    re_path(
+        r"^certificates/verify/(?P<code>[A-Za-z0-9-]{1,40})$",
+        verify_page,
+        name="certificate-verify",
+    ),
+    re_path(
+        r"^certificates/(?P<code>[A-Za-z0-9-]{1,40})\.pdf$", certificate_pdf, name="certificate-pdf"
+    ),
 ]

@@ -51,8 +51,16 @@ def child_env(database_url: str, **extra: str) -> dict[str, str]:
 class PlatformServer:
     """Runs ``gunicorn central.wsgi`` (the production server) in a child process."""
 
-    def __init__(self, database_url: str, workers: int = 1, threads: int = 4):
-        self.port = free_port()
+    def __init__(
+        self,
+        database_url: str,
+        workers: int = 1,
+        threads: int = 4,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.port = port or free_port()
+        self.env = env or {}
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
         self.workers = workers
@@ -78,7 +86,7 @@ class PlatformServer:
                 "warning",
             ],
             cwd=REPO,
-            env=child_env(self.database_url),
+            env=child_env(self.database_url, **self.env),
         )
         wait_for_port(self.port, self.process)
         return self

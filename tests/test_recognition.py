@@ -581,9 +581,8 @@ def test_a_page_of_records_costs_the_same_queries_whatever_its_size(gql, seed_re
     admin = login(gql, slug, h.admins["team"])
     numbers = []
     for _ in range(5):
-        volunteer, _ = register_volunteer(
-            slug, idNumber=id_number(datetime.date(1992, 3, 4), area="210902")
-        )
+        born = datetime.date(1992, 3, 4)
+        volunteer, _ = register_volunteer(slug, birth=born, idNumber=id_number(born, "210902"))
         gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
         numbers.append(volunteer.number)
         probe = Stage(slug, h, admin, admin, volunteer, "", None)

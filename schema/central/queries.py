@@ -16,8 +16,35 @@ def _admin(info: Info):
         raise AccessError(error) from None
 
 
+@strawberry.type(description="A region in the federation directory, with its signing key.")
+class DirectoryRegion:
+    code: str
+    name: str
+    public_key: str = strawberry.field(description="Ed25519, base64 of the raw 32 bytes.")
+    local: bool = strawberry.field(description="Served by this deployment.")
+    inbox_url: str = strawberry.field(description="Where a remote region receives packages.")
+
+
 @strawberry.type
 class CentralQuery:
+    @strawberry.field(
+        description="Every region this deployment knows, with its public key. "
+        "Public: keys are what peers verify transfer packages with."
+    )
+    def federation_directory(self) -> list[DirectoryRegion]:
+        from interop.signing import directory
+
+        return [
+            DirectoryRegion(
+                code=e.code,
+                name=e.name,
+                public_key=e.public_key,
+                local=e.local,
+                inbox_url=e.inbox_url,
+            )
+            for e in directory()
+        ]
+
     @strawberry.field(description="Every region of this deployment. Central admins only.")
     def regions(self, info: Info, status: RegionStatus | None = None) -> list[Region]:
         _admin(info)

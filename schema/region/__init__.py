@@ -7,12 +7,21 @@ here into the two root types (Saleor-style: one module per domain).
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.region.certificates import CertificatesMutation, CertificatesQuery
+from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
 from schema.region.queries import RegionQuery
+from schema.region.recognition import RecognitionMutation, RecognitionQuery
 from schema.region.records import RecordsMutation, RecordsQuery
 
-QUERIES = (RegionQuery, RecordsQuery)
-MUTATIONS = (RegionMutation, RecordsMutation)
+QUERIES = (RegionQuery, RecordsQuery, RecognitionQuery, CertificatesQuery, InteropQuery)
+MUTATIONS = (
+    RegionMutation,
+    RecordsMutation,
+    RecognitionMutation,
+    CertificatesMutation,
+    InteropMutation,
+)
 
 schema = strawberry.Schema(
     query=merge_types("Query", QUERIES), mutation=merge_types("Mutation", MUTATIONS)

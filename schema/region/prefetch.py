@@ -25,6 +25,10 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "Volunteer": {
         "memberships": ("memberships", "Membership"),
+        "trainings": ("trainings", "Training"),
+        "awards": ("awards", "Award"),
+        "complaints": ("complaints", "Complaint"),
+        "certificates": ("certificates", "Certificate"),
         "records": ("records", "ServiceRecordConnection"),
         "totalHours": ("totals", "VolunteerTotals"),
         "starLevel": ("totals", "VolunteerTotals"),
@@ -45,6 +49,9 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Project": {
         "records": ("records", "ServiceRecord"),
     },
+    "Training": {"group": ("group", "VolunteerGroup")},
+    "Award": {"group": ("group", "VolunteerGroup")},
+    "Complaint": {"group": ("group", "VolunteerGroup")},
 }
 
 

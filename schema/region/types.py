@@ -26,6 +26,8 @@ from tenants.groups.permissions import group_powers, manages_region_volunteers
 from tenants.volunteers import models as volunteer_models
 
 if TYPE_CHECKING:
+    from schema.region.certificates import Certificate
+    from schema.region.recognition import Award, Complaint, Training
     from schema.region.records import Project, RecordFilter, ServiceRecordConnection
 
 
@@ -150,6 +152,39 @@ class Volunteer:
         from tenants.records.stars import eligible_level
 
         return eligible_level(volunteer_total_hours(self._model), policy_of(info))
+
+    @strawberry.field(description="培训信息 (000 Art.11, 003 Art.14), oldest first.")
+    def trainings(self) -> list[Annotated[Training, strawberry.lazy("schema.region.recognition")]]:
+        from schema.region.recognition import trainings_of
+
+        return trainings_of(self._model)
+
+    @strawberry.field(description="表彰奖励 (000 Art.12), oldest first.")
+    def awards(self) -> list[Annotated[Award, strawberry.lazy("schema.region.recognition")]]:
+        from schema.region.recognition import awards_of
+
+        return awards_of(self._model)
+
+    @strawberry.field(
+        description="投诉 (000 Art.13, 003 Art.22): upheld ones (kept on file); open and "
+        "investigating ones too for the group's staff and the authority; never dismissed ones."
+    )
+    def complaints(
+        self, info: Info
+    ) -> list[Annotated[Complaint, strawberry.lazy("schema.region.recognition")]]:
+        from schema.region.recognition import complaints_of
+
+        return complaints_of(self._model, info)
+
+    @strawberry.field(
+        description="志愿服务记录证明 issued to the volunteer, oldest first (000 Art.17)."
+    )
+    def certificates(
+        self,
+    ) -> list[Annotated[Certificate, strawberry.lazy("schema.region.certificates")]]:
+        from schema.region.certificates import certificates_of
+
+        return certificates_of(self._model)
 
 
 @strawberry.type(description="A volunteer's belonging to a group.")

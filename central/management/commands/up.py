@@ -29,8 +29,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="WSGI worker processes")
         parser.add_argument("--threads", type=int, default=4, help="threads per worker")
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
+        parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
 
-    def handle(self, *args, host, port, workers, threads, no_serve, **options):
+    def handle(self, *args, host, port, workers, threads, no_serve, no_seed, **options):
         started = time.monotonic()
         db = settings.DATABASES["default"]
         self.stdout.write(f"database: {db['NAME']} on {db['HOST'] or 'localhost'}")
@@ -45,7 +46,7 @@ class Command(BaseCommand):
             state = "created" if created else "present"
             self.stdout.write(f"  [{index}/{total}] {spec.code} {spec.name} … {state}")
 
-        results = services.ensure_seed_regions(on_progress=progress)
+        results = [] if no_seed else services.ensure_seed_regions(on_progress=progress)
         admin, password = services.ensure_central_admin()
         created = sum(1 for _, was_created in results if was_created)
         self.stdout.write(

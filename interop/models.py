@@ -1,0 +1,92 @@
+"""Transfers (转移接续) as each region sees them, and the outbox of messages to peers.
+
+These tables live in every region's schema (``interop`` is a tenant app). A
+transfer appears once in the source region (``outgoing``) and once in the
+destination (``incoming``); the package id ties them together and is unique
+among a region's incoming transfers, which is what makes an import happen
+exactly once.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from tenants.volunteers.models import Volunteer
+
+
+class Direction(models.TextChoices):
+    OUTGOING = "outgoing", "转出"
+    INCOMING = "incoming", "转入"
+
+
+class TransferState(models.TextChoices):
+    REQUESTED = "requested", "已申请"  # waiting for the volunteer's consent
+    EXPORTED = "exported", "已导出"  # consented, package signed, on its way
+    COMPLETED = "completed", "已完成"  # imported at the destination
+    REFUSED = "refused", "已拒绝"
+    EXPIRED = "expired", "已过期"
+
+
+class Transfer(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    state = models.CharField(max_length=16, choices=TransferState.choices)
+    volunteer = models.ForeignKey(
+        Volunteer, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+    )
+    volunteer_number = models.CharField(max_length=20)
+    counterpart_region_code = models.CharField(max_length=6)
+    requested_by = models.CharField(max_length=120)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    consented_by = models.CharField(max_length=120, blank=True, default="")
+    reason = models.CharField(max_length=500, blank=True, default="")
+    package_id = models.UUIDField(null=True, blank=True)
+    package = models.JSONField(null=True, blank=True)  # the signed envelope
+    delivery = models.CharField(max_length=16, default="direct")  # direct / outbox / offline
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package_id"],
+                condition=Q(direction="incoming"),
+                name="transfer_package_imported_once",
+            ),
+            models.UniqueConstraint(
+                fields=["volunteer_number"],
+                condition=Q(direction="outgoing", state__in=["requested", "exported"]),
+                name="transfer_one_open_outgoing",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.volunteer_number} ↔ {self.counterpart_region_code}"
+
+
+class OutboxMessage(models.Model):
+    """A message to another deployment, written in the same transaction as the
+    change it announces, and delivered (with retries) by ``manage.py interop deliver``."""
+
+    kind = models.CharField(max_length=32)  # "package" or "transfer_request"
+    transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="outbox")
+    destination_code = models.CharField(max_length=6)
+    inbox_url = models.URLField(max_length=300)
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["delivered_at", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} → {self.destination_code} ({self.attempts} attempts)"

@@ -1,0 +1,230 @@
+"""The transfer package: building it, its canonical bytes, and checking one received.
+
+Format and rules: ``interop/README.md`` and the JSON Schema in
+``interop/schemas/transfer-package.v1.json``. A package carries the volunteer's
+profile and every counted record (with its amendments), training, award and
+upheld complaint, each with its provenance (origin region, origin id, group,
+recorder), so nothing is lost and nothing can be counted twice on the way.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from django.utils import timezone
+
+from interop import signing
+from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
+from tenants.records.models import RecordState, ServiceRecord, VolunteerTotals
+from tenants.volunteers import pii
+
+FORMAT = "volunteer-transfer"
+VERSION = 1
+SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "transfer-package.v1.json"
+
+
+class PackageRejected(Exception):
+    """A package that must not be imported; ``code`` is stable, ``reason`` says why."""
+
+    def __init__(self, code: str, reason: str):
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
+
+
+def canonical(package: dict[str, Any]) -> bytes:
+    """The bytes that are signed: UTF-8 JSON, keys sorted, no insignificant whitespace."""
+    return json.dumps(package, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _hours(value) -> str:
+    return format(value.normalize(), "f") if value is not None else None
+
+
+def _provenance(item, source_code: str, group_name: str, recorder: str) -> dict:
+    if getattr(item, "origin_region_code", ""):
+        return {
+            "regionCode": item.origin_region_code,
+            "recordId": item.origin_record_id,
+            "groupName": item.origin_group_name,
+            "recorder": item.origin_recorder,
+        }
+    return {
+        "regionCode": source_code,
+        "recordId": str(item.id),
+        "groupName": group_name,
+        "recorder": recorder,
+    }
+
+
+def build(
+    volunteer, *, transfer_id: str, source, destination_code: str, consented_at, consented_by: str
+) -> dict[str, Any]:
+    """The package for a consented transfer (inside the source region's schema)."""
+    records = (
+        ServiceRecord.objects.filter(volunteer=volunteer, state=RecordState.COUNTED)
+        .select_related("group")
+        .prefetch_related("amendments")
+        .order_by("id")
+    )
+    totals = VolunteerTotals.objects.filter(volunteer=volunteer).first()
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "packageId": str(uuid.uuid4()),
+        "transferId": transfer_id,
+        "createdAt": timezone.now().isoformat(),
+        "source": {"regionCode": source.code, "regionName": source.name},
+        "destination": {"regionCode": destination_code},
+        "consent": {"consentedAt": consented_at.isoformat(), "consentedBy": consented_by},
+        "starLevel": totals.star_level if totals else 0,
+        "volunteer": {
+            "number": volunteer.number,
+            "name": volunteer.name,
+            "gender": volunteer.gender,
+            "birthDate": volunteer.birth_date.isoformat(),
+            "idType": volunteer.id_type,
+            "idNumber": pii.decrypt(volunteer.id_number_encrypted),
+            "phone": pii.decrypt(volunteer.phone_encrypted),
+            "serviceArea": volunteer.service_area,
+            "serviceIntentions": list(volunteer.service_intentions),
+            "skills": list(volunteer.skills),
+            "verification": volunteer.verification,
+            "guardianName": volunteer.guardian_name,
+            "registeredAt": volunteer.registered_at.isoformat(),
+        },
+        "records": [_record(r, source.code) for r in records],
+        "trainings": [
+            {
+                "provenance": _provenance(
+                    t, source.code, t.group.name if t.group else "", t.recorded_by
+                ),
+                "title": t.title,
+                "content": t.content,
+                "trainedOn": t.trained_on.isoformat(),
+                "place": t.place,
+                "hours": _hours(t.hours),
+                "contact": t.contact,
+                "evidence": t.evidence,
+            }
+            for t in Training.objects.filter(volunteer=volunteer).select_related("group")
+        ],
+        "awards": [
+            {
+                "provenance": _provenance(
+                    a, source.code, a.group.name if a.group else "", a.recorded_by
+                ),
+                "title": a.title,
+                "awardingBody": a.awarding_body,
+                "level": a.level,
+                "awardedOn": a.awarded_on.isoformat(),
+            }
+            for a in Award.objects.filter(volunteer=volunteer).select_related("group")
+        ],
+        "complaints": [
+            {
+                "provenance": _provenance(
+                    c, source.code, c.group.name if c.group else "", c.decided_by
+                ),
+                "complainant": c.complainant,
+                "content": c.content,
+                "receivedOn": c.received_on.isoformat(),
+                "decisionReason": c.decision_reason,
+            }
+            for c in Complaint.objects.filter(
+                volunteer=volunteer, status=ComplaintStatus.UPHELD
+            ).select_related("group")
+        ],
+    }
+
+
+def _record(record: ServiceRecord, source_code: str) -> dict[str, Any]:
+    current = record.current()
+    return {
+        "provenance": _provenance(
+            record, source_code, record.group.name if record.group else "", record.recorder
+        ),
+        "projectName": record.project_name,
+        "serviceDate": record.service_date.isoformat(),
+        "startTime": current.start_time.strftime("%H:%M:%S"),
+        "endTime": current.end_time.strftime("%H:%M:%S"),
+        "hours": _hours(current.hours),
+        "originalHours": _hours(record.hours),
+        "place": current.place,
+        "serviceTarget": current.service_target,
+        "content": current.content,
+        "contact": record.contact,
+        "evaluation": {
+            "punctuality": record.punctuality,
+            "attitude": record.attitude,
+            "professionalism": record.professionalism,
+        },
+        "mode": record.mode,
+        "countedAt": record.counted_at.isoformat() if record.counted_at else None,
+        "amendments": [
+            {
+                "hours": _hours(a.hours),
+                "reason": a.reason,
+                "amendedBy": a.amended_by,
+                "amendedAt": a.amended_at.isoformat(),
+            }
+            for a in record.amendments.all()
+        ],
+    }
+
+
+def seal(source, package: dict[str, Any]) -> dict[str, Any]:
+    """The signed envelope sent to the destination."""
+    return {
+        "package": package,
+        "signature": {
+            "algorithm": "Ed25519",
+            "keyId": source.code,
+            "value": signing.sign(source, canonical(package)),
+        },
+    }
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def check(envelope: Any) -> dict[str, Any]:
+    """Verify an envelope received from anywhere; return the package or raise
+    :class:`PackageRejected` with a clear reason. Nothing is written here."""
+    if not isinstance(envelope, dict):
+        raise PackageRejected("MALFORMED", "the package is not a JSON object")
+    package = envelope.get("package")
+    if isinstance(package, dict) and (
+        package.get("format") != FORMAT or package.get("version") != VERSION
+    ):
+        raise PackageRejected(
+            "UNSUPPORTED_VERSION",
+            f"this platform reads {FORMAT} version {VERSION}, not "
+            f"{package.get('format')!r} version {package.get('version')!r}",
+        )
+    errors = sorted(_validator().iter_errors(envelope), key=lambda e: list(e.path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.path) or "(top)"
+        raise PackageRejected("MALFORMED", f"{where}: {first.message[:300]}")
+    sender = signing.lookup(envelope["signature"]["keyId"])
+    if sender is None:
+        raise PackageRejected(
+            "UNKNOWN_SENDER",
+            f"region {envelope['signature']['keyId']} is not in the federation directory",
+        )
+    if sender.code != package["source"]["regionCode"]:
+        raise PackageRejected("BAD_SIGNATURE", "signed by a region other than the source")
+    if not signing.verify(sender.public_key, canonical(package), envelope["signature"]["value"]):
+        raise PackageRejected(
+            "BAD_SIGNATURE", f"the signature does not match {sender.name}'s published key"
+        )
+    return package

@@ -1,0 +1,568 @@
+"""The transfer workflow (转移接续; 000 Art.15–16, 003 Art.23–24, 004 §1).
+
+requested (by the volunteer at the source, or by the destination on their
+behalf) → consented by the volunteer (no consent, no transfer: 000 Art.15) →
+exported by the source as a signed package → imported by the destination →
+the source marks the volunteer transferred and keeps its records read-only.
+
+Delivery depends on where the destination is:
+- **same deployment**: consent, export, import and completion are one database
+  transaction across both schemas; a failure anywhere leaves the transfer as it
+  was before consent;
+- **another deployment**: the export and an outbox message are written in one
+  transaction; ``interop.delivery`` posts it (with retries) to the peer, which
+  imports exactly once, and the source completes when the peer acknowledges;
+- **offline**: the package is exported to a file (``manage.py interop export``)
+  and imported at the destination by upload or ``manage.py interop import``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.models import HomeRegion, Region
+from interop import package as packages
+from interop import signing
+from interop.models import Direction, OutboxMessage, Transfer, TransferState
+from tenants.accounts import services as accounts
+from tenants.audit.services import record as audit
+from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
+from tenants.records.models import (
+    Amendment,
+    DaySlot,
+    RecordMode,
+    RecordState,
+    ServiceRecord,
+    VolunteerTotals,
+)
+from tenants.volunteers import pii
+from tenants.volunteers.models import Volunteer, VolunteerStatus
+
+
+def _current_region() -> Region:
+    return Region.objects.get(schema_name=connection.schema_name)
+
+
+def _destination(code: str, source: Region) -> signing.DirectoryEntry:
+    if code == source.code:
+        raise InvalidInput("the destination is this region", field="toRegion")
+    entry = signing.lookup(code)
+    if entry is None:
+        raise NotFound(f"region {code} is not in the federation directory", field="toRegion")
+    if entry.local and Region.objects.get(code=code).is_suspended:
+        raise Conflict(f"{entry.name} is suspended", field="toRegion")
+    return entry
+
+
+def _expires() -> datetime.datetime:
+    return timezone.now() + datetime.timedelta(days=settings.TRANSFER_CONSENT_DAYS)
+
+
+def request_transfer(to_region: str, *, principal) -> Transfer:
+    """The volunteer asks to move their records to ``to_region``."""
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    if volunteer is None:
+        raise PermissionDenied("only a volunteer's own account asks for a transfer")
+    source = _current_region()
+    _destination(to_region, source)
+    return _open_outgoing(volunteer, to_region, principal.actor)
+
+
+def _open_outgoing(volunteer: Volunteer, to_region: str, actor: str) -> Transfer:
+    if volunteer.status == VolunteerStatus.TRANSFERRED:
+        raise Conflict(f"{volunteer.number} has already been transferred", field="number")
+    if volunteer.status == VolunteerStatus.CANCELLED:
+        raise Conflict(f"{volunteer.number} is cancelled", field="number")
+    try:
+        with transaction.atomic():
+            transfer = Transfer.objects.create(
+                direction=Direction.OUTGOING,
+                state=TransferState.REQUESTED,
+                volunteer=volunteer,
+                volunteer_number=volunteer.number,
+                counterpart_region_code=to_region,
+                requested_by=actor,
+                expires_at=_expires(),
+            )
+            audit(actor, "transfer.requested", str(transfer.public_id), to=to_region)
+    except IntegrityError:
+        raise Conflict(
+            f"{volunteer.number} already has a transfer under way", field="number"
+        ) from None
+    return transfer
+
+
+def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
+    """The destination's authority asks the source, on the volunteer's behalf
+    (the volunteer still consents at the source). Same deployment only here;
+    peers are asked through the outbox."""
+    principal = accounts.require_authority(principal)
+    destination = _current_region()
+    source_entry = _destination(from_region, destination)
+    if not source_entry.local:
+        return _request_remote(source_entry, number, destination, principal)
+    source = Region.objects.get(code=from_region)
+    with transaction.atomic(), schema_context(source.schema_name):
+        volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+        if volunteer is None:
+            raise NotFound(f"{source.name} has no volunteer numbered {number}", field="number")
+        return _open_outgoing(
+            volunteer, destination.code, f"region:{destination.code}:{principal.actor}"
+        )
+
+
+def _request_remote(source_entry, number: str, destination: Region, principal) -> Transfer:
+    """Ask another deployment: an incoming placeholder plus an outbox message."""
+    body = {
+        "kind": "transfer_request",
+        "volunteerNumber": number,
+        "from": source_entry.code,
+        "to": destination.code,
+        "requestedBy": principal.actor,
+    }
+    with transaction.atomic():
+        transfer = Transfer.objects.create(
+            direction=Direction.INCOMING,
+            state=TransferState.REQUESTED,
+            volunteer_number=number,
+            counterpart_region_code=source_entry.code,
+            requested_by=principal.actor,
+            expires_at=_expires(),
+            delivery="outbox",
+        )
+        envelope = {
+            "request": body,
+            "signature": {
+                "algorithm": "Ed25519",
+                "keyId": destination.code,
+                "value": signing.sign(destination, packages.canonical(body)),
+            },
+        }
+        OutboxMessage.objects.create(
+            kind="transfer_request",
+            transfer=transfer,
+            destination_code=source_entry.code,
+            inbox_url=source_entry.inbox_url,
+            body=envelope,
+            next_attempt_at=timezone.now(),
+        )
+        audit(
+            principal.actor,
+            "transfer.requested_remote",
+            str(transfer.public_id),
+            source=source_entry.code,
+        )
+    return transfer
+
+
+def _locked_transfer(transfer_id) -> Transfer:
+    try:
+        public_id = uuid.UUID(str(transfer_id))
+    except ValueError:
+        raise InvalidInput("not a transfer id", field="transferId") from None
+    transfer = (
+        Transfer.objects.select_for_update(of=("self",))
+        .select_related("volunteer")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if transfer is None:
+        raise NotFound("no such transfer", field="transferId")
+    return transfer
+
+
+def _expire_if_due(transfer: Transfer) -> bool:
+    if (
+        transfer.state == TransferState.REQUESTED
+        and transfer.expires_at
+        and transfer.expires_at <= timezone.now()
+    ):
+        transfer.state = TransferState.EXPIRED
+        transfer.reason = "the volunteer did not consent in time"
+        transfer.save(update_fields=["state", "reason"])
+        audit("system:interop", "transfer.expired", str(transfer.public_id))
+        return True
+    return False
+
+
+def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
+    """The volunteer refuses (or the source authority refuses) a requested transfer."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("say why the transfer is refused", field="reason")
+    with transaction.atomic():
+        transfer = _locked_transfer(transfer_id)
+        own = principal.volunteer is not None and transfer.volunteer_id == principal.volunteer.id
+        if not (own or principal.is_authority) or transfer.direction != Direction.OUTGOING:
+            raise PermissionDenied("the volunteer or the source region's authority refuses")
+        if _expire_if_due(transfer) or transfer.state != TransferState.REQUESTED:
+            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+        transfer.state = TransferState.REFUSED
+        transfer.reason = reason
+        transfer.save(update_fields=["state", "reason"])
+        audit(principal.actor, "transfer.refused", str(transfer.public_id), reason=reason)
+    return transfer
+
+
+def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transfer:
+    """The volunteer consents; the package is built, signed and sent on its way."""
+    principal = accounts.require(principal)
+    source = _current_region()
+    with transaction.atomic():
+        transfer = _locked_transfer(transfer_id)
+        volunteer = transfer.volunteer
+        if (
+            principal.volunteer is None
+            or volunteer is None
+            or (principal.volunteer.id != volunteer.id)
+        ):
+            raise PermissionDenied("only the volunteer consents to their own transfer (000 Art.15)")
+        if _expire_if_due(transfer):
+            return transfer
+        if transfer.state != TransferState.REQUESTED:
+            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+        destination = _destination(transfer.counterpart_region_code, source)
+        now = timezone.now()
+        package = packages.build(
+            volunteer,
+            transfer_id=str(transfer.public_id),
+            source=source,
+            destination_code=destination.code,
+            consented_at=now,
+            consented_by=principal.actor,
+        )
+        envelope = packages.seal(source, package)
+        transfer.state = TransferState.EXPORTED
+        transfer.consented_at = now
+        transfer.consented_by = principal.actor
+        transfer.package_id = uuid.UUID(package["packageId"])
+        transfer.package = envelope
+        transfer.delivery = "offline" if offline else ("direct" if destination.local else "outbox")
+        transfer.save()
+        audit(
+            principal.actor,
+            "transfer.consented",
+            str(transfer.public_id),
+            package=package["packageId"],
+            delivery=transfer.delivery,
+        )
+        if transfer.delivery == "direct":
+            # One transaction across both schemas: import there, complete here.
+            target = Region.objects.get(code=destination.code)
+            try:
+                with schema_context(target.schema_name):
+                    import_package(envelope, target)
+            except packages.PackageRejected as error:
+                raise Conflict(
+                    f"{target.name} refused the package: {error.reason}", field="transferId"
+                ) from None
+            complete_outgoing(transfer)
+        elif transfer.delivery == "outbox":
+            OutboxMessage.objects.create(
+                kind="package",
+                transfer=transfer,
+                destination_code=destination.code,
+                inbox_url=destination.inbox_url,
+                body=envelope,
+                next_attempt_at=now,
+            )
+        else:
+            # Offline: the package leaves as a file; the source lets go now.
+            complete_outgoing(transfer)
+    return transfer
+
+
+def complete_outgoing(transfer: Transfer) -> None:
+    """The destination has the records: mark the volunteer transferred, keep the
+    records read-only, and move the person's home region."""
+    if transfer.state == TransferState.COMPLETED:
+        return
+    volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
+    volunteer.status = VolunteerStatus.TRANSFERRED
+    volunteer.status_reason = f"转出至 {transfer.counterpart_region_code}"
+    volunteer.save(update_fields=["status", "status_reason"])
+    HomeRegion.objects.filter(id_number_hash=volunteer.id_number_hash).update(
+        region_code=transfer.counterpart_region_code
+    )
+    transfer.state = TransferState.COMPLETED
+    transfer.completed_at = timezone.now()
+    transfer.save(update_fields=["state", "completed_at"])
+    audit(
+        "system:interop", "transfer.completed", str(transfer.public_id), volunteer=volunteer.number
+    )
+
+
+def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
+    """Import a verified package into ``destination`` (the current schema) exactly
+    once. Returns the incoming transfer and whether it was imported just now
+    (False: it had been imported before and nothing changed)."""
+    package = packages.check(envelope)
+    if package["destination"]["regionCode"] != destination.code:
+        raise packages.PackageRejected(
+            "WRONG_DESTINATION",
+            f"the package is for region {package['destination']['regionCode']}, "
+            f"not {destination.code}",
+        )
+    package_id = uuid.UUID(package["packageId"])
+    with transaction.atomic():
+        done = Transfer.objects.filter(direction=Direction.INCOMING, package_id=package_id).first()
+        if done is not None:
+            return done, False
+        try:
+            with transaction.atomic():
+                transfer = _import(package, envelope, destination, package_id)
+        except IntegrityError as error:
+            again = Transfer.objects.filter(
+                direction=Direction.INCOMING, package_id=package_id
+            ).first()
+            if again is not None:  # a concurrent delivery of the same package won
+                return again, False
+            raise packages.PackageRejected("CONFLICT", str(error).splitlines()[0]) from None
+    return transfer, True
+
+
+def _import(package, envelope, destination: Region, package_id) -> Transfer:
+    data = package["volunteer"]
+    source_code = package["source"]["regionCode"]
+    id_hash = pii.keyed_hash("id", data["idNumber"])
+    home = HomeRegion.objects.filter(id_number_hash=id_hash).first()
+    if home is not None and home.region_code not in (source_code, destination.code):
+        raise packages.PackageRejected(
+            "CONFLICT", f"this person's home region is {home.region_code}, not the sender"
+        )
+    volunteer = Volunteer.objects.filter(number=data["number"]).first()
+    if volunteer is None:
+        local = Volunteer.objects.filter(id_number_hash=id_hash).first()
+        if local is not None:
+            raise packages.PackageRejected(
+                "CONFLICT", "this person is already registered here under another number"
+            )
+        volunteer = Volunteer.objects.create(
+            number=data["number"],
+            name=data["name"],
+            gender=data["gender"],
+            birth_date=datetime.date.fromisoformat(data["birthDate"]),
+            id_type=data["idType"],
+            id_number_encrypted=pii.encrypt(data["idNumber"]),
+            id_number_hash=id_hash,
+            id_number_masked=pii.mask_id_number(data["idNumber"]),
+            phone_encrypted=pii.encrypt(data["phone"]),
+            phone_hash=pii.keyed_hash("phone", data["phone"]),
+            phone_masked=pii.mask_phone(data["phone"]),
+            service_area=data["serviceArea"],
+            service_intentions=data["serviceIntentions"],
+            skills=data["skills"],
+            verification=data["verification"],
+            guardian_name=data["guardianName"],
+            registered_by=f"transfer:{source_code}",
+        )
+    else:  # a volunteer coming back: the old row is reopened
+        volunteer.status = VolunteerStatus.ACTIVE
+        volunteer.status_reason = f"转入自 {source_code}"
+        volunteer.save(update_fields=["status", "status_reason"])
+    if home is None:
+        HomeRegion.objects.create(
+            id_number_hash=id_hash, region_code=destination.code, volunteer_number=volunteer.number
+        )
+    else:
+        HomeRegion.objects.filter(id=home.id).update(region_code=destination.code)
+    added = Decimal(0)
+    count = 0
+    for item in package["records"]:
+        origin = item["provenance"]
+        if (
+            origin["regionCode"] == destination.code
+            and ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).exists()
+        ):
+            continue  # recorded here before the volunteer left: already counted here
+        if ServiceRecord.objects.filter(
+            origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
+        ).exists():
+            continue
+        hours = Decimal(item["hours"])
+        record = ServiceRecord.objects.create(
+            volunteer=volunteer,
+            group=None,
+            project=None,
+            project_name=item["projectName"],
+            service_date=datetime.date.fromisoformat(item["serviceDate"]),
+            start_time=datetime.time.fromisoformat(item["startTime"]),
+            end_time=datetime.time.fromisoformat(item["endTime"]),
+            hours=hours,
+            place=item["place"],
+            service_target=item["serviceTarget"],
+            content=item["content"],
+            contact=item["contact"],
+            punctuality=item["evaluation"].get("punctuality"),
+            attitude=item["evaluation"].get("attitude"),
+            professionalism=item["evaluation"].get("professionalism"),
+            mode=RecordMode.IMPORTED,
+            recorder=origin["recorder"],
+            state=RecordState.IN_PUBLICITY,
+            origin_region_code=origin["regionCode"],
+            origin_record_id=origin["recordId"],
+            origin_group_name=origin["groupName"],
+            origin_recorder=origin["recorder"],
+        )
+        for amendment in item["amendments"]:
+            Amendment.objects.create(
+                record=record,
+                hours=None,
+                reason=f"[{origin['regionCode']}] "
+                f"{amendment['reason']} (→ {amendment['hours'] or '—'} h)",
+                amended_by=amendment["amendedBy"],
+            )
+        DaySlot.objects.create(
+            record=record,
+            volunteer=volunteer,
+            day=record.service_date,
+            start_time=record.start_time,
+            end_time=record.end_time,
+        )
+        # Imported records were counted at the source: they count here at once.
+        ServiceRecord.objects.filter(id=record.id).update(
+            state=RecordState.COUNTED, counted_at=timezone.now()
+        )
+        added += hours
+        count += 1
+    _import_recognition(package, volunteer)
+    totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
+    totals = VolunteerTotals.objects.select_for_update().get(pk=totals.pk)
+    totals.counted_hours += added
+    totals.counted_records += count
+    totals.star_level = max(totals.star_level, package["starLevel"])
+    totals.save()
+    transfer = Transfer.objects.create(
+        direction=Direction.INCOMING,
+        state=TransferState.COMPLETED,
+        volunteer=volunteer,
+        volunteer_number=volunteer.number,
+        counterpart_region_code=source_code,
+        requested_by=f"region:{source_code}",
+        consented_at=package["consent"]["consentedAt"],
+        consented_by=package["consent"]["consentedBy"],
+        package_id=package_id,
+        package=envelope,
+        completed_at=timezone.now(),
+    )
+    # An on-behalf request made here earlier is now fulfilled.
+    Transfer.objects.filter(
+        direction=Direction.INCOMING,
+        state=TransferState.REQUESTED,
+        volunteer_number=volunteer.number,
+        counterpart_region_code=source_code,
+    ).update(state=TransferState.COMPLETED, completed_at=timezone.now())
+    audit(
+        f"region:{source_code}",
+        "transfer.imported",
+        str(transfer.public_id),
+        volunteer=volunteer.number,
+        records=count,
+        hours=str(added),
+    )
+    return transfer
+
+
+def _import_recognition(package, volunteer) -> None:
+    for model, items, build in (
+        (
+            Training,
+            package["trainings"],
+            lambda i: {
+                "title": i["title"],
+                "content": i.get("content", ""),
+                "trained_on": i["trainedOn"],
+                "place": i.get("place", ""),
+                "hours": Decimal(i["hours"]),
+                "contact": i.get("contact", ""),
+                "evidence": i.get("evidence", ""),
+                "recorded_by": i["provenance"]["recorder"],
+            },
+        ),
+        (
+            Award,
+            package["awards"],
+            lambda i: {
+                "title": i["title"],
+                "awarding_body": i["awardingBody"],
+                "level": i.get("level", "group"),
+                "awarded_on": i["awardedOn"],
+                "recorded_by": i["provenance"]["recorder"],
+            },
+        ),
+        (
+            Complaint,
+            package["complaints"],
+            lambda i: {
+                "complainant": i.get("complainant", ""),
+                "content": i["content"],
+                "received_on": i["receivedOn"],
+                "status": ComplaintStatus.UPHELD,
+                "decision_reason": i["decisionReason"] or "—",
+                "filed_by": i["provenance"]["recorder"] or "transfer",
+                "decided_by": i["provenance"]["recorder"] or "transfer",
+                "investigation_started_at": timezone.now(),
+                "decided_at": timezone.now(),
+            },
+        ),
+    ):
+        for item in items:
+            origin = item["provenance"]
+            if model.objects.filter(
+                origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
+            ).exists():
+                continue
+            model.objects.create(
+                volunteer=volunteer,
+                group=None,
+                origin_region_code=origin["regionCode"],
+                origin_record_id=origin["recordId"],
+                origin_group_name=origin["groupName"],
+                origin_recorder=origin["recorder"],
+                **build(item),
+            )
+
+
+def import_offline(envelope, *, principal) -> tuple[Transfer, bool]:
+    """The destination's authority imports a package file (offline exchange)."""
+    accounts.require_authority(principal)
+    return import_package(envelope, _current_region())
+
+
+def handle_transfer_request(envelope) -> Transfer:
+    """A peer asks, on a volunteer's behalf, for a transfer from a region served here."""
+    body = envelope.get("request") if isinstance(envelope, dict) else None
+    signature = envelope.get("signature") if isinstance(envelope, dict) else None
+    if not isinstance(body, dict) or not isinstance(signature, dict):
+        raise packages.PackageRejected("MALFORMED", "not a transfer request")
+    sender = signing.lookup(str(signature.get("keyId")))
+    if sender is None or sender.code != body.get("to"):
+        raise packages.PackageRejected("UNKNOWN_SENDER", "the requesting region is unknown")
+    if not signing.verify(sender.public_key, packages.canonical(body), str(signature.get("value"))):
+        raise packages.PackageRejected("BAD_SIGNATURE", "the request's signature is wrong")
+    source = Region.objects.filter(code=body.get("from")).first()
+    if source is None:
+        raise packages.PackageRejected("WRONG_DESTINATION", "no such region here")
+    with schema_context(source.schema_name):
+        volunteer = Volunteer.objects.filter(number=str(body.get("volunteerNumber"))).first()
+        if volunteer is None:
+            raise packages.PackageRejected("NOT_FOUND", "no such volunteer")
+        existing = Transfer.objects.filter(
+            direction=Direction.OUTGOING,
+            volunteer_number=volunteer.number,
+            counterpart_region_code=sender.code,
+            state__in=["requested", "exported"],
+        ).first()
+        if existing:
+            return existing
+        return _open_outgoing(volunteer, sender.code, f"region:{sender.code}")

@@ -1,0 +1,221 @@
+"""Certificates of service (志愿服务记录证明) in a region's API.
+
+000 Art.17, 003 Art.25, 民发〔2015〕149号 (whoever records certifies). The rules
+are in ``tenants/certificates/services.py``; resolvers parse, call and shape.
+``verifyCertificate`` is public and shows only what the certificate states. A
+volunteer's ``certificates`` (a field of ``Volunteer`` in ``types.py``) are seen
+by whoever may see the volunteer.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from decimal import Decimal
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.types import Info
+
+from schema.errors import UserError, mutation_payload
+from schema.region.auth import principal_of
+from tenants.certificates import services as certificates
+
+
+@strawberry.enum(description="现行有效 (current) or 已撤销 (revoked).")
+class CertificateStatus(enum.Enum):
+    CURRENT = "current"
+    REVOKED = "revoked"
+
+
+@strawberry.type(description="One line of service content: the hours of one project.")
+class CertificateRow:
+    project_name: str
+    first_date: datetime.date
+    last_date: datetime.date
+    hours: Decimal
+    origin_region: str | None = strawberry.field(
+        description="The region that recorded these hours, when they came in by transfer."
+    )
+
+
+def _rows(snapshot: dict) -> list[CertificateRow]:
+    return [
+        CertificateRow(
+            project_name=row["projectName"],
+            first_date=datetime.date.fromisoformat(row["firstDate"]),
+            last_date=datetime.date.fromisoformat(row["lastDate"]),
+            hours=Decimal(row["hours"]),
+            origin_region=row["originRegion"],
+        )
+        for row in snapshot["rows"]
+    ]
+
+
+def _absolute(info: Info, path: str) -> str:
+    return info.context.request.build_absolute_uri(path)
+
+
+@strawberry.type(description="A certificate of service (志愿服务记录证明) as issued.")
+class Certificate:
+    _model: strawberry.Private[object]
+
+    @strawberry.field(description="证明编号, ZS-<region code>-<yyyy>-<seq>.")
+    def number(self) -> str:
+        return self._model.number
+
+    @strawberry.field
+    def issued_at(self) -> datetime.datetime:
+        return self._model.issued_at
+
+    @strawberry.field(description="Counted hours the certificate states (as issued).")
+    def total_hours(self) -> Decimal:
+        return self._model.total_hours
+
+    @strawberry.field(description="Service content by project, as issued.")
+    def rows(self) -> list[CertificateRow]:
+        return _rows(self._model.snapshot)
+
+    @strawberry.field(description="The issuing group's name.")
+    def group_name(self) -> str:
+        return self._model.snapshot["groupName"]
+
+    @strawberry.field(description="经办人")
+    def handler(self) -> str:
+        return self._model.handler_name
+
+    @strawberry.field(description="备注")
+    def notes(self) -> str:
+        return self._model.notes
+
+    @strawberry.field(description="验证码: anyone holding it can check the certificate.")
+    def verification_code(self) -> str:
+        return self._model.verification_code
+
+    @strawberry.field(description="The public verification page (also in the QR code).")
+    def verification_url(self) -> str:
+        return self._model.snapshot["verificationUrl"]
+
+    @strawberry.field(
+        description="The PDF, on this host; send the bearer token (the volunteer, the "
+        "issuing group's staff, the authority)."
+    )
+    def download_url(self, info: Info) -> str:
+        return _absolute(info, certificates.download_path(self._model.verification_code))
+
+    @strawberry.field
+    def status(self) -> CertificateStatus:
+        return CertificateStatus(certificates.status_of(self._model))
+
+    @strawberry.field
+    def revoked_at(self) -> datetime.datetime | None:
+        return self._model.revoked_at
+
+    @strawberry.field
+    def revoked_reason(self) -> str:
+        return self._model.revoked_reason
+
+
+@strawberry.type(
+    description="What a certificate states, for anyone holding its verification code. "
+    "Nothing more than the certificate shows."
+)
+class CertificateVerification:
+    genuine: bool = strawberry.field(
+        description="Issued by this region and not revoked (真实有效)."
+    )
+    status: CertificateStatus
+    number: str
+    name: str
+    masked_id_number: str
+    volunteer_number: str
+    total_hours: Decimal
+    rows: list[CertificateRow]
+    group_name: str
+    issued_on: datetime.date
+
+
+@strawberry.type
+class GroupSealPayload:
+    group_id: strawberry.ID | None = None
+    uploaded_at: datetime.datetime | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CertificatePayload:
+    certificate: Certificate | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+def certificates_of(volunteer) -> list[Certificate]:
+    """A volunteer's certificates, oldest first (read from a prefetch when there is one)."""
+    return [Certificate(_model=c) for c in volunteer.certificates.all()]
+
+
+@strawberry.type
+class CertificatesQuery:
+    @strawberry.field(
+        description="Check a certificate by its verification code. Public; null when no "
+        "certificate of this region has that code."
+    )
+    def verify_certificate(self, code: str) -> CertificateVerification | None:
+        found = certificates.verify(code)
+        if found is None:
+            return None
+        return CertificateVerification(
+            genuine=found["genuine"],
+            status=CertificateStatus(found["status"]),
+            number=found["number"],
+            name=found["name"],
+            masked_id_number=found["idNumberMasked"],
+            volunteer_number=found["volunteerNumber"],
+            total_hours=Decimal(found["totalHours"]),
+            rows=_rows(found),
+            group_name=found["groupName"],
+            issued_on=datetime.date.fromisoformat(found["issuedOn"]),
+        )
+
+
+@strawberry.type
+class CertificatesMutation:
+    @strawberry.mutation(
+        description="Upload (or replace) the group's seal (公章) as a PNG, multipart request. "
+        "Group admins."
+    )
+    @mutation_payload(GroupSealPayload)
+    def upload_group_seal(
+        self, info: Info, group_id: strawberry.ID, seal: Upload
+    ) -> GroupSealPayload:
+        saved = certificates.upload_seal(group_id, seal, principal=principal_of(info))
+        return GroupSealPayload(
+            group_id=strawberry.ID(str(saved.group_id)), uploaded_at=saved.uploaded_at
+        )
+
+    @strawberry.mutation(
+        description="Issue a certificate (free) of the counted hours the group recorded for "
+        "the volunteer (民发〔2015〕149号): asked by the volunteer (an active member) or an "
+        "admin of the group. Needs the group's seal on file."
+    )
+    @mutation_payload(CertificatePayload)
+    def issue_certificate(
+        self, info: Info, number: str, group_id: strawberry.ID, notes: str = ""
+    ) -> CertificatePayload:
+        certificate = certificates.issue_certificate(
+            number,
+            group_id,
+            notes,
+            principal=principal_of(info),
+            region=info.context.region,
+            site_url=_absolute(info, "/").rstrip("/"),
+        )
+        return CertificatePayload(certificate=Certificate(_model=certificate))
+
+    @strawberry.mutation(
+        description="Revoke a certificate, with the reason: an admin of the issuing group or "
+        "the authority. Verification then says revoked."
+    )
+    @mutation_payload(CertificatePayload)
+    def revoke_certificate(self, info: Info, code: str, reason: str) -> CertificatePayload:
+        certificate = certificates.revoke_certificate(code, reason, principal=principal_of(info))
+        return CertificatePayload(certificate=Certificate(_model=certificate))

@@ -1,0 +1,187 @@
+"""Transfers (转移接续) in a region's API."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+
+import strawberry
+from strawberry.file_uploads import Upload
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from central.errors import InvalidInput, PermissionDenied
+from interop import services as transfers
+from interop.models import Direction, Transfer
+from interop.package import PackageRejected
+from schema.errors import AccessError, UserError, mutation_payload
+from schema.region.auth import principal_of
+from schema.region.types import Volunteer
+
+TransferDirection = strawberry.enum(
+    enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
+    description="转出 / 转入",
+)
+
+
+@strawberry.type(name="Transfer", description="A volunteer's records moving between regions.")
+class TransferType:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.public_id))
+
+    @strawberry.field
+    def direction(self) -> TransferDirection:
+        return TransferDirection(self._model.direction)
+
+    @strawberry.field(description="requested, exported, completed, refused or expired")
+    def state(self) -> str:
+        return self._model.state
+
+    @strawberry.field
+    def volunteer_number(self) -> str:
+        return self._model.volunteer_number
+
+    @strawberry.field(description="The other region's division code.")
+    def counterpart_region_code(self) -> str:
+        return self._model.counterpart_region_code
+
+    @strawberry.field
+    def reason(self) -> str:
+        return self._model.reason
+
+    @strawberry.field
+    def requested_at(self) -> datetime.datetime:
+        return self._model.requested_at
+
+    @strawberry.field
+    def expires_at(self) -> datetime.datetime | None:
+        return self._model.expires_at
+
+    @strawberry.field
+    def consented_at(self) -> datetime.datetime | None:
+        return self._model.consented_at
+
+    @strawberry.field
+    def completed_at(self) -> datetime.datetime | None:
+        return self._model.completed_at
+
+    @strawberry.field(description="direct, outbox or offline")
+    def delivery(self) -> str:
+        return self._model.delivery
+
+    @strawberry.field(description="The signed package (envelope), once exported or imported.")
+    def package(self) -> JSON | None:
+        return self._model.package
+
+    @strawberry.field
+    def volunteer(self) -> Volunteer | None:
+        volunteer = self._model.volunteer
+        return Volunteer(_model=volunteer) if volunteer else None
+
+
+def _visible(principal):
+    queryset = Transfer.objects.select_related("volunteer")
+    if principal is None:
+        raise AccessError(PermissionDenied("log in to see transfers"))
+    if principal.is_authority:
+        return queryset
+    if principal.volunteer is not None:
+        return queryset.filter(volunteer=principal.volunteer)
+    raise AccessError(PermissionDenied("the volunteer and the authority see transfers"))
+
+
+@strawberry.type
+class TransferPayload:
+    transfer: TransferType | None = None
+    already_imported: bool = False
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class InteropQuery:
+    @strawberry.field(description="Transfers the caller may see: their own, or all (authority).")
+    def transfers(
+        self, info: Info, direction: TransferDirection | None = None, state: str | None = None
+    ) -> list[TransferType]:
+        queryset = _visible(principal_of(info))
+        if direction:
+            queryset = queryset.filter(direction=direction.value)
+        if state:
+            queryset = queryset.filter(state=state)
+        return [TransferType(_model=t) for t in queryset[:200]]
+
+    @strawberry.field
+    def transfer(self, info: Info, id: strawberry.ID) -> TransferType | None:
+        try:
+            found = _visible(principal_of(info)).filter(public_id=str(id)).first()
+        except Exception:  # not a UUID
+            return None
+        return TransferType(_model=found) if found else None
+
+
+def _uuid(value) -> str:
+    return str(value)
+
+
+@strawberry.type
+class InteropMutation:
+    @strawberry.mutation(
+        description="The volunteer asks to move their records to another region (000 Art.16)."
+    )
+    @mutation_payload(TransferPayload)
+    def request_transfer(self, info: Info, to_region: str) -> TransferPayload:
+        transfer = transfers.request_transfer(to_region, principal=info.context.principal)
+        return TransferPayload(transfer=TransferType(_model=transfer))
+
+    @strawberry.mutation(
+        description="The destination's authority asks the source on the "
+        "volunteer's behalf; the volunteer consents at the source."
+    )
+    @mutation_payload(TransferPayload)
+    def request_incoming_transfer(
+        self, info: Info, from_region: str, volunteer_number: str
+    ) -> TransferPayload:
+        transfer = transfers.request_on_behalf(
+            from_region, volunteer_number, principal=info.context.principal
+        )
+        return TransferPayload(transfer=TransferType(_model=transfer))
+
+    @strawberry.mutation(
+        description="The volunteer consents (000 Art.15): the records are "
+        "exported, signed and sent."
+    )
+    @mutation_payload(TransferPayload)
+    def consent_transfer(
+        self, info: Info, transfer_id: strawberry.ID, offline: bool = False
+    ) -> TransferPayload:
+        transfer = transfers.consent_transfer(
+            _uuid(transfer_id), principal=info.context.principal, offline=offline
+        )
+        return TransferPayload(transfer=TransferType(_model=transfer))
+
+    @strawberry.mutation(description="The volunteer (or the source authority) refuses.")
+    @mutation_payload(TransferPayload)
+    def reject_transfer(
+        self, info: Info, transfer_id: strawberry.ID, reason: str
+    ) -> TransferPayload:
+        transfer = transfers.reject_transfer(
+            _uuid(transfer_id), reason, principal=info.context.principal
+        )
+        return TransferPayload(transfer=TransferType(_model=transfer))
+
+    @strawberry.mutation(description="The authority imports a package file (offline exchange).")
+    @mutation_payload(TransferPayload)
+    def import_transfer_package(self, info: Info, file: Upload) -> TransferPayload:
+        try:
+            envelope = json.loads(file.read(20 * 1024 * 1024 + 1))
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidInput("the file is not a JSON package", field="file") from None
+        try:
+            transfer, fresh = transfers.import_offline(envelope, principal=info.context.principal)
+        except PackageRejected as error:
+            raise InvalidInput(f"{error.code}: {error.reason}", field="file") from None
+        return TransferPayload(transfer=TransferType(_model=transfer), already_imported=not fresh)

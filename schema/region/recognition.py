@@ -1,0 +1,397 @@
+"""Trainings (培训信息), awards (表彰奖励) and complaints (投诉) in a region's API.
+
+000 Art.11–13 and 003 Art.14, Art.22. The rules are in
+``tenants/recognition/services.py``; resolvers parse, call and shape. A
+volunteer's ``trainings``, ``awards`` and ``complaints`` (fields of
+``Volunteer`` in ``types.py``) are read from what ``prefetch.py`` prefetched.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import enum
+
+import strawberry
+from strawberry.types import Info
+
+from central.errors import InvalidInput
+from schema.errors import QueryError, UserError, mutation_payload
+from schema.region import types as t
+from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.prefetch import optimized
+from tenants.recognition import models
+from tenants.recognition import services as recognition
+
+MAX_PAGE = 100
+
+AwardLevel = strawberry.enum(
+    enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
+    description="表彰奖励级别: 国家级, 省级, 市级, 区县级, 团体级",
+)
+ComplaintStatus = strawberry.enum(
+    enum.Enum("ComplaintStatus", {v.upper(): v for v in models.ComplaintStatus.values}),
+    description="投诉: open → investigating → upheld (属实，记录在案) or dismissed (不属实)",
+)
+
+
+@strawberry.type(description="培训信息 (000 Art.11, 003 Art.14).")
+class Training:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field(description="主题")
+    def title(self) -> str:
+        return self._model.title
+
+    @strawberry.field(description="内容")
+    def content(self) -> str:
+        return self._model.content
+
+    @strawberry.field(description="日期")
+    def trained_on(self) -> datetime.date:
+        return self._model.trained_on
+
+    @strawberry.field(description="地点")
+    def place(self) -> str:
+        return self._model.place
+
+    @strawberry.field(description="学时")
+    def hours(self) -> decimal.Decimal:
+        return self._model.hours
+
+    @strawberry.field(description="联系人")
+    def contact(self) -> str:
+        return self._model.contact
+
+    @strawberry.field(description="证明材料, provided by the organiser (003 Art.14).")
+    def evidence(self) -> str:
+        return self._model.evidence
+
+    @strawberry.field(description="The organising group that recorded it.")
+    def group(self) -> t.VolunteerGroup | None:
+        group = self._model.group
+        return t.VolunteerGroup(_model=group) if group else None
+
+    @strawberry.field(description="Region it was first recorded in, if transferred in.")
+    def origin_region_code(self) -> str:
+        return self._model.origin_region_code
+
+    @strawberry.field(description="Group that first recorded it, if transferred in.")
+    def origin_group_name(self) -> str:
+        return self._model.origin_group_name
+
+    @strawberry.field(description="记录人")
+    def recorded_by(self) -> str:
+        return self._model.recorded_by
+
+    @strawberry.field
+    def recorded_at(self) -> datetime.datetime:
+        return self._model.recorded_at
+
+
+@strawberry.type(description="表彰奖励 (000 Art.12, 003 Art.22).")
+class Award:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field(description="表彰奖励名称")
+    def title(self) -> str:
+        return self._model.title
+
+    @strawberry.field(description="颁奖单位")
+    def awarding_body(self) -> str:
+        return self._model.awarding_body
+
+    @strawberry.field
+    def level(self) -> AwardLevel:
+        return AwardLevel(self._model.level)
+
+    @strawberry.field(description="获奖日期")
+    def awarded_on(self) -> datetime.date:
+        return self._model.awarded_on
+
+    @strawberry.field(description="The group that recorded it.")
+    def group(self) -> t.VolunteerGroup | None:
+        group = self._model.group
+        return t.VolunteerGroup(_model=group) if group else None
+
+    @strawberry.field(description="Region it was first recorded in, if transferred in.")
+    def origin_region_code(self) -> str:
+        return self._model.origin_region_code
+
+    @strawberry.field(description="Group that first recorded it, if transferred in.")
+    def origin_group_name(self) -> str:
+        return self._model.origin_group_name
+
+    @strawberry.field(description="记录人")
+    def recorded_by(self) -> str:
+        return self._model.recorded_by
+
+    @strawberry.field
+    def recorded_at(self) -> datetime.datetime:
+        return self._model.recorded_at
+
+
+@strawberry.type(
+    description="投诉 (000 Art.13, 003 Art.22). On a volunteer's record only when upheld, "
+    "except to the group's staff and the authority."
+)
+class Complaint:
+    _model: strawberry.Private[object]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(str(self._model.id))
+
+    @strawberry.field(description="志愿者编号 of the volunteer complained about.")
+    def volunteer_number(self) -> str:
+        return self._model.volunteer.number
+
+    @strawberry.field
+    def volunteer_name(self) -> str:
+        return self._model.volunteer.name
+
+    @strawberry.field
+    def group(self) -> t.VolunteerGroup | None:
+        group = self._model.group
+        return t.VolunteerGroup(_model=group) if group else None
+
+    @strawberry.field(description="Region it was first recorded in, if transferred in.")
+    def origin_region_code(self) -> str:
+        return self._model.origin_region_code
+
+    @strawberry.field(description="Group that first recorded it, if transferred in.")
+    def origin_group_name(self) -> str:
+        return self._model.origin_group_name
+
+    @strawberry.field(description="投诉人, e.g. 服务对象.")
+    def complainant(self) -> str:
+        return self._model.complainant
+
+    @strawberry.field
+    def content(self) -> str:
+        return self._model.content
+
+    @strawberry.field(description="受理日期")
+    def received_on(self) -> datetime.date:
+        return self._model.received_on
+
+    @strawberry.field
+    def status(self) -> ComplaintStatus:
+        return ComplaintStatus(self._model.status)
+
+    @strawberry.field
+    def filed_by(self) -> str:
+        return self._model.filed_by
+
+    @strawberry.field
+    def filed_at(self) -> datetime.datetime:
+        return self._model.filed_at
+
+    @strawberry.field
+    def investigated_by(self) -> str:
+        return self._model.investigated_by
+
+    @strawberry.field
+    def investigation_started_at(self) -> datetime.datetime | None:
+        return self._model.investigation_started_at
+
+    @strawberry.field
+    def decided_by(self) -> str:
+        return self._model.decided_by
+
+    @strawberry.field
+    def decided_at(self) -> datetime.datetime | None:
+        return self._model.decided_at
+
+    @strawberry.field(description="核查结论: why it was upheld or dismissed.")
+    def decision_reason(self) -> str:
+        return self._model.decision_reason
+
+
+# Fields of ``Volunteer`` (types.py); they read the prefetched relations.
+
+
+def trainings_of(volunteer) -> list[Training]:
+    return [Training(_model=row) for row in volunteer.trainings.all()]
+
+
+def awards_of(volunteer) -> list[Award]:
+    return [Award(_model=row) for row in volunteer.awards.all()]
+
+
+def complaints_of(volunteer, info: Info) -> list[Complaint]:
+    principal = principal_of(info)
+    return [
+        Complaint(_model=row)
+        for row in volunteer.complaints.all()
+        if recognition.on_record(row, principal)
+    ]
+
+
+@strawberry.type
+class TrainingPayload:
+    training: Training | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class AwardPayload:
+    award: Award | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ComplaintPayload:
+    complaint: Complaint | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input(description="培训信息 (000 Art.11): 主题、内容、日期、地点、学时、联系人.")
+class RecordTrainingInput:
+    number: str = strawberry.field(description="志愿者编号 of an active member of the group.")
+    group_id: strawberry.ID = strawberry.field(description="The organising group.")
+    title: str
+    content: str
+    trained_on: datetime.date = strawberry.field(description="Not in the future.")
+    place: str
+    hours: decimal.Decimal = strawberry.field(description="学时: more than 0, at most 24.")
+    contact: str = strawberry.field(default="", description="Defaults to the group's contact.")
+    evidence: str = strawberry.field(
+        default="", description="证明材料 provided by the organiser (003 Art.14)."
+    )
+
+
+@strawberry.input(description="表彰奖励 (000 Art.12): 获奖日期、表彰奖励名称.")
+class RecordAwardInput:
+    number: str = strawberry.field(description="志愿者编号 of an active member of the group.")
+    group_id: strawberry.ID
+    title: str
+    awarding_body: str = strawberry.field(description="颁奖单位")
+    level: AwardLevel
+    awarded_on: datetime.date = strawberry.field(description="Not in the future.")
+
+
+@strawberry.input(description="投诉 (000 Art.13): received about a member of the group.")
+class FileComplaintInput:
+    number: str = strawberry.field(description="志愿者编号 of an active member of the group.")
+    group_id: strawberry.ID
+    complainant: str = strawberry.field(description="Who complained, e.g. 服务对象.")
+    content: str
+    received_on: datetime.date = strawberry.field(description="Not in the future.")
+
+
+def _ctx(info: Info):
+    return principal_of(info), policy_of(info)
+
+
+@strawberry.type
+class RecognitionQuery:
+    @strawberry.field(
+        description="A group's complaints in every state, for its staff (group_id) and the "
+        "authority (any group, or all without group_id); oldest first, keyset by id."
+    )
+    def complaints(
+        self,
+        info: Info,
+        group_id: strawberry.ID | None = None,
+        status: ComplaintStatus | None = None,
+        first: int = 50,
+        after: strawberry.ID | None = None,
+    ) -> list[Complaint]:
+        if first < 1 or first > MAX_PAGE:
+            raise QueryError(InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first"))
+        queryset = guarded(
+            recognition.complaints_of_group,
+            principal_of(info),
+            group_id,
+            status.value if status else None,
+            after=after,
+        )
+        return [Complaint(_model=c) for c in optimized(queryset, info, "Complaint")[:first]]
+
+
+@strawberry.type
+class RecognitionMutation:
+    @strawberry.mutation(
+        description="Record a training of a member (003 Art.14): the group's staff or the "
+        "authority."
+    )
+    @mutation_payload(TrainingPayload)
+    def record_training(self, info: Info, input: RecordTrainingInput) -> TrainingPayload:
+        principal, policy = _ctx(info)
+        entry = recognition.TrainingEntry(
+            title=input.title,
+            content=input.content,
+            trained_on=input.trained_on,
+            place=input.place,
+            hours=input.hours,
+            contact=input.contact,
+            evidence=input.evidence,
+        )
+        training = recognition.record_training(
+            input.number, input.group_id, entry, principal=principal, policy=policy
+        )
+        return TrainingPayload(training=Training(_model=training))
+
+    @strawberry.mutation(
+        description="Record an award of a member (000 Art.12): the group's staff or the authority."
+    )
+    @mutation_payload(AwardPayload)
+    def record_award(self, info: Info, input: RecordAwardInput) -> AwardPayload:
+        principal, policy = _ctx(info)
+        entry = recognition.AwardEntry(
+            title=input.title,
+            awarding_body=input.awarding_body,
+            level=input.level.value,
+            awarded_on=input.awarded_on,
+        )
+        award = recognition.record_award(
+            input.number, input.group_id, entry, principal=principal, policy=policy
+        )
+        return AwardPayload(award=Award(_model=award))
+
+    @strawberry.mutation(
+        description="Record a complaint about a member (000 Art.13); it starts OPEN. The "
+        "group's staff or the authority."
+    )
+    @mutation_payload(ComplaintPayload)
+    def file_complaint(self, info: Info, input: FileComplaintInput) -> ComplaintPayload:
+        principal, policy = _ctx(info)
+        entry = recognition.ComplaintEntry(
+            complainant=input.complainant, content=input.content, received_on=input.received_on
+        )
+        complaint = recognition.file_complaint(
+            input.number, input.group_id, entry, principal=principal, policy=policy
+        )
+        return ComplaintPayload(complaint=Complaint(_model=complaint))
+
+    @strawberry.mutation(
+        description="OPEN → INVESTIGATING (核查): the group's admins or the authority."
+    )
+    @mutation_payload(ComplaintPayload)
+    def start_complaint_investigation(
+        self, info: Info, complaint_id: strawberry.ID
+    ) -> ComplaintPayload:
+        complaint = recognition.start_investigation(complaint_id, principal=principal_of(info))
+        return ComplaintPayload(complaint=Complaint(_model=complaint))
+
+    @strawberry.mutation(
+        description="INVESTIGATING → UPHELD (kept on file, 003 Art.22) or DISMISSED, with the "
+        "finding; final. The group's admins or the authority."
+    )
+    @mutation_payload(ComplaintPayload)
+    def decide_complaint(
+        self, info: Info, complaint_id: strawberry.ID, upheld: bool, reason: str
+    ) -> ComplaintPayload:
+        complaint = recognition.decide_complaint(
+            complaint_id, upheld, reason, principal=principal_of(info)
+        )
+        return ComplaintPayload(complaint=Complaint(_model=complaint))

@@ -1,0 +1,451 @@
+"""Issuing, revoking and verifying certificates of service (志愿服务记录证明).
+
+Rules:
+- 000 Art.17, 003 Art.25: a volunteer asks, the organisation issues a
+  certificate of the recorded service, free of charge (there is no charge
+  concept here at all) and truthfully, with its seal.
+- 民发〔2015〕149号 (关于规范志愿服务记录证明工作的指导意见): whoever records
+  certifies. A group certifies only the counted records it recorded itself
+  (``ServiceRecord.group``), with their current (amended) hours; records that
+  came in by transfer keep their origin region on the certificate. The
+  certificate states the volunteer (name, ID type, masked ID number, volunteer
+  number), the hours and service content, the issuing group with its
+  responsible person, handler (经办人) and contact, a number, the issue date,
+  notes and the seal (DESIGN.md §5.4).
+- Who asks: the volunteer themself, for a group they are an active member of,
+  or an admin of the group on the volunteer's behalf.
+- A certificate is never edited: what it stated is kept in ``snapshot``; a
+  wrong one is revoked (with a reason) and a new one issued.
+
+Nothing is written when a request is refused: every check runs before the
+transaction, and the PDF file is written last inside it and removed if the
+transaction fails.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import uuid
+from collections import OrderedDict
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tenants.accounts import services as accounts
+from tenants.audit.services import record
+from tenants.certificates.models import Certificate, GroupSeal
+from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
+from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
+from tenants.records.models import RecordState, ServiceRecord
+from tenants.volunteers.models import IdType, Volunteer
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Verification codes: 12 characters from an alphabet without look-alikes
+# (no 0/O, 1/I/L), about 59 bits, drawn by ``secrets``: unguessable.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 12
+SELF_SERVICE_HANDLER = "网上自助出具"
+MAX_NOTES = 500
+MAX_REASON = 500
+
+
+# --- files -----------------------------------------------------------------
+
+
+def _region_dir(kind: str) -> Path:
+    """Files are kept per region: one folder per schema, like group certificates."""
+    return Path(settings.MEDIA_ROOT) / "regions" / connection.schema_name / kind
+
+
+def seal_path(seal: GroupSeal) -> Path:
+    return _region_dir("seals") / seal.file_name
+
+
+def pdf_path(certificate: Certificate) -> Path:
+    return _region_dir("certificates") / certificate.pdf_file
+
+
+def _write(kind: str, file_name: str, content: bytes) -> Path:
+    directory = _region_dir(kind)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / file_name
+    path.write_bytes(content)
+    return path
+
+
+def _discard(path: Path | None) -> None:
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
+# --- seals -----------------------------------------------------------------
+
+
+def _read_seal(upload) -> bytes:
+    """A PNG by its bytes (not its name), at most ``UPLOAD_MAX_BYTES``, readable."""
+    if upload is None:
+        raise InvalidInput("upload the seal as a PNG image", field="seal")
+    content = upload.read(settings.UPLOAD_MAX_BYTES + 1)
+    if len(content) > settings.UPLOAD_MAX_BYTES:
+        raise InvalidInput(f"larger than {settings.UPLOAD_MAX_BYTES // 1024} KiB", field="seal")
+    if not content.startswith(PNG_SIGNATURE):
+        raise InvalidInput("the seal must be a PNG image", field="seal")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise InvalidInput("the seal is not a readable PNG image", field="seal") from None
+    return content
+
+
+def _group(group_id) -> VolunteerGroup:
+    try:
+        group = VolunteerGroup.objects.filter(id=int(group_id)).first()
+    except (TypeError, ValueError):
+        group = None
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    return group
+
+
+def upload_seal(group_id, upload, *, principal) -> GroupSeal:
+    """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
+    principal = accounts.require(principal)
+    group = _group(group_id)
+    if group.id not in principal.admin_group_ids:
+        raise PermissionDenied(f"only an admin of {group.name} uploads its seal")
+    content = _read_seal(upload)
+    file_name = f"{uuid.uuid4().hex}.png"
+    stored: Path | None = None
+    previous: str | None = None
+    try:
+        with transaction.atomic():
+            seal = GroupSeal.objects.select_for_update().filter(group=group).first()
+            if seal is None:
+                seal = GroupSeal(group=group)
+            else:
+                previous = seal.file_name
+            seal.file_name = file_name
+            seal.uploaded_at = timezone.now()
+            seal.uploaded_by = principal.actor
+            seal.save()
+            record(
+                principal.actor, "certificate.seal_uploaded", str(group.id), replaced=bool(previous)
+            )
+            stored = _write("seals", file_name, content)
+    except IntegrityError:  # a concurrent first upload for the same group won
+        _discard(stored)
+        raise Conflict(
+            "the seal was uploaded at the same moment; try again", field="seal"
+        ) from None
+    except BaseException:
+        _discard(stored)
+        raise
+    if previous:
+        # Certificates already issued carry the seal inside their PDFs.
+        _discard(_region_dir("seals") / previous)
+    return seal
+
+
+# --- issuing ---------------------------------------------------------------
+
+
+def certificate_number(region_code: str, year: int, sequence: int) -> str:
+    """``ZS-<region code>-<yyyy>-<seq>``, the sequence zero-padded to six digits."""
+    return f"ZS-{region_code}-{year:04d}-{sequence:06d}"
+
+
+def _next_number(region_code: str, year: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('certificate_number_seq')")
+        sequence = cursor.fetchone()[0]
+    return certificate_number(region_code, year, sequence)
+
+
+def new_verification_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def normalize_code(code: str | None) -> str:
+    """Accept the code as printed, in any case, with spaces or dashes between groups."""
+    return "".join(ch for ch in (code or "").upper() if ch not in " -")
+
+
+def verification_path(code: str) -> str:
+    return f"/certificates/verify/{code}"
+
+
+def download_path(code: str) -> str:
+    return f"/certificates/{code}.pdf"
+
+
+def _site_url(region) -> str:
+    """The region's own site when no request tells us (e.g. from the command line)."""
+    domain = region.domains.order_by("-is_primary", "domain").first()
+    return f"http://{domain.domain}" if domain else "http://localhost"
+
+
+def _origin_label(code: str, cache: dict[str, str]) -> str:
+    """An imported record's origin region by name (central rows are read by code)."""
+    if code not in cache:
+        from central.models import Region
+
+        name = Region.objects.filter(code=code).values_list("name", flat=True).first()
+        cache[code] = name or f"行政区划{code}"
+    return cache[code]
+
+
+def service_rows(volunteer: Volunteer, group: VolunteerGroup) -> list[ServiceRow]:
+    """The counted records the group recorded, one row per project (民发〔2015〕149号).
+
+    Hours are the records' current values (amendments applied); a record that
+    came in by transfer stays in a row of its own, marked with its origin region.
+    """
+    records = (
+        ServiceRecord.objects.filter(volunteer=volunteer, group=group, state=RecordState.COUNTED)
+        .prefetch_related("amendments")
+        .order_by("service_date", "start_time", "id")
+    )
+    rows: OrderedDict[tuple, dict] = OrderedDict()
+    origins: dict[str, str] = {}
+    for row in records:
+        origin = row.origin_region_code or ""
+        key = (row.project_id or row.project_name, origin)
+        entry = rows.setdefault(
+            key,
+            {
+                "name": row.project_name,
+                "first": row.service_date,
+                "last": row.service_date,
+                "hours": Decimal(0),
+                "origin": _origin_label(origin, origins) if origin else None,
+            },
+        )
+        entry["first"] = min(entry["first"], row.service_date)
+        entry["last"] = max(entry["last"], row.service_date)
+        entry["hours"] += row.current().hours
+    return [
+        ServiceRow(e["name"], e["first"], e["last"], e["hours"], origin_region=e["origin"])
+        for e in rows.values()
+        if e["hours"] > 0
+    ]
+
+
+def _requester(volunteer: Volunteer, group: VolunteerGroup, principal) -> str:
+    """Who may ask, and the handler (经办人) the certificate names."""
+    own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
+    if group.id in principal.admin_group_ids:
+        return principal.account.display_name if principal.account else principal.actor
+    if own:
+        member = Membership.objects.filter(
+            volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
+        ).exists()
+        if not member:
+            raise PermissionDenied(
+                f"you are not an active member of {group.name}; ask the group to issue it"
+            )
+        return SELF_SERVICE_HANDLER
+    raise PermissionDenied(
+        f"only the volunteer themself or an admin of {group.name} asks for a certificate"
+    )
+
+
+def _snapshot(data: CertificateData) -> dict:
+    """Exactly what the certificate states, in JSON (verification shows this)."""
+    return {
+        "number": data.certificate_number,
+        "name": data.volunteer_name,
+        "idType": data.id_type,
+        "idNumberMasked": data.id_number_masked,
+        "volunteerNumber": data.volunteer_number,
+        "totalHours": str(data.total_hours),
+        "rows": [
+            {
+                "projectName": row.project_name,
+                "firstDate": row.first_date.isoformat(),
+                "lastDate": row.last_date.isoformat(),
+                "hours": str(row.hours),
+                "originRegion": row.origin_region,
+            }
+            for row in data.service_rows
+        ],
+        "groupName": data.issuer_name,
+        "responsiblePerson": data.responsible_person,
+        "handler": data.handler,
+        "contact": data.contact,
+        "issuedOn": data.issue_date.isoformat(),
+        "notes": data.notes,
+        "verificationCode": data.verification_code,
+        "verificationUrl": data.verification_url,
+    }
+
+
+def issue_certificate(
+    number: str, group_id, notes: str = "", *, principal, region, site_url: str | None = None
+) -> Certificate:
+    """Issue a certificate of the service ``group_id`` recorded for volunteer ``number``.
+
+    ``site_url`` (scheme and host, e.g. ``https://chongqing.example.org``) is
+    where the region's verification page is reached; the QR code encodes
+    ``<site_url>/certificates/verify/<code>``. The resolver passes the request's
+    own host; without it, the region's primary domain is used.
+    """
+    principal = accounts.require(principal)
+    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        raise NotFound(f"no volunteer numbered {number}", field="number")
+    group = _group(group_id)
+    handler = _requester(volunteer, group, principal)
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        raise InvalidInput(f"at most {MAX_NOTES} characters", field="notes")
+    if group.review != Review.APPROVED:
+        raise Conflict(
+            f"{group.name} is not approved; it cannot issue certificates", field="groupId"
+        )
+    seal = GroupSeal.objects.filter(group=group).first()
+    seal_png = seal_path(seal).read_bytes() if seal and seal_path(seal).is_file() else None
+    if seal_png is None:
+        raise Conflict(
+            f"{group.name} has no seal on file; its admin uploads the seal first "
+            "(a certificate is sealed, 000 Art.17)",
+            field="groupId",
+        )
+    rows = service_rows(volunteer, group)
+    if not rows:
+        raise Conflict(
+            f"{group.name} has recorded no counted hours for {volunteer.number}; "
+            "a group certifies only the service it recorded (民发〔2015〕149号)",
+            field="number",
+        )
+    total = sum((row.hours for row in rows), Decimal(0))
+    base = (site_url or _site_url(region)).rstrip("/")
+    contact = " ".join(p for p in (group.contact_person, group.contact_phone) if p.strip())
+
+    stored: Path | None = None
+    try:
+        with transaction.atomic():
+            now = timezone.now()
+            issued_on = timezone.localdate(now)
+            code = new_verification_code()
+            while Certificate.objects.filter(verification_code=code).exists():
+                code = new_verification_code()  # practically never
+            data = CertificateData(
+                volunteer_name=volunteer.name,
+                id_type=IdType(volunteer.id_type).label,
+                id_number_masked=volunteer.id_number_masked,
+                volunteer_number=volunteer.number,
+                total_hours=total,
+                service_rows=rows,
+                issuer_name=group.name,
+                responsible_person=group.responsible_person,
+                handler=handler,
+                contact=contact or group.name,
+                certificate_number=_next_number(region.code, issued_on.year),
+                issue_date=issued_on,
+                verification_code=code,
+                verification_url=base + verification_path(code),
+                notes=notes,
+                seal_png=seal_png,
+            )
+            pdf = render_certificate_pdf(data)
+            certificate = Certificate.objects.create(
+                number=data.certificate_number,
+                volunteer=volunteer,
+                group=group,
+                issued_at=now,
+                handler_actor=principal.actor,
+                handler_name=handler,
+                notes=notes,
+                verification_code=code,
+                snapshot=_snapshot(data),
+                pdf_file=f"{data.certificate_number}.pdf",
+            )
+            record(
+                principal.actor,
+                "certificate.issued",
+                certificate.number,
+                volunteer=volunteer.number,
+                group=group.id,
+                total_hours=str(total),
+            )
+            stored = _write("certificates", certificate.pdf_file, pdf)  # last
+    except BaseException:
+        _discard(stored)
+        raise
+    return certificate
+
+
+# --- revoking and verifying ------------------------------------------------
+
+
+def find(code_or_id) -> Certificate | None:
+    """A certificate by verification code, by number, or by id."""
+    text = str(code_or_id or "").strip()
+    if not text:
+        return None
+    queryset = Certificate.objects.select_related("group", "volunteer")
+    if text.isdigit():
+        return queryset.filter(id=int(text)).first()
+    if text.upper().startswith("ZS-"):
+        return queryset.filter(number=text.upper()).first()
+    return queryset.filter(verification_code=normalize_code(text)).first()
+
+
+def revoke_certificate(code_or_id, reason: str, *, principal) -> Certificate:
+    """Revoke a certificate (an admin of the issuing group, or the authority)."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    found = find(code_or_id)
+    if found is None:
+        raise NotFound("no such certificate", field="code")
+    if not (principal.is_authority or found.group_id in principal.admin_group_ids):
+        raise PermissionDenied("only an admin of the issuing group or the authority revokes it")
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput("say why the certificate is revoked", field="reason")
+    with transaction.atomic():
+        certificate = Certificate.objects.select_for_update().get(id=found.id)
+        if certificate.revoked_at is not None:
+            raise Conflict(f"{certificate.number} was already revoked", field="code")
+        certificate.revoked_at = timezone.now()
+        certificate.revoked_reason = reason
+        certificate.revoked_by = principal.actor
+        certificate.save(update_fields=["revoked_at", "revoked_reason", "revoked_by"])
+        record(principal.actor, "certificate.revoked", certificate.number, reason=reason)
+    return certificate
+
+
+def status_of(certificate: Certificate) -> str:
+    return "revoked" if certificate.revoked_at is not None else "current"
+
+
+def verify(code) -> dict | None:
+    """What the certificate with this verification code stated, and its status; None if
+    no certificate of this region has that code. Public: shows nothing the
+    certificate does not show."""
+    normalized = normalize_code(code)
+    if len(normalized) != CODE_LENGTH:
+        return None
+    certificate = Certificate.objects.filter(verification_code=normalized).first()
+    if certificate is None:
+        return None
+    return {
+        **certificate.snapshot,
+        "status": status_of(certificate),
+        "genuine": certificate.revoked_at is None,
+    }
+
+
+def may_download(certificate: Certificate, principal) -> bool:
+    """The volunteer, the issuing group's staff and the authority."""
+    if principal is None:
+        return False
+    own = principal.volunteer is not None and principal.volunteer.id == certificate.volunteer_id
+    return own or principal.is_authority or certificate.group_id in principal.staff_group_ids

@@ -1,0 +1,425 @@
+"""Recording trainings, awards and complaints, and handling complaints.
+
+Who: the staff (group admins and recorders, 记录员) of the group record for
+volunteers who are active members of that group, and so may the regional
+authority; where the policy asks recorders to hold a certificate
+(记录员须持证上岗, 001 §4(4)3) a staff member needs one. Complaints are
+investigated and decided by the group's admins or the authority (000 Art.13:
+团体应当及时核查处理, 并予以记录).
+
+Every check runs before anything is written; a refused request writes nothing.
+Every write appends to the region's audit log.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.policy import RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.audit.services import record
+from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
+from tenants.recognition.models import (
+    DECIDED,
+    Award,
+    AwardLevel,
+    Complaint,
+    ComplaintStatus,
+    Training,
+)
+from tenants.volunteers.models import Volunteer, VolunteerStatus
+
+MAX_CONTENT = 2000
+
+
+@dataclass
+class TrainingEntry:
+    """培训信息 (000 Art.11): 主题、内容、日期、地点、学时、联系人; 证明材料 (003 Art.14)."""
+
+    title: str
+    content: str
+    trained_on: datetime.date
+    place: str
+    hours: Decimal | str | float
+    contact: str = ""  # defaults to the group's contact person
+    evidence: str = ""
+
+
+@dataclass
+class AwardEntry:
+    """表彰奖励 (000 Art.12): 获奖日期、表彰奖励名称; and who gave it, at what level."""
+
+    title: str
+    awarding_body: str
+    level: str
+    awarded_on: datetime.date
+
+
+@dataclass
+class ComplaintEntry:
+    """投诉 (000 Art.13, 003 Art.22): who complained, about what, when it was received."""
+
+    complainant: str
+    content: str
+    received_on: datetime.date
+
+
+# -- shared checks -------------------------------------------------------------------------
+
+
+def _id(value, field: str) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise NotFound(f"no such {field[:-2] or field}", field=field) from None
+
+
+def _group(group_id) -> VolunteerGroup:
+    group = VolunteerGroup.objects.filter(id=_id(group_id, "groupId")).first()
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    return group
+
+
+def _require_recorder(group: VolunteerGroup, principal, policy: RegionPolicy):
+    """Staff (admin or recorder) of ``group``, certified where the policy says; or the authority."""
+    principal = accounts.require(principal)
+    if principal.is_authority:
+        return principal
+    role = principal.recorder_role(group.id)
+    if role is None:
+        raise PermissionDenied(f"you do not record for {group.name}")
+    if policy.recorders_need_certificate and not role.recorder_certificate:
+        raise PermissionDenied(
+            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
+        )
+    return principal
+
+
+def _member(
+    problems: ProblemCollector, number: str, group: VolunteerGroup, *, allow_cancelled: bool
+) -> Volunteer | None:
+    """The volunteer numbered ``number``, an active member of ``group``."""
+    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        problems.add("number", f"no volunteer numbered {number}", "NOT_FOUND")
+        return None
+    closed = [VolunteerStatus.TRANSFERRED]
+    if not allow_cancelled:
+        closed.append(VolunteerStatus.CANCELLED)
+    if volunteer.status in closed:
+        # A transferred volunteer's records here are read-only (DESIGN §6, 000 Art.16).
+        problems.add("number", f"{volunteer.number} is {volunteer.status}", "CONFLICT")
+        return None
+    member = Membership.objects.filter(
+        volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
+    ).exists()
+    if not member:
+        problems.add(
+            "number", f"{volunteer.number} is not an active member of {group.name}", "CONFLICT"
+        )
+        return None
+    return volunteer
+
+
+def _text(problems: ProblemCollector, field: str, value, limit: int, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        problems.add(field, f"give the {what}")
+    elif len(text) > limit:
+        problems.add(field, f"at most {limit} characters")
+    return text
+
+
+def _optional_text(problems: ProblemCollector, field: str, value, limit: int) -> str:
+    text = (value or "").strip()
+    if len(text) > limit:
+        problems.add(field, f"at most {limit} characters")
+    return text
+
+
+def _past_date(
+    problems: ProblemCollector, field: str, value, volunteer: Volunteer | None, what: str
+) -> None:
+    if not isinstance(value, datetime.date):
+        problems.add(field, f"give the {what}")
+    elif value > timezone.localdate():
+        problems.add(field, f"the {what} is in the future; record it once it has happened")
+    elif volunteer is not None and value < volunteer.birth_date:
+        problems.add(field, f"the {what} is before the volunteer was born")
+
+
+def _hours(problems: ProblemCollector, value) -> Decimal | None:
+    """学时 (000 Art.11): positive, at most 24 in a day, in hundredths of an hour."""
+    try:
+        hours = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        problems.add("hours", "a number of hours, e.g. 2.5")
+        return None
+    if not hours.is_finite():
+        problems.add("hours", "a number of hours, e.g. 2.5")
+    elif hours <= 0:
+        problems.add("hours", "must be positive")
+    elif hours > 24:
+        problems.add("hours", "at most 24 hours (one day)")
+    elif hours != hours.quantize(Decimal("0.01")):
+        problems.add("hours", "at most two decimal places")
+    else:
+        return hours.quantize(Decimal("0.01"))
+    return None
+
+
+# -- trainings and awards ------------------------------------------------------------------
+
+
+def record_training(
+    number: str, group_id, entry: TrainingEntry, *, principal, policy: RegionPolicy
+) -> Training:
+    """The organising group confirms and records a training (003 Art.14)."""
+    group = _group(group_id)
+    principal = _require_recorder(group, principal, policy)
+    problems = ProblemCollector()
+    volunteer = _member(problems, number, group, allow_cancelled=False)
+    title = _text(problems, "title", entry.title, 120, "topic of the training (主题)")
+    content = _text(problems, "content", entry.content, MAX_CONTENT, "content (内容)")
+    _past_date(problems, "trainedOn", entry.trained_on, volunteer, "date of the training")
+    place = _text(problems, "place", entry.place, 200, "place (地点)")
+    hours = _hours(problems, entry.hours)
+    contact = _optional_text(problems, "contact", entry.contact, 64) or group.contact_person
+    evidence = _optional_text(problems, "evidence", entry.evidence, 500)
+    problems.raise_if_any()
+    with transaction.atomic():
+        training = Training.objects.create(
+            volunteer=volunteer,
+            group=group,
+            title=title,
+            content=content,
+            trained_on=entry.trained_on,
+            place=place,
+            hours=hours,
+            contact=contact,
+            evidence=evidence,
+            recorded_by=principal.actor,
+        )
+        record(
+            principal.actor,
+            "training.recorded",
+            volunteer.number,
+            training=training.id,
+            group=group.id,
+            title=title,
+            trained_on=entry.trained_on.isoformat(),
+            hours=str(hours),
+        )
+    return training
+
+
+def record_award(
+    number: str, group_id, entry: AwardEntry, *, principal, policy: RegionPolicy
+) -> Award:
+    """The group records an award the volunteer received (000 Art.12, 003 Art.22 ¶2)."""
+    group = _group(group_id)
+    principal = _require_recorder(group, principal, policy)
+    problems = ProblemCollector()
+    volunteer = _member(problems, number, group, allow_cancelled=False)
+    title = _text(problems, "title", entry.title, 120, "name of the award (表彰奖励名称)")
+    body = _text(problems, "awardingBody", entry.awarding_body, 120, "awarding body (颁奖单位)")
+    if entry.level not in AwardLevel.values:
+        problems.add("level", f"one of {', '.join(AwardLevel.values)}")
+    _past_date(problems, "awardedOn", entry.awarded_on, volunteer, "date of the award")
+    problems.raise_if_any()
+    with transaction.atomic():
+        award = Award.objects.create(
+            volunteer=volunteer,
+            group=group,
+            title=title,
+            awarding_body=body,
+            level=entry.level,
+            awarded_on=entry.awarded_on,
+            recorded_by=principal.actor,
+        )
+        record(
+            principal.actor,
+            "award.recorded",
+            volunteer.number,
+            award=award.id,
+            group=group.id,
+            title=title,
+            awarding_body=body,
+            level=entry.level,
+            awarded_on=entry.awarded_on.isoformat(),
+        )
+    return award
+
+
+# -- complaints ----------------------------------------------------------------------------
+
+
+def file_complaint(
+    number: str, group_id, entry: ComplaintEntry, *, principal, policy: RegionPolicy
+) -> Complaint:
+    """Record a complaint received about a member (000 Art.13); it starts open."""
+    group = _group(group_id)
+    principal = _require_recorder(group, principal, policy)
+    problems = ProblemCollector()
+    # A complaint may concern a volunteer cancelled since; not one transferred out.
+    volunteer = _member(problems, number, group, allow_cancelled=True)
+    complainant = _text(
+        problems, "complainant", entry.complainant, 120, "complainant (投诉人, e.g. 服务对象)"
+    )
+    content = _text(problems, "content", entry.content, MAX_CONTENT, "content of the complaint")
+    _past_date(problems, "receivedOn", entry.received_on, None, "date the complaint was received")
+    problems.raise_if_any()
+    with transaction.atomic():
+        complaint = Complaint.objects.create(
+            volunteer=volunteer,
+            group=group,
+            complainant=complainant,
+            content=content,
+            received_on=entry.received_on,
+            filed_by=principal.actor,
+        )
+        record(
+            principal.actor,
+            "complaint.filed",
+            volunteer.number,
+            complaint=complaint.id,
+            group=group.id,
+            complainant=complainant,
+            received_on=entry.received_on.isoformat(),
+        )
+    return complaint
+
+
+def _locked_complaint(complaint_id) -> Complaint:
+    complaint = (
+        Complaint.objects.select_for_update(of=("self",))
+        .select_related("volunteer", "group")
+        .filter(id=_id(complaint_id, "complaintId"))
+        .first()
+    )
+    if complaint is None:
+        raise NotFound("no such complaint", field="complaintId")
+    return complaint
+
+
+def _require_handler(complaint: Complaint, principal):
+    """The complaint's group's admins, or the authority (000 Art.13)."""
+    principal = accounts.require(principal)
+    if not (principal.is_authority or complaint.group_id in principal.admin_group_ids):
+        handler = complaint.group.name if complaint.group else "the authority"
+        raise PermissionDenied(f"only admins of {handler} handle this complaint")
+    return principal
+
+
+def start_investigation(complaint_id, *, principal) -> Complaint:
+    """open → investigating (核查)."""
+    principal = accounts.require(principal)
+    with transaction.atomic():
+        complaint = _locked_complaint(complaint_id)
+        principal = _require_handler(complaint, principal)
+        if complaint.status != ComplaintStatus.OPEN:
+            raise Conflict(f"the complaint is already {complaint.status}", field="complaintId")
+        complaint.status = ComplaintStatus.INVESTIGATING
+        complaint.investigated_by = principal.actor
+        complaint.investigation_started_at = timezone.now()
+        complaint.save(update_fields=["status", "investigated_by", "investigation_started_at"])
+        record(
+            principal.actor,
+            "complaint.investigating",
+            complaint.volunteer.number,
+            complaint=complaint.id,
+        )
+    return complaint
+
+
+def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> Complaint:
+    """investigating → upheld (属实, kept on file: 003 Art.22 ¶3) or dismissed, with a reason.
+
+    A decision is final: the trigger refuses any later change of the row.
+    """
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        complaint = _locked_complaint(complaint_id)
+        principal = _require_handler(complaint, principal)
+        if not reason:
+            raise InvalidInput("say what the investigation found (核查结论)", field="reason")
+        if len(reason) > 500:
+            raise InvalidInput("at most 500 characters", field="reason")
+        if complaint.status in DECIDED:
+            raise Conflict(
+                f"the complaint was already decided ({complaint.status})", field="complaintId"
+            )
+        if complaint.status != ComplaintStatus.INVESTIGATING:
+            raise Conflict("start the investigation first (核查, 000 Art.13)", field="complaintId")
+        complaint.status = ComplaintStatus.UPHELD if upheld else ComplaintStatus.DISMISSED
+        complaint.decided_by = principal.actor
+        complaint.decided_at = timezone.now()
+        complaint.decision_reason = reason
+        complaint.save(update_fields=["status", "decided_by", "decided_at", "decision_reason"])
+        record(
+            principal.actor,
+            "complaint.decided",
+            complaint.volunteer.number,
+            complaint=complaint.id,
+            upheld=upheld,
+            reason=reason,
+        )
+    return complaint
+
+
+# -- reading -------------------------------------------------------------------------------
+
+
+def handles_complaints_of(principal, group_id: int) -> bool:
+    """Group staff and the authority see a group's complaints in every state."""
+    return principal is not None and (
+        principal.is_authority or group_id in principal.staff_group_ids
+    )
+
+
+def on_record(complaint: Complaint, principal) -> bool:
+    """Whether ``complaint`` shows on the volunteer's record to ``principal``.
+
+    An upheld complaint is kept on file (记录在案, 003 Art.22 ¶3) and shows to
+    whoever may see the volunteer; an open or investigating one only to the
+    group's staff and the authority; a dismissed one is not part of the record
+    (it stays in the table, for the audit, and in the staff's ``complaints`` list).
+    """
+    if complaint.status == ComplaintStatus.UPHELD:
+        return True
+    if complaint.status == ComplaintStatus.DISMISSED:
+        return False
+    return handles_complaints_of(principal, complaint.group_id)
+
+
+def complaints_of_group(principal, group_id=None, status: str | None = None, after=None):
+    """A group's complaints, every state, for its staff; every group's for the authority.
+
+    Oldest first; ``after`` is the id of the last complaint of the previous page.
+    """
+    principal = accounts.require(principal)
+    queryset = Complaint.objects.select_related("volunteer")
+    if group_id is None:
+        if not principal.is_authority:
+            raise PermissionDenied("give the groupId of a group you staff")
+    else:
+        group = _group(group_id)
+        if not handles_complaints_of(principal, group.id):
+            raise PermissionDenied(f"you may not see the complaints of {group.name}")
+        queryset = queryset.filter(group=group)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    if after is not None:
+        try:
+            queryset = queryset.filter(id__gt=int(str(after)))
+        except ValueError:
+            raise InvalidInput("the id of the last complaint seen", field="after") from None
+    return queryset.order_by("id")
