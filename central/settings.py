@@ -138,8 +138,23 @@ UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 
 TRANSFER_CONSENT_DAYS = int(os.environ.get("PLATFORM_TRANSFER_CONSENT_DAYS", "30"))
 INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/interop/inbox")
 
-# GraphiQL on GET; production turns it off.
-GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", True)
+# Production defaults: no GraphiQL, no introspection, unexpected errors masked.
+PRODUCTION = os.environ.get("PLATFORM_ENV", "development") == "production"
+
+# GraphiQL on GET.
+GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", not PRODUCTION)
+
+# Every GraphQL limit in one place (schema/hardening.py applies them).
+GRAPHQL = {
+    "MAX_DEPTH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_DEPTH", "10")),
+    "MAX_ALIASES": int(os.environ.get("PLATFORM_GRAPHQL_MAX_ALIASES", "15")),
+    "MAX_TOKENS": int(os.environ.get("PLATFORM_GRAPHQL_MAX_TOKENS", "2000")),
+    "MAX_BATCH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_BATCH", "10")),
+    "MAX_PAGE": 100,
+    "CACHE_SIZE": 512,
+    "INTROSPECTION": _env_bool("PLATFORM_GRAPHQL_INTROSPECTION", not PRODUCTION),
+    "MASK_ERRORS": _env_bool("PLATFORM_GRAPHQL_MASK_ERRORS", PRODUCTION),
+}
 
 LOGGING = {
     "version": 1,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import GraphQLClient, PlatformServer, test_database_url
+from tests.support import GraphQLClient, PlatformServer, platform_database_url
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +49,7 @@ def seed_regions(platform_db):
 @pytest.fixture(scope="session")
 def server(seed_regions):
     """A gunicorn process serving the test database on a free loopback port."""
-    with PlatformServer(database_url=test_database_url()) as running:
+    with PlatformServer(database_url=platform_database_url()) as running:
         yield running
 
 

@@ -18,7 +18,7 @@ from django.db import connection
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def platform_database_url() -> str:
     """URL of the database the tests run on (pytest-django's test database)."""
     from central.database import database_url
 

@@ -7,6 +7,7 @@ here into the two root types (Saleor-style: one module per domain).
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.hardening import config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
@@ -24,5 +25,8 @@ MUTATIONS = (
 )
 
 schema = strawberry.Schema(
-    query=merge_types("Query", QUERIES), mutation=merge_types("Mutation", MUTATIONS)
+    query=merge_types("Query", QUERIES),
+    mutation=merge_types("Mutation", MUTATIONS),
+    extensions=extensions(),
+    config=config(),
 )

@@ -7,17 +7,15 @@ import datetime
 import strawberry
 from strawberry.types import Info
 
-from central.errors import InvalidInput, PermissionDenied, Unauthenticated
+from central.errors import PermissionDenied, Unauthenticated
 from schema.central.types import Region, region_type
-from schema.errors import AccessError, QueryError
+from schema.errors import AccessError
 from schema.region import types as t
 from schema.region.auth import guarded, policy_of, principal_of
 from schema.region.prefetch import optimized
 from tenants.groups import selectors as group_selectors
 from tenants.volunteers import selectors as volunteer_selectors
 from tenants.volunteers.services import may_view
-
-MAX_PAGE = 100
 
 
 @strawberry.input(description="Narrow the volunteer list; all given conditions must hold.")
@@ -40,12 +38,6 @@ class GroupFilter:
     top_level_only: bool = strawberry.field(
         default=False, description="Only groups without a liaison group."
     )
-
-
-def _page_size(first: int) -> int:
-    if first < 1 or first > MAX_PAGE:
-        raise QueryError(InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first"))
-    return first
 
 
 @strawberry.type
@@ -85,7 +77,7 @@ class RegionQuery:
         after: str | None = None,
     ) -> t.VolunteerConnection:
         filter = filter or VolunteerFilter()
-        first = _page_size(first)
+        first = t.page_size(first)
         after_id = guarded(t.decode_cursor, "v", after)
         queryset = guarded(
             volunteer_selectors.visible_volunteers,
@@ -134,7 +126,7 @@ class RegionQuery:
         after: str | None = None,
     ) -> t.GroupConnection:
         filter = filter or GroupFilter()
-        first = _page_size(first)
+        first = t.page_size(first)
         after_id = guarded(t.decode_cursor, "g", after)
         queryset = group_selectors.visible_groups(
             principal_of(info),

@@ -15,15 +15,12 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from central.errors import InvalidInput
-from schema.errors import QueryError, UserError, mutation_payload
+from schema.errors import UserError, mutation_payload
 from schema.region import types as t
 from schema.region.auth import guarded, policy_of, principal_of
 from schema.region.prefetch import optimized
 from tenants.recognition import models
 from tenants.recognition import services as recognition
-
-MAX_PAGE = 100
 
 AwardLevel = strawberry.enum(
     enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
@@ -306,8 +303,7 @@ class RecognitionQuery:
         first: int = 50,
         after: strawberry.ID | None = None,
     ) -> list[Complaint]:
-        if first < 1 or first > MAX_PAGE:
-            raise QueryError(InvalidInput(f"first must be between 1 and {MAX_PAGE}", field="first"))
+        t.page_size(first)
         queryset = guarded(
             recognition.complaints_of_group,
             principal_of(info),

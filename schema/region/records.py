@@ -14,7 +14,14 @@ from central.errors import InvalidInput, PermissionDenied
 from schema.errors import AccessError, UserError, mutation_payload
 from schema.region.auth import guarded, principal_of
 from schema.region.prefetch import optimized
-from schema.region.types import PageInfo, Volunteer, VolunteerGroup, decode_cursor, encode_cursor
+from schema.region.types import (
+    PageInfo,
+    Volunteer,
+    VolunteerGroup,
+    decode_cursor,
+    encode_cursor,
+    page_size,
+)
 from tenants.projects import models as project_models
 from tenants.projects import services as projects
 from tenants.records import cards, corrections, stars
@@ -254,8 +261,7 @@ def volunteer_records(
     volunteer, first: int, after: str | None, filter: RecordFilter | None
 ) -> ServiceRecordConnection:
     """A page of a volunteer's records from the prefetched rows (no query per volunteer)."""
-    if not 1 <= first <= 100:
-        guarded(_bad_first)
+    page_size(first)
     after_id = guarded(decode_cursor, "r", after)
     rows = sorted(volunteer.records.all(), key=lambda r: r.id)
     if filter:
@@ -280,10 +286,6 @@ def volunteer_records(
             has_next_page=len(rows) > first, end_cursor=edges[-1].cursor if edges else None
         ),
     )
-
-
-def _bad_first():
-    raise InvalidInput("first must be between 1 and 100", field="first")
 
 
 def volunteer_total_hours(volunteer) -> Decimal:

@@ -385,6 +385,19 @@ class GroupConnection:
     page_info: PageInfo
 
 
+def page_size(first: int) -> int:
+    """``first`` within 1..settings.GRAPHQL["MAX_PAGE"], else a typed error."""
+    from django.conf import settings
+
+    from central.errors import InvalidInput
+    from schema.errors import QueryError
+
+    limit = settings.GRAPHQL["MAX_PAGE"]
+    if not 1 <= first <= limit:
+        raise QueryError(InvalidInput(f"first must be between 1 and {limit}", field="first"))
+    return first
+
+
 def encode_cursor(kind: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode()
 
