@@ -365,3 +365,45 @@ def test_trainings_awards_and_upheld_complaints_move_with_their_provenance(gql, 
     assert [(c["content"], c["originRegionCode"]) for c in seen["complaints"]] == [
         ("迟到一小时", "500000")
     ]
+
+
+def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tenants.certificates import services as certificates
+    from tenants.certificates.pdf import render_seal_placeholder_png
+    from tenants.groups import services as groups
+    from tests.registry_support import hierarchy
+
+    _, volunteer, token = moving_volunteer(gql, hours=(2,))
+    requested = gql.region("chongqing", REQUEST, {"to": "530000"}, token=token)["data"][
+        "requestTransfer"
+    ]["transfer"]
+    gql.region("chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token)
+    h = hierarchy("yunnan")
+    target = region("yunnan")
+    with tenant_context(target):
+        policy = target.get_policy()
+        groups.add_member(h.team.id, volunteer.number, principal=_admin_of(h.team), policy=policy)
+        certificates.upload_seal(
+            h.team.id,
+            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            principal=_admin_of(h.team),
+        )
+        issued = certificates.issue_certificate(
+            volunteer.number, h.team.id, principal=_admin_of(h.team), region=target
+        )
+    rows = issued.snapshot["rows"]
+    assert [(row["hours"], row["originRegion"]) for row in rows] == [("1.50", "重庆市")], rows
+
+
+def _admin_of(group):
+    from tenants.accounts.models import Role
+    from tenants.accounts.services import Principal
+
+    role = (
+        Role.objects.select_related("account__volunteer", "group")
+        .filter(group=group, kind="group_admin")
+        .first()
+    )
+    return Principal(account=role.account, roles=[role])

@@ -383,3 +383,32 @@ def test_query_counts_do_not_grow_with_page_size(gql, seed_regions):
     assert len(large["data"]["volunteers"]["edges"]) == 6
     assert small_count == large_count
     assert large_count <= 8  # host lookup, token, roles, page, count, memberships, groups
+
+
+def test_encryption_key_rotation(seed_regions, capsys):
+    from cryptography.fernet import Fernet
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from tenants.volunteers import pii
+
+    volunteer, _ = register_volunteer(
+        "hubei", idNumber=id_number(datetime.date(1990, 5, 17), "110105")
+    )
+    old = list(settings.PII_ENCRYPTION_KEYS)
+    new = Fernet.generate_key().decode()
+    with override_settings(PII_ENCRYPTION_KEYS=[new, *old]):
+        call_command("rotate_pii_keys")
+        assert "re-encrypted" in capsys.readouterr().out
+    with override_settings(PII_ENCRYPTION_KEYS=[new]), tenant_context(region("hubei")):
+        row = Volunteer.objects.get(id=volunteer.id)
+        assert pii.decrypt(row.id_number_encrypted).startswith("110105")  # new key alone
+    with override_settings(PII_ENCRYPTION_KEYS=old), tenant_context(region("hubei")):
+        row = Volunteer.objects.get(id=volunteer.id)
+        with pytest.raises(RuntimeError, match="cannot be decrypted"):
+            pii.decrypt(row.id_number_encrypted)  # the old key no longer opens it
+    with override_settings(PII_ENCRYPTION_KEYS=[*old, new]):
+        call_command("rotate_pii_keys")  # and back, for the rest of the suite
+    with tenant_context(region("hubei")):
+        assert pii.decrypt(Volunteer.objects.get(id=volunteer.id).id_number_encrypted)

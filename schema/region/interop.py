@@ -17,7 +17,9 @@ from interop.models import Direction, Transfer
 from interop.package import PackageRejected
 from schema.errors import AccessError, UserError, mutation_payload
 from schema.region.auth import principal_of
+from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer
+from tenants.records.models import ServiceRecord as RecordModel
 
 TransferDirection = strawberry.enum(
     enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
@@ -81,6 +83,23 @@ class TransferType:
     def volunteer(self) -> Volunteer | None:
         volunteer = self._model.volunteer
         return Volunteer(_model=volunteer) if volunteer else None
+
+    @strawberry.field(
+        description="The records that moved: counted records leaving the "
+        "source, or the records imported here (with their provenance)."
+    )
+    def records(self) -> list[ServiceRecord]:
+        transfer = self._model
+        if transfer.volunteer_id is None or (
+            transfer.state != "completed" and (transfer.direction == "incoming")
+        ):
+            return []
+        rows = RecordModel.objects.filter(
+            volunteer_id=transfer.volunteer_id, state="counted"
+        ).prefetch_related("amendments")
+        if transfer.direction == "incoming":
+            rows = rows.filter(mode="imported")
+        return [ServiceRecord(_model=r) for r in rows]
 
 
 def _visible(principal):

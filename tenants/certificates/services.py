@@ -33,6 +33,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -41,7 +42,7 @@ from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
 from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
-from tenants.records.models import RecordState, ServiceRecord
+from tenants.records.models import RecordMode, RecordState, ServiceRecord
 from tenants.volunteers.models import IdType, Volunteer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -203,13 +204,20 @@ def _origin_label(code: str, cache: dict[str, str]) -> str:
 
 
 def service_rows(volunteer: Volunteer, group: VolunteerGroup) -> list[ServiceRow]:
-    """The counted records the group recorded, one row per project (民发〔2015〕149号).
+    """The counted records the group recorded, one row per project (民发〔2015〕149号),
+    plus the records the volunteer brought in by transfer (转移接续): those were
+    certified by their origin region's group and are part of the volunteer's
+    record here (issue 5 §6), so they appear in rows of their own, marked with
+    their origin region.
 
-    Hours are the records' current values (amendments applied); a record that
-    came in by transfer stays in a row of its own, marked with its origin region.
+    Hours are the records' current values (amendments applied).
     """
     records = (
-        ServiceRecord.objects.filter(volunteer=volunteer, group=group, state=RecordState.COUNTED)
+        ServiceRecord.objects.filter(
+            Q(group=group) | Q(group__isnull=True, mode=RecordMode.IMPORTED),
+            volunteer=volunteer,
+            state=RecordState.COUNTED,
+        )
         .prefetch_related("amendments")
         .order_by("service_date", "start_time", "id")
     )

@@ -1,0 +1,59 @@
+"""``manage.py rotate_pii_keys``: re-encrypt personal information under the first
+key of ``PLATFORM_PII_KEYS``.
+
+Rotation: put a new Fernet key first in ``PLATFORM_PII_KEYS`` (keep the old one
+after it), run this command, then remove the old key. It re-encrypts every
+volunteer's ID number and phone in every region, and the regions' signing
+keys, region by region, each in its own transaction, showing progress. Safe to
+run again: rows already under the first key are simply rewritten.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from central.models import Region, RegionKey
+from tenants.volunteers import pii
+from tenants.volunteers.models import Volunteer
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt personal information and signing keys under the newest key."
+
+    def handle(self, *args, **options):
+        started = time.monotonic()
+        regions = list(Region.objects.order_by("code"))
+        total = 0
+        for index, region in enumerate(regions, start=1):
+            with tenant_context(region), transaction.atomic():
+                count = 0
+                for volunteer in (
+                    Volunteer.objects.select_for_update()
+                    .only("id", "id_number_encrypted", "phone_encrypted")
+                    .iterator(chunk_size=2000)
+                ):
+                    Volunteer.objects.filter(id=volunteer.id).update(
+                        id_number_encrypted=pii.rotate(volunteer.id_number_encrypted),
+                        phone_encrypted=pii.rotate(volunteer.phone_encrypted),
+                    )
+                    count += 1
+            total += count
+            self.stdout.write(
+                f"[{index}/{len(regions)}] {region.code} {region.name}: {count} volunteers"
+            )
+        with transaction.atomic():
+            keys = 0
+            for key in RegionKey.objects.select_for_update():
+                key.private_key_encrypted = pii.rotate(key.private_key_encrypted)
+                key.save(update_fields=["private_key_encrypted"])
+                keys += 1
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"re-encrypted {total} volunteers in {len(regions)} regions and {keys} signing keys "
+                f"in {time.monotonic() - started:.1f}s"
+            )
+        )
