@@ -38,18 +38,24 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 def extensions() -> list:
+    """Extension factories: limiters are built per request; the caches are shared on
+    purpose (one instance for the process), which is what makes them caches."""
     limits = settings.GRAPHQL
+    parser_cache = ParserCache(maxsize=limits["CACHE_SIZE"])
+    validation_cache = ValidationCache(maxsize=limits["CACHE_SIZE"])
     chosen = [
-        QueryDepthLimiter(max_depth=limits["MAX_DEPTH"]),
-        MaxAliasesLimiter(max_alias_count=limits["MAX_ALIASES"]),
-        MaxTokensLimiter(max_token_count=limits["MAX_TOKENS"]),
-        ParserCache(maxsize=limits["CACHE_SIZE"]),
-        ValidationCache(maxsize=limits["CACHE_SIZE"]),
+        lambda: QueryDepthLimiter(max_depth=limits["MAX_DEPTH"]),
+        lambda: MaxAliasesLimiter(max_alias_count=limits["MAX_ALIASES"]),
+        lambda: MaxTokensLimiter(max_token_count=limits["MAX_TOKENS"]),
+        lambda: parser_cache,
+        lambda: validation_cache,
     ]
     if not limits["INTROSPECTION"]:
-        chosen.append(DisableIntrospection())
+        chosen.append(DisableIntrospection)
     if limits["MASK_ERRORS"]:
-        chosen.append(MaskErrors(should_mask_error=_is_unexpected, error_message=MASKED_MESSAGE))
+        chosen.append(
+            lambda: MaskErrors(should_mask_error=_is_unexpected, error_message=MASKED_MESSAGE)
+        )
     return chosen
 
 

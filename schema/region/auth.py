@@ -28,3 +28,18 @@ def guarded(call, *args, **kwargs):
         if error.problems[0].code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
             raise AccessError(error) from None
         raise QueryError(error) from None
+
+
+def caller(info: Info):
+    """The caller and the region's policy, for a mutation resolver."""
+    return principal_of(info), policy_of(info)
+
+
+def parse_id(value, field: str = "id") -> int:
+    """A numeric id from a GraphQL ``ID``, or a typed INVALID error."""
+    from central.errors import InvalidInput
+
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("not an id", field=field) from None

@@ -16,13 +16,10 @@ from strawberry.types import Info
 
 from schema.errors import UserError, mutation_payload
 from schema.region import types as t
+from schema.region.auth import caller, parse_id
 from tenants.accounts import services as accounts
 from tenants.groups import services as groups
 from tenants.volunteers import services as volunteers
-
-
-def _ctx(info: Info):
-    return info.context.principal, info.context.policy
 
 
 @strawberry.type
@@ -114,15 +111,6 @@ class StaffRoleKind(enum.Enum):
     RECORDER = "recorder"
 
 
-def _id(value) -> int:
-    from central.errors import InvalidInput
-
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("not an id", field="id") from None
-
-
 @strawberry.type
 class RegionMutation:
     @strawberry.mutation(description="Log in to this region; the token works only here.")
@@ -148,7 +136,7 @@ class RegionMutation:
     def register_volunteer(
         self, info: Info, input: RegisterVolunteerInput, group_id: strawberry.ID | None = None
     ) -> VolunteerPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         data = volunteers.VolunteerRegistration(
             name=input.name,
             gender=input.gender.value,
@@ -169,7 +157,7 @@ class RegionMutation:
             region=info.context.region,
             policy=policy,
             principal=principal,
-            group_id=_id(group_id) if group_id is not None else None,
+            group_id=parse_id(group_id) if group_id is not None else None,
         )
         return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
 
@@ -178,7 +166,7 @@ class RegionMutation:
     def review_volunteer_verification(
         self, info: Info, number: str, approve: bool, reason: str = ""
     ) -> VolunteerPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         volunteer = volunteers.review_verification(
             number, approve, reason, principal=principal, policy=policy
         )
@@ -189,7 +177,7 @@ class RegionMutation:
     def set_volunteer_status(
         self, info: Info, number: str, status: t.VolunteerStatus, reason: str
     ) -> VolunteerPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         volunteer = volunteers.set_status(
             number, status.value, reason, principal=principal, policy=policy
         )
@@ -200,7 +188,7 @@ class RegionMutation:
     )
     @mutation_payload(PersonalInfoPayload)
     def reveal_personal_info(self, info: Info, number: str, reason: str) -> PersonalInfoPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         revealed = volunteers.reveal_personal_info(
             number, reason, principal=principal, policy=policy
         )
@@ -214,7 +202,7 @@ class RegionMutation:
     def register_group(
         self, info: Info, input: RegisterGroupInput, certificate: Upload | None = None
     ) -> GroupPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         data = groups.GroupRegistration(
             name=input.name,
             kind=input.kind.value,
@@ -223,8 +211,8 @@ class RegionMutation:
             responsible_person=input.responsible_person,
             contact_person=input.contact_person,
             contact_phone=input.contact_phone,
-            liaison_group_id=_id(input.liaison_group_id) if input.liaison_group_id else None,
-            viewing_group_ids=[_id(v) for v in input.viewing_group_ids],
+            liaison_group_id=parse_id(input.liaison_group_id) if input.liaison_group_id else None,
+            viewing_group_ids=[parse_id(v) for v in input.viewing_group_ids],
             registration_authority=input.registration_authority,
             unified_social_credit_code=input.unified_social_credit_code,
             service_area=input.service_area,
@@ -241,9 +229,9 @@ class RegionMutation:
     def review_group(
         self, info: Info, group_id: strawberry.ID, approve: bool, reason: str = ""
     ) -> GroupPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         group = groups.review_group(
-            _id(group_id), approve, reason, principal=principal, policy=policy
+            parse_id(group_id), approve, reason, principal=principal, policy=policy
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
@@ -252,17 +240,17 @@ class RegionMutation:
     def set_permission_group(
         self, info: Info, group_id: strawberry.ID, permission_group: str
     ) -> GroupPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         group = groups.set_permission_group(
-            _id(group_id), permission_group, principal=principal, policy=policy
+            parse_id(group_id), permission_group, principal=principal, policy=policy
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
     @strawberry.mutation(description="The logged-in volunteer applies to join a group.")
     @mutation_payload(MembershipPayload)
     def apply_to_group(self, info: Info, group_id: strawberry.ID) -> MembershipPayload:
-        principal, _ = _ctx(info)
-        membership = groups.apply_to_group(_id(group_id), principal=principal)
+        principal, _ = caller(info)
+        membership = groups.apply_to_group(parse_id(group_id), principal=principal)
         return MembershipPayload(membership=t.Membership(_model=membership))
 
     @strawberry.mutation(description="A group admin accepts or declines an application.")
@@ -270,17 +258,19 @@ class RegionMutation:
     def decide_membership(
         self, info: Info, membership_id: strawberry.ID, approve: bool
     ) -> MembershipPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         membership = groups.decide_membership(
-            _id(membership_id), approve, principal=principal, policy=policy
+            parse_id(membership_id), approve, principal=principal, policy=policy
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
     @strawberry.mutation(description="A group admin adds a registered volunteer to the group.")
     @mutation_payload(MembershipPayload)
     def add_member(self, info: Info, group_id: strawberry.ID, number: str) -> MembershipPayload:
-        principal, policy = _ctx(info)
-        membership = groups.add_member(_id(group_id), number, principal=principal, policy=policy)
+        principal, policy = caller(info)
+        membership = groups.add_member(
+            parse_id(group_id), number, principal=principal, policy=policy
+        )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
     @strawberry.mutation(
@@ -290,9 +280,9 @@ class RegionMutation:
     def leave_group(
         self, info: Info, group_id: strawberry.ID, number: str | None = None
     ) -> MembershipPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         membership = groups.leave_group(
-            _id(group_id), principal=principal, number=number, policy=policy
+            parse_id(group_id), principal=principal, number=number, policy=policy
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
@@ -308,9 +298,9 @@ class RegionMutation:
         display_name: str,
         recorder_certificate: str = "",
     ) -> AccountPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         account = groups.create_staff_account(
-            _id(group_id),
+            parse_id(group_id),
             role.value,
             username,
             password,

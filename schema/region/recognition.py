@@ -17,7 +17,7 @@ from strawberry.types import Info
 
 from schema.errors import UserError, mutation_payload
 from schema.region import types as t
-from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.auth import caller, guarded, principal_of
 from schema.region.prefetch import optimized
 from tenants.recognition import models
 from tenants.recognition import services as recognition
@@ -285,10 +285,6 @@ class FileComplaintInput:
     received_on: datetime.date = strawberry.field(description="Not in the future.")
 
 
-def _ctx(info: Info):
-    return principal_of(info), policy_of(info)
-
-
 @strawberry.type
 class RecognitionQuery:
     @strawberry.field(
@@ -322,7 +318,7 @@ class RecognitionMutation:
     )
     @mutation_payload(TrainingPayload)
     def record_training(self, info: Info, input: RecordTrainingInput) -> TrainingPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         entry = recognition.TrainingEntry(
             title=input.title,
             content=input.content,
@@ -342,7 +338,7 @@ class RecognitionMutation:
     )
     @mutation_payload(AwardPayload)
     def record_award(self, info: Info, input: RecordAwardInput) -> AwardPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         entry = recognition.AwardEntry(
             title=input.title,
             awarding_body=input.awarding_body,
@@ -360,7 +356,7 @@ class RecognitionMutation:
     )
     @mutation_payload(ComplaintPayload)
     def file_complaint(self, info: Info, input: FileComplaintInput) -> ComplaintPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         entry = recognition.ComplaintEntry(
             complainant=input.complainant, content=input.content, received_on=input.received_on
         )

@@ -4,20 +4,20 @@ lifecycle, amendments, corrections and stars."""
 from __future__ import annotations
 
 import datetime
-import enum
 from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
 
-from central.errors import InvalidInput, PermissionDenied
+from central.errors import PermissionDenied
 from schema.errors import AccessError, UserError, mutation_payload
-from schema.region.auth import guarded, principal_of
+from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.prefetch import optimized
 from schema.region.types import (
     PageInfo,
     Volunteer,
     VolunteerGroup,
+    choices_enum,
     decode_cursor,
     encode_cursor,
     page_size,
@@ -28,18 +28,12 @@ from tenants.records import cards, corrections, stars
 from tenants.records import models as record_models
 from tenants.records import services as records
 
-
-def _enum(name, choices, description):
-    return strawberry.enum(
-        enum.Enum(name, {value.upper(): value for value in choices.values}),
-        description=description,
-    )
-
-
-ProjectCategory = _enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
-ApplicationStatus = _enum("ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态")
-RecordState = _enum("RecordState", record_models.RecordState, "记录状态")
-RecordMode = _enum("RecordMode", record_models.RecordMode, "记录方式")
+ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
+ApplicationStatus = choices_enum(
+    "ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态"
+)
+RecordState = choices_enum("RecordState", record_models.RecordState, "记录状态")
+RecordMode = choices_enum("RecordMode", record_models.RecordMode, "记录方式")
 
 
 @strawberry.type(description="An amendment: the new values of a record, why, who, when.")
@@ -473,23 +467,12 @@ def _changes(data: AmendmentInput) -> dict:
     return {name: value for name, value in data.__dict__.items() if value is not None}
 
 
-def _id(value) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("not an id", field="id") from None
-
-
-def _ctx(info: Info):
-    return info.context.principal, info.context.policy
-
-
 @strawberry.type
 class RecordsQuery:
     @strawberry.field(description="One project. Public once published.")
     def project(self, info: Info, id: strawberry.ID) -> Project | None:
         principal = principal_of(info)
-        queryset = project_models.Project.objects.filter(id=_id(id))
+        queryset = project_models.Project.objects.filter(id=parse_id(id))
         found = optimized(queryset, info, "Project").first()
         if found is None:
             return None
@@ -521,7 +504,7 @@ class RecordsMutation:
     def create_project(
         self, info: Info, group_id: strawberry.ID, input: ProjectInput
     ) -> ProjectPayload:
-        principal, _ = _ctx(info)
+        principal, _ = caller(info)
         draft = projects.ProjectDraft(
             name=input.name,
             category=input.category.value,
@@ -534,7 +517,7 @@ class RecordsMutation:
             contact=input.contact,
             insured=input.insured,
         )
-        project = projects.create_project(_id(group_id), draft, principal=principal)
+        project = projects.create_project(parse_id(group_id), draft, principal=principal)
         return ProjectPayload(project=Project(_model=project))
 
     @strawberry.mutation(
@@ -543,8 +526,8 @@ class RecordsMutation:
     )
     @mutation_payload(ProjectPayload)
     def submit_project(self, info: Info, project_id: strawberry.ID) -> ProjectPayload:
-        principal, policy = _ctx(info)
-        project = projects.submit_project(_id(project_id), principal=principal, policy=policy)
+        principal, policy = caller(info)
+        project = projects.submit_project(parse_id(project_id), principal=principal, policy=policy)
         return ProjectPayload(project=Project(_model=project))
 
     @strawberry.mutation
@@ -552,17 +535,17 @@ class RecordsMutation:
     def review_project(
         self, info: Info, project_id: strawberry.ID, approve: bool, reason: str = ""
     ) -> ProjectPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         project = projects.review_project(
-            _id(project_id), approve, reason, principal=principal, policy=policy
+            parse_id(project_id), approve, reason, principal=principal, policy=policy
         )
         return ProjectPayload(project=Project(_model=project))
 
     @strawberry.mutation(description="The logged-in volunteer applies to a project.")
     @mutation_payload(ProjectApplicationPayload)
     def apply_to_project(self, info: Info, project_id: strawberry.ID) -> ProjectApplicationPayload:
-        principal, _ = _ctx(info)
-        application = projects.apply(_id(project_id), principal=principal)
+        principal, _ = caller(info)
+        application = projects.apply(parse_id(project_id), principal=principal)
         return ProjectApplicationPayload(
             application_id=strawberry.ID(str(application.id)),
             status=ApplicationStatus(application.status),
@@ -573,8 +556,10 @@ class RecordsMutation:
     def decide_project_application(
         self, info: Info, application_id: strawberry.ID, accept: bool
     ) -> ProjectApplicationPayload:
-        principal, _ = _ctx(info)
-        application = projects.decide_application(_id(application_id), accept, principal=principal)
+        principal, _ = caller(info)
+        application = projects.decide_application(
+            parse_id(application_id), accept, principal=principal
+        )
         return ProjectApplicationPayload(
             application_id=strawberry.ID(str(application.id)),
             status=ApplicationStatus(application.status),
@@ -585,9 +570,9 @@ class RecordsMutation:
     def record_hours(
         self, info: Info, project_id: strawberry.ID, number: str, input: RecordInput
     ) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         record = records.record_hours(
-            _id(project_id), number, _entry(input), principal=principal, policy=policy
+            parse_id(project_id), number, _entry(input), principal=principal, policy=policy
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -596,9 +581,9 @@ class RecordsMutation:
     def declare_hours(
         self, info: Info, project_id: strawberry.ID, input: RecordInput
     ) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         record = records.declare_hours(
-            _id(project_id), _entry(input), principal=principal, policy=policy
+            parse_id(project_id), _entry(input), principal=principal, policy=policy
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -607,18 +592,18 @@ class RecordsMutation:
     def decide_declaration(
         self, info: Info, record_id: strawberry.ID, accept: bool, reason: str = ""
     ) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         record = records.decide_declaration(
-            _id(record_id), accept, reason, principal=principal, policy=policy
+            parse_id(record_id), accept, reason, principal=principal, policy=policy
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
     @strawberry.mutation(description="A recorder scans a volunteer's card to check in.")
     @mutation_payload(RecordPayload)
     def check_in(self, info: Info, project_id: strawberry.ID, card_code: str) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         cards.check_in(
-            _id(project_id),
+            parse_id(project_id),
             card_code,
             principal=principal,
             policy=policy,
@@ -638,9 +623,9 @@ class RecordsMutation:
         content: str = "",
         hours: Decimal | None = None,
     ) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         record = cards.check_out(
-            _id(project_id),
+            parse_id(project_id),
             card_code,
             content,
             principal=principal,
@@ -653,7 +638,7 @@ class RecordsMutation:
     @strawberry.mutation(description="Replace the card: every earlier code stops working.")
     @mutation_payload(CardPayload)
     def rotate_card(self, info: Info) -> CardPayload:
-        principal, _ = _ctx(info)
+        principal, _ = caller(info)
         cards.rotate_card(principal=principal)
         code, expires = cards.card_code(principal.volunteer, info.context.region.code)
         return CardPayload(
@@ -667,8 +652,8 @@ class RecordsMutation:
     def raise_objection(
         self, info: Info, record_id: strawberry.ID, reason: str
     ) -> ObjectionPayload:
-        principal, _ = _ctx(info)
-        objection = records.raise_objection(_id(record_id), reason, principal=principal)
+        principal, _ = caller(info)
+        objection = records.raise_objection(parse_id(record_id), reason, principal=principal)
         return ObjectionPayload(objection_id=strawberry.ID(str(objection.id)))
 
     @strawberry.mutation(description="The group upholds (voids the record) or dismisses.")
@@ -676,9 +661,9 @@ class RecordsMutation:
     def resolve_objection(
         self, info: Info, objection_id: strawberry.ID, upheld: bool, reason: str
     ) -> ObjectionPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         objection = records.resolve_objection(
-            _id(objection_id), upheld, reason, principal=principal, policy=policy
+            parse_id(objection_id), upheld, reason, principal=principal, policy=policy
         )
         record = record_models.ServiceRecord.objects.get(id=objection.record_id)
         return ObjectionPayload(
@@ -688,8 +673,8 @@ class RecordsMutation:
     @strawberry.mutation(description="Civil affairs confirms a record (001 §4(4)3).")
     @mutation_payload(RecordPayload)
     def confirm_record(self, info: Info, record_id: strawberry.ID) -> RecordPayload:
-        principal, policy = _ctx(info)
-        record = records.confirm_record(_id(record_id), principal=principal, policy=policy)
+        principal, policy = caller(info)
+        record = records.confirm_record(parse_id(record_id), principal=principal, policy=policy)
         return RecordPayload(record=ServiceRecord(_model=record))
 
     @strawberry.mutation(description="Correct a record by an amendment, with a reason.")
@@ -697,9 +682,9 @@ class RecordsMutation:
     def amend_record(
         self, info: Info, record_id: strawberry.ID, changes: AmendmentInput, reason: str
     ) -> RecordPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         amendment = records.amend_record(
-            _id(record_id), _changes(changes), reason, principal=principal, policy=policy
+            parse_id(record_id), _changes(changes), reason, principal=principal, policy=policy
         )
         record = record_models.ServiceRecord.objects.get(id=amendment.record_id)
         return RecordPayload(record=ServiceRecord(_model=record))
@@ -713,11 +698,11 @@ class RecordsMutation:
         description: str,
         record_id: strawberry.ID | None = None,
     ) -> CorrectionPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         request = corrections.request_correction(
-            _id(group_id),
+            parse_id(group_id),
             description,
-            _id(record_id) if record_id else None,
+            parse_id(record_id) if record_id else None,
             principal=principal,
             policy=policy,
         )
@@ -728,9 +713,9 @@ class RecordsMutation:
     def amend_for_correction(
         self, info: Info, request_id: strawberry.ID, changes: AmendmentInput, reason: str
     ) -> CorrectionPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         request = corrections.amend_for_request(
-            _id(request_id), _changes(changes), reason, principal=principal, policy=policy
+            parse_id(request_id), _changes(changes), reason, principal=principal, policy=policy
         )
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
@@ -739,9 +724,13 @@ class RecordsMutation:
     def record_missing_for_correction(
         self, info: Info, request_id: strawberry.ID, project_id: strawberry.ID, input: RecordInput
     ) -> CorrectionPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         request = corrections.record_missing_for_request(
-            _id(request_id), _id(project_id), _entry(input), principal=principal, policy=policy
+            parse_id(request_id),
+            parse_id(project_id),
+            _entry(input),
+            principal=principal,
+            policy=policy,
         )
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
@@ -750,8 +739,8 @@ class RecordsMutation:
     def decline_correction(
         self, info: Info, request_id: strawberry.ID, reason: str
     ) -> CorrectionPayload:
-        principal, _ = _ctx(info)
-        request = corrections.decline_request(_id(request_id), reason, principal=principal)
+        principal, _ = caller(info)
+        request = corrections.decline_request(parse_id(request_id), reason, principal=principal)
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
     @strawberry.mutation(description="Apply for a star level once counted hours reach it.")
@@ -759,9 +748,9 @@ class RecordsMutation:
     def apply_for_star(
         self, info: Info, level: int, group_id: strawberry.ID | None = None
     ) -> StarPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         application = stars.apply_for_star(
-            level, _id(group_id) if group_id else None, principal=principal, policy=policy
+            level, parse_id(group_id) if group_id else None, principal=principal, policy=policy
         )
         return StarPayload(application=StarApplication(_model=application))
 
@@ -770,9 +759,9 @@ class RecordsMutation:
     def decide_star_application(
         self, info: Info, application_id: strawberry.ID, grant: bool, reason: str = ""
     ) -> StarPayload:
-        principal, policy = _ctx(info)
+        principal, policy = caller(info)
         application = stars.decide_star(
-            _id(application_id), grant, reason, principal=principal, policy=policy
+            parse_id(application_id), grant, reason, principal=principal, policy=policy
         )
         return StarPayload(application=StarApplication(_model=application))
 

@@ -31,24 +31,25 @@ if TYPE_CHECKING:
     from schema.region.records import Project, RecordFilter, ServiceRecordConnection
 
 
-def _enum(name: str, choices, description: str):
+def choices_enum(name: str, choices, description: str):
+    """A GraphQL enum from a Django ``TextChoices`` (members named by upper-cased value)."""
     return strawberry.enum(
         enum.Enum(name, {value.upper(): value for value in choices.values}),
         description=description,
     )
 
 
-Gender = _enum("Gender", volunteer_models.Gender, "性别")
-IdType = _enum("IdType", volunteer_models.IdType, "有效证件类型")
-Verification = _enum("Verification", volunteer_models.Verification, "实名认证状态")
-VolunteerStatus = _enum("VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态")
-GroupKind = _enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
-GroupLevel = _enum("GroupLevel", group_models.Level, "团体层级")
-RegistrationStatus = _enum(
+Gender = choices_enum("Gender", volunteer_models.Gender, "性别")
+IdType = choices_enum("IdType", volunteer_models.IdType, "有效证件类型")
+Verification = choices_enum("Verification", volunteer_models.Verification, "实名认证状态")
+VolunteerStatus = choices_enum("VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态")
+GroupKind = choices_enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
+GroupLevel = choices_enum("GroupLevel", group_models.Level, "团体层级")
+RegistrationStatus = choices_enum(
     "RegistrationStatus", group_models.RegistrationStatus, "登记状态 (002 §3(2))"
 )
-GroupReview = _enum("GroupReview", group_models.Review, "团体审核状态")
-MembershipStatus = _enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
+GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
+MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
 
 
 @strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")

@@ -53,7 +53,7 @@ class Command(BaseCommand):
                 keys += 1
         self.stdout.write(
             self.style.SUCCESS(
-                f"re-encrypted {total} volunteers in {len(regions)} regions and {keys} signing keys "
-                f"in {time.monotonic() - started:.1f}s"
+                f"re-encrypted {total} volunteers in {len(regions)} regions and "
+                f"{keys} signing keys in {time.monotonic() - started:.1f}s"
             )
         )
