@@ -43,6 +43,13 @@ class RecordConfirmation(enum.StrEnum):
     COUNTY_CIVIL_AFFAIRS = "county_civil_affairs"  # 县级以上民政部门确认无误
 
 
+class ObjectionRaisers(enum.StrEnum):
+    """Who may object to a record in publicity (公示, 接受社会监督: 001 §4(4)3)."""
+
+    ANY_ACCOUNT = "any_account"  # anyone logged in to the region
+    GROUP_MEMBERS = "group_members"  # the recording group's members and staff, the authority
+
+
 class HubLevel(enum.StrEnum):
     """Levels of hub groups (枢纽型团体), 002 §3(1)1."""
 
@@ -167,6 +174,8 @@ class RegionPolicy(_PolicyPart):
 
     # 公示: working days a record stays in publicity before it counts; 0 = none (001 §4(4)3).
     publicity_working_days: int = Field(default=0, ge=0, le=30)
+    # Who may object during publicity.
+    objection_raisers: ObjectionRaisers = ObjectionRaisers.ANY_ACCOUNT
     # Who confirms a record before it counts (001 §4(4)3).
     record_confirmation: RecordConfirmation = RecordConfirmation.NONE
     # 记录员须持证上岗 (001 §4(4)3).

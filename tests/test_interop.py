@@ -407,3 +407,28 @@ def _admin_of(group):
         .first()
     )
     return Principal(account=role.account, roles=[role])
+
+
+def test_export_command_writes_the_package_file(gql, seed_regions, tmp_path):
+    volunteer, envelope = _consented_offline(gql)
+    with tenant_context(region("chongqing")):
+        transfer = Transfer.objects.get(package_id=envelope["package"]["packageId"])
+    out = tmp_path / "transfer.json"
+    call_command(
+        "interop",
+        "export",
+        "--region",
+        "500000",
+        "--transfer",
+        str(transfer.public_id),
+        "--out",
+        str(out),
+    )
+    assert json.loads(out.read_text(encoding="utf-8")) == envelope
+    call_command("interop", "import", str(out))
+    with tenant_context(region("yunnan")):
+        assert Volunteer.objects.filter(number=volunteer.number).count() == 1
+    with pytest.raises(CommandError, match="no exported transfer"):
+        call_command(
+            "interop", "export", "--region", "500000", "--transfer", "nope", "--out", str(out)
+        )

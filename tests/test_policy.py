@@ -24,6 +24,7 @@ from central.policy import (
         ({"publicityWorkingDays": -1}, "publicityWorkingDays"),
         ({"publicityWorkingDays": "three"}, "publicityWorkingDays"),
         ({"recordConfirmation": "mayor"}, "recordConfirmation"),
+        ({"objectionRaisers": "everyone_online"}, "objectionRaisers"),
         ({"recordersNeedCertificate": "perhaps"}, "recordersNeedCertificate"),
         ({"starThresholds": [100, 300, 600, 1000]}, "starThresholds"),
         ({"starThresholds": [100, 300, 300, 1000, 1500]}, "starThresholds"),

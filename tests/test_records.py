@@ -328,3 +328,36 @@ def test_self_declaration_counts_only_after_the_group_confirms(gql, seed_regions
     )["data"]["decideDeclaration"]
     assert rejected["record"] == {"state": "REJECTED", "stateReason": "当天无此活动"}
     assert totals(gql, s, volunteer.number)["totalHours"] == "2.00"
+
+
+def test_who_may_object_follows_the_policy(gql, seed_regions):
+    from central import services as central_services
+    from tests.support import unique_city_code
+
+    code = unique_city_code("53")
+    strict = central_services.provision_region(
+        central_services.RegionSpec(
+            code,
+            "异议测试州",
+            "city",
+            f"objection{code}",
+            parent_code="530000",
+            preset="yunnan",
+            policy_overrides={"objectionRaisers": "group_members"},
+        ),
+        actor="test",
+    )
+    s = stage(gql, strict.slug, participants=2)
+    (volunteer, _), (member, member_user) = s.volunteers
+    body = record(gql, s, volunteer.number, days_ago(2), "09:00", "10:00", 1)
+    record_id = body["data"]["recordHours"]["record"]["id"]
+    outsider = login(gql, strict.slug, register_volunteer(strict.slug, idNumber=_yn_id())[1])
+    refused = gql.region(strict.slug, OBJECT, {"r": record_id, "why": "不认识此人"}, token=outsider)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    allowed = gql.region(
+        strict.slug,
+        OBJECT,
+        {"r": record_id, "why": "当天不在场"},
+        token=login(gql, strict.slug, member_user),
+    )
+    assert allowed["data"]["raiseObjection"]["errors"] == []

@@ -652,8 +652,10 @@ class RecordsMutation:
     def raise_objection(
         self, info: Info, record_id: strawberry.ID, reason: str
     ) -> ObjectionPayload:
-        principal, _ = caller(info)
-        objection = records.raise_objection(parse_id(record_id), reason, principal=principal)
+        principal, policy = caller(info)
+        objection = records.raise_objection(
+            parse_id(record_id), reason, principal=principal, policy=policy
+        )
         return ObjectionPayload(objection_id=strawberry.ID(str(objection.id)))
 
     @strawberry.mutation(description="The group upholds (voids the record) or dismisses.")

@@ -24,7 +24,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
-from central.policy import RecordConfirmation, RegionPolicy
+from central.policy import ObjectionRaisers, RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
@@ -346,9 +346,10 @@ def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, 
     return record
 
 
-def raise_objection(record_id: int, reason: str, *, principal) -> Objection:
-    """Anyone logged in to the region may object while a record is in publicity
-    (公示, 接受社会监督: 001 §4(4)3)."""
+def raise_objection(record_id: int, reason: str, *, principal, policy) -> Objection:
+    """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
+    in, or — where the policy's ``objection_raisers`` says so — only the recording
+    group's members and staff and the authority."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
@@ -357,6 +358,19 @@ def raise_objection(record_id: int, reason: str, *, principal) -> Objection:
         record = _locked_record(record_id)
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
             raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
+        if policy.objection_raisers == ObjectionRaisers.GROUP_MEMBERS and not (
+            principal.is_authority
+            or record.group_id in principal.staff_group_ids
+            or (
+                principal.volunteer is not None
+                and Membership.objects.filter(
+                    volunteer=principal.volunteer,
+                    group_id=record.group_id,
+                    status=MembershipStatus.ACTIVE,
+                ).exists()
+            )
+        ):
+            raise PermissionDenied("in this region only the group's members and staff object")
         objection = Objection.objects.create(
             record=record, raised_by=principal.actor, reason=reason
         )
