@@ -348,7 +348,7 @@ def test_who_may_object_follows_the_policy(gql, seed_regions):
         actor="test",
     )
     s = stage(gql, strict.slug, participants=2)
-    (volunteer, _), (member, member_user) = s.volunteers
+    (volunteer, _), (_, member_user) = s.volunteers
     body = record(gql, s, volunteer.number, days_ago(2), "09:00", "10:00", 1)
     record_id = body["data"]["recordHours"]["record"]["id"]
     outsider = login(gql, strict.slug, register_volunteer(strict.slug, idNumber=_yn_id())[1])
