@@ -111,13 +111,30 @@ def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
     if not source_entry.local:
         return _request_remote(source_entry, number, destination, principal)
     source = Region.objects.get(code=from_region)
-    with transaction.atomic(), schema_context(source.schema_name):
-        volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-        if volunteer is None:
-            raise NotFound(f"{source.name} has no volunteer numbered {number}", field="number")
-        return _open_outgoing(
-            volunteer, destination.code, f"region:{destination.code}:{principal.actor}"
+    with transaction.atomic():
+        with schema_context(source.schema_name):
+            volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+            if volunteer is None:
+                raise NotFound(f"{source.name} has no volunteer numbered {number}", field="number")
+            _open_outgoing(
+                volunteer, destination.code, f"region:{destination.code}:{principal.actor}"
+            )
+        # The destination keeps its own view of the request, fulfilled on import.
+        transfer = Transfer.objects.create(
+            direction=Direction.INCOMING,
+            state=TransferState.REQUESTED,
+            volunteer_number=volunteer.number,
+            counterpart_region_code=source.code,
+            requested_by=principal.actor,
+            expires_at=_expires(),
         )
+        audit(
+            principal.actor,
+            "transfer.requested_on_behalf",
+            str(transfer.public_id),
+            source=source.code,
+        )
+    return transfer
 
 
 def _request_remote(source_entry, number: str, destination: Region, principal) -> Transfer:
@@ -461,7 +478,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         state=TransferState.REQUESTED,
         volunteer_number=volunteer.number,
         counterpart_region_code=source_code,
-    ).update(state=TransferState.COMPLETED, completed_at=timezone.now())
+    ).update(state=TransferState.COMPLETED, completed_at=timezone.now(), volunteer=volunteer)
     audit(
         f"region:{source_code}",
         "transfer.imported",

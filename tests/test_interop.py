@@ -432,3 +432,40 @@ def test_export_command_writes_the_package_file(gql, seed_regions, tmp_path):
         call_command(
             "interop", "export", "--region", "500000", "--transfer", "nope", "--out", str(out)
         )
+
+
+def test_destination_asks_on_the_volunteers_behalf(gql, seed_regions):
+    _, volunteer, token = moving_volunteer(gql, hours=(1,))
+    yunnan = authority(gql, "yunnan", "province")
+    ask = """mutation($from: String!, $n: String!) { requestIncomingTransfer(fromRegion: $from,
+      volunteerNumber: $n) { transfer { id state direction } errors { field code message } } }"""
+    plain = gql.region(
+        "yunnan",
+        ask,
+        {"from": "500000", "n": volunteer.number},
+        token=login(gql, "yunnan", _yn_volunteer()),
+    )
+    assert plain["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    missing = gql.region("yunnan", ask, {"from": "500000", "n": "50000099999999999"}, token=yunnan)[
+        "data"
+    ]["requestIncomingTransfer"]
+    assert missing["errors"][0]["code"] == "NOT_FOUND"
+    asked = gql.region("yunnan", ask, {"from": "500000", "n": volunteer.number}, token=yunnan)[
+        "data"
+    ]["requestIncomingTransfer"]["transfer"]
+    assert (asked["state"], asked["direction"]) == ("requested", "INCOMING")
+    # The volunteer sees the request at the source and consents there.
+    mine = gql.region("chongqing", "{ transfers(direction: OUTGOING) { id state } }", token=token)[
+        "data"
+    ]["transfers"]
+    assert mine[0]["state"] == "requested"
+    gql.region("chongqing", CONSENT, {"t": mine[0]["id"], "offline": False}, token=token)
+    view = gql.region(
+        "yunnan",
+        """query($id: ID!) { transfer(id: $id) { state records
+      { hours originRegionCode } } }""",
+        {"id": asked["id"]},
+        token=yunnan,
+    )
+    assert view["data"]["transfer"]["state"] == "completed"
+    assert view["data"]["transfer"]["records"] == [{"hours": "1.50", "originRegionCode": "500000"}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 import json
+import uuid
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -136,14 +137,11 @@ class InteropQuery:
     @strawberry.field
     def transfer(self, info: Info, id: strawberry.ID) -> TransferType | None:
         try:
-            found = _visible(principal_of(info)).filter(public_id=str(id)).first()
-        except Exception:  # not a UUID
+            public_id = uuid.UUID(str(id))
+        except ValueError:
             return None
+        found = _visible(principal_of(info)).filter(public_id=public_id).first()
         return TransferType(_model=found) if found else None
-
-
-def _uuid(value) -> str:
-    return str(value)
 
 
 @strawberry.type
@@ -178,7 +176,7 @@ class InteropMutation:
         self, info: Info, transfer_id: strawberry.ID, offline: bool = False
     ) -> TransferPayload:
         transfer = transfers.consent_transfer(
-            _uuid(transfer_id), principal=info.context.principal, offline=offline
+            str(transfer_id), principal=info.context.principal, offline=offline
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
 
@@ -188,7 +186,7 @@ class InteropMutation:
         self, info: Info, transfer_id: strawberry.ID, reason: str
     ) -> TransferPayload:
         transfer = transfers.reject_transfer(
-            _uuid(transfer_id), reason, principal=info.context.principal
+            str(transfer_id), reason, principal=info.context.principal
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
 
