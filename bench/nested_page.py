@@ -1,0 +1,416 @@
+"""The nested page: 50 groups × ~20 members × 10 records, through the real API.
+
+Starts a throwaway embedded PostgreSQL, sets it up with ``manage.py up
+--no-serve``, provisions a region (昆明市 530100, 云南's lifecycle) and fills it
+with ``manage.py generate_data`` (by default 100,000 volunteers × 10 records
+= 1,000,000 records, in groups of ~20 active members each: the API's
+``members`` field has no per-group limit, so the page is limited by the data),
+creates an authority account, serves it with gunicorn (gthread, 2 × 4, as
+``manage.py up``) on a free loopback port, logs in with the ``login``
+mutation and then, taking turns, measures
+
+  api       POST /graphql on kunming.localhost, over keep-alive HTTP/1.1:
+            groups(first: 50) { edges { node { name members { volunteer {
+            number name records(first: 10) { edges { node { hours serviceDate
+            } } } } } } } }
+  baseline  the same rows by hand-written SQL (psycopg2, 3 statements) encoded
+            to the same JSON (orjson if installed, else json), in this process
+  floor     POST /graphql ``{ region { code } }`` (HTTP + Django + tenant
+            routing, no data) for scale
+
+and prints median and p95 of each, the API/baseline ratio, and the SQL
+statements one request issues (the same query run in-process under
+``CaptureQueriesContext``, ``SET search_path`` left out). The baseline's JSON
+is checked to equal the API's answer.
+
+    .venv/bin/pip install -e '.[bench]' && .venv/bin/python bench/nested_page.py
+    # keep the generated database for the next run (generation is skipped then):
+    .venv/bin/python bench/nested_page.py --reuse /tmp/nested-page-db
+
+Everything listens on 127.0.0.1 only; without ``--reuse`` the database and its
+directory are deleted on exit. See bench/README.md for the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+REGION = ["--code", "530100", "--name", "昆明市", "--level", "city", "--slug", "kunming"]
+REGION += ["--parent", "530000", "--preset", "yunnan"]
+CODE, HOST, SCHEMA = "530100", "kunming.localhost", "region_kunming"
+DB_NAME = "bench_nested_page"
+USERNAME, PASSWORD = "bench-authority", "Bench-pass-2026"
+PAGE = 50
+RECORDS = 10
+# Active memberships per volunteer the generator makes (1 + 15 % in a second group).
+MEMBERSHIPS_PER_VOLUNTEER = 1.15
+
+QUERY = f"""{{ groups(first: {PAGE}) {{ edges {{ node {{ name members {{ volunteer {{
+  number name records(first: {RECORDS}) {{ edges {{ node {{ hours serviceDate }} }} }}
+}} }} }} }} }} }}"""
+FLOOR_QUERY = "{ region { code } }"
+
+try:
+    import orjson
+
+    def dumps(value) -> bytes:
+        return orjson.dumps(value)
+
+    ENCODER = "orjson"
+except ImportError:  # pragma: no cover - the bench extra installs it
+
+    def dumps(value) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    ENCODER = "json"
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def quantile(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
+
+
+def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if check and result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result
+
+
+# --- the API over HTTP -------------------------------------------------------
+
+
+class Api:
+    def __init__(self, port: int):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.token = ""
+
+    def post(self, query: str, variables: dict | None = None) -> bytes:
+        headers = {"Host": HOST, "Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        self.conn.request("POST", "/graphql", body, headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        # A GraphQL error object starts with its message; payload errors here are empty.
+        if response.status != 200 or b'{"message"' in data:
+            raise RuntimeError(f"HTTP {response.status}: {data[:500]!r}")
+        return data
+
+    def login(self) -> None:
+        data = json.loads(
+            self.post(
+                "mutation($u: String!, $p: String!) { login(username: $u, password: $p) "
+                "{ token errors { message } } }",
+                {"u": USERNAME, "p": PASSWORD},
+            )
+        )
+        self.token = data["data"]["login"]["token"]
+        if not self.token:
+            raise RuntimeError(f"login failed: {data}")
+
+
+# --- the baseline: hand-written SQL -----------------------------------------
+
+GROUPS_SQL = "SELECT id, name FROM groups_volunteergroup ORDER BY id LIMIT %s"
+MEMBERS_SQL = """
+SELECT m.group_id, v.id, v.number, v.name
+FROM groups_membership m JOIN volunteers_volunteer v ON v.id = m.volunteer_id
+WHERE m.group_id = ANY(%s) AND m.status = 'active'
+ORDER BY m.group_id, m.id
+"""
+# A volunteer's first records by id, with the hours of the latest amendment that set them.
+RECORDS_SQL = """
+SELECT r.volunteer_id, coalesce(a.hours, r.hours), r.service_date
+FROM unnest(%s::bigint[]) AS v(id)
+CROSS JOIN LATERAL (
+    SELECT id, volunteer_id, hours, service_date FROM records_servicerecord
+    WHERE volunteer_id = v.id ORDER BY id LIMIT %s
+) r
+LEFT JOIN LATERAL (
+    SELECT hours FROM records_amendment
+    WHERE record_id = r.id AND hours IS NOT NULL ORDER BY id DESC LIMIT 1
+) a ON true
+ORDER BY r.volunteer_id, r.id
+"""
+
+
+def baseline(conn) -> bytes:
+    """The page's rows by three SQL statements, shaped like the API's answer."""
+    with conn.cursor() as cur:
+        cur.execute(GROUPS_SQL, [PAGE])
+        groups = cur.fetchall()
+        cur.execute(MEMBERS_SQL, [[g[0] for g in groups]])
+        members = cur.fetchall()
+        cur.execute(RECORDS_SQL, [sorted({m[1] for m in members}), RECORDS])
+        rows = cur.fetchall()
+    records: dict[int, list] = {}
+    for volunteer_id, hours, day in rows:
+        records.setdefault(volunteer_id, []).append(
+            {"node": {"hours": str(hours), "serviceDate": day.isoformat()}}
+        )
+    by_group: dict[int, list] = {}
+    for group_id, volunteer_id, number, name in members:
+        by_group.setdefault(group_id, []).append(
+            {
+                "volunteer": {
+                    "number": number,
+                    "name": name,
+                    "records": {"edges": records.get(volunteer_id, [])},
+                }
+            }
+        )
+    edges = [
+        {"node": {"name": name, "members": by_group.get(group_id, [])}} for group_id, name in groups
+    ]
+    return dumps({"data": {"groups": {"edges": edges}}})
+
+
+# --- statements per request, in-process --------------------------------------
+
+
+def count_statements(token: str) -> tuple[int, list[str]]:
+    """Run the same request in this process and capture its SQL."""
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=HOST)
+    payload = json.dumps({"query": QUERY})
+    headers = {"Authorization": f"Bearer {token}"}
+    client.post("/graphql", payload, content_type="application/json", headers=headers)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/graphql", payload, content_type="application/json", headers=headers
+        )
+    assert response.status_code == 200 and b'"errors"' not in response.content
+    statements = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")
+    ]
+    connection.close()
+    return len(statements), statements
+
+
+# --- the run -----------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--volunteers", type=int, default=100_000)
+    parser.add_argument("--records-per-volunteer", type=int, default=RECORDS)
+    parser.add_argument("--members-per-group", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--reuse",
+        type=Path,
+        help="keep the database in this directory and reuse it next time (skips generation "
+        "when the region is there)",
+    )
+    parser.add_argument("--time-limit", type=float, default=840, help="seconds (default 840)")
+    args = parser.parse_args()
+    deadline = time.monotonic() + args.time_limit
+    started = time.monotonic()
+
+    from central.database import (
+        database_url,
+        ensure_database,
+        parse_database_url,
+        start_embedded_server,
+    )
+    from tests.support import PlatformServer
+
+    workdir = args.reuse or Path(tempfile.mkdtemp(prefix="bench-nested-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not args.reuse:
+        # Registered before the server starts, so it runs after the server has
+        # stopped and deleted its data directory (atexit runs in reverse order).
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    server = None
+    try:
+        log(f"PostgreSQL in {workdir / 'pg'}")
+        admin_uri = start_embedded_server(
+            workdir / "pg", cleanup="stop" if args.reuse else "delete"
+        )
+        ensure_database(admin_uri, DB_NAME)
+        url = database_url({**parse_database_url(admin_uri), "NAME": DB_NAME})
+        os.environ.update(
+            DATABASE_URL=url, DJANGO_SETTINGS_MODULE="central.settings", DJANGO_DEBUG="0"
+        )
+        env = {**os.environ, "PLATFORM_LOG_LEVEL": "WARNING"}
+
+        step = time.monotonic()
+        manage(env, "up", "--no-serve")
+        log(f"set up in {time.monotonic() - step:.1f} s")
+        generated = None
+        if manage(env, "region", "show", CODE, check=False).returncode != 0:
+            manage(env, "region", "create", *REGION)
+            groups = round(args.volunteers * MEMBERSHIPS_PER_VOLUNTEER / args.members_per_group)
+            step = time.monotonic()
+            command = [
+                "generate_data",
+                "--region",
+                CODE,
+                "--volunteers",
+                str(args.volunteers),
+                "--groups",
+                str(groups),
+                "--records-per-volunteer",
+                str(args.records_per_volunteer),
+                "--seed",
+                "20261123",
+            ]
+            log("manage.py " + " ".join(command))
+            process = subprocess.run(
+                [sys.executable, "manage.py", *command],
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                text=True,
+            )  # progress goes straight to our stderr
+            if process.returncode != 0:
+                raise RuntimeError("generate_data failed")
+            generated = (time.monotonic() - step, process.stdout.strip())
+            log(process.stdout.strip())
+            manage(
+                env,
+                "registry",
+                "--region",
+                CODE,
+                "create-authority",
+                "--username",
+                USERNAME,
+                "--password",
+                PASSWORD,
+                "--name",
+                "基准测试",
+                "--level",
+                "province",
+                "--authority-name",
+                "云南省民政厅",
+            )
+        else:
+            log(f"reusing region {CODE} in {workdir}")
+
+        import psycopg2
+
+        sql = psycopg2.connect(url)
+        sql.autocommit = True
+        with sql.cursor() as cur:
+            cur.execute(f"SET search_path = {SCHEMA}, public")
+            cur.execute(
+                "SELECT (SELECT count(*) FROM volunteers_volunteer), "
+                "(SELECT count(*) FROM records_servicerecord), "
+                "(SELECT count(*) FROM groups_volunteergroup)"
+            )
+            volunteers, records, groups_total = cur.fetchone()
+        log(f"region {CODE}: {volunteers} volunteers, {records} records, {groups_total} groups")
+
+        server = PlatformServer(database_url=url, workers=2, threads=4)
+        server.__enter__()
+        api = Api(server.port)
+        api.login()
+
+        # The baseline must produce exactly the API's answer.
+        answer = json.loads(api.post(QUERY))
+        if json.loads(baseline(sql)) != answer:
+            raise RuntimeError("the baseline's JSON differs from the API's answer")
+        edges = answer["data"]["groups"]["edges"]
+        members = [len(e["node"]["members"]) for e in edges]
+        page_records = sum(
+            len(m["volunteer"]["records"]["edges"]) for e in edges for m in e["node"]["members"]
+        )
+        size = len(api.post(QUERY))
+
+        for _ in range(args.warmup):
+            api.post(QUERY)
+            baseline(sql)
+            api.post(FLOOR_QUERY)
+        timings: dict[str, list[float]] = {"api": [], "baseline": [], "floor": []}
+        for run in range(args.runs):
+            if time.monotonic() > deadline:
+                log(f"time limit: stopped after {run} runs")
+                break
+            for name, call in (
+                ("api", lambda: api.post(QUERY)),
+                ("baseline", lambda: baseline(sql)),
+                ("floor", lambda: api.post(FLOOR_QUERY)),
+            ):
+                t0 = time.perf_counter()
+                call()
+                timings[name].append(time.perf_counter() - t0)
+
+        statements, sqls = count_statements(api.token)
+        sql.close()
+
+        print()
+        if generated:
+            print(f"generate_data: {generated[0]:.1f} s wall (including start-up)")
+            for line in generated[1].splitlines():
+                print(f"  {line}")
+        print(
+            f"region {CODE}: {volunteers:,} volunteers, {records:,} records, "
+            f"{groups_total:,} groups"
+        )
+        print(
+            f"page: {len(edges)} groups, members per group {min(members)}–{max(members)} "
+            f"(mean {statistics.mean(members):.1f}), {sum(members)} volunteers, "
+            f"{page_records} records, {size:,} bytes of JSON"
+        )
+        print(f"{len(timings['api'])} runs each, after {args.warmup} warm-up runs")
+        print(f"{'':10} {'median':>10} {'p95':>10}")
+        for name, label in (
+            ("api", "api"),
+            ("baseline", f"SQL+{ENCODER}"),
+            ("floor", "floor"),
+        ):
+            values = timings[name]
+            print(
+                f"{label:10} {statistics.median(values) * 1000:8.1f} ms "
+                f"{quantile(values, 0.95) * 1000:7.1f} ms"
+            )
+        ratio = statistics.median(timings["api"]) / statistics.median(timings["baseline"])
+        print(f"api / baseline (medians): {ratio:.1f}×")
+        print(f"SQL statements per API request (without SET search_path): {statements}")
+        for text in sqls:
+            print(f"  {' '.join(text.split())[:150]}")
+        print(f"total run time {time.monotonic() - started:.0f} s")
+        return 0
+    finally:
+        if server is not None:
+            server.__exit__(None, None, None)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
