@@ -112,7 +112,11 @@ class ServiceRecord(models.Model):
         return f"{self.volunteer_id} {self.service_date} {self.hours}h ({self.state})"
 
     def current(self) -> RecordValues:
-        """The record's values with every amendment applied, oldest first."""
+        """The record's values with every amendment applied, oldest first (cached on
+        the instance: a page asks for it once per field)."""
+        cached = self.__dict__.get("_current")
+        if cached is not None:
+            return cached
         values = RecordValues(
             hours=self.hours,
             start_time=self.start_time,
@@ -123,6 +127,7 @@ class ServiceRecord(models.Model):
         )
         for amendment in sorted(self.amendments.all(), key=lambda a: a.id):
             values = values.amended(amendment)
+        self.__dict__["_current"] = values
         return values
 
 

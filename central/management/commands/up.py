@@ -20,6 +20,11 @@ from central import services
 from central.models import Region
 
 
+# With more regions than this, they are migrated in parallel (a count and a
+# summary instead of a line per region).
+PARALLEL_FROM = 20
+
+
 class Command(BaseCommand):
     help = "Set up the database and seed regions, then serve the platform."
 
@@ -72,6 +77,25 @@ class Command(BaseCommand):
 
     def _migrate_regions(self) -> None:
         schemas = list(Region.objects.values_list("schema_name", flat=True))
+        if len(schemas) > PARALLEL_FROM:
+            # django-tenants' multiprocessing executor: a pool of
+            # TENANT_MULTIPROCESSING_MAX_PROCESSES forked workers (default 2), one
+            # connection each. 370 regions with nothing to apply: ~2x faster than one
+            # by one on 2 cores (bench/regions.py).
+            processes = getattr(settings, "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2)
+            self.stdout.write(f"  migrating {len(schemas)} regions in {processes} processes …")
+            started = time.monotonic()
+            call_command(
+                "migrate_schemas",
+                tenant=True,
+                executor="multiprocessing",
+                interactive=False,
+                verbosity=0,
+            )
+            self.stdout.write(
+                f"  migrated {len(schemas)} regions in {time.monotonic() - started:.1f}s"
+            )
+            return
         for index, schema in enumerate(schemas, start=1):
             self.stdout.write(
                 f"\r  migrating regions [{index}/{len(schemas)}] {schema:<30}", ending=""
@@ -98,16 +122,16 @@ def serve(*, host: str, port: int, workers: int, threads: int) -> None:
     """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections)."""
     from gunicorn.app.base import BaseApplication
 
+    from central import gunicorn_conf
     from central.wsgi import application
 
     class PlatformServer(BaseApplication):
         def load_config(self):
+            for name in ("worker_class", "accesslog", "graceful_timeout", "post_fork"):
+                self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("accesslog", None)
-            self.cfg.set("graceful_timeout", 5)
 
         def load(self):
             return application
