@@ -19,7 +19,6 @@ from django.db import connections
 from central import services
 from central.models import Region
 
-
 # With more regions than this, they are migrated in parallel (a count and a
 # summary instead of a line per region).
 PARALLEL_FROM = 20
