@@ -8,6 +8,7 @@ returns the ``prefetch_related`` paths it needs, to any depth.
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
@@ -66,8 +67,25 @@ def _fields(selections) -> list[SelectedField]:
     return fields
 
 
-def prefetch_paths(selections, type_name: str, prefix: str = "") -> list[str]:
-    paths: list[str] = []
+def _sliced(type_name: str, field: SelectedField, path: str) -> Prefetch | None:
+    """A volunteer's ``records(first: N)`` without ``after``/``filter`` needs only its
+    first N+1 records: Django slices each volunteer's share in SQL (a window
+    function), so a long history is not loaded to show one page of it."""
+    if (type_name, field.name) != ("Volunteer", "records"):
+        return None
+    arguments = field.arguments or {}
+    if arguments.get("after") or arguments.get("filter"):
+        return None
+    first = arguments.get("first") or 20
+    if not isinstance(first, int) or not 1 <= first <= 100:
+        return None
+    from tenants.records.models import ServiceRecord
+
+    return Prefetch(path, queryset=ServiceRecord.objects.order_by("id")[: first + 1])
+
+
+def prefetch_paths(selections, type_name: str, prefix: str = "") -> list:
+    paths: list = []
     for field in _fields(selections):
         relation = RELATIONS.get(type_name, {}).get(field.name)
         if relation is None:
@@ -77,7 +95,7 @@ def prefetch_paths(selections, type_name: str, prefix: str = "") -> list[str]:
             paths.extend(prefetch_paths(field.selections, child_type, prefix))
             continue
         path = f"{prefix}{django_name}"
-        paths.append(path)
+        paths.append(_sliced(type_name, field, path) or path)
         paths.extend(prefetch_paths(field.selections, child_type, f"{path}__"))
     return paths
 
@@ -93,5 +111,12 @@ def child_selections(info, *path: str):
 
 def optimized(queryset, info, type_name: str, *path: str):
     """``queryset`` with every relation the request selects prefetched."""
-    paths = prefetch_paths(child_selections(info, *path), type_name)
-    return queryset.prefetch_related(*dict.fromkeys(paths)) if paths else queryset
+    lookups = prefetch_paths(child_selections(info, *path), type_name)
+    plain = {lookup for lookup in lookups if isinstance(lookup, str)}
+    unique: dict[str, object] = {}
+    for lookup in lookups:
+        name = lookup if isinstance(lookup, str) else lookup.prefetch_to
+        if isinstance(lookup, Prefetch) and (name in plain or name in unique):
+            continue  # asked for twice, differently: load it whole
+        unique.setdefault(name, lookup)
+    return queryset.prefetch_related(*unique.values()) if unique else queryset
