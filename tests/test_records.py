@@ -56,15 +56,22 @@ def test_chongqing_counts_at_once_and_totals_follow(gql, seed_regions):
     assert seen["totalHours"] == "5.50"
     assert [e["node"]["state"] for e in seen["records"]["edges"]] == ["COUNTED", "COUNTED"]
     # A page of one (the records are sliced per volunteer in SQL) says there is more.
-    page = gql.region("chongqing", """query($n: String!) { volunteer(number: $n) {
+    page = gql.region(
+        "chongqing",
+        """query($n: String!) { volunteer(number: $n) {
       records(first: 1) { edges { node { hours } } pageInfo { hasNextPage endCursor } } } }""",
-                      {"n": volunteer.number}, token=s.admin)["data"]["volunteer"]["records"]
+        {"n": volunteer.number},
+        token=s.admin,
+    )["data"]["volunteer"]["records"]
     assert [e["node"]["hours"] for e in page["edges"]] == ["2.50"]
     assert page["pageInfo"]["hasNextPage"] is True
-    rest = gql.region("chongqing", """query($n: String!, $a: String!) { volunteer(number: $n) {
+    rest = gql.region(
+        "chongqing",
+        """query($n: String!, $a: String!) { volunteer(number: $n) {
       records(first: 1, after: $a) { edges { node { hours } } pageInfo { hasNextPage } } } }""",
-                      {"n": volunteer.number, "a": page["pageInfo"]["endCursor"]},
-                      token=s.admin)["data"]["volunteer"]["records"]
+        {"n": volunteer.number, "a": page["pageInfo"]["endCursor"]},
+        token=s.admin,
+    )["data"]["volunteer"]["records"]
     assert [e["node"]["hours"] for e in rest["edges"]] == ["3.00"]
     assert rest["pageInfo"]["hasNextPage"] is False
 
