@@ -32,17 +32,29 @@ import http.client
 import os
 import shutil
 import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import (
+    ROOT,
+    BackendSampler,
+    ChildServer,
+    Database,
+    child_env,
+    cpu_seconds,
+    gunicorn_argv,
+    load_average,
+    machine_ticks,
+    ms,
+    post,
+    quantile,
+)
+from _common import load as load_requests
+
 HOST_HEADER = "chongqing.localhost"
 BODY = b'{"query":"{ region { code name } }"}'
 EXPECTED = '"500000"'  # 重庆's division code in the answer
@@ -61,18 +73,7 @@ class Setup:
 
     def argv(self, port: int) -> list[str]:
         if self.server == "gunicorn":
-            return [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "central.wsgi:application",
-                f"--bind=127.0.0.1:{port}",
-                f"--workers={WORKERS}",
-                f"--threads={THREADS}",
-                "--worker-class=gthread",
-                "--graceful-timeout=5",
-                "--log-level=warning",
-            ]
+            return gunicorn_argv(port, WORKERS, THREADS)
         return [
             sys.executable,
             "-m",
@@ -119,236 +120,33 @@ class Result:
         return self.requests / self.wall if self.wall else 0.0
 
     def quantile(self, q: float) -> float:
-        if len(self.latencies) < 2:
-            return self.latencies[0] if self.latencies else float("nan")
-        return statistics.quantiles(self.latencies, n=100, method="inclusive")[round(q * 100) - 1]
+        return quantile(self.latencies, q)
 
 
-# --- the database ------------------------------------------------------------
+# --- the server and the load -------------------------------------------------
 
 
-class Database:
-    """The throwaway embedded server plus a monitoring connection to it."""
-
-    def __init__(self, workdir: Path):
-        from central.database import (
-            database_url,
-            ensure_database,
-            parse_database_url,
-            start_embedded_server,
-        )
-
-        self.admin_uri = start_embedded_server(workdir / "pg", cleanup="delete")
-        ensure_database(self.admin_uri, DB_NAME)
-        self.url = database_url({**parse_database_url(self.admin_uri), "NAME": DB_NAME})
-        pid_file = workdir / "pg" / "postmaster.pid"
-        self.postmaster_pid = int(pid_file.read_text().split()[0])
-        self._monitor = self.connect()
-
-    def connect(self):
-        import psycopg2
-
-        conn = psycopg2.connect(self.admin_uri)  # the "postgres" database: not counted
-        conn.autocommit = True
-        return conn
-
-    def counters(self) -> int:
-        """Sessions ever opened to the benchmark database (PostgreSQL 14+)."""
-        with self._monitor.cursor() as cur:
-            cur.execute("SELECT pg_stat_clear_snapshot()")
-            cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", [DB_NAME])
-            return int(cur.fetchone()[0])
-
-    def close(self) -> None:
-        self._monitor.close()
+def probe(conn: http.client.HTTPConnection) -> bytes:
+    return post(conn, BODY, HEADERS)
 
 
-class BackendSampler(threading.Thread):
-    """Samples how many client backends are connected to the benchmark database."""
-
-    def __init__(self, db: Database):
-        super().__init__(daemon=True)
-        self.conn = db.connect()
-        self.peak = 0
-        self.stop = threading.Event()
-
-    def run(self) -> None:
-        with self.conn.cursor() as cur:
-            while not self.stop.wait(0.05):
-                cur.execute(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = %s AND backend_type = 'client backend'",
-                    [DB_NAME],
-                )
-                self.peak = max(self.peak, cur.fetchone()[0])
-
-    def finish(self) -> int:
-        self.stop.set()
-        self.join()
-        self.conn.close()
-        return self.peak
+def check(conn: http.client.HTTPConnection, index: int) -> None:
+    data = post(conn, BODY, HEADERS)
+    if EXPECTED.encode() not in data:
+        raise RuntimeError(f"unexpected answer {data[:200]!r}")
 
 
-def machine_ticks() -> tuple[int, int] | None:
-    """(idle, total) CPU ticks of the whole machine so far, where /proc/stat exists."""
-    try:
-        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    except (OSError, ValueError):
-        return None
-    return fields[3] + fields[4], sum(fields[:8])
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process tree, including children it has already reaped."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            t = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
-
-
-# --- the servers -------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def child_env(db: Database, conn_max_age: int) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATABASE_URL=db.url,
-        DJANGO_SETTINGS_MODULE="central.settings",
-        CONN_MAX_AGE=str(conn_max_age),
-        DJANGO_DEBUG="0",
-        PLATFORM_LOG_LEVEL="WARNING",
-        PYTHONUNBUFFERED="1",
+def start_server(setup: Setup, db: Database, workdir: Path) -> ChildServer:
+    return ChildServer(
+        setup.argv, child_env(db, setup.conn_max_age), workdir / f"server-{setup.key}.log"
     )
-    return env
-
-
-def post(conn: http.client.HTTPConnection) -> bytes:
-    conn.request("POST", "/graphql", BODY, HEADERS)
-    resp = conn.getresponse()
-    data = resp.read()
-    if resp.status != 200 or b'"errors"' in data:
-        raise RuntimeError(f"HTTP {resp.status}: {data[:200]!r}")
-    return data
-
-
-class Server:
-    def __init__(self, setup: Setup, db: Database, workdir: Path):
-        self.port = free_port()
-        self.log_path = workdir / f"server-{setup.key}.log"
-        self._log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            setup.argv(self.port),
-            cwd=ROOT,
-            env=child_env(db, setup.conn_max_age),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in the terminal goes to us, not to it
-        )
-
-    def wait_ready(self, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log_tail()}")
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-            try:
-                return post(conn).decode()
-            except (OSError, http.client.HTTPException, RuntimeError) as exc:
-                last_error = exc
-                time.sleep(0.2)
-            finally:
-                conn.close()
-        raise RuntimeError(
-            f"server not ready after {timeout:.0f}s ({last_error}); its log ends:\n"
-            f"{self.log_tail()}"
-        )
-
-    def log_tail(self) -> str:
-        self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)  # its own session: only what we started
-                self.proc.wait(5)
-        self._log.close()
-
-
-# --- the load ----------------------------------------------------------------
 
 
 def load(
     port: int, total: int, concurrency: int, time_limit: float, keepalive: bool = True
 ) -> tuple[list[float], int]:
-    """Send ``total`` requests from ``concurrency`` threads.
-
-    Each thread keeps one HTTP/1.1 connection open, or with ``keepalive=False``
-    opens a new one per request (as nginx does towards its upstream by default).
-    Returns the latencies of the successful requests and the number of errors;
-    stops early, with fewer requests, when ``time_limit`` seconds have passed.
-    """
-    lock = threading.Lock()
-    issued = 0
-    errors = 0
-    latencies: list[float] = []
-    deadline = time.monotonic() + time_limit
-
-    def worker() -> None:
-        nonlocal issued, errors
-        mine: list[float] = []
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while True:
-            with lock:
-                if issued >= total or time.monotonic() > deadline:
-                    break
-                issued += 1
-            started = time.perf_counter()
-            try:
-                data = post(conn)
-                if EXPECTED.encode() not in data:
-                    raise RuntimeError(f"unexpected answer {data[:200]!r}")
-            except Exception:
-                with lock:
-                    errors += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                continue
-            mine.append(time.perf_counter() - started)
-            if not keepalive:
-                conn.close()
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, errors
+    """``total`` checked requests from ``concurrency`` client threads (see _common.load)."""
+    return load_requests(port, total, concurrency, time_limit, check, keepalive)
 
 
 def measure(
@@ -361,9 +159,9 @@ def measure(
 ) -> None:
     """One round: start the server, warm it up, load it, stop it; add to ``result``."""
     sessions_before_start = db.counters()
-    server = Server(result.setup, db, workdir)
+    server = start_server(result.setup, db, workdir)
     try:
-        server.wait_ready()
+        server.wait_ready(probe)
         load(server.port, args.warmup, args.concurrency, time_limit / 4, args.keepalive)
         time.sleep(0.3)
         sessions_before = db.counters()
@@ -405,10 +203,6 @@ def measure(
 
 
 # --- reporting ---------------------------------------------------------------
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f}"
 
 
 def report(results: list[Result]) -> None:
@@ -505,13 +299,12 @@ def main() -> int:
     # stopped and deleted its data directory (atexit runs in reverse order).
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
 
-    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(
-        f"{os.cpu_count()} CPUs, load average {load_avg}; "
+        f"{os.cpu_count()} CPUs, load average {load_average()}; "
         f"starting a throwaway PostgreSQL in {workdir} …",
         flush=True,
     )
-    db = Database(workdir)
+    db = Database(workdir, DB_NAME)
     setup_run = subprocess.run(
         [sys.executable, "manage.py", "up", "--no-serve"],
         cwd=ROOT,
@@ -556,8 +349,7 @@ def main() -> int:
     finally:
         db.close()
     report(results)
-    load_avg = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"\ntotal {time.monotonic() - began:.0f}s; load average now {load_avg}")
+    print(f"\ntotal {time.monotonic() - began:.0f}s; load average now {load_average()}")
     return 0
 
 
