@@ -511,11 +511,12 @@ def serve(db: Database, workdir: Path, number: int) -> ChildServer:
         child_env(db, 60, "bench.bench_settings"),
         workdir / f"server-{number}.log",
     )
-    server.wait_ready(
-        lambda conn: post(
-            conn, REGION_QUERY, {"Host": LOOKUP_HOST, "Content-Type": "application/json"}
-        )
-    )
+    headers = {"Host": LOOKUP_HOST, "Content-Type": "application/json"}
+    try:
+        server.wait_ready(lambda conn: post(conn, REGION_QUERY, headers))
+    except BaseException:
+        server.stop()  # not handed to the caller yet: never leave it running
+        raise
     return server
 
 

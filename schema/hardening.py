@@ -7,7 +7,6 @@
 - introspection and GraphiQL can be switched off (off in production);
 - in production, unexpected errors are masked; typed domain errors
   (``extensions.code``) and validation errors still reach the client;
-- parsed documents and validation results are cached.
 """
 
 from __future__ import annotations
@@ -15,13 +14,12 @@ from __future__ import annotations
 from django.conf import settings
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 
@@ -38,22 +36,22 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 def extensions() -> list:
-    """Extension factories: limiters are built per request; the caches are shared on
-    purpose (one instance for the process), which is what makes them caches."""
+    """Extension factories: every request gets fresh extension objects, because
+    strawberry keeps per-request state on them (sharing one across gunicorn's
+    threads would let requests see each other's state). The parser and
+    validation caches are therefore per request too, i.e. off for now; a
+    process-wide cache needs its own thread-safe extension (issue 6 note)."""
     limits = settings.GRAPHQL
-    parser_cache = ParserCache(maxsize=limits["CACHE_SIZE"])
-    validation_cache = ValidationCache(maxsize=limits["CACHE_SIZE"])
-    # The limiters are built once too: each builds a validation-rule class, and a
-    # new class per request would change the ValidationCache key every time, so
-    # the cache would never hit (bench/README.md, single lookups).
-    depth = QueryDepthLimiter(max_depth=limits["MAX_DEPTH"])
-    aliases = MaxAliasesLimiter(max_alias_count=limits["MAX_ALIASES"])
+    # The limiters' rule classes are built once: a new class per request would change
+    # the ValidationCache key every time, so the cache would never hit. Each request
+    # still gets its own extension object (strawberry keeps request state on it).
+    rules = [
+        *QueryDepthLimiter(max_depth=limits["MAX_DEPTH"]).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits["MAX_ALIASES"]).validation_rules,
+    ]
     chosen = [
-        lambda: depth,
-        lambda: aliases,
+        lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits["MAX_TOKENS"]),
-        lambda: parser_cache,
-        lambda: validation_cache,
     ]
     if not limits["INTROSPECTION"]:
         chosen.append(DisableIntrospection)
