@@ -151,9 +151,17 @@ GRAPHQL = {
     "MAX_TOKENS": int(os.environ.get("PLATFORM_GRAPHQL_MAX_TOKENS", "2000")),
     "MAX_BATCH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_BATCH", "10")),
     "MAX_PAGE": 100,
-    "CACHE_SIZE": 512,
+    # Process-wide cache of parsed and validated queries (schema/hardening.py): at most
+    # CACHE_SIZE query texts and CACHE_MAX_CHARS characters of them (a parsed document
+    # takes up to ~300 bytes per character of its text); CACHE_SIZE=0 switches it off.
+    "CACHE_SIZE": int(os.environ.get("PLATFORM_GRAPHQL_CACHE_SIZE", "512")),
+    "CACHE_MAX_CHARS": int(os.environ.get("PLATFORM_GRAPHQL_CACHE_MAX_CHARS", "200000")),
     "INTROSPECTION": _env_bool("PLATFORM_GRAPHQL_INTROSPECTION", not PRODUCTION),
     "MASK_ERRORS": _env_bool("PLATFORM_GRAPHQL_MASK_ERRORS", PRODUCTION),
+    # Query operations run by schema/compiled.py ("on"), by graphql-core alone ("off"),
+    # or both with their answers compared ("verify": the test server runs every query
+    # of the test suite so; a difference is an error).
+    "COMPILED_EXECUTION": os.environ.get("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "on"),
 }
 
 LOGGING = {

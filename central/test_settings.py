@@ -13,5 +13,8 @@ if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("PLATFORM_PG_DATA", tempfile.mkdtemp(prefix="vrp-test-pg-"))
     os.environ.setdefault("PLATFORM_PG_CLEANUP", "delete")
 os.environ.setdefault("PLATFORM_MEDIA_ROOT", tempfile.mkdtemp(prefix="vrp-test-media-"))
+# Every query the suite sends runs both compiled and by graphql-core, and the answers
+# are compared (schema/compiled.py); the gunicorn test server inherits this.
+os.environ.setdefault("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "verify")
 
 from central.settings import *  # noqa: F403

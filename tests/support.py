@@ -32,6 +32,30 @@ def admin_database_url(name: str = "postgres") -> str:
     return database_url({**connection.settings_dict, "NAME": name})
 
 
+def execute_in_process(
+    slug: str, query: str, variables: dict, token: str, compiled: str = "on"
+) -> tuple[dict, list[str]]:
+    """Run a query in this process (Django test client, real middleware) and return
+    its answer and the SQL it issued (``SET search_path`` left out). Compiled
+    execution is as in production (``"on"``) unless ``compiled`` says otherwise;
+    the suite's default, ``"verify"``, would run each query twice."""
+    from django.conf import settings
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=f"{slug}.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
+    with override_settings(GRAPHQL=graphql), CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/graphql", {"query": query, "variables": variables}, content_type="application/json"
+        )
+    connection.set_schema_to_public()
+    statements = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")
+    ]
+    return response.json(), statements
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

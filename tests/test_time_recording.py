@@ -6,9 +6,6 @@ import base64
 import datetime
 
 import pytest
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -25,7 +22,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import authority, login, region, register_volunteer, unique
-from tests.support import unique_city_code
+from tests.support import execute_in_process, unique_city_code
 
 CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
 CHECK_IN = """mutation($p: ID!, $c: String!) { checkIn(projectId: $p, cardCode: $c)
@@ -293,18 +290,8 @@ def test_nested_records_are_n_plus_one_free(gql, seed_regions):
             )
 
     def count_for(group_id) -> tuple[int, dict]:
-        client = Client(HTTP_HOST="hubei.localhost", HTTP_AUTHORIZATION=f"Bearer {authority_token}")
-        with CaptureQueriesContext(connection) as captured:
-            response = client.post(
-                "/graphql",
-                {"query": NESTED, "variables": {"g": group_id}},
-                content_type="application/json",
-            )
-        connection.set_schema_to_public()
-        statements = [
-            q for q in captured.captured_queries if not q["sql"].startswith("SET search_path")
-        ]
-        return len(statements), response.json()
+        answer, statements = execute_in_process("hubei", NESTED, {"g": group_id}, authority_token)
+        return len(statements), answer
 
     big_count, big = count_for(str(s.h.team.id))
     small = stage(gql, "hubei", participants=1)

@@ -7,6 +7,7 @@ here into the two root types (Saleor-style: one module per domain).
 import strawberry
 from strawberry.tools import merge_types
 
+from schema.compiled import CompiledQueries
 from schema.hardening import config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.interop import InteropMutation, InteropQuery
@@ -27,6 +28,7 @@ MUTATIONS = (
 schema = strawberry.Schema(
     query=merge_types("Query", QUERIES),
     mutation=merge_types("Mutation", MUTATIONS),
-    extensions=extensions(),
+    # Compiled execution runs last, after the limits have validated the query.
+    extensions=[*extensions(), CompiledQueries],
     config=config(),
 )

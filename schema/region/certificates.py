@@ -20,6 +20,7 @@ from strawberry.types import Info
 from schema.errors import UserError, mutation_payload
 from schema.region.auth import principal_of
 from tenants.certificates import services as certificates
+from tenants.related import prefetched
 
 
 @strawberry.enum(description="现行有效 (current) or 已撤销 (revoked).")
@@ -150,7 +151,7 @@ class CertificatePayload:
 
 def certificates_of(volunteer) -> list[Certificate]:
     """A volunteer's certificates, oldest first (read from a prefetch when there is one)."""
-    return [Certificate(_model=c) for c in volunteer.certificates.all()]
+    return [Certificate(_model=c) for c in prefetched(volunteer, "certificates")]
 
 
 @strawberry.type

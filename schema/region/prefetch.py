@@ -2,14 +2,16 @@
 level of nesting, never one per row.
 
 ``RELATIONS`` maps each GraphQL type's relation fields to the Django relation
-behind it; :func:`prefetch_paths` walks the selection set of a request and
-returns the ``prefetch_related`` paths it needs, to any depth.
+behind it; :func:`optimize` walks the selection set of a request and
+joins the single rows and prefetches the lists it needs, to any depth.
 """
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from tenants.related import MostlyEmpty, to_attr
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -67,37 +69,91 @@ def _fields(selections) -> list[SelectedField]:
     return fields
 
 
-def _sliced(type_name: str, field: SelectedField, path: str) -> Prefetch | None:
+def _records_slice(type_name: str, fields: list[SelectedField]) -> int | None:
     """A volunteer's ``records(first: N)`` without ``after``/``filter`` needs only its
     first N+1 records: Django slices each volunteer's share in SQL (a window
-    function), so a long history is not loaded to show one page of it."""
-    if (type_name, field.name) != ("Volunteer", "records"):
+    function), so a long history is not loaded to show one page of it. Asked for
+    several times (aliases), the largest page; any ``after`` or ``filter``: all."""
+    if type_name != "Volunteer" or fields[0].name != "records":
         return None
-    arguments = field.arguments or {}
-    if arguments.get("after") or arguments.get("filter"):
-        return None
-    first = arguments.get("first") or 20
-    if not isinstance(first, int) or not 1 <= first <= 100:
-        return None
-    from tenants.records.models import ServiceRecord
+    firsts = []
+    for field in fields:
+        arguments = field.arguments or {}
+        first = arguments.get("first", 20)
+        if arguments.get("after") or arguments.get("filter"):
+            return None
+        if not isinstance(first, int) or not 1 <= first <= 100:
+            return None
+        firsts.append(first)
+    return max(firsts) + 1
 
-    return Prefetch(path, queryset=ServiceRecord.objects.order_by("id")[: first + 1])
+
+def optimize(queryset, selections, type_name: str):
+    """``queryset`` joined with the single rows and prefetching the lists that
+    ``selections`` (under GraphQL type ``type_name``) ask for, to any depth.
+
+    A single row (foreign key, reverse one-to-one) is joined (``select_related``);
+    a list is one more query for all parents (``Prefetch`` with
+    ``to_attr="prefetched_<relation>"``, see ``tenants/related.py``), optimized
+    the same way for what is selected under it. So the statement count depends
+    on the query's shape, never on how many rows a page has.
+    """
+    joins, prefetches, flags = _relations(queryset.model, selections, type_name, "")
+    if flags:
+        queryset = queryset.annotate(**flags)
+    if joins:
+        queryset = queryset.select_related(*joins)
+    if prefetches:
+        queryset = queryset.prefetch_related(*prefetches)
+    return queryset
 
 
-def prefetch_paths(selections, type_name: str, prefix: str = "") -> list:
-    paths: list = []
+def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, list, dict]:
+    """Joins, prefetches and (for ``MostlyEmpty`` relations of ``model`` itself)
+    ``has_<relation>`` annotations for what ``selections`` ask for."""
+    by_relation: dict[str, list[SelectedField]] = {}
+    joins: list[str] = []
+    prefetches: list[Prefetch] = []
+    flags: dict[str, Exists] = {}
     for field in _fields(selections):
         relation = RELATIONS.get(type_name, {}).get(field.name)
         if relation is None:
             continue
         django_name, child_type = relation
         if not django_name:  # a wrapper (connection, edge): same rows, look inside
-            paths.extend(prefetch_paths(field.selections, child_type, prefix))
+            inner_joins, inner_prefetches, inner_flags = _relations(
+                model, field.selections, child_type, prefix
+            )
+            flags.update(inner_flags)
+            joins += inner_joins
+            prefetches += inner_prefetches
             continue
-        path = f"{prefix}{django_name}"
-        paths.append(_sliced(type_name, field, path) or path)
-        paths.extend(prefetch_paths(field.selections, child_type, f"{path}__"))
-    return paths
+        by_relation.setdefault(django_name, []).append(field)
+    for django_name, fields in by_relation.items():
+        child_type = RELATIONS[type_name][fields[0].name][1]
+        children = [s for field in fields for s in field.selections]
+        django_field = model._meta.get_field(django_name)
+        related_model = django_field.related_model
+        if django_field.many_to_one or django_field.one_to_one:
+            joins.append(f"{prefix}{django_name}")
+            # Flags of a joined row's relations are not annotated: its lists load whole.
+            inner_joins, inner_prefetches, _ = _relations(
+                related_model, children, child_type, f"{prefix}{django_name}__"
+            )
+            joins += inner_joins
+            prefetches += inner_prefetches
+            continue
+        if not prefix and isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty):
+            remote = {django_field.field.name: OuterRef("pk")}
+            flags[f"has_{django_name}"] = Exists(related_model._default_manager.filter(**remote))
+        rows = optimize(related_model._default_manager.all(), children, child_type)
+        limit = _records_slice(type_name, fields)
+        if limit is not None:
+            rows = rows.order_by("id")[:limit]
+        prefetches.append(
+            Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=to_attr(django_name))
+        )
+    return joins, prefetches, flags
 
 
 def child_selections(info, *path: str):
@@ -110,13 +166,5 @@ def child_selections(info, *path: str):
 
 
 def optimized(queryset, info, type_name: str, *path: str):
-    """``queryset`` with every relation the request selects prefetched."""
-    lookups = prefetch_paths(child_selections(info, *path), type_name)
-    plain = {lookup for lookup in lookups if isinstance(lookup, str)}
-    unique: dict[str, object] = {}
-    for lookup in lookups:
-        name = lookup if isinstance(lookup, str) else lookup.prefetch_to
-        if isinstance(lookup, Prefetch) and (name in plain or name in unique):
-            continue  # asked for twice, differently: load it whole
-        unique.setdefault(name, lookup)
-    return queryset.prefetch_related(*unique.values()) if unique else queryset
+    """``queryset`` with every relation the request selects joined or prefetched."""
+    return optimize(queryset, child_selections(info, *path), type_name)

@@ -21,6 +21,7 @@ from schema.region.auth import caller, guarded, principal_of
 from schema.region.prefetch import optimized
 from tenants.recognition import models
 from tenants.recognition import services as recognition
+from tenants.related import prefetched
 
 AwardLevel = strawberry.enum(
     enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
@@ -217,18 +218,18 @@ class Complaint:
 
 
 def trainings_of(volunteer) -> list[Training]:
-    return [Training(_model=row) for row in volunteer.trainings.all()]
+    return [Training(_model=row) for row in prefetched(volunteer, "trainings")]
 
 
 def awards_of(volunteer) -> list[Award]:
-    return [Award(_model=row) for row in volunteer.awards.all()]
+    return [Award(_model=row) for row in prefetched(volunteer, "awards")]
 
 
 def complaints_of(volunteer, info: Info) -> list[Complaint]:
     principal = principal_of(info)
     return [
         Complaint(_model=row)
-        for row in volunteer.complaints.all()
+        for row in prefetched(volunteer, "complaints")
         if recognition.on_record(row, principal)
     ]
 

@@ -27,6 +27,7 @@ from tenants.projects import services as projects
 from tenants.records import cards, corrections, stars
 from tenants.records import models as record_models
 from tenants.records import services as records
+from tenants.related import prefetched
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
 ApplicationStatus = choices_enum(
@@ -131,7 +132,7 @@ class Project:
             principal.is_authority or self._model.group_id in principal.staff_group_ids
         ):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
-        return [ServiceRecord(_model=r) for r in self._model.records.all()]
+        return [ServiceRecord(_model=r) for r in prefetched(self._model, "records")]
 
 
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")
@@ -228,7 +229,7 @@ class ServiceRecord:
 
     @strawberry.field
     def amendments(self) -> list[Amendment]:
-        return [Amendment(_model=a) for a in self._model.amendments.all()]
+        return [Amendment(_model=a) for a in prefetched(self._model, "amendments")]
 
 
 @strawberry.type
@@ -257,7 +258,7 @@ def volunteer_records(
     """A page of a volunteer's records from the prefetched rows (no query per volunteer)."""
     page_size(first)
     after_id = guarded(decode_cursor, "r", after)
-    rows = sorted(volunteer.records.all(), key=lambda r: r.id)
+    rows = sorted(prefetched(volunteer, "records"), key=lambda r: r.id)
     if filter:
         if filter.state:
             rows = [r for r in rows if r.state == filter.state.value]

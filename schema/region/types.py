@@ -23,6 +23,7 @@ from schema.policy_types import Power
 from schema.region.auth import policy_of, principal_of
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, manages_region_volunteers
+from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class Volunteer:
 
     @strawberry.field(description="Groups the volunteer belongs to or applied to.")
     def memberships(self) -> list[Membership]:
-        return [Membership(_model=m) for m in self._model.memberships.all()]
+        return [Membership(_model=m) for m in prefetched(self._model, "memberships")]
 
     @strawberry.field(description="Service records, oldest first, a page at a time.")
     def records(
@@ -302,13 +303,13 @@ class VolunteerGroup:
 
     @strawberry.field(description="查看团体.")
     def viewing_groups(self) -> list[VolunteerGroup]:
-        return [VolunteerGroup(_model=g) for g in self._model.viewing_groups.all()]
+        return [VolunteerGroup(_model=g) for g in prefetched(self._model, "viewing_groups")]
 
     @strawberry.field(description="Approved groups whose liaison group this is.")
     def subgroups(self) -> list[VolunteerGroup]:
         return [
             VolunteerGroup(_model=g)
-            for g in self._model.liaised_groups.all()
+            for g in prefetched(self._model, "liaised_groups")
             if g.review == group_models.Review.APPROVED
         ]
 
@@ -320,7 +321,7 @@ class VolunteerGroup:
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         return [
             Membership(_model=m)
-            for m in self._model.memberships.all()
+            for m in prefetched(self._model, "memberships")
             if m.status == group_models.MembershipStatus.ACTIVE
         ]
 
@@ -336,7 +337,7 @@ class VolunteerGroup:
         )
         return [
             Project(_model=p)
-            for p in self._model.projects.all()
+            for p in prefetched(self._model, "projects")
             if staff or p.status == "published"
         ]
 
@@ -346,7 +347,7 @@ class VolunteerGroup:
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         return [
             Membership(_model=m)
-            for m in self._model.memberships.all()
+            for m in prefetched(self._model, "memberships")
             if m.status == group_models.MembershipStatus.APPLIED
         ]
 

@@ -19,6 +19,7 @@ from django.db.models import F, Q
 
 from tenants.groups.models import VolunteerGroup
 from tenants.projects.models import Project
+from tenants.related import MostlyEmpty, prefetched
 from tenants.volunteers.models import Volunteer
 
 
@@ -111,6 +112,9 @@ class ServiceRecord(models.Model):
     def __str__(self) -> str:
         return f"{self.volunteer_id} {self.service_date} {self.hours}h ({self.state})"
 
+    # Few records are ever amended: a page marks which are and loads only their amendments.
+    prefetched_amendments = MostlyEmpty("amendments")
+
     def current(self) -> RecordValues:
         """The record's values with every amendment applied, oldest first (cached on
         the instance: a page asks for it once per field)."""
@@ -125,7 +129,7 @@ class ServiceRecord(models.Model):
             service_target=self.service_target,
             content=self.content,
         )
-        for amendment in sorted(self.amendments.all(), key=lambda a: a.id):
+        for amendment in sorted(prefetched(self, "amendments"), key=lambda a: a.id):
             values = values.amended(amendment)
         self.__dict__["_current"] = values
         return values

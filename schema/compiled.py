@@ -1,0 +1,340 @@
+"""Compiled execution of read-only queries (issue 6: the nested page).
+
+graphql-core executes a response one field at a time: for every field of every
+object it builds a ``ResolveInfo``, goes through strawberry's resolver wrapper
+(argument conversion, field extensions, an ``Info`` object) and completes the
+value by its type. That is ~10 µs per field, and a page of 50 groups × 20
+volunteers × 10 records has ~34,000 fields: most of the page's time.
+
+:class:`CompiledQueries` executes a query operation itself when it can, with
+the schema's own resolvers and serializers, doing per *position in the query*
+what graphql-core does per *object*:
+
+- selection sets (fragments, ``@skip``/``@include``) are collected once;
+- arguments are coerced, and a ``ResolveInfo`` built, once per field node;
+- a field without arguments whose resolver only reads ``self`` (or a plain
+  attribute) is called directly, without strawberry's wrapper; every other field
+  goes through strawberry's resolver as before, so authorization, argument
+  conversion and prefetching (``info.selected_fields``) are unchanged;
+- leaves are serialized by the schema's scalar and enum types.
+
+It declines, and graphql-core executes the operation as before, whenever the
+operation is not a query, uses introspection, an abstract type, ``@defer`` /
+``@stream`` or another directive, or a field with strawberry field extensions
+or an async resolver. And it gives up at run time — graphql-core then executes
+the whole operation again — when a resolver raises, returns something
+awaitable, or returns null where the schema says non-null: errors, partial
+data and their paths therefore always come from graphql-core, exactly as
+without this extension. Query resolvers do not write (a test runs every query
+of the API both ways), so running one twice is safe; only failing queries pay
+for it.
+
+The one difference a resolver could see: the ``Info`` of a field inside a list
+is built once for all items, so its ``path`` is that of the first item's
+position without list indices. No resolver of this API reads ``info.path``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLIncludeDirective,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    GraphQLSkipDirective,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    get_operation_ast,
+    is_leaf_type,
+)
+from graphql.execution import ExecutionResult
+from graphql.execution import execute as graphql_execute
+from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+from graphql.pyutils import Path, Undefined
+from graphql.utilities import type_from_ast
+from strawberry.extensions import SchemaExtension
+
+logger = logging.getLogger(__name__)
+
+DEFINITION = "strawberry-definition"  # strawberry's back-reference on GraphQL fields
+
+Resolve = Callable[[Any], Any]
+Complete = Callable[[Any], Any]
+
+
+class Declined(Exception):
+    """The operation uses something this executor leaves to graphql-core."""
+
+
+class GaveUp(Exception):
+    """A value needs graphql-core's error handling (an error or an illegal null)."""
+
+
+MODES = ("on", "off", "verify")
+
+
+class CompiledQueries(SchemaExtension):
+    """Runs query operations with :class:`Executor`; leaves the rest to graphql-core.
+
+    ``settings.GRAPHQL["COMPILED_EXECUTION"]``: ``"on"``, ``"off"``, or
+    ``"verify"``, which also executes each compiled query with graphql-core and
+    fails the request when the answers differ (the test server runs so).
+    """
+
+    def on_execute(self):
+        mode = settings.GRAPHQL["COMPILED_EXECUTION"]
+        if mode not in MODES:
+            raise ImproperlyConfigured(f"GRAPHQL COMPILED_EXECUTION must be one of {MODES}")
+        context = self.execution_context
+        if mode != "off" and context.result is None and context.graphql_document is not None:
+            arguments = (
+                context.schema._schema,
+                context.graphql_document,
+                context.operation_name,
+                context.variables,
+                context.context,
+                context.root_value,
+            )
+            data = execute(*arguments)
+            if data is not None:
+                if mode == "verify":
+                    verify(data, *arguments)
+                context.result = ExecutionResult(data=data, errors=None)
+        yield
+
+
+class CompiledAnswerDiffers(AssertionError):
+    pass
+
+
+def verify(data, schema, document, operation_name, variables, context, root_value) -> None:
+    expected = graphql_execute(
+        schema,
+        document,
+        root_value=root_value,
+        context_value=context,
+        variable_values=variables,
+        operation_name=operation_name,
+    )
+    if expected.errors or expected.data != data:
+        raise CompiledAnswerDiffers(
+            f"compiled execution answered {data!r}, graphql-core {expected.data!r} "
+            f"with errors {expected.errors!r}"
+        )
+
+
+def execute(schema, document, operation_name, variables, context, root_value) -> dict | None:
+    """The operation's ``data``, or None when graphql-core must execute it."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation != OperationType.QUERY:
+        return None
+    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if isinstance(coerced, list):  # invalid variables: graphql-core reports them
+        return None
+    try:
+        executor = Executor(schema, document, operation, coerced, context, root_value)
+        return executor.run()
+    except (Declined, GaveUp):
+        return None
+    except Exception:  # a resolver failed: graphql-core runs it again and reports it
+        logger.debug("compiled execution gave up", exc_info=True)
+        return None
+
+
+class Executor:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any],
+        context: Any,
+        root_value: Any,
+    ):
+        self.schema = schema
+        self.operation = operation
+        self.variables = variables
+        self.context = context
+        self.root_value = root_value
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+
+    def run(self) -> dict:
+        root_type = self.schema.query_type
+        complete = self.object_completer(root_type, [self.operation.selection_set], None)
+        return complete(self.root_value)
+
+    # --- planning: once per position in the query ----------------------------
+
+    def object_completer(
+        self, object_type: GraphQLObjectType, selection_sets: list[SelectionSetNode], path
+    ) -> Complete:
+        plan = [
+            (key, *self.field_plan(object_type, key, nodes, path))
+            for key, nodes in self.collect(object_type, selection_sets, {}, set()).items()
+        ]
+
+        def complete_object(source):
+            return {key: complete(resolve(source)) for key, resolve, complete in plan}
+
+        return complete_object
+
+    def collect(self, object_type, selection_sets, fields: dict, visited: set) -> dict:
+        """Response key → field nodes, as graphql-core's ``collect_fields`` does."""
+        for selection_set in selection_sets:
+            for selection in selection_set.selections:
+                if not self.included(selection):
+                    continue
+                if isinstance(selection, FieldNode):
+                    key = selection.alias.value if selection.alias else selection.name.value
+                    fields.setdefault(key, []).append(selection)
+                elif isinstance(selection, InlineFragmentNode):
+                    if self.applies(selection.type_condition, object_type):
+                        self.collect(object_type, [selection.selection_set], fields, visited)
+                elif isinstance(selection, FragmentSpreadNode):
+                    name = selection.name.value
+                    fragment = self.fragments.get(name)
+                    if name in visited or fragment is None:
+                        continue
+                    visited.add(name)
+                    if self.applies(fragment.type_condition, object_type):
+                        self.collect(object_type, [fragment.selection_set], fields, visited)
+        return fields
+
+    def included(self, node) -> bool:
+        for directive in node.directives or ():
+            if directive.name.value not in ("skip", "include"):
+                raise Declined(f"@{directive.name.value}")
+        skip = get_directive_values(GraphQLSkipDirective, node, self.variables)
+        if skip and skip["if"] is True:
+            return False
+        include = get_directive_values(GraphQLIncludeDirective, node, self.variables)
+        return not (include and include["if"] is False)
+
+    def applies(self, condition, object_type) -> bool:
+        if condition is None:
+            return True
+        condition_type = type_from_ast(self.schema, condition)
+        if condition_type is object_type:
+            return True
+        # A fragment on an interface or union this type belongs to.
+        return condition_type is not None and self.schema.is_sub_type(condition_type, object_type)
+
+    def field_plan(self, parent_type, key: str, nodes: list[FieldNode], parent_path):
+        name = nodes[0].name.value
+        if name == "__typename":
+            type_name = parent_type.name
+            return (lambda _source: type_name), (lambda value: value)
+        if name.startswith("__"):
+            raise Declined("introspection")
+        field_def = parent_type.fields[name]
+        path = Path(parent_path, key, parent_type.name)
+        return (
+            self.resolver(parent_type, field_def, nodes, path),
+            self.completer(field_def.type, nodes, path),
+        )
+
+    def resolver(self, parent_type, field_def, nodes, path) -> Resolve:
+        field = (field_def.extensions or {}).get(DEFINITION)
+        if field is None or field.extensions or field.is_async:
+            raise Declined(f"{parent_type.name}.{nodes[0].name.value}")
+        resolver = field.base_resolver
+        if not nodes[0].arguments and not field_def.args:
+            if resolver is None:
+                python_name = field.python_name
+                return lambda source: getattr(source, python_name)
+            if (
+                resolver.self_parameter
+                and not resolver.arguments
+                and resolver.info_parameter is None
+                and resolver.root_parameter is None
+                and resolver.parent_parameter is None
+            ):
+                return resolver.wrapped_func
+        # Anything else goes through strawberry's own resolver, with a ResolveInfo
+        # and arguments made once for this position.
+        arguments = get_argument_values(field_def, nodes[0], self.variables)
+        info = GraphQLResolveInfo(
+            nodes[0].name.value,
+            nodes,
+            field_def.type,
+            parent_type,
+            path,
+            self.schema,
+            self.fragments,
+            self.root_value,
+            self.operation,
+            self.variables,
+            self.context,
+            _never_awaitable,
+            None,  # abort_signal: synchronous resolvers are not aborted
+            None,  # async_helpers: nothing asynchronous runs here
+        )
+        resolve = field_def.resolve
+
+        def resolve_field(source):
+            value = resolve(source, info, **arguments)
+            if hasattr(value, "__await__"):
+                raise GaveUp("awaitable")
+            return value
+
+        return resolve_field
+
+    def completer(self, return_type, nodes: list[FieldNode], path) -> Complete:
+        if isinstance(return_type, GraphQLNonNull):
+            inner = self.completer(return_type.of_type, nodes, path)
+
+            def complete_non_null(value):
+                if value is None:
+                    raise GaveUp("null in a non-null position")
+                return inner(value)
+
+            return complete_non_null
+        if isinstance(return_type, GraphQLList):
+            item = self.completer(return_type.of_type, nodes, path)
+
+            def complete_list(value):
+                if value is None:
+                    return None
+                if isinstance(value, str | bytes | dict):
+                    raise GaveUp("not a list")
+                return [item(entry) for entry in value]
+
+            return complete_list
+        if is_leaf_type(return_type):
+            serialize = return_type.serialize
+
+            def complete_leaf(value):
+                if value is None:
+                    return None
+                serialized = serialize(value)
+                if serialized is None or serialized is Undefined:
+                    raise GaveUp("leaf serialized to nothing")
+                return serialized
+
+            return complete_leaf
+        if isinstance(return_type, GraphQLObjectType):
+            complete = self.object_completer(
+                return_type, [node.selection_set for node in nodes if node.selection_set], path
+            )
+            return lambda value: None if value is None else complete(value)
+        raise Declined(f"abstract type {return_type}")
+
+
+def _never_awaitable(_value) -> bool:
+    return False

@@ -1,0 +1,179 @@
+"""Issue 6: SQL statements per request for every nested query the README shows,
+and compiled execution (``schema/compiled.py``) answering exactly as graphql-core.
+
+Each query runs in this process through the real middleware (Django's test
+client) against a region filled by ``manage.py generate_data``, once with a
+small page and once with a large one: the statement count must be the same
+(it depends on the query's shape, never on the rows) and within its bound.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django_tenants.utils import tenant_context
+
+from central import services
+from schema import compiled
+from tenants.groups.models import Membership, VolunteerGroup
+from tests.registry_support import authority
+from tests.support import execute_in_process, unique_city_code
+
+CODE = unique_city_code("13")
+SLUG = f"counts{CODE}"
+
+# The benchmark's page (bench/nested_page.py), README "Benchmarks".
+NESTED_PAGE = """query($first: Int!) { groups(first: $first) { edges { node { name members {
+  volunteer { number name records(first: 10) { edges { node { hours serviceDate } } } } } } } } }"""
+# README "Volunteers and groups": group(id:) with its relations.
+GROUP_TREE = """query($id: ID!) { group(id: $id) { name subgroups { name } liaisonGroup { name }
+  viewingGroups { name } members { volunteer { number name } } applications { id } } }"""
+# README "Records": a volunteer's totals and records with amendments, over a page.
+VOLUNTEER_PAGE = """query($first: Int!) { volunteers(first: $first) { edges { node { number
+  totalHours starLevel eligibleStarLevel memberships { status group { name } }
+  records(first: 5) { edges { node { hours state amendments { reason } } } } } } } }"""
+# README "Records": group { projects { records } }.
+GROUP_PROJECTS = (
+    """query($id: ID!) { group(id: $id) { projects { name records { hours state } } } }"""
+)
+# README "Trainings, awards and complaints".
+RECOGNITION_PAGE = """query($first: Int!) { volunteers(first: $first) { edges { node {
+  trainings { title group { name } } awards { title } complaints { status } } } } }"""
+
+
+@pytest.fixture(scope="module")
+def region(seed_regions):
+    region = services.provision_region(
+        services.RegionSpec(CODE, "计数市", "city", SLUG), actor="test"
+    )
+    call_command(
+        "generate_data",
+        *("--region", CODE, "--volunteers", "80", "--groups", "4"),
+        *("--records-per-volunteer", "6", "--seed", "7"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    return region
+
+
+def _groups_by_size():
+    """The group with the most active members and one with the fewest."""
+    from django.db.models import Count, Q
+
+    groups = list(
+        VolunteerGroup.objects.annotate(
+            n=Count("memberships", filter=Q(memberships__status="active"))
+        ).order_by("n", "id")
+    )
+    return groups[-1], groups[0]
+
+
+def statements(query: str, variables: dict, token: str) -> tuple[dict, list[str]]:
+    answer, sql = execute_in_process(SLUG, query, variables, token)
+    assert "errors" not in answer, answer
+    return answer, sql
+
+
+@pytest.mark.parametrize(
+    ("query", "small", "large", "bound"),
+    [
+        # host, token, roles, groups, memberships with their volunteers, records
+        (NESTED_PAGE, {"first": 1}, {"first": 4}, 6),
+        # host, token, roles, page joined with totals, memberships with their
+        # groups, records (amendments: only of amended records, here none)
+        (VOLUNTEER_PAGE, {"first": 2}, {"first": 20}, 6),
+        # host, token, roles, page, trainings with their groups, awards, complaints
+        (RECOGNITION_PAGE, {"first": 2}, {"first": 20}, 7),
+    ],
+    ids=["nested-page", "volunteer-page", "recognition-page"],
+)
+def test_pages_cost_the_same_statements_whatever_their_size(
+    region, gql, query, small, large, bound
+):
+    token = authority(gql, SLUG, level="province")
+    small_answer, small_sql = statements(query, small, token)
+    large_answer, large_sql = statements(query, large, token)
+    assert len(small_sql) == len(large_sql), large_sql
+    assert len(large_sql) <= bound, large_sql
+    assert len(str(large_answer)) > len(str(small_answer))
+
+
+@pytest.mark.parametrize(
+    ("query", "bound"),
+    # host, token, roles, the group with its liaison; subgroups, viewing groups,
+    # memberships with volunteers — and projects, their records
+    [(GROUP_TREE, 7), (GROUP_PROJECTS, 6)],
+    ids=["group-tree", "group-projects"],
+)
+def test_a_group_costs_the_same_statements_whatever_its_size(region, gql, query, bound):
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, small = _groups_by_size()
+        assert Membership.objects.filter(group=big).count() > 3
+    _, big_sql = statements(query, {"id": str(big.id)}, token)
+    _, small_sql = statements(query, {"id": str(small.id)}, token)
+    assert len(big_sql) == len(small_sql), big_sql
+    assert len(big_sql) <= bound, big_sql
+
+
+def test_the_nested_page_is_compiled_and_answers_as_graphql_core(region, gql, monkeypatch):
+    """The page really runs compiled (not by falling back), and its answer is
+    graphql-core's byte for byte."""
+    token = authority(gql, SLUG, level="province")
+    compiled_answers = []
+    run = compiled.Executor.run
+
+    def counting(self):
+        data = run(self)
+        compiled_answers.append(data)
+        return data
+
+    monkeypatch.setattr(compiled.Executor, "run", counting)
+    on, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, compiled="on")
+    assert len(compiled_answers) == 1 and compiled_answers[0] == on["data"]
+    off, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, compiled="off")
+    assert len(compiled_answers) == 1  # "off" does not compile
+    assert on == off
+    edges = on["data"]["groups"]["edges"]
+    assert sum(len(e["node"]["members"]) for e in edges) > 4
+
+
+FRAGMENTS = """query($skip: Boolean!, $withLevel: Boolean!) {
+  __typename
+  page: groups(first: 3) { edges { cursor node { __typename ...G
+    ... on VolunteerGroup { kind liaisonGroup { id } }
+    level @include(if: $withLevel) name @skip(if: $skip) } } pageInfo { hasNextPage endCursor } }
+  me { username roles { kind } }
+  region { code name }
+}
+fragment G on VolunteerGroup { id registrationStatus powers }"""
+
+
+@pytest.mark.parametrize(
+    "variables", [{"skip": True, "withLevel": False}, {"skip": False, "withLevel": True}]
+)
+def test_fragments_aliases_and_directives_answer_as_graphql_core(region, gql, variables):
+    token = authority(gql, SLUG, level="province")
+    on, _ = execute_in_process(SLUG, FRAGMENTS, variables, token, compiled="on")
+    off, _ = execute_in_process(SLUG, FRAGMENTS, variables, token, compiled="off")
+    assert "errors" not in on, on
+    assert on == off
+    node = on["data"]["page"]["edges"][0]["node"]
+    assert node["__typename"] == "VolunteerGroup"
+    assert ("name" in node) is not variables["skip"]
+    assert ("level" in node) is variables["withLevel"]
+
+
+def test_errors_come_from_graphql_core_unchanged(region, gql):
+    """A query that fails part-way (members are not public) gives the same data,
+    errors and paths with and without compiled execution."""
+    anonymous = ""
+    query = "{ groups(first: 2) { edges { node { name members { id } } } } }"
+    on, _ = execute_in_process(SLUG, query, {}, anonymous, compiled="on")
+    off, _ = execute_in_process(SLUG, query, {}, anonymous, compiled="off")
+    assert on == off
+    assert on["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert on["errors"][0]["path"] == ["groups", "edges", 0, "node", "members"]
+    assert on["data"]["groups"]["edges"][0]["node"]["members"] is None
