@@ -63,6 +63,9 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 TENANT_MODEL = "central.Region"
 TENANT_DOMAIN_MODEL = "central.Domain"
+# Set search_path once per request (after the middleware picks the region), not before
+# every statement; django-tenants resets it on set_tenant/set_schema and on rollback.
+TENANT_LIMIT_SET_CALLS = True
 PUBLIC_SCHEMA_URLCONF = "central.urls_public"
 ROOT_URLCONF = "central.urls_region"
 

@@ -122,19 +122,30 @@ class CompiledAnswerDiffers(AssertionError):
 
 
 def verify(data, schema, document, operation_name, variables, context, root_value) -> None:
-    expected = graphql_execute(
-        schema,
-        document,
-        root_value=root_value,
-        context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
-    )
-    if expected.errors or expected.data != data:
-        raise CompiledAnswerDiffers(
-            f"compiled execution answered {data!r}, graphql-core {expected.data!r} "
-            f"with errors {expected.errors!r}"
+    """Raise when graphql-core answers differently. A query whose answer changes
+    from one run to the next (a card code and its expiry are made at the moment of
+    the call) is compared only if graphql-core gives the same answer twice."""
+
+    def standard():
+        return graphql_execute(
+            schema,
+            document,
+            root_value=root_value,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
         )
+
+    expected = standard()
+    if not expected.errors and expected.data == data:
+        return
+    again = standard()
+    if (again.data, again.errors) != (expected.data, expected.errors):
+        return  # not deterministic: nothing to compare against
+    raise CompiledAnswerDiffers(
+        f"compiled execution answered {data!r}, graphql-core {expected.data!r} "
+        f"with errors {expected.errors!r}"
+    )
 
 
 def execute(schema, document, operation_name, variables, context, root_value) -> dict | None:

@@ -7,12 +7,19 @@
 - introspection and GraphiQL can be switched off (off in production);
 - in production, unexpected errors are masked; typed domain errors
   (``extensions.code``) and validation errors still reach the client;
+- parsed documents and validation results are cached process-wide
+  (``QueryCache``), so a query text seen before skips both steps.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
 from django.conf import settings
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -20,8 +27,10 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.schema import validate_document
 
 from schema.errors import AccessError, QueryError
 
@@ -35,26 +44,185 @@ def _is_unexpected(error: GraphQLError) -> bool:
     return not isinstance(original, AccessError | QueryError)
 
 
-def extensions() -> list:
+class _LRU:
+    """A least-recently-used map bounded by entries and by the summed weight of its
+    entries (here: characters of query text, which bound a document's memory); one
+    lock around every access, so gunicorn's threads can share it. Two threads
+    missing the same key both compute it; the later ``put`` wins, both are equal."""
+
+    def __init__(self, max_entries: int, max_weight: int):
+        self.max_entries = max_entries
+        self.max_weight = max_weight
+        self._data: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            found = self._data.get(key)
+            if found is None:
+                self.misses += 1
+                return default
+            self._data.move_to_end(key)
+            self.hits += 1
+            return found[0]
+
+    def put(self, key: Hashable, value: Any, weight: int) -> None:
+        if self.max_entries <= 0 or weight > self.max_weight:
+            return
+        with self._lock:
+            old = self._data.pop(key, None)
+            if old is not None:
+                self._weight -= old[1]
+            self._data[key] = (value, weight)
+            self._weight += weight
+            while len(self._data) > self.max_entries or self._weight > self.max_weight:
+                _, (_, dropped) = self._data.popitem(last=False)
+                self._weight -= dropped
+
+    def info(self) -> dict[str, int]:
+        with self._lock:
+            return {
+                "hits": self.hits,
+                "misses": self.misses,
+                "entries": len(self._data),
+                "weight": self._weight,
+            }
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._weight = 0
+            self.hits = self.misses = 0
+
+
+class QueryCache:
+    """Parsed documents and validation results of this process, shared by every
+    request, thread and schema.
+
+    - documents are keyed by (query text, parse options — the token limit among
+      them); a text that does not parse is not cached: strawberry parses it again
+      and reports the error as without a cache;
+    - validation results are keyed by (schema, query text, parse options, the
+      validation rules): the rules include the depth and alias limiters and, where
+      introspection is off, ``NoSchemaIntrospectionCustomRule``, so a result is
+      only reused under exactly the rules that produced it. Failing results are
+      cached too and returned on every send.
+
+    graphql-core's AST nodes are frozen dataclasses and execution only reads them,
+    so one ``DocumentNode`` serves concurrent requests. Cached errors are kept as a
+    tuple; every request gets a list of its own.
+    """
+
+    def __init__(self, max_entries: int, max_chars: int):
+        self.documents = _LRU(max_entries, max_chars)
+        self.validations = _LRU(max_entries, max_chars)
+
+    def document(self, query: str, options: tuple) -> DocumentNode:
+        key = (query, options)
+        document = self.documents.get(key)
+        if document is None:
+            document = parse(query, **dict(options))  # raises GraphQLError: not cached
+            self.documents.put(key, document, len(query))
+        return document
+
+    def errors(
+        self,
+        schema: GraphQLSchema,
+        query: str,
+        options: tuple,
+        rules: tuple,
+        document: DocumentNode,
+    ) -> list[GraphQLError]:
+        key = (schema, query, options, rules)
+        found = self.validations.get(key)
+        if found is None:
+            found = tuple(validate_document(schema, document, rules))
+            self.validations.put(key, found, len(query))
+        return list(found)
+
+    def info(self) -> dict[str, dict[str, int]]:
+        return {"documents": self.documents.info(), "validations": self.validations.info()}
+
+    def clear(self) -> None:
+        self.documents.clear()
+        self.validations.clear()
+
+
+_query_cache: QueryCache | None = None
+_query_cache_lock = threading.Lock()
+
+
+def query_cache() -> QueryCache:
+    """This process's cache, sized by ``settings.GRAPHQL`` on first use."""
+    global _query_cache
+    with _query_cache_lock:
+        if _query_cache is None:
+            limits = settings.GRAPHQL
+            _query_cache = QueryCache(limits["CACHE_SIZE"], limits["CACHE_MAX_CHARS"])
+        return _query_cache
+
+
+class CachedParsingAndValidation(SchemaExtension):
+    """Parses and validates through the process-wide ``QueryCache``. A new instance
+    per request (strawberry keeps the request's ``execution_context`` on it); the
+    cache itself is shared. Runs after every ``on_operation`` hook, so the token
+    limit (a parse option) and the added validation rules are already in place."""
+
+    def __init__(self, cache: QueryCache):
+        self.cache = cache
+        self._options: tuple | None = None
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            options = tuple(sorted(context.parse_options.items()))
+            try:
+                context.graphql_document = self.cache.document(context.query, options)
+                self._options = options
+            except GraphQLError:
+                pass  # left to strawberry's own parse, which raises and reports it
+        yield
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if (
+            self._options is not None
+            and context.validation_rules
+            and context.pre_execution_errors is None
+        ):
+            context.pre_execution_errors = self.cache.errors(
+                context.schema._schema,
+                context.query,
+                self._options,
+                context.validation_rules,
+                context.graphql_document,
+            )
+        yield
+
+
+def extensions() -> list[Callable[[], SchemaExtension]]:
     """Extension factories: every request gets fresh extension objects, because
     strawberry keeps per-request state on them (sharing one across gunicorn's
-    threads would let requests see each other's state). The parser and
-    validation caches are therefore per request too, i.e. off for now; a
-    process-wide cache needs its own thread-safe extension (issue 6 note)."""
+    threads would let requests see each other's state). What is shared lives
+    outside them: the limiters' rule classes, built once here (a new class per
+    request would change the validation cache's key every time), and the
+    process-wide ``QueryCache``."""
     limits = settings.GRAPHQL
-    # The limiters' rule classes are built once: a new class per request would change
-    # the ValidationCache key every time, so the cache would never hit. Each request
-    # still gets its own extension object (strawberry keeps request state on it).
     rules = [
         *QueryDepthLimiter(max_depth=limits["MAX_DEPTH"]).validation_rules,
         *MaxAliasesLimiter(max_alias_count=limits["MAX_ALIASES"]).validation_rules,
     ]
+    cache = query_cache()
     chosen = [
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits["MAX_TOKENS"]),
     ]
     if not limits["INTROSPECTION"]:
         chosen.append(DisableIntrospection)
+    chosen.append(lambda: CachedParsingAndValidation(cache))
     if limits["MASK_ERRORS"]:
         chosen.append(
             lambda: MaskErrors(should_mask_error=_is_unexpected, error_message=MASKED_MESSAGE)

@@ -299,3 +299,13 @@ def test_bad_arguments_from_the_shell(region):
     assert result.returncode != 0
     assert "--volunteers: must be a positive number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_hyphenated_name_is_the_same_command(seed_regions):
+    """Issue 6 spells it ``manage.py generate-data``; both names run one command."""
+    from django.core.management import load_command_class
+
+    hyphenated = load_command_class("central", "generate-data")
+    assert type(hyphenated) is type(load_command_class("central", "generate_data"))
+    with pytest.raises(CommandError, match="no region with code 999999"):
+        call_command("generate-data", "--region", "999999")

@@ -177,3 +177,43 @@ def test_errors_come_from_graphql_core_unchanged(region, gql):
     assert on["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert on["errors"][0]["path"] == ["groups", "edges", 0, "node", "members"]
     assert on["data"]["groups"]["edges"][0]["node"]["members"] is None
+
+
+def test_search_path_is_set_once_per_schema_switch(region, gql):
+    """TENANT_LIMIT_SET_CALLS: the page's statements share one SET search_path for
+    the region (and one for the public schema, where the host is looked up)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    token = authority(gql, SLUG, level="province")
+    client = Client(HTTP_HOST=f"{SLUG}.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/graphql",
+            {"query": NESTED_PAGE, "variables": {"first": 3}},
+            content_type="application/json",
+        )
+    connection.set_schema_to_public()
+    assert "errors" not in response.json()
+    sets = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SET search_path")]
+    assert len(sets) == 2, sets
+    assert len(captured.captured_queries) > 6
+
+
+def test_verify_mode_reports_a_compiled_answer_that_differs(region, gql, monkeypatch):
+    """``verify`` (the suite's mode) really compares: a wrong compiled answer is an error."""
+    token = authority(gql, SLUG, level="province")
+    run = compiled.Executor.run
+
+    def wrong(self):
+        data = run(self)
+        data["groups"]["edges"][0]["node"]["name"] += "?"
+        return data
+
+    monkeypatch.setattr(compiled.Executor, "run", wrong)
+    answer, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 2}, token, compiled="verify")
+    assert answer["data"] is None
+    assert "compiled execution answered" in answer["errors"][0]["message"]
+    on, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 2}, token, compiled="on")
+    assert on["data"]["groups"]["edges"][0]["node"]["name"].endswith("?")

@@ -1,0 +1,276 @@
+"""Single lookups with and without the parser/validation cache, in one run.
+
+Starts a throwaway embedded PostgreSQL, runs ``manage.py up --no-serve`` (the
+seed regions), fills 重庆 (500000) with ``generate_data`` (300 volunteers) and
+creates an authority account, then serves the app with gunicorn as ``manage.py
+up`` does (gthread, 2 workers × 4 threads, ``CONN_MAX_AGE=60``, with
+``bench.bench_settings`` for the plain view) in two setups:
+
+  cached    the defaults: parsed documents and validation results cached
+            process-wide (``schema/hardening.py``)
+  uncached  ``PLATFORM_GRAPHQL_CACHE_SIZE=0``: every request parses and
+            validates, as before the cache
+
+and in each measures, taking turns, 8 keep-alive clients sending
+
+  graphql   ``volunteer(number:)`` (10 fields) through ``POST /graphql``
+  plain     ``GET /plain/volunteer/<number>``: the bench-only plain Django view
+            doing the same authentication, query and permission check
+            (``bench/bench_urls.py``; same JSON, checked)
+
+The setups take turns over the rounds, with a fresh server each time. Prints
+req/s, median and p95 latency, CPU ms per request in the server and in
+PostgreSQL, and the ratios GraphQL / plain and cached / uncached.
+
+    .venv/bin/python bench/lookups.py            # about 3 minutes on 2 cores
+
+Everything listens on 127.0.0.1 only; the database is deleted on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import http.client
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _common import (
+    ROOT,
+    ChildServer,
+    Database,
+    child_env,
+    cpu_seconds,
+    get,
+    gunicorn_argv,
+    load,
+    load_average,
+    ms,
+    post,
+    quantile,
+)
+
+DB_NAME = "bench_lookups"
+HOST = "chongqing.localhost"
+USERNAME, PASSWORD = "bench-authority", "Bench-pass-2026"
+VOLUNTEER_QUERY = (
+    "query($n: String!) { volunteer(number: $n) { number name gender birthDate status "
+    "verification serviceArea skills idNumberMasked phoneMasked } }"
+)
+SETUPS = {"cached": {}, "uncached": {"PLATFORM_GRAPHQL_CACHE_SIZE": "0"}}
+
+
+@dataclass
+class Figures:
+    latencies: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    errors: int = 0
+    cpu_app: float = 0.0
+    cpu_db: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.wall if self.wall else 0.0
+
+    def cpu(self) -> tuple[float, float]:
+        n = max(len(self.latencies), 1)
+        return self.cpu_app / n, self.cpu_db / n
+
+
+def manage(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def requests_for(numbers: list[str], token: str):
+    headers = {"Host": HOST, "Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    bodies = [
+        json.dumps({"query": VOLUNTEER_QUERY, "variables": {"n": n}}).encode() for n in numbers
+    ]
+
+    def graphql(conn: http.client.HTTPConnection, index: int) -> None:
+        i = index % len(numbers)
+        if numbers[i].encode() not in post(conn, bodies[i], headers):
+            raise RuntimeError("unexpected answer")
+
+    def plain(conn: http.client.HTTPConnection, index: int) -> None:
+        number = numbers[index % len(numbers)]
+        if number.encode() not in get(conn, f"/plain/volunteer/{number}", headers):
+            raise RuntimeError("unexpected answer")
+
+    def same_answers(port: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            for i, number in enumerate(numbers[:5]):
+                graphql_answer = json.loads(post(conn, bodies[i], headers))
+                plain_answer = json.loads(get(conn, f"/plain/volunteer/{number}", headers))
+                if graphql_answer != plain_answer or not graphql_answer["data"]["volunteer"]:
+                    raise RuntimeError(f"answers differ:\n{graphql_answer}\n{plain_answer}")
+        finally:
+            conn.close()
+
+    return {"graphql": graphql, "plain": plain}, same_answers
+
+
+def login(port: int) -> str:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    body = json.dumps(
+        {
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) "
+            "{ token errors { message } } }",
+            "variables": {"u": USERNAME, "p": PASSWORD},
+        }
+    ).encode()
+    try:
+        answer = json.loads(post(conn, body, {"Host": HOST, "Content-Type": "application/json"}))
+    finally:
+        conn.close()
+    return answer["data"]["login"]["token"]
+
+
+def serve(db: Database, workdir: Path, setup: str, number: int) -> ChildServer:
+    server = ChildServer(
+        lambda port: gunicorn_argv(port, 2, 4, config="python:central.gunicorn_conf"),
+        child_env(db, 60, "bench.bench_settings", **SETUPS[setup]),
+        workdir / f"server-{setup}-{number}.log",
+    )
+    probe = b'{"query":"{ region { code } }"}'
+    headers = {"Host": HOST, "Content-Type": "application/json"}
+    try:
+        server.wait_ready(lambda conn: post(conn, probe, headers))
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--volunteers", type=int, default=300)
+    parser.add_argument("--requests", type=int, default=600, help="per mode, setup and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--time-limit", type=float, default=30.0, help="cap per load phase, s")
+    args = parser.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    sys.path.insert(0, str(ROOT))
+    os.chdir(ROOT)
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="vrp-bench-lookups-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # runs after the DB's clean-up
+    print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
+    db = Database(workdir, DB_NAME)
+    env = child_env(db, 0)
+    figures = {(s, m): Figures() for s in SETUPS for m in ("graphql", "plain")}
+    server: ChildServer | None = None
+    try:
+        manage(env, "up", "--no-serve")
+        manage(
+            env,
+            *("generate_data", "--region", "500000", "--volunteers", str(args.volunteers)),
+            *("--groups", str(max(1, args.volunteers // 20)), "--records-per-volunteer", "1"),
+            *("--seed", "20261123"),
+        )
+        manage(
+            env,
+            *("registry", "--region", "500000", "create-authority", "--username", USERNAME),
+            *("--password", PASSWORD, "--name", "基准测试", "--level", "province"),
+            *("--authority-name", "重庆市民政局"),
+        )
+        sql = db.connect(DB_NAME)
+        with sql.cursor() as cur:
+            cur.execute("SELECT number FROM region_chongqing.volunteers_volunteer ORDER BY id")
+            numbers = [row[0] for row in cur.fetchall()]
+        sql.close()
+        print(
+            f"{len(numbers)} volunteers in 重庆市; setting up took {time.monotonic() - began:.0f} s"
+        )
+        token = None
+        for round_number in range(args.rounds):
+            setups = list(SETUPS) if round_number % 2 == 0 else list(reversed(SETUPS))
+            for setup in setups:
+                server = serve(db, workdir, setup, round_number)
+                token = token or login(server.port)
+                modes, same_answers = requests_for(numbers, token)
+                same_answers(server.port)
+                order = list(modes) if round_number % 2 == 0 else list(reversed(modes))
+                for mode in order:
+                    load(server.port, args.warmup, args.concurrency, args.time_limit, modes[mode])
+                for mode in order:
+                    cpu_app = cpu_seconds(server.proc.pid)
+                    cpu_db = cpu_seconds(db.postmaster_pid)
+                    started = time.perf_counter()
+                    latencies, errors = load(
+                        server.port, args.requests, args.concurrency, args.time_limit, modes[mode]
+                    )
+                    result = figures[setup, mode]
+                    result.wall += time.perf_counter() - started
+                    result.cpu_app += cpu_seconds(server.proc.pid) - cpu_app
+                    result.cpu_db += cpu_seconds(db.postmaster_pid) - cpu_db
+                    result.latencies += latencies
+                    result.errors += errors
+                server.stop()
+                server = None
+                print(f"round {round_number + 1}/{args.rounds}: {setup} done", flush=True)
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+        db.close()
+
+    print(f"\nvolunteer(number:) over {len(numbers)} volunteers, as an authority, {HOST}")
+    print(f"{args.rounds} rounds × {args.requests} requests per setup and mode,")
+    print(f"{args.concurrency} keep-alive clients; gunicorn gthread 2 × 4\n")
+    print("| setup | mode | req/s | median ms | p95 ms | errors | CPU ms/req app / PG |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    for (setup, mode), f in figures.items():
+        app, pg = f.cpu()
+        print(
+            f"| {setup} | {mode} | {f.rps:.0f} | {ms(statistics.median(f.latencies))} "
+            f"| {ms(quantile(f.latencies, 0.95))} | {f.errors} "
+            f"| {app * 1000:.1f} / {pg * 1000:.1f} |"
+        )
+    print()
+    for setup in SETUPS:
+        g, p = figures[setup, "graphql"], figures[setup, "plain"]
+        print(
+            f"- {setup}: GraphQL / plain req/s ×{g.rps / p.rps:.2f}, "
+            f"app CPU per request ×{g.cpu()[0] / p.cpu()[0]:.2f}"
+        )
+    on, off = figures["cached", "graphql"], figures["uncached", "graphql"]
+    print(
+        f"- GraphQL cached / uncached: req/s ×{on.rps / off.rps:.2f}, "
+        f"app CPU per request {off.cpu()[0] * 1000:.2f} → {on.cpu()[0] * 1000:.2f} ms "
+        f"(×{on.cpu()[0] / off.cpu()[0]:.2f})"
+    )
+    print(f"\ntotal {time.monotonic() - began:.0f} s; load average now {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
