@@ -217,3 +217,49 @@ def test_verify_mode_reports_a_compiled_answer_that_differs(region, gql, monkeyp
     assert "compiled execution answered" in answer["errors"][0]["message"]
     on, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 2}, token, compiled="on")
     assert on["data"]["groups"]["edges"][0]["node"]["name"].endswith("?")
+
+
+def test_every_listed_field_reads_only_its_columns(region):
+    """``prefetch.COLUMNS``: each field, resolved on instances loaded with only its
+    type's KEYS and the field's columns, issues no query and answers as on fully
+    loaded ones — amended records included (their amendments loaded as a page does)."""
+    from decimal import Decimal
+
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from schema.region import schema
+    from schema.region.prefetch import COLUMNS, KEYS
+    from tenants.records.models import Amendment, ServiceRecord
+    from tenants.volunteers.models import Volunteer
+
+    models = {"ServiceRecord": ServiceRecord, "Volunteer": Volunteer, "Membership": Membership}
+    assert set(COLUMNS) == set(models) == set(KEYS)
+    with tenant_context(region), transaction.atomic():
+        amended = ServiceRecord.objects.order_by("id").first()
+        Amendment.objects.create(
+            record=amended, hours=Decimal("0.75"), place="新地点", reason="测", amended_by="t"
+        )
+        for type_name, fields in COLUMNS.items():
+            model = models[type_name]
+            graphql_type = schema._schema.get_type(type_name)
+            ids = list(model.objects.order_by("id").values_list("id", flat=True)[:5])
+            full = {row.id: row for row in model.objects.filter(id__in=ids)}
+            for field_name, columns in fields.items():
+                field = graphql_type.fields[field_name].extensions["strawberry-definition"]
+                wrapper = graphql_type.extensions["strawberry-definition"].origin
+                rows = model.objects.filter(id__in=ids).only(*KEYS[type_name], *columns)
+                if type_name == "ServiceRecord":
+                    rows = rows.with_few("amendments")
+                rows = list(rows)
+                with CaptureQueriesContext(connection) as captured:
+                    resolve = field.base_resolver.wrapped_func
+                    values = {row.id: resolve(wrapper(_model=row)) for row in rows}
+                assert captured.captured_queries == [], (type_name, field_name)
+                expected = {
+                    pk: field.base_resolver.wrapped_func(wrapper(_model=row))
+                    for pk, row in full.items()
+                }
+                assert values == expected, (type_name, field_name)
+        assert ServiceRecord.objects.get(id=amended.id).current_value("place") == "新地点"
+        transaction.set_rollback(True)

@@ -8,7 +8,7 @@ joins the single rows and prefetches the lists it needs, to any depth.
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models import Prefetch
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from tenants.related import MostlyEmpty, to_attr
@@ -58,6 +58,69 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
+# The model columns each plain field's resolver reads, for the types that come by
+# the thousand (a page's members and records). A list of them loads only the
+# columns its selected fields read, plus KEYS (the primary key, the foreign keys
+# prefetching joins on, what list resolvers filter on); a selected field missing
+# here loads every column. tests/test_query_counts.py resolves each entry from
+# an instance loaded with just these columns and checks it issues no query.
+KEYS: dict[str, tuple[str, ...]] = {
+    "ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
+    "Volunteer": ("id",),
+    "Membership": ("id", "volunteer_id", "group_id", "status"),
+}
+COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ServiceRecord": {
+        "id": (),
+        "projectName": ("project_name",),
+        "serviceDate": (),
+        "startTime": ("start_time",),
+        "endTime": ("end_time",),
+        "hours": ("hours",),
+        "originalHours": ("hours",),
+        "place": ("place",),
+        "serviceTarget": ("service_target",),
+        "content": ("content",),
+        "contact": ("contact",),
+        "punctuality": ("punctuality",),
+        "attitude": ("attitude",),
+        "professionalism": ("professionalism",),
+        "mode": ("mode",),
+        "recorder": ("recorder",),
+        "state": (),
+        "stateReason": ("state_reason",),
+        "publicityEndsOn": ("publicity_ends_on",),
+        "countedAt": ("counted_at",),
+        "originRegionCode": ("origin_region_code",),
+        "originGroupName": ("origin_group_name",),
+    },
+    "Volunteer": {
+        "number": ("number",),
+        "name": ("name",),
+        "gender": ("gender",),
+        "birthDate": ("birth_date",),
+        "idType": ("id_type",),
+        "idNumberMasked": ("id_number_masked",),
+        "phoneMasked": ("phone_masked",),
+        "serviceArea": ("service_area",),
+        "serviceIntentions": ("service_intentions",),
+        "skills": ("skills",),
+        "verification": ("verification",),
+        "verificationReason": ("verification_reason",),
+        "status": ("status",),
+        "statusReason": ("status_reason",),
+        "guardianName": ("guardian_name",),
+        "registeredAt": ("registered_at",),
+    },
+    "Membership": {
+        "id": (),
+        "status": (),
+        "appliedAt": ("applied_at",),
+        "decidedAt": ("decided_at",),
+    },
+}
+
+
 def _fields(selections) -> list[SelectedField]:
     """Flatten fragments into the fields they select."""
     fields = []
@@ -88,7 +151,7 @@ def _records_slice(type_name: str, fields: list[SelectedField]) -> int | None:
     return max(firsts) + 1
 
 
-def optimize(queryset, selections, type_name: str):
+def optimize(queryset, selections, type_name: str, only_columns: bool = False):
     """``queryset`` joined with the single rows and prefetching the lists that
     ``selections`` (under GraphQL type ``type_name``) ask for, to any depth.
 
@@ -96,35 +159,81 @@ def optimize(queryset, selections, type_name: str):
     a list is one more query for all parents (``Prefetch`` with
     ``to_attr="prefetched_<relation>"``, see ``tenants/related.py``), optimized
     the same way for what is selected under it. So the statement count depends
-    on the query's shape, never on how many rows a page has.
+    on the query's shape, never on how many rows a page has. With
+    ``only_columns`` (the lists, where the rows are many), rows load only the
+    columns the selection reads (``COLUMNS``).
     """
-    joins, prefetches, flags = _relations(queryset.model, selections, type_name, "")
-    if flags:
-        queryset = queryset.annotate(**flags)
+    joins, prefetches, few = _relations(queryset.model, selections, type_name, "")
+    for relation, rows in few.items():
+        queryset = queryset.with_few(relation, rows)
     if joins:
         queryset = queryset.select_related(*joins)
     if prefetches:
         queryset = queryset.prefetch_related(*prefetches)
+    if only_columns:
+        columns = _columns(queryset.model, selections, type_name)
+        if columns is not None:
+            queryset = queryset.only(*columns)
     return queryset
 
 
+def _columns(model, selections, type_name: str) -> list[str] | None:
+    """What ``only()`` needs for ``selections`` on ``type_name`` (joined rows as
+    ``relation__column``), or None when some selected field may read any column."""
+    wrapped = RELATIONS.get(type_name, {})
+    if type_name not in COLUMNS and wrapped and all(not name for name, _ in wrapped.values()):
+        # A connection or edge: the rows' columns are those under its wrapper fields
+        # (cursors and page info read the primary key).
+        found: set[str] = set()
+        for field in _fields(selections):
+            if field.name in wrapped:
+                inner = _columns(model, field.selections, wrapped[field.name][1])
+                if inner is None:
+                    return None
+                found.update(inner)
+        return sorted(found) if found else None
+    listed = COLUMNS.get(type_name)
+    if listed is None:
+        return None
+    columns = set(KEYS[type_name])
+    for field in _fields(selections):
+        if field.name == "__typename":
+            continue
+        if field.name in listed:
+            columns.update(listed[field.name])
+            continue
+        relation = RELATIONS.get(type_name, {}).get(field.name)
+        if relation is None or not relation[0]:
+            return None
+        django_name, child_type = relation
+        django_field = model._meta.get_field(django_name)
+        if django_field.many_to_one:  # a joined row: its foreign key, and its own columns
+            child = _columns(django_field.related_model, field.selections, child_type)
+            columns.add(django_name)
+            columns.update(f"{django_name}__{c}" for c in child or ())
+        elif django_field.one_to_one:  # a reverse one-to-one join: keep it simple
+            return None
+        # a list: prefetched by the primary key, which KEYS holds
+    return sorted(columns)
+
+
 def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, list, dict]:
-    """Joins, prefetches and (for ``MostlyEmpty`` relations of ``model`` itself)
-    ``has_<relation>`` annotations for what ``selections`` ask for."""
+    """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
+    relations to load for the few rows that have any, for what ``selections`` ask."""
     by_relation: dict[str, list[SelectedField]] = {}
     joins: list[str] = []
     prefetches: list[Prefetch] = []
-    flags: dict[str, Exists] = {}
+    few: dict[str, object] = {}
     for field in _fields(selections):
         relation = RELATIONS.get(type_name, {}).get(field.name)
         if relation is None:
             continue
         django_name, child_type = relation
         if not django_name:  # a wrapper (connection, edge): same rows, look inside
-            inner_joins, inner_prefetches, inner_flags = _relations(
+            inner_joins, inner_prefetches, inner_few = _relations(
                 model, field.selections, child_type, prefix
             )
-            flags.update(inner_flags)
+            few.update(inner_few)
             joins += inner_joins
             prefetches += inner_prefetches
             continue
@@ -136,24 +245,24 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
         related_model = django_field.related_model
         if django_field.many_to_one or django_field.one_to_one:
             joins.append(f"{prefix}{django_name}")
-            # Flags of a joined row's relations are not annotated: its lists load whole.
+            # A joined row's MostlyEmpty relations are prefetched like any list.
             inner_joins, inner_prefetches, _ = _relations(
                 related_model, children, child_type, f"{prefix}{django_name}__"
             )
             joins += inner_joins
             prefetches += inner_prefetches
             continue
+        rows = optimize(related_model._default_manager.all(), children, child_type, True)
         if not prefix and isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty):
-            remote = {django_field.field.name: OuterRef("pk")}
-            flags[f"has_{django_name}"] = Exists(related_model._default_manager.filter(**remote))
-        rows = optimize(related_model._default_manager.all(), children, child_type)
+            few[django_name] = rows
+            continue
         limit = _records_slice(type_name, fields)
         if limit is not None:
             rows = rows.order_by("id")[:limit]
         prefetches.append(
             Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=to_attr(django_name))
         )
-    return joins, prefetches, flags
+    return joins, prefetches, few
 
 
 def child_selections(info, *path: str):

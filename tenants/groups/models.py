@@ -14,6 +14,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from tenants.loading import fast_from_db
 from tenants.volunteers.models import Volunteer
 
 
@@ -89,6 +90,9 @@ class VolunteerGroup(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
+    from_db = fast_from_db
+
 
 class MembershipStatus(models.TextChoices):
     APPLIED = "applied", "申请中"
@@ -122,3 +126,6 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.volunteer_id} in {self.group_id} ({self.status})"
+
+    # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
+    from_db = fast_from_db

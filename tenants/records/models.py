@@ -18,8 +18,9 @@ from django.db import models
 from django.db.models import F, Q
 
 from tenants.groups.models import VolunteerGroup
+from tenants.loading import fast_from_db
 from tenants.projects.models import Project
-from tenants.related import MostlyEmpty, prefetched
+from tenants.related import FewRelatedQuerySet, MostlyEmpty
 from tenants.volunteers.models import Volunteer
 
 
@@ -78,6 +79,8 @@ class ServiceRecord(models.Model):
     origin_group_name = models.CharField(max_length=120, blank=True, default="")
     origin_recorder = models.CharField(max_length=120, blank=True, default="")
 
+    objects = FewRelatedQuerySet.as_manager()
+
     class Meta:
         ordering = ["service_date", "start_time", "id"]
         indexes = [
@@ -115,12 +118,16 @@ class ServiceRecord(models.Model):
     # Few records are ever amended: a page marks which are and loads only their amendments.
     prefetched_amendments = MostlyEmpty("amendments")
 
-    def current(self) -> RecordValues:
+    def current(self) -> RecordValues | ServiceRecord:
         """The record's values with every amendment applied, oldest first (cached on
-        the instance: a page asks for it once per field)."""
+        the instance: a page asks for it once per field); the record itself when it
+        was never amended (it has the same attributes)."""
         cached = self.__dict__.get("_current")
         if cached is not None:
             return cached
+        amendments = self._amendments()
+        if not amendments:  # the usual case: the record's own values are current
+            return self
         values = RecordValues(
             hours=self.hours,
             start_time=self.start_time,
@@ -129,10 +136,30 @@ class ServiceRecord(models.Model):
             service_target=self.service_target,
             content=self.content,
         )
-        for amendment in sorted(prefetched(self, "amendments"), key=lambda a: a.id):
+        for amendment in amendments:
             values = values.amended(amendment)
         self.__dict__["_current"] = values
         return values
+
+    def current_value(self, name: str):
+        """One current value (``hours``, ``place``…): the latest amendment that sets
+        it, else the record's own. Reads only that column, so a page that asks for
+        ``hours`` need not load the others (schema/region/prefetch.py COLUMNS)."""
+        for amendment in reversed(self._amendments()):
+            value = getattr(amendment, name)
+            if value not in (None, ""):
+                return value
+        return getattr(self, name)
+
+    def _amendments(self) -> list[Amendment]:
+        """Oldest first: the list a page loaded, else one query (remembered)."""
+        amendments = getattr(self, "prefetched_amendments", None)
+        if amendments is None:
+            amendments = self.prefetched_amendments = list(self.amendments.all())
+        return sorted(amendments, key=lambda a: a.id) if len(amendments) > 1 else amendments
+
+    # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
+    from_db = fast_from_db
 
 
 @dataclass(frozen=True)

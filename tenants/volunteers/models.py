@@ -12,6 +12,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from tenants.loading import fast_from_db
+
 
 class IdType(models.TextChoices):
     RESIDENT_ID = "resident_id", "居民身份证"
@@ -87,6 +89,9 @@ class Volunteer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
+
+    # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
+    from_db = fast_from_db
 
 
 class PersonalInfoAccess(models.Model):

@@ -1,0 +1,35 @@
+"""Building model instances from rows, without ``Model.__init__``.
+
+Django's ``Model.from_db`` calls ``Model.__init__``, which sends the
+``pre_init``/``post_init`` signals and sets each field through ``setattr``:
+about 6 µs per instance of a 28-column record, a fifth of a 10,000-record
+page's loading. For a freshly loaded instance that comes to filling its
+``__dict__`` with the row (attnames → values, fields not loaded stay deferred),
+which is what :data:`fast_from_db` does — unless something listens to those
+signals for the model, when Django's own path runs.
+
+Use it as ``from_db = fast_from_db`` in a model's body (the models of large pages).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
+
+_django_from_db = models.Model.from_db.__func__
+
+
+def _from_db(cls, db, field_names, values):
+    if pre_init.has_listeners(cls) or post_init.has_listeners(cls):
+        return _django_from_db(cls, db, field_names, values)
+    instance = cls.__new__(cls)
+    state = ModelState()
+    state.adding = False
+    state.db = db
+    instance._state = state
+    instance.__dict__.update(zip(field_names, values, strict=True))
+    return instance
+
+
+fast_from_db = classmethod(_from_db)
