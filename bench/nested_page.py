@@ -1,18 +1,17 @@
-"""The nested page: 50 groups × ~20 members × 10 records, through the real API.
+"""The nested page: 50 groups × 20 volunteers × 10 records, through the real API.
 
 Starts a throwaway embedded PostgreSQL, sets it up with ``manage.py up
 --no-serve``, provisions a region (昆明市 530100, 云南's lifecycle) and fills it
 with ``manage.py generate_data`` (by default 100,000 volunteers × 10 records
-= 1,000,000 records, in groups of ~20 active members each: the API's
-``members`` field has no per-group limit, so the page is limited by the data),
+= 1,000,000 records, in groups of ~20 active members each),
 creates an authority account, serves it with gunicorn (gthread, 2 × 4, as
 ``manage.py up``) on a free loopback port, logs in with the ``login``
 mutation and then, taking turns, measures
 
   api       POST /graphql on kunming.localhost, over keep-alive HTTP/1.1:
-            groups(first: 50) { edges { node { name members { volunteer {
-            number name records(first: 10) { edges { node { hours serviceDate
-            } } } } } } } }
+            groups(first: 50) { edges { node { name volunteers(first: 20) {
+            edges { node { number name records(first: 10) { edges { node {
+            hours serviceDate } } } } } } } } } }
   baseline  the same rows by hand-written SQL (psycopg2, 3 statements) encoded
             to the same JSON (orjson if installed, else json), in this process
   floor     POST /graphql ``{ region { code } }`` (HTTP + Django + tenant
@@ -59,9 +58,11 @@ RECORDS = 10
 # Active memberships per volunteer the generator makes (1 + 15 % in a second group).
 MEMBERSHIPS_PER_VOLUNTEER = 1.15
 
-QUERY = f"""{{ groups(first: {PAGE}) {{ edges {{ node {{ name members {{ volunteer {{
-  number name records(first: {RECORDS}) {{ edges {{ node {{ hours serviceDate }} }} }}
-}} }} }} }} }} }}"""
+MEMBERS = 20
+# The issue's page: groups(first: 50) { volunteers(first: 20) { records(first: 10) } }
+QUERY = f"""{{ groups(first: {PAGE}) {{ edges {{ node {{ name volunteers(first: {MEMBERS}) {{
+  edges {{ node {{ number name records(first: {RECORDS}) {{ edges {{ node {{ hours serviceDate
+}} }} }} }} }} }} }} }} }} }}"""
 FLOOR_QUERY = "{ region { code } }"
 
 try:
@@ -140,11 +141,16 @@ class Api:
 # --- the baseline: hand-written SQL -----------------------------------------
 
 GROUPS_SQL = "SELECT id, name FROM groups_volunteergroup ORDER BY id LIMIT %s"
+# Each group's first active members by volunteer id.
 MEMBERS_SQL = """
 SELECT m.group_id, v.id, v.number, v.name
-FROM groups_membership m JOIN volunteers_volunteer v ON v.id = m.volunteer_id
-WHERE m.group_id = ANY(%s) AND m.status = 'active'
-ORDER BY m.group_id, m.id
+FROM unnest(%s::bigint[]) AS g(id)
+CROSS JOIN LATERAL (
+    SELECT group_id, volunteer_id FROM groups_membership
+    WHERE group_id = g.id AND status = 'active' ORDER BY volunteer_id LIMIT %s
+) m
+JOIN volunteers_volunteer v ON v.id = m.volunteer_id
+ORDER BY m.group_id, m.volunteer_id
 """
 # A volunteer's first records by id, with the hours of the latest amendment that set them.
 RECORDS_SQL = """
@@ -167,7 +173,7 @@ def baseline(conn) -> bytes:
     with conn.cursor() as cur:
         cur.execute(GROUPS_SQL, [PAGE])
         groups = cur.fetchall()
-        cur.execute(MEMBERS_SQL, [[g[0] for g in groups]])
+        cur.execute(MEMBERS_SQL, [[g[0] for g in groups], MEMBERS])
         members = cur.fetchall()
         cur.execute(RECORDS_SQL, [sorted({m[1] for m in members}), RECORDS])
         rows = cur.fetchall()
@@ -180,7 +186,7 @@ def baseline(conn) -> bytes:
     for group_id, volunteer_id, number, name in members:
         by_group.setdefault(group_id, []).append(
             {
-                "volunteer": {
+                "node": {
                     "number": number,
                     "name": name,
                     "records": {"edges": records.get(volunteer_id, [])},
@@ -188,7 +194,8 @@ def baseline(conn) -> bytes:
             }
         )
     edges = [
-        {"node": {"name": name, "members": by_group.get(group_id, [])}} for group_id, name in groups
+        {"node": {"name": name, "volunteers": {"edges": by_group.get(group_id, [])}}}
+        for group_id, name in groups
     ]
     return dumps({"data": {"groups": {"edges": edges}}})
 
@@ -347,9 +354,11 @@ def main() -> int:
         if json.loads(baseline(sql)) != answer:
             raise RuntimeError("the baseline's JSON differs from the API's answer")
         edges = answer["data"]["groups"]["edges"]
-        members = [len(e["node"]["members"]) for e in edges]
+        members = [len(e["node"]["volunteers"]["edges"]) for e in edges]
         page_records = sum(
-            len(m["volunteer"]["records"]["edges"]) for e in edges for m in e["node"]["members"]
+            len(m["node"]["records"]["edges"])
+            for e in edges
+            for m in e["node"]["volunteers"]["edges"]
         )
         size = len(api.post(QUERY))
 

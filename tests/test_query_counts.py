@@ -24,8 +24,12 @@ from tests.support import execute_in_process, unique_city_code
 CODE = unique_city_code("13")
 SLUG = f"counts{CODE}"
 
-# The benchmark's page (bench/nested_page.py), README "Benchmarks".
-NESTED_PAGE = """query($first: Int!) { groups(first: $first) { edges { node { name members {
+# The benchmark's page (bench/nested_page.py, issue 6), README "Benchmarks".
+NESTED_PAGE = """query($first: Int!) { groups(first: $first) { edges { node { name
+  volunteers(first: 20) { edges { node { number name
+    records(first: 10) { edges { node { hours serviceDate } } } } } } } } } }"""
+# The same through `members` (every active member, no page).
+MEMBERS_PAGE = """query($first: Int!) { groups(first: $first) { edges { node { name members {
   volunteer { number name records(first: 10) { edges { node { hours serviceDate } } } } } } } } }"""
 # README "Volunteers and groups": group(id:) with its relations.
 GROUP_TREE = """query($id: ID!) { group(id: $id) { name subgroups { name } liaisonGroup { name }
@@ -81,13 +85,14 @@ def statements(query: str, variables: dict, token: str) -> tuple[dict, list[str]
     [
         # host, token, roles, groups, memberships with their volunteers, records
         (NESTED_PAGE, {"first": 1}, {"first": 4}, 6),
+        (MEMBERS_PAGE, {"first": 1}, {"first": 4}, 6),
         # host, token, roles, page joined with totals, memberships with their
         # groups, records (amendments: only of amended records, here none)
         (VOLUNTEER_PAGE, {"first": 2}, {"first": 20}, 6),
         # host, token, roles, page, trainings with their groups, awards, complaints
         (RECOGNITION_PAGE, {"first": 2}, {"first": 20}, 7),
     ],
-    ids=["nested-page", "volunteer-page", "recognition-page"],
+    ids=["nested-page", "members-page", "volunteer-page", "recognition-page"],
 )
 def test_pages_cost_the_same_statements_whatever_their_size(
     region, gql, query, small, large, bound
@@ -137,7 +142,7 @@ def test_the_nested_page_is_compiled_and_answers_as_graphql_core(region, gql, mo
     assert len(compiled_answers) == 1  # "off" does not compile
     assert on == off
     edges = on["data"]["groups"]["edges"]
-    assert sum(len(e["node"]["members"]) for e in edges) > 4
+    assert sum(len(e["node"]["volunteers"]["edges"]) for e in edges) > 4
 
 
 FRAGMENTS = """query($skip: Boolean!, $withLevel: Boolean!) {
@@ -234,7 +239,8 @@ def test_every_listed_field_reads_only_its_columns(region):
     from tenants.volunteers.models import Volunteer
 
     models = {"ServiceRecord": ServiceRecord, "Volunteer": Volunteer, "Membership": Membership}
-    assert set(COLUMNS) == set(models) == set(KEYS)
+    assert set(COLUMNS) == set(models)
+    assert set(KEYS) == {model._meta.label for model in models.values()}
     with tenant_context(region), transaction.atomic():
         amended = ServiceRecord.objects.order_by("id").first()
         Amendment.objects.create(
@@ -248,7 +254,7 @@ def test_every_listed_field_reads_only_its_columns(region):
             for field_name, columns in fields.items():
                 field = graphql_type.fields[field_name].extensions["strawberry-definition"]
                 wrapper = graphql_type.extensions["strawberry-definition"].origin
-                rows = model.objects.filter(id__in=ids).only(*KEYS[type_name], *columns)
+                rows = model.objects.filter(id__in=ids).only(*KEYS[model._meta.label], *columns)
                 if type_name == "ServiceRecord":
                     rows = rows.with_few("amendments")
                 rows = list(rows)
@@ -263,3 +269,44 @@ def test_every_listed_field_reads_only_its_columns(region):
                 assert values == expected, (type_name, field_name)
         assert ServiceRecord.objects.get(id=amended.id).current_value("place") == "新地点"
         transaction.set_rollback(True)
+
+
+GROUP_VOLUNTEERS = """query($id: ID!, $first: Int!, $after: String) { group(id: $id) {
+  volunteers(first: $first, after: $after) { edges { cursor node { number }
+    membership { status } } pageInfo { hasNextPage endCursor } } } }"""
+
+
+def test_a_groups_volunteers_come_a_page_at_a_time(region, gql):
+    """``VolunteerGroup.volunteers``: active members by volunteer, keyset pages,
+    the page cap, and the members' visibility (issue 6's nested page field)."""
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, _ = _groups_by_size()
+        expected = list(
+            Membership.objects.filter(group=big, status="active")
+            .order_by("volunteer_id")
+            .values_list("volunteer__number", flat=True)
+        )
+    assert len(expected) > 3
+    seen, after = [], None
+    while True:
+        answer = gql.region(
+            SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": after}, token=token
+        )
+        page = answer["data"]["group"]["volunteers"]
+        seen += [edge["node"]["number"] for edge in page["edges"]]
+        assert all(edge["membership"]["status"] == "ACTIVE" for edge in page["edges"])
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+        assert after == page["edges"][-1]["cursor"]
+    assert seen == expected
+    too_many = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 101}, token=token)
+    assert too_many["errors"][0]["extensions"]["field"] == "first"
+    bad_cursor = gql.region(
+        SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": "bm9wZQ=="}, token=token
+    )
+    assert bad_cursor["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}
+    anonymous = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3})
+    assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert anonymous["data"]["group"]["volunteers"] is None

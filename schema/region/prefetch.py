@@ -8,9 +8,14 @@ joins the single rows and prefetches the lists it needs, to any depth.
 
 from __future__ import annotations
 
-from django.db.models import Prefetch
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
+from schema.region.types import GROUP_VOLUNTEERS
+from tenants.groups.selectors import active_memberships
 from tenants.related import MostlyEmpty, to_attr
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
@@ -21,7 +26,10 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "liaisonGroup": ("liaison_group", "VolunteerGroup"),
         "viewingGroups": ("viewing_groups", "VolunteerGroup"),
         "projects": ("projects", "Project"),
+        "volunteers": ("memberships", "GroupVolunteerConnection"),
     },
+    "GroupVolunteerConnection": {"edges": ("", "GroupVolunteerEdge")},
+    "GroupVolunteerEdge": {"node": ("volunteer", "Volunteer"), "membership": ("", "Membership")},
     "Membership": {
         "volunteer": ("volunteer", "Volunteer"),
         "group": ("group", "VolunteerGroup"),
@@ -64,10 +72,10 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
 # prefetching joins on, what list resolvers filter on); a selected field missing
 # here loads every column. tests/test_query_counts.py resolves each entry from
 # an instance loaded with just these columns and checks it issues no query.
-KEYS: dict[str, tuple[str, ...]] = {
-    "ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
-    "Volunteer": ("id",),
-    "Membership": ("id", "volunteer_id", "group_id", "status"),
+KEYS: dict[str, tuple[str, ...]] = {  # by model
+    "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
+    "volunteers.Volunteer": ("id",),
+    "groups.Membership": ("id", "volunteer_id", "group_id", "status"),
 }
 COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
     "ServiceRecord": {
@@ -132,13 +140,32 @@ def _fields(selections) -> list[SelectedField]:
     return fields
 
 
-def _records_slice(type_name: str, fields: list[SelectedField]) -> int | None:
-    """A volunteer's ``records(first: N)`` without ``after``/``filter`` needs only its
-    first N+1 records: Django slices each volunteer's share in SQL (a window
-    function), so a long history is not loaded to show one page of it. Asked for
-    several times (aliases), the largest page; any ``after`` or ``filter``: all."""
-    if type_name != "Volunteer" or fields[0].name != "records":
-        return None
+@dataclass(frozen=True)
+class Page:
+    """A paginated list field: ``rows()`` gives its rows in page order; prefetched
+    into ``to_attr`` (read by the field's resolver)."""
+
+    rows: Callable[[], QuerySet]
+    to_attr: str
+
+
+def _records():
+    from tenants.records.models import ServiceRecord
+
+    return ServiceRecord.objects.order_by("id")
+
+
+PAGES: dict[tuple[str, str], Page] = {
+    ("Volunteer", "records"): Page(_records, to_attr("records")),
+    ("VolunteerGroup", "volunteers"): Page(active_memberships, GROUP_VOLUNTEERS),
+}
+
+
+def _page_limit(fields: list[SelectedField]) -> int | None:
+    """A page without ``after``/``filter`` needs only each parent's first N+1 rows:
+    Django slices each parent's share in SQL (a window function), so a long list is
+    not loaded to show one page of it. Asked for several times (aliases), the
+    largest page; any ``after`` or ``filter``: all rows (the resolver filters)."""
     firsts = []
     for field in fields:
         arguments = field.arguments or {}
@@ -178,34 +205,32 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False):
 
 
 def _columns(model, selections, type_name: str) -> list[str] | None:
-    """What ``only()`` needs for ``selections`` on ``type_name`` (joined rows as
-    ``relation__column``), or None when some selected field may read any column."""
-    wrapped = RELATIONS.get(type_name, {})
-    if type_name not in COLUMNS and wrapped and all(not name for name, _ in wrapped.values()):
-        # A connection or edge: the rows' columns are those under its wrapper fields
-        # (cursors and page info read the primary key).
-        found: set[str] = set()
-        for field in _fields(selections):
-            if field.name in wrapped:
-                inner = _columns(model, field.selections, wrapped[field.name][1])
-                if inner is None:
-                    return None
-                found.update(inner)
-        return sorted(found) if found else None
+    """What ``only()`` needs for ``selections`` on ``type_name`` over rows of
+    ``model`` (joined rows as ``relation__column``), or None to load every column."""
     listed = COLUMNS.get(type_name)
-    if listed is None:
+    relations = RELATIONS.get(type_name, {})
+    keys = KEYS.get(model._meta.label)
+    if keys is None or (listed is None and not relations):
         return None
-    columns = set(KEYS[type_name])
+    columns = set(keys)
     for field in _fields(selections):
         if field.name == "__typename":
             continue
-        if field.name in listed:
+        if listed is not None and field.name in listed:
             columns.update(listed[field.name])
             continue
-        relation = RELATIONS.get(type_name, {}).get(field.name)
-        if relation is None or not relation[0]:
-            return None
+        relation = relations.get(field.name)
+        if relation is None:
+            if listed is not None:  # a field of the rows' type not listed: any column
+                return None
+            continue  # a connection's or an edge's own field (cursor, pageInfo): keys
         django_name, child_type = relation
+        if not django_name:  # the same rows as another type (edges, node, membership)
+            inner = _columns(model, field.selections, child_type)
+            if inner is None:
+                return None
+            columns.update(inner)
+            continue
         django_field = model._meta.get_field(django_name)
         if django_field.many_to_one:  # a joined row: its foreign key, and its own columns
             child = _columns(django_field.related_model, field.selections, child_type)
@@ -220,7 +245,7 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
 def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, list, dict]:
     """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
     relations to load for the few rows that have any, for what ``selections`` ask."""
-    by_relation: dict[str, list[SelectedField]] = {}
+    by_relation: dict[tuple[str, Page | None], list[SelectedField]] = {}
     joins: list[str] = []
     prefetches: list[Prefetch] = []
     few: dict[str, object] = {}
@@ -237,8 +262,9 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
             joins += inner_joins
             prefetches += inner_prefetches
             continue
-        by_relation.setdefault(django_name, []).append(field)
-    for django_name, fields in by_relation.items():
+        page = PAGES.get((type_name, field.name))
+        by_relation.setdefault((django_name, page), []).append(field)
+    for (django_name, page), fields in by_relation.items():
         child_type = RELATIONS[type_name][fields[0].name][1]
         children = [s for field in fields for s in field.selections]
         django_field = model._meta.get_field(django_name)
@@ -252,16 +278,16 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
             joins += inner_joins
             prefetches += inner_prefetches
             continue
-        rows = optimize(related_model._default_manager.all(), children, child_type, True)
-        if not prefix and isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty):
+        base = page.rows() if page else related_model._default_manager.all()
+        rows = optimize(base, children, child_type, True)
+        mostly_empty = isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty)
+        if mostly_empty and page is None and not prefix:
             few[django_name] = rows
             continue
-        limit = _records_slice(type_name, fields)
-        if limit is not None:
-            rows = rows.order_by("id")[:limit]
-        prefetches.append(
-            Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=to_attr(django_name))
-        )
+        if page is not None and (limit := _page_limit(fields)) is not None:
+            rows = rows[:limit]
+        attr = page.to_attr if page else to_attr(django_name)
+        prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
     return joins, prefetches, few
 
 

@@ -20,8 +20,9 @@ from strawberry.types import Info
 from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
-from schema.region.auth import policy_of, principal_of
+from schema.region.auth import guarded, policy_of, principal_of
 from tenants.groups import models as group_models
+from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers, manages_region_volunteers
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
@@ -341,6 +342,35 @@ class VolunteerGroup:
             if staff or p.status == "published"
         ]
 
+    @strawberry.field(
+        description="Active members' volunteers, a page at a time (keyset cursors on the "
+        "volunteer, at most 100 a page). Group staff, region-wide managers and the authority."
+    )
+    def volunteers(
+        self, info: Info, first: int = 20, after: str | None = None
+    ) -> GroupVolunteerConnection | None:
+        if not may_see_members(self._model, info):
+            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+        first = page_size(first)
+        after_id = guarded(decode_cursor, "v", after)
+        rows = getattr(self._model, GROUP_VOLUNTEERS, None)
+        if rows is None:  # not prefetched with a page of groups: one query
+            rows = list(
+                group_selectors.active_memberships()
+                .filter(group=self._model)
+                .select_related("volunteer")
+            )
+        if after_id:
+            rows = [m for m in rows if m.volunteer_id > after_id]
+        page = rows[:first]
+        return GroupVolunteerConnection(
+            edges=[GroupVolunteerEdge(_membership=m) for m in page],
+            page_info=PageInfo(
+                has_next_page=len(rows) > first,
+                end_cursor=encode_cursor("v", page[-1].volunteer_id) if page else None,
+            ),
+        )
+
     @strawberry.field(description="Pending applications to join. Group staff only.")
     def applications(self, info: Info) -> list[Membership] | None:
         if not may_see_members(self._model, info):
@@ -356,6 +386,33 @@ class VolunteerGroup:
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+
+
+# Where prefetch.py puts a group's page of active memberships (see PAGES there).
+GROUP_VOLUNTEERS = "prefetched_volunteers"
+
+
+@strawberry.type(description="A volunteer in a group's page of volunteers, with the membership.")
+class GroupVolunteerEdge:
+    _membership: strawberry.Private[object]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        return encode_cursor("v", self._membership.volunteer_id)
+
+    @strawberry.field
+    def node(self) -> Volunteer:
+        return Volunteer(_model=self._membership.volunteer)
+
+    @strawberry.field(description="The volunteer's membership of this group.")
+    def membership(self) -> Membership:
+        return Membership(_model=self._membership)
+
+
+@strawberry.type
+class GroupVolunteerConnection:
+    edges: list[GroupVolunteerEdge]
+    page_info: PageInfo
 
 
 @strawberry.type

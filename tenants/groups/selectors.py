@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
-from tenants.groups.models import Review, VolunteerGroup
+from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 
 
 def visible_groups(
@@ -37,3 +37,10 @@ def visible_groups(
     if top_level_only:
         queryset = queryset.filter(liaison_group__isnull=True)
     return queryset.order_by("id")
+
+
+def active_memberships() -> QuerySet[Membership]:
+    """Active memberships in volunteer order: a group's ``volunteers`` pages through
+    these (keyset on the volunteer id); ``schema/region/prefetch.py`` loads them
+    for a page of groups, each group's first page only."""
+    return Membership.objects.filter(status=MembershipStatus.ACTIVE).order_by("volunteer_id")
