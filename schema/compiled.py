@@ -67,6 +67,8 @@ from graphql.execution.values import get_argument_values, get_directive_values, 
 from graphql.pyutils import Path, Undefined
 from graphql.utilities import type_from_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.schema import Schema as StrawberrySchema
+from strawberry.types.arguments import convert_arguments
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +104,7 @@ class CompiledQueries(SchemaExtension):
         context = self.execution_context
         if mode != "off" and context.result is None and context.graphql_document is not None:
             arguments = (
-                context.schema._schema,
+                context.schema,
                 context.graphql_document,
                 context.operation_name,
                 context.variables,
@@ -128,7 +130,7 @@ def verify(data, schema, document, operation_name, variables, context, root_valu
 
     def standard():
         return graphql_execute(
-            schema,
+            schema._schema,
             document,
             root_value=root_value,
             context_value=context,
@@ -149,11 +151,16 @@ def verify(data, schema, document, operation_name, variables, context, root_valu
 
 
 def execute(schema, document, operation_name, variables, context, root_value) -> dict | None:
-    """The operation's ``data``, or None when graphql-core must execute it."""
+    """The operation's ``data`` (``schema`` is strawberry's), or None when
+    graphql-core must execute it."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation != OperationType.QUERY:
         return None
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
+    if schema.schema_converter._exception_handler_specs:
+        return None  # strawberry's exception handlers run only in its own resolvers
+    coerced = get_variable_values(
+        schema._schema, operation.variable_definitions or (), variables or {}
+    )
     if isinstance(coerced, list):  # invalid variables: graphql-core reports them
         return None
     try:
@@ -169,14 +176,15 @@ def execute(schema, document, operation_name, variables, context, root_value) ->
 class Executor:
     def __init__(
         self,
-        schema: GraphQLSchema,
+        schema: StrawberrySchema,
         document: DocumentNode,
         operation: OperationDefinitionNode,
         variables: dict[str, Any],
         context: Any,
         root_value: Any,
     ):
-        self.schema = schema
+        self.strawberry = schema
+        self.schema: GraphQLSchema = schema._schema
         self.operation = operation
         self.variables = variables
         self.context = context
@@ -277,8 +285,7 @@ class Executor:
                 and resolver.parent_parameter is None
             ):
                 return resolver.wrapped_func
-        # Anything else goes through strawberry's own resolver, with a ResolveInfo
-        # and arguments made once for this position.
+        # Anything else gets its arguments and Info made once for this position.
         arguments = get_argument_values(field_def, nodes[0], self.variables)
         info = GraphQLResolveInfo(
             nodes[0].name.value,
@@ -296,13 +303,37 @@ class Executor:
             None,  # abort_signal: synchronous resolvers are not aborted
             None,  # async_helpers: nothing asynchronous runs here
         )
-        resolve = field_def.resolve
+        if resolver is None:
+            resolve = field_def.resolve
+
+            def resolve_field(source):
+                return _sync(resolve(source, info, **arguments))
+
+            return resolve_field
+        return self.bound_resolver(field, resolver, info, arguments)
+
+    def bound_resolver(self, field, resolver, info, arguments) -> Resolve:
+        """A resolver called as strawberry calls it (``get_arguments``), with its
+        arguments converted to Python values and its ``Info`` made once."""
+        strawberry_info = self.strawberry.config.info_class(_raw_info=info, _field=field)
+        fixed = convert_arguments(
+            arguments,
+            field.arguments,
+            scalar_registry=self.strawberry.schema_converter.scalar_registry,
+            config=self.strawberry.config,
+            info=strawberry_info,
+        )
+        if resolver.info_parameter is not None:
+            fixed[resolver.info_parameter.name] = strawberry_info
+        source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+        function = resolver.wrapped_func
+        with_self = resolver.self_parameter is not None
+        if with_self and not source_names:
+            return lambda source: _sync(function(source, **fixed))
 
         def resolve_field(source):
-            value = resolve(source, info, **arguments)
-            if hasattr(value, "__await__"):
-                raise GaveUp("awaitable")
-            return value
+            kwargs = {**fixed, **dict.fromkeys(source_names, source)}
+            return _sync(function(source, **kwargs) if with_self else function(**kwargs))
 
         return resolve_field
 
@@ -349,3 +380,9 @@ class Executor:
 
 def _never_awaitable(_value) -> bool:
     return False
+
+
+def _sync(value):
+    if hasattr(value, "__await__"):
+        raise GaveUp("awaitable")
+    return value

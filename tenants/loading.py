@@ -21,7 +21,10 @@ _django_from_db = models.Model.from_db.__func__
 
 
 def _from_db(cls, db, field_names, values):
-    if pre_init.has_listeners(cls) or post_init.has_listeners(cls):
+    # (the list checks first: has_listeners() costs a microsecond, often nothing listens)
+    if (pre_init.receivers or post_init.receivers) and (
+        pre_init.has_listeners(cls) or post_init.has_listeners(cls)
+    ):
         return _django_from_db(cls, db, field_names, values)
     instance = cls.__new__(cls)
     state = ModelState()

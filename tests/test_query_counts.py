@@ -310,3 +310,34 @@ def test_a_groups_volunteers_come_a_page_at_a_time(region, gql):
     anonymous = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3})
     assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert anonymous["data"]["group"]["volunteers"] is None
+
+
+def test_instances_load_without_init_unless_someone_listens(region):
+    """tenants/loading.py: rows become instances without ``Model.__init__`` (loaded,
+    not adding, deferred fields still load on access), and through Django's own
+    path as soon as a ``post_init`` receiver listens for the model."""
+    from django.db import connection
+    from django.db.models.signals import post_init
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.volunteers.models import Volunteer
+
+    with tenant_context(region):
+        volunteer = Volunteer.objects.only("id", "number").order_by("id").first()
+        assert volunteer._state.adding is False and volunteer._state.db == "default"
+        assert volunteer.get_deferred_fields() >= {"name", "phone_masked"}
+        with CaptureQueriesContext(connection) as captured:
+            name = volunteer.name
+        assert len(captured.captured_queries) == 1
+        assert name == Volunteer.objects.get(pk=volunteer.pk).name
+        seen = []
+
+        def listener(sender, instance, **kwargs):
+            seen.append(instance.pk)
+
+        post_init.connect(listener, sender=Volunteer)
+        try:
+            loaded = [v.pk for v in Volunteer.objects.order_by("id")[:3]]
+        finally:
+            post_init.disconnect(listener, sender=Volunteer)
+        assert seen == loaded
