@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.migration import Migration
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.recorder import MigrationRecorder
+from django.db.migrations.state import ProjectState
+from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
 from central.divisions import DivisionCodeError, check_division_code
@@ -143,17 +149,90 @@ def provision_region(spec: RegionSpec, *, actor: str, verbosity: int = 0) -> Reg
 
 
 def _create_schema(region: Region, verbosity: int = 0) -> None:
-    """Create the region's schema and its tables (by migrations)."""
-    with connection.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA "{region.schema_name}"')
-    call_command(
-        "migrate_schemas",
-        tenant=True,
-        schema_name=region.schema_name,
-        interactive=False,
-        verbosity=verbosity,
-    )
-    connection.set_schema_to_public()
+    """Create the region's schema and its tables: every migration, applied in order.
+
+    This is what ``migrate_schemas --tenant`` does for an empty schema (the same
+    operations, the same SQL, the same ``django_migrations`` rows), except that
+    Django's migration states are computed once per process instead of on every
+    call: replaying the states was ~0.8 s of Python per region, the SQL is
+    ~0.15 s (bench/regions.py). Must run inside the caller's transaction.
+    """
+    with _MIGRATIONS_LOCK:  # the cached states are shared by the process's threads
+        steps = _fresh_schema_migrations()
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{region.schema_name}"')
+        # As django-tenants' migrate_schemas: the schema's own django_migrations
+        # table first (not public's), then the schema with public on the path.
+        connection.set_schema(region.schema_name, include_public=False)
+        recorder = MigrationRecorder(connection)
+        recorder.ensure_schema()
+        connection.set_schema(region.schema_name)
+        try:
+            for migration, operations in steps:
+                if verbosity >= 2:
+                    print(f"  applying {migration.app_label}.{migration.name}")
+                # As MigrationExecutor.apply_migration / Migration.apply, with the
+                # states before and after each operation computed beforehand (none
+                # for the shared apps' migrations: the router skips them here).
+                with connection.schema_editor(atomic=migration.atomic) as editor:
+                    for operation, before, after in operations:
+                        operation.database_forwards(migration.app_label, editor, before, after)
+                # A squashed migration records the ones it replaces, and itself as
+                # MigrationExecutor.check_replacements does once they are all applied.
+                for app_label, name in [
+                    *(migration.replaces or []),
+                    (migration.app_label, migration.name),
+                ]:
+                    recorder.record_applied(app_label, name)
+        finally:
+            connection.set_schema_to_public()
+
+
+# The migrations for an empty region schema, each with Django's states before and
+# after each of its operations, built on first use in a process (~0.25 s) and
+# kept: the migrations on disk do not change while the process runs.
+_MIGRATIONS_LOCK = threading.Lock()
+_fresh_steps: list[tuple[Migration, list[tuple[Operation, ProjectState, ProjectState]]]] = []
+
+
+def _fresh_schema_migrations():
+    if _fresh_steps:
+        return _fresh_steps
+    # No connection: plan as for a schema with nothing applied (squashed
+    # migrations replace what they squash), as migrate does for a new schema.
+    loader = MigrationLoader(None)
+    plan, seen = [], set()
+    for target in loader.graph.leaf_nodes():
+        for key in loader.graph.forwards_plan(target):
+            if key not in seen:
+                seen.add(key)
+                plan.append(loader.graph.nodes[key])
+    # In a region's schema django-tenants' router lets only the tenant apps'
+    # operations run; the shared apps' (auth, admin, central …) are recorded and
+    # do nothing, so they need no rendered states. Their states are applied first,
+    # before rendering (cheap), unless a shared migration depends on a tenant one.
+    router = TenantSyncRouter()
+    runs = {m: router.app_in_list(m.app_label, settings.TENANT_APPS) for m in plan}
+    tenant_keys = {(m.app_label, m.name) for m in plan if runs[m]}
+    if any(not runs[m] and set(m.dependencies) & tenant_keys for m in plan):
+        runs = dict.fromkeys(plan, True)  # keep Django's order and render everything
+    state = ProjectState(real_apps=loader.unmigrated_apps)
+    for migration in plan:
+        if not runs[migration]:
+            for operation in migration.operations:
+                operation.state_forwards(migration.app_label, state)
+    # Render once; each operation then re-renders only the models it changes.
+    state.apps  # noqa: B018
+    operations: dict[Migration, list] = {}
+    for migration in plan:
+        if runs[migration]:
+            operations[migration] = []
+            for operation in migration.operations:
+                before = state.clone()
+                operation.state_forwards(migration.app_label, state)
+                operations[migration].append((operation, before, state.clone()))
+    _fresh_steps[:] = [(migration, operations.get(migration, [])) for migration in plan]
+    return _fresh_steps
 
 
 def get_region(code: str) -> Region:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from tests.registry_support import REGISTER_VOLUNTEER, authority, hierarchy, volunteer_input
+from tests.registry_support import (
+    REGISTER_VOLUNTEER,
+    authority,
+    hierarchy,
+    register_volunteer,
+    volunteer_input,
+)
 
 
 def test_a_volunteer_written_in_one_region_is_invisible_from_another(gql, seed_regions):
+    own, _ = register_volunteer("yunnan")  # so 云南's list is not empty whatever ran before
     data = volunteer_input()
     written = gql.region("chongqing", REGISTER_VOLUNTEER, {"input": data})["data"]
     number = written["registerVolunteer"]["volunteer"]["number"]
@@ -22,6 +29,8 @@ def test_a_volunteer_written_in_one_region_is_invisible_from_another(gql, seed_r
         for e in gql.region("yunnan", listing, token=yunnan)["data"]["volunteers"]["edges"]
     }
     assert numbers and number not in numbers
+    mine = gql.region("yunnan", query, {"n": own.number}, token=yunnan)["data"]["volunteer"]
+    assert mine["number"] == own.number
 
 
 def test_groups_of_one_region_are_not_listed_in_another(gql, seed_regions):

@@ -400,3 +400,183 @@ def test_django_admin_provisions_through_the_service(seed_regions, central_admin
     assert response.status_code == 302
     region.refresh_from_db()
     assert region.get_policy().publicity_working_days == 1
+
+
+# --- a new region's schema is the one the migrations build (issue 6) ---------
+
+# Everything a schema consists of, with its own name replaced by <S>.
+CATALOG = {
+    "relations": "SELECT relname, relkind::text FROM pg_class WHERE relnamespace = %(oid)s",
+    "columns": """SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+        a.attnotnull, coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attidentity::text
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE c.relnamespace = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped""",
+    "constraints": """SELECT c.relname, con.conname, con.contype::text,
+        pg_get_constraintdef(con.oid), con.condeferrable, con.condeferred
+        FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+        WHERE con.connamespace = %(oid)s""",
+    "indexes": """SELECT tablename, indexname, indexdef FROM pg_indexes
+        WHERE schemaname = %(name)s""",
+    "triggers": """SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE c.relnamespace = %(oid)s AND NOT t.tgisinternal""",
+    "functions": """SELECT proname, pg_get_function_identity_arguments(oid), prosrc
+        FROM pg_proc WHERE pronamespace = %(oid)s""",
+    "sequences": """SELECT c.relname, s.seqtypid::regtype::text, s.seqstart, s.seqincrement,
+        coalesce(d.refobjid::regclass::text || '.' || d.refobjsubid, '-')
+        FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+        LEFT JOIN pg_depend d ON d.objid = c.oid AND d.classid = 'pg_class'::regclass
+            AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+        WHERE c.relnamespace = %(oid)s""",
+    "applied migrations": "SELECT app, name FROM {schema}.django_migrations",
+}
+
+
+def catalog(schema: str) -> dict[str, list[tuple]]:
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SET search_path = public")  # so that every name comes qualified
+        cursor.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", [schema])
+        oid = cursor.fetchone()[0]
+        for name, query in CATALOG.items():
+            cursor.execute(query.replace("{schema}", f'"{schema}"'), {"oid": oid, "name": schema})
+            found[name] = sorted(
+                tuple(str(v).replace(f"{schema}.", "<S>.").replace(schema, "<S>") for v in row)
+                for row in cursor.fetchall()
+            )
+    connection.set_schema_to_public()
+    return found
+
+
+def migrate_one_by_one(schema: str) -> int:
+    """Build ``schema`` with Django's executor from every migration as written,
+    squashed ones ignored (what a region created before the squash has): the
+    reference a new region must equal. Returns how many migrations it applied."""
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.loader import MigrationLoader
+
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        connection.set_schema(schema, include_public=False)
+        executor = MigrationExecutor(connection)
+        executor.recorder.ensure_schema()
+        connection.set_schema(schema)
+        executor.loader = MigrationLoader(connection, replace_migrations=False)
+        squashes = set(executor.loader.replacements)
+        targets = [key for key in executor.loader.graph.leaf_nodes() if key not in squashes]
+        plan = executor.migration_plan(targets)
+        assert plan and not any(migration.replaces for migration, _ in plan)
+        executor.migrate(targets, plan=plan)
+        return len(plan)
+    finally:
+        connection.set_schema_to_public()
+
+
+def drop_schema(schema: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def assert_same_catalog(expected: dict, schema: str) -> None:
+    found = catalog(schema)
+    for name, rows in expected.items():
+        missing = sorted(set(rows) - set(found[name]))
+        extra = sorted(set(found[name]) - set(rows))
+        assert not missing and not extra, f"{schema}: {name} differ: {missing=} {extra=}"
+        assert found[name] == rows, f"{schema}: {name} differ (duplicates)"
+
+
+def test_a_new_regions_schema_equals_one_built_migration_by_migration(seed_regions):
+    reference = "region_zzreference"
+    drop_schema(reference)
+    try:
+        applied = migrate_one_by_one(reference)
+        expected = catalog(reference)
+    finally:
+        drop_schema(reference)
+    assert applied >= 30
+    assert len(expected["relations"]) > 100 and len(expected["constraints"]) > 300
+    assert ("accounts_role", "role_unique_per_group") in {c[:2] for c in expected["constraints"]}
+    assert len(expected["triggers"]) >= 6 and len(expected["functions"]) >= 5
+
+    # Twice in this process: the first builds Django's migration states, the
+    # second reuses them.
+    first = services.provision_region(spec(), actor="test")
+    second = services.provision_region(spec(), actor="test")
+    assert_same_catalog(expected, first.schema_name)
+    assert_same_catalog(expected, second.schema_name)
+
+    # django-tenants' own path (migrate_schemas on an empty schema, squashed
+    # migrations and all) builds the same schema too.
+    other = "region_zzmigrated"
+    drop_schema(other)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{other}"')
+        call_command(
+            "migrate_schemas", tenant=True, schema_name=other, interactive=False, verbosity=0
+        )
+        assert_same_catalog(expected, other)
+    finally:
+        connection.set_schema_to_public()
+        drop_schema(other)
+
+
+def test_a_schema_built_before_the_squash_has_nothing_left_to_migrate(seed_regions):
+    """Existing regions ran the migrations a squash replaces: migrating them
+    again applies nothing, and ``manage.py up`` counts them as up to date."""
+    from central.management.commands.up import regions_behind
+
+    schema = "region_zzpresquash"
+    drop_schema(schema)
+    try:
+        migrate_one_by_one(schema)
+        with connection.cursor() as cursor:
+            # As a schema migrated before the squashed migrations existed.
+            cursor.execute(
+                f'DELETE FROM "{schema}".django_migrations WHERE name LIKE %s', ["%squashed%"]
+            )
+        before = catalog(schema)
+        assert regions_behind([schema]) == []
+        call_command(
+            "migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0
+        )
+        after = catalog(schema)
+        assert {k: v for k, v in after.items() if k != "applied migrations"} == {
+            k: v for k, v in before.items() if k != "applied migrations"
+        }
+        assert set(before["applied migrations"]) <= set(after["applied migrations"])
+    finally:
+        connection.set_schema_to_public()
+        drop_schema(schema)
+
+
+def test_regions_provisioned_at_once_by_two_threads_are_both_complete(seed_regions):
+    import threading
+
+    from django.db import connections
+
+    specs = [spec(), spec()]
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(2)
+
+    def create(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = services.provision_region(specs[index], actor="test")
+        except BaseException as error:  # reported below
+            results[index] = error
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(isinstance(r, Region) for r in results.values()) and len(results) == 2, results
+    first, second = catalog(results[0].schema_name), catalog(results[1].schema_name)
+    assert first == second
+    assert len(first["relations"]) > 100

@@ -1,4 +1,5 @@
-"""Issue 2 §6: ``manage.py up`` sets everything up, serves, and is safe to run twice."""
+"""Issue 2 §6: ``manage.py up`` sets everything up, serves, and is safe to run twice;
+issue 6: it migrates only the regions that are behind the migrations on disk."""
 
 from __future__ import annotations
 
@@ -56,6 +57,27 @@ def count(url: str, query: str) -> int:
         return cursor.fetchone()[0]
 
 
+def execute(url: str, statements: str) -> None:
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(statements)
+    conn.close()
+
+
+# Undo audit 0002 in a region's schema, as if the region predated that migration.
+UNDO_AUDIT_0002 = """
+DROP TRIGGER audit_entry_append_only ON {schema}.audit_auditentry;
+DROP FUNCTION {schema}.audit_forbid_change();
+DELETE FROM {schema}.django_migrations WHERE app = 'audit' AND name = '0002_append_only';
+"""
+AUDIT_TRIGGER = (
+    "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = '{schema}' AND t.tgname = 'audit_entry_append_only'"
+)
+
+
 def test_up_twice_then_serve(fresh_database):
     url, _ = fresh_database
     first = run_up(url, "--no-serve")
@@ -66,6 +88,18 @@ def test_up_twice_then_serve(fresh_database):
     second = run_up(url, "--no-serve")
     assert second.returncode == 0, second.stderr
     assert second.stdout.count("… present") == 6
+    assert "regions: 6 of 6 up to date" in second.stdout
+    assert "migrat" not in second.stdout.split("up to date")[1], second.stdout  # nothing run
+
+    # A region behind the migrations on disk is migrated; the others are skipped.
+    execute(url, UNDO_AUDIT_0002.format(schema="region_fuxin"))
+    assert count(url, AUDIT_TRIGGER.format(schema="region_fuxin")) == 0
+    third = run_up(url, "--no-serve")
+    assert third.returncode == 0, third.stderr
+    assert "regions: 5 of 6 up to date" in third.stdout and "1 to migrate" in third.stdout
+    assert "migrating regions [1/1] region_fuxin" in third.stdout
+    assert "migrated 1 region in" in third.stdout
+    assert count(url, AUDIT_TRIGGER.format(schema="region_fuxin")) == 1
     assert "password '" not in second.stdout  # printed only once
     assert count(url, "SELECT count(*) FROM central_region") == 6
     assert count(url, "SELECT count(*) FROM auth_user WHERE is_superuser") == 1
@@ -106,3 +140,48 @@ def test_up_twice_then_serve(fresh_database):
     assert f"http://chongqing.localhost:{port}/graphql" in output
     assert f"http://localhost:{port}/graphql" in output
     assert returncode == 0, output
+
+
+def test_only_regions_behind_are_found_and_migrated_in_parallel(seed_regions):
+    """In this process, against the test database: the one-query check finds
+    exactly the schemas that lack a migration, and the parallel path (a pool of
+    forked processes) brings them up to date."""
+    from django.db import connection
+
+    from central import services
+    from central.management.commands.up import migrate_in_processes, regions_behind
+    from tests.support import platform_database_url, unique_city_code
+
+    regions = [
+        services.provision_region(
+            services.RegionSpec(code, "测试市", "city", f"up{code}"), actor="test"
+        )
+        for code in (unique_city_code("13") for _ in range(3))
+    ]
+    schemas = [region.schema_name for region in regions]
+    seeds = [region.schema_name for region in seed_regions.values()]
+    assert regions_behind(schemas + seeds) == []
+
+    url = platform_database_url()
+    execute(url, UNDO_AUDIT_0002.format(schema=schemas[0]))
+    execute(url, f"DELETE FROM {schemas[2]}.django_migrations WHERE app = 'sessions'")
+    execute(url, "CREATE SCHEMA region_upnotable")  # a schema without django_migrations
+    try:
+        assert regions_behind(["region_upnotable", *schemas, *seeds]) == [
+            "region_upnotable",
+            schemas[0],
+            schemas[2],
+        ]
+    finally:
+        execute(url, "DROP SCHEMA region_upnotable")
+
+    seen = []
+    migrate_in_processes([schemas[0], schemas[2]], 2, lambda done, schema: seen.append(done))
+    assert seen == [1, 2]
+    assert regions_behind(schemas + seeds) == []
+    assert count(url, AUDIT_TRIGGER.format(schema=schemas[0])) == 1
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {schemas[2]}.django_migrations WHERE app = 'sessions'"
+        )
+        assert cursor.fetchone()[0] == 1

@@ -19,6 +19,7 @@ from strawberry.types import Info
 
 from schema.errors import UserError, mutation_payload
 from schema.region.auth import principal_of
+from schema.region.fields import model_field
 from tenants.certificates import services as certificates
 from tenants.related import prefetched
 
@@ -61,17 +62,13 @@ def _absolute(info: Info, path: str) -> str:
 class Certificate:
     _model: strawberry.Private[object]
 
-    @strawberry.field(description="证明编号, ZS-<region code>-<yyyy>-<seq>.")
-    def number(self) -> str:
-        return self._model.number
+    number: str = model_field("number", description="证明编号, ZS-<region code>-<yyyy>-<seq>.")
 
-    @strawberry.field
-    def issued_at(self) -> datetime.datetime:
-        return self._model.issued_at
+    issued_at: datetime.datetime = model_field("issued_at")
 
-    @strawberry.field(description="Counted hours the certificate states (as issued).")
-    def total_hours(self) -> Decimal:
-        return self._model.total_hours
+    total_hours: Decimal = model_field(
+        "total_hours", description="Counted hours the certificate states (as issued)."
+    )
 
     @strawberry.field(description="Service content by project, as issued.")
     def rows(self) -> list[CertificateRow]:
@@ -81,17 +78,13 @@ class Certificate:
     def group_name(self) -> str:
         return self._model.snapshot["groupName"]
 
-    @strawberry.field(description="经办人")
-    def handler(self) -> str:
-        return self._model.handler_name
+    handler: str = model_field("handler_name", description="经办人")
 
-    @strawberry.field(description="备注")
-    def notes(self) -> str:
-        return self._model.notes
+    notes: str = model_field("notes", description="备注")
 
-    @strawberry.field(description="验证码: anyone holding it can check the certificate.")
-    def verification_code(self) -> str:
-        return self._model.verification_code
+    verification_code: str = model_field(
+        "verification_code", description="验证码: anyone holding it can check the certificate."
+    )
 
     @strawberry.field(description="The public verification page (also in the QR code).")
     def verification_url(self) -> str:
@@ -108,13 +101,9 @@ class Certificate:
     def status(self) -> CertificateStatus:
         return CertificateStatus(certificates.status_of(self._model))
 
-    @strawberry.field
-    def revoked_at(self) -> datetime.datetime | None:
-        return self._model.revoked_at
+    revoked_at: datetime.datetime | None = model_field("revoked_at")
 
-    @strawberry.field
-    def revoked_reason(self) -> str:
-        return self._model.revoked_reason
+    revoked_reason: str = model_field("revoked_reason")
 
 
 @strawberry.type(

@@ -18,6 +18,7 @@ from interop.models import Direction, Transfer
 from interop.package import PackageRejected
 from schema.errors import AccessError, UserError, mutation_payload
 from schema.region.auth import principal_of
+from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer
 from tenants.records.models import ServiceRecord as RecordModel
@@ -32,53 +33,35 @@ TransferDirection = strawberry.enum(
 class TransferType:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.public_id))
+    id: strawberry.ID = model_id("public_id")
 
-    @strawberry.field
-    def direction(self) -> TransferDirection:
-        return TransferDirection(self._model.direction)
+    direction: TransferDirection = model_field("direction", TransferDirection)
 
-    @strawberry.field(description="requested, exported, completed, refused or expired")
-    def state(self) -> str:
-        return self._model.state
+    state: str = model_field(
+        "state", description="requested, exported, completed, refused or expired"
+    )
 
-    @strawberry.field
-    def volunteer_number(self) -> str:
-        return self._model.volunteer_number
+    volunteer_number: str = model_field("volunteer_number")
 
-    @strawberry.field(description="The other region's division code.")
-    def counterpart_region_code(self) -> str:
-        return self._model.counterpart_region_code
+    counterpart_region_code: str = model_field(
+        "counterpart_region_code", description="The other region's division code."
+    )
 
-    @strawberry.field
-    def reason(self) -> str:
-        return self._model.reason
+    reason: str = model_field("reason")
 
-    @strawberry.field
-    def requested_at(self) -> datetime.datetime:
-        return self._model.requested_at
+    requested_at: datetime.datetime = model_field("requested_at")
 
-    @strawberry.field
-    def expires_at(self) -> datetime.datetime | None:
-        return self._model.expires_at
+    expires_at: datetime.datetime | None = model_field("expires_at")
 
-    @strawberry.field
-    def consented_at(self) -> datetime.datetime | None:
-        return self._model.consented_at
+    consented_at: datetime.datetime | None = model_field("consented_at")
 
-    @strawberry.field
-    def completed_at(self) -> datetime.datetime | None:
-        return self._model.completed_at
+    completed_at: datetime.datetime | None = model_field("completed_at")
 
-    @strawberry.field(description="direct, outbox or offline")
-    def delivery(self) -> str:
-        return self._model.delivery
+    delivery: str = model_field("delivery", description="direct, outbox or offline")
 
-    @strawberry.field(description="The signed package (envelope), once exported or imported.")
-    def package(self) -> JSON | None:
-        return self._model.package
+    package: JSON | None = model_field(
+        "package", description="The signed package (envelope), once exported or imported."
+    )
 
     @strawberry.field
     def volunteer(self) -> Volunteer | None:

@@ -8,12 +8,14 @@ joins the single rows and prefetches the lists it needs, to any depth.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
+from schema.region.fields import COLUMNS_KEY
 from schema.region.types import GROUP_VOLUNTEERS
 from tenants.groups.selectors import active_memberships
 from tenants.related import MostlyEmpty, to_attr
@@ -66,67 +68,30 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-# The model columns each plain field's resolver reads, for the types that come by
-# the thousand (a page's members and records). A list of them loads only the
-# columns its selected fields read, plus KEYS (the primary key, the foreign keys
-# prefetching joins on, what list resolvers filter on); a selected field missing
-# here loads every column. tests/test_query_counts.py resolves each entry from
-# an instance loaded with just these columns and checks it issues no query.
+# Lists of these models load only the columns their selected fields read (the
+# fields' ``model_field``/``reads`` metadata, schema/region/fields.py) plus these
+# keys: the primary key, the foreign keys prefetching joins on, what list
+# resolvers filter on. A selected field that declares no columns loads every
+# column. tests/test_query_counts.py resolves each declared field from an
+# instance loaded with just its columns and checks it issues no query.
 KEYS: dict[str, tuple[str, ...]] = {  # by model
     "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
     "volunteers.Volunteer": ("id",),
     "groups.Membership": ("id", "volunteer_id", "group_id", "status"),
 }
-COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
-    "ServiceRecord": {
-        "id": (),
-        "projectName": ("project_name",),
-        "serviceDate": (),
-        "startTime": ("start_time",),
-        "endTime": ("end_time",),
-        "hours": ("hours",),
-        "originalHours": ("hours",),
-        "place": ("place",),
-        "serviceTarget": ("service_target",),
-        "content": ("content",),
-        "contact": ("contact",),
-        "punctuality": ("punctuality",),
-        "attitude": ("attitude",),
-        "professionalism": ("professionalism",),
-        "mode": ("mode",),
-        "recorder": ("recorder",),
-        "state": (),
-        "stateReason": ("state_reason",),
-        "publicityEndsOn": ("publicity_ends_on",),
-        "countedAt": ("counted_at",),
-        "originRegionCode": ("origin_region_code",),
-        "originGroupName": ("origin_group_name",),
-    },
-    "Volunteer": {
-        "number": ("number",),
-        "name": ("name",),
-        "gender": ("gender",),
-        "birthDate": ("birth_date",),
-        "idType": ("id_type",),
-        "idNumberMasked": ("id_number_masked",),
-        "phoneMasked": ("phone_masked",),
-        "serviceArea": ("service_area",),
-        "serviceIntentions": ("service_intentions",),
-        "skills": ("skills",),
-        "verification": ("verification",),
-        "verificationReason": ("verification_reason",),
-        "status": ("status",),
-        "statusReason": ("status_reason",),
-        "guardianName": ("guardian_name",),
-        "registeredAt": ("registered_at",),
-    },
-    "Membership": {
-        "id": (),
-        "status": (),
-        "appliedAt": ("applied_at",),
-        "decidedAt": ("decided_at",),
-    },
-}
+
+
+@functools.cache
+def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
+    """GraphQL field name → the columns it reads, for the fields that declare them."""
+    from schema.region import schema
+
+    declared = {}
+    for name, field in schema._schema.get_type(type_name).fields.items():
+        metadata = field.extensions["strawberry-definition"].metadata or {}
+        if COLUMNS_KEY in metadata:
+            declared[name] = metadata[COLUMNS_KEY]
+    return declared
 
 
 def _fields(selections) -> list[SelectedField]:
@@ -188,7 +153,7 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False):
     the same way for what is selected under it. So the statement count depends
     on the query's shape, never on how many rows a page has. With
     ``only_columns`` (the lists, where the rows are many), rows load only the
-    columns the selection reads (``COLUMNS``).
+    columns the selection reads (``declared_columns``).
     """
     joins, prefetches, few = _relations(queryset.model, selections, type_name, "")
     for relation, rows in few.items():
@@ -207,7 +172,7 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False):
 def _columns(model, selections, type_name: str) -> list[str] | None:
     """What ``only()`` needs for ``selections`` on ``type_name`` over rows of
     ``model`` (joined rows as ``relation__column``), or None to load every column."""
-    listed = COLUMNS.get(type_name)
+    listed = declared_columns(type_name) or None  # None: a connection or an edge
     relations = RELATIONS.get(type_name, {})
     keys = KEYS.get(model._meta.label)
     if keys is None or (listed is None and not relations):

@@ -18,6 +18,7 @@ from strawberry.types import Info
 from schema.errors import UserError, mutation_payload
 from schema.region import types as t
 from schema.region.auth import caller, guarded, principal_of
+from schema.region.fields import model_field, model_id
 from schema.region.prefetch import optimized
 from tenants.recognition import models
 from tenants.recognition import services as recognition
@@ -37,104 +38,72 @@ ComplaintStatus = strawberry.enum(
 class Training:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field(description="主题")
-    def title(self) -> str:
-        return self._model.title
+    title: str = model_field("title", description="主题")
 
-    @strawberry.field(description="内容")
-    def content(self) -> str:
-        return self._model.content
+    content: str = model_field("content", description="内容")
 
-    @strawberry.field(description="日期")
-    def trained_on(self) -> datetime.date:
-        return self._model.trained_on
+    trained_on: datetime.date = model_field("trained_on", description="日期")
 
-    @strawberry.field(description="地点")
-    def place(self) -> str:
-        return self._model.place
+    place: str = model_field("place", description="地点")
 
-    @strawberry.field(description="学时")
-    def hours(self) -> decimal.Decimal:
-        return self._model.hours
+    hours: decimal.Decimal = model_field("hours", description="学时")
 
-    @strawberry.field(description="联系人")
-    def contact(self) -> str:
-        return self._model.contact
+    contact: str = model_field("contact", description="联系人")
 
-    @strawberry.field(description="证明材料, provided by the organiser (003 Art.14).")
-    def evidence(self) -> str:
-        return self._model.evidence
+    evidence: str = model_field(
+        "evidence", description="证明材料, provided by the organiser (003 Art.14)."
+    )
 
     @strawberry.field(description="The organising group that recorded it.")
     def group(self) -> t.VolunteerGroup | None:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    @strawberry.field(description="Region it was first recorded in, if transferred in.")
-    def origin_region_code(self) -> str:
-        return self._model.origin_region_code
+    origin_region_code: str = model_field(
+        "origin_region_code", description="Region it was first recorded in, if transferred in."
+    )
 
-    @strawberry.field(description="Group that first recorded it, if transferred in.")
-    def origin_group_name(self) -> str:
-        return self._model.origin_group_name
+    origin_group_name: str = model_field(
+        "origin_group_name", description="Group that first recorded it, if transferred in."
+    )
 
-    @strawberry.field(description="记录人")
-    def recorded_by(self) -> str:
-        return self._model.recorded_by
+    recorded_by: str = model_field("recorded_by", description="记录人")
 
-    @strawberry.field
-    def recorded_at(self) -> datetime.datetime:
-        return self._model.recorded_at
+    recorded_at: datetime.datetime = model_field("recorded_at")
 
 
 @strawberry.type(description="表彰奖励 (000 Art.12, 003 Art.22).")
 class Award:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field(description="表彰奖励名称")
-    def title(self) -> str:
-        return self._model.title
+    title: str = model_field("title", description="表彰奖励名称")
 
-    @strawberry.field(description="颁奖单位")
-    def awarding_body(self) -> str:
-        return self._model.awarding_body
+    awarding_body: str = model_field("awarding_body", description="颁奖单位")
 
-    @strawberry.field
-    def level(self) -> AwardLevel:
-        return AwardLevel(self._model.level)
+    level: AwardLevel = model_field("level", AwardLevel)
 
-    @strawberry.field(description="获奖日期")
-    def awarded_on(self) -> datetime.date:
-        return self._model.awarded_on
+    awarded_on: datetime.date = model_field("awarded_on", description="获奖日期")
 
     @strawberry.field(description="The group that recorded it.")
     def group(self) -> t.VolunteerGroup | None:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    @strawberry.field(description="Region it was first recorded in, if transferred in.")
-    def origin_region_code(self) -> str:
-        return self._model.origin_region_code
+    origin_region_code: str = model_field(
+        "origin_region_code", description="Region it was first recorded in, if transferred in."
+    )
 
-    @strawberry.field(description="Group that first recorded it, if transferred in.")
-    def origin_group_name(self) -> str:
-        return self._model.origin_group_name
+    origin_group_name: str = model_field(
+        "origin_group_name", description="Group that first recorded it, if transferred in."
+    )
 
-    @strawberry.field(description="记录人")
-    def recorded_by(self) -> str:
-        return self._model.recorded_by
+    recorded_by: str = model_field("recorded_by", description="记录人")
 
-    @strawberry.field
-    def recorded_at(self) -> datetime.datetime:
-        return self._model.recorded_at
+    recorded_at: datetime.datetime = model_field("recorded_at")
 
 
 @strawberry.type(
@@ -144,9 +113,7 @@ class Award:
 class Complaint:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
     @strawberry.field(description="志愿者编号 of the volunteer complained about.")
     def volunteer_number(self) -> str:
@@ -161,57 +128,37 @@ class Complaint:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    @strawberry.field(description="Region it was first recorded in, if transferred in.")
-    def origin_region_code(self) -> str:
-        return self._model.origin_region_code
+    origin_region_code: str = model_field(
+        "origin_region_code", description="Region it was first recorded in, if transferred in."
+    )
 
-    @strawberry.field(description="Group that first recorded it, if transferred in.")
-    def origin_group_name(self) -> str:
-        return self._model.origin_group_name
+    origin_group_name: str = model_field(
+        "origin_group_name", description="Group that first recorded it, if transferred in."
+    )
 
-    @strawberry.field(description="投诉人, e.g. 服务对象.")
-    def complainant(self) -> str:
-        return self._model.complainant
+    complainant: str = model_field("complainant", description="投诉人, e.g. 服务对象.")
 
-    @strawberry.field
-    def content(self) -> str:
-        return self._model.content
+    content: str = model_field("content")
 
-    @strawberry.field(description="受理日期")
-    def received_on(self) -> datetime.date:
-        return self._model.received_on
+    received_on: datetime.date = model_field("received_on", description="受理日期")
 
-    @strawberry.field
-    def status(self) -> ComplaintStatus:
-        return ComplaintStatus(self._model.status)
+    status: ComplaintStatus = model_field("status", ComplaintStatus)
 
-    @strawberry.field
-    def filed_by(self) -> str:
-        return self._model.filed_by
+    filed_by: str = model_field("filed_by")
 
-    @strawberry.field
-    def filed_at(self) -> datetime.datetime:
-        return self._model.filed_at
+    filed_at: datetime.datetime = model_field("filed_at")
 
-    @strawberry.field
-    def investigated_by(self) -> str:
-        return self._model.investigated_by
+    investigated_by: str = model_field("investigated_by")
 
-    @strawberry.field
-    def investigation_started_at(self) -> datetime.datetime | None:
-        return self._model.investigation_started_at
+    investigation_started_at: datetime.datetime | None = model_field("investigation_started_at")
 
-    @strawberry.field
-    def decided_by(self) -> str:
-        return self._model.decided_by
+    decided_by: str = model_field("decided_by")
 
-    @strawberry.field
-    def decided_at(self) -> datetime.datetime | None:
-        return self._model.decided_at
+    decided_at: datetime.datetime | None = model_field("decided_at")
 
-    @strawberry.field(description="核查结论: why it was upheld or dismissed.")
-    def decision_reason(self) -> str:
-        return self._model.decision_reason
+    decision_reason: str = model_field(
+        "decision_reason", description="核查结论: why it was upheld or dismissed."
+    )
 
 
 # Fields of ``Volunteer`` (types.py); they read the prefetched relations.

@@ -12,6 +12,7 @@ from strawberry.types import Info
 from central.errors import PermissionDenied
 from schema.errors import AccessError, UserError, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
+from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized
 from schema.region.types import (
     PageInfo,
@@ -41,86 +42,50 @@ RecordMode = choices_enum("RecordMode", record_models.RecordMode, "记录方式"
 class Amendment:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def hours(self) -> Decimal | None:
-        return self._model.hours
+    hours: Decimal | None = model_field("hours")
 
-    @strawberry.field
-    def start_time(self) -> datetime.time | None:
-        return self._model.start_time
+    start_time: datetime.time | None = model_field("start_time")
 
-    @strawberry.field
-    def end_time(self) -> datetime.time | None:
-        return self._model.end_time
+    end_time: datetime.time | None = model_field("end_time")
 
-    @strawberry.field
-    def content(self) -> str:
-        return self._model.content
+    content: str = model_field("content")
 
-    @strawberry.field
-    def reason(self) -> str:
-        return self._model.reason
+    reason: str = model_field("reason")
 
-    @strawberry.field
-    def amended_by(self) -> str:
-        return self._model.amended_by
+    amended_by: str = model_field("amended_by")
 
-    @strawberry.field
-    def amended_at(self) -> datetime.datetime:
-        return self._model.amended_at
+    amended_at: datetime.datetime = model_field("amended_at")
 
 
 @strawberry.type(description="A project (志愿服务项目).")
 class Project:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def name(self) -> str:
-        return self._model.name
+    name: str = model_field("name")
 
-    @strawberry.field
-    def category(self) -> ProjectCategory:
-        return ProjectCategory(self._model.category)
+    category: ProjectCategory = model_field("category", ProjectCategory)
 
-    @strawberry.field
-    def service_targets(self) -> str:
-        return self._model.service_targets
+    service_targets: str = model_field("service_targets")
 
-    @strawberry.field
-    def place(self) -> str:
-        return self._model.place
+    place: str = model_field("place")
 
-    @strawberry.field
-    def starts_on(self) -> datetime.date:
-        return self._model.starts_on
+    starts_on: datetime.date = model_field("starts_on")
 
-    @strawberry.field
-    def ends_on(self) -> datetime.date:
-        return self._model.ends_on
+    ends_on: datetime.date = model_field("ends_on")
 
-    @strawberry.field
-    def quota(self) -> int:
-        return self._model.quota
+    quota: int = model_field("quota")
 
-    @strawberry.field(description="风险告知 (003 Art.9)")
-    def risk_notice(self) -> str:
-        return self._model.risk_notice
+    risk_notice: str = model_field("risk_notice", description="风险告知 (003 Art.9)")
 
-    @strawberry.field(description="人身意外伤害保险 (003 Art.18)")
-    def insured(self) -> bool:
-        return self._model.insured
+    insured: bool = model_field("insured", description="人身意外伤害保险 (003 Art.18)")
 
     @strawberry.field(description="draft, pending_review, published, ongoing, ended, rejected")
     def status(self) -> str:
         return projects.phase(self._model)
 
-    @strawberry.field
-    def review_reason(self) -> str:
-        return self._model.review_reason
+    review_reason: str = model_field("review_reason")
 
     @strawberry.field(
         description="Counted and pending records of this project. Group staff "
@@ -139,93 +104,63 @@ class Project:
 class ServiceRecord:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def project_name(self) -> str:
-        return self._model.project_name
+    project_name: str = model_field("project_name")
 
-    @strawberry.field
-    def service_date(self) -> datetime.date:
-        return self._model.service_date
+    service_date: datetime.date = model_field("service_date")
 
-    @strawberry.field
+    @strawberry.field(metadata=reads("start_time"))
     def start_time(self) -> datetime.time:
         return self._model.current_value("start_time")
 
-    @strawberry.field
+    @strawberry.field(metadata=reads("end_time"))
     def end_time(self) -> datetime.time:
         return self._model.current_value("end_time")
 
-    @strawberry.field(description="Current hours (amendments applied).")
+    @strawberry.field(description="Current hours (amendments applied).", metadata=reads("hours"))
     def hours(self) -> Decimal:
         return self._model.current_value("hours")
 
-    @strawberry.field(description="Hours as first recorded.")
-    def original_hours(self) -> Decimal:
-        return self._model.hours
+    original_hours: Decimal = model_field("hours", description="Hours as first recorded.")
 
-    @strawberry.field
+    @strawberry.field(metadata=reads("place"))
     def place(self) -> str:
         return self._model.current_value("place")
 
-    @strawberry.field
+    @strawberry.field(metadata=reads("service_target"))
     def service_target(self) -> str:
         return self._model.current_value("service_target")
 
-    @strawberry.field
+    @strawberry.field(metadata=reads("content"))
     def content(self) -> str:
         return self._model.current_value("content")
 
-    @strawberry.field
-    def contact(self) -> str:
-        return self._model.contact
+    contact: str = model_field("contact")
 
-    @strawberry.field(description="守时程度 1–5")
-    def punctuality(self) -> int | None:
-        return self._model.punctuality
+    punctuality: int | None = model_field("punctuality", description="守时程度 1–5")
 
-    @strawberry.field(description="服务态度 1–5")
-    def attitude(self) -> int | None:
-        return self._model.attitude
+    attitude: int | None = model_field("attitude", description="服务态度 1–5")
 
-    @strawberry.field(description="专业水平 1–5")
-    def professionalism(self) -> int | None:
-        return self._model.professionalism
+    professionalism: int | None = model_field("professionalism", description="专业水平 1–5")
 
-    @strawberry.field
-    def mode(self) -> RecordMode:
-        return RecordMode(self._model.mode)
+    mode: RecordMode = model_field("mode", RecordMode)
 
-    @strawberry.field(description="记录人")
-    def recorder(self) -> str:
-        return self._model.recorder
+    recorder: str = model_field("recorder", description="记录人")
 
-    @strawberry.field
-    def state(self) -> RecordState:
-        return RecordState(self._model.state)
+    state: RecordState = model_field("state", RecordState)
 
-    @strawberry.field
-    def state_reason(self) -> str:
-        return self._model.state_reason
+    state_reason: str = model_field("state_reason")
 
-    @strawberry.field
-    def publicity_ends_on(self) -> datetime.date | None:
-        return self._model.publicity_ends_on
+    publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
 
-    @strawberry.field
-    def counted_at(self) -> datetime.datetime | None:
-        return self._model.counted_at
+    counted_at: datetime.datetime | None = model_field("counted_at")
 
-    @strawberry.field(description="Region the record came from, if transferred in.")
-    def origin_region_code(self) -> str:
-        return self._model.origin_region_code
+    origin_region_code: str = model_field(
+        "origin_region_code", description="Region the record came from, if transferred in."
+    )
 
-    @strawberry.field
-    def origin_group_name(self) -> str:
-        return self._model.origin_group_name
+    origin_group_name: str = model_field("origin_group_name")
 
     @strawberry.field
     def amendments(self) -> list[Amendment]:
@@ -313,54 +248,34 @@ class VolunteerCard:
 class StarApplication:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def level(self) -> int:
-        return self._model.level
+    level: int = model_field("level")
 
-    @strawberry.field(description="group, county, city or province (001 §6)")
-    def granter(self) -> str:
-        return self._model.granter
+    granter: str = model_field("granter", description="group, county, city or province (001 §6)")
 
-    @strawberry.field
-    def status(self) -> str:
-        return self._model.status
+    status: str = model_field("status")
 
-    @strawberry.field
-    def reason(self) -> str:
-        return self._model.reason
+    reason: str = model_field("reason")
 
 
 @strawberry.type
 class CorrectionRequest:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def status(self) -> str:
-        return self._model.status
+    status: str = model_field("status")
 
-    @strawberry.field
-    def description(self) -> str:
-        return self._model.description
+    description: str = model_field("description")
 
-    @strawberry.field
-    def due_on(self) -> datetime.date:
-        return self._model.due_on
+    due_on: datetime.date = model_field("due_on")
 
     @strawberry.field
     def overdue(self) -> bool:
         return corrections.is_overdue(self._model)
 
-    @strawberry.field
-    def decision_reason(self) -> str:
-        return self._model.decision_reason
+    decision_reason: str = model_field("decision_reason")
 
 
 # ---- payloads and inputs -------------------------------------------------------------

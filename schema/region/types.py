@@ -21,6 +21,7 @@ from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
 from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers, manages_region_volunteers
@@ -58,69 +59,37 @@ MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatu
 class Volunteer:
     _model: strawberry.Private[object]
 
-    @strawberry.field(description="志愿者编号: the public identifier.")
-    def number(self) -> str:
-        return self._model.number
+    number: str = model_field("number", description="志愿者编号: the public identifier.")
 
-    @strawberry.field
-    def name(self) -> str:
-        return self._model.name
+    name: str = model_field("name")
 
-    @strawberry.field
-    def gender(self) -> Gender:
-        return Gender(self._model.gender)
+    gender: Gender = model_field("gender", Gender)
 
-    @strawberry.field
-    def birth_date(self) -> datetime.date:
-        return self._model.birth_date
+    birth_date: datetime.date = model_field("birth_date")
 
-    @strawberry.field
-    def id_type(self) -> IdType:
-        return IdType(self._model.id_type)
+    id_type: IdType = model_field("id_type", IdType)
 
-    @strawberry.field(description="e.g. 5001**********1234")
-    def id_number_masked(self) -> str:
-        return self._model.id_number_masked
+    id_number_masked: str = model_field("id_number_masked", description="e.g. 5001**********1234")
 
-    @strawberry.field(description="e.g. 138****5678")
-    def phone_masked(self) -> str:
-        return self._model.phone_masked
+    phone_masked: str = model_field("phone_masked", description="e.g. 138****5678")
 
-    @strawberry.field
-    def service_area(self) -> str:
-        return self._model.service_area
+    service_area: str = model_field("service_area")
 
-    @strawberry.field
-    def service_intentions(self) -> list[str]:
-        return self._model.service_intentions
+    service_intentions: list[str] = model_field("service_intentions")
 
-    @strawberry.field
-    def skills(self) -> list[str]:
-        return self._model.skills
+    skills: list[str] = model_field("skills")
 
-    @strawberry.field
-    def verification(self) -> Verification:
-        return Verification(self._model.verification)
+    verification: Verification = model_field("verification", Verification)
 
-    @strawberry.field
-    def verification_reason(self) -> str:
-        return self._model.verification_reason
+    verification_reason: str = model_field("verification_reason")
 
-    @strawberry.field
-    def status(self) -> VolunteerStatus:
-        return VolunteerStatus(self._model.status)
+    status: VolunteerStatus = model_field("status", VolunteerStatus)
 
-    @strawberry.field
-    def status_reason(self) -> str:
-        return self._model.status_reason
+    status_reason: str = model_field("status_reason")
 
-    @strawberry.field
-    def guardian_name(self) -> str:
-        return self._model.guardian_name
+    guardian_name: str = model_field("guardian_name")
 
-    @strawberry.field
-    def registered_at(self) -> datetime.datetime:
-        return self._model.registered_at
+    registered_at: datetime.datetime = model_field("registered_at")
 
     @strawberry.field(description="Groups the volunteer belongs to or applied to.")
     def memberships(self) -> list[Membership]:
@@ -194,21 +163,13 @@ class Volunteer:
 class Membership:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def status(self) -> MembershipStatus:
-        return MembershipStatus(self._model.status)
+    status: MembershipStatus = model_field("status", MembershipStatus)
 
-    @strawberry.field
-    def applied_at(self) -> datetime.datetime:
-        return self._model.applied_at
+    applied_at: datetime.datetime = model_field("applied_at")
 
-    @strawberry.field
-    def decided_at(self) -> datetime.datetime | None:
-        return self._model.decided_at
+    decided_at: datetime.datetime | None = model_field("decided_at")
 
     @strawberry.field
     def volunteer(self) -> Volunteer:
@@ -232,70 +193,42 @@ def may_see_members(group, info: Info) -> bool:
 class VolunteerGroup:
     _model: strawberry.Private[object]
 
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self._model.id))
+    id: strawberry.ID = model_id()
 
-    @strawberry.field
-    def name(self) -> str:
-        return self._model.name
+    name: str = model_field("name")
 
-    @strawberry.field
-    def kind(self) -> GroupKind:
-        return GroupKind(self._model.kind)
+    kind: GroupKind = model_field("kind", GroupKind)
 
-    @strawberry.field
-    def level(self) -> GroupLevel:
-        return GroupLevel(self._model.level)
+    level: GroupLevel = model_field("level", GroupLevel)
 
-    @strawberry.field
-    def registration_status(self) -> RegistrationStatus:
-        return RegistrationStatus(self._model.registration_status)
+    registration_status: RegistrationStatus = model_field("registration_status", RegistrationStatus)
 
-    @strawberry.field(description="权限组别 (002 annex).")
-    def permission_group(self) -> str:
-        return self._model.permission_group
+    permission_group: str = model_field("permission_group", description="权限组别 (002 annex).")
 
     @strawberry.field(description="What the permission group allows, while approved.")
     def powers(self, info: Info) -> list[Power]:
         powers = group_powers(self._model, policy_of(info))
         return [p for p in Power if p in powers]
 
-    @strawberry.field
-    def review(self) -> GroupReview:
-        return GroupReview(self._model.review)
+    review: GroupReview = model_field("review", GroupReview)
 
-    @strawberry.field
-    def review_reason(self) -> str:
-        return self._model.review_reason
+    review_reason: str = model_field("review_reason")
 
-    @strawberry.field
-    def registration_authority(self) -> str:
-        return self._model.registration_authority
+    registration_authority: str = model_field("registration_authority")
 
-    @strawberry.field
-    def unified_social_credit_code(self) -> str:
-        return self._model.unified_social_credit_code
+    unified_social_credit_code: str = model_field("unified_social_credit_code")
 
     @strawberry.field
     def has_certificate(self) -> bool:
         return bool(self._model.certificate_file)
 
-    @strawberry.field(description="负责人")
-    def responsible_person(self) -> str:
-        return self._model.responsible_person
+    responsible_person: str = model_field("responsible_person", description="负责人")
 
-    @strawberry.field(description="联系人")
-    def contact_person(self) -> str:
-        return self._model.contact_person
+    contact_person: str = model_field("contact_person", description="联系人")
 
-    @strawberry.field
-    def contact_phone(self) -> str:
-        return self._model.contact_phone
+    contact_phone: str = model_field("contact_phone")
 
-    @strawberry.field
-    def service_area(self) -> str:
-        return self._model.service_area
+    service_area: str = model_field("service_area")
 
     @strawberry.field(description="联络团体 (002 §3(2)).")
     def liaison_group(self) -> VolunteerGroup | None:
@@ -488,13 +421,9 @@ class Me:
     _model: strawberry.Private[object]
     _roles: strawberry.Private[list]
 
-    @strawberry.field
-    def username(self) -> str:
-        return self._model.username
+    username: str = model_field("username")
 
-    @strawberry.field
-    def display_name(self) -> str:
-        return self._model.display_name
+    display_name: str = model_field("display_name")
 
     @strawberry.field
     def volunteer(self) -> Volunteer | None:

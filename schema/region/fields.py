@@ -1,0 +1,47 @@
+"""Declaring a type's fields that read a model column.
+
+Most fields of the region API's types return one attribute of the model
+instance they wrap (``_model``); :func:`model_field` declares such a field in
+one line and records the column it reads, which ``prefetch.py`` uses to load
+only the columns a page's selected fields read. A field computed from columns
+declares them with ``metadata=reads(...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+
+COLUMNS_KEY = "columns"
+
+
+def reads(*columns: str) -> dict[str, tuple[str, ...]]:
+    """Field metadata: the model columns the field's resolver reads."""
+    return {COLUMNS_KEY: columns}
+
+
+def model_field(attr: str, convert: Callable[[Any], Any] | None = None, **options):
+    """A field returning ``self._model.<attr>`` (through ``convert``, e.g. an enum),
+    typed by the class annotation: ``name: str = model_field("name")``."""
+    if convert is None:
+
+        def resolve(self):
+            return getattr(self._model, attr)
+
+    else:
+
+        def resolve(self):
+            return convert(getattr(self._model, attr))
+
+    return strawberry.field(resolver=resolve, metadata=reads(attr), **options)
+
+
+def model_id(attr: str = "id", **options):
+    """The model's id as an ``ID``."""
+    return model_field(attr, _as_id, **options)
+
+
+def _as_id(value) -> strawberry.ID:
+    return strawberry.ID(str(value))
