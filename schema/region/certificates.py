@@ -63,9 +63,7 @@ class Certificate:
     _model: strawberry.Private[object]
 
     number: str = model_field("number", description="证明编号, ZS-<region code>-<yyyy>-<seq>.")
-
     issued_at: datetime.datetime = model_field("issued_at")
-
     total_hours: Decimal = model_field(
         "total_hours", description="Counted hours the certificate states (as issued)."
     )
@@ -79,9 +77,7 @@ class Certificate:
         return self._model.snapshot["groupName"]
 
     handler: str = model_field("handler_name", description="经办人")
-
     notes: str = model_field("notes", description="备注")
-
     verification_code: str = model_field(
         "verification_code", description="验证码: anyone holding it can check the certificate."
     )
@@ -102,7 +98,6 @@ class Certificate:
         return CertificateStatus(certificates.status_of(self._model))
 
     revoked_at: datetime.datetime | None = model_field("revoked_at")
-
     revoked_reason: str = model_field("revoked_reason")
 
 

@@ -34,31 +34,22 @@ class TransferType:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id("public_id")
-
     direction: TransferDirection = model_field("direction", TransferDirection)
-
     state: str = model_field(
         "state", description="requested, exported, completed, refused or expired"
     )
 
     volunteer_number: str = model_field("volunteer_number")
-
     counterpart_region_code: str = model_field(
         "counterpart_region_code", description="The other region's division code."
     )
 
     reason: str = model_field("reason")
-
     requested_at: datetime.datetime = model_field("requested_at")
-
     expires_at: datetime.datetime | None = model_field("expires_at")
-
     consented_at: datetime.datetime | None = model_field("consented_at")
-
     completed_at: datetime.datetime | None = model_field("completed_at")
-
     delivery: str = model_field("delivery", description="direct, outbox or offline")
-
     package: JSON | None = model_field(
         "package", description="The signed package (envelope), once exported or imported."
     )

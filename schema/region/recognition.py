@@ -34,24 +34,37 @@ ComplaintStatus = strawberry.enum(
 )
 
 
-@strawberry.type(description="培训信息 (000 Art.11, 003 Art.14).")
-class Training:
+@strawberry.type
+class TransferredIn:
+    """Where an entry was first recorded, when it came with a transfer (转移接续)."""
+
     _model: strawberry.Private[object]
 
+    origin_region_code: str = model_field(
+        "origin_region_code", description="Region it was first recorded in, if transferred in."
+    )
+    origin_group_name: str = model_field(
+        "origin_group_name", description="Group that first recorded it, if transferred in."
+    )
+
+
+@strawberry.type
+class RecordedEntry(TransferredIn):
+    """A training or award: who recorded it here, and when."""
+
+    recorded_by: str = model_field("recorded_by", description="记录人")
+    recorded_at: datetime.datetime = model_field("recorded_at")
+
+
+@strawberry.type(description="培训信息 (000 Art.11, 003 Art.14).")
+class Training(RecordedEntry):
     id: strawberry.ID = model_id()
-
     title: str = model_field("title", description="主题")
-
     content: str = model_field("content", description="内容")
-
     trained_on: datetime.date = model_field("trained_on", description="日期")
-
     place: str = model_field("place", description="地点")
-
     hours: decimal.Decimal = model_field("hours", description="学时")
-
     contact: str = model_field("contact", description="联系人")
-
     evidence: str = model_field(
         "evidence", description="证明材料, provided by the organiser (003 Art.14)."
     )
@@ -61,31 +74,13 @@ class Training:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    origin_region_code: str = model_field(
-        "origin_region_code", description="Region it was first recorded in, if transferred in."
-    )
-
-    origin_group_name: str = model_field(
-        "origin_group_name", description="Group that first recorded it, if transferred in."
-    )
-
-    recorded_by: str = model_field("recorded_by", description="记录人")
-
-    recorded_at: datetime.datetime = model_field("recorded_at")
-
 
 @strawberry.type(description="表彰奖励 (000 Art.12, 003 Art.22).")
-class Award:
-    _model: strawberry.Private[object]
-
+class Award(RecordedEntry):
     id: strawberry.ID = model_id()
-
     title: str = model_field("title", description="表彰奖励名称")
-
     awarding_body: str = model_field("awarding_body", description="颁奖单位")
-
     level: AwardLevel = model_field("level", AwardLevel)
-
     awarded_on: datetime.date = model_field("awarded_on", description="获奖日期")
 
     @strawberry.field(description="The group that recorded it.")
@@ -93,26 +88,12 @@ class Award:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    origin_region_code: str = model_field(
-        "origin_region_code", description="Region it was first recorded in, if transferred in."
-    )
-
-    origin_group_name: str = model_field(
-        "origin_group_name", description="Group that first recorded it, if transferred in."
-    )
-
-    recorded_by: str = model_field("recorded_by", description="记录人")
-
-    recorded_at: datetime.datetime = model_field("recorded_at")
-
 
 @strawberry.type(
     description="投诉 (000 Art.13, 003 Art.22). On a volunteer's record only when upheld, "
     "except to the group's staff and the authority."
 )
-class Complaint:
-    _model: strawberry.Private[object]
-
+class Complaint(TransferredIn):
     id: strawberry.ID = model_id()
 
     @strawberry.field(description="志愿者编号 of the volunteer complained about.")
@@ -128,34 +109,16 @@ class Complaint:
         group = self._model.group
         return t.VolunteerGroup(_model=group) if group else None
 
-    origin_region_code: str = model_field(
-        "origin_region_code", description="Region it was first recorded in, if transferred in."
-    )
-
-    origin_group_name: str = model_field(
-        "origin_group_name", description="Group that first recorded it, if transferred in."
-    )
-
     complainant: str = model_field("complainant", description="投诉人, e.g. 服务对象.")
-
     content: str = model_field("content")
-
     received_on: datetime.date = model_field("received_on", description="受理日期")
-
     status: ComplaintStatus = model_field("status", ComplaintStatus)
-
     filed_by: str = model_field("filed_by")
-
     filed_at: datetime.datetime = model_field("filed_at")
-
     investigated_by: str = model_field("investigated_by")
-
     investigation_started_at: datetime.datetime | None = model_field("investigation_started_at")
-
     decided_by: str = model_field("decided_by")
-
     decided_at: datetime.datetime | None = model_field("decided_at")
-
     decision_reason: str = model_field(
         "decision_reason", description="核查结论: why it was upheld or dismissed."
     )

@@ -43,17 +43,11 @@ class Amendment:
     _model: strawberry.Private[object]
 
     hours: Decimal | None = model_field("hours")
-
     start_time: datetime.time | None = model_field("start_time")
-
     end_time: datetime.time | None = model_field("end_time")
-
     content: str = model_field("content")
-
     reason: str = model_field("reason")
-
     amended_by: str = model_field("amended_by")
-
     amended_at: datetime.datetime = model_field("amended_at")
 
 
@@ -62,23 +56,14 @@ class Project:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     name: str = model_field("name")
-
     category: ProjectCategory = model_field("category", ProjectCategory)
-
     service_targets: str = model_field("service_targets")
-
     place: str = model_field("place")
-
     starts_on: datetime.date = model_field("starts_on")
-
     ends_on: datetime.date = model_field("ends_on")
-
     quota: int = model_field("quota")
-
     risk_notice: str = model_field("risk_notice", description="风险告知 (003 Art.9)")
-
     insured: bool = model_field("insured", description="人身意外伤害保险 (003 Art.18)")
 
     @strawberry.field(description="draft, pending_review, published, ongoing, ended, rejected")
@@ -105,9 +90,7 @@ class ServiceRecord:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     project_name: str = model_field("project_name")
-
     service_date: datetime.date = model_field("service_date")
 
     @strawberry.field(metadata=reads("start_time"))
@@ -137,25 +120,15 @@ class ServiceRecord:
         return self._model.current_value("content")
 
     contact: str = model_field("contact")
-
     punctuality: int | None = model_field("punctuality", description="守时程度 1–5")
-
     attitude: int | None = model_field("attitude", description="服务态度 1–5")
-
     professionalism: int | None = model_field("professionalism", description="专业水平 1–5")
-
     mode: RecordMode = model_field("mode", RecordMode)
-
     recorder: str = model_field("recorder", description="记录人")
-
     state: RecordState = model_field("state", RecordState)
-
     state_reason: str = model_field("state_reason")
-
     publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
-
     counted_at: datetime.datetime | None = model_field("counted_at")
-
     origin_region_code: str = model_field(
         "origin_region_code", description="Region the record came from, if transferred in."
     )
@@ -249,13 +222,9 @@ class StarApplication:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     level: int = model_field("level")
-
     granter: str = model_field("granter", description="group, county, city or province (001 §6)")
-
     status: str = model_field("status")
-
     reason: str = model_field("reason")
 
 
@@ -264,11 +233,8 @@ class CorrectionRequest:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     status: str = model_field("status")
-
     description: str = model_field("description")
-
     due_on: datetime.date = model_field("due_on")
 
     @strawberry.field

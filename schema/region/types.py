@@ -60,35 +60,20 @@ class Volunteer:
     _model: strawberry.Private[object]
 
     number: str = model_field("number", description="志愿者编号: the public identifier.")
-
     name: str = model_field("name")
-
     gender: Gender = model_field("gender", Gender)
-
     birth_date: datetime.date = model_field("birth_date")
-
     id_type: IdType = model_field("id_type", IdType)
-
     id_number_masked: str = model_field("id_number_masked", description="e.g. 5001**********1234")
-
     phone_masked: str = model_field("phone_masked", description="e.g. 138****5678")
-
     service_area: str = model_field("service_area")
-
     service_intentions: list[str] = model_field("service_intentions")
-
     skills: list[str] = model_field("skills")
-
     verification: Verification = model_field("verification", Verification)
-
     verification_reason: str = model_field("verification_reason")
-
     status: VolunteerStatus = model_field("status", VolunteerStatus)
-
     status_reason: str = model_field("status_reason")
-
     guardian_name: str = model_field("guardian_name")
-
     registered_at: datetime.datetime = model_field("registered_at")
 
     @strawberry.field(description="Groups the volunteer belongs to or applied to.")
@@ -164,11 +149,8 @@ class Membership:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     status: MembershipStatus = model_field("status", MembershipStatus)
-
     applied_at: datetime.datetime = model_field("applied_at")
-
     decided_at: datetime.datetime | None = model_field("decided_at")
 
     @strawberry.field
@@ -194,15 +176,10 @@ class VolunteerGroup:
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id()
-
     name: str = model_field("name")
-
     kind: GroupKind = model_field("kind", GroupKind)
-
     level: GroupLevel = model_field("level", GroupLevel)
-
     registration_status: RegistrationStatus = model_field("registration_status", RegistrationStatus)
-
     permission_group: str = model_field("permission_group", description="权限组别 (002 annex).")
 
     @strawberry.field(description="What the permission group allows, while approved.")
@@ -211,11 +188,8 @@ class VolunteerGroup:
         return [p for p in Power if p in powers]
 
     review: GroupReview = model_field("review", GroupReview)
-
     review_reason: str = model_field("review_reason")
-
     registration_authority: str = model_field("registration_authority")
-
     unified_social_credit_code: str = model_field("unified_social_credit_code")
 
     @strawberry.field
@@ -223,11 +197,8 @@ class VolunteerGroup:
         return bool(self._model.certificate_file)
 
     responsible_person: str = model_field("responsible_person", description="负责人")
-
     contact_person: str = model_field("contact_person", description="联系人")
-
     contact_phone: str = model_field("contact_phone")
-
     service_area: str = model_field("service_area")
 
     @strawberry.field(description="联络团体 (002 §3(2)).")
@@ -422,7 +393,6 @@ class Me:
     _roles: strawberry.Private[list]
 
     username: str = model_field("username")
-
     display_name: str = model_field("display_name")
 
     @strawberry.field
