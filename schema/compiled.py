@@ -11,27 +11,30 @@ the schema's own resolvers and serializers, doing per *position in the query*
 what graphql-core does per *object*:
 
 - selection sets (fragments, ``@skip``/``@include``) are collected once;
-- arguments are coerced, and a ``ResolveInfo`` built, once per field node;
 - a field without arguments whose resolver only reads ``self`` (or a plain
-  attribute) is called directly, without strawberry's wrapper; every other field
-  goes through strawberry's resolver as before, so authorization, argument
-  conversion and prefetching (``info.selected_fields``) are unchanged;
+  attribute) is called directly;
+- any other field's arguments are coerced and converted to Python values, and
+  its ``Info`` built, once per position; its resolver is then called as
+  strawberry calls it (``self``/``root``/``info`` as it asks), so authorization
+  and prefetching (``info.selected_fields``) work unchanged;
 - leaves are serialized by the schema's scalar and enum types.
 
 It declines, and graphql-core executes the operation as before, whenever the
 operation is not a query, uses introspection, an abstract type, ``@defer`` /
-``@stream`` or another directive, or a field with strawberry field extensions
-or an async resolver. And it gives up at run time — graphql-core then executes
+``@stream`` or another directive, a field with strawberry field extensions
+(permission classes are extensions) or an async resolver, or when the schema has
+strawberry exception handlers. And it gives up at run time — graphql-core then executes
 the whole operation again — when a resolver raises, returns something
 awaitable, or returns null where the schema says non-null: errors, partial
 data and their paths therefore always come from graphql-core, exactly as
-without this extension. Query resolvers do not write (a test runs every query
-of the API both ways), so running one twice is safe; only failing queries pay
-for it.
+without this extension. Query resolvers do not write, so running one twice is
+safe; only failing queries pay for it. The test suite runs every query it sends
+both ways and compares the answers (``COMPILED_EXECUTION = "verify"``).
 
-The one difference a resolver could see: the ``Info`` of a field inside a list
-is built once for all items, so its ``path`` is that of the first item's
-position without list indices. No resolver of this API reads ``info.path``.
+What a resolver could notice: the ``Info`` and the converted arguments of a
+field inside a list are made once for all its items, so ``info.path`` is the
+position without list indices, and a resolver must not modify its arguments.
+No resolver of this API does either.
 """
 
 from __future__ import annotations
