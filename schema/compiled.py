@@ -198,22 +198,34 @@ class Executor:
 
     def run(self) -> dict:
         root_type = self.schema.query_type
-        complete = self.object_completer(root_type, [self.operation.selection_set], None)
+        complete = self.object_completer(
+            root_type, [self.operation.selection_set], None, required=None
+        )
         return complete(self.root_value)
 
     # --- planning: once per position in the query ----------------------------
 
     def object_completer(
-        self, object_type: GraphQLObjectType, selection_sets: list[SelectionSetNode], path
+        self,
+        object_type: GraphQLObjectType,
+        selection_sets: list[SelectionSetNode],
+        path,
+        required: bool | None = True,
     ) -> Complete:
+        """``required``: give up on None (non-null), answer None (nullable), or
+        None for the root, whose source (the root value) is None."""
         plan = [
             (key, *self.field_plan(object_type, key, nodes, path))
             for key, nodes in self.collect(object_type, selection_sets, {}, set()).items()
         ]
 
         def complete_object(source):
+            if source is None:
+                return _null(required)
             return {key: complete(resolve(source)) for key, resolve, complete in plan}
 
+        if required is None:
+            return lambda root: {key: complete(resolve(root)) for key, resolve, complete in plan}
         return complete_object
 
     def collect(self, object_type, selection_sets, fields: dict, visited: set) -> dict:
@@ -340,22 +352,17 @@ class Executor:
 
         return resolve_field
 
-    def completer(self, return_type, nodes: list[FieldNode], path) -> Complete:
+    def completer(self, return_type, nodes: list[FieldNode], path, required=False) -> Complete:
+        """Completes a resolved value by its type; ``required`` (non-null) values
+        give up on None. One function per position, the null check folded in."""
         if isinstance(return_type, GraphQLNonNull):
-            inner = self.completer(return_type.of_type, nodes, path)
-
-            def complete_non_null(value):
-                if value is None:
-                    raise GaveUp("null in a non-null position")
-                return inner(value)
-
-            return complete_non_null
+            return self.completer(return_type.of_type, nodes, path, required=True)
         if isinstance(return_type, GraphQLList):
             item = self.completer(return_type.of_type, nodes, path)
 
             def complete_list(value):
                 if value is None:
-                    return None
+                    return _null(required)
                 if isinstance(value, str | bytes | dict):
                     raise GaveUp("not a list")
                 return [item(entry) for entry in value]
@@ -366,7 +373,7 @@ class Executor:
 
             def complete_leaf(value):
                 if value is None:
-                    return None
+                    return _null(required)
                 serialized = serialize(value)
                 if serialized is None or serialized is Undefined:
                     raise GaveUp("leaf serialized to nothing")
@@ -374,11 +381,15 @@ class Executor:
 
             return complete_leaf
         if isinstance(return_type, GraphQLObjectType):
-            complete = self.object_completer(
-                return_type, [node.selection_set for node in nodes if node.selection_set], path
-            )
-            return lambda value: None if value is None else complete(value)
+            selection_sets = [node.selection_set for node in nodes if node.selection_set]
+            return self.object_completer(return_type, selection_sets, path, required)
         raise Declined(f"abstract type {return_type}")
+
+
+def _null(required: bool) -> None:
+    if required:
+        raise GaveUp("null in a non-null position")
+    return None
 
 
 def _never_awaitable(_value) -> bool:
