@@ -342,3 +342,32 @@ def test_instances_load_without_init_unless_someone_listens(region):
         finally:
             post_init.disconnect(listener, sender=Volunteer)
         assert seen == loaded
+
+
+ALIASES = """query($f: RecordFilter) { page: groups(first: 3) { edges { node {
+  few: volunteers(first: 2) { edges { node { number
+    two: records(first: 2) { edges { cursor node { hours } } pageInfo { hasNextPage } }
+    five: records(first: 5) { edges { node { serviceDate state } } }
+    filtered: records(first: 3, filter: $f) { edges { node { state hours } } } } } }
+  more: volunteers(first: 30) { pageInfo { hasNextPage endCursor } edges { node { name } } }
+  members { status volunteer { number } } } } } }"""
+
+
+@pytest.mark.parametrize("state", [None, "COUNTED"])
+def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, state):
+    """One relation asked for several ways in one query (aliases with different page
+    sizes, a filter, the paged and the unpaged members): loaded once as the largest
+    need, each alias answered as graphql-core answers it."""
+    token = authority(gql, SLUG, level="province")
+    variables = {"f": {"state": state} if state else None}
+    on, on_sql = execute_in_process(SLUG, ALIASES, variables, token, compiled="on")
+    off, _ = execute_in_process(SLUG, ALIASES, variables, token, compiled="off")
+    assert "errors" not in on, on
+    assert on == off
+    node = on["data"]["page"]["edges"][0]["node"]
+    volunteer = node["few"]["edges"][0]["node"]
+    assert len(volunteer["two"]["edges"]) <= 2 and len(volunteer["five"]["edges"]) <= 5
+    assert len(node["more"]["edges"]) == len(node["members"])
+    # host, token, roles, groups, all memberships (members), each group's first active
+    # ones with their volunteers (volunteers), the records once for every alias
+    assert len(on_sql) == 7, on_sql
