@@ -371,3 +371,68 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
     # host, token, roles, groups, all memberships (members), each group's first active
     # ones with their volunteers (volunteers), the records once for every alias
     assert len(on_sql) == 7, on_sql
+
+
+@pytest.mark.parametrize("literal", [True, False])
+def test_pages_load_only_each_parents_first_rows(region, gql, literal):
+    """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
+    passed as variables, load each group's first 21 memberships and each volunteer's
+    first 11 records (a window function), not whole histories."""
+    token = authority(gql, SLUG, level="province")
+    query, variables = NESTED_PAGE, {"first": 3}
+    if not literal:
+        query = query.replace("query($first: Int!)", "query($first: Int!, $v: Int!, $r: Int!)")
+        query = query.replace("volunteers(first: 20)", "volunteers(first: $v)")
+        query = query.replace("records(first: 10)", "records(first: $r)")
+        variables = {"first": 3, "v": 20, "r": 10}
+    answer, sql = execute_in_process(SLUG, query, variables, token)
+    assert "errors" not in answer, answer
+    memberships = [s for s in sql if "groups_membership" in s.split(" FROM ")[-1]]
+    records = [s for s in sql if '"records_servicerecord"' in s]
+    assert len(memberships) == len(records) == 1, sql
+    assert "ROW_NUMBER" in memberships[0] and "ROW_NUMBER" in records[0]
+    assert "21" in memberships[0].split("ROW_NUMBER")[-1]
+    assert "11" in records[0].split("ROW_NUMBER")[-1]
+
+
+def test_every_prefetched_list_a_resolver_reads_is_in_relations():
+    """A resolver that reads ``prefetched(..., "x")`` must be declared in RELATIONS
+    (else a page reads it with one query per row, or with another field's columns)."""
+    import re
+    from pathlib import Path
+
+    from schema.region.prefetch import RELATIONS
+
+    declared = {name for fields in RELATIONS.values() for name, _ in fields.values()}
+    read = set()
+    for path in Path(compiled.__file__).parent.joinpath("region").glob("*.py"):
+        read |= set(re.findall(r'prefetched\(\s*[\w.]+,\s*"(\w+)"\)', path.read_text()))
+    assert read and read <= declared, read - declared
+    assert RELATIONS["VolunteerGroup"]["applications"] == ("memberships", "Membership")
+
+
+APPLICATIONS = """{ groups(first: 4) { edges { node { members { id volunteer { name } }
+  applications { appliedAt volunteer { phoneMasked } } } } } }"""
+
+
+def test_applications_are_prefetched_with_members(region, gql):
+    """Applied memberships alongside members: one memberships query with the columns
+    both selections read (no query per row)."""
+    from tenants.groups.models import MembershipStatus
+    from tenants.volunteers.models import Volunteer
+
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        group = VolunteerGroup.objects.order_by("id").first()
+        applicants = list(Volunteer.objects.exclude(memberships__group=group)[:3])
+        assert applicants
+        for volunteer in applicants:
+            Membership.objects.create(
+                volunteer=volunteer, group=group, status=MembershipStatus.APPLIED
+            )
+    answer, sql = execute_in_process(SLUG, APPLICATIONS, {}, token)
+    assert "errors" not in answer, answer
+    first = answer["data"]["groups"]["edges"][0]["node"]
+    assert len(first["applications"]) >= len(applicants)
+    # host, token, roles, groups, memberships with their volunteers
+    assert len(sql) == 5, sql

@@ -25,6 +25,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "VolunteerGroup": {
         "subgroups": ("liaised_groups", "VolunteerGroup"),
         "members": ("memberships", "Membership"),
+        "applications": ("memberships", "Membership"),
         "liaisonGroup": ("liaison_group", "VolunteerGroup"),
         "viewingGroups": ("viewing_groups", "VolunteerGroup"),
         "projects": ("projects", "Project"),
@@ -134,13 +135,25 @@ def _page_limit(fields: list[SelectedField]) -> int | None:
     firsts = []
     for field in fields:
         arguments = field.arguments or {}
-        first = arguments.get("first", 20)
         if arguments.get("after") or arguments.get("filter"):
             return None
-        if not isinstance(first, int) or not 1 <= first <= 100:
+        first = _int(arguments.get("first", 20))
+        if first is None or not 1 <= first <= 100:
             return None
         firsts.append(first)
     return max(firsts) + 1
+
+
+def _int(value) -> int | None:
+    """An Int argument as strawberry's ``SelectedField`` gives it: an int from a
+    variable, the literal's text (``"10"``) when written in the query."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    return None
 
 
 def optimize(queryset, selections, type_name: str, only_columns: bool = False):
