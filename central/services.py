@@ -210,12 +210,16 @@ def _fresh_schema_migrations():
     # In a region's schema django-tenants' router lets only the tenant apps'
     # operations run; the shared apps' (auth, admin, central …) are recorded and
     # do nothing, so they need no rendered states. Their states are applied first,
-    # before rendering (cheap), unless a shared migration depends on a tenant one.
+    # before rendering (cheap), unless one side's migrations depend on the other's.
     router = TenantSyncRouter()
     runs = {m: router.app_in_list(m.app_label, settings.TENANT_APPS) for m in plan}
     tenant_keys = {(m.app_label, m.name) for m in plan if runs[m]}
-    if any(not runs[m] and set(m.dependencies) & tenant_keys for m in plan):
-        runs = dict.fromkeys(plan, True)  # keep Django's order and render everything
+    shared_labels = {m.app_label for m in plan if not runs[m]}
+    if any(not runs[m] and set(m.dependencies) & tenant_keys for m in plan) or any(
+        runs[m] and any(label in shared_labels for label, _ in m.dependencies) for m in plan
+    ):
+        # The two sides depend on each other: keep Django's order and render everything.
+        runs = dict.fromkeys(plan, True)
     state = ProjectState(real_apps=loader.unmigrated_apps)
     for migration in plan:
         if not runs[migration]:

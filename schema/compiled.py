@@ -28,8 +28,10 @@ the whole operation again — when a resolver raises, returns something
 awaitable, or returns null where the schema says non-null: errors, partial
 data and their paths therefore always come from graphql-core, exactly as
 without this extension. Query resolvers do not write, so running one twice is
-safe; only failing queries pay for it. The test suite runs every query it sends
-both ways and compares the answers (``COMPILED_EXECUTION = "verify"``).
+safe; only failing queries pay for it, and not for loading their rows twice:
+graphql-core reuses the root fields' values (:meth:`CompiledQueries.resolve`).
+The test suite runs every query it sends both ways and compares the answers
+(``COMPILED_EXECUTION = "verify"``).
 
 What a resolver could notice: the ``Info`` and the converted arguments of a
 field inside a list are made once for all its items, so ``info.path`` is the
@@ -98,7 +100,24 @@ class CompiledQueries(SchemaExtension):
     ``settings.GRAPHQL["COMPILED_EXECUTION"]``: ``"on"``, ``"off"``, or
     ``"verify"``, which also executes each compiled query with graphql-core and
     fails the request when the answers differ (the test server runs so).
+
+    When compiled execution gives up part-way, graphql-core gets the values the
+    root fields already resolved to (``resolve`` below): the root resolvers are
+    where a page loads its rows, so a query that fails part-way (members it may
+    not see, say) loads them once, and only the nested resolvers run again over
+    the loaded rows. Strawberry builds an extension object per operation, so
+    these values never outlive their request.
     """
+
+    root_values: dict[int, Any]
+
+    def resolve(self, _next, root, info, *args, **kwargs):
+        values = getattr(self, "root_values", None)
+        if values and info.parent_type is info.schema.query_type:
+            value = values.pop(id(info.field_nodes[0]), _MISSING)
+            if value is not _MISSING:
+                return value
+        return _next(root, info, *args, **kwargs)
 
     def on_execute(self):
         mode = settings.GRAPHQL["COMPILED_EXECUTION"]
@@ -114,7 +133,8 @@ class CompiledQueries(SchemaExtension):
                 context.context,
                 context.root_value,
             )
-            data = execute(*arguments)
+            self.root_values = {}
+            data = execute(*arguments, root_values=self.root_values)
             if data is not None:
                 if mode == "verify":
                     verify(data, *arguments)
@@ -153,7 +173,9 @@ def verify(data, schema, document, operation_name, variables, context, root_valu
     )
 
 
-def execute(schema, document, operation_name, variables, context, root_value) -> dict | None:
+def execute(
+    schema, document, operation_name, variables, context, root_value, root_values=None
+) -> dict | None:
     """The operation's ``data`` (``schema`` is strawberry's), or None when
     graphql-core must execute it."""
     operation = get_operation_ast(document, operation_name)
@@ -168,6 +190,8 @@ def execute(schema, document, operation_name, variables, context, root_value) ->
         return None
     try:
         executor = Executor(schema, document, operation, coerced, context, root_value)
+        if root_values is not None:
+            executor.root_values = root_values
         return executor.run()
     except (Declined, GaveUp):
         return None
@@ -188,6 +212,7 @@ class Executor:
     ):
         self.strawberry = schema
         self.schema: GraphQLSchema = schema._schema
+        self.root_values: dict[int, Any] = {}
         self.operation = operation
         self.variables = variables
         self.context = context
@@ -278,10 +303,22 @@ class Executor:
             raise Declined("introspection")
         field_def = parent_type.fields[name]
         path = Path(parent_path, key, parent_type.name)
-        return (
-            self.resolver(parent_type, field_def, nodes, path),
-            self.completer(field_def.type, nodes, path),
-        )
+        resolve = self.resolver(parent_type, field_def, nodes, path)
+        if parent_type is self.schema.query_type:
+            resolve = self.remembered(resolve, id(nodes[0]))
+        return resolve, self.completer(field_def.type, nodes, path)
+
+    def remembered(self, resolve: Resolve, node_id: int) -> Resolve:
+        """A root field's resolver that keeps its value for graphql-core, should the
+        compiled run give up later (``CompiledQueries.resolve``)."""
+        root_values = self.root_values
+
+        def resolve_root(source):
+            value = resolve(source)
+            root_values[node_id] = value
+            return value
+
+        return resolve_root
 
     def resolver(self, parent_type, field_def, nodes, path) -> Resolve:
         field = (field_def.extensions or {}).get(DEFINITION)
@@ -390,6 +427,9 @@ def _null(required: bool) -> None:
     if required:
         raise GaveUp("null in a non-null position")
     return None
+
+
+_MISSING = object()
 
 
 def _never_awaitable(_value) -> bool:

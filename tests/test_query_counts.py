@@ -436,3 +436,50 @@ def test_applications_are_prefetched_with_members(region, gql):
     assert len(first["applications"]) >= len(applicants)
     # host, token, roles, groups, memberships with their volunteers
     assert len(sql) == 5, sql
+
+
+def test_a_query_failing_part_way_loads_its_rows_once(region):
+    """Compiled execution gives up on the first error and graphql-core answers,
+    reusing what the root fields resolved to: the same statements as graphql-core
+    alone, the same answer (members are not public)."""
+    query = """query($n: Int!) { groups(first: 4) { edges { node { name
+      volunteers(first: $n) { edges { node { number records(first: 5) {
+        edges { node { hours } } } } } } } } } }"""
+    on, on_sql = execute_in_process(SLUG, query, {"n": 5}, "", compiled="on")
+    off, off_sql = execute_in_process(SLUG, query, {"n": 5}, "", compiled="off")
+    assert on == off
+    assert on["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert len(on_sql) == len(off_sql), on_sql
+
+
+def test_only_compiled_queries_hooks_every_resolver():
+    """Compiled fields skip strawberry's per-field middleware: no other extension
+    may implement ``resolve`` (it would run for mutations but not for queries)."""
+    from schema.region import schema
+
+    hooking = [
+        type(extension).__name__
+        for extension in schema.get_extensions(sync=True)
+        if extension._implements_resolve()
+    ]
+    assert hooking == ["CompiledQueries"]
+
+
+def test_a_record_forgets_its_remembered_amendments_when_amended(region):
+    """A record that answered from its own values (and remembered having no
+    amendments) answers with the amendment once one is made for it."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from tenants.records.models import Amendment, ServiceRecord
+
+    with tenant_context(region), transaction.atomic():
+        record = ServiceRecord.objects.order_by("id").first()
+        assert record.current() is record  # never amended: its own values
+        Amendment.objects.create(
+            record=record, hours=Decimal("0.5"), place="改", reason="测", amended_by="t"
+        )
+        assert record.current_value("hours") == Decimal("0.5")
+        assert record.current().place == "改"
+        transaction.set_rollback(True)

@@ -158,6 +158,11 @@ class ServiceRecord(models.Model):
             amendments = self.prefetched_amendments = list(self.amendments.all())
         return sorted(amendments, key=lambda a: a.id) if len(amendments) > 1 else amendments
 
+    def forget_amendments(self) -> None:
+        """Drop what this instance remembers of its amendments (a new one was made)."""
+        for remembered in ("_prefetched_amendments", "has_amendments", "_current"):
+            self.__dict__.pop(remembered, None)
+
     # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
     from_db = fast_from_db
 
@@ -206,6 +211,13 @@ class Amendment(models.Model):
 
     def __str__(self) -> str:
         return f"amendment {self.id} of record {self.record_id}"
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        # The record it amends, if loaded, must not answer with its old values.
+        record = self._state.fields_cache.get("record")
+        if record is not None:
+            record.forget_amendments()
 
 
 class DaySlot(models.Model):
