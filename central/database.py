@@ -76,6 +76,9 @@ def ensure_database(admin_uri: str, name: str) -> None:
         conn.close()
 
 
+RANDOM_PAGE_COST = float(os.environ.get("PLATFORM_PG_RANDOM_PAGE_COST", "1.1"))
+
+
 def database_settings() -> dict:
     """The ``default`` entry of Django's ``DATABASES`` for this process."""
     url = os.environ.get("DATABASE_URL")
@@ -94,6 +97,10 @@ def database_settings() -> dict:
         # long-lived worker threads, where reuse is safe (see README, "Serving").
         "CONN_MAX_AGE": int(os.environ.get("CONN_MAX_AGE", "60")),
         "CONN_HEALTH_CHECKS": True,
+        # PostgreSQL's default random_page_cost (4) prices index reads as on spinning
+        # disks and makes it scan a whole table for a page of a group's members;
+        # 1.1 is the usual value for SSDs and cached data (bench/README.md, nested page).
+        "OPTIONS": {"options": f"-c random_page_cost={RANDOM_PAGE_COST}"},
     }
 
 

@@ -42,6 +42,7 @@ No resolver of this API does either.
 from __future__ import annotations
 
 import logging
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +60,7 @@ from graphql import (
     GraphQLResolveInfo,
     GraphQLSchema,
     GraphQLSkipDirective,
+    GraphQLString,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -78,6 +80,9 @@ from strawberry.types.arguments import convert_arguments
 logger = logging.getLogger(__name__)
 
 DEFINITION = "strawberry-definition"  # strawberry's back-reference on GraphQL fields
+# Field metadata: the value is just ``self._model.<attribute>`` (schema/region/fields.py),
+# read with ``operator.attrgetter`` instead of calling the resolver.
+ATTRIBUTE_KEY = "model_attribute"
 
 Resolve = Callable[[Any], Any]
 Complete = Callable[[Any], Any]
@@ -326,9 +331,11 @@ class Executor:
             raise Declined(f"{parent_type.name}.{nodes[0].name.value}")
         resolver = field.base_resolver
         if not nodes[0].arguments and not field_def.args:
-            if resolver is None:
-                python_name = field.python_name
-                return lambda source: getattr(source, python_name)
+            if resolver is None:  # a plain attribute of the type
+                return operator.attrgetter(field.python_name)
+            attribute = (field.metadata or {}).get(ATTRIBUTE_KEY)
+            if attribute is not None:  # model_field: self._model.<attribute>
+                return operator.attrgetter(f"_model.{attribute}")
             if (
                 resolver.self_parameter
                 and not resolver.arguments
@@ -405,6 +412,16 @@ class Executor:
                 return [item(entry) for entry in value]
 
             return complete_list
+        if return_type is GraphQLString:  # the commonest leaf: a str is its own value
+
+            def complete_string(value):
+                if type(value) is str:
+                    return value
+                if value is None:
+                    return _null(required)
+                return GraphQLString.serialize(value)
+
+            return complete_string
         if is_leaf_type(return_type):
             serialize = return_type.serialize
 

@@ -14,10 +14,12 @@ from typing import Any
 
 import strawberry
 
+from schema.compiled import ATTRIBUTE_KEY
+
 COLUMNS_KEY = "columns"
 
 
-def reads(*columns: str) -> dict[str, tuple[str, ...]]:
+def reads(*columns: str) -> dict[str, object]:
     """Field metadata: the model columns the field's resolver reads."""
     return {COLUMNS_KEY: columns}
 
@@ -35,7 +37,10 @@ def model_field(attr: str, convert: Callable[[Any], Any] | None = None, **option
         def resolve(self):
             return convert(getattr(self._model, attr))
 
-    return strawberry.field(resolver=resolve, metadata=reads(attr), **options)
+    metadata = reads(attr)
+    if convert is None:
+        metadata[ATTRIBUTE_KEY] = attr
+    return strawberry.field(resolver=resolve, metadata=metadata, **options)
 
 
 def model_id(attr: str = "id", **options):

@@ -123,6 +123,15 @@ class Membership(models.Model):
                 name="membership_one_open_per_group",
             ),
         ]
+        indexes = [
+            # A group's active members in volunteer order: `volunteers(first, after)`
+            # pages through them, and a page of groups takes each one's first page.
+            models.Index(
+                fields=["group", "volunteer"],
+                condition=Q(status="active"),
+                name="membership_active_by_group",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.volunteer_id} in {self.group_id} ({self.status})"
