@@ -376,8 +376,11 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
 @pytest.mark.parametrize("literal", [True, False])
 def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
-    passed as variables, load each group's first 21 memberships and each volunteer's
-    first 11 records (a window function), not whole histories."""
+    passed as variables, load each group's first 21 memberships (a window function)
+    and each volunteer's first 11 records (a LATERAL join, tenants/related.py
+    FirstRows), not whole histories — and they are the first by id."""
+    from tenants.records.models import ServiceRecord
+
     token = authority(gql, SLUG, level="province")
     query, variables = NESTED_PAGE, {"first": 3}
     if not literal:
@@ -390,9 +393,16 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     memberships = [s for s in sql if "groups_membership" in s.split(" FROM ")[-1]]
     records = [s for s in sql if '"records_servicerecord"' in s]
     assert len(memberships) == len(records) == 1, sql
-    assert "ROW_NUMBER" in memberships[0] and "ROW_NUMBER" in records[0]
+    assert "ROW_NUMBER" in memberships[0]
     assert "21" in memberships[0].split("ROW_NUMBER")[-1]
-    assert "11" in records[0].split("ROW_NUMBER")[-1]
+    assert "CROSS JOIN LATERAL" in records[0] and "LIMIT 11" in records[0]
+    with tenant_context(region):
+        for edge in answer["data"]["groups"]["edges"]:
+            for volunteer in edge["node"]["volunteers"]["edges"]:
+                number = volunteer["node"]["number"]
+                dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
+                first = ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
+                assert dates == [r.service_date.isoformat() for r in first[:10]]
 
 
 def test_every_prefetched_list_a_resolver_reads_is_in_relations():

@@ -18,7 +18,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from schema.region.fields import COLUMNS_KEY
 from schema.region.types import GROUP_VOLUNTEERS
 from tenants.groups.selectors import active_memberships
-from tenants.related import MostlyEmpty, to_attr
+from tenants.related import FirstRows, MostlyEmpty, to_attr
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -262,9 +262,16 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
         if mostly_empty and page is None and not prefix:
             few[django_name] = rows
             continue
+        attr = page.to_attr if page else to_attr(django_name)
         if page is not None and (limit := _page_limit(fields)) is not None:
             rows = rows[:limit]
-        attr = page.to_attr if page else to_attr(django_name)
+            # Each parent's first rows by a LATERAL join where the model offers it
+            # (tenants/related.py FirstRows), else Django's window function.
+            first_rows = getattr(model, f"first_{django_name}", None)
+            if isinstance(first_rows, FirstRows) and FirstRows.usable(rows):
+                lookup = f"{prefix}first_{django_name}"
+                prefetches.append(Prefetch(lookup, queryset=rows, to_attr=attr))
+                continue
         prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
     return joins, prefetches, few
 

@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.loading import fast_from_db
+from tenants.related import FirstRows
 
 
 class IdType(models.TextChoices):
@@ -89,6 +90,9 @@ class Volunteer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.number})"
+
+    # A page of volunteers reads each one's first records by a LATERAL join.
+    first_records = FirstRows("records")
 
     # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
     from_db = fast_from_db
