@@ -229,6 +229,7 @@ INVALID_TRAININGS = [
     ({"hours": "-1"}, "hours"),
     ({"hours": "24.5"}, "hours"),
     ({"hours": "1.005"}, "hours"),
+    ({"hours": "NaN"}, "hours"),
     ({"title": "   "}, "title"),
     ({"content": ""}, "content"),
     ({"place": ""}, "place"),

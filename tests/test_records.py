@@ -83,6 +83,7 @@ def test_chongqing_counts_at_once_and_totals_follow(gql, seed_regions):
         (days_ago(1), "09:00", "10:00", "-1", "hours"),
         (days_ago(1), "09:00", "10:00", "1.5", "hours"),  # more than the span: travel excluded
         (days_ago(1), "09:00", "10:00", "25", "hours"),
+        (days_ago(1), "09:00", "10:00", "NaN", "hours"),  # a Decimal, but not a number
         (days_ago(1), "10:00", "09:00", "1", "endTime"),
         (timezone.localdate() + datetime.timedelta(days=1), "09:00", "10:00", "1", "serviceDate"),
     ],

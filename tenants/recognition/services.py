@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -33,6 +33,7 @@ from tenants.recognition.models import (
     ComplaintStatus,
     Training,
 )
+from tenants.records.services import parse_hours
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
 MAX_CONTENT = 2000
@@ -155,26 +156,6 @@ def _past_date(
         problems.add(field, f"the {what} is before the volunteer was born")
 
 
-def _hours(problems: ProblemCollector, value) -> Decimal | None:
-    """学时 (000 Art.11): positive, at most 24 in a day, in hundredths of an hour."""
-    try:
-        hours = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        problems.add("hours", "a number of hours, e.g. 2.5")
-        return None
-    if not hours.is_finite():
-        problems.add("hours", "a number of hours, e.g. 2.5")
-    elif hours <= 0:
-        problems.add("hours", "must be positive")
-    elif hours > 24:
-        problems.add("hours", "at most 24 hours (one day)")
-    elif hours != hours.quantize(Decimal("0.01")):
-        problems.add("hours", "at most two decimal places")
-    else:
-        return hours.quantize(Decimal("0.01"))
-    return None
-
-
 # -- trainings and awards ------------------------------------------------------------------
 
 
@@ -190,7 +171,7 @@ def record_training(
     content = _text(problems, "content", entry.content, MAX_CONTENT, "content (内容)")
     _past_date(problems, "trainedOn", entry.trained_on, volunteer, "date of the training")
     place = _text(problems, "place", entry.place, 200, "place (地点)")
-    hours = _hours(problems, entry.hours)
+    hours = parse_hours(entry.hours, problems, truncate=False)
     contact = _optional_text(problems, "contact", entry.contact, 64) or group.contact_person
     evidence = _optional_text(problems, "evidence", entry.evidence, 500)
     problems.raise_if_any()

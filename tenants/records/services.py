@@ -62,19 +62,29 @@ class RecordEntry:
     professionalism: int | None = None
 
 
-def _hours(value, problems: ProblemCollector, field: str = "hours") -> Decimal | None:
+def parse_hours(
+    value, problems: ProblemCollector, field: str = "hours", *, truncate: bool
+) -> Decimal | None:
+    """Hours given by a person (服务时长 000 Art.9, 学时 000 Art.11): a finite number,
+    positive, at most 24 (one day), in hundredths of an hour. With ``truncate``
+    further decimals are cut off (a record's hours); without, they are refused."""
     try:
-        hours = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        hours = Decimal(str(value))
+        if truncate and hours.is_finite():
+            hours = hours.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     except (InvalidOperation, ValueError):
+        hours = None
+    if hours is None or not hours.is_finite():
         problems.add(field, "a number of hours, e.g. 2.5")
-        return None
-    if hours <= 0:
+    elif hours <= 0:
         problems.add(field, "must be positive")
-        return None
-    if hours > 24:
-        problems.add(field, "at most 24 hours")
-        return None
-    return hours
+    elif hours > 24:
+        problems.add(field, "at most 24 hours (one day)")
+    elif hours != hours.quantize(Decimal("0.01")):
+        problems.add(field, "at most two decimal places")
+    else:
+        return hours.quantize(Decimal("0.01"))
+    return None
 
 
 def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
@@ -84,7 +94,7 @@ def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
 
 def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | None:
     """Validate hours, times and texts (000 Art.9); return the hours."""
-    hours = _hours(entry.hours, problems)
+    hours = parse_hours(entry.hours, problems, truncate=True)
     now = timezone.localtime()
     if entry.service_date > now.date():
         problems.add("serviceDate", "service cannot be recorded before it happens")
@@ -486,7 +496,9 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             raise Conflict(f"the record is {record.state}", field="recordId")
         before = record.current()
         problems = ProblemCollector()
-        new_hours = _hours(changes["hours"], problems) if "hours" in changes else None
+        new_hours = (
+            parse_hours(changes["hours"], problems, truncate=True) if "hours" in changes else None
+        )
         start = changes.get("start_time") or before.start_time
         end = changes.get("end_time") or before.end_time
         hours = new_hours or before.hours
