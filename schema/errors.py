@@ -38,6 +38,14 @@ class UserError:
     message: str
 
 
+@strawberry.type
+class Payload:
+    """A mutation's answer: what it wrote, or ``errors`` and nothing written. Each
+    mutation's payload type adds its result fields (all optional) to this."""
+
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
 def user_errors(error: ServiceError) -> list[UserError]:
     return [
         UserError(field=p.field, code=ErrorCode(p.code), message=p.message) for p in error.problems

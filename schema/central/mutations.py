@@ -13,20 +13,18 @@ from central.errors import InvalidInput, ServiceError
 from central.models import CentralApiToken
 from schema.central.queries import _admin
 from schema.central.types import Region, RegionLevel, region_type
-from schema.errors import UserError, mutation_payload
+from schema.errors import Payload, mutation_payload
 
 
 @strawberry.type
-class CentralLoginPayload:
+class CentralLoginPayload(Payload):
     token: str | None = None
     expires_at: datetime.datetime | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class RegionPayload:
+class RegionPayload(Payload):
     region: Region | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="A new region. Its policy starts from a preset, then overrides.")

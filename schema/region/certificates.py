@@ -17,7 +17,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from schema.errors import UserError, mutation_payload
+from schema.errors import Payload, mutation_payload
 from schema.region.auth import principal_of
 from schema.region.fields import model_field
 from tenants.certificates import services as certificates
@@ -121,16 +121,14 @@ class CertificateVerification:
 
 
 @strawberry.type
-class GroupSealPayload:
+class GroupSealPayload(Payload):
     group_id: strawberry.ID | None = None
     uploaded_at: datetime.datetime | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class CertificatePayload:
+class CertificatePayload(Payload):
     certificate: Certificate | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 def certificates_of(volunteer) -> list[Certificate]:

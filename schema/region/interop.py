@@ -16,7 +16,7 @@ from central.errors import InvalidInput, PermissionDenied
 from interop import services as transfers
 from interop.models import Direction, Transfer
 from interop.package import PackageRejected
-from schema.errors import AccessError, UserError, mutation_payload
+from schema.errors import AccessError, Payload, mutation_payload
 from schema.region.auth import principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
@@ -89,10 +89,9 @@ def _visible(principal):
 
 
 @strawberry.type
-class TransferPayload:
+class TransferPayload(Payload):
     transfer: TransferType | None = None
     already_imported: bool = False
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type

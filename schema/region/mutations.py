@@ -14,7 +14,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from schema.errors import UserError, mutation_payload
+from schema.errors import Payload, mutation_payload
 from schema.region import types as t
 from schema.region.auth import caller, parse_id
 from tenants.accounts import services as accounts
@@ -23,47 +23,40 @@ from tenants.volunteers import services as volunteers
 
 
 @strawberry.type
-class LoginPayload:
+class LoginPayload(Payload):
     token: str | None = None
     expires_at: datetime.datetime | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class OkPayload:
+class OkPayload(Payload):
     ok: bool = False
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class VolunteerPayload:
+class VolunteerPayload(Payload):
     volunteer: t.Volunteer | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class PersonalInfoPayload:
+class PersonalInfoPayload(Payload):
     id_number: str | None = None
     phone: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class GroupPayload:
+class GroupPayload(Payload):
     group: t.VolunteerGroup | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class MembershipPayload:
+class MembershipPayload(Payload):
     membership: t.Membership | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class AccountPayload:
+class AccountPayload(Payload):
     username: str | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="A volunteer's registration (000 Art.7).")

@@ -15,7 +15,7 @@ import enum
 import strawberry
 from strawberry.types import Info
 
-from schema.errors import UserError, mutation_payload
+from schema.errors import Payload, mutation_payload
 from schema.region import types as t
 from schema.region.auth import caller, guarded, principal_of
 from schema.region.fields import model_field, model_id
@@ -145,21 +145,18 @@ def complaints_of(volunteer, info: Info) -> list[Complaint]:
 
 
 @strawberry.type
-class TrainingPayload:
+class TrainingPayload(Payload):
     training: Training | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class AwardPayload:
+class AwardPayload(Payload):
     award: Award | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class ComplaintPayload:
+class ComplaintPayload(Payload):
     complaint: Complaint | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input(description="培训信息 (000 Art.11): 主题、内容、日期、地点、学时、联系人.")

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from central.errors import PermissionDenied
-from schema.errors import AccessError, UserError, mutation_payload
+from schema.errors import AccessError, Payload, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized
@@ -248,47 +248,40 @@ class CorrectionRequest:
 
 
 @strawberry.type
-class ProjectPayload:
+class ProjectPayload(Payload):
     project: Project | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class ProjectApplicationPayload:
+class ProjectApplicationPayload(Payload):
     application_id: strawberry.ID | None = None
     status: ApplicationStatus | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class RecordPayload:
+class RecordPayload(Payload):
     record: ServiceRecord | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class ObjectionPayload:
+class ObjectionPayload(Payload):
     objection_id: strawberry.ID | None = None
     record: ServiceRecord | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class CardPayload:
+class CardPayload(Payload):
     card: VolunteerCard | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class StarPayload:
+class StarPayload(Payload):
     application: StarApplication | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.type
-class CorrectionPayload:
+class CorrectionPayload(Payload):
     request: CorrectionRequest | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 @strawberry.input
