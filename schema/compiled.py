@@ -139,7 +139,7 @@ class CompiledQueries(SchemaExtension):
                 context.root_value,
             )
             self.root_values = {}
-            data = execute(*arguments, root_values=self.root_values)
+            data = execute(*arguments, self.root_values)
             if data is not None:
                 if mode == "verify":
                     verify(data, *arguments)
@@ -179,10 +179,11 @@ def verify(data, schema, document, operation_name, variables, context, root_valu
 
 
 def execute(
-    schema, document, operation_name, variables, context, root_value, root_values=None
+    schema, document, operation_name, variables, context, root_value, root_values: dict
 ) -> dict | None:
     """The operation's ``data`` (``schema`` is strawberry's), or None when
-    graphql-core must execute it."""
+    graphql-core must execute it; ``root_values`` receives what the root fields
+    resolved to."""
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation != OperationType.QUERY:
         return None
@@ -194,9 +195,7 @@ def execute(
     if isinstance(coerced, list):  # invalid variables: graphql-core reports them
         return None
     try:
-        executor = Executor(schema, document, operation, coerced, context, root_value)
-        if root_values is not None:
-            executor.root_values = root_values
+        executor = Executor(schema, document, operation, coerced, context, root_value, root_values)
         return executor.run()
     except (Declined, GaveUp):
         return None
@@ -214,10 +213,11 @@ class Executor:
         variables: dict[str, Any],
         context: Any,
         root_value: Any,
+        root_values: dict[int, Any],
     ):
         self.strawberry = schema
         self.schema: GraphQLSchema = schema._schema
-        self.root_values: dict[int, Any] = {}
+        self.root_values = root_values
         self.operation = operation
         self.variables = variables
         self.context = context

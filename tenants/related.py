@@ -59,6 +59,11 @@ class MostlyEmpty:
     def __set__(self, instance, rows) -> None:
         instance.__dict__[self.slot] = rows
 
+    def forget(self, instance) -> None:
+        """Drop the loaded list and the mark (the relation has changed)."""
+        instance.__dict__.pop(self.slot, None)
+        instance.__dict__.pop(self.flag, None)
+
 
 class FewRelatedQuerySet(models.QuerySet):
     _few: dict = {}  # relation → queryset of its rows (or None), loaded after the rows
@@ -87,7 +92,7 @@ class FewRelatedQuerySet(models.QuerySet):
 
 
 def _load_few(model, instances: list, relation: str, rows) -> None:
-    flag = f"has_{relation}"
+    flag = getattr(model, to_attr(relation)).flag
     marked = [instance for instance in instances if instance.__dict__.get(flag)]
     if not marked:
         return

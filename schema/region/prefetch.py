@@ -18,6 +18,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from schema.region.fields import COLUMNS_KEY
 from schema.region.types import GROUP_VOLUNTEERS
 from tenants.groups.selectors import active_memberships
+from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
@@ -115,23 +116,20 @@ class Page:
     to_attr: str
 
 
-def _records():
-    from tenants.records.models import ServiceRecord
-
-    return ServiceRecord.objects.order_by("id")
-
-
 PAGES: dict[tuple[str, str], Page] = {
-    ("Volunteer", "records"): Page(_records, to_attr("records")),
+    ("Volunteer", "records"): Page(
+        lambda: ServiceRecord.objects.order_by("id"), to_attr("records")
+    ),
     ("VolunteerGroup", "volunteers"): Page(active_memberships, GROUP_VOLUNTEERS),
 }
 
 
 def _page_limit(fields: list[SelectedField]) -> int | None:
-    """A page without ``after``/``filter`` needs only each parent's first N+1 rows:
-    Django slices each parent's share in SQL (a window function), so a long list is
-    not loaded to show one page of it. Asked for several times (aliases), the
-    largest page; any ``after`` or ``filter``: all rows (the resolver filters)."""
+    """A page without ``after``/``filter`` needs only each parent's first N+1 rows,
+    sliced in SQL (a ``LATERAL`` join where the parent model offers ``FirstRows``,
+    else Django's window function), so a long list is not loaded to show one page
+    of it. Asked for several times (aliases), the largest page; any ``after`` or
+    ``filter``: all rows (the resolver filters)."""
     firsts = []
     for field in fields:
         arguments = field.arguments or {}

@@ -160,8 +160,8 @@ class ServiceRecord(models.Model):
 
     def forget_amendments(self) -> None:
         """Drop what this instance remembers of its amendments (a new one was made)."""
-        for remembered in ("_prefetched_amendments", "has_amendments", "_current"):
-            self.__dict__.pop(remembered, None)
+        type(self).prefetched_amendments.forget(self)
+        self.__dict__.pop("_current", None)
 
     # Pages load thousands of these: skip Model.__init__ (tenants/loading.py).
     from_db = fast_from_db
