@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import base64
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central import services as central_services
-from central.errors import InvalidInput
-from tenants.records.models import CheckIn
+from central.errors import Conflict, InvalidInput
+from tenants.accounts import services as accounts
+from tenants.audit.models import AuditEntry
+from tenants.records import cards
+from tenants.records.models import CheckIn, ServiceRecord
 from tests.records_support import (
     CREATE_PROJECT,
     RECORD,
@@ -28,8 +32,8 @@ CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
 CHECK_IN = """mutation($p: ID!, $c: String!) { checkIn(projectId: $p, cardCode: $c)
   { errors { field code message } } }"""
 CHECK_OUT = """mutation($p: ID!, $c: String!, $h: Decimal) { checkOut(projectId: $p,
-  cardCode: $c, content: "帮老人打扫卫生", hours: $h) { record { hours mode state startTime
-  endTime } errors { field code message } } }"""
+  cardCode: $c, content: "帮老人打扫卫生", hours: $h) { record { id hours mode state startTime
+  endTime } records { id hours mode state startTime endTime } errors { field code message } } }"""
 
 
 def test_projects_publish_directly_or_after_review(gql, seed_regions):
@@ -100,29 +104,142 @@ def test_qr_check_in_and_out_records_the_hours_between(gql, seed_regions):
         "chongqing", CHECK_IN, {"p": s.project_id, "c": card["code"]}, token=s.recorder
     )["data"]["checkIn"]
     assert twice["errors"][0]["code"] == "CONFLICT"
-    # Two hours pass (the check-in is moved back; earlier today if it is early morning).
+    # Two hours pass (the check-in is moved back). Run between 00:00 and 02:00 this is a
+    # night shift: test_a_night_shift_* pins that case to fixed times.
     now = timezone.localtime()
-    earlier = max(
-        now - datetime.timedelta(hours=2), now.replace(hour=0, minute=1, second=0, microsecond=0)
-    )
+    earlier = now - datetime.timedelta(hours=2)
     with tenant_context(region("chongqing")):
         CheckIn.objects.filter(volunteer=volunteer, checked_out_at__isnull=True).update(
             checked_in_at=earlier
         )
-    proposal = (now - earlier).total_seconds() // 900 / 4
     too_many = gql.region(
         "chongqing",
         CHECK_OUT,
-        {"p": s.project_id, "c": card["code"], "h": str(proposal + 1)},
+        {"p": s.project_id, "c": card["code"], "h": "2.25"},
         token=s.recorder,
     )
     assert too_many["data"]["checkOut"]["errors"][0]["field"] == "hours"
+    for bad in ("NaN", "0", "-1", "1.255"):
+        refused = gql.region(
+            "chongqing",
+            CHECK_OUT,
+            {"p": s.project_id, "c": card["code"], "h": bad},
+            token=s.recorder,
+        )["data"]["checkOut"]
+        assert [(e["field"], e["code"]) for e in refused["errors"]] == [("hours", "INVALID")], bad
     out = gql.region(
         "chongqing", CHECK_OUT, {"p": s.project_id, "c": card["code"]}, token=s.recorder
     )["data"]["checkOut"]
     assert out["errors"] == []
-    assert float(out["record"]["hours"]) == proposal
-    assert (out["record"]["mode"], out["record"]["state"]) == ("QR", "COUNTED")
+    assert out["record"] == out["records"][-1]
+    for record in out["records"]:
+        assert (record["mode"], record["state"]) == ("QR", "COUNTED")
+    hours = [float(record["hours"]) for record in out["records"]]
+    if earlier.date() == now.date():
+        assert hours == [2.0]
+        assert out["record"]["startTime"] == earlier.time().replace(microsecond=0).isoformat()
+    else:  # each day's part rounded down alone: a quarter hour may be lost at midnight
+        assert sum(hours) in (1.75, 2.0)  # a part under a quarter hour gives no record
+        for record in out["records"]:
+            assert record["endTime"] == "23:59:59.999999" or record["startTime"] == "00:00:00"
+    with tenant_context(region("chongqing")):
+        closed = CheckIn.objects.get(volunteer=volunteer)
+        assert closed.checked_out_at is not None
+        assert str(closed.record_id) == out["record"]["id"]
+
+
+def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime.combine(
+        day, datetime.time(hour, minute), tzinfo=timezone.get_current_timezone()
+    )
+
+
+def _scanner(gql, s):
+    """What check_in/check_out need, for calling them at chosen times (``now=``)."""
+    target = region("chongqing")
+    code = gql.region("chongqing", CARD, token=login(gql, "chongqing", s.volunteers[0][1]))
+    with tenant_context(target):
+        recorder = accounts.authenticate(s.recorder, target.code)
+    return {
+        "project_id": int(s.project_id),
+        "code": code["data"]["myCard"]["code"],
+        "principal": recorder,
+        "policy": target.get_policy(),
+        "region_code": target.code,
+    }
+
+
+def _shape(records):
+    return [(r.service_date, r.start_time, r.end_time, r.hours) for r in records]
+
+
+def test_a_night_shift_checks_out_as_one_record_per_day(gql, seed_regions):
+    """A record lies within one day, so 22:00 → 01:40 is two: until midnight and from it."""
+    s = stage(gql, "chongqing")
+    scan = _scanner(gql, s)
+    night, morning = days_ago(8), days_ago(7)
+    with tenant_context(region("chongqing")):
+        cards.check_in(**scan, now=_at(night, 22))
+        with pytest.raises(InvalidInput, match=r"at most 3\.50 hours"):
+            cards.check_out(
+                **scan, content="夜间值守", hours=Decimal("3.75"), now=_at(morning, 1, 40)
+            )
+        assert not ServiceRecord.objects.filter(volunteer=s.volunteers[0][0]).exists()
+        created = cards.check_out(**scan, content="夜间值守", now=_at(morning, 1, 40))
+        assert _shape(created) == [
+            (night, datetime.time(22), datetime.time.max, Decimal("2.00")),
+            (morning, datetime.time(0), datetime.time(1, 40), Decimal("1.50")),
+        ]
+        # Fewer hours, counted from the check-in onward: the first night's 2, then 0.25.
+        cards.check_in(**scan, now=_at(days_ago(6), 22))
+        fewer = cards.check_out(**scan, content="", hours=Decimal("2.25"), now=_at(days_ago(5), 1))
+        assert [r.hours for r in fewer] == [Decimal("2.00"), Decimal("0.25")]
+        # A day whose part is under a quarter hour gets no record.
+        cards.check_in(**scan, now=_at(days_ago(4), 23, 50))
+        short = cards.check_out(**scan, content="", now=_at(days_ago(3), 1))
+        assert _shape(short) == [(days_ago(3), datetime.time(0), datetime.time(1), Decimal("1.00"))]
+        check = CheckIn.objects.filter(volunteer=s.volunteers[0][0]).order_by("id").first()
+        assert check.record == created[-1]
+        detail = AuditEntry.objects.filter(action="card.checked_out", target=str(check.id)).get()
+        assert detail.detail["records"] == [r.id for r in created]
+    # The day before midnight shows in the API as ending at its last instant.
+    listed = gql.region(
+        "chongqing",
+        """query($n: String!) { volunteer(number: $n) { records(first: 10) { edges { node {
+          serviceDate endTime hours } } } } }""",
+        {"n": s.volunteers[0][0].number},
+        token=s.admin,
+    )["data"]["volunteer"]["records"]["edges"]
+    assert {"serviceDate": night.isoformat(), "endTime": "23:59:59.999999", "hours": "2.00"} in [
+        edge["node"] for edge in listed
+    ]
+
+
+def test_a_forgotten_check_in_is_closed_by_the_next_one(gql, seed_regions):
+    s = stage(gql, "chongqing")
+    scan = _scanner(gql, s)
+    volunteer = s.volunteers[0][0]
+    with tenant_context(region("chongqing")):
+        forgotten = cards.check_in(**scan, now=_at(days_ago(3), 9))
+        # Checked out 25 hours later: nobody knows what happened; nothing is recorded.
+        with pytest.raises(Conflict, match="more than 24 hours ago"):
+            cards.check_out(**scan, content="", now=_at(days_ago(2), 10))
+        forgotten.refresh_from_db()
+        assert forgotten.checked_out_at is None
+        # Within 24 hours the open check-in still stands in the way.
+        with pytest.raises(Conflict, match="already checked in"):
+            cards.check_in(**scan, now=_at(days_ago(2), 8))
+        fresh = cards.check_in(**scan, now=_at(days_ago(2), 10))
+        forgotten.refresh_from_db()
+        assert forgotten.checked_out_at == _at(days_ago(2), 10) and forgotten.record is None
+        assert AuditEntry.objects.filter(
+            action="card.check_in_abandoned", target=str(forgotten.id)
+        ).exists()
+        created = cards.check_out(**scan, content="", now=_at(days_ago(2), 12))
+        assert _shape(created) == [
+            (days_ago(2), datetime.time(10), datetime.time(12), Decimal("2.00"))
+        ]
+        assert list(CheckIn.objects.filter(volunteer=volunteer, record__isnull=False)) == [fresh]
 
 
 def test_card_codes_are_signed_and_rotate(gql, seed_regions):

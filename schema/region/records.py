@@ -264,6 +264,18 @@ class RecordPayload(Payload):
 
 
 @strawberry.type
+class CheckOutPayload(Payload):
+    records: list[ServiceRecord] = strawberry.field(
+        default_factory=list,
+        description="One record per calendar day the check-in spans (a night shift gives two).",
+    )
+
+    @strawberry.field(description="The last day's record (the only one unless overnight).")
+    def record(self) -> ServiceRecord | None:
+        return self.records[-1] if self.records else None
+
+
+@strawberry.type
 class ObjectionPayload(Payload):
     objection_id: strawberry.ID | None = None
     record: ServiceRecord | None = None
@@ -488,9 +500,10 @@ class RecordsMutation:
         return RecordPayload()
 
     @strawberry.mutation(
-        description="Scan again to check out: records the hours between (or fewer, if given)."
+        description="Scan again to check out: records the hours between (or fewer, if given), "
+        "one record per calendar day."
     )
-    @mutation_payload(RecordPayload)
+    @mutation_payload(CheckOutPayload)
     def check_out(
         self,
         info: Info,
@@ -498,9 +511,9 @@ class RecordsMutation:
         card_code: str,
         content: str = "",
         hours: Decimal | None = None,
-    ) -> RecordPayload:
+    ) -> CheckOutPayload:
         principal, policy = caller(info)
-        record = cards.check_out(
+        created = cards.check_out(
             parse_id(project_id),
             card_code,
             content,
@@ -509,7 +522,7 @@ class RecordsMutation:
             region_code=info.context.region.code,
             hours=hours,
         )
-        return RecordPayload(record=ServiceRecord(_model=record))
+        return CheckOutPayload(records=[ServiceRecord(_model=record) for record in created])
 
     @strawberry.mutation(description="Replace the card: every earlier code stops working.")
     @mutation_payload(CardPayload)

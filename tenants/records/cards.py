@@ -7,6 +7,15 @@ code older than ``CARD_CODE_MAX_AGE`` seconds is refused, and rotating the card
 once (a lost or photographed card). A recorder scans the code at check-in and
 again at check-out; check-out proposes the hours between the two (rounded
 down to a quarter hour) and records them like a manual entry.
+
+A record lies within one calendar day, so a night shift (checked in before
+midnight, out after it) becomes one record per day: the first ends at the end
+of its day (``datetime.time.max``, shown as 23:59:59.999999), the next starts at
+00:00, and each day's hours are rounded down on their own. A check-in stays open
+at most ``OPEN_CHECK_IN_LIMIT``; past that nobody can say what happened, the
+check-out is refused (record those hours by hand), and the next check-in of the
+volunteer closes the forgotten one without a record instead of being blocked by
+it for ever.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import base64
 import datetime
 import io
+from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 import qrcode
@@ -21,7 +31,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.records import services as records
@@ -29,6 +39,8 @@ from tenants.records.models import CheckIn, RecordMode, ServiceRecord, Volunteer
 from tenants.volunteers.models import Volunteer
 
 CARD_CODE_MAX_AGE = 300
+# The longest stretch one check-out records (one record's hours are at most 24, 000 Art.9).
+OPEN_CHECK_IN_LIMIT = datetime.timedelta(hours=24)
 _SIGNER = signing.TimestampSigner(salt="volunteer-card")
 
 
@@ -91,17 +103,45 @@ def read_code(code: str, region_code: str) -> Volunteer:
     return volunteer
 
 
-def check_in(project_id: int, code: str, *, principal, policy, region_code: str) -> CheckIn:
+def check_in(
+    project_id: int,
+    code: str,
+    *,
+    principal,
+    policy,
+    region_code: str,
+    now: datetime.datetime | None = None,
+) -> CheckIn:
     project = records._project(project_id)
     principal = records._may_record(project, principal, policy)
     volunteer = read_code(code, region_code)
     records._participant(volunteer, project)
+    now = now or timezone.now()
     try:
         with transaction.atomic():
+            forgotten = (
+                CheckIn.objects.select_for_update()
+                .filter(
+                    volunteer=volunteer,
+                    checked_out_at__isnull=True,
+                    checked_in_at__lte=now - OPEN_CHECK_IN_LIMIT,
+                )
+                .first()
+            )
+            if forgotten is not None:
+                forgotten.checked_out_at = now
+                forgotten.save(update_fields=["checked_out_at"])
+                audit(
+                    principal.actor,
+                    "card.check_in_abandoned",
+                    str(forgotten.id),
+                    volunteer=volunteer.number,
+                    checked_in_at=forgotten.checked_in_at.isoformat(),
+                )
             check = CheckIn.objects.create(
                 volunteer=volunteer,
                 project=project,
-                checked_in_at=timezone.now(),
+                checked_in_at=now,
                 checked_in_by=principal.actor,
             )
             audit(principal.actor, "card.checked_in", str(check.id), volunteer=volunteer.number)
@@ -115,6 +155,62 @@ def proposed_hours(start: datetime.datetime, end: datetime.datetime) -> Decimal:
     return (Decimal(quarters) / 4).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
+@dataclass(frozen=True)
+class DayPart:
+    """The part of a checked-in stretch that falls on one calendar day."""
+
+    service_date: datetime.date
+    start_time: datetime.time
+    end_time: datetime.time  # datetime.time.max: until midnight
+    proposal: Decimal
+
+
+def day_parts(start: datetime.datetime, end: datetime.datetime) -> list[DayPart]:
+    """Split a stretch (local times) at midnight; each part's hours rounded down alone."""
+    parts = []
+    while start < end:
+        midnight = datetime.datetime.combine(
+            start.date() + datetime.timedelta(days=1), datetime.time(), start.tzinfo
+        )
+        until = min(end, midnight)
+        parts.append(
+            DayPart(
+                service_date=start.date(),
+                start_time=start.time().replace(microsecond=0),
+                end_time=datetime.time.max
+                if until == midnight
+                else until.time().replace(microsecond=0),
+                proposal=proposed_hours(start, until),
+            )
+        )
+        start = until
+    return parts
+
+
+def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, Decimal]]:
+    """The hours each day receives: its proposal, or, when the recorder gives fewer,
+    the given hours counted from the check-in onward. Days left with none are dropped."""
+    total = sum((part.proposal for part in parts), Decimal(0))
+    if total <= 0:
+        raise InvalidInput("less than a quarter hour between check-in and check-out", field="hours")
+    chosen = total
+    if hours is not None:
+        problems = ProblemCollector()
+        chosen = records.parse_hours(hours, problems, truncate=False)
+        problems.raise_if_any()
+        if chosen > total:
+            raise InvalidInput(
+                f"at most {total} hours between check-in and check-out", field="hours"
+            )
+    allotted = []
+    for part in parts:
+        share = min(part.proposal, chosen)
+        if share > 0:
+            allotted.append((part, share))
+        chosen -= share
+    return allotted
+
+
 def check_out(
     project_id: int,
     code: str,
@@ -124,12 +220,14 @@ def check_out(
     policy,
     region_code: str,
     hours: Decimal | None = None,
-) -> ServiceRecord:
+    now: datetime.datetime | None = None,
+) -> list[ServiceRecord]:
     """Close the open check-in and record the hours (proposed, or fewer if the recorder
-    says so — breaks and travel do not count)."""
+    says so — breaks and travel do not count): one record per day it spans."""
     project = records._project(project_id)
     principal = records._may_record(project, principal, policy)
     volunteer = read_code(code, region_code)
+    now = now or timezone.now()
     with transaction.atomic():
         check = (
             CheckIn.objects.select_for_update()
@@ -140,39 +238,39 @@ def check_out(
             raise Conflict(
                 f"{volunteer.number} is not checked in at {project.name}", field="cardCode"
             )
-        now = timezone.now()
         start, end = timezone.localtime(check.checked_in_at), timezone.localtime(now)
-        if start.date() != end.date():
+        if end - start > OPEN_CHECK_IN_LIMIT:
             raise Conflict(
-                "the check-in was on another day; record those hours by hand", field="cardCode"
+                f"checked in at {start:%Y-%m-%d %H:%M}, more than 24 hours ago; record those "
+                "hours by hand (the next check-in closes this one)",
+                field="cardCode",
             )
-        proposal = proposed_hours(start, end)
-        chosen = proposal if hours is None else Decimal(str(hours))
-        if chosen > proposal:
-            raise InvalidInput(
-                f"at most {proposal} hours between check-in and check-out", field="hours"
+        created = []
+        for part, share in _allot(day_parts(start, end), hours):
+            entry = records.RecordEntry(
+                service_date=part.service_date,
+                start_time=part.start_time,
+                end_time=part.end_time,
+                hours=share,
+                content=content or project.name,
             )
-        if chosen <= 0:
-            raise InvalidInput(
-                "less than a quarter hour between check-in and check-out", field="hours"
+            created.append(
+                records.record_hours(
+                    project.id,
+                    volunteer.number,
+                    entry,
+                    principal=principal,
+                    policy=policy,
+                    mode=RecordMode.QR,
+                )
             )
-        entry = records.RecordEntry(
-            service_date=start.date(),
-            start_time=start.time().replace(microsecond=0),
-            end_time=end.time().replace(microsecond=0),
-            hours=chosen,
-            content=content or project.name,
-        )
-        record = records.record_hours(
-            project.id,
-            volunteer.number,
-            entry,
-            principal=principal,
-            policy=policy,
-            mode=RecordMode.QR,
-        )
         check.checked_out_at = now
-        check.record = record
+        check.record = created[-1]
         check.save(update_fields=["checked_out_at", "record"])
-        audit(principal.actor, "card.checked_out", str(check.id), record=record.id)
-    return record
+        audit(
+            principal.actor,
+            "card.checked_out",
+            str(check.id),
+            records=[record.id for record in created],
+        )
+    return created

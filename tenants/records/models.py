@@ -386,7 +386,9 @@ class VolunteerCard(models.Model):
 
 
 class CheckIn(models.Model):
-    """A QR check-in at a project (扫码签到); check-out turns it into a record."""
+    """A QR check-in at a project (扫码签到); check-out turns it into a record per day
+    (``record`` is the last; the audit entry ``card.checked_out`` lists them all). Closed
+    with no record: abandoned, see ``cards.check_in``."""
 
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="check_ins")
     project = models.ForeignKey(Project, on_delete=models.PROTECT, related_name="check_ins")

@@ -88,7 +88,10 @@ def parse_hours(
 
 
 def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
-    minutes = (end.hour * 60 + end.minute) - (start.hour * 60 + start.minute)
+    """Whole minutes from start to end; ``time.max`` (a day part that runs until
+    midnight, see ``cards.day_parts``) ends at 24:00."""
+    end_minutes = 24 * 60 if end == datetime.time.max else end.hour * 60 + end.minute
+    minutes = end_minutes - (start.hour * 60 + start.minute)
     return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
 
