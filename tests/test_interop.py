@@ -469,3 +469,33 @@ def test_destination_asks_on_the_volunteers_behalf(gql, seed_regions):
     )
     assert view["data"]["transfer"]["state"] == "completed"
     assert view["data"]["transfer"]["records"] == [{"hours": "1.50", "originRegionCode": "500000"}]
+
+
+TRANSFERS = """query($first: Int!, $after: ID) { transfers(first: $first, after: $after) { id } }"""
+
+
+def test_transfers_come_newest_first_a_page_at_a_time(gql, seed_regions):
+    """The authority's list grows with every transfer: it is paged (keyset on the
+    last transfer seen), never cut off at a fixed count."""
+    for _ in range(3):
+        _, _, token = moving_volunteer(gql, hours=(1,))
+        asked = gql.region("chongqing", REQUEST, {"to": "530000"}, token=token)
+        assert "errors" not in asked, asked
+    boss = authority(gql, "chongqing", "province")
+    everything = gql.region("chongqing", TRANSFERS, {"first": 100}, token=boss)["data"]
+    everything = [t["id"] for t in everything["transfers"]]
+    with tenant_context(region("chongqing")):
+        newest = Transfer.objects.order_by("-id").values_list("public_id", flat=True)[:100]
+        assert everything == [str(public_id) for public_id in newest]
+    assert len(everything) >= 3
+    seen, after = [], None
+    for _ in range(3):
+        page = gql.region("chongqing", TRANSFERS, {"first": 1, "after": after}, token=boss)
+        seen += [t["id"] for t in page["data"]["transfers"]]
+        after = seen[-1]
+    assert seen == everything[:3]
+    for bad in ("not-a-transfer", "00000000-0000-4000-8000-000000000000"):
+        body = gql.region("chongqing", TRANSFERS, {"first": 1, "after": bad}, token=boss)
+        assert body["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}, bad
+    too_many = gql.region("chongqing", TRANSFERS, {"first": 101}, token=boss)
+    assert too_many["errors"][0]["extensions"]["field"] == "first"

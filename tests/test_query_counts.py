@@ -17,6 +17,7 @@ from django_tenants.utils import tenant_context
 
 from central import services
 from schema import compiled
+from schema.region.types import encode_cursor
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority
 from tests.support import execute_in_process, unique_city_code
@@ -311,6 +312,55 @@ def test_a_groups_volunteers_come_a_page_at_a_time(region, gql):
     anonymous = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3})
     assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert anonymous["data"]["group"]["volunteers"] is None
+
+
+GROUPS_VOLUNTEERS_AFTER = """query($after: String) { groups(first: 50) { edges { node { id
+  volunteers(first: 3, after: $after) { edges { node { number } } } } } } }"""
+SET_PERMISSION_GROUP = """mutation($id: ID!, $p: String!, $after: String) {
+  setPermissionGroup(groupId: $id, permissionGroup: $p) { group {
+    volunteers(first: 3, after: $after) { edges { node { number } } } } errors { code } } }"""
+
+
+def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
+    """``volunteers(after:)`` narrows in SQL (keyset and limit), whether prefetched
+    for a page of groups, for one group, or read by a mutation's payload: a group
+    of 100,000 members does not load them all to show three."""
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, _ = _groups_by_size()
+        members = list(
+            Membership.objects.filter(group=big, status="active")
+            .order_by("volunteer_id")
+            .values_list("volunteer_id", "volunteer__number")
+        )
+        permission_group = big.permission_group
+    cursor = encode_cursor("v", members[1][0])
+    wanted = [number for _, number in members[2:5]]
+    keyset = f'"groups_membership"."volunteer_id" > {members[1][0]}'
+
+    def membership_reads(sql: list[str]) -> list[str]:
+        return [q for q in sql if 'FROM "groups_membership"' in q]
+
+    one, sql = statements(GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": cursor}, token)
+    assert [e["node"]["number"] for e in one["data"]["group"]["volunteers"]["edges"]] == wanted
+    (read,) = membership_reads(sql)
+    assert keyset in read
+    page, sql = statements(GROUPS_VOLUNTEERS_AFTER, {"after": cursor}, token)
+    nodes = {e["node"]["id"]: e["node"] for e in page["data"]["groups"]["edges"]}
+    if str(big.id) in nodes:
+        got = [e["node"]["number"] for e in nodes[str(big.id)]["volunteers"]["edges"]]
+        assert got == wanted
+    (read,) = membership_reads(sql)
+    assert keyset in read
+    changed, sql = statements(
+        SET_PERMISSION_GROUP,
+        {"id": str(big.id), "p": permission_group, "after": cursor},
+        token,
+    )
+    group = changed["data"]["setPermissionGroup"]["group"]
+    assert [e["node"]["number"] for e in group["volunteers"]["edges"]] == wanted
+    (read,) = membership_reads(sql)
+    assert keyset in read and "LIMIT 4" in read
 
 
 def test_instances_load_without_init_unless_someone_listens(region):

@@ -16,11 +16,11 @@ from central.errors import InvalidInput, PermissionDenied
 from interop import services as transfers
 from interop.models import Direction, Transfer
 from interop.package import PackageRejected
-from schema.errors import AccessError, Payload, mutation_payload
+from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.region.auth import principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
-from schema.region.types import Volunteer
+from schema.region.types import Volunteer, page_size
 from tenants.records.models import ServiceRecord as RecordModel
 
 TransferDirection = strawberry.enum(
@@ -96,25 +96,47 @@ class TransferPayload(Payload):
 
 @strawberry.type
 class InteropQuery:
-    @strawberry.field(description="Transfers the caller may see: their own, or all (authority).")
+    @strawberry.field(
+        description="Transfers the caller may see: their own, or all (authority); newest "
+        "first, `first` at a time (at most 100), `after` the last one's id for the next."
+    )
     def transfers(
-        self, info: Info, direction: TransferDirection | None = None, state: str | None = None
+        self,
+        info: Info,
+        direction: TransferDirection | None = None,
+        state: str | None = None,
+        first: int = 50,
+        after: strawberry.ID | None = None,
     ) -> list[TransferType]:
+        first = page_size(first)
         queryset = _visible(principal_of(info))
         if direction:
             queryset = queryset.filter(direction=direction.value)
         if state:
             queryset = queryset.filter(state=state)
-        return [TransferType(_model=t) for t in queryset[:200]]
+        if after is not None:
+            anchor = _public_id(after)
+            last_seen = anchor and queryset.filter(public_id=anchor).values_list("id").first()
+            if not last_seen:
+                raise QueryError(InvalidInput("not a transfer of this list", field="after"))
+            queryset = queryset.filter(id__lt=last_seen[0])
+        return [TransferType(_model=t) for t in queryset.order_by("-id")[:first]]
 
     @strawberry.field
     def transfer(self, info: Info, id: strawberry.ID) -> TransferType | None:
-        try:
-            public_id = uuid.UUID(str(id))
-        except ValueError:
+        public_id = _public_id(id)
+        if public_id is None:
             return None
         found = _visible(principal_of(info)).filter(public_id=public_id).first()
         return TransferType(_model=found) if found else None
+
+
+def _public_id(value) -> uuid.UUID | None:
+    """A transfer's id as the API shows it (its public UUID), or None."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 @strawberry.type

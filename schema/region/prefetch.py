@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
+from central.errors import ServiceError
 from schema.region.fields import COLUMNS_KEY
-from schema.region.types import GROUP_VOLUNTEERS
+from schema.region.types import GROUP_VOLUNTEERS, decode_cursor
 from tenants.groups.selectors import active_memberships
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
@@ -109,37 +110,51 @@ def _fields(selections) -> list[SelectedField]:
 
 @dataclass(frozen=True)
 class Page:
-    """A paginated list field: ``rows()`` gives its rows in page order; prefetched
-    into ``to_attr`` (read by the field's resolver)."""
+    """A paginated list field: ``rows()`` gives its rows in page order, a keyset on
+    ``keyset`` whose values its cursors carry (``encode_cursor(cursor_kind, …)``);
+    prefetched into ``to_attr`` (read by the field's resolver)."""
 
     rows: Callable[[], QuerySet]
     to_attr: str
+    cursor_kind: str
+    keyset: str
 
 
 PAGES: dict[tuple[str, str], Page] = {
     ("Volunteer", "records"): Page(
-        lambda: ServiceRecord.objects.order_by("id"), to_attr("records")
+        lambda: ServiceRecord.objects.order_by("id"), to_attr("records"), "r", "id"
     ),
-    ("VolunteerGroup", "volunteers"): Page(active_memberships, GROUP_VOLUNTEERS),
+    ("VolunteerGroup", "volunteers"): Page(
+        active_memberships, GROUP_VOLUNTEERS, "v", "volunteer_id"
+    ),
 }
 
 
-def _page_limit(fields: list[SelectedField]) -> int | None:
-    """A page without ``after``/``filter`` needs only each parent's first N+1 rows,
-    sliced in SQL (a ``LATERAL`` join where the parent model offers ``FirstRows``,
-    else Django's window function), so a long list is not loaded to show one page
-    of it. Asked for several times (aliases), the largest page; any ``after`` or
-    ``filter``: all rows (the resolver filters)."""
-    firsts = []
+def _page_window(page: Page, fields: list[SelectedField]) -> tuple[int, int | None] | None:
+    """(N + 1, the ``after`` cursor's key) when each parent needs only its first N+1
+    rows past the cursor: sliced in SQL (a ``LATERAL`` join where the parent model
+    offers ``FirstRows``, else Django's window function), so a long list is not
+    loaded to show one page of it. Asked for several times (aliases), the largest
+    page. None (all rows; the resolver filters and reports bad arguments) for a
+    ``filter``, aliases with different cursors, or arguments the resolver refuses."""
+    firsts, afters = [], set()
     for field in fields:
         arguments = field.arguments or {}
-        if arguments.get("after") or arguments.get("filter"):
+        if arguments.get("filter"):
             return None
         first = _int(arguments.get("first", 20))
         if first is None or not 1 <= first <= 100:
             return None
         firsts.append(first)
-    return max(firsts) + 1
+        afters.add(arguments.get("after"))
+    if len(afters) != 1:
+        return None
+    (after,) = afters
+    try:
+        after_key = decode_cursor(page.cursor_kind, after)
+    except ServiceError:
+        return None
+    return max(firsts) + 1, after_key
 
 
 def _int(value) -> int | None:
@@ -261,7 +276,10 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
             few[django_name] = rows
             continue
         attr = page.to_attr if page else to_attr(django_name)
-        if page is not None and (limit := _page_limit(fields)) is not None:
+        if page is not None and (window := _page_window(page, fields)) is not None:
+            limit, after_key = window
+            if after_key is not None:
+                rows = rows.filter(**{f"{page.keyset}__gt": after_key})
             rows = rows[:limit]
             # Each parent's first rows by a LATERAL join where the model offers it
             # (tenants/related.py FirstRows), else Django's window function.

@@ -258,13 +258,12 @@ class VolunteerGroup:
         first = page_size(first)
         after_id = guarded(decode_cursor, "v", after)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
-        if rows is None:  # not prefetched with a page of groups: one query
-            rows = list(
-                group_selectors.active_memberships()
-                .filter(group=self._model)
-                .select_related("volunteer")
-            )
-        if after_id:
+        if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
+            rows = group_selectors.active_memberships().filter(group=self._model)
+            if after_id:
+                rows = rows.filter(volunteer_id__gt=after_id)
+            rows = list(rows.select_related("volunteer")[: first + 1])
+        if after_id:  # prefetched rows may start before the cursor (prefetch._page_window)
             rows = [m for m in rows if m.volunteer_id > after_id]
         page = rows[:first]
         return GroupVolunteerConnection(
