@@ -10,9 +10,12 @@ small page and once with a large one: the statement count must be the same
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from central import services
@@ -361,6 +364,62 @@ def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
     assert [e["node"]["number"] for e in group["volunteers"]["edges"]] == wanted
     (read,) = membership_reads(sql)
     assert keyset in read and "LIMIT 4" in read
+
+
+PROJECT_RECORDS = """query($id: ID!, $first: Int!, $after: ID) { project(id: $id) {
+  records(first: $first, after: $after) { id } } }"""
+GROUP_PROJECT_RECORDS = """query($id: ID!, $after: ID) { group(id: $id) { projects { id
+  records(first: 3, after: $after) { id } } } }"""
+
+
+def test_a_projects_records_come_a_page_at_a_time(region, gql):
+    """``Project.records(first, after)``: oldest first, keyset on the record id, in SQL
+    whether the project is read alone, in its group's list, or built by the resolver's
+    own query; the page cap and a bad ``after`` are typed errors."""
+    from django.db.models import Count
+
+    from schema.region.records import Project
+    from tenants.projects.models import Project as ProjectModel
+
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        project = ProjectModel.objects.annotate(n=Count("records")).order_by("-n", "id").first()
+        ids = list(project.records.order_by("id").values_list("id", flat=True))
+    assert len(ids) > 6
+    seen, after = [], None
+    while True:
+        page, sql = statements(
+            PROJECT_RECORDS, {"id": str(project.id), "first": 3, "after": after}, token
+        )
+        got = [int(r["id"]) for r in page["data"]["project"]["records"]]
+        seen += got
+        if after is not None:
+            (read,) = [q for q in sql if 'FROM "records_servicerecord"' in q]
+            assert f'"records_servicerecord"."id" > {after}' in read
+        if len(got) < 3:
+            break
+        after = str(got[-1])
+    assert seen == ids
+    everything = gql.region(
+        SLUG, PROJECT_RECORDS, {"id": str(project.id), "first": 100}, token=token
+    )
+    assert [int(r["id"]) for r in everything["data"]["project"]["records"]] == ids[:100]
+    grouped, sql = statements(
+        GROUP_PROJECT_RECORDS, {"id": str(project.group_id), "after": str(ids[2])}, token
+    )
+    (listed,) = [p for p in grouped["data"]["group"]["projects"] if p["id"] == str(project.id)]
+    assert [int(r["id"]) for r in listed["records"]] == ids[3:6]
+    assert any(f'"records_servicerecord"."id" > {ids[2]}' in q for q in sql)
+    for variables, field in (({"first": 101}, "first"), ({"first": 3, "after": "x"}, "after")):
+        bad = gql.region(SLUG, PROJECT_RECORDS, {"id": str(project.id), **variables}, token=token)
+        assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
+    # Not prefetched (a mutation's payload, say): the resolver reads just its page.
+    staff = SimpleNamespace(context=SimpleNamespace(principal=SimpleNamespace(is_authority=True)))
+    with tenant_context(region), CaptureQueriesContext(connection) as captured:
+        fresh = ProjectModel.objects.get(id=project.id)
+        page = Project(_model=fresh).records(staff, first=2, after=str(ids[0]))
+        assert [r._model.id for r in page] == ids[1:3]
+    assert "LIMIT 2" in captured.captured_queries[-1]["sql"]
 
 
 def test_instances_load_without_init_unless_someone_listens(region):

@@ -16,8 +16,9 @@ from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central.errors import ServiceError
+from schema.region.auth import parse_id
 from schema.region.fields import COLUMNS_KEY
-from schema.region.types import GROUP_VOLUNTEERS, decode_cursor
+from schema.region.types import GROUP_VOLUNTEERS, PROJECT_RECORDS_FIRST, decode_cursor
 from tenants.groups.selectors import active_memberships
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
@@ -110,39 +111,55 @@ def _fields(selections) -> list[SelectedField]:
 
 @dataclass(frozen=True)
 class Page:
-    """A paginated list field: ``rows()`` gives its rows in page order, a keyset on
-    ``keyset`` whose values its cursors carry (``encode_cursor(cursor_kind, …)``);
-    prefetched into ``to_attr`` (read by the field's resolver)."""
+    """A paged list field: ``rows()`` gives its rows in page order, a keyset on
+    ``keyset``; ``after_key`` turns the field's ``after`` argument into the keyset
+    value past which the page starts (raising ``ServiceError`` for a bad one);
+    ``first`` defaults to ``default_first``. Prefetched into ``to_attr`` (read by the
+    field's resolver)."""
 
     rows: Callable[[], QuerySet]
     to_attr: str
-    cursor_kind: str
     keyset: str
+    after_key: Callable[[str], int]
+    default_first: int = 20
 
 
 PAGES: dict[tuple[str, str], Page] = {
     ("Volunteer", "records"): Page(
-        lambda: ServiceRecord.objects.order_by("id"), to_attr("records"), "r", "id"
+        lambda: ServiceRecord.objects.order_by("id"),
+        to_attr("records"),
+        "id",
+        functools.partial(decode_cursor, "r"),
     ),
     ("VolunteerGroup", "volunteers"): Page(
-        active_memberships, GROUP_VOLUNTEERS, "v", "volunteer_id"
+        active_memberships,
+        GROUP_VOLUNTEERS,
+        "volunteer_id",
+        functools.partial(decode_cursor, "v"),
+    ),
+    ("Project", "records"): Page(
+        lambda: ServiceRecord.objects.order_by("id"),
+        to_attr("records"),
+        "id",
+        functools.partial(parse_id, field="after"),
+        default_first=PROJECT_RECORDS_FIRST,
     ),
 }
 
 
 def _page_window(page: Page, fields: list[SelectedField]) -> tuple[int, int | None] | None:
-    """(N + 1, the ``after`` cursor's key) when each parent needs only its first N+1
-    rows past the cursor: sliced in SQL (a ``LATERAL`` join where the parent model
+    """(N + 1, the ``after`` argument's key) when each parent needs only its first
+    N+1 rows past it: sliced in SQL (a ``LATERAL`` join where the parent model
     offers ``FirstRows``, else Django's window function), so a long list is not
     loaded to show one page of it. Asked for several times (aliases), the largest
     page. None (all rows; the resolver filters and reports bad arguments) for a
-    ``filter``, aliases with different cursors, or arguments the resolver refuses."""
+    ``filter``, aliases with different ``after``, or arguments the resolver refuses."""
     firsts, afters = [], set()
     for field in fields:
         arguments = field.arguments or {}
         if arguments.get("filter"):
             return None
-        first = _int(arguments.get("first", 20))
+        first = _int(arguments.get("first", page.default_first))
         if first is None or not 1 <= first <= 100:
             return None
         firsts.append(first)
@@ -151,7 +168,7 @@ def _page_window(page: Page, fields: list[SelectedField]) -> tuple[int, int | No
         return None
     (after,) = afters
     try:
-        after_key = decode_cursor(page.cursor_kind, after)
+        after_key = None if after is None else page.after_key(after)
     except ServiceError:
         return None
     return max(firsts) + 1, after_key

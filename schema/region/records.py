@@ -15,6 +15,7 @@ from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized
 from schema.region.types import (
+    PROJECT_RECORDS_FIRST,
     PageInfo,
     Volunteer,
     VolunteerGroup,
@@ -28,7 +29,7 @@ from tenants.projects import services as projects
 from tenants.records import cards, corrections, stars
 from tenants.records import models as record_models
 from tenants.records import services as records
-from tenants.related import prefetched
+from tenants.related import prefetched, to_attr
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
 ApplicationStatus = choices_enum(
@@ -73,16 +74,29 @@ class Project:
     review_reason: str = model_field("review_reason")
 
     @strawberry.field(
-        description="Counted and pending records of this project. Group staff "
-        "and the authority only."
+        description="The project's records, oldest first, `first` at a time (at most 100); "
+        "`after` the last one's id for the next. Group staff and the authority only."
     )
-    def records(self, info: Info) -> list[ServiceRecord] | None:
+    def records(
+        self, info: Info, first: int = PROJECT_RECORDS_FIRST, after: strawberry.ID | None = None
+    ) -> list[ServiceRecord] | None:
         principal = principal_of(info)
         if principal is None or not (
             principal.is_authority or self._model.group_id in principal.staff_group_ids
         ):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
-        return [ServiceRecord(_model=r) for r in prefetched(self._model, "records")]
+        first = page_size(first)
+        after_id = None if after is None else guarded(parse_id, after, "after")
+        rows = getattr(self._model, to_attr("records"), None)
+        if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
+            rows = self._model.records.order_by("id")
+            if after_id is not None:
+                rows = rows.filter(id__gt=after_id)
+            rows = list(rows[:first])
+        rows = sorted(rows, key=lambda r: r.id)
+        if after_id is not None:  # prefetched rows may start before it (prefetch._page_window)
+            rows = [r for r in rows if r.id > after_id]
+        return [ServiceRecord(_model=r) for r in rows[:first]]
 
 
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")

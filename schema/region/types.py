@@ -293,6 +293,8 @@ class PageInfo:
 
 # Where prefetch.py puts a group's page of active memberships (see PAGES there).
 GROUP_VOLUNTEERS = "prefetched_volunteers"
+# Project.records' page size when the query names none (prefetch.py PAGES reads it).
+PROJECT_RECORDS_FIRST = 100
 
 
 @strawberry.type(description="A volunteer in a group's page of volunteers, with the membership.")
