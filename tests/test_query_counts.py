@@ -112,8 +112,8 @@ def test_pages_cost_the_same_statements_whatever_their_size(
 @pytest.mark.parametrize(
     ("query", "bound"),
     # host, token, roles, the group with its liaison; subgroups, viewing groups,
-    # memberships with volunteers — and projects, their records
-    [(GROUP_TREE, 7), (GROUP_PROJECTS, 6)],
+    # members with volunteers, applications — and projects, their records
+    [(GROUP_TREE, 8), (GROUP_PROJECTS, 6)],
     ids=["group-tree", "group-projects"],
 )
 def test_a_group_costs_the_same_statements_whatever_its_size(region, gql, query, bound):
@@ -534,9 +534,9 @@ APPLICATIONS = """{ groups(first: 4) { edges { node { members { id volunteer { n
   applications { appliedAt volunteer { phoneMasked } } } } } }"""
 
 
-def test_applications_are_prefetched_with_members(region, gql):
-    """Applied memberships alongside members: one memberships query with the columns
-    both selections read (no query per row)."""
+def test_applications_are_prefetched_beside_members(region, gql):
+    """Applied memberships alongside members: each list a page of its own, one query
+    each for every group of the page (no query per row), each with its own rows."""
     from tenants.groups.models import MembershipStatus
     from tenants.volunteers.models import Volunteer
 
@@ -552,9 +552,65 @@ def test_applications_are_prefetched_with_members(region, gql):
     answer, sql = execute_in_process(SLUG, APPLICATIONS, {}, token)
     assert "errors" not in answer, answer
     first = answer["data"]["groups"]["edges"][0]["node"]
+    with tenant_context(region):
+        pending = group.memberships.filter(status=MembershipStatus.APPLIED).order_by("id")
+        active = group.memberships.filter(status=MembershipStatus.ACTIVE).order_by("id")
+        assert [a["volunteer"]["phoneMasked"] for a in first["applications"]] == [
+            m.volunteer.phone_masked for m in pending
+        ]
+        assert [m["id"] for m in first["members"]] == [str(m.id) for m in active]
     assert len(first["applications"]) >= len(applicants)
-    # host, token, roles, groups, memberships with their volunteers
-    assert len(sql) == 5, sql
+    # host, token, roles, groups, members with their volunteers, applications with theirs
+    assert len(sql) == 6, sql
+
+
+MEMBERS_AFTER = """query($id: ID!, $after: ID) { group(id: $id) {
+  members(first: 2, after: $after) { id } } }"""
+PAYLOAD_MEMBERS = """mutation($id: ID!, $p: String!, $after: ID) {
+  setPermissionGroup(groupId: $id, permissionGroup: $p) { group {
+    members(first: 2, after: $after) { id } } errors { code } } }"""
+
+
+def test_members_come_a_hundred_at_most_and_page_by_id(region, gql):
+    """``members(first, after)``: active memberships by id, the keyset and the limit in
+    the SQL whether prefetched (``group(id:)``) or read for a mutation's payload."""
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, _ = _groups_by_size()
+        ids = [
+            str(i)
+            for i in big.memberships.filter(status="active")
+            .order_by("id")
+            .values_list("id", flat=True)
+        ]
+        permission_group = big.permission_group
+    assert len(ids) > 4
+    everything, _ = statements(
+        """query($id: ID!) { group(id: $id) { members { id } } }""", {"id": str(big.id)}, token
+    )
+    assert [m["id"] for m in everything["data"]["group"]["members"]] == ids[:100]
+    for query, variables, path in (
+        (MEMBERS_AFTER, {"id": str(big.id), "after": ids[1]}, ("group",)),
+        (
+            PAYLOAD_MEMBERS,
+            {"id": str(big.id), "p": permission_group, "after": ids[1]},
+            ("setPermissionGroup", "group"),
+        ),
+    ):
+        answer, sql = statements(query, variables, token)
+        node = answer["data"]
+        for key in path:
+            node = node[key]
+        assert [m["id"] for m in node["members"]] == ids[2:4]
+        (read,) = [q for q in sql if 'FROM "groups_membership"' in q]
+        assert f'"groups_membership"."id" > {ids[1]}' in read
+    too_many = gql.region(
+        SLUG,
+        "query($id: ID!) { group(id: $id) { members(first: 101) { id } } }",
+        {"id": str(big.id)},
+        token=token,
+    )
+    assert too_many["errors"][0]["extensions"] == {"code": "INVALID", "field": "first"}
 
 
 def test_a_query_failing_part_way_loads_its_rows_once(region):

@@ -18,8 +18,14 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from central.errors import ServiceError
 from schema.region.auth import parse_id
 from schema.region.fields import COLUMNS_KEY
-from schema.region.types import GROUP_VOLUNTEERS, PROJECT_RECORDS_FIRST, decode_cursor
-from tenants.groups.selectors import active_memberships
+from schema.region.types import (
+    GROUP_APPLICATIONS,
+    GROUP_MEMBERS,
+    GROUP_VOLUNTEERS,
+    LIST_FIRST,
+    decode_cursor,
+)
+from tenants.groups.selectors import active_memberships, pending_applications
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
 
@@ -137,12 +143,27 @@ PAGES: dict[tuple[str, str], Page] = {
         "volunteer_id",
         functools.partial(decode_cursor, "v"),
     ),
+    # Lists paged by id (types.list_page).
     ("Project", "records"): Page(
         lambda: ServiceRecord.objects.order_by("id"),
         to_attr("records"),
         "id",
         functools.partial(parse_id, field="after"),
-        default_first=PROJECT_RECORDS_FIRST,
+        default_first=LIST_FIRST,
+    ),
+    ("VolunteerGroup", "members"): Page(
+        lambda: active_memberships().order_by("id"),
+        GROUP_MEMBERS,
+        "id",
+        functools.partial(parse_id, field="after"),
+        default_first=LIST_FIRST,
+    ),
+    ("VolunteerGroup", "applications"): Page(
+        pending_applications,
+        GROUP_APPLICATIONS,
+        "id",
+        functools.partial(parse_id, field="after"),
+        default_first=LIST_FIRST,
     ),
 }
 

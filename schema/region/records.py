@@ -15,13 +15,14 @@ from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized
 from schema.region.types import (
-    PROJECT_RECORDS_FIRST,
+    LIST_FIRST,
     PageInfo,
     Volunteer,
     VolunteerGroup,
     choices_enum,
     decode_cursor,
     encode_cursor,
+    list_page,
     page_size,
 )
 from tenants.projects import models as project_models
@@ -78,25 +79,17 @@ class Project:
         "`after` the last one's id for the next. Group staff and the authority only."
     )
     def records(
-        self, info: Info, first: int = PROJECT_RECORDS_FIRST, after: strawberry.ID | None = None
+        self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[ServiceRecord] | None:
         principal = principal_of(info)
         if principal is None or not (
             principal.is_authority or self._model.group_id in principal.staff_group_ids
         ):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
-        first = page_size(first)
-        after_id = None if after is None else guarded(parse_id, after, "after")
-        rows = getattr(self._model, to_attr("records"), None)
-        if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
-            rows = self._model.records.order_by("id")
-            if after_id is not None:
-                rows = rows.filter(id__gt=after_id)
-            rows = list(rows[:first])
-        rows = sorted(rows, key=lambda r: r.id)
-        if after_id is not None:  # prefetched rows may start before it (prefetch._page_window)
-            rows = [r for r in rows if r.id > after_id]
-        return [ServiceRecord(_model=r) for r in rows[:first]]
+        rows = list_page(
+            getattr(self._model, to_attr("records"), None), self._model.records.all(), first, after
+        )
+        return [ServiceRecord(_model=r) for r in rows]
 
 
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")

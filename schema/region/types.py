@@ -20,13 +20,20 @@ from strawberry.types import Info
 from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
-from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers, manages_region_volunteers
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
+
+# Where prefetch.py puts a group's pages (see PAGES there).
+GROUP_VOLUNTEERS = "prefetched_volunteers"
+GROUP_MEMBERS = "prefetched_members"
+GROUP_APPLICATIONS = "prefetched_applications"
+# A paged list's size when the query names none (prefetch.py PAGES reads it).
+LIST_FIRST = 100
 
 if TYPE_CHECKING:
     from schema.region.certificates import Certificate
@@ -219,16 +226,22 @@ class VolunteerGroup:
         ]
 
     @strawberry.field(
-        description="Active members. Group staff, region-wide managers and the authority only."
+        description="Active members, in the order they joined, `first` at a time (at most "
+        "100); `after` the last membership's id for the next. Group staff, region-wide "
+        "managers and the authority only."
     )
-    def members(self, info: Info) -> list[Membership] | None:
+    def members(
+        self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
+    ) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
-        return [
-            Membership(_model=m)
-            for m in prefetched(self._model, "memberships")
-            if m.status == group_models.MembershipStatus.ACTIVE
-        ]
+        rows = list_page(
+            getattr(self._model, GROUP_MEMBERS, None),
+            group_selectors.active_memberships().filter(group=self._model).order_by("id"),
+            first,
+            after,
+        )
+        return [Membership(_model=m) for m in rows]
 
     @strawberry.field(description="The group's projects; published ones are public.")
     def projects(
@@ -274,27 +287,28 @@ class VolunteerGroup:
             ),
         )
 
-    @strawberry.field(description="Pending applications to join. Group staff only.")
-    def applications(self, info: Info) -> list[Membership] | None:
+    @strawberry.field(
+        description="Pending applications to join, oldest first, `first` at a time (at most "
+        "100); `after` the last one's id for the next. Group staff only."
+    )
+    def applications(
+        self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
+    ) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
-        return [
-            Membership(_model=m)
-            for m in prefetched(self._model, "memberships")
-            if m.status == group_models.MembershipStatus.APPLIED
-        ]
+        rows = list_page(
+            getattr(self._model, GROUP_APPLICATIONS, None),
+            group_selectors.pending_applications().filter(group=self._model),
+            first,
+            after,
+        )
+        return [Membership(_model=m) for m in rows]
 
 
 @strawberry.type
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
-
-
-# Where prefetch.py puts a group's page of active memberships (see PAGES there).
-GROUP_VOLUNTEERS = "prefetched_volunteers"
-# Project.records' page size when the query names none (prefetch.py PAGES reads it).
-PROJECT_RECORDS_FIRST = 100
 
 
 @strawberry.type(description="A volunteer in a group's page of volunteers, with the membership.")
@@ -347,6 +361,23 @@ class GroupEdge:
 class GroupConnection:
     edges: list[GroupEdge]
     page_info: PageInfo
+
+
+def list_page(prefetched_rows: list | None, queryset, first: int, after) -> list:
+    """A page of a list field keyed by id (``first``, ``after`` the last id seen):
+    from the rows prefetch.py loaded (each parent's first rows past ``after``), else
+    by one query for just this page."""
+    first = page_size(first)
+    after_id = None if after is None else guarded(parse_id, after, "after")
+    rows = prefetched_rows
+    if rows is None:
+        if after_id is not None:
+            queryset = queryset.filter(id__gt=after_id)
+        rows = list(queryset.order_by("id")[:first])
+    rows = sorted(rows, key=lambda row: row.id)
+    if after_id is not None:  # prefetched rows may start before it (prefetch._page_window)
+        rows = [row for row in rows if row.id > after_id]
+    return rows[:first]
 
 
 def page_size(first: int) -> int:

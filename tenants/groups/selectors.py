@@ -39,6 +39,11 @@ def visible_groups(
     return queryset.order_by("id")
 
 
+def pending_applications() -> QuerySet[Membership]:
+    """Applications to join waiting for the group's decision (申请加入), oldest first."""
+    return Membership.objects.filter(status=MembershipStatus.APPLIED).order_by("id")
+
+
 def active_memberships() -> QuerySet[Membership]:
     """Active memberships in volunteer order: a group's ``volunteers`` pages through
     these (keyset on the volunteer id); ``schema/region/prefetch.py`` loads them
