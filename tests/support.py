@@ -33,7 +33,7 @@ def admin_database_url(name: str = "postgres") -> str:
 
 
 def execute_in_process(
-    slug: str, query: str, variables: dict, token: str, compiled: str = "on"
+    slug: str, query: str, variables: dict, token: str | None, compiled: str = "on"
 ) -> tuple[dict, list[str]]:
     """Run a query in this process (Django test client, real middleware) and return
     its answer and the SQL it issued (``SET search_path`` left out). Compiled
@@ -43,7 +43,8 @@ def execute_in_process(
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_HOST=f"{slug}.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}  # None: anonymous
+    client = Client(HTTP_HOST=f"{slug}.localhost", **auth)
     graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
     with override_settings(GRAPHQL=graphql), CaptureQueriesContext(connection) as captured:
         response = client.post(

@@ -613,6 +613,106 @@ def test_members_come_a_hundred_at_most_and_page_by_id(region, gql):
     assert too_many["errors"][0]["extensions"] == {"code": "INVALID", "field": "first"}
 
 
+SUBGROUPS = """query($after: ID) { groups(first: 50) { edges { node { id
+  subgroups(first: 1, after: $after) { id } } } } }"""
+
+
+def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
+    """``subgroups(first, after)``: approved groups liaised by this one, by id; a
+    pending subgroup neither shows nor takes a place in the page."""
+    from tenants.groups.models import Review
+
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        hub = VolunteerGroup.objects.filter(review=Review.APPROVED).order_by("id").first()
+        before = list(hub.liaised_groups.values_list("id", flat=True))
+        added = []
+        for index, review in enumerate((Review.APPROVED, Review.PENDING, *[Review.APPROVED] * 2)):
+            clone = VolunteerGroup.objects.get(id=hub.id)
+            clone.pk, clone._state.adding = None, True
+            clone.name, clone.liaison_group, clone.review = f"{hub.name}分队{index}", hub, review
+            clone.save()
+            added.append(clone)
+        shown = [
+            str(g.id) for g in hub.liaised_groups.filter(review=Review.APPROVED).order_by("id")
+        ]
+    try:
+        assert len(shown) >= 3 and str(added[1].id) not in shown
+        seen, after = [], None
+        while True:
+            answer, sql = statements(SUBGROUPS, {"after": after}, token)
+            (node,) = [
+                e["node"]
+                for e in answer["data"]["groups"]["edges"]
+                if e["node"]["id"] == str(hub.id)
+            ]
+            if not node["subgroups"]:
+                break
+            seen += [g["id"] for g in node["subgroups"]]
+            after = seen[-1]
+        assert seen == shown
+        (read,) = [q for q in sql if 'FROM "groups_volunteergroup"' in q and "qual0" in q]
+        assert f'"groups_volunteergroup"."id" > {after}' in read
+    finally:
+        with tenant_context(region):
+            VolunteerGroup.objects.filter(id__in=[g.id for g in added]).delete()
+            assert list(hub.liaised_groups.values_list("id", flat=True)) == before
+
+
+PROJECTS = """query($id: ID!, $after: ID) { group(id: $id) {
+  projects(first: 1, after: $after) { id } } }"""
+
+
+def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
+    """``projects(first, after)``: the visibility (published for anyone, every one for
+    the group's staff and the authority) is in the SQL with the keyset, so a draft
+    takes no place in an outsider's page and no page comes back short."""
+    from django.db.models import Count
+
+    from tenants.projects.models import Project as ProjectModel
+    from tenants.projects.models import ProjectStatus
+
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        group = (
+            VolunteerGroup.objects.filter(review="approved")
+            .annotate(n=Count("projects"))
+            .order_by("-n", "id")
+            .first()
+        )
+        projects = list(group.projects.order_by("id"))
+        assert len(projects) >= 3
+        draft, was = projects[1], projects[1].status
+        ProjectModel.objects.filter(id=draft.id).update(status=ProjectStatus.DRAFT)
+        published = [
+            str(p.id) for p in group.projects.filter(status=ProjectStatus.PUBLISHED).order_by("id")
+        ]
+
+    def pages(token) -> tuple[list[str], list[str]]:
+        seen, after = [], None
+        while True:
+            answer, sql = execute_in_process(
+                SLUG, PROJECTS, {"id": str(group.id), "after": after}, token
+            )
+            assert "errors" not in answer, answer
+            got = [p["id"] for p in answer["data"]["group"]["projects"]]
+            if not got:
+                return seen, sql
+            seen += got
+            after = got[-1]
+
+    try:
+        anyone, sql = pages(None)
+        assert anyone == published and str(draft.id) not in anyone
+        (read,) = [q for q in sql if 'FROM "projects_project"' in q and "qual0" in q]
+        assert '"projects_project"."status" = \'published\'' in read
+        everything, _ = pages(token)
+        assert everything == [str(p.id) for p in projects]
+    finally:
+        with tenant_context(region):
+            ProjectModel.objects.filter(id=draft.id).update(status=was)
+
+
 def test_a_query_failing_part_way_loads_its_rows_once(region):
     """Compiled execution gives up on the first error and graphql-core answers,
     reusing what the root fields resolved to: the same statements as graphql-core

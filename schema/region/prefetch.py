@@ -16,16 +16,19 @@ from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central.errors import ServiceError
-from schema.region.auth import parse_id
+from schema.region.auth import parse_id, principal_of
 from schema.region.fields import COLUMNS_KEY
 from schema.region.types import (
     GROUP_APPLICATIONS,
     GROUP_MEMBERS,
+    GROUP_PROJECTS,
+    GROUP_SUBGROUPS,
     GROUP_VOLUNTEERS,
     LIST_FIRST,
     decode_cursor,
 )
-from tenants.groups.selectors import active_memberships, pending_applications
+from tenants.groups.selectors import active_memberships, approved_groups, pending_applications
+from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
 
@@ -117,54 +120,49 @@ def _fields(selections) -> list[SelectedField]:
 
 @dataclass(frozen=True)
 class Page:
-    """A paged list field: ``rows()`` gives its rows in page order, a keyset on
-    ``keyset``; ``after_key`` turns the field's ``after`` argument into the keyset
-    value past which the page starts (raising ``ServiceError`` for a bad one);
-    ``first`` defaults to ``default_first``. Prefetched into ``to_attr`` (read by the
-    field's resolver)."""
+    """A paged list field: ``rows(principal)`` gives the rows the caller may see,
+    in page order, a keyset on ``keyset``; ``after_key`` turns the field's
+    ``after`` argument into the keyset value past which the page starts (raising
+    ``ServiceError`` for a bad one); ``first`` defaults to ``default_first``.
+    Prefetched into ``to_attr`` (read by the field's resolver)."""
 
-    rows: Callable[[], QuerySet]
+    rows: Callable[[object], QuerySet]
     to_attr: str
     keyset: str
     after_key: Callable[[str], int]
     default_first: int = 20
 
 
+def _by_id(rows: Callable[[object], QuerySet], attr: str) -> Page:
+    """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
+    return Page(rows, attr, "id", functools.partial(parse_id, field="after"), LIST_FIRST)
+
+
 PAGES: dict[tuple[str, str], Page] = {
     ("Volunteer", "records"): Page(
-        lambda: ServiceRecord.objects.order_by("id"),
+        lambda _: ServiceRecord.objects.order_by("id"),
         to_attr("records"),
         "id",
         functools.partial(decode_cursor, "r"),
     ),
     ("VolunteerGroup", "volunteers"): Page(
-        active_memberships,
+        lambda _: active_memberships(),
         GROUP_VOLUNTEERS,
         "volunteer_id",
         functools.partial(decode_cursor, "v"),
     ),
     # Lists paged by id (types.list_page).
-    ("Project", "records"): Page(
-        lambda: ServiceRecord.objects.order_by("id"),
-        to_attr("records"),
-        "id",
-        functools.partial(parse_id, field="after"),
-        default_first=LIST_FIRST,
+    ("Project", "records"): _by_id(
+        lambda _: ServiceRecord.objects.order_by("id"), to_attr("records")
     ),
-    ("VolunteerGroup", "members"): Page(
-        lambda: active_memberships().order_by("id"),
-        GROUP_MEMBERS,
-        "id",
-        functools.partial(parse_id, field="after"),
-        default_first=LIST_FIRST,
+    ("VolunteerGroup", "members"): _by_id(
+        lambda _: active_memberships().order_by("id"), GROUP_MEMBERS
     ),
-    ("VolunteerGroup", "applications"): Page(
-        pending_applications,
-        GROUP_APPLICATIONS,
-        "id",
-        functools.partial(parse_id, field="after"),
-        default_first=LIST_FIRST,
+    ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), GROUP_SUBGROUPS),
+    ("VolunteerGroup", "applications"): _by_id(
+        lambda _: pending_applications(), GROUP_APPLICATIONS
     ),
+    ("VolunteerGroup", "projects"): _by_id(visible_projects, GROUP_PROJECTS),
 }
 
 
@@ -207,7 +205,7 @@ def _int(value) -> int | None:
     return None
 
 
-def optimize(queryset, selections, type_name: str, only_columns: bool = False):
+def optimize(queryset, selections, type_name: str, only_columns: bool = False, principal=None):
     """``queryset`` joined with the single rows and prefetching the lists that
     ``selections`` (under GraphQL type ``type_name``) ask for, to any depth.
 
@@ -217,9 +215,10 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False):
     the same way for what is selected under it. So the statement count depends
     on the query's shape, never on how many rows a page has. With
     ``only_columns`` (the lists, where the rows are many), rows load only the
-    columns the selection reads (``declared_columns``).
+    columns the selection reads (``declared_columns``). Pages whose rows depend on
+    who asks (``Page.rows``) are read for ``principal``.
     """
-    joins, prefetches, few = _relations(queryset.model, selections, type_name, "")
+    joins, prefetches, few = _relations(queryset.model, selections, type_name, "", principal)
     for relation, rows in few.items():
         queryset = queryset.with_few(relation, rows)
     if joins:
@@ -271,7 +270,9 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
     return sorted(columns)
 
 
-def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, list, dict]:
+def _relations(
+    model, selections, type_name: str, prefix: str, principal
+) -> tuple[list, list, dict]:
     """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
     relations to load for the few rows that have any, for what ``selections`` ask."""
     by_relation: dict[tuple[str, Page | None], list[SelectedField]] = {}
@@ -285,7 +286,7 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
         django_name, child_type = relation
         if not django_name:  # a wrapper (connection, edge): same rows, look inside
             inner_joins, inner_prefetches, inner_few = _relations(
-                model, field.selections, child_type, prefix
+                model, field.selections, child_type, prefix, principal
             )
             few.update(inner_few)
             joins += inner_joins
@@ -302,13 +303,13 @@ def _relations(model, selections, type_name: str, prefix: str) -> tuple[list, li
             joins.append(f"{prefix}{django_name}")
             # A joined row's MostlyEmpty relations are prefetched like any list.
             inner_joins, inner_prefetches, _ = _relations(
-                related_model, children, child_type, f"{prefix}{django_name}__"
+                related_model, children, child_type, f"{prefix}{django_name}__", principal
             )
             joins += inner_joins
             prefetches += inner_prefetches
             continue
-        base = page.rows() if page else related_model._default_manager.all()
-        rows = optimize(base, children, child_type, True)
+        base = page.rows(principal) if page else related_model._default_manager.all()
+        rows = optimize(base, children, child_type, True, principal)
         mostly_empty = isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty)
         if mostly_empty and page is None and not prefix:
             few[django_name] = rows
@@ -341,4 +342,6 @@ def child_selections(info, *path: str):
 
 def optimized(queryset, info, type_name: str, *path: str):
     """``queryset`` with every relation the request selects joined or prefetched."""
-    return optimize(queryset, child_selections(info, *path), type_name)
+    return optimize(
+        queryset, child_selections(info, *path), type_name, principal=principal_of(info)
+    )

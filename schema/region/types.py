@@ -25,6 +25,7 @@ from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers, manages_region_volunteers
+from tenants.projects import selectors as project_selectors
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
 
@@ -32,6 +33,8 @@ from tenants.volunteers import models as volunteer_models
 GROUP_VOLUNTEERS = "prefetched_volunteers"
 GROUP_MEMBERS = "prefetched_members"
 GROUP_APPLICATIONS = "prefetched_applications"
+GROUP_SUBGROUPS = "prefetched_subgroups"
+GROUP_PROJECTS = "prefetched_projects"
 # A paged list's size when the query names none (prefetch.py PAGES reads it).
 LIST_FIRST = 100
 
@@ -217,13 +220,20 @@ class VolunteerGroup:
     def viewing_groups(self) -> list[VolunteerGroup]:
         return [VolunteerGroup(_model=g) for g in prefetched(self._model, "viewing_groups")]
 
-    @strawberry.field(description="Approved groups whose liaison group this is.")
-    def subgroups(self) -> list[VolunteerGroup]:
-        return [
-            VolunteerGroup(_model=g)
-            for g in prefetched(self._model, "liaised_groups")
-            if g.review == group_models.Review.APPROVED
-        ]
+    @strawberry.field(
+        description="Approved groups whose liaison group this is, oldest first, `first` at a "
+        "time (at most 100); `after` the last one's id for the next."
+    )
+    def subgroups(
+        self, first: int = LIST_FIRST, after: strawberry.ID | None = None
+    ) -> list[VolunteerGroup]:
+        rows = list_page(
+            getattr(self._model, GROUP_SUBGROUPS, None),
+            group_selectors.approved_groups().filter(liaison_group=self._model),
+            first,
+            after,
+        )
+        return [VolunteerGroup(_model=g) for g in rows]
 
     @strawberry.field(
         description="Active members, in the order they joined, `first` at a time (at most "
@@ -243,21 +253,23 @@ class VolunteerGroup:
         )
         return [Membership(_model=m) for m in rows]
 
-    @strawberry.field(description="The group's projects; published ones are public.")
+    @strawberry.field(
+        description="The group's projects, oldest first, `first` at a time (at most 100); "
+        "`after` the last one's id for the next. Published ones are public; the group's "
+        "staff and the authority see every one."
+    )
     def projects(
-        self, info: Info
+        self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Annotated[Project, strawberry.lazy("schema.region.records")]]:
         from schema.region.records import Project
 
-        principal = principal_of(info)
-        staff = principal is not None and (
-            principal.is_authority or self._model.id in principal.staff_group_ids
+        rows = list_page(
+            getattr(self._model, GROUP_PROJECTS, None),
+            project_selectors.visible_projects(principal_of(info)).filter(group=self._model),
+            first,
+            after,
         )
-        return [
-            Project(_model=p)
-            for p in prefetched(self._model, "projects")
-            if staff or p.status == "published"
-        ]
+        return [Project(_model=p) for p in rows]
 
     @strawberry.field(
         description="Active members' volunteers, a page at a time (keyset cursors on the "

@@ -39,6 +39,11 @@ def visible_groups(
     return queryset.order_by("id")
 
 
+def approved_groups() -> QuerySet[VolunteerGroup]:
+    """Groups anyone may see, oldest first: a group's ``subgroups`` page through these."""
+    return VolunteerGroup.objects.filter(review=Review.APPROVED).order_by("id")
+
+
 def pending_applications() -> QuerySet[Membership]:
     """Applications to join waiting for the group's decision (申请加入), oldest first."""
     return Membership.objects.filter(status=MembershipStatus.APPLIED).order_by("id")
