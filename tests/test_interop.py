@@ -87,6 +87,17 @@ def test_transfer_within_one_deployment(gql, seed_regions):
         n["originRegionCode"] == "500000" and n["originGroupName"] == s.h.team.name for n in nodes
     )
     assert any("扣除休息" in a["reason"] for n in nodes for a in n["amendments"])
+    # An imported record has no group here: only the destination's authority amends it —
+    # not any logged-in account (a volunteer once could raise anyone's imported hours).
+    with tenant_context(region("yunnan")):
+        imported = ServiceRecord.objects.filter(volunteer__number=volunteer.number).first().id
+    amend = """mutation($r: ID!, $h: Decimal!) { amendRecord(recordId: $r, changes: {hours: $h},
+      reason: "核对") { errors { code } } }"""
+    outsider = login(gql, "yunnan", _yn_volunteer())
+    refused = gql.region("yunnan", amend, {"r": str(imported), "h": "9"}, token=outsider)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    amended = gql.region("yunnan", amend, {"r": str(imported), "h": "1"}, token=yunnan)
+    assert amended["data"]["amendRecord"]["errors"] == []
     # The source keeps its records, read-only, and the volunteer is transferred.
     chongqing = authority(gql, "chongqing", "province")
     source = gql.region("chongqing", DESTINATION_VIEW, {"n": volunteer.number}, token=chongqing)[

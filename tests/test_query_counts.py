@@ -350,9 +350,8 @@ def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
     assert keyset in read
     page, sql = statements(GROUPS_VOLUNTEERS_AFTER, {"after": cursor}, token)
     nodes = {e["node"]["id"]: e["node"] for e in page["data"]["groups"]["edges"]}
-    if str(big.id) in nodes:
-        got = [e["node"]["number"] for e in nodes[str(big.id)]["volunteers"]["edges"]]
-        assert got == wanted
+    got = [e["node"]["number"] for e in nodes[str(big.id)]["volunteers"]["edges"]]
+    assert got == wanted
     (read,) = membership_reads(sql)
     assert keyset in read
     changed, sql = statements(
@@ -711,6 +710,57 @@ def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
     finally:
         with tenant_context(region):
             ProjectModel.objects.filter(id=draft.id).update(status=was)
+
+
+def test_no_arguments_make_a_page_read_every_row(region, gql):
+    """Aliases past different cursors, refused arguments, an anonymous caller of a
+    closed list, an omitted ``first``: none loads a group's every member. Either one
+    bounded page per group, or nothing read at all before the typed error."""
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, _ = _groups_by_size()
+        ids = [
+            str(i)
+            for i in big.memberships.filter(status="active")
+            .order_by("id")
+            .values_list("id", flat=True)
+        ]
+    assert len(ids) > 4
+
+    def membership_reads(sql: list[str]) -> list[str]:
+        return [q for q in sql if 'FROM "groups_membership"' in q]
+
+    two_cursors = """query($id: ID!, $a: ID!, $b: ID!) { group(id: $id) {
+      a: members(first: 2, after: $a) { id } b: members(first: 2, after: $b) { id } } }"""
+    answer, sql = statements(two_cursors, {"id": str(big.id), "a": ids[0], "b": ids[2]}, token)
+    group = answer["data"]["group"]
+    assert [m["id"] for m in group["a"]] == ids[1:3]
+    assert [m["id"] for m in group["b"]] == ids[3:5]
+    reads = membership_reads(sql)
+    assert len(reads) == 2 and all("LIMIT 2" in q for q in reads), reads
+    for variables, field in (({"first": 101}, "first"), ({"first": 2, "after": "x"}, "after")):
+        refused, sql = execute_in_process(
+            SLUG,
+            """query($id: ID!, $first: Int!, $after: ID) { group(id: $id) {
+              members(first: $first, after: $after) { id } } }""",
+            {"id": str(big.id), **variables},
+            token,
+        )
+        assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
+        assert membership_reads(sql) == [], sql
+    anonymous, sql = execute_in_process(
+        SLUG, "query($id: ID!) { group(id: $id) { members { id } } }", {"id": str(big.id)}, None
+    )
+    assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert membership_reads(sql) == [], sql
+    omitted, sql = statements(
+        "query($id: ID!, $f: Int) { group(id: $id) { members(first: $f) { id } } }",
+        {"id": str(big.id)},
+        token,
+    )
+    assert [m["id"] for m in omitted["data"]["group"]["members"]] == ids[:100]
+    (read,) = membership_reads(sql)
+    assert '"qual0" <= 101' in read
 
 
 def test_a_query_failing_part_way_loads_its_rows_once(region):

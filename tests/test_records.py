@@ -76,24 +76,26 @@ def test_chongqing_counts_at_once_and_totals_follow(gql, seed_regions):
     assert rest["pageInfo"]["hasNextPage"] is False
 
 
+# Days as offsets from the day the test runs (not the day pytest collected it: a run
+# across midnight once turned "tomorrow" into "today").
 @pytest.mark.parametrize(
-    ("day", "start", "end", "hours", "field"),
+    ("days_back", "start", "end", "hours", "field"),
     [
-        (days_ago(1), "09:00", "10:00", "0", "hours"),
-        (days_ago(1), "09:00", "10:00", "-1", "hours"),
-        (days_ago(1), "09:00", "10:00", "1.5", "hours"),  # more than the span: travel excluded
-        (days_ago(1), "09:00", "10:00", "25", "hours"),
-        (days_ago(1), "09:00", "10:00", "NaN", "hours"),  # a Decimal, but not a number
-        (days_ago(1), "10:00", "09:00", "1", "endTime"),
-        (timezone.localdate() + datetime.timedelta(days=1), "09:00", "10:00", "1", "serviceDate"),
+        (1, "09:00", "10:00", "0", "hours"),
+        (1, "09:00", "10:00", "-1", "hours"),
+        (1, "09:00", "10:00", "1.5", "hours"),  # more than the span: travel excluded
+        (1, "09:00", "10:00", "25", "hours"),
+        (1, "09:00", "10:00", "NaN", "hours"),  # a Decimal, but not a number
+        (1, "10:00", "09:00", "1", "endTime"),
+        (-1, "09:00", "10:00", "1", "serviceDate"),  # tomorrow
     ],
 )
 def test_invalid_hours_are_refused_and_write_nothing(
-    gql, seed_regions, day, start, end, hours, field
+    gql, seed_regions, days_back, start, end, hours, field
 ):
     s = stage(gql, "chongqing")
     volunteer, _ = s.volunteers[0]
-    body = record(gql, s, volunteer.number, day, start, end, hours)
+    body = record(gql, s, volunteer.number, days_ago(days_back), start, end, hours)
     payload = body["data"]["recordHours"]
     assert payload["record"] is None
     assert field in {e["field"] for e in payload["errors"]}, payload

@@ -131,11 +131,12 @@ class Page:
     keyset: str
     after_key: Callable[[str], int]
     default_first: int = 20
+    gated: bool = False  # refused to anonymous callers: not read for them
 
 
-def _by_id(rows: Callable[[object], QuerySet], attr: str) -> Page:
+def _by_id(rows: Callable[[object], QuerySet], attr: str, gated: bool = False) -> Page:
     """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
-    return Page(rows, attr, "id", functools.partial(parse_id, field="after"), LIST_FIRST)
+    return Page(rows, attr, "id", functools.partial(parse_id, field="after"), LIST_FIRST, gated)
 
 
 PAGES: dict[tuple[str, str], Page] = {
@@ -150,35 +151,46 @@ PAGES: dict[tuple[str, str], Page] = {
         GROUP_VOLUNTEERS,
         "volunteer_id",
         functools.partial(decode_cursor, "v"),
+        gated=True,
     ),
     # Lists paged by id (types.list_page).
     ("Project", "records"): _by_id(
-        lambda _: ServiceRecord.objects.order_by("id"), to_attr("records")
+        lambda _: ServiceRecord.objects.order_by("id"), to_attr("records"), gated=True
     ),
     ("VolunteerGroup", "members"): _by_id(
-        lambda _: active_memberships().order_by("id"), GROUP_MEMBERS
+        lambda _: active_memberships().order_by("id"), GROUP_MEMBERS, gated=True
     ),
     ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), GROUP_SUBGROUPS),
     ("VolunteerGroup", "applications"): _by_id(
-        lambda _: pending_applications(), GROUP_APPLICATIONS
+        lambda _: pending_applications(), GROUP_APPLICATIONS, gated=True
     ),
     ("VolunteerGroup", "projects"): _by_id(visible_projects, GROUP_PROJECTS),
 }
 
 
-def _page_window(page: Page, fields: list[SelectedField]) -> tuple[int, int | None] | None:
-    """(N + 1, the ``after`` argument's key) when each parent needs only its first
-    N+1 rows past it: sliced in SQL (a ``LATERAL`` join where the parent model
-    offers ``FirstRows``, else Django's window function), so a long list is not
-    loaded to show one page of it. Asked for several times (aliases), the largest
-    page. None (all rows; the resolver filters and reports bad arguments) for a
-    ``filter``, aliases with different ``after``, or arguments the resolver refuses."""
-    firsts, afters = [], set()
+EVERY_ROW = (None, None)  # a _page_window: each parent's every row, one query
+
+
+def _page_window(
+    page: Page, fields: list[SelectedField], principal
+) -> tuple[int | None, int | None] | None:
+    """How to prefetch a page for every parent at once: ``(N + 1, the after
+    argument's key)`` when each parent needs only its first N+1 rows past it —
+    sliced in SQL (a ``LATERAL`` join where the parent model offers ``FirstRows``,
+    else Django's window function), so a long list is not loaded to show one page
+    of it; asked for several times (aliases), the largest page. ``EVERY_ROW`` for a
+    ``filter`` (the resolver filters; a volunteer's records only). None — nothing
+    prefetched, each resolver reads its own bounded page or refuses — for arguments
+    the resolver refuses, aliases past different cursors, and a list closed to an
+    anonymous caller (``Page.gated``), so no argument makes this read unbounded rows."""
+    if page.gated and principal is None:
+        return None
+    firsts, afters, filtered = [], set(), False
     for field in fields:
         arguments = field.arguments or {}
-        if arguments.get("filter"):
-            return None
-        first = _int(arguments.get("first", page.default_first))
+        filtered = filtered or bool(arguments.get("filter"))
+        first = arguments.get("first")
+        first = page.default_first if first is None else _int(first)
         if first is None or not 1 <= first <= 100:
             return None
         firsts.append(first)
@@ -190,6 +202,8 @@ def _page_window(page: Page, fields: list[SelectedField]) -> tuple[int, int | No
         after_key = None if after is None else page.after_key(after)
     except ServiceError:
         return None
+    if filtered:
+        return EVERY_ROW
     return max(firsts) + 1, after_key
 
 
@@ -308,6 +322,9 @@ def _relations(
             joins += inner_joins
             prefetches += inner_prefetches
             continue
+        window = _page_window(page, fields, principal) if page else EVERY_ROW
+        if window is None:  # each resolver reads its own page (or refuses)
+            continue
         base = page.rows(principal) if page else related_model._default_manager.all()
         rows = optimize(base, children, child_type, True, principal)
         mostly_empty = isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty)
@@ -315,8 +332,8 @@ def _relations(
             few[django_name] = rows
             continue
         attr = page.to_attr if page else to_attr(django_name)
-        if page is not None and (window := _page_window(page, fields)) is not None:
-            limit, after_key = window
+        limit, after_key = window
+        if limit is not None:
             if after_key is not None:
                 rows = rows.filter(**{f"{page.keyset}__gt": after_key})
             rows = rows[:limit]

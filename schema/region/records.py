@@ -171,22 +171,47 @@ class RecordFilter:
     date_to: datetime.date | None = None
 
 
+def _record_conditions(filter: RecordFilter | None) -> dict[str, object]:
+    """The filter as Django lookups on a record, e.g. ``{"service_date__gte": …}``."""
+    if filter is None:
+        return {}
+    conditions: dict[str, object] = {}
+    if filter.state:
+        conditions["state"] = filter.state.value
+    if filter.project_id:
+        conditions["project_id"] = guarded(parse_id, filter.project_id, "projectId")
+    if filter.date_from:
+        conditions["service_date__gte"] = filter.date_from
+    if filter.date_to:
+        conditions["service_date__lte"] = filter.date_to
+    return conditions
+
+
+def _meets(record, conditions: dict[str, object]) -> bool:
+    """``record`` (in memory) satisfies the lookups of :func:`_record_conditions`."""
+    for lookup, wanted in conditions.items():
+        name, _, operator = lookup.partition("__")
+        value = getattr(record, name)
+        if not {"gte": value >= wanted, "lte": value <= wanted}.get(operator, value == wanted):
+            return False
+    return True
+
+
 def volunteer_records(
     volunteer, first: int, after: str | None, filter: RecordFilter | None
 ) -> ServiceRecordConnection:
-    """A page of a volunteer's records from the prefetched rows (no query per volunteer)."""
+    """A page of a volunteer's records: from the rows prefetch.py loaded for a page of
+    volunteers, else by one query for just this page."""
     page_size(first)
     after_id = guarded(decode_cursor, "r", after)
-    rows = sorted(prefetched(volunteer, "records"), key=lambda r: r.id)
-    if filter:
-        if filter.state:
-            rows = [r for r in rows if r.state == filter.state.value]
-        if filter.project_id:
-            rows = [r for r in rows if str(r.project_id) == str(filter.project_id)]
-        if filter.date_from:
-            rows = [r for r in rows if r.service_date >= filter.date_from]
-        if filter.date_to:
-            rows = [r for r in rows if r.service_date <= filter.date_to]
+    conditions = _record_conditions(filter)
+    rows = getattr(volunteer, to_attr("records"), None)
+    if rows is None:  # not prefetched (prefetch._page_window declined): this page only
+        queryset = volunteer.records.filter(**conditions).order_by("id")
+        if after_id:
+            queryset = queryset.filter(id__gt=after_id)
+        rows = list(queryset[: first + 1])
+    rows = [r for r in sorted(rows, key=lambda r: r.id) if _meets(r, conditions)]
     if after_id:
         rows = [r for r in rows if r.id > after_id]
     page = rows[:first]

@@ -490,10 +490,12 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         raise InvalidInput(f"change at least one of {', '.join(sorted(allowed))}", field="changes")
     with transaction.atomic():
         record = _locked_record(record_id)
+        # A record brought in by a transfer has no project or group here: only this
+        # region's authority answers for it (000 Art.16; the source's recorders are gone).
         principal = (
             _may_record(record.project, principal, policy)
             if record.project
-            else (accounts.require(principal))
+            else accounts.require_authority(principal)
         )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(f"the record is {record.state}", field="recordId")
