@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import operator
 
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
@@ -145,15 +146,19 @@ class FirstRows:
         rows_query = rows_query.filter(**{foreign_key.attname: RawSQL("page_parent.id", ())})[
             :limit
         ]
-        sql, params = rows_query.query.sql_with_params()
         parents = {instance.pk: instance for instance in instances}
-        rows = list(
-            queryset.model._default_manager.raw(
-                "SELECT page_rows.* FROM unnest(%s::bigint[]) AS page_parent(id) "
-                f"CROSS JOIN LATERAL ({sql}) AS page_rows",
-                [list(parents), *params],
+        try:
+            sql, params = rows_query.query.sql_with_params()
+        except EmptyResultSet:  # a condition no row can meet (Django's own querysets agree)
+            rows = []
+        else:
+            rows = list(
+                queryset.model._default_manager.raw(
+                    "SELECT page_rows.* FROM unnest(%s::bigint[]) AS page_parent(id) "
+                    f"CROSS JOIN LATERAL ({sql}) AS page_rows",
+                    [list(parents), *params],
+                )
             )
-        )
         cache_name = foreign_key.name
         for row in rows:  # as Django's prefetch does: each row knows its parent
             row._state.fields_cache[cache_name] = parents[getattr(row, foreign_key.attname)]

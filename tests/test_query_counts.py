@@ -9,6 +9,7 @@ small page and once with a large one: the statement count must be the same
 
 from __future__ import annotations
 
+import base64
 import io
 from types import SimpleNamespace
 
@@ -511,6 +512,41 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
                 dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
                 first = ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
                 assert dates == [r.service_date.isoformat() for r in first[:10]]
+
+
+def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
+    """``records(after:)`` under a page of volunteers: the keyset goes into the LATERAL
+    join; a cursor past any id a column can hold is a typed error, not a failure."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    query = """query($after: String) { volunteers(first: 5) { edges { node { number
+      records(first: 2, after: $after) { edges { node { id } } } } } } }"""
+    with tenant_context(region):
+        pivot = ServiceRecord.objects.order_by("id")[20].id
+    answer, sql = statements(query, {"after": encode_cursor("r", pivot)}, token)
+    (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
+    assert f'"records_servicerecord"."id" > {pivot}' in read and "LIMIT 3" in read
+    with tenant_context(region):
+        for edge in answer["data"]["volunteers"]["edges"]:
+            wanted = ServiceRecord.objects.filter(
+                volunteer__number=edge["node"]["number"], id__gt=pivot
+            ).order_by("id")[:2]
+            got = [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
+            assert got == [r.id for r in wanted]
+    for huge in ("r:9223372036854775808", "r:-9223372036854775809"):
+        cursor = base64.urlsafe_b64encode(huge.encode()).decode()
+        refused, _ = execute_in_process(SLUG, query, {"after": cursor}, token)
+        assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}
+    # Ids that are not numbers, or too large for a column, are typed errors too.
+    for field, query in (
+        ("id", '{ project(id: "9223372036854775808") { id } }'),
+        ("id", '{ group(id: "abc") { id } }'),
+        ("groupId", '{ volunteers(filter: {groupId: "x"}) { edges { cursor } } }'),
+        ("liaisonGroupId", '{ groups(filter: {liaisonGroupId: "x"}) { edges { cursor } } }'),
+    ):
+        refused, _ = execute_in_process(SLUG, query, {}, token)
+        assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}, query
 
 
 def test_every_prefetched_list_a_resolver_reads_is_in_relations():

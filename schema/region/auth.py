@@ -40,6 +40,15 @@ def parse_id(value, field: str = "id") -> int:
     from central.errors import InvalidInput
 
     try:
-        return int(value)
+        return key_in_range(int(value))
     except (TypeError, ValueError):
         raise InvalidInput("not an id", field=field) from None
+
+
+def key_in_range(key: int) -> int:
+    """``key`` if a bigint column can hold it, else ValueError: a larger number
+    compared with an id makes Django give up on the SQL (``EmptyResultSet``) where
+    it is built by hand (tenants/related.py FirstRows)."""
+    if not -(2**63) <= key < 2**63:
+        raise ValueError(key)
+    return key

@@ -11,7 +11,7 @@ from central.errors import PermissionDenied, Unauthenticated
 from schema.central.types import Region, region_type
 from schema.errors import AccessError
 from schema.region import types as t
-from schema.region.auth import guarded, policy_of, principal_of
+from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.prefetch import optimized
 from tenants.groups import selectors as group_selectors
 from tenants.volunteers import selectors as volunteer_selectors
@@ -85,7 +85,7 @@ class RegionQuery:
             policy_of(info),
             status=filter.status.value if filter.status else None,
             verification=filter.verification.value if filter.verification else None,
-            group_id=int(filter.group_id) if filter.group_id else None,
+            group_id=guarded(parse_id, filter.group_id, "groupId") if filter.group_id else None,
             service_area=filter.service_area,
             skill=filter.skill,
             registered_from=filter.registered_from,
@@ -133,7 +133,9 @@ class RegionQuery:
             level=filter.level.value if filter.level else None,
             kind=filter.kind.value if filter.kind else None,
             review=filter.review.value if filter.review else None,
-            liaison_group_id=int(filter.liaison_group_id) if filter.liaison_group_id else None,
+            liaison_group_id=guarded(parse_id, filter.liaison_group_id, "liaisonGroupId")
+            if filter.liaison_group_id
+            else None,
             top_level_only=filter.top_level_only,
         )
         if after_id:
@@ -154,6 +156,8 @@ class RegionQuery:
 
     @strawberry.field(description="One group by id (same visibility as groups).")
     def group(self, info: Info, id: strawberry.ID) -> t.VolunteerGroup | None:
-        queryset = group_selectors.visible_groups(principal_of(info)).filter(id=int(id))
+        queryset = group_selectors.visible_groups(principal_of(info)).filter(
+            id=guarded(parse_id, id)
+        )
         found = optimized(queryset, info, "VolunteerGroup").first()
         return t.VolunteerGroup(_model=found) if found else None

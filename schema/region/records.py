@@ -392,7 +392,7 @@ class RecordsQuery:
     @strawberry.field(description="One project. Public once published.")
     def project(self, info: Info, id: strawberry.ID) -> Project | None:
         principal = principal_of(info)
-        queryset = project_models.Project.objects.filter(id=parse_id(id))
+        queryset = project_models.Project.objects.filter(id=guarded(parse_id, id))
         found = optimized(queryset, info, "Project").first()
         if found is None:
             return None

@@ -20,7 +20,7 @@ from strawberry.types import Info
 from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
-from schema.region.auth import guarded, parse_id, policy_of, principal_of
+from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
@@ -416,7 +416,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
         prefix, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if prefix != kind:
             raise ValueError
-        return int(pk)
+        return key_in_range(int(pk))
     except (ValueError, UnicodeDecodeError):
         from central.errors import InvalidInput
 
