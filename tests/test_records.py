@@ -383,3 +383,23 @@ def test_who_may_object_follows_the_policy(gql, seed_regions):
         token=login(gql, strict.slug, member_user),
     )
     assert allowed["data"]["raiseObjection"]["errors"] == []
+
+
+def test_a_record_until_midnight_ends_at_the_days_last_second(gql, seed_regions):
+    """22:00–23:59:59 holds 2 hours (a night shift's first day, tenants/records/cards.py):
+    the last second is read as 24:00, so the record can be amended, and it travels in a
+    transfer package as it is ("23:59:59", interop/package.py)."""
+    s = stage(gql, "chongqing")
+    volunteer, _ = s.volunteers[0]
+    created = record(gql, s, volunteer.number, days_ago(2), "22:00", "23:59:59", 2)
+    created = created["data"]["recordHours"]
+    assert created["errors"] == [] and created["record"]["hours"] == "2.00"
+    too_many = record(gql, s, volunteer.number, days_ago(3), "22:00", "23:59:58", 2)
+    assert too_many["data"]["recordHours"]["errors"][0]["field"] == "hours"
+    amended = gql.region(
+        "chongqing",
+        AMEND,
+        {"r": created["record"]["id"], "c": {"content": "夜间值守"}, "why": "补充说明"},
+        token=s.recorder,
+    )["data"]["amendRecord"]
+    assert amended["errors"] == []

@@ -141,11 +141,25 @@ def test_qr_check_in_and_out_records_the_hours_between(gql, seed_regions):
     else:  # each day's part rounded down alone: a quarter hour may be lost at midnight
         assert sum(hours) in (1.75, 2.0)  # a part under a quarter hour gives no record
         for record in out["records"]:
-            assert record["endTime"] == "23:59:59.999999" or record["startTime"] == "00:00:00"
+            assert record["endTime"] == "23:59:59" or record["startTime"] == "00:00:00"
     with tenant_context(region("chongqing")):
         closed = CheckIn.objects.get(volunteer=volunteer)
         assert closed.checked_out_at is not None
         assert str(closed.record_id) == out["record"]["id"]
+    # Scanned by mistake: the recorder cancels the check-in; nothing is recorded.
+    variables = {"p": s.project_id, "c": card["code"]}
+    again = gql.region("chongqing", CHECK_IN, variables, token=s.recorder)["data"]["checkIn"]
+    assert again["errors"] == []
+    cancel = """mutation($p: ID!, $c: String!) { cancelCheckIn(projectId: $p, cardCode: $c)
+      { errors { field code } } }"""
+    cancelled = gql.region("chongqing", cancel, variables, token=s.recorder)["data"]
+    assert cancelled["cancelCheckIn"]["errors"] == []
+    twice = gql.region("chongqing", cancel, variables, token=s.recorder)["data"]["cancelCheckIn"]
+    assert twice["errors"] == [{"field": "cardCode", "code": "CONFLICT"}]
+    stranger = gql.region("chongqing", cancel, variables, token=own)
+    assert stranger["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    with tenant_context(region("chongqing")):
+        assert CheckIn.objects.filter(volunteer=volunteer, record__isnull=True).count() == 1
 
 
 def _at(day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
@@ -177,7 +191,8 @@ def test_a_night_shift_checks_out_as_one_record_per_day(gql, seed_regions):
     """A record lies within one day, so 22:00 → 01:40 is two: until midnight and from it."""
     s = stage(gql, "chongqing")
     scan = _scanner(gql, s)
-    night, morning = days_ago(8), days_ago(7)
+    day = {n: days_ago(n) for n in range(2, 9)}  # once: the test may run across midnight
+    night, morning = day[8], day[7]
     with tenant_context(region("chongqing")):
         cards.check_in(**scan, now=_at(night, 22))
         with pytest.raises(InvalidInput, match=r"at most 3\.50 hours"):
@@ -187,17 +202,28 @@ def test_a_night_shift_checks_out_as_one_record_per_day(gql, seed_regions):
         assert not ServiceRecord.objects.filter(volunteer=s.volunteers[0][0]).exists()
         created = cards.check_out(**scan, content="夜间值守", now=_at(morning, 1, 40))
         assert _shape(created) == [
-            (night, datetime.time(22), datetime.time.max, Decimal("2.00")),
+            (night, datetime.time(22), datetime.time(23, 59, 59), Decimal("2.00")),
             (morning, datetime.time(0), datetime.time(1, 40), Decimal("1.50")),
         ]
         # Fewer hours, counted from the check-in onward: the first night's 2, then 0.25.
-        cards.check_in(**scan, now=_at(days_ago(6), 22))
-        fewer = cards.check_out(**scan, content="", hours=Decimal("2.25"), now=_at(days_ago(5), 1))
+        cards.check_in(**scan, now=_at(day[6], 22))
+        fewer = cards.check_out(**scan, content="", hours=Decimal("2.25"), now=_at(day[5], 1))
         assert [r.hours for r in fewer] == [Decimal("2.00"), Decimal("0.25")]
         # A day whose part is under a quarter hour gets no record.
-        cards.check_in(**scan, now=_at(days_ago(4), 23, 50))
-        short = cards.check_out(**scan, content="", now=_at(days_ago(3), 1))
-        assert _shape(short) == [(days_ago(3), datetime.time(0), datetime.time(1), Decimal("1.00"))]
+        cards.check_in(**scan, now=_at(day[4], 23, 50))
+        short = cards.check_out(**scan, content="", now=_at(day[3], 1))
+        assert _shape(short) == [(day[3], datetime.time(0), datetime.time(1), Decimal("1.00"))]
+        # 23:46 → 00:14: 28 minutes, but under a quarter hour on each day: nothing to record,
+        # and the recorder closes the check-in without a record instead.
+        stuck = cards.check_in(**scan, now=_at(day[3], 23, 46))
+        with pytest.raises(InvalidInput, match="on each day"):
+            cards.check_out(**scan, content="", now=_at(day[2], 0, 14))
+        cards.cancel_check_in(**scan, now=_at(day[2], 0, 15))
+        stuck.refresh_from_db()
+        assert stuck.checked_out_at == _at(day[2], 0, 15) and stuck.record is None
+        assert AuditEntry.objects.filter(action="card.check_in_cancelled", target=str(stuck.id))
+        with pytest.raises(Conflict, match="not checked in"):
+            cards.cancel_check_in(**scan)
         check = CheckIn.objects.filter(volunteer=s.volunteers[0][0]).order_by("id").first()
         assert check.record == created[-1]
         detail = AuditEntry.objects.filter(action="card.checked_out", target=str(check.id)).get()
@@ -210,7 +236,7 @@ def test_a_night_shift_checks_out_as_one_record_per_day(gql, seed_regions):
         {"n": s.volunteers[0][0].number},
         token=s.admin,
     )["data"]["volunteer"]["records"]["edges"]
-    assert {"serviceDate": night.isoformat(), "endTime": "23:59:59.999999", "hours": "2.00"} in [
+    assert {"serviceDate": night.isoformat(), "endTime": "23:59:59", "hours": "2.00"} in [
         edge["node"] for edge in listed
     ]
 

@@ -532,6 +532,24 @@ class RecordsMutation:
         return RecordPayload()
 
     @strawberry.mutation(
+        description="Close a volunteer's open check-in without a record (scanned by mistake, "
+        "or too short to count)."
+    )
+    @mutation_payload(RecordPayload)
+    def cancel_check_in(
+        self, info: Info, project_id: strawberry.ID, card_code: str
+    ) -> RecordPayload:
+        principal, policy = caller(info)
+        cards.cancel_check_in(
+            parse_id(project_id),
+            card_code,
+            principal=principal,
+            policy=policy,
+            region_code=info.context.region.code,
+        )
+        return RecordPayload()
+
+    @strawberry.mutation(
         description="Scan again to check out: records the hours between (or fewer, if given), "
         "one record per calendar day."
     )

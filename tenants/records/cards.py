@@ -10,7 +10,7 @@ down to a quarter hour) and records them like a manual entry.
 
 A record lies within one calendar day, so a night shift (checked in before
 midnight, out after it) becomes one record per day: the first ends at the end
-of its day (``datetime.time.max``, shown as 23:59:59.999999), the next starts at
+of its day (``records.END_OF_DAY``, 23:59:59, read as 24:00), the next starts at
 00:00, and each day's hours are rounded down on their own. A check-in stays open
 at most ``OPEN_CHECK_IN_LIMIT``; past that nobody can say what happened, the
 check-out is refused (record those hours by hand), and the next check-in of the
@@ -131,11 +131,14 @@ def check_in(
             if forgotten is not None:
                 forgotten.checked_out_at = now
                 forgotten.save(update_fields=["checked_out_at"])
+                # Closed by whoever scans the volunteer next, at any project: named
+                # with the project it was open at, since that may be another group's.
                 audit(
                     principal.actor,
                     "card.check_in_abandoned",
                     str(forgotten.id),
                     volunteer=volunteer.number,
+                    project=forgotten.project_id,
                     checked_in_at=forgotten.checked_in_at.isoformat(),
                 )
             check = CheckIn.objects.create(
@@ -150,6 +153,40 @@ def check_in(
     return check
 
 
+def _open_check_in(volunteer: Volunteer, project) -> CheckIn:
+    """The volunteer's open check-in at the project, locked, or a Conflict."""
+    check = (
+        CheckIn.objects.select_for_update()
+        .filter(volunteer=volunteer, project=project, checked_out_at__isnull=True)
+        .first()
+    )
+    if check is None:
+        raise Conflict(f"{volunteer.number} is not checked in at {project.name}", field="cardCode")
+    return check
+
+
+def cancel_check_in(
+    project_id: int,
+    code: str,
+    *,
+    principal,
+    policy,
+    region_code: str,
+    now: datetime.datetime | None = None,
+) -> CheckIn:
+    """Close the volunteer's open check-in without a record: scanned by mistake, or
+    too short to count (under a quarter hour, on each day where it spans midnight)."""
+    project = records._project(project_id)
+    principal = records._may_record(project, principal, policy)
+    volunteer = read_code(code, region_code)
+    with transaction.atomic():
+        check = _open_check_in(volunteer, project)
+        check.checked_out_at = now or timezone.now()
+        check.save(update_fields=["checked_out_at"])
+        audit(principal.actor, "card.check_in_cancelled", str(check.id), volunteer=volunteer.number)
+    return check
+
+
 def proposed_hours(start: datetime.datetime, end: datetime.datetime) -> Decimal:
     quarters = int((end - start).total_seconds() // 900)
     return (Decimal(quarters) / 4).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
@@ -161,7 +198,7 @@ class DayPart:
 
     service_date: datetime.date
     start_time: datetime.time
-    end_time: datetime.time  # datetime.time.max: until midnight
+    end_time: datetime.time  # records.END_OF_DAY: until midnight
     proposal: Decimal
 
 
@@ -177,7 +214,7 @@ def day_parts(start: datetime.datetime, end: datetime.datetime) -> list[DayPart]
             DayPart(
                 service_date=start.date(),
                 start_time=start.time().replace(microsecond=0),
-                end_time=datetime.time.max
+                end_time=records.END_OF_DAY
                 if until == midnight
                 else until.time().replace(microsecond=0),
                 proposal=proposed_hours(start, until),
@@ -192,7 +229,11 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     the given hours counted from the check-in onward. Days left with none are dropped."""
     total = sum((part.proposal for part in parts), Decimal(0))
     if total <= 0:
-        raise InvalidInput("less than a quarter hour between check-in and check-out", field="hours")
+        raise InvalidInput(
+            "less than a quarter hour between check-in and check-out (on each day, where it "
+            "spans midnight); cancelCheckIn closes the check-in without a record",
+            field="hours",
+        )
     chosen = total
     if hours is not None:
         problems = ProblemCollector()
@@ -229,15 +270,7 @@ def check_out(
     volunteer = read_code(code, region_code)
     now = now or timezone.now()
     with transaction.atomic():
-        check = (
-            CheckIn.objects.select_for_update()
-            .filter(volunteer=volunteer, project=project, checked_out_at__isnull=True)
-            .first()
-        )
-        if check is None:
-            raise Conflict(
-                f"{volunteer.number} is not checked in at {project.name}", field="cardCode"
-            )
+        check = _open_check_in(volunteer, project)
         start, end = timezone.localtime(check.checked_in_at), timezone.localtime(now)
         if end - start > OPEN_CHECK_IN_LIMIT:
             raise Conflict(

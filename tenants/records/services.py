@@ -87,10 +87,14 @@ def parse_hours(
     return None
 
 
+# A record that runs until midnight ends at the day's last second (a record lies
+# within one day and 24:00 is no time of day); it is read as 24:00.
+END_OF_DAY = datetime.time(23, 59, 59)
+
+
 def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
-    """Whole minutes from start to end; ``time.max`` (a day part that runs until
-    midnight, see ``cards.day_parts``) ends at 24:00."""
-    end_minutes = 24 * 60 if end == datetime.time.max else end.hour * 60 + end.minute
+    """Whole minutes from start to end; an end at ``END_OF_DAY`` or later is 24:00."""
+    end_minutes = 24 * 60 if end >= END_OF_DAY else end.hour * 60 + end.minute
     minutes = end_minutes - (start.hour * 60 + start.minute)
     return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
 
