@@ -510,3 +510,18 @@ def test_transfers_come_newest_first_a_page_at_a_time(gql, seed_regions):
         assert body["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}, bad
     too_many = gql.region("chongqing", TRANSFERS, {"first": 101}, token=boss)
     assert too_many["errors"][0]["extensions"]["field"] == "first"
+    # Paging a state: the last one seen may leave that state before the next page.
+    by_state = """query($after: ID) { transfers(state: "requested", first: 1, after: $after)
+      { id } }"""
+    (first,) = gql.region("chongqing", by_state, {}, token=boss)["data"]["transfers"]
+    with tenant_context(region("chongqing")):
+        moved = Transfer.objects.get(public_id=first["id"])
+        Transfer.objects.filter(id=moved.id).update(state="rejected")
+        older = Transfer.objects.filter(state="requested", id__lt=moved.id).order_by("-id")
+        expected = [{"id": str(t.public_id)} for t in older[:1]]
+    try:
+        following = gql.region("chongqing", by_state, {"after": first["id"]}, token=boss)
+        assert following["data"]["transfers"] == expected
+    finally:
+        with tenant_context(region("chongqing")):
+            Transfer.objects.filter(id=moved.id).update(state=moved.state)

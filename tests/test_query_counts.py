@@ -549,6 +549,32 @@ def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
         assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}, query
 
 
+def test_one_relation_asked_for_in_two_places_is_loaded_once(region, gql):
+    """An edge's ``node`` and its ``membership { volunteer }`` are the same joined row:
+    their records are one prefetch (Django refuses two prefetches of one path with
+    different querysets — the query used to fail), and each place gets its own page."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    with tenant_context(region):
+        big, _ = _groups_by_size()
+    query = """query($id: ID!) { group(id: $id) { volunteers(first: 3) { edges {
+      node { number records(first: 2) { edges { node { id } } } }
+      membership { volunteer { number records(first: 3) { edges { node { id } } } } } } } } }"""
+    answer, sql = statements(query, {"id": str(big.id)}, token)
+    assert len([q for q in sql if '"records_servicerecord"' in q]) == 1, sql
+    with tenant_context(region):
+        for edge in answer["data"]["group"]["volunteers"]["edges"]:
+            number = edge["node"]["number"]
+            ids = [
+                r.id for r in ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
+            ]
+            assert [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]] == ids[:2]
+            again = edge["membership"]["volunteer"]
+            assert again["number"] == number
+            assert [int(e["node"]["id"]) for e in again["records"]["edges"]] == ids[:3]
+
+
 def test_every_prefetched_list_a_resolver_reads_is_in_relations():
     """A resolver that reads ``prefetched(..., "x")`` must be declared in RELATIONS
     (else a page reads it with one query per row, or with another field's columns)."""

@@ -80,6 +80,18 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
     )["data"]["createProject"]["project"]
     pending = gql.region("chongqing", SUBMIT, {"p": team_project["id"]}, token=s.admin)
     assert pending["data"]["submitProject"]["project"]["status"] == "pending_review"
+    # Under review it is seen by the team's staff and its reviewers (the liaison group's
+    # admins), by id and in the team's list alike; not by anyone else.
+    seen = """query($g: ID!, $p: ID!) { project(id: $p) { id }
+      group(id: $g) { projects { id } } }"""
+    variables = {"g": str(s.h.team.id), "p": team_project["id"]}
+    for token in (s.admin, district_admin):
+        both = gql.region("chongqing", seen, variables, token=token)["data"]
+        assert both["project"] == {"id": team_project["id"]}
+        assert {"id": team_project["id"]} in both["group"]["projects"]
+    anyone = gql.region("chongqing", seen, variables)["data"]
+    assert anyone["project"] is None
+    assert {"id": team_project["id"]} not in anyone["group"]["projects"]
 
 
 def test_qr_check_in_and_out_records_the_hours_between(gql, seed_regions):

@@ -109,14 +109,15 @@ class InteropQuery:
         after: strawberry.ID | None = None,
     ) -> list[TransferType]:
         first = page_size(first)
-        queryset = _visible(principal_of(info))
+        visible = queryset = _visible(principal_of(info))
         if direction:
             queryset = queryset.filter(direction=direction.value)
         if state:
             queryset = queryset.filter(state=state)
         if after is not None:
+            # Any transfer the caller sees, even one that has since left the state asked for.
             anchor = _public_id(after)
-            last_seen = anchor and queryset.filter(public_id=anchor).values_list("id").first()
+            last_seen = anchor and visible.filter(public_id=anchor).values_list("id").first()
             if not last_seen:
                 raise QueryError(InvalidInput("not a transfer of this list", field="after"))
             queryset = queryset.filter(id__lt=last_seen[0])

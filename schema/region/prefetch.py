@@ -289,27 +289,21 @@ def _relations(
 ) -> tuple[list, list, dict]:
     """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
     relations to load for the few rows that have any, for what ``selections`` ask."""
-    by_relation: dict[tuple[str, Page | None], list[SelectedField]] = {}
+    # One entry per relation however many places ask for it (an edge's node and its
+    # membership's volunteer are the same join): Django refuses two prefetches of one
+    # path with different querysets.
+    by_relation: dict[tuple[str, Page | None], list[tuple[str, SelectedField]]] = {}
     joins: list[str] = []
     prefetches: list[Prefetch] = []
     few: dict[str, object] = {}
-    for field in _fields(selections):
-        relation = RELATIONS.get(type_name, {}).get(field.name)
-        if relation is None:
-            continue
-        django_name, child_type = relation
-        if not django_name:  # a wrapper (connection, edge): same rows, look inside
-            inner_joins, inner_prefetches, inner_few = _relations(
-                model, field.selections, child_type, prefix, principal
-            )
-            few.update(inner_few)
-            joins += inner_joins
-            prefetches += inner_prefetches
-            continue
-        page = PAGES.get((type_name, field.name))
-        by_relation.setdefault((django_name, page), []).append(field)
-    for (django_name, page), fields in by_relation.items():
-        child_type = RELATIONS[type_name][fields[0].name][1]
+    for owner, field in _relation_fields(selections, type_name):
+        django_name = RELATIONS[owner][field.name][0]
+        page = PAGES.get((owner, field.name))
+        by_relation.setdefault((django_name, page), []).append((owner, field))
+    for (django_name, page), owned in by_relation.items():
+        owner, first_field = owned[0]
+        child_type = RELATIONS[owner][first_field.name][1]
+        fields = [field for _, field in owned]
         children = [s for field in fields for s in field.selections]
         django_field = model._meta.get_field(django_name)
         related_model = django_field.related_model
@@ -346,6 +340,21 @@ def _relations(
                 continue
         prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
     return joins, prefetches, few
+
+
+def _relation_fields(selections, type_name: str) -> list[tuple[str, SelectedField]]:
+    """(GraphQL type, field) for each relation field ``selections`` ask of the rows,
+    looking through wrappers (a connection, an edge: the same rows under another type)."""
+    found = []
+    for field in _fields(selections):
+        relation = RELATIONS.get(type_name, {}).get(field.name)
+        if relation is None:
+            continue
+        if relation[0]:
+            found.append((type_name, field))
+        else:
+            found += _relation_fields(field.selections, relation[1])
+    return found
 
 
 def child_selections(info, *path: str):

@@ -26,6 +26,7 @@ from schema.region.types import (
     page_size,
 )
 from tenants.projects import models as project_models
+from tenants.projects import selectors as project_selectors
 from tenants.projects import services as projects
 from tenants.records import cards, corrections, stars
 from tenants.records import models as record_models
@@ -391,22 +392,9 @@ def _changes(data: AmendmentInput) -> dict:
 class RecordsQuery:
     @strawberry.field(description="One project. Public once published.")
     def project(self, info: Info, id: strawberry.ID) -> Project | None:
-        principal = principal_of(info)
-        queryset = project_models.Project.objects.filter(id=guarded(parse_id, id))
-        found = optimized(queryset, info, "Project").first()
-        if found is None:
-            return None
-        public = found.status == project_models.ProjectStatus.PUBLISHED
-        if not public and (
-            principal is None
-            or not (
-                principal.is_authority
-                or found.group_id in principal.staff_group_ids
-                or found.group.liaison_group_id in principal.admin_group_ids
-            )
-        ):
-            return None
-        return Project(_model=found)
+        queryset = project_selectors.visible_projects(principal_of(info))
+        found = optimized(queryset.filter(id=guarded(parse_id, id)), info, "Project").first()
+        return Project(_model=found) if found else None
 
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
     def my_card(self, info: Info) -> VolunteerCard:

@@ -236,9 +236,9 @@ class VolunteerGroup:
         return [VolunteerGroup(_model=g) for g in rows]
 
     @strawberry.field(
-        description="Active members, in the order they joined, `first` at a time (at most "
-        "100); `after` the last membership's id for the next. Group staff, region-wide "
-        "managers and the authority only."
+        description="Active members, in the order they applied or were added, `first` at a "
+        "time (at most 100); `after` the last membership's id for the next. Group staff, "
+        "region-wide managers and the authority only."
     )
     def members(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
@@ -301,7 +301,8 @@ class VolunteerGroup:
 
     @strawberry.field(
         description="Pending applications to join, oldest first, `first` at a time (at most "
-        "100); `after` the last one's id for the next. Group staff only."
+        "100); `after` the last one's id for the next. Group staff, region-wide managers and "
+        "the authority only."
     )
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None

@@ -1,6 +1,7 @@
 """Reading projects: published projects are public; a group's staff see every
 project of their group (drafts, those under review, rejected, cancelled), the
-authority every project."""
+admins of its liaison group too (they review them, 002 §3(3)), the authority
+every project."""
 
 from __future__ import annotations
 
@@ -14,5 +15,10 @@ def visible_projects(principal) -> QuerySet[Project]:
     queryset = Project.objects.order_by("id")
     if principal is not None and principal.is_authority:
         return queryset
-    staff_of = principal.staff_group_ids if principal is not None else ()
-    return queryset.filter(Q(status=ProjectStatus.PUBLISHED) | Q(group_id__in=staff_of))
+    if principal is None:
+        return queryset.filter(status=ProjectStatus.PUBLISHED)
+    return queryset.filter(
+        Q(status=ProjectStatus.PUBLISHED)
+        | Q(group_id__in=principal.staff_group_ids)
+        | Q(group__liaison_group_id__in=principal.admin_group_ids)
+    )
