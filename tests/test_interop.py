@@ -98,6 +98,11 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     amended = gql.region("yunnan", amend, {"r": str(imported), "h": "1"}, token=yunnan)
     assert amended["data"]["amendRecord"]["errors"] == []
+    # Imported records have no project: a project filter passes over them (it once failed).
+    by_project = """query($n: String!) { volunteer(number: $n) { records(first: 5,
+      filter: {projectId: "1", dateFrom: "2000-01-01"}) { edges { node { id } } } } }"""
+    filtered = gql.region("yunnan", by_project, {"n": volunteer.number}, token=yunnan)
+    assert "errors" not in filtered and filtered["data"]["volunteer"]["records"]["edges"] == []
     # The source keeps its records, read-only, and the volunteer is transferred.
     chongqing = authority(gql, "chongqing", "province")
     source = gql.region("chongqing", DESTINATION_VIEW, {"n": volunteer.number}, token=chongqing)[

@@ -23,7 +23,7 @@ from central import services
 from schema import compiled
 from schema.region.types import encode_cursor
 from tenants.groups.models import Membership, VolunteerGroup
-from tests.registry_support import authority
+from tests.registry_support import authority, login, register_volunteer
 from tests.support import execute_in_process, unique_city_code
 
 CODE = unique_city_code("13")
@@ -549,6 +549,37 @@ def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
         assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}, query
 
 
+def test_a_filtered_page_of_records_is_read_in_sql(region, gql):
+    """``records(filter:)`` under a page of volunteers: the filter's lookups join the
+    keyset and the limit in the LATERAL join (written in the query or passed as a
+    variable), and a filter that does not parse reads no records at all."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    literal = """{ volunteers(first: 5) { edges { node { number
+      records(first: 2, filter: {state: COUNTED, dateFrom: "2000-01-01"}) {
+        edges { node { id } } } } } } }"""
+    variable = """query($f: RecordFilter) { volunteers(first: 5) { edges { node { number
+      records(first: 2, filter: $f) { edges { node { id } } } } } } }"""
+    for query, variables in (
+        (literal, {}),
+        (variable, {"f": {"state": "COUNTED", "dateFrom": "2000-01-01"}}),
+    ):
+        answer, sql = statements(query, variables, token)
+        (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
+        assert '"records_servicerecord"."state" = \'counted\'' in read and "LIMIT 3" in read
+        with tenant_context(region):
+            for edge in answer["data"]["volunteers"]["edges"]:
+                wanted = ServiceRecord.objects.filter(
+                    volunteer__number=edge["node"]["number"], state="counted"
+                ).order_by("id")[:2]
+                got = [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
+                assert got == [r.id for r in wanted]
+    bad, sql = execute_in_process(SLUG, variable, {"f": {"projectId": "x"}}, token)
+    assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": "projectId"}
+    assert not [q for q in sql if '"records_servicerecord"' in q], sql
+
+
 def test_one_relation_asked_for_in_two_places_is_loaded_once(region, gql):
     """An edge's ``node`` and its ``membership { volunteer }`` are the same joined row:
     their records are one prefetch (Django refuses two prefetches of one path with
@@ -814,6 +845,15 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
         SLUG, "query($id: ID!) { group(id: $id) { members { id } } }", {"id": str(big.id)}, None
     )
     assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert membership_reads(sql) == [], sql
+    # A logged-in outsider (a volunteer of no group's staff) is refused every group's
+    # members: the prefetch reads only what the caller may see, here nothing.
+    outsider = login(gql, SLUG, register_volunteer(SLUG)[1])
+    nested = """{ groups(first: 50) { edges { node { members { volunteer {
+      records(first: 1, filter: {state: COUNTED}) { edges { node { id } } } } } } } } }"""
+    refused, sql = execute_in_process(SLUG, nested, {}, outsider)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert not [q for q in sql if '"records_servicerecord"' in q], sql
     assert membership_reads(sql) == [], sql
     omitted, sql = statements(
         "query($id: ID!, $f: Int) { group(id: $id) { members(first: $f) { id } } }",

@@ -403,3 +403,15 @@ def test_a_record_until_midnight_ends_at_the_days_last_second(gql, seed_regions)
         token=s.recorder,
     )["data"]["amendRecord"]
     assert amended["errors"] == []
+    # The last second is the midnight record's: nothing else starts in it, times are whole
+    # seconds, and a stretch under a minute is worth nothing — so no day tops 24 hours.
+    full_day = record(gql, s, volunteer.number, days_ago(4), "00:00", "23:59:59", 24)
+    assert full_day["data"]["recordHours"]["errors"] == []
+    for start, end, hours, field in (
+        ("23:59:59", "23:59:59.5", "0.01", "endTime"),
+        ("23:59:59.1", "23:59:59.2", "0.01", "startTime"),
+        ("09:00:59", "09:01:00", "0.01", "hours"),
+    ):
+        body = record(gql, s, volunteer.number, days_ago(5), start, end, hours)
+        assert body["data"]["recordHours"]["errors"][0]["field"] == field, (start, end)
+    assert totals(gql, s, volunteer.number)["totalHours"] == "26.00"

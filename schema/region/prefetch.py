@@ -16,7 +16,7 @@ from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central.errors import ServiceError
-from schema.region.auth import parse_id, principal_of
+from schema.region.auth import caller, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.types import (
     GROUP_APPLICATIONS,
@@ -27,7 +27,12 @@ from schema.region.types import (
     LIST_FIRST,
     decode_cursor,
 )
-from tenants.groups.selectors import active_memberships, approved_groups, pending_applications
+from tenants.groups.selectors import (
+    active_memberships,
+    approved_groups,
+    memberships_seen_by,
+    pending_applications,
+)
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
@@ -120,18 +125,35 @@ def _fields(selections) -> list[SelectedField]:
 
 @dataclass(frozen=True)
 class Page:
-    """A paged list field: ``rows(principal)`` gives the rows the caller may see,
+    """A paged list field: ``rows(viewer)`` gives the rows the caller (``viewer``:
+    principal and policy, as ``auth.caller`` gives them) may see,
     in page order, a keyset on ``keyset``; ``after_key`` turns the field's
     ``after`` argument into the keyset value past which the page starts (raising
     ``ServiceError`` for a bad one); ``first`` defaults to ``default_first``.
-    Prefetched into ``to_attr`` (read by the field's resolver)."""
+    ``narrow`` turns a ``filter`` argument into lookups on the rows (None: it does
+    not parse). Prefetched into ``to_attr`` (read by the field's resolver)."""
 
     rows: Callable[[object], QuerySet]
     to_attr: str
     keyset: str
     after_key: Callable[[str], int]
     default_first: int = 20
-    gated: bool = False  # refused to anonymous callers: not read for them
+    gated: bool = False  # refused to anonymous callers: not read for them at all
+    narrow: Callable[[object], dict | None] | None = None
+
+
+def _record_filter(raw) -> dict | None:
+    from schema.region.records import record_filter_lookups  # records imports this module
+
+    return record_filter_lookups(raw)
+
+
+def _project_records(viewer) -> QuerySet:
+    """A project's records as its group's staff and the authority see them (and nobody
+    else: ``Project.records`` refuses the rest)."""
+    principal = viewer[0]
+    rows = ServiceRecord.objects.order_by("id")
+    return rows if principal.is_authority else rows.filter(group_id__in=principal.staff_group_ids)
 
 
 def _by_id(rows: Callable[[object], QuerySet], attr: str, gated: bool = False) -> Page:
@@ -145,56 +167,60 @@ PAGES: dict[tuple[str, str], Page] = {
         to_attr("records"),
         "id",
         functools.partial(decode_cursor, "r"),
+        narrow=_record_filter,
     ),
     ("VolunteerGroup", "volunteers"): Page(
-        lambda _: active_memberships(),
+        lambda viewer: memberships_seen_by(active_memberships(), *viewer),
         GROUP_VOLUNTEERS,
         "volunteer_id",
         functools.partial(decode_cursor, "v"),
         gated=True,
     ),
     # Lists paged by id (types.list_page).
-    ("Project", "records"): _by_id(
-        lambda _: ServiceRecord.objects.order_by("id"), to_attr("records"), gated=True
-    ),
+    ("Project", "records"): _by_id(_project_records, to_attr("records"), gated=True),
     ("VolunteerGroup", "members"): _by_id(
-        lambda _: active_memberships().order_by("id"), GROUP_MEMBERS, gated=True
+        lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
+        GROUP_MEMBERS,
+        gated=True,
     ),
     ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), GROUP_SUBGROUPS),
     ("VolunteerGroup", "applications"): _by_id(
-        lambda _: pending_applications(), GROUP_APPLICATIONS, gated=True
+        lambda viewer: memberships_seen_by(pending_applications(), *viewer),
+        GROUP_APPLICATIONS,
+        gated=True,
     ),
-    ("VolunteerGroup", "projects"): _by_id(visible_projects, GROUP_PROJECTS),
+    ("VolunteerGroup", "projects"): _by_id(
+        lambda viewer: visible_projects(viewer[0]), GROUP_PROJECTS
+    ),
 }
 
 
-EVERY_ROW = (None, None)  # a _page_window: each parent's every row, one query
-
-
 def _page_window(
-    page: Page, fields: list[SelectedField], principal
-) -> tuple[int | None, int | None] | None:
+    page: Page, fields: list[SelectedField], viewer
+) -> tuple[int | None, int | None, dict] | None:
     """How to prefetch a page for every parent at once: ``(N + 1, the after
-    argument's key)`` when each parent needs only its first N+1 rows past it —
-    sliced in SQL (a ``LATERAL`` join where the parent model offers ``FirstRows``,
-    else Django's window function), so a long list is not loaded to show one page
-    of it; asked for several times (aliases), the largest page. ``EVERY_ROW`` for a
-    ``filter`` (the resolver filters; a volunteer's records only). None — nothing
-    prefetched, each resolver reads its own bounded page or refuses — for arguments
-    the resolver refuses, aliases past different cursors, and a list closed to an
-    anonymous caller (``Page.gated``), so no argument makes this read unbounded rows."""
-    if page.gated and principal is None:
+    argument's key, the filter's lookups)`` — each parent's first N+1 rows past the
+    cursor that meet the filter, sliced in SQL (a ``LATERAL`` join where the parent
+    model offers ``FirstRows``, else Django's window function), so a long list is
+    not loaded to show one page of it; asked for several times (aliases), the
+    largest page. Aliases with different filters (a volunteer's records): ``(None,
+    key, {})``, every row past the cursor, filtered by each resolver. None —
+    nothing prefetched, each resolver reads its own bounded page or refuses — for
+    arguments the resolver refuses, aliases past different cursors, and a list
+    closed to an anonymous caller (``Page.gated``)."""
+    if page.gated and viewer[0] is None:
         return None
-    firsts, afters, filtered = [], set(), False
+    firsts, afters, filters = [], set(), []
     for field in fields:
         arguments = field.arguments or {}
-        filtered = filtered or bool(arguments.get("filter"))
         first = arguments.get("first")
         first = page.default_first if first is None else _int(first)
         if first is None or not 1 <= first <= 100:
             return None
         firsts.append(first)
         afters.add(arguments.get("after"))
+        if arguments.get("filter") not in filters:
+            filters.append(arguments.get("filter"))
     if len(afters) != 1:
         return None
     (after,) = afters
@@ -202,9 +228,15 @@ def _page_window(
         after_key = None if after is None else page.after_key(after)
     except ServiceError:
         return None
-    if filtered:
-        return EVERY_ROW
-    return max(firsts) + 1, after_key
+    narrowed = []
+    for raw in filters:
+        lookups = {} if not raw else page.narrow(raw) if page.narrow else None
+        if lookups is None:  # a filter that does not parse: the resolver reports it
+            return None
+        narrowed.append(lookups)
+    if len(narrowed) > 1:  # aliases with different filters: every row past the cursor
+        return None, after_key, {}
+    return max(firsts) + 1, after_key, narrowed[0]
 
 
 def _int(value) -> int | None:
@@ -219,7 +251,7 @@ def _int(value) -> int | None:
     return None
 
 
-def optimize(queryset, selections, type_name: str, only_columns: bool = False, principal=None):
+def optimize(queryset, selections, type_name: str, only_columns: bool = False, viewer=(None, None)):
     """``queryset`` joined with the single rows and prefetching the lists that
     ``selections`` (under GraphQL type ``type_name``) ask for, to any depth.
 
@@ -230,9 +262,9 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False, p
     on the query's shape, never on how many rows a page has. With
     ``only_columns`` (the lists, where the rows are many), rows load only the
     columns the selection reads (``declared_columns``). Pages whose rows depend on
-    who asks (``Page.rows``) are read for ``principal``.
+    who asks (``Page.rows``) are read for ``viewer`` (principal, policy).
     """
-    joins, prefetches, few = _relations(queryset.model, selections, type_name, "", principal)
+    joins, prefetches, few = _relations(queryset.model, selections, type_name, "", viewer)
     for relation, rows in few.items():
         queryset = queryset.with_few(relation, rows)
     if joins:
@@ -284,9 +316,7 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
     return sorted(columns)
 
 
-def _relations(
-    model, selections, type_name: str, prefix: str, principal
-) -> tuple[list, list, dict]:
+def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[list, list, dict]:
     """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
     relations to load for the few rows that have any, for what ``selections`` ask."""
     # One entry per relation however many places ask for it (an edge's node and its
@@ -311,25 +341,29 @@ def _relations(
             joins.append(f"{prefix}{django_name}")
             # A joined row's MostlyEmpty relations are prefetched like any list.
             inner_joins, inner_prefetches, _ = _relations(
-                related_model, children, child_type, f"{prefix}{django_name}__", principal
+                related_model, children, child_type, f"{prefix}{django_name}__", viewer
             )
             joins += inner_joins
             prefetches += inner_prefetches
             continue
-        window = _page_window(page, fields, principal) if page else EVERY_ROW
-        if window is None:  # each resolver reads its own page (or refuses)
+        window = _page_window(page, fields, viewer) if page else None
+        if page is not None and window is None:  # each resolver reads its own page, or refuses
             continue
-        base = page.rows(principal) if page else related_model._default_manager.all()
-        rows = optimize(base, children, child_type, True, principal)
+        base = page.rows(viewer) if page else related_model._default_manager.all()
+        rows = optimize(base, children, child_type, True, viewer)
         mostly_empty = isinstance(getattr(model, to_attr(django_name), None), MostlyEmpty)
         if mostly_empty and page is None and not prefix:
             few[django_name] = rows
             continue
         attr = page.to_attr if page else to_attr(django_name)
-        limit, after_key = window
-        if limit is not None:
+        if window is not None:
+            limit, after_key, lookups = window
+            rows = rows.filter(**lookups)
             if after_key is not None:
                 rows = rows.filter(**{f"{page.keyset}__gt": after_key})
+            if limit is None:
+                prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
+                continue
             rows = rows[:limit]
             # Each parent's first rows by a LATERAL join where the model offers it
             # (tenants/related.py FirstRows), else Django's window function.
@@ -368,6 +402,4 @@ def child_selections(info, *path: str):
 
 def optimized(queryset, info, type_name: str, *path: str):
     """``queryset`` with every relation the request selects joined or prefetched."""
-    return optimize(
-        queryset, child_selections(info, *path), type_name, principal=principal_of(info)
-    )
+    return optimize(queryset, child_selections(info, *path), type_name, viewer=caller(info))

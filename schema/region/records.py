@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from central.errors import PermissionDenied
-from schema.errors import AccessError, Payload, mutation_payload
+from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized
@@ -188,12 +188,41 @@ def _record_conditions(filter: RecordFilter | None) -> dict[str, object]:
     return conditions
 
 
+def record_filter_lookups(raw) -> dict[str, object] | None:
+    """A ``filter`` argument as the prefetch sees it (strawberry's ``SelectedField``:
+    a literal's text, or a variable's parsed values) as :func:`_record_conditions`
+    lookups, so a page of volunteers reads only matching records; None when it does
+    not parse (the resolver then reports the error)."""
+    try:
+        state, date_from, date_to = (raw.get(k) for k in ("state", "dateFrom", "dateTo"))
+        return _record_conditions(
+            RecordFilter(
+                state=RecordState[state] if isinstance(state, str) else state,
+                project_id=raw.get("projectId"),
+                date_from=_date(date_from),
+                date_to=_date(date_to),
+            )
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, QueryError):
+        return None
+
+
+def _date(value) -> datetime.date | None:
+    return datetime.date.fromisoformat(value) if isinstance(value, str) else value
+
+
 def _meets(record, conditions: dict[str, object]) -> bool:
     """``record`` (in memory) satisfies the lookups of :func:`_record_conditions`."""
     for lookup, wanted in conditions.items():
         name, _, operator = lookup.partition("__")
         value = getattr(record, name)
-        if not {"gte": value >= wanted, "lte": value <= wanted}.get(operator, value == wanted):
+        if operator and value is None:  # e.g. an imported record has no project
+            return False
+        if operator == "gte" and not value >= wanted:
+            return False
+        if operator == "lte" and not value <= wanted:
+            return False
+        if not operator and value != wanted:
             return False
     return True
 

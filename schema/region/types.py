@@ -24,7 +24,7 @@ from schema.region.auth import guarded, key_in_range, parse_id, policy_of, princ
 from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
-from tenants.groups.permissions import group_powers, manages_region_volunteers
+from tenants.groups.permissions import group_powers
 from tenants.projects import selectors as project_selectors
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
@@ -173,12 +173,8 @@ class Membership:
 
 
 def may_see_members(group, info: Info) -> bool:
-    principal = principal_of(info)
-    if principal is None:
-        return False
-    return group.id in principal.staff_group_ids or manages_region_volunteers(
-        principal, policy_of(info)
-    )
+    seen = group_selectors.member_groups_seen_by(principal_of(info), policy_of(info))
+    return seen is None or group.id in seen
 
 
 @strawberry.type(description="A volunteer group (志愿团体).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
+from tenants.groups.permissions import manages_region_volunteers
 
 
 def visible_groups(
@@ -54,3 +55,19 @@ def active_memberships() -> QuerySet[Membership]:
     these (keyset on the volunteer id); ``schema/region/prefetch.py`` loads them
     for a page of groups, each group's first page only."""
     return Membership.objects.filter(status=MembershipStatus.ACTIVE).order_by("volunteer_id")
+
+
+def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
+    """The groups whose members (and applicants) ``principal`` may see: None for every
+    group (the authority, admins holding 区域内志愿者管理), else the groups they staff."""
+    if principal is None:
+        return frozenset()
+    if manages_region_volunteers(principal, policy):
+        return None
+    return frozenset(principal.staff_group_ids)
+
+
+def memberships_seen_by(queryset: QuerySet[Membership], principal, policy) -> QuerySet[Membership]:
+    """``queryset`` narrowed to the memberships ``principal`` may see."""
+    groups = member_groups_seen_by(principal, policy)
+    return queryset if groups is None else queryset.filter(group_id__in=groups)

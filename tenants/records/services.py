@@ -93,10 +93,30 @@ END_OF_DAY = datetime.time(23, 59, 59)
 
 
 def span_hours(start: datetime.time, end: datetime.time) -> Decimal:
-    """Whole minutes from start to end; an end at ``END_OF_DAY`` or later is 24:00."""
-    end_minutes = 24 * 60 if end >= END_OF_DAY else end.hour * 60 + end.minute
-    minutes = end_minutes - (start.hour * 60 + start.minute)
+    """Whole minutes from start to end, counted by the second (so no stretch shorter
+    than a minute is worth one); an end at ``END_OF_DAY`` or later is 24:00."""
+    end_seconds = 24 * 3600 if end >= END_OF_DAY else _seconds(end)
+    minutes = (end_seconds - _seconds(start)) // 60
     return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+
+
+def _seconds(moment: datetime.time) -> int:
+    return moment.hour * 3600 + moment.minute * 60 + moment.second
+
+
+def check_times(start: datetime.time, end: datetime.time, problems: ProblemCollector) -> bool:
+    """A record's times: whole seconds, in order, not starting in the day's last second
+    (which ``END_OF_DAY`` gives to a record that runs until midnight). False, with
+    the problem added, when they are not."""
+    if start.microsecond or end.microsecond:
+        problems.add("startTime" if start.microsecond else "endTime", "whole seconds, e.g. 09:30")
+    elif end <= start:
+        problems.add("endTime", "ends before it starts (a record lies within one day)")
+    elif start >= END_OF_DAY:
+        problems.add("startTime", "the day's last second belongs to the record before midnight")
+    else:
+        return True
+    return False
 
 
 def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | None:
@@ -105,14 +125,14 @@ def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | Non
     now = timezone.localtime()
     if entry.service_date > now.date():
         problems.add("serviceDate", "service cannot be recorded before it happens")
-    if entry.end_time <= entry.start_time:
-        problems.add("endTime", "ends before it starts (a record lies within one day)")
-    elif entry.service_date == now.date() and entry.end_time > now.time():
-        problems.add("endTime", "in the future")
-    elif hours is not None and hours > span_hours(entry.start_time, entry.end_time):
-        problems.add(
-            "hours", "more than the time between start and end; travel does not count (000 Art.9)"
-        )
+    if check_times(entry.start_time, entry.end_time, problems):
+        if entry.service_date == now.date() and entry.end_time > now.time():
+            problems.add("endTime", "in the future")
+        elif hours is not None and hours > span_hours(entry.start_time, entry.end_time):
+            problems.add(
+                "hours",
+                "more than the time between start and end; travel does not count (000 Art.9)",
+            )
     if not (entry.content or "").strip() or len(entry.content) > MAX_TEXT:
         problems.add("content", "describe the service (服务内容)")
     for name in ("punctuality", "attitude", "professionalism"):
@@ -511,9 +531,7 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         start = changes.get("start_time") or before.start_time
         end = changes.get("end_time") or before.end_time
         hours = new_hours or before.hours
-        if end <= start:
-            problems.add("endTime", "ends before it starts")
-        elif hours > span_hours(start, end):
+        if check_times(start, end, problems) and hours > span_hours(start, end):
             problems.add("hours", "more than the time between start and end (000 Art.9)")
         problems.raise_if_any()
         amendment = Amendment.objects.create(
