@@ -414,7 +414,10 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
         bad = gql.region(SLUG, PROJECT_RECORDS, {"id": str(project.id), **variables}, token=token)
         assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
     # Not prefetched (a mutation's payload, say): the resolver reads just its page.
-    staff = SimpleNamespace(context=SimpleNamespace(principal=SimpleNamespace(is_authority=True)))
+    staff = SimpleNamespace(
+        context=SimpleNamespace(principal=SimpleNamespace(is_authority=True), policy=None),
+        selected_fields=[SimpleNamespace(selections=[])],  # nothing asked under the records
+    )
     with tenant_context(region), CaptureQueriesContext(connection) as captured:
         fresh = ProjectModel.objects.get(id=project.id)
         page = Project(_model=fresh).records(staff, first=2, after=str(ids[0]))
@@ -604,6 +607,15 @@ def test_one_relation_asked_for_in_two_places_is_loaded_once(region, gql):
             again = edge["membership"]["volunteer"]
             assert again["number"] == number
             assert [int(e["node"]["id"]) for e in again["records"]["edges"]] == ids[:3]
+    # One place needs every column of the volunteer (totalHours: a reverse one-to-one),
+    # the other only its number: every column is loaded, none deferred to a query per row.
+    alone = """query($id: ID!) { group(id: $id) { volunteers(first: 5) { edges {
+      node { number name totalHours } } } } }"""
+    both = alone.replace("totalHours }", "totalHours } membership { volunteer { number } }")
+    _, alone_sql = statements(alone, {"id": str(big.id)}, token)
+    answer, both_sql = statements(both, {"id": str(big.id)}, token)
+    assert len(both_sql) == len(alone_sql), both_sql
+    assert all(e["node"]["name"] for e in answer["data"]["group"]["volunteers"]["edges"])
 
 
 def test_every_prefetched_list_a_resolver_reads_is_in_relations():
@@ -824,13 +836,16 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
         return [q for q in sql if 'FROM "groups_membership"' in q]
 
     two_cursors = """query($id: ID!, $a: ID!, $b: ID!) { group(id: $id) {
-      a: members(first: 2, after: $a) { id } b: members(first: 2, after: $b) { id } } }"""
+      a: members(first: 2, after: $a) { id volunteer { number } }
+      b: members(first: 2, after: $b) { id volunteer { number } } } }"""
     answer, sql = statements(two_cursors, {"id": str(big.id), "a": ids[0], "b": ids[2]}, token)
     group = answer["data"]["group"]
     assert [m["id"] for m in group["a"]] == ids[1:3]
     assert [m["id"] for m in group["b"]] == ids[3:5]
     reads = membership_reads(sql)
     assert len(reads) == 2 and all("LIMIT 2" in q for q in reads), reads
+    # Each resolver's own page still joins what is selected under it: no query per row.
+    assert len(sql) == 6, sql  # host, token, roles, the group, the two pages
     for variables, field in (({"first": 101}, "first"), ({"first": 2, "after": "x"}, "after")):
         refused, sql = execute_in_process(
             SLUG,

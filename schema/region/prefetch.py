@@ -272,10 +272,21 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False, v
     if prefetches:
         queryset = queryset.prefetch_related(*prefetches)
     if only_columns:
-        columns = _columns(queryset.model, selections, type_name)
+        columns = _only_columns(queryset.model, selections, type_name)
         if columns is not None:
             queryset = queryset.only(*columns)
     return queryset
+
+
+def _only_columns(model, selections, type_name: str) -> list[str] | None:
+    """:func:`_columns` for ``only()``: a joined row asked for in two places (an edge's
+    node and its membership's volunteer), once with every column (``rel__*``), keeps
+    every column — else ``only()`` would take the other place's few and defer the rest."""
+    columns = _columns(model, selections, type_name)
+    if columns is None:
+        return None
+    whole = [c[: -len("*")] for c in columns if c.endswith("__*")]
+    return [c for c in columns if not any(c.startswith(prefix) for prefix in whole)]
 
 
 def _columns(model, selections, type_name: str) -> list[str] | None:
@@ -309,7 +320,8 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
         if django_field.many_to_one:  # a joined row: its foreign key, and its own columns
             child = _columns(django_field.related_model, field.selections, child_type)
             columns.add(django_name)
-            columns.update(f"{django_name}__{c}" for c in child or ())
+            # "*": every column of the joined row (see _only_columns)
+            columns.update(f"{django_name}__{c}" for c in child or ("*",))
         elif django_field.one_to_one:  # a reverse one-to-one join: keep it simple
             return None
         # a list: prefetched by the primary key, which KEYS holds
@@ -322,18 +334,15 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
     # One entry per relation however many places ask for it (an edge's node and its
     # membership's volunteer are the same join): Django refuses two prefetches of one
     # path with different querysets.
-    by_relation: dict[tuple[str, Page | None], list[tuple[str, SelectedField]]] = {}
+    by_relation: dict[tuple[str, Page | None, str], list[SelectedField]] = {}
     joins: list[str] = []
     prefetches: list[Prefetch] = []
     few: dict[str, object] = {}
     for owner, field in _relation_fields(selections, type_name):
-        django_name = RELATIONS[owner][field.name][0]
+        django_name, child_type = RELATIONS[owner][field.name]
         page = PAGES.get((owner, field.name))
-        by_relation.setdefault((django_name, page), []).append((owner, field))
-    for (django_name, page), owned in by_relation.items():
-        owner, first_field = owned[0]
-        child_type = RELATIONS[owner][first_field.name][1]
-        fields = [field for _, field in owned]
+        by_relation.setdefault((django_name, page, child_type), []).append(field)
+    for (django_name, page, child_type), fields in by_relation.items():
         children = [s for field in fields for s in field.selections]
         django_field = model._meta.get_field(django_name)
         related_model = django_field.related_model

@@ -88,7 +88,12 @@ class Project:
         ):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
         rows = list_page(
-            getattr(self._model, to_attr("records"), None), self._model.records.all(), first, after
+            getattr(self._model, to_attr("records"), None),
+            self._model.records.all(),
+            first,
+            after,
+            info,
+            "ServiceRecord",
         )
         return [ServiceRecord(_model=r) for r in rows]
 
@@ -228,7 +233,7 @@ def _meets(record, conditions: dict[str, object]) -> bool:
 
 
 def volunteer_records(
-    volunteer, first: int, after: str | None, filter: RecordFilter | None
+    volunteer, first: int, after: str | None, filter: RecordFilter | None, info: Info
 ) -> ServiceRecordConnection:
     """A page of a volunteer's records: from the rows prefetch.py loaded for a page of
     volunteers, else by one query for just this page."""
@@ -237,7 +242,10 @@ def volunteer_records(
     conditions = _record_conditions(filter)
     rows = getattr(volunteer, to_attr("records"), None)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
-        queryset = volunteer.records.filter(**conditions).order_by("id")
+        queryset = optimized(
+            volunteer.records.filter(**conditions), info, "ServiceRecordConnection"
+        )
+        queryset = queryset.order_by("id")
         if after_id:
             queryset = queryset.filter(id__gt=after_id)
         rows = list(queryset[: first + 1])

@@ -93,13 +93,14 @@ class Volunteer:
     @strawberry.field(description="Service records, oldest first, a page at a time.")
     def records(
         self,
+        info: Info,
         first: int = 20,
         after: str | None = None,
         filter: Annotated[RecordFilter, strawberry.lazy("schema.region.records")] | None = None,
     ) -> Annotated[ServiceRecordConnection, strawberry.lazy("schema.region.records")]:
         from schema.region.records import volunteer_records
 
-        return volunteer_records(self._model, first, after, filter)
+        return volunteer_records(self._model, first, after, filter, info)
 
     @strawberry.field(description="Counted hours (kept as a running total, not summed per read).")
     def total_hours(self) -> Decimal:
@@ -221,13 +222,15 @@ class VolunteerGroup:
         "time (at most 100); `after` the last one's id for the next."
     )
     def subgroups(
-        self, first: int = LIST_FIRST, after: strawberry.ID | None = None
+        self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[VolunteerGroup]:
         rows = list_page(
             getattr(self._model, GROUP_SUBGROUPS, None),
             group_selectors.approved_groups().filter(liaison_group=self._model),
             first,
             after,
+            info,
+            "VolunteerGroup",
         )
         return [VolunteerGroup(_model=g) for g in rows]
 
@@ -246,13 +249,15 @@ class VolunteerGroup:
             group_selectors.active_memberships().filter(group=self._model).order_by("id"),
             first,
             after,
+            info,
+            "Membership",
         )
         return [Membership(_model=m) for m in rows]
 
     @strawberry.field(
         description="The group's projects, oldest first, `first` at a time (at most 100); "
         "`after` the last one's id for the next. Published ones are public; the group's "
-        "staff and the authority see every one."
+        "staff, its liaison group's admins and the authority see every one."
     )
     def projects(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
@@ -264,6 +269,8 @@ class VolunteerGroup:
             project_selectors.visible_projects(principal_of(info)).filter(group=self._model),
             first,
             after,
+            info,
+            "Project",
         )
         return [Project(_model=p) for p in rows]
 
@@ -280,9 +287,12 @@ class VolunteerGroup:
         after_id = guarded(decode_cursor, "v", after)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
         if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
+            from schema.region.prefetch import optimized  # prefetch.py imports this module
+
             rows = group_selectors.active_memberships().filter(group=self._model)
             if after_id:
                 rows = rows.filter(volunteer_id__gt=after_id)
+            rows = optimized(rows, info, "GroupVolunteerConnection")
             rows = list(rows.select_related("volunteer")[: first + 1])
         if after_id:  # prefetched rows may start before the cursor (prefetch._page_window)
             rows = [m for m in rows if m.volunteer_id > after_id]
@@ -310,6 +320,8 @@ class VolunteerGroup:
             group_selectors.pending_applications().filter(group=self._model),
             first,
             after,
+            info,
+            "Membership",
         )
         return [Membership(_model=m) for m in rows]
 
@@ -372,14 +384,20 @@ class GroupConnection:
     page_info: PageInfo
 
 
-def list_page(prefetched_rows: list | None, queryset, first: int, after) -> list:
+def list_page(
+    prefetched_rows: list | None, queryset, first: int, after, info: Info, type_name: str
+) -> list:
     """A page of a list field keyed by id (``first``, ``after`` the last id seen):
     from the rows prefetch.py loaded (each parent's first rows past ``after``), else
-    by one query for just this page."""
+    by one query for just this page, with what the query selects under it prefetched
+    (rows of GraphQL type ``type_name``)."""
+    from schema.region.prefetch import optimized  # prefetch.py imports this module
+
     first = page_size(first)
     after_id = None if after is None else guarded(parse_id, after, "after")
     rows = prefetched_rows
     if rows is None:
+        queryset = optimized(queryset, info, type_name)
         if after_id is not None:
             queryset = queryset.filter(id__gt=after_id)
         rows = list(queryset.order_by("id")[:first])

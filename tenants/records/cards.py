@@ -183,7 +183,14 @@ def cancel_check_in(
         check = _open_check_in(volunteer, project)
         check.checked_out_at = now or timezone.now()
         check.save(update_fields=["checked_out_at"])
-        audit(principal.actor, "card.check_in_cancelled", str(check.id), volunteer=volunteer.number)
+        audit(
+            principal.actor,
+            "card.check_in_cancelled",
+            str(check.id),
+            volunteer=volunteer.number,
+            project=project.id,
+            checked_in_at=check.checked_in_at.isoformat(),
+        )
     return check
 
 
