@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
+import strawberry
 from django.conf import settings
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
 from strawberry.extensions import (
@@ -35,6 +36,16 @@ from strawberry.schema.schema import validate_document
 from schema.errors import AccessError, QueryError
 
 MASKED_MESSAGE = "Unexpected error; it has been logged."
+
+
+class Schema(strawberry.Schema):
+    """strawberry's schema, logging only the errors nobody expected. A typed error
+    (``AccessError``, ``QueryError``) or a syntax or validation error answers the
+    client, who is to fix it; a traceback in the server's log for each would bury
+    the failures an operator must see."""
+
+    def process_errors(self, errors, execution_context=None) -> None:
+        super().process_errors([e for e in errors if _is_unexpected(e)], execution_context)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:

@@ -4,11 +4,10 @@ Each domain module contributes a query and a mutation class; they are merged
 here into the two root types (Saleor-style: one module per domain).
 """
 
-import strawberry
 from strawberry.tools import merge_types
 
 from schema.compiled import CompiledQueries
-from schema.hardening import config, extensions
+from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
@@ -25,7 +24,7 @@ MUTATIONS = (
     InteropMutation,
 )
 
-schema = strawberry.Schema(
+schema = Schema(
     query=merge_types("Query", QUERIES),
     mutation=merge_types("Mutation", MUTATIONS),
     # Compiled execution runs last, after the limits have validated the query.
