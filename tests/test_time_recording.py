@@ -14,6 +14,7 @@ from central import services as central_services
 from central.errors import Conflict, InvalidInput
 from tenants.accounts import services as accounts
 from tenants.audit.models import AuditEntry
+from tenants.projects.models import Project, ProjectStatus
 from tenants.records import cards
 from tenants.records.models import CheckIn, ServiceRecord
 from tests.records_support import (
@@ -278,6 +279,15 @@ def test_a_forgotten_check_in_is_closed_by_the_next_one(gql, seed_regions):
             (days_ago(2), datetime.time(10), datetime.time(12), Decimal("2.00"))
         ]
         assert list(CheckIn.objects.filter(volunteer=volunteer, record__isnull=False)) == [fresh]
+        # A project cancelled while someone is checked in: nothing more is recorded there,
+        # but the check-in can still be closed.
+        open_again = cards.check_in(**scan, now=_at(days_ago(2), 13))
+        Project.objects.filter(id=scan["project_id"]).update(status=ProjectStatus.CANCELLED)
+        with pytest.raises(Conflict, match="cancelled"):
+            cards.check_out(**scan, content="", now=_at(days_ago(2), 15))
+        cards.cancel_check_in(**scan, now=_at(days_ago(2), 15))
+        open_again.refresh_from_db()
+        assert open_again.checked_out_at is not None and open_again.record is None
 
 
 def test_card_codes_are_signed_and_rotate(gql, seed_regions):

@@ -175,8 +175,9 @@ def cancel_check_in(
     now: datetime.datetime | None = None,
 ) -> CheckIn:
     """Close the volunteer's open check-in without a record: scanned by mistake, or
-    too short to count (under a quarter hour, on each day where it spans midnight)."""
-    project = records._project(project_id)
+    too short to count (under a quarter hour, on each day where it spans midnight);
+    also when the project has since been cancelled."""
+    project = records._project(project_id, any_phase=True)
     principal = records._may_record(project, principal, policy)
     volunteer = read_code(code, region_code)
     with transaction.atomic():

@@ -171,11 +171,13 @@ def _participant(volunteer: Volunteer, project: Project) -> None:
         )
 
 
-def _project(project_id: int) -> Project:
+def _project(project_id: int, *, any_phase: bool = False) -> Project:
+    """The project to record at (ongoing or ended); ``any_phase`` for closing what was
+    opened there, even once it is cancelled."""
     project = Project.objects.select_related("group").filter(id=project_id).first()
     if project is None:
         raise NotFound("no such project", field="projectId")
-    if phase(project) not in ("ongoing", "ended"):
+    if not any_phase and phase(project) not in ("ongoing", "ended"):
         raise Conflict(f"the project is {phase(project)}: nothing to record yet", field="projectId")
     return project
 
