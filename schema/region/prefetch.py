@@ -19,10 +19,6 @@ from central.errors import ServiceError
 from schema.region.auth import caller, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.types import (
-    GROUP_APPLICATIONS,
-    GROUP_MEMBERS,
-    GROUP_PROJECTS,
-    GROUP_SUBGROUPS,
     GROUP_VOLUNTEERS,
     LIST_FIRST,
     decode_cursor,
@@ -180,17 +176,17 @@ PAGES: dict[tuple[str, str], Page] = {
     ("Project", "records"): _by_id(_project_records, to_attr("records"), gated=True),
     ("VolunteerGroup", "members"): _by_id(
         lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
-        GROUP_MEMBERS,
+        to_attr("members"),
         gated=True,
     ),
-    ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), GROUP_SUBGROUPS),
+    ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), to_attr("subgroups")),
     ("VolunteerGroup", "applications"): _by_id(
         lambda viewer: memberships_seen_by(pending_applications(), *viewer),
-        GROUP_APPLICATIONS,
+        to_attr("applications"),
         gated=True,
     ),
     ("VolunteerGroup", "projects"): _by_id(
-        lambda viewer: visible_projects(viewer[0]), GROUP_PROJECTS
+        lambda viewer: visible_projects(viewer[0]), to_attr("projects")
     ),
 }
 
@@ -407,6 +403,23 @@ def child_selections(info, *path: str):
         matches = [f for f in _fields(selections) if f.name == name]
         selections = [s for match in matches for s in match.selections]
     return selections
+
+
+def read_page(
+    parent, type_name: str, field: str, info, limit: int, after_key=None, lookups=None
+) -> list:
+    """One parent's page read on its own, where no prefetch served it (the parent was
+    not loaded through :func:`optimize`, or ``_page_window`` declined): the ``PAGES``
+    entry's rows for the caller, narrowed to ``parent``, past ``after_key``, meeting
+    ``lookups``, ``limit`` of them (a connection asks one more than its page, to know
+    whether another follows), with what the query selects under them."""
+    page = PAGES[(type_name, field)]
+    django_name, child_type = RELATIONS[type_name][field]
+    parent_field = parent._meta.get_field(django_name).field.name
+    rows = page.rows(caller(info)).filter(**{parent_field: parent}, **(lookups or {}))
+    if after_key is not None:
+        rows = rows.filter(**{f"{page.keyset}__gt": after_key})
+    return list(optimized(rows, info, child_type)[:limit])
 
 
 def optimized(queryset, info, type_name: str, *path: str):

@@ -13,7 +13,7 @@ from central.errors import PermissionDenied
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
-from schema.region.prefetch import optimized
+from schema.region.prefetch import optimized, read_page
 from schema.region.types import (
     LIST_FIRST,
     PageInfo,
@@ -87,14 +87,7 @@ class Project:
             principal.is_authority or self._model.group_id in principal.staff_group_ids
         ):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
-        rows = list_page(
-            getattr(self._model, to_attr("records"), None),
-            self._model.records.all(),
-            first,
-            after,
-            info,
-            "ServiceRecord",
-        )
+        rows = list_page(self._model, "Project", "records", first, after, info)
         return [ServiceRecord(_model=r) for r in rows]
 
 
@@ -242,13 +235,7 @@ def volunteer_records(
     conditions = _record_conditions(filter)
     rows = getattr(volunteer, to_attr("records"), None)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
-        queryset = optimized(
-            volunteer.records.filter(**conditions), info, "ServiceRecordConnection"
-        )
-        queryset = queryset.order_by("id")
-        if after_id:
-            queryset = queryset.filter(id__gt=after_id)
-        rows = list(queryset[: first + 1])
+        rows = read_page(volunteer, "Volunteer", "records", info, first + 1, after_id, conditions)
     rows = [r for r in sorted(rows, key=lambda r: r.id) if _meets(r, conditions)]
     if after_id:
         rows = [r for r in rows if r.id > after_id]

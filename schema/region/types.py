@@ -25,16 +25,11 @@ from schema.region.fields import model_field, model_id
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers
-from tenants.projects import selectors as project_selectors
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
 
-# Where prefetch.py puts a group's pages (see PAGES there).
+# Where prefetch.py puts a page of a group's volunteers (see PAGES there).
 GROUP_VOLUNTEERS = "prefetched_volunteers"
-GROUP_MEMBERS = "prefetched_members"
-GROUP_APPLICATIONS = "prefetched_applications"
-GROUP_SUBGROUPS = "prefetched_subgroups"
-GROUP_PROJECTS = "prefetched_projects"
 # A paged list's size when the query names none (prefetch.py PAGES reads it).
 LIST_FIRST = 100
 
@@ -224,14 +219,7 @@ class VolunteerGroup:
     def subgroups(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[VolunteerGroup]:
-        rows = list_page(
-            getattr(self._model, GROUP_SUBGROUPS, None),
-            group_selectors.approved_groups().filter(liaison_group=self._model),
-            first,
-            after,
-            info,
-            "VolunteerGroup",
-        )
+        rows = list_page(self._model, "VolunteerGroup", "subgroups", first, after, info)
         return [VolunteerGroup(_model=g) for g in rows]
 
     @strawberry.field(
@@ -244,14 +232,7 @@ class VolunteerGroup:
     ) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
-        rows = list_page(
-            getattr(self._model, GROUP_MEMBERS, None),
-            group_selectors.active_memberships().filter(group=self._model).order_by("id"),
-            first,
-            after,
-            info,
-            "Membership",
-        )
+        rows = list_page(self._model, "VolunteerGroup", "members", first, after, info)
         return [Membership(_model=m) for m in rows]
 
     @strawberry.field(
@@ -264,14 +245,7 @@ class VolunteerGroup:
     ) -> list[Annotated[Project, strawberry.lazy("schema.region.records")]]:
         from schema.region.records import Project
 
-        rows = list_page(
-            getattr(self._model, GROUP_PROJECTS, None),
-            project_selectors.visible_projects(principal_of(info)).filter(group=self._model),
-            first,
-            after,
-            info,
-            "Project",
-        )
+        rows = list_page(self._model, "VolunteerGroup", "projects", first, after, info)
         return [Project(_model=p) for p in rows]
 
     @strawberry.field(
@@ -287,13 +261,9 @@ class VolunteerGroup:
         after_id = guarded(decode_cursor, "v", after)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
         if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
-            from schema.region.prefetch import optimized  # prefetch.py imports this module
+            from schema.region.prefetch import read_page  # prefetch.py imports this module
 
-            rows = group_selectors.active_memberships().filter(group=self._model)
-            if after_id:
-                rows = rows.filter(volunteer_id__gt=after_id)
-            rows = optimized(rows, info, "GroupVolunteerConnection")
-            rows = list(rows.select_related("volunteer")[: first + 1])
+            rows = read_page(self._model, "VolunteerGroup", "volunteers", info, first + 1, after_id)
         if after_id:  # prefetched rows may start before the cursor (prefetch._page_window)
             rows = [m for m in rows if m.volunteer_id > after_id]
         page = rows[:first]
@@ -315,14 +285,7 @@ class VolunteerGroup:
     ) -> list[Membership] | None:
         if not may_see_members(self._model, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
-        rows = list_page(
-            getattr(self._model, GROUP_APPLICATIONS, None),
-            group_selectors.pending_applications().filter(group=self._model),
-            first,
-            after,
-            info,
-            "Membership",
-        )
+        rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
         return [Membership(_model=m) for m in rows]
 
 
@@ -384,23 +347,17 @@ class GroupConnection:
     page_info: PageInfo
 
 
-def list_page(
-    prefetched_rows: list | None, queryset, first: int, after, info: Info, type_name: str
-) -> list:
-    """A page of a list field keyed by id (``first``, ``after`` the last id seen):
-    from the rows prefetch.py loaded (each parent's first rows past ``after``), else
-    by one query for just this page, with what the query selects under it prefetched
-    (rows of GraphQL type ``type_name``)."""
-    from schema.region.prefetch import optimized  # prefetch.py imports this module
+def list_page(parent, type_name: str, field: str, first: int, after, info: Info) -> list:
+    """A page of a list field paged by id (``first``, ``after`` the last id seen;
+    ``prefetch.PAGES[(type_name, field)]``): from the rows prefetch.py loaded (each
+    parent's first rows past ``after``), else by one query for just this page."""
+    from schema.region.prefetch import PAGES, read_page  # prefetch.py imports this module
 
     first = page_size(first)
     after_id = None if after is None else guarded(parse_id, after, "after")
-    rows = prefetched_rows
+    rows = getattr(parent, PAGES[(type_name, field)].to_attr, None)
     if rows is None:
-        queryset = optimized(queryset, info, type_name)
-        if after_id is not None:
-            queryset = queryset.filter(id__gt=after_id)
-        rows = list(queryset.order_by("id")[:first])
+        rows = read_page(parent, type_name, field, info, first, after_id)
     rows = sorted(rows, key=lambda row: row.id)
     if after_id is not None:  # prefetched rows may start before it (prefetch._page_window)
         rows = [row for row in rows if row.id > after_id]
