@@ -129,17 +129,10 @@ def check_in(
                 .first()
             )
             if forgotten is not None:
-                forgotten.checked_out_at = now
-                forgotten.save(update_fields=["checked_out_at"])
-                # Closed by whoever scans the volunteer next, at any project: named
-                # with the project it was open at, since that may be another group's.
-                audit(
-                    principal.actor,
-                    "card.check_in_abandoned",
-                    str(forgotten.id),
-                    volunteer=volunteer.number,
-                    project=forgotten.project_id,
-                    checked_in_at=forgotten.checked_in_at.isoformat(),
+                # Closed by whoever scans the volunteer next, at any project: the audit
+                # names the project it was open at, since that may be another group's.
+                _close_without_record(
+                    forgotten, volunteer, "card.check_in_abandoned", principal, now
                 )
             check = CheckIn.objects.create(
                 volunteer=volunteer,
@@ -182,17 +175,24 @@ def cancel_check_in(
     volunteer = read_code(code, region_code)
     with transaction.atomic():
         check = _open_check_in(volunteer, project)
-        check.checked_out_at = now or timezone.now()
-        check.save(update_fields=["checked_out_at"])
-        audit(
-            principal.actor,
-            "card.check_in_cancelled",
-            str(check.id),
-            volunteer=volunteer.number,
-            project=project.id,
-            checked_in_at=check.checked_in_at.isoformat(),
+        _close_without_record(
+            check, volunteer, "card.check_in_cancelled", principal, now or timezone.now()
         )
     return check
+
+
+def _close_without_record(check: CheckIn, volunteer: Volunteer, action: str, principal, now):
+    """Close an open (locked) check-in with no record, and say so in the audit log."""
+    check.checked_out_at = now
+    check.save(update_fields=["checked_out_at"])
+    audit(
+        principal.actor,
+        action,
+        str(check.id),
+        volunteer=volunteer.number,
+        project=check.project_id,
+        checked_in_at=check.checked_in_at.isoformat(),
+    )
 
 
 def proposed_hours(start: datetime.datetime, end: datetime.datetime) -> Decimal:
