@@ -7,7 +7,10 @@ the county. A province-level region's code ends in ``0000``; a city's ends in
 
 from __future__ import annotations
 
+import functools
 import re
+
+from django.db.models import Q
 
 # First two digits of every province-level division in GB/T 2260.
 PROVINCE_PREFIXES = {
@@ -78,3 +81,97 @@ def check_division_code(code: str, level: str, parent_code: str | None = None) -
             )
     else:
         raise DivisionCodeError(f"unknown level {level!r}")
+    if division_name(code) is None:  # issue 10 finding 12: 538300 under 云南 was accepted
+        raise DivisionCodeError(f"{code} is not a current division code in GB/T 2260")
+
+
+# --- The GB/T 2260 table ------------------------------------------------------
+#
+# python-stdnum ships the whole table with each name's years of validity
+# (``stdnum/cn/loc.dat``, from the Ministry of Civil Affairs' lists). A code is
+# *current* when one of its names has no end year; only current codes may be
+# given to a region, an authority, a group, a project or a volunteer (issue 10
+# finding 12: a made-up 538300 under 云南 used to be accepted).
+
+_NAME = re.compile(r"^(?:\[(\d{4})?-(\d{4})?\])?(.+)$")
+
+
+def _current_name(entry: str) -> str | None:
+    """The name in force of a loc.dat entry such as ``[1997-1997]万县区,[1998-]万州区``."""
+    for part in reversed(entry.split(",")):
+        match = _NAME.match(part.strip())
+        if match and match.group(2) is None:
+            return match.group(3)
+    return None
+
+
+@functools.cache
+def _table() -> dict[str, str]:
+    """Every current GB/T 2260 code → its name."""
+    from stdnum import numdb
+
+    table: dict[str, str] = {}
+    for _length, low, high, props, children in numdb.get("cn/loc").prefixes:
+        if low != high or low not in PROVINCE_PREFIXES:
+            continue
+        table[low + "0000"] = props.get("province", PROVINCE_PREFIXES[low])
+        for _child_length, child_low, child_high, child_props, _rest in children:
+            name = _current_name(child_props.get("county", ""))
+            # 市辖区 ("the city's districts") is a container, never a place of its own.
+            if child_low == child_high and name and name != "市辖区":
+                table[low + child_low] = name
+    return table
+
+
+def division_name(code: str) -> str | None:
+    """The current name of a GB/T 2260 code, or None when it is not a current code."""
+    return _table().get(code) if isinstance(code, str) else None
+
+
+def divisions_within(area: str) -> dict[str, str]:
+    """Every current division inside ``area`` (the area included), code → name."""
+    prefix = area_prefix(area)
+    return {code: name for code, name in _table().items() if code.startswith(prefix)}
+
+
+def division_level(code: str) -> str:
+    """``province`` (xx0000), ``city`` (xxyy00) or ``county`` (xxyyzz)."""
+    if code.endswith("0000"):
+        return "province"
+    if code.endswith("00"):
+        return "city"
+    return "county"
+
+
+def area_prefix(code: str) -> str:
+    """The code prefix every division inside ``code``'s area starts with: a province
+    covers its cities and counties, a city its counties, a county itself."""
+    level = division_level(code)
+    return code[:2] if level == "province" else code[:4] if level == "city" else code
+
+
+def within(code: str, area: str) -> bool:
+    """True if division ``code`` lies in ``area`` (its own area included)."""
+    return bool(code) and bool(area) and code.startswith(area_prefix(area))
+
+
+def check_division_in_region(code: str, region_code: str) -> str:
+    """``code`` if it is a current GB/T 2260 code inside the region, else
+    :class:`DivisionCodeError` with a message for the person who typed it."""
+    code = (code or "").strip()
+    if not _CODE.match(code):
+        raise DivisionCodeError("six digits (GB/T 2260), e.g. 500103")
+    if division_name(code) is None:
+        raise DivisionCodeError(f"{code} is not a current division code (GB/T 2260)")
+    if not within(code, region_code):
+        raise DivisionCodeError(f"{code} lies outside this region ({region_code})")
+    return code
+
+
+def prefixes_q(field: str, prefixes) -> Q:
+    """Rows whose division ``field`` lies in one of the areas given by their
+    ``area_prefix``es (no prefix: no row)."""
+    condition = Q(pk__in=[])
+    for prefix in prefixes:
+        condition |= Q(**{f"{field}__startswith": prefix})
+    return condition

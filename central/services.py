@@ -22,7 +22,7 @@ from django.db.migrations.state import ProjectState
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
-from central.divisions import DivisionCodeError, check_division_code
+from central.divisions import DivisionCodeError, check_division_code, division_name
 from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
@@ -76,8 +76,11 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
     if Region.objects.filter(code=spec.code).exists():
         problems.add("code", f"a region with code {spec.code} already exists", "CONFLICT")
     name = (spec.name or "").strip()
+    official = division_name(spec.code)
     if not name or len(name) > 64:
         problems.add("name", "give a name of 1 to 64 characters")
+    elif official and name != official:
+        problems.add("name", f"{spec.code} is {official} in GB/T 2260")
     if not re.match(SLUG_PATTERN, spec.slug or ""):
         problems.add(
             "slug",

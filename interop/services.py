@@ -220,7 +220,8 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
     with transaction.atomic():
         transfer = _locked_transfer(transfer_id)
         own = principal.volunteer is not None and transfer.volunteer_id == principal.volunteer.id
-        if not (own or principal.is_authority) or transfer.direction != Direction.OUTGOING:
+        area = principal.covers(transfer.volunteer.division_code)
+        if not (own or area) or transfer.direction != Direction.OUTGOING:
             raise PermissionDenied("the volunteer or the source region's authority refuses")
         if _expire_if_due(transfer) or transfer.state != TransferState.REQUESTED:
             raise Conflict(f"the transfer is {transfer.state}", field="transferId")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from django_tenants.utils import tenant_context
 from stdnum.cn import ric
 
+from central.divisions import division_level, divisions_within
 from central.models import Region
 from tenants.accounts import services as accounts
 from tenants.groups import services as groups
@@ -64,6 +65,11 @@ def volunteer_input(birth=datetime.date(1990, 5, 17), **overrides) -> dict:
     return data
 
 
+def first_county(region_code: str) -> str:
+    """The lowest-numbered current county (区/县) code inside a region."""
+    return min(c for c in divisions_within(region_code) if division_level(c) == "county")
+
+
 def region(slug: str) -> Region:
     return Region.objects.get(slug=slug)
 
@@ -80,13 +86,25 @@ def login(gql, slug: str, username: str, password: str = "Strong-pass-2026") -> 
     return token
 
 
-def authority(gql, slug: str, level: str = "city") -> str:
-    """A new authority staff account in the region; returns its token."""
+def authority(
+    gql, slug: str, level: str = "city", division: str | None = None, name: str | None = None
+) -> str:
+    """A new authority staff account in the region, at ``division`` (by default the
+    region itself; for a county authority, the region's first county); its token."""
     username = unique("auth")
     target = region(slug)
+    if division is None and level == "county":
+        division = first_county(target.code)
     with tenant_context(target):
         accounts.create_authority_account(
-            username, "Strong-pass-2026", "民政干部", level, f"{target.name}民政局", actor="test"
+            username,
+            "Strong-pass-2026",
+            "民政干部",
+            level,
+            name or f"{target.name}民政局",
+            division_code=division or target.code,
+            region_code=target.code,
+            actor="test",
         )
     return login(gql, slug, username)
 

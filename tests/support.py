@@ -3,7 +3,6 @@ unique region codes, database introspection."""
 
 from __future__ import annotations
 
-import itertools
 import os
 import signal
 import socket
@@ -172,17 +171,31 @@ class GraphQLClient:
         return self.execute(f"{slug}.localhost", query, variables, token)
 
 
-_codes: dict[str, itertools.count] = {}
+_used_codes: set[str] = set()
+# Seed regions' codes, and codes tests spell out themselves.
+_RESERVED = {"500000", "530000", "420000", "421300", "210000", "210900", "530400"}
 
 
 def unique_city_code(province: str = "13") -> str:
-    """A GB/T 2260 city code no other test uses (province 13 河北 by default).
+    """A real GB/T 2260 city code (provisioning checks the table) no other test uses:
+    one of ``province``'s cities, or another province's once those run out. Its name
+    is ``city_name(code)``."""
+    from central.divisions import _table, division_level
 
-    Numbers start at 40, above every seed city (随州 4213, 阜新 2109).
-    """
-    number = next(_codes.setdefault(province, itertools.count(40)))
-    assert number <= 99, f"out of test city codes in province {province}"
-    return f"{province}{number:02d}00"
+    cities = sorted(c for c in _table() if division_level(c) == "city")
+    preferred = [c for c in cities if c.startswith(province)] + cities
+    for code in preferred:
+        if code not in _used_codes and code not in _RESERVED:
+            _used_codes.add(code)
+            return code
+    raise AssertionError("out of test city codes")
+
+
+def city_name(code: str) -> str:
+    """The official name of a code (GB/T 2260), which provisioning requires."""
+    from central.divisions import division_name
+
+    return division_name(code)
 
 
 def schema_exists(name: str) -> bool:

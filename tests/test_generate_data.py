@@ -36,7 +36,7 @@ from tenants.volunteers.models import Volunteer
 from tenants.volunteers.services import check_resident_id
 from tests import support
 from tests.registry_support import authority, register_volunteer
-from tests.support import REPO, child_env, unique_city_code
+from tests.support import REPO, child_env, city_name, unique_city_code
 
 # 玉溪市 (a real city: its counties are in python-stdnum's table), with 云南's
 # lifecycle: 3 working days of publicity, then civil-affairs confirmation.
@@ -260,7 +260,7 @@ def test_a_region_without_publicity(seed_regions):
     """National default lifecycle: records count at once; nothing in publicity or void."""
     code = unique_city_code("13")
     region = services.provision_region(
-        services.RegionSpec(code, "测试市", "city", "gen" + code),
+        services.RegionSpec(code, city_name(code), "city", "gen" + code),
         actor="test",
     )
     generate(code, 30, 3, 6)

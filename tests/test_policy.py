@@ -125,6 +125,9 @@ def test_unknown_preset_is_named():
         ("421301", "city", None, "ends in 00"),
         ("421300", "city", "530000", "not under 530000"),
         ("420000", "province", "110000", "no parent"),
+        # Issue 10 finding 12: well-formed but made up, or no longer in force.
+        ("538300", "city", "530000", "not a current division code"),
+        ("134000", "city", None, "not a current division code"),
     ],
 )
 def test_bad_division_codes(code, level, parent, message):

@@ -11,7 +11,7 @@ from django.test import Client
 from central import services
 from central.errors import Conflict, InvalidInput, NotFound
 from central.models import CentralAuditEntry, Domain, Region
-from tests.support import schema_exists, tables_in, unique_city_code
+from tests.support import city_name, schema_exists, tables_in, unique_city_code
 
 PROVISION = """
 mutation($input: ProvisionRegionInput!) {
@@ -38,7 +38,12 @@ def snapshot():
 def spec(**overrides) -> services.RegionSpec:
     code = overrides.pop("code", None) or unique_city_code()
     fields = dict(
-        code=code, name="测试市", level="city", slug=f"t{code}", parent_code=None, preset="default"
+        code=code,
+        name=city_name(code) or "测试市",
+        level="city",
+        slug=f"t{code}",
+        parent_code=None,
+        preset="default",
     )
     fields.update(overrides)
     return services.RegionSpec(**fields)
@@ -135,7 +140,7 @@ def test_central_graphql_provisions_with_an_admin_token(gql, central_admin):
         {
             "input": {
                 "code": code,
-                "name": "测试州",
+                "name": city_name(code),
                 "level": "CITY",
                 "slug": f"gql{code}",
                 "parentCode": "420000",
@@ -150,7 +155,7 @@ def test_central_graphql_provisions_with_an_admin_token(gql, central_admin):
     assert payload["errors"] == []
     assert payload["region"] == {
         "code": code,
-        "name": "测试州",
+        "name": city_name(code),
         "level": "CITY",
         "status": "ACTIVE",
         "domains": [f"gql{code}.localhost", f"alias{code}.localhost"],
@@ -266,7 +271,7 @@ def test_region_command_create_list_show_suspend_resume_set_policy(seed_regions,
         "--code",
         code,
         "--name",
-        "测试市",
+        city_name(code),
         "--level",
         "city",
         "--slug",
@@ -276,7 +281,7 @@ def test_region_command_create_list_show_suspend_resume_set_policy(seed_regions,
         "--preset",
         "fuxin",
     )
-    assert f"created 测试市 ({code})" in capsys.readouterr().out
+    assert f"created {city_name(code)} ({code})" in capsys.readouterr().out
     region = Region.objects.get(code=code)
     assert region.parent.code == "210000" and schema_exists(region.schema_name)
     call_command("region", "list")
@@ -357,7 +362,7 @@ def test_django_admin_provisions_through_the_service(seed_regions, central_admin
         "/admin/central/region/add/",
         {
             "code": code,
-            "name": "测试市",
+            "name": city_name(code),
             "level": "city",
             "slug": f"adm{code}",
             "parent": "",

@@ -24,7 +24,7 @@ from schema import compiled
 from schema.region.types import encode_cursor
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority, login, register_volunteer
-from tests.support import execute_in_process, unique_city_code
+from tests.support import city_name, execute_in_process, unique_city_code
 
 CODE = unique_city_code("13")
 SLUG = f"counts{CODE}"
@@ -55,7 +55,7 @@ RECOGNITION_PAGE = """query($first: Int!) { volunteers(first: $first) { edges { 
 @pytest.fixture(scope="module")
 def region(seed_regions):
     region = services.provision_region(
-        services.RegionSpec(CODE, "计数市", "city", SLUG), actor="test"
+        services.RegionSpec(CODE, city_name(CODE), "city", SLUG), actor="test"
     )
     call_command(
         "generate_data",

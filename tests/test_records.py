@@ -354,13 +354,13 @@ def test_self_declaration_counts_only_after_the_group_confirms(gql, seed_regions
 
 def test_who_may_object_follows_the_policy(gql, seed_regions):
     from central import services as central_services
-    from tests.support import unique_city_code
+    from tests.support import city_name, unique_city_code
 
     code = unique_city_code("53")
     strict = central_services.provision_region(
         central_services.RegionSpec(
             code,
-            "异议测试州",
+            city_name(code),
             "city",
             f"objection{code}",
             parent_code="530000",

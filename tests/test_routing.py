@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 
 from central import services
-from tests.support import unique_city_code
+from tests.support import city_name, unique_city_code
 
 REGION_QUERY = "{ region { code name level policy { publicityWorkingDays recordConfirmation } } }"
 
@@ -67,13 +67,12 @@ def test_graphiql_on_get_in_a_browser(gql):
 
 
 def test_policy_change_in_one_region_is_not_seen_in_another(gql):
+    code_a, code_b = unique_city_code("33"), unique_city_code("33")
     region_a = services.provision_region(
-        services.RegionSpec(unique_city_code("33"), "甲市", "city", "isoa" + unique_city_code()),
-        actor="test",
+        services.RegionSpec(code_a, city_name(code_a), "city", "isoa" + code_a), actor="test"
     )
     region_b = services.provision_region(
-        services.RegionSpec(unique_city_code("33"), "乙市", "city", "isob" + unique_city_code()),
-        actor="test",
+        services.RegionSpec(code_b, city_name(code_b), "city", "isob" + code_b), actor="test"
     )
     services.update_region_policy(region_a.code, {"publicityWorkingDays": 9}, actor="test")
     seen_a = gql.region(region_a.slug, REGION_QUERY)["data"]["region"]
@@ -85,7 +84,7 @@ def test_policy_change_in_one_region_is_not_seen_in_another(gql):
 def test_suspended_region_refuses_every_request_until_resumed(gql, central_admin):
     code = unique_city_code("35")
     region = services.provision_region(
-        services.RegionSpec(code, "暂停市", "city", f"susp{code}"), actor="test"
+        services.RegionSpec(code, city_name(code), "city", f"susp{code}"), actor="test"
     )
     assert gql.region(region.slug, REGION_QUERY)["data"]["region"]["code"] == code
     suspend = """mutation($code: String!) { suspendRegion(code: $code, reason: "数据核查") {

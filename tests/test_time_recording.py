@@ -27,7 +27,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import authority, login, region, register_volunteer, unique
-from tests.support import execute_in_process, unique_city_code
+from tests.support import city_name, execute_in_process, unique_city_code
 
 CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
 CHECK_IN = """mutation($p: ID!, $c: String!) { checkIn(projectId: $p, cardCode: $c)
@@ -378,7 +378,7 @@ def test_stars_are_granted_by_the_body_the_policy_names(gql, seed_regions):
     test_region = central_services.provision_region(
         central_services.RegionSpec(
             code,
-            "星级测试州",
+            city_name(code),
             "city",
             f"stars{code}",
             parent_code="530000",

@@ -16,6 +16,7 @@ from tests.support import (
     REPO,
     admin_database_url,
     child_env,
+    city_name,
     free_port,
     stop_process,
     wait_for_port,
@@ -154,7 +155,7 @@ def test_only_regions_behind_are_found_and_migrated_in_parallel(seed_regions):
 
     regions = [
         services.provision_region(
-            services.RegionSpec(code, "测试市", "city", f"up{code}"), actor="test"
+            services.RegionSpec(code, city_name(code), "city", f"up{code}"), actor="test"
         )
         for code in (unique_city_code("13") for _ in range(3))
     ]

@@ -12,6 +12,7 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from central.divisions import prefixes_q
 from central.errors import InvalidInput, PermissionDenied
 from interop import services as transfers
 from interop.models import Direction, Transfer
@@ -81,8 +82,8 @@ def _visible(principal):
     queryset = Transfer.objects.select_related("volunteer")
     if principal is None:
         raise AccessError(PermissionDenied("log in to see transfers"))
-    if principal.is_authority:
-        return queryset
+    if principal.is_authority:  # the transfers of volunteers of its area
+        return queryset.filter(prefixes_q("volunteer__division_code", principal.authority_prefixes))
     if principal.volunteer is not None:
         return queryset.filter(volunteer=principal.volunteer)
     raise AccessError(PermissionDenied("the volunteer and the authority see transfers"))

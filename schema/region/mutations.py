@@ -72,6 +72,11 @@ class RegisterVolunteerInput:
     skills: list[str] = strawberry.field(default_factory=list)
     guardian_name: str = ""
     guardian_consent: bool = False
+    division_code: str = strawberry.field(
+        default="",
+        description="所在县（区）: GB/T 2260 code inside the region where the volunteer lives "
+        "(e.g. 500103); by default the registering group's, else the region's own.",
+    )
     username: str = strawberry.field(
         default="", description="New account (required for self-registration)."
     )
@@ -92,6 +97,12 @@ class RegisterGroupInput:
     registration_authority: str = ""
     unified_social_credit_code: str = ""
     service_area: str = ""
+    division_code: str = strawberry.field(
+        default="",
+        description="Where the group is registered: GB/T 2260 code inside the region and "
+        "inside its liaison group's area. Default: the liaison's, else the region's. A "
+        "district-level hub names its district or county (e.g. 500103).",
+    )
     admin_username: str = strawberry.field(
         default="", description="The group admin's new account, when not logged in."
     )
@@ -142,6 +153,7 @@ class RegionMutation:
             skills=input.skills,
             guardian_name=input.guardian_name,
             guardian_consent=input.guardian_consent,
+            division_code=input.division_code,
             username=input.username,
             password=input.password,
         )
@@ -209,6 +221,7 @@ class RegionMutation:
             registration_authority=input.registration_authority,
             unified_social_credit_code=input.unified_social_credit_code,
             service_area=input.service_area,
+            division_code=input.division_code,
             admin_username=input.admin_username,
             admin_password=input.admin_password,
         )
@@ -239,11 +252,35 @@ class RegionMutation:
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
-    @strawberry.mutation(description="The logged-in volunteer applies to join a group.")
+    @strawberry.mutation(
+        description="The logged-in volunteer applies to join a group. Until accepted the group "
+        "sees only the applicant's number, name, gender, birth year and verification, plus "
+        "what `share` lists."
+    )
     @mutation_payload(MembershipPayload)
-    def apply_to_group(self, info: Info, group_id: strawberry.ID) -> MembershipPayload:
+    def apply_to_group(
+        self, info: Info, group_id: strawberry.ID, share: list[t.SharedField] | None = None
+    ) -> MembershipPayload:
         principal, _ = caller(info)
-        membership = groups.apply_to_group(parse_id(group_id), principal=principal)
+        membership = groups.apply_to_group(
+            parse_id(group_id),
+            principal=principal,
+            share=[field.value for field in share or []],
+        )
+        return MembershipPayload(membership=t.Membership(_model=membership))
+
+    @strawberry.mutation(
+        description="The invited volunteer accepts or declines a group's invitation "
+        "(addMember); only then is the volunteer the group's member."
+    )
+    @mutation_payload(MembershipPayload)
+    def respond_to_invitation(
+        self, info: Info, membership_id: strawberry.ID, accept: bool
+    ) -> MembershipPayload:
+        principal, _ = caller(info)
+        membership = groups.respond_to_invitation(
+            parse_id(membership_id, "membershipId"), accept, principal=principal
+        )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
     @strawberry.mutation(description="A group admin accepts or declines an application.")
@@ -257,7 +294,10 @@ class RegionMutation:
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
-    @strawberry.mutation(description="A group admin adds a registered volunteer to the group.")
+    @strawberry.mutation(
+        description="A group admin invites a registered volunteer (status INVITED); the "
+        "volunteer becomes a member only by accepting (respondToInvitation)."
+    )
     @mutation_payload(MembershipPayload)
     def add_member(self, info: Info, group_id: strawberry.ID, number: str) -> MembershipPayload:
         principal, policy = caller(info)

@@ -26,6 +26,7 @@ from schema.region.types import (
 from tenants.groups.selectors import (
     active_memberships,
     approved_groups,
+    member_groups_seen_by,
     memberships_seen_by,
     pending_applications,
 )
@@ -48,6 +49,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "GroupVolunteerEdge": {"node": ("volunteer", "Volunteer"), "membership": ("", "Membership")},
     "Membership": {
         "volunteer": ("volunteer", "Volunteer"),
+        "applicant": ("volunteer", "Applicant"),
         "group": ("group", "VolunteerGroup"),
     },
     "Volunteer": {
@@ -91,7 +93,7 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
 KEYS: dict[str, tuple[str, ...]] = {  # by model
     "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
     "volunteers.Volunteer": ("id",),
-    "groups.Membership": ("id", "volunteer_id", "group_id", "status"),
+    "groups.Membership": ("id", "volunteer_id", "group_id", "status", "shared_fields"),
 }
 
 
@@ -145,11 +147,12 @@ def _record_filter(raw) -> dict | None:
 
 
 def _project_records(viewer) -> QuerySet:
-    """A project's records as its group's staff and the authority see them (and nobody
+    """A project's records as those who may see its group's members see them: its
+    staff, its viewing groups' staff, the authority and hubs of its area (and nobody
     else: ``Project.records`` refuses the rest)."""
-    principal = viewer[0]
     rows = ServiceRecord.objects.order_by("id")
-    return rows if principal.is_authority else rows.filter(group_id__in=principal.staff_group_ids)
+    groups = member_groups_seen_by(*viewer)
+    return rows if groups is None else rows.filter(group_id__in=groups)
 
 
 def _by_id(rows: Callable[[object], QuerySet], attr: str, gated: bool = False) -> Page:

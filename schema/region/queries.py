@@ -15,7 +15,7 @@ from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.prefetch import optimized
 from tenants.groups import selectors as group_selectors
 from tenants.volunteers import selectors as volunteer_selectors
-from tenants.volunteers.services import may_view
+from tenants.volunteers.permissions import may_view
 
 
 @strawberry.input(description="Narrow the volunteer list; all given conditions must hold.")

@@ -82,10 +82,9 @@ class Project:
     def records(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[ServiceRecord] | None:
-        principal = principal_of(info)
-        if principal is None or not (
-            principal.is_authority or self._model.group_id in principal.staff_group_ids
-        ):
+        from schema.region.types import may_see_members
+
+        if not may_see_members(self._model.group_id, info):
             raise AccessError(PermissionDenied("only the group's staff see its project records"))
         rows = list_page(self._model, "Project", "records", first, after, info)
         return [ServiceRecord(_model=r) for r in rows]

@@ -21,7 +21,7 @@ from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
-from schema.region.fields import model_field, model_id
+from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers
@@ -150,6 +150,51 @@ class Volunteer:
         return certificates_of(self._model)
 
 
+@strawberry.enum(description="What an applicant lets the group see before it decides.")
+class SharedField(enum.Enum):
+    PHONE = "phone"
+    SKILLS = "skills"
+    SERVICE_INTENTIONS = "service_intentions"
+    SERVICE_AREA = "service_area"
+
+
+@strawberry.type(
+    description="What a group sees of an applicant or invitee before they are its member "
+    "(issue 10 finding 1): number, name, gender, birth year, verification, and only what "
+    "the applicant chose to share (masked)."
+)
+class Applicant:
+    _model: strawberry.Private[object]
+    _shared: strawberry.Private[frozenset]
+
+    number: str = model_field("number")
+    name: str = model_field("name")
+    gender: Gender = model_field("gender", Gender)
+    verification: Verification = model_field("verification", Verification)
+
+    @strawberry.field(
+        description="出生年份 (never the full birth date).", metadata=reads("birth_date")
+    )
+    def birth_year(self) -> int:
+        return self._model.birth_date.year
+
+    @strawberry.field(description="Masked phone, when shared.", metadata=reads("phone_masked"))
+    def phone_masked(self) -> str | None:
+        return self._model.phone_masked if "phone" in self._shared else None
+
+    @strawberry.field(description="When shared.", metadata=reads("skills"))
+    def skills(self) -> list[str] | None:
+        return self._model.skills if "skills" in self._shared else None
+
+    @strawberry.field(description="When shared.", metadata=reads("service_intentions"))
+    def service_intentions(self) -> list[str] | None:
+        return self._model.service_intentions if "service_intentions" in self._shared else None
+
+    @strawberry.field(description="When shared.", metadata=reads("service_area"))
+    def service_area(self) -> str | None:
+        return self._model.service_area if "service_area" in self._shared else None
+
+
 @strawberry.type(description="A volunteer's belonging to a group.")
 class Membership:
     _model: strawberry.Private[object]
@@ -159,18 +204,36 @@ class Membership:
     applied_at: datetime.datetime = model_field("applied_at")
     decided_at: datetime.datetime | None = model_field("decided_at")
 
-    @strawberry.field
-    def volunteer(self) -> Volunteer:
-        return Volunteer(_model=self._model.volunteer)
+    @strawberry.field(
+        description="The volunteer: null while they are not yet an active member (applied, "
+        "invited, declined or left), unless you are that volunteer; see `applicant`."
+    )
+    def volunteer(self, info: Info) -> Volunteer | None:
+        membership = self._model
+        if membership.status != group_models.MembershipStatus.ACTIVE:
+            principal = principal_of(info)
+            me = principal.volunteer if principal is not None else None
+            if me is None or me.id != membership.volunteer_id:
+                return None
+        return Volunteer(_model=membership.volunteer)
+
+    @strawberry.field(
+        description="What the group may see of the volunteer before they are its member."
+    )
+    def applicant(self) -> Applicant:
+        return Applicant(
+            _model=self._model.volunteer, _shared=frozenset(self._model.shared_fields or ())
+        )
 
     @strawberry.field
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
 
 
-def may_see_members(group, info: Info) -> bool:
+def may_see_members(group_id: int, info: Info) -> bool:
+    """Members, applicants and records of a group: for whom ``member_groups_seen_by`` says."""
     seen = group_selectors.member_groups_seen_by(principal_of(info), policy_of(info))
-    return seen is None or group.id in seen
+    return seen is None or group_id in seen
 
 
 @strawberry.type(description="A volunteer group (志愿团体).")
@@ -230,7 +293,7 @@ class VolunteerGroup:
     def members(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_members(self._model, info):
+        if not may_see_members(self._model.id, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         rows = list_page(self._model, "VolunteerGroup", "members", first, after, info)
         return [Membership(_model=m) for m in rows]
@@ -255,7 +318,7 @@ class VolunteerGroup:
     def volunteers(
         self, info: Info, first: int = 20, after: str | None = None
     ) -> GroupVolunteerConnection | None:
-        if not may_see_members(self._model, info):
+        if not may_see_members(self._model.id, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         first = page_size(first)
         after_id = guarded(decode_cursor, "v", after)
@@ -283,7 +346,7 @@ class VolunteerGroup:
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_members(self._model, info):
+        if not may_see_members(self._model.id, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
         return [Membership(_model=m) for m in rows]

@@ -62,6 +62,9 @@ class Role(models.Model):
         max_length=16, choices=AuthorityLevel.choices, blank=True, default=""
     )
     authority_name = models.CharField(max_length=120, blank=True, default="")
+    # The division (GB/T 2260, inside the region) an authority acts for: the region
+    # itself, a city or a county; its powers reach that division's subtree.
+    division_code = models.CharField("行政区划代码", max_length=6, blank=True, default="")
     # 记录员须持证上岗 (001 §4(4)3): the recorder's certificate number.
     recorder_certificate = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -70,9 +73,14 @@ class Role(models.Model):
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(kind="authority") & Q(group__isnull=True) & ~Q(authority_level=""))
-                | (~Q(kind="authority") & Q(group__isnull=False)),
-                name="role_group_or_authority",
+                condition=(
+                    Q(kind="authority")
+                    & Q(group__isnull=True)
+                    & ~Q(authority_level="")
+                    & Q(division_code__regex=r"^[0-9]{6}$")
+                )
+                | (~Q(kind="authority") & Q(group__isnull=False) & Q(division_code="")),
+                name="role_group_or_authority_in_division",
             ),
             models.UniqueConstraint(
                 fields=["account", "kind", "group"], name="role_unique_per_group"

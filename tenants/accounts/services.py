@@ -23,6 +23,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from central.divisions import (
+    DivisionCodeError,
+    area_prefix,
+    check_division_in_region,
+    division_level,
+    within,
+)
 from central.errors import (
     Conflict,
     InvalidInput,
@@ -40,7 +47,12 @@ _DUMMY_HASH = make_password("not-a-real-password")
 
 @dataclass
 class Principal:
-    """The caller of a region API request: an account and its roles, loaded once."""
+    """The caller of a region API request: an account and its roles, loaded once.
+
+    Every power has a role *and* a scope (issue 10): a group's staff act for the
+    group only while it is approved (a pending or rejected group holds no powers),
+    and an authority acts inside its division's subtree (``covers``).
+    """
 
     account: Account
     roles: list[Role] = field(default_factory=list)
@@ -54,23 +66,58 @@ class Principal:
         return self.account.volunteer
 
     @cached_property
-    def admin_group_ids(self) -> frozenset[int]:
-        return frozenset(r.group_id for r in self.roles if r.kind == RoleKind.GROUP_ADMIN)
-
-    @cached_property
-    def staff_group_ids(self) -> frozenset[int]:
+    def own_group_ids(self) -> frozenset[int]:
+        """Every group the account is staff of, approved or not (to see its own)."""
         return frozenset(r.group_id for r in self.roles if r.group_id is not None)
 
     @cached_property
+    def admin_group_ids(self) -> frozenset[int]:
+        """Approved groups the account administers: the groups it may act for."""
+        return frozenset(r.group_id for r in self._acting_roles if r.kind == RoleKind.GROUP_ADMIN)
+
+    @cached_property
+    def staff_group_ids(self) -> frozenset[int]:
+        """Approved groups the account is admin or recorder of."""
+        return frozenset(r.group_id for r in self._acting_roles)
+
+    @cached_property
+    def _acting_roles(self) -> list[Role]:
+        from tenants.groups.models import Review
+
+        return [
+            r for r in self.roles if r.group_id is not None and r.group.review == Review.APPROVED
+        ]
+
+    @cached_property
+    def authority_roles(self) -> list[Role]:
+        return [r for r in self.roles if r.kind == RoleKind.AUTHORITY]
+
+    @cached_property
     def authority_levels(self) -> frozenset[str]:
-        return frozenset(r.authority_level for r in self.roles if r.kind == RoleKind.AUTHORITY)
+        return frozenset(r.authority_level for r in self.authority_roles)
 
     @property
     def is_authority(self) -> bool:
-        return bool(self.authority_levels)
+        """Authority staff of *some* division: say which with :meth:`covers`."""
+        return bool(self.authority_roles)
+
+    def covers(self, division_code: str, level: str | None = None) -> bool:
+        """True if an authority role of this account (of ``level``, when given)
+        reaches ``division_code``: its division or a division under it."""
+        return any(
+            within(division_code, r.division_code)
+            for r in self.authority_roles
+            if level is None or r.authority_level == level
+        )
+
+    @cached_property
+    def authority_prefixes(self) -> tuple[str, ...]:
+        """What the codes of divisions in the account's authority areas start with
+        (``central.divisions.area_prefix``): for filtering rows in SQL."""
+        return tuple(area_prefix(r.division_code) for r in self.authority_roles)
 
     def recorder_role(self, group_id: int) -> Role | None:
-        for role in self.roles:
+        for role in self._acting_roles:
             if role.group_id == group_id and role.kind in (RoleKind.RECORDER, RoleKind.GROUP_ADMIN):
                 return role
         return None
@@ -78,7 +125,8 @@ class Principal:
 
 @dataclass
 class OperatorPrincipal:
-    """A central operator acting from the command line, with the authority's powers.
+    """A central operator acting from the command line, with the authority's powers
+    over the whole region.
 
     Management commands run the same services as the API; they act as the
     region's authority and are audited under ``cli:<name>``.
@@ -87,8 +135,10 @@ class OperatorPrincipal:
     name: str
     account: None = None
     roles: list = field(default_factory=list)
+    own_group_ids: frozenset = frozenset()
     admin_group_ids: frozenset = frozenset()
     staff_group_ids: frozenset = frozenset()
+    authority_roles: list = field(default_factory=list)
     authority_levels: frozenset = frozenset({AuthorityLevel.PROVINCE})
     is_authority: bool = True
     volunteer: None = None
@@ -96,6 +146,12 @@ class OperatorPrincipal:
     @property
     def actor(self) -> str:
         return f"cli:{self.name}"
+
+    def covers(self, division_code: str, level: str | None = None) -> bool:
+        return True
+
+    # Every division code starts with "": the operator's area is the whole region.
+    authority_prefixes: tuple = ("",)
 
     def recorder_role(self, group_id: int):
         return None
@@ -142,6 +198,7 @@ def grant_role(
     group=None,
     authority_level: str = "",
     authority_name: str = "",
+    division_code: str = "",
     recorder_certificate: str = "",
     actor: str,
 ) -> Role:
@@ -151,6 +208,7 @@ def grant_role(
         group=group,
         authority_level=authority_level,
         authority_name=authority_name,
+        division_code=division_code,
         recorder_certificate=recorder_certificate,
     )
     record(
@@ -160,18 +218,51 @@ def grant_role(
         kind=kind,
         group=group.id if group else None,
         authority_level=authority_level,
+        division=division_code or None,
     )
     return role
 
 
+def check_authority_division(level: str, division_code: str, region_code: str) -> str | None:
+    """Why ``division_code`` cannot be the division of a ``level`` authority in the
+    region, or None. A county authority sits in a county (区/县); a city authority
+    in a city (设区市) or is the region's own; a province authority is the region's
+    own (for a city region: the provincial office that answers for it)."""
+    try:
+        check_division_in_region(division_code, region_code)
+    except DivisionCodeError as error:
+        return str(error)
+    kind = division_level(division_code)
+    if level == AuthorityLevel.COUNTY and kind != "county":
+        return "a county authority's division is a county (区/县), e.g. 500103"
+    if level == AuthorityLevel.CITY and not (kind == "city" or division_code == region_code):
+        return "a city authority's division is a city (设区市, e.g. 530100) or the region"
+    if level == AuthorityLevel.PROVINCE and division_code != region_code:
+        return "a province authority's division is the region's own code"
+    return None
+
+
 def create_authority_account(
-    username: str, password: str, display_name: str, level: str, authority_name: str, *, actor: str
+    username: str,
+    password: str,
+    display_name: str,
+    level: str,
+    authority_name: str,
+    *,
+    division_code: str,
+    region_code: str,
+    actor: str,
 ) -> Account:
-    """A regional authority's staff account (民政部门/文明办), e.g. from the CLI."""
+    """A regional authority's staff account (民政部门/文明办), e.g. from the CLI,
+    bound to a division inside the region (issue 10 finding 3)."""
     problems = ProblemCollector()
     check_new_credentials(problems, username, password)
     if level not in AuthorityLevel.values:
         problems.add("level", f"one of {', '.join(AuthorityLevel.values)}")
+    else:
+        wrong = check_authority_division(level, (division_code or "").strip(), region_code)
+        if wrong:
+            problems.add("division", wrong)
     if not (authority_name or "").strip():
         problems.add("authorityName", "name the authority, e.g. 昆明市五华区民政局")
     problems.raise_if_any()
@@ -182,6 +273,7 @@ def create_authority_account(
             RoleKind.AUTHORITY,
             authority_level=level,
             authority_name=authority_name.strip(),
+            division_code=division_code.strip(),
             actor=actor,
         )
     return account

@@ -414,7 +414,7 @@ def revoke_certificate(code_or_id, reason: str, *, principal) -> Certificate:
     found = find(code_or_id)
     if found is None:
         raise NotFound("no such certificate", field="code")
-    if not (principal.is_authority or found.group_id in principal.admin_group_ids):
+    if not (principal.covers(_division(found)) or found.group_id in principal.admin_group_ids):
         raise PermissionDenied("only an admin of the issuing group or the authority revokes it")
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput("say why the certificate is revoked", field="reason")
@@ -456,4 +456,15 @@ def may_download(certificate: Certificate, principal) -> bool:
     if principal is None:
         return False
     own = principal.volunteer is not None and principal.volunteer.id == certificate.volunteer_id
-    return own or principal.is_authority or certificate.group_id in principal.staff_group_ids
+    return (
+        own
+        or certificate.group_id in principal.staff_group_ids
+        or principal.covers(_division(certificate))
+    )
+
+
+def _division(certificate: Certificate) -> str:
+    """The area whose authority answers for a certificate: its group's, else the volunteer's."""
+    if certificate.group_id is not None:
+        return certificate.group.division_code
+    return certificate.volunteer.division_code

@@ -66,6 +66,9 @@ class VolunteerGroup(models.Model):
     contact_person = models.CharField("联系人", max_length=64)
     contact_phone = models.CharField(max_length=32)
     service_area = models.CharField(max_length=120, blank=True, default="")
+    # Where the group is registered (GB/T 2260, inside the region): a hub's area
+    # for 区域内志愿者管理 and the authority that answers for it.
+    division_code = models.CharField("行政区划代码", max_length=6)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=120)
 
@@ -82,6 +85,9 @@ class VolunteerGroup(models.Model):
                 name="group_legal_person_has_uscc",
             ),
             models.CheckConstraint(
+                condition=Q(division_code__regex=r"^[0-9]{6}$"), name="group_division_code"
+            ),
+            models.CheckConstraint(
                 condition=~Q(review="rejected") | ~Q(review_reason=""),
                 name="group_rejection_has_reason",
             ),
@@ -95,6 +101,7 @@ class VolunteerGroup(models.Model):
 
 
 class MembershipStatus(models.TextChoices):
+    INVITED = "invited", "邀请中"
     APPLIED = "applied", "申请中"
     ACTIVE = "active", "在册"
     DECLINED = "declined", "未通过"
@@ -111,16 +118,20 @@ class Membership(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decided_by = models.CharField(max_length=120, blank=True, default="")
     left_at = models.DateTimeField(null=True, blank=True)
+    # What an applicant chose to show the group (SharedField values); nothing else
+    # of theirs reaches the group before they are an active member.
+    shared_fields = models.JSONField(default=list, blank=True)
+    invited_by = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
         ordering = ["id"]
         constraints = [
-            # At most one open (applied or active) membership per volunteer and group,
-            # so two concurrent applications cannot both get in.
+            # At most one open (invited, applied or active) membership per volunteer
+            # and group, so two concurrent applications cannot both get in.
             models.UniqueConstraint(
                 fields=["volunteer", "group"],
-                condition=Q(status__in=["applied", "active"]),
-                name="membership_one_open_per_group",
+                condition=Q(status__in=["invited", "applied", "active"]),
+                name="membership_one_open_per_group_v2",
             ),
         ]
         indexes = [

@@ -7,9 +7,10 @@ no powers whatever its stored permission group says.
 
 from __future__ import annotations
 
-from central.errors import PermissionDenied
+from central.divisions import area_prefix, within
+from central.errors import PermissionDenied, Unauthenticated
 from central.policy import Power, RegionPolicy
-from tenants.groups.models import Review, VolunteerGroup
+from tenants.groups.models import RegistrationStatus, Review, VolunteerGroup
 
 POWER_LABELS = {
     Power.MANAGE_OWN_VOLUNTEERS: "本团体内志愿者管理",
@@ -41,20 +42,59 @@ def require_power(group: VolunteerGroup, power: Power, policy: RegionPolicy) -> 
 
 
 def admin_groups_with(principal, power: Power, policy: RegionPolicy) -> list[VolunteerGroup]:
-    """The groups the caller administers that hold ``power``."""
+    """The (approved) groups the caller administers that hold ``power``."""
     if principal is None:
         return []
     return [
         role.group
         for role in principal.roles
-        if role.kind == "group_admin" and has_power(role.group, power, policy)
+        if role.kind == "group_admin"
+        and role.group_id in principal.admin_group_ids
+        and has_power(role.group, power, policy)
     ]
 
 
-def manages_region_volunteers(principal, policy: RegionPolicy) -> bool:
-    """区域内志愿者管理: authority staff, or an admin of a group holding the power."""
-    if principal is None:
-        return False
-    return principal.is_authority or bool(
-        admin_groups_with(principal, Power.MANAGE_REGION_VOLUNTEERS, policy)
+def hub_area_prefixes(principal, policy: RegionPolicy) -> tuple[str, ...]:
+    """区域内志愿者管理 (002 annex) is the hub's own area, not the region: the
+    division prefixes (``central.divisions.area_prefix``) of the approved groups the
+    caller administers that hold the power. Their reach is the active members of
+    the groups registered in those divisions (issue 10 finding 2)."""
+    return tuple(
+        area_prefix(group.division_code)
+        for group in admin_groups_with(principal, Power.MANAGE_REGION_VOLUNTEERS, policy)
     )
+
+
+def reviews_as_authority(group: VolunteerGroup, principal) -> bool:
+    """002 §3(3): the authority that reviews ``group``. A legal person (法人组织) is
+    reviewed by its own registration authority (登记机关: an authority account of
+    that name whose area holds the group); any other group by an authority whose
+    area holds the group's division."""
+    if principal is None or not principal.is_authority:
+        return False
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        if getattr(principal, "account", None) is None:  # a central operator (CLI)
+            return True
+        return any(
+            role.authority_name == group.registration_authority
+            and within(group.division_code, role.division_code)
+            for role in principal.authority_roles
+        )
+    return principal.covers(group.division_code)
+
+
+def require_group_staff(group: VolunteerGroup, principal, *, admin: bool = True) -> None:
+    """The caller acts for ``group`` as its admin (or, ``admin=False``, admin or
+    recorder). A group that is not approved holds no powers (issue 10 finding 6):
+    its own staff are told so."""
+    if principal is None:
+        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+    acting = principal.admin_group_ids if admin else principal.staff_group_ids
+    if group.id in acting:
+        return
+    if group.id in principal.own_group_ids and group.review != Review.APPROVED:
+        raise PermissionDenied(
+            f"{group.name} is {group.get_review_display()}: a group that is not approved "
+            "holds no powers"
+        )
+    raise PermissionDenied(f"you are not {'an admin' if admin else 'staff'} of {group.name}")

@@ -1,12 +1,13 @@
 """Reading groups: approved groups are public; pending and rejected ones are seen
-by their own staff, their liaison group's admins and the authority."""
+by their own staff, their liaison group's admins and the authority of their area."""
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
+from central.divisions import prefixes_q
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
-from tenants.groups.permissions import manages_region_volunteers
 
 
 def visible_groups(
@@ -21,11 +22,12 @@ def visible_groups(
     queryset = VolunteerGroup.objects.all()
     if principal is None:
         queryset = queryset.filter(review=Review.APPROVED)
-    elif not principal.is_authority:
+    else:
         queryset = queryset.filter(
             Q(review=Review.APPROVED)
-            | Q(id__in=principal.staff_group_ids)
+            | Q(id__in=principal.own_group_ids)
             | Q(liaison_group_id__in=principal.admin_group_ids)
+            | prefixes_q("division_code", principal.authority_prefixes)
         )
     if level:
         queryset = queryset.filter(level=level)
@@ -59,12 +61,25 @@ def active_memberships() -> QuerySet[Membership]:
 
 def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
     """The groups whose members (and applicants) ``principal`` may see: None for every
-    group (the authority, admins holding 区域内志愿者管理), else the groups they staff."""
+    group (an authority of the whole region), else the groups they staff, the groups
+    that name those as viewing groups (查看团体), and the groups registered in their
+    authority's or hub's (区域内志愿者管理) area (``volunteers.permissions``).
+    Worked out once per request."""
+    from tenants.volunteers.permissions import region_wide, seen_groups_q
+
     if principal is None:
         return frozenset()
-    if manages_region_volunteers(principal, policy):
+    if region_wide(principal, connection.tenant.code):
         return None
-    return frozenset(principal.staff_group_ids)
+    cached = getattr(principal, "_member_groups_seen", None)
+    if cached is None:
+        cached = frozenset(
+            VolunteerGroup.objects.filter(seen_groups_q(principal, policy))
+            .values_list("id", flat=True)
+            .distinct()
+        )
+        principal._member_groups_seen = cached
+    return cached
 
 
 def memberships_seen_by(queryset: QuerySet[Membership], principal, policy) -> QuerySet[Membership]:

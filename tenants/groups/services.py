@@ -23,6 +23,7 @@ from django.utils import timezone
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
+from central.divisions import DivisionCodeError, check_division_in_region, within
 from central.errors import (
     Conflict,
     InvalidInput,
@@ -42,7 +43,12 @@ from tenants.groups.models import (
     Review,
     VolunteerGroup,
 )
-from tenants.groups.permissions import has_power, require_power
+from tenants.groups.permissions import (
+    has_power,
+    require_group_staff,
+    require_power,
+    reviews_as_authority,
+)
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
 IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
@@ -62,6 +68,8 @@ class GroupRegistration:
     registration_authority: str = ""
     unified_social_credit_code: str = ""
     service_area: str = ""
+    # Where it is registered (GB/T 2260, inside the region and the liaison's area).
+    division_code: str = ""
     # New admin account, when the registrant is not logged in.
     admin_username: str = ""
     admin_password: str = ""
@@ -189,6 +197,29 @@ def _check_liaison(
     return liaison
 
 
+def _check_division(
+    problems: ProblemCollector, data: GroupRegistration, liaison: VolunteerGroup | None
+) -> str:
+    """Where the group is registered: a current GB/T 2260 code inside the region and
+    inside its liaison's area (a group answers to the authority of its division)."""
+    region_code = connection.tenant.code
+    code = (data.division_code or "").strip()
+    if not code:
+        return liaison.division_code if liaison is not None else region_code
+    try:
+        check_division_in_region(code, region_code)
+    except DivisionCodeError as error:
+        problems.add("divisionCode", str(error))
+        return ""
+    if liaison is not None and not within(code, liaison.division_code):
+        problems.add(
+            "divisionCode",
+            f"{code} lies outside the area of the liaison group {liaison.name} "
+            f"({liaison.division_code})",
+        )
+    return code
+
+
 def register_group(
     data: GroupRegistration, *, principal, policy: RegionPolicy, certificate_upload=None
 ) -> VolunteerGroup:
@@ -215,6 +246,7 @@ def register_group(
         problems.raise_if_any()
     _check_name(problems, data, policy)
     liaison = _check_liaison(problems, data, policy)
+    division_code = _check_division(problems, data, liaison)
     image = read_certificate_image(certificate_upload, problems)
     if data.registration_status == RegistrationStatus.LEGAL_PERSON:
         try:
@@ -257,6 +289,7 @@ def register_group(
                 contact_person=data.contact_person.strip(),
                 contact_phone=data.contact_phone.strip(),
                 service_area=data.service_area.strip(),
+                division_code=division_code,
                 created_by=actor,
             )
             group.viewing_groups.set(viewing)
@@ -303,10 +336,16 @@ def _store_file(file_name: str, content: bytes) -> Path:
 
 
 def _reviewer_check(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
-    """002 §3(3): the liaison group reviews if it holds 快审; else the authority."""
+    """002 §3(3): the liaison group reviews if it holds 快审; else the authority of
+    the group's division; a legal person, its own registration authority."""
     accounts.require(principal)
-    if principal.is_authority:
+    if reviews_as_authority(group, principal):
         return
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        raise PermissionDenied(
+            f"{group.name} is a legal person: its registration authority "
+            f"({group.registration_authority}) reviews it (002 §3(3))"
+        )
     liaison = group.liaison_group
     if (
         liaison is not None
@@ -319,7 +358,10 @@ def _reviewer_check(group: VolunteerGroup, principal, policy: RegionPolicy) -> N
             f"{liaison.name} ({liaison.permission_group}) lacks 对下级团体快审; "
             "the regional authority reviews this group"
         )
-    raise PermissionDenied("only the liaison group (with 快审) or the authority reviews this group")
+    raise PermissionDenied(
+        "only the liaison group (with 快审) or the authority of the group's division "
+        f"({group.division_code}) reviews this group"
+    )
 
 
 def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> str:
@@ -386,11 +428,11 @@ def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPol
     - a non-hub group or a branch: the district- or city-level hub above it
       (可向区/县志愿者协会（联合会）或市志愿服务联合会提出申请);
     - the top hub and legal persons: the regional authority.
-    The authority may always.
+    The authority of the group's division may always.
     """
     if principal is None:
         return False
-    if principal.is_authority:
+    if principal.covers(group.division_code):
         return True
     if group.kind == GroupKind.HUB:
         return group.liaison_group_id is not None and group.liaison_group_id in (
@@ -440,9 +482,7 @@ def get_group(group_id: int) -> VolunteerGroup:
 
 def _require_member_manager(group: VolunteerGroup, principal, policy) -> None:
     """本团体内志愿者管理: an admin of the group, and the group holds the power."""
-    accounts.require(principal)
-    if group.id not in principal.admin_group_ids:
-        raise PermissionDenied(f"you are not an admin of {group.name}")
+    require_group_staff(group, principal)
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
 
 
@@ -453,7 +493,9 @@ def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
         raise Conflict(f"{group.name} is not approved yet", field="groupId")
 
 
-def _open_membership(volunteer: Volunteer, group: VolunteerGroup, status: str, actor: str):
+def _open_membership(
+    volunteer: Volunteer, group: VolunteerGroup, status: str, actor: str, shared_fields=()
+):
     try:
         with transaction.atomic():
             membership = Membership.objects.create(
@@ -462,10 +504,13 @@ def _open_membership(volunteer: Volunteer, group: VolunteerGroup, status: str, a
                 status=status,
                 decided_at=timezone.now() if status == MembershipStatus.ACTIVE else None,
                 decided_by=actor if status == MembershipStatus.ACTIVE else "",
+                invited_by=actor if status == MembershipStatus.INVITED else "",
+                shared_fields=list(shared_fields),
             )
     except IntegrityError:
         raise Conflict(
-            f"{volunteer.number} already belongs to or applied to {group.name}", field="groupId"
+            f"{volunteer.number} already belongs to, applied to or is invited by {group.name}",
+            field="groupId",
         ) from None
     record(
         actor,
@@ -477,26 +522,63 @@ def _open_membership(volunteer: Volunteer, group: VolunteerGroup, status: str, a
     return membership
 
 
-def apply_to_group(group_id: int, *, principal) -> Membership:
-    """A volunteer applies to join a group; the group's admins decide."""
+SHARED_FIELDS = ("phone", "skills", "service_intentions", "service_area")
+
+
+def apply_to_group(group_id: int, *, principal, share: list[str] | None = None) -> Membership:
+    """A volunteer applies to join a group; the group's admins decide. ``share``
+    lists what the group may see of the applicant before deciding (SHARED_FIELDS)."""
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
         raise PermissionDenied("only a volunteer's own account applies to join a group")
+    share = list(dict.fromkeys(share or []))
+    if any(name not in SHARED_FIELDS for name in share):
+        raise InvalidInput(f"share some of {', '.join(SHARED_FIELDS)}", field="share")
     group = get_group(group_id)
     _joinable(volunteer, group)
-    return _open_membership(volunteer, group, MembershipStatus.APPLIED, principal.actor)
+    return _open_membership(
+        volunteer, group, MembershipStatus.APPLIED, principal.actor, shared_fields=share
+    )
 
 
 def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
-    """A group registers an existing volunteer directly."""
+    """A group invites a registered volunteer (issue 10 finding 1): the group gains
+    nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
     _require_member_manager(group, principal, policy)
-    volunteer = Volunteer.objects.filter(number=number).first()
+    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
         raise NotFound(f"no volunteer numbered {number}", field="number")
     _joinable(volunteer, group)
-    return _open_membership(volunteer, group, MembershipStatus.ACTIVE, principal.actor)
+    return _open_membership(volunteer, group, MembershipStatus.INVITED, principal.actor)
+
+
+def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Membership:
+    """The invited volunteer, and only they, accept (active member) or decline."""
+    principal = accounts.require(principal)
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("group", "volunteer")
+            .filter(id=membership_id)
+            .first()
+        )
+        mine = membership is not None and (
+            principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
+        )
+        if not mine:  # someone else's invitation is not theirs to know about
+            raise NotFound("no such invitation", field="membershipId")
+        if membership.status != MembershipStatus.INVITED:
+            raise Conflict(f"this membership is {membership.status}", field="membershipId")
+        if accept:
+            _joinable(membership.volunteer, membership.group)
+        membership.status = MembershipStatus.ACTIVE if accept else MembershipStatus.DECLINED
+        membership.decided_at = timezone.now()
+        membership.decided_by = principal.actor
+        membership.save(update_fields=["status", "decided_at", "decided_by"])
+        record(principal.actor, "membership.invitation_answered", str(membership.id), accept=accept)
+    return membership
 
 
 def decide_membership(membership_id: int, approve: bool, *, principal, policy) -> Membership:
@@ -538,7 +620,7 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
-            .filter(volunteer=volunteer, group=group, status__in=["applied", "active"])
+            .filter(volunteer=volunteer, group=group, status__in=["invited", "applied", "active"])
             .first()
         )
         if membership is None:
@@ -564,8 +646,7 @@ def create_staff_account(
     """A group admin adds an admin or recorder (记录员) to the group."""
     principal = accounts.require(principal)
     group = get_group(group_id)
-    if group.id not in principal.admin_group_ids:
-        raise PermissionDenied(f"you are not an admin of {group.name}")
+    require_group_staff(group, principal)
     problems = ProblemCollector()
     if kind not in (RoleKind.GROUP_ADMIN, RoleKind.RECORDER):
         problems.add("role", "group_admin or recorder")

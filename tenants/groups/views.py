@@ -36,8 +36,8 @@ def group_certificate(request, group_id: int):
     if path is None or not path.exists():
         return _refuse(404, "NOT_FOUND", "no certificate for this group")
     allowed = (
-        principal.is_authority
-        or group.id in principal.staff_group_ids
+        principal.covers(group.division_code)
+        or group.id in principal.own_group_ids
         or (
             group.liaison_group_id is not None
             and group.liaison_group_id in principal.admin_group_ids

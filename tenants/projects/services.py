@@ -20,7 +20,7 @@ from central.policy import Power
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
-from tenants.groups.permissions import has_power
+from tenants.groups.permissions import has_power, require_group_staff
 from tenants.projects.models import (
     ApplicationStatus,
     Category,
@@ -58,9 +58,7 @@ def phase(project: Project, today: datetime.date | None = None) -> str:
 
 
 def _require_group_admin(group: VolunteerGroup, principal) -> None:
-    accounts.require(principal)
-    if group.id not in principal.admin_group_ids:
-        raise PermissionDenied(f"you are not an admin of {group.name}")
+    require_group_staff(group, principal)
 
 
 def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
@@ -142,10 +140,12 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
     with transaction.atomic():
         project = _locked_project(project_id)
         liaison_id = project.group.liaison_group_id
-        if not principal.is_authority and (
+        if not principal.covers(project.group.division_code) and (
             liaison_id is None or liaison_id not in principal.admin_group_ids
         ):
-            raise PermissionDenied("only the group's liaison group or the authority reviews it")
+            raise PermissionDenied(
+                "only the group's liaison group or the authority of its area reviews it"
+            )
         if project.status != ProjectStatus.PENDING_REVIEW:
             raise Conflict(f"the project is {project.status}", field="projectId")
         project.status = ProjectStatus.PUBLISHED if approve else ProjectStatus.REJECTED

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from central.divisions import prefixes_q
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
@@ -89,9 +90,10 @@ def _group(group_id) -> VolunteerGroup:
 
 
 def _require_recorder(group: VolunteerGroup, principal, policy: RegionPolicy):
-    """Staff (admin or recorder) of ``group``, certified where the policy says; or the authority."""
+    """Staff (admin or recorder) of ``group``, certified where the policy says; or the
+    authority of the group's area."""
     principal = accounts.require(principal)
-    if principal.is_authority:
+    if principal.covers(group.division_code):
         return principal
     role = principal.recorder_role(group.id)
     if role is None:
@@ -293,7 +295,8 @@ def _locked_complaint(complaint_id) -> Complaint:
 def _require_handler(complaint: Complaint, principal):
     """The complaint's group's admins, or the authority (000 Art.13)."""
     principal = accounts.require(principal)
-    if not (principal.is_authority or complaint.group_id in principal.admin_group_ids):
+    area = complaint.group.division_code if complaint.group else complaint.volunteer.division_code
+    if not (principal.covers(area) or complaint.group_id in principal.admin_group_ids):
         handler = complaint.group.name if complaint.group else "the authority"
         raise PermissionDenied(f"only admins of {handler} handle this complaint")
     return principal
@@ -359,11 +362,20 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
 # -- reading -------------------------------------------------------------------------------
 
 
-def handles_complaints_of(principal, group_id: int) -> bool:
-    """Group staff and the authority see a group's complaints in every state."""
-    return principal is not None and (
-        principal.is_authority or group_id in principal.staff_group_ids
-    )
+def handles_complaints_of(principal, group_id: int, division_code: str | None = None) -> bool:
+    """Group staff and the authority of the group's area (``division_code``) see a
+    group's complaints in every state."""
+    if principal is None:
+        return False
+    if group_id in principal.staff_group_ids:
+        return True
+    if division_code is None:
+        division_code = (
+            VolunteerGroup.objects.filter(id=group_id)
+            .values_list("division_code", flat=True)
+            .first()
+        )
+    return division_code is not None and principal.covers(division_code)
 
 
 def on_record(complaint: Complaint, principal) -> bool:
@@ -391,9 +403,13 @@ def complaints_of_group(principal, group_id=None, status: str | None = None, aft
     if group_id is None:
         if not principal.is_authority:
             raise PermissionDenied("give the groupId of a group you staff")
+        queryset = queryset.filter(
+            prefixes_q("group__division_code", principal.authority_prefixes)
+            | prefixes_q("volunteer__division_code", principal.authority_prefixes)
+        )
     else:
         group = _group(group_id)
-        if not handles_complaints_of(principal, group.id):
+        if not handles_complaints_of(principal, group.id, group.division_code):
             raise PermissionDenied(f"you may not see the complaints of {group.name}")
         queryset = queryset.filter(group=group)
     if status is not None:

@@ -62,7 +62,9 @@ def _locked(request_id: int, principal) -> CorrectionRequest:
     )
     if request is None:
         raise NotFound("no such correction request", field="requestId")
-    if request.group_id not in principal.staff_group_ids and not principal.is_authority:
+    if request.group_id not in principal.staff_group_ids and not principal.covers(
+        request.group.division_code
+    ):
         raise PermissionDenied(f"{request.group.name}'s staff answer this request")
     if request.status != CorrectionRequest.Status.OPEN:
         raise Conflict(f"the request was already answered ({request.status})", field="requestId")

@@ -58,9 +58,9 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, tenant_context
-from stdnum import numdb
 from stdnum.cn import ric
 
+from central.divisions import division_level, divisions_within
 from central.models import HomeRegion, Region
 from central.policy import HubLevel, RecordConfirmation, RegionPolicy
 from tenants.audit.services import record as audit
@@ -400,25 +400,10 @@ def id_sequence(cursor, schema: str, model: type[models.Model]) -> str:
 
 
 def region_areas(code: str) -> list[tuple[str, str]]:
-    """(county code, name) of today's counties in the region, from python-stdnum's
-    GB/T 2260 table; a city region gets its own counties, a province all of its own."""
-    prefix = code[:4] if code[2:4] != "00" else code[:2]
-    areas = []
-    for _, province, _, _, children in numdb.get("cn/loc").prefixes:
-        if province != code[:2]:
-            continue
-        for _, rest, _, props, _ in children:
-            area = province + rest
-            if not area.startswith(prefix) or area.endswith("00"):
-                continue
-            current = props.get("county", "").split(",")[-1]
-            if current.startswith("["):
-                span, _, current = current[1:].partition("]")
-                if not span.endswith("-"):
-                    continue  # abolished
-            if current and current not in ("市辖区", "县", "省直辖县级行政区划"):
-                areas.append((area, current))
-    return areas or [(code[:4] + "02", "城区")]
+    """(county code, name) of today's counties in the region (GB/T 2260,
+    ``central.divisions``); a city region gets its own counties, a province all of its own."""
+    areas = [(c, n) for c, n in divisions_within(code).items() if division_level(c) == "county"]
+    return sorted(areas) or [(code[:4] + "02", "城区")]
 
 
 # --- the generator ----------------------------------------------------------
@@ -461,7 +446,7 @@ class Generator:
                 VolunteerGroup,
                 "id name kind level registration_status liaison_group_id permission_group review "
                 "reviewed_by responsible_person contact_person contact_phone service_area "
-                "created_at created_by",
+                "division_code created_at created_by",
             ),
             "project": (
                 Project,
@@ -473,7 +458,8 @@ class Generator:
                 "id number name gender birth_date id_type id_number_encrypted id_number_hash "
                 "id_number_masked phone_encrypted phone_hash phone_masked service_area "
                 "service_intentions skills verification verification_reason status "
-                "status_reason guardian_name guardian_consent_at registered_at registered_by",
+                "status_reason guardian_name guardian_consent_at registered_at registered_by "
+                "division_code",
             ),
             "membership": (
                 Membership,
@@ -704,6 +690,7 @@ class Generator:
                     esc(contact),
                     f"0{rng.randint(10, 99)}{rng.randrange(10**7, 10**8)}",
                     esc(area),
+                    self.region.code,  # every generated group answers to the whole region
                     self.stamp(created, rng.randint(540, 1020)),
                     ACTOR,
                 ]
@@ -869,6 +856,7 @@ class Generator:
                     reg_stamp if person["guardian"] else NULL,
                     reg_stamp,
                     ACTOR,
+                    person["division_code"],
                 ]
             )
             homes.add([person["hash"], self.region.code, number, reg_stamp])
@@ -1120,6 +1108,7 @@ class Generator:
             "gender": gender,
             "birth": birth.isoformat(),
             "area": area,
+            "division_code": area_code,  # lives where the ID number was issued
             "registered": registered,
             "guardian": guardian,
             "hash": pii.keyed_hash("id", id_number),

@@ -345,6 +345,21 @@ def declare_hours(project_id: int, entry: RecordEntry, *, principal, policy) -> 
     return record
 
 
+def record_division(record: ServiceRecord) -> str:
+    """Where a record belongs: its project's group's division; a record without a
+    project (imported by a transfer) belongs to the volunteer's division."""
+    if record.project_id is not None:
+        return record.project.group.division_code
+    return record.volunteer.division_code
+
+
+def _require_area_authority(record: ServiceRecord, principal):
+    principal = accounts.require_authority(principal)
+    if not principal.covers(record_division(record)):
+        raise PermissionDenied("only the authority of the record's area answers for it")
+    return principal
+
+
 def _locked_record(record_id: int) -> ServiceRecord:
     record = (
         ServiceRecord.objects.select_for_update(of=("self",))
@@ -398,7 +413,7 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
             raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
         if policy.objection_raisers == ObjectionRaisers.GROUP_MEMBERS and not (
-            principal.is_authority
+            principal.covers(record_division(record))
             or record.group_id in principal.staff_group_ids
             or (
                 principal.volunteer is not None
@@ -431,8 +446,12 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
             raise NotFound("no such objection", field="objectionId")
         record = _locked_record(objection.record_id)
         principal = accounts.require(principal)
-        if record.group_id not in principal.admin_group_ids and not principal.is_authority:
-            raise PermissionDenied("the recording group's admins resolve objections")
+        if record.group_id not in principal.admin_group_ids and not principal.covers(
+            record_division(record)
+        ):
+            raise PermissionDenied(
+                "the recording group's admins or the authority of its area resolve objections"
+            )
         if objection.resolution != Objection.Resolution.OPEN:
             raise Conflict("the objection was already resolved", field="objectionId")
         objection.resolution = (
@@ -498,6 +517,10 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
         raise PermissionDenied("only civil-affairs staff confirm records")
     with transaction.atomic():
         record = _locked_record(record_id)
+        if not principal.covers(record_division(record)):
+            raise PermissionDenied(
+                "the civil-affairs office of the record's own area confirms it (001 §4(4)3)"
+            )
         if record.state != RecordState.AWAITING_CONFIRMATION:
             raise Conflict(f"the record is {record.state}", field="recordId")
         record.confirmed_by = principal.actor
@@ -521,7 +544,7 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         principal = (
             _may_record(record.project, principal, policy)
             if record.project
-            else accounts.require_authority(principal)
+            else _require_area_authority(record, principal)
         )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(f"the record is {record.state}", field="recordId")

@@ -68,9 +68,11 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
 
 
 def _may_grant(application: StarApplication, principal) -> bool:
+    """001 §6: the group, or the authority of the named level whose area holds the
+    volunteer's own county (所在县（区）/设区市/省)."""
     if application.granter == Granter.GROUP:
         return application.group_id in principal.admin_group_ids
-    return application.granter in principal.authority_levels
+    return principal.covers(application.volunteer.division_code, level=application.granter)
 
 
 def decide_star(application_id: int, grant: bool, reason: str, *, principal, policy):
@@ -79,12 +81,18 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
     if not grant and not reason:
         raise InvalidInput("say why the level is refused", field="reason")
     with transaction.atomic():
-        application = StarApplication.objects.select_for_update().filter(id=application_id).first()
+        application = (
+            StarApplication.objects.select_for_update(of=("self",))
+            .select_related("volunteer")
+            .filter(id=application_id)
+            .first()
+        )
         if application is None:
             raise NotFound("no such application", field="applicationId")
         if not _may_grant(application, principal):
             raise PermissionDenied(
-                f"{application.level}★ is granted by the {application.granter} (001 §6)"
+                f"{application.level}★ is granted by the {application.granter} "
+                "(the authority of the volunteer's own area, 001 §6)"
             )
         if application.status != StarApplication.Status.APPLIED:
             raise Conflict(f"the application is {application.status}", field="applicationId")

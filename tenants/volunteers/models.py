@@ -71,10 +71,16 @@ class Volunteer(models.Model):
     guardian_consent_at = models.DateTimeField(null=True, blank=True)
     registered_at = models.DateTimeField(auto_now_add=True, db_index=True)
     registered_by = models.CharField(max_length=120)
+    # 所在县（区）: the division (GB/T 2260, inside the region) the volunteer lives
+    # in; the authority of that county, its city and province answer for them (001 §6).
+    division_code = models.CharField("行政区划代码", max_length=6)
 
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(division_code__regex=r"^[0-9]{6}$"), name="volunteer_division_code"
+            ),
             models.CheckConstraint(
                 condition=Q(verification__in=Verification.values), name="volunteer_verification_ok"
             ),

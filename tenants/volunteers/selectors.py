@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from central.errors import PermissionDenied, Unauthenticated
 from tenants.groups.models import MembershipStatus
-from tenants.groups.permissions import manages_region_volunteers
+from tenants.groups.permissions import hub_area_prefixes
+from tenants.groups.selectors import member_groups_seen_by
 from tenants.volunteers.models import Volunteer
+from tenants.volunteers.permissions import region_wide, visible_volunteers_q
 
 
 def by_number(number: str) -> QuerySet[Volunteer]:
@@ -28,18 +31,23 @@ def visible_volunteers(
     registered_from: datetime.date | None = None,
     registered_to: datetime.date | None = None,
 ) -> QuerySet[Volunteer]:
-    """Region-wide managers and the authority list everyone; group staff list the
-    members of a group they staff (``group_id`` required); others may not list."""
+    """The authority lists the volunteers of its area, hubs holding 区域内志愿者管理
+    the members of the groups in theirs; anyone who may see a group's members lists
+    them with ``group_id`` (its staff, its viewing groups' staff); others may not list."""
     if principal is None:
         raise Unauthenticated("log in to list volunteers")
     queryset = Volunteer.objects.all()
-    if not manages_region_volunteers(principal, policy) and (
-        group_id is None or group_id not in principal.staff_group_ids
-    ):
-        raise PermissionDenied(
-            "list the members of a group you staff (filter.groupId); only region-wide "
-            "managers (区域内志愿者管理) and the authority list every volunteer"
-        )
+    if group_id is not None:
+        seen = member_groups_seen_by(principal, policy)
+        if seen is not None and group_id not in seen:
+            raise PermissionDenied(f"you may not see the members of group {group_id}")
+    elif not region_wide(principal, connection.tenant.code):
+        if not (principal.authority_prefixes or hub_area_prefixes(principal, policy)):
+            raise PermissionDenied(
+                "list the members of a group you staff (filter.groupId); only the authority "
+                "and hubs holding 区域内志愿者管理 list the volunteers of their area"
+            )
+        queryset = queryset.filter(visible_volunteers_q(principal, policy))
     if group_id is not None:
         queryset = queryset.filter(
             memberships__group_id=group_id, memberships__status=MembershipStatus.ACTIVE

@@ -25,14 +25,14 @@ from stdnum.exceptions import (
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.iso7064 import mod_11_2
 
-from central.divisions import PROVINCE_PREFIXES
+from central.divisions import PROVINCE_PREFIXES, DivisionCodeError, check_division_in_region
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
-from tenants.groups.permissions import has_power, manages_region_volunteers, require_power
+from tenants.groups.permissions import require_group_staff, require_power
 from tenants.volunteers import pii
 from tenants.volunteers.models import (
     Gender,
@@ -42,6 +42,7 @@ from tenants.volunteers.models import (
     Volunteer,
     VolunteerStatus,
 )
+from tenants.volunteers.permissions import may_manage, may_reveal
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 # Loose shapes for documents python-stdnum has no module for.
@@ -66,6 +67,9 @@ class VolunteerRegistration:
     skills: list[str] = field(default_factory=list)
     guardian_name: str = ""
     guardian_consent: bool = False
+    # 所在县（区）: a GB/T 2260 code inside the region; by default the registering
+    # group's division, else the region's own (then only region-wide staff reach them).
+    division_code: str = ""
     # A new account, for self-registration (or when a group opens one for the volunteer).
     username: str = ""
     password: str = ""
@@ -154,6 +158,17 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     return number
 
 
+def _division(problems: ProblemCollector, data, group, region: Region) -> str:
+    """Where the volunteer lives (所在县（区）): given, or the group's, or the region's."""
+    if not (data.division_code or "").strip():
+        return group.division_code if group is not None else region.code
+    try:
+        return check_division_in_region(data.division_code, region.code)
+    except DivisionCodeError as error:
+        problems.add("divisionCode", str(error))
+        return ""
+
+
 def _next_number(region_code: str) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('volunteer_number_seq')")
@@ -193,13 +208,13 @@ def register_volunteer(
         group = VolunteerGroup.objects.filter(id=group_id).first()
         if group is None:
             raise NotFound("no such group", field="groupId")
-        if group.id not in principal.admin_group_ids:
-            raise PermissionDenied(f"you are not an admin of {group.name}")
+        require_group_staff(group, principal)
         require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     elif principal is not None and principal.volunteer is not None:
         raise Conflict("this account already belongs to a volunteer")
     problems = ProblemCollector()
     id_number = _check(problems, data, policy)
+    division_code = _division(problems, data, group, region)
     creates_account = (group is None and principal is None) or (
         group is not None and bool(data.username)
     )
@@ -231,6 +246,7 @@ def register_volunteer(
                 guardian_name=(data.guardian_name or "").strip(),
                 guardian_consent_at=timezone.now() if data.guardian_consent else None,
                 registered_by=actor,
+                division_code=division_code,
             )
             # The federation-wide directory: its unique key makes a concurrent
             # registration of the same person in two regions fail here.
@@ -269,43 +285,6 @@ def get_volunteer(number: str) -> Volunteer:
     if volunteer is None:
         raise NotFound(f"no volunteer numbered {number}", field="number")
     return volunteer
-
-
-def _member_group_ids(volunteer: Volunteer) -> set[int]:
-    return set(
-        Membership.objects.filter(
-            volunteer=volunteer, status__in=[MembershipStatus.ACTIVE, MembershipStatus.APPLIED]
-        ).values_list("group_id", flat=True)
-    )
-
-
-def may_view(
-    volunteer: Volunteer, principal, policy: RegionPolicy, member_group_ids: set[int] | None = None
-) -> bool:
-    """The volunteer, staff of their groups, region-wide managers and the authority."""
-    if principal is None:
-        return False
-    if principal.volunteer is not None and principal.volunteer.id == volunteer.id:
-        return True
-    if manages_region_volunteers(principal, policy):
-        return True
-    groups = member_group_ids if member_group_ids is not None else _member_group_ids(volunteer)
-    return bool(principal.staff_group_ids & groups)
-
-
-def may_manage(volunteer: Volunteer, principal, policy: RegionPolicy) -> bool:
-    """Verify, warn, cancel, reveal: region-wide managers, the authority, or an
-    admin of one of the volunteer's groups holding 本团体内志愿者管理."""
-    if principal is None:
-        return False
-    if manages_region_volunteers(principal, policy):
-        return True
-    groups = _member_group_ids(volunteer) & principal.admin_group_ids
-    return any(
-        has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
-        for role in principal.roles
-        if role.group_id in groups and role.kind == "group_admin"
-    )
 
 
 def _locked(number: str) -> Volunteer:
@@ -378,8 +357,7 @@ def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict
     if len(reason) < 2:
         raise InvalidInput("say why you need to see this person's information", field="reason")
     volunteer = get_volunteer(number)
-    own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
-    if not own and not may_manage(volunteer, principal, policy):
+    if not may_reveal(volunteer, principal, policy):
         raise PermissionDenied(f"you may not see the personal information of {volunteer.number}")
     with transaction.atomic():
         PersonalInfoAccess.objects.create(

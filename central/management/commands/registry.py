@@ -36,6 +36,12 @@ class Command(BaseCommand):
         auth.add_argument("--name", required=True)
         auth.add_argument("--level", required=True, choices=["county", "city", "province"])
         auth.add_argument("--authority-name", required=True, help="e.g. 重庆市民政局")
+        auth.add_argument(
+            "--division",
+            default="",
+            help="GB/T 2260 code the authority acts for (a county, a city, or the region "
+            "itself; default: the region's own code)",
+        )
 
         vol = sub.add_parser("register-volunteer", help="register a volunteer")
         vol.add_argument("--name", required=True)
@@ -109,9 +115,16 @@ class Command(BaseCommand):
                 o["name"],
                 o["level"],
                 o["authority_name"],
+                division_code=o["division"] or region.code,
+                region_code=region.code,
                 actor=principal.actor,
             )
-            return {"created": account.username, "role": "authority", "level": o["level"]}
+            return {
+                "created": account.username,
+                "role": "authority",
+                "level": o["level"],
+                "division": o["division"] or region.code,
+            }
         if action == "register-volunteer":
             try:
                 birth_date = datetime.date.fromisoformat(o["birth_date"])
