@@ -7,7 +7,14 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
-from tests.registry_support import Hierarchy, hierarchy, login, register_volunteer, unique
+from tests.registry_support import (
+    Hierarchy,
+    accept_invitations,
+    hierarchy,
+    login,
+    register_volunteer,
+    unique,
+)
 
 CREATE_PROJECT = """mutation($g: ID!, $input: ProjectInput!) { createProject(groupId: $g,
   input: $input) { project { id status } errors { field code message } } }"""
@@ -101,6 +108,7 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     for _ in range(participants):
         volunteer, username = register_volunteer(slug, **_area(slug))
         gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+        accept_invitations(slug, volunteer.number)
         people.append((volunteer, username))
     return Stage(slug, h, project_id, admin, recorder, people)
 

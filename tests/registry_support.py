@@ -200,3 +200,18 @@ def register_volunteer(slug: str, **overrides):
             registration, region=target, policy=target.get_policy()
         )
     return volunteer, data["username"]
+
+
+def accept_invitations(slug: str, number: str) -> int:
+    """The volunteer accepts every open invitation (addMember is an invitation since
+    issue 10 finding 1), through the service as themself; how many."""
+    from tenants.groups.models import Membership, MembershipStatus
+    from tenants.volunteers.models import Volunteer
+
+    with tenant_context(region(slug)):
+        volunteer = Volunteer.objects.select_related("account").get(number=number)
+        me = accounts.Principal(account=volunteer.account, roles=[])
+        invited = Membership.objects.filter(volunteer=volunteer, status=MembershipStatus.INVITED)
+        for membership in invited:
+            groups.respond_to_invitation(membership.id, True, principal=me)
+        return len(invited)

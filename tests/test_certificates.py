@@ -31,6 +31,7 @@ from tenants.groups import services as groups
 from tenants.projects import services as projects
 from tenants.records import services as records
 from tests.registry_support import (
+    accept_invitations,
     authority,
     hierarchy,
     id_number,
@@ -133,6 +134,7 @@ def stage() -> Stage:
         other_admin = principal(h.admins["community"])
         for number in (volunteer.number, bystander.number):
             groups.add_member(h.team.id, number, principal=admin, policy=policy)
+            accept_invitations(SLUG, number)
         ended = project(h.team, admin, unique("敬老院陪伴项目"), starts=30, ends=1)
         ongoing = project(h.team, admin, unique("社区图书整理"), starts=20, ends=-10)
         elsewhere = project(h.community, other_admin, unique("社区巡河"), starts=20, ends=-10)
@@ -144,6 +146,7 @@ def stage() -> Stage:
         record(ended.id, volunteer.number, admin, days_ago(9), "09:00", "11:30", "2.5")
         record(ongoing.id, volunteer.number, admin, days_ago(5), "14:00", "16:00", "2")
         groups.add_member(h.community.id, volunteer.number, principal=other_admin, policy=policy)
+        accept_invitations(SLUG, volunteer.number)
         record(elsewhere.id, volunteer.number, other_admin, days_ago(4), "08:00", "12:00", "4")
         assert first.state == "counted"
     return Stage(

@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import (
+    accept_invitations,
     authority,
     hierarchy,
     login,
@@ -328,6 +329,7 @@ def test_nested_groups_members_and_their_visibility(gql, seed_regions):
         {"g": str(h.community.id), "n": volunteer.number},
         token=community_admin,
     )
+    accept_invitations("chongqing", volunteer.number)
     authority_token = authority(gql, "chongqing")
     body = gql.region("chongqing", NESTED, {"id": str(h.district.id)}, token=authority_token)
     group = body["data"]["group"]

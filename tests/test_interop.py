@@ -22,7 +22,7 @@ from interop.package import PackageRejected, canonical, check, seal
 from tenants.records.models import ServiceRecord
 from tenants.volunteers.models import Volunteer
 from tests.records_support import RECORD, days_ago, entry, stage
-from tests.registry_support import authority, login, region
+from tests.registry_support import accept_invitations, authority, login, region
 
 REQUEST = """mutation($to: String!) { requestTransfer(toRegion: $to) { transfer { id state
   direction counterpartRegionCode } errors { field code message } } }"""
@@ -401,6 +401,7 @@ def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
     with tenant_context(target):
         policy = target.get_policy()
         groups.add_member(h.team.id, volunteer.number, principal=_admin_of(h.team), policy=policy)
+        accept_invitations(target.slug, volunteer.number)
         certificates.upload_seal(
             h.team.id,
             SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),

@@ -15,6 +15,7 @@ from tenants.audit.models import AuditEntry
 from tenants.recognition.models import Award, Complaint, Training
 from tests.registry_support import (
     Hierarchy,
+    accept_invitations,
     authority,
     hierarchy,
     id_number,
@@ -82,6 +83,7 @@ def make_stage(gql: GraphQLClient, slug: str = "chongqing") -> Stage:
     member, username = register_volunteer(slug)
     added = gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": member.number}, token=admin)
     assert added["data"]["addMember"]["errors"] == [], added
+    accept_invitations(slug, member.number)
     outsider, _ = register_volunteer(slug)
     return Stage(
         slug, h, admin, login(gql, slug, name), member, login(gql, slug, username), outsider
@@ -361,6 +363,7 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
         token=community_admin,
     )
     assert joined["data"]["addMember"]["errors"] == []
+    accept_invitations(slug, stage.member.number)
     upheld_id = file_complaint(gql, stage, content="服务中与服务对象发生争执")
     dismissed_id = file_complaint(gql, stage, content="被指未到岗，实际已签到")
     open_id = file_complaint(gql, stage, content="尚未核查的投诉")
@@ -473,6 +476,7 @@ def test_yunnan_recorders_need_a_certificate(gql, seed_regions):
         slug, idNumber=id_number(datetime.date(1990, 5, 17), "530102")
     )
     gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+    accept_invitations(slug, volunteer.number)
     variables = {
         "input": {
             "number": volunteer.number,
@@ -568,6 +572,7 @@ def test_a_page_of_records_costs_the_same_queries_whatever_its_size(gql, seed_re
         born = datetime.date(1992, 3, 4)
         volunteer, _ = register_volunteer(slug, birth=born, idNumber=id_number(born, "210902"))
         gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+        accept_invitations(slug, volunteer.number)
         numbers.append(volunteer.number)
         probe = Stage(slug, h, admin, admin, volunteer, "", None)
         for mutation, name, make_input in (

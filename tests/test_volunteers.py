@@ -16,6 +16,7 @@ from tenants.volunteers.models import PersonalInfoAccess, Volunteer
 from tenants.volunteers.services import volunteer_number
 from tests.registry_support import (
     REGISTER_VOLUNTEER,
+    accept_invitations,
     authority,
     hierarchy,
     id_number,
@@ -164,7 +165,11 @@ def test_reveal_is_allowed_to_the_right_roles_and_logged(gql, seed_regions):
     add = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n) {
         membership { status } errors { message } } }"""
     added = gql.region("chongqing", add, {"g": str(h.team.id), "n": number}, token=team_admin)
-    assert added["data"]["addMember"]["membership"] == {"status": "ACTIVE"}
+    assert added["data"]["addMember"]["membership"] == {"status": "INVITED"}
+    # An invitation gives the group nothing over the volunteer (issue 10 finding 1).
+    early = gql.region("chongqing", REVEAL, {"n": number, "r": "核对"}, token=team_admin)
+    assert early["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    accept_invitations("chongqing", number)
     shown = gql.region("chongqing", REVEAL, {"n": number, "r": "保险投保核对"}, token=team_admin)
     assert shown["data"]["revealPersonalInfo"] == {
         "idNumber": data["idNumber"],
@@ -356,6 +361,7 @@ def test_query_counts_do_not_grow_with_page_size(gql, seed_regions):
             {"g": str(h.team.id), "n": volunteer.number},
             token=team_admin,
         )
+        accept_invitations("liaoning", volunteer.number)
     filter_ = {"groupId": str(h.team.id)}
     small, small_sql = execute_in_process(
         "liaoning", VOLUNTEERS, {"f": filter_, "first": 2}, authority_token

@@ -11,11 +11,19 @@ from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
+from schema.region.oversight import OversightQuery
 from schema.region.queries import RegionQuery
 from schema.region.recognition import RecognitionMutation, RecognitionQuery
 from schema.region.records import RecordsMutation, RecordsQuery
 
-QUERIES = (RegionQuery, RecordsQuery, RecognitionQuery, CertificatesQuery, InteropQuery)
+QUERIES = (
+    RegionQuery,
+    RecordsQuery,
+    RecognitionQuery,
+    CertificatesQuery,
+    InteropQuery,
+    OversightQuery,
+)
 MUTATIONS = (
     RegionMutation,
     RecordsMutation,
