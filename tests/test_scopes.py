@@ -1,0 +1,405 @@
+"""Issue 10: who may do what, *where* — each finding reproduced over real HTTP.
+
+A small 重庆 world: the city hub (500000), two district hubs in two districts
+(渝中区 500103, 沙坪坝区 500106), a team under each, and authorities of the whole
+city and of each district. Each test fails on the code before issue 10 (a flat
+authority model, addMember without consent, pending groups with powers).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django_tenants.utils import tenant_context
+from PIL import Image
+
+from tenants.groups import services as groups
+from tests.registry_support import (
+    accept_invitations,
+    approve,
+    authority,
+    login,
+    region,
+    register,
+    register_volunteer,
+    unique,
+)
+
+SLUG = "chongqing"
+YUZHONG, SHAPINGBA = "500103", "500106"
+
+REVEAL = """mutation($n: String!) { revealPersonalInfo(number: $n, reason: "核对保险") {
+  idNumber errors { code message } } }"""
+SET_STATUS = """mutation($n: String!) { setVolunteerStatus(number: $n, status: CANCELLED,
+  reason: "测试") { volunteer { status } errors { code message } } }"""
+REJECT_VERIFICATION = """mutation($n: String!) { reviewVolunteerVerification(number: $n,
+  approve: false, reason: "证件不符") { volunteer { verification } errors { code message } } }"""
+ADD_MEMBER = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n) {
+  membership { id status } errors { code message } } }"""
+RESPOND = """mutation($m: ID!, $a: Boolean!) { respondToInvitation(membershipId: $m, accept: $a) {
+  membership { status } errors { code message } } }"""
+APPLY = """mutation($g: ID!) { applyToGroup(groupId: $g, share: [SKILLS]) {
+  membership { id status } errors { code message } } }"""
+APPLICATIONS = """query($g: ID!) { group(id: $g) { applications { status volunteer { number }
+  applicant { number name birthYear skills phoneMasked serviceArea } } } }"""
+VOLUNTEER = """query($n: String!) { volunteer(number: $n) { number } }"""
+VOLUNTEERS = """query { volunteers(first: 100) { edges { node { number } } } }"""
+MEMBERS = """query($g: ID!) { group(id: $g) { members { volunteer { number } } } }"""
+REVIEW_GROUP = """mutation($g: ID!) { reviewGroup(groupId: $g, approve: true, reason: "") {
+  group { review } errors { code message } } }"""
+
+
+@dataclass
+class World:
+    city: object
+    hub_a: object
+    hub_b: object
+    team_a: object
+    team_b: object
+    admins: dict
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def world(server) -> World:
+    tag = unique("")
+    admins = {}
+    city, admins["city"] = register(SLUG, f"域{tag}市志愿服务联合会", "hub", "city")
+    city = approve(SLUG, city)
+    hub_a, admins["hub_a"] = register(
+        SLUG, f"域{tag}甲区志愿者协会", "hub", "district", city, division_code=YUZHONG
+    )
+    hub_b, admins["hub_b"] = register(
+        SLUG, f"域{tag}乙区志愿者协会", "hub", "district", city, division_code=SHAPINGBA
+    )
+    hub_a, hub_b = approve(SLUG, hub_a), approve(SLUG, hub_b)
+    team_a, admins["team_a"] = register(
+        SLUG, f"域{tag}甲区图书馆志愿服务队", "non_hub", "district", hub_a
+    )
+    team_b, admins["team_b"] = register(
+        SLUG, f"域{tag}乙区图书馆志愿服务队", "non_hub", "district", hub_b
+    )
+    return World(city, hub_a, hub_b, approve(SLUG, team_a), approve(SLUG, team_b), admins)
+
+
+def _member(gql, world: World, team: str, **overrides):
+    """A volunteer who accepted ``team``'s invitation; (volunteer, their token)."""
+    volunteer, username = register_volunteer(SLUG, **overrides)
+    admin = login(gql, SLUG, world.admins[team])
+    group = getattr(world, team)
+    added = gql.region(SLUG, ADD_MEMBER, {"g": str(group.id), "n": volunteer.number}, token=admin)
+    assert added["data"]["addMember"]["membership"]["status"] == "INVITED", added
+    accept_invitations(SLUG, volunteer.number)
+    return volunteer, login(gql, SLUG, username)
+
+
+def _code(body: dict, name: str | None = None) -> str | None:
+    """The error code of a refused query or mutation, or None when it went through."""
+    if body.get("errors"):
+        return body["errors"][0]["extensions"]["code"]
+    errors = body["data"][name]["errors"] if name else []
+    return errors[0]["code"] if errors else None
+
+
+def test_add_member_is_an_invitation_that_gives_no_power_until_accepted(gql, world):
+    """Finding 1: a group's powers start only when the volunteer chose to be a member."""
+    stranger, username = register_volunteer(SLUG, divisionCode=YUZHONG)
+    admin = login(gql, SLUG, world.admins["team_a"])
+    invited = gql.region(
+        SLUG, ADD_MEMBER, {"g": str(world.team_a.id), "n": stranger.number}, token=admin
+    )
+    membership = invited["data"]["addMember"]["membership"]
+    assert membership["status"] == "INVITED"
+    # Nothing yet: no reveal, no cancelling, no rejecting their verification, no profile.
+    for query, name in (
+        (REVEAL, "revealPersonalInfo"),
+        (SET_STATUS, "setVolunteerStatus"),
+        (REJECT_VERIFICATION, "reviewVolunteerVerification"),
+        (VOLUNTEER, None),
+    ):
+        body = gql.region(SLUG, query, {"n": stranger.number}, token=admin)
+        assert _code(body, name) == "PERMISSION_DENIED", (query, body)
+    # Nobody but the volunteer answers the invitation, and others cannot tell it exists.
+    _, other_username = register_volunteer(SLUG)
+    other_token = login(gql, SLUG, other_username)
+    foreign = gql.region(SLUG, RESPOND, {"m": membership["id"], "a": True}, token=other_token)
+    assert _code(foreign, "respondToInvitation") == "NOT_FOUND"
+    by_admin = gql.region(SLUG, RESPOND, {"m": membership["id"], "a": True}, token=admin)
+    assert _code(by_admin, "respondToInvitation") == "NOT_FOUND"
+    # The volunteer accepts: now the group's admin may act.
+    mine = login(gql, SLUG, username)
+    accepted = gql.region(SLUG, RESPOND, {"m": membership["id"], "a": True}, token=mine)
+    assert accepted["data"]["respondToInvitation"]["membership"]["status"] == "ACTIVE"
+    shown = gql.region(SLUG, REVEAL, {"n": stranger.number}, token=admin)
+    assert shown["data"]["revealPersonalInfo"]["errors"] == []
+
+
+def test_an_application_shows_the_group_only_what_the_applicant_shared(gql, world):
+    """Finding 1: an applicant is not a member; the group sees what they chose, masked."""
+    applicant, username = register_volunteer(SLUG, skills=["急救", "手语"])
+    token = login(gql, SLUG, username)
+    applied = gql.region(SLUG, APPLY, {"g": str(world.team_b.id)}, token=token)
+    assert applied["data"]["applyToGroup"]["membership"]["status"] == "APPLIED"
+    admin = login(gql, SLUG, world.admins["team_b"])
+    body = gql.region(SLUG, APPLICATIONS, {"g": str(world.team_b.id)}, token=admin)
+    seen = next(
+        a
+        for a in body["data"]["group"]["applications"]
+        if a["applicant"]["number"] == applicant.number
+    )
+    assert seen["volunteer"] is None  # not the volunteer's profile
+    assert seen["applicant"] == {
+        "number": applicant.number,
+        "name": applicant.name,
+        "birthYear": applicant.birth_date.year,
+        "skills": ["急救", "手语"],  # shared
+        "phoneMasked": None,  # not shared
+        "serviceArea": None,
+    }
+    for query, name in ((REVEAL, "revealPersonalInfo"), (SET_STATUS, "setVolunteerStatus")):
+        body = gql.region(SLUG, query, {"n": applicant.number}, token=admin)
+        assert _code(body, name) == "PERMISSION_DENIED"
+
+
+def test_region_wide_volunteer_management_is_the_hubs_own_area(gql, world):
+    """Finding 2: 区域内志愿者管理 reaches the members of groups in the hub's division only."""
+    mine, _ = _member(gql, world, "team_a")
+    theirs, _ = _member(gql, world, "team_b")
+    hub_a = login(gql, SLUG, world.admins["hub_a"])
+    own = gql.region(SLUG, REVEAL, {"n": mine.number}, token=hub_a)
+    assert _code(own, "revealPersonalInfo") is None
+    for query, name in ((REVEAL, "revealPersonalInfo"), (SET_STATUS, "setVolunteerStatus")):
+        body = gql.region(SLUG, query, {"n": theirs.number}, token=hub_a)
+        assert _code(body, name) == "PERMISSION_DENIED", body
+    listed = gql.region(SLUG, VOLUNTEERS, token=hub_a)["data"]["volunteers"]["edges"]
+    numbers = {e["node"]["number"] for e in listed}
+    assert mine.number in numbers and theirs.number not in numbers
+
+
+def test_authority_accounts_act_in_their_own_division(gql, world):
+    """Finding 3: a county authority acts in its county; the city's authority everywhere."""
+    in_a, _ = _member(gql, world, "team_a", divisionCode=YUZHONG)
+    in_b, _ = _member(gql, world, "team_b", divisionCode=SHAPINGBA)
+    county_a = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
+    city = authority(gql, SLUG)
+    own = gql.region(SLUG, REVEAL, {"n": in_a.number}, token=county_a)
+    assert _code(own, "revealPersonalInfo") is None
+    for query, name in ((REVEAL, "revealPersonalInfo"), (SET_STATUS, "setVolunteerStatus")):
+        body = gql.region(SLUG, query, {"n": in_b.number}, token=county_a)
+        assert _code(body, name) == "PERMISSION_DENIED", body
+    everywhere = gql.region(SLUG, REVEAL, {"n": in_b.number}, token=city)
+    assert _code(everywhere, "revealPersonalInfo") is None
+    # Groups: a pending group in 沙坪坝 is reviewed by 沙坪坝's authority, not 渝中's.
+    pending, _ = register(
+        SLUG, f"域{unique('')}乙区医院志愿服务队", "non_hub", "district", world.hub_b
+    )
+    refused = gql.region(SLUG, REVIEW_GROUP, {"g": str(pending.id)}, token=county_a)
+    assert _code(refused, "reviewGroup") == "PERMISSION_DENIED"
+    county_b = authority(gql, SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
+    done = gql.region(SLUG, REVIEW_GROUP, {"g": str(pending.id)}, token=county_b)
+    assert done["data"]["reviewGroup"]["group"]["review"] == "APPROVED"
+
+
+def test_an_authority_is_bound_to_a_real_division_of_its_level(world):
+    from central.errors import ServiceError
+    from tenants.accounts import services as accounts
+
+    target = region(SLUG)
+    cases = [
+        ("county", "500000", "a county authority's division is a county"),
+        ("county", "530102", "outside this region"),
+        ("county", "500199", "not a current division code"),
+        ("province", YUZHONG, "the region's own code"),
+    ]
+    with tenant_context(target):
+        for level, division, message in cases:
+            with pytest.raises(ServiceError) as raised:
+                accounts.create_authority_account(
+                    unique("auth"),
+                    "Strong-pass-2026",
+                    "干部",
+                    level,
+                    "某民政局",
+                    division_code=division,
+                    region_code=target.code,
+                    actor="test",
+                )
+            problem = raised.value.problems[0]
+            assert (problem.field, message in problem.message) == ("division", True), problem
+
+
+def test_a_group_that_is_not_approved_holds_no_powers(gql, world):
+    """Finding 6: a rejected (or pending) group creates no project, adds no staff or member."""
+    group, username = register(
+        SLUG, f"域{unique('')}甲区剧院志愿服务队", "non_hub", "district", world.hub_a
+    )
+    with tenant_context(region(SLUG)):
+        from tenants.accounts.services import OperatorPrincipal
+
+        target = region(SLUG)
+        target.policy_obj = target.get_policy()
+        groups.review_group(
+            group.id,
+            False,
+            "材料不全",
+            principal=OperatorPrincipal("t"),
+            policy=target.get_policy(),
+        )
+    admin = login(gql, SLUG, username)
+    volunteer, _ = register_volunteer(SLUG)
+    project = gql.region(
+        SLUG,
+        """mutation($g: ID!) { createProject(groupId: $g, input: {name: "剧院引导",
+        category: "COMMUNITY_SERVICE", serviceTargets: "观众", place: "剧院",
+        startsOn: "2026-12-20", endsOn: "2026-12-21", quota: 3, riskNotice: "注意安全",
+        contact: "王"})
+        { project { id } errors { code message } } }""",
+        {"g": str(group.id)},
+        token=admin,
+    )
+    assert _code(project, "createProject") == "PERMISSION_DENIED", project
+    errors = project.get("errors") or project["data"]["createProject"]["errors"]
+    assert "not approved" in errors[0]["message"]
+    staff = gql.region(
+        SLUG,
+        """mutation($g: ID!) { createStaffAccount(groupId: $g, role: RECORDER, username: "x"""
+        + unique("r")
+        + """", password: "Strong-pass-2026", displayName: "记录员") { errors { code } } }""",
+        {"g": str(group.id)},
+        token=admin,
+    )
+    assert _code(staff, "createStaffAccount") == "PERMISSION_DENIED"
+    invite = gql.region(SLUG, ADD_MEMBER, {"g": str(group.id), "n": volunteer.number}, token=admin)
+    assert _code(invite, "addMember") in ("PERMISSION_DENIED", "CONFLICT")
+
+
+def test_viewing_groups_see_members_read_only(gql, world):
+    """002 §3(2) 查看团体: the viewing group's staff see members, and act on nobody."""
+    viewed, admin_username = register(
+        SLUG,
+        f"域{unique('')}甲区档案馆志愿服务队",
+        "non_hub",
+        "district",
+        world.hub_a,
+        viewing_group_ids=[world.team_b.id],
+    )
+    viewed = approve(SLUG, viewed)
+    world.admins["viewed"] = admin_username
+    world.viewed = viewed
+    member, _ = _member(gql, world, "viewed")
+    viewer = login(gql, SLUG, world.admins["team_b"])
+    members = gql.region(SLUG, MEMBERS, {"g": str(viewed.id)}, token=viewer)
+    assert member.number in {m["volunteer"]["number"] for m in members["data"]["group"]["members"]}
+    assert gql.region(SLUG, VOLUNTEER, {"n": member.number}, token=viewer)["data"]["volunteer"]
+    for query, name in ((REVEAL, "revealPersonalInfo"), (SET_STATUS, "setVolunteerStatus")):
+        body = gql.region(SLUG, query, {"n": member.number}, token=viewer)
+        assert _code(body, name) == "PERMISSION_DENIED"
+    # A group that is not a viewing group sees nothing.
+    outsider = login(gql, SLUG, world.admins["hub_b"])
+    refused = gql.region(SLUG, MEMBERS, {"g": str(viewed.id)}, token=outsider)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+
+def test_a_legal_person_is_reviewed_by_its_registration_authority(gql, world):
+    """002 §3(3): 法人组织 by its 登记机关, not by any authority account."""
+    target = region(SLUG)
+    with tenant_context(target):
+        data = groups.GroupRegistration(
+            name=f"重庆市{unique('')}公益基金会",
+            kind="non_hub",
+            level="district",
+            registration_status="legal_person",
+            responsible_person="王",
+            contact_person="赵",
+            contact_phone="02361234567",
+            registration_authority="重庆市渝中区民政局",
+            unified_social_credit_code="91110000802100433B",
+            division_code=YUZHONG,
+            admin_username=unique("lp"),
+            admin_password="Strong-pass-2026",
+        )
+        group = groups.register_group(
+            data,
+            principal=None,
+            policy=target.get_policy(),
+            certificate_upload=SimpleUploadedFile("c.png", _png(), "image/png"),
+        )
+    other = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区文明办")
+    refused = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=other)
+    assert _code(refused, "reviewGroup") == "PERMISSION_DENIED"
+    city = authority(gql, SLUG)  # the whole region, but not this group's 登记机关
+    by_city = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=city)
+    assert _code(by_city, "reviewGroup") == "PERMISSION_DENIED"
+    own = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
+    done = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=own)
+    assert done["data"]["reviewGroup"]["group"]["review"] == "APPROVED"
+
+
+MY_REVEALS = """query { myPersonalInfoAccesses { accessor reason fields volunteerNumber } }"""
+AREA_REVEALS = """query($n: String!) { personalInfoAccesses(filter: {volunteerNumber: $n}) {
+  accessor reason } }"""
+AUDIT = """query { auditLog(first: 5, filter: {action: "volunteer.pii_revealed"}) { actor action
+  target } }"""
+
+
+def test_the_reveal_log_is_read_by_the_volunteer_and_the_authority_of_their_area(gql, world):
+    volunteer, own_token = _member(gql, world, "team_a", divisionCode=YUZHONG)
+    admin = login(gql, SLUG, world.admins["team_a"])
+    gql.region(SLUG, REVEAL, {"n": volunteer.number}, token=admin)
+    mine = gql.region(SLUG, MY_REVEALS, token=own_token)["data"]["myPersonalInfoAccesses"]
+    assert len(mine) == 1 and mine[0]["reason"] == "核对保险"
+    assert mine[0]["accessor"].endswith(world.admins["team_a"])
+    county_a = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
+    county_b = authority(gql, SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
+    seen = gql.region(SLUG, AREA_REVEALS, {"n": volunteer.number}, token=county_a)
+    assert [r["reason"] for r in seen["data"]["personalInfoAccesses"]] == ["核对保险"]
+    elsewhere = gql.region(SLUG, AREA_REVEALS, {"n": volunteer.number}, token=county_b)
+    assert elsewhere["data"]["personalInfoAccesses"] == []
+    # The audit log: the whole region's authority reads it; a county does not.
+    audit = gql.region(SLUG, AUDIT, token=authority(gql, SLUG))["data"]["auditLog"]
+    assert audit and all(e["action"] == "volunteer.pii_revealed" for e in audit)
+    assert gql.region(SLUG, AUDIT, token=county_a)["errors"][0]["extensions"]["code"] == (
+        "PERMISSION_DENIED"
+    )
+    # Another volunteer's log is not theirs to read.
+    _, other_username = register_volunteer(SLUG)
+    others = gql.region(SLUG, MY_REVEALS, token=login(gql, SLUG, other_username))
+    assert others["data"]["myPersonalInfoAccesses"] == []
+    stranger_rows = gql.region(SLUG, AREA_REVEALS, {"n": volunteer.number}, token=admin)
+    assert stranger_rows["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+
+PROVISION = """mutation($input: ProvisionRegionInput!) { provisionRegion(input: $input) {
+  region { code } errors { field code message } } }"""
+
+
+@pytest.mark.parametrize(
+    ("code", "name", "field"),
+    [("538300", "某市", "code"), ("530100", "昆明地区", "name")],
+)
+def test_made_up_division_codes_and_names_are_refused(gql, central_admin, code, name, field):
+    """Finding 12: 538300 under 云南 was provisioned; codes and names follow GB/T 2260."""
+    body = gql.central(
+        PROVISION,
+        {
+            "input": {
+                "code": code,
+                "name": name,
+                "level": "CITY",
+                "slug": f"fake{code}",
+                "parentCode": "530000",
+            }
+        },
+        token=central_admin["token"],
+    )
+    payload = body["data"]["provisionRegion"]
+    assert payload["region"] is None
+    assert field in {e["field"] for e in payload["errors"]}, payload
