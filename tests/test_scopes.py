@@ -258,7 +258,7 @@ def test_a_group_that_is_not_approved_holds_no_powers(gql, world):
     project = gql.region(
         SLUG,
         """mutation($g: ID!) { createProject(groupId: $g, input: {name: "剧院引导",
-        category: "COMMUNITY_SERVICE", serviceTargets: "观众", place: "剧院",
+        category: COMMUNITY_SERVICE, serviceTargets: "观众", place: "剧院",
         startsOn: "2026-12-20", endsOn: "2026-12-21", quota: 3, riskNotice: "注意安全",
         contact: "王"})
         { project { id } errors { code message } } }""",
