@@ -215,3 +215,24 @@ def accept_invitations(slug: str, number: str) -> int:
         for membership in invited:
             groups.respond_to_invitation(membership.id, True, principal=me)
         return len(invited)
+
+
+def principal_of_account(username: str) -> accounts.Principal:
+    """The principal a token of ``username`` would give (call inside the region)."""
+    from tenants.accounts.models import Account
+
+    account = Account.objects.select_related("volunteer").get(username=username)
+    return accounts.Principal(account=account, roles=list(account.roles.select_related("group")))
+
+
+def join_group(slug: str, group, number: str, admin_username: str) -> None:
+    """Make the volunteer an active member of ``group``: invited by its admin, accepted."""
+    target = region(slug)
+    with tenant_context(target):
+        groups.add_member(
+            group.id,
+            number,
+            principal=principal_of_account(admin_username),
+            policy=target.get_policy(),
+        )
+    accept_invitations(slug, number)

@@ -115,8 +115,10 @@ def test_annex_row(setting, permission_group):
     ):
         observed.add(Power.FAST_REVIEW_SUBGROUPS)
 
-    # 区域内志愿者管理: verify a volunteer who is in none of this group's lists.
+    # 区域内志愿者管理: verify a volunteer who is in none of this group's lists but an
+    # active member of a group in its area (issue 10 finding 2: the hub's own area).
     stranger, _ = register_volunteer("chongqing")
+    join_group("chongqing", h.community, stranger.number, h.admins["community"])
     if succeeded(
         gql.region("chongqing", VERIFY, {"n": stranger.number}, token=admin),
         "reviewVolunteerVerification",
