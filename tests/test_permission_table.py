@@ -15,6 +15,7 @@ from tests.registry_support import (
     approve,
     authority,
     hierarchy,
+    join_group,
     login,
     register,
     register_volunteer,
