@@ -194,6 +194,7 @@ def register_volunteer(slug: str, **overrides):
         password=data["password"],
         guardian_name=data.get("guardianName", ""),
         guardian_consent=data.get("guardianConsent", False),
+        division_code=data.get("divisionCode", ""),
     )
     with tenant_context(target):
         volunteer = volunteers.register_volunteer(

@@ -11,12 +11,14 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central import services as central_services
+from central.divisions import division_level, divisions_within
 from central.errors import Conflict, InvalidInput
 from tenants.accounts import services as accounts
 from tenants.audit.models import AuditEntry
 from tenants.projects.models import Project, ProjectStatus
 from tenants.records import cards
 from tenants.records.models import CheckIn, ServiceRecord
+from tenants.volunteers.models import Volunteer
 from tests.records_support import (
     CREATE_PROJECT,
     RECORD,
@@ -417,9 +419,21 @@ def test_stars_are_granted_by_the_body_the_policy_names(gql, seed_regions):
     third = gql.region(test_region.slug, STAR_APPLY, {"l": 3}, token=own)["data"]["applyForStar"]
     assert third["application"]["granter"] == "city"
     city = authority(gql, test_region.slug, "city")
-    county = authority(gql, test_region.slug, "county")
+    # 001 §6: the authority of the volunteer's own county (所在县（区）) grants 1–2★;
+    # the volunteer lives in the region's first county, another county's office may not.
+    counties = sorted(
+        c for c in divisions_within(test_region.code) if division_level(c) == "county"
+    )
+    with tenant_context(test_region):
+        Volunteer.objects.filter(id=volunteer.id).update(division_code=counties[0])
+    county = authority(gql, test_region.slug, "county", division=counties[0])
+    elsewhere = authority(gql, test_region.slug, "county", division=counties[1])
     wrong = gql.region(test_region.slug, STAR_DECIDE, {"a": first["application"]["id"]}, token=city)
     assert wrong["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    other_county = gql.region(
+        test_region.slug, STAR_DECIDE, {"a": first["application"]["id"]}, token=elsewhere
+    )
+    assert other_county["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     granted = gql.region(
         test_region.slug, STAR_DECIDE, {"a": first["application"]["id"]}, token=county
     )["data"]["decideStarApplication"]
