@@ -383,6 +383,8 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             verification=data["verification"],
             guardian_name=data["guardianName"],
             registered_by=f"transfer:{source_code}",
+            # Where they live here is not known yet: the region's own authority answers.
+            division_code=destination.code,
         )
     else:  # a volunteer coming back: the old row is reopened
         volunteer.status = VolunteerStatus.ACTIVE

@@ -154,14 +154,22 @@ def approve(slug, group):
         )
 
 
-def hierarchy(slug: str) -> Hierarchy:
-    """A hub chain city → district → town → community and a non-hub team (重庆 naming)."""
+def hierarchy(slug: str, district_division: str | None = None) -> Hierarchy:
+    """A hub chain city → district → town → community and a non-hub team (重庆 naming).
+    The city hub is registered in the region itself, the district hub (and so every
+    group under it) in ``district_division``, by default the region's first county —
+    where ``authority(gql, slug, "county")`` acts."""
     tag = unique("")
     admins = {}
     city, admins["city"] = register(slug, f"测{tag}市志愿服务联合会", "hub", "city")
     city = approve(slug, city)
     district, admins["district"] = register(
-        slug, f"测{tag}区志愿者协会", "hub", "district", liaison=city
+        slug,
+        f"测{tag}区志愿者协会",
+        "hub",
+        "district",
+        liaison=city,
+        division_code=district_division or first_county(region(slug).code),
     )
     district = approve(slug, district)
     town, admins["town"] = register(slug, f"测{tag}街道志愿服务总队", "hub", "town", district)

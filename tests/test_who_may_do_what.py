@@ -1,0 +1,1251 @@
+"""Issue 10: README's "Who may do what, where" table, walked through the real API.
+
+One 重庆 world (the fixture, built like ``test_scopes.py``'s): the city hub, a
+district hub in 渝中区 (500103) and one in 沙坪坝区 (500106), a team under the
+渝中 hub, and the people who act on it — each a persona with a token:
+
+- ``member``: an active member of the 渝中 team, living in 渝中 (the usual target);
+- ``applicant``: applied to the team, not accepted;
+- ``stranger``: a registered volunteer with no relation to anyone;
+- ``group_admin``: the 渝中 team's admin (本团体内志愿者管理);
+- ``other_hub``: the 沙坪坝 district hub's admin (区域内志愿者管理, in 沙坪坝 only);
+- ``other_county``: the 沙坪坝 county authority;
+- ``city``: a city authority bound to 500000, the whole region;
+- ``foreign``: a 云南 authority's token sent to the 重庆 host;
+- ``anonymous``: no token.
+
+``ROWS`` is the table as data: for every root field of the region API a minimal
+operation, its variables (built from the world), and each persona's outcome:
+``"ok"``, ``"null"`` (a query answered null: not there, or not for this caller)
+or the error code — a top-level ``errors[0].extensions.code`` or a payload's
+``errors[0].code``. Refusals run first, against the shared target; a persona
+expected ``"ok"`` on a mutation gets a fresh target (``fresh``), and where the
+change would alter the persona itself it acts through a look-alike account made
+for the call (``twin``). ``test_every_root_field_has_a_row`` fails when a root
+field is added without a row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from PIL import Image
+
+from central.policy import RecordConfirmation
+from interop import services as transfers
+from interop.models import Transfer
+from tenants.accounts import services as accounts
+from tenants.accounts.models import Account
+from tenants.certificates import services as certificates
+from tenants.groups import services as groups
+from tenants.projects import services as projects
+from tenants.recognition import services as recognition
+from tenants.records import cards, corrections, stars
+from tenants.records import services as records
+from tenants.volunteers import services as volunteers
+from tests.registry_support import (
+    approve,
+    id_number,
+    join_group,
+    login,
+    principal_of_account,
+    region,
+    register,
+    register_volunteer,
+    unique,
+    volunteer_input,
+)
+from tests.support import GraphQLClient
+
+SLUG = "chongqing"
+YUZHONG, SHAPINGBA = "500103", "500106"
+PASSWORD = "Strong-pass-2026"
+
+OK, NULL = "ok", "null"
+DENIED, UNAUTH = "PERMISSION_DENIED", "UNAUTHENTICATED"
+NOT_FOUND, CONFLICT, INVALID = "NOT_FOUND", "CONFLICT", "INVALID"
+
+PERSONAS = (
+    "member",
+    "applicant",
+    "stranger",
+    "group_admin",
+    "other_hub",
+    "other_county",
+    "city",
+    "foreign",
+    "anonymous",
+)
+
+
+def who(*ok: str, default: str = DENIED, **others: str) -> dict[str, str]:
+    """Each persona's outcome: ``ok`` for those named, ``default`` for the others;
+    another region's token and no token are UNAUTHENTICATED unless said otherwise."""
+    outcome = {p: default for p in PERSONAS} | {"foreign": UNAUTH, "anonymous": UNAUTH}
+    return outcome | {p: OK for p in ok} | others
+
+
+EVERYONE = {p: OK for p in PERSONAS}
+
+
+# --- the world --------------------------------------------------------------------------
+
+
+@dataclass
+class Actor:
+    """Who sends a request: a persona's account and token (None: anonymous)."""
+
+    persona: str
+    token: str | None
+    username: str | None = None
+    host: str = SLUG  # where the account lives (the foreign one: 云南)
+    volunteer: object = None
+
+
+@dataclass(frozen=True)
+class File:
+    """A file for a multipart request (GraphQL ``Upload``)."""
+
+    name: str
+    content: bytes
+    content_type: str
+
+
+def _png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _authority(gql, slug, level, division, name) -> tuple[str, str]:
+    """A new authority account bound to ``division``; (username, token)."""
+    target = region(slug)
+    username = unique("auth")
+    with tenant_context(target):
+        accounts.create_authority_account(
+            username,
+            PASSWORD,
+            "民政干部",
+            level,
+            name,
+            division_code=division,
+            region_code=target.code,
+            actor="test",
+        )
+    return username, login(gql, slug, username)
+
+
+def _draft(name: str, starts_on: datetime.date, ends_on: datetime.date):
+    return projects.ProjectDraft(
+        name=name,
+        category="community_service",
+        service_targets="社区居民",
+        place="解放碑",
+        starts_on=starts_on,
+        ends_on=ends_on,
+        quota=50,
+        risk_notice="注意交通安全",
+        contact="王老师",
+    )
+
+
+@dataclass
+class World:
+    gql: GraphQLClient
+    orgs: dict = field(default_factory=dict)  # key -> VolunteerGroup
+    admins: dict = field(default_factory=dict)  # group key -> admin username
+    actors: dict = field(default_factory=dict)  # persona -> Actor
+    _slots: itertools.count = field(default_factory=itertools.count)
+
+    def __post_init__(self):
+        self.region = region(SLUG)
+        self.policy = self.region.get_policy()
+        self.today = timezone.localdate()
+
+    # requests
+
+    def send(self, actor: Actor, doc: str, variables: dict) -> dict:
+        files = {k: v for k, v in variables.items() if isinstance(v, File)}
+        if not files:
+            return self.gql.region(SLUG, doc, variables, token=actor.token)
+        operations = {"query": doc, "variables": {**variables, **dict.fromkeys(files)}}
+        headers = {"Host": f"{SLUG}.localhost"}
+        if actor.token:
+            headers["Authorization"] = f"Bearer {actor.token}"
+        response = self.gql.http.post(
+            "/graphql",
+            data={
+                "operations": json.dumps(operations),
+                "map": json.dumps({str(i): [f"variables.{k}"] for i, k in enumerate(files)}),
+            },
+            files={
+                str(i): (f.name, io.BytesIO(f.content), f.content_type)
+                for i, f in enumerate(files.values())
+            },
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    # in-process set-up, through the services
+
+    def principal(self, username: str):
+        return principal_of_account(username)
+
+    def admin(self, group_key: str):
+        return self.principal(self.admins[group_key])
+
+    def as_volunteer(self, volunteer):
+        """The principal of ``volunteer``'s own account (one without a password is made
+        for volunteers a group registered: they never log in)."""
+        account = Account.objects.filter(volunteer=volunteer).first()
+        if account is None:
+            account = Account.objects.create(
+                username=unique("own"),
+                password=make_password(None),
+                display_name=volunteer.name,
+                volunteer=volunteer,
+            )
+        return accounts.Principal(account=account, roles=[])
+
+    def registered_into(self, group_key: str, division: str = YUZHONG):
+        """A new volunteer the group's admin registers into the group (an active
+        member, no account of their own)."""
+        data = volunteer_input()
+        registration = volunteers.VolunteerRegistration(
+            name=data["name"],
+            gender="male",
+            birth_date=datetime.date.fromisoformat(data["birthDate"]),
+            id_type="resident_id",
+            id_number=data["idNumber"],
+            phone=data["phone"],
+            division_code=division,
+        )
+        with tenant_context(self.region):
+            return volunteers.register_volunteer(
+                registration,
+                region=self.region,
+                policy=self.policy,
+                principal=self.admin(group_key),
+                group_id=self.orgs[group_key].id,
+            )
+
+    def new_member(self):
+        """A fresh active member of the 渝中 team, living in 渝中."""
+        return self.registered_into("team")
+
+    def new_outsider(self):
+        """A fresh volunteer who is not in the team (a member of another 渝中 group)."""
+        return self.registered_into("side")
+
+    def slot(self) -> tuple[dict, records.RecordEntry]:
+        """A stretch of service nobody else has used (as RecordInput, and as an entry)."""
+        n = next(self._slots)
+        day = self.today - datetime.timedelta(days=1 + n // 20)
+        start, end = datetime.time(n % 20, 0), datetime.time(n % 20, 45)
+        api = {
+            "serviceDate": day.isoformat(),
+            "startTime": start.isoformat(),
+            "endTime": end.isoformat(),
+            "hours": "0.5",
+            "content": "陪伴老人聊天、读报",
+        }
+        return api, records.RecordEntry(day, start, end, Decimal("0.5"), "陪伴老人聊天、读报")
+
+    def record(self, volunteer=None, then: str = "counted"):
+        """A record of the team's ongoing project. 重庆 has no publicity and no
+        confirmation, so a record counts at once; ``then`` = "publicity" or "awaiting"
+        records it under the policy with 3 days of publicity, or with confirmation by
+        civil affairs, to get a record in that state through the same service."""
+        policy = self.policy
+        if then == "publicity":
+            policy = policy.model_copy(update={"publicity_working_days": 3})
+        elif then == "awaiting":
+            policy = policy.model_copy(
+                update={"record_confirmation": RecordConfirmation.COUNTY_CIVIL_AFFAIRS}
+            )
+        with tenant_context(self.region):
+            return records.record_hours(
+                self.live.id,
+                (volunteer or self.member).number,
+                self.slot()[1],
+                principal=self.admin("team"),
+                policy=policy,
+            )
+
+    def declared(self) -> str:
+        with tenant_context(self.region):
+            record = records.declare_hours(
+                self.live.id,
+                self.slot()[1],
+                principal=self.as_volunteer(self.member),
+                policy=self.policy,
+            )
+        return str(record.id)
+
+    def objection(self) -> str:
+        record = self.record(then="publicity")
+        with tenant_context(self.region):
+            objection = records.raise_objection(
+                record.id,
+                "时长与实际不符",
+                principal=self.as_volunteer(self.member),
+                policy=self.policy,
+            )
+        return str(objection.id)
+
+    def awaiting(self) -> str:
+        return str(self.record(then="awaiting").id)
+
+    def correction(self) -> str:
+        with tenant_context(self.region):
+            request = corrections.request_correction(
+                self.team.id,
+                "那天的时长记少了",
+                self.counted.id,
+                principal=self.as_volunteer(self.member),
+                policy=self.policy,
+            )
+        return str(request.id)
+
+    def star_application(self, volunteer=None) -> str:
+        volunteer = volunteer or self.new_member()
+        with tenant_context(self.region):
+            records.add_to_totals(volunteer.id, Decimal("100"))
+            application = stars.apply_for_star(
+                1, self.team.id, principal=self.as_volunteer(volunteer), policy=self.policy
+            )
+        return str(application.id)
+
+    def complaint(self, investigating: bool = False) -> str:
+        with tenant_context(self.region):
+            complaint = recognition.file_complaint(
+                self.member.number,
+                self.team.id,
+                recognition.ComplaintEntry("服务对象", "服务时迟到", self.today),
+                principal=self.admin("team"),
+                policy=self.policy,
+            )
+            if investigating:
+                recognition.start_investigation(complaint.id, principal=self.admin("team"))
+        return str(complaint.id)
+
+    def certificate(self) -> str:
+        with tenant_context(self.region):
+            issued = certificates.issue_certificate(
+                self.member.number, self.team.id, principal=self.admin("team"), region=self.region
+            )
+        return issued.verification_code
+
+    def draft(self) -> str:
+        with tenant_context(self.region):
+            project = projects.create_project(
+                self.team.id,
+                _draft(unique("表项目"), self.today, self.today),
+                principal=self.admin("team"),
+            )
+        return str(project.id)
+
+    def pending_project(self) -> str:
+        project_id = self.draft()
+        with tenant_context(self.region):
+            projects.submit_project(
+                int(project_id), principal=self.admin("team"), policy=self.policy
+            )
+        return project_id
+
+    def published(self, starts_on, ends_on):
+        with tenant_context(self.region):
+            project = projects.create_project(
+                self.team.id,
+                _draft(unique("表项目"), starts_on, ends_on),
+                principal=self.admin("team"),
+            )
+            projects.submit_project(project.id, principal=self.admin("team"), policy=self.policy)
+            return projects.review_project(
+                project.id,
+                True,
+                "",
+                principal=accounts.OperatorPrincipal("test"),
+                policy=self.policy,
+            )
+
+    def project_application(self) -> str:
+        with tenant_context(self.region):
+            application = projects.apply(
+                self.open.id, principal=self.as_volunteer(self.new_outsider())
+            )
+        return str(application.id)
+
+    def team_application(self) -> str:
+        with tenant_context(self.region):
+            membership = groups.apply_to_group(
+                self.team.id, principal=self.as_volunteer(self.new_outsider())
+            )
+        return str(membership.id)
+
+    def pending_group(self) -> str:
+        """A group under the 渝中 hub, waiting for review (registered by the hub's admin)."""
+        data = groups.GroupRegistration(
+            name=f"表{unique('')}甲区医院志愿服务队",
+            kind="non_hub",
+            level="district",
+            registration_status="unregistered",
+            responsible_person="王负责",
+            contact_person="赵联系",
+            contact_phone="02361234567",
+            liaison_group_id=self.orgs["hub_a"].id,
+        )
+        with tenant_context(self.region):
+            group = groups.register_group(data, principal=self.admin("hub_a"), policy=self.policy)
+        return str(group.id)
+
+    def card(self, volunteer) -> str:
+        with tenant_context(self.region):
+            return cards.card_code(volunteer, self.region.code)[0]
+
+    def checked_in(self, hours_ago: float = 0) -> str:
+        """A fresh member checked in at the ongoing project; their card code."""
+        code = self.card(self.new_member())
+        with tenant_context(self.region):
+            cards.check_in(
+                self.live.id,
+                code,
+                principal=self.admin("team"),
+                policy=self.policy,
+                region_code=self.region.code,
+                now=timezone.now() - datetime.timedelta(hours=hours_ago),
+            )
+        return code
+
+    def transfer_of(self, volunteer=None, username: str | None = None) -> str:
+        """An outgoing transfer (to 云南) a volunteer asked for: ``username``'s own, or
+        ``volunteer``'s, or a fresh member's."""
+        with tenant_context(self.region):
+            if username:
+                principal = self.principal(username)
+            else:
+                principal = self.as_volunteer(volunteer or self.new_member())
+            return str(transfers.request_transfer("530000", principal=principal).public_id)
+
+    def yunnan_volunteer(self) -> tuple[object, str]:
+        return register_volunteer(
+            "yunnan", idNumber=id_number(datetime.date(1990, 5, 17), "530102")
+        )
+
+    def envelope(self) -> dict:
+        """A 云南 volunteer's records, consented offline to 重庆: the package file."""
+        _, username = self.yunnan_volunteer()
+        with tenant_context(region("yunnan")):
+            principal = principal_of_account(username)
+            requested = transfers.request_transfer("500000", principal=principal)
+            transfers.consent_transfer(str(requested.public_id), principal=principal, offline=True)
+            return Transfer.objects.get(id=requested.id).package
+
+    # the personas
+
+    def actor(self, persona: str) -> Actor:
+        return self.actors[persona]
+
+    def relogin(self, actor: Actor) -> Actor:
+        """The same account with a token of its own (for logout)."""
+        if actor.username is None:
+            return actor
+        token = login(self.gql, actor.host, actor.username)
+        return Actor(actor.persona, token, actor.username, actor.host, actor.volunteer)
+
+    def twin(self, persona: str) -> Actor:
+        """A new account in the same role as ``persona`` (for a call that would change
+        the persona itself)."""
+        if persona in ("member", "applicant", "stranger"):
+            volunteer, username = register_volunteer(SLUG, divisionCode=YUZHONG)
+            if persona == "member":
+                join_group(SLUG, self.team, volunteer.number, self.admins["team"])
+            elif persona == "applicant":
+                with tenant_context(self.region):
+                    groups.apply_to_group(self.team.id, principal=self.principal(username))
+            token = login(self.gql, SLUG, username)
+            return Actor(persona, token, username, volunteer=volunteer)
+        if persona in ("group_admin", "other_hub"):
+            key = "team" if persona == "group_admin" else "hub_b"
+            username = unique("twin")
+            with tenant_context(self.region):
+                groups.create_staff_account(
+                    self.orgs[key].id,
+                    "group_admin",
+                    username,
+                    PASSWORD,
+                    "团体管理员",
+                    "",
+                    principal=self.admin(key),
+                    policy=self.policy,
+                )
+            return Actor(persona, login(self.gql, SLUG, username), username)
+        if persona == "other_county":
+            username, token = _authority(
+                self.gql, SLUG, "county", SHAPINGBA, "重庆市沙坪坝区民政局"
+            )
+            return Actor(persona, token, username)
+        if persona == "city":
+            username, token = _authority(self.gql, SLUG, "city", "500000", "重庆市民政局")
+            return Actor(persona, token, username)
+        raise AssertionError(f"no twin for {persona}")
+
+    @property
+    def team(self):
+        return self.orgs["team"]
+
+
+@pytest.fixture(scope="module")
+def world(server) -> World:
+    w = World(gql=GraphQLClient(server.base_url))
+    tag = unique("")
+    gs, admins = w.orgs, w.admins
+    city_hub, admins["city_hub"] = register(SLUG, f"表{tag}市志愿服务联合会", "hub", "city")
+    gs["city_hub"] = approve(SLUG, city_hub)
+    for key, name, division in (
+        ("hub_a", f"表{tag}甲区志愿者协会", YUZHONG),
+        ("hub_b", f"表{tag}乙区志愿者协会", SHAPINGBA),
+    ):
+        hub, admins[key] = register(
+            SLUG, name, "hub", "district", gs["city_hub"], division_code=division
+        )
+        gs[key] = approve(SLUG, hub)
+    for key, name in (("team", "图书馆"), ("side", "博物馆"), ("open", "体育馆")):
+        group, admins[key] = register(
+            SLUG, f"表{tag}甲区{name}志愿服务队", "non_hub", "district", gs["hub_a"]
+        )
+        gs[key] = approve(SLUG, group)
+
+    # The volunteers: all live in 渝中.
+    member, member_name = register_volunteer(SLUG, divisionCode=YUZHONG)
+    applicant, applicant_name = register_volunteer(SLUG, divisionCode=YUZHONG)
+    stranger, stranger_name = register_volunteer(SLUG, divisionCode=YUZHONG)
+    w.member, w.applicant, w.stranger = member, applicant, stranger
+    w.stranger_username = stranger_name
+    join_group(SLUG, gs["team"], member.number, admins["team"])
+    join_group(SLUG, gs["side"], member.number, admins["side"])
+    with tenant_context(w.region):
+        mine = w.principal(applicant_name)
+        w.application = str(groups.apply_to_group(gs["team"].id, principal=mine).id)
+        groups.apply_to_group(gs["side"].id, principal=mine)
+        # After join_group (which accepts every open invitation): an invitation the
+        # member has not answered.
+        invited = groups.add_member(
+            gs["hub_a"].id, member.number, principal=w.admin("hub_a"), policy=w.policy
+        )
+        w.invitation = str(invited.id)
+
+    # Projects of the team: a draft, one under review, one open for applications,
+    # one going on (started 60 days ago) to record at.
+    w.draft_id, w.pending_project_id = w.draft(), w.pending_project()
+    w.open = w.published(w.today + datetime.timedelta(days=10), w.today + datetime.timedelta(20))
+    w.live = w.published(w.today - datetime.timedelta(days=60), w.today + datetime.timedelta(30))
+    w.project_application_id = w.project_application()
+
+    # Records of the member, in each state a row needs.
+    w.counted = w.record()
+    w.declared_id = w.declared()
+    w.publicity_id = str(w.record(then="publicity").id)
+    w.objection_id = w.objection()
+    w.awaiting_id = w.awaiting()
+    w.correction_id = w.correction()
+    with tenant_context(w.region):
+        records.add_to_totals(member.id, Decimal("300"))  # enough for 2★ (100, 300, …)
+    w.star_application_id = w.star_application(member)
+    w.complaint_id, w.investigated_id = w.complaint(), w.complaint(investigating=True)
+    with tenant_context(w.region):
+        certificates.upload_seal(
+            gs["team"].id,
+            SimpleUploadedFile("seal.png", _png(), "image/png"),
+            principal=w.admin("team"),
+        )
+    w.certificate_code = w.certificate()
+    w.pending_group_id = w.pending_group()
+    w.member_transfer = w.transfer_of(username=member_name)
+    w.yunnan_target = w.yunnan_volunteer()[0].number
+    w.refused_envelope = {"not": "a package"}
+
+    # The personas' tokens.
+    for persona, username in (
+        ("member", member_name),
+        ("applicant", applicant_name),
+        ("stranger", stranger_name),
+        ("group_admin", admins["team"]),
+        ("other_hub", admins["hub_b"]),
+    ):
+        w.actors[persona] = Actor(persona, login(w.gql, SLUG, username), username)
+    w.actors["member"].volunteer = member
+    username, token = _authority(w.gql, SLUG, "county", SHAPINGBA, "重庆市沙坪坝区民政局")
+    w.actors["other_county"] = Actor("other_county", token, username)
+    username, token = _authority(w.gql, SLUG, "city", "500000", "重庆市民政局")
+    w.actors["city"] = Actor("city", token, username)
+    username, token = _authority(w.gql, "yunnan", "province", "530000", "云南省民政厅")
+    w.actors["foreign"] = Actor("foreign", token, username, host="yunnan")
+    w.actors["anonymous"] = Actor("anonymous", None)
+    return w
+
+
+# --- the table ----------------------------------------------------------------------------
+
+Variables = Callable[[World, Actor, bool], dict]
+
+
+@dataclass(frozen=True)
+class Row:
+    field: str  # the root field
+    doc: str
+    variables: Variables
+    expect: dict[str, str]
+    label: str = ""  # tells rows of one field apart
+    twin: frozenset[str] = frozenset()  # personas that act through a twin when "ok"
+    fresh_token: bool = False  # each persona sends a token of its own (logout)
+
+    @property
+    def id(self) -> str:
+        return f"{self.field}[{self.label}]" if self.label else self.field
+
+
+def fixed(build: Callable[[World], dict]) -> Variables:
+    """Variables that do not depend on who calls."""
+    return lambda w, actor, fresh: build(w)
+
+
+def none(w, actor, fresh) -> dict:
+    return {}
+
+
+def m(name: str, params: str, args: str) -> str:
+    """A mutation document selecting only the payload's errors."""
+    head = f"mutation({params})" if params else "mutation"
+    return f"{head} {{ {name}({args}) {{ errors {{ code }} }} }}"
+
+
+def _training(w):
+    return {
+        "input": {
+            "number": w.member.number,
+            "groupId": str(w.team.id),
+            "title": "急救培训",
+            "content": "心肺复苏",
+            "trainedOn": w.today.isoformat(),
+            "place": "社区中心",
+            "hours": "2",
+        }
+    }
+
+
+def _award(w):
+    return {
+        "input": {
+            "number": w.member.number,
+            "groupId": str(w.team.id),
+            "title": "优秀志愿者",
+            "awardingBody": "渝中区志愿者协会",
+            "level": "COUNTY",
+            "awardedOn": w.today.isoformat(),
+        }
+    }
+
+
+def _complaint(w):
+    return {
+        "input": {
+            "number": w.member.number,
+            "groupId": str(w.team.id),
+            "complainant": "服务对象",
+            "content": "服务时迟到",
+            "receivedOn": w.today.isoformat(),
+        }
+    }
+
+
+def _volunteer_input(w, *, own_account: bool) -> dict:
+    data = volunteer_input(divisionCode=YUZHONG)
+    if not own_account:
+        data.update(username="", password="")
+    return data
+
+
+def _group_input(w, actor, fresh) -> dict:
+    return {
+        "input": {
+            "name": f"表{unique('')}甲区医院志愿服务队",
+            "kind": "NON_HUB",
+            "level": "DISTRICT",
+            "registrationStatus": "UNREGISTERED",
+            "responsiblePerson": "王负责",
+            "contactPerson": "赵联系",
+            "contactPhone": "02361234567",
+            "liaisonGroupId": str(w.orgs["hub_a"].id),
+            "adminUsername": unique("adm"),
+            "adminPassword": PASSWORD,
+        }
+    }
+
+
+def _consent_target(w, actor, fresh) -> dict:
+    if fresh:  # the volunteer's own transfer
+        return {"t": w.transfer_of(username=actor.username)}
+    return {"t": w.member_transfer}
+
+
+def _reject_target(w, actor, fresh) -> dict:
+    if fresh and actor.volunteer is not None:
+        return {"t": w.transfer_of(username=actor.username)}
+    return {"t": w.transfer_of() if fresh else w.member_transfer}
+
+
+def _package(w, actor, fresh) -> dict:
+    content = w.envelope() if fresh else w.refused_envelope
+    return {"f": File("package.json", json.dumps(content).encode(), "application/json")}
+
+
+PUBLIC = [
+    Row("region", "query { region { code } }", none, EVERYONE),
+    Row(
+        "verifyCertificate",
+        "query($c: String!) { verifyCertificate(code: $c) { genuine } }",
+        fixed(lambda w: {"c": w.certificate_code}),
+        EVERYONE,
+    ),
+    Row(
+        "login",
+        m("login", "$u: String!, $p: String!", "username: $u, password: $p"),
+        fixed(lambda w: {"u": w.stranger_username, "p": PASSWORD}),
+        EVERYONE,
+    ),
+]
+
+NUMBER = fixed(lambda w: {"n": w.member.number})
+TEAM = fixed(lambda w: {"g": str(w.team.id)})
+VOLUNTEERS = ("member", "applicant", "stranger")
+
+QUERIES = [
+    Row("me", "query { me { username } }", none, who(*PERSONAS[:7], default=OK, anonymous=NULL)),
+    Row(
+        "volunteer",
+        "query($n: String!) { volunteer(number: $n) { number } }",
+        NUMBER,
+        who("member", "group_admin", "city"),
+    ),
+    Row(
+        "volunteers",
+        "query { volunteers(first: 5) { edges { node { number } } } }",
+        none,
+        who("other_hub", "other_county", "city"),
+        label="area",
+    ),
+    Row(
+        "volunteers",
+        "query($g: ID!) { volunteers(filter: {groupId: $g}) { edges { node { number } } } }",
+        TEAM,
+        who("group_admin", "city"),
+        label="groupId",
+    ),
+    Row(
+        "groups",
+        "query { groups(first: 5) { edges { node { id } } } }",
+        none,
+        who(default=OK, anonymous=OK),
+    ),
+    Row(
+        "group",
+        "query($g: ID!) { group(id: $g) { id } }",
+        fixed(lambda w: {"g": w.pending_group_id}),
+        who("city", default=NULL, anonymous=NULL),
+        label="pending",
+    ),
+    Row(
+        "project",
+        "query($p: ID!) { project(id: $p) { id } }",
+        fixed(lambda w: {"p": w.draft_id}),
+        who("group_admin", "city", default=NULL, anonymous=NULL),
+        label="draft",
+    ),
+    Row("myCard", "query { myCard { code } }", none, who(*VOLUNTEERS, anonymous=DENIED)),
+    Row(
+        "complaints",
+        "query($g: ID!) { complaints(groupId: $g) { id } }",
+        TEAM,
+        who("group_admin", "city"),
+        label="groupId",
+    ),
+    Row(
+        "complaints",
+        "query { complaints { id } }",
+        none,
+        who("other_county", "city"),
+        label="area",
+    ),
+    Row(
+        "transfers",
+        "query { transfers { id } }",
+        none,
+        who(*VOLUNTEERS, "other_county", "city", anonymous=DENIED),
+    ),
+    Row(
+        "transfer",
+        "query($t: ID!) { transfer(id: $t) { id } }",
+        fixed(lambda w: {"t": w.member_transfer}),
+        who(
+            "member",
+            "city",
+            applicant=NULL,
+            stranger=NULL,
+            other_county=NULL,
+            anonymous=DENIED,
+        ),
+    ),
+    Row(
+        "myPersonalInfoAccesses",
+        "query { myPersonalInfoAccesses { reason } }",
+        none,
+        who(*VOLUNTEERS),
+    ),
+    Row(
+        "personalInfoAccesses",
+        "query { personalInfoAccesses { reason } }",
+        none,
+        who("other_county", "city"),
+    ),
+    Row("auditLog", "query { auditLog(first: 1) { action } }", none, who("city")),
+]
+
+STAFF = ("group_admin", "other_hub", "other_county", "city")
+
+MUTATIONS = [
+    # accounts and volunteers
+    Row(
+        "logout",
+        m("logout", "", ""),
+        none,
+        who(*PERSONAS[:7]),
+        fresh_token=True,
+    ),
+    Row(
+        "registerVolunteer",
+        m("registerVolunteer", "$input: RegisterVolunteerInput!", "input: $input"),
+        lambda w, a, fresh: {"input": _volunteer_input(w, own_account=True)},
+        who(*STAFF, default=CONFLICT, anonymous=OK),
+        label="self",
+        twin=frozenset(STAFF),
+    ),
+    Row(
+        "registerVolunteer",
+        m(
+            "registerVolunteer",
+            "$input: RegisterVolunteerInput!, $g: ID",
+            "input: $input, groupId: $g",
+        ),
+        lambda w, a, fresh: {"input": _volunteer_input(w, own_account=False), "g": str(w.team.id)},
+        who("group_admin"),
+        label="into a group",
+    ),
+    Row(
+        "reviewVolunteerVerification",
+        m("reviewVolunteerVerification", "$n: String!", "number: $n, approve: true"),
+        lambda w, a, fresh: {"n": (w.new_member() if fresh else w.member).number},
+        who("group_admin", "city"),
+    ),
+    Row(
+        "setVolunteerStatus",
+        m("setVolunteerStatus", "$n: String!", 'number: $n, status: WARNED, reason: "多次迟到"'),
+        lambda w, a, fresh: {"n": (w.new_member() if fresh else w.member).number},
+        who("group_admin", "city"),
+    ),
+    Row(
+        "revealPersonalInfo",
+        m("revealPersonalInfo", "$n: String!", 'number: $n, reason: "核对保险"'),
+        NUMBER,
+        who("member", "group_admin", "city"),
+    ),
+    # groups and membership
+    Row(
+        "registerGroup",
+        m("registerGroup", "$input: RegisterGroupInput!", "input: $input"),
+        _group_input,
+        who(*PERSONAS[:7], anonymous=OK),
+    ),
+    Row(
+        "reviewGroup",
+        m("reviewGroup", "$g: ID!", "groupId: $g, approve: true"),
+        lambda w, a, fresh: {"g": w.pending_group() if fresh else w.pending_group_id},
+        who("city"),
+    ),
+    Row(
+        "setPermissionGroup",
+        m("setPermissionGroup", "$g: ID!", 'groupId: $g, permissionGroup: "基本团体组"'),
+        TEAM,
+        who("city"),
+    ),
+    Row(
+        "applyToGroup",
+        m("applyToGroup", "$g: ID!", "groupId: $g, share: [SKILLS]"),
+        fixed(lambda w: {"g": str(w.orgs["open"].id)}),
+        who(*VOLUNTEERS),
+    ),
+    Row(
+        "respondToInvitation",
+        m("respondToInvitation", "$m: ID!", "membershipId: $m, accept: false"),
+        fixed(lambda w: {"m": w.invitation}),
+        who("member", default=NOT_FOUND),
+    ),
+    Row(
+        "decideMembership",
+        m("decideMembership", "$m: ID!", "membershipId: $m, approve: false"),
+        lambda w, a, fresh: {"m": w.team_application() if fresh else w.application},
+        who("group_admin"),
+    ),
+    Row(
+        "addMember",
+        m("addMember", "$g: ID!, $n: String!", "groupId: $g, number: $n"),
+        lambda w, a, fresh: {
+            "g": str(w.team.id),
+            "n": (w.new_outsider() if fresh else w.stranger).number,
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "leaveGroup",
+        m("leaveGroup", "$g: ID!", "groupId: $g"),
+        fixed(lambda w: {"g": str(w.orgs["side"].id)}),
+        who("member", "applicant", stranger=NOT_FOUND),
+        label="self",
+    ),
+    Row(
+        "leaveGroup",
+        m("leaveGroup", "$g: ID!, $n: String", "groupId: $g, number: $n"),
+        lambda w, a, fresh: {
+            "g": str(w.team.id),
+            "n": (w.new_member() if fresh else w.member).number,
+        },
+        who("group_admin"),
+        label="remove a member",
+    ),
+    Row(
+        "createStaffAccount",
+        m(
+            "createStaffAccount",
+            "$g: ID!, $u: String!",
+            f'groupId: $g, role: RECORDER, username: $u, password: "{PASSWORD}", '
+            'displayName: "记录员"',
+        ),
+        lambda w, a, fresh: {"g": str(w.team.id), "u": unique("rec")},
+        who("group_admin"),
+    ),
+    # projects
+    Row(
+        "createProject",
+        m("createProject", "$g: ID!, $input: ProjectInput!", "groupId: $g, input: $input"),
+        lambda w, a, fresh: {
+            "g": str(w.team.id),
+            "input": {
+                "name": unique("表项目"),
+                "category": "COMMUNITY_SERVICE",
+                "serviceTargets": "社区居民",
+                "place": "解放碑",
+                "startsOn": w.today.isoformat(),
+                "endsOn": w.today.isoformat(),
+                "quota": 5,
+                "riskNotice": "注意交通安全",
+                "contact": "王老师",
+            },
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "submitProject",
+        m("submitProject", "$p: ID!", "projectId: $p"),
+        lambda w, a, fresh: {"p": w.draft() if fresh else w.draft_id},
+        who("group_admin"),
+    ),
+    Row(
+        "reviewProject",
+        m("reviewProject", "$p: ID!", "projectId: $p, approve: true"),
+        lambda w, a, fresh: {"p": w.pending_project() if fresh else w.pending_project_id},
+        who("city"),
+    ),
+    Row(
+        "applyToProject",
+        m("applyToProject", "$p: ID!", "projectId: $p"),
+        fixed(lambda w: {"p": str(w.open.id)}),
+        who(*VOLUNTEERS),
+    ),
+    Row(
+        "decideProjectApplication",
+        m("decideProjectApplication", "$a: ID!", "applicationId: $a, accept: true"),
+        lambda w, a, fresh: {"a": w.project_application() if fresh else w.project_application_id},
+        who("group_admin"),
+    ),
+    # time recording and the record lifecycle
+    Row(
+        "recordHours",
+        m(
+            "recordHours",
+            "$p: ID!, $n: String!, $input: RecordInput!",
+            "projectId: $p, number: $n, input: $input",
+        ),
+        lambda w, a, fresh: {"p": str(w.live.id), "n": w.member.number, "input": w.slot()[0]},
+        who("group_admin"),
+    ),
+    Row(
+        "declareHours",
+        m("declareHours", "$p: ID!, $input: RecordInput!", "projectId: $p, input: $input"),
+        lambda w, a, fresh: {"p": str(w.live.id), "input": w.slot()[0]},
+        who("member", applicant=CONFLICT, stranger=CONFLICT),
+    ),
+    Row(
+        "decideDeclaration",
+        m("decideDeclaration", "$r: ID!", "recordId: $r, accept: true"),
+        lambda w, a, fresh: {"r": w.declared() if fresh else w.declared_id},
+        who("group_admin"),
+    ),
+    Row(
+        "checkIn",
+        m("checkIn", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
+        lambda w, a, fresh: {
+            "p": str(w.live.id),
+            "c": w.card(w.new_member() if fresh else w.member),
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "cancelCheckIn",
+        m("cancelCheckIn", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
+        lambda w, a, fresh: {
+            "p": str(w.live.id),
+            "c": w.checked_in() if fresh else w.card(w.member),
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "checkOut",
+        m("checkOut", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
+        lambda w, a, fresh: {
+            "p": str(w.live.id),
+            "c": w.checked_in(hours_ago=2) if fresh else w.card(w.member),
+        },
+        who("group_admin"),
+    ),
+    Row("rotateCard", m("rotateCard", "", ""), none, who(*VOLUNTEERS)),
+    Row(
+        "raiseObjection",
+        m("raiseObjection", "$r: ID!", 'recordId: $r, reason: "时长不符"'),
+        fixed(lambda w: {"r": w.publicity_id}),
+        who(*PERSONAS[:7]),
+    ),
+    Row(
+        "resolveObjection",
+        m("resolveObjection", "$o: ID!", 'objectionId: $o, upheld: false, reason: "核实无误"'),
+        lambda w, a, fresh: {"o": w.objection() if fresh else w.objection_id},
+        who("group_admin", "city"),
+    ),
+    Row(
+        "confirmRecord",
+        m("confirmRecord", "$r: ID!", "recordId: $r"),
+        lambda w, a, fresh: {"r": w.awaiting() if fresh else w.awaiting_id},
+        who("city"),
+    ),
+    Row(
+        "amendRecord",
+        m(
+            "amendRecord",
+            "$r: ID!",
+            'recordId: $r, changes: {content: "陪伴老人、读报"}, reason: "补充服务内容"',
+        ),
+        fixed(lambda w: {"r": str(w.counted.id)}),
+        who("group_admin"),
+    ),
+    Row(
+        "requestCorrection",
+        m("requestCorrection", "$g: ID!", 'groupId: $g, description: "少记了一次服务"'),
+        TEAM,
+        who(*VOLUNTEERS),
+    ),
+    Row(
+        "amendForCorrection",
+        m(
+            "amendForCorrection",
+            "$q: ID!",
+            'requestId: $q, changes: {content: "陪伴老人"}, reason: "按申请更正"',
+        ),
+        lambda w, a, fresh: {"q": w.correction() if fresh else w.correction_id},
+        who("group_admin"),
+    ),
+    Row(
+        "recordMissingForCorrection",
+        m(
+            "recordMissingForCorrection",
+            "$q: ID!, $p: ID!, $input: RecordInput!",
+            "requestId: $q, projectId: $p, input: $input",
+        ),
+        lambda w, a, fresh: {
+            "q": w.correction() if fresh else w.correction_id,
+            "p": str(w.live.id),
+            "input": w.slot()[0],
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "declineCorrection",
+        m("declineCorrection", "$q: ID!", 'requestId: $q, reason: "记录无误"'),
+        lambda w, a, fresh: {"q": w.correction() if fresh else w.correction_id},
+        who("group_admin", "city"),
+    ),
+    Row(
+        "applyForStar",
+        m("applyForStar", "$g: ID", "level: 2, groupId: $g"),
+        TEAM,
+        who("member", applicant=INVALID, stranger=INVALID),
+    ),
+    Row(
+        "decideStarApplication",
+        m("decideStarApplication", "$a: ID!", "applicationId: $a, grant: true"),
+        lambda w, a, fresh: {"a": w.star_application() if fresh else w.star_application_id},
+        who("group_admin"),
+    ),
+    # trainings, awards, complaints
+    Row(
+        "recordTraining",
+        m("recordTraining", "$input: RecordTrainingInput!", "input: $input"),
+        fixed(_training),
+        who("group_admin", "city"),
+    ),
+    Row(
+        "recordAward",
+        m("recordAward", "$input: RecordAwardInput!", "input: $input"),
+        fixed(_award),
+        who("group_admin", "city"),
+    ),
+    Row(
+        "fileComplaint",
+        m("fileComplaint", "$input: FileComplaintInput!", "input: $input"),
+        fixed(_complaint),
+        who("group_admin", "city"),
+    ),
+    Row(
+        "startComplaintInvestigation",
+        m("startComplaintInvestigation", "$c: ID!", "complaintId: $c"),
+        lambda w, a, fresh: {"c": w.complaint() if fresh else w.complaint_id},
+        who("group_admin", "city"),
+    ),
+    Row(
+        "decideComplaint",
+        m("decideComplaint", "$c: ID!", 'complaintId: $c, upheld: false, reason: "核查不属实"'),
+        lambda w, a, fresh: {"c": w.complaint(investigating=True) if fresh else w.investigated_id},
+        who("group_admin", "city"),
+    ),
+    # certificates
+    Row(
+        "uploadGroupSeal",
+        m("uploadGroupSeal", "$g: ID!, $seal: Upload!", "groupId: $g, seal: $seal"),
+        fixed(lambda w: {"g": str(w.team.id), "seal": File("seal.png", _png(), "image/png")}),
+        who("group_admin"),
+    ),
+    Row(
+        "issueCertificate",
+        m("issueCertificate", "$n: String!, $g: ID!", "number: $n, groupId: $g"),
+        fixed(lambda w: {"n": w.member.number, "g": str(w.team.id)}),
+        who("member", "group_admin"),
+    ),
+    Row(
+        "revokeCertificate",
+        m("revokeCertificate", "$c: String!", 'code: $c, reason: "信息有误"'),
+        lambda w, a, fresh: {"c": w.certificate() if fresh else w.certificate_code},
+        who("group_admin", "city"),
+    ),
+    # transfers between regions
+    Row(
+        "requestTransfer",
+        m("requestTransfer", "", 'toRegion: "530000"'),
+        none,
+        who(*VOLUNTEERS),
+        twin=frozenset({"member"}),  # the member's own transfer is under way already
+    ),
+    Row(
+        "requestIncomingTransfer",
+        m(
+            "requestIncomingTransfer",
+            "$n: String!",
+            'fromRegion: "530000", volunteerNumber: $n',
+        ),
+        lambda w, a, fresh: {"n": w.yunnan_volunteer()[0].number if fresh else w.yunnan_target},
+        who("other_county", "city"),
+    ),
+    Row(
+        "consentTransfer",
+        m("consentTransfer", "$t: ID!", "transferId: $t, offline: true"),
+        _consent_target,
+        who("member"),
+        twin=frozenset({"member"}),
+    ),
+    Row(
+        "rejectTransfer",
+        m("rejectTransfer", "$t: ID!", 'transferId: $t, reason: "暂不转移"'),
+        _reject_target,
+        who("member", "city"),
+        twin=frozenset({"member"}),
+    ),
+    Row(
+        "importTransferPackage",
+        m("importTransferPackage", "$f: Upload!", "file: $f"),
+        _package,
+        who("other_county", "city"),
+    ),
+]
+
+ROWS = PUBLIC + QUERIES + MUTATIONS
+
+
+def outcome(body: dict, field: str) -> str:
+    """ "ok", "null", or the error code: a top-level error's, else the payload's first."""
+    if body.get("errors"):
+        error = body["errors"][0]
+        return error.get("extensions", {}).get("code") or f"GRAPHQL: {error['message']}"
+    value = body["data"][field]
+    if value is None:
+        return NULL
+    if isinstance(value, dict) and value.get("errors"):
+        return value["errors"][0]["code"]
+    return OK
+
+
+def test_every_root_field_has_a_row():
+    from graphql import build_schema
+
+    from schema.region import schema
+
+    built = build_schema(schema.as_str())
+    fields = set(built.query_type.fields) | set(built.mutation_type.fields)
+    assert {row.field for row in ROWS} == fields
+    assert all(set(row.expect) == set(PERSONAS) for row in ROWS)
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.id)
+def test_who_may_do_what(world, row):
+    is_mutation = row.doc.startswith("mutation")
+    seen = {}
+    # Refusals first, on the shared target; then whoever may, each on a target of its own.
+    for persona in sorted(PERSONAS, key=lambda p: row.expect[p] == OK):
+        fresh = is_mutation and row.expect[persona] == OK
+        actor = world.actor(persona)
+        if row.fresh_token:
+            actor = world.relogin(actor)
+        if fresh and persona in row.twin:
+            actor = world.twin(persona)
+        body = world.send(actor, row.doc, row.variables(world, actor, fresh))
+        seen[persona] = outcome(body, row.field)
+    wrong = {p: f"{seen[p]} (table: {row.expect[p]})" for p in PERSONAS if seen[p] != row.expect[p]}
+    assert not wrong, wrong
