@@ -88,6 +88,31 @@ def test_register_review_and_configure_from_the_shell(seed_regions, capsys):
     with tenant_context(region("fuxin")):
         assert Volunteer.objects.get(number=created["number"]).verification == "verified"
         assert Role.objects.filter(account__username=authority["created"], kind="authority")
+    # Issue 10 finding 3: an authority has a division; --division binds it, and
+    # set-authority-division moves it (to a county of 阜新 as a county authority here).
+    assert authority["division"] == "210900"
+    county = run(
+        capsys,
+        "create-authority",
+        "--username",
+        unique("auth"),
+        "--password",
+        "Strong-pass-2026",
+        "--name",
+        "民政",
+        "--level",
+        "county",
+        "--authority-name",
+        "阜新市海州区民政局",
+        "--division",
+        "210902",
+    )
+    assert county["division"] == "210902"
+    moved = run(capsys, "set-authority-division", "--username", county["created"], "--division",
+                "210903")  # fmt: skip
+    assert moved == {"username": county["created"], "division": "210903"}
+    with tenant_context(region("fuxin")):
+        assert Role.objects.get(account__username=county["created"]).division_code == "210903"
 
 
 @pytest.mark.parametrize(
@@ -136,6 +161,26 @@ def test_register_review_and_configure_from_the_shell(seed_regions, capsys):
         (["review-volunteer", "99999", "--approve"], "no volunteer numbered 99999"),
         (["review-group", "999999", "--reject"], "say why"),
         (["set-permission-group", "999999", "中级团体组"], "no such group"),
+        (
+            [
+                "create-authority",
+                "--username",
+                "countyx",
+                "--password",
+                "Strong-pass-2026",
+                "--name",
+                "x",
+                "--level",
+                "county",
+                "--authority-name",
+                "某局",
+            ],
+            "a county authority's division is a county",
+        ),
+        (
+            ["set-authority-division", "--username", "nobody", "--division", "210902"],
+            "no authority",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_message(seed_regions, argv, message):

@@ -403,3 +403,29 @@ def test_made_up_division_codes_and_names_are_refused(gql, central_admin, code, 
     payload = body["data"]["provisionRegion"]
     assert payload["region"] is None
     assert field in {e["field"] for e in payload["errors"]}, payload
+
+
+SET_DIVISION = """mutation($n: String!, $d: String!) { setVolunteerDivision(number: $n,
+  divisionCode: $d) { volunteer { number } errors { field code message } } }"""
+
+
+def test_a_volunteer_says_where_they_live_and_the_county_follows(gql, world):
+    """所在县（区） decides the authority's area (001 §6); the region lists its divisions."""
+    divisions = gql.region(SLUG, "{ region { divisions { code name level } } }")
+    listed = {d["code"]: d for d in divisions["data"]["region"]["divisions"]}
+    assert listed[YUZHONG] == {"code": YUZHONG, "name": "渝中区", "level": "county"}
+    assert "500100" not in listed  # 市辖区 is a container, not a place
+    volunteer, username = register_volunteer(SLUG)
+    county_a = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
+    before = gql.region(SLUG, REVEAL, {"n": volunteer.number}, token=county_a)
+    assert _code(before, "revealPersonalInfo") == "PERMISSION_DENIED"
+    stranger = login(gql, SLUG, world.admins["team_b"])
+    refused = gql.region(SLUG, SET_DIVISION, {"n": volunteer.number, "d": YUZHONG}, token=stranger)
+    assert _code(refused, "setVolunteerDivision") == "PERMISSION_DENIED"
+    mine = login(gql, SLUG, username)
+    bad = gql.region(SLUG, SET_DIVISION, {"n": volunteer.number, "d": "530102"}, token=mine)
+    assert bad["data"]["setVolunteerDivision"]["errors"][0]["field"] == "divisionCode"
+    done = gql.region(SLUG, SET_DIVISION, {"n": volunteer.number, "d": YUZHONG}, token=mine)
+    assert done["data"]["setVolunteerDivision"]["errors"] == []
+    after = gql.region(SLUG, REVEAL, {"n": volunteer.number}, token=county_a)
+    assert _code(after, "revealPersonalInfo") is None

@@ -8,6 +8,7 @@ import enum
 import strawberry
 
 from central import models
+from central.divisions import division_level, divisions_within
 from schema.policy_types import RegionPolicy, policy_type
 
 
@@ -21,6 +22,13 @@ class RegionLevel(enum.Enum):
 class RegionStatus(enum.Enum):
     ACTIVE = "active"
     SUSPENDED = "suspended"
+
+
+@strawberry.type(description="A GB/T 2260 administrative division (行政区划) in force.")
+class Division:
+    code: str
+    name: str
+    level: str = strawberry.field(description="province, city or county.")
 
 
 @strawberry.type(description="A province or city (地区): one schema-isolated tenant.")
@@ -47,6 +55,16 @@ class Region:
     @strawberry.field
     def policy(self) -> RegionPolicy:
         return policy_type(self._model.get_policy())
+
+    @strawberry.field(
+        description="The divisions inside the region (itself first), for the `divisionCode` "
+        "of groups, volunteers and authority accounts."
+    )
+    def divisions(self) -> list[Division]:
+        return [
+            Division(code=code, name=name, level=division_level(code))
+            for code, name in sorted(divisions_within(self.code).items())
+        ]
 
 
 def region_type(region: models.Region) -> Region:

@@ -189,6 +189,24 @@ class RegionMutation:
         return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
 
     @strawberry.mutation(
+        description="Where a volunteer lives (所在县（区）, a GB/T 2260 code in the region; see "
+        "`region { divisions }`): the volunteer, or whoever may manage them."
+    )
+    @mutation_payload(VolunteerPayload)
+    def set_volunteer_division(
+        self, info: Info, number: str, division_code: str
+    ) -> VolunteerPayload:
+        principal, policy = caller(info)
+        volunteer = volunteers.set_division(
+            number,
+            division_code,
+            principal=principal,
+            policy=policy,
+            region_code=info.context.region.code,
+        )
+        return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
+
+    @strawberry.mutation(
         description="Show a volunteer's full ID number and phone. Logged with the reason."
     )
     @mutation_payload(PersonalInfoPayload)

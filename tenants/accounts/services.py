@@ -279,6 +279,27 @@ def create_authority_account(
     return account
 
 
+def set_authority_division(username: str, division_code: str, *, region_code: str, actor: str):
+    """Move an authority account to another division (e.g. the accounts the issue 10
+    migration bound to the whole region); audited."""
+    with transaction.atomic():
+        role = (
+            Role.objects.select_for_update()
+            .filter(kind=RoleKind.AUTHORITY, account__username=username)
+            .first()
+        )
+        if role is None:
+            raise InvalidInput(f"{username!r} is no authority account", field="username")
+        wrong = check_authority_division(role.authority_level, division_code, region_code)
+        if wrong:
+            raise InvalidInput(wrong, field="division")
+        previous = role.division_code
+        role.division_code = division_code
+        role.save(update_fields=["division_code"])
+        record(actor, "role.division_set", username, previous=previous, now=division_code)
+    return role
+
+
 def login(username: str, password: str, region_code: str) -> tuple[str, AccessToken]:
     """Check a password and issue a token bound to this region."""
     account = Account.objects.filter(username=username or "", is_active=True).first()

@@ -350,6 +350,26 @@ def set_status(number: str, status: str, reason: str, *, principal, policy) -> V
     return volunteer
 
 
+def set_division(number: str, division_code: str, *, principal, policy, region_code: str):
+    """Where the volunteer lives (所在县（区）): set by themself or whoever may manage
+    them; it decides which authority's area they are in (001 §6)."""
+    principal = accounts.require(principal)
+    try:
+        code = check_division_in_region(division_code, region_code)
+    except DivisionCodeError as error:
+        raise InvalidInput(str(error), field="divisionCode") from None
+    with transaction.atomic():
+        volunteer = _locked(number)
+        own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
+        if not (own or may_manage(volunteer, principal, policy)):
+            raise PermissionDenied(f"you may not change where {volunteer.number} lives")
+        previous = volunteer.division_code
+        volunteer.division_code = code
+        volunteer.save(update_fields=["division_code"])
+        record(principal.actor, "volunteer.division", volunteer.number, previous=previous, now=code)
+    return volunteer
+
+
 def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict[str, str]:
     """Show the ID number and phone in full, to a role allowed to see them, and log it."""
     principal = accounts.require(principal)

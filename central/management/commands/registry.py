@@ -43,6 +43,12 @@ class Command(BaseCommand):
             "itself; default: the region's own code)",
         )
 
+        moved = sub.add_parser(
+            "set-authority-division", help="bind an authority account to another division"
+        )
+        moved.add_argument("--username", required=True)
+        moved.add_argument("--division", required=True, help="GB/T 2260 code in the region")
+
         vol = sub.add_parser("register-volunteer", help="register a volunteer")
         vol.add_argument("--name", required=True)
         vol.add_argument("--gender", required=True, choices=["male", "female"])
@@ -125,6 +131,11 @@ class Command(BaseCommand):
                 "level": o["level"],
                 "division": o["division"] or region.code,
             }
+        if action == "set-authority-division":
+            role = accounts.set_authority_division(
+                o["username"], o["division"], region_code=region.code, actor=principal.actor
+            )
+            return {"username": o["username"], "division": role.division_code}
         if action == "register-volunteer":
             try:
                 birth_date = datetime.date.fromisoformat(o["birth_date"])
