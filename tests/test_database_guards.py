@@ -29,7 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import login, region, unique
-from tests.test_records import DECIDE_DECLARATION, DECLARE, record
+from tests.test_records import DECIDE_DECLARATION, DECLARE, OBJECT, RESOLVE, record
 from tests.test_time_recording import CARD, CHECK_IN, _at, _scanner
 
 
@@ -278,3 +278,29 @@ def test_check_in_before_the_start_and_check_out_past_the_end_are_refused(gql, s
         # Within the last day it records as usual.
         created = cards.check_out(**scan, content="夜间值守", now=_at(last, 23))
         assert [(r.service_date, r.hours) for r in created] == [(last, 1)]
+
+
+def test_an_objection_answered_after_the_record_was_voided_leaves_it_void(gql, seed_regions):
+    """Two objections; the first upheld voids the record. Answering the second must not
+    bring it back to publicity (void is final; the trigger would refuse it anyway)."""
+    s = stage(gql, "yunnan")
+    volunteer, _ = s.volunteers[0]
+    body = record(gql, s, volunteer.number, days_ago(4), "09:00", "11:00", 2)
+    record_id = body["data"]["recordHours"]["record"]["id"]
+    raised = [
+        gql.region("yunnan", OBJECT, {"r": record_id, "why": why}, token=s.admin)["data"][
+            "raiseObjection"
+        ]["objectionId"]
+        for why in ("重复记录", "时长有误")
+    ]
+    upheld = gql.region(
+        "yunnan", RESOLVE, {"o": raised[0], "u": True, "why": "与另一条记录重复"}, token=s.admin
+    )["data"]["resolveObjection"]
+    assert upheld["record"]["state"] == "VOID"
+    dismissed = gql.region(
+        "yunnan", RESOLVE, {"o": raised[1], "u": False, "why": "已作废，无需处理"}, token=s.admin
+    )["data"]["resolveObjection"]
+    assert dismissed["errors"] == [] and dismissed["record"] == {
+        "state": "VOID",
+        "stateReason": "与另一条记录重复",
+    }
