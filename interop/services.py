@@ -36,6 +36,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
 from tenants.records.models import (
+    EARLIEST_SERVICE_DATE,
     Amendment,
     DaySlot,
     RecordMode,
@@ -349,7 +350,28 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
     return transfer, True
 
 
+def _check_dates(package) -> None:
+    """Issue 10 finding 9: a transferred record, training or award has no project here
+    to bound its date; it still lies between the platform's earliest plausible date
+    and today (a CHECK constraint holds the first in the database too)."""
+    today = timezone.localdate()
+    for key, name in (
+        ("records", "serviceDate"),
+        ("trainings", "trainedOn"),
+        ("awards", "awardedOn"),
+    ):
+        for item in package[key]:
+            day = datetime.date.fromisoformat(item[name])
+            if not EARLIEST_SERVICE_DATE <= day <= today:
+                raise packages.PackageRejected(
+                    "MALFORMED",
+                    f"{key}: {name} {day} is not a plausible date "
+                    f"(from {EARLIEST_SERVICE_DATE} to today)",
+                )
+
+
 def _import(package, envelope, destination: Region, package_id) -> Transfer:
+    _check_dates(package)
     data = package["volunteer"]
     source_code = package["source"]["regionCode"]
     id_hash = pii.keyed_hash("id", data["idNumber"])

@@ -5,6 +5,7 @@ Requests go over real HTTP to the gunicorn server (threads), at the same time.
 
 from __future__ import annotations
 
+import datetime
 import threading
 from collections.abc import Callable
 
@@ -74,10 +75,12 @@ def test_two_confirmations_at_once_exactly_one_wins(gql, seed_regions):
         token=s.recorder,
     )["data"]["recordHours"]["record"]
     with tenant_context(region("yunnan")):
-        # Let this record's publicity lie in the past, then close publicity as the
-        # daily job does: it moves on to civil-affairs confirmation.
-        ServiceRecord.objects.filter(id=created["id"]).update(publicity_ends_on=days_ago(1))
-    call_command("close_publicity", "--region", "530000")
+        # Close publicity as the daily job does on the day after it ends (the date
+        # pinned: a record's publicity end is set once, issue 10 finding 10): it moves
+        # on to civil-affairs confirmation.
+        ends = ServiceRecord.objects.get(id=created["id"]).publicity_ends_on
+    after = (ends + datetime.timedelta(days=1)).isoformat()
+    call_command("close_publicity", "--region", "530000", "--today", after)
     county_a, county_b = authority(gql, "yunnan", "county"), authority(gql, "yunnan", "county")
     mutation = (
         "mutation($r: ID!) { confirmRecord(recordId: $r) { record { state } errors { code } } }"

@@ -22,6 +22,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.groups.models import VolunteerGroup
+from tenants.records.models import EARLIEST_SERVICE_DATE
 from tenants.volunteers.models import Volunteer
 
 
@@ -67,6 +68,10 @@ class Training(Provenance):
                 condition=Q(hours__gt=0) & Q(hours__lte=24), name="training_hours_in_range"
             ),
             models.CheckConstraint(condition=~Q(title=""), name="training_has_title"),
+            models.CheckConstraint(
+                condition=Q(trained_on__gte=EARLIEST_SERVICE_DATE),
+                name="training_date_plausible",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -105,6 +110,9 @@ class Award(Provenance):
         constraints = [
             models.CheckConstraint(condition=Q(level__in=AwardLevel.values), name="award_level_ok"),
             models.CheckConstraint(condition=~Q(title=""), name="award_has_title"),
+            models.CheckConstraint(
+                condition=Q(awarded_on__gte=EARLIEST_SERVICE_DATE), name="award_date_plausible"
+            ),
         ]
 
     def __str__(self) -> str:

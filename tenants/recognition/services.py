@@ -34,6 +34,7 @@ from tenants.recognition.models import (
     ComplaintStatus,
     Training,
 )
+from tenants.records.models import EARLIEST_SERVICE_DATE
 from tenants.records.services import parse_hours
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
@@ -154,6 +155,9 @@ def _past_date(
         problems.add(field, f"give the {what}")
     elif value > timezone.localdate():
         problems.add(field, f"the {what} is in the future; record it once it has happened")
+    elif value < EARLIEST_SERVICE_DATE:
+        # Issue 10 finding 9; a CHECK constraint holds it too (migration 0004).
+        problems.add(field, f"before {EARLIEST_SERVICE_DATE}: not a plausible {what}")
     elif volunteer is not None and value < volunteer.birth_date:
         problems.add(field, f"the {what} is before the volunteer was born")
 

@@ -34,6 +34,7 @@ from django.utils import timezone
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
+from tenants.projects.services import phase
 from tenants.records import services as records
 from tenants.records.models import CheckIn, RecordMode, ServiceRecord, VolunteerCard
 from tenants.volunteers.models import Volunteer
@@ -112,11 +113,11 @@ def check_in(
     region_code: str,
     now: datetime.datetime | None = None,
 ) -> CheckIn:
-    project = records._project(project_id)
+    now = now or timezone.now()
+    project = _ongoing_project(project_id, timezone.localdate(now))
     principal = records._may_record(project, principal, policy)
     volunteer = read_code(code, region_code)
     records._participant(volunteer, project)
-    now = now or timezone.now()
     try:
         with transaction.atomic():
             forgotten = (
@@ -144,6 +145,24 @@ def check_in(
     except IntegrityError:
         raise Conflict(f"{volunteer.number} is already checked in", field="cardCode") from None
     return check
+
+
+def _ongoing_project(project_id: int, today: datetime.date):
+    """The project to check in at: one running today (issue 10 finding 9; a check-in
+    becomes a record of that project's service, 000 Art.8-9)."""
+    project = records._project(project_id, any_phase=True)
+    state = phase(project, today)
+    if state == "published":
+        raise InvalidInput(
+            f"the project starts on {project.starts_on}: no check-in before", field="projectId"
+        )
+    if state == "ended":
+        raise InvalidInput(
+            f"the project ended on {project.ends_on}: no check-in after", field="projectId"
+        )
+    if state != "ongoing":
+        raise Conflict(f"the project is {state}: nothing to record", field="projectId")
+    return project
 
 
 def _open_check_in(volunteer: Volunteer, project) -> CheckIn:
@@ -273,10 +292,10 @@ def check_out(
 ) -> list[ServiceRecord]:
     """Close the open check-in and record the hours (proposed, or fewer if the recorder
     says so — breaks and travel do not count): one record per day it spans."""
-    project = records._project(project_id)
+    now = now or timezone.now()
+    project = records._project(project_id, today=timezone.localdate(now))
     principal = records._may_record(project, principal, policy)
     volunteer = read_code(code, region_code)
-    now = now or timezone.now()
     with transaction.atomic():
         check = _open_check_in(volunteer, project)
         start, end = timezone.localtime(check.checked_in_at), timezone.localtime(now)
@@ -286,8 +305,21 @@ def check_out(
                 "hours by hand (the next check-in closes this one)",
                 field="cardCode",
             )
+        parts = day_parts(start, end)
+        outside = [
+            part.service_date
+            for part in parts
+            if not project.starts_on <= part.service_date <= project.ends_on
+        ]
+        if outside:
+            raise InvalidInput(
+                f"the check-in runs into {outside[0]}, outside the project's dates "
+                f"({project.starts_on} to {project.ends_on}); record the hours within them "
+                "by hand (cancelCheckIn closes this check-in)",
+                field="projectId",
+            )
         created = []
-        for part, share in _allot(day_parts(start, end), hours):
+        for part, share in _allot(parts, hours):
             entry = records.RecordEntry(
                 service_date=part.service_date,
                 start_time=part.start_time,
@@ -303,6 +335,7 @@ def check_out(
                     principal=principal,
                     policy=policy,
                     mode=RecordMode.QR,
+                    now=now,
                 )
             )
         check.checked_out_at = now

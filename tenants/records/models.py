@@ -43,6 +43,14 @@ class RecordState(models.TextChoices):
 
 OPEN_STATES = ["declared", "in_publicity", "objected", "awaiting_confirmation", "counted"]
 
+# The earliest date a service, training or award on this platform can have taken
+# place (issue 10 finding 9): organised volunteer service in China begins with the
+# first community volunteer groups of 1989 (天津和平区新兴街). A record without a
+# project to bound it (one transferred in, 000 Art.16) is still held to it, and so
+# are trainings and awards; it catches 0001-01-01, 1900-01-01 and two-digit years.
+# A CHECK constraint holds it in the database too (migration records 0003).
+EARLIEST_SERVICE_DATE = datetime.date(1989, 1, 1)
+
 
 class ServiceRecord(models.Model):
     volunteer = models.ForeignKey(Volunteer, on_delete=models.PROTECT, related_name="records")
@@ -96,6 +104,10 @@ class ServiceRecord(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(state__in=RecordState.values), name="record_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(service_date__gte=EARLIEST_SERVICE_DATE),
+                name="record_service_date_plausible",
             ),
             *[
                 models.CheckConstraint(

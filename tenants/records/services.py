@@ -31,6 +31,7 @@ from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
 from tenants.projects.services import phase
 from tenants.records.models import (
+    EARLIEST_SERVICE_DATE,
     Amendment,
     DaySlot,
     Objection,
@@ -119,12 +120,41 @@ def check_times(start: datetime.time, end: datetime.time, problems: ProblemColle
     return False
 
 
-def check_entry(entry: RecordEntry, problems: ProblemCollector) -> Decimal | None:
-    """Validate hours, times and texts (000 Art.9); return the hours."""
+def check_date(
+    service_date: datetime.date,
+    problems: ProblemCollector,
+    project: Project | None,
+    today: datetime.date,
+    field: str = "serviceDate",
+) -> bool:
+    """A record's date (issue 10 finding 9): within its project's dates (000 Art.8-9:
+    the record describes that project's service), never in the future, never before
+    the platform's earliest plausible date. False, with the problem added, if not."""
+    if service_date < EARLIEST_SERVICE_DATE:
+        problems.add(field, f"before {EARLIEST_SERVICE_DATE}: not a plausible date of service")
+    elif service_date > today:
+        problems.add(field, "service cannot be recorded before it happens")
+    elif project is not None and not project.starts_on <= service_date <= project.ends_on:
+        problems.add(
+            field,
+            f"outside the project's dates ({project.starts_on} to {project.ends_on}): "
+            "a record describes that project's service (000 Art.8-9)",
+        )
+    else:
+        return True
+    return False
+
+
+def check_entry(
+    entry: RecordEntry,
+    problems: ProblemCollector,
+    project: Project | None = None,
+    now: datetime.datetime | None = None,
+) -> Decimal | None:
+    """Validate the date, hours, times and texts (000 Art.8-9); return the hours."""
     hours = parse_hours(entry.hours, problems, truncate=True)
-    now = timezone.localtime()
-    if entry.service_date > now.date():
-        problems.add("serviceDate", "service cannot be recorded before it happens")
+    now = timezone.localtime(now)
+    check_date(entry.service_date, problems, project, now.date())
     if check_times(entry.start_time, entry.end_time, problems):
         if entry.service_date == now.date() and entry.end_time > now.time():
             problems.add("endTime", "in the future")
@@ -171,14 +201,18 @@ def _participant(volunteer: Volunteer, project: Project) -> None:
         )
 
 
-def _project(project_id: int, *, any_phase: bool = False) -> Project:
+def _project(
+    project_id: int, *, any_phase: bool = False, today: datetime.date | None = None
+) -> Project:
     """The project to record at (ongoing or ended); ``any_phase`` for closing what was
     opened there, even once it is cancelled."""
     project = Project.objects.select_related("group").filter(id=project_id).first()
     if project is None:
         raise NotFound("no such project", field="projectId")
-    if not any_phase and phase(project) not in ("ongoing", "ended"):
-        raise Conflict(f"the project is {phase(project)}: nothing to record yet", field="projectId")
+    if not any_phase and phase(project, today) not in ("ongoing", "ended"):
+        raise Conflict(
+            f"the project is {phase(project, today)}: nothing to record yet", field="projectId"
+        )
     return project
 
 
@@ -288,14 +322,15 @@ def record_hours(
     principal,
     policy,
     mode: str = RecordMode.MANUAL,
+    now: datetime.datetime | None = None,
 ) -> ServiceRecord:
     """A recorder enters a volunteer's hours at a project (记录员录入)."""
-    project = _project(project_id)
+    project = _project(project_id, today=timezone.localdate(now))
     principal = _may_record(project, principal, policy)
     volunteer = _volunteer(number)
     _participant(volunteer, project)
     problems = ProblemCollector()
-    hours = check_entry(entry, problems)
+    hours = check_entry(entry, problems, project, now)
     problems.raise_if_any()
     with transaction.atomic():
         record = _insert(
@@ -319,17 +354,24 @@ def record_hours(
     return record
 
 
-def declare_hours(project_id: int, entry: RecordEntry, *, principal, policy) -> ServiceRecord:
+def declare_hours(
+    project_id: int,
+    entry: RecordEntry,
+    *,
+    principal,
+    policy,
+    now: datetime.datetime | None = None,
+) -> ServiceRecord:
     """A volunteer declares their own hours (本人申报); they count only once the group
     confirms them (:func:`decide_declaration`)."""
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
         raise PermissionDenied("only a volunteer's own account declares hours")
-    project = _project(project_id)
+    project = _project(project_id, today=timezone.localdate(now))
     _participant(volunteer, project)
     problems = ProblemCollector()
-    hours = check_entry(entry, problems)
+    hours = check_entry(entry, problems, project, now)
     problems.raise_if_any()
     with transaction.atomic():
         record = _insert(
@@ -461,7 +503,11 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
         objection.resolved_by = principal.actor
         objection.resolved_at = timezone.now()
         objection.save()
-        if upheld:
+        # A record voided by an objection upheld before this one stays as it is (void
+        # is final; the database refuses to change it): only the objection is answered.
+        if record.state != RecordState.OBJECTED:
+            pass
+        elif upheld:
             record.state = RecordState.VOID
             record.state_reason = reason
             record.save(update_fields=["state", "state_reason"])
