@@ -24,7 +24,7 @@ TABLE = "volunteers_personalinfoaccess"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("volunteers", "0002_volunteer_number_seq")]
+    dependencies = [("volunteers", "0003_volunteer_division")]
     operations = [
         migrations.RunSQL(
             [
