@@ -145,6 +145,10 @@ class LoginAttempt:
         self.keys = [(ACCOUNT, (username or "")[:KEY_LENGTH]), (ADDRESS, address[:KEY_LENGTH])]
         self.on_failure = on_failure or (lambda reason: None)
         self.reason = "wrong_credentials"
+        # Set when the attempt ended in a step of the login rather than a failure
+        # (the admin form asking for a device after a right password): its slots
+        # are freed and nothing is counted or audited.
+        self.incomplete = False
 
     def __enter__(self) -> LoginAttempt:
         try:
@@ -157,6 +161,8 @@ class LoginAttempt:
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             self._succeeded()
+        elif self.incomplete:
+            self._release()
         elif issubclass(exc_type, ServiceError | ValidationError):
             self._failed()
             self.on_failure(self.reason)
@@ -223,6 +229,12 @@ class LoginAttempt:
         self.model.objects.filter(scope=address_scope, key=address_key).update(
             failures=Greatest(F("failures") - 1, Value(0))
         )
+
+    def _release(self) -> None:
+        for scope, key in self.keys:
+            self.model.objects.filter(scope=scope, key=key).update(
+                failures=Greatest(F("failures") - 1, Value(0))
+            )
 
 
 def unlock(model: type[LoginThrottleBase], username: str) -> bool:
