@@ -5,6 +5,9 @@ A server of its own trusts ``X-Test-Client`` as the client's address
 (``PLATFORM_CLIENT_ADDRESS_HEADER``), so each test is its own client and the
 per-address limit (8 here) is reached quickly; two workers with four threads
 each, as in production, share the state through the database.
+
+The models this change adds are imported inside the tests that use them, so the
+file runs (and fails) against the code before it.
 """
 
 from __future__ import annotations
@@ -22,12 +25,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_tenants.utils import tenant_context
 
 from central.models import CentralAuditEntry
-from central.models import LoginThrottle as CentralThrottle
-from tenants.accounts.models import LoginThrottle
 from tenants.audit.models import AuditEntry
 from tests.registry_support import authority, region, register_volunteer
 from tests.support import PlatformServer, platform_database_url
@@ -119,6 +119,8 @@ def test_locks_grow_and_the_authority_unlocks_with_a_reason(throttle_server, gql
     client = Client(throttle_server)
     for _ in range(5):
         client.login(username, "wrong-password")
+    from tenants.accounts.models import LoginThrottle
+
     with tenant_context(region("chongqing")):
         # The first lock (60 s) has passed.
         LoginThrottle.objects.filter(scope="account", key=username).update(
@@ -216,7 +218,7 @@ def staff_user(name: str):
     return user
 
 
-def code_for(device: TOTPDevice, drift: int = 0) -> str:
+def code_for(device, drift: int = 0) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits, drift):06d}"
 
 
@@ -233,12 +235,16 @@ def test_central_login_is_throttled_audited_and_unlocked(throttle_server):
         if entry.detail["username"] == user.username
     ]
     assert reasons == ["wrong_credentials"] * 5 + ["account_locked"]
+    from central.models import LoginThrottle as CentralThrottle
+
     call_command("totp", "unlock", user.username)
     assert client.central_login(user.username, PASSWORD)["token"].startswith("cat_")
     assert not CentralThrottle.objects.filter(key=user.username, locked_until__isnull=False)
 
 
 def test_central_login_needs_the_totp_code_once_a_device_is_confirmed(throttle_server, capsys):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     user = staff_user("otp")
     client = Client(throttle_server, host="localhost")
     call_command("totp", "enrol", user.username, "--no-qr")
@@ -270,6 +276,8 @@ def admin_login(http: httpx.Client, host: str, address: str, data: dict) -> http
 
 
 def test_django_admin_needs_totp_and_is_throttled(throttle_server):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
     user = staff_user("adm")
     user.is_superuser = True
     user.save()
