@@ -17,6 +17,8 @@ class Problem:
     message: str
     field: str | None = None
     code: str = "INVALID"
+    # THROTTLED only: seconds until the caller may try again (None: not a matter of time).
+    retry_after: int | None = None
 
 
 class ServiceError(Exception):
@@ -60,6 +62,19 @@ class PermissionDenied(ServiceError):
 
 class Unauthenticated(ServiceError):
     default_code = "UNAUTHENTICATED"
+
+
+class Throttled(ServiceError):
+    """Too many attempts (issue 10 finding 8): refused before any work, with when to retry."""
+
+    default_code = "THROTTLED"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, field: str | None = None):
+        super().__init__(problems=[Problem(message, field, "THROTTLED", retry_after)])
+
+    @property
+    def retry_after(self) -> int | None:
+        return self.problems[0].retry_after
 
 
 class ProblemCollector:

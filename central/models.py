@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tenants.models import DomainMixin, TenantMixin
 
 from central.policy import RegionPolicy, validate_policy
+from central.throttle import LoginThrottleBase
 
 SLUG_PATTERN = r"^[a-z][a-z0-9]{1,39}$"
 SCHEMA_PREFIX = "region_"
@@ -200,3 +201,13 @@ class RemoteRegion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.code}) at {self.inbox_url}"
+
+
+class LoginThrottle(LoginThrottleBase):
+    """Failed logins and locks of central admins' usernames and client addresses, for
+    the central API and the Django admin (issue 10 finding 8; ``central.throttle``)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="central_login_throttle_key")
+        ]

@@ -25,6 +25,9 @@ def _env_list(name: str, default: list[str]) -> list[str]:
 
 
 DEBUG = _env_bool("DJANGO_DEBUG", False)
+# Production defaults: no GraphiQL, no introspection, unexpected errors masked, TOTP
+# required of central admins.
+PRODUCTION = os.environ.get("PLATFORM_ENV", "development") == "production"
 # A development key; production sets DJANGO_SECRET_KEY.
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret-7d2f9c0e1b")
 
@@ -40,13 +43,16 @@ ALLOWED_HOSTS = _env_list(
 SHARED_APPS = [
     "django_tenants",
     "central",
-    "django.contrib.admin",
+    # The admin's default site is central.admin_site.CentralAdminSite (TOTP, throttled).
+    "central.admin_apps.CentralAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "strawberry_django",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
 ]
 TENANT_APPS = [
     "tenants.audit",
@@ -78,6 +84,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -121,6 +128,31 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Central-admin API tokens (central.CentralApiToken) live this long.
 CENTRAL_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_CENTRAL_TOKEN_TTL_HOURS", "12"))
 
+# Login throttling (issue 10 finding 8, central/throttle.py), for region accounts,
+# the central API and the Django admin alike: after ACCOUNT_LIMIT failures for one
+# username, or ADDRESS_LIMIT from one client address, that key is locked for
+# BASE_SECONDS, doubling with each further lock up to MAX_SECONDS; failures are
+# forgotten after WINDOW_SECONDS without attempts.
+LOGIN_THROTTLE = {
+    "ACCOUNT_LIMIT": int(os.environ.get("PLATFORM_LOGIN_ACCOUNT_LIMIT", "5")),
+    "ADDRESS_LIMIT": int(os.environ.get("PLATFORM_LOGIN_ADDRESS_LIMIT", "30")),
+    "BASE_SECONDS": int(os.environ.get("PLATFORM_LOGIN_LOCK_SECONDS", "60")),
+    "MAX_SECONDS": int(os.environ.get("PLATFORM_LOGIN_LOCK_MAX_SECONDS", "86400")),
+    "WINDOW_SECONDS": int(os.environ.get("PLATFORM_LOGIN_WINDOW_SECONDS", "3600")),
+}
+# The client's address is REMOTE_ADDR, unless a trusted reverse proxy sets this
+# header (e.g. X-Real-IP or X-Forwarded-For; its last value is taken). Set it only
+# behind such a proxy: otherwise clients could choose their own address.
+CLIENT_ADDRESS_HEADER = os.environ.get("PLATFORM_CLIENT_ADDRESS_HEADER", "")
+# Central admins with a confirmed TOTP device must give a one-time password to the
+# central API's login and to the Django admin. The admin requires a device of
+# everyone; the API also of admins without one when this is on (production default).
+CENTRAL_REQUIRE_OTP = _env_bool("PLATFORM_CENTRAL_REQUIRE_OTP", PRODUCTION)
+OTP_TOTP_ISSUER = os.environ.get("PLATFORM_OTP_ISSUER", "志愿服务记录平台")
+# Wrong one-time passwords count as failed logins in LOGIN_THROTTLE; django-otp's own
+# per-device throttle would be a second throttle doing the same thing.
+OTP_TOTP_THROTTLE_FACTOR = 0
+
 # Personal information (tenants/volunteers/pii.py). Production sets both; the
 # development defaults are derived from SECRET_KEY so a fresh clone just works.
 PII_ENCRYPTION_KEYS = _env_list(
@@ -141,8 +173,8 @@ UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 
 TRANSFER_CONSENT_DAYS = int(os.environ.get("PLATFORM_TRANSFER_CONSENT_DAYS", "30"))
 INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/interop/inbox")
 
-# Production defaults: no GraphiQL, no introspection, unexpected errors masked.
-PRODUCTION = os.environ.get("PLATFORM_ENV", "development") == "production"
+# Production defaults (PRODUCTION, above): no GraphiQL, no introspection, unexpected
+# errors masked.
 
 # GraphiQL on GET.
 GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", not PRODUCTION)

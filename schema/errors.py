@@ -29,6 +29,7 @@ class ErrorCode(enum.Enum):
     CONFLICT = "CONFLICT"
     PERMISSION_DENIED = "PERMISSION_DENIED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
+    THROTTLED = "THROTTLED"
 
 
 @strawberry.type(description="One problem with a mutation's input; nothing was written.")
@@ -36,6 +37,10 @@ class UserError:
     field: str | None = strawberry.field(description="The input field at fault, if one is.")
     code: ErrorCode
     message: str
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="With THROTTLED: seconds until the next attempt may be made.",
+    )
 
 
 @strawberry.type
@@ -48,7 +53,10 @@ class Payload:
 
 def user_errors(error: ServiceError) -> list[UserError]:
     return [
-        UserError(field=p.field, code=ErrorCode(p.code), message=p.message) for p in error.problems
+        UserError(
+            field=p.field, code=ErrorCode(p.code), message=p.message, retry_after=p.retry_after
+        )
+        for p in error.problems
     ]
 
 

@@ -3,13 +3,16 @@ issue 6: it migrates only the regions that are behind the migrations on disk."""
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
 import uuid
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import psycopg2
 import pytest
+from django_otp.oath import totp
 from psycopg2 import sql
 
 from tests.support import (
@@ -85,6 +88,9 @@ def test_up_twice_then_serve(fresh_database):
     assert first.returncode == 0, first.stderr
     assert first.stdout.count("… created") == 6
     assert "central admin created: username 'admin', password '" in first.stdout
+    # Issue 10 finding 8: the first admin's TOTP device, printed once with the password.
+    uri = first.stdout.split("authenticator app: ")[1].split()[0]
+    assert uri.startswith("otpauth://totp/")
 
     second = run_up(url, "--no-serve")
     assert second.returncode == 0, second.stderr
@@ -102,6 +108,7 @@ def test_up_twice_then_serve(fresh_database):
     assert "migrated 1 region in" in third.stdout
     assert count(url, AUDIT_TRIGGER.format(schema="region_fuxin")) == 1
     assert "password '" not in second.stdout  # printed only once
+    assert "otpauth://" not in second.stdout
     assert count(url, "SELECT count(*) FROM central_region") == 6
     assert count(url, "SELECT count(*) FROM auth_user WHERE is_superuser") == 1
     assert count(url, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'region\\_%'") == 6
@@ -125,16 +132,22 @@ def test_up_twice_then_serve(fresh_database):
             headers={"Host": "fuxin.localhost"},
         )
         assert region.json() == {"data": {"region": {"code": "210900", "name": "阜新市"}}}
+        query = (
+            'mutation($p: String!, $otp: String) { login(username: "admin", password: $p, '
+            "otp: $otp) { token errors { field message } } }"
+        )
+        without = httpx.post(
+            base, json={"query": query, "variables": {"p": password}}, headers={"Host": "localhost"}
+        )
+        assert without.json()["data"]["login"]["errors"][0]["field"] == "otp"
+        secret = parse_qs(urlparse(uri).query)["secret"][0]
+        code = f"{totp(base64.b32decode(secret + '=' * (-len(secret) % 8))):06d}"
         login = httpx.post(
             base,
-            json={
-                "query": 'mutation($p: String!) { login(username: "admin", password: $p) '
-                "{ token errors { message } } }",
-                "variables": {"p": password},
-            },
+            json={"query": query, "variables": {"p": password, "otp": code}},
             headers={"Host": "localhost"},
         )
-        assert login.json()["data"]["login"]["token"].startswith("cat_")
+        assert login.json()["data"]["login"]["token"].startswith("cat_"), login.text
     finally:
         returncode = stop_process(process)
     output = process.stdout.read()

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import datetime
+from typing import Annotated
 
 import strawberry
-from django.conf import settings
-from django.contrib.auth import authenticate
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from central import services
+from central import accounts, services
 from central.errors import InvalidInput, ServiceError
-from central.models import CentralApiToken
+from central.throttle import client_address, one_login_per_request
 from schema.central.queries import _admin
 from schema.central.types import Region, RegionLevel, region_type
 from schema.errors import Payload, mutation_payload
@@ -47,14 +46,25 @@ class ProvisionRegionInput:
 
 @strawberry.type
 class CentralMutation:
-    @strawberry.mutation(description="Exchange a central admin's password for a bearer token.")
+    @strawberry.mutation(
+        description="Exchange a central admin's password (and, with a TOTP device, its "
+        "one-time password) for a bearer token. One login per request; repeated failures "
+        "lock the username or address for a while (THROTTLED, retryAfter)."
+    )
     @mutation_payload(CentralLoginPayload)
-    def login(self, info: Info, username: str, password: str) -> CentralLoginPayload:
-        user = authenticate(info.context.request, username=username, password=password)
-        if user is None or not user.is_staff:
-            raise InvalidInput("wrong username or password", field="password")
-        ttl = datetime.timedelta(hours=settings.CENTRAL_TOKEN_TTL_HOURS)
-        token, raw = CentralApiToken.issue(user, ttl)
+    def login(
+        self,
+        info: Info,
+        username: str,
+        password: str,
+        otp: Annotated[
+            str | None,
+            strawberry.argument(description="The authenticator app's current code (TOTP)."),
+        ] = None,
+    ) -> CentralLoginPayload:
+        request = info.context.request
+        one_login_per_request(request)
+        token, raw = accounts.api_login(username, password, otp, client_address(request))
         return CentralLoginPayload(token=raw, expires_at=token.expires_at)
 
     @strawberry.mutation(description="Create a region with its schema, domains and policy.")

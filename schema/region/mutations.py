@@ -14,6 +14,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from central.throttle import client_address, one_login_per_request
 from schema.errors import Payload, mutation_payload
 from schema.region import types as t
 from schema.region.auth import caller, parse_id
@@ -117,11 +118,28 @@ class StaffRoleKind(enum.Enum):
 
 @strawberry.type
 class RegionMutation:
-    @strawberry.mutation(description="Log in to this region; the token works only here.")
+    @strawberry.mutation(
+        description="Log in to this region; the token works only here. One login per request; "
+        "repeated failures lock the username or address for a while (THROTTLED, retryAfter)."
+    )
     @mutation_payload(LoginPayload)
     def login(self, info: Info, username: str, password: str) -> LoginPayload:
-        raw, token = accounts.login(username, password, info.context.region.code)
+        request = info.context.request
+        one_login_per_request(request)
+        raw, token = accounts.login(
+            username, password, info.context.region.code, client_address(request)
+        )
         return LoginPayload(token=raw, expires_at=token.expires_at)
+
+    @strawberry.mutation(
+        description="Lift an account's login lock and forget its failed logins (authority only; "
+        "audited with the reason)."
+    )
+    @mutation_payload(AccountPayload)
+    def unlock_account(self, info: Info, username: str, reason: str) -> AccountPayload:
+        principal, _ = caller(info)
+        account = accounts.unlock_account(username, reason, principal=principal)
+        return AccountPayload(username=account.username)
 
     @strawberry.mutation(description="Revoke the token this request carries.")
     @mutation_payload(OkPayload)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from central.throttle import LoginThrottleBase
 from tenants.groups.models import VolunteerGroup
 from tenants.volunteers.models import Volunteer
 
@@ -103,3 +104,13 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"token {self.id} of {self.account_id}"
+
+
+class LoginThrottle(LoginThrottleBase):
+    """Failed logins and locks of one username or client address in this region
+    (issue 10 finding 8; the logic is ``central.throttle``)."""
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="accounts_login_throttle_key")
+        ]

@@ -98,6 +98,10 @@ class Command(BaseCommand):
         decision.add_argument("--reject", action="store_true")
         review_grp.add_argument("--reason", default="")
 
+        unlock = sub.add_parser("unlock-account", help="lift an account's login lock")
+        unlock.add_argument("--username", required=True)
+        unlock.add_argument("--reason", required=True)
+
         perm = sub.add_parser("set-permission-group", help="change a group's 权限组别")
         perm.add_argument("group_id", type=int)
         perm.add_argument("permission_group")
@@ -203,6 +207,9 @@ class Command(BaseCommand):
                 "review": group.review,
                 "permissionGroup": group.permission_group,
             }
+        if action == "unlock-account":
+            account = accounts.unlock_account(o["username"], o["reason"], principal=principal)
+            return {"unlocked": account.username}
         if action == "set-permission-group":
             group = groups.set_permission_group(
                 o["group_id"], o["permission_group"], principal=principal, policy=policy

@@ -3,8 +3,8 @@
 Starts (or reuses) the database, migrates the public schema and every region
 that is behind the migrations on disk (one query finds them), provisions the
 seed regions that are missing, creates the first central admin (printing its
-password once), then serves the app until Ctrl-C. Safe to run again: every
-step skips what is already done.
+password and its TOTP device's otpauth:// URI once), then serves the app until
+Ctrl-C. Safe to run again: every step skips what is already done.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
 
-from central import services
+from central import accounts, services
 from central.models import Region
 
 # With more regions to migrate than this, they are migrated in parallel.
@@ -55,6 +55,7 @@ class Command(BaseCommand):
 
         results = [] if no_seed else services.ensure_seed_regions(on_progress=progress)
         admin, password = services.ensure_central_admin()
+        device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
         created = sum(1 for _, was_created in results if was_created)
         self.stdout.write(
             self.style.SUCCESS(
@@ -66,7 +67,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"central admin created: username {admin.username!r}, password {password!r}\n"
-                    "  (shown only this once; change it with manage.py changepassword)"
+                    "  (shown only this once; change it with manage.py changepassword)\n"
+                    "  second factor (TOTP) for the admin site and the central API's login: add\n"
+                    f"  this to an authenticator app: {device.config_url}\n"
+                    "  (shown only this once; a new one: manage.py totp enrol "
+                    f"{admin.username})"
                 )
             )
         else:

@@ -1,0 +1,246 @@
+"""Login throttling with backoff (issue 10 finding 8), one implementation for every
+login door: a region's ``login`` (state in the region's schema,
+``tenants.accounts.LoginThrottle``), the central API's ``login`` and the Django
+admin's login form (state in the public schema, ``central.LoginThrottle``).
+
+Each attempt is counted twice, by the username it names and by the client's
+address, in a row per (scope, key). An attempt first *reserves* a slot on both
+rows, under row locks (``SELECT … FOR UPDATE``, rows created by ``INSERT … ON
+CONFLICT DO NOTHING``), so concurrent requests in several workers and threads
+cannot all slip through: a locked row, or one whose every slot is taken by
+attempts in flight, refuses the attempt at once with ``THROTTLED`` and the
+seconds until it may be retried, before any password hash is computed. A
+failure keeps its slot; reaching the limit locks the row for
+``BASE_SECONDS × 2^(earlier locks)`` (at most ``MAX_SECONDS``). A success frees
+the address's slot and clears the account's row. Failures are forgotten after
+``WINDOW_SECONDS`` without attempts, earlier locks after a day.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from central.errors import ServiceError, Throttled
+
+ACCOUNT = "account"
+ADDRESS = "address"
+# After this long without a lock, a key's backoff starts again from BASE_SECONDS.
+LOCKOUT_MEMORY = datetime.timedelta(days=1)
+# When every slot of a key is taken by attempts still being checked.
+BUSY_RETRY_SECONDS = 5
+KEY_LENGTH = 150
+
+
+class LoginThrottleBase(models.Model):
+    """Failed attempts and the lock of one username or one client address."""
+
+    scope = models.CharField(max_length=16, choices=[(ACCOUNT, ACCOUNT), (ADDRESS, ADDRESS)])
+    key = models.CharField(max_length=KEY_LENGTH)
+    # Failures (and attempts being checked) since the last success, lock or quiet window.
+    failures = models.PositiveIntegerField(default=0)
+    # Locks so far: the next one lasts BASE_SECONDS * 2**lockouts.
+    lockouts = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return (
+            f"{self.scope} {self.key}: {self.failures} failures, locked until {self.locked_until}"
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    limit: int
+    base_seconds: int
+    max_seconds: int
+    window_seconds: int
+
+
+def limits(scope: str) -> Limits:
+    config = settings.LOGIN_THROTTLE
+    return Limits(
+        limit=config["ACCOUNT_LIMIT"] if scope == ACCOUNT else config["ADDRESS_LIMIT"],
+        base_seconds=config["BASE_SECONDS"],
+        max_seconds=config["MAX_SECONDS"],
+        window_seconds=config["WINDOW_SECONDS"],
+    )
+
+
+def client_address(request) -> str:
+    """The caller's address: ``REMOTE_ADDR``, or the last value of the header a
+    trusted reverse proxy sets (``PLATFORM_CLIENT_ADDRESS_HEADER``)."""
+    header = settings.CLIENT_ADDRESS_HEADER
+    if header:
+        value = request.headers.get(header, "")
+        last = value.split(",")[-1].strip()
+        if last:
+            return last[:KEY_LENGTH]
+    return (request.META.get("REMOTE_ADDR") or "unknown")[:KEY_LENGTH]
+
+
+def one_login_per_request(request) -> None:
+    """Refuse every ``login`` after the first of one HTTP request (a batch of
+    operations, or aliased fields in one document), before any work."""
+    seen = getattr(request, "_platform_logins", 0)
+    request._platform_logins = seen + 1
+    if seen:
+        raise Throttled(
+            "one login per request: this request already carried a login (每个请求只能登录一次)"
+        )
+
+
+def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds()))
+
+
+def _refusal(scope: str, retry_after: int, until: datetime.datetime | None) -> Throttled:
+    who = "this account" if scope == ACCOUNT else "your address"
+    at = f" (at {timezone.localtime(until):%Y-%m-%d %H:%M:%S})" if until else ""
+    return Throttled(
+        f"登录尝试过多，请稍后再试: too many failed logins for {who}; "
+        f"try again in {retry_after} s{at}",
+        field="username" if scope == ACCOUNT else None,
+        retry_after=retry_after,
+    )
+
+
+class LoginAttempt:
+    """One login attempt against ``model`` (a concrete :class:`LoginThrottleBase`).
+
+    Use as a context manager around the password check::
+
+        with LoginAttempt(LoginThrottle, username, address, on_failure=audit) as attempt:
+            ...check; on a failure set attempt.reason and raise a ServiceError...
+
+    Entering reserves the slots or raises :class:`Throttled` (after calling
+    ``on_failure`` with the reason). Leaving with a ``ServiceError`` (or a form's
+    ``ValidationError``) records a
+    failure; leaving normally records a success. ``on_failure(reason)`` is
+    called after the throttle's own transaction, for the audit log.
+    """
+
+    def __init__(
+        self,
+        model: type[LoginThrottleBase],
+        username: str,
+        address: str,
+        *,
+        on_failure: Callable[[str], None] | None = None,
+    ):
+        self.model = model
+        self.keys = [(ACCOUNT, (username or "")[:KEY_LENGTH]), (ADDRESS, address[:KEY_LENGTH])]
+        self.on_failure = on_failure or (lambda reason: None)
+        self.reason = "wrong_credentials"
+        # Set when the attempt ended in a step of the login rather than a failure
+        # (the admin form asking for a device after a right password): its slots
+        # are freed and nothing is counted or audited.
+        self.incomplete = False
+
+    def __enter__(self) -> LoginAttempt:
+        try:
+            self._reserve()
+        except Throttled:
+            self.on_failure(self.reason)
+            raise
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self._succeeded()
+        elif self.incomplete:
+            self._release()
+        elif issubclass(exc_type, ServiceError | ValidationError):
+            self._failed()
+            self.on_failure(self.reason)
+        else:  # an unexpected error: the slot stays taken until the window passes
+            pass
+        return False
+
+    def _locked_rows(self) -> list[LoginThrottleBase]:
+        self.model.objects.bulk_create(
+            [self.model(scope=scope, key=key) for scope, key in self.keys],
+            ignore_conflicts=True,
+        )
+        rows = []
+        for scope, key in self.keys:  # always account, then address: no deadlock
+            rows.append(self.model.objects.select_for_update().get(scope=scope, key=key))
+        return rows
+
+    def _reserve(self) -> None:
+        with transaction.atomic():
+            now = timezone.now()
+            rows = self._locked_rows()
+            for row in rows:
+                limit = limits(row.scope)
+                if row.locked_until and row.locked_until > now:
+                    self.reason = f"{row.scope}_locked"
+                    raise _refusal(
+                        row.scope, _seconds_until(row.locked_until, now), row.locked_until
+                    )
+                if row.updated_at < now - datetime.timedelta(seconds=limit.window_seconds):
+                    row.failures = 0
+                if row.updated_at < now - LOCKOUT_MEMORY:
+                    row.lockouts = 0
+                if row.failures >= limit.limit:  # every slot taken by attempts in flight
+                    self.reason = f"{row.scope}_busy"
+                    raise _refusal(row.scope, BUSY_RETRY_SECONDS, None)
+            for row in rows:
+                row.failures += 1
+                row.locked_until = None
+                row.updated_at = now
+                row.save(update_fields=["failures", "lockouts", "locked_until", "updated_at"])
+
+    def _failed(self) -> None:
+        with transaction.atomic():
+            now = timezone.now()
+            for row in self._locked_rows():
+                limit = limits(row.scope)
+                if row.failures >= limit.limit and not (
+                    row.locked_until and row.locked_until > now
+                ):
+                    seconds = min(
+                        limit.base_seconds * 2 ** min(row.lockouts, 30), limit.max_seconds
+                    )
+                    row.locked_until = now + datetime.timedelta(seconds=seconds)
+                    row.lockouts += 1
+                    row.failures = 0
+                row.updated_at = now
+                row.save(update_fields=["failures", "lockouts", "locked_until", "updated_at"])
+
+    def _succeeded(self) -> None:
+        (account_scope, account_key), (address_scope, address_key) = self.keys
+        self.model.objects.filter(scope=account_scope, key=account_key).update(
+            failures=0, lockouts=0, locked_until=None, updated_at=timezone.now()
+        )
+        self.model.objects.filter(scope=address_scope, key=address_key).update(
+            failures=Greatest(F("failures") - 1, Value(0))
+        )
+
+    def _release(self) -> None:
+        for scope, key in self.keys:
+            self.model.objects.filter(scope=scope, key=key).update(
+                failures=Greatest(F("failures") - 1, Value(0))
+            )
+
+
+def unlock(model: type[LoginThrottleBase], username: str) -> bool:
+    """Lift an account's lock and forget its failures; whether there was a lock."""
+    now = timezone.now()
+    rows = model.objects.filter(scope=ACCOUNT, key=(username or "")[:KEY_LENGTH])
+    was_locked = rows.filter(locked_until__gt=now).exists()
+    rows.update(failures=0, lockouts=0, locked_until=None, updated_at=now)
+    return was_locked
