@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.database import database_url, ensure_database, parse_database_url
-from interop import delivery
+from interop import at_rest, delivery
 from interop.models import OutboxMessage, Transfer
 from tests.records_support import RECORD, days_ago, entry
 from tests.registry_support import region
@@ -152,7 +152,7 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
         assert again.delivered == 0
         with tenant_context(region("chongqing")):
             message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
-            envelope = message.body
+            envelope = at_rest.clear(message.body)  # stored encrypted, sent as signed
             assert Transfer.objects.get(public_id=transfer_id).state == "completed"
         # Re-delivery of the same package changes nothing.
         resent = httpx.post(f"{peer.base}/interop/inbox", json=envelope).json()

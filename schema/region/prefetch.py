@@ -60,6 +60,9 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "totalHours": ("totals", "VolunteerTotals"),
         "starLevel": ("totals", "VolunteerTotals"),
         "eligibleStarLevel": ("totals", "VolunteerTotals"),
+        # Who may see the birth date (services.may_reveal) may depend on the
+        # volunteer's groups: see REVEAL_FIELDS.
+        "birthDate": ("memberships", "Membership"),
     },
     # A connection's rows come from the relation above; look through edges { node }.
     "ServiceRecordConnection": {"edges": ("", "ServiceRecordEdge")},
@@ -80,6 +83,23 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Award": {"group": ("group", "VolunteerGroup")},
     "Complaint": {"group": ("group", "VolunteerGroup")},
 }
+
+
+# Fields whose answer depends on whether the caller may reveal the volunteer's
+# personal information (tenants/volunteers/services.may_reveal; issue 10 finding
+# 4). Their relation (the volunteer's memberships) is prefetched only for a
+# caller whose right can come from a group they hold a role in; for the
+# authority and for callers without a group role the decision needs no rows.
+REVEAL_FIELDS = {("Volunteer", "birthDate")}
+
+
+def _reveal_needs_memberships(viewer) -> bool:
+    principal = viewer[0]
+    return (
+        principal is not None
+        and not principal.is_authority
+        and bool(getattr(principal, "staff_group_ids", None))
+    )
 
 
 # Lists of these models load only the columns their selected fields read (the
@@ -335,6 +355,8 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
     prefetches: list[Prefetch] = []
     few: dict[str, object] = {}
     for owner, field in _relation_fields(selections, type_name):
+        if (owner, field.name) in REVEAL_FIELDS and not _reveal_needs_memberships(viewer):
+            continue
         django_name, child_type = RELATIONS[owner][field.name]
         page = PAGES.get((owner, field.name))
         by_relation.setdefault((django_name, page, child_type), []).append(field)

@@ -21,12 +21,13 @@ from central.errors import PermissionDenied
 from schema.errors import AccessError
 from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
-from schema.region.fields import model_field, model_id
+from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
 from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
+from tenants.volunteers.services import age_band, may_reveal
 
 # Where prefetch.py puts a page of a group's volunteers (see PAGES there).
 GROUP_VOLUNTEERS = "prefetched_volunteers"
@@ -67,7 +68,23 @@ class Volunteer:
     number: str = model_field("number", description="志愿者编号: the public identifier.")
     name: str = model_field("name")
     gender: Gender = model_field("gender", Gender)
-    birth_date: datetime.date = model_field("birth_date")
+
+    @strawberry.field(
+        description="出生日期: to the volunteer themself and to whoever may reveal their "
+        "personal information (revealPersonalInfo's roles); null for everyone else, who get "
+        "ageBand (issue 10 finding 4).",
+        metadata=reads("birth_date"),
+    )
+    def birth_date(self, info: Info) -> datetime.date | None:
+        return self._model.birth_date if may_reveal_to(self._model, info) else None
+
+    @strawberry.field(
+        description="Age band instead of the birth date: 0-17, 18-34, 35-59 or 60+.",
+        metadata=reads("birth_date"),
+    )
+    def age_band(self) -> str:
+        return age_band(self._model.birth_date)
+
     id_type: IdType = model_field("id_type", IdType)
     id_number_masked: str = model_field("id_number_masked", description="e.g. 5001**********1234")
     phone_masked: str = model_field("phone_masked", description="e.g. 138****5678")
@@ -166,6 +183,12 @@ class Membership:
     @strawberry.field
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
+
+
+def may_reveal_to(volunteer, info: Info) -> bool:
+    """``services.may_reveal`` for the caller; on a page it reads the memberships
+    prefetch.py loaded for it (``REVEAL_FIELDS``), not a query per row."""
+    return may_reveal(volunteer, principal_of(info), policy_of(info))
 
 
 def may_see_members(group, info: Info) -> bool:

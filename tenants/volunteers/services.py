@@ -33,6 +33,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import has_power, manages_region_volunteers, require_power
+from tenants.related import to_attr
 from tenants.volunteers import pii
 from tenants.volunteers.models import (
     Gender,
@@ -271,11 +272,20 @@ def get_volunteer(number: str) -> Volunteer:
     return volunteer
 
 
+OPEN_MEMBERSHIP = (MembershipStatus.ACTIVE, MembershipStatus.APPLIED)
+
+
 def _member_group_ids(volunteer: Volunteer) -> set[int]:
+    """The groups the volunteer belongs or applied to: from the memberships a page
+    prefetched (``schema/region/prefetch.py``, so deciding for each row of a page
+    reads nothing more), else one query."""
+    loaded = getattr(volunteer, to_attr("memberships"), None)
+    if loaded is not None:
+        return {m.group_id for m in loaded if m.status in OPEN_MEMBERSHIP}
     return set(
-        Membership.objects.filter(
-            volunteer=volunteer, status__in=[MembershipStatus.ACTIVE, MembershipStatus.APPLIED]
-        ).values_list("group_id", flat=True)
+        Membership.objects.filter(volunteer=volunteer, status__in=OPEN_MEMBERSHIP).values_list(
+            "group_id", flat=True
+        )
     )
 
 
@@ -306,6 +316,33 @@ def may_manage(volunteer: Volunteer, principal, policy: RegionPolicy) -> bool:
         for role in principal.roles
         if role.group_id in groups and role.kind == "group_admin"
     )
+
+
+def may_reveal(volunteer: Volunteer, principal, policy: RegionPolicy) -> bool:
+    """Who may see a volunteer's personal information in full — ID number, phone,
+    birth date (000 Art.3, Art.15; issue 10 findings 4 and 5): the volunteer
+    themself, or whoever :func:`may_manage` them. Every reveal decision goes
+    through here (``revealPersonalInfo``, ``Volunteer.birthDate``,
+    ``revealTransferPackage``); the scope rules themselves are ``may_manage``'s."""
+    if principal is None:
+        return False
+    if principal.volunteer is not None and principal.volunteer.id == volunteer.id:
+        return True
+    return may_manage(volunteer, principal, policy)
+
+
+AGE_BANDS = ((18, "0-17"), (35, "18-34"), (60, "35-59"))
+
+
+def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> str:
+    """The age band shown instead of the birth date to whoever may not reveal it:
+    ``0-17``, ``18-34``, ``35-59`` or ``60+`` (wide enough that, with the masked ID
+    number's digits 1–4 and 15–18, digits 5–14 stay thousands of candidates)."""
+    age = age_on(birth_date, today or timezone.localdate())
+    for below, band in AGE_BANDS:
+        if age < below:
+            return band
+    return "60+"
 
 
 def _locked(number: str) -> Volunteer:
@@ -378,8 +415,7 @@ def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict
     if len(reason) < 2:
         raise InvalidInput("say why you need to see this person's information", field="reason")
     volunteer = get_volunteer(number)
-    own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
-    if not own and not may_manage(volunteer, principal, policy):
+    if not may_reveal(volunteer, principal, policy):
         raise PermissionDenied(f"you may not see the personal information of {volunteer.number}")
     with transaction.atomic():
         PersonalInfoAccess.objects.create(
