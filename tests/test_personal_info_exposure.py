@@ -167,7 +167,7 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
 
 
 PAGE = """query($g: ID!, $first: Int!) { group(id: $g) {
-  volunteers(first: $first) { edges { node { number birthDate ageBand } } }
+  volunteers(first: $first) { edges { node { number birthDate } } }
   members { volunteer { number birthDate } } } }"""
 
 

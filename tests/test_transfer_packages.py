@@ -13,6 +13,7 @@ import importlib
 import io
 import json
 
+import pytest
 from django.apps import apps
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -142,10 +143,15 @@ def test_key_rotation_re_encrypts_stored_packages(gql, seed_regions):
         with tenant_context(region("chongqing")):
             return Transfer.objects.get(package_id=envelope["package"]["packageId"]).package
 
-    with override_settings(PII_ENCRYPTION_KEYS=[new, *old]):
-        call_command("rotate_pii_keys", stdout=io.StringIO())
-    with override_settings(PII_ENCRYPTION_KEYS=[new]):
-        assert at_rest.clear(stored()) == envelope  # the new key alone opens it
-    with override_settings(PII_ENCRYPTION_KEYS=[*old, new]):
-        call_command("rotate_pii_keys", stdout=io.StringIO())  # and back, for the rest
+    try:
+        with override_settings(PII_ENCRYPTION_KEYS=[new, *old]):
+            call_command("rotate_pii_keys", stdout=io.StringIO())
+        assert at_rest.PREFIX in json.dumps(stored())  # encrypted at rest
+        with override_settings(PII_ENCRYPTION_KEYS=[new]):
+            assert at_rest.clear(stored()) == envelope  # the new key alone opens it
+        with override_settings(PII_ENCRYPTION_KEYS=old), pytest.raises(RuntimeError):
+            at_rest.clear(stored())  # the old one no longer does
+    finally:  # and back, for the rest of the session, whatever happened
+        with override_settings(PII_ENCRYPTION_KEYS=[*old, new]):
+            call_command("rotate_pii_keys", stdout=io.StringIO())
     assert at_rest.clear(stored()) == envelope
