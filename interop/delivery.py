@@ -21,6 +21,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.models import Region
+from interop import at_rest
 from interop.models import OutboxMessage, TransferState
 from interop.services import complete_outgoing
 from tenants.audit.services import record as audit
@@ -70,7 +71,8 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
             return  # another worker has it, or it was delivered meanwhile
         message.attempts += 1
         try:
-            response = client.post(message.inbox_url, json=message.body)
+            # Decrypted only to send: the signature covers the clear content.
+            response = client.post(message.inbox_url, json=at_rest.clear(message.body))
         except httpx.HTTPError as error:
             _retry(message, f"{type(error).__name__}: {error}"[:500], report)
             return

@@ -29,8 +29,8 @@ from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from central.models import HomeRegion, Region
+from interop import at_rest, signing
 from interop import package as packages
-from interop import signing
 from interop.models import Direction, OutboxMessage, Transfer, TransferState
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -45,7 +45,8 @@ from tenants.records.models import (
     VolunteerTotals,
 )
 from tenants.volunteers import pii
-from tenants.volunteers.models import Volunteer, VolunteerStatus
+from tenants.volunteers.models import PersonalInfoAccess, Volunteer, VolunteerStatus
+from tenants.volunteers.permissions import may_reveal
 
 
 def _current_region() -> Region:
@@ -265,7 +266,7 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
         transfer.consented_at = now
         transfer.consented_by = principal.actor
         transfer.package_id = uuid.UUID(package["packageId"])
-        transfer.package = envelope
+        transfer.package = at_rest.stored(envelope)
         transfer.delivery = "offline" if offline else ("direct" if destination.local else "outbox")
         transfer.save()
         audit(
@@ -292,7 +293,7 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
                 transfer=transfer,
                 destination_code=destination.code,
                 inbox_url=destination.inbox_url,
-                body=envelope,
+                body=at_rest.stored(envelope),
                 next_attempt_at=now,
             )
         else:
@@ -494,7 +495,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         consented_at=package["consent"]["consentedAt"],
         consented_by=package["consent"]["consentedBy"],
         package_id=package_id,
-        package=envelope,
+        package=at_rest.stored(envelope),
         completed_at=timezone.now(),
     )
     # An on-behalf request made here earlier is now fulfilled.
@@ -608,3 +609,51 @@ def handle_transfer_request(envelope) -> Transfer:
         if existing:
             return existing
         return _open_outgoing(volunteer, sender.code, f"region:{sender.code}")
+
+
+def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
+    """A transfer's package as signed, personal fields in full, to whoever may
+    reveal them, logged like ``revealPersonalInfo`` (issue 10 finding 5): at the
+    source (outgoing), ``may_reveal`` on the volunteer; at the destination
+    (incoming), the authority or the volunteer themself. Writes a
+    ``PersonalInfoAccess`` row and an audit entry."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why you need to see this person's information", field="reason")
+    try:
+        public_id = uuid.UUID(str(transfer_id))
+    except ValueError:
+        raise InvalidInput("not a transfer id", field="transferId") from None
+    transfer = Transfer.objects.select_related("volunteer").filter(public_id=public_id).first()
+    if transfer is None:
+        raise NotFound("no such transfer", field="transferId")
+    volunteer = transfer.volunteer
+    own = (
+        volunteer is not None
+        and principal.volunteer is not None
+        and principal.volunteer.id == volunteer.id
+    )
+    if transfer.direction == Direction.OUTGOING:
+        allowed = volunteer is not None and may_reveal(volunteer, principal, policy)
+    else:
+        allowed = own or principal.is_authority
+    if not allowed:
+        raise PermissionDenied("you may not see the personal information in this package")
+    if transfer.package is None or volunteer is None:
+        raise Conflict(f"the transfer is {transfer.state}: it has no package", field="transferId")
+    with transaction.atomic():
+        PersonalInfoAccess.objects.create(
+            volunteer=volunteer,
+            accessor=principal.actor,
+            fields=["package.idNumber", "package.phone", "package.birthDate"],
+            reason=reason,
+        )
+        audit(
+            principal.actor,
+            "transfer.package_revealed",
+            str(transfer.public_id),
+            volunteer=volunteer.number,
+            reason=reason,
+        )
+    return at_rest.clear(transfer.package)

@@ -19,12 +19,14 @@ import httpx
 import psycopg2
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.database import database_url, ensure_database, parse_database_url
-from interop import delivery
+from interop import at_rest, delivery
 from interop.models import OutboxMessage, Transfer
+from tenants.volunteers import pii
 from tests.records_support import RECORD, days_ago, entry
 from tests.registry_support import region
 from tests.support import REPO, PlatformServer, child_env, free_port
@@ -137,6 +139,20 @@ def _peer_counts(peer: Peer, number: str) -> tuple[int, int]:
 
 def test_transfer_survives_the_receiver_being_down(gql, peer):
     s, volunteer, transfer_id = _consent_to_sichuan(gql)
+    with tenant_context(region("chongqing")):
+        secrets = [pii.decrypt(volunteer.id_number_encrypted)]
+        secrets.append(pii.decrypt(volunteer.phone_encrypted))
+        # Issue 10 finding 5: the package and the outbox message are stored with the
+        # ID number and phone encrypted (decrypted only to send).
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT t.package::text, m.body::text FROM interop_transfer t JOIN "
+                "interop_outboxmessage m ON m.transfer_id = t.id WHERE t.public_id = %s",
+                [transfer_id],
+            )
+            stored = cursor.fetchall()
+    assert stored and all(at_rest.PREFIX in row for pair in stored for row in pair)
+    assert not [s for pair in stored for row in pair for s in secrets if s in row]
     # The peer is down: the message stays in the outbox and is retried later.
     report = delivery.deliver_pending()
     assert report.retrying >= 1 and report.delivered == 0
@@ -152,7 +168,7 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
         assert again.delivered == 0
         with tenant_context(region("chongqing")):
             message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
-            envelope = message.body
+            envelope = at_rest.clear(message.body)  # stored encrypted, sent as signed
             assert Transfer.objects.get(public_id=transfer_id).state == "completed"
         # Re-delivery of the same package changes nothing.
         resent = httpx.post(f"{peer.base}/interop/inbox", json=envelope).json()
@@ -163,6 +179,13 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "BAD_SIGNATURE"
     assert _peer_counts(peer, volunteer.number) == (1, 2)
+    # The peer stores the package it imported encrypted too.
+    imported = peer.rows(
+        "SELECT package::text FROM region_sichuan.interop_transfer "
+        f"WHERE volunteer_number = '{volunteer.number}' AND package IS NOT NULL"
+    )
+    assert imported and all(at_rest.PREFIX in row for (row,) in imported)
+    assert not [s for (row,) in imported for s in secrets if s in row]
     hours = peer.rows(
         "SELECT counted_hours FROM region_sichuan.records_volunteertotals t JOIN "
         "region_sichuan.volunteers_volunteer v ON "

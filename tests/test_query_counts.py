@@ -259,6 +259,10 @@ def test_every_listed_field_reads_only_its_columns(region):
             full = {row.id: row for row in model.objects.filter(id__in=ids)}
             for field_name, columns in fields.items():
                 field = graphql_type.fields[field_name].extensions["strawberry-definition"]
+                if field.base_resolver.info_parameter is not None:
+                    # Depends on the caller (birthDate: may_reveal), which reads
+                    # prefetched memberships: test_birth_dates_cost_no_query_per_row.
+                    continue
                 wrapper = graphql_type.extensions["strawberry-definition"].origin
                 rows = model.objects.filter(id__in=ids).only(*KEYS[model._meta.label], *columns)
                 if type_name == "ServiceRecord":

@@ -14,11 +14,12 @@ from strawberry.types import Info
 
 from central.divisions import prefixes_q
 from central.errors import InvalidInput, PermissionDenied
+from interop import at_rest
 from interop import services as transfers
 from interop.models import Direction, Transfer
 from interop.package import PackageRejected
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
-from schema.region.auth import principal_of
+from schema.region.auth import caller, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer, page_size
@@ -51,9 +52,15 @@ class TransferType:
     consented_at: datetime.datetime | None = model_field("consented_at")
     completed_at: datetime.datetime | None = model_field("completed_at")
     delivery: str = model_field("delivery", description="direct, outbox or offline")
-    package: JSON | None = model_field(
-        "package", description="The signed package (envelope), once exported or imported."
+
+    @strawberry.field(
+        description="The package (envelope), once exported or imported, with the "
+        "volunteer's ID number and phone masked and no birth date (ageBand instead); its "
+        "signature covers the full content, which revealTransferPackage gives, logged "
+        "(issue 10 finding 5)."
     )
+    def package(self) -> JSON | None:
+        return at_rest.masked(self._model.package)
 
     @strawberry.field
     def volunteer(self) -> Volunteer | None:
@@ -93,6 +100,11 @@ def _visible(principal):
 class TransferPayload(Payload):
     transfer: TransferType | None = None
     already_imported: bool = False
+
+
+@strawberry.type
+class TransferPackagePayload(Payload):
+    package: JSON | None = None
 
 
 @strawberry.type
@@ -199,3 +211,19 @@ class InteropMutation:
         except PackageRejected as error:
             raise InvalidInput(f"{error.code}: {error.reason}", field="file") from None
         return TransferPayload(transfer=TransferType(_model=transfer), already_imported=not fresh)
+
+    @strawberry.mutation(
+        description="A transfer's package as signed, with the volunteer's ID number, phone "
+        "and birth date in full: at the source for whoever may reveal the volunteer's "
+        "personal information (revealPersonalInfo's rules), at the destination for the "
+        "authority and the volunteer. Logged (PersonalInfoAccess and the audit log)."
+    )
+    @mutation_payload(TransferPackagePayload)
+    def reveal_transfer_package(
+        self, info: Info, transfer_id: strawberry.ID, reason: str
+    ) -> TransferPackagePayload:
+        principal, policy = caller(info)
+        package = transfers.reveal_package(
+            str(transfer_id), reason, principal=principal, policy=policy
+        )
+        return TransferPackagePayload(package=package)

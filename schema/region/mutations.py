@@ -290,7 +290,7 @@ class RegionMutation:
 
     @strawberry.mutation(
         description="The logged-in volunteer applies to join a group. Until accepted the group "
-        "sees only the applicant's number, name, gender, birth year and verification, plus "
+        "sees only the applicant's number, name, gender, age band and verification, plus "
         "what `share` lists."
     )
     @mutation_payload(MembershipPayload)

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -33,6 +34,7 @@ from tenants.groups.selectors import (
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
+from tenants.volunteers.permissions import region_wide
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -62,6 +64,9 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
         "totalHours": ("totals", "VolunteerTotals"),
         "starLevel": ("totals", "VolunteerTotals"),
         "eligibleStarLevel": ("totals", "VolunteerTotals"),
+        # Who may see the birth date (permissions.may_reveal) may depend on the
+        # volunteer's groups: see REVEAL_FIELDS.
+        "birthDate": ("memberships", "Membership"),
     },
     # A connection's rows come from the relation above; look through edges { node }.
     "ServiceRecordConnection": {"edges": ("", "ServiceRecordEdge")},
@@ -82,6 +87,26 @@ RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
     "Award": {"group": ("group", "VolunteerGroup")},
     "Complaint": {"group": ("group", "VolunteerGroup")},
 }
+
+
+# Fields whose answer depends on whether the caller may reveal the volunteer's
+# personal information (tenants/volunteers/permissions.may_reveal; issue 10 finding
+# 4). Their relation (the volunteer's memberships) is prefetched only for a
+# caller whose right can come from a group they hold a role in; for the
+# authority and for callers without a group role the decision needs no rows.
+REVEAL_FIELDS = {("Volunteer", "birthDate")}
+
+
+def _reveal_needs_memberships(viewer) -> bool:
+    """Whether the caller's right to reveal can come from a volunteer's groups: not for
+    an authority of the whole region (always may) nor a caller with no group role and
+    no authority role (never may, but for themself)."""
+    principal = viewer[0]
+    return (
+        principal is not None
+        and not region_wide(principal, connection.tenant.code)
+        and bool(principal.staff_group_ids or principal.authority_prefixes)
+    )
 
 
 # Lists of these models load only the columns their selected fields read (the
@@ -338,6 +363,8 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
     prefetches: list[Prefetch] = []
     few: dict[str, object] = {}
     for owner, field in _relation_fields(selections, type_name):
+        if (owner, field.name) in REVEAL_FIELDS and not _reveal_needs_memberships(viewer):
+            continue
         django_name, child_type = RELATIONS[owner][field.name]
         page = PAGES.get((owner, field.name))
         by_relation.setdefault((django_name, page, child_type), []).append(field)

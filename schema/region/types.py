@@ -27,6 +27,8 @@ from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
+from tenants.volunteers.permissions import may_reveal
+from tenants.volunteers.services import age_band
 
 # Where prefetch.py puts a page of a group's volunteers (see PAGES there).
 GROUP_VOLUNTEERS = "prefetched_volunteers"
@@ -67,7 +69,23 @@ class Volunteer:
     number: str = model_field("number", description="志愿者编号: the public identifier.")
     name: str = model_field("name")
     gender: Gender = model_field("gender", Gender)
-    birth_date: datetime.date = model_field("birth_date")
+
+    @strawberry.field(
+        description="出生日期: to the volunteer themself and to whoever may reveal their "
+        "personal information (revealPersonalInfo's roles); null for everyone else, who get "
+        "ageBand (issue 10 finding 4).",
+        metadata=reads("birth_date", "division_code"),
+    )
+    def birth_date(self, info: Info) -> datetime.date | None:
+        return self._model.birth_date if may_reveal_to(self._model, info) else None
+
+    @strawberry.field(
+        description="Age band instead of the birth date: 0-17, 18-34, 35-59 or 60+.",
+        metadata=reads("birth_date"),
+    )
+    def age_band(self) -> str:
+        return age_band(self._model.birth_date)
+
     id_type: IdType = model_field("id_type", IdType)
     id_number_masked: str = model_field("id_number_masked", description="e.g. 5001**********1234")
     phone_masked: str = model_field("phone_masked", description="e.g. 138****5678")
@@ -160,7 +178,7 @@ class SharedField(enum.Enum):
 
 @strawberry.type(
     description="What a group sees of an applicant or invitee before they are its member "
-    "(issue 10 finding 1): number, name, gender, birth year, verification, and only what "
+    "(issue 10 finding 1): number, name, gender, age band, verification, and only what "
     "the applicant chose to share (masked)."
 )
 class Applicant:
@@ -228,6 +246,12 @@ class Membership:
     @strawberry.field
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
+
+
+def may_reveal_to(volunteer, info: Info) -> bool:
+    """``volunteers.permissions.may_reveal`` for the caller; on a page it reads the memberships
+    prefetch.py loaded for it (``REVEAL_FIELDS``), not a query per row."""
+    return may_reveal(volunteer, principal_of(info), policy_of(info))
 
 
 def may_see_members(group_id: int, info: Info) -> bool:

@@ -21,96 +21,102 @@ Whoever may not reveal never receives the full ID number (``may_reveal``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from django.db import connection
 from django.db.models import Q
 
 from central.divisions import area_prefix, prefixes_q
 from central.policy import Power, RegionPolicy
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import has_power, hub_area_prefixes
+from tenants.related import to_attr
 
 
-@dataclass(frozen=True)
-class MemberGroup:
-    """A group the volunteer is an active member of, as scope checks need it."""
-
-    id: int
-    division_code: str
-    viewing_group_ids: frozenset[int]
-
-
-def member_groups(volunteer) -> list[MemberGroup]:
-    """The volunteer's active memberships' groups, with their viewing groups (2 queries)."""
-    rows = list(
+def active_group_ids(volunteer) -> frozenset[int]:
+    """The groups the volunteer is an active member of: from the memberships a page
+    prefetched (``schema/region/prefetch.py``: deciding for each row of a page reads
+    nothing more), else one query."""
+    loaded = getattr(volunteer, to_attr("memberships"), None)
+    if loaded is not None:
+        return frozenset(m.group_id for m in loaded if m.status == MembershipStatus.ACTIVE)
+    return frozenset(
         Membership.objects.filter(volunteer=volunteer, status=MembershipStatus.ACTIVE).values_list(
-            "group_id", "group__division_code"
+            "group_id", flat=True
         )
     )
-    viewing: dict[int, set[int]] = {group_id: set() for group_id, _ in rows}
-    if rows:
-        through = VolunteerGroup.viewing_groups.through
-        for viewed, viewer in through.objects.filter(
-            from_volunteergroup_id__in=list(viewing)
-        ).values_list("from_volunteergroup_id", "to_volunteergroup_id"):
-            viewing[viewed].add(viewer)
-    return [MemberGroup(g, d, frozenset(viewing[g])) for g, d in rows]
 
 
 def _is_self(volunteer, principal) -> bool:
     return principal.volunteer is not None and principal.volunteer.id == volunteer.id
 
 
-def _in_area(volunteer, groups: list[MemberGroup], prefixes) -> bool:
-    return any(volunteer.division_code.startswith(p) for p in prefixes) or any(
-        g.division_code.startswith(p) for g in groups for p in prefixes
-    )
+def _lives_in_area(volunteer, principal) -> bool:
+    return any(volunteer.division_code.startswith(p) for p in principal.authority_prefixes)
 
 
-def _hub_reach(groups: list[MemberGroup], principal, policy) -> bool:
-    prefixes = hub_area_prefixes(principal, policy)
-    return any(g.division_code.startswith(p) for g in groups for p in prefixes)
-
-
-def may_manage(
-    volunteer, principal, policy: RegionPolicy, groups: list[MemberGroup] | None = None
-) -> bool:
-    """Verify, warn, cancel, reveal: the authority of the volunteer's area, a hub
-    whose area holds one of their groups (区域内志愿者管理), or an admin of a group
-    they are an active member of that holds 本团体内志愿者管理."""
-    if principal is None:
-        return False
-    groups = member_groups(volunteer) if groups is None else groups
-    if _in_area(volunteer, groups, principal.authority_prefixes):
-        return True
-    if _hub_reach(groups, principal, policy):
-        return True
-    admin_of = {g.id for g in groups} & principal.admin_group_ids
-    return any(
-        has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+def managed_group_ids(principal, policy: RegionPolicy) -> frozenset[int] | None:
+    """The groups whose active members ``principal`` manages (None: every group, for
+    an authority of the whole region): its approved groups holding 本团体内志愿者管理,
+    the groups in the area of its hubs holding 区域内志愿者管理 and of its authority
+    roles. Worked out once per request (one query, none for a plain volunteer)."""
+    if region_wide(principal, connection.tenant.code):
+        return None
+    cached = getattr(principal, "_managed_group_ids", None)
+    if cached is not None:
+        return cached
+    own = {
+        role.group_id
         for role in principal.roles
-        if role.group_id in admin_of and role.kind == "group_admin"
-    )
+        if role.kind == "group_admin"
+        and role.group_id in principal.admin_group_ids
+        and has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+    }
+    prefixes = (*principal.authority_prefixes, *hub_area_prefixes(principal, policy))
+    area = set()
+    if prefixes:
+        area = set(
+            VolunteerGroup.objects.filter(prefixes_q("division_code", prefixes)).values_list(
+                "id", flat=True
+            )
+        )
+    cached = frozenset(own | area)
+    principal._managed_group_ids = cached
+    return cached
 
 
-def may_view(
-    volunteer, principal, policy: RegionPolicy, groups: list[MemberGroup] | None = None
-) -> bool:
-    """The volunteer, whoever may manage them, the staff of their groups and of
-    those groups' viewing groups (read-only)."""
+def may_manage(volunteer, principal, policy: RegionPolicy) -> bool:
+    """Verify, warn, cancel, reveal: the authority of the volunteer's area (where they
+    live, or where one of their groups is registered), a hub whose area holds one of
+    their groups (区域内志愿者管理), or an admin of a group they are an active member
+    of that holds 本团体内志愿者管理."""
     if principal is None:
         return False
-    if _is_self(volunteer, principal):
+    if _lives_in_area(volunteer, principal):
         return True
-    groups = member_groups(volunteer) if groups is None else groups
-    staff = principal.staff_group_ids
-    if any(g.id in staff or g.viewing_group_ids & staff for g in groups):
+    managed = managed_group_ids(principal, policy)
+    if managed is None:
         return True
-    return may_manage(volunteer, principal, policy, groups)
+    return bool(managed) and bool(active_group_ids(volunteer) & managed)
+
+
+def may_view(volunteer, principal, policy: RegionPolicy) -> bool:
+    """The volunteer, the authority of their area, and whoever may see the members of
+    a group they are an active member of (its staff, its viewing groups' staff, hubs
+    and authorities whose area holds it: ``groups.selectors.member_groups_seen_by``)."""
+    from tenants.groups.selectors import member_groups_seen_by
+
+    if principal is None:
+        return False
+    if _is_self(volunteer, principal) or _lives_in_area(volunteer, principal):
+        return True
+    seen = member_groups_seen_by(principal, policy)
+    return seen is None or (bool(seen) and bool(active_group_ids(volunteer) & seen))
 
 
 def may_reveal(volunteer, principal, policy: RegionPolicy) -> bool:
-    """Full ID number and phone (000 Art.15): the volunteer, or whoever may manage them."""
+    """Who may see a volunteer's personal information in full — ID number, phone,
+    birth date (000 Art.3, Art.15; issue 10 findings 4 and 5): the volunteer
+    themself, or whoever :func:`may_manage` them. Every reveal decision goes through
+    here (``revealPersonalInfo``, ``Volunteer.birthDate``, ``revealTransferPackage``)."""
     if principal is None:
         return False
     return _is_self(volunteer, principal) or may_manage(volunteer, principal, policy)

@@ -287,6 +287,20 @@ def get_volunteer(number: str) -> Volunteer:
     return volunteer
 
 
+AGE_BANDS = ((18, "0-17"), (35, "18-34"), (60, "35-59"))
+
+
+def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> str:
+    """The age band shown instead of the birth date to whoever may not reveal it:
+    ``0-17``, ``18-34``, ``35-59`` or ``60+`` (wide enough that, with the masked ID
+    number's digits 1–4 and 15–18, digits 5–14 stay thousands of candidates)."""
+    age = age_on(birth_date, today or timezone.localdate())
+    for below, band in AGE_BANDS:
+        if age < below:
+            return band
+    return "60+"
+
+
 def _locked(number: str) -> Volunteer:
     volunteer = Volunteer.objects.select_for_update().filter(number=(number or "").strip()).first()
     if volunteer is None:

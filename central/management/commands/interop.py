@@ -22,11 +22,12 @@ from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
 from central.models import Region, RemoteRegion
-from interop import signing
+from interop import at_rest, signing
 from interop.delivery import deliver_pending
 from interop.models import Transfer
 from interop.package import PackageRejected
 from interop.services import import_package
+from tenants.audit.services import record as audit
 
 
 class Command(BaseCommand):
@@ -88,8 +89,11 @@ class Command(BaseCommand):
                     "no exported transfer with that id in this region "
                     "(the volunteer consents first)"
                 )
+            # The file is how an offline package travels: decrypted (the signature
+            # covers the clear content) only now, and the export audited.
             with open(out, "w", encoding="utf-8") as handle:
-                json.dump(found.package, handle, ensure_ascii=False, indent=1)
+                json.dump(at_rest.clear(found.package), handle, ensure_ascii=False, indent=1)
+            audit("cli:interop", "transfer.package_exported", str(found.public_id), file=str(out))
         self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
 
     def _import(self, file, **_):

@@ -3,8 +3,9 @@ key of ``PLATFORM_PII_KEYS``.
 
 Rotation: put a new Fernet key first in ``PLATFORM_PII_KEYS`` (keep the old one
 after it), run this command, then remove the old key. It re-encrypts every
-volunteer's ID number and phone in every region, and the regions' signing
-keys, region by region, each in its own transaction, showing progress. Safe to
+volunteer's ID number and phone in every region, the ID numbers and phones in
+stored transfer packages and outbox messages (``interop/at_rest.py``), and the
+regions' signing keys, region by region, each in its own transaction, showing progress. Safe to
 run again: rows already under the first key are simply rewritten.
 """
 
@@ -17,6 +18,8 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from central.models import Region, RegionKey
+from interop import at_rest
+from interop.models import OutboxMessage, Transfer
 from tenants.volunteers import pii
 from tenants.volunteers.models import Volunteer
 
@@ -41,9 +44,22 @@ class Command(BaseCommand):
                         phone_encrypted=pii.rotate(volunteer.phone_encrypted),
                     )
                     count += 1
+                packages = 0
+                for model, column in ((Transfer, "package"), (OutboxMessage, "body")):
+                    rows = (
+                        model.objects.select_for_update()
+                        .filter(**{f"{column}__isnull": False})
+                        .only("id", column)
+                    )
+                    for row in rows.iterator(chunk_size=500):
+                        model.objects.filter(id=row.id).update(
+                            **{column: at_rest.rotated(getattr(row, column))}
+                        )
+                        packages += 1
             total += count
             self.stdout.write(
-                f"[{index}/{len(regions)}] {region.code} {region.name}: {count} volunteers"
+                f"[{index}/{len(regions)}] {region.code} {region.name}: {count} volunteers, "
+                f"{packages} transfer packages and outbox messages"
             )
         with transaction.atomic():
             keys = 0
