@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import itertools
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 from django_tenants.utils import tenant_context
 from stdnum.cn import ric
@@ -214,12 +215,20 @@ def register_volunteer(slug: str, **overrides):
 def accept_invitations(slug: str, number: str) -> int:
     """The volunteer accepts every open invitation (addMember is an invitation since
     issue 10 finding 1), through the service as themself; how many."""
+    from tenants.accounts.models import Account
     from tenants.groups.models import Membership, MembershipStatus
     from tenants.volunteers.models import Volunteer
 
     with tenant_context(region(slug)):
-        volunteer = Volunteer.objects.select_related("account").get(number=number)
-        me = accounts.Principal(account=volunteer.account, roles=[])
+        volunteer = Volunteer.objects.get(number=number)
+        account = Account.objects.filter(volunteer=volunteer).first()
+        # A volunteer without an account of their own (registered by a group, or
+        # imported) accepts at the group's desk: the service needs only who they are.
+        me = (
+            accounts.Principal(account=account, roles=[])
+            if account
+            else SimpleNamespace(volunteer=volunteer, actor=f"volunteer:{number}")
+        )
         invited = Membership.objects.filter(volunteer=volunteer, status=MembershipStatus.INVITED)
         for membership in invited:
             groups.respond_to_invitation(membership.id, True, principal=me)

@@ -22,6 +22,7 @@ from django_tenants.utils import tenant_context
 from central import services
 from schema import compiled
 from schema.region.types import encode_cursor
+from tenants.accounts.services import OperatorPrincipal
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority, login, register_volunteer
 from tests.support import city_name, execute_in_process, unique_city_code
@@ -419,7 +420,7 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
         assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
     # Not prefetched (a mutation's payload, say): the resolver reads just its page.
     staff = SimpleNamespace(
-        context=SimpleNamespace(principal=SimpleNamespace(is_authority=True), policy=None),
+        context=SimpleNamespace(principal=OperatorPrincipal("test"), policy=None),
         selected_fields=[SimpleNamespace(selections=[])],  # nothing asked under the records
     )
     with tenant_context(region), CaptureQueriesContext(connection) as captured:
@@ -639,7 +640,7 @@ def test_every_prefetched_list_a_resolver_reads_is_in_relations():
 
 
 APPLICATIONS = """{ groups(first: 4) { edges { node { members { id volunteer { name } }
-  applications { appliedAt volunteer { phoneMasked } } } } } }"""
+  applications { appliedAt applicant { phoneMasked } } } } } }"""
 
 
 def test_applications_are_prefetched_beside_members(region, gql):
@@ -655,7 +656,10 @@ def test_applications_are_prefetched_beside_members(region, gql):
         assert applicants
         for volunteer in applicants:
             Membership.objects.create(
-                volunteer=volunteer, group=group, status=MembershipStatus.APPLIED
+                volunteer=volunteer,
+                group=group,
+                status=MembershipStatus.APPLIED,
+                shared_fields=["phone"],  # what the applicant chose to show the group
             )
     answer, sql = execute_in_process(SLUG, APPLICATIONS, {}, token)
     assert "errors" not in answer, answer
@@ -663,8 +667,8 @@ def test_applications_are_prefetched_beside_members(region, gql):
     with tenant_context(region):
         pending = group.memberships.filter(status=MembershipStatus.APPLIED).order_by("id")
         active = group.memberships.filter(status=MembershipStatus.ACTIVE).order_by("id")
-        assert [a["volunteer"]["phoneMasked"] for a in first["applications"]] == [
-            m.volunteer.phone_masked for m in pending
+        assert [a["applicant"]["phoneMasked"] for a in first["applications"]] == [
+            m.volunteer.phone_masked if "phone" in m.shared_fields else None for m in pending
         ]
         assert [m["id"] for m in first["members"]] == [str(m.id) for m in active]
     assert len(first["applications"]) >= len(applicants)
