@@ -61,6 +61,12 @@ class _OrjsonMixin:
         # orjson.JSONDecodeError subclasses json.JSONDecodeError: strawberry answers 400.
         return orjson.loads(data)
 
+    def parse_http_body(self, request):
+        try:
+            return super().parse_http_body(request)
+        except UnicodeDecodeError:  # the adapter decodes the body as UTF-8 first
+            raise HTTPException(400, "the request body is not UTF-8") from None
+
     def parse_multipart(self, request):
         """The GraphQL multipart request spec's ``operations`` and ``map``, each
         checked for its shape: ``map`` is an object of file field → list of
