@@ -18,6 +18,7 @@ import warnings
 from django.conf import settings
 
 FORMATS = {"PNG": "png", "JPEG": "jpg"}
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
 
 class ImageRefused(ValueError):
@@ -53,7 +54,8 @@ def check_image(content: bytes, formats: dict[str, str] = FORMATS) -> str:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageRefused(f"has more than {limit:,} pixels") from None
     except UnidentifiedImageError:
-        raise ImageRefused(kind) from None
+        claims = content.startswith(SIGNATURES)  # says it is one, but is not readable
+        raise ImageRefused(f"is not a readable {names} image" if claims else kind) from None
     except Exception:
         raise ImageRefused(f"is not a readable {names} image") from None
     return extension
