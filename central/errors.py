@@ -56,6 +56,24 @@ class Conflict(ServiceError):
     default_code = "CONFLICT"
 
 
+class RegionSuspended(Conflict):
+    """A write to a suspended region (issue 10 finding 7): nothing is written, by
+    any path; the inbox answers 503 with Retry-After, commands exit with it."""
+
+    def __init__(self, region):
+        self.region = region
+        super().__init__(
+            f"{region.name} ({region.code}) is suspended: {region.suspended_reason}; "
+            "nothing is written to it until it is resumed"
+        )
+
+
+def require_active(region) -> None:
+    """Refuse any write to a suspended region."""
+    if region.is_suspended:
+        raise RegionSuspended(region)
+
+
 class PermissionDenied(ServiceError):
     default_code = "PERMISSION_DENIED"
 

@@ -4,16 +4,29 @@ The central hosts (``settings.CENTRAL_HOSTS``) serve the public schema: the
 central GraphQL API and the Django admin. Every other host must be a region's
 domain; the request then runs with that region's schema on the search path.
 A suspended region's hosts answer every request with ``REGION_SUSPENDED``
-and serve no data; an unknown host gets ``REGION_NOT_FOUND``.
+and serve no data; an unknown host gets ``REGION_NOT_FOUND``. Host names are
+matched in lower case (``Chongqing.LOCALHOST`` is 重庆's), and an IPv6 literal
+with or without a port (``[::1]``, ``[::1]:8000``) is parsed as a host.
+
+Whatever fails unexpectedly answers JSON, never Django's HTML page
+(``server_error``, both URL confs' ``handler500``): while the database cannot
+be reached, ``503`` with ``DATABASE_UNAVAILABLE`` and ``Retry-After``, without
+the driver's message (it names the server's socket path or address); any
+other unexpected error ``500`` with ``INTERNAL_ERROR`` (issue 10 finding 13).
 """
 
 from __future__ import annotations
 
+import sys
+
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
+from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import remove_www
 
 from central.models import Domain
 
@@ -27,7 +40,59 @@ def graphql_error_response(status: int, code: str, message: str) -> JsonResponse
     )
 
 
+def is_database_unavailable(error: BaseException | None) -> bool:
+    """Whether ``error`` (or what caused it) says the database cannot be reached."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OperationalError | InterfaceError):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = graphql_error_response(
+        503,
+        "DATABASE_UNAVAILABLE",
+        "the service is temporarily unavailable (its database cannot be reached); retry later",
+    )
+    response["Retry-After"] = str(settings.DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+def server_error(request, *args, **kwargs) -> JsonResponse:
+    """``handler500``: Django calls it inside its ``except`` block, so the error is
+    ``sys.exc_info()``'s. JSON for every URL; nothing of the error's text."""
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response()
+    return graphql_error_response(500, "INTERNAL_ERROR", "Unexpected error; it has been logged.")
+
+
+def bad_request(request, exception=None) -> JsonResponse:
+    """``handler400`` (a malformed or oversized request Django itself refused)."""
+    return graphql_error_response(400, "INVALID", "the request is malformed or too large")
+
+
+def forbidden(request, exception=None) -> JsonResponse:
+    """``handler403``."""
+    return graphql_error_response(403, "PERMISSION_DENIED", "forbidden")
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    """``handler404``: no such URL on this host."""
+    return graphql_error_response(404, "NOT_FOUND", "no such URL on this host")
+
+
 class RegionRoutingMiddleware(TenantMainMiddleware):
+    def hostname_from_request(self, request):
+        """The Host header's name part in lower case (``get_host`` validates it
+        against ``ALLOWED_HOSTS`` first); ``[::1]:8000`` gives ``[::1]``."""
+        domain, _port = split_domain_port(request.get_host())
+        if not domain:
+            raise DisallowedHost("no host name")
+        return remove_www(domain.lower())
+
     def process_request(self, request):
         connection.set_schema_to_public()
         try:

@@ -33,12 +33,14 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-not-secret-7d2f9c0e1b
 
 # Hosts the central (public-schema) API and admin answer on. Every other host
 # must be a region's domain.
-CENTRAL_HOSTS = _env_list("PLATFORM_CENTRAL_HOSTS", ["localhost", "127.0.0.1"])
+# Host names are compared in lower case; an IPv6 literal keeps its brackets.
+CENTRAL_HOSTS = [
+    host.lower()
+    for host in _env_list("PLATFORM_CENTRAL_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+]
 # A new region's default domain is "<slug>.<REGION_DOMAIN_SUFFIX>".
 REGION_DOMAIN_SUFFIX = os.environ.get("PLATFORM_REGION_DOMAIN_SUFFIX", "localhost")
-ALLOWED_HOSTS = _env_list(
-    "DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}", "[::1]"]
-)
+ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}"])
 
 SHARED_APPS = [
     "django_tenants",
@@ -165,8 +167,14 @@ PII_HASH_KEY = os.environ.get(
 
 # Region account tokens (tenants.accounts) live this long.
 REGION_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_REGION_TOKEN_TTL_HOURS", "12"))
-# Uploaded group certificates: accepted types and the largest size.
+# Uploaded images (group certificates, seals): the largest file and the most pixels
+# (width x height) accepted; each is decoded in full before anything is written.
 UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))
+UPLOAD_MAX_PIXELS = int(os.environ.get("PLATFORM_UPLOAD_MAX_PIXELS", str(40_000_000)))
+# While the database cannot be reached, every URL answers 503 with this Retry-After.
+DATABASE_RETRY_AFTER_SECONDS = int(os.environ.get("PLATFORM_DB_RETRY_AFTER", "30"))
+# A suspended region's inbox asks peers to retry after this long.
+SUSPENDED_RETRY_AFTER_SECONDS = int(os.environ.get("PLATFORM_SUSPENDED_RETRY_AFTER", "3600"))
 
 # Transfers (interop): how long a request waits for the volunteer's consent,
 # and this deployment's inbox URL as peers should call it.
@@ -186,6 +194,11 @@ GRAPHQL = {
     "MAX_TOKENS": int(os.environ.get("PLATFORM_GRAPHQL_MAX_TOKENS", "2000")),
     "MAX_BATCH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_BATCH", "10")),
     "MAX_PAGE": 100,
+    # Every string a client sends (any argument, input field, list item or variable):
+    # at most this many characters, no NUL, no lone surrogate; variables nested at most
+    # MAX_INPUT_DEPTH deep (schema/hardening.py InputChecks; issue 10 finding 13).
+    "MAX_STRING_LENGTH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_STRING_LENGTH", "10000")),
+    "MAX_INPUT_DEPTH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_INPUT_DEPTH", "32")),
     # Process-wide cache of parsed and validated queries (schema/hardening.py): at most
     # CACHE_SIZE query texts and CACHE_MAX_CHARS characters of them (a parsed document
     # takes up to ~300 bytes per character of its text); CACHE_SIZE=0 switches it off.

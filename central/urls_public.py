@@ -12,3 +12,9 @@ urlpatterns = [
     path("interop/directory", interop_views.directory, name="interop-directory"),
     path("admin/", admin.site.urls),
 ]
+
+# JSON for every error Django answers itself, never its HTML pages (issue 10 finding 13).
+handler400 = "central.middleware.bad_request"
+handler403 = "central.middleware.forbidden"
+handler404 = "central.middleware.not_found"
+handler500 = "central.middleware.server_error"

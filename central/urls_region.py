@@ -18,3 +18,9 @@ urlpatterns = [
         r"^certificates/(?P<code>[A-Za-z0-9-]{1,40})\.pdf$", certificate_pdf, name="certificate-pdf"
     ),
 ]
+
+# JSON for every error Django answers itself, never its HTML pages (issue 10 finding 13).
+handler400 = "central.middleware.bad_request"
+handler403 = "central.middleware.forbidden"
+handler404 = "central.middleware.not_found"
+handler500 = "central.middleware.server_error"

@@ -27,7 +27,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
 from central.models import HomeRegion, Region
 from interop import at_rest, signing
 from interop import package as packages
@@ -327,6 +327,7 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
     once. Returns the incoming transfer and whether it was imported just now
     (False: it had been imported before and nothing changed)."""
     package = packages.check(envelope)
+    require_active(destination)  # a suspended region is written to by no path
     if package["destination"]["regionCode"] != destination.code:
         raise packages.PackageRejected(
             "WRONG_DESTINATION",
@@ -596,6 +597,7 @@ def handle_transfer_request(envelope) -> Transfer:
     source = Region.objects.filter(code=body.get("from")).first()
     if source is None:
         raise packages.PackageRejected("WRONG_DESTINATION", "no such region here")
+    require_active(source)  # a suspended region is written to by no path
     with schema_context(source.schema_name):
         volunteer = Volunteer.objects.filter(number=str(body.get("volunteerNumber"))).first()
         if volunteer is None:

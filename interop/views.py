@@ -3,14 +3,17 @@ deployment's part of the federation directory."""
 
 from __future__ import annotations
 
-import json
-
+import orjson
+from django.conf import settings
+from django.db import DataError
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_tenants.utils import tenant_context
 
+from central.errors import RegionSuspended
 from central.models import Region
+from central.text import first_bad_text
 from interop import signing
 from interop.package import PackageRejected
 from interop.services import handle_transfer_request, import_package
@@ -33,13 +36,21 @@ def inbox(request):
 
     Authentication is the signature: only regions in the directory can sign.
     A package is imported exactly once; a repeat answers ``already_imported``.
+    A suspended region takes nothing: ``503 REGION_SUSPENDED`` with
+    ``Retry-After`` (suspension may end; the sender's outbox retries), and
+    nothing is written. A body that is not UTF-8 JSON, is nested deeper than 64
+    levels or holds a NUL or a lone surrogate is ``400 MALFORMED`` (issue 10
+    findings 7, 13).
     """
     if len(request.body) > MAX_BODY:
         return _refuse(413, "TOO_LARGE", "the package is larger than 20 MiB")
     try:
-        envelope = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        envelope = orjson.loads(request.body)  # invalid UTF-8, too deep: refused
+    except orjson.JSONDecodeError:
         return _refuse(400, "MALFORMED", "the body is not JSON")
+    bad = first_bad_text(envelope, MAX_BODY)
+    if bad is not None:
+        return _refuse(400, "MALFORMED", f"{bad[0] or 'the body'}: {bad[1]}")
     try:
         if isinstance(envelope, dict) and "request" in envelope:
             transfer = handle_transfer_request(envelope)
@@ -49,9 +60,9 @@ def inbox(request):
             if isinstance(envelope, dict)
             else None
         )
-        region = Region.objects.filter(code=code, status=Region.Status.ACTIVE).first()
+        region = Region.objects.filter(code=str(code)).first()
         if region is None:
-            return _refuse(400, "WRONG_DESTINATION", f"no active region {code} is served here")
+            return _refuse(400, "WRONG_DESTINATION", f"no region {code} is served here")
         with tenant_context(region):
             transfer, fresh = import_package(envelope, region)
         return JsonResponse(
@@ -63,13 +74,17 @@ def inbox(request):
         )
     except PackageRejected as error:
         return _refuse(400, error.code, error.reason)
+    except RegionSuspended as error:
+        response = _refuse(503, "REGION_SUSPENDED", str(error))
+        response["Retry-After"] = str(settings.SUSPENDED_RETRY_AFTER_SECONDS)
+        return response
+    except DataError:
+        return _refuse(400, "MALFORMED", "a value of the package is not acceptable")
 
 
 @require_GET
 def directory(request):
     """The regions served here, with their public keys and this inbox's URL."""
-    from django.conf import settings
-
     return JsonResponse(
         {
             "regions": [

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from functools import wraps
 
 import strawberry
+from django.db import DataError
 from graphql import GraphQLError
 
 from central.errors import PermissionDenied, ServiceError, Unauthenticated
@@ -91,6 +92,18 @@ def mutation_payload(payload_type) -> Callable:
                 raise AccessError(error) from None
             except ServiceError as error:
                 return payload_type(errors=user_errors(error))
+            except DataError:
+                # The database refused a value (longer than its column, say) that the
+                # service let through: bad input, and the transaction wrote nothing.
+                return payload_type(
+                    errors=[
+                        UserError(
+                            field=None,
+                            code=ErrorCode.INVALID,
+                            message="a value is too long or not valid text",
+                        )
+                    ]
+                )
 
         return wrapper
 

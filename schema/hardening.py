@@ -8,7 +8,12 @@
 - in production, unexpected errors are masked; typed domain errors
   (``extensions.code``) and validation errors still reach the client;
 - parsed documents and validation results are cached process-wide
-  (``QueryCache``), so a query text seen before skips both steps.
+  (``QueryCache``), so a query text seen before skips both steps;
+- every string a client sends (variables and literals, of every argument and
+  input field) is checked once at the boundary (``InputChecks``): no NUL, no
+  lone surrogate, at most ``MAX_STRING_LENGTH`` characters, variables nested at
+  most ``MAX_INPUT_DEPTH`` deep — else ``INVALID`` before anything runs
+  (issue 10 finding 13).
 """
 
 from __future__ import annotations
@@ -20,7 +25,17 @@ from typing import Any
 
 import strawberry
 from django.conf import settings
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, parse
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    Node,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableDefinitionNode,
+    parse,
+)
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
@@ -33,6 +48,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
+from central.text import text_problem
 from schema.errors import AccessError, QueryError
 
 MASKED_MESSAGE = "Unexpected error; it has been logged."
@@ -214,6 +230,79 @@ class CachedParsingAndValidation(SchemaExtension):
         yield
 
 
+class InputChecks(SchemaExtension):
+    """One boundary check of every string the client sent, before validation's
+    result is used and before any resolver runs: the variables (whatever their
+    type: String, ID, an input object's fields, a list's items, JSON) and the
+    string literals of the query text. A refused value answers one GraphQL error,
+    ``extensions: {code: INVALID, field: <argument path>}``, and no data; nothing
+    was read or written. Pure Python, no SQL: ordinary queries cost a walk over
+    their variables (literals only when the text could hold a bad one)."""
+
+    def __init__(self, max_length: int, max_depth: int):
+        self.max_length = max_length
+        self.max_depth = max_depth
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None:
+            found = self._variables(context.variables)
+            if found is None and context.query and self._may_hold_bad_literal(context.query):
+                found = self._literals(context.graphql_document)
+            if found is not None:
+                field, reason = found
+                context.pre_execution_errors = [
+                    GraphQLError(
+                        f"{field}: {reason}", extensions={"code": "INVALID", "field": field}
+                    )
+                ]
+        yield
+
+    def _variables(self, variables) -> tuple[str, str] | None:
+        stack = [(variables or {}, "", 0)]
+        while stack:
+            value, path, depth = stack.pop()
+            if isinstance(value, str):
+                problem = text_problem(value, self.max_length)
+                if problem is not None:
+                    return path, problem
+            elif isinstance(value, dict | list):
+                if depth >= self.max_depth:
+                    return path, f"nested more than {self.max_depth} levels deep"
+                items = value.items() if isinstance(value, dict) else enumerate(value)
+                for key, item in items:
+                    if isinstance(key, str) and text_problem(key, self.max_length):
+                        return path, "a key " + text_problem(key, self.max_length)
+                    stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
+        return None
+
+    def _may_hold_bad_literal(self, query: str) -> bool:
+        return len(query) > self.max_length or "\\u" in query or "\x00" in query
+
+    def _literals(self, document: DocumentNode | None) -> tuple[str, str] | None:
+        if document is None:
+            return None
+        stack: list[tuple[Node, str]] = [(document, "")]
+        while stack:
+            node, path = stack.pop()
+            if isinstance(node, StringValueNode):
+                problem = text_problem(node.value, self.max_length)
+                if problem is not None:
+                    return path, problem
+                continue
+            if isinstance(node, ArgumentNode | ObjectFieldNode):
+                path = f"{path}.{node.name.value}" if path else node.name.value
+            elif isinstance(node, VariableDefinitionNode):
+                path = node.variable.name.value
+            for key in node.keys:
+                child = getattr(node, key, None)
+                if isinstance(child, Node):
+                    stack.append((child, path))
+                elif isinstance(child, tuple | list):
+                    stack.extend((item, path) for item in child if isinstance(item, Node))
+        return None
+
+
 def extensions() -> list[Callable[[], SchemaExtension]]:
     """Extension factories: every request gets fresh extension objects, because
     strawberry keeps per-request state on them (sharing one across gunicorn's
@@ -228,6 +317,8 @@ def extensions() -> list[Callable[[], SchemaExtension]]:
     ]
     cache = query_cache()
     chosen = [
+        # First: its refusal is in place before the cached validation result is read.
+        lambda: InputChecks(limits["MAX_STRING_LENGTH"], limits["MAX_INPUT_DEPTH"]),
         lambda: AddValidationRules(rules),
         lambda: MaxTokensLimiter(max_token_count=limits["MAX_TOKENS"]),
     ]

@@ -30,7 +30,17 @@ mutation($input: RegisterGroupInput!, $certificate: Upload) {
   }
 }
 """
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()  # a real image: certificates are decoded in full (issue 10 finding 13)
 USCC = "91110108551385082Q"  # a valid unified social credit code (GB 32100)
 
 

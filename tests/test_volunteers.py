@@ -123,9 +123,47 @@ def test_one_home_region_per_person(gql, seed_regions):
     )["data"]
     error = elsewhere["registerVolunteer"]["errors"][0]
     assert error["code"] == "CONFLICT" and error["field"] == "idNumber"
-    assert "重庆市" in error["message"] and "转移接续" in error["message"]
+    assert "转移接续" in error["message"]
     assert first["registerVolunteer"]["volunteer"]["number"] not in error["message"]
     assert counts("yunnan") == before
+
+
+def test_the_home_region_refusal_names_no_region_but_to_the_authority(gql, seed_regions):
+    """Issue 10 finding 11: anyone may try an ID number, so an anonymous
+    self-registration learns only "already registered; ask for a transfer" — not
+    where, and not even whether it is this region; the region's authority
+    registering someone is told where the person is."""
+    data = volunteer_input()
+    first = gql.region("chongqing", REGISTER_VOLUNTEER, {"input": data})["data"]
+    assert first["registerVolunteer"]["errors"] == []
+    staff = authority(gql, "yunnan", "province")
+    before = counts("yunnan"), counts("chongqing")
+
+    def refusal(slug: str, token: str | None = None) -> dict:
+        body = gql.region(
+            slug, REGISTER_VOLUNTEER, {"input": {**data, "username": unique("vol")}}, token=token
+        )
+        [error] = body["data"]["registerVolunteer"]["errors"]
+        assert (error["code"], error["field"]) == ("CONFLICT", "idNumber")
+        return error["message"]
+
+    elsewhere, here = refusal("yunnan"), refusal("chongqing")
+    for message in (elsewhere, here):
+        assert "转移接续" in message
+        for hint in ("重庆", "500000", "Chongqing", "chongqing", "in this region"):
+            assert hint not in message, message
+    assert elsewhere == here  # the same answer wherever the person is registered
+    # The region's authority is told where.
+    told = refusal("yunnan", staff)
+    assert "重庆市" in told and "转移接续" in told
+    assert (counts("yunnan"), counts("chongqing")) == before
+    # The authority registers a new person: their account is a new one, not the authority's.
+    fresh = volunteer_input(birth=datetime.date(1991, 3, 9))
+    registered = gql.region("yunnan", REGISTER_VOLUNTEER, {"input": fresh}, token=staff)["data"]
+    assert registered["registerVolunteer"]["errors"] == []
+    assert login(gql, "yunnan", fresh["username"])
+    me = gql.region("yunnan", "{ me { volunteer { number } } }", token=staff)
+    assert me["data"]["me"]["volunteer"] is None, me
 
 
 def test_group_registers_a_volunteer_directly_into_the_group(gql, seed_regions):

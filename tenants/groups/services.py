@@ -49,9 +49,8 @@ from tenants.groups.permissions import (
     require_power,
     reviews_as_authority,
 )
+from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
-
-IMAGE_SIGNATURES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg"}
 
 
 @dataclass
@@ -84,18 +83,20 @@ class CertificateImage:
 
 
 def read_certificate_image(upload, problems: ProblemCollector) -> CertificateImage | None:
-    """Check an uploaded file's size and type (by its bytes, not its name)."""
+    """Check an uploaded file's size, then decode it in full as a PNG or JPEG within
+    ``UPLOAD_MAX_PIXELS`` (``tenants.images``): its bytes, not its name, decide."""
     if upload is None:
         return None
     content = upload.read(settings.UPLOAD_MAX_BYTES + 1)
     if len(content) > settings.UPLOAD_MAX_BYTES:
         problems.add("certificate", f"larger than {settings.UPLOAD_MAX_BYTES // 1024} KiB")
         return None
-    for signature, extension in IMAGE_SIGNATURES.items():
-        if content.startswith(signature):
-            return CertificateImage(content, extension)
-    problems.add("certificate", "must be a PNG or JPEG image")
-    return None
+    try:
+        extension = check_image(content)
+    except ImageRefused as refused:
+        problems.add("certificate", str(refused))
+        return None
+    return CertificateImage(content, extension)
 
 
 def certificate_dir() -> Path:

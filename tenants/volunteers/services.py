@@ -176,10 +176,20 @@ def _next_number(region_code: str) -> str:
     return volunteer_number(region_code, timezone.localdate().year, sequence)
 
 
-def _home_region_conflict(id_hash: str, region: Region) -> None:
+def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
+    """Refuse a person who already has a home region, without making registration
+    an oracle (issue 10 finding 11): anyone may try an ID number, so the answer
+    names no region — not even whether it is this one — except to the region's
+    authority (or a central operator), who may be told where the person is."""
     home = HomeRegion.objects.filter(id_number_hash=id_hash).first()
     if home is None:
         return
+    if principal is None or not principal.is_authority:
+        raise Conflict(
+            "this person is already registered (here or elsewhere); if elsewhere, ask for a "
+            "transfer (转移接续) of their records instead of registering again",
+            field="idNumber",
+        )
     if home.region_code == region.code:
         raise Conflict("this ID number is already registered in this region", field="idNumber")
     other = Region.objects.filter(code=home.region_code).first()
@@ -188,7 +198,6 @@ def _home_region_conflict(id_hash: str, region: Region) -> None:
         f"this person is already registered in {where}; ask for a transfer (转移接续) of "
         "their records instead of registering again",
         field="idNumber",
-        code="CONFLICT",
     )
 
 
@@ -200,8 +209,9 @@ def register_volunteer(
     principal=None,
     group_id: int | None = None,
 ) -> Volunteer:
-    """Register a volunteer: self-registration (with a new account), or by a group
-    admin into their group (本团体内志愿者管理)."""
+    """Register a volunteer: self-registration (with a new account), by a group
+    admin into their group (本团体内志愿者管理), or by the region's authority (a new
+    account for the volunteer when a username is given; never the authority's own)."""
     group = None
     if group_id is not None:
         principal = accounts.require(principal)
@@ -212,17 +222,19 @@ def register_volunteer(
         require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     elif principal is not None and principal.volunteer is not None:
         raise Conflict("this account already belongs to a volunteer")
+    # The authority registers someone else: their own account is not the volunteer's.
+    for_someone_else = group is not None or (principal is not None and principal.is_authority)
     problems = ProblemCollector()
     id_number = _check(problems, data, policy)
     division_code = _division(problems, data, group, region)
     creates_account = (group is None and principal is None) or (
-        group is not None and bool(data.username)
+        for_someone_else and bool(data.username)
     )
     if creates_account:
         accounts.check_new_credentials(problems, data.username, data.password)
     problems.raise_if_any()
     id_hash = pii.keyed_hash("id", id_number)
-    _home_region_conflict(id_hash, region)
+    _home_region_conflict(id_hash, region, principal)
 
     actor = principal.actor if principal else f"self:{data.username}"
     phone = pii.normalise(data.phone)
@@ -257,7 +269,7 @@ def register_volunteer(
                 accounts.create_account(
                     data.username, data.password, volunteer.name, volunteer=volunteer, actor=actor
                 )
-            elif group is None:
+            elif not for_someone_else:
                 principal.account.volunteer = volunteer
                 principal.account.save(update_fields=["volunteer"])
             if group is not None:
@@ -272,7 +284,7 @@ def register_volunteer(
                 actor, "volunteer.registered", volunteer.number, group=group.id if group else None
             )
     except IntegrityError:
-        _home_region_conflict(id_hash, region)
+        _home_region_conflict(id_hash, region, principal)
         raise Conflict(
             "this volunteer could not be registered (a concurrent registration won)",
             field="idNumber",

@@ -13,7 +13,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from central import services as central_services
-from central.errors import ServiceError
+from central.errors import RegionSuspended, ServiceError
 from tenants.records.generate import Plan, generate
 
 
@@ -60,6 +60,8 @@ class Command(BaseCommand):
             target = central_services.get_region(region)
         except ServiceError:
             raise CommandError(f"--region: no region with code {region}") from None
+        if target.is_suspended:
+            raise CommandError(str(RegionSuspended(target)))
         summary = generate(target, plan, progress=self._progress_printer(options["verbosity"]))
         for line in summary.lines():
             self.stdout.write(line)

@@ -110,7 +110,7 @@ class Command(BaseCommand):
         region = Region.objects.filter(code=code).first()
         if region is None:
             raise CommandError(f"the package is for region {code}, which is not served here")
-        with tenant_context(region):
+        with tenant_context(region):  # a suspended region: RegionSuspended, nothing written
             transfer, fresh = import_package(envelope, region)
         state = "imported" if fresh else "already imported: nothing changed"
         self.stdout.write(

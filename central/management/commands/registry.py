@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
 from central import services as central_services
-from central.errors import ServiceError
+from central.errors import ServiceError, require_active
 from tenants.accounts import services as accounts
 from tenants.groups import services as groups
 from tenants.volunteers import services as volunteers
@@ -109,6 +109,7 @@ class Command(BaseCommand):
     def handle(self, *args, region, operator, action, **options):
         try:
             target = central_services.get_region(region)
+            require_active(target)  # a suspended region is written to by no path
             policy = target.get_policy()
             principal = accounts.OperatorPrincipal(name=operator)
             with tenant_context(target):
@@ -161,7 +162,9 @@ class Command(BaseCommand):
             )
             if not data.username:
                 raise CommandError("--username and --password: the volunteer's new account")
-            volunteer = volunteers.register_volunteer(data, region=region, policy=policy)
+            volunteer = volunteers.register_volunteer(
+                data, region=region, policy=policy, principal=principal
+            )
             return {
                 "number": volunteer.number,
                 "name": volunteer.name,
