@@ -29,7 +29,7 @@ from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
 from central.models import HomeRegion, Region
-from interop import at_rest, signing
+from interop import at_rest, permissions, signing
 from interop import package as packages
 from interop.models import Direction, OutboxMessage, Transfer, TransferState
 from tenants.accounts import services as accounts
@@ -46,7 +46,6 @@ from tenants.records.models import (
 )
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess, Volunteer, VolunteerStatus
-from tenants.volunteers.permissions import may_reveal
 
 
 def _current_region() -> Region:
@@ -221,10 +220,7 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
         raise InvalidInput("say why the transfer is refused", field="reason")
     with transaction.atomic():
         transfer = _locked_transfer(transfer_id)
-        own = principal.volunteer is not None and transfer.volunteer_id == principal.volunteer.id
-        area = principal.covers(transfer.volunteer.division_code)
-        if not (own or area) or transfer.direction != Direction.OUTGOING:
-            raise PermissionDenied("the volunteer or the source region's authority refuses")
+        permissions.require_refuser(transfer, principal)
         if _expire_if_due(transfer) or transfer.state != TransferState.REQUESTED:
             raise Conflict(f"the transfer is {transfer.state}", field="transferId")
         transfer.state = TransferState.REFUSED
@@ -631,17 +627,7 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
     if transfer is None:
         raise NotFound("no such transfer", field="transferId")
     volunteer = transfer.volunteer
-    own = (
-        volunteer is not None
-        and principal.volunteer is not None
-        and principal.volunteer.id == volunteer.id
-    )
-    if transfer.direction == Direction.OUTGOING:
-        allowed = volunteer is not None and may_reveal(volunteer, principal, policy)
-    else:
-        allowed = own or principal.is_authority
-    if not allowed:
-        raise PermissionDenied("you may not see the personal information in this package")
+    permissions.require_package_revealer(transfer, principal, policy)
     if transfer.package is None or volunteer is None:
         raise Conflict(f"the transfer is {transfer.state}: it has no package", field="transferId")
     with transaction.atomic():

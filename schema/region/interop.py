@@ -12,14 +12,13 @@ from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from central.divisions import prefixes_q
-from central.errors import InvalidInput, PermissionDenied
-from interop import at_rest
+from central.errors import InvalidInput
+from interop import at_rest, permissions
 from interop import services as transfers
-from interop.models import Direction, Transfer
+from interop.models import Direction
 from interop.package import PackageRejected
-from schema.errors import AccessError, Payload, QueryError, mutation_payload
-from schema.region.auth import caller, principal_of
+from schema.errors import Payload, QueryError, mutation_payload
+from schema.region.auth import caller, guarded, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer, page_size
@@ -86,14 +85,7 @@ class TransferType:
 
 
 def _visible(principal):
-    queryset = Transfer.objects.select_related("volunteer")
-    if principal is None:
-        raise AccessError(PermissionDenied("log in to see transfers"))
-    if principal.is_authority:  # the transfers of volunteers of its area
-        return queryset.filter(prefixes_q("volunteer__division_code", principal.authority_prefixes))
-    if principal.volunteer is not None:
-        return queryset.filter(volunteer=principal.volunteer)
-    raise AccessError(PermissionDenied("the volunteer and the authority see transfers"))
+    return guarded(permissions.visible_transfers, principal)
 
 
 @strawberry.type

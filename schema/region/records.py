@@ -9,7 +9,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from central.errors import PermissionDenied
+from central.errors import PermissionDenied, Unauthenticated
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
@@ -422,7 +422,9 @@ class RecordsQuery:
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
     def my_card(self, info: Info) -> VolunteerCard:
         principal = principal_of(info)
-        if principal is None or principal.volunteer is None:
+        if principal is None:
+            raise AccessError(Unauthenticated("log in as a volunteer to show your card"))
+        if principal.volunteer is None:
             raise AccessError(PermissionDenied("log in as a volunteer to show your card"))
         code, expires = cards.card_code(principal.volunteer, info.context.region.code)
         return VolunteerCard(code=code, expires_at=expires, qr_png_data_url=cards.qr_data_url(code))

@@ -348,7 +348,8 @@ def login(
 
 
 def unlock_account(username: str, reason: str, *, principal) -> Account:
-    """Lift a login lock and forget the failures of an account (authority only)."""
+    """Lift a login lock and forget the failures of an account (the authority of the
+    account's area: ``accounts.permissions.require_account_keeper``)."""
     principal = require_authority(principal)
     problems = ProblemCollector()
     if not (reason or "").strip():
@@ -357,6 +358,9 @@ def unlock_account(username: str, reason: str, *, principal) -> Account:
     if account is None:
         problems.add("username", f"no account {username!r} in this region", "NOT_FOUND")
     problems.raise_if_any()
+    from tenants.accounts.permissions import require_account_keeper  # it reads roles
+
+    require_account_keeper(account, principal)
     was_locked = unlock(LoginThrottle, account.username)
     record(
         principal.actor,

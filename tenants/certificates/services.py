@@ -40,6 +40,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
 from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
+from tenants.certificates.permissions import require_revoker, require_seal_keeper
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
@@ -117,8 +118,7 @@ def upload_seal(group_id, upload, *, principal) -> GroupSeal:
     """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
     principal = accounts.require(principal)
     group = _group(group_id)
-    if group.id not in principal.admin_group_ids:
-        raise PermissionDenied(f"only an admin of {group.name} uploads its seal")
+    require_seal_keeper(group, principal)
     content = _read_seal(upload)
     file_name = f"{uuid.uuid4().hex}.png"
     stored: Path | None = None
@@ -411,8 +411,7 @@ def revoke_certificate(code_or_id, reason: str, *, principal) -> Certificate:
     found = find(code_or_id)
     if found is None:
         raise NotFound("no such certificate", field="code")
-    if not (principal.covers(_division(found)) or found.group_id in principal.admin_group_ids):
-        raise PermissionDenied("only an admin of the issuing group or the authority revokes it")
+    require_revoker(found, principal)
     if not reason or len(reason) > MAX_REASON:
         raise InvalidInput("say why the certificate is revoked", field="reason")
     with transaction.atomic():
@@ -446,22 +445,3 @@ def verify(code) -> dict | None:
         "status": status_of(certificate),
         "genuine": certificate.revoked_at is None,
     }
-
-
-def may_download(certificate: Certificate, principal) -> bool:
-    """The volunteer, the issuing group's staff and the authority."""
-    if principal is None:
-        return False
-    own = principal.volunteer is not None and principal.volunteer.id == certificate.volunteer_id
-    return (
-        own
-        or certificate.group_id in principal.staff_group_ids
-        or principal.covers(_division(certificate))
-    )
-
-
-def _division(certificate: Certificate) -> str:
-    """The area whose authority answers for a certificate: its group's, else the volunteer's."""
-    if certificate.group_id is not None:
-        return certificate.group.division_code
-    return certificate.volunteer.division_code

@@ -26,6 +26,7 @@ from tenants.accounts.services import authenticate
 from tenants.certificates import services as certificates
 from tenants.certificates.models import Certificate
 from tenants.certificates.pdf import format_hours
+from tenants.certificates.permissions import may_download
 
 
 def _refuse(status: int, code: str, message: str) -> JsonResponse:
@@ -53,7 +54,7 @@ def certificate_pdf(request, code: str):
     path = certificates.pdf_path(certificate) if certificate else None
     if path is None or not path.is_file():
         return _refuse(404, "NOT_FOUND", "no such certificate")
-    if not certificates.may_download(certificate, principal):
+    if not may_download(certificate, principal):
         return _refuse(
             403,
             "PERMISSION_DENIED",

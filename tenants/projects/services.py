@@ -28,6 +28,10 @@ from tenants.projects.models import (
     ProjectApplication,
     ProjectStatus,
 )
+from tenants.projects.permissions import (
+    require_application_decider,
+    require_project_reviewer,
+)
 from tenants.volunteers.models import VolunteerStatus
 
 INSURED_CATEGORIES = {Category.MAJOR_EVENTS, Category.EMERGENCY_RESCUE}
@@ -139,13 +143,7 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
         raise InvalidInput("say why the project is rejected", field="reason")
     with transaction.atomic():
         project = _locked_project(project_id)
-        liaison_id = project.group.liaison_group_id
-        if not principal.covers(project.group.division_code) and (
-            liaison_id is None or liaison_id not in principal.admin_group_ids
-        ):
-            raise PermissionDenied(
-                "only the group's liaison group or the authority of its area reviews it"
-            )
+        require_project_reviewer(project, principal)
         if project.status != ProjectStatus.PENDING_REVIEW:
             raise Conflict(f"the project is {project.status}", field="projectId")
         project.status = ProjectStatus.PUBLISHED if approve else ProjectStatus.REJECTED
@@ -192,8 +190,7 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
             raise NotFound("no such application", field="applicationId")
         project = _locked_project(application.project_id)  # serialises acceptances
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
-        if project.group_id not in principal.staff_group_ids:
-            raise PermissionDenied(f"you are not staff of {project.group.name}")
+        require_application_decider(project, principal)
         if application.status != ApplicationStatus.APPLIED:
             raise Conflict(f"the application is {application.status}", field="applicationId")
         if accept:

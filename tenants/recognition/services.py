@@ -34,7 +34,9 @@ from tenants.recognition.models import (
     ComplaintStatus,
     Training,
 )
+from tenants.recognition.permissions import handles_complaints_of, require_complaint_handler
 from tenants.records.models import EARLIEST_SERVICE_DATE
+from tenants.records.permissions import require_recorder
 from tenants.records.services import parse_hours
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
@@ -88,22 +90,6 @@ def _group(group_id) -> VolunteerGroup:
     if group is None:
         raise NotFound("no such group", field="groupId")
     return group
-
-
-def _require_recorder(group: VolunteerGroup, principal, policy: RegionPolicy):
-    """Staff (admin or recorder) of ``group``, certified where the policy says; or the
-    authority of the group's area."""
-    principal = accounts.require(principal)
-    if principal.covers(group.division_code):
-        return principal
-    role = principal.recorder_role(group.id)
-    if role is None:
-        raise PermissionDenied(f"you do not record for {group.name}")
-    if policy.recorders_need_certificate and not role.recorder_certificate:
-        raise PermissionDenied(
-            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
-        )
-    return principal
 
 
 def _member(
@@ -170,7 +156,7 @@ def record_training(
 ) -> Training:
     """The organising group confirms and records a training (003 Art.14)."""
     group = _group(group_id)
-    principal = _require_recorder(group, principal, policy)
+    principal = require_recorder(group, principal, policy, authority_may=True)
     problems = ProblemCollector()
     volunteer = _member(problems, number, group, allow_cancelled=False)
     title = _text(problems, "title", entry.title, 120, "topic of the training (主题)")
@@ -212,7 +198,7 @@ def record_award(
 ) -> Award:
     """The group records an award the volunteer received (000 Art.12, 003 Art.22 ¶2)."""
     group = _group(group_id)
-    principal = _require_recorder(group, principal, policy)
+    principal = require_recorder(group, principal, policy, authority_may=True)
     problems = ProblemCollector()
     volunteer = _member(problems, number, group, allow_cancelled=False)
     title = _text(problems, "title", entry.title, 120, "name of the award (表彰奖励名称)")
@@ -253,7 +239,7 @@ def file_complaint(
 ) -> Complaint:
     """Record a complaint received about a member (000 Art.13); it starts open."""
     group = _group(group_id)
-    principal = _require_recorder(group, principal, policy)
+    principal = require_recorder(group, principal, policy, authority_may=True)
     problems = ProblemCollector()
     # A complaint may concern a volunteer cancelled since; not one transferred out.
     volunteer = _member(problems, number, group, allow_cancelled=True)
@@ -296,22 +282,12 @@ def _locked_complaint(complaint_id) -> Complaint:
     return complaint
 
 
-def _require_handler(complaint: Complaint, principal):
-    """The complaint's group's admins, or the authority (000 Art.13)."""
-    principal = accounts.require(principal)
-    area = complaint.group.division_code if complaint.group else complaint.volunteer.division_code
-    if not (principal.covers(area) or complaint.group_id in principal.admin_group_ids):
-        handler = complaint.group.name if complaint.group else "the authority"
-        raise PermissionDenied(f"only admins of {handler} handle this complaint")
-    return principal
-
-
 def start_investigation(complaint_id, *, principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
-        principal = _require_handler(complaint, principal)
+        principal = require_complaint_handler(complaint, principal)
         if complaint.status != ComplaintStatus.OPEN:
             raise Conflict(f"the complaint is already {complaint.status}", field="complaintId")
         complaint.status = ComplaintStatus.INVESTIGATING
@@ -336,7 +312,7 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
     reason = (reason or "").strip()
     with transaction.atomic():
         complaint = _locked_complaint(complaint_id)
-        principal = _require_handler(complaint, principal)
+        principal = require_complaint_handler(complaint, principal)
         if not reason:
             raise InvalidInput("say what the investigation found (核查结论)", field="reason")
         if len(reason) > 500:
@@ -364,22 +340,6 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-def handles_complaints_of(principal, group_id: int, division_code: str | None = None) -> bool:
-    """Group staff and the authority of the group's area (``division_code``) see a
-    group's complaints in every state."""
-    if principal is None:
-        return False
-    if group_id in principal.staff_group_ids:
-        return True
-    if division_code is None:
-        division_code = (
-            VolunteerGroup.objects.filter(id=group_id)
-            .values_list("division_code", flat=True)
-            .first()
-        )
-    return division_code is not None and principal.covers(division_code)
 
 
 def on_record(complaint: Complaint, principal) -> bool:

@@ -37,6 +37,7 @@ from tenants.audit.services import record as audit
 from tenants.projects.services import phase
 from tenants.records import services as records
 from tenants.records.models import CheckIn, RecordMode, ServiceRecord, VolunteerCard
+from tenants.records.permissions import require_recorder
 from tenants.volunteers.models import Volunteer
 
 CARD_CODE_MAX_AGE = 300
@@ -115,7 +116,7 @@ def check_in(
 ) -> CheckIn:
     now = now or timezone.now()
     project = _ongoing_project(project_id, timezone.localdate(now))
-    principal = records._may_record(project, principal, policy)
+    principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
     records._participant(volunteer, project)
     try:
@@ -190,7 +191,7 @@ def cancel_check_in(
     too short to count (under a quarter hour, on each day where it spans midnight);
     also when the project has since been cancelled."""
     project = records._project(project_id, any_phase=True)
-    principal = records._may_record(project, principal, policy)
+    principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
     with transaction.atomic():
         check = _open_check_in(volunteer, project)
@@ -294,7 +295,7 @@ def check_out(
     says so — breaks and travel do not count): one record per day it spans."""
     now = now or timezone.now()
     project = records._project(project_id, today=timezone.localdate(now))
-    principal = records._may_record(project, principal, policy)
+    principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
     with transaction.atomic():
         check = _open_check_in(volunteer, project)

@@ -19,6 +19,7 @@ from tenants.audit.services import record as audit
 from tenants.groups.models import VolunteerGroup
 from tenants.records import services as records
 from tenants.records.models import CorrectionRequest, ServiceRecord
+from tenants.records.permissions import require_correction_handler
 
 
 def request_correction(
@@ -62,10 +63,7 @@ def _locked(request_id: int, principal) -> CorrectionRequest:
     )
     if request is None:
         raise NotFound("no such correction request", field="requestId")
-    if request.group_id not in principal.staff_group_ids and not principal.covers(
-        request.group.division_code
-    ):
-        raise PermissionDenied(f"{request.group.name}'s staff answer this request")
+    require_correction_handler(request, principal)
     if request.status != CorrectionRequest.Status.OPEN:
         raise Conflict(f"the request was already answered ({request.status})", field="requestId")
     return request

@@ -24,12 +24,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
-from central.policy import ObjectionRaisers, RecordConfirmation, RegionPolicy
+from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
 from tenants.projects.services import phase
+from tenants.records import permissions
 from tenants.records.models import (
     EARLIEST_SERVICE_DATE,
     Amendment,
@@ -170,19 +171,6 @@ def check_entry(
         if value is not None and not 1 <= value <= 5:
             problems.add(name, "from 1 to 5")
     return hours
-
-
-def _may_record(project: Project, principal, policy: RegionPolicy):
-    """Recorders and admins of the project's group; certified where the policy says."""
-    principal = accounts.require(principal)
-    role = principal.recorder_role(project.group_id)
-    if role is None:
-        raise PermissionDenied(f"you do not record for {project.group.name}")
-    if policy.recorders_need_certificate and not role.recorder_certificate:
-        raise PermissionDenied(
-            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
-        )
-    return principal
 
 
 def _participant(volunteer: Volunteer, project: Project) -> None:
@@ -326,7 +314,7 @@ def record_hours(
 ) -> ServiceRecord:
     """A recorder enters a volunteer's hours at a project (记录员录入)."""
     project = _project(project_id, today=timezone.localdate(now))
-    principal = _may_record(project, principal, policy)
+    principal = permissions.require_recorder(project.group, principal, policy)
     volunteer = _volunteer(number)
     _participant(volunteer, project)
     problems = ProblemCollector()
@@ -387,21 +375,6 @@ def declare_hours(
     return record
 
 
-def record_division(record: ServiceRecord) -> str:
-    """Where a record belongs: its project's group's division; a record without a
-    project (imported by a transfer) belongs to the volunteer's division."""
-    if record.project_id is not None:
-        return record.project.group.division_code
-    return record.volunteer.division_code
-
-
-def _require_area_authority(record: ServiceRecord, principal):
-    principal = accounts.require_authority(principal)
-    if not principal.covers(record_division(record)):
-        raise PermissionDenied("only the authority of the record's area answers for it")
-    return principal
-
-
 def _locked_record(record_id: int) -> ServiceRecord:
     record = (
         ServiceRecord.objects.select_for_update(of=("self",))
@@ -425,7 +398,7 @@ def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, 
         raise InvalidInput("say why the declaration is rejected", field="reason")
     with transaction.atomic():
         record = _locked_record(record_id)
-        principal = _may_record(record.project, principal, policy)
+        principal = permissions.require_recorder(record.project.group, principal, policy)
         if record.state != RecordState.DECLARED:
             raise Conflict(f"the record is {record.state}", field="recordId")
         record.recorder = principal.actor
@@ -454,19 +427,7 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
         record = _locked_record(record_id)
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
             raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
-        if policy.objection_raisers == ObjectionRaisers.GROUP_MEMBERS and not (
-            principal.covers(record_division(record))
-            or record.group_id in principal.staff_group_ids
-            or (
-                principal.volunteer is not None
-                and Membership.objects.filter(
-                    volunteer=principal.volunteer,
-                    group_id=record.group_id,
-                    status=MembershipStatus.ACTIVE,
-                ).exists()
-            )
-        ):
-            raise PermissionDenied("in this region only the group's members and staff object")
+        permissions.require_objector(record, principal, policy)
         objection = Objection.objects.create(
             record=record, raised_by=principal.actor, reason=reason
         )
@@ -488,12 +449,7 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
             raise NotFound("no such objection", field="objectionId")
         record = _locked_record(objection.record_id)
         principal = accounts.require(principal)
-        if record.group_id not in principal.admin_group_ids and not principal.covers(
-            record_division(record)
-        ):
-            raise PermissionDenied(
-                "the recording group's admins or the authority of its area resolve objections"
-            )
+        permissions.require_objection_resolver(record, principal)
         if objection.resolution != Objection.Resolution.OPEN:
             raise Conflict("the objection was already resolved", field="objectionId")
         objection.resolution = (
@@ -559,14 +515,11 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
     finds the record counted and gets CONFLICT.
     """
     principal = accounts.require(principal)
-    if not principal.is_authority:
+    if not principal.is_authority:  # refused before any row is locked
         raise PermissionDenied("only civil-affairs staff confirm records")
     with transaction.atomic():
         record = _locked_record(record_id)
-        if not principal.covers(record_division(record)):
-            raise PermissionDenied(
-                "the civil-affairs office of the record's own area confirms it (001 §4(4)3)"
-            )
+        permissions.require_confirmer(record, principal)
         if record.state != RecordState.AWAITING_CONFIRMATION:
             raise Conflict(f"the record is {record.state}", field="recordId")
         record.confirmed_by = principal.actor
@@ -588,9 +541,9 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         # A record brought in by a transfer has no project or group here: only this
         # region's authority answers for it (000 Art.16; the source's recorders are gone).
         principal = (
-            _may_record(record.project, principal, policy)
+            permissions.require_recorder(record.project.group, principal, policy)
             if record.project
-            else _require_area_authority(record, principal)
+            else permissions.require_area_authority(record, principal)
         )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(f"the record is {record.state}", field="recordId")

@@ -13,6 +13,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.records.models import StarApplication, VolunteerTotals
+from tenants.records.permissions import may_grant_star
 
 
 def eligible_level(hours, policy: RegionPolicy) -> int:
@@ -67,14 +68,6 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
     return application
 
 
-def _may_grant(application: StarApplication, principal) -> bool:
-    """001 §6: the group, or the authority of the named level whose area holds the
-    volunteer's own county (所在县（区）/设区市/省)."""
-    if application.granter == Granter.GROUP:
-        return application.group_id in principal.admin_group_ids
-    return principal.covers(application.volunteer.division_code, level=application.granter)
-
-
 def decide_star(application_id: int, grant: bool, reason: str, *, principal, policy):
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -89,7 +82,7 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
         )
         if application is None:
             raise NotFound("no such application", field="applicationId")
-        if not _may_grant(application, principal):
+        if not may_grant_star(application, principal):
             raise PermissionDenied(
                 f"{application.level}★ is granted by the {application.granter} "
                 "(the authority of the volunteer's own area, 001 §6)"

@@ -122,6 +122,16 @@ def may_reveal(volunteer, principal, policy: RegionPolicy) -> bool:
     return _is_self(volunteer, principal) or may_manage(volunteer, principal, policy)
 
 
+def may_move(volunteer, division_code: str, principal) -> bool:
+    """Who says where a volunteer lives: themself, or an authority whose area holds
+    both where they lived and where they now live."""
+    if principal is None:
+        return False
+    return _is_self(volunteer, principal) or (
+        principal.covers(volunteer.division_code) and principal.covers(division_code)
+    )
+
+
 def region_wide(principal, region_code: str) -> bool:
     """True for an authority whose area is the whole region (or a central operator)."""
     return principal is not None and any(

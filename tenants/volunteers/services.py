@@ -42,7 +42,7 @@ from tenants.volunteers.models import (
     Volunteer,
     VolunteerStatus,
 )
-from tenants.volunteers.permissions import may_manage, may_reveal
+from tenants.volunteers.permissions import may_manage, may_move, may_reveal
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 # Loose shapes for documents python-stdnum has no module for.
@@ -377,8 +377,9 @@ def set_status(number: str, status: str, reason: str, *, principal, policy) -> V
 
 
 def set_division(number: str, division_code: str, *, principal, policy, region_code: str):
-    """Where the volunteer lives (所在县（区）): set by themself or whoever may manage
-    them; it decides which authority's area they are in (001 §6)."""
+    """Where the volunteer lives (所在县（区）): set by themself, or by an authority
+    whose area holds both the old and the new division — it decides which
+    authority's area they are in (001 §6), so a group cannot move them out of reach."""
     principal = accounts.require(principal)
     try:
         code = check_division_in_region(division_code, region_code)
@@ -386,8 +387,7 @@ def set_division(number: str, division_code: str, *, principal, policy, region_c
         raise InvalidInput(str(error), field="divisionCode") from None
     with transaction.atomic():
         volunteer = _locked(number)
-        own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
-        if not (own or may_manage(volunteer, principal, policy)):
+        if not may_move(volunteer, code, principal):
             raise PermissionDenied(f"you may not change where {volunteer.number} lives")
         previous = volunteer.division_code
         volunteer.division_code = code

@@ -1,0 +1,60 @@
+"""Who sees, refuses and reveals transfers (000 Art.15–16): the one place it is
+decided (issue 10; scope rules in ``tenants/volunteers/permissions.py``).
+
+Asking on a volunteer's behalf and importing a package file are any authority
+account's of the destination (the volunteer still consents at the source);
+asking and consenting are the volunteer's own."""
+
+from __future__ import annotations
+
+from django.db import connection
+
+from central.divisions import prefixes_q
+from central.errors import PermissionDenied, Unauthenticated
+from interop.models import Direction, Transfer
+from tenants.volunteers.permissions import may_reveal, region_wide
+
+
+def visible_transfers(principal):
+    """The volunteer's own transfers; an authority's: those of the volunteers of its
+    area (all of them, also requests not yet imported, for the whole region's)."""
+    if principal is None:
+        raise Unauthenticated("log in to see transfers")
+    queryset = Transfer.objects.select_related("volunteer")
+    if principal.is_authority:
+        if region_wide(principal, connection.tenant.code):
+            return queryset
+        return queryset.filter(prefixes_q("volunteer__division_code", principal.authority_prefixes))
+    if principal.volunteer is not None:
+        return queryset.filter(volunteer=principal.volunteer)
+    raise PermissionDenied("the volunteer and the authority see transfers")
+
+
+def _own(transfer, principal) -> bool:
+    return (
+        transfer.volunteer_id is not None
+        and principal.volunteer is not None
+        and principal.volunteer.id == transfer.volunteer_id
+    )
+
+
+def require_refuser(transfer, principal) -> None:
+    """The volunteer, or the source's authority of the volunteer's area."""
+    area = transfer.volunteer is not None and principal.covers(transfer.volunteer.division_code)
+    if not (_own(transfer, principal) or area) or transfer.direction != Direction.OUTGOING:
+        raise PermissionDenied("the volunteer or the source region's authority refuses")
+
+
+def require_package_revealer(transfer, principal, policy) -> None:
+    """A package's personal fields in full (issue 10 finding 5): at the source, whoever
+    ``may_reveal`` the volunteer; at the destination, the volunteer or the authority
+    of their area."""
+    volunteer = transfer.volunteer
+    if transfer.direction == Direction.OUTGOING:
+        allowed = volunteer is not None and may_reveal(volunteer, principal, policy)
+    else:
+        allowed = _own(transfer, principal) or (
+            volunteer is not None and principal.covers(volunteer.division_code)
+        )
+    if not allowed:
+        raise PermissionDenied("you may not see the personal information in this package")

@@ -1,0 +1,26 @@
+"""Who may act on an account (issue 10): the authority whose area holds the
+account's place — a volunteer's division, its groups' divisions, an authority
+account's own division. The one place this is decided."""
+
+from __future__ import annotations
+
+from central.errors import PermissionDenied
+
+
+def account_divisions(account) -> list[str]:
+    """Where an account belongs: its volunteer's division, its roles' groups' and
+    authority divisions."""
+    places = [account.volunteer.division_code] if account.volunteer_id else []
+    for role in account.roles.select_related("group"):
+        places.append(role.group.division_code if role.group_id else role.division_code)
+    return places
+
+
+def require_account_keeper(account, principal) -> None:
+    """An authority whose area holds every place the account belongs to (a county
+    office does not unlock the city's staff, nor a member of another county's group)."""
+    places = account_divisions(account)
+    if not principal.is_authority or not all(principal.covers(p) for p in places):
+        raise PermissionDenied(
+            f"only the authority of {account.username}'s area acts on this account"
+        )

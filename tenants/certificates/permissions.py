@@ -1,0 +1,40 @@
+"""Who downloads, revokes and prepares certificates (000 Art.17–19): the one place
+it is decided (issue 10; scope rules in ``tenants/volunteers/permissions.py``)."""
+
+from __future__ import annotations
+
+from central.errors import PermissionDenied
+
+
+def certificate_division(certificate) -> str:
+    """The area whose authority answers for a certificate: its group's, else the volunteer's."""
+    if certificate.group_id is not None:
+        return certificate.group.division_code
+    return certificate.volunteer.division_code
+
+
+def may_download(certificate, principal) -> bool:
+    """The volunteer, the issuing group's staff and the authority of its area."""
+    if principal is None:
+        return False
+    own = principal.volunteer is not None and principal.volunteer.id == certificate.volunteer_id
+    return (
+        own
+        or certificate.group_id in principal.staff_group_ids
+        or principal.covers(certificate_division(certificate))
+    )
+
+
+def require_revoker(certificate, principal) -> None:
+    """An admin of the issuing group, or the authority of its area."""
+    if not (
+        certificate.group_id in principal.admin_group_ids
+        or principal.covers(certificate_division(certificate))
+    ):
+        raise PermissionDenied("only an admin of the issuing group or the authority revokes it")
+
+
+def require_seal_keeper(group, principal) -> None:
+    """A group's admins upload its seal (000 Art.17 加盖公章)."""
+    if group.id not in principal.admin_group_ids:
+        raise PermissionDenied(f"only an admin of {group.name} uploads its seal")

@@ -1,0 +1,24 @@
+"""Who reviews a project and decides its applications: the one place it is decided
+(issue 10; scope rules in ``tenants/volunteers/permissions.py``). Creating and
+submitting are a group admin's (``groups.permissions.require_group_staff``)."""
+
+from __future__ import annotations
+
+from central.errors import PermissionDenied
+from tenants.groups.permissions import require_group_staff
+
+
+def require_project_reviewer(project, principal) -> None:
+    """002 §3(3): the group's liaison group's admins, or the authority of its area."""
+    liaison_id = project.group.liaison_group_id
+    if principal.covers(project.group.division_code):
+        return
+    if liaison_id is None or liaison_id not in principal.admin_group_ids:
+        raise PermissionDenied(
+            "only the group's liaison group or the authority of its area reviews it"
+        )
+
+
+def require_application_decider(project, principal) -> None:
+    """The project's group's staff (admins and recorders) accept volunteers."""
+    require_group_staff(project.group, principal, admin=False)

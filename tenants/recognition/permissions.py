@@ -1,0 +1,41 @@
+"""Who records trainings and awards and who handles complaints (000 Art.11–13):
+the one place it is decided (issue 10; scope rules in
+``tenants/volunteers/permissions.py``)."""
+
+from __future__ import annotations
+
+from central.errors import PermissionDenied
+from tenants.accounts import services as accounts
+from tenants.groups.models import VolunteerGroup
+
+
+def require_complaint_handler(complaint, principal):
+    """The complaint's group's admins, or the authority of its area (the group's, or
+    for a complaint without a group the volunteer's)."""
+    principal = accounts.require(principal)
+    area = complaint.group.division_code if complaint.group else complaint.volunteer.division_code
+    if not (principal.covers(area) or complaint.group_id in principal.admin_group_ids):
+        handler = complaint.group.name if complaint.group else "the authority"
+        raise PermissionDenied(f"only admins of {handler} handle this complaint")
+    return principal
+
+
+def handles_complaints_of(principal, group_id: int, division_code: str | None = None) -> bool:
+    """Group staff and the authority of the group's area see a group's complaints in
+    every state. Without ``division_code`` the group's is read once per request."""
+    if principal is None:
+        return False
+    if group_id in principal.staff_group_ids:
+        return True
+    if not principal.is_authority:
+        return False
+    if division_code is None:
+        known = principal.__dict__.setdefault("_group_divisions", {})
+        if group_id not in known:
+            known[group_id] = (
+                VolunteerGroup.objects.filter(id=group_id)
+                .values_list("division_code", flat=True)
+                .first()
+            )
+        division_code = known[group_id]
+    return division_code is not None and principal.covers(division_code)

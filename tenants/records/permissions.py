@@ -1,0 +1,105 @@
+"""Who may record, object, resolve, confirm, correct and grant stars: the one
+place these are decided (issue 10; the scope rules are in
+``tenants/volunteers/permissions.py``'s docstring).
+
+A record belongs to its project's group's division; a record without a project
+(brought in by a transfer) to the volunteer's division. The authority acting on
+a record is the authority whose area holds that division.
+"""
+
+from __future__ import annotations
+
+from central.errors import PermissionDenied
+from central.policy import Granter, ObjectionRaisers, RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.groups.models import Membership, MembershipStatus
+
+
+def record_division(record) -> str:
+    """Where a record belongs: its project's group's division; a record without a
+    project (imported by a transfer) belongs to the volunteer's division."""
+    if record.project_id is not None:
+        return record.project.group.division_code
+    return record.volunteer.division_code
+
+
+def require_recorder(group, principal, policy: RegionPolicy, *, authority_may: bool = False):
+    """Recorders and admins (记录员) of an approved ``group``, certified where the policy
+    says (001 §4(4)3 记录员须持证上岗); with ``authority_may``, also the authority of
+    the group's area (trainings, awards, complaints: 000 Art.11–13)."""
+    principal = accounts.require(principal)
+    if authority_may and principal.covers(group.division_code):
+        return principal
+    role = principal.recorder_role(group.id)
+    if role is None:
+        raise PermissionDenied(f"you do not record for {group.name}")
+    if policy.recorders_need_certificate and not role.recorder_certificate:
+        raise PermissionDenied(
+            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
+        )
+    return principal
+
+
+def require_objector(record, principal, policy: RegionPolicy) -> None:
+    """001 §4(4)3 接受社会监督: anyone logged in objects to a record in publicity, or —
+    where the policy's ``objection_raisers`` says so — only the recording group's
+    active members and staff and the authority of the record's area."""
+    if policy.objection_raisers != ObjectionRaisers.GROUP_MEMBERS:
+        return
+    member = principal.volunteer is not None and (
+        Membership.objects.filter(
+            volunteer=principal.volunteer, group_id=record.group_id, status=MembershipStatus.ACTIVE
+        ).exists()
+    )
+    if not (
+        principal.covers(record_division(record))
+        or record.group_id in principal.staff_group_ids
+        or member
+    ):
+        raise PermissionDenied("in this region only the group's members and staff object")
+
+
+def require_objection_resolver(record, principal) -> None:
+    """The recording group's admins, or the authority of the record's area."""
+    if record.group_id not in principal.admin_group_ids and not principal.covers(
+        record_division(record)
+    ):
+        raise PermissionDenied(
+            "the recording group's admins or the authority of its area resolve objections"
+        )
+
+
+def require_confirmer(record, principal) -> None:
+    """001 §4(4)3 经民政部门确认无误: the civil-affairs office of the record's own area."""
+    if not principal.is_authority:
+        raise PermissionDenied("only civil-affairs staff confirm records")
+    if not principal.covers(record_division(record)):
+        raise PermissionDenied(
+            "the civil-affairs office of the record's own area confirms it (001 §4(4)3)"
+        )
+
+
+def require_area_authority(record, principal):
+    """A record brought in by a transfer has no project or group here: only the
+    authority of its area answers for it (000 Art.16; the source's recorders are gone)."""
+    principal = accounts.require_authority(principal)
+    if not principal.covers(record_division(record)):
+        raise PermissionDenied("only the authority of the record's area answers for it")
+    return principal
+
+
+def require_correction_handler(request, principal) -> None:
+    """A correction request (记录更正) is answered by the group's staff or the
+    authority of the group's area."""
+    if request.group_id not in principal.staff_group_ids and not principal.covers(
+        request.group.division_code
+    ):
+        raise PermissionDenied(f"{request.group.name}'s staff answer this request")
+
+
+def may_grant_star(application, principal) -> bool:
+    """001 §6: the group, or the authority of the named level whose area holds the
+    volunteer's own county (所在县（区）/设区市/省)."""
+    if application.granter == Granter.GROUP:
+        return application.group_id in principal.admin_group_ids
+    return principal.covers(application.volunteer.division_code, level=application.granter)
