@@ -9,22 +9,29 @@ from __future__ import annotations
 
 from django.db import connection
 
-from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
 from interop.models import Direction, Transfer
-from tenants.volunteers.permissions import may_reveal, region_wide
+from tenants.volunteers.models import Volunteer
+from tenants.volunteers.permissions import (
+    authority_area_volunteers_q,
+    in_authority_area,
+    may_reveal,
+    region_wide,
+)
 
 
 def visible_transfers(principal):
     """The volunteer's own transfers; an authority's: those of the volunteers of its
-    area (all of them, also requests not yet imported, for the whole region's)."""
+    area — who live there or are active members of a group there (all of them, also
+    requests not yet imported, for the whole region's)."""
     if principal is None:
         raise Unauthenticated("log in to see transfers")
     queryset = Transfer.objects.select_related("volunteer")
     if principal.is_authority:
         if region_wide(principal, connection.tenant.code):
             return queryset
-        return queryset.filter(prefixes_q("volunteer__division_code", principal.authority_prefixes))
+        area = Volunteer.objects.filter(authority_area_volunteers_q(principal)).values("id")
+        return queryset.filter(volunteer_id__in=area)
     if principal.volunteer is not None:
         return queryset.filter(volunteer=principal.volunteer)
     raise PermissionDenied("the volunteer and the authority see transfers")
@@ -40,7 +47,7 @@ def _own(transfer, principal) -> bool:
 
 def require_refuser(transfer, principal) -> None:
     """The volunteer, or the source's authority of the volunteer's area."""
-    area = transfer.volunteer is not None and principal.covers(transfer.volunteer.division_code)
+    area = transfer.volunteer is not None and in_authority_area(transfer.volunteer, principal)
     if not (_own(transfer, principal) or area) or transfer.direction != Direction.OUTGOING:
         raise PermissionDenied("the volunteer or the source region's authority refuses")
 
@@ -54,7 +61,7 @@ def require_package_revealer(transfer, principal, policy) -> None:
         allowed = volunteer is not None and may_reveal(volunteer, principal, policy)
     else:
         allowed = _own(transfer, principal) or (
-            volunteer is not None and principal.covers(volunteer.division_code)
+            volunteer is not None and in_authority_area(volunteer, principal)
         )
     if not allowed:
         raise PermissionDenied("you may not see the personal information in this package")

@@ -116,7 +116,7 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
         ),
         "group": (
             f"""query($g: ID!) {{ group(id: $g) {{ members {{ volunteer {{ {leaves} }} }}
-              applications {{ volunteer {{ {leaves} }} }}
+              applications {{ volunteer {{ {leaves} }} applicant {{ number ageBand }} }}
               volunteers(first: 50) {{ edges {{ node {{ {leaves} }} }} }} }} }}""",
             {"g": str(s.h.team.id)},
         ),
@@ -145,7 +145,14 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
             seen.add((name, shown["number"]))
     # The walk did reach every volunteer where the recorder may see them.
     assert {(n, v.number) for n in ("volunteer", "group") for v in (volunteer,)} <= seen
-    assert ("group", applicant.number) in seen and ("volunteers", volunteer.number) in seen
+    assert ("volunteers", volunteer.number) in seen
+    # An applicant is not a member: the group gets the applicant's card (an age band),
+    # not the volunteer (issue 10 finding 1).
+    group_page = gql.region("chongqing", *queries["group"], token=s.recorder)["data"]["group"]
+    (shown,) = [
+        a for a in group_page["applications"] if a["applicant"]["number"] == applicant.number
+    ]
+    assert shown["volunteer"] is None and shown["applicant"]["ageBand"] == "35-59"
     with tenant_context(region("chongqing")):
         assert PersonalInfoAccess.objects.count() == logged  # nothing revealed, nothing logged
 

@@ -60,8 +60,14 @@ def test_packages_are_masked_in_the_api_revealed_with_a_log_and_encrypted_at_res
         "chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token
     )["data"]["consentTransfer"]["transfer"]
     assert consented["state"] == "completed"
+    # At the destination a county authority does not see the newcomer: where they
+    # live there is not known yet, so the region's authority answers (issue 10 f3).
+    elsewhere = authority(gql, "yunnan", "county")
+    unseen = gql.region("yunnan", LISTING, token=elsewhere)["data"]["transfers"]
+    assert all(t["volunteerNumber"] != volunteer.number for t in unseen)
     for slug in ("chongqing", "yunnan"):  # the source, then the destination
-        county = authority(gql, slug, "county")
+        # The source's county authority of the volunteer's group; the destination's own.
+        county = authority(gql, slug, "county") if slug == "chongqing" else authority(gql, slug)
         before = _reveals(slug, volunteer.number)
         listing = gql.region(slug, LISTING, token=county)["data"]["transfers"]
         mine = [t for t in listing if t["volunteerNumber"] == volunteer.number and t["package"]]

@@ -53,6 +53,30 @@ def _lives_in_area(volunteer, principal) -> bool:
     return any(volunteer.division_code.startswith(p) for p in principal.authority_prefixes)
 
 
+def in_authority_area(volunteer, principal) -> bool:
+    """The volunteer lives in one of the caller's authority areas, or is an active
+    member of a group registered there."""
+    if _lives_in_area(volunteer, principal):
+        return True
+    if not principal.authority_prefixes:
+        return False
+    return VolunteerGroup.objects.filter(
+        prefixes_q("division_code", principal.authority_prefixes),
+        id__in=active_group_ids(volunteer),
+    ).exists()
+
+
+def authority_area_volunteers_q(principal) -> Q:
+    """Volunteers in the caller's authority areas (as a condition on Volunteer)."""
+    groups = VolunteerGroup.objects.filter(
+        prefixes_q("division_code", principal.authority_prefixes)
+    ).values("id")
+    members = Membership.objects.filter(status=MembershipStatus.ACTIVE, group_id__in=groups)
+    return Q(id__in=members.values("volunteer_id")) | prefixes_q(
+        "division_code", principal.authority_prefixes
+    )
+
+
 def managed_group_ids(principal, policy: RegionPolicy) -> frozenset[int] | None:
     """The groups whose active members ``principal`` manages (None: every group, for
     an authority of the whole region): its approved groups holding 本团体内志愿者管理,
