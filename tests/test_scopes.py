@@ -21,6 +21,7 @@ from tests.registry_support import (
     accept_invitations,
     approve,
     authority,
+    hierarchy,
     login,
     region,
     register,
@@ -429,3 +430,22 @@ def test_a_volunteer_says_where_they_live_and_the_county_follows(gql, world):
     assert done["data"]["setVolunteerDivision"]["errors"] == []
     after = gql.region(SLUG, REVEAL, {"n": volunteer.number}, token=county_a)
     assert _code(after, "revealPersonalInfo") is None
+
+
+SET_PERMISSION_GROUP = """mutation($g: ID!, $p: String!) { setPermissionGroup(groupId: $g,
+  permissionGroup: $p) { group { permissionGroup } errors { code message } } }"""
+
+
+def test_a_hub_gives_no_more_powers_than_it_holds(gql):
+    """002 §3(4): the town hub (中级团体组（快审）) sets its community hub's group, but
+    cannot hand it 区域内志愿者管理, which it lacks; the authority can."""
+    h = hierarchy(SLUG)
+    town = login(gql, SLUG, h.admins["town"])
+    variables = {"g": str(h.community.id)}
+    beyond = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "高级团体组"}, token=town)
+    assert _code(beyond, "setPermissionGroup") == "PERMISSION_DENIED", beyond
+    within = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "中级团体组"}, token=town)
+    assert within["data"]["setPermissionGroup"]["group"]["permissionGroup"] == "中级团体组"
+    city = authority(gql, SLUG)
+    done = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "高级团体组"}, token=city)
+    assert done["data"]["setPermissionGroup"]["group"]["permissionGroup"] == "高级团体组"

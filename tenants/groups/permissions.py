@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from central.divisions import area_prefix, within
 from central.errors import PermissionDenied, Unauthenticated
-from central.policy import Power, RegionPolicy
-from tenants.groups.models import RegistrationStatus, Review, VolunteerGroup
+from central.policy import HubLevel, Power, RegionPolicy
+from tenants.groups.models import GroupKind, RegistrationStatus, Review, VolunteerGroup
 
 POWER_LABELS = {
     Power.MANAGE_OWN_VOLUNTEERS: "本团体内志愿者管理",
@@ -98,3 +98,62 @@ def require_group_staff(group: VolunteerGroup, principal, *, admin: bool = True)
             "holds no powers"
         )
     raise PermissionDenied(f"you are not {'an admin' if admin else 'staff'} of {group.name}")
+
+
+def _ancestors(group: VolunteerGroup) -> list[VolunteerGroup]:
+    chain, current, seen = [], group.liaison_group, set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        chain.append(current)
+        current = current.liaison_group
+    return chain
+
+
+def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPolicy) -> bool:
+    """002 §3(4): who may change a group's permission group.
+
+    - a hub below the top: the hub one level up (its liaison), e.g. 区/县协会 by
+      市联合会, 镇/街道总队 by 区/县协会;
+    - a non-hub group or a branch: the district- or city-level hub above it
+      (可向区/县志愿者协会（联合会）或市志愿服务联合会提出申请);
+    - the top hub and legal persons: the regional authority.
+    The authority of the group's division may always.
+    """
+    if principal is None:
+        return False
+    if principal.covers(group.division_code):
+        return True
+    if group.kind == GroupKind.HUB:
+        return group.liaison_group_id is not None and group.liaison_group_id in (
+            principal.admin_group_ids
+        )
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        return False
+    return any(
+        hub.kind == GroupKind.HUB
+        and hub.level in (HubLevel.CITY, HubLevel.DISTRICT)
+        and hub.id in principal.admin_group_ids
+        for hub in _ancestors(group)
+    )
+
+
+def require_permission_group_setter(
+    group: VolunteerGroup, name: str, principal, policy: RegionPolicy
+) -> None:
+    """002 §3(4) who may change ``group``'s permission group (``may_set_permission_group``);
+    a hub doing so gives no power its own groups lack — only the authority of the
+    group's area may raise a group above its giver."""
+    if not may_set_permission_group(group, principal, policy):
+        raise PermissionDenied(f"you may not change the permission group of {group.name}")
+    if principal.covers(group.division_code):
+        return
+    held = frozenset().union(
+        *(group_powers(role.group, policy) for role in principal.roles
+          if role.group_id in principal.admin_group_ids)
+    )  # fmt: skip
+    beyond = policy.powers_of(name) - held
+    if beyond:
+        raise PermissionDenied(
+            f"{name} holds {', '.join(POWER_LABELS[p] for p in sorted(beyond))}, which "
+            "your group does not: only the authority grants more than you hold"
+        )

@@ -46,6 +46,7 @@ from tenants.groups.models import (
 from tenants.groups.permissions import (
     has_power,
     require_group_staff,
+    require_permission_group_setter,
     require_power,
     reviews_as_authority,
 )
@@ -412,43 +413,6 @@ def _locked_group(group_id: int) -> VolunteerGroup:
     return group
 
 
-def _ancestors(group: VolunteerGroup) -> list[VolunteerGroup]:
-    chain, current, seen = [], group.liaison_group, set()
-    while current is not None and current.id not in seen:
-        seen.add(current.id)
-        chain.append(current)
-        current = current.liaison_group
-    return chain
-
-
-def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPolicy) -> bool:
-    """002 §3(4): who may change a group's permission group.
-
-    - a hub below the top: the hub one level up (its liaison), e.g. 区/县协会 by
-      市联合会, 镇/街道总队 by 区/县协会;
-    - a non-hub group or a branch: the district- or city-level hub above it
-      (可向区/县志愿者协会（联合会）或市志愿服务联合会提出申请);
-    - the top hub and legal persons: the regional authority.
-    The authority of the group's division may always.
-    """
-    if principal is None:
-        return False
-    if principal.covers(group.division_code):
-        return True
-    if group.kind == GroupKind.HUB:
-        return group.liaison_group_id is not None and group.liaison_group_id in (
-            principal.admin_group_ids
-        )
-    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
-        return False
-    return any(
-        hub.kind == GroupKind.HUB
-        and hub.level in (HubLevel.CITY, HubLevel.DISTRICT)
-        and hub.id in principal.admin_group_ids
-        for hub in _ancestors(group)
-    )
-
-
 def set_permission_group(group_id: int, name: str, *, principal, policy) -> VolunteerGroup:
     accounts.require(principal)
     if name not in [rule.name for rule in policy.permission_groups]:
@@ -459,8 +423,7 @@ def set_permission_group(group_id: int, name: str, *, principal, policy) -> Volu
         group = _locked_group(group_id)
         if group.review != Review.APPROVED:
             raise Conflict(f"{group.name} is not approved yet", field="groupId")
-        if not may_set_permission_group(group, principal, policy):
-            raise PermissionDenied(f"you may not change the permission group of {group.name}")
+        require_permission_group_setter(group, name, principal, policy)
         previous = group.permission_group
         group.permission_group = name
         group.save(update_fields=["permission_group"])
