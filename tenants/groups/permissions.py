@@ -157,3 +157,39 @@ def require_permission_group_setter(
             f"{name} holds {', '.join(POWER_LABELS[p] for p in sorted(beyond))}, which "
             "your group does not: only the authority grants more than you hold"
         )
+
+
+def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
+    """002 §3(3): the liaison group reviews if it holds 快审; else the authority of
+    the group's division; a legal person, its own registration authority."""
+    if principal is None:
+        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+    if reviews_as_authority(group, principal):
+        return
+    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
+        raise PermissionDenied(
+            f"{group.name} is a legal person: its registration authority "
+            f"({group.registration_authority}) reviews it (002 §3(3))"
+        )
+    liaison = group.liaison_group
+    if (
+        liaison is not None
+        and liaison.id in principal.admin_group_ids
+        and has_power(liaison, Power.FAST_REVIEW_SUBGROUPS, policy)
+    ):
+        return
+    if liaison is not None and liaison.id in principal.admin_group_ids:
+        raise PermissionDenied(
+            f"{liaison.name} ({liaison.permission_group}) lacks 对下级团体快审; "
+            "the regional authority reviews this group"
+        )
+    raise PermissionDenied(
+        "only the liaison group (with 快审) or the authority of the group's division "
+        f"({group.division_code}) reviews this group"
+    )
+
+
+def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
+    """本团体内志愿者管理: an admin of the group, and the group holds the power."""
+    require_group_staff(group, principal)
+    require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)

@@ -45,10 +45,10 @@ from tenants.groups.models import (
 )
 from tenants.groups.permissions import (
     has_power,
+    require_group_reviewer,
     require_group_staff,
+    require_member_manager,
     require_permission_group_setter,
-    require_power,
-    reviews_as_authority,
 )
 from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
@@ -337,35 +337,6 @@ def _store_file(file_name: str, content: bytes) -> Path:
     return path
 
 
-def _reviewer_check(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
-    """002 §3(3): the liaison group reviews if it holds 快审; else the authority of
-    the group's division; a legal person, its own registration authority."""
-    accounts.require(principal)
-    if reviews_as_authority(group, principal):
-        return
-    if group.registration_status == RegistrationStatus.LEGAL_PERSON:
-        raise PermissionDenied(
-            f"{group.name} is a legal person: its registration authority "
-            f"({group.registration_authority}) reviews it (002 §3(3))"
-        )
-    liaison = group.liaison_group
-    if (
-        liaison is not None
-        and liaison.id in principal.admin_group_ids
-        and has_power(liaison, Power.FAST_REVIEW_SUBGROUPS, policy)
-    ):
-        return
-    if liaison is not None and liaison.id in principal.admin_group_ids:
-        raise PermissionDenied(
-            f"{liaison.name} ({liaison.permission_group}) lacks 对下级团体快审; "
-            "the regional authority reviews this group"
-        )
-    raise PermissionDenied(
-        "only the liaison group (with 快审) or the authority of the group's division "
-        f"({group.division_code}) reviews this group"
-    )
-
-
 def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> str:
     """002 §3(4): the default permission group of an approved group."""
     if group.kind == GroupKind.HUB:
@@ -381,7 +352,7 @@ def review_group(group_id: int, approve: bool, reason: str, *, principal, policy
         raise InvalidInput("say why the group is rejected", field="reason")
     with transaction.atomic():
         group = _locked_group(group_id)
-        _reviewer_check(group, principal, policy)
+        require_group_reviewer(group, principal, policy)
         if group.review != Review.PENDING:
             raise Conflict(f"{group.name} was already reviewed ({group.review})", field="groupId")
         group.review = Review.APPROVED if approve else Review.REJECTED
@@ -444,12 +415,6 @@ def get_group(group_id: int) -> VolunteerGroup:
     return group
 
 
-def _require_member_manager(group: VolunteerGroup, principal, policy) -> None:
-    """本团体内志愿者管理: an admin of the group, and the group holds the power."""
-    require_group_staff(group, principal)
-    require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
-
-
 def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
     if volunteer.status in (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED):
         raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
@@ -510,7 +475,7 @@ def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
     """A group invites a registered volunteer (issue 10 finding 1): the group gains
     nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
-    _require_member_manager(group, principal, policy)
+    require_member_manager(group, principal, policy)
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
         raise NotFound(f"no volunteer numbered {number}", field="number")
@@ -555,7 +520,7 @@ def decide_membership(membership_id: int, approve: bool, *, principal, policy) -
         )
         if membership is None:
             raise NotFound("no such membership", field="membershipId")
-        _require_member_manager(membership.group, principal, policy)
+        require_member_manager(membership.group, principal, policy)
         if membership.status != MembershipStatus.APPLIED:
             raise Conflict(
                 f"this application was already decided ({membership.status})", field="membershipId"
@@ -577,7 +542,7 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
         if volunteer is None:
             raise PermissionDenied("only a volunteer's own account leaves a group")
     else:
-        _require_member_manager(group, principal, policy)
+        require_member_manager(group, principal, policy)
         volunteer = Volunteer.objects.filter(number=number).first()
         if volunteer is None:
             raise NotFound(f"no volunteer numbered {number}", field="number")
