@@ -151,6 +151,7 @@ def test_an_application_shows_the_group_only_what_the_applicant_shared(gql, worl
     assert applied["data"]["applyToGroup"]["membership"]["status"] == "APPLIED"
     admin = login(gql, SLUG, world.admins["team_b"])
     body = gql.region(SLUG, APPLICATIONS, {"g": str(world.team_b.id)}, token=admin)
+    assert "errors" not in body, body
     seen = next(
         a
         for a in body["data"]["group"]["applications"]

@@ -191,10 +191,11 @@ class Applicant:
     verification: Verification = model_field("verification", Verification)
 
     @strawberry.field(
-        description="出生年份 (never the full birth date).", metadata=reads("birth_date")
+        description="Age band (0-17, 18-34, 35-59, 60+), never the birth date (finding 4).",
+        metadata=reads("birth_date"),
     )
-    def birth_year(self) -> int:
-        return self._model.birth_date.year
+    def age_band(self) -> str:
+        return age_band(self._model.birth_date)
 
     @strawberry.field(description="Masked phone, when shared.", metadata=reads("phone_masked"))
     def phone_masked(self) -> str | None:
