@@ -816,7 +816,7 @@ QUERIES = [
     ),
     # Not the code: it is signed with the time, and the suite runs each query twice
     # (compiled and by graphql-core, schema/compiled.py) and compares the answers.
-    Row("myCard", "query { myCard { __typename } }", none, who(*VOLUNTEERS, anonymous=DENIED)),
+    Row("myCard", "query { myCard { __typename } }", none, who(*VOLUNTEERS)),
     Row(
         "complaints",
         "query($g: ID!) { complaints(groupId: $g) { id } }",
@@ -835,7 +835,7 @@ QUERIES = [
         "transfers",
         "query { transfers { id } }",
         none,
-        who(*VOLUNTEERS, "other_county", "city", anonymous=DENIED),
+        who(*VOLUNTEERS, "other_county", "city"),
     ),
     Row(
         "transfer",
@@ -847,14 +847,14 @@ QUERIES = [
             applicant=NULL,
             stranger=NULL,
             other_county=NULL,
-            anonymous=DENIED,
         ),
     ),
     Row(
         "transfer",
         "query($t: ID!) { transfer(id: $t) { id } }",
         fixed(lambda w: {"t": w.incoming_requested}),
-        who(default=NULL, group_admin=DENIED, other_hub=DENIED, anonymous=DENIED),
+        # The whole region's authority sees a request it has no volunteer for yet.
+        who("city", default=NULL, group_admin=DENIED, other_hub=DENIED),
         label="incoming, requested",
     ),
     Row(
@@ -887,7 +887,7 @@ MUTATIONS = [
         "unlockAccount",
         m("unlockAccount", "$u: String!", 'username: $u, reason: "本人来电核实"'),
         fixed(lambda w: {"u": w.admins["team"]}),
-        who("other_county", "city"),
+        who("city"),  # a 渝中 team's admin: not 沙坪坝's to unlock
     ),
     Row(
         "registerVolunteer",
@@ -924,7 +924,9 @@ MUTATIONS = [
         "setVolunteerDivision",
         m("setVolunteerDivision", "$n: String!", f'number: $n, divisionCode: "{YUZHONG}"'),
         NUMBER,
-        who("member", "group_admin", "city"),
+        # The volunteer, or an authority holding both divisions: a group cannot move
+        # its member out of an authority's reach.
+        who("member", "city"),
     ),
     Row(
         "revealPersonalInfo",
@@ -1270,7 +1272,7 @@ MUTATIONS = [
         "revealTransferPackage",
         m("revealTransferPackage", "$t: ID!", 'transferId: $t, reason: "核对转移档案"'),
         fixed(lambda w: {"t": w.incoming_imported}),
-        who("other_county", "city"),
+        who("city"),  # a newcomer lives in the region's own division until they say
         label="incoming",
     ),
     Row(
