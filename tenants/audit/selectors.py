@@ -50,11 +50,7 @@ def reveals_in_area(
         rows = rows.filter(volunteer__number=volunteer_number.strip())
     if accessor:
         rows = rows.filter(accessor=accessor.strip())
-    if since:
-        rows = rows.filter(accessed_at__date__gte=since)
-    if until:
-        rows = rows.filter(accessed_at__date__lte=until)
-    return rows
+    return _between(rows, "accessed_at", since, until)
 
 
 def audit_log(
@@ -80,8 +76,13 @@ def audit_log(
         rows = rows.filter(actor=actor.strip())
     if target:
         rows = rows.filter(target=target.strip())
+    return _between(rows, "occurred_at", since, until)
+
+
+def _between(rows: QuerySet, field: str, since, until) -> QuerySet:
+    """Rows whose ``field`` falls on ``since`` .. ``until`` (either may be None)."""
     if since:
-        rows = rows.filter(occurred_at__date__gte=since)
+        rows = rows.filter(**{f"{field}__date__gte": since})
     if until:
-        rows = rows.filter(occurred_at__date__lte=until)
+        rows = rows.filter(**{f"{field}__date__lte": until})
     return rows

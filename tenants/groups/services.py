@@ -483,16 +483,21 @@ def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
     return _open_membership(volunteer, group, MembershipStatus.INVITED, principal.actor)
 
 
+def _locked_membership(membership_id: int) -> Membership | None:
+    """A membership with its group and volunteer, locked until the transaction ends."""
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("group", "volunteer")
+        .filter(id=membership_id)
+        .first()
+    )
+
+
 def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Membership:
     """The invited volunteer, and only they, accept (active member) or decline."""
     principal = accounts.require(principal)
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update(of=("self",))
-            .select_related("group", "volunteer")
-            .filter(id=membership_id)
-            .first()
-        )
+        membership = _locked_membership(membership_id)
         mine = membership is not None and (
             principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
         )
@@ -512,12 +517,7 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Mem
 
 def decide_membership(membership_id: int, approve: bool, *, principal, policy) -> Membership:
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update(of=("self",))
-            .select_related("group", "volunteer")
-            .filter(id=membership_id)
-            .first()
-        )
+        membership = _locked_membership(membership_id)
         if membership is None:
             raise NotFound("no such membership", field="membershipId")
         require_member_manager(membership.group, principal, policy)
