@@ -49,7 +49,7 @@ from tests.registry_support import (
     register_volunteer,
     volunteer_input,
 )
-from tests.support import PlatformServer, unique_city_code
+from tests.support import PlatformServer, city_name, unique_city_code
 from tests.test_certificates import upload_seal
 from tests.test_groups import PNG, USCC, group_count, group_input, upload
 
@@ -467,7 +467,7 @@ def test_database_outage_answers_json_503(no_database, method, host, path, body)
 def _suspended_region_with_a_volunteer():
     code = unique_city_code("37")
     target = services.provision_region(
-        services.RegionSpec(code, "停用测试市", "city", f"halt{code}"), actor="test"
+        services.RegionSpec(code, city_name(code), "city", f"halt{code}"), actor="test"
     )
     volunteer, _ = register_volunteer(target.slug, **_area(code))
     services.suspend_region(code, "年审未通过", actor="test")
