@@ -27,14 +27,16 @@ from schema.region.types import (
 from tenants.groups.selectors import (
     active_memberships,
     approved_groups,
-    member_groups_seen_by,
-    memberships_seen_by,
     pending_applications,
 )
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, to_attr
-from tenants.volunteers.permissions import region_wide
+from tenants.volunteers.permissions import (
+    member_groups_seen_by,
+    memberships_seen_by,
+    region_wide,
+)
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {

@@ -23,11 +23,10 @@ from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
-from tenants.groups import selectors as group_selectors
 from tenants.groups.permissions import group_powers
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
-from tenants.volunteers.permissions import may_reveal
+from tenants.volunteers.permissions import may_reveal, member_groups_seen_by
 from tenants.volunteers.services import age_band
 
 # Where prefetch.py puts a page of a group's volunteers (see PAGES there).
@@ -257,7 +256,7 @@ def may_reveal_to(volunteer, info: Info) -> bool:
 
 def may_see_members(group_id: int, info: Info) -> bool:
     """Members, applicants and records of a group: for whom ``member_groups_seen_by`` says."""
-    seen = group_selectors.member_groups_seen_by(principal_of(info), policy_of(info))
+    seen = member_groups_seen_by(principal_of(info), policy_of(info))
     return seen is None or group_id in seen
 
 

@@ -3,7 +3,6 @@ by their own staff, their liaison group's admins and the authority of their area
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from central.divisions import prefixes_q
@@ -57,32 +56,3 @@ def active_memberships() -> QuerySet[Membership]:
     these (keyset on the volunteer id); ``schema/region/prefetch.py`` loads them
     for a page of groups, each group's first page only."""
     return Membership.objects.filter(status=MembershipStatus.ACTIVE).order_by("volunteer_id")
-
-
-def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
-    """The groups whose members (and applicants) ``principal`` may see: None for every
-    group (an authority of the whole region), else the groups they staff, the groups
-    that name those as viewing groups (查看团体), and the groups registered in their
-    authority's or hub's (区域内志愿者管理) area (``volunteers.permissions``).
-    Worked out once per request."""
-    from tenants.volunteers.permissions import region_wide, seen_groups_q
-
-    if principal is None:
-        return frozenset()
-    if region_wide(principal, connection.tenant.code):
-        return None
-    cached = getattr(principal, "_member_groups_seen", None)
-    if cached is None:
-        cached = frozenset(
-            VolunteerGroup.objects.filter(seen_groups_q(principal, policy))
-            .values_list("id", flat=True)
-            .distinct()
-        )
-        principal._member_groups_seen = cached
-    return cached
-
-
-def memberships_seen_by(queryset: QuerySet[Membership], principal, policy) -> QuerySet[Membership]:
-    """``queryset`` narrowed to the memberships ``principal`` may see."""
-    groups = member_groups_seen_by(principal, policy)
-    return queryset if groups is None else queryset.filter(group_id__in=groups)

@@ -22,7 +22,7 @@ Whoever may not reveal never receives the full ID number (``may_reveal``).
 from __future__ import annotations
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from central.divisions import area_prefix, prefixes_q
 from central.policy import Power, RegionPolicy
@@ -125,9 +125,7 @@ def may_manage(volunteer, principal, policy: RegionPolicy) -> bool:
 def may_view(volunteer, principal, policy: RegionPolicy) -> bool:
     """The volunteer, the authority of their area, and whoever may see the members of
     a group they are an active member of (its staff, its viewing groups' staff, hubs
-    and authorities whose area holds it: ``groups.selectors.member_groups_seen_by``)."""
-    from tenants.groups.selectors import member_groups_seen_by
-
+    and authorities whose area holds it: :func:`member_groups_seen_by`)."""
     if principal is None:
         return False
     if _is_self(volunteer, principal) or _lives_in_area(volunteer, principal):
@@ -181,3 +179,30 @@ def visible_volunteers_q(principal, policy: RegionPolicy) -> Q:
     return Q(id__in=members.values("volunteer_id")) | prefixes_q(
         "division_code", principal.authority_prefixes
     )
+
+
+def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
+    """The groups whose members (and applicants) ``principal`` may see: None for every
+    group (an authority of the whole region), else the groups they staff, the groups
+    that name those as viewing groups (查看团体), and the groups registered in their
+    authority's or hub's (区域内志愿者管理) area (``volunteers.permissions``).
+    Worked out once per request."""
+    if principal is None:
+        return frozenset()
+    if region_wide(principal, connection.tenant.code):
+        return None
+    cached = getattr(principal, "_member_groups_seen", None)
+    if cached is None:
+        cached = frozenset(
+            VolunteerGroup.objects.filter(seen_groups_q(principal, policy))
+            .values_list("id", flat=True)
+            .distinct()
+        )
+        principal._member_groups_seen = cached
+    return cached
+
+
+def memberships_seen_by(queryset: QuerySet[Membership], principal, policy) -> QuerySet[Membership]:
+    """``queryset`` narrowed to the memberships ``principal`` may see."""
+    groups = member_groups_seen_by(principal, policy)
+    return queryset if groups is None else queryset.filter(group_id__in=groups)

@@ -10,9 +10,12 @@ from django.db.models import QuerySet
 from central.errors import PermissionDenied, Unauthenticated
 from tenants.groups.models import MembershipStatus
 from tenants.groups.permissions import hub_area_prefixes
-from tenants.groups.selectors import member_groups_seen_by
 from tenants.volunteers.models import Volunteer
-from tenants.volunteers.permissions import region_wide, visible_volunteers_q
+from tenants.volunteers.permissions import (
+    member_groups_seen_by,
+    region_wide,
+    visible_volunteers_q,
+)
 
 
 def by_number(number: str) -> QuerySet[Volunteer]:
