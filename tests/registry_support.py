@@ -19,6 +19,7 @@ from central.models import Region
 from tenants.accounts import services as accounts
 from tenants.groups import services as groups
 from tenants.groups.models import VolunteerGroup
+from tenants.groups.permissions import MUNICIPALITIES
 from tenants.volunteers import services as volunteers
 
 _serial = itertools.count(100)
@@ -64,6 +65,11 @@ def volunteer_input(birth=datetime.date(1990, 5, 17), **overrides) -> dict:
     }
     data.update(overrides)
     return data
+
+
+def first_city(region_code: str) -> str:
+    """The lowest-numbered current city (设区市) code inside a region."""
+    return min(c for c in divisions_within(region_code) if division_level(c) == "city")
 
 
 def first_county(region_code: str) -> str:
@@ -162,7 +168,12 @@ def hierarchy(slug: str, district_division: str | None = None) -> Hierarchy:
     where ``authority(gql, slug, "county")`` acts."""
     tag = unique("")
     admins = {}
-    city, admins["city"] = register(slug, f"测{tag}市志愿服务联合会", "hub", "city")
+    code = region(slug).code
+    # A city hub sits in a city: a city region's or a 直辖市's own code, else its first city.
+    city_division = code if code[:2] in MUNICIPALITIES or code[2:] != "0000" else first_city(code)
+    city, admins["city"] = register(
+        slug, f"测{tag}市志愿服务联合会", "hub", "city", division_code=city_division
+    )
     city = approve(slug, city)
     district, admins["district"] = register(
         slug,

@@ -208,7 +208,8 @@ class RegionMutation:
 
     @strawberry.mutation(
         description="Where a volunteer lives (所在县（区）, a GB/T 2260 code in the region; see "
-        "`region { divisions }`): the volunteer, or whoever may manage them."
+        "`region { divisions }`): the volunteer, or an authority whose area holds both the "
+        "old and the new division."
     )
     @mutation_payload(VolunteerPayload)
     def set_volunteer_division(
@@ -274,6 +275,20 @@ class RegionMutation:
         principal, policy = caller(info)
         group = groups.review_group(
             parse_id(group_id), approve, reason, principal=principal, policy=policy
+        )
+        return GroupPayload(group=t.VolunteerGroup(_model=group))
+
+    @strawberry.mutation(
+        description="Place a group in a division (GB/T 2260): an authority whose area holds "
+        "both the old and the new one."
+    )
+    @mutation_payload(GroupPayload)
+    def set_group_division(
+        self, info: Info, group_id: strawberry.ID, division_code: str
+    ) -> GroupPayload:
+        principal, _ = caller(info)
+        group = groups.set_group_division(
+            parse_id(group_id, "groupId"), division_code, principal=principal
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 

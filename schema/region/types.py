@@ -23,7 +23,7 @@ from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
-from tenants.groups.permissions import group_powers
+from tenants.groups.permissions import group_powers, may_see_applications
 from tenants.related import prefetched
 from tenants.volunteers import models as volunteer_models
 from tenants.volunteers.permissions import may_reveal, member_groups_seen_by
@@ -99,8 +99,16 @@ class Volunteer:
     registered_at: datetime.datetime = model_field("registered_at")
 
     @strawberry.field(description="Groups the volunteer belongs to or applied to.")
-    def memberships(self) -> list[Membership]:
-        return [Membership(_model=m) for m in prefetched(self._model, "memberships")]
+    def memberships(self, info: Info) -> list[Membership]:
+        rows = prefetched(self._model, "memberships")
+        principal = principal_of(info)
+        if (
+            principal is None
+            or principal.volunteer is None
+            or (principal.volunteer.id != self._model.id)
+        ):  # others see where the volunteer is a member, not where they applied or left
+            rows = [m for m in rows if m.status == group_models.MembershipStatus.ACTIVE]
+        return [Membership(_model=m) for m in rows]
 
     @strawberry.field(description="Service records, oldest first, a page at a time.")
     def records(
@@ -238,7 +246,9 @@ class Membership:
     @strawberry.field(
         description="What the group may see of the volunteer before they are its member."
     )
-    def applicant(self) -> Applicant:
+    def applicant(self) -> Applicant | None:
+        if self._model.status != group_models.MembershipStatus.APPLIED:
+            return None  # an invitee shared nothing; a member is `volunteer`
         return Applicant(
             _model=self._model.volunteer, _shared=frozenset(self._model.shared_fields or ())
         )
@@ -270,6 +280,9 @@ class VolunteerGroup:
     level: GroupLevel = model_field("level", GroupLevel)
     registration_status: RegistrationStatus = model_field("registration_status", RegistrationStatus)
     permission_group: str = model_field("permission_group", description="权限组别 (002 annex).")
+    division_code: str = model_field(
+        "division_code", description="Where the group is registered (GB/T 2260)."
+    )
 
     @strawberry.field(description="What the permission group allows, while approved.")
     def powers(self, info: Info) -> list[Power]:
@@ -297,7 +310,9 @@ class VolunteerGroup:
 
     @strawberry.field(description="查看团体.")
     def viewing_groups(self) -> list[VolunteerGroup]:
-        return [VolunteerGroup(_model=g) for g in prefetched(self._model, "viewing_groups")]
+        # Only approved ones: a pending or rejected group is not public.
+        groups = prefetched(self._model, "viewing_groups")
+        return [VolunteerGroup(_model=g) for g in groups if g.review == "approved"]
 
     @strawberry.field(
         description="Approved groups whose liaison group this is, oldest first, `first` at a "
@@ -370,8 +385,10 @@ class VolunteerGroup:
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_members(self._model.id, info):
-            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+        if not may_see_applications(self._model.id, principal_of(info)):
+            raise AccessError(
+                PermissionDenied(f"only the staff of {self._model} see its applications")
+            )
         rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
         return [Membership(_model=m) for m in rows]
 

@@ -7,7 +7,9 @@ no powers whatever its stored permission group says.
 
 from __future__ import annotations
 
-from central.divisions import area_prefix, within
+from django.db import connection
+
+from central.divisions import area_prefix, division_level, within
 from central.errors import PermissionDenied, Unauthenticated
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.groups.models import GroupKind, RegistrationStatus, Review, VolunteerGroup
@@ -62,7 +64,32 @@ def hub_area_prefixes(principal, policy: RegionPolicy) -> tuple[str, ...]:
     return tuple(
         area_prefix(group.division_code)
         for group in admin_groups_with(principal, Power.MANAGE_REGION_VOLUNTEERS, policy)
+        if hub_placed(group)
     )
+
+
+# A hub's division must be as fine as its level: a district hub sits in a county
+# (区/县), a city hub in a city (设区市) — or at a city region's or a 直辖市's own code.
+MUNICIPALITIES = {"11", "12", "31", "50"}
+
+
+def hub_division_problem(level: str, division_code: str, region_code: str) -> str | None:
+    """Why ``division_code`` is too coarse for a hub of ``level``, or None."""
+    kind = division_level(division_code)
+    if level == HubLevel.DISTRICT and kind != "county":
+        return "a district-level hub is registered in its district or county (区/县), e.g. 500103"
+    if level == HubLevel.CITY and kind == "province" and region_code[:2] not in MUNICIPALITIES:
+        return "a city-level hub is registered in its city (设区市), e.g. 530100"
+    return None
+
+
+def hub_placed(group: VolunteerGroup) -> bool:
+    """Whether a hub's division fits its level. A hub from before divisions (migrated at
+    the region's own code) holds 区域内志愿者管理 over nothing until the authority
+    places it (``setGroupDivision``): it never reaches the whole region by default."""
+    if group.kind != GroupKind.HUB or group.level not in (HubLevel.CITY, HubLevel.DISTRICT):
+        return True
+    return hub_division_problem(group.level, group.division_code, connection.tenant.code) is None
 
 
 def reviews_as_authority(group: VolunteerGroup, principal) -> bool:
@@ -147,16 +174,39 @@ def require_permission_group_setter(
         raise PermissionDenied(f"you may not change the permission group of {group.name}")
     if principal.covers(group.division_code):
         return
-    held = frozenset().union(
-        *(group_powers(role.group, policy) for role in principal.roles
-          if role.group_id in principal.admin_group_ids)
-    )  # fmt: skip
+    giver = _giver(group, principal)
+    held = group_powers(giver, policy) if giver is not None else frozenset()
     beyond = policy.powers_of(name) - held
     if beyond:
         raise PermissionDenied(
             f"{name} holds {', '.join(POWER_LABELS[p] for p in sorted(beyond))}, which "
             "your group does not: only the authority grants more than you hold"
         )
+
+
+def _giver(group: VolunteerGroup, principal) -> VolunteerGroup | None:
+    """The group through which the caller may set ``group``'s permission group (002
+    §3(4)): a hub's liaison; for other groups the nearest district- or city-level hub
+    above that the caller administers. Its powers cap what it gives."""
+    if group.kind == GroupKind.HUB:
+        return group.liaison_group
+    return next(
+        (
+            hub
+            for hub in _ancestors(group)
+            if hub.kind == GroupKind.HUB
+            and hub.level in (HubLevel.CITY, HubLevel.DISTRICT)
+            and hub.id in principal.admin_group_ids
+        ),
+        None,
+    )
+
+
+def require_group_placer(group: VolunteerGroup, division_code: str, principal) -> None:
+    """Where a group is registered decides who answers for it: an authority whose
+    area holds both the old and the new division moves it."""
+    if not (principal.covers(group.division_code) and principal.covers(division_code)):
+        raise PermissionDenied("only an authority whose area holds both divisions places a group")
 
 
 def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
@@ -193,3 +243,14 @@ def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
     """本团体内志愿者管理: an admin of the group, and the group holds the power."""
     require_group_staff(group, principal)
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+
+
+def may_see_applications(group_id: int, principal) -> bool:
+    """What applicants shared (issue 10 finding 1) is for the group that decides: its
+    own staff, not its viewing groups, hubs or authorities."""
+    return principal is not None and group_id in principal.staff_group_ids
+
+
+def applications_seen_by(queryset, principal):
+    """``queryset`` of applications narrowed to the groups ``principal`` staffs."""
+    return queryset.filter(group_id__in=principal.staff_group_ids if principal else [])

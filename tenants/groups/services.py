@@ -45,6 +45,8 @@ from tenants.groups.models import (
 )
 from tenants.groups.permissions import (
     has_power,
+    hub_division_problem,
+    require_group_placer,
     require_group_reviewer,
     require_group_staff,
     require_member_manager,
@@ -207,12 +209,18 @@ def _check_division(
     region_code = connection.tenant.code
     code = (data.division_code or "").strip()
     if not code:
-        return liaison.division_code if liaison is not None else region_code
-    try:
-        check_division_in_region(code, region_code)
-    except DivisionCodeError as error:
-        problems.add("divisionCode", str(error))
-        return ""
+        code = liaison.division_code if liaison is not None else region_code
+    else:
+        try:
+            check_division_in_region(code, region_code)
+        except DivisionCodeError as error:
+            problems.add("divisionCode", str(error))
+            return ""
+    if data.kind == GroupKind.HUB:  # 区域内志愿者管理 must not reach past the hub's area
+        too_coarse = hub_division_problem(data.level, code, region_code)
+        if too_coarse:
+            problems.add("divisionCode", too_coarse)
+            return ""
     if liaison is not None and not within(code, liaison.division_code):
         problems.add(
             "divisionCode",
@@ -405,6 +413,40 @@ def set_permission_group(group_id: int, name: str, *, principal, policy) -> Volu
             previous=previous,
             now=name,
         )
+    return group
+
+
+def set_group_division(group_id: int, division_code: str, *, principal) -> VolunteerGroup:
+    """Place a group in a division (e.g. the groups issue 10's migration left at the
+    region's own code): an authority whose area holds both the old and the new one.
+    The new one lies in the liaison's area and fits a hub's level; the groups under
+    it must still lie in its area."""
+    principal = accounts.require(principal)
+    region_code = connection.tenant.code
+    code = (division_code or "").strip()
+    try:
+        check_division_in_region(code, region_code)
+    except DivisionCodeError as error:
+        raise InvalidInput(str(error), field="divisionCode") from None
+    with transaction.atomic():
+        group = _locked_group(group_id)
+        require_group_placer(group, code, principal)
+        problems = ProblemCollector()
+        liaison = group.liaison_group
+        if liaison is not None and not within(code, liaison.division_code):
+            problems.add("divisionCode", f"outside the liaison {liaison.name}'s area")
+        if group.kind == GroupKind.HUB:
+            too_coarse = hub_division_problem(group.level, code, region_code)
+            if too_coarse:
+                problems.add("divisionCode", too_coarse)
+        outside = [g.name for g in group.liaised_groups.all() if not within(g.division_code, code)]
+        if outside:
+            problems.add("divisionCode", f"groups under it lie outside: {', '.join(outside[:5])}")
+        problems.raise_if_any()
+        previous = group.division_code
+        group.division_code = code
+        group.save(update_fields=["division_code"])
+        record(principal.actor, "group.division_set", str(group.id), previous=previous, now=code)
     return group
 
 
