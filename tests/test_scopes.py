@@ -450,3 +450,110 @@ def test_a_hub_gives_no_more_powers_than_it_holds(gql):
     city = authority(gql, SLUG)
     done = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "高级团体组"}, token=city)
     assert done["data"]["setPermissionGroup"]["group"]["permissionGroup"] == "高级团体组"
+
+
+REGISTER_HUB = """mutation($input: RegisterGroupInput!) { registerGroup(input: $input) {
+  group { id divisionCode } errors { field code message } } }"""
+SET_GROUP_DIVISION = """mutation($g: ID!, $d: String!) { setGroupDivision(groupId: $g,
+  divisionCode: $d) { group { divisionCode } errors { field code message } } }"""
+
+
+def _hub_input(name: str, liaison, **extra) -> dict:
+    return {
+        "name": name,
+        "kind": "HUB",
+        "level": "DISTRICT",
+        "registrationStatus": "UNREGISTERED",
+        "liaisonGroupId": str(liaison.id),
+        "responsiblePerson": "王",
+        "contactPerson": "赵",
+        "contactPhone": "02361234567",
+        "adminUsername": unique("adm"),
+        "adminPassword": "Strong-pass-2026",
+        **extra,
+    }
+
+
+def test_a_district_hub_sits_in_its_county_and_a_migrated_one_reaches_nobody(gql, world):
+    """Review of finding 2: a district hub inheriting the city's 500000 would manage the
+    whole region; it must name its county. One left at the region's code (as the
+    migration leaves existing hubs) reaches nobody until an authority places it."""
+    name = f"域{unique('')}丙区志愿者协会"
+    refused = gql.region(SLUG, REGISTER_HUB, {"input": _hub_input(name, world.city)})
+    errors = refused["data"]["registerGroup"]["errors"]
+    assert "divisionCode" in {e["field"] for e in errors}, errors
+    # As migrated: a district hub at the region's own code, with 高级团体组（快审）.
+    hub, admin_name = register(
+        SLUG, f"域{unique('')}丁区志愿者协会", "hub", "district", world.city,
+        division_code=YUZHONG,
+    )  # fmt: skip
+    hub = approve(SLUG, hub)
+    with tenant_context(region(SLUG)):
+        type(hub).objects.filter(id=hub.id).update(division_code="500000")
+    member, _ = _member(gql, world, "team_b")  # a 沙坪坝 team's member
+    admin = login(gql, SLUG, admin_name)
+    body = gql.region(SLUG, REVEAL, {"n": member.number}, token=admin)
+    assert _code(body, "revealPersonalInfo") == "PERMISSION_DENIED"
+    # Placing it: not by another county's authority; by the city's, within the liaison.
+    county_b = authority(gql, SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
+    variables = {"g": str(hub.id), "d": SHAPINGBA}
+    denied = gql.region(SLUG, SET_GROUP_DIVISION, variables, token=county_b)
+    assert _code(denied, "setGroupDivision") == "PERMISSION_DENIED"
+    city = authority(gql, SLUG)
+    placed = gql.region(SLUG, SET_GROUP_DIVISION, variables, token=city)
+    assert placed["data"]["setGroupDivision"]["group"] == {"divisionCode": SHAPINGBA}
+    body = gql.region(SLUG, REVEAL, {"n": member.number}, token=admin)
+    assert _code(body, "revealPersonalInfo") is None  # now its own area: 沙坪坝
+
+
+def test_an_invitee_shows_nothing_and_others_see_only_active_memberships(gql, world):
+    """Review of finding 1: an invitation tells the inviting group nothing about the
+    person; a volunteer's applications elsewhere stay between them and that group."""
+    stranger, _ = register_volunteer(SLUG)
+    admin_b = login(gql, SLUG, world.admins["team_b"])
+    invite = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n) {
+      membership { status applicant { name } volunteer { name } } errors { code } } }"""
+    body = gql.region(SLUG, invite, {"g": str(world.team_b.id), "n": stranger.number},
+                      token=admin_b)  # fmt: skip
+    assert body["data"]["addMember"]["membership"] == {
+        "status": "INVITED",
+        "applicant": None,
+        "volunteer": None,
+    }
+    member, token = _member(gql, world, "team_a")
+    gql.region(SLUG, APPLY, {"g": str(world.team_b.id)}, token=token)  # shares SKILLS
+    admin_a = login(gql, SLUG, world.admins["team_a"])
+    seen = gql.region(
+        SLUG,
+        """query($n: String!) { volunteer(number: $n) { memberships { status
+        group { id } applicant { skills } } } }""",
+        {"n": member.number},
+        token=admin_a,
+    )["data"]["volunteer"]["memberships"]
+    assert [m["status"] for m in seen] == ["ACTIVE"]
+    own = gql.region(SLUG, "{ me { volunteer { memberships { status } } } }", token=token)
+    statuses = {m["status"] for m in own["data"]["me"]["volunteer"]["memberships"]}
+    assert statuses == {"ACTIVE", "APPLIED"}
+    # The group's viewing groups, hubs and authorities do not read its applications.
+    city = authority(gql, SLUG)
+    refused = gql.region(SLUG, APPLICATIONS, {"g": str(world.team_b.id)}, token=city)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+
+
+def test_pending_viewing_groups_are_not_shown(gql, world):
+    """Review: a pending group named as a viewing group stayed readable through it."""
+    pending, _ = register(SLUG, f"域{unique('')}甲区博物馆志愿服务队", "non_hub", "district",
+                          world.hub_a)  # fmt: skip
+    viewed, _ = register(
+        SLUG,
+        f"域{unique('')}甲区科技馆志愿服务队",
+        "non_hub",
+        "district",
+        world.hub_a,
+        viewing_group_ids=[pending.id, world.team_a.id],
+    )
+    viewed = approve(SLUG, viewed)
+    body = gql.region(SLUG, "query($g: ID!) { group(id: $g) { viewingGroups { name } } }",
+                      {"g": str(viewed.id)})  # fmt: skip
+    names = [g["name"] for g in body["data"]["group"]["viewingGroups"]]
+    assert names == [world.team_a.name]

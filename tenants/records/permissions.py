@@ -9,10 +9,12 @@ a record is the authority whose area holds that division.
 
 from __future__ import annotations
 
+from central.divisions import division_level
 from central.errors import PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
-from tenants.groups.models import Membership, MembershipStatus
+from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
+from tenants.volunteers.permissions import active_group_ids
 
 
 def record_division(record) -> str:
@@ -102,4 +104,24 @@ def may_grant_star(application, principal) -> bool:
     volunteer's own county (所在县（区）/设区市/省)."""
     if application.granter == Granter.GROUP:
         return application.group_id in principal.admin_group_ids
-    return principal.covers(application.volunteer.division_code, level=application.granter)
+    return any(
+        principal.covers(place, level=application.granter)
+        for place in _star_places(application.volunteer, application.granter)
+    )
+
+
+FINER = {"county": ("county",), "city": ("city", "county"), "province": ("province",)}
+
+
+def _star_places(volunteer, granter: str) -> list[str]:
+    """Where the volunteer belongs for a star of ``granter``'s level: where they live;
+    and, while that is coarser than the granter's level (not yet said, or from
+    before divisions), where their groups are registered — so that someone answers."""
+    places = [volunteer.division_code]
+    if division_level(volunteer.division_code) not in FINER.get(str(granter), ()):
+        places += list(
+            VolunteerGroup.objects.filter(id__in=active_group_ids(volunteer)).values_list(
+                "division_code", flat=True
+            )
+        )
+    return places

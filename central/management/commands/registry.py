@@ -82,6 +82,12 @@ class Command(BaseCommand):
             choices=["unregistered", "legal_person", "branch"],
         )
         grp.add_argument("--liaison", type=int, help="liaison group id")
+        grp.add_argument(
+            "--division",
+            default="",
+            help="GB/T 2260 code where it is registered (default: the liaison's; a district "
+            "hub names its county)",
+        )
         grp.add_argument("--responsible-person", required=True)
         grp.add_argument("--contact-person", required=True)
         grp.add_argument("--contact-phone", required=True)
@@ -194,13 +200,19 @@ class Command(BaseCommand):
                 liaison_group_id=o["liaison"],
                 registration_authority=o["registration_authority"],
                 unified_social_credit_code=o["uscc"],
+                division_code=o["division"],
                 admin_username=o["admin_username"],
                 admin_password=o["admin_password"],
             )
             group = groups.register_group(
                 data, principal=None, policy=policy, certificate_upload=upload
             )
-            return {"id": group.id, "name": group.name, "review": group.review}
+            return {
+                "id": group.id,
+                "name": group.name,
+                "review": group.review,
+                "division": group.division_code,
+            }
         if action == "review-group":
             group = groups.review_group(
                 o["group_id"], o["approve"], o["reason"], principal=principal, policy=policy

@@ -29,19 +29,49 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.AddConstraint(
-            model_name="training",
-            constraint=models.CheckConstraint(
-                condition=models.Q(trained_on__gte=datetime.date(1989, 1, 1)),
-                name="training_date_plausible",
-            ),
+        # NOT VALID: rows already there (a record dated 0001-01-01 was accepted before)
+        # must not stop a region's migration; new and changed rows are checked.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    [
+                        "ALTER TABLE recognition_training ADD CONSTRAINT training_date_plausible "
+                        "CHECK (trained_on >= '1989-01-01') NOT VALID"
+                    ],
+                    ["ALTER TABLE recognition_training DROP CONSTRAINT IF EXISTS training_date_plausible"],
+                )
+            ],
+            state_operations=[
+                migrations.AddConstraint(
+                    model_name="training",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(trained_on__gte=datetime.date(1989, 1, 1)),
+                        name="training_date_plausible",
+                    ),
+                )
+            ],
         ),
-        migrations.AddConstraint(
-            model_name="award",
-            constraint=models.CheckConstraint(
-                condition=models.Q(awarded_on__gte=datetime.date(1989, 1, 1)),
-                name="award_date_plausible",
-            ),
+        # NOT VALID: rows already there (a record dated 0001-01-01 was accepted before)
+        # must not stop a region's migration; new and changed rows are checked.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    [
+                        "ALTER TABLE recognition_award ADD CONSTRAINT award_date_plausible "
+                        "CHECK (awarded_on >= '1989-01-01') NOT VALID"
+                    ],
+                    ["ALTER TABLE recognition_award DROP CONSTRAINT IF EXISTS award_date_plausible"],
+                )
+            ],
+            state_operations=[
+                migrations.AddConstraint(
+                    model_name="award",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(awarded_on__gte=datetime.date(1989, 1, 1)),
+                        name="award_date_plausible",
+                    ),
+                )
+            ],
         ),
         migrations.RunSQL(
             [

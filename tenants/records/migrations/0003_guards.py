@@ -111,12 +111,27 @@ class Migration(migrations.Migration):
     dependencies = [("records", "0002_integrity")]
 
     operations = [
-        migrations.AddConstraint(
-            model_name="servicerecord",
-            constraint=models.CheckConstraint(
-                condition=models.Q(service_date__gte=datetime.date(1989, 1, 1)),
-                name="record_service_date_plausible",
-            ),
+        # NOT VALID: rows already there (a record dated 0001-01-01 was accepted before)
+        # must not stop a region's migration; new and changed rows are checked.
+        migrations.SeparateDatabaseAndState(
+            database_operations=[
+                migrations.RunSQL(
+                    [
+                        "ALTER TABLE records_servicerecord ADD CONSTRAINT record_service_date_plausible "
+                        "CHECK (service_date >= '1989-01-01') NOT VALID"
+                    ],
+                    ["ALTER TABLE records_servicerecord DROP CONSTRAINT IF EXISTS record_service_date_plausible"],
+                )
+            ],
+            state_operations=[
+                migrations.AddConstraint(
+                    model_name="servicerecord",
+                    constraint=models.CheckConstraint(
+                        condition=models.Q(service_date__gte=datetime.date(1989, 1, 1)),
+                        name="record_service_date_plausible",
+                    ),
+                )
+            ],
         ),
         migrations.RunSQL([PROTECT_RECORD], [OLD_PROTECT_RECORD]),
         migrations.RunSQL(
