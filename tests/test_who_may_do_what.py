@@ -954,6 +954,12 @@ MUTATIONS = [
         who("city"),
     ),
     Row(
+        "setGroupDivision",
+        m("setGroupDivision", "$g: ID!", f'groupId: $g, divisionCode: "{YUZHONG}"'),
+        TEAM,
+        who("city"),  # an authority holding both divisions; 沙坪坝's holds neither
+    ),
+    Row(
         "applyToGroup",
         m("applyToGroup", "$g: ID!", "groupId: $g, share: [SKILLS]"),
         fixed(lambda w: {"g": str(w.orgs["open"].id)}),
