@@ -24,7 +24,6 @@ from schema.region.types import (
     LIST_FIRST,
     decode_cursor,
 )
-from tenants.groups.permissions import applications_seen_by
 from tenants.groups.selectors import (
     active_memberships,
     approved_groups,
@@ -212,7 +211,7 @@ PAGES: dict[tuple[str, str], Page] = {
     ),
     ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), to_attr("subgroups")),
     ("VolunteerGroup", "applications"): _by_id(
-        lambda viewer: applications_seen_by(pending_applications(), viewer[0]),
+        lambda viewer: memberships_seen_by(pending_applications(), *viewer),
         to_attr("applications"),
         gated=True,
     ),

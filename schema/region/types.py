@@ -246,12 +246,15 @@ class Membership:
     @strawberry.field(
         description="What the group may see of the volunteer before they are its member."
     )
-    def applicant(self) -> Applicant | None:
-        if self._model.status != group_models.MembershipStatus.APPLIED:
+    def applicant(self, info: Info) -> Applicant | None:
+        membership = self._model
+        if membership.status != group_models.MembershipStatus.APPLIED:
             return None  # an invitee shared nothing; a member is `volunteer`
-        return Applicant(
-            _model=self._model.volunteer, _shared=frozenset(self._model.shared_fields or ())
-        )
+        # What the applicant shared is for the group that decides, not its overseers.
+        shared = membership.shared_fields or ()
+        if not may_see_applications(membership.group_id, principal_of(info)):
+            shared = ()
+        return Applicant(_model=membership.volunteer, _shared=frozenset(shared))
 
     @strawberry.field
     def group(self) -> VolunteerGroup:
@@ -385,10 +388,8 @@ class VolunteerGroup:
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_applications(self._model.id, principal_of(info)):
-            raise AccessError(
-                PermissionDenied(f"only the staff of {self._model} see its applications")
-            )
+        if not may_see_members(self._model.id, info):
+            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
         rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
         return [Membership(_model=m) for m in rows]
 

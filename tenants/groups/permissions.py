@@ -247,10 +247,6 @@ def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
 
 def may_see_applications(group_id: int, principal) -> bool:
     """What applicants shared (issue 10 finding 1) is for the group that decides: its
-    own staff, not its viewing groups, hubs or authorities."""
+    own staff, not its viewing groups, hubs or authorities (they see the application,
+    not what was shared)."""
     return principal is not None and group_id in principal.staff_group_ids
-
-
-def applications_seen_by(queryset, principal):
-    """``queryset`` of applications narrowed to the groups ``principal`` staffs."""
-    return queryset.filter(group_id__in=principal.staff_group_ids if principal else [])
