@@ -502,8 +502,8 @@ def test_a_long_history_near_the_limit_transfers_whole(peer, server):
     """Finding 7: one limit (INTEROP_INBOX_MAX_BYTES, 20 MiB), enforced by the inbox
     itself — not Django's 2.5 MiB DATA_UPLOAD_MAX_MEMORY_SIZE. A package just under
     it is imported whole; one byte over it is 413 TOO_LARGE."""
-    limit = settings.INTEROP_INBOX_MAX_BYTES
-    assert limit == 20 * 1024 * 1024
+    limit = 20 * 1024 * 1024  # as documented (interop/README.md)
+    assert getattr(settings, "INTEROP_INBOX_MAX_BYTES", None) == limit
     envelope = _big_package(peer, limit - 400 * 1024)
     content = json.dumps(envelope, ensure_ascii=False).encode()
     assert limit - 512 * 1024 < len(content) <= limit, len(content)
