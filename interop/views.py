@@ -123,7 +123,8 @@ def inbox(request):
                 }
             )
         if answerer is None:
-            code = (payload.get("destination") or {}).get("regionCode")
+            destination = payload.get("destination")
+            code = destination.get("regionCode") if isinstance(destination, dict) else None
             return _refuse(400, "WRONG_DESTINATION", f"no region {code} is served here")
         with tenant_context(answerer):
             transfer, fresh = import_package(envelope, answerer)

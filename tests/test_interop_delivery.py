@@ -424,6 +424,27 @@ def test_the_inbox_signs_receipts_and_refusals(gql, peer, server):
     )
     assert refusal["code"] == "BAD_SIGNATURE"
     assert signing.lookup("530000").local
+    # Odd shapes are typed 4xx refusals, never 500s; signed once a region of ours
+    # can be named.
+    for body, code, signer in (
+        ({"package": []}, "MALFORMED", None),
+        ({"package": {"destination": "530000"}}, "WRONG_DESTINATION", None),
+        ({"package": {"destination": {"regionCode": ["530000"]}}}, "WRONG_DESTINATION", None),
+        (
+            {"package": {"destination": {"regionCode": "530000"}}, "signature": 5},
+            "UNSUPPORTED_VERSION",
+            "530000",
+        ),
+        (
+            {"request": {"from": "500000", "to": "999999"}, "signature": {}},
+            "UNKNOWN_SENDER",
+            "500000",
+        ),
+    ):
+        answer = httpx.post(inbox, json=body, headers={"Host": "localhost"})
+        assert 400 <= answer.status_code < 500, (body, answer.status_code, answer.text[:200])
+        assert answer.json()["error"]["code"] == code, (body, answer.text[:200])
+        assert (answer.json().get("receipt") or {}).get("signature", {}).get("keyId") == signer
 
 
 def _big_package(peer: FakePeer, size: int) -> dict:
@@ -573,8 +594,9 @@ def test_the_worker_survives_odd_answers_and_a_database_restart(gql, peer):
         )
     try:
         _, _, transfer_id = consent_to_peer(gql)
-        _wait_for(lambda: len(peer.received) >= 1, 30, "a first attempt")
-        assert worker.poll() is None
+        # Two non-JSON 200s: retried (2 s backoff), the worker still there.
+        _wait_for(lambda: len(peer.received) >= 2, 30, "a second attempt after a non-JSON 200")
+        assert worker.poll() is None, log.read_text()
         url = platform_database_url()
 
         def kill_connections():
