@@ -144,7 +144,11 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
             message.inbox_url = entry.inbox_url
         # Decrypted only to send: the signature covers the clear content.
         envelope = at_rest.clear(message.body)
-        kind, subject_id, payload = receipts.subject(envelope)
+        about = receipts.subject(envelope)
+        if about is None:
+            _refuse(message, "MALFORMED", "neither a package nor a request", report, by="outbox")
+            return
+        kind, subject_id, payload = about
         digest = receipts.digest(payload)
         content = json.dumps(envelope, ensure_ascii=False).encode()
         if len(content) > settings.INTEROP_INBOX_MAX_BYTES:
