@@ -663,3 +663,21 @@ def test_up_supervises_the_delivery_worker(fresh_database):
     assert "interop delivery worker: started" in output, output
     assert "restarting" in output, output
     _wait_for(lambda: not _processes_with(marker), 15, "no process of up's left")
+    # --no-deliver: served without the worker (production runs it as its own service).
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],
+        cwd=REPO,
+        env=child_env(url, **{name: value}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process, timeout=240)
+        time.sleep(2)
+        assert not [cmd for _, _, cmd in _processes_with(marker) if "interop deliver" in cmd]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+    assert "interop delivery worker: off (--no-deliver)" in process.stdout.read()
+    _wait_for(lambda: not _processes_with(marker), 15, "no process of up's left")
