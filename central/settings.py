@@ -180,6 +180,12 @@ SUSPENDED_RETRY_AFTER_SECONDS = int(os.environ.get("PLATFORM_SUSPENDED_RETRY_AFT
 # and this deployment's inbox URL as peers should call it.
 TRANSFER_CONSENT_DAYS = int(os.environ.get("PLATFORM_TRANSFER_CONSENT_DAYS", "30"))
 INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/interop/inbox")
+# The one size limit of a message to the inbox (issue 11 finding 7): a package
+# this large is taken whole; a larger one is 413 TOO_LARGE, and the sender refuses
+# to send one before it leaves. The inbox reads its body itself, so Django's
+# DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, for forms and GraphQL) does not apply; a
+# reverse proxy in front must allow at least this much (nginx client_max_body_size).
+INTEROP_INBOX_MAX_BYTES = int(os.environ.get("PLATFORM_INBOX_MAX_BYTES", str(20 * 1024 * 1024)))
 
 # Production defaults (PRODUCTION, above): no GraphiQL, no introspection, unexpected
 # errors masked.

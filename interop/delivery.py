@@ -1,34 +1,69 @@
 """Delivering outbox messages to other deployments, with retries.
 
-``deliver_pending()`` goes through every region's outbox, POSTs each due
-message to the peer's inbox, and on a 2xx answer marks it delivered and — for
-a package — completes the transfer at the source, in one transaction. A
-failure (peer down, timeout, 5xx) is recorded and retried later with
-exponential backoff (``BACKOFF_SECONDS`` doubling up to ``MAX_BACKOFF``); a
-4xx refusal is final for that message and recorded as the transfer's reason.
+``deliver_pending()`` goes through every region's outbox and POSTs each due
+message to the peer's inbox, at the URL the federation directory gives **now**
+(a peer that moved is followed; issue 11 finding 5). What the answer means
+(issue 11 findings 1, 4, 5; the table is in ``interop/README.md``):
+
+- a **receipt** signed by the destination region's key (``interop/receipts.py``)
+  naming the message's id and the SHA-256 of what was sent, saying
+  ``imported``/``already_imported`` (a package) or ``requested`` (a transfer
+  request): delivered; a package's transfer completes at the source, in the same
+  transaction. Any other 2xx (``{}``, not JSON, a receipt that does not verify)
+  is retried: a transfer never completes on an HTTP status alone;
+- a **signed refusal** (4xx, ``status: rejected``) whose code is permanent
+  (``PERMANENT``): final; the transfer is refused with that code and reason;
+- 429, 503 or ``REGION_SUSPENDED``: retried after ``Retry-After`` (else backoff);
+- anything else (network error, 5xx, an unsigned or non-permanent 4xx):
+  retried with exponential backoff, ``BACKOFF_SECONDS`` doubling to
+  ``MAX_BACKOFF``.
+
 Because the peer imports a package exactly once and answers
-``already_imported`` for a repeat, re-sending after a crash is always safe.
+``already_imported`` (with a receipt) for a repeat, re-sending is always safe.
 """
 
 from __future__ import annotations
 
 import datetime
+import email.utils
+import json
 from dataclasses import dataclass
 
 import httpx
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.models import Region
-from interop import at_rest
-from interop.models import OutboxMessage, TransferState
+from interop import at_rest, receipts, signing
+from interop.models import OutboxMessage, Transfer, TransferState
 from interop.services import complete_outgoing
 from tenants.audit.services import record as audit
 
 BACKOFF_SECONDS = 2
 MAX_BACKOFF = 300
+MAX_RETRY_AFTER = 24 * 3600
 TIMEOUT = 10
+
+# Refusal codes that end a message (signed by the region it was sent to). Every
+# other code, and a refusal that is not signed, is retried.
+PERMANENT = frozenset(
+    {
+        "MALFORMED",
+        "UNSUPPORTED_VERSION",
+        "BAD_SIGNATURE",
+        "WRONG_DESTINATION",
+        "CONFLICT",
+        "NOT_FOUND",
+        "INVALID",
+        "PERMISSION_DENIED",
+        "TOO_LARGE",
+    }
+)
+# Refusals that say "later": retried after Retry-After.
+LATER_STATUS = frozenset({429, 503})
+LATER_CODES = frozenset({"REGION_SUSPENDED", "THROTTLED"})
 
 
 @dataclass
@@ -42,20 +77,43 @@ def _backoff(attempts: int) -> datetime.timedelta:
     return datetime.timedelta(seconds=min(BACKOFF_SECONDS * 2 ** max(attempts - 1, 0), MAX_BACKOFF))
 
 
+def retry_after(value: str | None) -> datetime.timedelta | None:
+    """A ``Retry-After`` header (seconds or an HTTP date) as a delay, capped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = int(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = int((when - timezone.now()).total_seconds())
+    return datetime.timedelta(seconds=min(max(seconds, 1), MAX_RETRY_AFTER))
+
+
 def deliver_pending(
     now: datetime.datetime | None = None, client: httpx.Client | None = None
 ) -> DeliveryReport:
     report = DeliveryReport()
+    own_client = client is None
     client = client or httpx.Client(timeout=TIMEOUT)
-    for region in Region.objects.filter(status=Region.Status.ACTIVE):
-        with tenant_context(region):
-            due = list(
-                OutboxMessage.objects.filter(
-                    delivered_at__isnull=True, next_attempt_at__lte=now or timezone.now()
-                ).values_list("id", flat=True)
-            )
-            for message_id in due:
-                _deliver_one(message_id, client, report)
+    try:
+        for region in Region.objects.filter(status=Region.Status.ACTIVE):
+            with tenant_context(region):
+                due = list(
+                    OutboxMessage.objects.filter(
+                        delivered_at__isnull=True, next_attempt_at__lte=now or timezone.now()
+                    ).values_list("id", flat=True)
+                )
+                for message_id in due:
+                    _deliver_one(message_id, client, report)
+    finally:
+        if own_client:
+            client.close()
     return report
 
 
@@ -70,43 +128,119 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
         if message is None:
             return  # another worker has it, or it was delivered meanwhile
         message.attempts += 1
+        # The peer's inbox as the directory says now, not as it was when written.
+        entry = signing.lookup(message.destination_code)
+        if entry is None or entry.local or not entry.inbox_url:
+            _retry(message, f"{message.destination_code} has no inbox in the directory", report)
+            return
+        if entry.inbox_url != message.inbox_url:
+            audit(
+                "system:interop",
+                "outbox.readdressed",
+                str(message.id),
+                old=message.inbox_url,
+                new=entry.inbox_url,
+            )
+            message.inbox_url = entry.inbox_url
+        # Decrypted only to send: the signature covers the clear content.
+        envelope = at_rest.clear(message.body)
+        about = receipts.subject(envelope)
+        if about is None:
+            _refuse(message, "MALFORMED", "neither a package nor a request", report, by="outbox")
+            return
+        kind, subject_id, payload = about
+        digest = receipts.digest(payload)
+        content = json.dumps(envelope, ensure_ascii=False).encode()
+        if len(content) > settings.INTEROP_INBOX_MAX_BYTES:
+            _refuse(
+                message,
+                "TOO_LARGE",
+                f"the message is {len(content)} bytes, more than the inbox limit of "
+                f"{settings.INTEROP_INBOX_MAX_BYTES}",
+                report,
+                by="this deployment",
+            )
+            return
         try:
-            # Decrypted only to send: the signature covers the clear content.
-            response = client.post(message.inbox_url, json=at_rest.clear(message.body))
+            response = client.post(
+                message.inbox_url,
+                content=content,
+                headers={"Content-Type": "application/json"},
+            )
         except httpx.HTTPError as error:
-            _retry(message, f"{type(error).__name__}: {error}"[:500], report)
+            _retry(message, f"{type(error).__name__}: {error}", report)
             return
-        if response.status_code >= 500:
-            _retry(message, f"HTTP {response.status_code}", report)
-            return
-        if response.status_code >= 400:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            answer = {}
+        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        code = str(error.get("code") or "")
+        status = response.status_code
+        untrusted = ""
+        try:
+            receipt = receipts.verify(
+                answer.get("receipt"),
+                region_code=message.destination_code,
+                kind=kind,
+                subject_id=subject_id,
+                payload_digest=digest,
+            )
+        except receipts.InvalidReceipt as invalid:
+            receipt, untrusted = None, str(invalid)
+        if 200 <= status < 300:
+            if receipt is None or receipt["status"] not in receipts.ACCEPTED[kind]:
+                why = untrusted if receipt is None else f"the receipt says {receipt['status']}"
+                _retry(message, f"HTTP {status} without a valid receipt: {why}", report)
+                return
             message.delivered_at = timezone.now()
-            message.last_error = response.text[:500]
+            message.last_error = ""
             message.save()
-            transfer = message.transfer
-            if transfer.state == TransferState.EXPORTED:
-                transfer.state = TransferState.REFUSED
-                transfer.reason = f"refused by {message.destination_code}: {response.text[:400]}"
-                transfer.save(update_fields=["state", "reason"])
-            audit("system:interop", "outbox.refused", str(message.id), status=response.status_code)
-            report.refused += 1
+            if message.kind == "package":
+                complete_outgoing(message.transfer)
+            audit("system:interop", "outbox.delivered", str(message.id), answer=receipt["status"])
+            report.delivered += 1
             return
-        message.delivered_at = timezone.now()
-        message.last_error = ""
-        message.save()
-        if message.kind == "package":
-            complete_outgoing(message.transfer)
-        audit(
-            "system:interop",
-            "outbox.delivered",
-            str(message.id),
-            answer=response.json().get("status", ""),
-        )
-        report.delivered += 1
+        if status in LATER_STATUS or code in LATER_CODES:
+            delay = retry_after(response.headers.get("Retry-After"))
+            _retry(message, f"HTTP {status} {code}: {error.get('reason', '')}", report, delay)
+            return
+        if 400 <= status < 500 and code in PERMANENT:
+            if receipt is not None and receipt["status"] == "rejected" and receipt["code"] == code:
+                _refuse(message, code, receipt["reason"], report, by=message.destination_code)
+                return
+            _retry(message, f"HTTP {status} {code}, not a signed refusal: {untrusted}", report)
+            return
+        _retry(message, f"HTTP {status} {code}: {response.text[:300]}", report)
 
 
-def _retry(message: OutboxMessage, error: str, report: DeliveryReport) -> None:
-    message.last_error = error
-    message.next_attempt_at = timezone.now() + _backoff(message.attempts)
+def _retry(
+    message: OutboxMessage,
+    error: str,
+    report: DeliveryReport,
+    delay: datetime.timedelta | None = None,
+) -> None:
+    message.last_error = error[:500]
+    message.next_attempt_at = timezone.now() + (delay or _backoff(message.attempts))
     message.save()
     report.retrying += 1
+
+
+def _refuse(
+    message: OutboxMessage, code: str, reason: str, report: DeliveryReport, *, by: str
+) -> None:
+    """A final refusal: the message is done, and the transfer it carried is refused
+    with the code and reason (a package at the source, a request at the asker)."""
+    message.delivered_at = timezone.now()
+    message.last_error = f"{code}: {reason}"[:500]
+    message.save()
+    transfer = Transfer.objects.select_for_update().get(id=message.transfer_id)
+    if transfer.state in (TransferState.EXPORTED, TransferState.REQUESTED):
+        transfer.state = TransferState.REFUSED
+        transfer.refusal_code = code
+        transfer.reason = f"refused by {by}: {code}: {reason}"[:500]
+        transfer.save(update_fields=["state", "refusal_code", "reason"])
+    audit("system:interop", "outbox.refused", str(message.id), code=code, by=by)
+    report.refused += 1

@@ -45,6 +45,9 @@ class Transfer(models.Model):
     consented_at = models.DateTimeField(null=True, blank=True)
     consented_by = models.CharField(max_length=120, blank=True, default="")
     reason = models.CharField(max_length=500, blank=True, default="")
+    # The typed code of a refusal by the other region (issue 11 finding 4), e.g.
+    # CONFLICT; empty unless the other side refused.
+    refusal_code = models.CharField(max_length=32, blank=True, default="")
     package_id = models.UUIDField(null=True, blank=True)
     package = models.JSONField(null=True, blank=True)  # the signed envelope
     delivery = models.CharField(max_length=16, default="direct")  # direct / outbox / offline

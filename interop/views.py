@@ -11,22 +11,40 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from django_tenants.utils import tenant_context
 
-from central.errors import RegionSuspended
+from central.errors import RegionSuspended, ServiceError
 from central.models import Region
 from central.text import first_bad_text
-from interop import signing
+from interop import receipts, signing
 from interop.package import PackageRejected
 from interop.services import handle_transfer_request, import_package
 
-MAX_BODY = 20 * 1024 * 1024
+# HTTP status of each refusal code; anything not listed is 400.
+REFUSAL_STATUS = {
+    "UNKNOWN_SENDER": 403,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "CONFLICT": 409,
+    "TOO_LARGE": 413,
+    "REGION_SUSPENDED": 503,
+}
 
 
-def _refuse(status: int, code: str, reason: str) -> JsonResponse:
-    return JsonResponse(
-        {"status": "rejected", "error": {"code": code, "reason": reason}},
-        status=status,
-        json_dumps_params={"ensure_ascii": False},
-    )
+def _refuse(status: int, code: str, reason: str, receipt: dict | None = None) -> JsonResponse:
+    body = {"status": "rejected", "error": {"code": code, "reason": reason}}
+    if receipt is not None:
+        body["receipt"] = receipt
+    return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
+
+
+def _answerer(kind: str, payload: dict) -> Region | None:
+    """The region of this deployment a message is addressed to, which signs the
+    answer: a package's destination, a transfer request's source."""
+    if kind == "package":
+        destination = payload.get("destination")
+        code = destination.get("regionCode") if isinstance(destination, dict) else None
+    else:
+        code = payload.get("from")
+    return Region.objects.filter(code=str(code)).first()
 
 
 @csrf_exempt
@@ -36,50 +54,97 @@ def inbox(request):
 
     Authentication is the signature: only regions in the directory can sign.
     A package is imported exactly once; a repeat answers ``already_imported``.
-    A suspended region takes nothing: ``503 REGION_SUSPENDED`` with
-    ``Retry-After`` (suspension may end; the sender's outbox retries), and
-    nothing is written. A body that is not UTF-8 JSON, is nested deeper than 64
-    levels or holds a NUL or a lone surrogate is ``400 MALFORMED`` (issue 10
-    findings 7, 13).
+    Every answer about a message for one of this deployment's regions carries a
+    receipt signed by that region (``interop/receipts.py``): the sender completes
+    only on a verified ``imported``/``already_imported`` receipt and ends the
+    transfer only on a signed refusal with a permanent code (issue 11 findings 1,
+    4). A refusal is a 4xx with a typed code, never a 500. A suspended region
+    takes nothing: ``503 REGION_SUSPENDED`` with ``Retry-After`` (the sender
+    retries). A body larger than ``INTEROP_INBOX_MAX_BYTES`` is ``413
+    TOO_LARGE`` (issue 11 finding 7); one that is not UTF-8 JSON, is nested
+    deeper than 64 levels or holds a NUL or a lone surrogate is ``400 MALFORMED``
+    (issue 10 findings 7, 13).
     """
-    if len(request.body) > MAX_BODY:
-        return _refuse(413, "TOO_LARGE", "the package is larger than 20 MiB")
+    limit = settings.INTEROP_INBOX_MAX_BYTES
+    too_large = f"the message is larger than {limit} bytes ({limit / 1048576:g} MiB)"
     try:
-        envelope = orjson.loads(request.body)  # invalid UTF-8, too deep: refused
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        return _refuse(413, "TOO_LARGE", too_large)
+    # Read the stream ourselves: request.body would apply Django's
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), which was the real limit before.
+    content = request.read(limit + 1)
+    if len(content) > limit:
+        return _refuse(413, "TOO_LARGE", too_large)
+    try:
+        envelope = orjson.loads(content)  # invalid UTF-8, too deep: refused
     except orjson.JSONDecodeError:
         return _refuse(400, "MALFORMED", "the body is not JSON")
-    bad = first_bad_text(envelope, MAX_BODY)
+    bad = first_bad_text(envelope, limit)
     if bad is not None:
         return _refuse(400, "MALFORMED", f"{bad[0] or 'the body'}: {bad[1]}")
-    try:
-        if isinstance(envelope, dict) and "request" in envelope:
-            transfer = handle_transfer_request(envelope)
-            return JsonResponse({"status": "requested", "transferId": str(transfer.public_id)})
-        code = (
-            (envelope.get("package") or {}).get("destination", {}).get("regionCode")
-            if isinstance(envelope, dict)
-            else None
+    about = receipts.subject(envelope)
+    if about is None:
+        return _refuse(400, "MALFORMED", "neither a package nor a transfer request")
+    kind, subject_id, payload = about
+    answerer = _answerer(kind, payload)
+    digest = receipts.digest(payload)
+
+    def signed(status: str, code: str = "", reason: str = "") -> dict | None:
+        if answerer is None:
+            return None
+        return receipts.issue(
+            answerer,
+            kind=kind,
+            subject_id=subject_id,
+            payload_digest=digest,
+            status=status,
+            code=code,
+            reason=reason,
         )
-        region = Region.objects.filter(code=str(code)).first()
-        if region is None:
+
+    def refuse(code: str, reason: str) -> JsonResponse:
+        status = REFUSAL_STATUS.get(code, 400)
+        response = _refuse(status, code, reason, signed("rejected", code, reason))
+        if code == "REGION_SUSPENDED":
+            response["Retry-After"] = str(settings.SUSPENDED_RETRY_AFTER_SECONDS)
+        return response
+
+    try:
+        if kind == "transfer_request":
+            transfer = handle_transfer_request(envelope)
+            return JsonResponse(
+                {
+                    "status": "requested",
+                    "transferId": str(transfer.public_id),
+                    "receipt": signed("requested"),
+                }
+            )
+        if answerer is None:
+            destination = payload.get("destination")
+            code = destination.get("regionCode") if isinstance(destination, dict) else None
             return _refuse(400, "WRONG_DESTINATION", f"no region {code} is served here")
-        with tenant_context(region):
-            transfer, fresh = import_package(envelope, region)
+        with tenant_context(answerer):
+            transfer, fresh = import_package(envelope, answerer)
+        status = "imported" if fresh else "already_imported"
         return JsonResponse(
             {
-                "status": "imported" if fresh else "already_imported",
+                "status": status,
                 "packageId": str(transfer.package_id),
                 "volunteerNumber": transfer.volunteer_number,
+                "receipt": signed(status),
             }
         )
     except PackageRejected as error:
-        return _refuse(400, error.code, error.reason)
+        return refuse(error.code, error.reason)
     except RegionSuspended as error:
-        response = _refuse(503, "REGION_SUSPENDED", str(error))
-        response["Retry-After"] = str(settings.SUSPENDED_RETRY_AFTER_SECONDS)
-        return response
+        return refuse("REGION_SUSPENDED", str(error))
+    except ServiceError as error:  # e.g. CONFLICT: the volunteer was transferred already
+        return refuse(error.problems[0].code, str(error))
     except DataError:
-        return _refuse(400, "MALFORMED", "a value of the package is not acceptable")
+        return refuse("MALFORMED", "a value of the package is not acceptable")
 
 
 @require_GET

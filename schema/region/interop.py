@@ -46,6 +46,11 @@ class TransferType:
     )
 
     reason: str = model_field("reason")
+    refusal_code: str = model_field(
+        "refusal_code",
+        description="The typed code of the other region's refusal (e.g. CONFLICT, "
+        "BAD_SIGNATURE), empty unless it refused; reason says why (issue 11 finding 4).",
+    )
     requested_at: datetime.datetime = model_field("requested_at")
     expires_at: datetime.datetime | None = model_field("expires_at")
     consented_at: datetime.datetime | None = model_field("consented_at")

@@ -1,7 +1,11 @@
 """``manage.py interop …``: transfers between regions from the shell.
 
 - ``deliver [--loop] [--interval S]``: send due outbox messages to peers (safe to
-  run repeatedly or continuously; schedule it or run it as a service);
+  run repeatedly or continuously; ``manage.py up`` runs ``--loop`` as its child,
+  production as a service: ``platform/README.md``). With ``--loop`` it survives
+  any error of a round (a database restart, a peer's odd answer): one line on
+  stderr, the connection dropped, and the next round reconnects (issue 11
+  finding 6);
 - ``export --region CODE --transfer ID --out FILE``: write an exported package
   to a file for offline delivery;
 - ``import FILE``: import a package file into the region it is addressed to;
@@ -13,11 +17,12 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import httpx
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
@@ -39,6 +44,9 @@ class Command(BaseCommand):
         deliver.add_argument("--loop", action="store_true", help="keep running")
         deliver.add_argument("--interval", type=float, default=5.0)
         deliver.add_argument("--max-rounds", type=int, default=0, help="stop after N (loop)")
+        deliver.add_argument(
+            "--parent", type=int, default=0, help="exit when process PID is gone (manage.py up)"
+        )
         export = sub.add_parser("export", help="write an exported package to a file")
         export.add_argument("--region", required=True)
         export.add_argument("--transfer", required=True)
@@ -63,18 +71,55 @@ class Command(BaseCommand):
         except (ServiceError, PackageRejected) as error:
             raise CommandError(str(error)) from None
 
-    def _deliver(self, loop, interval, max_rounds, **_):
+    def _deliver(self, loop, interval, max_rounds, parent, **_):
+        if not loop:
+            try:
+                report = deliver_pending()
+            except DatabaseError as error:
+                raise CommandError(f"database: {str(error).strip()[:300]}") from None
+            self._report(report)
+            return
         rounds = 0
+        try:
+            while True:
+                try:
+                    report = deliver_pending()
+                except Exception as error:  # the worker outlives any round
+                    # One line per error; the next round starts on a fresh connection.
+                    first = (str(error).strip().splitlines() or [""])[0][:300]
+                    self.stderr.write(
+                        f"interop deliver: {type(error).__name__}: {first} "
+                        f"(next round in {interval:g}s)"
+                    )
+                    connections.close_all()
+                else:
+                    if report.delivered or report.retrying or report.refused:
+                        self._report(report)
+                rounds += 1
+                if max_rounds and rounds >= max_rounds:
+                    return
+                if not self._sleep(interval, parent):
+                    return
+        except KeyboardInterrupt:
+            return
+
+    def _report(self, report) -> None:
+        self.stdout.write(
+            f"delivered {report.delivered}, retrying {report.retrying}, refused {report.refused}"
+        )
+        self.stdout.flush()
+
+    @staticmethod
+    def _sleep(interval: float, parent: int) -> bool:
+        """Wait ``interval`` seconds; False once the parent (``up``) is gone."""
+        deadline = time.monotonic() + interval
         while True:
-            report = deliver_pending()
-            rounds += 1
-            self.stdout.write(
-                f"delivered {report.delivered}, retrying {report.retrying}, "
-                f"refused {report.refused}"
-            )
-            if not loop or (max_rounds and rounds >= max_rounds):
-                return
-            time.sleep(interval)
+            if parent and os.getppid() != parent:
+                return False
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            time.sleep(min(left, 0.5))
 
     def _export(self, region, transfer, out, **_):
         target = Region.objects.filter(code=region).first()

@@ -5,12 +5,20 @@ that is behind the migrations on disk (one query finds them), provisions the
 seed regions that are missing, creates the first central admin (printing its
 password and its TOTP device's otpauth:// URI once), then serves the app until
 Ctrl-C. Safe to run again: every step skips what is already done.
+
+While serving, it also runs the interop delivery worker (``manage.py interop
+deliver --loop``) as a child process, restarted if it dies and stopped with the
+server on Ctrl-C or SIGTERM (issue 11 finding 6); ``--no-deliver`` leaves it out
+(run it elsewhere, e.g. as the ``interop-deliver`` service: platform/README.md).
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -37,8 +45,13 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4, help="threads per worker")
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
+        parser.add_argument(
+            "--no-deliver",
+            action="store_true",
+            help="do not run the interop delivery worker (manage.py interop deliver --loop)",
+        )
 
-    def handle(self, *args, host, port, workers, threads, no_serve, no_seed, **options):
+    def handle(self, *args, host, port, workers, threads, no_serve, no_seed, no_deliver, **options):
         started = time.monotonic()
         db = settings.DATABASES["default"]
         self.stdout.write(f"database: {db['NAME']} on {db['HOST'] or 'localhost'}")
@@ -80,7 +93,21 @@ class Command(BaseCommand):
             return
         self._print_urls(host, port)
         connections.close_all()  # never share a connection with forked workers
-        serve(host=host, port=port, workers=workers, threads=threads)
+        worker = None
+        if no_deliver:
+            self.stdout.write("interop delivery worker: off (--no-deliver)")
+        else:
+            worker = DeliveryWorker(self._say)
+            worker.start()
+        try:
+            serve(host=host, port=port, workers=workers, threads=threads)
+        finally:
+            if worker is not None:
+                worker.stop()  # only in this process, not in a forked server worker
+
+    def _say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def _migrate_regions(self, parallel_from: int = PARALLEL_FROM) -> None:
         """Migrate the regions whose schema is behind the migrations on disk."""
@@ -190,6 +217,60 @@ def migrate_in_processes(
     finally:
         pool.terminate()
         pool.join()
+
+
+class DeliveryWorker:
+    """``manage.py interop deliver --loop`` as a supervised child: restarted (after
+    1 s, doubling to 60 s while it keeps dying at once) when it exits, stopped by
+    :meth:`stop`. It runs in its own session, so a Ctrl-C reaches only ``up``,
+    which stops it; it also exits by itself if ``up`` disappears (``--parent``)."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say = say
+        self.owner = os.getpid()
+        self.process: subprocess.Popen | None = None
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, name="interop-deliver", daemon=True)
+
+    def command(self) -> list[str]:
+        manage = str(settings.BASE_DIR / "manage.py")
+        return [sys.executable, manage, "interop", "deliver", "--loop", "--parent", str(self.owner)]
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        delay = 1.0
+        while True:
+            with self.lock:
+                if self.stopping.is_set():
+                    return
+                self.process = subprocess.Popen(self.command(), start_new_session=True)
+                started = time.monotonic()
+                self.say(f"interop delivery worker: started (pid {self.process.pid})")
+            code = self.process.wait()
+            if self.stopping.is_set():
+                return
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 60.0)
+            self.say(f"interop delivery worker: exited with {code}; restarting in {delay:g}s")
+            if self.stopping.wait(delay):
+                return
+
+    def stop(self, timeout: float = 10) -> None:
+        if os.getpid() != self.owner:
+            return  # a forked server worker leaving: the worker is the master's
+        with self.lock:
+            self.stopping.set()
+            process = self.process
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        self.thread.join(timeout)
 
 
 def serve(*, host: str, port: int, workers: int, threads: int) -> None:
