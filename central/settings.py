@@ -180,6 +180,19 @@ SUSPENDED_RETRY_AFTER_SECONDS = int(os.environ.get("PLATFORM_SUSPENDED_RETRY_AFT
 # and this deployment's inbox URL as peers should call it.
 TRANSFER_CONSENT_DAYS = int(os.environ.get("PLATFORM_TRANSFER_CONSENT_DAYS", "30"))
 INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/interop/inbox")
+# Issue 11 finding 9: peers' inbox URLs must be HTTPS; plain HTTP only to a loopback
+# host (127.0.0.1, ::1, localhost), and only when this is on (development default).
+INTEROP_ALLOW_LOOPBACK_HTTP = _env_bool("PLATFORM_INTEROP_ALLOW_LOOPBACK_HTTP", not PRODUCTION)
+# Issue 11 finding 11: the key every deployment of the federation shares (out of
+# band) for the keyed hash of ID numbers its home-region directory answers about.
+# Production sets it (the same value everywhere); without it, registering while
+# peers are known is refused. The development default is shared by every clone.
+FEDERATION_HASH_KEY = os.environ.get(
+    "PLATFORM_FEDERATION_HASH_KEY",
+    "" if PRODUCTION else hashlib.sha256(b"vrp-dev-federation-hash").hexdigest(),
+)
+# Seconds to wait for each peer deployment's home-region answer.
+FEDERATION_LOOKUP_TIMEOUT = float(os.environ.get("PLATFORM_FEDERATION_LOOKUP_TIMEOUT", "3"))
 
 # Production defaults (PRODUCTION, above): no GraphiQL, no introspection, unexpected
 # errors masked.

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.models import Region
-from interop import at_rest
+from interop import at_rest, signing
 from interop.models import OutboxMessage, TransferState
 from interop.services import complete_outgoing
 from tenants.audit.services import record as audit
@@ -70,9 +70,17 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
         if message is None:
             return  # another worker has it, or it was delivered meanwhile
         message.attempts += 1
+        # i11-trust hook (issue 11 finding 9): HTTPS only, sealed to the destination's key.
         try:
-            # Decrypted only to send: the signature covers the clear content.
-            response = client.post(message.inbox_url, json=at_rest.clear(message.body))
+            url, sealed = signing.outbound(
+                message.destination_code, message.inbox_url, at_rest.clear(message.body)
+            )
+        except signing.OutboundRefused as error:
+            _retry(message, str(error)[:500], report)
+            return
+        try:
+            # Decrypted only to seal: the signature inside covers the clear content.
+            response = client.post(url, json=sealed)
         except httpx.HTTPError as error:
             _retry(message, f"{type(error).__name__}: {error}"[:500], report)
             return
