@@ -29,7 +29,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.database import database_url, ensure_database, parse_database_url
-from central.models import CentralAuditEntry, RemoteRegion
+from central.models import CentralAuditEntry, HomeRegion, RemoteRegion
 from interop import at_rest, delivery
 from interop.models import OutboxMessage, Transfer
 from tenants.volunteers import pii
@@ -409,6 +409,8 @@ def _register(base: str, slug: str, data: dict, token: str | None = None) -> dic
 
 
 def test_a_person_registered_in_one_deployment_is_refused_in_the_other(gql, server, peer):
+    from interop.federation import federation_hash
+
     staff = authority(gql, "chongqing", "province")
     data = volunteer_input()
     with peer.server():
@@ -429,6 +431,11 @@ def test_a_person_registered_in_one_deployment_is_refused_in_the_other(gql, serv
         # This deployment answers too: registered here, refused at the peer.
         ours = volunteer_input(birth=datetime.date(1993, 4, 5))
         assert _register(server.base_url, "chongqing", ours)["errors"] == []
+        # (A row from before the federation hash is answered about once backfilled.)
+        shared = federation_hash(ours["idNumber"])
+        assert HomeRegion.objects.filter(federation_hash=shared).update(federation_hash="") == 1
+        call_command("interop", "home-hashes")
+        assert HomeRegion.objects.filter(federation_hash=shared).count() == 1
         [theirs] = _register(peer.base, SLUG, {**ours, "username": unique("vol")})["errors"]
         assert theirs["code"] == "CONFLICT" and "转移接续" in theirs["message"]
     # A peer that cannot answer: the registration is refused, to be tried again.

@@ -9,6 +9,7 @@
   ``peer fetch URL`` / ``peer list``: the remote part of the federation directory;
   keys are pinned: a changed key needs a rotation signed by the pinned key, or
   ``peer trust --code C --fingerprint F`` by a central admin (issue 11 finding 10);
+- ``home-hashes``: give home-region rows from before issue 11 their federation hash;
 - ``keys``: this deployment's regions, their public keys and fingerprints;
   ``keys rotate --region C``: new keys, with a rotation statement signed by the old.
 """
@@ -19,17 +20,21 @@ import json
 import time
 
 import httpx
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
-from central.models import Region
+from central.models import HomeRegion, Region
 from interop import at_rest, peers, signing
 from interop.delivery import deliver_pending
+from interop.federation import federation_hash
 from interop.models import Transfer
 from interop.package import PackageRejected
 from interop.services import import_package
 from tenants.audit.services import record as audit
+from tenants.volunteers import pii
+from tenants.volunteers.models import Volunteer
 
 
 class Command(BaseCommand):
@@ -61,6 +66,7 @@ class Command(BaseCommand):
         trust.add_argument("--code", required=True)
         trust.add_argument("--fingerprint", required=True, help="SHA-256 of the new key (hex)")
         peer_sub.add_parser("list")
+        sub.add_parser("home-hashes", help="give older home-region rows their federation hash")
         keys = sub.add_parser("keys", help="this deployment's regions and public keys")
         keys_sub = keys.add_subparsers(dest="keys_action", required=False)
         rotate = keys_sub.add_parser("rotate", help="new keys for a region, signed by the old")
@@ -68,7 +74,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"_{action}")(**options)
+            getattr(self, "_" + action.replace("-", "_"))(**options)
         except (ServiceError, PackageRejected) as error:
             raise CommandError(str(error)) from None
 
@@ -167,6 +173,27 @@ class Command(BaseCommand):
             self.stdout.write(f"peer {item['code']} {item['name']}: {outcome}")
         if refused:
             raise CommandError("refused: " + " | ".join(refused))
+
+    def _home_hashes(self, **_):
+        """Issue 11 finding 11: rows registered before the federation hash existed
+        get it from the volunteer's (decrypted) ID number, so peers' questions about
+        them are answered. Safe to run again."""
+        if not settings.FEDERATION_HASH_KEY:
+            raise CommandError("PLATFORM_FEDERATION_HASH_KEY is not set")
+        done = 0
+        for target in Region.objects.order_by("code"):
+            with tenant_context(target):
+                missing = set(
+                    HomeRegion.objects.filter(federation_hash="").values_list(
+                        "id_number_hash", flat=True
+                    )
+                )
+                for volunteer in Volunteer.objects.filter(id_number_hash__in=missing):
+                    shared = federation_hash(pii.decrypt(volunteer.id_number_encrypted))
+                    done += HomeRegion.objects.filter(
+                        id_number_hash=volunteer.id_number_hash, federation_hash=""
+                    ).update(federation_hash=shared)
+        self.stdout.write(self.style.SUCCESS(f"{done} home-region rows hashed for the federation"))
 
     def _keys(self, keys_action=None, region=None, **_):
         if keys_action == "rotate":
