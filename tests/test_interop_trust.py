@@ -375,20 +375,34 @@ def test_a_peers_key_is_pinned_and_changes_only_by_rotation_or_trust(peer):
     )
     assert RemoteRegion.objects.get(code=CODE).public_key == offered
     assert _audits("peer.key_trusted") >= 1
-    # Back to the peer's real key the same way (the rest of the module uses it).
-    with peer.server():
-        with pytest.raises(CommandError, match="rotation"):
-            call_command("interop", "peer", "fetch", f"{peer.base}/interop/directory")
-        call_command(
-            "interop",
-            "peer",
-            "trust",
-            "--code",
-            CODE,
-            "--fingerprint",
-            signing.fingerprint(now.public_key),
-        )
+    # Back to the peer's real key, trusted in the Django admin this time.
+    with peer.server(), pytest.raises(CommandError, match="rotation"):
+        call_command("interop", "peer", "fetch", f"{peer.base}/interop/directory")
+    client = _admin_client()
+    url = f"/admin/central/remoteregion/{RemoteRegion.objects.get(code=CODE).pk}/change/"
+    assert client.post(url, {"trust_fingerprint": "ab" * 32}).status_code == 302
+    assert RemoteRegion.objects.get(code=CODE).public_key == offered  # wrong: unchanged
+    answer = client.post(url, {"trust_fingerprint": signing.fingerprint(now.public_key)})
+    assert answer.status_code == 302
     assert RemoteRegion.objects.get(code=CODE).public_key == now.public_key
+    assert RemoteRegion.objects.get(code=CODE).pending is None
+
+
+def _admin_client():
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    user = get_user_model().objects.create_superuser(f"admin-{uuid.uuid4().hex[:8]}", "", "x")
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+    session = client.session
+    session["otp_device_id"] = device.persistent_id
+    session.save()
+    return client
 
 
 # --- finding 11: one home region across the federation ---------------------------------
