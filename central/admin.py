@@ -13,7 +13,7 @@ from django.contrib import admin, messages
 
 from central import services
 from central.errors import ServiceError
-from central.models import CentralAuditEntry, Region
+from central.models import CentralAuditEntry, Region, RemoteRegion
 from central.policy import PRESETS, PolicyError, validate_policy
 
 
@@ -188,3 +188,63 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class RemoteRegionTrustForm(forms.ModelForm):
+    trust_fingerprint = forms.CharField(
+        required=False,
+        help_text="To accept the pending key change: the SHA-256 fingerprint of the new key, "
+        "as the peer's operator read it to you (issue 11 finding 10).",
+    )
+
+    class Meta:
+        model = RemoteRegion
+        fields = []
+
+
+@admin.register(RemoteRegion)
+class RemoteRegionAdmin(admin.ModelAdmin):
+    """Peers' pinned keys: shown, and changed only by trusting a pending key change
+    with its fingerprint (``interop.peers.trust``, audited). Adding peers is
+    ``manage.py interop peer fetch`` / ``peer add``."""
+
+    form = RemoteRegionTrustForm
+    list_display = ["code", "name", "inbox_url", "key_fingerprint", "has_pending"]
+    readonly_fields = ["code", "name", "inbox_url", "key_fingerprint", "pending_change"]
+    fields = [*readonly_fields, "trust_fingerprint"]
+
+    @admin.display(description="fingerprint")
+    def key_fingerprint(self, remote):
+        from interop.signing import fingerprint
+
+        return fingerprint(remote.public_key)
+
+    @admin.display(description="pending change", boolean=True)
+    def has_pending(self, remote):
+        return remote.pending is not None
+
+    @admin.display(description="pending change")
+    def pending_change(self, remote):
+        from interop.signing import fingerprint
+
+        if not remote.pending:
+            return "—"
+        return (
+            f"key {fingerprint(remote.pending.get('publicKey', ''))} "
+            f"at {remote.pending.get('inboxUrl')}"
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        given = form.cleaned_data.get("trust_fingerprint") or ""
+        if not given.strip():
+            return
+        from interop import peers
+
+        try:
+            peers.trust(obj.code, given, f"central:{request.user.username}")
+            self.message_user(request, f"{obj.code} now pinned to the new key")
+        except ServiceError as error:
+            self.message_user(request, str(error), level=messages.ERROR)

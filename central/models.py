@@ -158,6 +158,9 @@ class HomeRegion(models.Model):
     """
 
     id_number_hash = models.CharField(max_length=64, unique=True)
+    # HMAC-SHA256 of the ID number under the federation-wide key
+    # (PLATFORM_FEDERATION_HASH_KEY): what peers ask about (issue 11 finding 11).
+    federation_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
     region_code = models.CharField(max_length=6, db_index=True)
     volunteer_number = models.CharField(max_length=20)
     registered_at = models.DateTimeField(auto_now_add=True)
@@ -167,15 +170,23 @@ class HomeRegion(models.Model):
 
 
 class RegionKey(models.Model):
-    """A region's Ed25519 signing key for transfer packages (DESIGN.md §6).
+    """A region's Ed25519 signing key and X25519 exchange key (DESIGN.md §6;
+    issue 11 findings 9, 10).
 
-    The public key is published in the federation directory; the private key
-    is stored encrypted with the deployment's data key (``PII_ENCRYPTION_KEYS``).
+    The public keys are published in the federation directory; the private keys
+    are stored encrypted with the deployment's data key (``PII_ENCRYPTION_KEYS``).
+    ``rotations`` is the chain of signed rotation statements (each signed by the
+    key it replaces), published so peers can follow it; ``retired_exchange_keys``
+    (encrypted) still open messages sealed to an earlier exchange key.
     """
 
     region = models.OneToOneField(Region, on_delete=models.CASCADE, related_name="signing_key")
     public_key = models.CharField(max_length=64)  # base64 of the 32 raw bytes
     private_key_encrypted = models.TextField()
+    exchange_public_key = models.CharField(max_length=64, blank=True, default="")
+    exchange_private_key_encrypted = models.TextField(blank=True, default="")
+    rotations = models.JSONField(default=list, blank=True)
+    retired_exchange_keys = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:
@@ -183,13 +194,22 @@ class RegionKey(models.Model):
 
 
 class RemoteRegion(models.Model):
-    """A region served by another deployment: its public key and its inbox URL."""
+    """A region served by another deployment: its pinned public keys and inbox URL.
+
+    ``public_key`` is pinned (issue 11 finding 10): ``interop peer fetch`` changes
+    it only along a rotation chain signed by the pinned key, and changes the inbox
+    URL or exchange key only in an entry signed by it. A refused change is kept in
+    ``pending`` until a central admin trusts it (``interop peer trust``).
+    """
 
     code = models.CharField(max_length=6, unique=True)
     name = models.CharField(max_length=64)
     public_key = models.CharField(max_length=64)
+    exchange_key = models.CharField(max_length=64, blank=True, default="")
     inbox_url = models.URLField(max_length=300)
+    pending = models.JSONField(null=True, blank=True)
     added_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["code"]

@@ -186,6 +186,19 @@ INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/
 # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, for forms and GraphQL) does not apply; a
 # reverse proxy in front must allow at least this much (nginx client_max_body_size).
 INTEROP_INBOX_MAX_BYTES = int(os.environ.get("PLATFORM_INBOX_MAX_BYTES", str(20 * 1024 * 1024)))
+# Issue 11 finding 9: peers' inbox URLs must be HTTPS; plain HTTP only to a loopback
+# host (127.0.0.1, ::1, localhost), and only when this is on (development default).
+INTEROP_ALLOW_LOOPBACK_HTTP = _env_bool("PLATFORM_INTEROP_ALLOW_LOOPBACK_HTTP", not PRODUCTION)
+# Issue 11 finding 11: the key every deployment of the federation shares (out of
+# band) for the keyed hash of ID numbers its home-region directory answers about.
+# Production sets it (the same value everywhere); without it, registering while
+# peers are known is refused. The development default is shared by every clone.
+FEDERATION_HASH_KEY = os.environ.get(
+    "PLATFORM_FEDERATION_HASH_KEY",
+    "" if PRODUCTION else hashlib.sha256(b"vrp-dev-federation-hash").hexdigest(),
+)
+# Seconds to wait for each peer deployment's home-region answer.
+FEDERATION_LOOKUP_TIMEOUT = float(os.environ.get("PLATFORM_FEDERATION_LOOKUP_TIMEOUT", "3"))
 
 # Production defaults (PRODUCTION, above): no GraphiQL, no introspection, unexpected
 # errors masked.

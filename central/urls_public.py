@@ -4,12 +4,14 @@ from django.contrib import admin
 from django.urls import path
 
 from interop import views as interop_views
+from interop.federation import home_region_view
 from schema.views import central_view
 
 urlpatterns = [
     path("graphql", central_view(), name="central-graphql"),
     path("interop/inbox", interop_views.inbox, name="interop-inbox"),
     path("interop/directory", interop_views.directory, name="interop-directory"),
+    path("interop/home-region", home_region_view, name="interop-home-region"),
     path("admin/", admin.site.urls),
 ]
 

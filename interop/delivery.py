@@ -150,7 +150,13 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
             return
         kind, subject_id, payload = about
         digest = receipts.digest(payload)
-        content = json.dumps(envelope, ensure_ascii=False).encode()
+        # HTTPS only, sealed to the destination region's exchange key (finding 9).
+        try:
+            url, sealed = signing.outbound(message.destination_code, message.inbox_url, envelope)
+        except signing.OutboundRefused as refused:
+            _retry(message, str(refused)[:500], report)
+            return
+        content = json.dumps(sealed, ensure_ascii=False).encode()
         if len(content) > settings.INTEROP_INBOX_MAX_BYTES:
             _refuse(
                 message,
@@ -163,7 +169,7 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
             return
         try:
             response = client.post(
-                message.inbox_url,
+                url,
                 content=content,
                 headers={"Content-Type": "application/json"},
             )

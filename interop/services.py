@@ -31,6 +31,7 @@ from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, r
 from central.models import HomeRegion, Region
 from interop import at_rest, permissions, signing
 from interop import package as packages
+from interop.federation import federation_hash
 from interop.models import Direction, OutboxMessage, Transfer, TransferState
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -410,12 +411,19 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         volunteer.status = VolunteerStatus.ACTIVE
         volunteer.status_reason = f"转入自 {source_code}"
         volunteer.save(update_fields=["status", "status_reason"])
+    # i11-trust hook (issue 11 finding 11): the hash peers ask about.
+    shared_hash = federation_hash(data["idNumber"])
     if home is None:
         HomeRegion.objects.create(
-            id_number_hash=id_hash, region_code=destination.code, volunteer_number=volunteer.number
+            id_number_hash=id_hash,
+            federation_hash=shared_hash,
+            region_code=destination.code,
+            volunteer_number=volunteer.number,
         )
     else:
-        HomeRegion.objects.filter(id=home.id).update(region_code=destination.code)
+        HomeRegion.objects.filter(id=home.id).update(
+            region_code=destination.code, federation_hash=shared_hash
+        )
     added = Decimal(0)
     count = 0
     for item in package["records"]:

@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from central.errors import RegionSuspended, ServiceError
 from central.models import Region
 from central.text import first_bad_text
-from interop import receipts, signing
+from interop import crypto, receipts, signing
 from interop.package import PackageRejected
 from interop.services import handle_transfer_request, import_package
 
@@ -85,6 +85,14 @@ def inbox(request):
     bad = first_bad_text(envelope, limit)
     if bad is not None:
         return _refuse(400, "MALFORMED", f"{bad[0] or 'the body'}: {bad[1]}")
+    # Open the box sealed to a region served here (issue 11 finding 9).
+    try:
+        envelope, _recipient = signing.open_for_local(envelope)
+    except crypto.SealError as error:
+        return _refuse(400, error.code, error.reason)
+    bad = first_bad_text(envelope, limit)
+    if bad is not None:
+        return _refuse(400, "MALFORMED", f"{bad[0] or 'the body'}: {bad[1]}")
     about = receipts.subject(envelope)
     if about is None:
         return _refuse(400, "MALFORMED", "neither a package nor a transfer request")
@@ -149,19 +157,7 @@ def inbox(request):
 
 @require_GET
 def directory(request):
-    """The regions served here, with their public keys and this inbox's URL."""
-    return JsonResponse(
-        {
-            "regions": [
-                {
-                    "code": entry.code,
-                    "name": entry.name,
-                    "publicKey": entry.public_key,
-                    "inboxUrl": settings.INTEROP_INBOX_URL,
-                }
-                for entry in signing.directory()
-                if entry.local
-            ]
-        },
-        json_dumps_params={"ensure_ascii": False},
-    )
+    """The regions served here: public keys, exchange keys, this inbox's URL, each
+    entry signed by its key with the chain of rotation statements (issue 11
+    finding 10; i11-trust hook)."""
+    return JsonResponse(signing.published_directory(), json_dumps_params={"ensure_ascii": False})

@@ -31,6 +31,9 @@ class ErrorCode(enum.Enum):
     PERMISSION_DENIED = "PERMISSION_DENIED"
     UNAUTHENTICATED = "UNAUTHENTICATED"
     THROTTLED = "THROTTLED"
+    # A service this one depends on (a peer deployment's home-region directory,
+    # issue 11 finding 11) did not answer: nothing was written; try again later.
+    UNAVAILABLE = "UNAVAILABLE"
 
 
 @strawberry.type(description="One problem with a mutation's input; nothing was written.")

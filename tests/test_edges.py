@@ -502,6 +502,7 @@ def test_a_suspended_region_takes_no_signed_transfer_request(gql, seed_regions):
             "value": signing.sign(yunnan, packages.canonical(body)),
         },
     }
+    envelope = signing.seal_for(target.code, envelope)  # issue 11 finding 9
     before = _counts(target)
     response = gql.http.post("/interop/inbox", json=envelope, headers={"Host": "localhost"})
     assert response.status_code == 503, response.text
@@ -529,6 +530,7 @@ def test_a_suspended_region_takes_no_package(gql, seed_regions):
             consented_by="test",
         )
         envelope = json.loads(json.dumps(packages.seal(chongqing, package), default=str))
+    envelope = signing.seal_for(target.code, envelope)  # issue 11 finding 9
     before = _counts(target)
     response = gql.http.post("/interop/inbox", json=envelope, headers={"Host": "localhost"})
     assert response.status_code == 503, response.text

@@ -24,7 +24,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.database import database_url, ensure_database, parse_database_url
-from interop import at_rest, delivery
+from central.models import RemoteRegion
+from interop import at_rest, delivery, signing
 from interop.models import OutboxMessage, Transfer
 from tenants.volunteers import pii
 from tests.records_support import RECORD, days_ago, entry
@@ -107,6 +108,9 @@ def peer(server):
         f"{server.base_url}/interop/inbox",
     )
     yield peer
+    # Issue 11 finding 11: a known peer is asked before every registration here, and
+    # this one is gone with the module.
+    RemoteRegion.objects.filter(code="510000").delete()
     pg.cleanup()
 
 
@@ -138,7 +142,8 @@ def _peer_counts(peer: Peer, number: str) -> tuple[int, int]:
 
 
 def test_transfer_survives_the_receiver_being_down(gql, peer):
-    s, volunteer, transfer_id = _consent_to_sichuan(gql)
+    with peer.server():  # registering asks the peer's home-region directory
+        s, volunteer, transfer_id = _consent_to_sichuan(gql)
     with tenant_context(region("chongqing")):
         secrets = [pii.decrypt(volunteer.id_number_encrypted)]
         secrets.append(pii.decrypt(volunteer.phone_encrypted))
@@ -171,11 +176,13 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
             envelope = at_rest.clear(message.body)  # stored encrypted, sent as signed
             assert Transfer.objects.get(public_id=transfer_id).state == "completed"
         # Re-delivery of the same package changes nothing.
-        resent = httpx.post(f"{peer.base}/interop/inbox", json=envelope).json()
+        sealed = signing.seal_for("510000", envelope)  # issue 11 finding 9
+        resent = httpx.post(f"{peer.base}/interop/inbox", json=sealed).json()
         assert resent["status"] == "already_imported"
         # A tampered package is refused with its reason.
         envelope["package"]["records"][0]["hours"] = "9"
-        refused = httpx.post(f"{peer.base}/interop/inbox", json=envelope)
+        sealed = signing.seal_for("510000", envelope)
+        refused = httpx.post(f"{peer.base}/interop/inbox", json=sealed)
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "BAD_SIGNATURE"
     assert _peer_counts(peer, volunteer.number) == (1, 2)
@@ -212,7 +219,8 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
 
 
 def test_a_crash_after_the_peer_imported_is_finished_by_the_next_run(gql, peer, monkeypatch):
-    _, volunteer, transfer_id = _consent_to_sichuan(gql)
+    with peer.server():  # registering asks the peer's home-region directory
+        _, volunteer, transfer_id = _consent_to_sichuan(gql)
 
     def crash(transfer):
         raise RuntimeError("worker killed after the peer answered")

@@ -29,6 +29,7 @@ from central.divisions import PROVINCE_PREFIXES, DivisionCodeError, check_divisi
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
+from interop import federation, signing
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
@@ -176,6 +177,32 @@ def _next_number(region_code: str) -> str:
     return volunteer_number(region_code, timezone.localdate().year, sequence)
 
 
+ALREADY_REGISTERED = (
+    "this person is already registered (here or elsewhere); if elsewhere, ask for a "
+    "transfer (转移接续) of their records instead of registering again"
+)
+
+
+def _federation_conflict(id_number: str, region: Region, principal=None) -> None:
+    """Issue 11 finding 11: one home region across the federation. The peers'
+    home-region directories are asked by keyed hash (``interop.federation``); a
+    person registered in another deployment is refused like a local one — the
+    region named only to the authority. A peer that cannot answer refuses the
+    registration (``UNAVAILABLE``; see ``interop/federation.py`` for why)."""
+    elsewhere = federation.home_elsewhere(id_number, region)
+    if elsewhere is None:
+        return
+    if principal is None or not principal.is_authority:
+        raise Conflict(ALREADY_REGISTERED, field="idNumber")
+    entry = signing.lookup(elsewhere)
+    where = f"{entry.name} ({elsewhere})" if entry else elsewhere
+    raise Conflict(
+        f"this person is already registered in {where}, served by another deployment; ask "
+        "for a transfer (转移接续) of their records instead of registering again",
+        field="idNumber",
+    )
+
+
 def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
     """Refuse a person who already has a home region, without making registration
     an oracle (issue 10 finding 11): anyone may try an ID number, so the answer
@@ -185,11 +212,7 @@ def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
     if home is None:
         return
     if principal is None or not principal.is_authority:
-        raise Conflict(
-            "this person is already registered (here or elsewhere); if elsewhere, ask for a "
-            "transfer (转移接续) of their records instead of registering again",
-            field="idNumber",
-        )
+        raise Conflict(ALREADY_REGISTERED, field="idNumber")
     if home.region_code == region.code:
         raise Conflict("this ID number is already registered in this region", field="idNumber")
     other = Region.objects.filter(code=home.region_code).first()
@@ -235,6 +258,7 @@ def register_volunteer(
     problems.raise_if_any()
     id_hash = pii.keyed_hash("id", id_number)
     _home_region_conflict(id_hash, region, principal)
+    _federation_conflict(id_number, region, principal)
 
     actor = principal.actor if principal else f"self:{data.username}"
     phone = pii.normalise(data.phone)
@@ -263,7 +287,10 @@ def register_volunteer(
             # The federation-wide directory: its unique key makes a concurrent
             # registration of the same person in two regions fail here.
             HomeRegion.objects.create(
-                id_number_hash=id_hash, region_code=region.code, volunteer_number=volunteer.number
+                id_number_hash=id_hash,
+                federation_hash=federation.federation_hash(id_number),
+                region_code=region.code,
+                volunteer_number=volunteer.number,
             )
             if creates_account:
                 accounts.create_account(

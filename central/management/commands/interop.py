@@ -9,9 +9,13 @@
 - ``export --region CODE --transfer ID --out FILE``: write an exported package
   to a file for offline delivery;
 - ``import FILE``: import a package file into the region it is addressed to;
-- ``peer add --code C --name N --public-key K --inbox-url U`` / ``peer fetch URL``
-  / ``peer list``: the remote part of the federation directory;
-- ``keys``: this deployment's regions and their public keys.
+- ``peer add --code C --name N --public-key K --inbox-url U [--exchange-key X]`` /
+  ``peer fetch URL`` / ``peer list``: the remote part of the federation directory;
+  keys are pinned: a changed key needs a rotation signed by the pinned key, or
+  ``peer trust --code C --fingerprint F`` by a central admin (issue 11 finding 10);
+- ``home-hashes``: give home-region rows from before issue 11 their federation hash;
+- ``keys``: this deployment's regions, their public keys and fingerprints;
+  ``keys rotate --region C``: new keys, with a rotation statement signed by the old.
 """
 
 from __future__ import annotations
@@ -21,18 +25,22 @@ import os
 import time
 
 import httpx
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
-from central.models import Region, RemoteRegion
-from interop import at_rest, signing
+from central.models import HomeRegion, Region
+from interop import at_rest, peers, signing
 from interop.delivery import deliver_pending
+from interop.federation import federation_hash
 from interop.models import Transfer
 from interop.package import PackageRejected
 from interop.services import import_package
 from tenants.audit.services import record as audit
+from tenants.volunteers import pii
+from tenants.volunteers.models import Volunteer
 
 
 class Command(BaseCommand):
@@ -60,14 +68,22 @@ class Command(BaseCommand):
         add.add_argument("--name", required=True)
         add.add_argument("--public-key", required=True)
         add.add_argument("--inbox-url", required=True)
+        add.add_argument("--exchange-key", default="", help="its X25519 key (base64)")
         fetch = peer_sub.add_parser("fetch", help="add every region a peer's directory lists")
         fetch.add_argument("url", help="the peer's /interop/directory URL")
+        trust = peer_sub.add_parser("trust", help="accept a peer's refused key change")
+        trust.add_argument("--code", required=True)
+        trust.add_argument("--fingerprint", required=True, help="SHA-256 of the new key (hex)")
         peer_sub.add_parser("list")
-        sub.add_parser("keys", help="this deployment's regions and public keys")
+        sub.add_parser("home-hashes", help="give older home-region rows their federation hash")
+        keys = sub.add_parser("keys", help="this deployment's regions and public keys")
+        keys_sub = keys.add_subparsers(dest="keys_action", required=False)
+        rotate = keys_sub.add_parser("rotate", help="new keys for a region, signed by the old")
+        rotate.add_argument("--region", required=True)
 
     def handle(self, *args, action, **options):
         try:
-            getattr(self, f"_{action}")(**options)
+            getattr(self, "_" + action.replace("-", "_"))(**options)
         except (ServiceError, PackageRejected) as error:
             raise CommandError(str(error)) from None
 
@@ -163,43 +179,86 @@ class Command(BaseCommand):
         )
 
     def _peer(self, peer_action, **options):
+        actor = "cli:interop"
         if peer_action == "list":
             for entry in signing.directory():
                 where = "local" if entry.local else entry.inbox_url
-                self.stdout.write(f"{entry.code} {entry.name} {entry.public_key} {where}")
-            return
-        if peer_action == "fetch":
-            try:
-                listed = httpx.get(options["url"], timeout=10).json()["regions"]
-            except (httpx.HTTPError, ValueError, KeyError) as error:
-                raise CommandError(f"could not read the directory: {error}") from None
-        else:
-            listed = [
-                {
-                    "code": options["code"],
-                    "name": options["name"],
-                    "publicKey": options["public_key"],
-                    "inboxUrl": options["inbox_url"],
-                }
-            ]
-        with transaction.atomic():
-            for item in listed:
-                if Region.objects.filter(code=item["code"]).exists():
-                    raise CommandError(f"{item['code']} is served by this deployment")
-                RemoteRegion.objects.update_or_create(
-                    code=item["code"],
-                    defaults={
-                        "name": item["name"],
-                        "public_key": item["publicKey"],
-                        "inbox_url": item["inboxUrl"],
-                    },
+                self.stdout.write(
+                    f"{entry.code} {entry.name} {signing.fingerprint(entry.public_key)} {where}"
                 )
-                self.stdout.write(f"peer {item['code']} {item['name']} at {item['inboxUrl']}")
+            return
+        if peer_action == "trust":
+            remote = peers.trust(options["code"], options["fingerprint"], actor)
+            self.stdout.write(self.style.SUCCESS(f"peer {remote.code} now pinned to the new key"))
+            return
+        if peer_action == "add":
+            fields = {
+                "code": options["code"],
+                "name": options["name"],
+                "publicKey": options["public_key"],
+                "exchangeKey": options["exchange_key"],
+                "inboxUrl": options["inbox_url"],
+            }
+            outcome = peers.add_manually(fields, actor)
+            self.stdout.write(f"peer {fields['code']} {outcome} at {fields['inboxUrl']}")
+            return
+        url = signing.check_peer_url(options["url"], field="url")
+        try:
+            listed = httpx.get(url, timeout=10).json()["regions"]
+            if not isinstance(listed, list):
+                raise ValueError("regions is not a list")
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+            raise CommandError(f"could not read the directory: {error}") from None
+        refused = []
+        for item in listed:  # each entry on its own: a refusal is audited, not rolled back
+            try:
+                outcome = peers.apply_entry(item, actor)
+            except ServiceError as error:
+                refused.append(str(error))
+                continue
+            self.stdout.write(f"peer {item['code']} {item['name']}: {outcome}")
+        if refused:
+            raise CommandError("refused: " + " | ".join(refused))
 
-    def _keys(self, **_):
+    def _home_hashes(self, **_):
+        """Issue 11 finding 11: rows registered before the federation hash existed
+        get it from the volunteer's (decrypted) ID number, so peers' questions about
+        them are answered. Safe to run again."""
+        if not settings.FEDERATION_HASH_KEY:
+            raise CommandError("PLATFORM_FEDERATION_HASH_KEY is not set")
+        done = 0
+        for target in Region.objects.order_by("code"):
+            with tenant_context(target):
+                missing = set(
+                    HomeRegion.objects.filter(federation_hash="").values_list(
+                        "id_number_hash", flat=True
+                    )
+                )
+                for volunteer in Volunteer.objects.filter(id_number_hash__in=missing):
+                    shared = federation_hash(pii.decrypt(volunteer.id_number_encrypted))
+                    done += HomeRegion.objects.filter(
+                        id_number_hash=volunteer.id_number_hash, federation_hash=""
+                    ).update(federation_hash=shared)
+        self.stdout.write(self.style.SUCCESS(f"{done} home-region rows hashed for the federation"))
+
+    def _keys(self, keys_action=None, region=None, **_):
+        if keys_action == "rotate":
+            target = Region.objects.filter(code=region).first()
+            if target is None:
+                raise CommandError(f"no region with code {region} is served here")
+            signed = signing.rotate(target, "cli:interop")
+            new = signed["statement"]["newPublicKey"]
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{target.code} rotated to {signing.fingerprint(new)}; the rotation "
+                    "statement is published at /interop/directory"
+                )
+            )
+            return
         for entry in signing.directory():
             if entry.local:
-                self.stdout.write(f"{entry.code} {entry.name} {entry.public_key}")
+                fingerprint = signing.fingerprint(entry.public_key)
+                self.stdout.write(f"{entry.code} {entry.name} {entry.public_key} {fingerprint}")
 
 
 def _is_uuid(value: str) -> bool:

@@ -65,7 +65,16 @@ class Command(BaseCommand):
             keys = 0
             for key in RegionKey.objects.select_for_update():
                 key.private_key_encrypted = pii.rotate(key.private_key_encrypted)
-                key.save(update_fields=["private_key_encrypted"])
+                # Issue 11 finding 9: the exchange keys, current and retired, too.
+                key.exchange_private_key_encrypted = pii.rotate(key.exchange_private_key_encrypted)
+                key.retired_exchange_keys = [pii.rotate(t) for t in key.retired_exchange_keys]
+                key.save(
+                    update_fields=[
+                        "private_key_encrypted",
+                        "exchange_private_key_encrypted",
+                        "retired_exchange_keys",
+                    ]
+                )
                 keys += 1
         self.stdout.write(
             self.style.SUCCESS(
