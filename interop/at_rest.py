@@ -28,7 +28,8 @@ from typing import Any
 from tenants.volunteers import pii
 
 PREFIX = "pii:fernet:"
-SEALED = ("idNumber", "phone")
+# passwordHash: the login's Django hash in a version 2 package (issue 11 finding 8).
+SEALED = ("idNumber", "phone", "passwordHash")
 
 
 def _volunteer(envelope: Any) -> dict | None:
@@ -106,6 +107,8 @@ def masked(envelope: Any) -> Any:
         for key, mask in (("idNumber", pii.mask_id_number), ("phone", pii.mask_phone)):
             if isinstance(volunteer.get(key), str):
                 volunteer[key] = mask(_clear_value(volunteer[key]))
+        if "passwordHash" in volunteer:
+            volunteer["passwordHash"] = None  # never shown, not even masked
         if "birthDate" in volunteer:
             born = volunteer["birthDate"]
             volunteer["birthDate"] = None

@@ -7,7 +7,9 @@
 - ``import FILE``: import a package file into the region it is addressed to;
 - ``peer add --code C --name N --public-key K --inbox-url U`` / ``peer fetch URL``
   / ``peer list``: the remote part of the federation directory;
-- ``keys``: this deployment's regions and their public keys.
+- ``keys``: this deployment's regions and their public keys;
+- ``audit``: the federation invariant (every hour counted in exactly one region;
+  ``interop.invariant``): a summary, each problem, and exit status 1 on any.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from central.errors import ServiceError
 from central.models import Region, RemoteRegion
 from interop import at_rest, signing
 from interop.delivery import deliver_pending
-from interop.models import Transfer
+from interop.models import Transfer, TransferState
 from interop.package import PackageRejected
 from interop.services import import_package
 from tenants.audit.services import record as audit
@@ -56,6 +58,7 @@ class Command(BaseCommand):
         fetch.add_argument("url", help="the peer's /interop/directory URL")
         peer_sub.add_parser("list")
         sub.add_parser("keys", help="this deployment's regions and public keys")
+        sub.add_parser("audit", help="check that every hour is counted in exactly one region")
 
     def handle(self, *args, action, **options):
         try:
@@ -88,6 +91,12 @@ class Command(BaseCommand):
                 raise CommandError(
                     "no exported transfer with that id in this region "
                     "(the volunteer consents first)"
+                )
+            if found.state not in (TransferState.EXPORTED, TransferState.COMPLETED):
+                # Issue 11 finding 3: a refused, cancelled or expired transfer's package
+                # never leaves again.
+                raise CommandError(
+                    f"the transfer is {found.state} ({found.reason}): its package is not exported"
                 )
             # The file is how an offline package travels: decrypted (the signature
             # covers the clear content) only now, and the export audited.
@@ -150,6 +159,16 @@ class Command(BaseCommand):
                     },
                 )
                 self.stdout.write(f"peer {item['code']} {item['name']} at {item['inboxUrl']}")
+
+    def _audit(self, **_):
+        from interop.invariant import audit
+
+        report = audit()
+        for problem in report.problems:
+            self.stdout.write(str(problem))
+        self.stdout.write(report.summary())
+        if not report.clean:
+            raise CommandError(f"{len(report.problems)} problems: see above")
 
     def _keys(self, **_):
         for entry in signing.directory():
