@@ -543,11 +543,35 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
     count = pending = 0
     for item in package["records"]:
         origin = item["provenance"]
-        if (
-            origin["regionCode"] == destination.code
-            and ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).exists()
-        ):
-            continue  # recorded here before the volunteer left: already counted here
+        home = (
+            ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).first()
+            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
+            else None
+        )
+        if home is not None:
+            # Recorded here before the volunteer left. If it left in publicity or
+            # awaiting confirmation and counted where they were, it counts here now
+            # (its row was frozen here meanwhile); otherwise it is already counted.
+            if (
+                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
+                and item.get("state", "counted") == "counted"
+            ):
+                hours = Decimal(item["hours"])
+                if hours != home.current().hours:  # amended where it was
+                    Amendment.objects.create(
+                        record=home,
+                        hours=hours,
+                        reason=f"[{source_code}] amended there before it counted",
+                        amended_by=f"region:{source_code}",
+                    )
+                ServiceRecord.objects.filter(id=home.id).update(
+                    state=RecordState.COUNTED,
+                    counted_at=timezone.now(),
+                    confirmed_by=item.get("confirmedBy", ""),
+                )
+                added += hours
+                count += 1
+            continue
         if ServiceRecord.objects.filter(
             origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
         ).exists():

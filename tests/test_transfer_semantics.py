@@ -380,3 +380,30 @@ def test_a_version_1_package_in_flight_is_still_imported(gql, seed_regions):
     answer = upload(gql, "yunnan", yunnan, _as_version_1({"package": forged}, source))
     assert answer["errors"][0]["message"].startswith("TRANSFER_REFUSED"), answer
     assert_audit_clean()
+
+
+def test_a_volunteer_coming_back_brings_what_counted_elsewhere(gql, seed_regions):
+    """A record left 云南 in publicity, counted in 重庆, and comes home counted: the
+    frozen row in 云南 counts now (with 重庆's amendment), once."""
+    s = stage(gql, "yunnan")
+    volunteer, username = s.volunteers[0]
+    left = record(gql, s, volunteer, 2, 3)["record"]["id"]
+    token = login(gql, "yunnan", username)
+    assert transfer(gql, "yunnan", token, "500000")["state"] == "completed"
+    chongqing = authority(gql, "chongqing", "province")
+    [there] = records_of(gql, "chongqing", chongqing, volunteer.number)
+    end_publicity(
+        "chongqing",
+        datetime.date.fromisoformat(there["publicityEndsOn"]) + datetime.timedelta(days=1),
+    )
+    amended = gql.region("chongqing", AMEND, {"r": there["id"]}, token=chongqing)
+    assert amended["data"]["amendRecord"]["errors"] == [], amended
+    back = transfer(gql, "chongqing", login(gql, "chongqing", username), "530000")
+    assert back["state"] == "completed"
+    yunnan = authority(gql, "yunnan", "province")
+    seen = gql.region("yunnan", RECORDS, {"n": volunteer.number}, token=yunnan)["data"]["volunteer"]
+    assert seen["status"] == "ACTIVE" and seen["totalHours"] == "1.00"
+    assert [
+        (e["node"]["id"], e["node"]["state"], e["node"]["hours"]) for e in seen["records"]["edges"]
+    ] == [(left, "COUNTED", "1.00")]
+    assert_audit_clean()
