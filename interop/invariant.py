@@ -159,12 +159,11 @@ def audit() -> AuditReport:
         arrived = str(transfer.package_id) in imported_ids
         if remote or not arrived:
             in_transit[number] |= transfer.keys
-        if remote and transfer.state == TransferState.COMPLETED:
-            held_in[number].append(transfer.counterpart_region_code)  # as far as we know
         for key, found in copies[number].items():
             for copy_ in found:
                 if (
                     copy_.region == code
+                    and not copy_.held  # a volunteer who came back counts here again
                     and copy_.state == RecordState.COUNTED
                     and copy_.counted_at
                     and transfer.consented_at

@@ -14,12 +14,14 @@ still read and imported.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import uuid
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+from django.contrib.auth.hashers import is_password_usable
 from django.utils import timezone
 
 from central.models import Region, RemoteRegion
@@ -127,9 +129,10 @@ def build(
             "guardianName": volunteer.guardian_name,
             "registeredAt": volunteer.registered_at.isoformat(),
             # Finding 8: the same login works at the destination at once. The Django
-            # password hash travels (sealed at rest like the ID number), never the password.
+            # password hash travels beside the package (``credential``), bound to it
+            # by this digest, so a revealed package still verifies without it.
             "username": account.username if account is not None else None,
-            "passwordHash": account.password if account is not None else None,
+            "passwordHashDigest": _digest(_usable_hash(account)),
         },
         "records": [_record(r, source) for r in records],
         "trainings": [
@@ -221,8 +224,28 @@ def _record(record: ServiceRecord, source) -> dict[str, Any]:
     }
 
 
-def seal(source, package: dict[str, Any]) -> dict[str, Any]:
-    """The signed envelope sent to the destination."""
+def _usable_hash(account) -> str | None:
+    if account is None or not is_password_usable(account.password):
+        return None
+    return account.password
+
+
+def _digest(password_hash: str | None) -> str | None:
+    return hashlib.sha256(password_hash.encode()).hexdigest() if password_hash else None
+
+
+def credential_of(volunteer) -> dict[str, str] | None:
+    """The login's Django password hash (never the password) for the envelope's
+    ``credential``; None without a usable login."""
+    password_hash = _usable_hash(Account.objects.filter(volunteer=volunteer).first())
+    return {"passwordHash": password_hash} if password_hash else None
+
+
+def seal(source, package: dict[str, Any], credential: dict | None = None) -> dict[str, Any]:
+    """The signed envelope sent to the destination (with the login's ``credential``,
+    bound to the signed package by ``volunteer.passwordHashDigest``)."""
+    if credential is not None:
+        return {**seal(source, package), "credential": credential}
     return {
         "package": package,
         "signature": {
@@ -271,5 +294,12 @@ def check(envelope: Any) -> dict[str, Any]:
     if not signing.verify(sender.public_key, canonical(package), envelope["signature"]["value"]):
         raise PackageRejected(
             "BAD_SIGNATURE", f"the signature does not match {sender.name}'s published key"
+        )
+    credential = envelope.get("credential")
+    if credential is not None and _digest(credential["passwordHash"]) != package["volunteer"].get(
+        "passwordHashDigest"
+    ):
+        raise PackageRejected(
+            "BAD_SIGNATURE", "the login's credential is not the one the package was signed with"
         )
     return package

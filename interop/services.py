@@ -296,7 +296,7 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
             consented_at=now,
             consented_by=principal.actor,
         )
-        envelope = packages.seal(source, package)
+        envelope = packages.seal(source, package, packages.credential_of(volunteer))
         transfer.state = TransferState.EXPORTED
         transfer.consented_at = now
         transfer.consented_by = principal.actor
@@ -645,7 +645,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         added += hours
         count += 1
     _import_recognition(package, volunteer)
-    username = _import_account(data, volunteer, source_code)
+    username = _import_account(envelope, data, volunteer, source_code)
     totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
     totals = VolunteerTotals.objects.select_for_update().get(pk=totals.pk)
     totals.counted_hours += added
@@ -662,7 +662,8 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         consented_at=package["consent"]["consentedAt"],
         consented_by=package["consent"]["consentedBy"],
         package_id=package_id,
-        package=at_rest.stored(envelope),
+        # The login's hash is in the account now: the stored package keeps no copy.
+        package=at_rest.stored(at_rest.without_credential(envelope)),
         completed_at=timezone.now(),
     )
     # An on-behalf request made here earlier is now fulfilled.
@@ -686,13 +687,15 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
     return transfer
 
 
-def _import_account(data: dict, volunteer: Volunteer, source_code: str) -> str | None:
+def _import_account(envelope, data: dict, volunteer: Volunteer, source_code: str) -> str | None:
     """Issue 11 finding 8: the volunteer logs in here at once with the password they
-    know. A version 2 package carries the source login's username and Django hash
-    (never the password); a returning volunteer's account takes the current hash.
+    know. A version 2 package carries the source login's username, and its envelope
+    the Django hash (never the password) bound to the package by a digest that
+    ``packages.check`` verified; a returning volunteer's account takes the current hash.
     A username already taken here by someone else becomes ``username.<source>``,
     then the volunteer number. Returns the username, or None (no login travelled)."""
-    username, password_hash = data.get("username"), data.get("passwordHash")
+    credential = envelope.get("credential") or {}
+    username, password_hash = data.get("username"), credential.get("passwordHash")
     if not username or not password_hash:
         return None
     account = Account.objects.filter(volunteer=volunteer).first()
@@ -846,10 +849,6 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
             volunteer=volunteer.number,
             reason=reason,
         )
-    envelope = at_rest.clear(transfer.package)
-    volunteer_data = (envelope.get("package") or {}).get("volunteer")
-    if isinstance(volunteer_data, dict) and volunteer_data.get("passwordHash"):
-        # A password hash is shown to no one, even with a reason (the signature then
-        # no longer verifies; the destination checked it on arrival).
-        volunteer_data["passwordHash"] = None
-    return envelope
+    # A password hash is shown to no one, even with a reason; the package's signature
+    # does not cover it (a digest does) and still verifies.
+    return at_rest.without_credential(at_rest.clear(transfer.package))

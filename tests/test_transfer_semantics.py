@@ -176,11 +176,27 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
     # The destination imports the file: both records arrive in their state, the
     # source completes in the same transaction, and the confirmation happens there.
     chongqing = authority(gql, "chongqing", "province")
+    # The login's hash travels beside the signed package, bound by its digest, and is
+    # encrypted at rest like the ID number.
+    with tenant_context(region("yunnan")):
+        stored = Transfer.objects.get(public_id=moving["id"]).package
+        assert at_rest.is_sealed(stored["credential"]["passwordHash"])
+        assert (
+            envelope["credential"]["passwordHash"]
+            == Account.objects.get(volunteer__number=volunteer.number).password
+        )
+    swapped = copy.deepcopy(envelope)
+    swapped["credential"]["passwordHash"] = "pbkdf2_sha256$1$salt$forged"
+    answer = upload(gql, "chongqing", chongqing, swapped)
+    assert answer["errors"][0]["message"].startswith("BAD_SIGNATURE"), answer
     imported = upload(gql, "chongqing", chongqing, envelope)
     assert imported["errors"] == [] and imported["alreadyImported"] is False
     with tenant_context(region("yunnan")):
         assert Transfer.objects.get(public_id=moving["id"]).state == "completed"
         assert Volunteer.objects.get(number=volunteer.number).status == "transferred"
+    with tenant_context(region("chongqing")):
+        kept = Transfer.objects.get(package_id=envelope["package"]["packageId"]).package
+        assert "credential" not in kept
     arrived = {
         r["originRecordId"]: r for r in records_of(gql, "chongqing", chongqing, volunteer.number)
     }
@@ -327,7 +343,7 @@ def _as_version_1(envelope: dict, source) -> dict:
     """The package as a platform before issue 11 wrote it, signed by the source."""
     package = copy.deepcopy(envelope["package"])
     package["version"] = 1
-    del package["volunteer"]["username"], package["volunteer"]["passwordHash"]
+    del package["volunteer"]["username"], package["volunteer"]["passwordHashDigest"]
     for item in package["records"]:
         assert item.pop("state") == "counted"
         del item["publicityEndsOn"], item["confirmedBy"]
