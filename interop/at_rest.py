@@ -28,7 +28,9 @@ from typing import Any
 from tenants.volunteers import pii
 
 PREFIX = "pii:fernet:"
-SEALED = ("idNumber", "phone")
+# passwordHash: the login's Django hash in a version 2 envelope's ``credential``
+# (issue 11 finding 8), beside the signed package.
+SEALED = ("idNumber", "phone", "passwordHash")
 
 
 def _volunteer(envelope: Any) -> dict | None:
@@ -47,6 +49,8 @@ def _map(envelope: Any, change: Callable[[dict], None]) -> Any:
         return envelope  # a transfer request, or nothing: no personal fields
     copied = copy.deepcopy(envelope)
     change(_volunteer(copied))
+    if isinstance(copied.get("credential"), dict):
+        change(copied["credential"])
     return copied
 
 
@@ -96,6 +100,14 @@ def rotated(envelope: Any) -> Any:
     return _map(envelope, change)
 
 
+def without_credential(envelope: Any) -> Any:
+    """The envelope without the login's password hash: what the API shows or reveals
+    (the package's signature does not cover it and still verifies)."""
+    if isinstance(envelope, dict) and "credential" in envelope:
+        return {key: value for key, value in envelope.items() if key != "credential"}
+    return envelope
+
+
 def masked(envelope: Any) -> Any:
     """The envelope as the API shows it by default: ID number and phone masked,
     the birth date replaced by an age band. Its signature no longer verifies
@@ -103,6 +115,8 @@ def masked(envelope: Any) -> Any:
     from tenants.volunteers.services import age_band
 
     def change(volunteer: dict) -> None:
+        if "passwordHash" in volunteer:  # the credential: dropped below
+            return
         for key, mask in (("idNumber", pii.mask_id_number), ("phone", pii.mask_phone)):
             if isinstance(volunteer.get(key), str):
                 volunteer[key] = mask(_clear_value(volunteer[key]))
@@ -114,4 +128,4 @@ def masked(envelope: Any) -> Any:
             except (TypeError, ValueError):
                 volunteer["ageBand"] = None
 
-    return _map(envelope, change)
+    return without_credential(_map(envelope, change))

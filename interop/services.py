@@ -34,6 +34,7 @@ from interop import package as packages
 from interop.federation import federation_hash
 from interop.models import Direction, OutboxMessage, Transfer, TransferState
 from tenants.accounts import services as accounts
+from tenants.accounts.models import Account
 from tenants.audit.services import record as audit
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
 from tenants.records.models import (
@@ -214,7 +215,11 @@ def _expire_if_due(transfer: Transfer) -> bool:
 
 
 def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
-    """The volunteer refuses (or the source authority refuses) a requested transfer."""
+    """The volunteer refuses (or the source authority refuses) a requested transfer,
+    or cancels a consented one whose package has not arrived yet (an offline file
+    not imported, an outbox message not delivered). A refused or cancelled
+    transfer's package is refused by a destination in this deployment (issue 11
+    finding 3) and the volunteer's records here are theirs again."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not reason:
@@ -222,13 +227,46 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
     with transaction.atomic():
         transfer = _locked_transfer(transfer_id)
         permissions.require_refuser(transfer, principal)
-        if _expire_if_due(transfer) or transfer.state != TransferState.REQUESTED:
+        if _expire_if_due(transfer):
+            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+        if transfer.state == TransferState.EXPORTED:
+            # Cancelled before it arrived: the outbox stops sending it.
+            for message in OutboxMessage.objects.select_for_update().filter(
+                transfer=transfer, delivered_at__isnull=True
+            ):
+                message.delivered_at = timezone.now()
+                message.last_error = "cancelled at the source"
+                message.save(update_fields=["delivered_at", "last_error"])
+            reason = f"cancelled: {reason}"
+        elif transfer.state != TransferState.REQUESTED:
             raise Conflict(f"the transfer is {transfer.state}", field="transferId")
         transfer.state = TransferState.REFUSED
-        transfer.reason = reason
+        transfer.reason = reason[:500]
         transfer.save(update_fields=["state", "reason"])
         audit(principal.actor, "transfer.refused", str(transfer.public_id), reason=reason)
     return transfer
+
+
+def _freeze(volunteer: Volunteer) -> Volunteer:
+    """Lock the volunteer and their records for the package (issue 11 finding 2).
+
+    The volunteer's row ``FOR UPDATE`` (record writes take it ``FOR SHARE`` first:
+    ``records.services.require_not_frozen``), then every record row: whatever was
+    being written commits before the package is built, and nothing after. Records
+    whose hours are not decided yet (declared, objected) have no place to finish
+    once the volunteer has left: consent waits for them."""
+    volunteer = Volunteer.objects.select_for_update().get(id=volunteer.id)
+    list(ServiceRecord.objects.select_for_update().filter(volunteer=volunteer).values("id"))
+    undecided = ServiceRecord.objects.filter(
+        volunteer=volunteer, state__in=packages.UNDECIDED
+    ).count()
+    if undecided:
+        raise Conflict(
+            f"{undecided} of {volunteer.number}'s records are declared or under objection: "
+            "their group decides them before the records can move",
+            field="transferId",
+        )
+    return volunteer
 
 
 def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transfer:
@@ -249,6 +287,7 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
         if transfer.state != TransferState.REQUESTED:
             raise Conflict(f"the transfer is {transfer.state}", field="transferId")
         destination = _destination(transfer.counterpart_region_code, source)
+        volunteer = _freeze(volunteer)
         now = timezone.now()
         package = packages.build(
             volunteer,
@@ -258,13 +297,14 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
             consented_at=now,
             consented_by=principal.actor,
         )
-        envelope = packages.seal(source, package)
+        envelope = packages.seal(source, package, packages.credential_of(volunteer))
         transfer.state = TransferState.EXPORTED
         transfer.consented_at = now
         transfer.consented_by = principal.actor
         transfer.package_id = uuid.UUID(package["packageId"])
         transfer.package = at_rest.stored(envelope)
         transfer.delivery = "offline" if offline else ("direct" if destination.local else "outbox")
+        # From here the records are frozen (the state is "exported": records.0004).
         transfer.save()
         audit(
             principal.actor,
@@ -293,17 +333,23 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
                 body=at_rest.stored(envelope),
                 next_attempt_at=now,
             )
-        else:
-            # Offline: the package leaves as a file; the source lets go now.
+        elif not destination.local:
+            # Offline to another deployment: no way back for an acknowledgement; the
+            # source lets go now and the package's binding is what the peer checks.
             complete_outgoing(transfer)
+        # Offline within this deployment: exported (frozen) until the destination
+        # imports the file, which completes it here in the same transaction.
     return transfer
 
 
 def complete_outgoing(transfer: Transfer) -> None:
     """The destination has the records: mark the volunteer transferred, keep the
     records read-only, and move the person's home region."""
+    transfer.refresh_from_db(fields=["state", "completed_at"])
     if transfer.state == TransferState.COMPLETED:
         return
+    if transfer.state != TransferState.EXPORTED:
+        raise Conflict(f"the transfer is {transfer.state}", field="transferId")
     volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
     volunteer.status = VolunteerStatus.TRANSFERRED
     volunteer.status_reason = f"转出至 {transfer.counterpart_region_code}"
@@ -336,9 +382,14 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
         done = Transfer.objects.filter(direction=Direction.INCOMING, package_id=package_id).first()
         if done is not None:
             return done, False
+        source_transfer = _bound_transfer(package, destination)
         try:
             with transaction.atomic():
                 transfer = _import(package, envelope, destination, package_id)
+                if source_transfer is not None:
+                    # Within one deployment the source lets go in the same transaction.
+                    with schema_context(source_transfer[0].schema_name):
+                        complete_outgoing(source_transfer[1])
         except IntegrityError as error:
             again = Transfer.objects.filter(
                 direction=Direction.INCOMING, package_id=package_id
@@ -347,6 +398,78 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
                 return again, False
             raise packages.PackageRejected("CONFLICT", str(error).splitlines()[0]) from None
     return transfer, True
+
+
+def _bound_transfer(package, destination: Region) -> tuple[Region, Transfer] | None:
+    """Issue 11 finding 3: a package is bound to one transfer, one destination and
+    that transfer's state. Within this deployment the source's own row decides (the
+    package must be the one it exported, for a transfer consented and not refused,
+    cancelled, expired or completed elsewhere); returns the source region and its
+    transfer, locked. A package from another deployment is checked against what it
+    states (destination, consent: ``check``) and the home-region directory
+    (``_import``): a refusal there after the package was signed cannot be seen here.
+    """
+    source = Region.objects.filter(code=package["source"]["regionCode"]).first()
+    if source is None:
+        return None
+    with schema_context(source.schema_name):
+        try:
+            transfer_id = uuid.UUID(package["transferId"])
+        except ValueError:
+            raise packages.PackageRejected("MALFORMED", "transferId is not a UUID") from None
+        transfer = (
+            Transfer.objects.select_for_update()
+            .filter(public_id=transfer_id, direction=Direction.OUTGOING)
+            .first()
+        )
+        if transfer is None:
+            raise packages.PackageRejected(
+                "TRANSFER_UNKNOWN", f"{source.name} has no outgoing transfer {transfer_id}"
+            )
+        if transfer.counterpart_region_code != destination.code:
+            raise packages.PackageRejected(
+                "WRONG_DESTINATION",
+                f"{source.name} sends transfer {transfer_id} to "
+                f"{transfer.counterpart_region_code}, not here",
+            )
+        if transfer.volunteer_number != package["volunteer"]["number"]:
+            raise packages.PackageRejected(
+                "CONFLICT", "the package's volunteer is not the transfer's volunteer"
+            )
+        if transfer.state == TransferState.REQUESTED:
+            raise packages.PackageRejected(
+                "TRANSFER_NOT_CONSENTED",
+                f"the volunteer has not consented to transfer {transfer_id} (000 Art.15)",
+            )
+        if transfer.state in (TransferState.REFUSED, TransferState.EXPIRED):
+            raise packages.PackageRejected(
+                "TRANSFER_REFUSED",
+                f"{source.name} {transfer.state} transfer {transfer_id}: {transfer.reason}"[:480],
+            )
+        if str(transfer.package_id) != package["packageId"]:
+            raise packages.PackageRejected(
+                "PACKAGE_SUPERSEDED",
+                f"this is not the package {source.name} exported for transfer {transfer_id}",
+            )
+        later = (
+            Transfer.objects.filter(
+                direction=Direction.OUTGOING,
+                volunteer_number=transfer.volunteer_number,
+                state__in=[TransferState.EXPORTED, TransferState.COMPLETED],
+                consented_at__gt=transfer.consented_at,
+            )
+            .exclude(id=transfer.id)
+            .first()
+        )
+        if later is not None:
+            raise packages.PackageRejected(
+                "ALREADY_TRANSFERRED",
+                f"the volunteer has since moved from {source.name} to "
+                f"{later.counterpart_region_code}",
+            )
+        # Completed already with this package (an offline file written before issue
+        # 11, when offline completed at consent): it is still on its way here.
+    return source, transfer
 
 
 def _check_dates(package) -> None:
@@ -425,19 +548,45 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             region_code=destination.code, federation_hash=shared_hash
         )
     added = Decimal(0)
-    count = 0
+    count = pending = 0
     for item in package["records"]:
         origin = item["provenance"]
-        if (
-            origin["regionCode"] == destination.code
-            and ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).exists()
-        ):
-            continue  # recorded here before the volunteer left: already counted here
+        home = (
+            ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).first()
+            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
+            else None
+        )
+        if home is not None:
+            # Recorded here before the volunteer left. If it left in publicity or
+            # awaiting confirmation and counted where they were, it counts here now
+            # (its row was frozen here meanwhile); otherwise it is already counted.
+            if (
+                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
+                and item.get("state", "counted") == "counted"
+            ):
+                hours = Decimal(item["hours"])
+                if hours != home.current().hours:  # amended where it was
+                    Amendment.objects.create(
+                        record=home,
+                        hours=hours,
+                        reason=f"[{source_code}] amended there before it counted",
+                        amended_by=f"region:{source_code}",
+                    )
+                ServiceRecord.objects.filter(id=home.id).update(
+                    state=RecordState.COUNTED,
+                    counted_at=timezone.now(),
+                    confirmed_by=item.get("confirmedBy", ""),
+                )
+                added += hours
+                count += 1
+            continue
         if ServiceRecord.objects.filter(
             origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
         ).exists():
             continue
         hours = Decimal(item["hours"])
+        # Version 1 carried counted records only; version 2 says each one's state.
+        state = item.get("state", RecordState.COUNTED)
         record = ServiceRecord.objects.create(
             volunteer=volunteer,
             group=None,
@@ -456,11 +605,26 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             professionalism=item["evaluation"].get("professionalism"),
             mode=RecordMode.IMPORTED,
             recorder=origin["recorder"],
-            state=RecordState.IN_PUBLICITY,
+            state=(
+                RecordState.AWAITING_CONFIRMATION
+                if state == RecordState.AWAITING_CONFIRMATION
+                else RecordState.IN_PUBLICITY
+            ),
+            # Finishes the publicity the source began (issue 11 finding 2).
+            publicity_ends_on=(
+                datetime.date.fromisoformat(item["publicityEndsOn"])
+                if state == RecordState.IN_PUBLICITY
+                else None
+            ),
             origin_region_code=origin["regionCode"],
             origin_record_id=origin["recordId"],
             origin_group_name=origin["groupName"],
             origin_recorder=origin["recorder"],
+            origin_region_name=origin.get("regionName")
+            or packages.region_name(origin["regionCode"]),
+            origin_hours=Decimal(item["originalHours"]),
+            origin_counted_at=item["countedAt"],
+            origin_confirmed_by=item.get("confirmedBy", ""),
         )
         for amendment in item["amendments"]:
             Amendment.objects.create(
@@ -477,13 +641,19 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             start_time=record.start_time,
             end_time=record.end_time,
         )
-        # Imported records were counted at the source: they count here at once.
+        if state != RecordState.COUNTED:
+            pending += 1
+            continue  # counts here (and only here) once its publicity/confirmation ends
+        # Counted at the source: it counts here at once (and no longer there).
         ServiceRecord.objects.filter(id=record.id).update(
-            state=RecordState.COUNTED, counted_at=timezone.now()
+            state=RecordState.COUNTED,
+            counted_at=timezone.now(),
+            confirmed_by=item.get("confirmedBy", ""),
         )
         added += hours
         count += 1
     _import_recognition(package, volunteer)
+    username = _import_account(envelope, data, volunteer, source_code)
     totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
     totals = VolunteerTotals.objects.select_for_update().get(pk=totals.pk)
     totals.counted_hours += added
@@ -500,7 +670,8 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         consented_at=package["consent"]["consentedAt"],
         consented_by=package["consent"]["consentedBy"],
         package_id=package_id,
-        package=at_rest.stored(envelope),
+        # The login's hash is in the account now: the stored package keeps no copy.
+        package=at_rest.stored(at_rest.without_credential(envelope)),
         completed_at=timezone.now(),
     )
     # An on-behalf request made here earlier is now fulfilled.
@@ -517,8 +688,42 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         volunteer=volunteer.number,
         records=count,
         hours=str(added),
+        pending=pending,
+        version=package["version"],
+        account=username or "",
     )
     return transfer
+
+
+def _import_account(envelope, data: dict, volunteer: Volunteer, source_code: str) -> str | None:
+    """Issue 11 finding 8: the volunteer logs in here at once with the password they
+    know. A version 2 package carries the source login's username, and its envelope
+    the Django hash (never the password) bound to the package by a digest that
+    ``packages.check`` verified; a returning volunteer's account takes the current hash.
+    A username already taken here by someone else becomes ``username.<source>``,
+    then the volunteer number. Returns the username, or None (no login travelled)."""
+    credential = envelope.get("credential") or {}
+    username, password_hash = data.get("username"), credential.get("passwordHash")
+    if not username or not password_hash:
+        return None
+    account = Account.objects.filter(volunteer=volunteer).first()
+    if account is not None:
+        account.password = password_hash
+        account.is_active = True
+        account.save(update_fields=["password", "is_active"])
+        return account.username
+    for candidate in (username, f"{username}.{source_code}"[:64], volunteer.number):
+        if not Account.objects.filter(username=candidate).exists():
+            Account.objects.create(
+                username=candidate,
+                password=password_hash,
+                display_name=volunteer.name[:64],
+                volunteer=volunteer,
+            )
+            return candidate
+    raise packages.PackageRejected(
+        "CONFLICT", f"no free username here for {volunteer.number}'s login"
+    )
 
 
 def _import_recognition(package, volunteer) -> None:
@@ -652,4 +857,6 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
             volunteer=volunteer.number,
             reason=reason,
         )
-    return at_rest.clear(transfer.package)
+    # A password hash is shown to no one, even with a reason; the package's signature
+    # does not cover it (a digest does) and still verifies.
+    return at_rest.without_credential(at_rest.clear(transfer.package))

@@ -170,7 +170,9 @@ def _consented_offline(gql):
     consented = gql.region(
         "chongqing", CONSENT, {"t": requested["id"], "offline": True}, token=token
     )["data"]["consentTransfer"]["transfer"]
-    assert consented["state"] == "completed" and consented["delivery"] == "offline"
+    # Within one deployment an offline package stays exported (the records frozen at
+    # the source) until the destination imports it (issue 11 finding 2).
+    assert consented["state"] == "exported" and consented["delivery"] == "offline"
     with tenant_context(region("chongqing")):
         # Stored with its personal fields encrypted; as signed, decrypted.
         envelope = at_rest.clear(Transfer.objects.get(public_id=requested["id"]).package)
@@ -216,7 +218,7 @@ def test_offline_package_rejections_and_exactly_once(gql, seed_regions, tmp_path
             envelope, lambda e: e["package"]["records"][0].update(hours="9")
         ),
         "UNKNOWN_SENDER": _tampered(envelope, lambda e: e["signature"].update(keyId="990000")),
-        "UNSUPPORTED_VERSION": _tampered(envelope, lambda e: e["package"].update(version=2)),
+        "UNSUPPORTED_VERSION": _tampered(envelope, lambda e: e["package"].update(version=3)),
         "MALFORMED": _tampered(envelope, lambda e: e["package"]["records"][0].update(hours="many")),
         # Genuinely signed by 重庆, but addressed to 阜新.
         "WRONG_DESTINATION": seal(

@@ -72,7 +72,7 @@ class TransferType:
         return Volunteer(_model=volunteer) if volunteer else None
 
     @strawberry.field(
-        description="The records that moved: counted records leaving the "
+        description="The records that moved: records holding hours leaving the "
         "source, or the records imported here (with their provenance)."
     )
     def records(self) -> list[ServiceRecord]:
@@ -81,8 +81,10 @@ class TransferType:
             transfer.state != "completed" and (transfer.direction == "incoming")
         ):
             return []
+        # Every record holding hours travels (issue 11 finding 2), in its state.
         rows = RecordModel.objects.filter(
-            volunteer_id=transfer.volunteer_id, state="counted"
+            volunteer_id=transfer.volunteer_id,
+            state__in=["counted", "in_publicity", "awaiting_confirmation"],
         ).prefetch_related("amendments")
         if transfer.direction == "incoming":
             rows = rows.filter(mode="imported")

@@ -139,6 +139,22 @@ class ServiceRecord:
     )
 
     origin_group_name: str = model_field("origin_group_name")
+    origin_region_name: str = model_field(
+        "origin_region_name",
+        description="Name of the region the record was first recorded in, if transferred in.",
+    )
+    origin_record_id: str = model_field(
+        "origin_record_id", description="The record's id in its origin region."
+    )
+    origin_hours: Decimal | None = model_field(
+        "origin_hours", description="Hours as first recorded in the origin region."
+    )
+    origin_counted_at: datetime.datetime | None = model_field(
+        "origin_counted_at", description="When it counted in the region it came from."
+    )
+    origin_confirmed_by: str = model_field(
+        "origin_confirmed_by", description="Who confirmed it there (civil affairs), if anyone."
+    )
 
     @strawberry.field
     def amendments(self) -> list[Amendment]:

@@ -93,6 +93,9 @@ class ServiceRow:
     # The region the hours were recorded in, when they came in by transfer
     # (转移接续, 000 Art.16); None for hours recorded in the issuing region.
     origin_region: str | None = None
+    # Issue 11 finding 12: each transferred record's provenance (origin id, hours
+    # first recorded, when it counted there, who confirmed it), kept in the snapshot.
+    origin_records: tuple = ()
 
     def __post_init__(self) -> None:
         if not self.project_name.strip():

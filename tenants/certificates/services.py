@@ -230,14 +230,37 @@ def service_rows(volunteer: Volunteer, group: VolunteerGroup) -> list[ServiceRow
                 "first": row.service_date,
                 "last": row.service_date,
                 "hours": Decimal(0),
-                "origin": _origin_label(origin, origins) if origin else None,
+                # The origin's name as the package gave it (a peer's region is not
+                # in this deployment's table); older imports: looked up by code.
+                "origin": (row.origin_region_name or _origin_label(origin, origins))
+                if origin
+                else None,
+                "records": [],
             },
         )
         entry["first"] = min(entry["first"], row.service_date)
         entry["last"] = max(entry["last"], row.service_date)
         entry["hours"] += row.current().hours
+        if origin:
+            entry["records"].append(
+                {
+                    "originRecordId": row.origin_record_id,
+                    "originalHours": str(row.origin_hours)
+                    if row.origin_hours is not None
+                    else None,
+                    "countedAt": (row.origin_counted_at or row.counted_at).isoformat(),
+                    "confirmedBy": row.origin_confirmed_by,
+                }
+            )
     return [
-        ServiceRow(e["name"], e["first"], e["last"], e["hours"], origin_region=e["origin"])
+        ServiceRow(
+            e["name"],
+            e["first"],
+            e["last"],
+            e["hours"],
+            origin_region=e["origin"],
+            origin_records=tuple(e["records"]),
+        )
         for e in rows.values()
         if e["hours"] > 0
     ]
@@ -278,6 +301,7 @@ def _snapshot(data: CertificateData) -> dict:
                 "lastDate": row.last_date.isoformat(),
                 "hours": str(row.hours),
                 "originRegion": row.origin_region,
+                **({"originRecords": list(row.origin_records)} if row.origin_records else {}),
             }
             for row in data.service_rows
         ],

@@ -86,6 +86,11 @@ class ServiceRecord(models.Model):
     origin_record_id = models.CharField(max_length=64, blank=True, default="")
     origin_group_name = models.CharField(max_length=120, blank=True, default="")
     origin_recorder = models.CharField(max_length=120, blank=True, default="")
+    # Issue 11 finding 12: the rest of the provenance, as the first region had it.
+    origin_region_name = models.CharField(max_length=120, blank=True, default="")
+    origin_hours = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    origin_counted_at = models.DateTimeField(null=True, blank=True)
+    origin_confirmed_by = models.CharField(max_length=120, blank=True, default="")
 
     objects = FewRelatedQuerySet.as_manager()
 

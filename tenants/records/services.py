@@ -20,7 +20,7 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
@@ -211,10 +211,47 @@ def _volunteer(number: str) -> Volunteer:
     return volunteer
 
 
+def require_not_frozen(volunteer_id: int) -> None:
+    """Issue 11 finding 2 (000 Art.15–16): once the volunteer has consented to a
+    transfer, nothing about their records changes here — no new record, no state
+    change, no amendment — until the transfer is cancelled or refused (then they
+    are back) or completes (then they are transferred and the records read-only).
+
+    Call inside a transaction: the volunteer's row is locked ``FOR SHARE``, so a
+    consent (which locks it ``FOR UPDATE`` before building the package) either
+    sees this change or makes it wait and then refuses it. The database refuses
+    the same (``records.0004``) for any path that forgets."""
+    from interop.models import Direction, Transfer, TransferState
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, number FROM volunteers_volunteer WHERE id = %s FOR SHARE",
+            [volunteer_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return
+    status, number = row
+    if status == VolunteerStatus.TRANSFERRED:
+        raise Conflict(
+            f"{number} has been transferred to another region: their records here are read-only",
+            field="number",
+        )
+    if Transfer.objects.filter(
+        volunteer_id=volunteer_id, direction=Direction.OUTGOING, state=TransferState.EXPORTED
+    ).exists():
+        raise Conflict(
+            f"{number} has consented to a transfer: their records travel as they were at "
+            "consent and change nowhere until it completes or is cancelled",
+            field="number",
+        )
+
+
 def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor) -> ServiceRecord:
     """Write the record and its day slot; the exclusion constraint refuses overlaps."""
     try:
         with transaction.atomic():
+            require_not_frozen(volunteer.id)
             record = ServiceRecord.objects.create(
                 volunteer=volunteer,
                 group=project.group,
@@ -384,6 +421,7 @@ def _locked_record(record_id: int) -> ServiceRecord:
     )
     if record is None:
         raise NotFound("no such record", field="recordId")
+    require_not_frozen(record.volunteer_id)
     return record
 
 
@@ -500,7 +538,12 @@ def close_publicity(
     moved = 0
     for record_id in due:
         with transaction.atomic():
-            record = _locked_record(record_id)
+            try:
+                record = _locked_record(record_id)
+            except Conflict:
+                # The volunteer consented to a transfer (or left): the record travels
+                # in publicity and finishes it at the destination (issue 11 finding 2).
+                continue
             if record.state != RecordState.IN_PUBLICITY:
                 continue  # another run got there first
             _after_publicity(record, policy_for_region, actor)

@@ -16,6 +16,8 @@
 - ``home-hashes``: give home-region rows from before issue 11 their federation hash;
 - ``keys``: this deployment's regions, their public keys and fingerprints;
   ``keys rotate --region C``: new keys, with a rotation statement signed by the old.
+- ``audit``: the federation invariant (every hour counted in exactly one region;
+  ``interop.invariant``): a summary, each problem, and exit status 1 on any.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from central.models import HomeRegion, Region
 from interop import at_rest, peers, signing
 from interop.delivery import deliver_pending
 from interop.federation import federation_hash
-from interop.models import Transfer
+from interop.models import Transfer, TransferState
 from interop.package import PackageRejected
 from interop.services import import_package
 from tenants.audit.services import record as audit
@@ -80,6 +82,7 @@ class Command(BaseCommand):
         keys_sub = keys.add_subparsers(dest="keys_action", required=False)
         rotate = keys_sub.add_parser("rotate", help="new keys for a region, signed by the old")
         rotate.add_argument("--region", required=True)
+        sub.add_parser("audit", help="check that every hour is counted in exactly one region")
 
     def handle(self, *args, action, **options):
         try:
@@ -150,6 +153,12 @@ class Command(BaseCommand):
                     "no exported transfer with that id in this region "
                     "(the volunteer consents first)"
                 )
+            if found.state not in (TransferState.EXPORTED, TransferState.COMPLETED):
+                # Issue 11 finding 3: a refused, cancelled or expired transfer's package
+                # never leaves again.
+                raise CommandError(
+                    f"the transfer is {found.state} ({found.reason}): its package is not exported"
+                )
             # The file is how an offline package travels: decrypted (the signature
             # covers the clear content) only now, and the export audited.
             with open(out, "w", encoding="utf-8") as handle:
@@ -219,6 +228,16 @@ class Command(BaseCommand):
             self.stdout.write(f"peer {item['code']} {item['name']}: {outcome}")
         if refused:
             raise CommandError("refused: " + " | ".join(refused))
+
+    def _audit(self, **_):
+        from interop.invariant import audit
+
+        report = audit()
+        for problem in report.problems:
+            self.stdout.write(str(problem))
+        self.stdout.write(report.summary())
+        if not report.clean:
+            raise CommandError(f"{len(report.problems)} problems: see above")
 
     def _home_hashes(self, **_):
         """Issue 11 finding 11: rows registered before the federation hash existed
