@@ -126,6 +126,9 @@ def build(
             "serviceIntentions": list(volunteer.service_intentions),
             "skills": list(volunteer.skills),
             "verification": volunteer.verification,
+            # A rejection keeps its reason (the database requires one): found by
+            # bench/transfers.py, where such a volunteer could not be imported.
+            "verificationReason": volunteer.verification_reason,
             "guardianName": volunteer.guardian_name,
             "registeredAt": volunteer.registered_at.isoformat(),
             # Finding 8: the same login works at the destination at once. The Django

@@ -525,6 +525,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             service_intentions=data["serviceIntentions"],
             skills=data["skills"],
             verification=data["verification"],
+            verification_reason=_verification_reason(data),
             guardian_name=data["guardianName"],
             registered_by=f"transfer:{source_code}",
             # Where they live here is not known yet: the region's own authority answers.
@@ -860,3 +861,12 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
     # A password hash is shown to no one, even with a reason; the package's signature
     # does not cover it (a digest does) and still verifies.
     return at_rest.without_credential(at_rest.clear(transfer.package))
+
+
+def _verification_reason(data: dict) -> str:
+    """The reason of a rejected real-name verification; a v1 package carried none, so
+    the import says where the rejection came from (a rejection needs a reason)."""
+    reason = (data.get("verificationReason") or "").strip()
+    if data["verification"] == "rejected" and not reason:
+        return "来源地区的实名认证未通过（转移包未附理由）"
+    return reason

@@ -535,3 +535,25 @@ def test_transfers_come_newest_first_a_page_at_a_time(gql, seed_regions):
     finally:
         with tenant_context(region("chongqing")):
             Transfer.objects.filter(id=moved.id).update(state=moved.state)
+
+
+def test_a_volunteer_whose_verification_was_rejected_transfers_with_the_reason(gql, seed_regions):
+    """Found by bench/transfers.py: the reason did not travel, and the destination's
+    rule that a rejection has one refused the import."""
+    from tenants.volunteers.models import Volunteer
+
+    _, volunteer, token = moving_volunteer(gql, hours=(2,))
+    with tenant_context(region("chongqing")):
+        Volunteer.objects.filter(id=volunteer.id).update(
+            verification="rejected", verification_reason="证件照片不清晰"
+        )
+    requested = gql.region("chongqing", REQUEST, {"to": "530000"}, token=token)["data"][
+        "requestTransfer"
+    ]["transfer"]
+    consented = gql.region(
+        "chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token
+    )["data"]["consentTransfer"]
+    assert consented["errors"] == [] and consented["transfer"]["state"] == "completed"
+    with tenant_context(region("yunnan")):
+        arrived = Volunteer.objects.get(number=volunteer.number)
+    assert (arrived.verification, arrived.verification_reason) == ("rejected", "证件照片不清晰")
