@@ -11,19 +11,33 @@ from django.db import migrations, models
 #    A volunteer coming back is reopened (status active) before their records are
 #    written, so an import is not refused.
 # Every statement is its own list item (Citus forwards a multi-statement string whole).
+# The functions name the schema of the row being written (TG_TABLE_SCHEMA), not
+# the caller's search_path: a bulk writer (generate_data's COPY connections) or an
+# operator's psql session need not have the region's schema first.
 FROZEN = r"""
-CREATE OR REPLACE FUNCTION records_volunteer_frozen(volunteer bigint) RETURNS boolean AS $$
-    SELECT EXISTS (SELECT 1 FROM volunteers_volunteer
-                   WHERE id = volunteer AND status = 'transferred')
-        OR EXISTS (SELECT 1 FROM interop_transfer
-                   WHERE volunteer_id = volunteer AND direction = 'outgoing'
-                     AND state = 'exported')
-$$ LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION records_volunteer_frozen(region_schema text, volunteer bigint)
+RETURNS boolean AS $$
+DECLARE frozen boolean;
+BEGIN
+    EXECUTE format(
+        'SELECT EXISTS (SELECT 1 FROM %1$I.volunteers_volunteer '
+        '               WHERE id = $1 AND status = ''transferred'') '
+        '    OR EXISTS (SELECT 1 FROM %1$I.interop_transfer '
+        '               WHERE volunteer_id = $1 AND direction = ''outgoing'' '
+        '                 AND state = ''exported'')',
+        region_schema)
+        INTO frozen USING volunteer;
+    RETURN frozen;
+END;
+$$ LANGUAGE plpgsql STABLE
 """
 GUARD_RECORD = r"""
 CREATE OR REPLACE FUNCTION records_guard_transferred_record() RETURNS trigger AS $$
+DECLARE frozen boolean;
 BEGIN
-    IF records_volunteer_frozen(NEW.volunteer_id) THEN
+    EXECUTE format('SELECT %I.records_volunteer_frozen($1, $2)', TG_TABLE_SCHEMA)
+        INTO frozen USING TG_TABLE_SCHEMA, NEW.volunteer_id;
+    IF frozen THEN
         RAISE EXCEPTION 'volunteer % is transferred or consented to a transfer: their records here are frozen', NEW.volunteer_id
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
@@ -33,10 +47,14 @@ $$ LANGUAGE plpgsql
 """
 GUARD_AMENDMENT = r"""
 CREATE OR REPLACE FUNCTION records_guard_transferred_amendment() RETURNS trigger AS $$
+DECLARE frozen boolean;
 BEGIN
-    IF records_volunteer_frozen(
-        (SELECT volunteer_id FROM records_servicerecord WHERE id = NEW.record_id)
-    ) THEN
+    EXECUTE format(
+        'SELECT %1$I.records_volunteer_frozen($1, '
+        '(SELECT volunteer_id FROM %1$I.records_servicerecord WHERE id = $2))',
+        TG_TABLE_SCHEMA)
+        INTO frozen USING TG_TABLE_SCHEMA, NEW.record_id;
+    IF frozen THEN
         RAISE EXCEPTION 'record % belongs to a volunteer transferred or consented to a transfer: it is frozen', NEW.record_id
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
@@ -74,7 +92,9 @@ class Migration(migrations.Migration):
             name="origin_confirmed_by",
             field=models.CharField(blank=True, default="", max_length=120),
         ),
-        migrations.RunSQL([FROZEN], ["DROP FUNCTION IF EXISTS records_volunteer_frozen(bigint)"]),
+        migrations.RunSQL(
+            [FROZEN], ["DROP FUNCTION IF EXISTS records_volunteer_frozen(text, bigint)"]
+        ),
         migrations.RunSQL(
             [GUARD_RECORD], ["DROP FUNCTION IF EXISTS records_guard_transferred_record()"]
         ),
