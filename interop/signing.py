@@ -402,7 +402,8 @@ def open_for_local(body: Any) -> tuple[Any, Region]:
     inner = envelope if isinstance(envelope, dict) else {}
     package, request = inner.get("package"), inner.get("request")
     if isinstance(package, dict):
-        meant = (package.get("destination") or {}).get("regionCode")
+        destination = package.get("destination")
+        meant = destination.get("regionCode") if isinstance(destination, dict) else None
     elif isinstance(request, dict):
         meant = request.get("from")
     else:
