@@ -173,10 +173,11 @@ def test_the_date_floor_holds_in_the_database(gql, seed_regions):
         f"INSERT INTO {schema}.records_servicerecord (volunteer_id, group_id, project_id, "
         "project_name, service_date, start_time, end_time, hours, place, service_target, "
         "content, contact, mode, recorder, state, state_reason, confirmed_by, created_at, "
-        "origin_region_code, origin_record_id, origin_group_name, origin_recorder) "
+        "origin_region_code, origin_record_id, origin_group_name, origin_recorder, "
+        "origin_region_name, origin_confirmed_by) "
         "SELECT volunteer_id, NULL, NULL, project_name, '0001-01-01', start_time, end_time, "
         "hours, place, service_target, content, contact, 'imported', recorder, 'in_publicity', "
-        "'', '', now(), '', '', '', '' "
+        "'', '', now(), '', '', '', '', '', '' "
         f"FROM {schema}.records_servicerecord WHERE id = {record_id}"
     )
     assert refused is not None and "record_service_date_plausible" in refused

@@ -431,7 +431,8 @@ def no_database(tmp_path_factory):
             {"query": 'mutation { login(username: "a", password: "b") { token } }'},
         ),
         ("GET", "localhost", "/admin/", None),
-        ("POST", "localhost", "/interop/inbox", {"package": {}}),
+        # Sealed (issue 11 finding 9): opening it needs the region's key, in the database.
+        ("POST", "localhost", "/interop/inbox", {"sealed": {"recipient": "500000"}}),
         ("GET", "localhost", "/interop/directory", None),
         ("GET", "chongqing.localhost", "/groups/1/certificate", None),
         ("GET", "chongqing.localhost", "/certificates/verify/ABCDEFGH2345", None),
