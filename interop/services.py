@@ -23,7 +23,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -32,10 +32,11 @@ from central.models import HomeRegion, Region
 from interop import at_rest, permissions, signing
 from interop import package as packages
 from interop.federation import federation_hash
-from interop.models import Direction, OutboxMessage, Transfer, TransferState
+from interop.models import Direction, OutboxMessage, Transfer, TransferBatch, TransferState
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
 from tenants.audit.services import record as audit
+from tenants.groups.models import MembershipStatus, VolunteerGroup
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
 from tenants.records.models import (
     EARLIEST_SERVICE_DATE,
@@ -80,7 +81,9 @@ def request_transfer(to_region: str, *, principal) -> Transfer:
     return _open_outgoing(volunteer, to_region, principal.actor)
 
 
-def _open_outgoing(volunteer: Volunteer, to_region: str, actor: str) -> Transfer:
+def _open_outgoing(
+    volunteer: Volunteer, to_region: str, actor: str, batch: TransferBatch | None = None
+) -> Transfer:
     if volunteer.status == VolunteerStatus.TRANSFERRED:
         raise Conflict(f"{volunteer.number} has already been transferred", field="number")
     if volunteer.status == VolunteerStatus.CANCELLED:
@@ -95,13 +98,157 @@ def _open_outgoing(volunteer: Volunteer, to_region: str, actor: str) -> Transfer
                 counterpart_region_code=to_region,
                 requested_by=actor,
                 expires_at=_expires(),
+                batch=batch,
             )
-            audit(actor, "transfer.requested", str(transfer.public_id), to=to_region)
+            audit(
+                actor,
+                "transfer.requested",
+                str(transfer.public_id),
+                to=to_region,
+                batch=str(batch.public_id) if batch is not None else "",
+            )
     except IntegrityError:
         raise Conflict(
             f"{volunteer.number} already has a transfer under way", field="number"
         ) from None
     return transfer
+
+
+BATCH_LIMIT = 1000  # volunteers in one batch request
+
+
+def request_group_transfer(
+    group_id, to_region: str, reason: str, *, principal, numbers: list[str] | None = None
+) -> TransferBatch:
+    """Issue 11: the authority of the area holding a group asks for its active members
+    (or the listed ones among them) to move to ``to_region`` together: one batch and
+    one transfer per volunteer, in one transaction. A volunteer who cannot move
+    (already transferring, transferred, cancelled, not a member) is left out with a
+    reason in ``batch.refused``; the others each consent or refuse on their own
+    (000 Art.15), as to any transfer."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why the group's volunteers move", field="reason")
+    try:
+        group = VolunteerGroup.objects.filter(id=int(group_id)).first()
+    except (TypeError, ValueError):
+        group = None
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    permissions.require_batch_requester(group, principal)
+    source = _current_region()
+    _destination(to_region, source)
+    members = Volunteer.objects.filter(
+        memberships__group=group, memberships__status=MembershipStatus.ACTIVE
+    ).order_by("id")
+    refused = []
+    if numbers is not None:
+        wanted = list(dict.fromkeys((n or "").strip() for n in numbers))
+        members = members.filter(number__in=wanted)
+        found = {v.number for v in members}
+        known = set(Volunteer.objects.filter(number__in=wanted).values_list("number", flat=True))
+        refused = [
+            {
+                "number": n,
+                "reason": "not an active member of the group"
+                if n in known
+                else "no such volunteer",
+            }
+            for n in wanted
+            if n not in found
+        ]
+    volunteers = list(members.distinct()[: BATCH_LIMIT + 1])
+    if len(volunteers) > BATCH_LIMIT:
+        raise InvalidInput(
+            f"at most {BATCH_LIMIT} volunteers in one batch: list them in parts",
+            field="volunteerNumbers",
+        )
+    if not volunteers and not refused:
+        raise Conflict(f"{group.name} has no active members to move", field="groupId")
+    with transaction.atomic():
+        batch = TransferBatch.objects.create(
+            group_id=group.id,
+            group_name=group.name,
+            division_code=group.division_code,
+            counterpart_region_code=to_region,
+            requested_by=principal.actor,
+            reason=reason[:500],
+        )
+        asked = 0
+        for volunteer in volunteers:
+            try:
+                _open_outgoing(volunteer, to_region, principal.actor, batch)
+                asked += 1
+            except Conflict as error:
+                refused.append({"number": volunteer.number, "reason": error.problems[0].message})
+        batch.refused = refused
+        batch.save(update_fields=["refused"])
+        audit(
+            principal.actor,
+            "transfer.batch_requested",
+            str(batch.public_id),
+            group=group.id,
+            to=to_region,
+            asked=asked,
+            refused=len(refused),
+        )
+    return batch
+
+
+def _batch(batch_id, queryset) -> TransferBatch:
+    try:
+        public_id = uuid.UUID(str(batch_id))
+    except ValueError:
+        raise InvalidInput("not a batch id", field="batchId") from None
+    batch = queryset.filter(public_id=public_id).first()
+    if batch is None:
+        raise NotFound("no such batch", field="batchId")
+    return batch
+
+
+def batch_counts(batch: TransferBatch) -> dict[str, int]:
+    """How many of the batch's transfers are in each state (one query)."""
+    counts = dict.fromkeys(TransferState.values, 0)
+    for state, n in batch.transfers.order_by().values_list("state").annotate(n=models.Count("id")):
+        counts[state] = n
+    return counts
+
+
+def cancel_transfer_batch(batch_id, reason: str, *, principal) -> TransferBatch:
+    """The authority cancels what of a batch is not consented yet: each transfer still
+    waiting for its volunteer is refused (with the reason); what a volunteer consented
+    to goes on (it is theirs now)."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why the batch is cancelled", field="reason")
+    with transaction.atomic():
+        batch = _batch(batch_id, TransferBatch.objects.select_for_update())
+        permissions.require_batch_canceller(batch, principal)
+        if batch.cancelled_at is not None:
+            raise Conflict("the batch is cancelled already", field="batchId")
+        waiting = list(
+            Transfer.objects.select_for_update()
+            .filter(batch=batch, state=TransferState.REQUESTED)
+            .only("id", "public_id")
+        )
+        Transfer.objects.filter(id__in=[t.id for t in waiting]).update(
+            state=TransferState.REFUSED, reason=f"cancelled by the authority: {reason}"[:500]
+        )
+        for transfer in waiting:
+            audit(principal.actor, "transfer.refused", str(transfer.public_id), reason=reason)
+        batch.cancelled_at = timezone.now()
+        batch.cancelled_by = principal.actor
+        batch.save(update_fields=["cancelled_at", "cancelled_by"])
+        audit(
+            principal.actor,
+            "transfer.batch_cancelled",
+            str(batch.public_id),
+            reason=reason,
+            cancelled=len(waiting),
+        )
+    return batch
 
 
 def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
