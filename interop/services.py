@@ -695,111 +695,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         HomeRegion.objects.filter(id=home.id).update(
             region_code=destination.code, federation_hash=shared_hash
         )
-    added = Decimal(0)
-    count = pending = 0
-    for item in package["records"]:
-        origin = item["provenance"]
-        home = (
-            ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).first()
-            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
-            else None
-        )
-        if home is not None:
-            # Recorded here before the volunteer left. If it left in publicity or
-            # awaiting confirmation and counted where they were, it counts here now
-            # (its row was frozen here meanwhile); otherwise it is already counted.
-            if (
-                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
-                and item.get("state", "counted") == "counted"
-            ):
-                hours = Decimal(item["hours"])
-                if hours != home.current().hours:  # amended where it was
-                    Amendment.objects.create(
-                        record=home,
-                        hours=hours,
-                        reason=f"[{source_code}] amended there before it counted",
-                        amended_by=f"region:{source_code}",
-                    )
-                ServiceRecord.objects.filter(id=home.id).update(
-                    state=RecordState.COUNTED,
-                    counted_at=timezone.now(),
-                    confirmed_by=item.get("confirmedBy", ""),
-                )
-                added += hours
-                count += 1
-            continue
-        if ServiceRecord.objects.filter(
-            origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
-        ).exists():
-            continue
-        hours = Decimal(item["hours"])
-        # Version 1 carried counted records only; version 2 says each one's state.
-        state = item.get("state", RecordState.COUNTED)
-        record = ServiceRecord.objects.create(
-            volunteer=volunteer,
-            group=None,
-            project=None,
-            project_name=item["projectName"],
-            service_date=datetime.date.fromisoformat(item["serviceDate"]),
-            start_time=datetime.time.fromisoformat(item["startTime"]),
-            end_time=datetime.time.fromisoformat(item["endTime"]),
-            hours=hours,
-            place=item["place"],
-            service_target=item["serviceTarget"],
-            content=item["content"],
-            contact=item["contact"],
-            punctuality=item["evaluation"].get("punctuality"),
-            attitude=item["evaluation"].get("attitude"),
-            professionalism=item["evaluation"].get("professionalism"),
-            mode=RecordMode.IMPORTED,
-            recorder=origin["recorder"],
-            state=(
-                RecordState.AWAITING_CONFIRMATION
-                if state == RecordState.AWAITING_CONFIRMATION
-                else RecordState.IN_PUBLICITY
-            ),
-            # Finishes the publicity the source began (issue 11 finding 2).
-            publicity_ends_on=(
-                datetime.date.fromisoformat(item["publicityEndsOn"])
-                if state == RecordState.IN_PUBLICITY
-                else None
-            ),
-            origin_region_code=origin["regionCode"],
-            origin_record_id=origin["recordId"],
-            origin_group_name=origin["groupName"],
-            origin_recorder=origin["recorder"],
-            origin_region_name=origin.get("regionName")
-            or packages.region_name(origin["regionCode"]),
-            origin_hours=Decimal(item["originalHours"]),
-            origin_counted_at=item["countedAt"],
-            origin_confirmed_by=item.get("confirmedBy", ""),
-        )
-        for amendment in item["amendments"]:
-            Amendment.objects.create(
-                record=record,
-                hours=None,
-                reason=f"[{origin['regionCode']}] "
-                f"{amendment['reason']} (→ {amendment['hours'] or '—'} h)",
-                amended_by=amendment["amendedBy"],
-            )
-        DaySlot.objects.create(
-            record=record,
-            volunteer=volunteer,
-            day=record.service_date,
-            start_time=record.start_time,
-            end_time=record.end_time,
-        )
-        if state != RecordState.COUNTED:
-            pending += 1
-            continue  # counts here (and only here) once its publicity/confirmation ends
-        # Counted at the source: it counts here at once (and no longer there).
-        ServiceRecord.objects.filter(id=record.id).update(
-            state=RecordState.COUNTED,
-            counted_at=timezone.now(),
-            confirmed_by=item.get("confirmedBy", ""),
-        )
-        added += hours
-        count += 1
+    added, count, pending = _import_records(package, volunteer, destination, source_code)
     _import_recognition(package, volunteer)
     username = _import_account(envelope, data, volunteer, source_code)
     totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
@@ -841,6 +737,161 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         account=username or "",
     )
     return transfer
+
+
+def _import_records(
+    package, volunteer: Volunteer, destination: Region, source_code: str
+) -> tuple[Decimal, int, int]:
+    """The package's records, in a number of statements that does not grow with them
+    (issue 11, batch transfers): what is here already is read in one query each, the
+    new records, their amendments and day slots are written in one INSERT each.
+    Returns the hours and records that count here now, and how many are pending."""
+    items = package["records"]
+    home_ids = [
+        int(item["provenance"]["recordId"])
+        for item in items
+        if item["provenance"]["regionCode"] == destination.code
+        and item["provenance"]["recordId"].isdigit()
+    ]
+    homes = (
+        {
+            r.id: r
+            for r in ServiceRecord.objects.filter(
+                id__in=home_ids, volunteer=volunteer
+            ).prefetch_related("amendments")
+        }
+        if home_ids
+        else {}
+    )
+    origins = {(i["provenance"]["regionCode"], i["provenance"]["recordId"]) for i in items}
+    seen = set()
+    if origins:
+        seen = set(
+            ServiceRecord.objects.filter(
+                origin_region_code__in={c for c, _ in origins},
+                origin_record_id__in={r for _, r in origins},
+            ).values_list("origin_region_code", "origin_record_id")
+        )
+    added = Decimal(0)
+    count = pending = 0
+    now = timezone.now()
+    names: dict[str, str] = {}
+    fresh: list[tuple[ServiceRecord, dict]] = []
+    for item in items:
+        origin = item["provenance"]
+        home = (
+            homes.get(int(origin["recordId"]))
+            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
+            else None
+        )
+        if home is not None:
+            # Recorded here before the volunteer left. If it left in publicity or
+            # awaiting confirmation and counted where they were, it counts here now
+            # (its row was frozen here meanwhile); otherwise it is already counted.
+            # (A returning volunteer's records only: one or two statements each.)
+            if (
+                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
+                and item.get("state", "counted") == "counted"
+            ):
+                hours = Decimal(item["hours"])
+                if hours != home.current().hours:  # amended where it was
+                    Amendment.objects.create(
+                        record=home,
+                        hours=hours,
+                        reason=f"[{source_code}] amended there before it counted",
+                        amended_by=f"region:{source_code}",
+                    )
+                ServiceRecord.objects.filter(id=home.id).update(
+                    state=RecordState.COUNTED,
+                    counted_at=now,
+                    confirmed_by=item.get("confirmedBy", ""),
+                )
+                added += hours
+                count += 1
+            continue
+        key = (origin["regionCode"], origin["recordId"])
+        if key in seen:
+            continue
+        seen.add(key)  # a package naming one record twice imports it once
+        hours = Decimal(item["hours"])
+        # Version 1 carried counted records only; version 2 says each one's state.
+        state = item.get("state", RecordState.COUNTED)
+        counted = state not in (RecordState.AWAITING_CONFIRMATION, RecordState.IN_PUBLICITY)
+        region_name = origin.get("regionName")
+        if not region_name:
+            if origin["regionCode"] not in names:
+                names[origin["regionCode"]] = packages.region_name(origin["regionCode"])
+            region_name = names[origin["regionCode"]]
+        record = ServiceRecord(
+            volunteer=volunteer,
+            group=None,
+            project=None,
+            project_name=item["projectName"],
+            service_date=datetime.date.fromisoformat(item["serviceDate"]),
+            start_time=datetime.time.fromisoformat(item["startTime"]),
+            end_time=datetime.time.fromisoformat(item["endTime"]),
+            hours=hours,
+            place=item["place"],
+            service_target=item["serviceTarget"],
+            content=item["content"],
+            contact=item["contact"],
+            punctuality=item["evaluation"].get("punctuality"),
+            attitude=item["evaluation"].get("attitude"),
+            professionalism=item["evaluation"].get("professionalism"),
+            mode=RecordMode.IMPORTED,
+            recorder=origin["recorder"],
+            # Counted at the source: it counts here at once (and no longer there);
+            # else it counts here (and only here) once its publicity/confirmation ends.
+            state=RecordState.COUNTED if counted else state,
+            counted_at=now if counted else None,
+            confirmed_by=item.get("confirmedBy", "") if counted else "",
+            # Finishes the publicity the source began (issue 11 finding 2).
+            publicity_ends_on=(
+                datetime.date.fromisoformat(item["publicityEndsOn"])
+                if state == RecordState.IN_PUBLICITY
+                else None
+            ),
+            origin_region_code=origin["regionCode"],
+            origin_record_id=origin["recordId"],
+            origin_group_name=origin["groupName"],
+            origin_recorder=origin["recorder"],
+            origin_region_name=region_name,
+            origin_hours=Decimal(item["originalHours"]),
+            origin_counted_at=item["countedAt"],
+            origin_confirmed_by=item.get("confirmedBy", ""),
+        )
+        fresh.append((record, item))
+        if counted:
+            added += hours
+            count += 1
+        else:
+            pending += 1
+    if fresh:
+        ServiceRecord.objects.bulk_create([record for record, _ in fresh])
+        amendments = [
+            Amendment(
+                record=record,
+                hours=None,
+                reason=f"[{item['provenance']['regionCode']}] "
+                f"{amendment['reason']} (→ {amendment['hours'] or '—'} h)",
+                amended_by=amendment["amendedBy"],
+            )
+            for record, item in fresh
+            for amendment in item["amendments"]
+        ]
+        if amendments:
+            Amendment.objects.bulk_create(amendments)
+        DaySlot.objects.bulk_create(
+            DaySlot(
+                record=record,
+                volunteer=volunteer,
+                day=record.service_date,
+                start_time=record.start_time,
+                end_time=record.end_time,
+            )
+            for record, _ in fresh
+        )
+    return added, count, pending
 
 
 def _import_account(envelope, data: dict, volunteer: Volunteer, source_code: str) -> str | None:
@@ -917,21 +968,36 @@ def _import_recognition(package, volunteer) -> None:
             },
         ),
     ):
+        if not items:
+            continue
+        # One query for what is here already, one INSERT for the rest.
+        origins = {(i["provenance"]["regionCode"], i["provenance"]["recordId"]) for i in items}
+        seen = set(
+            model.objects.filter(
+                origin_region_code__in={c for c, _ in origins},
+                origin_record_id__in={r for _, r in origins},
+            ).values_list("origin_region_code", "origin_record_id")
+        )
+        rows = []
         for item in items:
             origin = item["provenance"]
-            if model.objects.filter(
-                origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
-            ).exists():
+            key = (origin["regionCode"], origin["recordId"])
+            if key in seen:
                 continue
-            model.objects.create(
-                volunteer=volunteer,
-                group=None,
-                origin_region_code=origin["regionCode"],
-                origin_record_id=origin["recordId"],
-                origin_group_name=origin["groupName"],
-                origin_recorder=origin["recorder"],
-                **build(item),
+            seen.add(key)
+            rows.append(
+                model(
+                    volunteer=volunteer,
+                    group=None,
+                    origin_region_code=origin["regionCode"],
+                    origin_record_id=origin["recordId"],
+                    origin_group_name=origin["groupName"],
+                    origin_recorder=origin["recorder"],
+                    **build(item),
+                )
             )
+        if rows:
+            model.objects.bulk_create(rows)
 
 
 def import_offline(envelope, *, principal) -> tuple[Transfer, bool]:
