@@ -95,7 +95,7 @@ class Api:
         if body.get("errors"):
             raise RuntimeError(body["errors"])
         payload = next(iter(body["data"].values()))
-        if payload.get("errors"):
+        if isinstance(payload, dict) and payload.get("errors"):
             raise RuntimeError(payload["errors"])
         return payload
 
@@ -108,6 +108,7 @@ def accounts_for(code: str, count: int, records_at_least: int) -> list[tuple[str
 
     from central.models import Region
     from tenants.accounts import services as accounts
+    from tenants.records.models import DaySlot, ServiceRecord
     from tenants.volunteers.models import Volunteer
 
     chosen = []
@@ -119,6 +120,17 @@ def accounts_for(code: str, count: int, records_at_least: int) -> list[tuple[str
             .order_by("-counted", "id")[:count]
         )
         for volunteer in volunteers:
+            # Consent waits for records still declared or under objection: the group
+            # decides them first (here: declined and voided).
+            ServiceRecord.objects.filter(volunteer=volunteer, state="declared").update(
+                state="rejected", state_reason="bench: decided before the move"
+            )
+            ServiceRecord.objects.filter(volunteer=volunteer, state="objected").update(
+                state="void", state_reason="bench: decided before the move"
+            )
+            DaySlot.objects.filter(
+                record__volunteer=volunteer, record__state__in=["rejected", "void"]
+            ).delete()
             username = f"bench{volunteer.id}"
             accounts.create_account(
                 username, PASSWORD, volunteer.name, volunteer=volunteer, actor="bench"

@@ -1148,7 +1148,7 @@ class Generator:
                 self.plan_groups(cursor)
             self.group_offset = self.rng.randrange(len(self.groups))
             seen: set[str] = set()
-            writer = ChunkWriter(connection.get_connection_params(), WRITERS)
+            writer = ChunkWriter(connection.get_connection_params(), WRITERS, self.schema)
             total_records = plan.volunteers * plan.records_per_volunteer
             try:
                 with connection.cursor() as cursor:
@@ -1200,12 +1200,21 @@ class ChunkWriter:
     """COPYs chunks in background threads, each on its own connection, one chunk
     per transaction, while the caller builds the next ones."""
 
-    def __init__(self, params: dict, connections: int = 2):
+    def __init__(self, params: dict, connections: int = 2, schema: str | None = None):
         import psycopg2
 
         self.connections: queue.SimpleQueue = queue.SimpleQueue()
         self.all = [psycopg2.connect(**params) for _ in range(connections)]
         for conn in self.all:
+            if schema is not None:
+                # The region's triggers call its own functions unqualified
+                # (records 0004: records_volunteer_frozen): COPY runs them here.
+                with conn.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT set_config('search_path', %s, false)",
+                        [f'"{schema}", "{get_public_schema_name()}"'],
+                    )
+                conn.commit()
             self.connections.put(conn)
         self.pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="copy")
         self.in_flight: collections.deque[Future] = collections.deque()
