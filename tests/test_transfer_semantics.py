@@ -344,6 +344,7 @@ def _as_version_1(envelope: dict, source) -> dict:
     package = copy.deepcopy(envelope["package"])
     package["version"] = 1
     del package["volunteer"]["username"], package["volunteer"]["passwordHashDigest"]
+    del package["volunteer"]["verificationReason"]  # added after version 1 (ac15f32)
     for item in package["records"]:
         assert item.pop("state") == "counted"
         del item["publicityEndsOn"], item["confirmedBy"]
