@@ -30,6 +30,33 @@ class TransferState(models.TextChoices):
     EXPIRED = "expired", "已过期"
 
 
+class TransferBatch(models.Model):
+    """Issue 11: the members of one group moving together (a district reorganised),
+    asked for at once by the authority of the area holding the group. Each member
+    still consents or refuses on their own (000 Art.15): the batch is the request and
+    a view of its progress, the transfers are the usual rows, linked here."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    group_id = models.PositiveIntegerField()
+    group_name = models.CharField(max_length=200)
+    # The group's division when asked: whose authority sees the batch.
+    division_code = models.CharField(max_length=12)
+    counterpart_region_code = models.CharField(max_length=6)
+    requested_by = models.CharField(max_length=120)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(max_length=500)
+    # The volunteers who could not be asked: [{"number": ..., "reason": ...}].
+    refused = models.JSONField(default=list, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=120, blank=True, default="")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"batch {self.group_name} → {self.counterpart_region_code}"
+
+
 class Transfer(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     direction = models.CharField(max_length=16, choices=Direction.choices)
@@ -52,6 +79,13 @@ class Transfer(models.Model):
     package = models.JSONField(null=True, blank=True)  # the signed envelope
     delivery = models.CharField(max_length=16, default="direct")  # direct / outbox / offline
     completed_at = models.DateTimeField(null=True, blank=True)
+    batch = models.ForeignKey(
+        TransferBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transfers",
+    )
 
     class Meta:
         ordering = ["-id"]

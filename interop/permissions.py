@@ -3,14 +3,17 @@ decided (issue 10; scope rules in ``tenants/volunteers/permissions.py``).
 
 Asking on a volunteer's behalf and importing a package file are any authority
 account's of the destination (the volunteer still consents at the source);
-asking and consenting are the volunteer's own."""
+asking and consenting are the volunteer's own. A batch (the members of one group
+moving together) is asked for, watched and cancelled by the authority of the area
+holding the group; each member still consents on their own."""
 
 from __future__ import annotations
 
 from django.db import connection
 
+from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
-from interop.models import Direction, Transfer
+from interop.models import Direction, Transfer, TransferBatch
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.permissions import (
     authority_area_volunteers_q,
@@ -65,3 +68,32 @@ def require_package_revealer(transfer, principal, policy) -> None:
         )
     if not allowed:
         raise PermissionDenied("you may not see the personal information in this package")
+
+
+def require_batch_requester(group, principal) -> None:
+    """A batch transfer of a group's members: the authority whose area holds the
+    group (``covers`` its division) — not a group admin, not another county's."""
+    if principal is None:
+        raise Unauthenticated("log in to ask for a batch transfer")
+    if not (principal.is_authority and principal.covers(group.division_code)):
+        raise PermissionDenied(
+            "the authority of the area holding the group asks for a batch transfer"
+        )
+
+
+def visible_batches(principal):
+    """The batches of the groups in the caller's authority areas (all of them for an
+    authority of the whole region); nobody else's."""
+    if principal is None:
+        raise Unauthenticated("log in to see batch transfers")
+    if not principal.is_authority:
+        raise PermissionDenied("the authority sees batch transfers")
+    if region_wide(principal, connection.tenant.code):
+        return TransferBatch.objects.all()
+    return TransferBatch.objects.filter(prefixes_q("division_code", principal.authority_prefixes))
+
+
+def require_batch_canceller(batch, principal) -> None:
+    """Cancelling what is not consented yet: whoever may ask for the batch."""
+    if not (principal.is_authority and principal.covers(batch.division_code)):
+        raise PermissionDenied("the authority of the area holding the group cancels the batch")

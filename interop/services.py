@@ -23,7 +23,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -32,10 +32,11 @@ from central.models import HomeRegion, Region
 from interop import at_rest, permissions, signing
 from interop import package as packages
 from interop.federation import federation_hash
-from interop.models import Direction, OutboxMessage, Transfer, TransferState
+from interop.models import Direction, OutboxMessage, Transfer, TransferBatch, TransferState
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
 from tenants.audit.services import record as audit
+from tenants.groups.models import MembershipStatus, VolunteerGroup
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
 from tenants.records.models import (
     EARLIEST_SERVICE_DATE,
@@ -80,7 +81,9 @@ def request_transfer(to_region: str, *, principal) -> Transfer:
     return _open_outgoing(volunteer, to_region, principal.actor)
 
 
-def _open_outgoing(volunteer: Volunteer, to_region: str, actor: str) -> Transfer:
+def _open_outgoing(
+    volunteer: Volunteer, to_region: str, actor: str, batch: TransferBatch | None = None
+) -> Transfer:
     if volunteer.status == VolunteerStatus.TRANSFERRED:
         raise Conflict(f"{volunteer.number} has already been transferred", field="number")
     if volunteer.status == VolunteerStatus.CANCELLED:
@@ -95,13 +98,157 @@ def _open_outgoing(volunteer: Volunteer, to_region: str, actor: str) -> Transfer
                 counterpart_region_code=to_region,
                 requested_by=actor,
                 expires_at=_expires(),
+                batch=batch,
             )
-            audit(actor, "transfer.requested", str(transfer.public_id), to=to_region)
+            audit(
+                actor,
+                "transfer.requested",
+                str(transfer.public_id),
+                to=to_region,
+                batch=str(batch.public_id) if batch is not None else "",
+            )
     except IntegrityError:
         raise Conflict(
             f"{volunteer.number} already has a transfer under way", field="number"
         ) from None
     return transfer
+
+
+BATCH_LIMIT = 1000  # volunteers in one batch request
+
+
+def request_group_transfer(
+    group_id, to_region: str, reason: str, *, principal, numbers: list[str] | None = None
+) -> TransferBatch:
+    """Issue 11: the authority of the area holding a group asks for its active members
+    (or the listed ones among them) to move to ``to_region`` together: one batch and
+    one transfer per volunteer, in one transaction. A volunteer who cannot move
+    (already transferring, transferred, cancelled, not a member) is left out with a
+    reason in ``batch.refused``; the others each consent or refuse on their own
+    (000 Art.15), as to any transfer."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why the group's volunteers move", field="reason")
+    try:
+        group = VolunteerGroup.objects.filter(id=int(group_id)).first()
+    except (TypeError, ValueError):
+        group = None
+    if group is None:
+        raise NotFound("no such group", field="groupId")
+    permissions.require_batch_requester(group, principal)
+    source = _current_region()
+    _destination(to_region, source)
+    members = Volunteer.objects.filter(
+        memberships__group=group, memberships__status=MembershipStatus.ACTIVE
+    ).order_by("id")
+    refused = []
+    if numbers is not None:
+        wanted = list(dict.fromkeys((n or "").strip() for n in numbers))
+        members = members.filter(number__in=wanted)
+        found = {v.number for v in members}
+        known = set(Volunteer.objects.filter(number__in=wanted).values_list("number", flat=True))
+        refused = [
+            {
+                "number": n,
+                "reason": "not an active member of the group"
+                if n in known
+                else "no such volunteer",
+            }
+            for n in wanted
+            if n not in found
+        ]
+    volunteers = list(members.distinct()[: BATCH_LIMIT + 1])
+    if len(volunteers) > BATCH_LIMIT:
+        raise InvalidInput(
+            f"at most {BATCH_LIMIT} volunteers in one batch: list them in parts",
+            field="volunteerNumbers",
+        )
+    if not volunteers and not refused:
+        raise Conflict(f"{group.name} has no active members to move", field="groupId")
+    with transaction.atomic():
+        batch = TransferBatch.objects.create(
+            group_id=group.id,
+            group_name=group.name,
+            division_code=group.division_code,
+            counterpart_region_code=to_region,
+            requested_by=principal.actor,
+            reason=reason[:500],
+        )
+        asked = 0
+        for volunteer in volunteers:
+            try:
+                _open_outgoing(volunteer, to_region, principal.actor, batch)
+                asked += 1
+            except Conflict as error:
+                refused.append({"number": volunteer.number, "reason": error.problems[0].message})
+        batch.refused = refused
+        batch.save(update_fields=["refused"])
+        audit(
+            principal.actor,
+            "transfer.batch_requested",
+            str(batch.public_id),
+            group=group.id,
+            to=to_region,
+            asked=asked,
+            refused=len(refused),
+        )
+    return batch
+
+
+def _batch(batch_id, queryset) -> TransferBatch:
+    try:
+        public_id = uuid.UUID(str(batch_id))
+    except ValueError:
+        raise InvalidInput("not a batch id", field="batchId") from None
+    batch = queryset.filter(public_id=public_id).first()
+    if batch is None:
+        raise NotFound("no such batch", field="batchId")
+    return batch
+
+
+def batch_counts(batch: TransferBatch) -> dict[str, int]:
+    """How many of the batch's transfers are in each state (one query)."""
+    counts = dict.fromkeys(TransferState.values, 0)
+    for state, n in batch.transfers.order_by().values_list("state").annotate(n=models.Count("id")):
+        counts[state] = n
+    return counts
+
+
+def cancel_transfer_batch(batch_id, reason: str, *, principal) -> TransferBatch:
+    """The authority cancels what of a batch is not consented yet: each transfer still
+    waiting for its volunteer is refused (with the reason); what a volunteer consented
+    to goes on (it is theirs now)."""
+    principal = accounts.require(principal)
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput("say why the batch is cancelled", field="reason")
+    with transaction.atomic():
+        batch = _batch(batch_id, TransferBatch.objects.select_for_update())
+        permissions.require_batch_canceller(batch, principal)
+        if batch.cancelled_at is not None:
+            raise Conflict("the batch is cancelled already", field="batchId")
+        waiting = list(
+            Transfer.objects.select_for_update()
+            .filter(batch=batch, state=TransferState.REQUESTED)
+            .only("id", "public_id")
+        )
+        Transfer.objects.filter(id__in=[t.id for t in waiting]).update(
+            state=TransferState.REFUSED, reason=f"cancelled by the authority: {reason}"[:500]
+        )
+        for transfer in waiting:
+            audit(principal.actor, "transfer.refused", str(transfer.public_id), reason=reason)
+        batch.cancelled_at = timezone.now()
+        batch.cancelled_by = principal.actor
+        batch.save(update_fields=["cancelled_at", "cancelled_by"])
+        audit(
+            principal.actor,
+            "transfer.batch_cancelled",
+            str(batch.public_id),
+            reason=reason,
+            cancelled=len(waiting),
+        )
+    return batch
 
 
 def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
@@ -548,111 +695,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         HomeRegion.objects.filter(id=home.id).update(
             region_code=destination.code, federation_hash=shared_hash
         )
-    added = Decimal(0)
-    count = pending = 0
-    for item in package["records"]:
-        origin = item["provenance"]
-        home = (
-            ServiceRecord.objects.filter(id=origin["recordId"], volunteer=volunteer).first()
-            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
-            else None
-        )
-        if home is not None:
-            # Recorded here before the volunteer left. If it left in publicity or
-            # awaiting confirmation and counted where they were, it counts here now
-            # (its row was frozen here meanwhile); otherwise it is already counted.
-            if (
-                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
-                and item.get("state", "counted") == "counted"
-            ):
-                hours = Decimal(item["hours"])
-                if hours != home.current().hours:  # amended where it was
-                    Amendment.objects.create(
-                        record=home,
-                        hours=hours,
-                        reason=f"[{source_code}] amended there before it counted",
-                        amended_by=f"region:{source_code}",
-                    )
-                ServiceRecord.objects.filter(id=home.id).update(
-                    state=RecordState.COUNTED,
-                    counted_at=timezone.now(),
-                    confirmed_by=item.get("confirmedBy", ""),
-                )
-                added += hours
-                count += 1
-            continue
-        if ServiceRecord.objects.filter(
-            origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
-        ).exists():
-            continue
-        hours = Decimal(item["hours"])
-        # Version 1 carried counted records only; version 2 says each one's state.
-        state = item.get("state", RecordState.COUNTED)
-        record = ServiceRecord.objects.create(
-            volunteer=volunteer,
-            group=None,
-            project=None,
-            project_name=item["projectName"],
-            service_date=datetime.date.fromisoformat(item["serviceDate"]),
-            start_time=datetime.time.fromisoformat(item["startTime"]),
-            end_time=datetime.time.fromisoformat(item["endTime"]),
-            hours=hours,
-            place=item["place"],
-            service_target=item["serviceTarget"],
-            content=item["content"],
-            contact=item["contact"],
-            punctuality=item["evaluation"].get("punctuality"),
-            attitude=item["evaluation"].get("attitude"),
-            professionalism=item["evaluation"].get("professionalism"),
-            mode=RecordMode.IMPORTED,
-            recorder=origin["recorder"],
-            state=(
-                RecordState.AWAITING_CONFIRMATION
-                if state == RecordState.AWAITING_CONFIRMATION
-                else RecordState.IN_PUBLICITY
-            ),
-            # Finishes the publicity the source began (issue 11 finding 2).
-            publicity_ends_on=(
-                datetime.date.fromisoformat(item["publicityEndsOn"])
-                if state == RecordState.IN_PUBLICITY
-                else None
-            ),
-            origin_region_code=origin["regionCode"],
-            origin_record_id=origin["recordId"],
-            origin_group_name=origin["groupName"],
-            origin_recorder=origin["recorder"],
-            origin_region_name=origin.get("regionName")
-            or packages.region_name(origin["regionCode"]),
-            origin_hours=Decimal(item["originalHours"]),
-            origin_counted_at=item["countedAt"],
-            origin_confirmed_by=item.get("confirmedBy", ""),
-        )
-        for amendment in item["amendments"]:
-            Amendment.objects.create(
-                record=record,
-                hours=None,
-                reason=f"[{origin['regionCode']}] "
-                f"{amendment['reason']} (→ {amendment['hours'] or '—'} h)",
-                amended_by=amendment["amendedBy"],
-            )
-        DaySlot.objects.create(
-            record=record,
-            volunteer=volunteer,
-            day=record.service_date,
-            start_time=record.start_time,
-            end_time=record.end_time,
-        )
-        if state != RecordState.COUNTED:
-            pending += 1
-            continue  # counts here (and only here) once its publicity/confirmation ends
-        # Counted at the source: it counts here at once (and no longer there).
-        ServiceRecord.objects.filter(id=record.id).update(
-            state=RecordState.COUNTED,
-            counted_at=timezone.now(),
-            confirmed_by=item.get("confirmedBy", ""),
-        )
-        added += hours
-        count += 1
+    added, count, pending = _import_records(package, volunteer, destination, source_code)
     _import_recognition(package, volunteer)
     username = _import_account(envelope, data, volunteer, source_code)
     totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
@@ -694,6 +737,161 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         account=username or "",
     )
     return transfer
+
+
+def _import_records(
+    package, volunteer: Volunteer, destination: Region, source_code: str
+) -> tuple[Decimal, int, int]:
+    """The package's records, in a number of statements that does not grow with them
+    (issue 11, batch transfers): what is here already is read in one query each, the
+    new records, their amendments and day slots are written in one INSERT each.
+    Returns the hours and records that count here now, and how many are pending."""
+    items = package["records"]
+    home_ids = [
+        int(item["provenance"]["recordId"])
+        for item in items
+        if item["provenance"]["regionCode"] == destination.code
+        and item["provenance"]["recordId"].isdigit()
+    ]
+    homes = (
+        {
+            r.id: r
+            for r in ServiceRecord.objects.filter(
+                id__in=home_ids, volunteer=volunteer
+            ).prefetch_related("amendments")
+        }
+        if home_ids
+        else {}
+    )
+    origins = {(i["provenance"]["regionCode"], i["provenance"]["recordId"]) for i in items}
+    seen = set()
+    if origins:
+        seen = set(
+            ServiceRecord.objects.filter(
+                origin_region_code__in={c for c, _ in origins},
+                origin_record_id__in={r for _, r in origins},
+            ).values_list("origin_region_code", "origin_record_id")
+        )
+    added = Decimal(0)
+    count = pending = 0
+    now = timezone.now()
+    names: dict[str, str] = {}
+    fresh: list[tuple[ServiceRecord, dict]] = []
+    for item in items:
+        origin = item["provenance"]
+        home = (
+            homes.get(int(origin["recordId"]))
+            if origin["regionCode"] == destination.code and origin["recordId"].isdigit()
+            else None
+        )
+        if home is not None:
+            # Recorded here before the volunteer left. If it left in publicity or
+            # awaiting confirmation and counted where they were, it counts here now
+            # (its row was frozen here meanwhile); otherwise it is already counted.
+            # (A returning volunteer's records only: one or two statements each.)
+            if (
+                home.state in (RecordState.IN_PUBLICITY, RecordState.AWAITING_CONFIRMATION)
+                and item.get("state", "counted") == "counted"
+            ):
+                hours = Decimal(item["hours"])
+                if hours != home.current().hours:  # amended where it was
+                    Amendment.objects.create(
+                        record=home,
+                        hours=hours,
+                        reason=f"[{source_code}] amended there before it counted",
+                        amended_by=f"region:{source_code}",
+                    )
+                ServiceRecord.objects.filter(id=home.id).update(
+                    state=RecordState.COUNTED,
+                    counted_at=now,
+                    confirmed_by=item.get("confirmedBy", ""),
+                )
+                added += hours
+                count += 1
+            continue
+        key = (origin["regionCode"], origin["recordId"])
+        if key in seen:
+            continue
+        seen.add(key)  # a package naming one record twice imports it once
+        hours = Decimal(item["hours"])
+        # Version 1 carried counted records only; version 2 says each one's state.
+        state = item.get("state", RecordState.COUNTED)
+        counted = state not in (RecordState.AWAITING_CONFIRMATION, RecordState.IN_PUBLICITY)
+        region_name = origin.get("regionName")
+        if not region_name:
+            if origin["regionCode"] not in names:
+                names[origin["regionCode"]] = packages.region_name(origin["regionCode"])
+            region_name = names[origin["regionCode"]]
+        record = ServiceRecord(
+            volunteer=volunteer,
+            group=None,
+            project=None,
+            project_name=item["projectName"],
+            service_date=datetime.date.fromisoformat(item["serviceDate"]),
+            start_time=datetime.time.fromisoformat(item["startTime"]),
+            end_time=datetime.time.fromisoformat(item["endTime"]),
+            hours=hours,
+            place=item["place"],
+            service_target=item["serviceTarget"],
+            content=item["content"],
+            contact=item["contact"],
+            punctuality=item["evaluation"].get("punctuality"),
+            attitude=item["evaluation"].get("attitude"),
+            professionalism=item["evaluation"].get("professionalism"),
+            mode=RecordMode.IMPORTED,
+            recorder=origin["recorder"],
+            # Counted at the source: it counts here at once (and no longer there);
+            # else it counts here (and only here) once its publicity/confirmation ends.
+            state=RecordState.COUNTED if counted else state,
+            counted_at=now if counted else None,
+            confirmed_by=item.get("confirmedBy", "") if counted else "",
+            # Finishes the publicity the source began (issue 11 finding 2).
+            publicity_ends_on=(
+                datetime.date.fromisoformat(item["publicityEndsOn"])
+                if state == RecordState.IN_PUBLICITY
+                else None
+            ),
+            origin_region_code=origin["regionCode"],
+            origin_record_id=origin["recordId"],
+            origin_group_name=origin["groupName"],
+            origin_recorder=origin["recorder"],
+            origin_region_name=region_name,
+            origin_hours=Decimal(item["originalHours"]),
+            origin_counted_at=item["countedAt"],
+            origin_confirmed_by=item.get("confirmedBy", ""),
+        )
+        fresh.append((record, item))
+        if counted:
+            added += hours
+            count += 1
+        else:
+            pending += 1
+    if fresh:
+        ServiceRecord.objects.bulk_create([record for record, _ in fresh])
+        amendments = [
+            Amendment(
+                record=record,
+                hours=None,
+                reason=f"[{item['provenance']['regionCode']}] "
+                f"{amendment['reason']} (→ {amendment['hours'] or '—'} h)",
+                amended_by=amendment["amendedBy"],
+            )
+            for record, item in fresh
+            for amendment in item["amendments"]
+        ]
+        if amendments:
+            Amendment.objects.bulk_create(amendments)
+        DaySlot.objects.bulk_create(
+            DaySlot(
+                record=record,
+                volunteer=volunteer,
+                day=record.service_date,
+                start_time=record.start_time,
+                end_time=record.end_time,
+            )
+            for record, _ in fresh
+        )
+    return added, count, pending
 
 
 def _import_account(envelope, data: dict, volunteer: Volunteer, source_code: str) -> str | None:
@@ -770,21 +968,36 @@ def _import_recognition(package, volunteer) -> None:
             },
         ),
     ):
+        if not items:
+            continue
+        # One query for what is here already, one INSERT for the rest.
+        origins = {(i["provenance"]["regionCode"], i["provenance"]["recordId"]) for i in items}
+        seen = set(
+            model.objects.filter(
+                origin_region_code__in={c for c, _ in origins},
+                origin_record_id__in={r for _, r in origins},
+            ).values_list("origin_region_code", "origin_record_id")
+        )
+        rows = []
         for item in items:
             origin = item["provenance"]
-            if model.objects.filter(
-                origin_region_code=origin["regionCode"], origin_record_id=origin["recordId"]
-            ).exists():
+            key = (origin["regionCode"], origin["recordId"])
+            if key in seen:
                 continue
-            model.objects.create(
-                volunteer=volunteer,
-                group=None,
-                origin_region_code=origin["regionCode"],
-                origin_record_id=origin["recordId"],
-                origin_group_name=origin["groupName"],
-                origin_recorder=origin["recorder"],
-                **build(item),
+            seen.add(key)
+            rows.append(
+                model(
+                    volunteer=volunteer,
+                    group=None,
+                    origin_region_code=origin["regionCode"],
+                    origin_record_id=origin["recordId"],
+                    origin_group_name=origin["groupName"],
+                    origin_recorder=origin["recorder"],
+                    **build(item),
+                )
             )
+        if rows:
+            model.objects.bulk_create(rows)
 
 
 def import_offline(envelope, *, principal) -> tuple[Transfer, bool]:

@@ -741,6 +741,28 @@ def _reject_target(w, actor, fresh) -> dict:
     return {"t": w.transfer_of() if fresh else w.member_transfer}
 
 
+def _batch(w) -> str:
+    """A batch (issue 11) the city's authority asked for: a fresh team member to 云南."""
+    number = w.new_member().number
+    with tenant_context(w.region):
+        city = w.principal(w.actors["city"].username)
+        batch = transfers.request_group_transfer(
+            w.team.id, "530000", "区划调整", principal=city, numbers=[number]
+        )
+    return str(batch.public_id)
+
+
+def _shared_batch(w) -> str:
+    if getattr(w, "batch_id", None) is None:
+        w.batch_id = _batch(w)
+    return w.batch_id
+
+
+def _group_transfer(w, actor, fresh) -> dict:
+    number = w.new_member().number if fresh else w.member.number
+    return {"g": str(w.team.id), "n": [number]}
+
+
 def _moved_package(w, actor, fresh) -> dict:
     if fresh and actor.volunteer is not None:  # the volunteer's own package
         return {"t": w.moved(actor.username)}
@@ -836,6 +858,12 @@ QUERIES = [
         "query { transfers { id } }",
         none,
         who(*VOLUNTEERS, "other_county", "city"),
+    ),
+    Row(
+        "transferBatch",
+        "query($b: ID!) { transferBatch(id: $b) { id counts { requested } } }",
+        fixed(lambda w: {"b": _shared_batch(w)}),
+        who("city", other_county=NULL),
     ),
     Row(
         "transfer",
@@ -1266,6 +1294,22 @@ MUTATIONS = [
         _reject_target,
         who("member", "city"),
         twin=frozenset({"member"}),
+    ),
+    Row(
+        "requestGroupTransfer",
+        m(
+            "requestGroupTransfer",
+            "$g: ID!, $n: [String!]",
+            'groupId: $g, toRegion: "530000", reason: "区划调整", volunteerNumbers: $n',
+        ),
+        _group_transfer,
+        who("city"),  # the team is in 渝中: not the 沙坪坝 authority's
+    ),
+    Row(
+        "cancelTransferBatch",
+        m("cancelTransferBatch", "$b: ID!", 'batchId: $b, reason: "撤回"'),
+        lambda w, a, fresh: {"b": _batch(w) if fresh else _shared_batch(w)},
+        who("city"),
     ),
     Row(
         "revealTransferPackage",

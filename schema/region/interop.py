@@ -66,6 +66,19 @@ class TransferType:
     def package(self) -> JSON | None:
         return at_rest.masked(self._model.package)
 
+    @strawberry.field(
+        description="The batch this transfer was asked for in (issue 11: a group "
+        "moving together), if any; the volunteer still consents on their own."
+    )
+    def batch_id(self) -> strawberry.ID | None:
+        batch = self._model.batch
+        return strawberry.ID(str(batch.public_id)) if batch else None
+
+    @strawberry.field(description="Why the batch asks the volunteer to move, if any.")
+    def batch_reason(self) -> str | None:
+        batch = self._model.batch
+        return batch.reason if batch else None
+
     @strawberry.field
     def volunteer(self) -> Volunteer | None:
         volunteer = self._model.volunteer
@@ -92,13 +105,91 @@ class TransferType:
 
 
 def _visible(principal):
-    return guarded(permissions.visible_transfers, principal)
+    return guarded(permissions.visible_transfers, principal).select_related("batch")
+
+
+@strawberry.type(description="How many of a batch's transfers are in each state.")
+class TransferCounts:
+    requested: int
+    exported: int
+    completed: int
+    refused: int
+    expired: int
+
+
+@strawberry.type(description="A volunteer a batch could not ask, and why.")
+class BatchRefusal:
+    number: str
+    reason: str
+
+
+@strawberry.type(
+    name="TransferBatch",
+    description="Issue 11: the members of one group moving together, asked for by the "
+    "authority of the area holding the group; each member consents on their own.",
+)
+class TransferBatchType:
+    _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("public_id")
+    group_id: strawberry.ID = model_id("group_id")
+    group_name: str = model_field("group_name")
+    counterpart_region_code: str = model_field(
+        "counterpart_region_code", description="The destination's division code."
+    )
+    reason: str = model_field("reason")
+    requested_by: str = model_field("requested_by")
+    requested_at: datetime.datetime = model_field("requested_at")
+    cancelled_at: datetime.datetime | None = model_field("cancelled_at")
+
+    @strawberry.field(
+        description="open (some members have not answered), done, or cancelled "
+        "(what was not consented was refused)."
+    )
+    def state(self) -> str:
+        if self._model.cancelled_at is not None:
+            return "cancelled"
+        return "open" if self._counts()["requested"] else "done"
+
+    @strawberry.field(description="The batch's transfers by state.")
+    def counts(self) -> TransferCounts:
+        return TransferCounts(**self._counts())
+
+    @strawberry.field(description="The volunteers the batch could not ask, with why.")
+    def refused(self) -> list[BatchRefusal]:
+        return [BatchRefusal(number=r["number"], reason=r["reason"]) for r in self._model.refused]
+
+    @strawberry.field(
+        description="The batch's transfers, `first` at a time (at most 100), `after` the "
+        "last one's id for the next."
+    )
+    def transfers(self, first: int = 50, after: strawberry.ID | None = None) -> list[TransferType]:
+        first = page_size(first)
+        queryset = self._model.transfers.select_related("volunteer", "batch").order_by("-id")
+        if after is not None:
+            anchor = _public_id(after)
+            last_seen = anchor and queryset.filter(public_id=anchor).values_list("id").first()
+            if not last_seen:
+                raise QueryError(InvalidInput("not a transfer of this batch", field="after"))
+            queryset = queryset.filter(id__lt=last_seen[0])
+        return [TransferType(_model=t) for t in queryset[:first]]
+
+    def _counts(self) -> dict[str, int]:
+        cached = self.__dict__.get("_cached_counts")
+        if cached is None:
+            cached = self.__dict__["_cached_counts"] = transfers.batch_counts(self._model)
+        return cached
 
 
 @strawberry.type
 class TransferPayload(Payload):
     transfer: TransferType | None = None
     already_imported: bool = False
+
+
+@strawberry.type
+class TransferBatchPayload(Payload):
+    batch: TransferBatchType | None = None
 
 
 @strawberry.type
@@ -143,6 +234,18 @@ class InteropQuery:
         found = _visible(principal_of(info)).filter(public_id=public_id).first()
         return TransferType(_model=found) if found else None
 
+    @strawberry.field(
+        description="A batch transfer (issue 11) with its progress, for the authority of "
+        "the area holding the group; null if there is none such for the caller."
+    )
+    def transfer_batch(self, info: Info, id: strawberry.ID) -> TransferBatchType | None:
+        public_id = _public_id(id)
+        if public_id is None:
+            return None
+        visible = guarded(permissions.visible_batches, principal_of(info))
+        found = visible.filter(public_id=public_id).first()
+        return TransferBatchType(_model=found) if found else None
+
 
 def _public_id(value) -> uuid.UUID | None:
     """A transfer's id as the API shows it (its public UUID), or None."""
@@ -174,6 +277,43 @@ class InteropMutation:
             from_region, volunteer_number, principal=info.context.principal
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
+
+    @strawberry.mutation(
+        description="Issue 11: the authority of the area holding a group asks for its "
+        "active members (or the listed ones among them) to move to `toRegion` together. "
+        "One transfer per volunteer, in one transaction; who cannot move is listed in "
+        "`refused` with why. Each member consents or refuses on their own (000 Art.15)."
+    )
+    @mutation_payload(TransferBatchPayload)
+    def request_group_transfer(
+        self,
+        info: Info,
+        group_id: strawberry.ID,
+        to_region: str,
+        reason: str,
+        volunteer_numbers: list[str] | None = None,
+    ) -> TransferBatchPayload:
+        batch = transfers.request_group_transfer(
+            str(group_id),
+            to_region,
+            reason,
+            principal=info.context.principal,
+            numbers=volunteer_numbers,
+        )
+        return TransferBatchPayload(batch=TransferBatchType(_model=batch))
+
+    @strawberry.mutation(
+        description="The authority cancels what of a batch is not consented yet: each "
+        "transfer still waiting for its volunteer is refused; consented ones go on."
+    )
+    @mutation_payload(TransferBatchPayload)
+    def cancel_transfer_batch(
+        self, info: Info, batch_id: strawberry.ID, reason: str
+    ) -> TransferBatchPayload:
+        batch = transfers.cancel_transfer_batch(
+            str(batch_id), reason, principal=info.context.principal
+        )
+        return TransferBatchPayload(batch=TransferBatchType(_model=batch))
 
     @strawberry.mutation(
         description="The volunteer consents (000 Art.15): the records are "
