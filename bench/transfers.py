@@ -322,6 +322,37 @@ def sql_move(url: str, schema: str, numbers: list[str]) -> float:
     return elapsed
 
 
+# Consent waits for records whose hours are not decided yet (declared, objected:
+# interop.services). The generated histories have a few; their group decides them
+# here as the services would (declaration rejected, slot freed; objection dismissed,
+# back in publicity), with plain SQL before anything is timed.
+DECIDE_SQL = """
+SET LOCAL search_path TO {schema}, public;
+UPDATE records_objection o SET resolution = 'dismissed', resolution_reason = 'bench',
+  resolved_by = 'bench', resolved_at = now()
+  FROM records_servicerecord r WHERE o.record_id = r.id AND o.resolution = 'open'
+  AND r.state = 'objected' AND r.volunteer_id = ANY(%(ids)s);
+UPDATE records_servicerecord SET state = 'in_publicity'
+  WHERE state = 'objected' AND volunteer_id = ANY(%(ids)s);
+DELETE FROM records_dayslot WHERE record_id IN (SELECT id FROM records_servicerecord
+  WHERE state = 'declared' AND volunteer_id = ANY(%(ids)s));
+UPDATE records_servicerecord SET state = 'rejected', state_reason = 'bench: decided'
+  WHERE state = 'declared' AND volunteer_id = ANY(%(ids)s);
+"""
+
+
+def decide_pending(url: str, schema: str, numbers: list[str]) -> None:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {schema}.volunteers_volunteer WHERE number = ANY(%s)", [numbers]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(DECIDE_SQL.format(schema=schema), {"ids": ids})
+    conn.close()
+
+
 def set_search_path(admin_uri: str, path: str | None) -> None:
     """The benchmark database's default search_path for new sessions (None: reset)."""
     import psycopg2
@@ -443,6 +474,8 @@ def main() -> int:
         if len(long_history) < 2 * args.rounds:
             raise RuntimeError(f"only {len(long_history)} volunteers in {LONG[0]}")
         group = accounts_for(GROUP[0], args.group, 1)
+        decide_pending(url, f"region_{LONG[1]}", [number for _, number, _ in long_history])
+        decide_pending(url, f"region_{GROUP[1]}", [number for _, number, _ in group])
 
         log(f"serving both deployments (gunicorn 2 × 4 on :{port} and :{peer_port}) …")
         servers.append(Server(port, env, workdir / "server.log"))
@@ -549,4 +582,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped, temporary databases removed")
+        sys.exit(130)
