@@ -445,7 +445,7 @@ def main() -> int:
         log("setting up this deployment (manage.py up --no-serve) …")
         manage(env, "up", "--no-serve")
         # Generated before peering: a registration asks every known peer first.
-        long_count = 2 * args.rounds + 1
+        long_count = 3 * args.rounds + 2  # some are not active, or rejected
         for (code, slug), volunteers, records in (
             (LONG, long_count, args.records),  # most count; some wait or were voided
             (GROUP, args.group, 12),
