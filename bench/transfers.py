@@ -239,11 +239,41 @@ def move(api: Api, username: str) -> float:
     return elapsed
 
 
-def deliver(env: dict) -> tuple[float, str]:
-    """One ``manage.py interop deliver`` process: its wall time and what it printed."""
+# `manage.py interop deliver` run in a fresh process, timed inside it too: the
+# command's own work (a pass over every region's outbox, sealing, POST, the peer's
+# answer, completion) apart from starting Python and Django.
+DELIVER = """
+import io, json, sys, time
+import django
+django.setup()
+from django.core.management import call_command
+out = io.StringIO()
+started = time.perf_counter()
+call_command("interop", "deliver", stdout=out)
+print(json.dumps({"seconds": time.perf_counter() - started, "out": out.getvalue()}))
+"""
+
+
+def deliver(env: dict) -> tuple[float, float, str]:
+    """One ``interop deliver`` process: its wall time, the command's own time inside
+    it, and what it printed."""
     started = time.perf_counter()
-    out = manage(env, "interop", "deliver")
-    return time.perf_counter() - started, out.strip()
+    result = json.loads(manage_python(env, DELIVER).strip().splitlines()[-1])
+    return time.perf_counter() - started, result["seconds"], result["out"].strip()
+
+
+def manage_python(env: dict, code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"interop deliver failed:\n{result.stderr[-3000:]}")
+    return result.stdout
 
 
 def move_away(api: Api, env: dict, username: str) -> dict:
@@ -256,7 +286,7 @@ def move_away(api: Api, env: dict, username: str) -> dict:
     consented = time.perf_counter()
     if (done["state"], done["delivery"]) != ("exported", "outbox"):
         raise RuntimeError(f"consent gave {done}")
-    delivery, out = deliver(env)
+    delivery, command, out = deliver(env)
     if not out.startswith("delivered 1,"):
         raise RuntimeError(f"interop deliver: {out!r}")
     deadline = time.monotonic() + 120
@@ -272,6 +302,7 @@ def move_away(api: Api, env: dict, username: str) -> dict:
     return {
         "id": transfer["id"],
         "seen": finished - consented - delivery,
+        "command": command,
         "consent": consented - started,
         "delivery": delivery,
         "total": finished - started,
@@ -484,8 +515,13 @@ def main() -> int:
         manage(env, "interop", "peer", "fetch", f"http://127.0.0.1:{peer_port}/interop/directory")
         manage(peer_env, "interop", "peer", "fetch", f"http://127.0.0.1:{port}/interop/directory")
         sink = Sink()
-        idle = [deliver(env)[0] for _ in range(2)]
-        log(f"interop deliver with nothing to send: {spread(idle)} ms")
+        idle_runs = [deliver(env) for _ in range(2)]
+        idle = [wall for wall, _, _ in idle_runs]
+        idle_command = [inside for _, inside, _ in idle_runs]
+        log(
+            f"interop deliver with nothing to send: process {spread(idle)} ms, "
+            f"the command in it {spread(idle_command)} ms"
+        )
 
         api = Api(port, f"{LONG[1]}.localhost")
         schema = f"region_{LONG[1]}"
@@ -520,6 +556,7 @@ def main() -> int:
             log(
                 f"  between two deployments: consent → completed {result['total'] * 1000:.0f} ms "
                 f"(consent {result['consent'] * 1000:.0f}, deliver {result['delivery'] * 1000:.0f}"
+                f" of which the command {result['command'] * 1000:.0f}"
                 f", seen completed {result['seen'] * 1000:.0f} later)"
                 f"; {len(body):,} bytes sealed, plain POST {floor[-1] * 1000:.1f} ms, "
                 f"re-delivery {spent_again * 1000:.0f} ms"
@@ -542,9 +579,8 @@ def main() -> int:
     totals = [r["total"] for r in away]
     deliveries = [r["delivery"] for r in away]
     consents = [r["consent"] for r in away]
-    idle_median = statistics.median(idle)
+    commands = [r["command"] for r in away]
     counted = [c for _, _, c in long_history[:rounds]]
-    net = [d - idle_median for d in deliveries]
     print(
         f"transfers (issue 11), gunicorn 2 × 4 per deployment, embedded PostgreSQL each; "
         f"{rounds} rounds, min / median / max; load average {load_average()} at the end"
@@ -560,15 +596,15 @@ def main() -> int:
         f"ratio to plain SQL {ratios(totals, away_sql)} (SQL {spread(away_sql, digits=1)} ms)"
     )
     print(
-        f"  delivery step (one `interop deliver` process): {spread(deliveries)} ms, "
-        f"of which ~{idle_median * 1000:.0f} ms is the process with nothing to send "
-        f"({spread(idle)} ms): {spread(net)} ms net"
+        f"  delivery step: one `interop deliver` process {spread(deliveries)} ms, the "
+        f"command in it {spread(commands)} ms; with nothing to send "
+        f"{spread(idle)} ms and {spread(idle_command)} ms"
     )
     print(
         f"  transport floor: {spread(sizes, unit=1)} sealed bytes POSTed to a loopback "
-        f"sink {spread(floor, digits=1)} ms; delivery ratio {ratios(deliveries, floor)} "
-        f"(net {ratios(net, floor)}); the same bytes to the peer's inbox again "
-        f"(already_imported) {spread(redelivery)} ms"
+        f"sink {spread(floor, digits=1)} ms; ratio of the command {ratios(commands, floor)}"
+        f", of the process {ratios(deliveries, floor)}; the same bytes to the peer's inbox "
+        f"again (already_imported) {spread(redelivery)} ms"
     )
     total = sum(each)
     group_records = sum(counted for _, _, counted in group)
