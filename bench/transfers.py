@@ -10,10 +10,10 @@ rows moved with plain SQL in the same run.
   `interop peer fetch`): from `consentTransfer` until the source transfer is
   `completed` (polled through the API's `transfers`), with one `manage.py interop
   deliver` run between; and the delivery step alone (that process's wall time, and
-  less the same command with nothing to send). Baselines: the plain SQL above, and
-  the sealed package's bytes POSTed by a plain HTTP client to a loopback sink that
-  only reads them (the transport floor) and to the peer's inbox again (answered
-  `already_imported`: opening and verifying, no import);
+  the command's own time inside it; both also with nothing to send). Baselines:
+  the plain SQL above, and the sealed package's bytes POSTed by a plain HTTP client
+  to a loopback sink that only reads them (the transport floor) and to the peer's
+  inbox again (answered `already_imported`: opening and verifying, no import);
 - **100 volunteers of one group** (随州 → 云南), one after another: the sum of their
   `consentTransfer` calls, against the same rows moved with plain SQL.
 
@@ -21,7 +21,7 @@ Each round moves other volunteers; rounds stop early when ``--time-limit`` would
 be passed. Everything runs on throwaway embedded PostgreSQL servers (deleted on
 exit) and gunicorns on loopback ports, each in a session of its own and stopped on
 exit or Ctrl-C. Run: ``.venv/bin/python bench/transfers.py [--rounds 3]``
-(about 5 minutes).
+(about 4 minutes).
 """
 
 from __future__ import annotations
