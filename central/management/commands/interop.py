@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 
 import httpx
@@ -99,6 +100,10 @@ class Command(BaseCommand):
             self._report(report)
             return
         rounds = 0
+        # SIGTERM (how ``up`` and systemd stop it) ends the loop like Ctrl-C, so exit
+        # handlers run: the embedded PostgreSQL counts this process among its users
+        # until its handler removes it, and ``up`` then stops the server it started.
+        signal.signal(signal.SIGTERM, _interrupt)
         try:
             while True:
                 try:
@@ -278,6 +283,10 @@ class Command(BaseCommand):
             if entry.local:
                 fingerprint = signing.fingerprint(entry.public_key)
                 self.stdout.write(f"{entry.code} {entry.name} {entry.public_key} {fingerprint}")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _is_uuid(value: str) -> bool:
