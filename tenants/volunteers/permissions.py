@@ -68,10 +68,16 @@ def in_authority_area(volunteer, principal) -> bool:
 
 def authority_area_volunteers_q(principal) -> Q:
     """Volunteers in the caller's authority areas (as a condition on Volunteer)."""
-    groups = VolunteerGroup.objects.filter(
-        prefixes_q("division_code", principal.authority_prefixes)
-    ).values("id")
-    members = Membership.objects.filter(status=MembershipStatus.ACTIVE, group_id__in=groups)
+    return _members_or_residents_q(
+        prefixes_q("division_code", principal.authority_prefixes), principal
+    )
+
+
+def _members_or_residents_q(groups: Q, principal) -> Q:
+    """Active members of the ``groups`` (a condition on VolunteerGroup), and the
+    volunteers who live in the caller's authority areas."""
+    group_ids = VolunteerGroup.objects.filter(groups).values("id")
+    members = Membership.objects.filter(status=MembershipStatus.ACTIVE, group_id__in=group_ids)
     return Q(id__in=members.values("volunteer_id")) | prefixes_q(
         "division_code", principal.authority_prefixes
     )
@@ -174,11 +180,7 @@ def seen_groups_q(principal, policy: RegionPolicy) -> Q:
 
 def visible_volunteers_q(principal, policy: RegionPolicy) -> Q:
     """Volunteers ``principal`` may see beyond themself (as a condition on Volunteer)."""
-    groups = VolunteerGroup.objects.filter(seen_groups_q(principal, policy)).values("id")
-    members = Membership.objects.filter(status=MembershipStatus.ACTIVE, group_id__in=groups)
-    return Q(id__in=members.values("volunteer_id")) | prefixes_q(
-        "division_code", principal.authority_prefixes
-    )
+    return _members_or_residents_q(seen_groups_q(principal, policy), principal)
 
 
 def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
