@@ -186,6 +186,12 @@ INTEROP_INBOX_URL = os.environ.get("PLATFORM_INBOX_URL", "http://localhost:8000/
 # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB, for forms and GraphQL) does not apply; a
 # reverse proxy in front must allow at least this much (nginx client_max_body_size).
 INTEROP_INBOX_MAX_BYTES = int(os.environ.get("PLATFORM_INBOX_MAX_BYTES", str(20 * 1024 * 1024)))
+# A package larger than one message travels in parts of at most about half the limit
+# (issue 11 finding 7); the whole may be at most this large (a bound on what a peer can
+# make the inbox keep and join).
+INTEROP_PACKAGE_MAX_BYTES = int(
+    os.environ.get("PLATFORM_PACKAGE_MAX_BYTES", str(512 * 1024 * 1024))
+)
 # Issue 11 finding 9: peers' inbox URLs must be HTTPS; plain HTTP only to a loopback
 # host (127.0.0.1, ::1, localhost), and only when this is on (development default).
 INTEROP_ALLOW_LOOPBACK_HTTP = _env_bool("PLATFORM_INTEROP_ALLOW_LOOPBACK_HTTP", not PRODUCTION)

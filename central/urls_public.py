@@ -5,6 +5,7 @@ from django.urls import path
 
 from interop import views as interop_views
 from interop.federation import home_region_view
+from interop.invariant import transfer_status_view
 from schema.views import central_view
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("interop/inbox", interop_views.inbox, name="interop-inbox"),
     path("interop/directory", interop_views.directory, name="interop-directory"),
     path("interop/home-region", home_region_view, name="interop-home-region"),
+    path("interop/transfer-status", transfer_status_view, name="interop-transfer-status"),
     path("admin/", admin.site.urls),
 ]
 

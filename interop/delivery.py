@@ -18,6 +18,12 @@ message to the peer's inbox, at the URL the federation directory gives **now**
   retried with exponential backoff, ``BACKOFF_SECONDS`` doubling to
   ``MAX_BACKOFF``.
 
+A package larger than one message goes in parts (``interop/parts.py``), each
+moved past only on its signed ``part_received`` receipt; the last part's answer
+is judged as the whole package's. An ``acknowledgement`` (the destination's
+receipt for a package that came as a file) is delivered like any message and
+completes nothing here.
+
 Because the peer imports a package exactly once and answers
 ``already_imported`` (with a receipt) for a repeat, re-sending is always safe.
 """
@@ -36,7 +42,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.models import Region
-from interop import at_rest, receipts, signing
+from interop import at_rest, messages, parts, receipts, signing
 from interop.models import OutboxMessage, Transfer, TransferState
 from interop.services import complete_outgoing
 from tenants.audit.services import record as audit
@@ -110,14 +116,87 @@ def deliver_pending(
                     ).values_list("id", flat=True)
                 )
                 for message_id in due:
-                    _deliver_one(message_id, client, report)
+                    _deliver_one(message_id, region, client, report)
     finally:
         if own_client:
             client.close()
     return report
 
 
-def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) -> None:
+@dataclass
+class _Verdict:
+    """What an answer means, by the retry table: ``accept`` (a verified receipt),
+    ``refuse`` (a signed permanent refusal) or ``retry`` (anything else)."""
+
+    action: str
+    receipt: dict | None = None
+    error: str = ""
+    code: str = ""
+    delay: datetime.timedelta | None = None
+
+
+def _judge(
+    response: httpx.Response,
+    *,
+    region_code: str,
+    kind: str,
+    subject_id: str | None,
+    digest: str,
+    field: str = "receipt",
+) -> _Verdict:
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        answer = {}
+    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    code = str(error.get("code") or "")
+    status = response.status_code
+    untrusted = ""
+    try:
+        receipt = receipts.verify(
+            answer.get(field),
+            region_code=region_code,
+            kind=kind,
+            subject_id=subject_id,
+            payload_digest=digest,
+        )
+    except receipts.InvalidReceipt as invalid:
+        receipt, untrusted = None, str(invalid)
+    if 200 <= status < 300:
+        if receipt is None or receipt["status"] not in receipts.ACCEPTED[kind]:
+            why = untrusted if receipt is None else f"the receipt says {receipt['status']}"
+            return _Verdict("retry", error=f"HTTP {status} without a valid receipt: {why}")
+        return _Verdict("accept", receipt=receipt)
+    if status in LATER_STATUS or code in LATER_CODES:
+        delay = retry_after(response.headers.get("Retry-After"))
+        reason = error.get("reason", "")
+        return _Verdict("retry", error=f"HTTP {status} {code}: {reason}", delay=delay)
+    if 400 <= status < 500 and code in PERMANENT:
+        if receipt is not None and receipt["status"] == "rejected" and receipt["code"] == code:
+            return _Verdict("refuse", receipt=receipt, code=code, error=receipt["reason"])
+        return _Verdict("retry", error=f"HTTP {status} {code}, not a signed refusal: {untrusted}")
+    return _Verdict("retry", error=f"HTTP {status} {code}: {response.text[:300]}")
+
+
+def _post(client: httpx.Client, message: OutboxMessage, envelope: dict) -> httpx.Response | str:
+    """POST one envelope, sealed, to the message's peer: the answer, or why not sent."""
+    # HTTPS only, sealed to the destination region's exchange key (finding 9).
+    try:
+        url, sealed = signing.outbound(message.destination_code, message.inbox_url, envelope)
+    except signing.OutboundRefused as refused:
+        return str(refused)[:500]
+    content = json.dumps(sealed, ensure_ascii=False).encode()
+    try:
+        return client.post(url, content=content, headers={"Content-Type": "application/json"})
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+
+
+def _deliver_one(
+    message_id: int, region: Region, client: httpx.Client, report: DeliveryReport
+) -> None:
     with transaction.atomic():
         message = (
             OutboxMessage.objects.select_for_update(skip_locked=True)
@@ -144,82 +223,89 @@ def _deliver_one(message_id: int, client: httpx.Client, report: DeliveryReport) 
             message.inbox_url = entry.inbox_url
         # Decrypted only to send: the signature covers the clear content.
         envelope = at_rest.clear(message.body)
-        about = receipts.subject(envelope)
+        about = messages.subject(envelope)
         if about is None:
-            _refuse(message, "MALFORMED", "neither a package nor a request", report, by="outbox")
+            _refuse(message, "MALFORMED", "not a message kind", report, by="outbox")
             return
         kind, subject_id, payload = about
-        digest = receipts.digest(payload)
-        # HTTPS only, sealed to the destination region's exchange key (finding 9).
-        try:
-            url, sealed = signing.outbound(message.destination_code, message.inbox_url, envelope)
-        except signing.OutboundRefused as refused:
-            _retry(message, str(refused)[:500], report)
+        judged = {
+            "region_code": message.destination_code,
+            "kind": kind,
+            "subject_id": subject_id,
+            "digest": receipts.digest(payload),
+        }
+        limit = parts.part_bytes(settings.INTEROP_INBOX_MAX_BYTES)
+        if kind == "package" and len(parts.envelope_bytes(envelope)) > limit:
+            _deliver_parts(message, envelope, region, client, report, judged)
             return
-        content = json.dumps(sealed, ensure_ascii=False).encode()
-        if len(content) > settings.INTEROP_INBOX_MAX_BYTES:
-            _refuse(
-                message,
-                "TOO_LARGE",
-                f"the message is {len(content)} bytes, more than the inbox limit of "
-                f"{settings.INTEROP_INBOX_MAX_BYTES}",
-                report,
-                by="this deployment",
-            )
+        response = _post(client, message, envelope)
+        if isinstance(response, str):
+            _retry(message, response, report)
             return
-        try:
-            response = client.post(
-                url,
-                content=content,
-                headers={"Content-Type": "application/json"},
-            )
-        except httpx.HTTPError as error:
-            _retry(message, f"{type(error).__name__}: {error}", report)
+        _act(message, _judge(response, **judged), report)
+
+
+def _deliver_parts(message, envelope, region, client, report, judged) -> None:
+    """A package larger than one message, part after part (``interop/parts.py``):
+    each part must come back with its signed ``part_received``; the answer to the
+    last is the package's own (receipt or refusal), judged as for one message."""
+    pieces = parts.split(envelope, region, message.destination_code)
+    if pieces[0]["part"]["totalBytes"] > settings.INTEROP_PACKAGE_MAX_BYTES:
+        size = pieces[0]["part"]["totalBytes"]
+        _refuse(
+            message,
+            "TOO_LARGE",
+            f"the package is {size} bytes, more than {settings.INTEROP_PACKAGE_MAX_BYTES}",
+            report,
+            by="this deployment",
+        )
+        return
+    last = len(pieces) - 1
+    start = message.parts_acknowledged if message.parts_acknowledged <= last else 0
+    for index in range(start, last + 1):
+        piece = pieces[index]
+        response = _post(client, message, piece)
+        if isinstance(response, str):
+            _retry(message, f"part {index + 1}/{last + 1}: {response}", report)
             return
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            answer = {}
-        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
-        code = str(error.get("code") or "")
-        status = response.status_code
-        untrusted = ""
-        try:
-            receipt = receipts.verify(
-                answer.get("receipt"),
-                region_code=message.destination_code,
-                kind=kind,
-                subject_id=subject_id,
-                payload_digest=digest,
-            )
-        except receipts.InvalidReceipt as invalid:
-            receipt, untrusted = None, str(invalid)
-        if 200 <= status < 300:
-            if receipt is None or receipt["status"] not in receipts.ACCEPTED[kind]:
-                why = untrusted if receipt is None else f"the receipt says {receipt['status']}"
-                _retry(message, f"HTTP {status} without a valid receipt: {why}", report)
+        part = _judge(
+            response,
+            region_code=message.destination_code,
+            kind="package_part",
+            subject_id=f"{piece['part']['packageId']}:{index}",
+            digest=receipts.digest(piece["part"]),
+            field="partReceipt",
+        )
+        if index < last:
+            if part.action != "accept":
+                part.error = f"part {index + 1}/{last + 1}: {part.error}"
+                _act(message, part, report)
                 return
-            message.delivered_at = timezone.now()
-            message.last_error = ""
-            message.save()
-            if message.kind == "package":
-                complete_outgoing(message.transfer)
-            audit("system:interop", "outbox.delivered", str(message.id), answer=receipt["status"])
-            report.delivered += 1
-            return
-        if status in LATER_STATUS or code in LATER_CODES:
-            delay = retry_after(response.headers.get("Retry-After"))
-            _retry(message, f"HTTP {status} {code}: {error.get('reason', '')}", report, delay)
-            return
-        if 400 <= status < 500 and code in PERMANENT:
-            if receipt is not None and receipt["status"] == "rejected" and receipt["code"] == code:
-                _refuse(message, code, receipt["reason"], report, by=message.destination_code)
-                return
-            _retry(message, f"HTTP {status} {code}, not a signed refusal: {untrusted}", report)
-            return
-        _retry(message, f"HTTP {status} {code}: {response.text[:300]}", report)
+            message.parts_acknowledged = index + 1
+            continue
+        whole = _judge(response, **judged)
+        missing = (part.receipt or {}).get("missing") or []
+        if whole.action == "retry" and part.action == "accept" and missing:
+            # The destination lost parts (dropped after PART_TTL): start over.
+            message.parts_acknowledged = 0
+            whole.error = f"the destination is missing parts {missing[:10]}: sending all again"
+        _act(message, whole, report)
+
+
+def _act(message: OutboxMessage, verdict: _Verdict, report: DeliveryReport) -> None:
+    if verdict.action == "accept":
+        message.delivered_at = timezone.now()
+        message.last_error = ""
+        message.save()
+        if message.kind == "package":
+            complete_outgoing(message.transfer)
+        status = verdict.receipt["status"]
+        audit("system:interop", "outbox.delivered", str(message.id), answer=status)
+        report.delivered += 1
+    elif verdict.action == "refuse":
+        _refuse(message, verdict.code, verdict.error, report, by=message.destination_code)
+    else:
+        _retry(message, verdict.error, report, verdict.delay)
 
 
 def _retry(

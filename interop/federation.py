@@ -69,10 +69,83 @@ def federation_hash(id_number: str) -> str:
     return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
-def home_region_url(inbox_url: str) -> str:
-    """A peer's home-region endpoint: its inbox URL's host, path ``PATH``."""
+def peer_endpoint(inbox_url: str, path: str) -> str:
+    """One of a peer's endpoints: its inbox URL's host, path ``path``."""
     parts = urlsplit(inbox_url)
-    return urlunsplit((parts.scheme, parts.netloc, PATH, "", ""))
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def home_region_url(inbox_url: str) -> str:
+    return peer_endpoint(inbox_url, PATH)
+
+
+class PeerUnanswered(Exception):
+    """A peer gave no signed answer to a question (down, unsigned, wrong)."""
+
+
+def ask(client: httpx.Client, url: str, asker: Region, to: str, kind: str, **fields) -> dict:
+    """Ask region ``to`` of another deployment a signed question (``kind`` +
+    ``fields``, a fresh nonce and time) and return its answer, checked: signed by
+    ``to``, of kind ``<kind minus -query>-answer``, for the same nonce. Raises
+    :class:`PeerUnanswered`."""
+    nonce = secrets.token_urlsafe(16)
+    question = signing.sign_json(
+        asker,
+        {"kind": kind, "nonce": nonce, "to": to, "issuedAt": timezone.now().isoformat(), **fields},
+    )
+    try:
+        response = client.post(signing.check_peer_url(url), json=question)
+        body = response.json()
+        if response.status_code != 200:
+            error = body.get("error") if isinstance(body, dict) else None
+            code = error.get("code") if isinstance(error, dict) else ""
+            raise PeerUnanswered(f"{to}: HTTP {response.status_code} {code}")
+        answer, _signer = signing.verify_json(body, signers={to})
+    except (ServiceError, httpx.HTTPError, ValueError, signing.SignatureRejected) as error:
+        raise PeerUnanswered(f"{to}: {type(error).__name__}: {error}"[:300]) from None
+    expected = kind.removesuffix("-query") + "-answer"
+    if answer.get("kind") != expected:
+        raise PeerUnanswered(f"{to}: not a {expected}")
+    if answer.get("nonce") != nonce:
+        raise PeerUnanswered(f"{to}: the answer is for another question")
+    return answer
+
+
+def signed_question(request, kind: str, max_bytes: int):
+    """The checked question of ``POST`` ``request`` — signed by a *remote* region
+    of the directory, of ``kind``, fresh within ``MAX_AGE``, for a region served
+    here — as (question, asker's directory entry, asked region); or the refusal to
+    answer with (a ``JsonResponse``)."""
+    if len(request.body) > max_bytes:
+        return refuse(413, "TOO_LARGE", "the question is too large")
+    try:
+        question, asker = signing.verify_json(orjson.loads(request.body), remote_only=True)
+    except orjson.JSONDecodeError:
+        return refuse(400, "MALFORMED", "the body is not JSON")
+    except signing.SignatureRejected as error:
+        status = 400 if error.code == "MALFORMED" else 403
+        return refuse(status, error.code, error.reason)
+    nonce = question.get("nonce")
+    if question.get("kind") != kind or not isinstance(nonce, str) or len(nonce) > 64:
+        return refuse(400, "MALFORMED", f"not a {kind}")
+    try:
+        issued = datetime.datetime.fromisoformat(str(question.get("issuedAt")))
+        fresh = abs(timezone.now() - issued) <= MAX_AGE
+    except (TypeError, ValueError):
+        fresh = False
+    if not fresh:
+        return refuse(400, "STALE", "the question is not from the last five minutes")
+    region = Region.objects.filter(code=str(question.get("to"))).first()
+    if region is None:
+        return refuse(400, "WRONG_DESTINATION", "no such region is served here")
+    return question, asker, region
+
+
+def answer(region: Region, question: dict, **fields) -> JsonResponse:
+    """The answer to ``question``, signed by the asked ``region``."""
+    kind = question["kind"].removesuffix("-query") + "-answer"
+    signed = signing.sign_json(region, {"kind": kind, "nonce": question["nonce"], **fields})
+    return JsonResponse(signed, json_dumps_params={"ensure_ascii": False})
 
 
 def _peer_deployments() -> dict[str, RemoteRegion]:
@@ -108,42 +181,25 @@ def home_elsewhere(id_number: str, asker: Region) -> str | None:
 
 
 def _ask(client: httpx.Client, inbox_url: str, remote: RemoteRegion, wanted: str, asker):
-    unavailable = FederationUnavailable(
-        f"the federation's home-region directory at {remote.code} cannot be reached: "
-        "registration is refused until it answers (one home region per person); try again "
-        "later",
-        field="idNumber",
-    )
-    nonce = secrets.token_urlsafe(16)
-    question = signing.sign_json(
-        asker,
-        {
-            "kind": "home-region-query",
-            "hash": wanted,
-            "nonce": nonce,
-            "to": remote.code,
-            "issuedAt": timezone.now().isoformat(),
-        },
-    )
     try:
-        url = signing.check_peer_url(home_region_url(inbox_url))
-        response = client.post(url, json=question)
-        answer, _signer = signing.verify_json(response.json(), signers={remote.code})
-    except (ServiceError, httpx.HTTPError, ValueError, signing.SignatureRejected):
-        raise unavailable from None
-    if (
-        response.status_code != 200
-        or answer.get("kind") != "home-region-answer"
-        or answer.get("hash") != wanted
-        or answer.get("nonce") != nonce
-    ):
-        raise unavailable
+        answer = ask(
+            client, home_region_url(inbox_url), asker, remote.code, "home-region-query", hash=wanted
+        )
+    except PeerUnanswered:
+        answer = None
+    if answer is None or answer.get("hash") != wanted:
+        raise FederationUnavailable(
+            f"the federation's home-region directory at {remote.code} cannot be reached: "
+            "registration is refused until it answers (one home region per person); try "
+            "again later",
+            field="idNumber",
+        )
     if answer.get("registered") is True and isinstance(answer.get("regionCode"), str):
         return answer["regionCode"]
     return None
 
 
-def _refuse(status: int, code: str, reason: str) -> JsonResponse:
+def refuse(status: int, code: str, reason: str) -> JsonResponse:
     return JsonResponse(
         {"status": "rejected", "error": {"code": code, "reason": reason}},
         status=status,
@@ -156,41 +212,18 @@ def _refuse(status: int, code: str, reason: str) -> JsonResponse:
 def home_region_view(request):
     """``POST /interop/home-region``: this deployment's signed answer to a peer
     region's signed question about one keyed hash."""
-    if len(request.body) > 16 * 1024:
-        return _refuse(413, "TOO_LARGE", "a question is small")
-    try:
-        question, _asker = signing.verify_json(orjson.loads(request.body), remote_only=True)
-    except orjson.JSONDecodeError:
-        return _refuse(400, "MALFORMED", "the body is not JSON")
-    except signing.SignatureRejected as error:
-        status = 400 if error.code == "MALFORMED" else 403
-        return _refuse(status, error.code, error.reason)
-    wanted, nonce = question.get("hash"), question.get("nonce")
-    if (
-        question.get("kind") != "home-region-query"
-        or not isinstance(wanted, str)
-        or len(wanted) != 64
-        or not isinstance(nonce, str)
-        or len(nonce) > 64
-    ):
-        return _refuse(400, "MALFORMED", "not a home-region question")
-    try:
-        issued = datetime.datetime.fromisoformat(str(question.get("issuedAt")))
-        fresh = abs(timezone.now() - issued) <= MAX_AGE
-    except (TypeError, ValueError):
-        fresh = False
-    if not fresh:
-        return _refuse(400, "STALE", "the question is not from the last five minutes")
-    region = Region.objects.filter(code=str(question.get("to"))).first()
-    if region is None:
-        return _refuse(400, "WRONG_DESTINATION", "no such region is served here")
-    home = HomeRegion.objects.filter(federation_hash=wanted).first() if wanted else None
-    answer = {
-        "kind": "home-region-answer",
-        "hash": wanted,
-        "nonce": nonce,
-        "registered": home is not None,
-        "regionCode": home.region_code if home is not None else None,
-    }
-    signed = signing.sign_json(region, answer)
-    return JsonResponse(signed, json_dumps_params={"ensure_ascii": False})
+    checked = signed_question(request, "home-region-query", 16 * 1024)
+    if isinstance(checked, JsonResponse):
+        return checked
+    question, _asker, region = checked
+    wanted = question.get("hash")
+    if not isinstance(wanted, str) or len(wanted) != 64:
+        return refuse(400, "MALFORMED", "not a home-region question")
+    home = HomeRegion.objects.filter(federation_hash=wanted).first()
+    return answer(
+        region,
+        question,
+        hash=wanted,
+        registered=home is not None,
+        regionCode=home.region_code if home is not None else None,
+    )

@@ -20,18 +20,36 @@ part in a transfer seen by this deployment:
   not here are ``COUNTED_NOWHERE``;
 - a region's total for a volunteer it holds that is not the sum of their counted
   records is ``TOTALS_MISMATCH``.
+
+**Both sides** (``audit(peers=True)``, ``manage.py interop audit --peers``): for
+every transfer with a region of another deployment, this side asks that region
+what it has of the same package (``POST /interop/transfer-status``, a question
+signed by the asking region and answered only about transfers between the two,
+signed by the asked region) and compares:
+
+- a transfer completed here whose package the destination has not imported, or
+  imported without some of its records: ``COUNTED_NOWHERE``;
+- a package imported at the destination while the source still holds it (not yet
+  acknowledged, refused, cancelled or expired there): ``COUNTED_TWICE``;
+- a package imported here that its source does not know: ``UNKNOWN_AT_SOURCE``;
+- a peer that gives no signed answer: ``PEER_UNANSWERED`` (nothing can be said).
 """
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import httpx
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from central.models import Region
-from interop import at_rest
+from interop import at_rest, federation, signing
 from interop.models import Direction, Transfer, TransferState
 from tenants.records.models import RecordState, ServiceRecord, VolunteerTotals
 from tenants.volunteers.models import Volunteer, VolunteerStatus
@@ -99,7 +117,10 @@ def _package_keys(transfer: Transfer) -> set[tuple[str, str]]:
     }
 
 
-def audit() -> AuditReport:
+def audit(peers: bool | set[str] = False) -> AuditReport:
+    """The invariant over this deployment's regions; with ``peers`` (True, or the
+    codes of the peer regions to ask) also compared with the other side of every
+    transfer to another deployment."""
     report = AuditReport()
     regions = list(Region.objects.order_by("code"))
     local = {r.code for r in regions}
@@ -222,4 +243,131 @@ def audit() -> AuditReport:
                         f"(left at {', '.join(sorted(c.region for c in found))})",
                     )
                 )
+    if peers:
+        _compare_with_peers(report, local, peers)
     return report
+
+
+STATUS_PATH = "/interop/transfer-status"
+MAX_PACKAGES = 500  # per question
+HOLDS = {"exported", "refused", "expired"}  # a source state in which it still holds
+
+
+def _compare_with_peers(report: AuditReport, local: set[str], peers: bool | set[str]) -> None:
+    asked: dict[tuple[str, str], list[Transfer]] = defaultdict(list)
+    for region in Region.objects.order_by("code"):
+        with tenant_context(region):
+            remote = Transfer.objects.filter(package_id__isnull=False).exclude(
+                counterpart_region_code__in=local
+            )
+            for transfer in remote.only(
+                "direction", "state", "package_id", "volunteer_number", "counterpart_region_code"
+            ):
+                if peers is True or transfer.counterpart_region_code in peers:
+                    asked[(region.code, transfer.counterpart_region_code)].append(transfer)
+    regions = {r.code: r for r in Region.objects.filter(code__in={k[0] for k in asked})}
+    with httpx.Client(timeout=10) as client:
+        for (code, peer_code), transfers in sorted(asked.items()):
+            entry = signing.lookup(peer_code)
+            for start in range(0, len(transfers), MAX_PACKAGES):
+                batch = transfers[start : start + MAX_PACKAGES]
+                try:
+                    if entry is None or not entry.inbox_url:
+                        raise federation.PeerUnanswered(f"{peer_code} has no inbox here")
+                    answer = federation.ask(
+                        client,
+                        federation.peer_endpoint(entry.inbox_url, STATUS_PATH),
+                        regions[code],
+                        peer_code,
+                        "transfer-status-query",
+                        packages=[str(t.package_id) for t in batch],
+                    )
+                    known = answer.get("packages")
+                    if not isinstance(known, dict):
+                        raise federation.PeerUnanswered(f"{peer_code}: no packages in the answer")
+                except federation.PeerUnanswered as error:
+                    report.problems.append(Problem("PEER_UNANSWERED", "-", str(error)))
+                    continue
+                for transfer in batch:
+                    there = known.get(str(transfer.package_id))
+                    _compare(report, code, transfer, there if isinstance(there, dict) else {})
+
+
+def _compare(report: AuditReport, code: str, transfer: Transfer, there: dict) -> None:
+    number, peer = transfer.volunteer_number, transfer.counterpart_region_code
+    package = f"package {transfer.package_id}"
+    if transfer.direction == Direction.OUTGOING:
+        imported = there.get("direction") == Direction.INCOMING
+        if transfer.state == TransferState.COMPLETED and not imported:
+            report.problems.append(
+                Problem(
+                    "COUNTED_NOWHERE",
+                    number,
+                    f"{code} completed the transfer to {peer}, which has not imported {package}",
+                )
+            )
+        elif transfer.state == TransferState.COMPLETED and there.get("missing"):
+            report.problems.append(
+                Problem(
+                    "COUNTED_NOWHERE",
+                    number,
+                    f"{peer} imported {package} without {there['missing']} of its records",
+                )
+            )
+        elif transfer.state in HOLDS and imported:
+            report.problems.append(
+                Problem(
+                    "COUNTED_TWICE",
+                    number,
+                    f"{peer} imported {package} while {code} still holds it "
+                    f"(the transfer is {transfer.state} here)",
+                )
+            )
+        return
+    if there.get("direction") != Direction.OUTGOING:
+        report.problems.append(
+            Problem("UNKNOWN_AT_SOURCE", number, f"{peer} never sent {package}, imported at {code}")
+        )
+    elif there.get("state") in HOLDS:
+        report.problems.append(
+            Problem(
+                "COUNTED_TWICE",
+                number,
+                f"{code} imported {package} while {peer} still holds it "
+                f"(the transfer is {there.get('state')} there)",
+            )
+        )
+
+
+@csrf_exempt
+@require_POST
+def transfer_status_view(request):
+    """``POST /interop/transfer-status``: what the asked region has of each named
+    package, for transfers between it and the asking region only (a peer learns
+    nothing about transfers with anyone else). Signed by the asked region."""
+    checked = federation.signed_question(request, "transfer-status-query", 64 * 1024)
+    if isinstance(checked, JsonResponse):
+        return checked
+    question, asker, region = checked
+    wanted = question.get("packages")
+    try:
+        ids = [uuid.UUID(str(value)) for value in wanted][:MAX_PACKAGES]
+    except (TypeError, ValueError):
+        return federation.refuse(400, "MALFORMED", "packages is a list of package ids")
+    found = {}
+    with tenant_context(region):
+        for transfer in Transfer.objects.filter(
+            package_id__in=ids, counterpart_region_code=asker.code
+        ):
+            status = {"direction": transfer.direction, "state": transfer.state, "missing": 0}
+            if transfer.direction == Direction.INCOMING:
+                keys = _package_keys(transfer)
+                here = {
+                    _key(record, region.code)
+                    for record in ServiceRecord.objects.filter(
+                        volunteer__number=transfer.volunteer_number
+                    ).only("id", "origin_region_code", "origin_record_id")
+                }
+                status["missing"] = len(keys - here)
+            found[str(transfer.package_id)] = status
+    return federation.answer(region, question, packages=found)

@@ -78,6 +78,10 @@ class Transfer(models.Model):
     package_id = models.UUIDField(null=True, blank=True)
     package = models.JSONField(null=True, blank=True)  # the signed envelope
     delivery = models.CharField(max_length=16, default="direct")  # direct / outbox / offline
+    # When ``interop export`` first wrote the package to a file: from then on an
+    # offline transfer to another deployment cannot be cancelled (the file may be
+    # imported there), it completes on the destination's signed receipt.
+    package_written_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     batch = models.ForeignKey(
         TransferBatch,
@@ -110,7 +114,9 @@ class OutboxMessage(models.Model):
     """A message to another deployment, written in the same transaction as the
     change it announces, and delivered (with retries) by ``manage.py interop deliver``."""
 
-    kind = models.CharField(max_length=32)  # "package" or "transfer_request"
+    # "package", "transfer_request", or "acknowledgement" (the destination's receipt
+    # for an offline package, on its way back to the source).
+    kind = models.CharField(max_length=32)
     transfer = models.ForeignKey(Transfer, on_delete=models.PROTECT, related_name="outbox")
     destination_code = models.CharField(max_length=6)
     inbox_url = models.URLField(max_length=300)
@@ -120,6 +126,9 @@ class OutboxMessage(models.Model):
     next_attempt_at = models.DateTimeField()
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
+    # A package larger than one inbox message travels in parts (issue 11 finding 7):
+    # how many the destination has signed for, so a later attempt goes on from there.
+    parts_acknowledged = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
@@ -127,3 +136,32 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.destination_code} ({self.attempts} attempts)"
+
+
+class InboxPart(models.Model):
+    """One part of a package too large for one inbox message (issue 11 finding 7),
+    kept at the destination until every part has arrived; then the parts are joined,
+    checked against the digest every part names, and imported as one package."""
+
+    package_id = models.UUIDField()
+    # SHA-256 of the whole envelope's bytes: parts of different builds never mix.
+    envelope_digest = models.CharField(max_length=64)
+    index = models.PositiveIntegerField()
+    count = models.PositiveIntegerField()
+    source_code = models.CharField(max_length=6)
+    data = models.BinaryField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["package_id", "envelope_digest", "index"], name="inbox_part_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(index__lt=models.F("count")), name="inbox_part_index_in_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"part {self.index + 1}/{self.count} of {self.package_id}"

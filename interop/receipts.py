@@ -13,8 +13,10 @@ by that region's Ed25519 key::
      "signature": {"algorithm": "Ed25519", "keyId": "510000", "value": "…"}}
 
 ``status`` is ``imported`` / ``already_imported`` (a package),
-``requested`` (a transfer request) or ``rejected`` (a refusal, with its
-``code`` and ``reason``). The sender checks it against its directory
+``requested`` (a transfer request), ``part_received`` (one part of a large
+package, with ``missing``: the parts still to come), ``acknowledged`` (a
+receipt for an offline package, sent back to its source) or ``rejected`` (a
+refusal, with its ``code`` and ``reason``). The sender checks it against its directory
 (:func:`verify`): signed by the region it addressed, naming the id and the
 digest of exactly what it sent. Nothing else completes or ends a transfer.
 """
@@ -34,6 +36,8 @@ VERSION = 1
 ACCEPTED = {
     "package": {"imported", "already_imported"},
     "transfer_request": {"requested"},
+    "package_part": {"part_received"},
+    "acknowledgement": {"acknowledged"},
 }
 
 
@@ -46,20 +50,6 @@ def digest(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical(payload)).hexdigest()
 
 
-def subject(envelope: Any) -> tuple[str, str | None, dict[str, Any]] | None:
-    """What an envelope is about: (kind, id, signed payload), or None if it is
-    neither a package nor a transfer request."""
-    if not isinstance(envelope, dict):
-        return None
-    if isinstance(envelope.get("request"), dict):
-        return "transfer_request", None, envelope["request"]
-    package = envelope.get("package")
-    if isinstance(package, dict):
-        package_id = package.get("packageId")
-        return "package", str(package_id) if package_id is not None else None, package
-    return None
-
-
 def issue(
     region,
     *,
@@ -69,6 +59,7 @@ def issue(
     status: str,
     code: str = "",
     reason: str = "",
+    missing: list[int] | None = None,
 ) -> dict[str, Any]:
     """A receipt (or refusal) signed by ``region`` (one of this deployment's)."""
     body = {
@@ -83,6 +74,8 @@ def issue(
         "reason": reason[:400],
         "issuedAt": timezone.now().isoformat(),
     }
+    if missing is not None:
+        body["missing"] = missing
     return {
         "receipt": body,
         "signature": {

@@ -29,7 +29,7 @@ from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
 from central.models import HomeRegion, Region
-from interop import at_rest, permissions, signing
+from interop import at_rest, permissions, receipts, signing
 from interop import package as packages
 from interop.federation import federation_hash
 from interop.models import Direction, OutboxMessage, Transfer, TransferBatch, TransferState
@@ -377,6 +377,19 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
         if _expire_if_due(transfer):
             raise Conflict(f"the transfer is {transfer.state}", field="transferId")
         if transfer.state == TransferState.EXPORTED:
+            if (
+                transfer.delivery == "offline"
+                and transfer.package_written_at is not None
+                and not signing.lookup(transfer.counterpart_region_code).local
+            ):
+                # The file is in someone's hands: it may be imported there at any
+                # time, and the hours would then count twice. Its receipt completes it.
+                raise Conflict(
+                    "the package file was handed out for another deployment on "
+                    f"{transfer.package_written_at:%Y-%m-%d}: the transfer completes when "
+                    f"{transfer.counterpart_region_code} imports it and its receipt comes back",
+                    field="transferId",
+                )
             # Cancelled before it arrived: the outbox stops sending it.
             for message in OutboxMessage.objects.select_for_update().filter(
                 transfer=transfer, delivered_at__isnull=True
@@ -480,12 +493,9 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
                 body=at_rest.stored(envelope),
                 next_attempt_at=now,
             )
-        elif not destination.local:
-            # Offline to another deployment: no way back for an acknowledgement; the
-            # source lets go now and the package's binding is what the peer checks.
-            complete_outgoing(transfer)
-        # Offline within this deployment: exported (frozen) until the destination
-        # imports the file, which completes it here in the same transaction.
+        # Offline: exported (frozen) until the destination imports the file. Within
+        # this deployment that completes it here in the same transaction; from
+        # another, the destination's signed receipt comes back (``acknowledge``).
     return transfer
 
 
@@ -512,10 +522,14 @@ def complete_outgoing(transfer: Transfer) -> None:
     )
 
 
-def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
+def import_package(
+    envelope, destination: Region, *, offline: bool = False
+) -> tuple[Transfer, bool]:
     """Import a verified package into ``destination`` (the current schema) exactly
     once. Returns the incoming transfer and whether it was imported just now
-    (False: it had been imported before and nothing changed)."""
+    (False: it had been imported before and nothing changed). A file (``offline``)
+    from another deployment is acknowledged to its source through the outbox: the
+    source completes on that signed receipt (issue 11 finding 2)."""
     package = packages.check(envelope)
     require_active(destination)  # a suspended region is written to by no path
     if package["destination"]["regionCode"] != destination.code:
@@ -537,6 +551,8 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
                     # Within one deployment the source lets go in the same transaction.
                     with schema_context(source_transfer[0].schema_name):
                         complete_outgoing(source_transfer[1])
+                elif offline:
+                    _queue_acknowledgement(transfer, package, destination)
         except IntegrityError as error:
             again = Transfer.objects.filter(
                 direction=Direction.INCOMING, package_id=package_id
@@ -545,6 +561,90 @@ def import_package(envelope, destination: Region) -> tuple[Transfer, bool]:
                 return again, False
             raise packages.PackageRejected("CONFLICT", str(error).splitlines()[0]) from None
     return transfer, True
+
+
+def acknowledgement(transfer: Transfer, package: dict, destination: Region) -> dict:
+    """The message that tells a package's source it arrived: the destination's
+    receipt (``receipts.issue``) for exactly that package, routed to the source."""
+    return {
+        "acknowledgement": {
+            "to": package["source"]["regionCode"],
+            "receipt": receipts.issue(
+                destination,
+                kind="package",
+                subject_id=str(transfer.package_id),
+                payload_digest=receipts.digest(package),
+                status="imported",
+            ),
+        }
+    }
+
+
+def _queue_acknowledgement(transfer: Transfer, package: dict, destination: Region) -> None:
+    source = signing.lookup(package["source"]["regionCode"])
+    OutboxMessage.objects.create(
+        kind="acknowledgement",
+        transfer=transfer,
+        destination_code=source.code,
+        inbox_url=source.inbox_url,
+        body=acknowledgement(transfer, package, destination),
+        next_attempt_at=timezone.now(),
+    )
+
+
+def acknowledge(message: dict) -> Transfer:
+    """At the source: the destination's signed receipt for an offline package
+    (through the inbox, or ``manage.py interop acknowledge FILE``) completes the
+    transfer. Only a receipt signed by the transfer's destination for the very
+    package this region exported counts; a repeat changes nothing."""
+    region = Region.objects.filter(code=str(message.get("to"))).first()
+    if region is None:
+        raise packages.PackageRejected("WRONG_DESTINATION", f"no region {message.get('to')} here")
+    receipt = message.get("receipt")
+    body = receipt.get("receipt") if isinstance(receipt, dict) else None
+    try:
+        package_id = uuid.UUID(str((body or {}).get("id")))
+    except ValueError:
+        raise packages.PackageRejected("MALFORMED", "the receipt names no package") from None
+    with schema_context(region.schema_name), transaction.atomic():
+        transfer = (
+            Transfer.objects.select_for_update()
+            .filter(direction=Direction.OUTGOING, package_id=package_id)
+            .first()
+        )
+        if transfer is None:
+            raise packages.PackageRejected(
+                "NOT_FOUND", f"{region.name} sent no package {package_id}"
+            )
+        sent = at_rest.clear(transfer.package)["package"]
+        try:
+            receipts.verify(
+                receipt,
+                region_code=transfer.counterpart_region_code,
+                kind="package",
+                subject_id=str(package_id),
+                payload_digest=receipts.digest(sent),
+            )
+        except receipts.InvalidReceipt as invalid:
+            raise packages.PackageRejected("BAD_SIGNATURE", str(invalid)) from None
+        if body.get("status") not in receipts.ACCEPTED["package"]:
+            raise packages.PackageRejected("MALFORMED", "the receipt does not say imported")
+        if transfer.state == TransferState.EXPORTED:
+            complete_outgoing(transfer)
+            audit(
+                f"region:{transfer.counterpart_region_code}",
+                "transfer.acknowledged",
+                str(transfer.public_id),
+                package=str(package_id),
+            )
+        elif transfer.state != TransferState.COMPLETED:
+            raise packages.PackageRejected(
+                "TRANSFER_REFUSED",
+                f"{region.name} {transfer.state} transfer {transfer.public_id}: {transfer.reason}"[
+                    :480
+                ],
+            )
+    return transfer
 
 
 def _bound_transfer(package, destination: Region) -> tuple[Region, Transfer] | None:
@@ -1003,7 +1103,7 @@ def _import_recognition(package, volunteer) -> None:
 def import_offline(envelope, *, principal) -> tuple[Transfer, bool]:
     """The destination's authority imports a package file (offline exchange)."""
     accounts.require_authority(principal)
-    return import_package(envelope, _current_region())
+    return import_package(envelope, _current_region(), offline=True)
 
 
 def handle_transfer_request(envelope) -> Transfer:

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from central.errors import InvalidInput
 from central.models import CentralAuditEntry, Region, RegionKey, RemoteRegion
-from interop import crypto
+from interop import crypto, messages
 from tenants.volunteers import pii
 
 ALGORITHM = "Ed25519"
@@ -398,16 +398,11 @@ def open_for_local(body: Any) -> tuple[Any, Region]:
         envelope = orjson.loads(plaintext)  # as deep as the inbox allows
     except ValueError:
         raise crypto.SealError("MALFORMED", "the sealed message is not JSON") from None
-    # What is inside must be for the region it was sealed to.
-    inner = envelope if isinstance(envelope, dict) else {}
-    package, request = inner.get("package"), inner.get("request")
-    if isinstance(package, dict):
-        destination = package.get("destination")
-        meant = destination.get("regionCode") if isinstance(destination, dict) else None
-    elif isinstance(request, dict):
-        meant = request.get("from")
-    else:
-        meant = region.code  # nothing addressed: the inbox refuses it as malformed
+    # What is inside must be for the region it was sealed to (a message that names
+    # no region is refused by the inbox as malformed).
+    meant = messages.addressee(envelope)
+    if meant is None:
+        meant = region.code
     if meant != region.code:
         raise crypto.SealError(
             "WRONG_DESTINATION", f"the message inside is for {meant}, sealed to {region.code}"

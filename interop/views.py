@@ -14,9 +14,9 @@ from django_tenants.utils import tenant_context
 from central.errors import RegionSuspended, ServiceError
 from central.models import Region
 from central.text import first_bad_text
-from interop import crypto, receipts, signing
+from interop import crypto, messages, parts, receipts, signing
 from interop.package import PackageRejected
-from interop.services import handle_transfer_request, import_package
+from interop.services import acknowledge, handle_transfer_request, import_package
 
 # HTTP status of each refusal code; anything not listed is 400.
 REFUSAL_STATUS = {
@@ -29,22 +29,20 @@ REFUSAL_STATUS = {
 }
 
 
-def _refuse(status: int, code: str, reason: str, receipt: dict | None = None) -> JsonResponse:
-    body = {"status": "rejected", "error": {"code": code, "reason": reason}}
+def _refuse(
+    status: int, code: str, reason: str, receipt: dict | None = None, **extra
+) -> JsonResponse:
+    body = {"status": "rejected", "error": {"code": code, "reason": reason}, **extra}
     if receipt is not None:
         body["receipt"] = receipt
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 
 
-def _answerer(kind: str, payload: dict) -> Region | None:
+def _answerer(envelope: dict) -> Region | None:
     """The region of this deployment a message is addressed to, which signs the
-    answer: a package's destination, a transfer request's source."""
-    if kind == "package":
-        destination = payload.get("destination")
-        code = destination.get("regionCode") if isinstance(destination, dict) else None
-    else:
-        code = payload.get("from")
-    return Region.objects.filter(code=str(code)).first()
+    answer (``messages.addressee``)."""
+    code = messages.addressee(envelope)
+    return Region.objects.filter(code=code).first() if code else None
 
 
 @csrf_exempt
@@ -93,66 +91,96 @@ def inbox(request):
     bad = first_bad_text(envelope, limit)
     if bad is not None:
         return _refuse(400, "MALFORMED", f"{bad[0] or 'the body'}: {bad[1]}")
-    about = receipts.subject(envelope)
+    about = messages.subject(envelope)
     if about is None:
-        return _refuse(400, "MALFORMED", "neither a package nor a transfer request")
-    kind, subject_id, payload = about
-    answerer = _answerer(kind, payload)
-    digest = receipts.digest(payload)
+        return _refuse(
+            400,
+            "MALFORMED",
+            "not a message this inbox takes: a package, a package part, a transfer request "
+            "or an acknowledgement",
+        )
+    answerer = _answerer(envelope)
+    if answerer is None:
+        return _refuse(
+            400, "WRONG_DESTINATION", f"no region {messages.addressee(envelope)} is served here"
+        )
+    answer = _Answer(answerer, *about)
+    parts_of: dict | None = None  # the part that completed a package, to forget its parts
+    try:
+        kind = about[0]
+        if kind == "transfer_request":
+            transfer = handle_transfer_request(envelope)
+            return answer.accept("requested", transferId=str(transfer.public_id))
+        if kind == "acknowledgement":
+            transfer = acknowledge(about[2])
+            return answer.accept("acknowledged", transferId=str(transfer.public_id))
+        if kind == "package_part":
+            with tenant_context(answerer):
+                whole, missing = parts.receive(envelope, answerer)
+            part_receipt = answer.receipt("part_received", missing=missing)
+            if whole is None:
+                return answer.accept("part_received", missing=missing, partReceipt=part_receipt)
+            bad = first_bad_text(whole, settings.INTEROP_PACKAGE_MAX_BYTES)
+            if bad is not None:
+                raise PackageRejected("MALFORMED", f"{bad[0] or 'the package'}: {bad[1]}")
+            parts_of, envelope = envelope, whole
+            answer = _Answer(answerer, *messages.subject(whole), partReceipt=part_receipt)
+        with tenant_context(answerer):
+            transfer, fresh = import_package(envelope, answerer)
+            if parts_of is not None:
+                parts.forget(parts_of)
+        return answer.accept(
+            "imported" if fresh else "already_imported",
+            packageId=str(transfer.package_id),
+            volunteerNumber=transfer.volunteer_number,
+        )
+    except PackageRejected as error:
+        if parts_of is not None:  # refused for good: the parts go too
+            with tenant_context(answerer):
+                parts.forget(parts_of)
+        return answer.refuse(error.code, error.reason)
+    except RegionSuspended as error:
+        return answer.refuse("REGION_SUSPENDED", str(error))
+    except ServiceError as error:  # e.g. CONFLICT: the volunteer was transferred already
+        return answer.refuse(error.problems[0].code, str(error))
+    except DataError:
+        return answer.refuse("MALFORMED", "a value of the package is not acceptable")
 
-    def signed(status: str, code: str = "", reason: str = "") -> dict | None:
-        if answerer is None:
-            return None
+
+class _Answer:
+    """The inbox's answers about one message, each with a receipt signed by the
+    region it was for (``interop/receipts.py``)."""
+
+    def __init__(self, region: Region, kind: str, subject_id, payload: dict, **extra):
+        self.region, self.kind, self.subject_id = region, kind, subject_id
+        self.digest = receipts.digest(payload)
+        self.extra = extra
+
+    def receipt(self, status: str, code: str = "", reason: str = "", missing=None) -> dict:
         return receipts.issue(
-            answerer,
-            kind=kind,
-            subject_id=subject_id,
-            payload_digest=digest,
+            self.region,
+            kind=self.kind,
+            subject_id=self.subject_id,
+            payload_digest=self.digest,
             status=status,
             code=code,
             reason=reason,
+            missing=missing,
         )
 
-    def refuse(code: str, reason: str) -> JsonResponse:
+    def accept(self, status: str, **fields) -> JsonResponse:
+        body = {"status": status, **fields, **self.extra}
+        if status != "part_received":  # a part's own receipt is ``partReceipt``
+            body["receipt"] = self.receipt(status)
+        return JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+
+    def refuse(self, code: str, reason: str) -> JsonResponse:
         status = REFUSAL_STATUS.get(code, 400)
-        response = _refuse(status, code, reason, signed("rejected", code, reason))
+        receipt = self.receipt("rejected", code, reason)
+        response = _refuse(status, code, reason, receipt, **self.extra)
         if code == "REGION_SUSPENDED":
             response["Retry-After"] = str(settings.SUSPENDED_RETRY_AFTER_SECONDS)
         return response
-
-    try:
-        if kind == "transfer_request":
-            transfer = handle_transfer_request(envelope)
-            return JsonResponse(
-                {
-                    "status": "requested",
-                    "transferId": str(transfer.public_id),
-                    "receipt": signed("requested"),
-                }
-            )
-        if answerer is None:
-            destination = payload.get("destination")
-            code = destination.get("regionCode") if isinstance(destination, dict) else None
-            return _refuse(400, "WRONG_DESTINATION", f"no region {code} is served here")
-        with tenant_context(answerer):
-            transfer, fresh = import_package(envelope, answerer)
-        status = "imported" if fresh else "already_imported"
-        return JsonResponse(
-            {
-                "status": status,
-                "packageId": str(transfer.package_id),
-                "volunteerNumber": transfer.volunteer_number,
-                "receipt": signed(status),
-            }
-        )
-    except PackageRejected as error:
-        return refuse(error.code, error.reason)
-    except RegionSuspended as error:
-        return refuse("REGION_SUSPENDED", str(error))
-    except ServiceError as error:  # e.g. CONFLICT: the volunteer was transferred already
-        return refuse(error.problems[0].code, str(error))
-    except DataError:
-        return refuse("MALFORMED", "a value of the package is not acceptable")
 
 
 @require_GET

@@ -74,3 +74,13 @@ def central_admin(platform_db):
     user.save()
     _, raw = CentralApiToken.issue(user, datetime.timedelta(hours=1))
     return {"user": user, "token": raw, "password": "correct horse battery"}
+
+
+@pytest.fixture
+def federation_invariant():
+    """Issue 11: every hour counted in exactly one region after each transfer
+    scenario (``tests/interop_support.py``); interop modules use it for every test."""
+    from tests.interop_support import assert_audit_clean
+
+    yield
+    assert_audit_clean()

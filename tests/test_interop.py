@@ -25,6 +25,8 @@ from tenants.volunteers.models import Volunteer
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import accept_invitations, authority, login, region
 
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
+
 REQUEST = """mutation($to: String!) { requestTransfer(toRegion: $to) { transfer { id state
   direction counterpartRegionCode } errors { field code message } } }"""
 CONSENT = """mutation($t: ID!, $offline: Boolean!) { consentTransfer(transferId: $t,

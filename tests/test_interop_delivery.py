@@ -50,6 +50,8 @@ from tests.support import (
 )
 from tests.test_interop import CONSENT, REQUEST, moving_volunteer
 
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
+
 PEER = "450000"  # 广西: served by the fake deployment
 FAR = timezone.now() + datetime.timedelta(days=1)
 fresh_database = up_tests.fresh_database  # an empty database for `manage.py up`

@@ -9,6 +9,9 @@ comes back, and the transfer completes exactly once.
 
 from __future__ import annotations
 
+import io
+import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,20 +21,24 @@ from pathlib import Path
 import httpx
 import psycopg2
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.database import database_url, ensure_database, parse_database_url
 from central.models import RemoteRegion
-from interop import at_rest, delivery, signing
+from interop import at_rest, delivery, federation, parts, signing
+from interop.invariant import audit
 from interop.models import OutboxMessage, Transfer
 from tenants.volunteers import pii
+from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry
 from tests.registry_support import region
 from tests.support import REPO, PlatformServer, child_env, free_port
-from tests.test_interop import CONSENT, REQUEST, moving_volunteer
+from tests.test_interop import CONSENT, REJECT, REQUEST, moving_volunteer
+
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
 
 @dataclass
@@ -45,6 +52,11 @@ class Peer:
         return f"http://127.0.0.1:{self.port}"
 
     def manage(self, *argv: str) -> str:
+        status, out, err = self.manage_status(*argv)
+        assert status == 0, err
+        return out
+
+    def manage_status(self, *argv: str) -> tuple[int, str, str]:
         result = subprocess.run(
             [sys.executable, "manage.py", *argv],
             cwd=REPO,
@@ -53,8 +65,7 @@ class Peer:
             text=True,
             timeout=300,
         )
-        assert result.returncode == 0, result.stderr
-        return result.stdout
+        return result.returncode, result.stdout, result.stderr
 
     def server(self) -> PlatformServer:
         return PlatformServer(self.url, port=self.port, env=self.env)
@@ -106,6 +117,8 @@ def peer(server):
         chongqing["publicKey"],
         "--inbox-url",
         f"{server.base_url}/interop/inbox",
+        "--exchange-key",  # to seal what it sends back (acknowledgements)
+        chongqing["exchangeKey"],
     )
     yield peer
     # Issue 11 finding 11: a known peer is asked before every registration here, and
@@ -117,15 +130,29 @@ def peer(server):
 FAR = timezone.now() + timezone.timedelta(days=1)
 
 
-def _consent_to_sichuan(gql):
-    s, volunteer, token = moving_volunteer(gql, hours=(2, 1))
+@pytest.fixture
+def federation_invariant(peer):
+    """With a real second deployment, after each scenario both sides of every
+    transfer with it are compared (``interop audit --peers``)."""
+    yield
+    with peer.server():
+        assert_audit_clean(peers={"510000"})
+    out = peer.manage("interop", "audit", "--peers")  # and from the peer's side
+    assert " 0 problems" in out, out
+
+
+def _consent_to_sichuan(gql, hours=(2, 1), *, offline: bool = False, with_token: bool = False):
+    s, volunteer, token = moving_volunteer(gql, hours=hours)
     requested = gql.region("chongqing", REQUEST, {"to": "510000"}, token=token)["data"][
         "requestTransfer"
     ]["transfer"]
     consented = gql.region(
-        "chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token
+        "chongqing", CONSENT, {"t": requested["id"], "offline": offline}, token=token
     )["data"]["consentTransfer"]["transfer"]
-    assert (consented["state"], consented["delivery"]) == ("exported", "outbox")
+    delivery_kind = "offline" if offline else "outbox"
+    assert (consented["state"], consented["delivery"]) == ("exported", delivery_kind)
+    if with_token:
+        return s, volunteer, requested["id"], token
     return s, volunteer, requested["id"]
 
 
@@ -252,3 +279,152 @@ def test_the_deliver_command_reports_what_it_did(peer):
     )
     assert out.returncode == 0, out.stderr
     assert "delivered 0, retrying 0, refused 0" in out.stdout
+
+
+class _DroppedAfter(httpx.Client):
+    """A real HTTP client whose connection to ``base`` drops after ``calls``
+    requests (``None``: never): the network failing in the middle of a transfer
+    sent in parts. It counts what it sent there."""
+
+    def __init__(self, base: str, calls: int | None = None):
+        super().__init__(timeout=60)
+        self.base, self.left, self.sent = base, calls, 0
+
+    def post(self, url, *args, **kwargs):
+        if str(url).startswith(self.base):
+            if self.left == self.sent:
+                raise httpx.ConnectError("the connection dropped mid-transfer")
+            self.sent += 1
+        return super().post(url, *args, **kwargs)
+
+
+def test_a_history_larger_than_one_message_travels_in_parts(gql, peer, settings):
+    """Issue 11 finding 7: a package larger than the one inbox limit is not refused:
+    it travels in signed, sealed parts; a dropped connection resumes from the last
+    part the destination signed for, and the package is imported exactly once."""
+    with peer.server():
+        _, volunteer, transfer_id = _consent_to_sichuan(gql, hours=(1,) * 12)
+    # The one limit, made small here (instead of writing a 20 MiB history) so that
+    # this volunteer's twelve records need several parts.
+    settings.INTEROP_INBOX_MAX_BYTES = 8 * 1024
+    with tenant_context(region("chongqing")):
+        message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
+        size = len(parts.envelope_bytes(at_rest.clear(message.body)))
+    count = -(-size // parts.part_bytes(settings.INTEROP_INBOX_MAX_BYTES))
+    assert count >= 4, (size, count)
+    with peer.server():
+        report = delivery.deliver_pending(now=FAR, client=_DroppedAfter(peer.base, 3))
+        assert report.delivered == 0
+        with tenant_context(region("chongqing")):
+            message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
+            assert message.parts_acknowledged == 3 and message.delivered_at is None
+            assert "part 4/" in message.last_error
+            assert Transfer.objects.get(public_id=transfer_id).state == "exported"
+        kept = "SELECT count(*) FROM region_sichuan.interop_inboxpart"
+        assert peer.rows(kept)[0][0] == 3
+        assert _peer_counts(peer, volunteer.number) == (0, 0)  # nothing imported from parts
+        # Every part is sealed and signed: a forged part is refused, not kept.
+        forged = parts.split(at_rest.clear(message.body), region("chongqing"), "510000")[0]
+        forged["part"]["index"] = 1
+        answer = httpx.post(f"{peer.base}/interop/inbox", json=signing.seal_for("510000", forged))
+        assert answer.status_code == 400 and answer.json()["error"]["code"] == "BAD_SIGNATURE"
+        with _DroppedAfter(peer.base) as client:
+            report = delivery.deliver_pending(now=FAR, client=client)
+        assert report.delivered == 1
+        assert client.sent == count - 3  # went on from the fourth part
+    with tenant_context(region("chongqing")):
+        assert Transfer.objects.get(public_id=transfer_id).state == "completed"
+    assert _peer_counts(peer, volunteer.number) == (1, 12)
+    assert peer.rows(kept)[0][0] == 0  # joined, imported, forgotten
+
+
+def test_an_offline_package_to_another_deployment_completes_on_its_receipt(gql, peer, tmp_path):
+    """Issue 11 finding 2: a file for another deployment keeps the records frozen at
+    the source until the destination's signed receipt comes back (by its outbox, or
+    as a file): hours are never counted nowhere while the file travels. Once the file
+    is out, the transfer cannot be cancelled (it may be imported at any time)."""
+    with peer.server():
+        _, volunteer, transfer_id, token = _consent_to_sichuan(gql, offline=True, with_token=True)
+    with tenant_context(region("chongqing")):
+        assert Transfer.objects.get(public_id=transfer_id).state == "exported"
+    package_file = tmp_path / "package.json"
+    call_command(
+        "interop", "export", "--region", "500000", "--transfer", transfer_id,
+        "--out", str(package_file), stdout=io.StringIO(),
+    )  # fmt: skip
+    cancel = gql.region("chongqing", REJECT, {"t": transfer_id, "why": "不走了"}, token=token)
+    error = cancel["data"]["rejectTransfer"]["errors"][0]
+    assert error["code"] == "CONFLICT" and "receipt" in error["message"]
+    # The destination imports the file; its receipt waits in its outbox.
+    shutil.copy(package_file, peer_file := tmp_path / "peer-package.json")
+    peer.manage("interop", "import", str(peer_file))
+    assert _peer_counts(peer, volunteer.number) == (1, 2)
+    with tenant_context(region("chongqing")):
+        assert Transfer.objects.get(public_id=transfer_id).state == "exported"
+    # Until the receipt is here, both sides hold the hours: the audit comparing both
+    # sides says so (from each side), and the local one cannot see it.
+    with peer.server():
+        problems = [str(p) for p in audit(peers={"510000"}).problems]
+    assert [p for p in problems if p.startswith("COUNTED_TWICE " + volunteer.number)], problems
+    assert audit().clean
+    ours = peer.manage_status("interop", "audit", "--peers")
+    assert ours[0] == 1 and f"COUNTED_TWICE {volunteer.number}" in ours[1], ours
+    # Its worker delivers the receipt to our inbox: the source lets go.
+    out = peer.manage("interop", "deliver")
+    assert "delivered 1" in out
+    with tenant_context(region("chongqing")):
+        done = Transfer.objects.get(public_id=transfer_id)
+        assert done.state == "completed"
+        assert done.volunteer.status == "transferred"
+    # The same receipt as a file (no network between the two) changes nothing now …
+    incoming = peer.rows(
+        "SELECT public_id FROM region_sichuan.interop_transfer WHERE direction = 'incoming' "
+        f"AND volunteer_number = '{volunteer.number}'"
+    )[0][0]
+    receipt_file = tmp_path / "receipt.json"
+    peer.manage(
+        "interop", "receipt", "--region", "510000", "--transfer", str(incoming),
+        "--out", str(receipt_file),
+    )  # fmt: skip
+    again = io.StringIO()
+    call_command("interop", "acknowledge", str(receipt_file), stdout=again)
+    assert "completed" in again.getvalue()
+    # … and a receipt that does not name this very package is refused.
+    forged = json.loads(receipt_file.read_text())
+    forged["acknowledgement"]["receipt"]["receipt"]["digest"] = "0" * 64
+    receipt_file.write_text(json.dumps(forged))
+    with pytest.raises(CommandError, match="BAD_SIGNATURE"):
+        call_command("interop", "acknowledge", str(receipt_file), stdout=io.StringIO())
+
+
+def test_a_peer_answers_about_its_transfers_with_the_asker_only(peer):
+    """``POST /interop/transfer-status`` answers signed questions from a peer region
+    of its directory, and only about transfers between the two."""
+    url = f"{peer.base}/interop/transfer-status"
+    with peer.server(), httpx.Client(timeout=10) as client:
+        # 云南 is served here but is no peer of the other deployment: refused.
+        with pytest.raises(federation.PeerUnanswered, match="HTTP 403 UNKNOWN_SENDER"):
+            federation.ask(
+                client, url, region("yunnan"), "510000", "transfer-status-query", packages=[]
+            )
+        unsigned = client.post(url, json={"kind": "transfer-status-query"})
+        assert unsigned.status_code == 400
+        # 重庆 is: it learns about its own packages, and nothing of others.
+        with tenant_context(region("chongqing")):
+            ours = [
+                str(t.package_id)
+                for t in Transfer.objects.filter(counterpart_region_code="510000").exclude(
+                    package_id=None
+                )
+            ]
+        assert ours  # the earlier scenarios of this module
+        answer = federation.ask(
+            client,
+            url,
+            region("chongqing"),
+            "510000",
+            "transfer-status-query",
+            packages=[*ours, "00000000-0000-0000-0000-000000000000"],
+        )
+    assert set(answer["packages"]) <= set(ours)
+    assert {p["direction"] for p in answer["packages"].values()} == {"incoming"}

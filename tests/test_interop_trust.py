@@ -45,6 +45,8 @@ from tests.support import free_port
 from tests.test_interop import CONSENT, REQUEST, moving_volunteer
 from tests.test_interop_peers import Peer
 
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
+
 CODE, NAME, SLUG = "450000", "广西壮族自治区", "guangxi"
 FAR = timezone.now() + timezone.timedelta(days=1)
 

@@ -11,16 +11,14 @@ package takes as many statements for 30 records as for 3.
 
 from __future__ import annotations
 
-import io
-
-from django.core.management import call_command
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from interop import services as transfers
-from interop.invariant import audit
 from interop.models import Transfer
+from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import (
     authority,
@@ -30,6 +28,8 @@ from tests.registry_support import (
     region,
 )
 from tests.test_interop import CONSENT, REQUEST
+
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
 BATCH_FIELDS = """batch { id state groupName counterpartRegionCode
   counts { requested exported completed refused expired }
@@ -50,12 +50,6 @@ BATCH = """query($b: ID!) { transferBatch(id: $b) { id state
 MINE = """{ transfers(direction: OUTGOING) { id state batchId batchReason } }"""
 HOURS = """query($n: String!) { volunteer(number: $n) { status totalHours
   records(first: 100) { edges { node { hours originRecordId } } } } }"""
-
-
-def assert_audit_clean():
-    report = audit()
-    assert report.clean, [str(p) for p in report.problems]
-    call_command("interop", "audit", stdout=io.StringIO())
 
 
 def _group_with_hours(gql, members: int):

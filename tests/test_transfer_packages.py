@@ -26,6 +26,8 @@ from tenants.volunteers.models import PersonalInfoAccess
 from tests.registry_support import authority, login, region, register_volunteer
 from tests.test_interop import CONSENT, REQUEST, _consented_offline, moving_volunteer
 
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
+
 LISTING = "{ transfers(first: 100) { id direction volunteerNumber package } }"
 REVEAL = """mutation($t: ID!, $r: String!) { revealTransferPackage(transferId: $t, reason: $r) {
   package errors { field code message } } }"""

@@ -30,9 +30,12 @@ from tenants.accounts.models import Account
 from tenants.records.models import Amendment, RecordState, ServiceRecord
 from tenants.records.services import close_publicity
 from tenants.volunteers.models import Volunteer
+from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import authority, hierarchy, login, region
 from tests.test_interop import CONSENT, REJECT, REQUEST, moving_volunteer
+
+pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
 RECORDS = """query($n: String!) { volunteer(number: $n) { status totalHours
   records(first: 50) { edges { node { id hours originalHours state publicityEndsOn
@@ -47,12 +50,6 @@ CONFIRM = """mutation($r: ID!) { confirmRecord(recordId: $r) { record { state }
   errors { code message } } }"""
 IMPORT = """mutation($f: Upload!) { importTransferPackage(file: $f) { alreadyImported
   transfer { state volunteerNumber } errors { field code message } } }"""
-
-
-def assert_audit_clean():
-    report = audit()
-    assert report.clean, [str(p) for p in report.problems]
-    call_command("interop", "audit", stdout=io.StringIO())
 
 
 def upload(gql, slug: str, token: str, envelope) -> dict:

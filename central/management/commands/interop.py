@@ -8,7 +8,11 @@
   finding 6);
 - ``export --region CODE --transfer ID --out FILE``: write an exported package
   to a file for offline delivery;
-- ``import FILE``: import a package file into the region it is addressed to;
+- ``import FILE``: import a package file into the region it is addressed to; from
+  another deployment, its signed receipt goes back to the source by the outbox;
+- ``receipt --region CODE --transfer ID --out FILE`` / ``acknowledge FILE``: the same
+  receipt as a file, written at the destination and applied at the source, for
+  deployments with no network path between them (issue 11 finding 2);
 - ``peer add --code C --name N --public-key K --inbox-url U [--exchange-key X]`` /
   ``peer fetch URL`` / ``peer list``: the remote part of the federation directory;
   keys are pinned: a changed key needs a rotation signed by the pinned key, or
@@ -16,8 +20,9 @@
 - ``home-hashes``: give home-region rows from before issue 11 their federation hash;
 - ``keys``: this deployment's regions, their public keys and fingerprints;
   ``keys rotate --region C``: new keys, with a rotation statement signed by the old.
-- ``audit``: the federation invariant (every hour counted in exactly one region;
-  ``interop.invariant``): a summary, each problem, and exit status 1 on any.
+- ``audit [--peers]``: the federation invariant (every hour counted in exactly one
+  region; ``interop.invariant``): a summary, each problem, and exit status 1 on any;
+  ``--peers`` also asks every peer region about the transfers with it.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
@@ -40,7 +46,7 @@ from interop.delivery import deliver_pending
 from interop.federation import federation_hash
 from interop.models import Transfer, TransferState
 from interop.package import PackageRejected
-from interop.services import import_package
+from interop.services import acknowledge, acknowledgement, import_package
 from tenants.audit.services import record as audit
 from tenants.volunteers import pii
 from tenants.volunteers.models import Volunteer
@@ -63,6 +69,14 @@ class Command(BaseCommand):
         export.add_argument("--transfer", required=True)
         export.add_argument("--out", required=True)
         imp = sub.add_parser("import", help="import a package file")
+        receipt = sub.add_parser(
+            "receipt", help="write the signed receipt for a package imported from a file"
+        )
+        receipt.add_argument("--region", required=True, help="the destination region's code")
+        receipt.add_argument("--transfer", required=True, help="the incoming transfer's id")
+        receipt.add_argument("--out", required=True)
+        ack = sub.add_parser("acknowledge", help="apply a destination's receipt file")
+        ack.add_argument("file")
         imp.add_argument("file")
         peer = sub.add_parser("peer", help="remote regions")
         peer_sub = peer.add_subparsers(dest="peer_action", required=True)
@@ -83,7 +97,12 @@ class Command(BaseCommand):
         keys_sub = keys.add_subparsers(dest="keys_action", required=False)
         rotate = keys_sub.add_parser("rotate", help="new keys for a region, signed by the old")
         rotate.add_argument("--region", required=True)
-        sub.add_parser("audit", help="check that every hour is counted in exactly one region")
+        audit_parser = sub.add_parser(
+            "audit", help="check that every hour is counted in exactly one region"
+        )
+        audit_parser.add_argument(
+            "--peers", action="store_true", help="compare with the other side of every transfer"
+        )
 
     def handle(self, *args, action, **options):
         try:
@@ -168,6 +187,8 @@ class Command(BaseCommand):
             # covers the clear content) only now, and the export audited.
             with open(out, "w", encoding="utf-8") as handle:
                 json.dump(at_rest.clear(found.package), handle, ensure_ascii=False, indent=1)
+            if found.package_written_at is None:
+                Transfer.objects.filter(id=found.id).update(package_written_at=timezone.now())
             audit("cli:interop", "transfer.package_exported", str(found.public_id), file=str(out))
         self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
 
@@ -186,10 +207,48 @@ class Command(BaseCommand):
         if region is None:
             raise CommandError(f"the package is for region {code}, which is not served here")
         with tenant_context(region):  # a suspended region: RegionSuspended, nothing written
-            transfer, fresh = import_package(envelope, region)
+            transfer, fresh = import_package(envelope, region, offline=True)
         state = "imported" if fresh else "already imported: nothing changed"
         self.stdout.write(
             self.style.SUCCESS(f"{transfer.volunteer_number} → {region.name}: {state}")
+        )
+
+    def _receipt(self, region, transfer, out, **_):
+        """For a destination with no network path back to the source: the receipt the
+        outbox would have sent, as a file the source applies with ``acknowledge``."""
+        target = Region.objects.filter(code=region).first()
+        if target is None:
+            raise CommandError(f"no region with code {region}")
+        with tenant_context(target):
+            found = (
+                Transfer.objects.filter(
+                    public_id=transfer, direction="incoming", package__isnull=False
+                ).first()
+                if _is_uuid(transfer)
+                else None
+            )
+            if found is None:
+                raise CommandError("no imported transfer with that id in this region")
+            package = at_rest.clear(found.package)["package"]
+            message = acknowledgement(found, package, target)
+        with open(out, "w", encoding="utf-8") as handle:
+            json.dump(message, handle, ensure_ascii=False, indent=1)
+        self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
+
+    def _acknowledge(self, file, **_):
+        try:
+            with open(file, encoding="utf-8") as handle:
+                message = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"{file}: {error}") from None
+        if not isinstance(message, dict) or not isinstance(message.get("acknowledgement"), dict):
+            raise CommandError(f"{file} is not an acknowledgement (interop receipt --out)")
+        try:
+            transfer = acknowledge(message["acknowledgement"])
+        except PackageRejected as error:
+            raise CommandError(f"{error.code}: {error.reason}") from None
+        self.stdout.write(
+            self.style.SUCCESS(f"{transfer.volunteer_number}: transfer {transfer.state}")
         )
 
     def _peer(self, peer_action, **options):
@@ -234,10 +293,10 @@ class Command(BaseCommand):
         if refused:
             raise CommandError("refused: " + " | ".join(refused))
 
-    def _audit(self, **_):
+    def _audit(self, peers=False, **_):
         from interop.invariant import audit
 
-        report = audit()
+        report = audit(peers=peers)
         for problem in report.problems:
             self.stdout.write(str(problem))
         self.stdout.write(report.summary())
