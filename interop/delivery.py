@@ -65,6 +65,12 @@ PERMANENT = frozenset(
         "INVALID",
         "PERMISSION_DENIED",
         "TOO_LARGE",
+        # The package's transfer does not stand at the source (finding 3).
+        "TRANSFER_UNKNOWN",
+        "TRANSFER_NOT_CONSENTED",
+        "TRANSFER_REFUSED",
+        "PACKAGE_SUPERSEDED",
+        "ALREADY_TRANSFERRED",
     }
 )
 # Refusals that say "later": retried after Retry-After.

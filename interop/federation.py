@@ -54,6 +54,7 @@ from tenants.volunteers import pii
 
 MAX_AGE = datetime.timedelta(minutes=5)
 PATH = "/interop/home-region"
+TRANSFER_STATUS_PATH = "/interop/transfer-status"  # interop.invariant answers it
 
 
 class FederationUnavailable(ServiceError):

@@ -248,7 +248,6 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
     return report
 
 
-STATUS_PATH = "/interop/transfer-status"
 MAX_PACKAGES = 500  # per question
 HOLDS = {"exported", "refused", "expired"}  # a source state in which it still holds
 
@@ -276,7 +275,7 @@ def _compare_with_peers(report: AuditReport, local: set[str], peers: bool | set[
                         raise federation.PeerUnanswered(f"{peer_code} has no inbox here")
                     answer = federation.ask(
                         client,
-                        federation.peer_endpoint(entry.inbox_url, STATUS_PATH),
+                        federation.peer_endpoint(entry.inbox_url, federation.TRANSFER_STATUS_PATH),
                         regions[code],
                         peer_code,
                         "transfer-status-query",

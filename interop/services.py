@@ -22,6 +22,7 @@ import datetime
 import uuid
 from decimal import Decimal
 
+import httpx
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
@@ -29,7 +30,7 @@ from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
 from central.models import HomeRegion, Region
-from interop import at_rest, permissions, receipts, signing
+from interop import at_rest, federation, permissions, receipts, signing
 from interop import package as packages
 from interop.federation import federation_hash
 from interop.models import Direction, OutboxMessage, Transfer, TransferBatch, TransferState
@@ -539,6 +540,8 @@ def import_package(
             f"not {destination.code}",
         )
     package_id = uuid.UUID(package["packageId"])
+    if not Transfer.objects.filter(direction=Direction.INCOMING, package_id=package_id).exists():
+        _ask_remote_source(package, destination)
     with transaction.atomic():
         done = Transfer.objects.filter(direction=Direction.INCOMING, package_id=package_id).first()
         if done is not None:
@@ -645,6 +648,50 @@ def acknowledge(message: dict) -> Transfer:
                 ],
             )
     return transfer
+
+
+def _ask_remote_source(package, destination: Region) -> None:
+    """Issue 11 finding 3 across deployments: before importing a package from a
+    region of another deployment, ask that region (``POST /interop/transfer-status``,
+    signed both ways) whether the package's transfer still stands there. A signed
+    answer that it was refused, cancelled or expired, or that no such package was
+    sent here, refuses the package. A source that cannot answer in
+    ``FEDERATION_LOOKUP_TIMEOUT`` does not stop the import (a file may come from a
+    deployment with no network path here): ``interop audit --peers`` checks later."""
+    source = signing.lookup(package["source"]["regionCode"])
+    if source is None or source.local or not source.inbox_url:
+        return
+    url = federation.peer_endpoint(source.inbox_url, federation.TRANSFER_STATUS_PATH)
+    try:
+        with httpx.Client(timeout=settings.FEDERATION_LOOKUP_TIMEOUT) as client:
+            answer = federation.ask(
+                client,
+                url,
+                destination,
+                source.code,
+                "transfer-status-query",
+                packages=[package["packageId"]],
+            )
+    except federation.PeerUnanswered as error:
+        audit(
+            "system:interop",
+            "transfer.source_not_asked",
+            package["packageId"],
+            source=source.code,
+            why=str(error),
+        )
+        return
+    known = answer.get("packages")
+    there = known.get(package["packageId"]) if isinstance(known, dict) else None
+    if not isinstance(there, dict) or there.get("direction") != Direction.OUTGOING:
+        raise packages.PackageRejected(
+            "TRANSFER_UNKNOWN", f"{source.code} says it sent no package {package['packageId']} here"
+        )
+    if there.get("state") not in (TransferState.EXPORTED, TransferState.COMPLETED):
+        raise packages.PackageRejected(
+            "TRANSFER_REFUSED",
+            f"{source.code} says the transfer of this package is {there.get('state')}",
+        )
 
 
 def _bound_transfer(package, destination: Region) -> tuple[Region, Transfer] | None:

@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -32,6 +34,7 @@ from interop import at_rest, delivery, federation, parts, signing
 from interop.invariant import audit
 from interop.models import OutboxMessage, Transfer
 from tenants.volunteers import pii
+from tenants.volunteers.models import Volunteer
 from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry
 from tests.registry_support import region
@@ -428,3 +431,113 @@ def test_a_peer_answers_about_its_transfers_with_the_asker_only(peer):
         )
     assert set(answer["packages"]) <= set(ours)
     assert {p["direction"] for p in answer["packages"].values()} == {"incoming"}
+
+
+def test_a_package_of_a_cancelled_transfer_is_refused_by_the_other_deployment(gql, peer):
+    """Finding 3 between two deployments: the volunteer cancels before delivery,
+    and the package is then sent anyway (a replay, a copy): the peer asks the
+    source, which signs that the transfer is refused, and nothing is imported."""
+    with peer.server():
+        _, volunteer, transfer_id, token = _consent_to_sichuan(gql, with_token=True)
+    cancel = gql.region("chongqing", REJECT, {"t": transfer_id, "why": "不走了"}, token=token)
+    assert cancel["data"]["rejectTransfer"]["transfer"]["state"] == "refused"
+    with tenant_context(region("chongqing")):
+        envelope = at_rest.clear(Transfer.objects.get(public_id=transfer_id).package)
+        assert OutboxMessage.objects.get(transfer__public_id=transfer_id).delivered_at
+    with peer.server():
+        answer = httpx.post(
+            f"{peer.base}/interop/inbox", json=signing.seal_for("510000", envelope), timeout=30
+        )
+    assert answer.status_code == 400, answer.text
+    body = answer.json()
+    assert body["error"]["code"] == "TRANSFER_REFUSED"
+    assert body["receipt"]["receipt"]["status"] == "rejected"  # signed by 四川
+    assert _peer_counts(peer, volunteer.number) == (0, 0)
+    with tenant_context(region("chongqing")):
+        assert Volunteer.objects.get(number=volunteer.number).status != "transferred"
+
+
+class ScriptedProxy:
+    """An HTTP proxy in front of the real peer's inbox that answers the first
+    POSTs as scripted (``"empty-200"``: ``200 {}``; ``"429"``: Too Many Requests
+    with ``Retry-After: 1``) and forwards everything else to the peer."""
+
+    def __init__(self, target: str, script: list[str]):
+        self.script, self.target, self.answered = list(script), target, []
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                step = proxy.script.pop(0) if proxy.script and "inbox" in self.path else None
+                proxy.answered.append(step or "forwarded")
+                if step == "empty-200":
+                    self._send(200, {}, b"{}")
+                elif step == "429":
+                    self._send(429, {"Retry-After": "1"}, b'{"error": "slow down"}')
+                else:
+                    real = httpx.post(
+                        proxy.target + self.path,
+                        content=body,
+                        headers={"Content-Type": "application/json"},
+                        timeout=60,
+                    )
+                    self._send(real.status_code, {}, real.content)
+
+            def _send(self, status, headers, content):
+                self.send_response(status)
+                for name, value in {"Content-Type": "application/json", **headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, *args):
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    @property
+    def inbox_url(self) -> str:
+        return f"http://127.0.0.1:{self.http.server_address[1]}/interop/inbox"
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+def test_a_fake_200_and_a_429_are_retried_until_the_real_peer_signs(gql, peer):
+    """Findings 1 and 5 against a real second deployment: ``200 {}`` completes
+    nothing, a 429 is retried after its Retry-After, and the transfer completes
+    on the peer's signed receipt, once."""
+    with peer.server():
+        _, volunteer, transfer_id = _consent_to_sichuan(gql)
+    proxy = ScriptedProxy(peer.base, ["empty-200", "429"])
+    real_url = RemoteRegion.objects.get(code="510000").inbox_url
+    RemoteRegion.objects.filter(code="510000").update(inbox_url=proxy.inbox_url)
+    try:
+        with peer.server():
+            first = delivery.deliver_pending(now=FAR)
+            with tenant_context(region("chongqing")):
+                message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
+                assert "without a valid receipt" in message.last_error
+                assert Transfer.objects.get(public_id=transfer_id).state == "exported"
+            second = delivery.deliver_pending(now=FAR)
+            with tenant_context(region("chongqing")):
+                message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
+                assert message.last_error.startswith("HTTP 429")
+                assert message.delivered_at is None
+                assert Transfer.objects.get(public_id=transfer_id).state == "exported"
+                wait = (message.next_attempt_at - timezone.now()).total_seconds()
+                assert 0 < wait <= 2  # Retry-After: 1, not the backoff
+            assert _peer_counts(peer, volunteer.number) == (0, 0)
+            third = delivery.deliver_pending(now=FAR)
+    finally:
+        RemoteRegion.objects.filter(code="510000").update(inbox_url=real_url)
+        proxy.close()
+    assert (first.delivered, second.delivered, third.delivered) == (0, 0, 1)
+    assert proxy.answered.count("empty-200") == 1 and proxy.answered.count("429") == 1
+    with tenant_context(region("chongqing")):
+        assert Transfer.objects.get(public_id=transfer_id).state == "completed"
+    assert _peer_counts(peer, volunteer.number) == (1, 2)
