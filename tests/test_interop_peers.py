@@ -37,9 +37,9 @@ from tenants.volunteers import pii
 from tenants.volunteers.models import Volunteer
 from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry
-from tests.registry_support import region
-from tests.support import REPO, PlatformServer, child_env, free_port
-from tests.test_interop import CONSENT, REJECT, REQUEST, moving_volunteer
+from tests.registry_support import login, region
+from tests.support import REPO, GraphQLClient, PlatformServer, child_env, free_port
+from tests.test_interop import CONSENT, DESTINATION_VIEW, REJECT, REQUEST, moving_volunteer
 
 pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
@@ -216,6 +216,19 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
         assert refused.status_code == 400
         assert refused.json()["error"]["code"] == "BAD_SIGNATURE"
     assert _peer_counts(peer, volunteer.number) == (1, 2)
+    # Finding 8: the volunteer logs in at the other deployment the same day, with
+    # the password they know (only its hash travelled, sealed), sees their hours
+    # and may ask to move on.
+    username = s.volunteers[0][1]
+    there = GraphQLClient(peer.base)
+    with peer.server():
+        token = login(there, "sichuan", username)
+        view = there.region("sichuan", DESTINATION_VIEW, {"n": volunteer.number}, token=token)
+        assert view["data"]["volunteer"]["totalHours"] == "2.50", view
+        onward = there.region("sichuan", REQUEST, {"to": "500000"}, token=token)
+        onward_id = onward["data"]["requestTransfer"]["transfer"]["id"]
+        assert onward["data"]["requestTransfer"]["transfer"]["state"] == "requested"
+        there.region("sichuan", REJECT, {"t": onward_id, "why": "暂不"}, token=token)
     # The peer stores the package it imported encrypted too.
     imported = peer.rows(
         "SELECT package::text FROM region_sichuan.interop_transfer "
