@@ -41,6 +41,13 @@ CENTRAL_HOSTS = [
 # A new region's default domain is "<slug>.<REGION_DOMAIN_SUFFIX>".
 REGION_DOMAIN_SUFFIX = os.environ.get("PLATFORM_REGION_DOMAIN_SUFFIX", "localhost")
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}"])
+# Browser origins every host lets in (development front-ends, e.g.
+# "http://localhost:5173"); a region adds its own in its policy (central/cors.py).
+CORS_ALLOWED_ORIGINS = _env_list("PLATFORM_CORS_ALLOWED_ORIGINS", [])
+# How long a browser may reuse a preflight's answer (Chromium caps it at 7200).
+CORS_MAX_AGE = int(os.environ.get("PLATFORM_CORS_MAX_AGE", "600"))
+# How long a signed certificate download link (certificateDownloadLink) works.
+CERTIFICATE_LINK_SECONDS = int(os.environ.get("PLATFORM_CERTIFICATE_LINK_SECONDS", "300"))
 
 SHARED_APPS = [
     "django_tenants",
@@ -81,6 +88,8 @@ MIDDLEWARE = [
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
     "central.middleware.RegionRoutingMiddleware",
+    # Needs the region the routing found; answers preflights before any view.
+    "central.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
