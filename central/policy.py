@@ -224,6 +224,9 @@ class RegionPolicy(_PolicyPart):
     # region's API from a browser (CORS, ``central/cors.py``); not a rule of any
     # notice, a setting central admins keep with the rest of the region's policy.
     allowed_origins: list[str] = Field(default_factory=list, max_length=20)
+    # The API runs only the operations the region's front-end registered
+    # (``manage.py documents register``), so its public endpoint runs nothing else.
+    trusted_documents_only: bool = False
 
     @field_validator("allowed_origins")
     @classmethod
