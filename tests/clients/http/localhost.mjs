@@ -1,6 +1,7 @@
 // Every *.localhost name resolves to the loopback address, as browsers do, so
 // the clients can use a region's real address (http://yunnan.localhost:PORT)
 // and send its Host header; Node's resolver does not know these names.
+import dns from "node:dns";
 import { Agent, setGlobalDispatcher } from "undici";
 
 function lookup(hostname, options, callback) {
@@ -10,6 +11,15 @@ function lookup(hostname, options, callback) {
 }
 
 setGlobalDispatcher(new Agent({ connect: { lookup } }));
+// Node's http module (some libraries' fetch, e.g. graphql-codegen's loader) asks dns.
+const systemLookup = dns.lookup;
+dns.lookup = (hostname, options, callback) => {
+  if (typeof options === "function") [options, callback] = [{}, options];
+  if (hostname.endsWith(".localhost") || hostname === "localhost") {
+    return lookup(hostname, options, callback);
+  }
+  return systemLookup(hostname, options, callback);
+};
 
 const base = new URL(process.env.BASE_URL);
 
