@@ -7,11 +7,14 @@ every other document (``schema/persisted.py``), so a public regional endpoint
 runs nothing but its own front-end's queries.
 
 Each operation is stored with the document text a client sends and its
-sha256 (hex), the key of the automatic persisted-query protocol. A ``.graphql``
-file is split into one document per operation (with the fragments it uses),
-printed as graphql-js ``print`` prints it (graphql-core is its port), which is
-what Apollo Client hashes; an Apollo persisted-query manifest (JSON, the
-output of ``generate-persisted-query-manifest``) is taken as it is, each
+sha256 (hex), the key of the automatic persisted-query protocol; the hash is
+of the exact text, so what is registered must be what the client sends. A
+``.graphql`` file is split into one document per operation (with the
+fragments it uses), each registered as three clients send it (``variants``):
+printed by graphql-js ``print`` (graphql-core is its port), as Apollo Client 4
+sends it and as urql sends it (both add ``__typename``). A persisted-query
+manifest (JSON: ``{"operations": [{"id", "name", "body"}]}``, as Apollo's
+``generate-persisted-query-manifest`` writes it) is taken as it is, each
 entry's id checked against its body.
 """
 
@@ -23,10 +26,13 @@ import json
 from django.db import transaction
 from graphql import (
     DocumentNode,
+    FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLSyntaxError,
+    NameNode,
     OperationDefinitionNode,
+    SelectionSetNode,
     parse,
     print_ast,
     visit,
@@ -87,6 +93,35 @@ def operations_of(text: str) -> list[tuple[str, str]]:
     return found
 
 
+_TYPENAME = FieldNode(name=NameNode(value="__typename"))
+
+
+def _with_typename(document: DocumentNode) -> DocumentNode:
+    """The document as Apollo Client's and urql's caches send it: ``__typename``
+    added to every selection set but an operation's own, unless one is there."""
+
+    class AddTypename(Visitor):
+        def enter_selection_set(self, node: SelectionSetNode, _key, parent, *_):
+            if isinstance(parent, OperationDefinitionNode) or any(
+                isinstance(s, FieldNode) and s.name.value.startswith("__") for s in node.selections
+            ):
+                return None
+            return SelectionSetNode(selections=(*node.selections, _TYPENAME))
+
+    return visit(document, AddTypename())
+
+
+def variants(document_text: str) -> list[str]:
+    """The texts that clients send for one operation's document: as written out
+    by graphql-js ``print`` (plain ``fetch``, graphql-request …), as Apollo Client
+    4 sends it (``__typename`` added, printed alike) and as urql sends it (the
+    same, its definitions separated by one newline instead of two)."""
+    document = parse(document_text)
+    cached = _with_typename(document)
+    urql = "\n".join(print_ast(definition) for definition in cached.definitions)
+    return list(dict.fromkeys([print_ast(document), print_ast(cached), urql]))
+
+
 def _manifest_operations(text: str) -> list[tuple[str, str]]:
     try:
         manifest = json.loads(text)
@@ -111,18 +146,19 @@ def register_documents(region_key: str, text: str, *, actor: str) -> list[Truste
     )
     if region is None:
         raise InvalidInput(f"no region {region_key}", field="region")
-    operations = (
-        _manifest_operations(text) if text.lstrip().startswith("{") else operations_of(text)
-    )
+    manifest = text.lstrip().startswith("{")
+    operations = _manifest_operations(text) if manifest else operations_of(text)
     with transaction.atomic():
         registered = []
         for name, body in operations:
-            document, _ = TrustedDocument.objects.get_or_create(
-                region=region,
-                sha256=sha256_hex(body),
-                defaults={"document": body, "operation_name": name[:200]},
-            )
-            registered.append(document)
+            # A manifest holds exactly what its client sends; a .graphql file does not.
+            for sent in [body] if manifest else variants(body):
+                document, _ = TrustedDocument.objects.get_or_create(
+                    region=region,
+                    sha256=sha256_hex(sent),
+                    defaults={"document": sent, "operation_name": name[:200]},
+                )
+                registered.append(document)
         CentralAuditEntry.objects.create(
             actor=actor,
             action="region.documents_registered",

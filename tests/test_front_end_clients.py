@@ -71,3 +71,89 @@ def test_scalars_are_described_and_specified(gql):
     assert "graphql-multipart-request-spec" in specified["Upload"]
     assert "ECMA-404" in specified["JSON"]
     assert specified["Decimal"] is None  # no standard to point to
+
+
+def test_trusted_documents_with_apollo_and_urql(server, central_admin):
+    """A region that runs only its front-end's operations: registered from the
+    README's ``operations.graphql``, Apollo Client and urql send each by its hash
+    alone (by GET) and it runs at once; a query not registered is refused."""
+    from django.core.management import call_command
+
+    from central import services
+    from tests.support import GraphQLClient, city_name, unique_city_code
+
+    code = unique_city_code("45")
+    region = services.provision_region(
+        services.RegionSpec(code, city_name(code), "city", f"front{code}"), actor="test"
+    )
+    call_command("documents", "register", str(SNIPPETS / "operations.graphql"), "--region", code)
+    services.update_region_policy(code, {"trustedDocumentsOnly": True}, actor="test")
+    host = f"{region.slug}.localhost"
+    assert GraphQLClient(server.base_url).post(host, "{ region { code } }").json()["errors"]
+
+    result = run_node("http", "trusted.mjs", host, "AAAAAAAAAAAA", BASE_URL=server.base_url)
+    for client in ("apollo", "urql"):
+        seen = result[client]
+        assert seen["policy"] == city_name(code), seen
+        assert seen["verify"] is None, seen  # ran: no certificate has that code
+        assert seen["refused"] == ["DOCUMENT_NOT_TRUSTED"], seen
+        # Both registered operations went by hash alone, by GET, once each.
+        assert seen["sent"][:2] == [{"method": "GET", "query": False}] * 2, seen["sent"]
+
+
+def _section_commands() -> list[str]:
+    """The ``manage.py`` commands of the README's "Building a front-end"."""
+    text = README.read_text()
+    section = text[text.index("## Building a front-end") : text.index("## Serving")]
+    blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
+    return [
+        line
+        for block in blocks
+        for line in block.splitlines()
+        if line.startswith(".venv/bin/python manage.py") and not line.endswith(" up")
+    ]
+
+
+def test_the_readme_commands_do_what_it_says(server):
+    """Each command as the README prints it, on a region of its own (the README's
+    云南 by code and slug replaced), then its effect over HTTP."""
+    import shlex
+    import subprocess
+    import sys
+
+    from central import services
+    from tests.support import (
+        REPO,
+        GraphQLClient,
+        child_env,
+        city_name,
+        platform_database_url,
+        unique_city_code,
+    )
+
+    code = unique_city_code("46")
+    slug = f"readme{code}"
+    services.provision_region(services.RegionSpec(code, city_name(code), "city", slug), actor="t")
+    commands = _section_commands()
+    assert len(commands) == 4, commands
+    for line in commands:
+        line = line.replace("530000", code).replace("--region yunnan", f"--region {slug}")
+        line = line.replace("src/operations.graphql", str(SNIPPETS / "operations.graphql"))
+        argv = [sys.executable, *shlex.split(line)[1:]]
+        done = subprocess.run(
+            argv, cwd=REPO, env=child_env(platform_database_url()), capture_output=True, text=True
+        )
+        assert done.returncode == 0, (line, done.stderr)
+
+    host = f"{slug}.localhost"
+    gql = GraphQLClient(server.base_url)
+    origin = "https://vol.yunnan.example.cn"
+    preflight = gql.http.options(
+        "/graphql",
+        headers={"Host": host, "Origin": origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.headers.get("access-control-allow-origin") == origin
+    refused = gql.post(host, "{ region { code } }").json()
+    assert refused["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED"
+    registered = (SNIPPETS / "operations.graphql").read_text().split("\n\n")[0]
+    assert gql.post(host, registered).json()["data"]["region"]["name"] == city_name(code)
