@@ -163,6 +163,8 @@ class _OrjsonMixin:
         if any(is_database_unavailable(e.original_error) for e in result.errors or ()):
             raise _DatabaseUnavailable
         answer = process_result(result)
+        if result.errors:
+            request.graphql_errors = True  # such an answer is nobody's to cache
         if is_request_error(result):
             del answer["data"]
             request.graphql_request_errors = getattr(request, "graphql_request_errors", 0) + 1
@@ -202,7 +204,7 @@ def _cacheable(request, response: HttpResponse) -> HttpResponse:
     if (
         "Authorization" in request.headers
         or response.status_code != 200
-        or (b'"errors":' in response.content)
+        or getattr(request, "graphql_errors", False)
     ):
         response["Cache-Control"] = "private, no-store"
         return response

@@ -43,7 +43,7 @@ def post(gql, host: str, body: dict, **headers):
 
 
 def get(gql, host: str, params: dict, **headers):
-    encoded = {k: json.dumps(v) if isinstance(v, dict) else v for k, v in params.items()}
+    encoded = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
     return gql.http.get("/graphql", params=encoded, headers={"Host": host, **headers})
 
 
@@ -207,3 +207,28 @@ def test_registering_refuses_what_is_not_an_operation(trusting_region, tmp_path)
     )
     call_command("documents", "register", str(manifest), "--region", trusting_region.code)
     assert TrustedDocument.objects.filter(region=trusting_region).count() == before + 1
+
+
+ODD = [
+    {"extensions": {"persistedQuery": "x"}},
+    {"extensions": {"persistedQuery": None}},
+    {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": 5}}},
+    {"extensions": {"persistedQuery": {"version": "1", "sha256Hash": "a" * 64}}},
+    {"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "A" * 64}}},
+    {"extensions": {"persistedQuery": {"version": 1}}, "query": "{ region { code } }"},
+    {"extensions": {"persistedQuery": []}},
+    {"extensions": []},
+    {"extensions": "x"},
+]
+
+
+@pytest.mark.parametrize("body", ODD, ids=range(len(ODD)))
+def test_odd_persisted_query_requests_are_typed_errors(gql, server, body):
+    for answer in (
+        post(gql, "suizhou.localhost", body),
+        get(gql, "suizhou.localhost", body),
+        get(gql, "suizhou.localhost", {"extensions": "{not json"}),
+    ):
+        assert 400 <= answer.status_code < 500 or answer.status_code == 200, answer.text
+        payload = answer.json()
+        assert "data" not in payload and payload["errors"][0]["extensions"]["code"], payload
