@@ -31,6 +31,7 @@ import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
 
@@ -80,23 +81,12 @@ def normalize_origin(origin: str) -> str:
 
 
 def environment_origins() -> frozenset[str]:
-    return frozenset(normalize_origin(origin) for origin in settings.CORS_ALLOWED_ORIGINS)
-
-
-def allowed_origins(request) -> frozenset[str]:
-    """The origins the request's host lets in."""
-    region = getattr(request, "region", None)
-    if region is None:
-        return environment_origins()
-    return environment_origins() | frozenset(region.get_policy().allowed_origins)
-
-
-def _is_allowed(request, origin: str) -> bool:
+    """``PLATFORM_CORS_ALLOWED_ORIGINS``, checked: a bad entry stops the server
+    from starting rather than failing each request."""
     try:
-        normalized = normalize_origin(origin)
-    except ValueError:
-        return False
-    return normalized == origin.lower() and normalized in allowed_origins(request)
+        return frozenset(normalize_origin(origin) for origin in settings.CORS_ALLOWED_ORIGINS)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"PLATFORM_CORS_ALLOWED_ORIGINS: {error}") from None
 
 
 class CorsMiddleware:
@@ -104,12 +94,29 @@ class CorsMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
+        self.everywhere = environment_origins()
+
+    def allowed_origins(self, request) -> frozenset[str]:
+        """The origins the request's host lets in."""
+        region = getattr(request, "region", None)
+        if region is None:
+            return self.everywhere
+        # The stored policy is the validated model's dump (origins normalized):
+        # reading it as is spares each request a full policy validation.
+        return self.everywhere | frozenset(region.policy.get("allowed_origins", ()))
+
+    def is_allowed(self, request, origin: str) -> bool:
+        try:
+            normalized = normalize_origin(origin)
+        except ValueError:
+            return False
+        return normalized == origin.lower() and normalized in self.allowed_origins(request)
 
     def __call__(self, request):
         if not _CORS_PATHS.match(request.path_info):
             return self.get_response(request)
         origin = request.headers.get("Origin")
-        allowed = origin is not None and _is_allowed(request, origin)
+        allowed = origin is not None and self.is_allowed(request, origin)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             if allowed:
                 response = HttpResponse(status=204)
