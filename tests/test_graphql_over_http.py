@@ -37,6 +37,11 @@ REQUEST_ERRORS = {
         "variables": {"c": 12},
     },
 }
+CODES = {
+    "parse": "GRAPHQL_PARSE_FAILED",
+    "validation": "GRAPHQL_VALIDATION_FAILED",
+    "variable coercion": "BAD_USER_INPUT",
+}
 
 
 @pytest.mark.parametrize("kind", REQUEST_ERRORS)
@@ -51,6 +56,7 @@ def test_request_errors_by_media_type(gql, host, kind):
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"].startswith(GRAPHQL_RESPONSE)
     assert "data" not in answer.json() and answer.json()["errors"]
+    assert answer.json()["errors"][0]["extensions"]["code"] == CODES[kind]
 
     legacy = gql.http.post(
         "/graphql", json=body, headers={"Host": host, "Accept": "application/json"}
