@@ -97,9 +97,9 @@ def resolve(request_data, region) -> None:
         request_data.query = registered
         return
     if query is None:
-        known = apq_cache().get(digest) or (
-            region is not None and documents.trusted_document(region, digest)
-        )
+        known = apq_cache().get(digest)
+        if known is None and region is not None:
+            known = documents.trusted_document(region, digest)
         if known is None:
             raise Refused("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")
         request_data.query = known

@@ -232,3 +232,15 @@ def test_odd_persisted_query_requests_are_typed_errors(gql, server, body):
         assert 400 <= answer.status_code < 500 or answer.status_code == 200, answer.text
         payload = answer.json()
         assert "data" not in payload and payload["errors"][0]["extensions"]["code"], payload
+
+
+def test_the_central_api_speaks_the_same_protocol(gql, server):
+    query = "query CentralTypename { __typename }"
+    digest = sha(query)
+    assert code_of(post(gql, "localhost", {"extensions": persisted(digest)})) == (
+        "PERSISTED_QUERY_NOT_FOUND"
+    )
+    kept = post(gql, "localhost", {"query": query, "extensions": persisted(digest)})
+    assert kept.json() == {"data": {"__typename": "CentralQuery"}}
+    by_get = get(gql, "localhost", {"extensions": persisted(digest)})
+    assert by_get.json() == kept.json() and by_get.headers["etag"]
