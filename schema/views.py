@@ -16,6 +16,14 @@ GraphQL error, code ``INVALID``, as is a malformed multipart ``operations`` or
 ``map``. A refusal of the HTTP layer is JSON like every other answer. When an
 operation failed because the database cannot be reached, the answer is ``503``
 with ``Retry-After`` and no detail of the error (issue 10 finding 13).
+
+GraphQL over HTTP (issue 21 finding 2): the answer's media type follows
+``Accept`` (``response_media_type``); a request error — the operation never
+ran — has no ``data`` entry, a code (``request_error_code``) and, in
+``application/graphql-response+json``, status ``400``. Persisted and trusted
+documents are resolved before execution (``schema/persisted.py``); an
+anonymous query by GET answered without error is cacheable, with an ``ETag``
+(``_cacheable``).
 """
 
 from __future__ import annotations
