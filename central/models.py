@@ -231,3 +231,24 @@ class LoginThrottle(LoginThrottleBase):
         constraints = [
             models.UniqueConstraint(fields=["scope", "key"], name="central_login_throttle_key")
         ]
+
+
+class TrustedDocument(models.Model):
+    """An operation a region's front-end registered (trusted documents, issue 21
+    finding 5): when the region's policy has ``trustedDocumentsOnly``, its API runs
+    these and nothing else; they may be sent by their sha256 alone. Kept in the
+    public schema with the region: central admins and the CLI manage it."""
+
+    region = models.ForeignKey(Region, on_delete=models.CASCADE, related_name="trusted_documents")
+    sha256 = models.CharField(max_length=64)
+    document = models.TextField()
+    operation_name = models.CharField(max_length=200, blank=True, default="")
+    registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=("region", "sha256"), name="central_trusted_document")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_name or self.sha256[:12]} @ {self.region_id}"

@@ -220,6 +220,23 @@ class RegionPolicy(_PolicyPart):
     # does not know yet: extra days off and extra working days (调休).
     extra_holidays: list[datetime.date] = Field(default_factory=list)
     extra_workdays: list[datetime.date] = Field(default_factory=list)
+    # Web origins (``https://vol.example.cn``) whose front-ends may call this
+    # region's API from a browser (CORS, ``central/cors.py``); not a rule of any
+    # notice, a setting central admins keep with the rest of the region's policy.
+    allowed_origins: list[str] = Field(default_factory=list, max_length=20)
+    # The API runs only the operations the region's front-end registered
+    # (``manage.py documents register``), so its public endpoint runs nothing else.
+    trusted_documents_only: bool = False
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        from central.cors import normalize_origin
+
+        normalized = [normalize_origin(origin) for origin in origins]
+        if len(set(normalized)) != len(normalized):
+            raise ValueError("an origin is listed twice")
+        return normalized
 
     @field_validator("star_thresholds")
     @classmethod

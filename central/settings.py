@@ -41,6 +41,16 @@ CENTRAL_HOSTS = [
 # A new region's default domain is "<slug>.<REGION_DOMAIN_SUFFIX>".
 REGION_DOMAIN_SUFFIX = os.environ.get("PLATFORM_REGION_DOMAIN_SUFFIX", "localhost")
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}"])
+# Browser origins every host lets in (development front-ends, e.g.
+# "http://localhost:5173"); a region adds its own in its policy (central/cors.py).
+CORS_ALLOWED_ORIGINS = _env_list("PLATFORM_CORS_ALLOWED_ORIGINS", [])
+# How long a browser may reuse a preflight's answer (Chromium caps it at 7200).
+CORS_MAX_AGE = int(os.environ.get("PLATFORM_CORS_MAX_AGE", "600"))
+# How long a signed certificate download link (certificateDownloadLink) works.
+# How long any cache may keep an anonymous GraphQL query's answer sent by GET
+# (policy, verification …); 0: kept but revalidated by its ETag on every use.
+PUBLIC_QUERY_MAX_AGE = int(os.environ.get("PLATFORM_PUBLIC_QUERY_MAX_AGE", "0"))
+CERTIFICATE_LINK_SECONDS = int(os.environ.get("PLATFORM_CERTIFICATE_LINK_SECONDS", "300"))
 
 SHARED_APPS = [
     "django_tenants",
@@ -81,6 +91,8 @@ MIDDLEWARE = [
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
     "central.middleware.RegionRoutingMiddleware",
+    # Needs the region the routing found; answers preflights before any view.
+    "central.cors.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -229,6 +241,10 @@ GRAPHQL = {
     # takes up to ~300 bytes per character of its text); CACHE_SIZE=0 switches it off.
     "CACHE_SIZE": int(os.environ.get("PLATFORM_GRAPHQL_CACHE_SIZE", "512")),
     "CACHE_MAX_CHARS": int(os.environ.get("PLATFORM_GRAPHQL_CACHE_MAX_CHARS", "200000")),
+    # Automatic persisted queries (schema/persisted.py): a bounded process-wide
+    # cache of query texts by sha256, at most this many and this many characters.
+    "APQ_CACHE_SIZE": int(os.environ.get("PLATFORM_GRAPHQL_APQ_CACHE_SIZE", "1000")),
+    "APQ_CACHE_MAX_CHARS": int(os.environ.get("PLATFORM_GRAPHQL_APQ_CACHE_MAX_CHARS", "2000000")),
     "INTROSPECTION": _env_bool("PLATFORM_GRAPHQL_INTROSPECTION", not PRODUCTION),
     "MASK_ERRORS": _env_bool("PLATFORM_GRAPHQL_MASK_ERRORS", PRODUCTION),
     # Query operations run by schema/compiled.py ("on"), by graphql-core alone ("off"),

@@ -58,7 +58,14 @@ class Schema(strawberry.Schema):
     """strawberry's schema, logging only the errors nobody expected. A typed error
     (``AccessError``, ``QueryError``) or a syntax or validation error answers the
     client, who is to fix it; a traceback in the server's log for each would bury
-    the failures an operator must see."""
+    the failures an operator must see. Its custom scalars are described and
+    specified (``schema/scalars.py``)."""
+
+    def __init__(self, *args, **kwargs):
+        from schema.scalars import SCALARS
+
+        kwargs.setdefault("scalar_overrides", SCALARS)
+        super().__init__(*args, **kwargs)
 
     def process_errors(self, errors, execution_context=None) -> None:
         super().process_errors([e for e in errors if _is_unexpected(e)], execution_context)

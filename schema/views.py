@@ -16,24 +16,36 @@ GraphQL error, code ``INVALID``, as is a malformed multipart ``operations`` or
 ``map``. A refusal of the HTTP layer is JSON like every other answer. When an
 operation failed because the database cannot be reached, the answer is ``503``
 with ``Retry-After`` and no detail of the error (issue 10 finding 13).
+
+GraphQL over HTTP (issue 21 finding 2): the answer's media type follows
+``Accept`` (``response_media_type``); a request error — the operation never
+ran — has no ``data`` entry, a code (``request_error_code``) and, in
+``application/graphql-response+json``, status ``400``. Persisted and trusted
+documents are resolved before execution (``schema/persisted.py``); an
+anonymous query by GET answered without error is cacheable, with an ``ETag``
+(``_cacheable``).
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import orjson
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.django.views import GraphQLView
 from strawberry.file_uploads.utils import replace_placeholders_with_files
+from strawberry.http import process_result
+from strawberry.types.execution import PreExecutionError
 
-from central.middleware import (
-    database_unavailable_response,
-    graphql_error_response,
-    is_database_unavailable,
-)
+from central.middleware import database_unavailable_response, is_database_unavailable
+from schema import persisted
 from schema.context import CentralContext, RegionContext
 
 _fallback = DjangoJSONEncoder().default  # Decimal, lazy strings …: as strawberry's encoder did
@@ -47,6 +59,65 @@ def encode_json(data: object) -> bytes:
 
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+
+
+def response_media_type(request) -> str:
+    """``application/graphql-response+json`` when the client's ``Accept`` lists it
+    (GraphQL over HTTP; required of servers since its 2025-01-01 watershed),
+    else ``application/json``, the legacy type every client reads."""
+    for item in request.headers.get("Accept", "").split(","):
+        media_type, *params = (part.strip().lower() for part in item.split(";"))
+        if media_type == GRAPHQL_RESPONSE and not any(
+            p.startswith("q=") and _quality(p[2:]) == 0 for p in params
+        ):
+            return GRAPHQL_RESPONSE
+    return "application/json"
+
+
+def _quality(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return 1.0
+
+
+def is_request_error(result) -> bool:
+    """Whether the operation was refused before it ran: a parse or validation
+    error, a limit of ``hardening.py``, or variables that do not coerce. Such
+    an answer has no ``data`` entry at all (the GraphQL spec), where an
+    operation that ran and failed has ``"data": null`` and errors with a path."""
+    if isinstance(result, PreExecutionError):
+        return True
+    return (
+        result.data is None
+        and bool(result.errors)
+        # graphql-core's coercion errors wrap a GraphQLError; a failure inside the
+        # operation (the database, a bug) wraps some other exception.
+        and all(
+            error.path is None
+            and (error.original_error is None or isinstance(error.original_error, GraphQLError))
+            for error in result.errors
+        )
+    )
+
+
+def request_error_code(error: GraphQLError) -> str:
+    """The code of a request error graphql-core raised without one: the names
+    Apollo Server gives them, which front-end code already tests for."""
+    if isinstance(error, GraphQLSyntaxError):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable '$"):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _request_error_response(request, status: int, code: str, message: str) -> HttpResponse:
+    """A refusal of the HTTP layer (no JSON, no query, a bad multipart map …):
+    a request error in the client's media type, without ``data``."""
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return HttpResponse(encode_json(body), status=status, content_type=response_media_type(request))
 
 
 class _DatabaseUnavailable(Exception):
@@ -89,19 +160,86 @@ class _OrjsonMixin:
                 400, "a multipart `map` path leads nowhere in `operations`"
             ) from None
 
+    def should_render_graphql_ide(self, request) -> bool:
+        # A hash-only persisted query by GET has no ``query`` either.
+        return "extensions" not in request.query_params and super().should_render_graphql_ide(
+            request
+        )
+
+    def execute_single(
+        self, request, request_adapter, sub_response, context, root_value, request_data
+    ):
+        try:
+            persisted.resolve(request_data, getattr(request, "region", None))
+        except persisted.Refused as refused:
+            return refused.result()
+        return super().execute_single(
+            request, request_adapter, sub_response, context, root_value, request_data
+        )
+
     def process_result(self, request, result):
         if any(is_database_unavailable(e.original_error) for e in result.errors or ()):
             raise _DatabaseUnavailable
-        return super().process_result(request, result)
+        answer = process_result(result)
+        if result.errors:
+            request.graphql_errors = True  # such an answer is nobody's to cache
+        if is_request_error(result):
+            del answer["data"]
+            for error, shown in zip(result.errors, answer["errors"], strict=True):
+                if "code" not in (shown.get("extensions") or {}):
+                    shown.setdefault("extensions", {})["code"] = request_error_code(error)
+            request.graphql_request_errors = getattr(request, "graphql_request_errors", 0) + 1
+        return answer
 
     def dispatch(self, request, *args, **kwargs):
         try:
-            return self.run(request=request)
+            response = self.run(request=request)
         except HTTPException as error:
             code = _HTTP_CODES.get(error.status_code, "INVALID")
-            return graphql_error_response(error.status_code, code, error.reason)
+            return _request_error_response(request, error.status_code, code, error.reason)
         except _DatabaseUnavailable:
             return database_unavailable_response()
+        if response.get("Content-Type", "").startswith("application/json"):  # not GraphiQL
+            media_type = response_media_type(request)
+            response["Content-Type"] = media_type
+            # One operation refused before it ran: 400 in the new media type (the
+            # legacy one keeps 200, which older clients expect); a batch stays 200.
+            if (
+                media_type == GRAPHQL_RESPONSE
+                and getattr(request, "graphql_request_errors", 0)
+                and not response.content.startswith(b"[")
+            ):
+                response.status_code = 400
+            if request.method == "GET":
+                return _cacheable(request, response)
+        return response
+
+
+def _cacheable(request, response: HttpResponse) -> HttpResponse:
+    """A query by GET: anonymous and answered without error, it may be kept by
+    any cache (``Cache-Control: public``) for ``PUBLIC_QUERY_MAX_AGE`` seconds and
+    revalidated by its ``ETag`` (``304`` on a matching ``If-None-Match``); with a
+    token it is the caller's alone (``private, no-store``). ``Vary`` keeps answers
+    to other tokens, media types and origins apart."""
+    patch_vary_headers(response, ("Accept", "Authorization"))
+    if (
+        "Authorization" in request.headers
+        or response.status_code != 200
+        or getattr(request, "graphql_errors", False)
+    ):
+        response["Cache-Control"] = "private, no-store"
+        return response
+    max_age = settings.PUBLIC_QUERY_MAX_AGE
+    response["Cache-Control"] = f"public, max-age={max_age}" if max_age else "public, no-cache"
+    etag = f'"{hashlib.sha256(response.content).hexdigest()[:32]}"'
+    response["ETag"] = etag
+    wanted = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]
+    if etag in wanted or f"W/{etag}" in wanted or "*" in wanted:
+        not_modified = HttpResponseNotModified()
+        for header in ("ETag", "Cache-Control", "Vary"):
+            not_modified[header] = response[header]
+        return not_modified
+    return response
 
 
 @method_decorator(csrf_exempt, name="dispatch")

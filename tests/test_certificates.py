@@ -374,3 +374,63 @@ def test_issue_download_verify_amend_revoke(gql, s):
         gql, f"/certificates/{second_code}.pdf", yunnan_authority, host="yunnan.localhost"
     )
     assert foreign.status_code == 404
+
+
+LINK = f"""mutation($c: String!) {{ certificateDownloadLink(code: $c) {{ url expiresAt
+  {ERRORS} }} }}"""
+FRONT_END = "https://vol.chongqing.example.cn"
+
+
+def test_a_signed_link_downloads_the_pdf_from_a_front_end(gql, s, central_admin):
+    """A browser page cannot put the bearer token on a plain GET (a link, a new
+    tab): ``certificateDownloadLink`` gives a short-lived signed address that
+    works without it, for one certificate on this region's host only."""
+    from django.core import signing
+
+    admin = login(gql, SLUG, s.admin)
+    volunteer = login(gql, SLUG, s.volunteer_username)
+    upload_seal(gql, s.group_id, render_seal_placeholder_png("测试志愿服务队"), admin)
+    cert = issue(gql, s, volunteer)["data"]["issueCertificate"]["certificate"]
+    code = cert["verificationCode"]
+
+    # Only whoever may download the PDF gets a link.
+    bystander = login(gql, SLUG, s.bystander_username)
+    refused = gql.post(HOST, LINK, {"c": code}, token=bystander).json()
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    missing = gql.region(SLUG, LINK, {"c": "AAAAAAAAAAAA"}, token=volunteer)
+    assert missing["data"]["certificateDownloadLink"]["errors"][0]["code"] == "NOT_FOUND"
+
+    answer = gql.region(SLUG, LINK, {"c": code}, token=volunteer)["data"]
+    link = answer["certificateDownloadLink"]
+    assert link["errors"] == [] and link["expiresAt"]
+    assert link["url"].startswith(f"http://{HOST}/certificates/{code}.pdf?link=")
+    path = link["url"].removeprefix(f"http://{HOST}")
+
+    # From the region's front-end origin, without any Authorization header.
+    gql.central(
+        'mutation($p: JSON!) { updateRegionPolicy(code: "500000", policy: $p) { errors { code } }}',
+        {"p": {"allowedOrigins": [FRONT_END]}},
+        central_admin["token"],
+    )
+    pdf = gql.http.get(path, headers={"Host": HOST, "Origin": FRONT_END})
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["access-control-allow-origin"] == FRONT_END
+    assert "Content-Disposition" in pdf.headers["access-control-expose-headers"]
+    assert cert["number"] in pdf_text_and_qr(pdf.content)[0]
+    # The verification page answers the front-end's origin too.
+    page = gql.http.get(f"/certificates/verify/{code}", headers={"Host": HOST, "Origin": FRONT_END})
+    assert page.status_code == 200 and page.headers["access-control-allow-origin"] == FRONT_END
+
+    # The link is worth nothing for another certificate, another region or once expired.
+    signature = path.split("?link=")[1]
+    assert get(gql, f"/certificates/AAAAAAAAAAAA.pdf?link={signature}").status_code == 403
+    assert get(gql, path, host="yunnan.localhost").status_code in (403, 404)
+    assert get(gql, path[:-2] + ("xx" if not path.endswith("xx") else "yy")).status_code == 403
+
+    class Yesterday(signing.TimestampSigner):
+        def timestamp(self):
+            return signing.b62_encode(int(timezone.now().timestamp()) - 86400)
+
+    stale = Yesterday(salt="certificate-pdf-link").sign(f"500000:{code}").split(":", 2)[2]
+    expired = get(gql, f"/certificates/{code}.pdf?link={stale}")
+    assert expired.status_code == 403 and expired.json()["error"]["code"] == "LINK_EXPIRED"

@@ -137,6 +137,16 @@ def certificates_of(volunteer) -> list[Certificate]:
 
 
 @strawberry.type
+class CertificateDownloadLinkPayload(Payload):
+    url: str | None = strawberry.field(
+        default=None,
+        description="The PDF's address on this host, usable without Authorization (a "
+        "plain link or window.open) until expiresAt.",
+    )
+    expires_at: datetime.datetime | None = None
+
+
+@strawberry.type
 class CertificatesQuery:
     @strawberry.field(
         description="Check a certificate by its verification code. Public; null when no "
@@ -193,6 +203,18 @@ class CertificatesMutation:
             site_url=_absolute(info, "/").rstrip("/"),
         )
         return CertificatePayload(certificate=Certificate(_model=certificate))
+
+    @strawberry.mutation(
+        description="A short-lived signed link to a certificate's PDF, for a browser that "
+        "cannot send the bearer token with a plain GET: the volunteer, the issuing group's "
+        "staff, the authority."
+    )
+    @mutation_payload(CertificateDownloadLinkPayload)
+    def certificate_download_link(self, info: Info, code: str) -> CertificateDownloadLinkPayload:
+        path, expires_at = certificates.download_link(
+            code, principal=principal_of(info), region=info.context.region
+        )
+        return CertificateDownloadLinkPayload(url=_absolute(info, path), expires_at=expires_at)
 
     @strawberry.mutation(
         description="Revoke a certificate, with the reason: an admin of the issuing group or "

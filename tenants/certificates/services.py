@@ -24,6 +24,7 @@ transaction fails.
 
 from __future__ import annotations
 
+import datetime
 import secrets
 import uuid
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
+from django.core import signing
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,7 +42,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
 from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
-from tenants.certificates.permissions import require_revoker, require_seal_keeper
+from tenants.certificates.permissions import may_download, require_revoker, require_seal_keeper
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
@@ -182,6 +184,44 @@ def verification_path(code: str) -> str:
 
 def download_path(code: str) -> str:
     return f"/certificates/{code}.pdf"
+
+
+# A signed download link lets a browser fetch the PDF with a plain GET (an <a
+# href>, window.open), which cannot carry the bearer token; it is short-lived
+# and names one certificate of one region, so a leaked link is worth little.
+_LINK_SALT = "certificate-pdf-link"
+
+
+def download_link(code, *, principal, region) -> tuple[str, datetime.datetime]:
+    """A path to the certificate's PDF that works without ``Authorization`` for
+    ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
+    download it (the volunteer, the issuing group's staff, the authority)."""
+    principal = accounts.require(principal)
+    certificate = find(code)
+    if certificate is None:
+        raise NotFound("no such certificate", field="code")
+    if not may_download(certificate, principal):
+        raise PermissionDenied(
+            "only the volunteer, the issuing group's staff and the authority", field="code"
+        )
+    signed = signing.TimestampSigner(salt=_LINK_SALT).sign(
+        f"{region.code}:{certificate.verification_code}"
+    )
+    link = signed.split(":", 2)[2]  # the timestamp and signature; the rest is in the path
+    expires_at = timezone.now() + datetime.timedelta(seconds=settings.CERTIFICATE_LINK_SECONDS)
+    return f"{download_path(certificate.verification_code)}?link={link}", expires_at
+
+
+def link_is_valid(link: str, code: str, region) -> bool:
+    """Whether ``link`` (from ``download_link``) is this region's, for this
+    certificate, and not expired."""
+    try:
+        signing.TimestampSigner(salt=_LINK_SALT).unsign(
+            f"{region.code}:{code}:{link}", max_age=settings.CERTIFICATE_LINK_SECONDS
+        )
+    except signing.BadSignature:  # SignatureExpired included
+        return False
+    return True
 
 
 def _site_url(region) -> str:

@@ -5,7 +5,9 @@ another region's host is simply unknown there (404).
 
 - ``GET /certificates/<code>.pdf``: the volunteer, the issuing group's staff
   and the authority, with ``Authorization: Bearer <token>`` as for
-  ``/groups/<id>/certificate``.
+  ``/groups/<id>/certificate``; or, without any header, with the short-lived
+  signed ``?link=`` of the ``certificateDownloadLink`` mutation (a browser's
+  plain GET, an ``<a href>``, cannot send the token).
 - ``GET /certificates/verify/<code>``: public, the page the QR code points to;
   says whether the certificate is genuine (现行有效) or revoked (已撤销) and
   shows exactly what the certificate states (000 Art.17, 民发〔2015〕149号),
@@ -39,12 +41,23 @@ def _refuse(status: int, code: str, message: str) -> JsonResponse:
 
 @require_safe
 def certificate_pdf(request, code: str):
-    try:
-        principal = authenticate(bearer_token(request), request.region.code)
-    except ServiceError as error:
-        return _refuse(401, "UNAUTHENTICATED", str(error))
-    if principal is None:
-        return _refuse(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
+    link = request.GET.get("link")
+    principal = None
+    if link is None:
+        try:
+            principal = authenticate(bearer_token(request), request.region.code)
+        except ServiceError as error:
+            return _refuse(401, "UNAUTHENTICATED", str(error))
+        if principal is None:
+            return _refuse(
+                401,
+                "UNAUTHENTICATED",
+                "send Authorization: Bearer <token>, or use a link from certificateDownloadLink",
+            )
+    elif not certificates.link_is_valid(link, code, request.region):
+        return _refuse(
+            403, "LINK_EXPIRED", "this download link is expired or not valid; ask for a new one"
+        )
     normalized = certificates.normalize_code(code)
     certificate = (
         Certificate.objects.filter(verification_code=normalized).first()
@@ -54,7 +67,7 @@ def certificate_pdf(request, code: str):
     path = certificates.pdf_path(certificate) if certificate else None
     if path is None or not path.is_file():
         return _refuse(404, "NOT_FOUND", "no such certificate")
-    if not may_download(certificate, principal):
+    if principal is not None and not may_download(certificate, principal):
         return _refuse(
             403,
             "PERMISSION_DENIED",
