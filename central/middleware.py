@@ -22,12 +22,12 @@ import sys
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.db import connection
-from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.http.request import split_domain_port
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
+from central.logs import is_database_unavailable
 from central.models import Domain
 
 
@@ -38,17 +38,6 @@ def graphql_error_response(status: int, code: str, message: str) -> JsonResponse
         status=status,
         json_dumps_params={"ensure_ascii": False},
     )
-
-
-def is_database_unavailable(error: BaseException | None) -> bool:
-    """Whether ``error`` (or what caused it) says the database cannot be reached."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, OperationalError | InterfaceError):
-            return True
-        error = error.__cause__ or error.__context__
-        seen += 1
-    return False
 
 
 def database_unavailable_response() -> JsonResponse:
@@ -82,6 +71,31 @@ def forbidden(request, exception=None) -> JsonResponse:
 def not_found(request, exception=None) -> JsonResponse:
     """``handler404``: no such URL on this host."""
     return graphql_error_response(404, "NOT_FOUND", "no such URL on this host")
+
+
+class ProbeMiddleware:
+    """``/healthz`` and ``/readyz`` on every host, before host routing (which needs
+    the database). ``/healthz``: the process serves (200). ``/readyz``: it can
+    serve requests now — the database answers (200), else ``503`` with
+    ``DATABASE_UNAVAILABLE`` (issue 20: while ``up`` restarts PostgreSQL, or
+    after it gave up). For load balancers and ``systemd``/container checks."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path == "/healthz":
+            return JsonResponse({"status": "ok"})
+        if request.path == "/readyz":
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                return database_unavailable_response()
+            return JsonResponse({"status": "ready", "database": "ok"})
+        return self.get_response(request)
 
 
 class RegionRoutingMiddleware(TenantMainMiddleware):

@@ -88,6 +88,7 @@ PUBLIC_SCHEMA_URLCONF = "central.urls_public"
 ROOT_URLCONF = "central.urls_region"
 
 MIDDLEWARE = [
+    "central.middleware.ProbeMiddleware",  # /healthz, /readyz: before anything needs the DB
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
     "central.middleware.RegionRoutingMiddleware",
@@ -258,4 +259,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PLATFORM_LOG_LEVEL", "WARNING")},
+    "filters": {"database_unavailable": {"()": "central.logs.OneLineWhenDatabaseUnavailable"}},
+    "loggers": {"django.request": {"filters": ["database_unavailable"]}},
 }

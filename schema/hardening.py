@@ -48,6 +48,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
+from central.logs import is_database_unavailable
 from central.text import text_problem
 from schema.errors import AccessError, QueryError
 
@@ -74,6 +75,9 @@ class Schema(strawberry.Schema):
 def _is_unexpected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:  # syntax, validation and limit errors: the client's to fix
+        return False
+    if is_database_unavailable(original):
+        # Answered 503 by the view and logged as one line per request (issue 20).
         return False
     return not isinstance(original, AccessError | QueryError)
 

