@@ -12,6 +12,9 @@ import gc
 worker_class = "gthread"
 accesslog = None
 graceful_timeout = 5
+# Longer than the front's POOL_IDLE (central/front.py), so the front never sends on a
+# connection gunicorn is closing.
+keepalive = 5
 
 
 def post_fork(server, worker):

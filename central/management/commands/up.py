@@ -99,24 +99,32 @@ class Command(BaseCommand):
             return
         self._print_urls(host, port)
         connections.close_all()  # never share a connection with forked workers
-        worker = None
+        children = []
         if no_deliver:
             self.stdout.write("interop delivery worker: off (--no-deliver)")
         else:
-            worker = DeliveryWorker(self._say)
-            worker.start()
+            children.append(delivery_worker(self._say))
+        # gunicorn listens on a unix socket only the front reaches (issue 20).
+        data = settings.BASE_DIR / ".data"
+        data.mkdir(exist_ok=True)
+        upstream = str(data / f"gunicorn-{port}.sock")
+        children.append(front(host, port, upstream, self._say))
+        for child in children:
+            child.start()
         supervisor = None
         if embedded_server() is not None:
             # Issue 20: restart the embedded PostgreSQL when it stops; stop it on exit.
             supervisor = PostgresSupervisor(embedded_server(), self._say)
             supervisor.start()
         owner = os.getpid()
+        # The front appends the client's address: the application reads it there.
+        settings.CLIENT_ADDRESS_HEADER = settings.CLIENT_ADDRESS_HEADER or "X-Forwarded-For"
         try:
-            serve(host=host, port=port, workers=workers, threads=threads)
+            serve(bind=f"unix:{upstream}", port=port, workers=workers, threads=threads)
         finally:
             if os.getpid() == owner:  # not in a forked server worker leaving
-                if worker is not None:
-                    worker.stop()
+                for child in children:
+                    child.stop()
                 if supervisor is not None:
                     supervisor.stop()
 
@@ -234,23 +242,18 @@ def migrate_in_processes(
         pool.join()
 
 
-class DeliveryWorker:
-    """``manage.py interop deliver --loop`` as a supervised child: restarted (after
-    1 s, doubling to 60 s while it keeps dying at once) when it exits, stopped by
-    :meth:`stop`. It runs in its own session, so a Ctrl-C reaches only ``up``,
-    which stops it; it also exits by itself if ``up`` disappears (``--parent``)."""
+class SupervisedChild:
+    """A child process ``up`` runs beside gunicorn: restarted (after 1 s, doubling
+    to 60 s while it keeps dying at once) when it exits, stopped by :meth:`stop`.
+    It runs in its own session, so a Ctrl-C reaches only ``up``, which stops it."""
 
-    def __init__(self, say: Callable[[str], None]):
-        self.say = say
+    def __init__(self, name: str, command: list[str], say: Callable[[str], None]):
+        self.name, self.command, self.say = name, command, say
         self.owner = os.getpid()
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self._run, name="interop-deliver", daemon=True)
-
-    def command(self) -> list[str]:
-        manage = str(settings.BASE_DIR / "manage.py")
-        return [sys.executable, manage, "interop", "deliver", "--loop", "--parent", str(self.owner)]
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
@@ -261,20 +264,20 @@ class DeliveryWorker:
             with self.lock:
                 if self.stopping.is_set():
                     return
-                self.process = subprocess.Popen(self.command(), start_new_session=True)
+                self.process = subprocess.Popen(self.command, start_new_session=True)
                 started = time.monotonic()
-                self.say(f"interop delivery worker: started (pid {self.process.pid})")
+                self.say(f"{self.name}: started (pid {self.process.pid})")
             code = self.process.wait()
             if self.stopping.is_set():
                 return
             delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 60.0)
-            self.say(f"interop delivery worker: exited with {code}; restarting in {delay:g}s")
+            self.say(f"{self.name}: exited with {code}; restarting in {delay:g}s")
             if self.stopping.wait(delay):
                 return
 
     def stop(self, timeout: float = 10) -> None:
         if os.getpid() != self.owner:
-            return  # a forked server worker leaving: the worker is the master's
+            return  # a forked server worker leaving: the child is the master's
         with self.lock:
             self.stopping.set()
             process = self.process
@@ -288,7 +291,26 @@ class DeliveryWorker:
         self.thread.join(timeout)
 
 
-def serve(*, host: str, port: int, workers: int, threads: int) -> None:
+def delivery_worker(say: Callable[[str], None]) -> SupervisedChild:
+    """``manage.py interop deliver --loop`` (issue 11 finding 6); it also exits by
+    itself if ``up`` disappears (``--parent``)."""
+    manage = str(settings.BASE_DIR / "manage.py")
+    command = [sys.executable, manage, "interop", "deliver", "--loop", "--parent", str(os.getpid())]
+    return SupervisedChild("interop delivery worker", command, say)
+
+
+def front(host: str, port: int, upstream: str, say: Callable[[str], None]) -> SupervisedChild:
+    """The front that reads requests whole before gunicorn sees them (issue 20,
+    ``central/front.py``). The largest body it takes: an inbox message or an upload."""
+    max_body = max(settings.INTEROP_INBOX_MAX_BYTES, settings.UPLOAD_MAX_BYTES * 2) + 1024 * 1024
+    command = [
+        sys.executable, "-m", "central.front", "--host", host, "--port", str(port),
+        "--upstream", upstream, "--max-body", str(max_body),
+    ]  # fmt: skip
+    return SupervisedChild("front", command, say)
+
+
+def serve(*, bind: str, port: int, workers: int, threads: int) -> None:
     """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections)."""
     from gunicorn.app.base import BaseApplication
 
@@ -297,9 +319,9 @@ def serve(*, host: str, port: int, workers: int, threads: int) -> None:
 
     class PlatformServer(BaseApplication):
         def load_config(self):
-            for name in ("worker_class", "accesslog", "graceful_timeout", "post_fork"):
+            for name in ("worker_class", "accesslog", "graceful_timeout", "keepalive", "post_fork"):
                 self.cfg.set(name, getattr(gunicorn_conf, name))
-            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("bind", bind)
             # Issue 20 finding 7: gunicorn's control socket defaults to one path per
             # user ($HOME/.gunicorn), which a second deployment on the host takes over.
             data = settings.BASE_DIR / ".data"

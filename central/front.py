@@ -1,0 +1,329 @@
+"""The front ``manage.py up`` puts before gunicorn (issue 20 findings 4-5).
+
+gunicorn's threaded workers read a request with a worker thread: ten clients
+that each send one header line every five seconds held every thread of
+``up``'s default 2 × 4, and 200 stopped the service. This front, one asyncio
+process, reads each request **whole** before anything of the application sees
+it, so a slow or idle client costs a coroutine and a socket, never a thread:
+
+- the request head must arrive within ``HEAD_TIMEOUT`` (else ``408``), be at
+  most ``HEAD_LIMIT`` bytes (``431``); the body at most ``max_body`` bytes
+  (``413``, from ``Content-Length`` before reading, or as chunks arrive), with no
+  gap longer than ``BODY_GAP`` between its parts (``408``);
+- a kept-alive connection waits ``IDLE_TIMEOUT`` for the next request and serves
+  at most ``MAX_REQUESTS`` before it is closed, so clients reconnect now and then;
+- each request goes to gunicorn on a **new** connection to its unix socket
+  (``Connection: close``), so every worker takes a share of the traffic — a worker
+  restarted after a crash gets requests at once (finding 5: clients kept
+  their connections to the survivor);
+- the answer is read whole from gunicorn, then written to the client: a slow
+  reader does not hold a worker thread either.
+
+The client's address goes to the application in ``X-Forwarded-For`` (its last
+value); gunicorn listens only on the unix socket, so nobody else can set it.
+Refusals are JSON in the GraphQL error shape, like every answer of the
+platform. When gunicorn cannot be reached (restarting), the answer is ``503``
+with ``Retry-After``; when it fails in the middle of an answer, ``502``
+``UPSTREAM_FAILED`` (the request may or may not have taken effect: the
+platform's writes are transactions, so it is wholly applied or not at all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+
+import h11
+
+HEAD_TIMEOUT = 10.0
+HEAD_LIMIT = 32 * 1024
+BODY_GAP = 10.0
+IDLE_TIMEOUT = 5.0
+MAX_REQUESTS = 100
+UPSTREAM_TIMEOUT = 300.0
+CONNECT_ATTEMPTS = 10  # 0.1 s apart: gunicorn restarting a worker
+POOL_SIZE = 32  # idle connections to gunicorn kept
+POOL_USES = 20  # requests per connection to gunicorn, then a new one
+POOL_IDLE = 1.0  # seconds; gunicorn keeps an idle connection for gunicorn_conf.keepalive
+READ_SIZE = 64 * 1024
+HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"content-length",
+    b"expect",
+    b"x-forwarded-for",
+}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error_body(code: str, message: str) -> bytes:
+    return json.dumps(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, ensure_ascii=False
+    ).encode()
+
+
+class Front:
+    def __init__(self, upstream: str, max_body: int):
+        self.upstream = upstream
+        self.max_body = max_body
+        self.served = 0
+        self.idle: list = []  # pooled connections to gunicorn
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = peer[0] if isinstance(peer, tuple) else "unix"
+        conn = h11.Connection(h11.SERVER, max_incomplete_event_size=HEAD_LIMIT)
+        try:
+            for count in range(1, MAX_REQUESTS + 1):
+                first = count == 1
+                try:
+                    request = await self._head(conn, reader, first)
+                except _Refused as refused:
+                    await self._refuse(conn, writer, refused)
+                    return
+                if request is None:
+                    return  # closed, or idle too long between requests
+                try:
+                    body = await self._body(conn, reader, writer, request)
+                    status, headers, content = await self._forward(request, body, address)
+                except _Refused as refused:
+                    await self._refuse(conn, writer, refused)
+                    return
+                last = count == MAX_REQUESTS or not _keep_alive(request)
+                if last:
+                    headers.append((b"connection", b"close"))
+                await self._send(conn, writer, status, headers, content)
+                self.served += 1
+                if last or conn.our_state is not h11.DONE:
+                    return
+                conn.start_next_cycle()
+        except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
+            return  # the client went away or spoke something else: nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _head(self, conn, reader, first: bool) -> h11.Request | None:
+        """The next request's head, or None when the client is done (closed, or
+        idle past ``IDLE_TIMEOUT`` between requests)."""
+        deadline = time.monotonic() + HEAD_TIMEOUT
+        started = first  # a first request is timed from the connection
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError as error:
+                if error.error_status_hint == 431:
+                    raise _Refused(
+                        431, "HEADERS_TOO_LARGE", "the request head is too large"
+                    ) from None
+                raise _Refused(400, "MALFORMED", "not an HTTP/1.1 request") from None
+            if isinstance(event, h11.Request):
+                return event
+            if isinstance(event, h11.ConnectionClosed):
+                return None
+            left = deadline - time.monotonic() if started else IDLE_TIMEOUT
+            try:
+                data = await asyncio.wait_for(reader.read(READ_SIZE), max(left, 0.01))
+            except TimeoutError:
+                if started:
+                    raise _Refused(
+                        408, "REQUEST_TIMEOUT", "the request head came too slowly"
+                    ) from None
+                return None
+            if data and not started:
+                started, deadline = True, time.monotonic() + HEAD_TIMEOUT
+            conn.receive_data(data)
+
+    async def _body(self, conn, reader, writer, request: h11.Request) -> bytes:
+        length = _header(request, b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            raise _Refused(
+                413, "TOO_LARGE", f"the request body is larger than {self.max_body} bytes"
+            )
+        if conn.they_are_waiting_for_100_continue:
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
+        parts, size = [], 0
+        while True:
+            try:
+                event = conn.next_event()
+            except h11.RemoteProtocolError:
+                raise _Refused(400, "MALFORMED", "the request body is malformed") from None
+            if isinstance(event, h11.Data):
+                size += len(event.data)
+                if size > self.max_body:
+                    raise _Refused(
+                        413, "TOO_LARGE", f"the request body is larger than {self.max_body} bytes"
+                    )
+                parts.append(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return b"".join(parts)
+            elif isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError("the client left in the middle of its request")
+            else:  # NEED_DATA
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_SIZE), BODY_GAP)
+                except TimeoutError:
+                    raise _Refused(
+                        408, "REQUEST_TIMEOUT", "the request body came too slowly"
+                    ) from None
+                conn.receive_data(data)
+
+    async def _upstream(self):
+        """A connection to gunicorn: an idle one from the pool if it is fresh, else
+        a new one (retried for a second while gunicorn restarts a worker)."""
+        while self.idle:
+            reader, writer, uses, since = self.idle.pop()
+            if time.monotonic() - since < POOL_IDLE and not reader.at_eof():
+                return reader, writer, uses
+            writer.close()
+        for _ in range(CONNECT_ATTEMPTS):
+            try:
+                reader, writer = await asyncio.open_unix_connection(self.upstream)
+                return reader, writer, 0
+            except OSError:
+                await asyncio.sleep(0.1)
+        raise _Refused(503, "UNAVAILABLE", "the service is restarting; retry in a moment")
+
+    async def _forward(self, request: h11.Request, body: bytes, address: str):
+        reader, writer, uses = await self._upstream()
+        reusable = False
+        try:
+            client = h11.Connection(h11.CLIENT)
+            forwarded = _header(request, b"x-forwarded-for")
+            chain = f"{forwarded.decode('latin-1')}, {address}" if forwarded else address
+            headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_BY_HOP]
+            headers += [
+                (b"x-forwarded-for", chain.encode("latin-1")),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            head = h11.Request(method=request.method, target=request.target, headers=headers)
+            writer.write(client.send(head))
+            if body:
+                writer.write(client.send(h11.Data(data=body)))
+            writer.write(client.send(h11.EndOfMessage()))
+            await writer.drain()
+            answer = await asyncio.wait_for(_read_response(client, reader), UPSTREAM_TIMEOUT)
+            reusable = client.our_state is h11.DONE and client.their_state is h11.DONE
+            return answer
+        except (OSError, h11.ProtocolError, TimeoutError, asyncio.IncompleteReadError):
+            raise _Refused(
+                502,
+                "UPSTREAM_FAILED",
+                "the server stopped while answering; the request may or may not have taken "
+                "effect (each write is all or nothing): look before retrying a write",
+            ) from None
+        finally:
+            # A connection goes back to the pool for at most POOL_USES requests: new
+            # ones are spread over the workers, a restarted worker gets its share.
+            if reusable and uses + 1 < POOL_USES and len(self.idle) < POOL_SIZE:
+                self.idle.append((reader, writer, uses + 1, time.monotonic()))
+            else:
+                writer.close()
+
+    async def _send(self, conn, writer, status: int, headers, content: bytes) -> None:
+        writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
+        if content:
+            writer.write(conn.send(h11.Data(data=content)))
+        writer.write(conn.send(h11.EndOfMessage()))
+        await writer.drain()
+
+    async def _refuse(self, conn, writer, refused: _Refused) -> None:
+        if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
+            return
+        content = _error_body(refused.code, refused.message)
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+            (b"connection", b"close"),
+        ]
+        if refused.status == 503:
+            headers.append((b"retry-after", b"1"))
+        with contextlib.suppress(Exception):
+            await self._send(conn, writer, refused.status, headers, content)
+
+
+async def _read_response(client: h11.Connection, reader: asyncio.StreamReader):
+    response, parts = None, []
+    while True:
+        event = client.next_event()
+        if event is h11.NEED_DATA:
+            data = await reader.read(READ_SIZE)
+            client.receive_data(data)
+            continue
+        if isinstance(event, h11.Response):
+            response = event
+        elif isinstance(event, h11.Data):
+            parts.append(event.data)
+        elif isinstance(event, h11.EndOfMessage):
+            content = b"".join(parts)
+            headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
+            headers.append((b"content-length", str(len(content)).encode()))
+            return response.status_code, headers, content
+        elif isinstance(event, h11.ConnectionClosed):
+            raise ConnectionError("upstream closed before answering")
+
+
+def _header(request: h11.Request, name: bytes) -> bytes | None:
+    for key, value in request.headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _keep_alive(request: h11.Request) -> bool:
+    value = (_header(request, b"connection") or b"").lower()
+    if request.http_version == b"1.0":
+        return b"keep-alive" in value
+    return b"close" not in value
+
+
+def serve_front(host: str, port: int, upstream: str, max_body: int, ready=None) -> None:
+    """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens."""
+
+    async def main() -> None:
+        front = Front(upstream, max_body)
+        server = await asyncio.start_server(
+            front.handle, host, port, reuse_address=True, backlog=1024
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        if ready is not None:
+            ready()
+        async with server:
+            await stop.wait()
+
+    asyncio.run(main())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m central.front --host H --port P --upstream SOCKET --max-body N``
+    (``manage.py up`` starts it; it needs nothing of Django)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True, help="gunicorn's unix socket")
+    parser.add_argument("--max-body", type=int, required=True)
+    args = parser.parse_args(argv)
+    serve_front(args.host, args.port, args.upstream, args.max_body)
+
+
+if __name__ == "__main__":
+    main()
