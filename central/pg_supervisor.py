@@ -45,6 +45,11 @@ def postmaster(pgdata: Path):
         return None
     if info is None or not info.is_running():
         return None
+    try:
+        if info.process.status() == psutil.STATUS_ZOMBIE:  # dead, not reaped yet
+            return None
+    except psutil.Error:
+        return None
     return info
 
 
