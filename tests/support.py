@@ -132,6 +132,18 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> 
     raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
 
 
+def wait_until(predicate, timeout: float, what: str):
+    """``predicate()``'s first truthy value, polled every 0.2 s; fails the test
+    after ``timeout`` seconds naming ``what`` it waited for."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
 def stop_process(process: subprocess.Popen | None, timeout: float = 20) -> int | None:
     if process is None or process.poll() is not None:
         return None if process is None else process.returncode

@@ -47,6 +47,7 @@ from tests.support import (
     platform_database_url,
     stop_process,
     wait_for_port,
+    wait_until,
 )
 from tests.test_interop import CONSENT, REQUEST, moving_volunteer
 
@@ -604,16 +605,6 @@ def _processes_with(marker: str) -> list[tuple[int, int, str]]:
     return found
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
-
-
 def test_the_worker_survives_odd_answers_and_a_database_restart(gql, peer):
     """Finding 6: `interop deliver --loop` as a real process: a non-JSON 2xx is
     retried, its database connections killed under it is one line on stderr, and
@@ -632,7 +623,7 @@ def test_the_worker_survives_odd_answers_and_a_database_restart(gql, peer):
     try:
         _, _, transfer_id = consent_to_peer(gql)
         # Two non-JSON 200s: retried (2 s backoff), the worker still there.
-        _wait_for(lambda: len(peer.received) >= 2, 30, "a second attempt after a non-JSON 200")
+        wait_until(lambda: len(peer.received) >= 2, 30, "a second attempt after a non-JSON 200")
         assert worker.poll() is None, log.read_text()
         url = platform_database_url()
 
@@ -645,10 +636,10 @@ def test_the_worker_survives_odd_answers_and_a_database_restart(gql, peer):
                 )
                 return cursor.fetchone()[0]
 
-        _wait_for(kill_connections, 10, "the worker's connection to kill")
-        _wait_for(lambda: "interop deliver:" in log.read_text(), 15, "the error line")
+        wait_until(kill_connections, 10, "the worker's connection to kill")
+        wait_until(lambda: "interop deliver:" in log.read_text(), 15, "the error line")
         peer.answer(accept(peer))
-        _wait_for(lambda: state(transfer_id)[0].state == "completed", 40, "the transfer completed")
+        wait_until(lambda: state(transfer_id)[0].state == "completed", 40, "the transfer completed")
         assert worker.poll() is None, log.read_text()
         lines = [line for line in log.read_text().splitlines() if line.strip()]
         assert all(line.startswith("interop deliver: ") for line in lines), lines
@@ -684,10 +675,10 @@ def test_up_supervises_the_delivery_worker(fresh_database):
                 if "interop deliver --loop" in cmd
             ]
 
-        first = _wait_for(workers, 30, "the delivery worker")
+        first = wait_until(workers, 30, "the delivery worker")
         assert len(first) == 1 and first[0][1] == process.pid, first
         os.kill(first[0][0], signal.SIGKILL)  # it dies: up starts another
-        second = _wait_for(lambda: [w for w in workers() if w != first[0]], 30, "a restart")
+        second = wait_until(lambda: [w for w in workers() if w != first[0]], 30, "a restart")
         assert len(second) == 1 and second[0][1] == process.pid
         assert process.poll() is None
     finally:
@@ -699,7 +690,7 @@ def test_up_supervises_the_delivery_worker(fresh_database):
     output = process.stdout.read()
     assert "interop delivery worker: started" in output, output
     assert "restarting" in output, output
-    _wait_for(lambda: not _processes_with(marker), 15, "no process of up's left")
+    wait_until(lambda: not _processes_with(marker), 15, "no process of up's left")
     # --no-deliver: served without the worker (production runs it as its own service).
     process = subprocess.Popen(
         [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],
@@ -717,4 +708,4 @@ def test_up_supervises_the_delivery_worker(fresh_database):
         process.send_signal(signal.SIGTERM)
         process.wait(30)
     assert "interop delivery worker: off (--no-deliver)" in process.stdout.read()
-    _wait_for(lambda: not _processes_with(marker), 15, "no process of up's left")
+    wait_until(lambda: not _processes_with(marker), 15, "no process of up's left")

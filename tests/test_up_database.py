@@ -25,7 +25,7 @@ import psycopg2
 import pytest
 
 from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
-from tests.support import REPO, free_port, wait_for_port
+from tests.support import REPO, free_port, wait_for_port, wait_until
 
 READY = """{ region { code } }"""
 
@@ -64,16 +64,6 @@ def processes_on(pgdata: Path) -> list[psutil.Process]:
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
     return found
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout}s: {what}")
 
 
 class Writer(threading.Thread):
