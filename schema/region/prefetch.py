@@ -182,9 +182,11 @@ def _project_records(viewer) -> QuerySet:
     return rows if groups is None else rows.filter(group_id__in=groups)
 
 
-def _by_id(rows: Callable[[object], QuerySet], attr: str, gated: bool = False) -> Page:
+def _by_id(rows: Callable[[object], QuerySet], attr: str, kind: str, gated: bool = False) -> Page:
     """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
-    return Page(rows, attr, "id", functools.partial(parse_id, field="after"), LIST_FIRST, gated)
+    return Page(
+        rows, attr, "id", functools.partial(parse_id, kind=kind, field="after"), LIST_FIRST, gated
+    )
 
 
 PAGES: dict[tuple[str, str], Page] = {
@@ -203,20 +205,26 @@ PAGES: dict[tuple[str, str], Page] = {
         gated=True,
     ),
     # Lists paged by id (types.list_page).
-    ("Project", "records"): _by_id(_project_records, to_attr("records"), gated=True),
+    ("Project", "records"): _by_id(
+        _project_records, to_attr("records"), "ServiceRecord", gated=True
+    ),
     ("VolunteerGroup", "members"): _by_id(
         lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
         to_attr("members"),
+        "Membership",
         gated=True,
     ),
-    ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), to_attr("subgroups")),
+    ("VolunteerGroup", "subgroups"): _by_id(
+        lambda _: approved_groups(), to_attr("subgroups"), "VolunteerGroup"
+    ),
     ("VolunteerGroup", "applications"): _by_id(
         lambda viewer: memberships_seen_by(pending_applications(), *viewer),
         to_attr("applications"),
+        "Membership",
         gated=True,
     ),
     ("VolunteerGroup", "projects"): _by_id(
-        lambda viewer: visible_projects(viewer[0]), to_attr("projects")
+        lambda viewer: visible_projects(viewer[0]), to_attr("projects"), "Project"
     ),
 }
 

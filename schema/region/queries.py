@@ -85,7 +85,9 @@ class RegionQuery:
             policy_of(info),
             status=filter.status.value if filter.status else None,
             verification=filter.verification.value if filter.verification else None,
-            group_id=guarded(parse_id, filter.group_id, "groupId") if filter.group_id else None,
+            group_id=guarded(parse_id, filter.group_id, "VolunteerGroup", "groupId")
+            if filter.group_id
+            else None,
             service_area=filter.service_area,
             skill=filter.skill,
             registered_from=filter.registered_from,
@@ -133,7 +135,9 @@ class RegionQuery:
             level=filter.level.value if filter.level else None,
             kind=filter.kind.value if filter.kind else None,
             review=filter.review.value if filter.review else None,
-            liaison_group_id=guarded(parse_id, filter.liaison_group_id, "liaisonGroupId")
+            liaison_group_id=guarded(
+                parse_id, filter.liaison_group_id, "VolunteerGroup", "liaisonGroupId"
+            )
             if filter.liaison_group_id
             else None,
             top_level_only=filter.top_level_only,
@@ -157,7 +161,7 @@ class RegionQuery:
     @strawberry.field(description="One group by id (same visibility as groups).")
     def group(self, info: Info, id: strawberry.ID) -> t.VolunteerGroup | None:
         queryset = group_selectors.visible_groups(principal_of(info)).filter(
-            id=guarded(parse_id, id)
+            id=guarded(parse_id, id, "VolunteerGroup")
         )
         found = optimized(queryset, info, "VolunteerGroup").first()
         return t.VolunteerGroup(_model=found) if found else None

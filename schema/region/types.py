@@ -19,8 +19,9 @@ from strawberry.types import Info
 
 from central.errors import PermissionDenied
 from schema.errors import AccessError
+from schema.node import Node
 from schema.policy_types import Power
-from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
+from schema.region.auth import guarded, key_in_range, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, may_see_applications
@@ -62,8 +63,10 @@ MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatu
 
 
 @strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")
-class Volunteer:
+class Volunteer(Node):
     _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("Volunteer")
 
     number: str = model_field("number", description="志愿者编号: the public identifier.")
     name: str = model_field("name")
@@ -222,10 +225,10 @@ class Applicant:
 
 
 @strawberry.type(description="A volunteer's belonging to a group.")
-class Membership:
+class Membership(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("Membership")
     status: MembershipStatus = model_field("status", MembershipStatus)
     applied_at: datetime.datetime = model_field("applied_at")
     decided_at: datetime.datetime | None = model_field("decided_at")
@@ -274,10 +277,10 @@ def may_see_members(group_id: int, info: Info) -> bool:
 
 
 @strawberry.type(description="A volunteer group (志愿团体).")
-class VolunteerGroup:
+class VolunteerGroup(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("VolunteerGroup")
     name: str = model_field("name")
     kind: GroupKind = model_field("kind", GroupKind)
     level: GroupLevel = model_field("level", GroupLevel)
@@ -459,8 +462,9 @@ def list_page(parent, type_name: str, field: str, first: int, after, info: Info)
     from schema.region.prefetch import PAGES, read_page  # prefetch.py imports this module
 
     first = page_size(first)
-    after_id = None if after is None else guarded(parse_id, after, "after")
-    rows = getattr(parent, PAGES[(type_name, field)].to_attr, None)
+    page = PAGES[(type_name, field)]
+    after_id = None if after is None else guarded(page.after_key, after)
+    rows = getattr(parent, page.to_attr, None)
     if rows is None:
         rows = read_page(parent, type_name, field, info, first, after_id)
     rows = sorted(rows, key=lambda row: row.id)
@@ -509,9 +513,11 @@ class StaffRole:
 
 
 @strawberry.type(description="The logged-in account.")
-class Me:
+class Me(Node):
     _model: strawberry.Private[object]
     _roles: strawberry.Private[list]
+
+    id: strawberry.ID = model_id("Me")
 
     username: str = model_field("username")
     display_name: str = model_field("display_name")
