@@ -29,6 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import login, region, unique
+from tests.support import gid
 from tests.test_records import DECIDE_DECLARATION, DECLARE, OBJECT, RESOLVE, record
 from tests.test_time_recording import CARD, CHECK_IN, _at, _scanner
 
@@ -208,7 +209,7 @@ def _ended_project(gql, s) -> str:
         s.slug,
         CREATE_PROJECT,
         {
-            "g": str(s.h.team.id),
+            "g": gid(s.slug, s.h.team),
             "input": {
                 "name": unique("已结束的项目"),
                 "category": "COMMUNITY_SERVICE",

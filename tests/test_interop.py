@@ -24,6 +24,7 @@ from tenants.records.models import ServiceRecord
 from tenants.volunteers.models import Volunteer
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import accept_invitations, authority, login, region
+from tests.support import gid
 
 REQUEST = """mutation($to: String!) { requestTransfer(toRegion: $to) { transfer { id state
   direction counterpartRegionCode } errors { field code message } } }"""
@@ -336,7 +337,7 @@ def test_trainings_awards_and_upheld_complaints_move_with_their_provenance(gql, 
     complaint = """mutation($n: String!, $g: ID!, $c: String!) { fileComplaint(input: {number: $n,
       groupId: $g, complainant: "服务对象", content: $c, receivedOn: "2026-03-01"})
       { complaint { id } errors { field message } } }"""
-    variables = {"n": number, "g": str(s.h.team.id)}
+    variables = {"n": number, "g": gid(s.slug, s.h.team)}
     assert (
         gql.region("chongqing", training, variables, token=admin)["data"]["recordTraining"][
             "errors"

@@ -56,3 +56,14 @@ def key_in_range(key: int) -> int:
     if not -(2**63) <= key < 2**63:
         raise ValueError(key)
     return key
+
+
+def local_id(value, kind: str, field: str = "id") -> int | None:
+    """``parse_id`` for a query field that answers null for what is not here: None
+    for another region's id (``group(id:)`` answers it as it answers a missing row)."""
+    from central.errors import NotFound
+
+    try:
+        return parse_id(value, kind, field)
+    except NotFound:
+        return None

@@ -13,19 +13,19 @@ from central.errors import PermissionDenied, Unauthenticated
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.identity import global_id
 from schema.node import Node
-from schema.region.auth import caller, guarded, parse_id, principal_of
+from schema.region.auth import caller, guarded, local_id, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
-from schema.region.prefetch import optimized, read_page
+from schema.region.prefetch import optimized, read_window
 from schema.region.types import (
     LIST_FIRST,
     PageInfo,
     Volunteer,
     VolunteerGroup,
+    Window,
     choices_enum,
-    decode_cursor,
     encode_cursor,
     list_page,
-    page_size,
+    paged,
 )
 from tenants.projects import models as project_models
 from tenants.projects import selectors as project_selectors
@@ -170,7 +170,7 @@ class ServiceRecordEdge:
     @strawberry.field
     def cursor(self) -> str:
         # Encoded when asked for: a page of 1,000 volunteers' records rarely is.
-        return encode_cursor("r", self.node._model.id)
+        return _record_cursor(self.node._model)
 
 
 @strawberry.type
@@ -243,27 +243,24 @@ def _meets(record, conditions: dict[str, object]) -> bool:
 
 
 def volunteer_records(
-    volunteer, first: int, after: str | None, filter: RecordFilter | None, info: Info
+    volunteer, page: Window, filter: RecordFilter | None, info: Info
 ) -> ServiceRecordConnection:
     """A page of a volunteer's records: from the rows prefetch.py loaded for a page of
     volunteers, else by one query for just this page."""
-    page_size(first)
-    after_id = guarded(decode_cursor, "r", after)
     conditions = _record_conditions(filter)
     rows = getattr(volunteer, to_attr("records"), None)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
-        rows = read_page(volunteer, "Volunteer", "records", info, first + 1, after_id, conditions)
+        rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
     rows = [r for r in sorted(rows, key=lambda r: r.id) if _meets(r, conditions)]
-    if after_id:
-        rows = [r for r in rows if r.id > after_id]
-    page = rows[:first]
+    rows, page_info = paged(rows, page, key=lambda r: r.id, cursor=_record_cursor)
     return ServiceRecordConnection(
-        edges=[ServiceRecordEdge(node=ServiceRecord(_model=r)) for r in page],
-        page_info=PageInfo(
-            has_next_page=len(rows) > first,
-            end_cursor=encode_cursor("r", page[-1].id) if page else None,
-        ),
+        edges=[ServiceRecordEdge(node=ServiceRecord(_model=r)) for r in rows],
+        page_info=page_info,
     )
+
+
+def _record_cursor(record) -> str:
+    return encode_cursor("r", record.id)
 
 
 def volunteer_total_hours(volunteer) -> Decimal:
@@ -450,10 +447,11 @@ def _changes(data: AmendmentInput) -> dict:
 class RecordsQuery:
     @strawberry.field(description="One project. Public once published.")
     def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        key = guarded(local_id, id, "Project")
+        if key is None:
+            return None
         queryset = project_selectors.visible_projects(principal_of(info))
-        found = optimized(
-            queryset.filter(id=guarded(parse_id, id, "Project")), info, "Project"
-        ).first()
+        found = optimized(queryset.filter(id=key), info, "Project").first()
         return Project(_model=found) if found else None
 
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
