@@ -34,3 +34,25 @@ def test_a_mutation_updates_the_cached_page_without_warnings(group_page, script)
     assert result["after"] == "WARNED"  # read back from the cache, not refetched
     assert result["me"]
     assert result["warnings"] == []
+
+
+def test_relay_reads_pages_back_paginates_and_refetches_by_node(server):
+    s = stage(GraphQLClient(server.base_url), "chongqing", participants=3)
+    result = run_node(
+        "cache",
+        "relay.mjs",
+        BASE_URL=server.base_url,
+        REGION_HOST="chongqing.localhost",
+        TOKEN=s.admin,
+        GROUP_ID=gid(s.slug, s.h.team),
+    )
+    # The store keys objects by id alone: with ids unique across types it gives the
+    # nested page back exactly as the server sent it.
+    assert result["asSent"] is True
+    numbers = result["volunteers"]
+    assert len(numbers) == 3
+    assert result["firstPage"] == numbers[:2]
+    assert result["merged"] == numbers  # @connection appended the next page
+    assert result["hasNextPage"] is False
+    assert result["refetchedAs"] == "VolunteerGroup" and result["refetchErrors"] == []
+    assert result["warnings"] == []

@@ -2,6 +2,7 @@
 // from the store exactly as the server sent it; a group's volunteers paginated with
 // @connection, the next page refetched through node(id:).
 import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { createRequire } from 'node:module';
 import { done, regionFetch } from './server.mjs';
@@ -18,6 +19,9 @@ const {
 } = require('relay-runtime');
 
 // Compile the documents in relay/ against schema/schema.graphql as exported.
+mkdirSync('relay/__generated__', { recursive: true });
+// The artifacts are CommonJS (they require each other without an extension).
+writeFileSync('relay/__generated__/package.json', '{"type": "commonjs"}\n');
 const compiled = execFileSync(process.execPath, [require.resolve('relay-compiler/cli.js')], {
   encoding: 'utf8',
 });
@@ -38,7 +42,8 @@ const network = Network.create(async (params, variables) => {
 const environment = new Environment({ network, store: new Store(new RecordSource()) });
 
 // 1. The nested page.
-const nested = require('./relay/__generated__/RelayNestedPageQuery.graphql.js');
+const artifact = (name) => require(`./relay/__generated__/${name}.graphql.js`);
+const nested = artifact('RelayNestedPageQuery');
 const variables = { id: GROUP_ID };
 await fetchQuery(environment, nested, variables).toPromise();
 const sent = answers.at(-1).json;
@@ -48,9 +53,9 @@ const stored = environment.lookup(operation.fragment).data;
 const asSent = isDeepStrictEqual(JSON.parse(JSON.stringify(stored)), sent.data);
 
 // 2. Paginate with @connection: the first page, then the next through node(id:).
-const groupQuery = require('./relay/__generated__/RelayGroupQuery.graphql.js');
-const fragment = require('./relay/__generated__/RelayGroupVolunteers_group.graphql.js');
-const pagination = require('./relay/__generated__/RelayGroupVolunteersPaginationQuery.graphql.js');
+const groupQuery = artifact('RelayGroupQuery');
+const fragment = artifact('RelayGroupVolunteers_group');
+const pagination = artifact('RelayGroupVolunteersPaginationQuery');
 const first = await fetchQuery(environment, groupQuery, variables).toPromise();
 const read = () => environment.lookup(getSelector(fragment, first.group)).data.volunteers;
 const firstPage = read();
