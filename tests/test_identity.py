@@ -195,3 +195,28 @@ def test_a_groups_volunteers_page_forward_and_backward(gql, world):
         assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
     bad = gql.region(s.slug, VOLUNTEERS, {"g": g, "last": 1, "before": "bm9wZQ=="}, s.admin)
     assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": "before"}
+
+
+CENTRAL_NODES = """query($ids: [ID!]!) { nodes(ids: $ids) { __typename id
+  ... on Region { code } ... on DirectoryRegion { code } } }"""
+
+
+def test_central_refetches_regions_and_directory_entries(gql, central_admin):
+    directory = gql.central("{ federationDirectory { id code } }")["data"]["federationDirectory"]
+    entry = next(e for e in directory if e["code"] == "500000")
+    region = gql.region("chongqing", "{ region { id code } }")["data"]["region"]
+    ids = [entry["id"], region["id"]]
+    assert entry["id"] != region["id"]
+    # A region's id is the same on central and on the region's own API.
+    admin = gql.central(CENTRAL_NODES, {"ids": ids}, token=central_admin["token"])
+    assert admin["data"]["nodes"] == [
+        {"__typename": "DirectoryRegion", "id": entry["id"], "code": "500000"},
+        {"__typename": "Region", "id": region["id"], "code": "500000"},
+    ]
+    # Regions are for central admins (as region(code:)); the directory is public.
+    anyone = gql.central(CENTRAL_NODES, {"ids": ids})
+    assert anyone["data"]["nodes"][0]["code"] == "500000"
+    assert anyone["data"]["nodes"][1] is None
+    assert anyone["errors"][0]["path"] == ["nodes", 1]
+    denied = gql.central("""{ region(code: "500000") { id } }""")
+    assert anyone["errors"][0]["extensions"]["code"] == denied["errors"][0]["extensions"]["code"]
