@@ -46,7 +46,13 @@ USCC = "91110108551385082Q"  # a valid unified social credit code (GB 32100)
 
 
 def group_input(
-    name, kind="NON_HUB", level="DISTRICT", status="UNREGISTERED", liaison=None, **extra
+    name,
+    kind="NON_HUB",
+    level="DISTRICT",
+    status="UNREGISTERED",
+    liaison=None,
+    slug="chongqing",
+    **extra,
 ) -> dict:
     data = {
         "name": name,
@@ -60,7 +66,7 @@ def group_input(
         "adminPassword": "Strong-pass-2026",
     }
     if liaison is not None:
-        data["liaisonGroupId"] = gid("chongqing", liaison)
+        data["liaisonGroupId"] = gid(slug, liaison)
     data.update(extra)
     return data
 
@@ -159,7 +165,9 @@ def test_suizhou_naming_rule(gql, seed_regions):
     # 随州 (004): non-hub names are "单位名称+志愿服务队"; no hub naming rules.
     h = hierarchy("suizhou")
     bad = gql.region(
-        "suizhou", REGISTER_GROUP, {"input": group_input("随州测试读书会", liaison=h.district)}
+        "suizhou",
+        REGISTER_GROUP,
+        {"input": group_input("随州测试读书会", liaison=h.district, slug="suizhou")},
     )["data"]["registerGroup"]
     assert bad["errors"][0]["field"] == "name"
     assert "志愿服务队" in bad["errors"][0]["message"]
@@ -386,7 +394,7 @@ def test_recorders_need_a_certificate_in_yunnan(gql, seed_regions, recorder_cert
     body = gql.region(
         "yunnan",
         mutation,
-        {"g": gid("chongqing", h.team), "u": unique("rec"), "c": recorder_certificate},
+        {"g": gid("yunnan", h.team), "u": unique("rec"), "c": recorder_certificate},
         token=admin,
     )
     payload = body["data"]["createStaffAccount"]

@@ -409,8 +409,18 @@ class PageInfo:
     has_previous_page: bool = strawberry.field(
         description="Reading backward (last): more come before. Reading forward: false."
     )
-    start_cursor: str | None
-    end_cursor: str | None
+    # The page's first and last rows and how to make their cursors: encoded only when
+    # asked for (a page of volunteers has a records connection per volunteer).
+    _ends: strawberry.Private[tuple] = ()
+    _cursor: strawberry.Private[object] = None
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self._cursor(self._ends[0]) if self._ends else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self._cursor(self._ends[-1]) if self._ends else None
 
 
 @dataclass(frozen=True)
@@ -455,8 +465,8 @@ def paged(rows: list, window: Window, key, cursor) -> tuple[list, PageInfo]:
     info = PageInfo(
         has_next_page=more_after,
         has_previous_page=more_before,
-        start_cursor=cursor(page[0]) if page else None,
-        end_cursor=cursor(page[-1]) if page else None,
+        _ends=(page[0], page[-1]) if page else (),
+        _cursor=cursor,
     )
     return page, info
 
