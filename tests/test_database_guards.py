@@ -29,7 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import login, region, unique
-from tests.support import gid
+from tests.support import gid, row_key
 from tests.test_records import DECIDE_DECLARATION, DECLARE, OBJECT, RESOLVE, record
 from tests.test_time_recording import CARD, CHECK_IN, _at, _scanner
 
@@ -141,7 +141,7 @@ def test_a_record_in_publicity_keeps_its_facts_and_its_lifecycle(gql, seed_regio
         refused = attempt(f"{sql} WHERE id = {record_id}")
         assert refused is not None and message in refused, sql
     with tenant_context(region("yunnan")):
-        kept = ServiceRecord.objects.get(id=record_id)
+        kept = ServiceRecord.objects.get(id=row_key(record_id))
     assert (kept.hours, kept.state, kept.service_date) == (2, "in_publicity", days_ago(2))
 
 

@@ -24,7 +24,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import GraphQLClient, execute_in_process, gid
+from tests.support import GraphQLClient, execute_in_process, gid, row_key
 
 ADD_MEMBER = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n)
   { errors { message } } }"""
@@ -432,8 +432,8 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
         assert [(e["field"], e["code"]) for e in twice["errors"]] == [("complaintId", "CONFLICT")]
     assert counts(slug) == before
     with tenant_context(region(slug)):
-        assert Complaint.objects.get(id=upheld_id).status == "upheld"
-        assert Complaint.objects.get(id=dismissed_id).status == "dismissed"
+        assert Complaint.objects.get(id=row_key(upheld_id)).status == "upheld"
+        assert Complaint.objects.get(id=row_key(dismissed_id)).status == "dismissed"
 
     def seen_by(token) -> dict[str, str]:
         body = gql.region(slug, RECORD_OF, {"n": stage.member.number}, token=token)
@@ -561,7 +561,7 @@ def test_the_database_refuses_deletes_and_edits(gql, stage):
             _raw(stage.slug, sql, [complaint_id])
     with tenant_context(region(stage.slug)):
         assert Training.objects.filter(id=training_id, hours=3.5).exists()
-        assert Complaint.objects.get(id=complaint_id).status == "upheld"
+        assert Complaint.objects.get(id=row_key(complaint_id)).status == "upheld"
 
 
 LIST = """query($g: ID!, $first: Int!) { volunteers(filter: {groupId: $g}, first: $first) {

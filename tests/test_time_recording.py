@@ -29,7 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import authority, login, region, register_volunteer, unique
-from tests.support import city_name, execute_in_process, gid, unique_city_code
+from tests.support import city_name, execute_in_process, gid, row_key, unique_city_code
 
 CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
 CHECK_IN = """mutation($p: ID!, $c: String!) { checkIn(projectId: $p, cardCode: $c)
@@ -190,7 +190,7 @@ def _scanner(gql, s):
     with tenant_context(target):
         recorder = accounts.authenticate(s.recorder, target.code)
     return {
-        "project_id": int(s.project_id),
+        "project_id": row_key(s.project_id),
         "code": code["data"]["myCard"]["code"],
         "principal": recorder,
         "policy": target.get_policy(),

@@ -118,12 +118,12 @@ def test_a_record_in_publicity_at_consent_counts_once_at_the_destination(gql, se
     # The source's publicity ends: the record, frozen at consent, does not count there.
     end_publicity("yunnan")
     with tenant_context(region("yunnan")):
-        left = ServiceRecord.objects.get(id=source_id)
+        left = ServiceRecord.objects.get(id=row_key(source_id))
         assert left.state == RecordState.IN_PUBLICITY and left.counted_at is None
     chongqing = authority(gql, "chongqing", "province")
     arrived = records_of(gql, "chongqing", chongqing, volunteer.number)
     assert [(r["state"], r["originRecordId"], r["hours"]) for r in arrived] == [
-        ("IN_PUBLICITY", source_id, "3.00")
+        ("IN_PUBLICITY", str(row_key(source_id)), "3.00")
     ]
     assert arrived[0]["publicityEndsOn"] == recorded["record"]["publicityEndsOn"]
     assert_audit_clean()  # pending at the destination, held once

@@ -403,11 +403,11 @@ def test_query_counts_do_not_grow_with_page_size(gql, seed_regions):
             "liaoning",
             """mutation($g: ID!, $n: String!) { addMember(groupId: $g,
             number: $n) { errors { message } } }""",
-            {"g": gid("chongqing", h.team), "n": volunteer.number},
+            {"g": gid("liaoning", h.team), "n": volunteer.number},
             token=team_admin,
         )
         accept_invitations("liaoning", volunteer.number)
-    filter_ = {"groupId": gid("chongqing", h.team)}
+    filter_ = {"groupId": gid("liaoning", h.team)}
     small, small_sql = execute_in_process(
         "liaoning", VOLUNTEERS, {"f": filter_, "first": 2}, authority_token
     )

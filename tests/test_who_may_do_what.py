@@ -69,7 +69,7 @@ from tests.registry_support import (
     unique,
     volunteer_input,
 )
-from tests.support import REPO, GraphQLClient, gid
+from tests.support import REPO, GraphQLClient, gid, row_key
 
 SLUG = "chongqing"
 YUZHONG, SHAPINGBA = "500103", "500106"
@@ -365,7 +365,7 @@ class World:
         project_id = self.draft()
         with tenant_context(self.region):
             projects.submit_project(
-                int(project_id), principal=self.admin("team"), policy=self.policy
+                row_key(project_id), principal=self.admin("team"), policy=self.policy
             )
         return project_id
 
