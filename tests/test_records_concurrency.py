@@ -121,6 +121,8 @@ def test_quota_holds_under_concurrent_acceptances(gql, seed_regions):
     assert len(accepted) == 1, results
     with tenant_context(region("chongqing")):
         assert (
-            ProjectApplication.objects.filter(project_id=s.project_id, status="accepted").count()
+            ProjectApplication.objects.filter(
+                project_id=row_key(s.project_id), status="accepted"
+            ).count()
             == 1
         )

@@ -803,6 +803,26 @@ QUERIES = [
         who("member", "group_admin", "city"),
     ),
     Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        fixed(lambda w: {"id": gid(SLUG, w.member)}),
+        who("member", "group_admin", "city"),
+        label="volunteer",
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        fixed(lambda w: {"id": w.pending_group_id}),
+        who("city", default=NULL, anonymous=NULL),
+        label="pending group",
+    ),
+    Row(
+        "nodes",
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        fixed(lambda w: {"ids": [gid(SLUG, w.member)]}),
+        who("member", "group_admin", "city"),
+    ),
+    Row(
         "volunteers",
         "query { volunteers(first: 5) { edges { node { number } } } }",
         none,
