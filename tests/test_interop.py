@@ -96,9 +96,13 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     amend = """mutation($r: ID!, $h: Decimal!) { amendRecord(recordId: $r, changes: {hours: $h},
       reason: "核对") { errors { code } } }"""
     outsider = login(gql, "yunnan", _yn_volunteer())
-    refused = gql.region("yunnan", amend, {"r": str(imported), "h": "9"}, token=outsider)
+    refused = gql.region(
+        "yunnan", amend, {"r": gid("yunnan", imported, "ServiceRecord"), "h": "9"}, token=outsider
+    )
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-    amended = gql.region("yunnan", amend, {"r": str(imported), "h": "1"}, token=yunnan)
+    amended = gql.region(
+        "yunnan", amend, {"r": gid("yunnan", imported, "ServiceRecord"), "h": "1"}, token=yunnan
+    )
     assert amended["data"]["amendRecord"]["errors"] == []
     # Imported records have no project: a project filter passes over them (it once failed).
     by_project = """query($n: String!) { volunteer(number: $n) { records(first: 5,
