@@ -105,9 +105,10 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     )
     assert amended["data"]["amendRecord"]["errors"] == []
     # Imported records have no project: a project filter passes over them (it once failed).
-    by_project = """query($n: String!) { volunteer(number: $n) { records(first: 5,
-      filter: {projectId: "1", dateFrom: "2000-01-01"}) { edges { node { id } } } } }"""
-    filtered = gql.region("yunnan", by_project, {"n": volunteer.number}, token=yunnan)
+    by_project = """query($n: String!, $p: ID!) { volunteer(number: $n) { records(first: 5,
+      filter: {projectId: $p, dateFrom: "2000-01-01"}) { edges { node { id } } } } }"""
+    project = gid("yunnan", 1, "Project")
+    filtered = gql.region("yunnan", by_project, {"n": volunteer.number, "p": project}, yunnan)
     assert "errors" not in filtered and filtered["data"]["volunteer"]["records"]["edges"] == []
     # The source keeps its records, read-only, and the volunteer is transferred.
     chongqing = authority(gql, "chongqing", "province")
