@@ -309,7 +309,7 @@ class World:
         return gid(SLUG, objection)
 
     def awaiting(self) -> str:
-        return str(self.record(then="awaiting").id)
+        return gid(SLUG, self.record(then="awaiting"))
 
     def correction(self) -> str:
         with tenant_context(self.region):
@@ -554,7 +554,7 @@ def world(server) -> World:
     join_group(SLUG, gs["side"], member.number, admins["side"])
     with tenant_context(w.region):
         mine = w.principal(applicant_name)
-        w.application = str(groups.apply_to_group(gs["team"].id, principal=mine).id)
+        w.application = gid(SLUG, groups.apply_to_group(gs["team"].id, principal=mine))
         groups.apply_to_group(gs["side"].id, principal=mine)
         # After join_group (which accepts every open invitation): an invitation the
         # member has not answered.
@@ -577,7 +577,7 @@ def world(server) -> World:
     # Records of the member, in each state a row needs.
     w.counted = w.record()
     w.declared_id = w.declared()
-    w.publicity_id = str(w.record(then="publicity").id)
+    w.publicity_id = gid(SLUG, w.record(then="publicity"))
     w.objection_id = w.objection()
     w.awaiting_id = w.awaiting()
     w.correction_id = w.correction()
