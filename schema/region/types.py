@@ -423,7 +423,7 @@ class PageInfo:
         return self._cursor(self._ends[-1]) if self._ends else None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Window:
     """A connection's arguments, checked: ``size`` rows after ``after`` (forward), or
     the ``size`` rows just before ``before`` (backward: ``last``)."""
@@ -442,8 +442,9 @@ def window(kind: str, first: int | None, after, last: int | None, before, defaul
 
     if first is not None and last is not None:
         raise QueryError(InvalidInput("give first or last, not both", field="last"))
-    after_key = guarded(decode_cursor, kind, after)
-    before_key = guarded(decode_cursor, kind, before, "before")
+    # Once per volunteer on a page of volunteers' records: no call without a cursor.
+    after_key = None if after is None else guarded(decode_cursor, kind, after)
+    before_key = None if before is None else guarded(decode_cursor, kind, before, "before")
     if last is not None:
         return Window(page_size(last, "last"), after_key, before_key, True)
     return Window(page_size(default if first is None else first), after_key, before_key, False)
