@@ -15,6 +15,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.support import gid
 
 CREATE_PROJECT = """mutation($g: ID!, $input: ProjectInput!) { createProject(groupId: $g,
   input: $input) { project { id status } errors { field code message } } }"""
@@ -72,7 +73,7 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
         slug,
         CREATE_PROJECT,
         {
-            "g": str(h.team.id),
+            "g": gid(slug, h.team),
             "input": {
                 "name": unique("敬老院陪伴项目"),
                 "category": "ELDERLY_AND_CHILDREN",
@@ -99,7 +100,7 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     created = gql.region(
         slug,
         CREATE_STAFF,
-        {"g": str(h.team.id), "u": recorder_name, "c": "记录员证2026"},
+        {"g": gid(slug, h.team), "u": recorder_name, "c": "记录员证2026"},
         token=admin,
     )
     assert created["data"]["createStaffAccount"]["errors"] == [], created
@@ -107,7 +108,7 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     people = []
     for _ in range(participants):
         volunteer, username = register_volunteer(slug, **_area(slug))
-        gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+        gql.region(slug, ADD_MEMBER, {"g": gid(slug, h.team), "n": volunteer.number}, token=admin)
         accept_invitations(slug, volunteer.number)
         people.append((volunteer, username))
     return Stage(slug, h, project_id, admin, recorder, people)

@@ -220,3 +220,20 @@ def tables_in(schema: str) -> set[str]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", [schema])
         return {row[0] for row in cursor.fetchall()}
+
+
+def gid(slug: str, row, kind: str | None = None) -> str:
+    """The API id (schema/identity.py) of a model row of region ``slug``, or of the
+    row key ``row`` of a ``kind`` object."""
+    from central.models import Region
+    from schema.identity import global_id
+
+    key = getattr(row, "pk", row)
+    return global_id(kind or type(row).__name__, key, schema=Region.schema_name_for(slug))
+
+
+def row_key(api_id: str) -> int:
+    """The row key behind an API id (what ``gid`` sealed)."""
+    from schema.identity import decode
+
+    return int(decode(api_id)[2])

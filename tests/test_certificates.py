@@ -41,6 +41,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.support import gid
 
 SLUG = "chongqing"
 HOST = f"{SLUG}.localhost"
@@ -170,7 +171,10 @@ def s(seed_regions) -> Stage:
 
 def upload_seal(gql, group_id, content: bytes, token: str | None) -> dict:
     """A GraphQL multipart request (the spec strawberry implements), over real HTTP."""
-    operations = {"query": UPLOAD_SEAL, "variables": {"g": str(group_id), "seal": None}}
+    operations = {
+        "query": UPLOAD_SEAL,
+        "variables": {"g": gid(SLUG, group_id, "VolunteerGroup"), "seal": None},
+    }
     headers = {"Host": HOST}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -185,7 +189,11 @@ def upload_seal(gql, group_id, content: bytes, token: str | None) -> dict:
 
 
 def issue(gql, s: Stage, token: str, group_id=None, number=None, notes="") -> dict:
-    variables = {"n": number or s.number, "g": str(group_id or s.group_id), "notes": notes}
+    variables = {
+        "n": number or s.number,
+        "g": gid(SLUG, group_id or s.group_id, "VolunteerGroup"),
+        "notes": notes,
+    }
     return gql.region(SLUG, ISSUE, variables, token=token)
 
 
@@ -256,7 +264,9 @@ def test_issue_download_verify_amend_revoke(gql, s):
     volunteer = login(gql, SLUG, s.volunteer_username)
     seal = render_seal_placeholder_png("测试志愿服务队")
     uploaded = upload_seal(gql, s.group_id, seal, admin)["data"]["uploadGroupSeal"]
-    assert uploaded["errors"] == [] and uploaded["groupId"] == str(s.group_id)
+    assert uploaded["errors"] == [] and uploaded["groupId"] == gid(
+        SLUG, s.group_id, "VolunteerGroup"
+    )
 
     # A member without counted hours recorded by the group gets nothing, and nothing is written.
     before = stored_state()

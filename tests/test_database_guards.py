@@ -29,6 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import login, region, unique
+from tests.support import gid, row_key
 from tests.test_records import DECIDE_DECLARATION, DECLARE, OBJECT, RESOLVE, record
 from tests.test_time_recording import CARD, CHECK_IN, _at, _scanner
 
@@ -112,9 +113,9 @@ def test_a_rejected_record_never_becomes_counted(gql, seed_regions):
     table = f"{region('chongqing').schema_name}.records_servicerecord"
     for sql in (
         f"UPDATE {table} SET state = 'counted', hours = 23.5, counted_at = now() "
-        f"WHERE id = {record_id}",
-        f"UPDATE {table} SET state = 'declared' WHERE id = {record_id}",
-        f"UPDATE {table} SET state_reason = '' WHERE id = {record_id}",
+        f"WHERE id = {row_key(record_id)}",
+        f"UPDATE {table} SET state = 'declared' WHERE id = {row_key(record_id)}",
+        f"UPDATE {table} SET state_reason = '' WHERE id = {row_key(record_id)}",
     ):
         refused = attempt(sql)
         assert refused is not None and "is rejected: that is final" in refused, sql
@@ -137,10 +138,10 @@ def test_a_record_in_publicity_keeps_its_facts_and_its_lifecycle(gql, seed_regio
         (f"UPDATE {table} SET publicity_ends_on = '2999-01-01'", "is set once"),
         (f"UPDATE {table} SET recorder = 'someone else'", "recorder of record"),
     ):
-        refused = attempt(f"{sql} WHERE id = {record_id}")
+        refused = attempt(f"{sql} WHERE id = {row_key(record_id)}")
         assert refused is not None and message in refused, sql
     with tenant_context(region("yunnan")):
-        kept = ServiceRecord.objects.get(id=record_id)
+        kept = ServiceRecord.objects.get(id=row_key(record_id))
     assert (kept.hours, kept.state, kept.service_date) == (2, "in_publicity", days_ago(2))
 
 
@@ -178,7 +179,7 @@ def test_the_date_floor_holds_in_the_database(gql, seed_regions):
         "SELECT volunteer_id, NULL, NULL, project_name, '0001-01-01', start_time, end_time, "
         "hours, place, service_target, content, contact, 'imported', recorder, 'in_publicity', "
         "'', '', now(), '', '', '', '', '', '' "
-        f"FROM {schema}.records_servicerecord WHERE id = {record_id}"
+        f"FROM {schema}.records_servicerecord WHERE id = {row_key(record_id)}"
     )
     assert refused is not None and "record_service_date_plausible" in refused
 
@@ -208,7 +209,7 @@ def _ended_project(gql, s) -> str:
         s.slug,
         CREATE_PROJECT,
         {
-            "g": str(s.h.team.id),
+            "g": gid(s.slug, s.h.team),
             "input": {
                 "name": unique("已结束的项目"),
                 "category": "COMMUNITY_SERVICE",

@@ -21,6 +21,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.support import gid
 
 REGISTER_GROUP = """
 mutation($input: RegisterGroupInput!, $certificate: Upload) {
@@ -45,7 +46,13 @@ USCC = "91110108551385082Q"  # a valid unified social credit code (GB 32100)
 
 
 def group_input(
-    name, kind="NON_HUB", level="DISTRICT", status="UNREGISTERED", liaison=None, **extra
+    name,
+    kind="NON_HUB",
+    level="DISTRICT",
+    status="UNREGISTERED",
+    liaison=None,
+    slug="chongqing",
+    **extra,
 ) -> dict:
     data = {
         "name": name,
@@ -59,7 +66,7 @@ def group_input(
         "adminPassword": "Strong-pass-2026",
     }
     if liaison is not None:
-        data["liaisonGroupId"] = str(liaison.id)
+        data["liaisonGroupId"] = gid(slug, liaison)
     data.update(extra)
     return data
 
@@ -140,7 +147,9 @@ def test_hub_chain_and_liaison_rules(gql, seed_regions):
         REGISTER_GROUP,
         {
             "input": group_input(
-                f"测{tag}医院志愿服务队", liaison=h.district, viewingGroupIds=[str(h.city.id)]
+                f"测{tag}医院志愿服务队",
+                liaison=h.district,
+                viewingGroupIds=[gid("chongqing", h.city)],
             )
         },
     )
@@ -156,7 +165,9 @@ def test_suizhou_naming_rule(gql, seed_regions):
     # 随州 (004): non-hub names are "单位名称+志愿服务队"; no hub naming rules.
     h = hierarchy("suizhou")
     bad = gql.region(
-        "suizhou", REGISTER_GROUP, {"input": group_input("随州测试读书会", liaison=h.district)}
+        "suizhou",
+        REGISTER_GROUP,
+        {"input": group_input("随州测试读书会", liaison=h.district, slug="suizhou")},
     )["data"]["registerGroup"]
     assert bad["errors"][0]["field"] == "name"
     assert "志愿服务队" in bad["errors"][0]["message"]
@@ -168,7 +179,10 @@ def test_liaison_without_subgroup_registration_power_refuses(gql, seed_regions):
     set_group = """mutation($g: ID!, $p: String!) { setPermissionGroup(groupId: $g,
         permissionGroup: $p) { group { permissionGroup } errors { field code message } } }"""
     body = gql.region(
-        "chongqing", set_group, {"g": str(h.district.id), "p": "基本团体组"}, token=authority_token
+        "chongqing",
+        set_group,
+        {"g": gid("chongqing", h.district), "p": "基本团体组"},
+        token=authority_token,
     )
     assert body["data"]["setPermissionGroup"]["group"]["permissionGroup"] == "基本团体组"
     refused = gql.region(
@@ -201,21 +215,30 @@ def test_review_by_fast_reviewing_liaison_and_default_permission_groups(gql, see
     town_admin = login(gql, "chongqing", h.admins["town"])
     # Only the liaison (with 快审) reviews, not another hub's admin.
     denied = gql.region(
-        "chongqing", REVIEW, {"g": str(group.id), "a": True, "r": ""}, token=town_admin
+        "chongqing", REVIEW, {"g": gid("chongqing", group), "a": True, "r": ""}, token=town_admin
     )
     assert denied["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     no_reason = gql.region(
-        "chongqing", REVIEW, {"g": str(group.id), "a": False, "r": ""}, token=community_admin
+        "chongqing",
+        REVIEW,
+        {"g": gid("chongqing", group), "a": False, "r": ""},
+        token=community_admin,
     )["data"]["reviewGroup"]
     assert no_reason["errors"] == [{"field": "reason", "code": "INVALID"}]
     approved = gql.region(
-        "chongqing", REVIEW, {"g": str(group.id), "a": True, "r": ""}, token=community_admin
+        "chongqing",
+        REVIEW,
+        {"g": gid("chongqing", group), "a": True, "r": ""},
+        token=community_admin,
     )["data"]["reviewGroup"]
     assert approved["group"]["review"] == "APPROVED"
     assert approved["group"]["permissionGroup"] == "基本团体组"
     assert approved["group"]["powers"] == ["MANAGE_OWN_VOLUNTEERS"]
     twice = gql.region(
-        "chongqing", REVIEW, {"g": str(group.id), "a": True, "r": ""}, token=community_admin
+        "chongqing",
+        REVIEW,
+        {"g": gid("chongqing", group), "a": True, "r": ""},
+        token=community_admin,
     )["data"]["reviewGroup"]
     assert twice["errors"][0]["code"] == "CONFLICT"
 
@@ -281,10 +304,10 @@ def test_membership_apply_decide_leave_and_several_groups(gql, seed_regions):
     volunteer, username = register_volunteer("chongqing")
     token = login(gql, "chongqing", username)
     apply = f"mutation($g: ID!) {{ applyToGroup(groupId: $g) {{ {MEMBERSHIP} }} }}"
-    applied = gql.region("chongqing", apply, {"g": str(h.team.id)}, token=token)
+    applied = gql.region("chongqing", apply, {"g": gid("chongqing", h.team)}, token=token)
     membership = applied["data"]["applyToGroup"]["membership"]
     assert membership["status"] == "APPLIED"
-    twice = gql.region("chongqing", apply, {"g": str(h.team.id)}, token=token)
+    twice = gql.region("chongqing", apply, {"g": gid("chongqing", h.team)}, token=token)
     assert twice["data"]["applyToGroup"]["errors"][0]["code"] == "CONFLICT"
     decide = (
         "mutation($m: ID!, $a: Boolean!) { decideMembership(membershipId: $m, approve: $a) "
@@ -296,7 +319,7 @@ def test_membership_apply_decide_leave_and_several_groups(gql, seed_regions):
     decided = gql.region("chongqing", decide, {"m": membership["id"], "a": True}, token=team_admin)
     assert decided["data"]["decideMembership"]["membership"]["status"] == "ACTIVE"
     # A second group: the volunteer belongs to both.
-    second = gql.region("chongqing", apply, {"g": str(h.community.id)}, token=token)
+    second = gql.region("chongqing", apply, {"g": gid("chongqing", h.community)}, token=token)
     community_admin = login(gql, "chongqing", h.admins["community"])
     gql.region(
         "chongqing",
@@ -316,9 +339,9 @@ def test_membership_apply_decide_leave_and_several_groups(gql, seed_regions):
         if m["status"] == "ACTIVE"
     } == {h.team.name, h.community.name}
     leave = f"mutation($g: ID!) {{ leaveGroup(groupId: $g) {{ {MEMBERSHIP} }} }}"
-    left = gql.region("chongqing", leave, {"g": str(h.team.id)}, token=token)
+    left = gql.region("chongqing", leave, {"g": gid("chongqing", h.team)}, token=token)
     assert left["data"]["leaveGroup"]["membership"]["status"] == "LEFT"
-    again = gql.region("chongqing", leave, {"g": str(h.team.id)}, token=token)
+    again = gql.region("chongqing", leave, {"g": gid("chongqing", h.team)}, token=token)
     assert again["data"]["leaveGroup"]["errors"][0]["code"] == "NOT_FOUND"
     with tenant_context(region("chongqing")):
         assert Membership.objects.filter(volunteer=volunteer, status="active").count() == 1
@@ -336,19 +359,21 @@ def test_nested_groups_members_and_their_visibility(gql, seed_regions):
         "chongqing",
         """mutation($g: ID!, $n: String!) { addMember(groupId: $g,
         number: $n) { errors { message } } }""",
-        {"g": str(h.community.id), "n": volunteer.number},
+        {"g": gid("chongqing", h.community), "n": volunteer.number},
         token=community_admin,
     )
     accept_invitations("chongqing", volunteer.number)
     authority_token = authority(gql, "chongqing")
-    body = gql.region("chongqing", NESTED, {"id": str(h.district.id)}, token=authority_token)
+    body = gql.region(
+        "chongqing", NESTED, {"id": gid("chongqing", h.district)}, token=authority_token
+    )
     group = body["data"]["group"]
     town = next(g for g in group["subgroups"] if g["name"] == h.town.name)
     community = next(g for g in town["subgroups"] if g["name"] == h.community.name)
     assert community["members"][0]["volunteer"]["number"] == volunteer.number
     assert "*" in community["members"][0]["volunteer"]["idNumberMasked"]
     # Anonymous callers see the public tree, but members are refused with a typed error.
-    public = gql.region("chongqing", NESTED, {"id": str(h.district.id)})
+    public = gql.region("chongqing", NESTED, {"id": gid("chongqing", h.district)})
     assert public["data"]["group"]["name"] == h.district.name
     codes = {e["extensions"]["code"] for e in public["errors"]}
     assert codes == {"PERMISSION_DENIED"}
@@ -369,7 +394,7 @@ def test_recorders_need_a_certificate_in_yunnan(gql, seed_regions, recorder_cert
     body = gql.region(
         "yunnan",
         mutation,
-        {"g": str(h.team.id), "u": unique("rec"), "c": recorder_certificate},
+        {"g": gid("yunnan", h.team), "u": unique("rec"), "c": recorder_certificate},
         token=admin,
     )
     payload = body["data"]["createStaffAccount"]

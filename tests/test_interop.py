@@ -24,6 +24,7 @@ from tenants.records.models import ServiceRecord
 from tenants.volunteers.models import Volunteer
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import accept_invitations, authority, login, region
+from tests.support import gid
 
 pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
@@ -97,14 +98,19 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     amend = """mutation($r: ID!, $h: Decimal!) { amendRecord(recordId: $r, changes: {hours: $h},
       reason: "核对") { errors { code } } }"""
     outsider = login(gql, "yunnan", _yn_volunteer())
-    refused = gql.region("yunnan", amend, {"r": str(imported), "h": "9"}, token=outsider)
+    refused = gql.region(
+        "yunnan", amend, {"r": gid("yunnan", imported, "ServiceRecord"), "h": "9"}, token=outsider
+    )
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
-    amended = gql.region("yunnan", amend, {"r": str(imported), "h": "1"}, token=yunnan)
+    amended = gql.region(
+        "yunnan", amend, {"r": gid("yunnan", imported, "ServiceRecord"), "h": "1"}, token=yunnan
+    )
     assert amended["data"]["amendRecord"]["errors"] == []
     # Imported records have no project: a project filter passes over them (it once failed).
-    by_project = """query($n: String!) { volunteer(number: $n) { records(first: 5,
-      filter: {projectId: "1", dateFrom: "2000-01-01"}) { edges { node { id } } } } }"""
-    filtered = gql.region("yunnan", by_project, {"n": volunteer.number}, token=yunnan)
+    by_project = """query($n: String!, $p: ID!) { volunteer(number: $n) { records(first: 5,
+      filter: {projectId: $p, dateFrom: "2000-01-01"}) { edges { node { id } } } } }"""
+    project = gid("yunnan", 1, "Project")
+    filtered = gql.region("yunnan", by_project, {"n": volunteer.number, "p": project}, yunnan)
     assert "errors" not in filtered and filtered["data"]["volunteer"]["records"]["edges"] == []
     # The source keeps its records, read-only, and the volunteer is transferred.
     chongqing = authority(gql, "chongqing", "province")
@@ -338,7 +344,7 @@ def test_trainings_awards_and_upheld_complaints_move_with_their_provenance(gql, 
     complaint = """mutation($n: String!, $g: ID!, $c: String!) { fileComplaint(input: {number: $n,
       groupId: $g, complainant: "服务对象", content: $c, receivedOn: "2026-03-01"})
       { complaint { id } errors { field message } } }"""
-    variables = {"n": number, "g": str(s.h.team.id)}
+    variables = {"n": number, "g": gid(s.slug, s.h.team)}
     assert (
         gql.region("chongqing", training, variables, token=admin)["data"]["recordTraining"][
             "errors"

@@ -9,6 +9,7 @@ from tests.registry_support import (
     register_volunteer,
     volunteer_input,
 )
+from tests.support import gid
 
 
 def test_a_volunteer_written_in_one_region_is_invisible_from_another(gql, seed_regions):
@@ -41,6 +42,6 @@ def test_groups_of_one_region_are_not_listed_in_another(gql, seed_regions):
     assert h.team.name in fuxin
     assert h.team.name not in suizhou
     by_id = gql.region(
-        "suizhou", "query($id: ID!) { group(id: $id) { name } }", {"id": str(h.team.id)}
+        "suizhou", "query($id: ID!) { group(id: $id) { name } }", {"id": gid("fuxin", h.team)}
     )["data"]["group"]
     assert by_id is None or by_id["name"] != h.team.name

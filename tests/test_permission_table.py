@@ -21,6 +21,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.support import gid
 
 SET_GROUP = """mutation($g: ID!, $p: String!) { setPermissionGroup(groupId: $g, permissionGroup: $p)
   { group { permissionGroup powers } errors { field code message } } }"""
@@ -72,7 +73,10 @@ def test_annex_row(setting, permission_group):
     # A lower hub waiting for review, registered while the subject could still accept it.
     pending, _ = register("chongqing", f"测{tag}甲社区志愿服务大队", "hub", "community", subject)
     body = gql.region(
-        "chongqing", SET_GROUP, {"g": str(subject.id), "p": permission_group}, token=authority_token
+        "chongqing",
+        SET_GROUP,
+        {"g": gid("chongqing", subject), "p": permission_group},
+        token=authority_token,
     )
     group = body["data"]["setPermissionGroup"]["group"]
     assert group["permissionGroup"] == permission_group
@@ -84,7 +88,10 @@ def test_annex_row(setting, permission_group):
     volunteer, _ = register_volunteer("chongqing")
     if succeeded(
         gql.region(
-            "chongqing", ADD_MEMBER, {"g": str(subject.id), "n": volunteer.number}, token=admin
+            "chongqing",
+            ADD_MEMBER,
+            {"g": gid("chongqing", subject), "n": volunteer.number},
+            token=admin,
         ),
         "addMember",
     ):
@@ -100,7 +107,7 @@ def test_annex_row(setting, permission_group):
         "kind": "HUB",
         "level": "COMMUNITY",
         "registrationStatus": "UNREGISTERED",
-        "liaisonGroupId": str(subject.id),
+        "liaisonGroupId": gid("chongqing", subject),
         "responsiblePerson": "王",
         "contactPerson": "赵",
         "contactPhone": "02360000000",
@@ -112,7 +119,8 @@ def test_annex_row(setting, permission_group):
 
     # 对下级团体快审: the group's admin approves the pending lower hub.
     if succeeded(
-        gql.region("chongqing", REVIEW, {"g": str(pending.id)}, token=admin), "reviewGroup"
+        gql.region("chongqing", REVIEW, {"g": gid("chongqing", pending)}, token=admin),
+        "reviewGroup",
     ):
         observed.add(Power.FAST_REVIEW_SUBGROUPS)
 
@@ -139,7 +147,7 @@ def test_who_may_change_a_permission_group(setting):
 
     def attempt(group, token):
         body = gql.region(
-            "chongqing", SET_GROUP, {"g": str(group.id), "p": "中级团体组"}, token=token
+            "chongqing", SET_GROUP, {"g": gid("chongqing", group), "p": "中级团体组"}, token=token
         )
         return succeeded(body, "setPermissionGroup")
 
@@ -153,6 +161,9 @@ def test_who_may_change_a_permission_group(setting):
     assert not attempt(h.team, team_admin)  # not by itself
     assert not attempt(h.city, city_admin)  # the top hub: only the authority
     unknown = gql.region(
-        "chongqing", SET_GROUP, {"g": str(h.team.id), "p": "超级团体组"}, token=district_admin
+        "chongqing",
+        SET_GROUP,
+        {"g": gid("chongqing", h.team), "p": "超级团体组"},
+        token=district_admin,
     )["data"]["setPermissionGroup"]
     assert unknown["errors"][0]["field"] == "permissionGroup"

@@ -18,7 +18,7 @@ from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess
 from tests.records_support import stage
 from tests.registry_support import authority, login, region, register_volunteer
-from tests.support import execute_in_process
+from tests.support import execute_in_process, gid
 
 # Every field of the region API typed Volunteer, and how the walk below reaches it.
 COVERED = {
@@ -98,7 +98,10 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
     applicant, applicant_name = register_volunteer("chongqing")
     apply = """mutation($g: ID!) { applyToGroup(groupId: $g) { errors { message } } }"""
     applied = gql.region(
-        "chongqing", apply, {"g": str(s.h.team.id)}, token=login(gql, "chongqing", applicant_name)
+        "chongqing",
+        apply,
+        {"g": gid(s.slug, s.h.team)},
+        token=login(gql, "chongqing", applicant_name),
     )
     assert applied["data"]["applyToGroup"]["errors"] == []
     leaves = _leaves()
@@ -112,13 +115,13 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
         "volunteers": (
             f"""query($g: ID!) {{ volunteers(first: 50, filter: {{groupId: $g}}) {{
               edges {{ node {{ {leaves} }} }} }} }}""",
-            {"g": str(s.h.team.id)},
+            {"g": gid(s.slug, s.h.team)},
         ),
         "group": (
             f"""query($g: ID!) {{ group(id: $g) {{ members {{ volunteer {{ {leaves} }} }}
               applications {{ volunteer {{ {leaves} }} applicant {{ number ageBand }} }}
               volunteers(first: 50) {{ edges {{ node {{ {leaves} }} }} }} }} }}""",
-            {"g": str(s.h.team.id)},
+            {"g": gid(s.slug, s.h.team)},
         ),
         "me": (f"{{ me {{ volunteer {{ {leaves} }} }} }}", {}),
         "transfers": (f"{{ transfers {{ volunteer {{ {leaves} }} }} }}", {}),
@@ -161,7 +164,7 @@ def test_group_staff_who_may_not_reveal_get_no_birth_date_and_no_hidden_digits(g
     page = """query($g: ID!) { group(id: $g) { volunteers(first: 50) { edges { node {
       number birthDate ageBand } } } } }"""
     for token in (s.admin, authority(gql, "chongqing", "county")):
-        answer = gql.region("chongqing", page, {"g": str(s.h.team.id)}, token=token)
+        answer = gql.region("chongqing", page, {"g": gid(s.slug, s.h.team)}, token=token)
         dates = {
             e["node"]["number"]: e["node"]["birthDate"]
             for e in answer["data"]["group"]["volunteers"]["edges"]
@@ -183,7 +186,7 @@ def test_birth_dates_cost_no_query_per_row(gql, seed_regions):
     statement count does not grow with the page, for the admin (who may reveal
     through the volunteers' memberships) and the recorder (who may not)."""
     s = stage(gql, "chongqing", participants=4)
-    group = str(s.h.team.id)
+    group = gid(s.slug, s.h.team)
     for token, reveals in ((s.admin, True), (s.recorder, False)):
         _, small_sql = execute_in_process("chongqing", PAGE, {"g": group, "first": 1}, token)
         large, large_sql = execute_in_process("chongqing", PAGE, {"g": group, "first": 4}, token)

@@ -25,7 +25,7 @@ from schema.region.types import encode_cursor
 from tenants.accounts.services import OperatorPrincipal
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority, login, register_volunteer
-from tests.support import city_name, execute_in_process, unique_city_code
+from tests.support import city_name, execute_in_process, gid, row_key, unique_city_code
 
 CODE = unique_city_code("13")
 SLUG = f"counts{CODE}"
@@ -123,8 +123,8 @@ def test_a_group_costs_the_same_statements_whatever_its_size(region, gql, query,
     with tenant_context(region):
         big, small = _groups_by_size()
         assert Membership.objects.filter(group=big).count() > 3
-    _, big_sql = statements(query, {"id": str(big.id)}, token)
-    _, small_sql = statements(query, {"id": str(small.id)}, token)
+    _, big_sql = statements(query, {"id": gid(SLUG, big)}, token)
+    _, small_sql = statements(query, {"id": gid(SLUG, small)}, token)
     assert len(big_sql) == len(small_sql), big_sql
     assert len(big_sql) <= bound, big_sql
 
@@ -302,7 +302,7 @@ def test_a_groups_volunteers_come_a_page_at_a_time(region, gql):
     seen, after = [], None
     while True:
         answer = gql.region(
-            SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": after}, token=token
+            SLUG, GROUP_VOLUNTEERS, {"id": gid(SLUG, big), "first": 3, "after": after}, token=token
         )
         page = answer["data"]["group"]["volunteers"]
         seen += [edge["node"]["number"] for edge in page["edges"]]
@@ -312,13 +312,13 @@ def test_a_groups_volunteers_come_a_page_at_a_time(region, gql):
         after = page["pageInfo"]["endCursor"]
         assert after == page["edges"][-1]["cursor"]
     assert seen == expected
-    too_many = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 101}, token=token)
+    too_many = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": gid(SLUG, big), "first": 101}, token=token)
     assert too_many["errors"][0]["extensions"]["field"] == "first"
     bad_cursor = gql.region(
-        SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": "bm9wZQ=="}, token=token
+        SLUG, GROUP_VOLUNTEERS, {"id": gid(SLUG, big), "first": 3, "after": "bm9wZQ=="}, token=token
     )
     assert bad_cursor["errors"][0]["extensions"] == {"code": "INVALID", "field": "after"}
-    anonymous = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3})
+    anonymous = gql.region(SLUG, GROUP_VOLUNTEERS, {"id": gid(SLUG, big), "first": 3})
     assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert anonymous["data"]["group"]["volunteers"] is None
 
@@ -350,19 +350,21 @@ def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
     def membership_reads(sql: list[str]) -> list[str]:
         return [q for q in sql if 'FROM "groups_membership"' in q]
 
-    one, sql = statements(GROUP_VOLUNTEERS, {"id": str(big.id), "first": 3, "after": cursor}, token)
+    one, sql = statements(
+        GROUP_VOLUNTEERS, {"id": gid(SLUG, big), "first": 3, "after": cursor}, token
+    )
     assert [e["node"]["number"] for e in one["data"]["group"]["volunteers"]["edges"]] == wanted
     (read,) = membership_reads(sql)
     assert keyset in read
     page, sql = statements(GROUPS_VOLUNTEERS_AFTER, {"after": cursor}, token)
     nodes = {e["node"]["id"]: e["node"] for e in page["data"]["groups"]["edges"]}
-    got = [e["node"]["number"] for e in nodes[str(big.id)]["volunteers"]["edges"]]
+    got = [e["node"]["number"] for e in nodes[gid(SLUG, big)]["volunteers"]["edges"]]
     assert got == wanted
     (read,) = membership_reads(sql)
     assert keyset in read
     changed, sql = statements(
         SET_PERMISSION_GROUP,
-        {"id": str(big.id), "p": permission_group, "after": cursor},
+        {"id": gid(SLUG, big), "p": permission_group, "after": cursor},
         token,
     )
     group = changed["data"]["setPermissionGroup"]["group"]
@@ -394,29 +396,36 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     seen, after = [], None
     while True:
         page, sql = statements(
-            PROJECT_RECORDS, {"id": str(project.id), "first": 3, "after": after}, token
+            PROJECT_RECORDS, {"id": gid(SLUG, project), "first": 3, "after": after}, token
         )
-        got = [int(r["id"]) for r in page["data"]["project"]["records"]]
+        got = [row_key(r["id"]) for r in page["data"]["project"]["records"]]
         seen += got
         if after is not None:
             (read,) = [q for q in sql if 'FROM "records_servicerecord"' in q]
-            assert f'"records_servicerecord"."id" > {after}' in read
+            assert f'"records_servicerecord"."id" > {row_key(after)}' in read
         if len(got) < 3:
             break
-        after = str(got[-1])
+        after = page["data"]["project"]["records"][-1]["id"]
     assert seen == ids
     everything = gql.region(
-        SLUG, PROJECT_RECORDS, {"id": str(project.id), "first": 100}, token=token
+        SLUG, PROJECT_RECORDS, {"id": gid(SLUG, project), "first": 100}, token=token
     )
-    assert [int(r["id"]) for r in everything["data"]["project"]["records"]] == ids[:100]
+    assert [row_key(r["id"]) for r in everything["data"]["project"]["records"]] == ids[:100]
     grouped, sql = statements(
-        GROUP_PROJECT_RECORDS, {"id": str(project.group_id), "after": str(ids[2])}, token
+        GROUP_PROJECT_RECORDS,
+        {
+            "id": gid(SLUG, project.group_id, "VolunteerGroup"),
+            "after": gid(SLUG, ids[2], "ServiceRecord"),
+        },
+        token,
     )
-    (listed,) = [p for p in grouped["data"]["group"]["projects"] if p["id"] == str(project.id)]
-    assert [int(r["id"]) for r in listed["records"]] == ids[3:6]
+    (listed,) = [p for p in grouped["data"]["group"]["projects"] if p["id"] == gid(SLUG, project)]
+    assert [row_key(r["id"]) for r in listed["records"]] == ids[3:6]
     assert any(f'"records_servicerecord"."id" > {ids[2]}' in q for q in sql)
     for variables, field in (({"first": 101}, "first"), ({"first": 3, "after": "x"}, "after")):
-        bad = gql.region(SLUG, PROJECT_RECORDS, {"id": str(project.id), **variables}, token=token)
+        bad = gql.region(
+            SLUG, PROJECT_RECORDS, {"id": gid(SLUG, project), **variables}, token=token
+        )
         assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
     # Not prefetched (a mutation's payload, say): the resolver reads just its page.
     staff = SimpleNamespace(
@@ -425,7 +434,9 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     )
     with tenant_context(region), CaptureQueriesContext(connection) as captured:
         fresh = ProjectModel.objects.get(id=project.id)
-        page = Project(_model=fresh).records(staff, first=2, after=str(ids[0]))
+        page = Project(_model=fresh).records(
+            staff, first=2, after=gid(SLUG, ids[0], "ServiceRecord")
+        )
         assert [r._model.id for r in page] == ids[1:3]
     assert "LIMIT 2" in captured.captured_queries[-1]["sql"]
 
@@ -540,7 +551,7 @@ def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
             wanted = ServiceRecord.objects.filter(
                 volunteer__number=edge["node"]["number"], id__gt=pivot
             ).order_by("id")[:2]
-            got = [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
+            got = [row_key(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
             assert got == [r.id for r in wanted]
     for huge in ("r:9223372036854775808", "r:-9223372036854775809"):
         cursor = base64.urlsafe_b64encode(huge.encode()).decode()
@@ -581,7 +592,7 @@ def test_a_filtered_page_of_records_is_read_in_sql(region, gql):
                 wanted = ServiceRecord.objects.filter(
                     volunteer__number=edge["node"]["number"], state="counted"
                 ).order_by("id")[:2]
-                got = [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
+                got = [row_key(e["node"]["id"]) for e in edge["node"]["records"]["edges"]]
                 assert got == [r.id for r in wanted]
     bad, sql = execute_in_process(SLUG, variable, {"f": {"projectId": "x"}}, token)
     assert bad["errors"][0]["extensions"] == {"code": "INVALID", "field": "projectId"}
@@ -600,7 +611,7 @@ def test_one_relation_asked_for_in_two_places_is_loaded_once(region, gql):
     query = """query($id: ID!) { group(id: $id) { volunteers(first: 3) { edges {
       node { number records(first: 2) { edges { node { id } } } }
       membership { volunteer { number records(first: 3) { edges { node { id } } } } } } } } }"""
-    answer, sql = statements(query, {"id": str(big.id)}, token)
+    answer, sql = statements(query, {"id": gid(SLUG, big)}, token)
     assert len([q for q in sql if '"records_servicerecord"' in q]) == 1, sql
     with tenant_context(region):
         for edge in answer["data"]["group"]["volunteers"]["edges"]:
@@ -608,17 +619,17 @@ def test_one_relation_asked_for_in_two_places_is_loaded_once(region, gql):
             ids = [
                 r.id for r in ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
             ]
-            assert [int(e["node"]["id"]) for e in edge["node"]["records"]["edges"]] == ids[:2]
+            assert [row_key(e["node"]["id"]) for e in edge["node"]["records"]["edges"]] == ids[:2]
             again = edge["membership"]["volunteer"]
             assert again["number"] == number
-            assert [int(e["node"]["id"]) for e in again["records"]["edges"]] == ids[:3]
+            assert [row_key(e["node"]["id"]) for e in again["records"]["edges"]] == ids[:3]
     # One place needs every column of the volunteer (totalHours: a reverse one-to-one),
     # the other only its number: every column is loaded, none deferred to a query per row.
     alone = """query($id: ID!) { group(id: $id) { volunteers(first: 5) { edges {
       node { number name totalHours } } } } }"""
     both = alone.replace("totalHours }", "totalHours } membership { volunteer { number } }")
-    _, alone_sql = statements(alone, {"id": str(big.id)}, token)
-    answer, both_sql = statements(both, {"id": str(big.id)}, token)
+    _, alone_sql = statements(alone, {"id": gid(SLUG, big)}, token)
+    answer, both_sql = statements(both, {"id": gid(SLUG, big)}, token)
     assert len(both_sql) == len(alone_sql), both_sql
     assert all(e["node"]["name"] for e in answer["data"]["group"]["volunteers"]["edges"])
 
@@ -671,7 +682,7 @@ def test_applications_are_prefetched_beside_members(region, gql):
         assert [a["applicant"]["phoneMasked"] for a in first["applications"]] == [
             None for _ in pending
         ]
-        assert [m["id"] for m in first["members"]] == [str(m.id) for m in active]
+        assert [m["id"] for m in first["members"]] == [gid(SLUG, m) for m in active]
     assert len(first["applications"]) >= len(applicants)
     # host, token, roles, groups, members with their volunteers, applications with theirs
     assert len(sql) == 6, sql
@@ -691,7 +702,7 @@ def test_members_come_a_hundred_at_most_and_page_by_id(region, gql):
     with tenant_context(region):
         big, _ = _groups_by_size()
         ids = [
-            str(i)
+            gid(SLUG, i, "Membership")
             for i in big.memberships.filter(status="active")
             .order_by("id")
             .values_list("id", flat=True)
@@ -699,14 +710,14 @@ def test_members_come_a_hundred_at_most_and_page_by_id(region, gql):
         permission_group = big.permission_group
     assert len(ids) > 4
     everything, _ = statements(
-        """query($id: ID!) { group(id: $id) { members { id } } }""", {"id": str(big.id)}, token
+        """query($id: ID!) { group(id: $id) { members { id } } }""", {"id": gid(SLUG, big)}, token
     )
     assert [m["id"] for m in everything["data"]["group"]["members"]] == ids[:100]
     for query, variables, path in (
-        (MEMBERS_AFTER, {"id": str(big.id), "after": ids[1]}, ("group",)),
+        (MEMBERS_AFTER, {"id": gid(SLUG, big), "after": ids[1]}, ("group",)),
         (
             PAYLOAD_MEMBERS,
-            {"id": str(big.id), "p": permission_group, "after": ids[1]},
+            {"id": gid(SLUG, big), "p": permission_group, "after": ids[1]},
             ("setPermissionGroup", "group"),
         ),
     ):
@@ -716,11 +727,11 @@ def test_members_come_a_hundred_at_most_and_page_by_id(region, gql):
             node = node[key]
         assert [m["id"] for m in node["members"]] == ids[2:4]
         (read,) = [q for q in sql if 'FROM "groups_membership"' in q]
-        assert f'"groups_membership"."id" > {ids[1]}' in read
+        assert f'"groups_membership"."id" > {row_key(ids[1])}' in read
     too_many = gql.region(
         SLUG,
         "query($id: ID!) { group(id: $id) { members(first: 101) { id } } }",
-        {"id": str(big.id)},
+        {"id": gid(SLUG, big)},
         token=token,
     )
     assert too_many["errors"][0]["extensions"] == {"code": "INVALID", "field": "first"}
@@ -747,17 +758,17 @@ def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
             clone.save()
             added.append(clone)
         shown = [
-            str(g.id) for g in hub.liaised_groups.filter(review=Review.APPROVED).order_by("id")
+            gid(SLUG, g) for g in hub.liaised_groups.filter(review=Review.APPROVED).order_by("id")
         ]
     try:
-        assert len(shown) >= 3 and str(added[1].id) not in shown
+        assert len(shown) >= 3 and gid(SLUG, added[1]) not in shown
         seen, after = [], None
         while True:
             answer, sql = statements(SUBGROUPS, {"after": after}, token)
             (node,) = [
                 e["node"]
                 for e in answer["data"]["groups"]["edges"]
-                if e["node"]["id"] == str(hub.id)
+                if e["node"]["id"] == gid(SLUG, hub)
             ]
             if not node["subgroups"]:
                 break
@@ -765,7 +776,7 @@ def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
             after = seen[-1]
         assert seen == shown
         (read,) = [q for q in sql if 'FROM "groups_volunteergroup"' in q and "qual0" in q]
-        assert f'"groups_volunteergroup"."id" > {after}' in read
+        assert f'"groups_volunteergroup"."id" > {row_key(after)}' in read
     finally:
         with tenant_context(region):
             VolunteerGroup.objects.filter(id__in=[g.id for g in added]).delete()
@@ -798,14 +809,15 @@ def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
         draft, was = projects[1], projects[1].status
         ProjectModel.objects.filter(id=draft.id).update(status=ProjectStatus.DRAFT)
         published = [
-            str(p.id) for p in group.projects.filter(status=ProjectStatus.PUBLISHED).order_by("id")
+            gid(SLUG, p)
+            for p in group.projects.filter(status=ProjectStatus.PUBLISHED).order_by("id")
         ]
 
     def pages(token) -> tuple[list[str], list[str]]:
         seen, after = [], None
         while True:
             answer, sql = execute_in_process(
-                SLUG, PROJECTS, {"id": str(group.id), "after": after}, token
+                SLUG, PROJECTS, {"id": gid(SLUG, group), "after": after}, token
             )
             assert "errors" not in answer, answer
             got = [p["id"] for p in answer["data"]["group"]["projects"]]
@@ -816,11 +828,11 @@ def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
 
     try:
         anyone, sql = pages(None)
-        assert anyone == published and str(draft.id) not in anyone
+        assert anyone == published and gid(SLUG, draft) not in anyone
         (read,) = [q for q in sql if 'FROM "projects_project"' in q and "qual0" in q]
         assert '"projects_project"."status" = \'published\'' in read
         everything, _ = pages(token)
-        assert everything == [str(p.id) for p in projects]
+        assert everything == [gid(SLUG, p) for p in projects]
     finally:
         with tenant_context(region):
             ProjectModel.objects.filter(id=draft.id).update(status=was)
@@ -834,7 +846,7 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
     with tenant_context(region):
         big, _ = _groups_by_size()
         ids = [
-            str(i)
+            gid(SLUG, i, "Membership")
             for i in big.memberships.filter(status="active")
             .order_by("id")
             .values_list("id", flat=True)
@@ -847,7 +859,7 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
     two_cursors = """query($id: ID!, $a: ID!, $b: ID!) { group(id: $id) {
       a: members(first: 2, after: $a) { id volunteer { number } }
       b: members(first: 2, after: $b) { id volunteer { number } } } }"""
-    answer, sql = statements(two_cursors, {"id": str(big.id), "a": ids[0], "b": ids[2]}, token)
+    answer, sql = statements(two_cursors, {"id": gid(SLUG, big), "a": ids[0], "b": ids[2]}, token)
     group = answer["data"]["group"]
     assert [m["id"] for m in group["a"]] == ids[1:3]
     assert [m["id"] for m in group["b"]] == ids[3:5]
@@ -860,13 +872,13 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
             SLUG,
             """query($id: ID!, $first: Int!, $after: ID) { group(id: $id) {
               members(first: $first, after: $after) { id } } }""",
-            {"id": str(big.id), **variables},
+            {"id": gid(SLUG, big), **variables},
             token,
         )
         assert refused["errors"][0]["extensions"] == {"code": "INVALID", "field": field}
         assert membership_reads(sql) == [], sql
     anonymous, sql = execute_in_process(
-        SLUG, "query($id: ID!) { group(id: $id) { members { id } } }", {"id": str(big.id)}, None
+        SLUG, "query($id: ID!) { group(id: $id) { members { id } } }", {"id": gid(SLUG, big)}, None
     )
     assert anonymous["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert membership_reads(sql) == [], sql
@@ -881,7 +893,7 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
     assert membership_reads(sql) == [], sql
     omitted, sql = statements(
         "query($id: ID!, $f: Int) { group(id: $id) { members(first: $f) { id } } }",
-        {"id": str(big.id)},
+        {"id": gid(SLUG, big)},
         token,
     )
     assert [m["id"] for m in omitted["data"]["group"]["members"]] == ids[:100]

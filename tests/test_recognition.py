@@ -24,7 +24,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import GraphQLClient, execute_in_process
+from tests.support import GraphQLClient, execute_in_process, gid, row_key
 
 ADD_MEMBER = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n)
   { errors { message } } }"""
@@ -77,11 +77,11 @@ def make_stage(gql: GraphQLClient, slug: str = "chongqing") -> Stage:
     admin = login(gql, slug, h.admins["team"])
     name = unique("rec")
     created = gql.region(
-        slug, CREATE_STAFF, {"g": str(h.team.id), "u": name, "c": "记录员证2026"}, token=admin
+        slug, CREATE_STAFF, {"g": gid(slug, h.team), "u": name, "c": "记录员证2026"}, token=admin
     )
     assert created["data"]["createStaffAccount"]["errors"] == [], created
     member, username = register_volunteer(slug)
-    added = gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": member.number}, token=admin)
+    added = gql.region(slug, ADD_MEMBER, {"g": gid(slug, h.team), "n": member.number}, token=admin)
     assert added["data"]["addMember"]["errors"] == [], added
     accept_invitations(slug, member.number)
     outsider, _ = register_volunteer(slug)
@@ -98,7 +98,7 @@ def stage(server) -> Stage:
 def training_input(stage: Stage, **overrides) -> dict:
     data = {
         "number": stage.member.number,
-        "groupId": str(stage.h.team.id),
+        "groupId": gid(stage.slug, stage.h.team),
         "title": "应急救护培训",
         "content": "心肺复苏、止血包扎与AED使用",
         "trainedOn": days_ago(3),
@@ -113,7 +113,7 @@ def training_input(stage: Stage, **overrides) -> dict:
 def award_input(stage: Stage, **overrides) -> dict:
     data = {
         "number": stage.member.number,
-        "groupId": str(stage.h.team.id),
+        "groupId": gid(stage.slug, stage.h.team),
         "title": "优秀志愿者",
         "awardingBody": "共青团重庆市委员会",
         "level": "MUNICIPAL",
@@ -126,7 +126,7 @@ def award_input(stage: Stage, **overrides) -> dict:
 def complaint_input(stage: Stage, **overrides) -> dict:
     data = {
         "number": stage.member.number,
-        "groupId": str(stage.h.team.id),
+        "groupId": gid(stage.slug, stage.h.team),
         "complainant": "服务对象（敬老院老人家属）",
         "content": "服务时迟到一小时且态度生硬",
         "receivedOn": days_ago(1),
@@ -285,7 +285,10 @@ def test_only_active_members_of_the_group(gql, stage, mutation, name, make_input
         result = payload(body, name)
         assert [(e["field"], e["code"]) for e in result["errors"]] == [("number", code)], result
     unknown_group = gql.region(
-        stage.slug, mutation, {"input": make_input(stage, groupId="999999")}, token=stage.admin
+        stage.slug,
+        mutation,
+        {"input": make_input(stage, groupId=gid(stage.slug, 999999, "VolunteerGroup"))},
+        token=stage.admin,
     )
     assert payload(unknown_group, name)["errors"][0]["code"] == "NOT_FOUND"
     assert counts(stage.slug) == before
@@ -333,7 +336,7 @@ def test_strangers_and_plain_volunteers_are_refused(gql, stage):
         (FILE_COMPLAINT, {"input": complaint_input(stage)}),
         (START, {"c": complaint_id}),
         (DECIDE, {"c": complaint_id, "u": True, "r": "核查属实"}),
-        (GROUP_COMPLAINTS, {"g": str(stage.h.team.id)}),
+        (GROUP_COMPLAINTS, {"g": gid(stage.slug, stage.h.team)}),
     ]
     for query, variables in requests:
         for token in (stage.member_token, district_admin):
@@ -359,7 +362,7 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
     joined = gql.region(
         slug,
         ADD_MEMBER,
-        {"g": str(stage.h.community.id), "n": stage.member.number},
+        {"g": gid(stage.slug, stage.h.community), "n": stage.member.number},
         token=community_admin,
     )
     assert joined["data"]["addMember"]["errors"] == []
@@ -429,8 +432,8 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
         assert [(e["field"], e["code"]) for e in twice["errors"]] == [("complaintId", "CONFLICT")]
     assert counts(slug) == before
     with tenant_context(region(slug)):
-        assert Complaint.objects.get(id=upheld_id).status == "upheld"
-        assert Complaint.objects.get(id=dismissed_id).status == "dismissed"
+        assert Complaint.objects.get(id=row_key(upheld_id)).status == "upheld"
+        assert Complaint.objects.get(id=row_key(dismissed_id)).status == "dismissed"
 
     def seen_by(token) -> dict[str, str]:
         body = gql.region(slug, RECORD_OF, {"n": stage.member.number}, token=token)
@@ -446,7 +449,10 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
     assert seen_by(authority(gql, slug)) == expected_staff
     # The dismissed complaint stays in the table, for the group's staff to audit.
     listed = gql.region(
-        slug, GROUP_COMPLAINTS, {"g": str(stage.h.team.id), "s": "DISMISSED"}, token=stage.admin
+        slug,
+        GROUP_COMPLAINTS,
+        {"g": gid(stage.slug, stage.h.team), "s": "DISMISSED"},
+        token=stage.admin,
     )["data"]["complaints"]
     assert listed == [
         {
@@ -456,7 +462,9 @@ def test_complaint_workflow_and_who_sees_what(gql, seed_regions):
             "decisionReason": "签到记录显示已到岗，投诉不属实",
         }
     ]
-    everything = gql.region(slug, GROUP_COMPLAINTS, {"g": str(stage.h.team.id)}, stage.recorder)
+    everything = gql.region(
+        slug, GROUP_COMPLAINTS, {"g": gid(stage.slug, stage.h.team)}, stage.recorder
+    )
     assert [c["id"] for c in everything["data"]["complaints"]] == [
         upheld_id,
         dismissed_id,
@@ -475,12 +483,12 @@ def test_yunnan_recorders_need_a_certificate(gql, seed_regions):
     volunteer, _ = register_volunteer(
         slug, idNumber=id_number(datetime.date(1990, 5, 17), "530102")
     )
-    gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+    gql.region(slug, ADD_MEMBER, {"g": gid(slug, h.team), "n": volunteer.number}, token=admin)
     accept_invitations(slug, volunteer.number)
     variables = {
         "input": {
             "number": volunteer.number,
-            "groupId": str(h.team.id),
+            "groupId": gid(slug, h.team),
             "title": "志愿服务理念与礼仪",
             "content": "志愿服务宗旨、理念与服务礼仪 (003 Art.15)",
             "trainedOn": days_ago(1),
@@ -553,7 +561,7 @@ def test_the_database_refuses_deletes_and_edits(gql, stage):
             _raw(stage.slug, sql, [complaint_id])
     with tenant_context(region(stage.slug)):
         assert Training.objects.filter(id=training_id, hours=3.5).exists()
-        assert Complaint.objects.get(id=complaint_id).status == "upheld"
+        assert Complaint.objects.get(id=row_key(complaint_id)).status == "upheld"
 
 
 LIST = """query($g: ID!, $first: Int!) { volunteers(filter: {groupId: $g}, first: $first) {
@@ -571,7 +579,7 @@ def test_a_page_of_records_costs_the_same_queries_whatever_its_size(gql, seed_re
     for _ in range(5):
         born = datetime.date(1992, 3, 4)
         volunteer, _ = register_volunteer(slug, birth=born, idNumber=id_number(born, "210902"))
-        gql.region(slug, ADD_MEMBER, {"g": str(h.team.id), "n": volunteer.number}, token=admin)
+        gql.region(slug, ADD_MEMBER, {"g": gid(slug, h.team), "n": volunteer.number}, token=admin)
         accept_invitations(slug, volunteer.number)
         numbers.append(volunteer.number)
         probe = Stage(slug, h, admin, admin, volunteer, "", None)
@@ -586,10 +594,10 @@ def test_a_page_of_records_costs_the_same_queries_whatever_its_size(gql, seed_re
         gql.region(slug, DECIDE, {"c": complaint_id, "u": True, "r": "属实"}, token=admin)
     authority_token = authority(gql, slug, level="province")
     small, small_sql = execute_in_process(
-        slug, LIST, {"g": str(h.team.id), "first": 2}, authority_token
+        slug, LIST, {"g": gid(slug, h.team), "first": 2}, authority_token
     )
     large, large_sql = execute_in_process(
-        slug, LIST, {"g": str(h.team.id), "first": 5}, authority_token
+        slug, LIST, {"g": gid(slug, h.team), "first": 5}, authority_token
     )
     assert "errors" not in large, large
     nodes = [e["node"] for e in large["data"]["volunteers"]["edges"]]

@@ -17,6 +17,7 @@ from tenants.records.models import ServiceRecord
 from tenants.records.workdays import add_working_days
 from tests.records_support import RECORD, VOLUNTEER_TOTALS, days_ago, entry, stage
 from tests.registry_support import authority, login, region, register_volunteer
+from tests.support import row_key
 
 OBJECT = """mutation($r: ID!, $why: String!) { raiseObjection(recordId: $r, reason: $why)
   { objectionId errors { field code message } } }"""
@@ -289,12 +290,13 @@ def test_amendments_not_edits_and_the_database_refuses_rewrites(gql, seed_region
     assert payload["record"]["amendments"][0]["reason"] == "扣除午休半小时"
     assert totals(gql, s, volunteer.number)["totalHours"] == "3.50"
     schema = region("chongqing").schema_name
+    key = row_key(record_id)
     with connection.cursor() as cursor:
         for statement in (
-            f"UPDATE {schema}.records_servicerecord SET hours = 9 WHERE id = {record_id}",
-            f"DELETE FROM {schema}.records_servicerecord WHERE id = {record_id}",
-            f"UPDATE {schema}.records_amendment SET hours = 1 WHERE record_id = {record_id}",
-            f"DELETE FROM {schema}.records_amendment WHERE record_id = {record_id}",
+            f"UPDATE {schema}.records_servicerecord SET hours = 9 WHERE id = {key}",
+            f"DELETE FROM {schema}.records_servicerecord WHERE id = {key}",
+            f"UPDATE {schema}.records_amendment SET hours = 1 WHERE record_id = {key}",
+            f"DELETE FROM {schema}.records_amendment WHERE record_id = {key}",
         ):
             with pytest.raises(DatabaseError), transaction.atomic():
                 cursor.execute(statement)

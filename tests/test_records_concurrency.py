@@ -16,7 +16,7 @@ from tenants.projects.models import ProjectApplication
 from tenants.records.models import ServiceRecord
 from tests.records_support import RECORD, VOLUNTEER_TOTALS, days_ago, entry, stage
 from tests.registry_support import authority, login, region, register_volunteer
-from tests.support import GraphQLClient
+from tests.support import GraphQLClient, row_key
 
 
 def together(calls: list[Callable[[], dict]]) -> list[dict]:
@@ -78,7 +78,7 @@ def test_two_confirmations_at_once_exactly_one_wins(gql, seed_regions):
         # Close publicity as the daily job does on the day after it ends (the date
         # pinned: a record's publicity end is set once, issue 10 finding 10): it moves
         # on to civil-affairs confirmation.
-        ends = ServiceRecord.objects.get(id=created["id"]).publicity_ends_on
+        ends = ServiceRecord.objects.get(id=row_key(created["id"])).publicity_ends_on
     after = (ends + datetime.timedelta(days=1)).isoformat()
     call_command("close_publicity", "--region", "530000", "--today", after)
     county_a, county_b = authority(gql, "yunnan", "county"), authority(gql, "yunnan", "county")
@@ -121,6 +121,8 @@ def test_quota_holds_under_concurrent_acceptances(gql, seed_regions):
     assert len(accepted) == 1, results
     with tenant_context(region("chongqing")):
         assert (
-            ProjectApplication.objects.filter(project_id=s.project_id, status="accepted").count()
+            ProjectApplication.objects.filter(
+                project_id=row_key(s.project_id), status="accepted"
+            ).count()
             == 1
         )

@@ -28,6 +28,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.support import gid
 
 SLUG = "chongqing"
 YUZHONG, SHAPINGBA = "500103", "500106"
@@ -96,7 +97,9 @@ def _member(gql, world: World, team: str, **overrides):
     volunteer, username = register_volunteer(SLUG, **overrides)
     admin = login(gql, SLUG, world.admins[team])
     group = getattr(world, team)
-    added = gql.region(SLUG, ADD_MEMBER, {"g": str(group.id), "n": volunteer.number}, token=admin)
+    added = gql.region(
+        SLUG, ADD_MEMBER, {"g": gid(SLUG, group), "n": volunteer.number}, token=admin
+    )
     assert added["data"]["addMember"]["membership"]["status"] == "INVITED", added
     accept_invitations(SLUG, volunteer.number)
     return volunteer, login(gql, SLUG, username)
@@ -115,7 +118,7 @@ def test_add_member_is_an_invitation_that_gives_no_power_until_accepted(gql, wor
     stranger, username = register_volunteer(SLUG, divisionCode=YUZHONG)
     admin = login(gql, SLUG, world.admins["team_a"])
     invited = gql.region(
-        SLUG, ADD_MEMBER, {"g": str(world.team_a.id), "n": stranger.number}, token=admin
+        SLUG, ADD_MEMBER, {"g": gid(SLUG, world.team_a), "n": stranger.number}, token=admin
     )
     membership = invited["data"]["addMember"]["membership"]
     assert membership["status"] == "INVITED"
@@ -147,10 +150,10 @@ def test_an_application_shows_the_group_only_what_the_applicant_shared(gql, worl
     """Finding 1: an applicant is not a member; the group sees what they chose, masked."""
     applicant, username = register_volunteer(SLUG, skills=["急救", "手语"])
     token = login(gql, SLUG, username)
-    applied = gql.region(SLUG, APPLY, {"g": str(world.team_b.id)}, token=token)
+    applied = gql.region(SLUG, APPLY, {"g": gid(SLUG, world.team_b)}, token=token)
     assert applied["data"]["applyToGroup"]["membership"]["status"] == "APPLIED"
     admin = login(gql, SLUG, world.admins["team_b"])
-    body = gql.region(SLUG, APPLICATIONS, {"g": str(world.team_b.id)}, token=admin)
+    body = gql.region(SLUG, APPLICATIONS, {"g": gid(SLUG, world.team_b)}, token=admin)
     assert "errors" not in body, body
     seen = next(
         a
@@ -203,10 +206,10 @@ def test_authority_accounts_act_in_their_own_division(gql, world):
     pending, _ = register(
         SLUG, f"域{unique('')}乙区医院志愿服务队", "non_hub", "district", world.hub_b
     )
-    refused = gql.region(SLUG, REVIEW_GROUP, {"g": str(pending.id)}, token=county_a)
+    refused = gql.region(SLUG, REVIEW_GROUP, {"g": gid(SLUG, pending)}, token=county_a)
     assert _code(refused, "reviewGroup") == "PERMISSION_DENIED"
     county_b = authority(gql, SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
-    done = gql.region(SLUG, REVIEW_GROUP, {"g": str(pending.id)}, token=county_b)
+    done = gql.region(SLUG, REVIEW_GROUP, {"g": gid(SLUG, pending)}, token=county_b)
     assert done["data"]["reviewGroup"]["group"]["review"] == "APPROVED"
 
 
@@ -264,7 +267,7 @@ def test_a_group_that_is_not_approved_holds_no_powers(gql, world):
         startsOn: "2026-12-20", endsOn: "2026-12-21", quota: 3, riskNotice: "注意安全",
         contact: "王"})
         { project { id } errors { code message } } }""",
-        {"g": str(group.id)},
+        {"g": gid(SLUG, group)},
         token=admin,
     )
     assert _code(project, "createProject") == "PERMISSION_DENIED", project
@@ -275,11 +278,13 @@ def test_a_group_that_is_not_approved_holds_no_powers(gql, world):
         """mutation($g: ID!) { createStaffAccount(groupId: $g, role: RECORDER, username: "x"""
         + unique("r")
         + """", password: "Strong-pass-2026", displayName: "记录员") { errors { code } } }""",
-        {"g": str(group.id)},
+        {"g": gid(SLUG, group)},
         token=admin,
     )
     assert _code(staff, "createStaffAccount") == "PERMISSION_DENIED"
-    invite = gql.region(SLUG, ADD_MEMBER, {"g": str(group.id), "n": volunteer.number}, token=admin)
+    invite = gql.region(
+        SLUG, ADD_MEMBER, {"g": gid(SLUG, group), "n": volunteer.number}, token=admin
+    )
     assert _code(invite, "addMember") in ("PERMISSION_DENIED", "CONFLICT")
 
 
@@ -298,7 +303,7 @@ def test_viewing_groups_see_members_read_only(gql, world):
     world.viewed = viewed
     member, _ = _member(gql, world, "viewed")
     viewer = login(gql, SLUG, world.admins["team_b"])
-    members = gql.region(SLUG, MEMBERS, {"g": str(viewed.id)}, token=viewer)
+    members = gql.region(SLUG, MEMBERS, {"g": gid(SLUG, viewed)}, token=viewer)
     assert member.number in {m["volunteer"]["number"] for m in members["data"]["group"]["members"]}
     assert gql.region(SLUG, VOLUNTEER, {"n": member.number}, token=viewer)["data"]["volunteer"]
     for query, name in ((REVEAL, "revealPersonalInfo"), (SET_STATUS, "setVolunteerStatus")):
@@ -306,7 +311,7 @@ def test_viewing_groups_see_members_read_only(gql, world):
         assert _code(body, name) == "PERMISSION_DENIED"
     # A group that is not a viewing group sees nothing.
     outsider = login(gql, SLUG, world.admins["hub_b"])
-    refused = gql.region(SLUG, MEMBERS, {"g": str(viewed.id)}, token=outsider)
+    refused = gql.region(SLUG, MEMBERS, {"g": gid(SLUG, viewed)}, token=outsider)
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
 
 
@@ -335,13 +340,13 @@ def test_a_legal_person_is_reviewed_by_its_registration_authority(gql, world):
             certificate_upload=SimpleUploadedFile("c.png", _png(), "image/png"),
         )
     other = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区文明办")
-    refused = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=other)
+    refused = gql.region(SLUG, REVIEW_GROUP, {"g": gid(SLUG, group)}, token=other)
     assert _code(refused, "reviewGroup") == "PERMISSION_DENIED"
     city = authority(gql, SLUG)  # the whole region, but not this group's 登记机关
-    by_city = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=city)
+    by_city = gql.region(SLUG, REVIEW_GROUP, {"g": gid(SLUG, group)}, token=city)
     assert _code(by_city, "reviewGroup") == "PERMISSION_DENIED"
     own = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
-    done = gql.region(SLUG, REVIEW_GROUP, {"g": str(group.id)}, token=own)
+    done = gql.region(SLUG, REVIEW_GROUP, {"g": gid(SLUG, group)}, token=own)
     assert done["data"]["reviewGroup"]["group"]["review"] == "APPROVED"
 
 
@@ -442,7 +447,7 @@ def test_a_hub_gives_no_more_powers_than_it_holds(gql):
     cannot hand it 区域内志愿者管理, which it lacks; the authority can."""
     h = hierarchy(SLUG)
     town = login(gql, SLUG, h.admins["town"])
-    variables = {"g": str(h.community.id)}
+    variables = {"g": gid(SLUG, h.community)}
     beyond = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "高级团体组"}, token=town)
     assert _code(beyond, "setPermissionGroup") == "PERMISSION_DENIED", beyond
     within = gql.region(SLUG, SET_PERMISSION_GROUP, {**variables, "p": "中级团体组"}, token=town)
@@ -464,7 +469,7 @@ def _hub_input(name: str, liaison, **extra) -> dict:
         "kind": "HUB",
         "level": "DISTRICT",
         "registrationStatus": "UNREGISTERED",
-        "liaisonGroupId": str(liaison.id),
+        "liaisonGroupId": gid(SLUG, liaison),
         "responsiblePerson": "王",
         "contactPerson": "赵",
         "contactPhone": "02361234567",
@@ -496,7 +501,7 @@ def test_a_district_hub_sits_in_its_county_and_a_migrated_one_reaches_nobody(gql
     assert _code(body, "revealPersonalInfo") == "PERMISSION_DENIED"
     # Placing it: not by another county's authority; by the city's, within the liaison.
     county_b = authority(gql, SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
-    variables = {"g": str(hub.id), "d": SHAPINGBA}
+    variables = {"g": gid(SLUG, hub), "d": SHAPINGBA}
     denied = gql.region(SLUG, SET_GROUP_DIVISION, variables, token=county_b)
     assert _code(denied, "setGroupDivision") == "PERMISSION_DENIED"
     city = authority(gql, SLUG)
@@ -513,7 +518,7 @@ def test_an_invitee_shows_nothing_and_others_see_only_active_memberships(gql, wo
     admin_b = login(gql, SLUG, world.admins["team_b"])
     invite = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n) {
       membership { status applicant { name } volunteer { name } } errors { code } } }"""
-    body = gql.region(SLUG, invite, {"g": str(world.team_b.id), "n": stranger.number},
+    body = gql.region(SLUG, invite, {"g": gid(SLUG, world.team_b), "n": stranger.number},
                       token=admin_b)  # fmt: skip
     assert body["data"]["addMember"]["membership"] == {
         "status": "INVITED",
@@ -521,7 +526,7 @@ def test_an_invitee_shows_nothing_and_others_see_only_active_memberships(gql, wo
         "volunteer": None,
     }
     member, token = _member(gql, world, "team_a")
-    gql.region(SLUG, APPLY, {"g": str(world.team_b.id)}, token=token)  # shares SKILLS
+    gql.region(SLUG, APPLY, {"g": gid(SLUG, world.team_b)}, token=token)  # shares SKILLS
     admin_a = login(gql, SLUG, world.admins["team_a"])
     seen = gql.region(
         SLUG,
@@ -537,7 +542,7 @@ def test_an_invitee_shows_nothing_and_others_see_only_active_memberships(gql, wo
     # The group's overseers (here the city's authority) see the application, not what
     # the applicant shared with the group.
     city = authority(gql, SLUG)
-    overseen = gql.region(SLUG, APPLICATIONS, {"g": str(world.team_b.id)}, token=city)
+    overseen = gql.region(SLUG, APPLICATIONS, {"g": gid(SLUG, world.team_b)}, token=city)
     (row,) = [
         a
         for a in overseen["data"]["group"]["applications"]
@@ -560,6 +565,6 @@ def test_pending_viewing_groups_are_not_shown(gql, world):
     )
     viewed = approve(SLUG, viewed)
     body = gql.region(SLUG, "query($g: ID!) { group(id: $g) { viewingGroups { name } } }",
-                      {"g": str(viewed.id)})  # fmt: skip
+                      {"g": gid(SLUG, viewed)})  # fmt: skip
     names = [g["name"] for g in body["data"]["group"]["viewingGroups"]]
     assert names == [world.team_a.name]

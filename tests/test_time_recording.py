@@ -29,7 +29,7 @@ from tests.records_support import (
     stage,
 )
 from tests.registry_support import authority, login, region, register_volunteer, unique
-from tests.support import city_name, execute_in_process, unique_city_code
+from tests.support import city_name, execute_in_process, gid, row_key, unique_city_code
 
 CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
 CHECK_IN = """mutation($p: ID!, $c: String!) { checkIn(projectId: $p, cardCode: $c)
@@ -62,7 +62,7 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
         body = gql.region(
             "chongqing",
             CREATE_PROJECT,
-            {"g": str(s.h.team.id), "input": {**base, **bad}},
+            {"g": gid(s.slug, s.h.team), "input": {**base, **bad}},
             token=s.admin,
         )
         assert field in {e["field"] for e in body["data"]["createProject"]["errors"]}
@@ -71,7 +71,7 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
     created = gql.region(
         "chongqing",
         CREATE_PROJECT,
-        {"g": str(s.h.district.id), "input": base},
+        {"g": gid(s.slug, s.h.district), "input": base},
         token=district_admin,
     )["data"]["createProject"]["project"]
     assert created["status"] == "draft"
@@ -79,7 +79,7 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
     assert published["data"]["submitProject"]["project"]["status"] == "ongoing"
     # The team's own project waits for review by its liaison group.
     team_project = gql.region(
-        "chongqing", CREATE_PROJECT, {"g": str(s.h.team.id), "input": base}, token=s.admin
+        "chongqing", CREATE_PROJECT, {"g": gid(s.slug, s.h.team), "input": base}, token=s.admin
     )["data"]["createProject"]["project"]
     pending = gql.region("chongqing", SUBMIT, {"p": team_project["id"]}, token=s.admin)
     assert pending["data"]["submitProject"]["project"]["status"] == "pending_review"
@@ -87,7 +87,7 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
     # admins), by id and in the team's list alike; not by anyone else.
     seen = """query($g: ID!, $p: ID!) { project(id: $p) { id }
       group(id: $g) { projects { id } } }"""
-    variables = {"g": str(s.h.team.id), "p": team_project["id"]}
+    variables = {"g": gid(s.slug, s.h.team), "p": team_project["id"]}
     for token in (s.admin, district_admin):
         both = gql.region("chongqing", seen, variables, token=token)["data"]
         assert both["project"] == {"id": team_project["id"]}
@@ -160,7 +160,7 @@ def test_qr_check_in_and_out_records_the_hours_between(gql, seed_regions):
     with tenant_context(region("chongqing")):
         closed = CheckIn.objects.get(volunteer=volunteer)
         assert closed.checked_out_at is not None
-        assert str(closed.record_id) == out["record"]["id"]
+        assert gid("chongqing", closed.record_id, "ServiceRecord") == out["record"]["id"]
     # Scanned by mistake: the recorder cancels the check-in; nothing is recorded.
     variables = {"p": s.project_id, "c": card["code"]}
     again = gql.region("chongqing", CHECK_IN, variables, token=s.recorder)["data"]["checkIn"]
@@ -190,7 +190,7 @@ def _scanner(gql, s):
     with tenant_context(target):
         recorder = accounts.authenticate(s.recorder, target.code)
     return {
-        "project_id": int(s.project_id),
+        "project_id": row_key(s.project_id),
         "code": code["data"]["myCard"]["code"],
         "principal": recorder,
         "policy": target.get_policy(),
@@ -337,7 +337,7 @@ def test_correction_requests_amend_or_decline(gql, seed_regions):
     asked = gql.region(
         "chongqing",
         CORRECTION,
-        {"g": str(s.h.team.id), "d": "实际服务到11点", "r": created["id"]},
+        {"g": gid(s.slug, s.h.team), "d": "实际服务到11点", "r": created["id"]},
         token=own,
     )["data"]["requestCorrection"]["request"]
     policy = region("chongqing").get_policy()
@@ -353,7 +353,10 @@ def test_correction_requests_amend_or_decline(gql, seed_regions):
     again = gql.region("chongqing", amend, {"q": asked["id"]}, token=s.recorder)
     assert again["data"]["amendForCorrection"]["errors"][0]["code"] == "CONFLICT"
     missing = gql.region(
-        "chongqing", CORRECTION, {"g": str(s.h.team.id), "d": "上周六的活动没有记录"}, token=own
+        "chongqing",
+        CORRECTION,
+        {"g": gid(s.slug, s.h.team), "d": "上周六的活动没有记录"},
+        token=own,
     )["data"]["requestCorrection"]["request"]
     decline = """mutation($q: ID!, $why: String!) { declineCorrection(requestId: $q, reason: $why)
       { request { status decisionReason } errors { field code } } }"""
@@ -472,7 +475,7 @@ def test_nested_records_are_n_plus_one_free(gql, seed_regions):
         answer, statements = execute_in_process("hubei", NESTED, {"g": group_id}, authority_token)
         return len(statements), answer
 
-    big_count, big = count_for(str(s.h.team.id))
+    big_count, big = count_for(gid(s.slug, s.h.team))
     small = stage(gql, "hubei", participants=1)
     gql.region(
         "hubei",
@@ -484,7 +487,7 @@ def test_nested_records_are_n_plus_one_free(gql, seed_regions):
         },
         token=small.recorder,
     )
-    small_count, small_body = count_for(str(small.h.team.id))
+    small_count, small_body = count_for(gid(small.slug, small.h.team))
     assert len(big["data"]["volunteers"]["edges"]) == 4
     assert (
         sum(len(e["node"]["records"]["edges"]) for e in big["data"]["volunteers"]["edges"])

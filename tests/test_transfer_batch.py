@@ -27,6 +27,7 @@ from tests.registry_support import (
     principal_of_account,
     region,
 )
+from tests.support import gid
 from tests.test_interop import CONSENT, REQUEST
 
 pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
@@ -79,7 +80,12 @@ def _other_county() -> str:
 
 
 def _ask(gql, token, group_id, numbers=None, to="530000"):
-    variables = {"g": str(group_id), "to": to, "why": "区划调整，整建制转移", "n": numbers}
+    variables = {
+        "g": gid("chongqing", group_id, "VolunteerGroup"),
+        "to": to,
+        "why": "区划调整，整建制转移",
+        "n": numbers,
+    }
     return gql.region("chongqing", REQUEST_GROUP, variables, token=token)
 
 

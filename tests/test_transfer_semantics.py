@@ -33,6 +33,7 @@ from tenants.volunteers.models import Volunteer
 from tests.interop_support import assert_audit_clean
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import authority, hierarchy, login, region
+from tests.support import row_key
 from tests.test_interop import CONSENT, REJECT, REQUEST, moving_volunteer
 
 pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
@@ -114,12 +115,12 @@ def test_a_record_in_publicity_at_consent_counts_once_at_the_destination(gql, se
     # The source's publicity ends: the record, frozen at consent, does not count there.
     end_publicity("yunnan")
     with tenant_context(region("yunnan")):
-        left = ServiceRecord.objects.get(id=source_id)
+        left = ServiceRecord.objects.get(id=row_key(source_id))
         assert left.state == RecordState.IN_PUBLICITY and left.counted_at is None
     chongqing = authority(gql, "chongqing", "province")
     arrived = records_of(gql, "chongqing", chongqing, volunteer.number)
     assert [(r["state"], r["originRecordId"], r["hours"]) for r in arrived] == [
-        ("IN_PUBLICITY", source_id, "3.00")
+        ("IN_PUBLICITY", str(row_key(source_id)), "3.00")
     ]
     assert arrived[0]["publicityEndsOn"] == recorded["record"]["publicityEndsOn"]
     assert_audit_clean()  # pending at the destination, held once
@@ -145,7 +146,10 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
     end_publicity("yunnan")  # 云南: publicity, then county civil affairs confirms
     in_publicity = record(gql, s, volunteer, 3, 3)["record"]["id"]
     with tenant_context(region("yunnan")):
-        assert ServiceRecord.objects.get(id=waiting).state == RecordState.AWAITING_CONFIRMATION
+        assert (
+            ServiceRecord.objects.get(id=row_key(waiting)).state
+            == RecordState.AWAITING_CONFIRMATION
+        )
     token = login(gql, "yunnan", username)
     moving = transfer(gql, "yunnan", token, "500000", offline=True)
     assert moving["state"] == "exported"  # on its way as a file: frozen at the source
@@ -159,15 +163,20 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
     assert confirmed["data"]["confirmRecord"]["errors"][0]["code"] == "CONFLICT", confirmed
     end_publicity("yunnan")
     with tenant_context(region("yunnan")):
-        assert ServiceRecord.objects.get(id=in_publicity).state == RecordState.IN_PUBLICITY
+        assert ServiceRecord.objects.get(id=row_key(in_publicity)).state == RecordState.IN_PUBLICITY
         # The database refuses what a path around the services would do.
         with pytest.raises(IntegrityError), transaction.atomic():
-            ServiceRecord.objects.filter(id=waiting).update(
+            ServiceRecord.objects.filter(id=row_key(waiting)).update(
                 state=RecordState.COUNTED, counted_at=timezone.now()
             )
         with pytest.raises(IntegrityError), transaction.atomic():
-            Amendment.objects.create(record_id=in_publicity, reason="x", amended_by="sql")
-        assert Amendment.objects.filter(record_id__in=[waiting, in_publicity]).count() == 0
+            Amendment.objects.create(record_id=row_key(in_publicity), reason="x", amended_by="sql")
+        assert (
+            Amendment.objects.filter(
+                record_id__in=[row_key(waiting), row_key(in_publicity)]
+            ).count()
+            == 0
+        )
         envelope = at_rest.clear(Transfer.objects.get(public_id=moving["id"]).package)
     assert_audit_clean()  # in transit
     # The destination imports the file: both records arrive in their state, the
@@ -197,9 +206,11 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
     arrived = {
         r["originRecordId"]: r for r in records_of(gql, "chongqing", chongqing, volunteer.number)
     }
-    assert arrived[waiting]["state"] == "AWAITING_CONFIRMATION"
-    assert arrived[in_publicity]["state"] == "IN_PUBLICITY"
-    done = gql.region("chongqing", CONFIRM, {"r": arrived[waiting]["id"]}, token=chongqing)
+    assert arrived[str(row_key(waiting))]["state"] == "AWAITING_CONFIRMATION"
+    assert arrived[str(row_key(in_publicity))]["state"] == "IN_PUBLICITY"
+    done = gql.region(
+        "chongqing", CONFIRM, {"r": arrived[str(row_key(waiting))]["id"]}, token=chongqing
+    )
     assert done["data"]["confirmRecord"]["record"]["state"] == "COUNTED", done
     assert_audit_clean()
 
@@ -283,7 +294,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
         == []
     )
     with tenant_context(region("yunnan")):
-        original = ServiceRecord.objects.get(id=first)
+        original = ServiceRecord.objects.get(id=row_key(first))
     token = login(gql, "yunnan", username)
     assert transfer(gql, "yunnan", token, "500000")["state"] == "completed"
     # Same username, same password, the same day: no re-registration.
@@ -294,7 +305,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     [node] = [e["node"] for e in me["volunteer"]["records"]["edges"]]
     assert node["hours"] == "1.50" and node["state"] == "COUNTED"
     assert node["originRegionCode"] == "530000" and node["originRegionName"] == "云南省"
-    assert node["originRecordId"] == first and node["originHours"] == "2.00"
+    assert node["originRecordId"] == str(row_key(first)) and node["originHours"] == "2.00"
     assert node["originConfirmedBy"] == original.confirmed_by != ""
     assert datetime.datetime.fromisoformat(node["originCountedAt"]) == original.counted_at
     # The certificate names the origin region and keeps each record's provenance.
@@ -304,7 +315,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     assert row.origin_region == "云南省"
     assert row.origin_records == (
         {
-            "originRecordId": first,
+            "originRecordId": str(row_key(first)),
             "originalHours": "2.00",
             "countedAt": original.counted_at.isoformat(),
             "confirmedBy": original.confirmed_by,
@@ -317,7 +328,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     [later] = records_of(gql, "fuxin", fuxin, volunteer.number)
     assert (later["originRegionName"], later["originRecordId"], later["originHours"]) == (
         "云南省",
-        first,
+        str(row_key(first)),
         "2.00",
     )
     assert login(gql, "fuxin", username)

@@ -26,7 +26,7 @@ from tests.registry_support import (
     unique,
     volunteer_input,
 )
-from tests.support import execute_in_process
+from tests.support import execute_in_process, gid
 
 
 def counts(slug: str) -> tuple[int, int, int]:
@@ -171,7 +171,10 @@ def test_group_registers_a_volunteer_directly_into_the_group(gql, seed_regions):
     token = login(gql, "chongqing", h.admins["team"])
     data = volunteer_input(username="", password="")
     body = gql.region(
-        "chongqing", REGISTER_VOLUNTEER, {"input": data, "groupId": str(h.team.id)}, token=token
+        "chongqing",
+        REGISTER_VOLUNTEER,
+        {"input": data, "groupId": gid("chongqing", h.team)},
+        token=token,
     )
     payload = body["data"]["registerVolunteer"]
     assert payload["errors"] == []
@@ -180,7 +183,9 @@ def test_group_registers_a_volunteer_directly_into_the_group(gql, seed_regions):
     ]
     # Without a token the group route is refused as an access error.
     refused = gql.region(
-        "chongqing", REGISTER_VOLUNTEER, {"input": volunteer_input(), "groupId": str(h.team.id)}
+        "chongqing",
+        REGISTER_VOLUNTEER,
+        {"input": volunteer_input(), "groupId": gid("chongqing", h.team)},
     )
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
@@ -202,7 +207,9 @@ def test_reveal_is_allowed_to_the_right_roles_and_logged(gql, seed_regions):
     assert denied["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     add = """mutation($g: ID!, $n: String!) { addMember(groupId: $g, number: $n) {
         membership { status } errors { message } } }"""
-    added = gql.region("chongqing", add, {"g": str(h.team.id), "n": number}, token=team_admin)
+    added = gql.region(
+        "chongqing", add, {"g": gid("chongqing", h.team), "n": number}, token=team_admin
+    )
     assert added["data"]["addMember"]["membership"] == {"status": "INVITED"}
     # An invitation gives the group nothing over the volunteer (issue 10 finding 1).
     early = gql.region("chongqing", REVEAL, {"n": number, "r": "核对"}, token=team_admin)
@@ -396,11 +403,11 @@ def test_query_counts_do_not_grow_with_page_size(gql, seed_regions):
             "liaoning",
             """mutation($g: ID!, $n: String!) { addMember(groupId: $g,
             number: $n) { errors { message } } }""",
-            {"g": str(h.team.id), "n": volunteer.number},
+            {"g": gid("liaoning", h.team), "n": volunteer.number},
             token=team_admin,
         )
         accept_invitations("liaoning", volunteer.number)
-    filter_ = {"groupId": str(h.team.id)}
+    filter_ = {"groupId": gid("liaoning", h.team)}
     small, small_sql = execute_in_process(
         "liaoning", VOLUNTEERS, {"f": filter_, "first": 2}, authority_token
     )

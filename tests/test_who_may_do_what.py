@@ -69,7 +69,7 @@ from tests.registry_support import (
     unique,
     volunteer_input,
 )
-from tests.support import REPO, GraphQLClient
+from tests.support import REPO, GraphQLClient, gid, row_key
 
 SLUG = "chongqing"
 YUZHONG, SHAPINGBA = "500103", "500106"
@@ -295,7 +295,7 @@ class World:
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
-        return str(record.id)
+        return gid(SLUG, record)
 
     def objection(self) -> str:
         record = self.record(then="publicity")
@@ -306,10 +306,10 @@ class World:
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
-        return str(objection.id)
+        return gid(SLUG, objection)
 
     def awaiting(self) -> str:
-        return str(self.record(then="awaiting").id)
+        return gid(SLUG, self.record(then="awaiting"))
 
     def correction(self) -> str:
         with tenant_context(self.region):
@@ -320,7 +320,7 @@ class World:
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
-        return str(request.id)
+        return gid(SLUG, request)
 
     def star_application(self, volunteer=None) -> str:
         volunteer = volunteer or self.new_member()
@@ -330,7 +330,7 @@ class World:
             application = stars.apply_for_star(
                 1, self.team.id, principal=self.as_volunteer(volunteer), policy=self.policy
             )
-        return str(application.id)
+        return gid(SLUG, application)
 
     def complaint(self, investigating: bool = False) -> str:
         with tenant_context(self.region):
@@ -343,7 +343,7 @@ class World:
             )
             if investigating:
                 recognition.start_investigation(complaint.id, principal=self.admin("team"))
-        return str(complaint.id)
+        return gid(SLUG, complaint)
 
     def certificate(self) -> str:
         with tenant_context(self.region):
@@ -359,13 +359,13 @@ class World:
                 _draft(unique("表项目"), self.today, self.today),
                 principal=self.admin("team"),
             )
-        return str(project.id)
+        return gid(SLUG, project)
 
     def pending_project(self) -> str:
         project_id = self.draft()
         with tenant_context(self.region):
             projects.submit_project(
-                int(project_id), principal=self.admin("team"), policy=self.policy
+                row_key(project_id), principal=self.admin("team"), policy=self.policy
             )
         return project_id
 
@@ -390,14 +390,14 @@ class World:
             application = projects.apply(
                 self.open.id, principal=self.as_volunteer(self.new_outsider())
             )
-        return str(application.id)
+        return gid(SLUG, application)
 
     def team_application(self) -> str:
         with tenant_context(self.region):
             membership = groups.apply_to_group(
                 self.team.id, principal=self.as_volunteer(self.new_outsider())
             )
-        return str(membership.id)
+        return gid(SLUG, membership)
 
     def pending_group(self) -> str:
         """A group under the 渝中 hub, waiting for review (registered by the hub's admin)."""
@@ -413,7 +413,7 @@ class World:
         )
         with tenant_context(self.region):
             group = groups.register_group(data, principal=self.admin("hub_a"), policy=self.policy)
-        return str(group.id)
+        return gid(SLUG, group)
 
     def card(self, volunteer) -> str:
         with tenant_context(self.region):
@@ -554,14 +554,14 @@ def world(server) -> World:
     join_group(SLUG, gs["side"], member.number, admins["side"])
     with tenant_context(w.region):
         mine = w.principal(applicant_name)
-        w.application = str(groups.apply_to_group(gs["team"].id, principal=mine).id)
+        w.application = gid(SLUG, groups.apply_to_group(gs["team"].id, principal=mine))
         groups.apply_to_group(gs["side"].id, principal=mine)
         # After join_group (which accepts every open invitation): an invitation the
         # member has not answered.
         invited = groups.add_member(
             gs["hub_a"].id, member.number, principal=w.admin("hub_a"), policy=w.policy
         )
-        w.invitation = str(invited.id)
+        w.invitation = gid(SLUG, invited)
 
     # Projects of the team: a draft, one under review, one open for applications,
     # one going on (started 60 days ago) to record at.
@@ -577,7 +577,7 @@ def world(server) -> World:
     # Records of the member, in each state a row needs.
     w.counted = w.record()
     w.declared_id = w.declared()
-    w.publicity_id = str(w.record(then="publicity").id)
+    w.publicity_id = gid(SLUG, w.record(then="publicity"))
     w.objection_id = w.objection()
     w.awaiting_id = w.awaiting()
     w.correction_id = w.correction()
@@ -670,7 +670,7 @@ def _training(w):
     return {
         "input": {
             "number": w.member.number,
-            "groupId": str(w.team.id),
+            "groupId": gid(SLUG, w.team),
             "title": "急救培训",
             "content": "心肺复苏",
             "trainedOn": w.today.isoformat(),
@@ -684,7 +684,7 @@ def _award(w):
     return {
         "input": {
             "number": w.member.number,
-            "groupId": str(w.team.id),
+            "groupId": gid(SLUG, w.team),
             "title": "优秀志愿者",
             "awardingBody": "渝中区志愿者协会",
             "level": "COUNTY",
@@ -697,7 +697,7 @@ def _complaint(w):
     return {
         "input": {
             "number": w.member.number,
-            "groupId": str(w.team.id),
+            "groupId": gid(SLUG, w.team),
             "complainant": "服务对象",
             "content": "服务时迟到",
             "receivedOn": w.today.isoformat(),
@@ -722,7 +722,7 @@ def _group_input(w, actor, fresh) -> dict:
             "responsiblePerson": "王负责",
             "contactPerson": "赵联系",
             "contactPhone": "02361234567",
-            "liaisonGroupId": str(w.orgs["hub_a"].id),
+            "liaisonGroupId": gid(SLUG, w.orgs["hub_a"]),
             "adminUsername": unique("adm"),
             "adminPassword": PASSWORD,
         }
@@ -760,7 +760,7 @@ def _shared_batch(w) -> str:
 
 def _group_transfer(w, actor, fresh) -> dict:
     number = w.new_member().number if fresh else w.member.number
-    return {"g": str(w.team.id), "n": [number]}
+    return {"g": gid(SLUG, w.team), "n": [number]}
 
 
 def _moved_package(w, actor, fresh) -> dict:
@@ -791,7 +791,7 @@ PUBLIC = [
 ]
 
 NUMBER = fixed(lambda w: {"n": w.member.number})
-TEAM = fixed(lambda w: {"g": str(w.team.id)})
+TEAM = fixed(lambda w: {"g": gid(SLUG, w.team)})
 VOLUNTEERS = ("member", "applicant", "stranger")
 
 QUERIES = [
@@ -800,6 +800,26 @@ QUERIES = [
         "volunteer",
         "query($n: String!) { volunteer(number: $n) { number } }",
         NUMBER,
+        who("member", "group_admin", "city"),
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        fixed(lambda w: {"id": gid(SLUG, w.member)}),
+        who("member", "group_admin", "city"),
+        label="volunteer",
+    ),
+    Row(
+        "node",
+        "query($id: ID!) { node(id: $id) { id } }",
+        fixed(lambda w: {"id": w.pending_group_id}),
+        who("city", default=NULL, anonymous=NULL),
+        label="pending group",
+    ),
+    Row(
+        "nodes",
+        "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+        fixed(lambda w: {"ids": [gid(SLUG, w.member)]}),
         who("member", "group_admin", "city"),
     ),
     Row(
@@ -932,7 +952,10 @@ MUTATIONS = [
             "$input: RegisterVolunteerInput!, $g: ID",
             "input: $input, groupId: $g",
         ),
-        lambda w, a, fresh: {"input": _volunteer_input(w, own_account=False), "g": str(w.team.id)},
+        lambda w, a, fresh: {
+            "input": _volunteer_input(w, own_account=False),
+            "g": gid(SLUG, w.team),
+        },
         who("group_admin"),
         label="into a group",
     ),
@@ -990,7 +1013,7 @@ MUTATIONS = [
     Row(
         "applyToGroup",
         m("applyToGroup", "$g: ID!", "groupId: $g, share: [SKILLS]"),
-        fixed(lambda w: {"g": str(w.orgs["open"].id)}),
+        fixed(lambda w: {"g": gid(SLUG, w.orgs["open"])}),
         who(*VOLUNTEERS),
     ),
     Row(
@@ -1009,7 +1032,7 @@ MUTATIONS = [
         "addMember",
         m("addMember", "$g: ID!, $n: String!", "groupId: $g, number: $n"),
         lambda w, a, fresh: {
-            "g": str(w.team.id),
+            "g": gid(SLUG, w.team),
             "n": (w.new_outsider() if fresh else w.stranger).number,
         },
         who("group_admin"),
@@ -1017,7 +1040,7 @@ MUTATIONS = [
     Row(
         "leaveGroup",
         m("leaveGroup", "$g: ID!", "groupId: $g"),
-        fixed(lambda w: {"g": str(w.orgs["side"].id)}),
+        fixed(lambda w: {"g": gid(SLUG, w.orgs["side"])}),
         who("member", "applicant", stranger=NOT_FOUND),
         label="self",
     ),
@@ -1025,7 +1048,7 @@ MUTATIONS = [
         "leaveGroup",
         m("leaveGroup", "$g: ID!, $n: String", "groupId: $g, number: $n"),
         lambda w, a, fresh: {
-            "g": str(w.team.id),
+            "g": gid(SLUG, w.team),
             "n": (w.new_member() if fresh else w.member).number,
         },
         who("group_admin"),
@@ -1039,7 +1062,7 @@ MUTATIONS = [
             f'groupId: $g, role: RECORDER, username: $u, password: "{PASSWORD}", '
             'displayName: "记录员"',
         ),
-        lambda w, a, fresh: {"g": str(w.team.id), "u": unique("rec")},
+        lambda w, a, fresh: {"g": gid(SLUG, w.team), "u": unique("rec")},
         who("group_admin"),
     ),
     # projects
@@ -1047,7 +1070,7 @@ MUTATIONS = [
         "createProject",
         m("createProject", "$g: ID!, $input: ProjectInput!", "groupId: $g, input: $input"),
         lambda w, a, fresh: {
-            "g": str(w.team.id),
+            "g": gid(SLUG, w.team),
             "input": {
                 "name": unique("表项目"),
                 "category": "COMMUNITY_SERVICE",
@@ -1077,7 +1100,7 @@ MUTATIONS = [
     Row(
         "applyToProject",
         m("applyToProject", "$p: ID!", "projectId: $p"),
-        fixed(lambda w: {"p": str(w.open.id)}),
+        fixed(lambda w: {"p": gid(SLUG, w.open)}),
         who(*VOLUNTEERS),
     ),
     Row(
@@ -1094,13 +1117,13 @@ MUTATIONS = [
             "$p: ID!, $n: String!, $input: RecordInput!",
             "projectId: $p, number: $n, input: $input",
         ),
-        lambda w, a, fresh: {"p": str(w.live.id), "n": w.member.number, "input": w.slot()[0]},
+        lambda w, a, fresh: {"p": gid(SLUG, w.live), "n": w.member.number, "input": w.slot()[0]},
         who("group_admin"),
     ),
     Row(
         "declareHours",
         m("declareHours", "$p: ID!, $input: RecordInput!", "projectId: $p, input: $input"),
-        lambda w, a, fresh: {"p": str(w.live.id), "input": w.slot()[0]},
+        lambda w, a, fresh: {"p": gid(SLUG, w.live), "input": w.slot()[0]},
         who("member", applicant=CONFLICT, stranger=CONFLICT),
     ),
     Row(
@@ -1113,7 +1136,7 @@ MUTATIONS = [
         "checkIn",
         m("checkIn", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
         lambda w, a, fresh: {
-            "p": str(w.live.id),
+            "p": gid(SLUG, w.live),
             "c": w.card(w.new_member() if fresh else w.member),
         },
         who("group_admin"),
@@ -1122,7 +1145,7 @@ MUTATIONS = [
         "cancelCheckIn",
         m("cancelCheckIn", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
         lambda w, a, fresh: {
-            "p": str(w.live.id),
+            "p": gid(SLUG, w.live),
             "c": w.checked_in() if fresh else w.card(w.member),
         },
         who("group_admin"),
@@ -1131,7 +1154,7 @@ MUTATIONS = [
         "checkOut",
         m("checkOut", "$p: ID!, $c: String!", "projectId: $p, cardCode: $c"),
         lambda w, a, fresh: {
-            "p": str(w.live.id),
+            "p": gid(SLUG, w.live),
             "c": w.checked_in(hours_ago=2) if fresh else w.card(w.member),
         },
         who("group_admin"),
@@ -1162,7 +1185,7 @@ MUTATIONS = [
             "$r: ID!",
             'recordId: $r, changes: {content: "陪伴老人、读报"}, reason: "补充服务内容"',
         ),
-        fixed(lambda w: {"r": str(w.counted.id)}),
+        fixed(lambda w: {"r": gid(SLUG, w.counted)}),
         who("group_admin"),
     ),
     Row(
@@ -1190,7 +1213,7 @@ MUTATIONS = [
         ),
         lambda w, a, fresh: {
             "q": w.correction() if fresh else w.correction_id,
-            "p": str(w.live.id),
+            "p": gid(SLUG, w.live),
             "input": w.slot()[0],
         },
         who("group_admin"),
@@ -1248,13 +1271,13 @@ MUTATIONS = [
     Row(
         "uploadGroupSeal",
         m("uploadGroupSeal", "$g: ID!, $seal: Upload!", "groupId: $g, seal: $seal"),
-        fixed(lambda w: {"g": str(w.team.id), "seal": File("seal.png", _png(), "image/png")}),
+        fixed(lambda w: {"g": gid(SLUG, w.team), "seal": File("seal.png", _png(), "image/png")}),
         who("group_admin"),
     ),
     Row(
         "issueCertificate",
         m("issueCertificate", "$n: String!, $g: ID!", "number: $n, groupId: $g"),
-        fixed(lambda w: {"n": w.member.number, "g": str(w.team.id)}),
+        fixed(lambda w: {"n": w.member.number, "g": gid(SLUG, w.team)}),
         who("member", "group_admin"),
     ),
     Row(

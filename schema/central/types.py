@@ -9,6 +9,8 @@ import strawberry
 
 from central import models
 from central.divisions import division_level, divisions_within
+from schema.identity import CENTRAL, global_id
+from schema.node import Node
 from schema.policy_types import RegionPolicy, policy_type
 
 
@@ -32,7 +34,7 @@ class Division:
 
 
 @strawberry.type(description="A province or city (地区): one schema-isolated tenant.")
-class Region:
+class Region(Node):
     code: str = strawberry.field(description="GB/T 2260 administrative division code.")
     name: str
     level: RegionLevel
@@ -42,6 +44,11 @@ class Region:
     created_at: datetime.datetime
     updated_at: datetime.datetime
     _model: strawberry.Private[models.Region]
+
+    @strawberry.field(description="Opaque, stable and unique across types and regions.")
+    def id(self) -> strawberry.ID:
+        # Central's object: the same id on central's API and on the region's own.
+        return strawberry.ID(global_id("Region", self.code, schema=CENTRAL))
 
     @strawberry.field
     def parent(self) -> Region | None:

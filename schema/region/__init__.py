@@ -11,6 +11,7 @@ from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
+from schema.region.nodes import NodeQuery
 from schema.region.oversight import OversightQuery
 from schema.region.queries import RegionQuery
 from schema.region.recognition import RecognitionMutation, RecognitionQuery
@@ -23,6 +24,7 @@ QUERIES = (
     CertificatesQuery,
     InteropQuery,
     OversightQuery,
+    NodeQuery,
 )
 MUTATIONS = (
     RegionMutation,

@@ -35,14 +35,18 @@ def caller(info: Info):
     return principal_of(info), policy_of(info)
 
 
-def parse_id(value, field: str = "id") -> int:
-    """A numeric id from a GraphQL ``ID``, or a typed INVALID error."""
-    from central.errors import InvalidInput
+def parse_id(value, kind: str, field: str = "id") -> int:
+    """The row key of a ``kind`` object's id (schema/identity.py): a typed INVALID
+    error for anything else, NOT_FOUND for another region's id."""
+    from central.errors import InvalidInput, NotFound
+    from schema.identity import ElsewhereId, NotAnId, local_key
 
     try:
-        return key_in_range(int(value))
-    except (TypeError, ValueError):
-        raise InvalidInput("not an id", field=field) from None
+        return key_in_range(int(local_key(value, (kind,))))
+    except ElsewhereId:
+        raise NotFound(f"no such {kind} in this region", field=field) from None
+    except (NotAnId, TypeError, ValueError):
+        raise InvalidInput(f"not an id of a {kind}", field=field) from None
 
 
 def key_in_range(key: int) -> int:
@@ -52,3 +56,14 @@ def key_in_range(key: int) -> int:
     if not -(2**63) <= key < 2**63:
         raise ValueError(key)
     return key
+
+
+def local_id(value, kind: str, field: str = "id") -> int | None:
+    """``parse_id`` for a query field that answers null for what is not here: None
+    for another region's id (``group(id:)`` answers it as it answers a missing row)."""
+    from central.errors import NotFound
+
+    try:
+        return parse_id(value, kind, field)
+    except NotFound:
+        return None

@@ -18,8 +18,10 @@ from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
 from schema.errors import Payload, mutation_payload
-from schema.region.auth import principal_of
-from schema.region.fields import model_field
+from schema.identity import global_id
+from schema.node import Node
+from schema.region.auth import parse_id, principal_of
+from schema.region.fields import model_field, model_id
 from tenants.certificates import services as certificates
 from tenants.related import prefetched
 
@@ -59,8 +61,10 @@ def _absolute(info: Info, path: str) -> str:
 
 
 @strawberry.type(description="A certificate of service (志愿服务记录证明) as issued.")
-class Certificate:
+class Certificate(Node):
     _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("Certificate")
 
     number: str = model_field("number", description="证明编号, ZS-<region code>-<yyyy>-<seq>.")
     issued_at: datetime.datetime = model_field("issued_at")
@@ -105,7 +109,8 @@ class Certificate:
     description="What a certificate states, for anyone holding its verification code. "
     "Nothing more than the certificate shows."
 )
-class CertificateVerification:
+class CertificateVerification(Node):
+    _code: strawberry.Private[str]
     genuine: bool = strawberry.field(
         description="Issued by this region and not revoked (真实有效)."
     )
@@ -118,6 +123,31 @@ class CertificateVerification:
     rows: list[CertificateRow]
     group_name: str
     issued_on: datetime.date
+
+    @strawberry.field(description="Opaque, stable and unique across types and regions.")
+    def id(self) -> strawberry.ID:
+        # Keyed by the code, so node(id:) shows it exactly to whoever holds the code.
+        return strawberry.ID(global_id("CertificateVerification", self._code))
+
+
+def verification_of(code: str) -> CertificateVerification | None:
+    """What ``verifyCertificate(code)`` answers."""
+    found = certificates.verify(code)
+    if found is None:
+        return None
+    return CertificateVerification(
+        _code=code,
+        genuine=found["genuine"],
+        status=CertificateStatus(found["status"]),
+        number=found["number"],
+        name=found["name"],
+        masked_id_number=found["idNumberMasked"],
+        volunteer_number=found["volunteerNumber"],
+        total_hours=Decimal(found["totalHours"]),
+        rows=_rows(found),
+        group_name=found["groupName"],
+        issued_on=datetime.date.fromisoformat(found["issuedOn"]),
+    )
 
 
 @strawberry.type
@@ -153,21 +183,7 @@ class CertificatesQuery:
         "certificate of this region has that code."
     )
     def verify_certificate(self, code: str) -> CertificateVerification | None:
-        found = certificates.verify(code)
-        if found is None:
-            return None
-        return CertificateVerification(
-            genuine=found["genuine"],
-            status=CertificateStatus(found["status"]),
-            number=found["number"],
-            name=found["name"],
-            masked_id_number=found["idNumberMasked"],
-            volunteer_number=found["volunteerNumber"],
-            total_hours=Decimal(found["totalHours"]),
-            rows=_rows(found),
-            group_name=found["groupName"],
-            issued_on=datetime.date.fromisoformat(found["issuedOn"]),
-        )
+        return verification_of(code)
 
 
 @strawberry.type
@@ -180,9 +196,12 @@ class CertificatesMutation:
     def upload_group_seal(
         self, info: Info, group_id: strawberry.ID, seal: Upload
     ) -> GroupSealPayload:
-        saved = certificates.upload_seal(group_id, seal, principal=principal_of(info))
+        saved = certificates.upload_seal(
+            parse_id(group_id, "VolunteerGroup", "groupId"), seal, principal=principal_of(info)
+        )
         return GroupSealPayload(
-            group_id=strawberry.ID(str(saved.group_id)), uploaded_at=saved.uploaded_at
+            group_id=strawberry.ID(global_id("VolunteerGroup", saved.group_id)),
+            uploaded_at=saved.uploaded_at,
         )
 
     @strawberry.mutation(
@@ -196,7 +215,7 @@ class CertificatesMutation:
     ) -> CertificatePayload:
         certificate = certificates.issue_certificate(
             number,
-            group_id,
+            parse_id(group_id, "VolunteerGroup", "groupId"),
             notes,
             principal=principal_of(info),
             region=info.context.region,

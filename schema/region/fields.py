@@ -43,10 +43,13 @@ def model_field(attr: str, convert: Callable[[Any], Any] | None = None, **option
     return strawberry.field(resolver=resolve, metadata=metadata, **options)
 
 
-def model_id(attr: str = "id", **options):
-    """The model's id as an ``ID``."""
-    return model_field(attr, _as_id, **options)
+def model_id(kind: str, attr: str = "id", **options):
+    """The global id (schema/identity.py) of the ``kind`` object whose row key is
+    ``self._model.<attr>``."""
+    from schema.identity import global_id
 
+    def as_id(value) -> strawberry.ID:
+        return strawberry.ID(global_id(kind, value))
 
-def _as_id(value) -> strawberry.ID:
-    return strawberry.ID(str(value))
+    options.setdefault("description", "Opaque, stable and unique across types and regions.")
+    return model_field(attr, as_id, **options)

@@ -18,7 +18,7 @@ from interop import services as transfers
 from interop.models import Direction
 from interop.package import PackageRejected
 from schema.errors import Payload, QueryError, mutation_payload
-from schema.region.auth import caller, guarded, principal_of
+from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer, page_size
@@ -30,11 +30,17 @@ TransferDirection = strawberry.enum(
 )
 
 
+def _uuid_id(value) -> strawberry.ID:
+    # A transfer's id is its public UUID: opaque, globally unique, and the same at
+    # both ends of the move (schema/identity.py ids are per region).
+    return strawberry.ID(str(value))
+
+
 @strawberry.type(name="Transfer", description="A volunteer's records moving between regions.")
 class TransferType:
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id("public_id")
+    id: strawberry.ID = model_field("public_id", _uuid_id)
     direction: TransferDirection = model_field("direction", TransferDirection)
     state: str = model_field(
         "state", description="requested, exported, completed, refused or expired"
@@ -131,8 +137,8 @@ class BatchRefusal:
 class TransferBatchType:
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id("public_id")
-    group_id: strawberry.ID = model_id("group_id")
+    id: strawberry.ID = model_field("public_id", _uuid_id)
+    group_id: strawberry.ID = model_id("VolunteerGroup", "group_id")
     group_name: str = model_field("group_name")
     counterpart_region_code: str = model_field(
         "counterpart_region_code", description="The destination's division code."
@@ -294,7 +300,7 @@ class InteropMutation:
         volunteer_numbers: list[str] | None = None,
     ) -> TransferBatchPayload:
         batch = transfers.request_group_transfer(
-            str(group_id),
+            parse_id(group_id, "VolunteerGroup", "groupId"),
             to_region,
             reason,
             principal=info.context.principal,

@@ -180,7 +180,9 @@ class RegionMutation:
             region=info.context.region,
             policy=policy,
             principal=principal,
-            group_id=parse_id(group_id) if group_id is not None else None,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId")
+            if group_id is not None
+            else None,
         )
         return VolunteerPayload(volunteer=t.Volunteer(_model=volunteer))
 
@@ -253,8 +255,12 @@ class RegionMutation:
             responsible_person=input.responsible_person,
             contact_person=input.contact_person,
             contact_phone=input.contact_phone,
-            liaison_group_id=parse_id(input.liaison_group_id) if input.liaison_group_id else None,
-            viewing_group_ids=[parse_id(v) for v in input.viewing_group_ids],
+            liaison_group_id=parse_id(input.liaison_group_id, "VolunteerGroup", "liaisonGroupId")
+            if input.liaison_group_id
+            else None,
+            viewing_group_ids=[
+                parse_id(v, "VolunteerGroup", "viewingGroupIds") for v in input.viewing_group_ids
+            ],
             registration_authority=input.registration_authority,
             unified_social_credit_code=input.unified_social_credit_code,
             service_area=input.service_area,
@@ -274,7 +280,11 @@ class RegionMutation:
     ) -> GroupPayload:
         principal, policy = caller(info)
         group = groups.review_group(
-            parse_id(group_id), approve, reason, principal=principal, policy=policy
+            parse_id(group_id, "VolunteerGroup", "groupId"),
+            approve,
+            reason,
+            principal=principal,
+            policy=policy,
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
@@ -288,7 +298,7 @@ class RegionMutation:
     ) -> GroupPayload:
         principal, _ = caller(info)
         group = groups.set_group_division(
-            parse_id(group_id, "groupId"), division_code, principal=principal
+            parse_id(group_id, "VolunteerGroup", "groupId"), division_code, principal=principal
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
@@ -299,7 +309,10 @@ class RegionMutation:
     ) -> GroupPayload:
         principal, policy = caller(info)
         group = groups.set_permission_group(
-            parse_id(group_id), permission_group, principal=principal, policy=policy
+            parse_id(group_id, "VolunteerGroup", "groupId"),
+            permission_group,
+            principal=principal,
+            policy=policy,
         )
         return GroupPayload(group=t.VolunteerGroup(_model=group))
 
@@ -314,7 +327,7 @@ class RegionMutation:
     ) -> MembershipPayload:
         principal, _ = caller(info)
         membership = groups.apply_to_group(
-            parse_id(group_id),
+            parse_id(group_id, "VolunteerGroup", "groupId"),
             principal=principal,
             share=[field.value for field in share or []],
         )
@@ -330,7 +343,7 @@ class RegionMutation:
     ) -> MembershipPayload:
         principal, _ = caller(info)
         membership = groups.respond_to_invitation(
-            parse_id(membership_id, "membershipId"), accept, principal=principal
+            parse_id(membership_id, "Membership", "membershipId"), accept, principal=principal
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
@@ -341,7 +354,10 @@ class RegionMutation:
     ) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.decide_membership(
-            parse_id(membership_id), approve, principal=principal, policy=policy
+            parse_id(membership_id, "Membership", "membershipId"),
+            approve,
+            principal=principal,
+            policy=policy,
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
@@ -353,7 +369,10 @@ class RegionMutation:
     def add_member(self, info: Info, group_id: strawberry.ID, number: str) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.add_member(
-            parse_id(group_id), number, principal=principal, policy=policy
+            parse_id(group_id, "VolunteerGroup", "groupId"),
+            number,
+            principal=principal,
+            policy=policy,
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
@@ -366,7 +385,10 @@ class RegionMutation:
     ) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.leave_group(
-            parse_id(group_id), principal=principal, number=number, policy=policy
+            parse_id(group_id, "VolunteerGroup", "groupId"),
+            principal=principal,
+            number=number,
+            policy=policy,
         )
         return MembershipPayload(membership=t.Membership(_model=membership))
 
@@ -384,7 +406,7 @@ class RegionMutation:
     ) -> AccountPayload:
         principal, policy = caller(info)
         account = groups.create_staff_account(
-            parse_id(group_id),
+            parse_id(group_id, "VolunteerGroup", "groupId"),
             role.value,
             username,
             password,

@@ -10,6 +10,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from schema.node import Node
 from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.types import LIST_FIRST, page_size
@@ -17,10 +18,10 @@ from tenants.audit import selectors
 
 
 @strawberry.type(description="One reveal of a volunteer's ID number and phone (who, when, why).")
-class PersonalInfoAccess:
+class PersonalInfoAccess(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("PersonalInfoAccess")
     accessor: str = model_field("accessor", description="Who saw it (account:<id>:<username>).")
     fields: list[str] = model_field("fields")
     reason: str = model_field("reason")
@@ -32,10 +33,10 @@ class PersonalInfoAccess:
 
 
 @strawberry.type(description="One entry of the region's append-only audit log.")
-class AuditEntry:
+class AuditEntry(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("AuditEntry")
     occurred_at: datetime.datetime = model_field("occurred_at")
     actor: str = model_field("actor")
     action: str = model_field("action")
@@ -60,9 +61,9 @@ class AuditFilter:
     until: datetime.date | None = None
 
 
-def _page(rows, first: int, after) -> list:
+def _page(rows, first: int, after, kind: str) -> list:
     if after is not None:
-        rows = rows.filter(id__lt=guarded(parse_id, after, "after"))
+        rows = rows.filter(id__lt=guarded(parse_id, after, kind, "after"))
     return list(rows[: page_size(first)])
 
 
@@ -75,7 +76,9 @@ class OversightQuery:
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[PersonalInfoAccess]:
         rows = guarded(selectors.own_reveals, principal_of(info)).select_related("volunteer")
-        return [PersonalInfoAccess(_model=r) for r in _page(rows, first, after)]
+        return [
+            PersonalInfoAccess(_model=r) for r in _page(rows, first, after, "PersonalInfoAccess")
+        ]
 
     @strawberry.field(
         description="Reveals of personal information of the volunteers in the caller's area "
@@ -98,7 +101,9 @@ class OversightQuery:
             since=filter.since,
             until=filter.until,
         )
-        return [PersonalInfoAccess(_model=r) for r in _page(rows, first, after)]
+        return [
+            PersonalInfoAccess(_model=r) for r in _page(rows, first, after, "PersonalInfoAccess")
+        ]
 
     @strawberry.field(
         description="The region's audit log, newest first (an authority of the whole region)."
@@ -120,4 +125,4 @@ class OversightQuery:
             since=filter.since,
             until=filter.until,
         )
-        return [AuditEntry(_model=r) for r in _page(rows, first, after)]
+        return [AuditEntry(_model=r) for r in _page(rows, first, after, "AuditEntry")]

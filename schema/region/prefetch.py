@@ -182,9 +182,11 @@ def _project_records(viewer) -> QuerySet:
     return rows if groups is None else rows.filter(group_id__in=groups)
 
 
-def _by_id(rows: Callable[[object], QuerySet], attr: str, gated: bool = False) -> Page:
+def _by_id(rows: Callable[[object], QuerySet], attr: str, kind: str, gated: bool = False) -> Page:
     """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
-    return Page(rows, attr, "id", functools.partial(parse_id, field="after"), LIST_FIRST, gated)
+    return Page(
+        rows, attr, "id", functools.partial(parse_id, kind=kind, field="after"), LIST_FIRST, gated
+    )
 
 
 PAGES: dict[tuple[str, str], Page] = {
@@ -203,20 +205,26 @@ PAGES: dict[tuple[str, str], Page] = {
         gated=True,
     ),
     # Lists paged by id (types.list_page).
-    ("Project", "records"): _by_id(_project_records, to_attr("records"), gated=True),
+    ("Project", "records"): _by_id(
+        _project_records, to_attr("records"), "ServiceRecord", gated=True
+    ),
     ("VolunteerGroup", "members"): _by_id(
         lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
         to_attr("members"),
+        "Membership",
         gated=True,
     ),
-    ("VolunteerGroup", "subgroups"): _by_id(lambda _: approved_groups(), to_attr("subgroups")),
+    ("VolunteerGroup", "subgroups"): _by_id(
+        lambda _: approved_groups(), to_attr("subgroups"), "VolunteerGroup"
+    ),
     ("VolunteerGroup", "applications"): _by_id(
         lambda viewer: memberships_seen_by(pending_applications(), *viewer),
         to_attr("applications"),
+        "Membership",
         gated=True,
     ),
     ("VolunteerGroup", "projects"): _by_id(
-        lambda viewer: visible_projects(viewer[0]), to_attr("projects")
+        lambda viewer: visible_projects(viewer[0]), to_attr("projects"), "Project"
     ),
 }
 
@@ -239,6 +247,8 @@ def _page_window(
     firsts, afters, filters = [], set(), []
     for field in fields:
         arguments = field.arguments or {}
+        if arguments.get("last") is not None or arguments.get("before") is not None:
+            return None  # read backward: the resolver reads its own page
         first = arguments.get("first")
         first = page.default_first if first is None else _int(first)
         if first is None or not 1 <= first <= 100:
@@ -446,12 +456,27 @@ def read_page(
     ``lookups``, ``limit`` of them (a connection asks one more than its page, to know
     whether another follows), with what the query selects under them."""
     page = PAGES[(type_name, field)]
+    rows = _parent_rows(parent, type_name, field, info, lookups)
+    if after_key is not None:
+        rows = rows.filter(**{f"{page.keyset}__gt": after_key})
+    return list(rows[:limit])
+
+
+def read_window(parent, type_name: str, field: str, info, window, lookups=None) -> list:
+    """``read_page`` for a connection's ``Window`` (``types.window``), backward too:
+    the page and one row past it in the direction read, in ascending order."""
+    from schema.region.types import keyset_rows  # types imports this module
+
+    rows = _parent_rows(parent, type_name, field, info, lookups)
+    return keyset_rows(rows, PAGES[(type_name, field)].keyset, window)
+
+
+def _parent_rows(parent, type_name: str, field: str, info, lookups) -> QuerySet:
+    page = PAGES[(type_name, field)]
     django_name, child_type = RELATIONS[type_name][field]
     parent_field = parent._meta.get_field(django_name).field.name
     rows = page.rows(caller(info)).filter(**{parent_field: parent}, **(lookups or {}))
-    if after_key is not None:
-        rows = rows.filter(**{f"{page.keyset}__gt": after_key})
-    return list(optimized(rows, info, child_type)[:limit])
+    return optimized(rows, info, child_type)
 
 
 def optimized(queryset, info, type_name: str, *path: str):

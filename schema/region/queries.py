@@ -11,7 +11,7 @@ from central.errors import PermissionDenied, Unauthenticated
 from schema.central.types import Region, region_type
 from schema.errors import AccessError
 from schema.region import types as t
-from schema.region.auth import guarded, parse_id, policy_of, principal_of
+from schema.region.auth import guarded, local_id, parse_id, policy_of, principal_of
 from schema.region.prefetch import optimized
 from tenants.groups import selectors as group_selectors
 from tenants.volunteers import selectors as volunteer_selectors
@@ -73,44 +73,35 @@ class RegionQuery:
         self,
         info: Info,
         filter: VolunteerFilter | None = None,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> t.VolunteerConnection:
         filter = filter or VolunteerFilter()
-        first = t.page_size(first)
-        after_id = guarded(t.decode_cursor, "v", after)
+        window = t.window("v", first, after, last, before, default=20)
         queryset = guarded(
             volunteer_selectors.visible_volunteers,
             principal_of(info),
             policy_of(info),
             status=filter.status.value if filter.status else None,
             verification=filter.verification.value if filter.verification else None,
-            group_id=guarded(parse_id, filter.group_id, "groupId") if filter.group_id else None,
+            group_id=guarded(parse_id, filter.group_id, "VolunteerGroup", "groupId")
+            if filter.group_id
+            else None,
             service_area=filter.service_area,
             skill=filter.skill,
             registered_from=filter.registered_from,
             registered_to=filter.registered_to,
         )
-        page = list(
-            optimized(
-                queryset.filter(id__gt=after_id) if after_id else queryset,
-                info,
-                "Volunteer",
-                "edges",
-                "node",
-            ).order_by("id")[: first + 1]
-        )
-        has_next = len(page) > first
-        page = page[:first]
-        edges = [
-            t.VolunteerEdge(cursor=t.encode_cursor("v", v.id), node=t.Volunteer(_model=v))
-            for v in page
-        ]
+        rows = t.keyset_rows(optimized(queryset, info, "Volunteer", "edges", "node"), "id", window)
+        page, page_info = t.paged(rows, window, key=lambda v: v.id, cursor=_volunteer_cursor)
         return t.VolunteerConnection(
-            edges=edges,
-            page_info=t.PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            edges=[
+                t.VolunteerEdge(cursor=_volunteer_cursor(v), node=t.Volunteer(_model=v))
+                for v in page
+            ],
+            page_info=page_info,
             _count=queryset.count,
         )
 
@@ -122,42 +113,49 @@ class RegionQuery:
         self,
         info: Info,
         filter: GroupFilter | None = None,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> t.GroupConnection:
         filter = filter or GroupFilter()
-        first = t.page_size(first)
-        after_id = guarded(t.decode_cursor, "g", after)
+        window = t.window("g", first, after, last, before, default=20)
         queryset = group_selectors.visible_groups(
             principal_of(info),
             level=filter.level.value if filter.level else None,
             kind=filter.kind.value if filter.kind else None,
             review=filter.review.value if filter.review else None,
-            liaison_group_id=guarded(parse_id, filter.liaison_group_id, "liaisonGroupId")
+            liaison_group_id=guarded(
+                parse_id, filter.liaison_group_id, "VolunteerGroup", "liaisonGroupId"
+            )
             if filter.liaison_group_id
             else None,
             top_level_only=filter.top_level_only,
         )
-        if after_id:
-            queryset = queryset.filter(id__gt=after_id)
-        page = list(optimized(queryset, info, "VolunteerGroup", "edges", "node")[: first + 1])
-        has_next = len(page) > first
-        page = page[:first]
-        edges = [
-            t.GroupEdge(cursor=t.encode_cursor("g", g.id), node=t.VolunteerGroup(_model=g))
-            for g in page
-        ]
+        rows = t.keyset_rows(
+            optimized(queryset, info, "VolunteerGroup", "edges", "node"), "id", window
+        )
+        page, page_info = t.paged(rows, window, key=lambda g: g.id, cursor=_group_cursor)
         return t.GroupConnection(
-            edges=edges,
-            page_info=t.PageInfo(
-                has_next_page=has_next, end_cursor=edges[-1].cursor if edges else None
-            ),
+            edges=[
+                t.GroupEdge(cursor=_group_cursor(g), node=t.VolunteerGroup(_model=g)) for g in page
+            ],
+            page_info=page_info,
         )
 
     @strawberry.field(description="One group by id (same visibility as groups).")
     def group(self, info: Info, id: strawberry.ID) -> t.VolunteerGroup | None:
-        queryset = group_selectors.visible_groups(principal_of(info)).filter(
-            id=guarded(parse_id, id)
-        )
+        key = guarded(local_id, id, "VolunteerGroup")
+        if key is None:
+            return None
+        queryset = group_selectors.visible_groups(principal_of(info)).filter(id=key)
         found = optimized(queryset, info, "VolunteerGroup").first()
         return t.VolunteerGroup(_model=found) if found else None
+
+
+def _volunteer_cursor(volunteer) -> str:
+    return t.encode_cursor("v", volunteer.id)
+
+
+def _group_cursor(group) -> str:
+    return t.encode_cursor("g", group.id)

@@ -16,8 +16,9 @@ import strawberry
 from strawberry.types import Info
 
 from schema.errors import Payload, mutation_payload
+from schema.node import Node
 from schema.region import types as t
-from schema.region.auth import caller, guarded, principal_of
+from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.prefetch import optimized
 from tenants.recognition import models
@@ -57,8 +58,8 @@ class RecordedEntry(TransferredIn):
 
 
 @strawberry.type(description="培训信息 (000 Art.11, 003 Art.14).")
-class Training(RecordedEntry):
-    id: strawberry.ID = model_id()
+class Training(RecordedEntry, Node):
+    id: strawberry.ID = model_id("Training")
     title: str = model_field("title", description="主题")
     content: str = model_field("content", description="内容")
     trained_on: datetime.date = model_field("trained_on", description="日期")
@@ -76,8 +77,8 @@ class Training(RecordedEntry):
 
 
 @strawberry.type(description="表彰奖励 (000 Art.12, 003 Art.22).")
-class Award(RecordedEntry):
-    id: strawberry.ID = model_id()
+class Award(RecordedEntry, Node):
+    id: strawberry.ID = model_id("Award")
     title: str = model_field("title", description="表彰奖励名称")
     awarding_body: str = model_field("awarding_body", description="颁奖单位")
     level: AwardLevel = model_field("level", AwardLevel)
@@ -93,8 +94,8 @@ class Award(RecordedEntry):
     description="投诉 (000 Art.13, 003 Art.22). On a volunteer's record only when upheld, "
     "except to the group's staff and the authority."
 )
-class Complaint(TransferredIn):
-    id: strawberry.ID = model_id()
+class Complaint(TransferredIn, Node):
+    id: strawberry.ID = model_id("Complaint")
 
     @strawberry.field(description="志愿者编号 of the volunteer complained about.")
     def volunteer_number(self) -> str:
@@ -211,9 +212,11 @@ class RecognitionQuery:
         queryset = guarded(
             recognition.complaints_of_group,
             principal_of(info),
-            group_id,
+            guarded(parse_id, group_id, "VolunteerGroup", "groupId")
+            if group_id is not None
+            else None,
             status.value if status else None,
-            after=after,
+            after=None if after is None else guarded(parse_id, after, "Complaint", "after"),
         )
         return [Complaint(_model=c) for c in optimized(queryset, info, "Complaint")[:first]]
 
@@ -237,7 +240,11 @@ class RecognitionMutation:
             evidence=input.evidence,
         )
         training = recognition.record_training(
-            input.number, input.group_id, entry, principal=principal, policy=policy
+            input.number,
+            parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry,
+            principal=principal,
+            policy=policy,
         )
         return TrainingPayload(training=Training(_model=training))
 
@@ -254,7 +261,11 @@ class RecognitionMutation:
             awarded_on=input.awarded_on,
         )
         award = recognition.record_award(
-            input.number, input.group_id, entry, principal=principal, policy=policy
+            input.number,
+            parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry,
+            principal=principal,
+            policy=policy,
         )
         return AwardPayload(award=Award(_model=award))
 
@@ -269,7 +280,11 @@ class RecognitionMutation:
             complainant=input.complainant, content=input.content, received_on=input.received_on
         )
         complaint = recognition.file_complaint(
-            input.number, input.group_id, entry, principal=principal, policy=policy
+            input.number,
+            parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry,
+            principal=principal,
+            policy=policy,
         )
         return ComplaintPayload(complaint=Complaint(_model=complaint))
 
@@ -280,7 +295,9 @@ class RecognitionMutation:
     def start_complaint_investigation(
         self, info: Info, complaint_id: strawberry.ID
     ) -> ComplaintPayload:
-        complaint = recognition.start_investigation(complaint_id, principal=principal_of(info))
+        complaint = recognition.start_investigation(
+            parse_id(complaint_id, "Complaint", "complaintId"), principal=principal_of(info)
+        )
         return ComplaintPayload(complaint=Complaint(_model=complaint))
 
     @strawberry.mutation(
@@ -292,6 +309,9 @@ class RecognitionMutation:
         self, info: Info, complaint_id: strawberry.ID, upheld: bool, reason: str
     ) -> ComplaintPayload:
         complaint = recognition.decide_complaint(
-            complaint_id, upheld, reason, principal=principal_of(info)
+            parse_id(complaint_id, "Complaint", "complaintId"),
+            upheld,
+            reason,
+            principal=principal_of(info),
         )
         return ComplaintPayload(complaint=Complaint(_model=complaint))

@@ -11,19 +11,21 @@ from strawberry.types import Info
 
 from central.errors import PermissionDenied, Unauthenticated
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
-from schema.region.auth import caller, guarded, parse_id, principal_of
+from schema.identity import global_id
+from schema.node import Node
+from schema.region.auth import caller, guarded, local_id, parse_id, principal_of
 from schema.region.fields import model_field, model_id, reads
-from schema.region.prefetch import optimized, read_page
+from schema.region.prefetch import optimized, read_window
 from schema.region.types import (
     LIST_FIRST,
     PageInfo,
     Volunteer,
     VolunteerGroup,
+    Window,
     choices_enum,
-    decode_cursor,
     encode_cursor,
     list_page,
-    page_size,
+    paged,
 )
 from tenants.projects import models as project_models
 from tenants.projects import selectors as project_selectors
@@ -55,10 +57,10 @@ class Amendment:
 
 
 @strawberry.type(description="A project (志愿服务项目).")
-class Project:
+class Project(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("Project")
     name: str = model_field("name")
     category: ProjectCategory = model_field("category", ProjectCategory)
     service_targets: str = model_field("service_targets")
@@ -91,10 +93,10 @@ class Project:
 
 
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")
-class ServiceRecord:
+class ServiceRecord(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("ServiceRecord")
     project_name: str = model_field("project_name")
     service_date: datetime.date = model_field("service_date")
 
@@ -168,7 +170,7 @@ class ServiceRecordEdge:
     @strawberry.field
     def cursor(self) -> str:
         # Encoded when asked for: a page of 1,000 volunteers' records rarely is.
-        return encode_cursor("r", self.node._model.id)
+        return _record_cursor(self.node._model)
 
 
 @strawberry.type
@@ -193,7 +195,7 @@ def _record_conditions(filter: RecordFilter | None) -> dict[str, object]:
     if filter.state:
         conditions["state"] = filter.state.value
     if filter.project_id:
-        conditions["project_id"] = guarded(parse_id, filter.project_id, "projectId")
+        conditions["project_id"] = guarded(parse_id, filter.project_id, "Project", "projectId")
     if filter.date_from:
         conditions["service_date__gte"] = filter.date_from
     if filter.date_to:
@@ -241,27 +243,24 @@ def _meets(record, conditions: dict[str, object]) -> bool:
 
 
 def volunteer_records(
-    volunteer, first: int, after: str | None, filter: RecordFilter | None, info: Info
+    volunteer, page: Window, filter: RecordFilter | None, info: Info
 ) -> ServiceRecordConnection:
     """A page of a volunteer's records: from the rows prefetch.py loaded for a page of
     volunteers, else by one query for just this page."""
-    page_size(first)
-    after_id = guarded(decode_cursor, "r", after)
     conditions = _record_conditions(filter)
     rows = getattr(volunteer, to_attr("records"), None)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
-        rows = read_page(volunteer, "Volunteer", "records", info, first + 1, after_id, conditions)
+        rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
     rows = [r for r in sorted(rows, key=lambda r: r.id) if _meets(r, conditions)]
-    if after_id:
-        rows = [r for r in rows if r.id > after_id]
-    page = rows[:first]
+    rows, page_info = paged(rows, page, key=lambda r: r.id, cursor=_record_cursor)
     return ServiceRecordConnection(
-        edges=[ServiceRecordEdge(node=ServiceRecord(_model=r)) for r in page],
-        page_info=PageInfo(
-            has_next_page=len(rows) > first,
-            end_cursor=encode_cursor("r", page[-1].id) if page else None,
-        ),
+        edges=[ServiceRecordEdge(node=ServiceRecord(_model=r)) for r in rows],
+        page_info=page_info,
     )
+
+
+def _record_cursor(record) -> str:
+    return encode_cursor("r", record.id)
 
 
 def volunteer_total_hours(volunteer) -> Decimal:
@@ -283,17 +282,34 @@ def _has_totals(volunteer) -> bool:
 
 
 @strawberry.type(description="The volunteer's card: a signed, rotating code and its QR image.")
-class VolunteerCard:
+class VolunteerCard(Node):
+    _volunteer_id: strawberry.Private[int]
     code: str
     expires_at: datetime.datetime
     qr_png_data_url: str
 
+    @strawberry.field(description="Opaque, stable and unique across types and regions.")
+    def id(self) -> strawberry.ID:
+        # The volunteer's card, whatever its current code: rotateCard updates it in a cache.
+        return strawberry.ID(global_id("VolunteerCard", self._volunteer_id))
+
+
+def card_of(volunteer, region_code: str) -> VolunteerCard:
+    """The volunteer's card as shown now (a fresh code)."""
+    code, expires = cards.card_code(volunteer, region_code)
+    return VolunteerCard(
+        _volunteer_id=volunteer.id,
+        code=code,
+        expires_at=expires,
+        qr_png_data_url=cards.qr_data_url(code),
+    )
+
 
 @strawberry.type
-class StarApplication:
+class StarApplication(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("StarApplication")
     level: int = model_field("level")
     granter: str = model_field("granter", description="group, county, city or province (001 §6)")
     status: str = model_field("status")
@@ -301,10 +317,10 @@ class StarApplication:
 
 
 @strawberry.type
-class CorrectionRequest:
+class CorrectionRequest(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("CorrectionRequest")
     status: str = model_field("status")
     description: str = model_field("description")
     due_on: datetime.date = model_field("due_on")
@@ -431,8 +447,11 @@ def _changes(data: AmendmentInput) -> dict:
 class RecordsQuery:
     @strawberry.field(description="One project. Public once published.")
     def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        key = guarded(local_id, id, "Project")
+        if key is None:
+            return None
         queryset = project_selectors.visible_projects(principal_of(info))
-        found = optimized(queryset.filter(id=guarded(parse_id, id)), info, "Project").first()
+        found = optimized(queryset.filter(id=key), info, "Project").first()
         return Project(_model=found) if found else None
 
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
@@ -442,8 +461,7 @@ class RecordsQuery:
             raise AccessError(Unauthenticated("log in as a volunteer to show your card"))
         if principal.volunteer is None:
             raise AccessError(PermissionDenied("log in as a volunteer to show your card"))
-        code, expires = cards.card_code(principal.volunteer, info.context.region.code)
-        return VolunteerCard(code=code, expires_at=expires, qr_png_data_url=cards.qr_data_url(code))
+        return card_of(principal.volunteer, info.context.region.code)
 
 
 @strawberry.type
@@ -466,7 +484,9 @@ class RecordsMutation:
             contact=input.contact,
             insured=input.insured,
         )
-        project = projects.create_project(parse_id(group_id), draft, principal=principal)
+        project = projects.create_project(
+            parse_id(group_id, "VolunteerGroup", "groupId"), draft, principal=principal
+        )
         return ProjectPayload(project=Project(_model=project))
 
     @strawberry.mutation(
@@ -476,7 +496,9 @@ class RecordsMutation:
     @mutation_payload(ProjectPayload)
     def submit_project(self, info: Info, project_id: strawberry.ID) -> ProjectPayload:
         principal, policy = caller(info)
-        project = projects.submit_project(parse_id(project_id), principal=principal, policy=policy)
+        project = projects.submit_project(
+            parse_id(project_id, "Project", "projectId"), principal=principal, policy=policy
+        )
         return ProjectPayload(project=Project(_model=project))
 
     @strawberry.mutation
@@ -486,7 +508,11 @@ class RecordsMutation:
     ) -> ProjectPayload:
         principal, policy = caller(info)
         project = projects.review_project(
-            parse_id(project_id), approve, reason, principal=principal, policy=policy
+            parse_id(project_id, "Project", "projectId"),
+            approve,
+            reason,
+            principal=principal,
+            policy=policy,
         )
         return ProjectPayload(project=Project(_model=project))
 
@@ -494,9 +520,11 @@ class RecordsMutation:
     @mutation_payload(ProjectApplicationPayload)
     def apply_to_project(self, info: Info, project_id: strawberry.ID) -> ProjectApplicationPayload:
         principal, _ = caller(info)
-        application = projects.apply(parse_id(project_id), principal=principal)
+        application = projects.apply(
+            parse_id(project_id, "Project", "projectId"), principal=principal
+        )
         return ProjectApplicationPayload(
-            application_id=strawberry.ID(str(application.id)),
+            application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
             status=ApplicationStatus(application.status),
         )
 
@@ -507,10 +535,12 @@ class RecordsMutation:
     ) -> ProjectApplicationPayload:
         principal, _ = caller(info)
         application = projects.decide_application(
-            parse_id(application_id), accept, principal=principal
+            parse_id(application_id, "ProjectApplication", "applicationId"),
+            accept,
+            principal=principal,
         )
         return ProjectApplicationPayload(
-            application_id=strawberry.ID(str(application.id)),
+            application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
             status=ApplicationStatus(application.status),
         )
 
@@ -521,7 +551,11 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.record_hours(
-            parse_id(project_id), number, _entry(input), principal=principal, policy=policy
+            parse_id(project_id, "Project", "projectId"),
+            number,
+            _entry(input),
+            principal=principal,
+            policy=policy,
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -532,7 +566,10 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.declare_hours(
-            parse_id(project_id), _entry(input), principal=principal, policy=policy
+            parse_id(project_id, "Project", "projectId"),
+            _entry(input),
+            principal=principal,
+            policy=policy,
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -543,7 +580,11 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.decide_declaration(
-            parse_id(record_id), accept, reason, principal=principal, policy=policy
+            parse_id(record_id, "ServiceRecord", "recordId"),
+            accept,
+            reason,
+            principal=principal,
+            policy=policy,
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -552,7 +593,7 @@ class RecordsMutation:
     def check_in(self, info: Info, project_id: strawberry.ID, card_code: str) -> RecordPayload:
         principal, policy = caller(info)
         cards.check_in(
-            parse_id(project_id),
+            parse_id(project_id, "Project", "projectId"),
             card_code,
             principal=principal,
             policy=policy,
@@ -570,7 +611,7 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         cards.cancel_check_in(
-            parse_id(project_id),
+            parse_id(project_id, "Project", "projectId"),
             card_code,
             principal=principal,
             policy=policy,
@@ -593,7 +634,7 @@ class RecordsMutation:
     ) -> CheckOutPayload:
         principal, policy = caller(info)
         created = cards.check_out(
-            parse_id(project_id),
+            parse_id(project_id, "Project", "projectId"),
             card_code,
             content,
             principal=principal,
@@ -608,12 +649,7 @@ class RecordsMutation:
     def rotate_card(self, info: Info) -> CardPayload:
         principal, _ = caller(info)
         cards.rotate_card(principal=principal)
-        code, expires = cards.card_code(principal.volunteer, info.context.region.code)
-        return CardPayload(
-            card=VolunteerCard(
-                code=code, expires_at=expires, qr_png_data_url=cards.qr_data_url(code)
-            )
-        )
+        return CardPayload(card=card_of(principal.volunteer, info.context.region.code))
 
     @strawberry.mutation(description="Object to a record in publicity (公示期异议).")
     @mutation_payload(ObjectionPayload)
@@ -622,9 +658,12 @@ class RecordsMutation:
     ) -> ObjectionPayload:
         principal, policy = caller(info)
         objection = records.raise_objection(
-            parse_id(record_id), reason, principal=principal, policy=policy
+            parse_id(record_id, "ServiceRecord", "recordId"),
+            reason,
+            principal=principal,
+            policy=policy,
         )
-        return ObjectionPayload(objection_id=strawberry.ID(str(objection.id)))
+        return ObjectionPayload(objection_id=strawberry.ID(global_id("Objection", objection.id)))
 
     @strawberry.mutation(description="The group upholds (voids the record) or dismisses.")
     @mutation_payload(ObjectionPayload)
@@ -633,18 +672,25 @@ class RecordsMutation:
     ) -> ObjectionPayload:
         principal, policy = caller(info)
         objection = records.resolve_objection(
-            parse_id(objection_id), upheld, reason, principal=principal, policy=policy
+            parse_id(objection_id, "Objection", "objectionId"),
+            upheld,
+            reason,
+            principal=principal,
+            policy=policy,
         )
         record = record_models.ServiceRecord.objects.get(id=objection.record_id)
         return ObjectionPayload(
-            objection_id=strawberry.ID(str(objection.id)), record=ServiceRecord(_model=record)
+            objection_id=strawberry.ID(global_id("Objection", objection.id)),
+            record=ServiceRecord(_model=record),
         )
 
     @strawberry.mutation(description="Civil affairs confirms a record (001 §4(4)3).")
     @mutation_payload(RecordPayload)
     def confirm_record(self, info: Info, record_id: strawberry.ID) -> RecordPayload:
         principal, policy = caller(info)
-        record = records.confirm_record(parse_id(record_id), principal=principal, policy=policy)
+        record = records.confirm_record(
+            parse_id(record_id, "ServiceRecord", "recordId"), principal=principal, policy=policy
+        )
         return RecordPayload(record=ServiceRecord(_model=record))
 
     @strawberry.mutation(description="Correct a record by an amendment, with a reason.")
@@ -654,7 +700,11 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         amendment = records.amend_record(
-            parse_id(record_id), _changes(changes), reason, principal=principal, policy=policy
+            parse_id(record_id, "ServiceRecord", "recordId"),
+            _changes(changes),
+            reason,
+            principal=principal,
+            policy=policy,
         )
         record = record_models.ServiceRecord.objects.get(id=amendment.record_id)
         return RecordPayload(record=ServiceRecord(_model=record))
@@ -670,9 +720,9 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.request_correction(
-            parse_id(group_id),
+            parse_id(group_id, "VolunteerGroup", "groupId"),
             description,
-            parse_id(record_id) if record_id else None,
+            parse_id(record_id, "ServiceRecord", "recordId") if record_id else None,
             principal=principal,
             policy=policy,
         )
@@ -685,7 +735,11 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.amend_for_request(
-            parse_id(request_id), _changes(changes), reason, principal=principal, policy=policy
+            parse_id(request_id, "CorrectionRequest", "requestId"),
+            _changes(changes),
+            reason,
+            principal=principal,
+            policy=policy,
         )
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
@@ -696,8 +750,8 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.record_missing_for_request(
-            parse_id(request_id),
-            parse_id(project_id),
+            parse_id(request_id, "CorrectionRequest", "requestId"),
+            parse_id(project_id, "Project", "projectId"),
             _entry(input),
             principal=principal,
             policy=policy,
@@ -710,7 +764,9 @@ class RecordsMutation:
         self, info: Info, request_id: strawberry.ID, reason: str
     ) -> CorrectionPayload:
         principal, _ = caller(info)
-        request = corrections.decline_request(parse_id(request_id), reason, principal=principal)
+        request = corrections.decline_request(
+            parse_id(request_id, "CorrectionRequest", "requestId"), reason, principal=principal
+        )
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
     @strawberry.mutation(description="Apply for a star level once counted hours reach it.")
@@ -720,7 +776,10 @@ class RecordsMutation:
     ) -> StarPayload:
         principal, policy = caller(info)
         application = stars.apply_for_star(
-            level, parse_id(group_id) if group_id else None, principal=principal, policy=policy
+            level,
+            parse_id(group_id, "VolunteerGroup", "groupId") if group_id else None,
+            principal=principal,
+            policy=policy,
         )
         return StarPayload(application=StarApplication(_model=application))
 
@@ -731,7 +790,11 @@ class RecordsMutation:
     ) -> StarPayload:
         principal, policy = caller(info)
         application = stars.decide_star(
-            parse_id(application_id), grant, reason, principal=principal, policy=policy
+            parse_id(application_id, "StarApplication", "applicationId"),
+            grant,
+            reason,
+            principal=principal,
+            policy=policy,
         )
         return StarPayload(application=StarApplication(_model=application))
 

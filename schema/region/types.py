@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import enum
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,8 +20,9 @@ from strawberry.types import Info
 
 from central.errors import PermissionDenied
 from schema.errors import AccessError
+from schema.node import Node
 from schema.policy_types import Power
-from schema.region.auth import guarded, key_in_range, parse_id, policy_of, principal_of
+from schema.region.auth import guarded, key_in_range, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, may_see_applications
@@ -62,8 +64,10 @@ MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatu
 
 
 @strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")
-class Volunteer:
+class Volunteer(Node):
     _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("Volunteer")
 
     number: str = model_field("number", description="志愿者编号: the public identifier.")
     name: str = model_field("name")
@@ -114,13 +118,16 @@ class Volunteer:
     def records(
         self,
         info: Info,
-        first: int = 20,
+        first: int | None = None,
         after: str | None = None,
         filter: Annotated[RecordFilter, strawberry.lazy("schema.region.records")] | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> Annotated[ServiceRecordConnection, strawberry.lazy("schema.region.records")]:
         from schema.region.records import volunteer_records
 
-        return volunteer_records(self._model, first, after, filter, info)
+        page = window("r", first, after, last, before, default=20)
+        return volunteer_records(self._model, page, filter, info)
 
     @strawberry.field(description="Counted hours (kept as a running total, not summed per read).")
     def total_hours(self) -> Decimal:
@@ -222,10 +229,10 @@ class Applicant:
 
 
 @strawberry.type(description="A volunteer's belonging to a group.")
-class Membership:
+class Membership(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("Membership")
     status: MembershipStatus = model_field("status", MembershipStatus)
     applied_at: datetime.datetime = model_field("applied_at")
     decided_at: datetime.datetime | None = model_field("decided_at")
@@ -274,10 +281,10 @@ def may_see_members(group_id: int, info: Info) -> bool:
 
 
 @strawberry.type(description="A volunteer group (志愿团体).")
-class VolunteerGroup:
+class VolunteerGroup(Node):
     _model: strawberry.Private[object]
 
-    id: strawberry.ID = model_id()
+    id: strawberry.ID = model_id("VolunteerGroup")
     name: str = model_field("name")
     kind: GroupKind = model_field("kind", GroupKind)
     level: GroupLevel = model_field("level", GroupLevel)
@@ -358,26 +365,26 @@ class VolunteerGroup:
         "volunteer, at most 100 a page). Group staff, region-wide managers and the authority."
     )
     def volunteers(
-        self, info: Info, first: int = 20, after: str | None = None
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> GroupVolunteerConnection | None:
         if not may_see_members(self._model.id, info):
             raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
-        first = page_size(first)
-        after_id = guarded(decode_cursor, "v", after)
+        page = window("v", first, after, last, before, default=20)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
         if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
-            from schema.region.prefetch import read_page  # prefetch.py imports this module
+            from schema.region.prefetch import read_window  # prefetch.py imports this module
 
-            rows = read_page(self._model, "VolunteerGroup", "volunteers", info, first + 1, after_id)
-        if after_id:  # prefetched rows may start before the cursor (prefetch._page_window)
-            rows = [m for m in rows if m.volunteer_id > after_id]
-        page = rows[:first]
+            rows = read_window(self._model, "VolunteerGroup", "volunteers", info, page)
+        rows, page_info = paged(
+            rows, page, key=lambda m: m.volunteer_id, cursor=GroupVolunteerEdge.cursor_of
+        )
         return GroupVolunteerConnection(
-            edges=[GroupVolunteerEdge(_membership=m) for m in page],
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                end_cursor=encode_cursor("v", page[-1].volunteer_id) if page else None,
-            ),
+            edges=[GroupVolunteerEdge(_membership=m) for m in rows], page_info=page_info
         )
 
     @strawberry.field(
@@ -394,19 +401,99 @@ class VolunteerGroup:
         return [Membership(_model=m) for m in rows]
 
 
-@strawberry.type
+@strawberry.type(description="Where a page is in its list (GraphQL Cursor Connections).")
 class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Reading forward (first): more follow. Reading backward (last): false."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Reading backward (last): more come before. Reading forward: false."
+    )
+    # The page's first and last rows and how to make their cursors: encoded only when
+    # asked for (a page of volunteers has a records connection per volunteer).
+    _ends: strawberry.Private[tuple] = ()
+    _cursor: strawberry.Private[object] = None
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self._cursor(self._ends[0]) if self._ends else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self._cursor(self._ends[-1]) if self._ends else None
+
+
+@dataclass(slots=True)
+class Window:
+    """A connection's arguments, checked: ``size`` rows after ``after`` (forward), or
+    the ``size`` rows just before ``before`` (backward: ``last``)."""
+
+    size: int
+    after: int | None
+    before: int | None
+    backward: bool
+
+
+def window(kind: str, first: int | None, after, last: int | None, before, default: int) -> Window:
+    """``first``/``after`` or ``last``/``before`` of a connection keyed by ``kind``
+    cursors; each page size within ``settings.GRAPHQL["MAX_PAGE"]``."""
+    from central.errors import InvalidInput
+    from schema.errors import QueryError
+
+    if first is not None and last is not None:
+        raise QueryError(InvalidInput("give first or last, not both", field="last"))
+    # Once per volunteer on a page of volunteers' records: no call without a cursor.
+    after_key = None if after is None else guarded(decode_cursor, kind, after)
+    before_key = None if before is None else guarded(decode_cursor, kind, before, "before")
+    if last is not None:
+        return Window(page_size(last, "last"), after_key, before_key, True)
+    return Window(page_size(default if first is None else first), after_key, before_key, False)
+
+
+def paged(rows: list, window: Window, key, cursor) -> tuple[list, PageInfo]:
+    """A page of ``rows`` (ascending by ``key``; at least the page plus one past it in
+    the direction read, where there are) and its ``PageInfo``."""
+    if window.after is not None:
+        rows = [r for r in rows if key(r) > window.after]
+    if window.before is not None:
+        rows = [r for r in rows if key(r) < window.before]
+    if window.backward:
+        page = rows[-window.size :]
+        more_before, more_after = len(rows) > window.size, False
+    else:
+        page = rows[: window.size]
+        more_before, more_after = False, len(rows) > window.size
+    info = PageInfo(
+        has_next_page=more_after,
+        has_previous_page=more_before,
+        _ends=(page[0], page[-1]) if page else (),
+        _cursor=cursor,
+    )
+    return page, info
+
+
+def keyset_rows(queryset, keyset: str, window: Window) -> list:
+    """The rows ``paged`` needs, read in SQL: one past the page in the direction read."""
+    if window.after is not None:
+        queryset = queryset.filter(**{f"{keyset}__gt": window.after})
+    if window.before is not None:
+        queryset = queryset.filter(**{f"{keyset}__lt": window.before})
+    if window.backward:
+        return list(queryset.order_by(f"-{keyset}")[: window.size + 1])[::-1]
+    return list(queryset.order_by(keyset)[: window.size + 1])
 
 
 @strawberry.type(description="A volunteer in a group's page of volunteers, with the membership.")
 class GroupVolunteerEdge:
     _membership: strawberry.Private[object]
 
+    @staticmethod
+    def cursor_of(membership) -> str:
+        return encode_cursor("v", membership.volunteer_id)
+
     @strawberry.field
     def cursor(self) -> str:
-        return encode_cursor("v", self._membership.volunteer_id)
+        return self.cursor_of(self._membership)
 
     @strawberry.field
     def node(self) -> Volunteer:
@@ -459,8 +546,9 @@ def list_page(parent, type_name: str, field: str, first: int, after, info: Info)
     from schema.region.prefetch import PAGES, read_page  # prefetch.py imports this module
 
     first = page_size(first)
-    after_id = None if after is None else guarded(parse_id, after, "after")
-    rows = getattr(parent, PAGES[(type_name, field)].to_attr, None)
+    page = PAGES[(type_name, field)]
+    after_id = None if after is None else guarded(page.after_key, after)
+    rows = getattr(parent, page.to_attr, None)
     if rows is None:
         rows = read_page(parent, type_name, field, info, first, after_id)
     rows = sorted(rows, key=lambda row: row.id)
@@ -469,8 +557,8 @@ def list_page(parent, type_name: str, field: str, first: int, after, info: Info)
     return rows[:first]
 
 
-def page_size(first: int) -> int:
-    """``first`` within 1..settings.GRAPHQL["MAX_PAGE"], else a typed error."""
+def page_size(first: int, field: str = "first") -> int:
+    """``first`` (or ``last``) within 1..settings.GRAPHQL["MAX_PAGE"], else a typed error."""
     from django.conf import settings
 
     from central.errors import InvalidInput
@@ -478,7 +566,7 @@ def page_size(first: int) -> int:
 
     limit = settings.GRAPHQL["MAX_PAGE"]
     if not 1 <= first <= limit:
-        raise QueryError(InvalidInput(f"first must be between 1 and {limit}", field="first"))
+        raise QueryError(InvalidInput(f"{field} must be between 1 and {limit}", field=field))
     return first
 
 
@@ -486,7 +574,7 @@ def encode_cursor(kind: str, pk: int) -> str:
     return base64.urlsafe_b64encode(f"{kind}:{pk}".encode()).decode()
 
 
-def decode_cursor(kind: str, cursor: str | None) -> int | None:
+def decode_cursor(kind: str, cursor: str | None, field: str = "after") -> int | None:
     if cursor is None:
         return None
     try:
@@ -497,7 +585,7 @@ def decode_cursor(kind: str, cursor: str | None) -> int | None:
     except (ValueError, UnicodeDecodeError):
         from central.errors import InvalidInput
 
-        raise InvalidInput("not a cursor from this list", field="after") from None
+        raise InvalidInput("not a cursor from this list", field=field) from None
 
 
 @strawberry.type(description="A role of the logged-in account.")
@@ -509,9 +597,11 @@ class StaffRole:
 
 
 @strawberry.type(description="The logged-in account.")
-class Me:
+class Me(Node):
     _model: strawberry.Private[object]
     _roles: strawberry.Private[list]
+
+    id: strawberry.ID = model_id("Me")
 
     username: str = model_field("username")
     display_name: str = model_field("display_name")

@@ -11,6 +11,7 @@ from django.http import FileResponse, JsonResponse
 
 from central.errors import ServiceError
 from schema.context import bearer_token
+from schema.identity import local_key
 from tenants.accounts.services import authenticate
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.services import certificate_path
@@ -24,14 +25,20 @@ def _refuse(status: int, code: str, message: str) -> JsonResponse:
     )
 
 
-def group_certificate(request, group_id: int):
+def group_certificate(request, group_id: str):
+    """The group's certificate image; ``group_id`` is the group's API id
+    (schema/identity.py), as a front-end has it."""
     try:
         principal = authenticate(bearer_token(request), request.region.code)
     except ServiceError as error:
         return _refuse(401, "UNAUTHENTICATED", str(error))
     if principal is None:
         return _refuse(401, "UNAUTHENTICATED", "send Authorization: Bearer <token>")
-    group = VolunteerGroup.objects.filter(id=group_id).first()
+    try:
+        key = int(local_key(group_id, ("VolunteerGroup",)))
+    except ValueError:  # not a group's id, or another region's: no such group here
+        key = None
+    group = VolunteerGroup.objects.filter(id=key).first() if key is not None else None
     path = certificate_path(group) if group else None
     if path is None or not path.exists():
         return _refuse(404, "NOT_FOUND", "no certificate for this group")
