@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.node_support import CLIENTS, run_node
+from tests.registry_support import authority
 
 README = Path(__file__).parent.parent / "README.md"
 SNIPPETS = CLIENTS / "http" / "snippets"
@@ -157,3 +158,16 @@ def test_the_readme_commands_do_what_it_says(server):
     assert refused["errors"][0]["extensions"]["code"] == "DOCUMENT_NOT_TRUSTED"
     registered = (SNIPPETS / "operations.graphql").read_text().split("\n\n")[0]
     assert gql.post(host, registered).json()["data"]["region"]["name"] == city_name(code)
+
+
+def test_the_upload_link_and_urql_send_files_as_multipart(server, gql):
+    """The README's upload client (apollo-upload-client's ``UploadHttpLink``) and
+    urql send a file as a GraphQL multipart request; the server reads it (here a
+    file that is not a package: the payload says so, typed)."""
+    token = authority(gql, "yunnan", "province")
+    result = run_node(
+        "http", "upload.mjs", "yunnan.localhost", BASE_URL=server.base_url, TOKEN=token
+    )
+    for client in ("apollo", "urql"):
+        errors = result[client]
+        assert errors and errors[0]["code"] in ("MALFORMED", "INVALID"), result
