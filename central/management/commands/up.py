@@ -47,7 +47,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=2, help="WSGI worker processes")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            # One per core (at least 2, so one crash never stops the service): more
+            # only share the same cores and lengthen the tail (issue 20 finding 6).
+            default=max(2, min(os.cpu_count() or 2, 16)),
+            help="WSGI worker processes (default: one per core, at least 2)",
+        )
         parser.add_argument("--threads", type=int, default=4, help="threads per worker")
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
