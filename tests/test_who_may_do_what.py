@@ -1281,6 +1281,12 @@ MUTATIONS = [
         who("member", "group_admin"),
     ),
     Row(
+        "certificateDownloadLink",
+        m("certificateDownloadLink", "$c: String!", "code: $c"),
+        lambda w, a, fresh: {"c": w.certificate_code},
+        who("member", "group_admin", "city"),
+    ),
+    Row(
         "revokeCertificate",
         m("revokeCertificate", "$c: String!", 'code: $c, reason: "信息有误"'),
         lambda w, a, fresh: {"c": w.certificate() if fresh else w.certificate_code},
