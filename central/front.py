@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 
@@ -81,6 +82,9 @@ class Front:
         self.max_body = max_body
         self.served = 0
         self.idle: list = []  # pooled connections to gunicorn
+        # CPU-heavy requests (password hashing, PDFs) in flight at once: all cores but
+        # one, so they cannot set the tail of the fast ones (issue 20 finding 6).
+        self.heavy = asyncio.Semaphore(max(1, (os.cpu_count() or 2) - 1))
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -98,7 +102,11 @@ class Front:
                     return  # closed, or idle too long between requests
                 try:
                     body = await self._body(conn, reader, writer, request)
-                    status, headers, content = await self._forward(request, body, address)
+                    if _cpu_heavy(request, body):
+                        async with self.heavy:  # one core stays free for the fast requests
+                            status, headers, content = await self._forward(request, body, address)
+                    else:
+                        status, headers, content = await self._forward(request, body, address)
                 except _Refused as refused:
                     await self._refuse(conn, writer, refused)
                     return
@@ -275,6 +283,17 @@ async def _read_response(client: h11.Connection, reader: asyncio.StreamReader):
             return response.status_code, headers, content
         elif isinstance(event, h11.ConnectionClosed):
             raise ConnectionError("upstream closed before answering")
+
+
+# What makes a request CPU-heavy: PBKDF2 (logins, registrations, password changes)
+# or a PDF. A query that merely mentions one of these waits its turn, nothing worse.
+_HEAVY_FIELDS = (b"login", b"registerVolunteer", b"changePassword", b"resetPassword")
+
+
+def _cpu_heavy(request: h11.Request, body: bytes) -> bool:
+    if request.target.split(b"?")[0].endswith(b".pdf"):
+        return True
+    return any(field in body for field in _HEAVY_FIELDS)
 
 
 def _header(request: h11.Request, name: bytes) -> bytes | None:
