@@ -244,7 +244,7 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
                     )
                 )
     if peers:
-        _compare_with_peers(report, local, peers)
+        _compare_with_peers(report, regions, peers)
     return report
 
 
@@ -252,9 +252,10 @@ MAX_PACKAGES = 500  # per question
 HOLDS = {"exported", "refused", "expired"}  # a source state in which it still holds
 
 
-def _compare_with_peers(report: AuditReport, local: set[str], peers: bool | set[str]) -> None:
+def _compare_with_peers(report: AuditReport, regions: list[Region], peers: bool | set[str]) -> None:
+    local = {region.code for region in regions}
     asked: dict[tuple[str, str], list[Transfer]] = defaultdict(list)
-    for region in Region.objects.order_by("code"):
+    for region in regions:
         with tenant_context(region):
             remote = Transfer.objects.filter(package_id__isnull=False).exclude(
                 counterpart_region_code__in=local
@@ -264,7 +265,7 @@ def _compare_with_peers(report: AuditReport, local: set[str], peers: bool | set[
             ):
                 if peers is True or transfer.counterpart_region_code in peers:
                     asked[(region.code, transfer.counterpart_region_code)].append(transfer)
-    regions = {r.code: r for r in Region.objects.filter(code__in={k[0] for k in asked})}
+    by_code = {region.code: region for region in regions}
     with httpx.Client(timeout=10) as client:
         for (code, peer_code), transfers in sorted(asked.items()):
             entry = signing.lookup(peer_code)
@@ -276,7 +277,7 @@ def _compare_with_peers(report: AuditReport, local: set[str], peers: bool | set[
                     answer = federation.ask(
                         client,
                         federation.peer_endpoint(entry.inbox_url, federation.TRANSFER_STATUS_PATH),
-                        regions[code],
+                        by_code[code],
                         peer_code,
                         "transfer-status-query",
                         packages=[str(t.package_id) for t in batch],
