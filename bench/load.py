@@ -116,7 +116,9 @@ class Run:
         self.lock = threading.Lock()
         self.ledger = Ledger()
         self.faults: list[tuple[str, float]] = []
-        self.memory: list[tuple[float, float]] = []
+        # (seconds since start, worker pid, RSS MiB): per worker, because a killed
+        # worker's replacement starts small and a sum would show that as a sawtooth.
+        self.memory: list[tuple[float, int, float]] = []
         self.stop = threading.Event()
         self.started = 0.0
         self.tag = f"{random.randrange(16**6):06x}"
@@ -268,11 +270,13 @@ class Run:
 
     def sample_memory(self) -> None:
         while not self.stop.wait(5):
-            try:
-                rss = sum(w.memory_info().rss for w in self.workers()) / 1048576
-            except psutil.Error:
-                continue
-            self.memory.append((time.monotonic() - self.started, rss))
+            at = time.monotonic() - self.started
+            for worker in self.workers():
+                try:
+                    rss = worker.memory_info().rss / 1048576
+                except psutil.Error:
+                    continue
+                self.memory.append((at, worker.pid, rss))
 
     # --- the schedule ------------------------------------------------------------
 
@@ -441,14 +445,14 @@ class Run:
         )
         if lost or doubled or surprise:
             failures.append("the ledger does not match the database")
-        if self.memory:
-            half = self.args.minutes * 30
-            second = [m for t, m in self.memory if t >= half]
-            if second:
-                print(
-                    "worker RSS (sum) over the second half: "
-                    f"{min(second):.0f}–{max(second):.0f} MiB"
-                )
+        growth = memory_growth(self.memory, self.args.minutes * 30)
+        for pid, (first, last, peak) in sorted(growth.items()):
+            print(
+                f"worker {pid} RSS over the second half, warmed up: "
+                f"{first:.0f} → {last:.0f} MiB (peak {peak:.0f})"
+            )
+            if peak > first * (1 + RSS_GROWTH):
+                failures.append(f"worker {pid} grew {first:.0f} → {peak:.0f} MiB")
         self.plot(by_op)
         (self.work / "samples.json").write_text(json.dumps([s.__dict__ for s in self.samples]))
         print("\n" + ("targets met" if not failures else "MISSED: " + "; ".join(failures)))
@@ -477,12 +481,38 @@ class Run:
         top.set_ylabel("p99 ms (per minute)")
         top.set_yscale("log")
         top.legend()
-        bottom.plot([t / 60 for t, _ in self.memory], [m for _, m in self.memory])
+        per_worker = defaultdict(list)
+        for at, pid, rss in self.memory:
+            per_worker[pid].append((at / 60, rss))
+        for points in per_worker.values():
+            bottom.plot([t for t, _ in points], [m for _, m in points], color="tab:blue")
         bottom.set_ylabel("worker RSS, MiB")
         bottom.set_xlabel("minute")
         out = ROOT / "bench" / "load.png"
         fig.savefig(out, dpi=80)
         print(f"plot: {out}")
+
+
+# A worker is flat when, once warmed up, it stays within this much of its size.
+RSS_GROWTH = 0.10
+RSS_WARM_UP = 120  # seconds a new worker takes to load what it serves (measured: < 2 min)
+
+
+def memory_growth(
+    memory: list[tuple[float, int, float]], half: float
+) -> dict[int, tuple[float, float, float]]:
+    """Per worker sampled in the second half, after its warm-up: (first, last,
+    peak) RSS in MiB. Warm-up is left out because a replacement worker loads the
+    code paths it serves in its first minutes; what must not happen is growth
+    after that (issue 16: reference cycles kept pages alive)."""
+    born: dict[int, float] = {}
+    for at, pid, _ in memory:
+        born.setdefault(pid, at)
+    series = defaultdict(list)
+    for at, pid, rss in memory:
+        if at >= half and at - born[pid] >= RSS_WARM_UP:
+            series[pid].append(rss)
+    return {pid: (v[0], v[-1], max(v)) for pid, v in series.items() if len(v) >= 12}
 
 
 def main() -> None:
