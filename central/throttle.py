@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import ServiceError, Throttled
 
@@ -99,7 +100,7 @@ def one_login_per_request(request) -> None:
     request._platform_logins = seen + 1
     if seen:
         raise Throttled(
-            "one login per request: this request already carried a login (每个请求只能登录一次)"
+            _("one login per request: this request already carried a login (每个请求只能登录一次)")
         )
 
 
@@ -111,8 +112,11 @@ def _refusal(scope: str, retry_after: int, until: datetime.datetime | None) -> T
     who = "this account" if scope == ACCOUNT else "your address"
     at = f" (at {timezone.localtime(until):%Y-%m-%d %H:%M:%S})" if until else ""
     return Throttled(
-        f"登录尝试过多，请稍后再试: too many failed logins for {who}; "
-        f"try again in {retry_after} s{at}",
+        _(
+            "登录尝试过多，请稍后再试: too many failed logins for %(who)s; try again "
+            "in %(retry_after)s s%(at)s"
+        )
+        % {"who": who, "retry_after": retry_after, "at": at},
         field="username" if scope == ACCOUNT else None,
         retry_after=retry_after,
     )

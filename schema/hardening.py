@@ -25,6 +25,7 @@ from typing import Any
 
 import strawberry
 from django.conf import settings
+from django.utils.translation import gettext as _
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -117,7 +118,7 @@ class _LRU:
             self._data[key] = (value, weight)
             self._weight += weight
             while len(self._data) > self.max_entries or self._weight > self.max_weight:
-                _, (_, dropped) = self._data.popitem(last=False)
+                _unused, (_unused, dropped) = self._data.popitem(last=False)
                 self._weight -= dropped
 
     def info(self) -> dict[str, int]:
@@ -264,7 +265,8 @@ class InputChecks(SchemaExtension):
                 field, reason = found
                 context.pre_execution_errors = [
                     GraphQLError(
-                        f"{field}: {reason}", extensions={"code": "INVALID", "field": field}
+                        _("%(field)s: %(reason)s") % {"field": field, "reason": reason},
+                        extensions={"code": "INVALID", "field": field},
                     )
                 ]
         yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import ServiceError
@@ -44,9 +45,9 @@ def parse_id(value, kind: str, field: str = "id") -> int:
     try:
         return key_in_range(int(local_key(value, (kind,))))
     except ElsewhereId:
-        raise NotFound(f"no such {kind} in this region", field=field) from None
+        raise NotFound(_("no such %(kind)s in this region") % {"kind": kind}, field=field) from None
     except (NotAnId, TypeError, ValueError):
-        raise InvalidInput(f"not an id of a {kind}", field=field) from None
+        raise InvalidInput(_("not an id of a %(kind)s") % {"kind": kind}, field=field) from None
 
 
 def key_in_range(key: int) -> int:

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
@@ -115,7 +116,9 @@ class Command(BaseCommand):
             try:
                 report = deliver_pending()
             except DatabaseError as error:
-                raise CommandError(f"database: {str(error).strip()[:300]}") from None
+                raise CommandError(
+                    _("database: %(strip)s") % {"strip": str(error).strip()[:300]}
+                ) from None
             self._report(report)
             return
         rounds = 0
@@ -167,21 +170,24 @@ class Command(BaseCommand):
     def _export(self, region, transfer, out, **_):
         target = Region.objects.filter(code=region).first()
         if target is None:
-            raise CommandError(f"no region with code {region}")
+            raise CommandError(_("no region with code %(region)s") % {"region": region})
         with tenant_context(target):
             found = (
                 Transfer.objects.filter(public_id=transfer).first() if _is_uuid(transfer) else None
             )
             if found is None or found.package is None:
                 raise CommandError(
-                    "no exported transfer with that id in this region "
-                    "(the volunteer consents first)"
+                    _(
+                        "no exported transfer with that id in this region (the "
+                        "volunteer consents first)"
+                    )
                 )
             if found.state not in (TransferState.EXPORTED, TransferState.COMPLETED):
                 # Issue 11 finding 3: a refused, cancelled or expired transfer's package
                 # never leaves again.
                 raise CommandError(
-                    f"the transfer is {found.state} ({found.reason}): its package is not exported"
+                    _("the transfer is %(state)s (%(reason)s): its package is not exported")
+                    % {"state": found.state, "reason": found.reason}
                 )
             # The file is how an offline package travels: decrypted (the signature
             # covers the clear content) only now, and the export audited.
@@ -197,7 +203,7 @@ class Command(BaseCommand):
             with open(file, encoding="utf-8") as handle:
                 envelope = json.load(handle)
         except (OSError, ValueError) as error:
-            raise CommandError(f"{file}: {error}") from None
+            raise CommandError(_("%(file)s: %(error)s") % {"file": file, "error": error}) from None
         code = (
             (envelope.get("package") or {}).get("destination", {}).get("regionCode")
             if isinstance(envelope, dict)
@@ -205,7 +211,9 @@ class Command(BaseCommand):
         )
         region = Region.objects.filter(code=code).first()
         if region is None:
-            raise CommandError(f"the package is for region {code}, which is not served here")
+            raise CommandError(
+                _("the package is for region %(code)s, which is not served here") % {"code": code}
+            )
         with tenant_context(region):  # a suspended region: RegionSuspended, nothing written
             transfer, fresh = import_package(envelope, region, offline=True)
         state = "imported" if fresh else "already imported: nothing changed"
@@ -218,7 +226,7 @@ class Command(BaseCommand):
         outbox would have sent, as a file the source applies with ``acknowledge``."""
         target = Region.objects.filter(code=region).first()
         if target is None:
-            raise CommandError(f"no region with code {region}")
+            raise CommandError(_("no region with code %(region)s") % {"region": region})
         with tenant_context(target):
             found = (
                 Transfer.objects.filter(
@@ -228,7 +236,7 @@ class Command(BaseCommand):
                 else None
             )
             if found is None:
-                raise CommandError("no imported transfer with that id in this region")
+                raise CommandError(_("no imported transfer with that id in this region"))
             package = at_rest.clear(found.package)["package"]
             message = acknowledgement(found, package, target)
         with open(out, "w", encoding="utf-8") as handle:
@@ -240,13 +248,17 @@ class Command(BaseCommand):
             with open(file, encoding="utf-8") as handle:
                 message = json.load(handle)
         except (OSError, ValueError) as error:
-            raise CommandError(f"{file}: {error}") from None
+            raise CommandError(_("%(file)s: %(error)s") % {"file": file, "error": error}) from None
         if not isinstance(message, dict) or not isinstance(message.get("acknowledgement"), dict):
-            raise CommandError(f"{file} is not an acknowledgement (interop receipt --out)")
+            raise CommandError(
+                _("%(file)s is not an acknowledgement (interop receipt --out)") % {"file": file}
+            )
         try:
             transfer = acknowledge(message["acknowledgement"])
         except PackageRejected as error:
-            raise CommandError(f"{error.code}: {error.reason}") from None
+            raise CommandError(
+                _("%(code)s: %(reason)s") % {"code": error.code, "reason": error.reason}
+            ) from None
         self.stdout.write(
             self.style.SUCCESS(f"{transfer.volunteer_number}: transfer {transfer.state}")
         )
@@ -281,7 +293,9 @@ class Command(BaseCommand):
             if not isinstance(listed, list):
                 raise ValueError("regions is not a list")
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
-            raise CommandError(f"could not read the directory: {error}") from None
+            raise CommandError(
+                _("could not read the directory: %(error)s") % {"error": error}
+            ) from None
         refused = []
         for item in listed:  # each entry on its own: a refusal is audited, not rolled back
             try:
@@ -301,14 +315,14 @@ class Command(BaseCommand):
             self.stdout.write(str(problem))
         self.stdout.write(report.summary())
         if not report.clean:
-            raise CommandError(f"{len(report.problems)} problems: see above")
+            raise CommandError(_("%(count)s problems: see above") % {"count": len(report.problems)})
 
     def _home_hashes(self, **_):
         """Issue 11 finding 11: rows registered before the federation hash existed
         get it from the volunteer's (decrypted) ID number, so peers' questions about
         them are answered. Safe to run again."""
         if not settings.FEDERATION_HASH_KEY:
-            raise CommandError("PLATFORM_FEDERATION_HASH_KEY is not set")
+            raise CommandError(_("PLATFORM_FEDERATION_HASH_KEY is not set"))
         done = 0
         for target in Region.objects.order_by("code"):
             with tenant_context(target):
@@ -328,7 +342,9 @@ class Command(BaseCommand):
         if keys_action == "rotate":
             target = Region.objects.filter(code=region).first()
             if target is None:
-                raise CommandError(f"no region with code {region} is served here")
+                raise CommandError(
+                    _("no region with code %(region)s is served here") % {"region": region}
+                )
             signed = signing.rotate(target, "cli:interop")
             new = signed["statement"]["newPublicKey"]
             self.stdout.write(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import services
 from central.errors import ServiceError
@@ -107,8 +108,9 @@ def _json(text: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise CommandError(
-            f"policy: not valid JSON ({error.msg} at column {error.colno})"
+            _("policy: not valid JSON (%(msg)s at column %(colno)s)")
+            % {"msg": error.msg, "colno": error.colno}
         ) from None
     if not isinstance(value, dict):
-        raise CommandError("policy: must be a JSON object")
+        raise CommandError(_("policy: must be a JSON object"))
     return value

@@ -14,6 +14,7 @@ import io
 
 import qrcode
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import accounts
 from central.errors import ServiceError
@@ -40,7 +41,7 @@ class Command(BaseCommand):
                 )
             elif action == "confirm":
                 if not code:
-                    raise CommandError("give the code the authenticator app shows")
+                    raise CommandError(_("give the code the authenticator app shows"))
                 accounts.confirm_totp(username, code)
                 self.stdout.write(self.style.SUCCESS(f"{username}: TOTP device confirmed"))
             elif action == "remove":
