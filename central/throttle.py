@@ -99,9 +99,7 @@ def one_login_per_request(request) -> None:
     seen = getattr(request, "_platform_logins", 0)
     request._platform_logins = seen + 1
     if seen:
-        raise Throttled(
-            _("one login per request: this request already carried a login (每个请求只能登录一次)")
-        )
+        raise Throttled(_("one login per request: this request already carried a login"))
 
 
 def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
@@ -109,14 +107,24 @@ def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
 
 
 def _refusal(scope: str, retry_after: int, until: datetime.datetime | None) -> Throttled:
-    who = "this account" if scope == ACCOUNT else "your address"
-    at = f" (at {timezone.localtime(until):%Y-%m-%d %H:%M:%S})" if until else ""
-    return Throttled(
-        _(
-            "登录尝试过多，请稍后再试: too many failed logins for %(who)s; try again "
-            "in %(retry_after)s s%(at)s"
+    values = {"retry_after": retry_after}
+    if until:
+        values["until"] = f"{timezone.localtime(until):%Y-%m-%d %H:%M:%S}"
+    if scope == ACCOUNT and until:
+        message = _(
+            "too many failed logins for this account; try again in %(retry_after)s s (at %(until)s)"
         )
-        % {"who": who, "retry_after": retry_after, "at": at},
+    elif scope == ACCOUNT:
+        message = _("too many failed logins for this account; try again in %(retry_after)s s")
+    elif until:
+        message = _(
+            "too many failed logins from your address; try again in %(retry_after)s s "
+            "(at %(until)s)"
+        )
+    else:
+        message = _("too many failed logins from your address; try again in %(retry_after)s s")
+    return Throttled(
+        message % values,
         field="username" if scope == ACCOUNT else None,
         retry_after=retry_after,
     )

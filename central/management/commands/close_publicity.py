@@ -43,5 +43,8 @@ class Command(BaseCommand):
             total += moved
             self.stdout.write(f"[{index}/{len(regions)}] {target.code} {target.name}: {moved}")
         self.stdout.write(
-            self.style.SUCCESS(f"{total} records left publicity in {len(regions)} regions")
+            self.style.SUCCESS(
+                _("%(total)s records left publicity in %(count)s regions")
+                % {"total": total, "count": len(regions)}
+            )
         )

@@ -47,4 +47,6 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for document in registered:
             self.stdout.write(f"{document.sha256}  {document.operation_name}")
-        self.stdout.write(self.style.SUCCESS(f"{len(registered)} operation(s) registered"))
+        self.stdout.write(
+            self.style.SUCCESS(_("%(count)s operation(s) registered") % {"count": len(registered)})
+        )

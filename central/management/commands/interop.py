@@ -111,7 +111,7 @@ class Command(BaseCommand):
         except (ServiceError, PackageRejected) as error:
             raise CommandError(str(error)) from None
 
-    def _deliver(self, loop, interval, max_rounds, parent, **_):
+    def _deliver(self, loop, interval, max_rounds, parent, **_options):
         if not loop:
             try:
                 report = deliver_pending()
@@ -134,8 +134,12 @@ class Command(BaseCommand):
                     # One line per error; the next round starts on a fresh connection.
                     first = (str(error).strip().splitlines() or [""])[0][:300]
                     self.stderr.write(
-                        f"interop deliver: {type(error).__name__}: {first} "
-                        f"(next round in {interval:g}s)"
+                        _("interop deliver: %(name)s: %(first)s (next round in %(interval)ss)")
+                        % {
+                            "name": type(error).__name__,
+                            "first": first,
+                            "interval": format(interval, "g"),
+                        }
                     )
                     connections.close_all()
                 else:
@@ -151,7 +155,12 @@ class Command(BaseCommand):
 
     def _report(self, report) -> None:
         self.stdout.write(
-            f"delivered {report.delivered}, retrying {report.retrying}, refused {report.refused}"
+            _("delivered %(delivered)s, retrying %(retrying)s, refused %(refused)s")
+            % {
+                "delivered": report.delivered,
+                "retrying": report.retrying,
+                "refused": report.refused,
+            }
         )
         self.stdout.flush()
 
@@ -167,7 +176,7 @@ class Command(BaseCommand):
                 return True
             time.sleep(min(left, 0.5))
 
-    def _export(self, region, transfer, out, **_):
+    def _export(self, region, transfer, out, **_options):
         target = Region.objects.filter(code=region).first()
         if target is None:
             raise CommandError(_("no region with code %(region)s") % {"region": region})
@@ -196,9 +205,9 @@ class Command(BaseCommand):
             if found.package_written_at is None:
                 Transfer.objects.filter(id=found.id).update(package_written_at=timezone.now())
             audit("cli:interop", "transfer.package_exported", str(found.public_id), file=str(out))
-        self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
+        self.stdout.write(self.style.SUCCESS(_("wrote %(out)s") % {"out": out}))
 
-    def _import(self, file, **_):
+    def _import(self, file, **_options):
         try:
             with open(file, encoding="utf-8") as handle:
                 envelope = json.load(handle)
@@ -221,7 +230,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"{transfer.volunteer_number} → {region.name}: {state}")
         )
 
-    def _receipt(self, region, transfer, out, **_):
+    def _receipt(self, region, transfer, out, **_options):
         """For a destination with no network path back to the source: the receipt the
         outbox would have sent, as a file the source applies with ``acknowledge``."""
         target = Region.objects.filter(code=region).first()
@@ -241,9 +250,9 @@ class Command(BaseCommand):
             message = acknowledgement(found, package, target)
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(message, handle, ensure_ascii=False, indent=1)
-        self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
+        self.stdout.write(self.style.SUCCESS(_("wrote %(out)s") % {"out": out}))
 
-    def _acknowledge(self, file, **_):
+    def _acknowledge(self, file, **_options):
         try:
             with open(file, encoding="utf-8") as handle:
                 message = json.load(handle)
@@ -260,7 +269,10 @@ class Command(BaseCommand):
                 _("%(code)s: %(reason)s") % {"code": error.code, "reason": error.reason}
             ) from None
         self.stdout.write(
-            self.style.SUCCESS(f"{transfer.volunteer_number}: transfer {transfer.state}")
+            self.style.SUCCESS(
+                _("%(volunteer_number)s: transfer %(state)s")
+                % {"volunteer_number": transfer.volunteer_number, "state": transfer.state}
+            )
         )
 
     def _peer(self, peer_action, **options):
@@ -274,7 +286,11 @@ class Command(BaseCommand):
             return
         if peer_action == "trust":
             remote = peers.trust(options["code"], options["fingerprint"], actor)
-            self.stdout.write(self.style.SUCCESS(f"peer {remote.code} now pinned to the new key"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("peer %(code)s now pinned to the new key") % {"code": remote.code}
+                )
+            )
             return
         if peer_action == "add":
             fields = {
@@ -285,7 +301,10 @@ class Command(BaseCommand):
                 "inboxUrl": options["inbox_url"],
             }
             outcome = peers.add_manually(fields, actor)
-            self.stdout.write(f"peer {fields['code']} {outcome} at {fields['inboxUrl']}")
+            self.stdout.write(
+                _("peer %(code)s %(outcome)s at %(inboxurl)s")
+                % {"code": fields["code"], "outcome": outcome, "inboxurl": fields["inboxUrl"]}
+            )
             return
         url = signing.check_peer_url(options["url"], field="url")
         try:
@@ -303,11 +322,14 @@ class Command(BaseCommand):
             except ServiceError as error:
                 refused.append(str(error))
                 continue
-            self.stdout.write(f"peer {item['code']} {item['name']}: {outcome}")
+            self.stdout.write(
+                _("peer %(code)s %(name)s: %(outcome)s")
+                % {"code": item["code"], "name": item["name"], "outcome": outcome}
+            )
         if refused:
             raise CommandError("refused: " + " | ".join(refused))
 
-    def _audit(self, peers=False, **_):
+    def _audit(self, peers=False, **_options):
         from interop.invariant import audit
 
         report = audit(peers=peers)
@@ -317,7 +339,7 @@ class Command(BaseCommand):
         if not report.clean:
             raise CommandError(_("%(count)s problems: see above") % {"count": len(report.problems)})
 
-    def _home_hashes(self, **_):
+    def _home_hashes(self, **_options):
         """Issue 11 finding 11: rows registered before the federation hash existed
         get it from the volunteer's (decrypted) ID number, so peers' questions about
         them are answered. Safe to run again."""
@@ -336,9 +358,13 @@ class Command(BaseCommand):
                     done += HomeRegion.objects.filter(
                         id_number_hash=volunteer.id_number_hash, federation_hash=""
                     ).update(federation_hash=shared)
-        self.stdout.write(self.style.SUCCESS(f"{done} home-region rows hashed for the federation"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("%(done)s home-region rows hashed for the federation") % {"done": done}
+            )
+        )
 
-    def _keys(self, keys_action=None, region=None, **_):
+    def _keys(self, keys_action=None, region=None, **_options):
         if keys_action == "rotate":
             target = Region.objects.filter(code=region).first()
             if target is None:
@@ -349,8 +375,11 @@ class Command(BaseCommand):
             new = signed["statement"]["newPublicKey"]
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{target.code} rotated to {signing.fingerprint(new)}; the rotation "
-                    "statement is published at /interop/directory"
+                    _(
+                        "%(code)s rotated to %(fingerprint)s; the rotation statement "
+                        "is published at /interop/directory"
+                    )
+                    % {"code": target.code, "fingerprint": signing.fingerprint(new)}
                 )
             )
             return

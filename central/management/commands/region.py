@@ -62,7 +62,7 @@ class Command(BaseCommand):
                     policy_overrides=_json(options["policy"]),
                 )
                 region = services.provision_region(spec, actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"created {region}"))
+                self.stdout.write(self.style.SUCCESS(_("created %(region)s") % {"region": region}))
                 self._show(region)
             elif action == "list":
                 for region in services.regions():
@@ -75,15 +75,19 @@ class Command(BaseCommand):
                 self._show(services.get_region(options["code"]))
             elif action == "suspend":
                 region = services.suspend_region(options["code"], options["reason"], actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"suspended {region}"))
+                self.stdout.write(
+                    self.style.SUCCESS(_("suspended %(region)s") % {"region": region})
+                )
             elif action == "resume":
                 region = services.resume_region(options["code"], actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"resumed {region}"))
+                self.stdout.write(self.style.SUCCESS(_("resumed %(region)s") % {"region": region}))
             elif action == "set-policy":
                 region = services.update_region_policy(
                     options["code"], _json(options["changes"]), actor=actor
                 )
-                self.stdout.write(self.style.SUCCESS(f"updated the policy of {region}"))
+                self.stdout.write(
+                    self.style.SUCCESS(_("updated the policy of %(region)s") % {"region": region})
+                )
                 self._show(region)
         except ServiceError as error:
             raise CommandError(str(error)) from None
