@@ -55,7 +55,12 @@ _CODE = re.compile(r"^\d{6}$")
 
 
 class DivisionCodeError(ValueError):
-    pass
+    """A refused division code; ``field`` is ``"parentCode"`` when the code is fine
+    but its parent is not (the message is translated, so callers look here)."""
+
+    def __init__(self, message: str, field: str = "code"):
+        super().__init__(message)
+        self.field = field
 
 
 def check_division_code(code: str, level: str, parent_code: str | None = None) -> None:
@@ -81,7 +86,8 @@ def check_division_code(code: str, level: str, parent_code: str | None = None) -
         if parent_code and parent_code != code[:2] + "0000":
             raise DivisionCodeError(
                 _("a city %(code)s lies in province %(code2)s0000, not under %(parent_code)s")
-                % {"code": code, "code2": code[:2], "parent_code": parent_code}
+                % {"code": code, "code2": code[:2], "parent_code": parent_code},
+                field="parentCode",
             )
     else:
         raise DivisionCodeError(_("unknown level %(level)r") % {"level": level})

@@ -70,7 +70,7 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
     try:
         check_division_code(spec.code, spec.level, spec.parent_code)
     except DivisionCodeError as error:
-        field_name = "parentCode" if "not under" in str(error) else "code"
+        field_name = error.field
         if spec.level not in Region.Level.values:
             field_name = "level"
         problems.add(field_name, str(error))
