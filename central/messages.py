@@ -11,6 +11,7 @@ catalog, in the language of the request.
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from stdnum.exceptions import (
     InvalidChecksum,
     InvalidComponent,
@@ -125,3 +126,23 @@ def pydantic_message(item: dict) -> str:
     if kind == "too_long":
         return _("at most %(limit)s entries") % {"limit": ctx.get("max_length")}
     return _("not a valid value")
+
+
+def level_name(level: str) -> str:
+    """A hub level, authority level or star granter (``city``, ``county`` …) as a
+    message names it: "city" in English, 市 in Chinese."""
+    names = {
+        "province": pgettext("division level", "province"),
+        "city": pgettext("division level", "city"),
+        "district": pgettext("division level", "district"),
+        "county": pgettext("division level", "county"),
+        "town": pgettext("division level", "town"),
+        "community": pgettext("division level", "community"),
+        "group": pgettext("division level", "group"),
+    }
+    return names.get(str(level), str(level))
+
+
+def one_of(choices) -> str:
+    """Alternatives in a message: "a or b" / "a或b"."""
+    return _(" or ").join(str(choice) for choice in choices)

@@ -53,22 +53,26 @@ def chinese(message: str) -> bool:
 
 
 def read_po(path) -> dict[str, str]:
-    """msgid → msgstr of a .po file (obsolete ``#~`` entries left out)."""
+    """msgid → msgstr of a .po file (``context\x04msgid`` for a ``msgctxt`` entry, as
+    gettext keys them; obsolete ``#~`` entries left out)."""
     entries: dict[str, str] = {}
-    msgid = msgstr = None
-    key = None
+    context = msgid = msgstr = key = None
     for line in [*path.read_text(encoding="utf-8").splitlines(), ""]:
-        if line.startswith("msgid "):
+        if line.startswith("msgctxt "):
+            context, key = ast.literal_eval(line[8:]), "msgctxt"
+        elif line.startswith("msgid "):
             msgid, msgstr, key = ast.literal_eval(line[6:]), "", "msgid"
         elif line.startswith("msgstr "):
             msgstr, key = ast.literal_eval(line[7:]), "msgstr"
+        elif line.startswith('"') and key == "msgctxt":
+            context += ast.literal_eval(line)
         elif line.startswith('"') and key == "msgid":
             msgid += ast.literal_eval(line)
         elif line.startswith('"') and key == "msgstr":
             msgstr += ast.literal_eval(line)
         elif not line.strip() and msgid is not None:
-            entries[msgid] = msgstr
-            msgid = msgstr = key = None
+            entries[f"{context}\x04{msgid}" if context else msgid] = msgstr
+            context = msgid = msgstr = key = None
     entries.pop("", None)  # the header
     return entries
 
@@ -95,6 +99,14 @@ def messages_in_code() -> dict[str, str]:
                 ):
                     where = f"{path.relative_to(REPO)}:{node.lineno}"
                     found.setdefault(node.args[0].value, where)
+                elif (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("pgettext", "pgettext_lazy")
+                    and all(isinstance(a, ast.Constant) for a in node.args[:2])
+                ):
+                    where = f"{path.relative_to(REPO)}:{node.lineno}"
+                    found.setdefault(f"{node.args[0].value}\x04{node.args[1].value}", where)
     templates = (path for package in SOURCES for path in (REPO / package).rglob("*.html"))
     for path in sorted(templates):
         text = path.read_text(encoding="utf-8")

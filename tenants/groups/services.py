@@ -32,7 +32,7 @@ from central.errors import (
     PermissionDenied,
     ProblemCollector,
 )
-from central.messages import credit_code_message
+from central.messages import credit_code_message, level_name, one_of
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.models import RoleKind
@@ -137,7 +137,7 @@ def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: Reg
             problems.add(
                 "name",
                 _("a %(level)s-level hub's name ends with %(choices)s (002 §3(1)1)")
-                % {"level": data.level, "choices": " or ".join(suffixes)},
+                % {"level": level_name(data.level), "choices": one_of(suffixes)},
             )
     if (
         data.kind == GroupKind.NON_HUB
@@ -187,13 +187,13 @@ def _check_liaison(
             if liaison is not None:
                 problems.add("liaisonGroupId", _("the top-level hub has no liaison group"))
             return None
-        expected = _("the %(above)s-level hub (002 §3(2)1)") % {"above": above}
+        expected = _("the %(above)s-level hub (002 §3(2)1)") % {"above": level_name(above)}
         ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == above
     elif data.registration_status == RegistrationStatus.BRANCH:
         expected = _("its parent legal person (002 §3(2)2)")
         ok = liaison is not None and liaison.registration_status == RegistrationStatus.LEGAL_PERSON
     else:
-        expected = _("the %(level)s-level hub (002 §3(2)2)") % {"level": data.level}
+        expected = _("the %(level)s-level hub (002 §3(2)2)") % {"level": level_name(data.level)}
         ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == data.level
     if liaison is None:
         problems.add(

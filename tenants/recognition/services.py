@@ -83,9 +83,9 @@ def _id(value, field: str) -> int:
     try:
         return int(str(value))
     except (TypeError, ValueError):
-        raise NotFound(
-            _("no such %(value)s") % {"value": field[:-2] or field}, field=field
-        ) from None
+        if field == "complaintId":
+            raise NotFound(_("no such complaint"), field=field) from None
+        raise NotFound(_("no such group"), field=field) from None
 
 
 def _group(group_id) -> VolunteerGroup:

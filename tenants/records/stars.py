@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.messages import level_name
 from central.policy import Granter, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -97,7 +98,7 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
                     "%(level)s★ is granted by the %(granter)s (the authority of "
                     "the volunteer's own area, 001 §6)"
                 )
-                % {"level": application.level, "granter": application.granter}
+                % {"level": application.level, "granter": level_name(application.granter)}
             )
         if application.status != StarApplication.Status.APPLIED:
             raise Conflict(
