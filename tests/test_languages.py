@@ -164,8 +164,8 @@ def test_invalid_query_argument_in_both_languages(gql, zh, seed_regions):
     english = _error(gql.region("chongqing", query))
     chinese_ = _error(zh.region("chongqing", query))
     assert english["extensions"]["code"] == chinese_["extensions"]["code"] == "INVALID"
-    assert english["message"] == "first must be between 1 and 100"
-    assert chinese_["message"] == "first 必须在 1 至 100 之间"
+    assert english["message"] == "first: first must be between 1 and 100"
+    assert chinese_["message"] == "first: first 必须在 1 至 100 之间"
 
 
 def test_unauthenticated_and_permission_denied_in_both_languages(gql, zh_cn, seed_regions):
