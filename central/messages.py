@@ -10,6 +10,7 @@ catalog, in the language of the request.
 
 from __future__ import annotations
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from stdnum.exceptions import (
@@ -146,3 +147,12 @@ def level_name(level: str) -> str:
 def one_of(choices) -> str:
     """Alternatives in a message: "a or b" / "a或b"."""
     return _(" or ").join(str(choice) for choice in choices)
+
+
+def shown(instance, field: str) -> str:
+    """A status or state as a message shows it: in English the API's value
+    (``in_publicity``, what a client sends and compares), otherwise the field's
+    Chinese label (公示中, the notices' own words)."""
+    if (translation.get_language() or "").startswith("en"):
+        return str(getattr(instance, field))
+    return str(getattr(instance, f"get_{field}_display")())

@@ -30,6 +30,7 @@ from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
+from central.messages import shown
 from central.models import HomeRegion, Region
 from interop import at_rest, federation, permissions, receipts, signing
 from interop import package as packages
@@ -392,7 +393,8 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
         permissions.require_refuser(transfer, principal)
         if _expire_if_due(transfer):
             raise Conflict(
-                _("the transfer is %(state)s") % {"state": transfer.state}, field="transferId"
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
             )
         if transfer.state == TransferState.EXPORTED:
             if (
@@ -425,7 +427,8 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
             reason = f"cancelled: {reason}"
         elif transfer.state != TransferState.REQUESTED:
             raise Conflict(
-                _("the transfer is %(state)s") % {"state": transfer.state}, field="transferId"
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
             )
         transfer.state = TransferState.REFUSED
         transfer.reason = reason[:500]
@@ -479,7 +482,8 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
             return transfer
         if transfer.state != TransferState.REQUESTED:
             raise Conflict(
-                _("the transfer is %(state)s") % {"state": transfer.state}, field="transferId"
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
             )
         destination = _destination(transfer.counterpart_region_code, source)
         volunteer = _freeze(volunteer)
@@ -544,7 +548,7 @@ def complete_outgoing(transfer: Transfer) -> None:
         return
     if transfer.state != TransferState.EXPORTED:
         raise Conflict(
-            _("the transfer is %(state)s") % {"state": transfer.state}, field="transferId"
+            _("the transfer is %(state)s") % {"state": shown(transfer, "state")}, field="transferId"
         )
     volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
     volunteer.status = VolunteerStatus.TRANSFERRED
@@ -1242,7 +1246,7 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
     permissions.require_package_revealer(transfer, principal, policy)
     if transfer.package is None or volunteer is None:
         raise Conflict(
-            _("the transfer is %(state)s: it has no package") % {"state": transfer.state},
+            _("the transfer is %(state)s: it has no package") % {"state": shown(transfer, "state")},
             field="transferId",
         )
     with transaction.atomic():

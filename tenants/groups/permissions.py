@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix, division_level, within
 from central.errors import PermissionDenied, Unauthenticated
+from central.messages import shown
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.groups.models import GroupKind, RegistrationStatus, Review, VolunteerGroup
 
@@ -129,8 +130,8 @@ def require_group_staff(group: VolunteerGroup, principal, *, admin: bool = True)
         return
     if group.id in principal.own_group_ids and group.review != Review.APPROVED:
         raise PermissionDenied(
-            _("%(name)s is %(get_review_display)s: a group that is not approved holds no powers")
-            % {"name": group.name, "get_review_display": group.get_review_display()}
+            _("%(name)s is %(review)s: a group that is not approved holds no powers")
+            % {"name": group.name, "review": shown(group, "review")}
         )
     if admin:
         raise PermissionDenied(_("you are not an admin of %(name)s") % {"name": group.name})

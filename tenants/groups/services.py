@@ -32,7 +32,7 @@ from central.errors import (
     PermissionDenied,
     ProblemCollector,
 )
-from central.messages import credit_code_message, level_name, one_of
+from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.models import RoleKind
@@ -397,7 +397,7 @@ def review_group(group_id: int, approve: bool, reason: str, *, principal, policy
         if group.review != Review.PENDING:
             raise Conflict(
                 _("%(name)s was already reviewed (%(review)s)")
-                % {"name": group.name, "review": group.review},
+                % {"name": group.name, "review": shown(group, "review")},
                 field="groupId",
             )
         group.review = Review.APPROVED if approve else Review.REJECTED
@@ -506,7 +506,7 @@ def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
     if volunteer.status in (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED):
         raise Conflict(
             _("%(number)s is %(status)s")
-            % {"number": volunteer.number, "status": volunteer.status},
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
             field="number",
         )
     if group.review != Review.APPROVED:
@@ -599,7 +599,7 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Mem
             raise NotFound(_("no such invitation"), field="membershipId")
         if membership.status != MembershipStatus.INVITED:
             raise Conflict(
-                _("this membership is %(status)s") % {"status": membership.status},
+                _("this membership is %(status)s") % {"status": shown(membership, "status")},
                 field="membershipId",
             )
         if accept:
@@ -621,7 +621,7 @@ def decide_membership(membership_id: int, approve: bool, *, principal, policy) -
         if membership.status != MembershipStatus.APPLIED:
             raise Conflict(
                 _("this application was already decided (%(status)s)")
-                % {"status": membership.status},
+                % {"status": shown(membership, "status")},
                 field="membershipId",
             )
         membership.status = MembershipStatus.ACTIVE if approve else MembershipStatus.DECLINED

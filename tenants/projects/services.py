@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import Power
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
@@ -131,7 +132,8 @@ def submit_project(project_id: int, *, principal, policy) -> Project:
         _require_group_admin(project.group, principal)
         if project.status not in (ProjectStatus.DRAFT, ProjectStatus.REJECTED):
             raise Conflict(
-                _("the project is %(status)s") % {"status": project.status}, field="projectId"
+                _("the project is %(status)s") % {"status": shown(project, "status")},
+                field="projectId",
             )
         direct = has_power(project.group, Power.PUBLISH_WITHOUT_REVIEW, policy)
         project.status = ProjectStatus.PUBLISHED if direct else ProjectStatus.PENDING_REVIEW
@@ -151,7 +153,8 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
         require_project_reviewer(project, principal)
         if project.status != ProjectStatus.PENDING_REVIEW:
             raise Conflict(
-                _("the project is %(status)s") % {"status": project.status}, field="projectId"
+                _("the project is %(status)s") % {"status": shown(project, "status")},
+                field="projectId",
             )
         project.status = ProjectStatus.PUBLISHED if approve else ProjectStatus.REJECTED
         project.review_reason = reason
@@ -168,7 +171,8 @@ def apply(project_id: int, *, principal) -> ProjectApplication:
         raise PermissionDenied(_("only a volunteer's own account applies"))
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
         raise Conflict(
-            _("%(number)s is %(status)s") % {"number": volunteer.number, "status": volunteer.status}
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")}
         )
     project = Project.objects.filter(id=project_id).first()
     if project is None:
@@ -203,7 +207,7 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
         require_application_decider(project, principal)
         if application.status != ApplicationStatus.APPLIED:
             raise Conflict(
-                _("the application is %(status)s") % {"status": application.status},
+                _("the application is %(status)s") % {"status": shown(application, "status")},
                 field="applicationId",
             )
         if accept:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
@@ -113,7 +114,7 @@ def _member(
         problems.add(
             "number",
             _("%(number)s is %(status)s")
-            % {"number": volunteer.number, "status": volunteer.status},
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
             "CONFLICT",
         )
         return None
@@ -310,7 +311,7 @@ def start_investigation(complaint_id, *, principal) -> Complaint:
         principal = require_complaint_handler(complaint, principal)
         if complaint.status != ComplaintStatus.OPEN:
             raise Conflict(
-                _("the complaint is already %(status)s") % {"status": complaint.status},
+                _("the complaint is already %(status)s") % {"status": shown(complaint, "status")},
                 field="complaintId",
             )
         complaint.status = ComplaintStatus.INVESTIGATING
@@ -342,7 +343,8 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
             raise InvalidInput(_("at most 500 characters"), field="reason")
         if complaint.status in DECIDED:
             raise Conflict(
-                _("the complaint was already decided (%(status)s)") % {"status": complaint.status},
+                _("the complaint was already decided (%(status)s)")
+                % {"status": shown(complaint, "status")},
                 field="complaintId",
             )
         if complaint.status != ComplaintStatus.INVESTIGATING:

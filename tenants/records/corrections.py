@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.messages import shown
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import VolunteerGroup
@@ -67,7 +68,8 @@ def _locked(request_id: int, principal) -> CorrectionRequest:
     require_correction_handler(request, principal)
     if request.status != CorrectionRequest.Status.OPEN:
         raise Conflict(
-            _("the request was already answered (%(status)s)") % {"status": request.status},
+            _("the request was already answered (%(status)s)")
+            % {"status": shown(request, "status")},
             field="requestId",
         )
     return request

@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -187,7 +188,7 @@ def _participant(volunteer: Volunteer, project: Project) -> None:
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
         raise Conflict(
             _("%(number)s is %(status)s")
-            % {"number": volunteer.number, "status": volunteer.status},
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
             field="number",
         )
     accepted = project.applications.filter(
@@ -467,7 +468,9 @@ def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, 
         record = _locked_record(record_id)
         principal = permissions.require_recorder(record.project.group, principal, policy)
         if record.state != RecordState.DECLARED:
-            raise Conflict(_("the record is %(state)s") % {"state": record.state}, field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         record.recorder = principal.actor
         if accept:
             record.save(update_fields=["recorder"])
@@ -494,7 +497,7 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
         record = _locked_record(record_id)
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
             raise Conflict(
-                _("the record is %(state)s, not in publicity") % {"state": record.state},
+                _("the record is %(state)s, not in publicity") % {"state": shown(record, "state")},
                 field="recordId",
             )
         permissions.require_objector(record, principal, policy)
@@ -596,7 +599,9 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
         record = _locked_record(record_id)
         permissions.require_confirmer(record, principal)
         if record.state != RecordState.AWAITING_CONFIRMATION:
-            raise Conflict(_("the record is %(state)s") % {"state": record.state}, field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         record.confirmed_by = principal.actor
         _count(record, principal.actor)
     return record
@@ -624,7 +629,9 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             else permissions.require_area_authority(record, principal)
         )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
-            raise Conflict(_("the record is %(state)s") % {"state": record.state}, field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         before = record.current()
         problems = ProblemCollector()
         new_hours = (

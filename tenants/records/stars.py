@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from central.messages import level_name
+from central.messages import level_name, shown
 from central.policy import Granter, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -102,7 +102,7 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
             )
         if application.status != StarApplication.Status.APPLIED:
             raise Conflict(
-                _("the application is %(status)s") % {"status": application.status},
+                _("the application is %(status)s") % {"status": shown(application, "status")},
                 field="applicationId",
             )
         application.status = (

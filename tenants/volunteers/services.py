@@ -29,7 +29,7 @@ from stdnum.iso7064 import mod_11_2
 
 from central.divisions import PROVINCE_PREFIXES, DivisionCodeError, check_division_in_region
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
-from central.messages import resident_id_message
+from central.messages import resident_id_message, shown
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
 from interop import federation, signing
@@ -383,7 +383,7 @@ def review_verification(number: str, approve: bool, reason: str, *, principal, p
         if volunteer.verification != Verification.PENDING:
             raise Conflict(
                 _("%(number)s is already %(verification)s")
-                % {"number": volunteer.number, "verification": volunteer.verification},
+                % {"number": volunteer.number, "verification": shown(volunteer, "verification")},
                 field="number",
             )
         volunteer.verification = Verification.VERIFIED if approve else Verification.REJECTED
