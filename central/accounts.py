@@ -17,6 +17,7 @@ import datetime
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from central.errors import InvalidInput, NotFound
@@ -51,18 +52,21 @@ def check_otp(user, otp: str | None, attempt: LoginAttempt) -> TOTPDevice | None
     if not devices:
         if settings.CENTRAL_REQUIRE_OTP:
             attempt.reason = "otp_not_enrolled"
-            raise InvalidInput(f"a one-time password is required; {ENROL_HINT}", field="otp")
+            raise InvalidInput(
+                _("a one-time password is required; %(enrol_hint)s") % {"enrol_hint": ENROL_HINT},
+                field="otp",
+            )
         return None
     if not (otp or "").strip():
         attempt.reason = "otp_missing"
         raise InvalidInput(
-            "give the one-time password (otp) from your authenticator app", field="otp"
+            _("give the one-time password (otp) from your authenticator app"), field="otp"
         )
     for device in devices:
         if device.verify_token(otp.strip()):
             return device
     attempt.reason = "otp_wrong"
-    raise InvalidInput("wrong one-time password", field="otp")
+    raise InvalidInput(_("wrong one-time password"), field="otp")
 
 
 def api_login(
@@ -72,7 +76,7 @@ def api_login(
     with login_attempt(username, address) as attempt:
         user = authenticate(None, username=username or "", password=password or "")
         if user is None or not user.is_staff:
-            raise InvalidInput("wrong username or password", field="password")
+            raise InvalidInput(_("wrong username or password"), field="password")
         check_otp(user, otp, attempt)
     ttl = datetime.timedelta(hours=settings.CENTRAL_TOKEN_TTL_HOURS)
     return CentralApiToken.issue(user, ttl)
@@ -86,7 +90,9 @@ def enrol_totp(username: str, *, confirmed: bool = False) -> TOTPDevice:
     """
     user = get_user_model().objects.filter(username=username, is_staff=True).first()
     if user is None:
-        raise NotFound(f"no central admin {username!r}", field="username")
+        raise NotFound(
+            _("no central admin %(username)r") % {"username": username}, field="username"
+        )
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         return TOTPDevice.objects.create(user=user, name="authenticator", confirmed=confirmed)
@@ -97,9 +103,12 @@ def confirm_totp(username: str, otp: str) -> TOTPDevice:
         TOTPDevice.objects.filter(user__username=username, confirmed=False).order_by("-id").first()
     )
     if device is None:
-        raise NotFound(f"{username!r} has no device waiting for confirmation", field="username")
+        raise NotFound(
+            _("%(username)r has no device waiting for confirmation") % {"username": username},
+            field="username",
+        )
     if not device.verify_token((otp or "").strip()):
-        raise InvalidInput("wrong one-time password", field="otp")
+        raise InvalidInput(_("wrong one-time password"), field="otp")
     device.confirmed = True
     device.save(update_fields=["confirmed"])
     return device
@@ -107,7 +116,7 @@ def confirm_totp(username: str, otp: str) -> TOTPDevice:
 
 def remove_totp(username: str) -> int:
     """Delete an admin's devices (a lost phone); returns how many."""
-    deleted, _ = TOTPDevice.objects.filter(user__username=username).delete()
+    deleted, _unused = TOTPDevice.objects.filter(user__username=username).delete()
     return deleted
 
 

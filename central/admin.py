@@ -10,6 +10,8 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from central import services
 from central.errors import ServiceError
@@ -19,11 +21,14 @@ from central.policy import PRESETS, PolicyError, validate_policy
 
 class RegionCreateForm(forms.ModelForm):
     domains = forms.CharField(
-        required=False, help_text="Comma-separated host names; default <slug>.localhost."
+        required=False,
+        help_text=gettext_lazy("Comma-separated host names; default <slug>.localhost."),
     )
     preset = forms.ChoiceField(choices=[(name, name) for name in PRESETS], initial="default")
     policy_overrides = forms.JSONField(
-        required=False, initial=dict, help_text="Policy fields (camelCase) over the preset."
+        required=False,
+        initial=dict,
+        help_text=gettext_lazy("Policy fields (camelCase) over the preset."),
     )
 
     class Meta:
@@ -146,17 +151,18 @@ class RegionAdmin(admin.ModelAdmin):
         obj.__dict__.update(region.__dict__)
         obj._state.adding = False
 
-    @admin.action(description="Suspend selected regions")
+    @admin.action(description=gettext_lazy("Suspend selected regions"))
     def suspend(self, request, queryset):
         for region in queryset:
             self._run(
                 request,
                 services.suspend_region,
                 region.code,
-                reason=f"suspended in the admin by {request.user.username}",
+                reason=_("suspended in the admin by %(username)s")
+                % {"username": request.user.username},
             )
 
-    @admin.action(description="Resume selected regions")
+    @admin.action(description=gettext_lazy("Resume selected regions"))
     def resume(self, request, queryset):
         for region in queryset:
             self._run(request, services.resume_region, region.code)
@@ -176,7 +182,7 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
     readonly_fields = ["occurred_at", "actor", "action", "region_code", "detail_json"]
     fields = readonly_fields
 
-    @admin.display(description="detail")
+    @admin.display(description=gettext_lazy("detail"))
     def detail_json(self, entry):
         return json.dumps(entry.detail, ensure_ascii=False, indent=2)
 
@@ -193,8 +199,10 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
 class RemoteRegionTrustForm(forms.ModelForm):
     trust_fingerprint = forms.CharField(
         required=False,
-        help_text="To accept the pending key change: the SHA-256 fingerprint of the new key, "
-        "as the peer's operator read it to you (issue 11 finding 10).",
+        help_text=gettext_lazy(
+            "To accept the pending key change: the SHA-256 fingerprint of the new key, "
+            "as the peer's operator read it to you (issue 11 finding 10)."
+        ),
     )
 
     class Meta:
@@ -213,17 +221,17 @@ class RemoteRegionAdmin(admin.ModelAdmin):
     readonly_fields = ["code", "name", "inbox_url", "key_fingerprint", "pending_change"]
     fields = [*readonly_fields, "trust_fingerprint"]
 
-    @admin.display(description="fingerprint")
+    @admin.display(description=gettext_lazy("fingerprint"))
     def key_fingerprint(self, remote):
         from interop.signing import fingerprint
 
         return fingerprint(remote.public_key)
 
-    @admin.display(description="pending change", boolean=True)
+    @admin.display(description=gettext_lazy("pending change"), boolean=True)
     def has_pending(self, remote):
         return remote.pending is not None
 
-    @admin.display(description="pending change")
+    @admin.display(description=gettext_lazy("pending change"))
     def pending_change(self, remote):
         from interop.signing import fingerprint
 
@@ -245,6 +253,6 @@ class RemoteRegionAdmin(admin.ModelAdmin):
 
         try:
             peers.trust(obj.code, given, f"central:{request.user.username}")
-            self.message_user(request, f"{obj.code} now pinned to the new key")
+            self.message_user(request, _("%(code)s now pinned to the new key") % {"code": obj.code})
         except ServiceError as error:
             self.message_user(request, str(error), level=messages.ERROR)

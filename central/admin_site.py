@@ -5,6 +5,7 @@ required of every admin) whose login form is throttled like every other login
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 from django_otp.admin import OTPAdminAuthenticationForm, OTPAdminSite
 
 from central import accounts
@@ -45,6 +46,9 @@ class CentralAdminLoginForm(OTPAdminAuthenticationForm):
 class CentralAdminSite(OTPAdminSite):
     name = "admin"
     login_form = CentralAdminLoginForm
+    site_header = gettext_lazy("Volunteer-service records: central administration")
+    site_title = gettext_lazy("Volunteer-service records")
+    index_title = gettext_lazy("Regions and federation")
 
     def __init__(self, name: str = "admin"):
         super().__init__(name)

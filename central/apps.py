@@ -1,6 +1,7 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CentralConfig(AppConfig):
     name = "central"
-    verbose_name = "Central (federation)"
+    verbose_name = _("Central (federation)")

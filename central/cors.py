@@ -34,6 +34,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
 
 from central.middleware import graphql_error_response
 
@@ -61,7 +62,9 @@ def normalize_origin(origin: str) -> str:
         parts = urlsplit(text)
         port = parts.port
     except ValueError:
-        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])") from None
+        raise ValueError(
+            _("%(origin)r is not an origin (scheme://host[:port])") % {"origin": origin}
+        ) from None
     if (
         parts.scheme.lower() not in ("http", "https")
         or not parts.hostname
@@ -71,7 +74,9 @@ def normalize_origin(origin: str) -> str:
         or parts.query
         or parts.fragment
     ):
-        raise ValueError(f"{origin!r} is not an origin (scheme://host[:port])")
+        raise ValueError(
+            _("%(origin)r is not an origin (scheme://host[:port])") % {"origin": origin}
+        )
     scheme = parts.scheme.lower()
     host = parts.hostname.lower()
     if ":" in host:  # IPv6 literal
@@ -125,7 +130,7 @@ class CorsMiddleware:
                 response["Access-Control-Max-Age"] = str(settings.CORS_MAX_AGE)
             else:
                 response = graphql_error_response(
-                    403, "ORIGIN_NOT_ALLOWED", "this origin may not call this host"
+                    403, "ORIGIN_NOT_ALLOWED", _("this origin may not call this host")
                 )
         else:
             response = self.get_response(request)

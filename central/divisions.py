@@ -11,6 +11,7 @@ import functools
 import re
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 # First two digits of every province-level division in GB/T 2260.
 PROVINCE_PREFIXES = {
@@ -54,7 +55,12 @@ _CODE = re.compile(r"^\d{6}$")
 
 
 class DivisionCodeError(ValueError):
-    pass
+    """A refused division code; ``field`` is ``"parentCode"`` when the code is fine
+    but its parent is not (the message is translated, so callers look here)."""
+
+    def __init__(self, message: str, field: str = "code"):
+        super().__init__(message)
+        self.field = field
 
 
 def check_division_code(code: str, level: str, parent_code: str | None = None) -> None:
@@ -64,25 +70,31 @@ def check_division_code(code: str, level: str, parent_code: str | None = None) -
     must be its province's code.
     """
     if not isinstance(code, str) or not _CODE.match(code):
-        raise DivisionCodeError("must be six digits (GB/T 2260), e.g. 500000")
+        raise DivisionCodeError(_("must be six digits (GB/T 2260), e.g. 500000"))
     if code[:2] not in PROVINCE_PREFIXES:
-        raise DivisionCodeError(f"{code[:2]} is not a province prefix in GB/T 2260")
+        raise DivisionCodeError(
+            _("%(code)s is not a province prefix in GB/T 2260") % {"code": code[:2]}
+        )
     if level == "province":
         if code[2:] != "0000":
-            raise DivisionCodeError("a province-level code ends in 0000")
+            raise DivisionCodeError(_("a province-level code ends in 0000"))
         if parent_code:
-            raise DivisionCodeError("a province-level region has no parent region")
+            raise DivisionCodeError(_("a province-level region has no parent region"))
     elif level == "city":
         if code[2:4] == "00" or code[4:] != "00":
-            raise DivisionCodeError("a city code has a non-zero prefecture part and ends in 00")
+            raise DivisionCodeError(_("a city code has a non-zero prefecture part and ends in 00"))
         if parent_code and parent_code != code[:2] + "0000":
             raise DivisionCodeError(
-                f"a city {code} lies in province {code[:2]}0000, not under {parent_code}"
+                _("a city %(code)s lies in province %(code2)s0000, not under %(parent_code)s")
+                % {"code": code, "code2": code[:2], "parent_code": parent_code},
+                field="parentCode",
             )
     else:
-        raise DivisionCodeError(f"unknown level {level!r}")
+        raise DivisionCodeError(_("unknown level %(level)r") % {"level": level})
     if division_name(code) is None:  # issue 10 finding 12: 538300 under 云南 was accepted
-        raise DivisionCodeError(f"{code} is not a current division code in GB/T 2260")
+        raise DivisionCodeError(
+            _("%(code)s is not a current division code in GB/T 2260") % {"code": code}
+        )
 
 
 # --- The GB/T 2260 table ------------------------------------------------------
@@ -160,11 +172,16 @@ def check_division_in_region(code: str, region_code: str) -> str:
     :class:`DivisionCodeError` with a message for the person who typed it."""
     code = (code or "").strip()
     if not _CODE.match(code):
-        raise DivisionCodeError("six digits (GB/T 2260), e.g. 500103")
+        raise DivisionCodeError(_("six digits (GB/T 2260), e.g. 500103"))
     if division_name(code) is None:
-        raise DivisionCodeError(f"{code} is not a current division code (GB/T 2260)")
+        raise DivisionCodeError(
+            _("%(code)s is not a current division code (GB/T 2260)") % {"code": code}
+        )
     if not within(code, region_code):
-        raise DivisionCodeError(f"{code} lies outside this region ({region_code})")
+        raise DivisionCodeError(
+            _("%(code)s lies outside this region (%(region_code)s)")
+            % {"code": code, "region_code": region_code}
+        )
     return code
 
 

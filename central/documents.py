@@ -24,6 +24,7 @@ import hashlib
 import json
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -64,13 +65,15 @@ def operations_of(text: str) -> list[tuple[str, str]]:
     try:
         document = parse(text)
     except GraphQLSyntaxError as error:
-        raise InvalidInput(f"not a GraphQL document: {error.message}", field="document") from None
+        raise InvalidInput(
+            _("not a GraphQL document: %(message)s") % {"message": error.message}, field="document"
+        ) from None
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     if not operations:
-        raise InvalidInput("the document has no operation", field="document")
+        raise InvalidInput(_("the document has no operation"), field="document")
     found = []
     for operation in operations:
         needed, pending = [], list(_spreads(operation))
@@ -79,7 +82,9 @@ def operations_of(text: str) -> list[tuple[str, str]]:
             if name in needed:
                 continue
             if name not in fragments:
-                raise InvalidInput(f"fragment {name} is not defined", field="document")
+                raise InvalidInput(
+                    _("fragment %(name)s is not defined") % {"name": name}, field="document"
+                )
             needed.append(name)
             pending.extend(_spreads(fragments[name]))
         single = DocumentNode(
@@ -128,13 +133,14 @@ def _manifest_operations(text: str) -> list[tuple[str, str]]:
         entries = manifest["operations"]
         pairs = [(entry.get("name", ""), entry["body"], entry["id"]) for entry in entries]
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise InvalidInput("not a persisted-query manifest", field="document") from None
+        raise InvalidInput(_("not a persisted-query manifest"), field="document") from None
     for name, body, digest in pairs:
         if sha256_hex(body) != digest:
             raise InvalidInput(
-                f"{name or digest}: the id is not the body's sha256", field="document"
+                _("%(value)s: the id is not the body's sha256") % {"value": name or digest},
+                field="document",
             )
-    return [(name, body) for name, body, _ in pairs]
+    return [(name, body) for name, body, _unused in pairs]
 
 
 def register_documents(region_key: str, text: str, *, actor: str) -> list[TrustedDocument]:
@@ -145,7 +151,9 @@ def register_documents(region_key: str, text: str, *, actor: str) -> list[Truste
         or Region.objects.filter(slug=region_key).first()
     )
     if region is None:
-        raise InvalidInput(f"no region {region_key}", field="region")
+        raise InvalidInput(
+            _("no region %(region_key)s") % {"region_key": region_key}, field="region"
+        )
     manifest = text.lstrip().startswith("{")
     operations = _manifest_operations(text) if manifest else operations_of(text)
     with transaction.atomic():
@@ -153,7 +161,7 @@ def register_documents(region_key: str, text: str, *, actor: str) -> list[Truste
         for name, body in operations:
             # A manifest holds exactly what its client sends; a .graphql file does not.
             for sent in [body] if manifest else variants(body):
-                document, _ = TrustedDocument.objects.get_or_create(
+                document, _unused = TrustedDocument.objects.get_or_create(
                     region=region,
                     sha256=sha256_hex(sent),
                     defaults={"document": sent, "operation_name": name[:200]},

@@ -24,6 +24,7 @@ from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import JsonResponse
 from django.http.request import split_domain_port
+from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
@@ -44,7 +45,7 @@ def database_unavailable_response() -> JsonResponse:
     response = graphql_error_response(
         503,
         "DATABASE_UNAVAILABLE",
-        "the service is temporarily unavailable (its database cannot be reached); retry later",
+        _("the service is temporarily unavailable (its database cannot be reached); retry later"),
     )
     response["Retry-After"] = str(settings.DATABASE_RETRY_AFTER_SECONDS)
     return response
@@ -55,22 +56,22 @@ def server_error(request, *args, **kwargs) -> JsonResponse:
     ``sys.exc_info()``'s. JSON for every URL; nothing of the error's text."""
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response()
-    return graphql_error_response(500, "INTERNAL_ERROR", "Unexpected error; it has been logged.")
+    return graphql_error_response(500, "INTERNAL_ERROR", _("Unexpected error; it has been logged."))
 
 
 def bad_request(request, exception=None) -> JsonResponse:
     """``handler400`` (a malformed or oversized request Django itself refused)."""
-    return graphql_error_response(400, "INVALID", "the request is malformed or too large")
+    return graphql_error_response(400, "INVALID", _("the request is malformed or too large"))
 
 
 def forbidden(request, exception=None) -> JsonResponse:
     """``handler403``."""
-    return graphql_error_response(403, "PERMISSION_DENIED", "forbidden")
+    return graphql_error_response(403, "PERMISSION_DENIED", _("forbidden"))
 
 
 def not_found(request, exception=None) -> JsonResponse:
     """``handler404``: no such URL on this host."""
-    return graphql_error_response(404, "NOT_FOUND", "no such URL on this host")
+    return graphql_error_response(404, "NOT_FOUND", _("no such URL on this host"))
 
 
 class ProbeMiddleware:
@@ -112,7 +113,7 @@ class RegionRoutingMiddleware(TenantMainMiddleware):
         try:
             hostname = self.hostname_from_request(request)
         except DisallowedHost:
-            return graphql_error_response(400, "BAD_HOST", "this host name is not served here")
+            return graphql_error_response(400, "BAD_HOST", _("this host name is not served here"))
         request.region = None
         if hostname in settings.CENTRAL_HOSTS:
             request.tenant = connection.tenant
@@ -121,14 +122,21 @@ class RegionRoutingMiddleware(TenantMainMiddleware):
         domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
         if domain is None:
             return graphql_error_response(
-                404, "REGION_NOT_FOUND", f"no region is served at {hostname}"
+                404,
+                "REGION_NOT_FOUND",
+                _("no region is served at %(hostname)s") % {"hostname": hostname},
             )
         region = domain.tenant
         if region.is_suspended:
             return graphql_error_response(
                 403,
                 "REGION_SUSPENDED",
-                f"{region.name} ({region.code}) is suspended: {region.suspended_reason}",
+                _("%(name)s (%(code)s) is suspended: %(suspended_reason)s")
+                % {
+                    "name": region.name,
+                    "code": region.code,
+                    "suspended_reason": region.suspended_reason,
+                },
             )
         region.domain_url = hostname
         request.tenant = region

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 from central.policy import RegionPolicy, validate_policy
@@ -51,6 +52,8 @@ class Region(TenantMixin):
     auto_drop_schema = False
 
     class Meta:
+        verbose_name = _("region")
+        verbose_name_plural = _("regions")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -90,6 +93,8 @@ class Domain(DomainMixin):
     """A host name routed to a region (e.g. ``chongqing.localhost``)."""
 
     class Meta:
+        verbose_name = _("domain")
+        verbose_name_plural = _("domains")
         ordering = ["-is_primary", "domain"]
 
 
@@ -114,6 +119,10 @@ class CentralApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = CentralApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("central API token")
+        verbose_name_plural = _("central API tokens")
 
     def __str__(self) -> str:
         return f"token of {self.user} until {self.expires_at:%Y-%m-%d %H:%M}"
@@ -143,6 +152,8 @@ class CentralAuditEntry(models.Model):
     detail = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = _("central audit entry")
+        verbose_name_plural = _("central audit entries")
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:
@@ -164,6 +175,10 @@ class HomeRegion(models.Model):
     region_code = models.CharField(max_length=6, db_index=True)
     volunteer_number = models.CharField(max_length=20)
     registered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("home region")
+        verbose_name_plural = _("home regions")
 
     def __str__(self) -> str:
         return f"{self.volunteer_number} @ {self.region_code}"
@@ -189,6 +204,10 @@ class RegionKey(models.Model):
     retired_exchange_keys = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        verbose_name = _("region key")
+        verbose_name_plural = _("region keys")
+
     def __str__(self) -> str:
         return f"key of {self.region_id}"
 
@@ -212,6 +231,8 @@ class RemoteRegion(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("remote region")
+        verbose_name_plural = _("remote regions")
         ordering = ["code"]
         constraints = [
             models.CheckConstraint(
@@ -246,6 +267,8 @@ class TrustedDocument(models.Model):
     registered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("trusted document")
+        verbose_name_plural = _("trusted documents")
         constraints = [
             models.UniqueConstraint(fields=("region", "sha256"), name="central_trusted_document")
         ]

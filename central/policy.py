@@ -16,6 +16,7 @@ import enum
 import itertools
 from typing import Any
 
+from django.utils.translation import gettext as _
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -25,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from central.messages import pydantic_message
 
 
 class Granter(enum.StrEnum):
@@ -122,7 +125,7 @@ class PermissionGroupRule(_PolicyPart):
     @classmethod
     def _no_repeats(cls, powers: list[Power]) -> list[Power]:
         if len(set(powers)) != len(powers):
-            raise ValueError("a power is listed twice")
+            raise ValueError(_("a power is listed twice"))
         return powers
 
 
@@ -152,7 +155,7 @@ class GroupNaming(_PolicyPart):
     def _one_per_level(cls, patterns: list[HubNamePattern]) -> list[HubNamePattern]:
         levels = [p.level for p in patterns]
         if len(set(levels)) != len(levels):
-            raise ValueError("each hub level may have one naming rule")
+            raise ValueError(_("each hub level may have one naming rule"))
         return patterns
 
 
@@ -235,25 +238,25 @@ class RegionPolicy(_PolicyPart):
 
         normalized = [normalize_origin(origin) for origin in origins]
         if len(set(normalized)) != len(normalized):
-            raise ValueError("an origin is listed twice")
+            raise ValueError(_("an origin is listed twice"))
         return normalized
 
     @field_validator("star_thresholds")
     @classmethod
     def _five_increasing(cls, thresholds: list[int]) -> list[int]:
         if len(thresholds) != 5:
-            raise ValueError("give exactly five thresholds, for 1★ to 5★")
+            raise ValueError(_("give exactly five thresholds, for 1★ to 5★"))
         if any(t <= 0 for t in thresholds):
-            raise ValueError("thresholds must be positive hours")
+            raise ValueError(_("thresholds must be positive hours"))
         if any(b <= a for a, b in itertools.pairwise(thresholds)):
-            raise ValueError("thresholds must increase from 1★ to 5★")
+            raise ValueError(_("thresholds must increase from 1★ to 5★"))
         return thresholds
 
     @field_validator("star_granters")
     @classmethod
     def _five_granters(cls, granters: list[Granter]) -> list[Granter]:
         if len(granters) != 5:
-            raise ValueError("give exactly five granters, for 1★ to 5★")
+            raise ValueError(_("give exactly five granters, for 1★ to 5★"))
         return granters
 
     @field_validator("hub_levels")
@@ -261,9 +264,9 @@ class RegionPolicy(_PolicyPart):
     def _levels_in_order(cls, levels: list[HubLevel]) -> list[HubLevel]:
         order = list(HubLevel)
         if len(set(levels)) != len(levels):
-            raise ValueError("a hub level is listed twice")
+            raise ValueError(_("a hub level is listed twice"))
         if [order.index(level) for level in levels] != sorted(order.index(lv) for lv in levels):
-            raise ValueError("hub levels must run from the top (city) down")
+            raise ValueError(_("hub levels must run from the top (city) down"))
         return levels
 
     @model_validator(mode="after")
@@ -271,7 +274,9 @@ class RegionPolicy(_PolicyPart):
         both = sorted(set(self.extra_holidays) & set(self.extra_workdays))
         if both:
             raise ValueError(
-                f"extraWorkdays: {', '.join(d.isoformat() for d in both)} is also a holiday"
+                "extraWorkdays: "
+                + _("%(dates)s is also a holiday")
+                % {"dates": ", ".join(d.isoformat() for d in both)}
             )
         return self
 
@@ -279,18 +284,22 @@ class RegionPolicy(_PolicyPart):
     def _permission_defaults_exist(self) -> RegionPolicy:
         names = [rule.name for rule in self.permission_groups]
         if len(set(names)) != len(names):
-            raise ValueError("permissionGroups: a group name is listed twice")
+            raise ValueError("permissionGroups: " + _("a group name is listed twice"))
         for field in (
             "pending_permission_group",
             "default_permission_group_non_hub",
             "default_permission_group_legal_person",
         ):
             if getattr(self, field) not in names:
-                raise ValueError(f"{to_camel(field)}: {getattr(self, field)!r} is not in the table")
+                raise ValueError(
+                    f"{to_camel(field)}: "
+                    + _("%(name)r is not in the table") % {"name": getattr(self, field)}
+                )
         for rule in self.hub_permission_groups:
             if rule.permission_group not in names:
                 raise ValueError(
-                    f"hubPermissionGroups: {rule.permission_group!r} is not in the table"
+                    "hubPermissionGroups: "
+                    + _("%(name)r is not in the table") % {"name": rule.permission_group}
                 )
         return self
 
@@ -323,7 +332,7 @@ def _problems(error: ValidationError) -> dict[str, str]:
     problems: dict[str, str] = {}
     for item in error.errors():
         path = ".".join(to_camel(p) if isinstance(p, str) else str(p) for p in item["loc"])
-        message = item["msg"].removeprefix("Value error, ")
+        message = pydantic_message(item)
         if not path and ": " in message:  # model-level checks name their own field
             path, message = message.split(": ", 1)
         problems[path or "policy"] = message
@@ -335,7 +344,7 @@ def validate_policy(data: dict[str, Any] | RegionPolicy) -> RegionPolicy:
     if isinstance(data, RegionPolicy):
         return data
     if not isinstance(data, dict):
-        raise PolicyError({"policy": "must be a JSON object"})
+        raise PolicyError({"policy": _("must be a JSON object")})
     try:
         return RegionPolicy.model_validate(data)
     except ValidationError as error:
@@ -345,7 +354,7 @@ def validate_policy(data: dict[str, Any] | RegionPolicy) -> RegionPolicy:
 def merge_policy(current: RegionPolicy, changes: dict[str, Any]) -> RegionPolicy:
     """Apply top-level ``changes`` (camelCase or snake_case keys) to ``current``."""
     if not isinstance(changes, dict):
-        raise PolicyError({"policy": "must be a JSON object"})
+        raise PolicyError({"policy": _("must be a JSON object")})
     merged = current.model_dump(mode="json", by_alias=True)
     snake_to_camel = {name: to_camel(name) for name in RegionPolicy.model_fields}
     for key, value in changes.items():
@@ -421,5 +430,8 @@ def preset(name: str) -> RegionPolicy:
         return PRESETS[name]()
     except KeyError:
         raise PolicyError(
-            {"preset": f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}"}
+            {
+                "preset": _("unknown preset %(name)r; choose one of %(choices)s")
+                % {"name": name, "choices": ", ".join(PRESETS)}
+            }
         ) from None

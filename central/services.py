@@ -19,6 +19,7 @@ from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
+from django.utils.translation import gettext as _
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
@@ -69,43 +70,56 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
     try:
         check_division_code(spec.code, spec.level, spec.parent_code)
     except DivisionCodeError as error:
-        field_name = "parentCode" if "not under" in str(error) else "code"
+        field_name = error.field
         if spec.level not in Region.Level.values:
             field_name = "level"
         problems.add(field_name, str(error))
     if Region.objects.filter(code=spec.code).exists():
-        problems.add("code", f"a region with code {spec.code} already exists", "CONFLICT")
+        problems.add(
+            "code",
+            _("a region with code %(code)s already exists") % {"code": spec.code},
+            "CONFLICT",
+        )
     name = (spec.name or "").strip()
     official = division_name(spec.code)
     if not name or len(name) > 64:
-        problems.add("name", "give a name of 1 to 64 characters")
+        problems.add("name", _("give a name of 1 to 64 characters"))
     elif official and name != official:
-        problems.add("name", f"{spec.code} is {official} in GB/T 2260")
+        problems.add(
+            "name",
+            _("%(code)s is %(official)s in GB/T 2260") % {"code": spec.code, "official": official},
+        )
     if not re.match(SLUG_PATTERN, spec.slug or ""):
         problems.add(
             "slug",
-            "2-40 lowercase ASCII letters or digits, starting with a letter (e.g. chongqing)",
+            _("2-40 lowercase ASCII letters or digits, starting with a letter (e.g. chongqing)"),
         )
     elif Region.objects.filter(slug=spec.slug).exists() or schema_exists(
         Region.schema_name_for(spec.slug)
     ):
-        problems.add("slug", f"slug {spec.slug!r} is taken", "CONFLICT")
+        problems.add("slug", _("slug %(slug)r is taken") % {"slug": spec.slug}, "CONFLICT")
     if spec.parent_code:
         parent = Region.objects.filter(code=spec.parent_code).first()
         if parent is None:
-            problems.add("parentCode", f"no region with code {spec.parent_code}", "NOT_FOUND")
+            problems.add(
+                "parentCode",
+                _("no region with code %(parent_code)s") % {"parent_code": spec.parent_code},
+                "NOT_FOUND",
+            )
         elif parent.level != Region.Level.PROVINCE:
-            problems.add("parentCode", "a region's parent must be a province-level region")
+            problems.add("parentCode", _("a region's parent must be a province-level region"))
     domains = list(dict.fromkeys(d.strip().lower() for d in (spec.domains or []) if d.strip()))
     if not domains and re.match(SLUG_PATTERN, spec.slug or ""):
         domains = [default_domain(spec.slug)]
     for domain in domains:
         if not _HOSTNAME.match(domain):
-            problems.add("domains", f"{domain!r} is not a valid host name")
+            problems.add("domains", _("%(domain)r is not a valid host name") % {"domain": domain})
         elif domain in settings.CENTRAL_HOSTS:
-            problems.add("domains", f"{domain!r} is the central site's host")
+            problems.add("domains", _("%(domain)r is the central site's host") % {"domain": domain})
         elif Domain.objects.filter(domain=domain).exists():
-            problems.add("domains", f"domain {domain!r} is taken", "CONFLICT")
+            problems.add(
+                "domains", _("domain %(domain)r is taken") % {"domain": domain}, "CONFLICT"
+            )
     policy = None
     try:
         policy = merge_policy(preset(spec.preset), spec.policy_overrides or {})
@@ -219,7 +233,7 @@ def _fresh_schema_migrations():
     tenant_keys = {(m.app_label, m.name) for m in plan if runs[m]}
     shared_labels = {m.app_label for m in plan if not runs[m]}
     if any(not runs[m] and set(m.dependencies) & tenant_keys for m in plan) or any(
-        runs[m] and any(label in shared_labels for label, _ in m.dependencies) for m in plan
+        runs[m] and any(label in shared_labels for label, _unused in m.dependencies) for m in plan
     ):
         # The two sides depend on each other: keep Django's order and render everything.
         runs = dict.fromkeys(plan, True)
@@ -245,14 +259,14 @@ def _fresh_schema_migrations():
 def get_region(code: str) -> Region:
     region = Region.objects.filter(code=code).first()
     if region is None:
-        raise NotFound(f"no region with code {code}", field="code")
+        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="code")
     return region
 
 
 def _locked_region(code: str) -> Region:
     region = Region.objects.select_for_update().filter(code=code).first()
     if region is None:
-        raise NotFound(f"no region with code {code}", field="code")
+        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="code")
     return region
 
 
@@ -260,13 +274,13 @@ def suspend_region(code: str, reason: str, *, actor: str) -> Region:
     """Suspend a region: from now on its hosts answer every request with an error."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the region is suspended", field="reason")
+        raise InvalidInput(_("say why the region is suspended"), field="reason")
     if len(reason) > 500:
-        raise InvalidInput("at most 500 characters", field="reason")
+        raise InvalidInput(_("at most 500 characters"), field="reason")
     with transaction.atomic():
         region = _locked_region(code)
         if region.is_suspended:
-            raise Conflict(f"{region} is already suspended", field="code")
+            raise Conflict(_("%(region)s is already suspended") % {"region": region}, field="code")
         region.status = Region.Status.SUSPENDED
         region.suspended_reason = reason
         region.save(update_fields=["status", "suspended_reason", "updated_at"])
@@ -278,7 +292,7 @@ def resume_region(code: str, *, actor: str) -> Region:
     with transaction.atomic():
         region = _locked_region(code)
         if not region.is_suspended:
-            raise Conflict(f"{region} is not suspended", field="code")
+            raise Conflict(_("%(region)s is not suspended") % {"region": region}, field="code")
         region.status = Region.Status.ACTIVE
         region.suspended_reason = ""
         region.save(update_fields=["status", "suspended_reason", "updated_at"])

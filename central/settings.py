@@ -88,6 +88,9 @@ PUBLIC_SCHEMA_URLCONF = "central.urls_public"
 ROOT_URLCONF = "central.urls_region"
 
 MIDDLEWARE = [
+    # First, so every answer below it (host routing's refusals, probes, CORS, GraphQL
+    # errors, the admin) speaks the request's language (README "Languages").
+    "django.middleware.locale.LocaleMiddleware",
     "central.middleware.ProbeMiddleware",  # /healthz, /readyz: before anything needs the DB
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
@@ -130,7 +133,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
+# Chinese first (issue 13): zh-Hans unless the request's Accept-Language (or the
+# django_language cookie) asks for English; zh-CN, zh-SG and zh map to zh-Hans.
+# Management commands speak PLATFORM_LANGUAGE (central/apps.py).
 LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True

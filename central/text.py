@@ -13,17 +13,19 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def text_problem(value: str, max_length: int) -> str | None:
     """Why ``value`` is refused, or None."""
     if len(value) > max_length:
-        return f"longer than {max_length} characters"
+        return _("longer than %(max_length)s characters") % {"max_length": max_length}
     if "\x00" in value:
-        return "contains a NUL character (U+0000)"
+        return _("contains a NUL character (U+0000)")
     if _SURROGATE.search(value):
-        return "contains a lone surrogate (not valid Unicode)"
+        return _("contains a lone surrogate (not valid Unicode)")
     return None
 
 

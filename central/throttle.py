@@ -29,6 +29,7 @@ from django.db import models, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import ServiceError, Throttled
 
@@ -98,9 +99,7 @@ def one_login_per_request(request) -> None:
     seen = getattr(request, "_platform_logins", 0)
     request._platform_logins = seen + 1
     if seen:
-        raise Throttled(
-            "one login per request: this request already carried a login (每个请求只能登录一次)"
-        )
+        raise Throttled(_("one login per request: this request already carried a login"))
 
 
 def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
@@ -108,11 +107,24 @@ def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
 
 
 def _refusal(scope: str, retry_after: int, until: datetime.datetime | None) -> Throttled:
-    who = "this account" if scope == ACCOUNT else "your address"
-    at = f" (at {timezone.localtime(until):%Y-%m-%d %H:%M:%S})" if until else ""
+    values = {"retry_after": retry_after}
+    if until:
+        values["until"] = f"{timezone.localtime(until):%Y-%m-%d %H:%M:%S}"
+    if scope == ACCOUNT and until:
+        message = _(
+            "too many failed logins for this account; try again in %(retry_after)s s (at %(until)s)"
+        )
+    elif scope == ACCOUNT:
+        message = _("too many failed logins for this account; try again in %(retry_after)s s")
+    elif until:
+        message = _(
+            "too many failed logins from your address; try again in %(retry_after)s s "
+            "(at %(until)s)"
+        )
+    else:
+        message = _("too many failed logins from your address; try again in %(retry_after)s s")
     return Throttled(
-        f"登录尝试过多，请稍后再试: too many failed logins for {who}; "
-        f"try again in {retry_after} s{at}",
+        message % values,
         field="username" if scope == ACCOUNT else None,
         retry_after=retry_after,
     )

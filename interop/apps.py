@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InteropConfig(AppConfig):
     name = "interop"
     label = "interop"
-    verbose_name = "Transfers between regions (转移接续)"
+    verbose_name = _("Transfers between regions (转移接续)")

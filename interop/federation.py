@@ -44,6 +44,7 @@ import orjson
 from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -168,8 +169,11 @@ def home_elsewhere(id_number: str, asker: Region) -> str | None:
     wanted = federation_hash(id_number)
     if not wanted:
         raise FederationUnavailable(
-            "this deployment has peers but no PLATFORM_FEDERATION_HASH_KEY: it cannot "
-            "check whether the person is registered elsewhere",
+            _(
+                "this deployment has peers but no "
+                "PLATFORM_FEDERATION_HASH_KEY: it cannot check whether the "
+                "person is registered elsewhere"
+            ),
             field="idNumber",
         )
     local = set(Region.objects.values_list("code", flat=True))
@@ -190,9 +194,12 @@ def _ask(client: httpx.Client, inbox_url: str, remote: RemoteRegion, wanted: str
         answer = None
     if answer is None or answer.get("hash") != wanted:
         raise FederationUnavailable(
-            f"the federation's home-region directory at {remote.code} cannot be reached: "
-            "registration is refused until it answers (one home region per person); try "
-            "again later",
+            _(
+                "the federation's home-region directory at %(code)s cannot be"
+                " reached: registration is refused until it answers (one home"
+                " region per person); try again later"
+            )
+            % {"code": remote.code},
             field="idNumber",
         )
     if answer.get("registered") is True and isinstance(answer.get("regionCode"), str):

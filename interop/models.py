@@ -13,6 +13,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.volunteers.models import Volunteer
 
@@ -51,6 +52,8 @@ class TransferBatch(models.Model):
     cancelled_by = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
+        verbose_name = _("transfer batch")
+        verbose_name_plural = _("transfer batches")
         ordering = ["-id"]
 
     def __str__(self) -> str:
@@ -92,6 +95,8 @@ class Transfer(models.Model):
     )
 
     class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(
@@ -131,6 +136,8 @@ class OutboxMessage(models.Model):
     parts_acknowledged = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = _("outgoing message")
+        verbose_name_plural = _("outgoing messages")
         ordering = ["id"]
         indexes = [models.Index(fields=["delivered_at", "next_attempt_at"])]
 
@@ -153,6 +160,8 @@ class InboxPart(models.Model):
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("incoming package part")
+        verbose_name_plural = _("incoming package parts")
         ordering = ["index"]
         constraints = [
             models.UniqueConstraint(

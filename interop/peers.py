@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound
 from central.models import CentralAuditEntry, Region, RemoteRegion
@@ -38,17 +39,19 @@ def _audit(actor: str, action: str, code: str, **detail) -> None:
 
 def _check_shape(item: Any) -> dict[str, str]:
     if not isinstance(item, dict):
-        raise InvalidInput("a directory entry is a JSON object", field="regions")
+        raise InvalidInput(_("a directory entry is a JSON object"), field="regions")
     fields = {}
     for name in ("code", "name", "publicKey", "inboxUrl"):
         value = item.get(name)
         if not isinstance(value, str) or not value:
-            raise InvalidInput(f"the directory entry has no {name}", field=name)
+            raise InvalidInput(
+                _("the directory entry has no %(name)s") % {"name": name}, field=name
+            )
         fields[name] = value
     exchange = item.get("exchangeKey")
     fields["exchangeKey"] = exchange if isinstance(exchange, str) else ""
     if not signing.fingerprint(fields["publicKey"]):
-        raise InvalidInput("publicKey is not base64", field="publicKey")
+        raise InvalidInput(_("publicKey is not base64"), field="publicKey")
     return fields
 
 
@@ -60,7 +63,7 @@ def apply_entry(item: Any, actor: str) -> str:
     fields = _check_shape(item)
     code = fields["code"]
     if Region.objects.filter(code=code).exists():
-        raise Conflict(f"{code} is served by this deployment", field="code")
+        raise Conflict(_("%(code)s is served by this deployment") % {"code": code}, field="code")
     try:
         signing.check_peer_url(fields["inboxUrl"])
     except InvalidInput as error:
@@ -70,7 +73,7 @@ def apply_entry(item: Any, actor: str) -> str:
     if not signing.verify(fields["publicKey"], signing.canonical(body), str(item.get("signature"))):
         _audit(actor, "peer.refused", code, reason="the entry is not signed by its key")
         raise InvalidInput(
-            f"the directory entry of {code} is not signed by the key it lists",
+            _("the directory entry of %(code)s is not signed by the key it lists") % {"code": code},
             field="signature",
             code="BAD_SIGNATURE",
         )
@@ -106,10 +109,14 @@ def apply_entry(item: Any, actor: str) -> str:
             outcome = _update(current, new, actor)
     if refused is not None:
         raise Conflict(
-            f"{code} now lists another key (fingerprint {signing.fingerprint(refused[1])}) "
-            f"without a rotation signed by the pinned key ({refused[0]}): nothing changed. "
-            "Check the fingerprint with the peer's operator, then "
-            "`manage.py interop peer trust --code … --fingerprint …`",
+            _(
+                "%(code)s now lists another key (fingerprint %(fingerprint)s)"
+                " without a rotation signed by the pinned key (%(refused)s): "
+                "nothing changed. Check the fingerprint with the peer's "
+                "operator, then `manage.py interop peer trust --code … "
+                "--fingerprint …`"
+            )
+            % {"code": code, "fingerprint": signing.fingerprint(refused[1]), "refused": refused[0]},
             field="publicKey",
             code="KEY_CHANGED",
         )
@@ -146,10 +153,10 @@ def add_manually(fields: dict[str, str], actor: str) -> str:
     known one the key must be the pinned one (a key change goes through ``trust``)."""
     code = fields["code"]
     if Region.objects.filter(code=code).exists():
-        raise Conflict(f"{code} is served by this deployment", field="code")
+        raise Conflict(_("%(code)s is served by this deployment") % {"code": code}, field="code")
     signing.check_peer_url(fields["inboxUrl"])
     if not signing.fingerprint(fields["publicKey"]):
-        raise InvalidInput("publicKey is not base64", field="publicKey")
+        raise InvalidInput(_("publicKey is not base64"), field="publicKey")
     new = {
         "name": fields["name"],
         "public_key": fields["publicKey"],
@@ -164,7 +171,8 @@ def add_manually(fields: dict[str, str], actor: str) -> str:
             return "added"
         if current.public_key != new["public_key"]:
             raise Conflict(
-                f"{code} is pinned to another key: use `interop peer trust` to change it",
+                _("%(code)s is pinned to another key: use `interop peer trust` to change it")
+                % {"code": code},
                 field="publicKey",
                 code="KEY_CHANGED",
             )
@@ -184,14 +192,16 @@ def trust(code: str, given_fingerprint: str, actor: str) -> RemoteRegion:
     with transaction.atomic():
         current = RemoteRegion.objects.select_for_update().filter(code=code).first()
         if current is None:
-            raise NotFound(f"no peer region {code}", field="code")
+            raise NotFound(_("no peer region %(code)s") % {"code": code}, field="code")
         pending = current.pending
         if not pending:
-            raise Conflict(f"{code} has no refused key change to trust", field="code")
+            raise Conflict(
+                _("%(code)s has no refused key change to trust") % {"code": code}, field="code"
+            )
         if not signing.same_fingerprint(given_fingerprint, pending["publicKey"]):
             raise InvalidInput(
-                "the fingerprint is not the one of the refused key "
-                f"({signing.fingerprint(pending['publicKey'])})",
+                _("the fingerprint is not the one of the refused key (%(fingerprint)s)")
+                % {"fingerprint": signing.fingerprint(pending["publicKey"])},
                 field="fingerprint",
                 code="FINGERPRINT_MISMATCH",
             )

@@ -10,6 +10,7 @@ holding the group; each member still consents on their own."""
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
@@ -28,7 +29,7 @@ def visible_transfers(principal):
     area — who live there or are active members of a group there (all of them, also
     requests not yet imported, for the whole region's)."""
     if principal is None:
-        raise Unauthenticated("log in to see transfers")
+        raise Unauthenticated(_("log in to see transfers"))
     queryset = Transfer.objects.select_related("volunteer")
     if principal.is_authority:
         if region_wide(principal, connection.tenant.code):
@@ -37,7 +38,7 @@ def visible_transfers(principal):
         return queryset.filter(volunteer_id__in=area)
     if principal.volunteer is not None:
         return queryset.filter(volunteer=principal.volunteer)
-    raise PermissionDenied("the volunteer and the authority see transfers")
+    raise PermissionDenied(_("the volunteer and the authority see transfers"))
 
 
 def _own(transfer, principal) -> bool:
@@ -52,7 +53,7 @@ def require_refuser(transfer, principal) -> None:
     """The volunteer, or the source's authority of the volunteer's area."""
     area = transfer.volunteer is not None and in_authority_area(transfer.volunteer, principal)
     if not (_own(transfer, principal) or area) or transfer.direction != Direction.OUTGOING:
-        raise PermissionDenied("the volunteer or the source region's authority refuses")
+        raise PermissionDenied(_("the volunteer or the source region's authority refuses"))
 
 
 def require_package_revealer(transfer, principal, policy) -> None:
@@ -67,17 +68,17 @@ def require_package_revealer(transfer, principal, policy) -> None:
             volunteer is not None and in_authority_area(volunteer, principal)
         )
     if not allowed:
-        raise PermissionDenied("you may not see the personal information in this package")
+        raise PermissionDenied(_("you may not see the personal information in this package"))
 
 
 def require_batch_requester(group, principal) -> None:
     """A batch transfer of a group's members: the authority whose area holds the
     group (``covers`` its division) — not a group admin, not another county's."""
     if principal is None:
-        raise Unauthenticated("log in to ask for a batch transfer")
+        raise Unauthenticated(_("log in to ask for a batch transfer"))
     if not (principal.is_authority and principal.covers(group.division_code)):
         raise PermissionDenied(
-            "the authority of the area holding the group asks for a batch transfer"
+            _("the authority of the area holding the group asks for a batch transfer")
         )
 
 
@@ -85,9 +86,9 @@ def visible_batches(principal):
     """The batches of the groups in the caller's authority areas (all of them for an
     authority of the whole region); nobody else's."""
     if principal is None:
-        raise Unauthenticated("log in to see batch transfers")
+        raise Unauthenticated(_("log in to see batch transfers"))
     if not principal.is_authority:
-        raise PermissionDenied("the authority sees batch transfers")
+        raise PermissionDenied(_("the authority sees batch transfers"))
     if region_wide(principal, connection.tenant.code):
         return TransferBatch.objects.all()
     return TransferBatch.objects.filter(prefixes_q("division_code", principal.authority_prefixes))
@@ -96,4 +97,4 @@ def visible_batches(principal):
 def require_batch_canceller(batch, principal) -> None:
     """Cancelling what is not consented yet: whoever may ask for the batch."""
     if not (principal.is_authority and principal.covers(batch.division_code)):
-        raise PermissionDenied("the authority of the area holding the group cancels the batch")
+        raise PermissionDenied(_("the authority of the area holding the group cancels the batch"))

@@ -26,9 +26,11 @@ import httpx
 from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
+from central.messages import shown
 from central.models import HomeRegion, Region
 from interop import at_rest, federation, permissions, receipts, signing
 from interop import package as packages
@@ -58,12 +60,15 @@ def _current_region() -> Region:
 
 def _destination(code: str, source: Region) -> signing.DirectoryEntry:
     if code == source.code:
-        raise InvalidInput("the destination is this region", field="toRegion")
+        raise InvalidInput(_("the destination is this region"), field="toRegion")
     entry = signing.lookup(code)
     if entry is None:
-        raise NotFound(f"region {code} is not in the federation directory", field="toRegion")
+        raise NotFound(
+            _("region %(code)s is not in the federation directory") % {"code": code},
+            field="toRegion",
+        )
     if entry.local and Region.objects.get(code=code).is_suspended:
-        raise Conflict(f"{entry.name} is suspended", field="toRegion")
+        raise Conflict(_("%(name)s is suspended") % {"name": entry.name}, field="toRegion")
     return entry
 
 
@@ -76,7 +81,7 @@ def request_transfer(to_region: str, *, principal) -> Transfer:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account asks for a transfer")
+        raise PermissionDenied(_("only a volunteer's own account asks for a transfer"))
     source = _current_region()
     _destination(to_region, source)
     return _open_outgoing(volunteer, to_region, principal.actor)
@@ -86,9 +91,12 @@ def _open_outgoing(
     volunteer: Volunteer, to_region: str, actor: str, batch: TransferBatch | None = None
 ) -> Transfer:
     if volunteer.status == VolunteerStatus.TRANSFERRED:
-        raise Conflict(f"{volunteer.number} has already been transferred", field="number")
+        raise Conflict(
+            _("%(number)s has already been transferred") % {"number": volunteer.number},
+            field="number",
+        )
     if volunteer.status == VolunteerStatus.CANCELLED:
-        raise Conflict(f"{volunteer.number} is cancelled", field="number")
+        raise Conflict(_("%(number)s is cancelled") % {"number": volunteer.number}, field="number")
     try:
         with transaction.atomic():
             transfer = Transfer.objects.create(
@@ -110,7 +118,8 @@ def _open_outgoing(
             )
     except IntegrityError:
         raise Conflict(
-            f"{volunteer.number} already has a transfer under way", field="number"
+            _("%(number)s already has a transfer under way") % {"number": volunteer.number},
+            field="number",
         ) from None
     return transfer
 
@@ -130,13 +139,13 @@ def request_group_transfer(
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise InvalidInput("say why the group's volunteers move", field="reason")
+        raise InvalidInput(_("say why the group's volunteers move"), field="reason")
     try:
         group = VolunteerGroup.objects.filter(id=int(group_id)).first()
     except (TypeError, ValueError):
         group = None
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     permissions.require_batch_requester(group, principal)
     source = _current_region()
     _destination(to_region, source)
@@ -162,11 +171,14 @@ def request_group_transfer(
     volunteers = list(members.distinct()[: BATCH_LIMIT + 1])
     if len(volunteers) > BATCH_LIMIT:
         raise InvalidInput(
-            f"at most {BATCH_LIMIT} volunteers in one batch: list them in parts",
+            _("at most %(batch_limit)s volunteers in one batch: list them in parts")
+            % {"batch_limit": BATCH_LIMIT},
             field="volunteerNumbers",
         )
     if not volunteers and not refused:
-        raise Conflict(f"{group.name} has no active members to move", field="groupId")
+        raise Conflict(
+            _("%(name)s has no active members to move") % {"name": group.name}, field="groupId"
+        )
     with transaction.atomic():
         batch = TransferBatch.objects.create(
             group_id=group.id,
@@ -201,10 +213,10 @@ def _batch(batch_id, queryset) -> TransferBatch:
     try:
         public_id = uuid.UUID(str(batch_id))
     except ValueError:
-        raise InvalidInput("not a batch id", field="batchId") from None
+        raise InvalidInput(_("not a batch id"), field="batchId") from None
     batch = queryset.filter(public_id=public_id).first()
     if batch is None:
-        raise NotFound("no such batch", field="batchId")
+        raise NotFound(_("no such batch"), field="batchId")
     return batch
 
 
@@ -223,12 +235,12 @@ def cancel_transfer_batch(batch_id, reason: str, *, principal) -> TransferBatch:
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise InvalidInput("say why the batch is cancelled", field="reason")
+        raise InvalidInput(_("say why the batch is cancelled"), field="reason")
     with transaction.atomic():
         batch = _batch(batch_id, TransferBatch.objects.select_for_update())
         permissions.require_batch_canceller(batch, principal)
         if batch.cancelled_at is not None:
-            raise Conflict("the batch is cancelled already", field="batchId")
+            raise Conflict(_("the batch is cancelled already"), field="batchId")
         waiting = list(
             Transfer.objects.select_for_update()
             .filter(batch=batch, state=TransferState.REQUESTED)
@@ -266,7 +278,11 @@ def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
         with schema_context(source.schema_name):
             volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
             if volunteer is None:
-                raise NotFound(f"{source.name} has no volunteer numbered {number}", field="number")
+                raise NotFound(
+                    _("%(name)s has no volunteer numbered %(number)s")
+                    % {"name": source.name, "number": number},
+                    field="number",
+                )
             _open_outgoing(
                 volunteer, destination.code, f"region:{destination.code}:{principal.actor}"
             )
@@ -336,7 +352,7 @@ def _locked_transfer(transfer_id) -> Transfer:
     try:
         public_id = uuid.UUID(str(transfer_id))
     except ValueError:
-        raise InvalidInput("not a transfer id", field="transferId") from None
+        raise InvalidInput(_("not a transfer id"), field="transferId") from None
     transfer = (
         Transfer.objects.select_for_update(of=("self",))
         .select_related("volunteer")
@@ -344,7 +360,7 @@ def _locked_transfer(transfer_id) -> Transfer:
         .first()
     )
     if transfer is None:
-        raise NotFound("no such transfer", field="transferId")
+        raise NotFound(_("no such transfer"), field="transferId")
     return transfer
 
 
@@ -371,12 +387,15 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the transfer is refused", field="reason")
+        raise InvalidInput(_("say why the transfer is refused"), field="reason")
     with transaction.atomic():
         transfer = _locked_transfer(transfer_id)
         permissions.require_refuser(transfer, principal)
         if _expire_if_due(transfer):
-            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+            raise Conflict(
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
+            )
         if transfer.state == TransferState.EXPORTED:
             if (
                 transfer.delivery == "offline"
@@ -386,9 +405,16 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
                 # The file is in someone's hands: it may be imported there at any
                 # time, and the hours would then count twice. Its receipt completes it.
                 raise Conflict(
-                    "the package file was handed out for another deployment on "
-                    f"{transfer.package_written_at:%Y-%m-%d}: the transfer completes when "
-                    f"{transfer.counterpart_region_code} imports it and its receipt comes back",
+                    _(
+                        "the package file was handed out for another deployment on "
+                        "%(package_written_at)s: the transfer completes when "
+                        "%(counterpart_region_code)s imports it and its receipt comes"
+                        " back"
+                    )
+                    % {
+                        "package_written_at": format(transfer.package_written_at, "%Y-%m-%d"),
+                        "counterpart_region_code": transfer.counterpart_region_code,
+                    },
                     field="transferId",
                 )
             # Cancelled before it arrived: the outbox stops sending it.
@@ -400,7 +426,10 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
                 message.save(update_fields=["delivered_at", "last_error"])
             reason = f"cancelled: {reason}"
         elif transfer.state != TransferState.REQUESTED:
-            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+            raise Conflict(
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
+            )
         transfer.state = TransferState.REFUSED
         transfer.reason = reason[:500]
         transfer.save(update_fields=["state", "reason"])
@@ -423,8 +452,12 @@ def _freeze(volunteer: Volunteer) -> Volunteer:
     ).count()
     if undecided:
         raise Conflict(
-            f"{undecided} of {volunteer.number}'s records are declared or under objection: "
-            "their group decides them before the records can move",
+            _(
+                "%(undecided)s of %(number)s's records are declared or under "
+                "objection: their group decides them before the records can "
+                "move"
+            )
+            % {"undecided": undecided, "number": volunteer.number},
             field="transferId",
         )
     return volunteer
@@ -442,11 +475,16 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
             or volunteer is None
             or (principal.volunteer.id != volunteer.id)
         ):
-            raise PermissionDenied("only the volunteer consents to their own transfer (000 Art.15)")
+            raise PermissionDenied(
+                _("only the volunteer consents to their own transfer (000 Art.15)")
+            )
         if _expire_if_due(transfer):
             return transfer
         if transfer.state != TransferState.REQUESTED:
-            raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+            raise Conflict(
+                _("the transfer is %(state)s") % {"state": shown(transfer, "state")},
+                field="transferId",
+            )
         destination = _destination(transfer.counterpart_region_code, source)
         volunteer = _freeze(volunteer)
         now = timezone.now()
@@ -482,7 +520,9 @@ def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transf
                     import_package(envelope, target)
             except packages.PackageRejected as error:
                 raise Conflict(
-                    f"{target.name} refused the package: {error.reason}", field="transferId"
+                    _("%(name)s refused the package: %(reason)s")
+                    % {"name": target.name, "reason": error.reason},
+                    field="transferId",
                 ) from None
             complete_outgoing(transfer)
         elif transfer.delivery == "outbox":
@@ -507,7 +547,9 @@ def complete_outgoing(transfer: Transfer) -> None:
     if transfer.state == TransferState.COMPLETED:
         return
     if transfer.state != TransferState.EXPORTED:
-        raise Conflict(f"the transfer is {transfer.state}", field="transferId")
+        raise Conflict(
+            _("the transfer is %(state)s") % {"state": shown(transfer, "state")}, field="transferId"
+        )
     volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
     volunteer.status = VolunteerStatus.TRANSFERRED
     volunteer.status_reason = f"转出至 {transfer.counterpart_region_code}"
@@ -845,7 +887,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
     added, count, pending = _import_records(package, volunteer, destination, source_code)
     _import_recognition(package, volunteer)
     username = _import_account(envelope, data, volunteer, source_code)
-    totals, _ = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
+    totals, _unused = VolunteerTotals.objects.get_or_create(volunteer=volunteer)
     totals = VolunteerTotals.objects.select_for_update().get(pk=totals.pk)
     totals.counted_hours += added
     totals.counted_records += count
@@ -915,8 +957,8 @@ def _import_records(
     if origins:
         seen = set(
             ServiceRecord.objects.filter(
-                origin_region_code__in={c for c, _ in origins},
-                origin_record_id__in={r for _, r in origins},
+                origin_region_code__in={c for c, _unused in origins},
+                origin_record_id__in={r for _unused, r in origins},
             ).values_list("origin_region_code", "origin_record_id")
         )
     added = Decimal(0)
@@ -1014,7 +1056,7 @@ def _import_records(
         else:
             pending += 1
     if fresh:
-        ServiceRecord.objects.bulk_create([record for record, _ in fresh])
+        ServiceRecord.objects.bulk_create([record for record, _unused in fresh])
         amendments = [
             Amendment(
                 record=record,
@@ -1036,7 +1078,7 @@ def _import_records(
                 start_time=record.start_time,
                 end_time=record.end_time,
             )
-            for record, _ in fresh
+            for record, _unused in fresh
         )
     return added, count, pending
 
@@ -1121,8 +1163,8 @@ def _import_recognition(package, volunteer) -> None:
         origins = {(i["provenance"]["regionCode"], i["provenance"]["recordId"]) for i in items}
         seen = set(
             model.objects.filter(
-                origin_region_code__in={c for c, _ in origins},
-                origin_record_id__in={r for _, r in origins},
+                origin_region_code__in={c for c, _unused in origins},
+                origin_record_id__in={r for _unused, r in origins},
             ).values_list("origin_region_code", "origin_record_id")
         )
         rows = []
@@ -1192,18 +1234,21 @@ def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise InvalidInput("say why you need to see this person's information", field="reason")
+        raise InvalidInput(_("say why you need to see this person's information"), field="reason")
     try:
         public_id = uuid.UUID(str(transfer_id))
     except ValueError:
-        raise InvalidInput("not a transfer id", field="transferId") from None
+        raise InvalidInput(_("not a transfer id"), field="transferId") from None
     transfer = Transfer.objects.select_related("volunteer").filter(public_id=public_id).first()
     if transfer is None:
-        raise NotFound("no such transfer", field="transferId")
+        raise NotFound(_("no such transfer"), field="transferId")
     volunteer = transfer.volunteer
     permissions.require_package_revealer(transfer, principal, policy)
     if transfer.package is None or volunteer is None:
-        raise Conflict(f"the transfer is {transfer.state}: it has no package", field="transferId")
+        raise Conflict(
+            _("the transfer is %(state)s: it has no package") % {"state": shown(transfer, "state")},
+            field="transferId",
+        )
     with transaction.atomic():
         PersonalInfoAccess.objects.create(
             volunteer=volunteer,

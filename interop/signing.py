@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput
 from central.models import CentralAuditEntry, Region, RegionKey, RemoteRegion
@@ -302,7 +303,7 @@ def follows_rotations(pinned: str, target: str, rotations: Any, code: str) -> bo
     if not isinstance(rotations, list):
         return False
     current = pinned
-    for _ in range(len(rotations)):
+    for _unused in range(len(rotations)):
         step = next(
             (
                 r
@@ -351,13 +352,16 @@ def check_peer_url(url: str, field: str = "inboxUrl") -> str:
         if settings.INTEROP_ALLOW_LOOPBACK_HTTP:
             return url
         raise InvalidInput(
-            f"{url}: plain HTTP to a loopback host is allowed only in development "
-            "(PLATFORM_INTEROP_ALLOW_LOOPBACK_HTTP)",
+            _(
+                "%(url)s: plain HTTP to a loopback host is allowed only in "
+                "development (PLATFORM_INTEROP_ALLOW_LOOPBACK_HTTP)"
+            )
+            % {"url": url},
             field=field,
             code="INSECURE_URL",
         )
     raise InvalidInput(
-        f"{url}: a peer's URL must be https:// (personal data travels to it)",
+        _("%(url)s: a peer's URL must be https:// (personal data travels to it)") % {"url": url},
         field=field,
         code="INSECURE_URL",
     )

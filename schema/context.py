@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied, Unauthenticated
 
 
 def bearer_token(request: HttpRequest) -> str | None:
     header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _unused, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
@@ -38,10 +39,10 @@ class CentralContext:
 
     def require_admin(self):
         if bearer_token(self.request) is None:
-            raise Unauthenticated("send a central-admin token: Authorization: Bearer <token>")
+            raise Unauthenticated(_("send a central-admin token: Authorization: Bearer <token>"))
         if self.admin is None:
             raise PermissionDenied(
-                "the token is unknown, expired, revoked or not a central admin's"
+                _("the token is unknown, expired, revoked or not a central admin's")
             )
         return self.admin
 

@@ -18,6 +18,7 @@ from functools import wraps
 
 import strawberry
 from django.db import DataError
+from django.utils.translation import gettext as _
 from graphql import GraphQLError
 
 from central.errors import PermissionDenied, ServiceError, Unauthenticated
@@ -103,7 +104,7 @@ def mutation_payload(payload_type) -> Callable:
                         UserError(
                             field=None,
                             code=ErrorCode.INVALID,
-                            message="a value is too long or not valid text",
+                            message=_("a value is too long or not valid text"),
                         )
                     ]
                 )

@@ -25,6 +25,8 @@ from typing import Any
 
 import strawberry
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from graphql import (
     ArgumentNode,
     DocumentNode,
@@ -52,7 +54,7 @@ from central.logs import is_database_unavailable
 from central.text import text_problem
 from schema.errors import AccessError, QueryError
 
-MASKED_MESSAGE = "Unexpected error; it has been logged."
+MASKED_MESSAGE = gettext_noop("Unexpected error; it has been logged.")
 
 
 class Schema(strawberry.Schema):
@@ -117,7 +119,7 @@ class _LRU:
             self._data[key] = (value, weight)
             self._weight += weight
             while len(self._data) > self.max_entries or self._weight > self.max_weight:
-                _, (_, dropped) = self._data.popitem(last=False)
+                _unused, (_unused, dropped) = self._data.popitem(last=False)
                 self._weight -= dropped
 
     def info(self) -> dict[str, int]:
@@ -264,7 +266,8 @@ class InputChecks(SchemaExtension):
                 field, reason = found
                 context.pre_execution_errors = [
                     GraphQLError(
-                        f"{field}: {reason}", extensions={"code": "INVALID", "field": field}
+                        _("%(field)s: %(reason)s") % {"field": field, "reason": reason},
+                        extensions={"code": "INVALID", "field": field},
                     )
                 ]
         yield
@@ -279,11 +282,15 @@ class InputChecks(SchemaExtension):
                     return path, problem
             elif isinstance(value, dict | list):
                 if depth >= self.max_depth:
-                    return path, f"nested more than {self.max_depth} levels deep"
+                    return path, _("nested more than %(depth)s levels deep") % {
+                        "depth": self.max_depth
+                    }
                 items = value.items() if isinstance(value, dict) else enumerate(value)
                 for key, item in items:
                     if isinstance(key, str) and text_problem(key, self.max_length):
-                        return path, "a key " + text_problem(key, self.max_length)
+                        return path, _("a key %(problem)s") % {
+                            "problem": text_problem(key, self.max_length)
+                        }
                     stack.append((item, f"{path}.{key}" if path else str(key), depth + 1))
         return None
 
@@ -314,6 +321,14 @@ class InputChecks(SchemaExtension):
         return None
 
 
+class _MaskErrors(MaskErrors):
+    """strawberry's MaskErrors with the message in the request's language."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        self.error_message = _(MASKED_MESSAGE)  # one instance per operation
+        return super().anonymise_error(error)
+
+
 def extensions() -> list[Callable[[], SchemaExtension]]:
     """Extension factories: every request gets fresh extension objects, because
     strawberry keeps per-request state on them (sharing one across gunicorn's
@@ -338,7 +353,7 @@ def extensions() -> list[Callable[[], SchemaExtension]]:
     chosen.append(lambda: CachedParsingAndValidation(cache))
     if limits["MASK_ERRORS"]:
         chosen.append(
-            lambda: MaskErrors(should_mask_error=_is_unexpected, error_message=MASKED_MESSAGE)
+            lambda: _MaskErrors(should_mask_error=_is_unexpected, error_message=MASKED_MESSAGE)
         )
     return chosen
 

@@ -32,6 +32,8 @@ import re
 import threading
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from graphql import GraphQLError
 from strawberry.types.execution import PreExecutionError
 
@@ -75,7 +77,7 @@ def resolve(request_data, region) -> None:
     if persisted is None:
         digest = documents.sha256_hex(query) if trusted_only and query is not None else None
         if digest and documents.trusted_document(region, digest) is None:
-            raise Refused("DOCUMENT_NOT_TRUSTED", _NOT_TRUSTED)
+            raise Refused("DOCUMENT_NOT_TRUSTED", _(_NOT_TRUSTED))
         return
     digest = persisted.get("sha256Hash") if isinstance(persisted, dict) else None
     if (
@@ -86,14 +88,14 @@ def resolve(request_data, region) -> None:
     ):
         raise Refused(
             "PERSISTED_QUERY_INVALID",
-            "extensions.persistedQuery must be {version: 1, sha256Hash: <64 hex digits>}",
+            _("extensions.persistedQuery must be {version: 1, sha256Hash: <64 hex digits>}"),
         )
     if query is not None and documents.sha256_hex(query) != digest:
-        raise Refused("PERSISTED_QUERY_HASH_MISMATCH", "provided sha does not match query")
+        raise Refused("PERSISTED_QUERY_HASH_MISMATCH", _("provided sha does not match query"))
     if trusted_only:
         registered = documents.trusted_document(region, digest)
         if registered is None:
-            raise Refused("DOCUMENT_NOT_TRUSTED", _NOT_TRUSTED)
+            raise Refused("DOCUMENT_NOT_TRUSTED", _(_NOT_TRUSTED))
         request_data.query = registered
         return
     if query is None:
@@ -107,7 +109,7 @@ def resolve(request_data, region) -> None:
         apq_cache().put(digest, query, len(query))
 
 
-_NOT_TRUSTED = (
+_NOT_TRUSTED = gettext_noop(
     "this region runs only the operations its front-end registered "
     "(trusted documents); this document is not one of them"
 )

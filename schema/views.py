@@ -37,6 +37,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.django.views import GraphQLView
@@ -137,7 +138,7 @@ class _OrjsonMixin:
         try:
             return super().parse_http_body(request)
         except UnicodeDecodeError:  # the adapter decodes the body as UTF-8 first
-            raise HTTPException(400, "the request body is not UTF-8") from None
+            raise HTTPException(400, _("the request body is not UTF-8")) from None
 
     def parse_multipart(self, request):
         """The GraphQL multipart request spec's ``operations`` and ``map``, each
@@ -146,19 +147,19 @@ class _OrjsonMixin:
         operations = self.parse_json(request.post_data.get("operations", "{}"))
         files_map = self.parse_json(request.post_data.get("map", "{}"))
         if not isinstance(operations, dict | list):
-            raise HTTPException(400, "multipart `operations` must be a JSON object or list")
+            raise HTTPException(400, _("multipart `operations` must be a JSON object or list"))
         if not isinstance(files_map, dict) or not all(
             isinstance(paths, list) and all(isinstance(path, str) for path in paths)
             for paths in files_map.values()
         ):
-            raise HTTPException(400, "multipart `map` must map each file to a list of paths")
+            raise HTTPException(400, _("multipart `map` must map each file to a list of paths"))
         try:
             return replace_placeholders_with_files(operations, files_map, request.files)
         except KeyError:
-            raise HTTPException(400, "File(s) missing in form data") from None
+            raise HTTPException(400, _("File(s) missing in form data")) from None
         except (IndexError, TypeError, ValueError, AttributeError):
             raise HTTPException(
-                400, "a multipart `map` path leads nowhere in `operations`"
+                400, _("a multipart `map` path leads nowhere in `operations`")
             ) from None
 
     def should_render_graphql_ide(self, request) -> bool:

@@ -16,6 +16,7 @@ import io
 import warnings
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 FORMATS = {"PNG": "png", "JPEG": "jpg"}
 SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
@@ -33,7 +34,7 @@ def check_image(content: bytes, formats: dict[str, str] = FORMATS) -> str:
 
     names = " or ".join(formats)
     limit = settings.UPLOAD_MAX_PIXELS
-    kind = f"must be a {names} image"
+    kind = _("must be a %(names)s image") % {"names": names}
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -43,7 +44,8 @@ def check_image(content: bytes, formats: dict[str, str] = FORMATS) -> str:
                 width, height = image.size
                 if width < 1 or height < 1 or width * height > limit:
                     raise ImageRefused(
-                        f"has {width}×{height} pixels: at most {limit:,} are accepted"
+                        _("has %(width)s×%(height)s pixels: at most %(limit)s are accepted")
+                        % {"width": width, "height": height, "limit": format(limit, ",")}
                     )
                 extension = formats[image.format]
                 image.verify()
@@ -52,10 +54,14 @@ def check_image(content: bytes, formats: dict[str, str] = FORMATS) -> str:
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageRefused(f"has more than {limit:,} pixels") from None
+        raise ImageRefused(
+            _("has more than %(limit)s pixels") % {"limit": format(limit, ",")}
+        ) from None
     except UnidentifiedImageError:
         claims = content.startswith(SIGNATURES)  # says it is one, but is not readable
-        raise ImageRefused(f"is not a readable {names} image" if claims else kind) from None
+        raise ImageRefused(
+            _("is not a readable %(names)s image") % {"names": names} if claims else kind
+        ) from None
     except Exception:
-        raise ImageRefused(f"is not a readable {names} image") from None
+        raise ImageRefused(_("is not a readable %(names)s image") % {"names": names}) from None
     return extension

@@ -39,6 +39,16 @@ def platform_db(django_db_setup, django_db_blocker):
     django_db_blocker.restore()
 
 
+@pytest.fixture(autouse=True)
+def english_in_process():
+    """Services called in the test process speak English, as the suites assert; the
+    platform's own default is zh-Hans (tests/test_languages.py checks both)."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
 @pytest.fixture(scope="session")
 def seed_regions(platform_db):
     from central.services import ensure_seed_regions

@@ -43,7 +43,7 @@ def execute_in_process(
     from django.test.utils import CaptureQueriesContext
 
     auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}  # None: anonymous
-    client = Client(HTTP_HOST=f"{slug}.localhost", **auth)
+    client = Client(HTTP_HOST=f"{slug}.localhost", HTTP_ACCEPT_LANGUAGE="en", **auth)
     graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
     with override_settings(GRAPHQL=graphql), CaptureQueriesContext(connection) as captured:
         response = client.post(
@@ -68,7 +68,13 @@ def child_env(database_url: str, **extra: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE"))
     }
-    env.update(DATABASE_URL=database_url, DJANGO_SETTINGS_MODULE="central.settings", **extra)
+    # Commands speak zh-Hans by default; the suites assert their English lines.
+    env.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="central.settings",
+        PLATFORM_LANGUAGE="en",
+    )
+    env.update(extra)
     return env
 
 
@@ -156,11 +162,14 @@ def stop_process(process: subprocess.Popen | None, timeout: float = 20) -> int |
 
 
 class GraphQLClient:
-    """Posts GraphQL over real HTTP to the server, choosing the region by Host header."""
+    """Posts GraphQL over real HTTP to the server, choosing the region by Host header.
+    It asks for English (``Accept-Language: en``) unless given another ``language``
+    (``None``: no header, the platform's default, zh-Hans)."""
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, language: str | None = "en"):
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        headers = {"Accept-Language": language} if language else {}
+        self.http = httpx.Client(base_url=base_url, timeout=30, headers=headers)
 
     def post(self, host: str, query: str, variables=None, token: str | None = None):
         headers = {"Host": host}

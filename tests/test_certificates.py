@@ -205,8 +205,9 @@ def stored_state() -> tuple[int, set[Path]]:
     return count, set(folder.glob("*")) if folder.exists() else set()
 
 
-def get(gql, path: str, token: str | None = None, host: str = HOST):
-    headers = {"Host": host}
+def get(gql, path: str, token: str | None = None, host: str = HOST, language: str = "zh-CN"):
+    # The certificate and its verification page are read in Chinese first.
+    headers = {"Host": host, "Accept-Language": language}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     return gql.http.get(path, headers=headers)

@@ -64,7 +64,11 @@ class Client:
         self.address = f"198.51.100.{next(_addresses)}"
 
     def post(self, body, token: str | None = None, address: str | None = None):
-        headers = {"Host": self.host, "X-Test-Client": address or self.address}
+        headers = {
+            "Host": self.host,
+            "X-Test-Client": address or self.address,
+            "Accept-Language": "en",
+        }
         if token:
             headers["Authorization"] = f"Bearer {token}"
         response = self.http.post("/graphql", json=body, headers=headers)
@@ -265,7 +269,7 @@ def test_central_login_needs_the_totp_code_once_a_device_is_confirmed(throttle_s
 
 
 def admin_login(http: httpx.Client, host: str, address: str, data: dict) -> httpx.Response:
-    headers = {"Host": host, "X-Test-Client": address}
+    headers = {"Host": host, "X-Test-Client": address, "Accept-Language": "en"}
     page = http.get("/admin/login/", headers=headers)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     return http.post(

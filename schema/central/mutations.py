@@ -4,6 +4,7 @@ import datetime
 from typing import Annotated
 
 import strawberry
+from django.utils.translation import gettext as _
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -110,7 +111,7 @@ def _json_object(value) -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise InvalidInput("must be a JSON object", field="policy")
+        raise InvalidInput(_("must be a JSON object"), field="policy")
     return value
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central import services
@@ -54,7 +55,7 @@ def central_node(info: Info, value, field: str = "id") -> Node | None:
     try:
         kind, schema, key = decode(value)
     except NotAnId:
-        raise QueryError(InvalidInput("not an id", field=field)) from None
+        raise QueryError(InvalidInput(_("not an id"), field=field)) from None
     if schema != CENTRAL:
         return None
     if kind == "DirectoryRegion":
@@ -97,7 +98,9 @@ class CentralQuery:
     def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         limit = settings.GRAPHQL["MAX_PAGE"]
         if len(ids) > limit:
-            raise QueryError(InvalidInput(f"at most {limit} ids", field="ids"))
+            raise QueryError(
+                InvalidInput(_("at most %(limit)s ids") % {"limit": limit}, field="ids")
+            )
         answers = []
         for value in ids:
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from strawberry.types import Info
 
 from central.errors import ServiceError
@@ -35,6 +37,20 @@ def caller(info: Info):
     return principal_of(info), policy_of(info)
 
 
+# What each kind of id is called in a message (the models' verbose names).
+_KIND_NAMES = {
+    "VolunteerGroup": gettext_noop("volunteer group"),
+    "Project": gettext_noop("volunteer-service project"),
+    "ProjectApplication": gettext_noop("project application"),
+    "Membership": gettext_noop("membership"),
+    "ServiceRecord": gettext_noop("service record"),
+    "Objection": gettext_noop("objection"),
+    "CorrectionRequest": gettext_noop("correction request"),
+    "StarApplication": gettext_noop("star rating application"),
+    "Complaint": gettext_noop("complaint"),
+}
+
+
 def parse_id(value, kind: str, field: str = "id") -> int:
     """The row key of a ``kind`` object's id (schema/identity.py): a typed INVALID
     error for anything else, NOT_FOUND for another region's id."""
@@ -44,9 +60,11 @@ def parse_id(value, kind: str, field: str = "id") -> int:
     try:
         return key_in_range(int(local_key(value, (kind,))))
     except ElsewhereId:
-        raise NotFound(f"no such {kind} in this region", field=field) from None
+        name = _(_KIND_NAMES.get(kind, kind))
+        raise NotFound(_("no such %(kind)s in this region") % {"kind": name}, field=field) from None
     except (NotAnId, TypeError, ValueError):
-        raise InvalidInput(f"not an id of a {kind}", field=field) from None
+        name = _(_KIND_NAMES.get(kind, kind))
+        raise InvalidInput(_("not an id of a %(kind)s") % {"kind": name}, field=field) from None
 
 
 def key_in_range(key: int) -> int:

@@ -8,6 +8,7 @@ import json
 import uuid
 
 import strawberry
+from django.utils.translation import gettext as _
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 from strawberry.types import Info
@@ -176,7 +177,7 @@ class TransferBatchType:
             anchor = _public_id(after)
             last_seen = anchor and queryset.filter(public_id=anchor).values_list("id").first()
             if not last_seen:
-                raise QueryError(InvalidInput("not a transfer of this batch", field="after"))
+                raise QueryError(InvalidInput(_("not a transfer of this batch"), field="after"))
             queryset = queryset.filter(id__lt=last_seen[0])
         return [TransferType(_model=t) for t in queryset[:first]]
 
@@ -228,7 +229,7 @@ class InteropQuery:
             anchor = _public_id(after)
             last_seen = anchor and visible.filter(public_id=anchor).values_list("id").first()
             if not last_seen:
-                raise QueryError(InvalidInput("not a transfer of this list", field="after"))
+                raise QueryError(InvalidInput(_("not a transfer of this list"), field="after"))
             queryset = queryset.filter(id__lt=last_seen[0])
         return [TransferType(_model=t) for t in queryset.order_by("-id")[:first]]
 
@@ -350,11 +351,14 @@ class InteropMutation:
         try:
             envelope = json.loads(file.read(20 * 1024 * 1024 + 1))
         except (ValueError, UnicodeDecodeError):
-            raise InvalidInput("the file is not a JSON package", field="file") from None
+            raise InvalidInput(_("the file is not a JSON package"), field="file") from None
         try:
             transfer, fresh = transfers.import_offline(envelope, principal=info.context.principal)
         except PackageRejected as error:
-            raise InvalidInput(f"{error.code}: {error.reason}", field="file") from None
+            raise InvalidInput(
+                _("%(code)s: %(reason)s") % {"code": error.code, "reason": error.reason},
+                field="file",
+            ) from None
         return TransferPayload(transfer=TransferType(_model=transfer), already_imported=not fresh)
 
     @strawberry.mutation(

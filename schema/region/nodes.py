@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import strawberry
 from django.conf import settings
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import InvalidInput, PermissionDenied, Unauthenticated
@@ -51,9 +52,13 @@ def _require_volunteer_visible(volunteer, info: Info) -> None:
     """``volunteer(number:)``'s refusal."""
     principal = principal_of(info)
     if principal is None:
-        raise AccessError(Unauthenticated("log in to see volunteers"))
+        raise AccessError(Unauthenticated(_("log in to see volunteers")))
     if not may_view(volunteer, principal, policy_of(info)):
-        raise AccessError(PermissionDenied(f"you may not see volunteer {volunteer.number}"))
+        raise AccessError(
+            PermissionDenied(
+                _("you may not see volunteer %(number)s") % {"number": volunteer.number}
+            )
+        )
 
 
 def _group(info: Info, pk: int):
@@ -86,7 +91,7 @@ def _membership(info: Info, pk: int):
     if in_lists and t.may_see_members(found.group_id, info):
         return t.Membership(_model=found)  # group.members / group.applications
     if found.status != MembershipStatus.ACTIVE:
-        raise AccessError(PermissionDenied("you may not see this membership"))
+        raise AccessError(PermissionDenied(_("you may not see this membership")))
     _require_volunteer_visible(found.volunteer, info)  # volunteer.memberships
     return t.Membership(_model=found)
 
@@ -148,7 +153,7 @@ def node_of(info: Info, value, field: str = "id") -> Node | None:
     try:
         kind, schema, key = decode(value)
     except NotAnId:
-        raise QueryError(InvalidInput("not an id", field=field)) from None
+        raise QueryError(InvalidInput(_("not an id"), field=field)) from None
     if kind == "Region":
         region = info.context.region
         return region_type(region) if schema == CENTRAL and key == region.code else None
@@ -176,7 +181,9 @@ class NodeQuery:
     def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         limit = settings.GRAPHQL["MAX_PAGE"]  # as many as a page holds
         if len(ids) > limit:
-            raise QueryError(InvalidInput(f"at most {limit} ids", field="ids"))
+            raise QueryError(
+                InvalidInput(_("at most %(limit)s ids") % {"limit": limit}, field="ids")
+            )
         answers = []
         for value in ids:
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 import strawberry
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import PermissionDenied, Unauthenticated
@@ -60,12 +61,14 @@ class RegionQuery:
     def volunteer(self, info: Info, number: str) -> t.Volunteer | None:
         principal = principal_of(info)
         if principal is None:
-            raise AccessError(Unauthenticated("log in to see volunteers"))
+            raise AccessError(Unauthenticated(_("log in to see volunteers")))
         found = optimized(volunteer_selectors.by_number(number), info, "Volunteer").first()
         if found is None:
             return None
         if not may_view(found, principal, policy_of(info)):
-            raise AccessError(PermissionDenied(f"you may not see volunteer {number}"))
+            raise AccessError(
+                PermissionDenied(_("you may not see volunteer %(number)s") % {"number": number})
+            )
         return t.Volunteer(_model=found)
 
     @strawberry.field(description="Volunteers, a page at a time (keyset cursors, at most 100).")

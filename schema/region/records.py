@@ -7,6 +7,7 @@ import datetime
 from decimal import Decimal
 
 import strawberry
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import PermissionDenied, Unauthenticated
@@ -87,7 +88,7 @@ class Project(Node):
         from schema.region.types import may_see_members
 
         if not may_see_members(self._model.group_id, info):
-            raise AccessError(PermissionDenied("only the group's staff see its project records"))
+            raise AccessError(PermissionDenied(_("only the group's staff see its project records")))
         rows = list_page(self._model, "Project", "records", first, after, info)
         return [ServiceRecord(_model=r) for r in rows]
 
@@ -229,7 +230,7 @@ def _date(value) -> datetime.date | None:
 def _meets(record, conditions: dict[str, object]) -> bool:
     """``record`` (in memory) satisfies the lookups of :func:`_record_conditions`."""
     for lookup, wanted in conditions.items():
-        name, _, operator = lookup.partition("__")
+        name, _unused, operator = lookup.partition("__")
         value = getattr(record, name)
         if operator and value is None:  # e.g. an imported record has no project
             return False
@@ -458,9 +459,9 @@ class RecordsQuery:
     def my_card(self, info: Info) -> VolunteerCard:
         principal = principal_of(info)
         if principal is None:
-            raise AccessError(Unauthenticated("log in as a volunteer to show your card"))
+            raise AccessError(Unauthenticated(_("log in as a volunteer to show your card")))
         if principal.volunteer is None:
-            raise AccessError(PermissionDenied("log in as a volunteer to show your card"))
+            raise AccessError(PermissionDenied(_("log in as a volunteer to show your card")))
         return card_of(principal.volunteer, info.context.region.code)
 
 
@@ -471,7 +472,7 @@ class RecordsMutation:
     def create_project(
         self, info: Info, group_id: strawberry.ID, input: ProjectInput
     ) -> ProjectPayload:
-        principal, _ = caller(info)
+        principal, _unused = caller(info)
         draft = projects.ProjectDraft(
             name=input.name,
             category=input.category.value,
@@ -519,7 +520,7 @@ class RecordsMutation:
     @strawberry.mutation(description="The logged-in volunteer applies to a project.")
     @mutation_payload(ProjectApplicationPayload)
     def apply_to_project(self, info: Info, project_id: strawberry.ID) -> ProjectApplicationPayload:
-        principal, _ = caller(info)
+        principal, _unused = caller(info)
         application = projects.apply(
             parse_id(project_id, "Project", "projectId"), principal=principal
         )
@@ -533,7 +534,7 @@ class RecordsMutation:
     def decide_project_application(
         self, info: Info, application_id: strawberry.ID, accept: bool
     ) -> ProjectApplicationPayload:
-        principal, _ = caller(info)
+        principal, _unused = caller(info)
         application = projects.decide_application(
             parse_id(application_id, "ProjectApplication", "applicationId"),
             accept,
@@ -647,7 +648,7 @@ class RecordsMutation:
     @strawberry.mutation(description="Replace the card: every earlier code stops working.")
     @mutation_payload(CardPayload)
     def rotate_card(self, info: Info) -> CardPayload:
-        principal, _ = caller(info)
+        principal, _unused = caller(info)
         cards.rotate_card(principal=principal)
         return CardPayload(card=card_of(principal.volunteer, info.context.region.code))
 
@@ -763,7 +764,7 @@ class RecordsMutation:
     def decline_correction(
         self, info: Info, request_id: strawberry.ID, reason: str
     ) -> CorrectionPayload:
-        principal, _ = caller(info)
+        principal, _unused = caller(info)
         request = corrections.decline_request(
             parse_id(request_id, "CorrectionRequest", "requestId"), reason, principal=principal
         )

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import PermissionDenied
@@ -343,7 +344,11 @@ class VolunteerGroup(Node):
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
         if not may_see_members(self._model.id, info):
-            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+            raise AccessError(
+                PermissionDenied(
+                    _("you may not see the members of %(model)s") % {"model": self._model}
+                )
+            )
         rows = list_page(self._model, "VolunteerGroup", "members", first, after, info)
         return [Membership(_model=m) for m in rows]
 
@@ -373,7 +378,11 @@ class VolunteerGroup(Node):
         before: str | None = None,
     ) -> GroupVolunteerConnection | None:
         if not may_see_members(self._model.id, info):
-            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+            raise AccessError(
+                PermissionDenied(
+                    _("you may not see the members of %(model)s") % {"model": self._model}
+                )
+            )
         page = window("v", first, after, last, before, default=20)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
         if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
@@ -396,7 +405,11 @@ class VolunteerGroup(Node):
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
         if not may_see_members(self._model.id, info):
-            raise AccessError(PermissionDenied(f"you may not see the members of {self._model}"))
+            raise AccessError(
+                PermissionDenied(
+                    _("you may not see the members of %(model)s") % {"model": self._model}
+                )
+            )
         rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
         return [Membership(_model=m) for m in rows]
 
@@ -441,7 +454,7 @@ def window(kind: str, first: int | None, after, last: int | None, before, defaul
     from schema.errors import QueryError
 
     if first is not None and last is not None:
-        raise QueryError(InvalidInput("give first or last, not both", field="last"))
+        raise QueryError(InvalidInput(_("give first or last, not both"), field="last"))
     # Once per volunteer on a page of volunteers' records: no call without a cursor.
     after_key = None if after is None else guarded(decode_cursor, kind, after)
     before_key = None if before is None else guarded(decode_cursor, kind, before, "before")
@@ -566,7 +579,12 @@ def page_size(first: int, field: str = "first") -> int:
 
     limit = settings.GRAPHQL["MAX_PAGE"]
     if not 1 <= first <= limit:
-        raise QueryError(InvalidInput(f"{field} must be between 1 and {limit}", field=field))
+        raise QueryError(
+            InvalidInput(
+                _("%(field)s must be between 1 and %(limit)s") % {"field": field, "limit": limit},
+                field=field,
+            )
+        )
     return first
 
 
@@ -578,14 +596,14 @@ def decode_cursor(kind: str, cursor: str | None, field: str = "after") -> int | 
     if cursor is None:
         return None
     try:
-        prefix, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        prefix, _unused, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if prefix != kind:
             raise ValueError
         return key_in_range(int(pk))
     except (ValueError, UnicodeDecodeError):
         from central.errors import InvalidInput
 
-        raise InvalidInput("not a cursor from this list", field=field) from None
+        raise InvalidInput(_("not a cursor from this list"), field=field) from None
 
 
 @strawberry.type(description="A role of the logged-in account.")

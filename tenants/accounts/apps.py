@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AccountsConfig(AppConfig):
     name = "tenants.accounts"
     label = "accounts"
-    verbose_name = "Region accounts and tokens"
+    verbose_name = _("Region accounts and tokens")

@@ -4,6 +4,8 @@ account's own division. The one place this is decided."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from central.errors import PermissionDenied
 
 
@@ -22,5 +24,6 @@ def require_account_keeper(account, principal) -> None:
     places = account_divisions(account)
     if not principal.is_authority or not all(principal.covers(p) for p in places):
         raise PermissionDenied(
-            f"only the authority of {account.username}'s area acts on this account"
+            _("only the authority of %(username)s's area acts on this account")
+            % {"username": account.username}
         )

@@ -22,6 +22,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.divisions import (
     DivisionCodeError,
@@ -37,6 +38,7 @@ from central.errors import (
     ProblemCollector,
     Unauthenticated,
 )
+from central.messages import password_messages
 from central.throttle import LoginAttempt, unlock
 from tenants.accounts.models import (
     AccessToken,
@@ -172,13 +174,18 @@ def _hash(raw: str) -> str:
 def check_new_credentials(problems: ProblemCollector, username: str, password: str, prefix=""):
     """Validate a username and password for a new account, adding problems."""
     if not USERNAME.match(username or ""):
-        problems.add(f"{prefix}username", "3-64 letters, digits or _.@-")
+        problems.add(f"{prefix}username", _("3-64 letters, digits or _.@-"))
     elif Account.objects.filter(username=username).exists():
-        problems.add(f"{prefix}username", f"username {username!r} is taken", "CONFLICT")
+        problems.add(
+            f"{prefix}username",
+            _("username %(username)r is taken") % {"username": username},
+            "CONFLICT",
+        )
     try:
         validate_password(password or "")
     except ValidationError as error:
-        problems.add(f"{prefix}password", " ".join(error.messages))
+        for message in password_messages(error):
+            problems.add(f"{prefix}password", message)
 
 
 def create_account(
@@ -194,7 +201,9 @@ def create_account(
                 volunteer=volunteer,
             )
     except IntegrityError:
-        raise Conflict(f"username {username!r} is taken", field="username") from None
+        raise Conflict(
+            _("username %(username)r is taken") % {"username": username}, field="username"
+        ) from None
     record(actor, "account.created", account.username)
     return account
 
@@ -242,11 +251,11 @@ def check_authority_division(level: str, division_code: str, region_code: str) -
         return str(error)
     kind = division_level(division_code)
     if level == AuthorityLevel.COUNTY and kind != "county":
-        return "a county authority's division is a county (区/县), e.g. 500103"
+        return _("a county authority's division is a county (区/县), e.g. 500103")
     if level == AuthorityLevel.CITY and not (kind == "city" or division_code == region_code):
-        return "a city authority's division is a city (设区市, e.g. 530100) or the region"
+        return _("a city authority's division is a city (设区市, e.g. 530100) or the region")
     if level == AuthorityLevel.PROVINCE and division_code != region_code:
-        return "a province authority's division is the region's own code"
+        return _("a province authority's division is the region's own code")
     return None
 
 
@@ -266,13 +275,15 @@ def create_authority_account(
     problems = ProblemCollector()
     check_new_credentials(problems, username, password)
     if level not in AuthorityLevel.values:
-        problems.add("level", f"one of {', '.join(AuthorityLevel.values)}")
+        problems.add(
+            "level", _("one of %(choices)s") % {"choices": ", ".join(AuthorityLevel.values)}
+        )
     else:
         wrong = check_authority_division(level, (division_code or "").strip(), region_code)
         if wrong:
             problems.add("division", wrong)
     if not (authority_name or "").strip():
-        problems.add("authorityName", "name the authority, e.g. 昆明市五华区民政局")
+        problems.add("authorityName", _("name the authority, e.g. 昆明市五华区民政局"))
     problems.raise_if_any()
     with transaction.atomic():
         account = create_account(username, password, display_name, actor=actor)
@@ -297,7 +308,9 @@ def set_authority_division(username: str, division_code: str, *, region_code: st
             .first()
         )
         if role is None:
-            raise InvalidInput(f"{username!r} is no authority account", field="username")
+            raise InvalidInput(
+                _("%(username)r is no authority account") % {"username": username}, field="username"
+            )
         wrong = check_authority_division(role.authority_level, division_code, region_code)
         if wrong:
             raise InvalidInput(wrong, field="division")
@@ -333,10 +346,10 @@ def login(
         if account is None or not account.is_active:
             check_password(password or "", _DUMMY_HASH)
             attempt.reason = "unknown_account" if account is None else "account_disabled"
-            raise InvalidInput("wrong username or password", field="password")
+            raise InvalidInput(_("wrong username or password"), field="password")
         if not check_password(password or "", account.password):
             attempt.reason = "wrong_password"
-            raise InvalidInput("wrong username or password", field="password")
+            raise InvalidInput(_("wrong username or password"), field="password")
     raw = f"rt_{region_code}_{secrets.token_urlsafe(32)}"
     token = AccessToken.objects.create(
         account=account,
@@ -353,10 +366,14 @@ def unlock_account(username: str, reason: str, *, principal) -> Account:
     principal = require_authority(principal)
     problems = ProblemCollector()
     if not (reason or "").strip():
-        problems.add("reason", "say why the account is unlocked")
+        problems.add("reason", _("say why the account is unlocked"))
     account = Account.objects.filter(username=username or "").first()
     if account is None:
-        problems.add("username", f"no account {username!r} in this region", "NOT_FOUND")
+        problems.add(
+            "username",
+            _("no account %(username)r in this region") % {"username": username},
+            "NOT_FOUND",
+        )
     problems.raise_if_any()
     from tenants.accounts.permissions import require_account_keeper  # it reads roles
 
@@ -382,16 +399,16 @@ def authenticate(raw: str | None, region_code: str) -> Principal | None:
         return None
     if raw.startswith("rt_") and raw.split("_")[1] != region_code:
         raise Unauthenticated(
-            "this token was issued by another region; log in on this region's site"
+            _("this token was issued by another region; log in on this region's site")
         )
     token = (
         AccessToken.objects.select_related("account__volunteer").filter(key_hash=_hash(raw)).first()
     )
     now = timezone.now()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
-        raise Unauthenticated("the token is unknown, expired or revoked; log in again")
+        raise Unauthenticated(_("the token is unknown, expired or revoked; log in again"))
     if not token.account.is_active:
-        raise Unauthenticated("the account is disabled")
+        raise Unauthenticated(_("the account is disabled"))
     roles = list(token.account.roles.select_related("group"))
     return Principal(account=token.account, roles=roles)
 
@@ -404,12 +421,12 @@ def logout(raw: str) -> None:
 
 def require(principal: Principal | None) -> Principal:
     if principal is None:
-        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+        raise Unauthenticated(_("log in first: send Authorization: Bearer <token>"))
     return principal
 
 
 def require_authority(principal: Principal | None) -> Principal:
     principal = require(principal)
     if not principal.is_authority:
-        raise PermissionDenied("only regional authority staff may do this")
+        raise PermissionDenied(_("only regional authority staff may do this"))
     return principal

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditConfig(AppConfig):
     name = "tenants.audit"
     label = "audit"
-    verbose_name = "Region audit log"
+    verbose_name = _("Region audit log")

@@ -7,6 +7,7 @@ Actors are named by reference (``actor``: e.g. ``account:12`` or
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntry(models.Model):
@@ -17,6 +18,8 @@ class AuditEntry(models.Model):
     detail = models.JSONField(default=dict)
 
     class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         ordering = ["-occurred_at", "-id"]
 
     def __str__(self) -> str:

@@ -13,6 +13,7 @@ import datetime
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
@@ -25,7 +26,7 @@ def own_reveals(principal) -> QuerySet[PersonalInfoAccess]:
     """Who saw the caller's own ID number and phone, newest first."""
     principal = accounts.require(principal)
     if principal.volunteer is None:
-        raise PermissionDenied("only a volunteer's own account has a reveal log of its own")
+        raise PermissionDenied(_("only a volunteer's own account has a reveal log of its own"))
     return PersonalInfoAccess.objects.filter(volunteer=principal.volunteer).order_by("-id")
 
 
@@ -66,8 +67,10 @@ def audit_log(
     principal = accounts.require_authority(principal)
     if not region_wide(principal, connection.tenant.code):
         raise PermissionDenied(
-            "the audit log is read by an authority of the whole region; read your area's "
-            "reveal log (personalInfoAccesses)"
+            _(
+                "the audit log is read by an authority of the whole region; "
+                "read your area's reveal log (personalInfoAccesses)"
+            )
         )
     rows = AuditEntry.objects.order_by("-id")
     if action:

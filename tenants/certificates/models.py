@@ -19,6 +19,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.groups.models import VolunteerGroup
 from tenants.volunteers.models import Volunteer
@@ -31,6 +32,10 @@ class GroupSeal(models.Model):
     file_name = models.CharField(max_length=255)
     uploaded_at = models.DateTimeField()
     uploaded_by = models.CharField(max_length=120)
+
+    class Meta:
+        verbose_name = _("group seal")
+        verbose_name_plural = _("group seals")
 
     def __str__(self) -> str:
         return f"seal of group {self.group_id}"
@@ -53,6 +58,8 @@ class Certificate(models.Model):
     pdf_file = models.CharField(max_length=255)
 
     class Meta:
+        verbose_name = _("certificate of service")
+        verbose_name_plural = _("certificates of service")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(

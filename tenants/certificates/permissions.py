@@ -3,6 +3,8 @@ it is decided (issue 10; scope rules in ``tenants/volunteers/permissions.py``)."
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from central.errors import PermissionDenied
 
 
@@ -31,10 +33,12 @@ def require_revoker(certificate, principal) -> None:
         certificate.group_id in principal.admin_group_ids
         or principal.covers(certificate_division(certificate))
     ):
-        raise PermissionDenied("only an admin of the issuing group or the authority revokes it")
+        raise PermissionDenied(_("only an admin of the issuing group or the authority revokes it"))
 
 
 def require_seal_keeper(group, principal) -> None:
     """A group's admins upload its seal (000 Art.17 加盖公章)."""
     if group.id not in principal.admin_group_ids:
-        raise PermissionDenied(f"only an admin of {group.name} uploads its seal")
+        raise PermissionDenied(
+            _("only an admin of %(name)s uploads its seal") % {"name": group.name}
+        )

@@ -36,6 +36,7 @@ from django.core import signing
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tenants.accounts import services as accounts
@@ -93,16 +94,19 @@ def _discard(path: Path | None) -> None:
 def _read_seal(upload) -> bytes:
     """A PNG by its bytes (not its name), at most ``UPLOAD_MAX_BYTES``, readable."""
     if upload is None:
-        raise InvalidInput("upload the seal as a PNG image", field="seal")
+        raise InvalidInput(_("upload the seal as a PNG image"), field="seal")
     content = upload.read(settings.UPLOAD_MAX_BYTES + 1)
     if len(content) > settings.UPLOAD_MAX_BYTES:
-        raise InvalidInput(f"larger than {settings.UPLOAD_MAX_BYTES // 1024} KiB", field="seal")
+        raise InvalidInput(
+            _("larger than %(number)s KiB") % {"number": settings.UPLOAD_MAX_BYTES // 1024},
+            field="seal",
+        )
     if not content.startswith(PNG_SIGNATURE):
-        raise InvalidInput("the seal must be a PNG image", field="seal")
+        raise InvalidInput(_("the seal must be a PNG image"), field="seal")
     try:  # decoded in full within UPLOAD_MAX_PIXELS: a decompression bomb is refused
         check_image(content, {"PNG": "png"})
     except ImageRefused as refused:
-        raise InvalidInput(f"the seal {refused}", field="seal") from None
+        raise InvalidInput(_("the seal %(refused)s") % {"refused": refused}, field="seal") from None
     return content
 
 
@@ -112,7 +116,7 @@ def _group(group_id) -> VolunteerGroup:
     except (TypeError, ValueError):
         group = None
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     return group
 
 
@@ -143,7 +147,7 @@ def upload_seal(group_id, upload, *, principal) -> GroupSeal:
     except IntegrityError:  # a concurrent first upload for the same group won
         _discard(stored)
         raise Conflict(
-            "the seal was uploaded at the same moment; try again", field="seal"
+            _("the seal was uploaded at the same moment; try again"), field="seal"
         ) from None
     except BaseException:
         _discard(stored)
@@ -170,7 +174,7 @@ def _next_number(region_code: str, year: int) -> str:
 
 
 def new_verification_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return "".join(secrets.choice(CODE_ALPHABET) for _unused in range(CODE_LENGTH))
 
 
 def normalize_code(code: str | None) -> str:
@@ -199,10 +203,10 @@ def download_link(code, *, principal, region) -> tuple[str, datetime.datetime]:
     principal = accounts.require(principal)
     certificate = find(code)
     if certificate is None:
-        raise NotFound("no such certificate", field="code")
+        raise NotFound(_("no such certificate"), field="code")
     if not may_download(certificate, principal):
         raise PermissionDenied(
-            "only the volunteer, the issuing group's staff and the authority", field="code"
+            _("only the volunteer, the issuing group's staff and the authority"), field="code"
         )
     signed = signing.TimestampSigner(salt=_LINK_SALT).sign(
         f"{region.code}:{certificate.verification_code}"
@@ -317,11 +321,13 @@ def _requester(volunteer: Volunteer, group: VolunteerGroup, principal) -> str:
         ).exists()
         if not member:
             raise PermissionDenied(
-                f"you are not an active member of {group.name}; ask the group to issue it"
+                _("you are not an active member of %(name)s; ask the group to issue it")
+                % {"name": group.name}
             )
         return SELF_SERVICE_HANDLER
     raise PermissionDenied(
-        f"only the volunteer themself or an admin of {group.name} asks for a certificate"
+        _("only the volunteer themself or an admin of %(name)s asks for a certificate")
+        % {"name": group.name}
     )
 
 
@@ -369,29 +375,38 @@ def issue_certificate(
     principal = accounts.require(principal)
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
-        raise NotFound(f"no volunteer numbered {number}", field="number")
+        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     group = _group(group_id)
     handler = _requester(volunteer, group, principal)
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
-        raise InvalidInput(f"at most {MAX_NOTES} characters", field="notes")
+        raise InvalidInput(
+            _("at most %(max_notes)s characters") % {"max_notes": MAX_NOTES}, field="notes"
+        )
     if group.review != Review.APPROVED:
         raise Conflict(
-            f"{group.name} is not approved; it cannot issue certificates", field="groupId"
+            _("%(name)s is not approved; it cannot issue certificates") % {"name": group.name},
+            field="groupId",
         )
     seal = GroupSeal.objects.filter(group=group).first()
     seal_png = seal_path(seal).read_bytes() if seal and seal_path(seal).is_file() else None
     if seal_png is None:
         raise Conflict(
-            f"{group.name} has no seal on file; its admin uploads the seal first "
-            "(a certificate is sealed, 000 Art.17)",
+            _(
+                "%(name)s has no seal on file; its admin uploads the seal "
+                "first (a certificate is sealed, 000 Art.17)"
+            )
+            % {"name": group.name},
             field="groupId",
         )
     rows = service_rows(volunteer, group)
     if not rows:
         raise Conflict(
-            f"{group.name} has recorded no counted hours for {volunteer.number}; "
-            "a group certifies only the service it recorded (民发〔2015〕149号)",
+            _(
+                "%(name)s has recorded no counted hours for %(number)s; a "
+                "group certifies only the service it recorded (民发〔2015〕149号)"
+            )
+            % {"name": group.name, "number": volunteer.number},
             field="number",
         )
     total = sum((row.hours for row in rows), Decimal(0))
@@ -474,14 +489,16 @@ def revoke_certificate(code_or_id, reason: str, *, principal) -> Certificate:
     reason = (reason or "").strip()
     found = find(code_or_id)
     if found is None:
-        raise NotFound("no such certificate", field="code")
+        raise NotFound(_("no such certificate"), field="code")
     require_revoker(found, principal)
     if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput("say why the certificate is revoked", field="reason")
+        raise InvalidInput(_("say why the certificate is revoked"), field="reason")
     with transaction.atomic():
         certificate = Certificate.objects.select_for_update().get(id=found.id)
         if certificate.revoked_at is not None:
-            raise Conflict(f"{certificate.number} was already revoked", field="code")
+            raise Conflict(
+                _("%(number)s was already revoked") % {"number": certificate.number}, field="code"
+            )
         certificate.revoked_at = timezone.now()
         certificate.revoked_reason = reason
         certificate.revoked_by = principal.actor

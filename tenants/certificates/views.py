@@ -19,7 +19,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.http import FileResponse, HttpResponse, JsonResponse
-from django.template import engines
+from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from central.errors import ServiceError
@@ -52,11 +53,11 @@ def certificate_pdf(request, code: str):
             return _refuse(
                 401,
                 "UNAUTHENTICATED",
-                "send Authorization: Bearer <token>, or use a link from certificateDownloadLink",
+                _("send Authorization: Bearer <token>, or use a link from certificateDownloadLink"),
             )
     elif not certificates.link_is_valid(link, code, request.region):
         return _refuse(
-            403, "LINK_EXPIRED", "this download link is expired or not valid; ask for a new one"
+            403, "LINK_EXPIRED", _("this download link is expired or not valid; ask for a new one")
         )
     normalized = certificates.normalize_code(code)
     certificate = (
@@ -66,12 +67,12 @@ def certificate_pdf(request, code: str):
     )
     path = certificates.pdf_path(certificate) if certificate else None
     if path is None or not path.is_file():
-        return _refuse(404, "NOT_FOUND", "no such certificate")
+        return _refuse(404, "NOT_FOUND", _("no such certificate"))
     if principal is not None and not may_download(certificate, principal):
         return _refuse(
             403,
             "PERMISSION_DENIED",
-            "only the volunteer, the issuing group's staff and the authority",
+            _("only the volunteer, the issuing group's staff and the authority"),
         )
     response = FileResponse(
         path.open("rb"), content_type="application/pdf", filename=certificate.pdf_file
@@ -80,83 +81,40 @@ def certificate_pdf(request, code: str):
     return response
 
 
-_PAGE = engines["django"].from_string(
-    """<!DOCTYPE html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<title>{{ title }}</title>
-<style>
-body { font-family: sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem; }
-.status { font-size: 1.4rem; font-weight: bold; padding: .6rem 1rem; border-radius: .3rem; }
-.genuine { color: #0a6b2d; background: #e6f4ea; }
-.revoked, .unknown { color: #a50e0e; background: #fce8e6; }
-table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
-th, td { border: 1px solid #999; padding: .35rem .5rem; text-align: left; }
-th { background: #eee; white-space: nowrap; }
-</style>
-</head>
-<body>
-<h1>志愿服务记录证明核验</h1>
-{% if found %}
-<p class="status {{ verdict_class }}" id="status">{{ verdict }}</p>
-<table>
-<tr><th>证明编号</th><td id="number">{{ found.number }}</td></tr>
-<tr><th>姓名</th><td id="name">{{ found.name }}</td></tr>
-<tr><th>证件类型</th><td>{{ found.idType }}</td></tr>
-<tr><th>证件号码</th><td>{{ found.idNumberMasked }}</td></tr>
-<tr><th>志愿者编号</th><td>{{ found.volunteerNumber }}</td></tr>
-<tr><th>累计志愿服务时长</th><td id="total-hours">{{ total_hours }} 小时</td></tr>
-</table>
-<table>
-<tr><th>序号</th><th>项目名称</th><th>服务日期</th><th>时长（小时）</th><th>记录地区</th></tr>
-{% for row in rows %}<tr><td>{{ forloop.counter }}</td><td>{{ row.projectName }}</td>
-<td>{{ row.dates }}</td><td>{{ row.hours }}</td><td>{{ row.origin }}</td></tr>
-{% endfor %}</table>
-<table>
-<tr><th>出具单位</th><td id="group">{{ found.groupName }}</td></tr>
-<tr><th>负责人</th><td>{{ found.responsiblePerson }}</td></tr>
-<tr><th>经办人</th><td>{{ found.handler }}</td></tr>
-<tr><th>联系方式</th><td>{{ found.contact }}</td></tr>
-<tr><th>出具日期</th><td id="issued-on">{{ found.issuedOn }}</td></tr>
-<tr><th>备注</th><td>{{ found.notes|default:"无" }}</td></tr>
-</table>
-<p>核验页面仅显示本证明所载信息。</p>
-{% else %}
-<p class="status unknown">未找到该验证码对应的证明。请核对验证码，并确认在出具地区的网站核验。</p>
-{% endif %}
-</body>
-</html>
-"""
-)
-
-
 @require_safe
 def verify_page(request, code: str):
     found = certificates.verify(code)
-    context = {"found": found, "title": "志愿服务记录证明核验"}
+    context = {"found": found, "title": _("Verification of a certificate of volunteer service")}
     if found is not None:
         context["verdict_class"] = "genuine" if found["genuine"] else "revoked"
         context["verdict"] = (
-            f"✔ 真实有效：本证明由{request.region.name}志愿服务信息系统出具，现行有效"
+            "✔ "
+            + _(
+                "Genuine: issued by the volunteer-service information system of %(region)s, "
+                "and in force"
+            )
+            % {"region": request.region.name}
             if found["genuine"]
-            else "✘ 已撤销：本证明已被出具单位撤销，不再有效"
+            else "✘ " + _("Revoked: the issuing organisation revoked this certificate; it is void")
         )
         context["total_hours"] = format_hours(Decimal(found["totalHours"]))
         context["rows"] = [
             {
                 **row,
                 "hours": format_hours(Decimal(row["hours"])),
-                "origin": f"{row['originRegion']}（转入）" if row["originRegion"] else "本地区",
+                "origin": _("%(region)s (transferred in)") % {"region": row["originRegion"]}
+                if row["originRegion"]
+                else _("this region"),
                 "dates": row["firstDate"]
                 if row["firstDate"] == row["lastDate"]
-                else f"{row['firstDate']} 至 {row['lastDate']}",
+                else _("%(first)s to %(last)s")
+                % {"first": row["firstDate"], "last": row["lastDate"]},
             }
             for row in found["rows"]
         ]
-    response = HttpResponse(_PAGE.render(context), status=200 if found else 404)
+    response = HttpResponse(
+        render_to_string("certificates/verify.html", context, request), status=200 if found else 404
+    )
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.loading import fast_from_db
 from tenants.volunteers.models import Volunteer
@@ -73,6 +74,8 @@ class VolunteerGroup(models.Model):
     created_by = models.CharField(max_length=120)
 
     class Meta:
+        verbose_name = _("volunteer group")
+        verbose_name_plural = _("volunteer groups")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -124,6 +127,8 @@ class Membership(models.Model):
     invited_by = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
         ordering = ["id"]
         constraints = [
             # At most one open (invited, applied or active) membership per volunteer

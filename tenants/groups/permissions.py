@@ -8,9 +8,11 @@ no powers whatever its stored permission group says.
 from __future__ import annotations
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix, division_level, within
 from central.errors import PermissionDenied, Unauthenticated
+from central.messages import shown
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.groups.models import GroupKind, RegistrationStatus, Review, VolunteerGroup
 
@@ -39,7 +41,12 @@ def has_power(group: VolunteerGroup, power: Power, policy: RegionPolicy) -> bool
 def require_power(group: VolunteerGroup, power: Power, policy: RegionPolicy) -> None:
     if not has_power(group, power, policy):
         raise PermissionDenied(
-            f"{group.name} ({group.permission_group}) lacks the power {POWER_LABELS[power]}"
+            _("%(name)s (%(permission_group)s) lacks the power %(power_labels)s")
+            % {
+                "name": group.name,
+                "permission_group": group.permission_group,
+                "power_labels": POWER_LABELS[power],
+            }
         )
 
 
@@ -77,9 +84,11 @@ def hub_division_problem(level: str, division_code: str, region_code: str) -> st
     """Why ``division_code`` is too coarse for a hub of ``level``, or None."""
     kind = division_level(division_code)
     if level == HubLevel.DISTRICT and kind != "county":
-        return "a district-level hub is registered in its district or county (区/县), e.g. 500103"
+        return _(
+            "a district-level hub is registered in its district or county (区/县), e.g. 500103"
+        )
     if level == HubLevel.CITY and kind == "province" and region_code[:2] not in MUNICIPALITIES:
-        return "a city-level hub is registered in its city (设区市), e.g. 530100"
+        return _("a city-level hub is registered in its city (设区市), e.g. 530100")
     return None
 
 
@@ -115,16 +124,18 @@ def require_group_staff(group: VolunteerGroup, principal, *, admin: bool = True)
     recorder). A group that is not approved holds no powers (issue 10 finding 6):
     its own staff are told so."""
     if principal is None:
-        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+        raise Unauthenticated(_("log in first: send Authorization: Bearer <token>"))
     acting = principal.admin_group_ids if admin else principal.staff_group_ids
     if group.id in acting:
         return
     if group.id in principal.own_group_ids and group.review != Review.APPROVED:
         raise PermissionDenied(
-            f"{group.name} is {group.get_review_display()}: a group that is not approved "
-            "holds no powers"
+            _("%(name)s is %(review)s: a group that is not approved holds no powers")
+            % {"name": group.name, "review": shown(group, "review")}
         )
-    raise PermissionDenied(f"you are not {'an admin' if admin else 'staff'} of {group.name}")
+    if admin:
+        raise PermissionDenied(_("you are not an admin of %(name)s") % {"name": group.name})
+    raise PermissionDenied(_("you are not staff of %(name)s") % {"name": group.name})
 
 
 def _ancestors(group: VolunteerGroup) -> list[VolunteerGroup]:
@@ -171,7 +182,9 @@ def require_permission_group_setter(
     a hub doing so gives no power its own groups lack — only the authority of the
     group's area may raise a group above its giver."""
     if not may_set_permission_group(group, principal, policy):
-        raise PermissionDenied(f"you may not change the permission group of {group.name}")
+        raise PermissionDenied(
+            _("you may not change the permission group of %(name)s") % {"name": group.name}
+        )
     if principal.covers(group.division_code):
         return
     giver = _giver(group, principal)
@@ -179,8 +192,11 @@ def require_permission_group_setter(
     beyond = policy.powers_of(name) - held
     if beyond:
         raise PermissionDenied(
-            f"{name} holds {', '.join(POWER_LABELS[p] for p in sorted(beyond))}, which "
-            "your group does not: only the authority grants more than you hold"
+            _(
+                "%(name)s holds %(choices)s, which your group does not: only "
+                "the authority grants more than you hold"
+            )
+            % {"name": name, "choices": ", ".join(POWER_LABELS[p] for p in sorted(beyond))}
         )
 
 
@@ -206,20 +222,25 @@ def require_group_placer(group: VolunteerGroup, division_code: str, principal) -
     """Where a group is registered decides who answers for it: an authority whose
     area holds both the old and the new division moves it."""
     if not (principal.covers(group.division_code) and principal.covers(division_code)):
-        raise PermissionDenied("only an authority whose area holds both divisions places a group")
+        raise PermissionDenied(
+            _("only an authority whose area holds both divisions places a group")
+        )
 
 
 def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
     """002 §3(3): the liaison group reviews if it holds 快审; else the authority of
     the group's division; a legal person, its own registration authority."""
     if principal is None:
-        raise Unauthenticated("log in first: send Authorization: Bearer <token>")
+        raise Unauthenticated(_("log in first: send Authorization: Bearer <token>"))
     if reviews_as_authority(group, principal):
         return
     if group.registration_status == RegistrationStatus.LEGAL_PERSON:
         raise PermissionDenied(
-            f"{group.name} is a legal person: its registration authority "
-            f"({group.registration_authority}) reviews it (002 §3(3))"
+            _(
+                "%(name)s is a legal person: its registration authority "
+                "(%(registration_authority)s) reviews it (002 §3(3))"
+            )
+            % {"name": group.name, "registration_authority": group.registration_authority}
         )
     liaison = group.liaison_group
     if (
@@ -230,12 +251,18 @@ def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolic
         return
     if liaison is not None and liaison.id in principal.admin_group_ids:
         raise PermissionDenied(
-            f"{liaison.name} ({liaison.permission_group}) lacks 对下级团体快审; "
-            "the regional authority reviews this group"
+            _(
+                "%(name)s (%(permission_group)s) lacks 对下级团体快审; the regional "
+                "authority reviews this group"
+            )
+            % {"name": liaison.name, "permission_group": liaison.permission_group}
         )
     raise PermissionDenied(
-        "only the liaison group (with 快审) or the authority of the group's division "
-        f"({group.division_code}) reviews this group"
+        _(
+            "only the liaison group (with 快审) or the authority of the "
+            "group's division (%(division_code)s) reviews this group"
+        )
+        % {"division_code": group.division_code}
     )
 
 

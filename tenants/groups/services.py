@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -31,6 +32,7 @@ from central.errors import (
     PermissionDenied,
     ProblemCollector,
 )
+from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.models import RoleKind
@@ -92,7 +94,10 @@ def read_certificate_image(upload, problems: ProblemCollector) -> CertificateIma
         return None
     content = upload.read(settings.UPLOAD_MAX_BYTES + 1)
     if len(content) > settings.UPLOAD_MAX_BYTES:
-        problems.add("certificate", f"larger than {settings.UPLOAD_MAX_BYTES // 1024} KiB")
+        problems.add(
+            "certificate",
+            _("larger than %(number)s KiB") % {"number": settings.UPLOAD_MAX_BYTES // 1024},
+        )
         return None
     try:
         extension = check_image(content)
@@ -122,7 +127,7 @@ def _hub_level_above(level: str, policy: RegionPolicy) -> str | None:
 def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: RegionPolicy):
     name = data.name.strip()
     if not name or len(name) > 120:
-        problems.add("name", "give a name of 1 to 120 characters")
+        problems.add("name", _("give a name of 1 to 120 characters"))
         return
     naming = policy.group_naming
     hub_suffixes = {p.level.value: p.suffixes for p in naming.hub_name_patterns}
@@ -131,7 +136,8 @@ def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: Reg
         if not name.endswith(tuple(suffixes)):
             problems.add(
                 "name",
-                f"a {data.level}-level hub's name ends with {' or '.join(suffixes)} (002 §3(1)1)",
+                _("a %(level)s-level hub's name ends with %(choices)s (002 §3(1)1)")
+                % {"level": level_name(data.level), "choices": one_of(suffixes)},
             )
     if (
         data.kind == GroupKind.NON_HUB
@@ -139,14 +145,19 @@ def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: Reg
     ):
         all_hub = [s for suffixes in hub_suffixes.values() for s in suffixes]
         if all_hub and name.endswith(tuple(all_hub)):
-            problems.add("name", "a non-hub group's name must not look like a hub's (002 §3(1)2)")
+            problems.add(
+                "name", _("a non-hub group's name must not look like a hub's (002 §3(1)2)")
+            )
         elif naming.non_hub_suffix and not name.endswith(naming.non_hub_suffix):
             problems.add(
                 "name",
-                f"a non-hub group's name is 单位名称+{naming.non_hub_suffix} (002 §3(1)2)",
+                _("a non-hub group's name is 单位名称+%(non_hub_suffix)s (002 §3(1)2)")
+                % {"non_hub_suffix": naming.non_hub_suffix},
             )
     if VolunteerGroup.objects.filter(name=name).exists():
-        problems.add("name", f"a group named {name} already exists", "CONFLICT")
+        problems.add(
+            "name", _("a group named %(name)s already exists") % {"name": name}, "CONFLICT"
+        )
 
 
 def _check_liaison(
@@ -157,14 +168,16 @@ def _check_liaison(
     if data.liaison_group_id is not None:
         liaison = VolunteerGroup.objects.filter(id=data.liaison_group_id).first()
         if liaison is None:
-            problems.add("liaisonGroupId", "no such group", "NOT_FOUND")
+            problems.add("liaisonGroupId", _("no such group"), "NOT_FOUND")
             return None
     if data.registration_status == RegistrationStatus.LEGAL_PERSON:
         if liaison is not None:
             problems.add(
                 "liaisonGroupId",
-                "a legal person is reviewed by its registration authority and has no liaison "
-                "group (002 §3(2)1)",
+                _(
+                    "a legal person is reviewed by its registration authority and"
+                    " has no liaison group (002 §3(2)1)"
+                ),
             )
         return None
     expected = None
@@ -172,30 +185,39 @@ def _check_liaison(
         above = _hub_level_above(data.level, policy)
         if above is None:  # the top hub (e.g. 重庆市志愿服务联合会) answers to the authority
             if liaison is not None:
-                problems.add("liaisonGroupId", "the top-level hub has no liaison group")
+                problems.add("liaisonGroupId", _("the top-level hub has no liaison group"))
             return None
-        expected = f"the {above}-level hub (002 §3(2)1)"
+        expected = _("the %(above)s-level hub (002 §3(2)1)") % {"above": level_name(above)}
         ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == above
     elif data.registration_status == RegistrationStatus.BRANCH:
-        expected = "its parent legal person (002 §3(2)2)"
+        expected = _("its parent legal person (002 §3(2)2)")
         ok = liaison is not None and liaison.registration_status == RegistrationStatus.LEGAL_PERSON
     else:
-        expected = f"the {data.level}-level hub (002 §3(2)2)"
+        expected = _("the %(level)s-level hub (002 §3(2)2)") % {"level": level_name(data.level)}
         ok = liaison is not None and liaison.kind == GroupKind.HUB and liaison.level == data.level
     if liaison is None:
-        problems.add("liaisonGroupId", f"choose the liaison group: {expected}")
+        problems.add(
+            "liaisonGroupId", _("choose the liaison group: %(expected)s") % {"expected": expected}
+        )
         return None
     if not ok:
-        problems.add("liaisonGroupId", f"{liaison.name} cannot be the liaison: choose {expected}")
+        problems.add(
+            "liaisonGroupId",
+            _("%(name)s cannot be the liaison: choose %(expected)s")
+            % {"name": liaison.name, "expected": expected},
+        )
         return None
     if liaison.review != Review.APPROVED:
-        problems.add("liaisonGroupId", f"{liaison.name} is not approved yet")
+        problems.add("liaisonGroupId", _("%(name)s is not approved yet") % {"name": liaison.name})
         return None
     if not has_power(liaison, Power.ALLOW_SUBGROUP_REGISTRATION, policy):
         problems.add(
             "liaisonGroupId",
-            f"{liaison.name} ({liaison.permission_group}) does not allow lower groups to "
-            "register (允许下级团体注册)",
+            _(
+                "%(name)s (%(permission_group)s) does not allow lower groups "
+                "to register (允许下级团体注册)"
+            )
+            % {"name": liaison.name, "permission_group": liaison.permission_group},
             "PERMISSION_DENIED",
         )
     return liaison
@@ -224,8 +246,8 @@ def _check_division(
     if liaison is not None and not within(code, liaison.division_code):
         problems.add(
             "divisionCode",
-            f"{code} lies outside the area of the liaison group {liaison.name} "
-            f"({liaison.division_code})",
+            _("%(code)s lies outside the area of the liaison group %(name)s (%(division_code)s)")
+            % {"code": code, "name": liaison.name, "division_code": liaison.division_code},
         )
     return code
 
@@ -236,22 +258,27 @@ def register_group(
     """Register a group; it waits in 待审团体组 until reviewed."""
     problems = ProblemCollector()
     if data.kind not in GroupKind.values:
-        problems.add("kind", f"one of {', '.join(GroupKind.values)}")
+        problems.add("kind", _("one of %(choices)s") % {"choices": ", ".join(GroupKind.values)})
     if data.level not in [lv.value for lv in HubLevel]:
-        problems.add("level", f"one of {', '.join(lv.value for lv in HubLevel)}")
+        problems.add(
+            "level", _("one of %(choices)s") % {"choices": ", ".join(lv.value for lv in HubLevel)}
+        )
     elif data.kind == GroupKind.HUB and data.level not in [lv.value for lv in policy.hub_levels]:
-        problems.add("level", "this region has no hubs at that level")
+        problems.add("level", _("this region has no hubs at that level"))
     if data.registration_status not in RegistrationStatus.values:
-        problems.add("registrationStatus", f"one of {', '.join(RegistrationStatus.values)}")
+        problems.add(
+            "registrationStatus",
+            _("one of %(choices)s") % {"choices": ", ".join(RegistrationStatus.values)},
+        )
     elif data.kind == GroupKind.HUB and data.registration_status != RegistrationStatus.UNREGISTERED:
-        problems.add("registrationStatus", "hub groups register as unregistered organisations")
+        problems.add("registrationStatus", _("hub groups register as unregistered organisations"))
     for attr, label in (
         ("responsible_person", "responsiblePerson"),
         ("contact_person", "contactPerson"),
         ("contact_phone", "contactPhone"),
     ):
         if not getattr(data, attr).strip():
-            problems.add(label, "required (002 §3(3): 准确填写负责人和联系人信息)")
+            problems.add(label, _("required (002 §3(3): 准确填写负责人和联系人信息)"))
     if problems.problems:
         problems.raise_if_any()
     _check_name(problems, data, policy)
@@ -262,14 +289,17 @@ def register_group(
         try:
             uscc.validate(data.unified_social_credit_code or "")
         except StdnumError as error:
-            problems.add("unifiedSocialCreditCode", f"not a valid code (GB 32100): {error}")
+            problems.add(
+                "unifiedSocialCreditCode",
+                credit_code_message(error),
+            )
         if not data.registration_authority.strip():
-            problems.add("registrationAuthority", "name the registration authority (登记机关)")
+            problems.add("registrationAuthority", _("name the registration authority (登记机关)"))
         if certificate_upload is None:
-            problems.add("certificate", "a legal person uploads its registration certificate")
+            problems.add("certificate", _("a legal person uploads its registration certificate"))
     viewing = list(VolunteerGroup.objects.filter(id__in=data.viewing_group_ids))
     if len(viewing) != len(set(data.viewing_group_ids)):
-        problems.add("viewingGroupIds", "no such group", "NOT_FOUND")
+        problems.add("viewingGroupIds", _("no such group"), "NOT_FOUND")
     if principal is None:
         accounts.check_new_credentials(
             problems, data.admin_username, data.admin_password, prefix="admin."
@@ -325,7 +355,10 @@ def register_group(
                 stored = _store_file(file_name, image.content)
     except IntegrityError as error:
         _discard(stored)
-        raise Conflict(f"the group could not be registered: {str(error).splitlines()[0]}") from None
+        raise Conflict(
+            _("the group could not be registered: %(splitlines)s")
+            % {"splitlines": str(error).splitlines()[0]}
+        ) from None
     except BaseException:
         _discard(stored)
         raise
@@ -357,12 +390,16 @@ def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> st
 def review_group(group_id: int, approve: bool, reason: str, *, principal, policy) -> VolunteerGroup:
     reason = (reason or "").strip()
     if not approve and not reason:
-        raise InvalidInput("say why the group is rejected", field="reason")
+        raise InvalidInput(_("say why the group is rejected"), field="reason")
     with transaction.atomic():
         group = _locked_group(group_id)
         require_group_reviewer(group, principal, policy)
         if group.review != Review.PENDING:
-            raise Conflict(f"{group.name} was already reviewed ({group.review})", field="groupId")
+            raise Conflict(
+                _("%(name)s was already reviewed (%(review)s)")
+                % {"name": group.name, "review": shown(group, "review")},
+                field="groupId",
+            )
         group.review = Review.APPROVED if approve else Review.REJECTED
         group.review_reason = reason
         group.reviewed_by = principal.actor
@@ -388,7 +425,7 @@ def _locked_group(group_id: int) -> VolunteerGroup:
         .first()
     )
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     return group
 
 
@@ -396,12 +433,15 @@ def set_permission_group(group_id: int, name: str, *, principal, policy) -> Volu
     accounts.require(principal)
     if name not in [rule.name for rule in policy.permission_groups]:
         raise InvalidInput(
-            f"{name!r} is not a permission group of this region", field="permissionGroup"
+            _("%(name)r is not a permission group of this region") % {"name": name},
+            field="permissionGroup",
         )
     with transaction.atomic():
         group = _locked_group(group_id)
         if group.review != Review.APPROVED:
-            raise Conflict(f"{group.name} is not approved yet", field="groupId")
+            raise Conflict(
+                _("%(name)s is not approved yet") % {"name": group.name}, field="groupId"
+            )
         require_permission_group_setter(group, name, principal, policy)
         previous = group.permission_group
         group.permission_group = name
@@ -434,14 +474,19 @@ def set_group_division(group_id: int, division_code: str, *, principal) -> Volun
         problems = ProblemCollector()
         liaison = group.liaison_group
         if liaison is not None and not within(code, liaison.division_code):
-            problems.add("divisionCode", f"outside the liaison {liaison.name}'s area")
+            problems.add(
+                "divisionCode", _("outside the liaison %(name)s's area") % {"name": liaison.name}
+            )
         if group.kind == GroupKind.HUB:
             too_coarse = hub_division_problem(group.level, code, region_code)
             if too_coarse:
                 problems.add("divisionCode", too_coarse)
         outside = [g.name for g in group.liaised_groups.all() if not within(g.division_code, code)]
         if outside:
-            problems.add("divisionCode", f"groups under it lie outside: {', '.join(outside[:5])}")
+            problems.add(
+                "divisionCode",
+                _("groups under it lie outside: %(choices)s") % {"choices": ", ".join(outside[:5])},
+            )
         problems.raise_if_any()
         previous = group.division_code
         group.division_code = code
@@ -453,15 +498,19 @@ def set_group_division(group_id: int, division_code: str, *, principal) -> Volun
 def get_group(group_id: int) -> VolunteerGroup:
     group = VolunteerGroup.objects.filter(id=group_id).first()
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     return group
 
 
 def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
     if volunteer.status in (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED):
-        raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
+        raise Conflict(
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
+            field="number",
+        )
     if group.review != Review.APPROVED:
-        raise Conflict(f"{group.name} is not approved yet", field="groupId")
+        raise Conflict(_("%(name)s is not approved yet") % {"name": group.name}, field="groupId")
 
 
 def _open_membership(
@@ -480,7 +529,8 @@ def _open_membership(
             )
     except IntegrityError:
         raise Conflict(
-            f"{volunteer.number} already belongs to, applied to or is invited by {group.name}",
+            _("%(number)s already belongs to, applied to or is invited by %(name)s")
+            % {"number": volunteer.number, "name": group.name},
             field="groupId",
         ) from None
     record(
@@ -502,10 +552,12 @@ def apply_to_group(group_id: int, *, principal, share: list[str] | None = None) 
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account applies to join a group")
+        raise PermissionDenied(_("only a volunteer's own account applies to join a group"))
     share = list(dict.fromkeys(share or []))
     if any(name not in SHARED_FIELDS for name in share):
-        raise InvalidInput(f"share some of {', '.join(SHARED_FIELDS)}", field="share")
+        raise InvalidInput(
+            _("share some of %(choices)s") % {"choices": ", ".join(SHARED_FIELDS)}, field="share"
+        )
     group = get_group(group_id)
     _joinable(volunteer, group)
     return _open_membership(
@@ -520,7 +572,7 @@ def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
     require_member_manager(group, principal, policy)
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
-        raise NotFound(f"no volunteer numbered {number}", field="number")
+        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     _joinable(volunteer, group)
     return _open_membership(volunteer, group, MembershipStatus.INVITED, principal.actor)
 
@@ -544,9 +596,12 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Mem
             principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
         )
         if not mine:  # someone else's invitation is not theirs to know about
-            raise NotFound("no such invitation", field="membershipId")
+            raise NotFound(_("no such invitation"), field="membershipId")
         if membership.status != MembershipStatus.INVITED:
-            raise Conflict(f"this membership is {membership.status}", field="membershipId")
+            raise Conflict(
+                _("this membership is %(status)s") % {"status": shown(membership, "status")},
+                field="membershipId",
+            )
         if accept:
             _joinable(membership.volunteer, membership.group)
         membership.status = MembershipStatus.ACTIVE if accept else MembershipStatus.DECLINED
@@ -561,11 +616,13 @@ def decide_membership(membership_id: int, approve: bool, *, principal, policy) -
     with transaction.atomic():
         membership = _locked_membership(membership_id)
         if membership is None:
-            raise NotFound("no such membership", field="membershipId")
+            raise NotFound(_("no such membership"), field="membershipId")
         require_member_manager(membership.group, principal, policy)
         if membership.status != MembershipStatus.APPLIED:
             raise Conflict(
-                f"this application was already decided ({membership.status})", field="membershipId"
+                _("this application was already decided (%(status)s)")
+                % {"status": shown(membership, "status")},
+                field="membershipId",
             )
         membership.status = MembershipStatus.ACTIVE if approve else MembershipStatus.DECLINED
         membership.decided_at = timezone.now()
@@ -582,12 +639,14 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
     if number is None:
         volunteer = principal.volunteer
         if volunteer is None:
-            raise PermissionDenied("only a volunteer's own account leaves a group")
+            raise PermissionDenied(_("only a volunteer's own account leaves a group"))
     else:
         require_member_manager(group, principal, policy)
         volunteer = Volunteer.objects.filter(number=number).first()
         if volunteer is None:
-            raise NotFound(f"no volunteer numbered {number}", field="number")
+            raise NotFound(
+                _("no volunteer numbered %(number)s") % {"number": number}, field="number"
+            )
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
@@ -595,7 +654,11 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
             .first()
         )
         if membership is None:
-            raise NotFound(f"{volunteer.number} is not a member of {group.name}", field="groupId")
+            raise NotFound(
+                _("%(number)s is not a member of %(name)s")
+                % {"number": volunteer.number, "name": group.name},
+                field="groupId",
+            )
         membership.status = MembershipStatus.LEFT
         membership.left_at = timezone.now()
         membership.save(update_fields=["status", "left_at"])
@@ -620,10 +683,10 @@ def create_staff_account(
     require_group_staff(group, principal)
     problems = ProblemCollector()
     if kind not in (RoleKind.GROUP_ADMIN, RoleKind.RECORDER):
-        problems.add("role", "group_admin or recorder")
+        problems.add("role", _("group_admin or recorder"))
     accounts.check_new_credentials(problems, username, password)
     if not (display_name or "").strip():
-        problems.add("displayName", "required")
+        problems.add("displayName", _("required"))
     if (
         kind == RoleKind.RECORDER
         and policy.recorders_need_certificate
@@ -631,7 +694,7 @@ def create_staff_account(
     ):
         problems.add(
             "recorderCertificate",
-            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)",
+            _("recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"),
         )
     problems.raise_if_any()
     with transaction.atomic():

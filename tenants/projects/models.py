@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.groups.models import VolunteerGroup
 from tenants.volunteers.models import Volunteer
@@ -63,6 +64,8 @@ class Project(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("volunteer-service project")
+        verbose_name_plural = _("volunteer-service projects")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -100,6 +103,8 @@ class ProjectApplication(models.Model):
     decided_by = models.CharField(max_length=120, blank=True, default="")
 
     class Meta:
+        verbose_name = _("project application")
+        verbose_name_plural = _("project applications")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(

@@ -4,6 +4,8 @@ submitting are a group admin's (``groups.permissions.require_group_staff``)."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from central.errors import PermissionDenied
 from tenants.groups.permissions import require_group_staff
 
@@ -15,7 +17,7 @@ def require_project_reviewer(project, principal) -> None:
         return
     if liaison_id is None or liaison_id not in principal.admin_group_ids:
         raise PermissionDenied(
-            "only the group's liaison group or the authority of its area reviews it"
+            _("only the group's liaison group or the authority of its area reviews it")
         )
 
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import Power
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
@@ -68,7 +70,7 @@ def _require_group_admin(group: VolunteerGroup, principal) -> None:
 def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
     group = VolunteerGroup.objects.filter(id=group_id).first()
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     _require_group_admin(group, principal)
     problems = ProblemCollector()
     for attr, label in (
@@ -78,17 +80,19 @@ def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
         ("contact", "contact"),
     ):
         if not (getattr(draft, attr) or "").strip():
-            problems.add(label, "required")
+            problems.add(label, _("required"))
     if draft.category not in Category.values:
-        problems.add("category", "one of the service fields of 001 §4(3)")
+        problems.add("category", _("one of the service fields of 001 §4(3)"))
     if draft.ends_on < draft.starts_on:
-        problems.add("endsOn", "ends before it starts")
+        problems.add("endsOn", _("ends before it starts"))
     if draft.quota < 1 or draft.quota > 100000:
-        problems.add("quota", "between 1 and 100000")
+        problems.add("quota", _("between 1 and 100000"))
     if len((draft.risk_notice or "").strip()) < 4:
-        problems.add("riskNotice", "state the risks volunteers may meet (003 Art.9)")
+        problems.add("riskNotice", _("state the risks volunteers may meet (003 Art.9)"))
     if draft.category in INSURED_CATEGORIES and not draft.insured:
-        problems.add("insured", "major events and emergency service insure volunteers (003 Art.18)")
+        problems.add(
+            "insured", _("major events and emergency service insure volunteers (003 Art.18)")
+        )
     problems.raise_if_any()
     with transaction.atomic():
         project = Project.objects.create(
@@ -117,7 +121,7 @@ def _locked_project(project_id: int) -> Project:
         .first()
     )
     if project is None:
-        raise NotFound("no such project", field="projectId")
+        raise NotFound(_("no such project"), field="projectId")
     return project
 
 
@@ -127,7 +131,10 @@ def submit_project(project_id: int, *, principal, policy) -> Project:
         project = _locked_project(project_id)
         _require_group_admin(project.group, principal)
         if project.status not in (ProjectStatus.DRAFT, ProjectStatus.REJECTED):
-            raise Conflict(f"the project is {project.status}", field="projectId")
+            raise Conflict(
+                _("the project is %(status)s") % {"status": shown(project, "status")},
+                field="projectId",
+            )
         direct = has_power(project.group, Power.PUBLISH_WITHOUT_REVIEW, policy)
         project.status = ProjectStatus.PUBLISHED if direct else ProjectStatus.PENDING_REVIEW
         project.save(update_fields=["status"])
@@ -140,12 +147,15 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not approve and not reason:
-        raise InvalidInput("say why the project is rejected", field="reason")
+        raise InvalidInput(_("say why the project is rejected"), field="reason")
     with transaction.atomic():
         project = _locked_project(project_id)
         require_project_reviewer(project, principal)
         if project.status != ProjectStatus.PENDING_REVIEW:
-            raise Conflict(f"the project is {project.status}", field="projectId")
+            raise Conflict(
+                _("the project is %(status)s") % {"status": shown(project, "status")},
+                field="projectId",
+            )
         project.status = ProjectStatus.PUBLISHED if approve else ProjectStatus.REJECTED
         project.review_reason = reason
         project.reviewed_by = principal.actor
@@ -158,22 +168,26 @@ def apply(project_id: int, *, principal) -> ProjectApplication:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account applies")
+        raise PermissionDenied(_("only a volunteer's own account applies"))
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
-        raise Conflict(f"{volunteer.number} is {volunteer.status}")
+        raise Conflict(
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")}
+        )
     project = Project.objects.filter(id=project_id).first()
     if project is None:
-        raise NotFound("no such project", field="projectId")
+        raise NotFound(_("no such project"), field="projectId")
     if phase(project) not in ("published", "ongoing"):
         raise Conflict(
-            f"the project is {phase(project)}: applications are closed", field="projectId"
+            _("the project is %(phase)s: applications are closed") % {"phase": phase(project)},
+            field="projectId",
         )
     try:
         with transaction.atomic():
             application = ProjectApplication.objects.create(project=project, volunteer=volunteer)
             record(principal.actor, "project.applied", str(application.id), project=project.id)
     except IntegrityError:
-        raise Conflict("you already applied to this project", field="projectId") from None
+        raise Conflict(_("you already applied to this project"), field="projectId") from None
     return application
 
 
@@ -187,17 +201,21 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
             .first()
         )
         if application is None:
-            raise NotFound("no such application", field="applicationId")
+            raise NotFound(_("no such application"), field="applicationId")
         project = _locked_project(application.project_id)  # serialises acceptances
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
         require_application_decider(project, principal)
         if application.status != ApplicationStatus.APPLIED:
-            raise Conflict(f"the application is {application.status}", field="applicationId")
+            raise Conflict(
+                _("the application is %(status)s") % {"status": shown(application, "status")},
+                field="applicationId",
+            )
         if accept:
             accepted = project.applications.filter(status=ApplicationStatus.ACCEPTED).count()
             if accepted >= project.quota:
                 raise Conflict(
-                    f"the project's quota of {project.quota} is full", field="applicationId"
+                    _("the project's quota of %(quota)s is full") % {"quota": project.quota},
+                    field="applicationId",
                 )
         application.status = ApplicationStatus.ACCEPTED if accept else ApplicationStatus.DECLINED
         application.decided_at = timezone.now()

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RecognitionConfig(AppConfig):
     name = "tenants.recognition"
     label = "recognition"
-    verbose_name = "Trainings, awards and complaints"
+    verbose_name = _("Trainings, awards and complaints")

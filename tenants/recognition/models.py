@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.groups.models import VolunteerGroup
 from tenants.records.models import EARLIEST_SERVICE_DATE
@@ -62,6 +63,8 @@ class Training(Provenance):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("training")
+        verbose_name_plural = _("trainings")
         ordering = ["trained_on", "id"]
         constraints = [
             models.CheckConstraint(
@@ -106,6 +109,8 @@ class Award(Provenance):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("award")
+        verbose_name_plural = _("awards")
         ordering = ["awarded_on", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(level__in=AwardLevel.values), name="award_level_ok"),
@@ -151,6 +156,8 @@ class Complaint(Provenance):
     decision_reason = models.CharField("核查结论", max_length=500, blank=True, default="")
 
     class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
         ordering = ["received_on", "id"]
         indexes = [models.Index(fields=["group", "status"])]
         constraints = [

@@ -4,6 +4,8 @@ the one place it is decided (issue 10; scope rules in
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
 from tenants.groups.models import VolunteerGroup
@@ -16,7 +18,9 @@ def require_complaint_handler(complaint, principal):
     area = complaint.group.division_code if complaint.group else complaint.volunteer.division_code
     if not (principal.covers(area) or complaint.group_id in principal.admin_group_ids):
         handler = complaint.group.name if complaint.group else "the authority"
-        raise PermissionDenied(f"only admins of {handler} handle this complaint")
+        raise PermissionDenied(
+            _("only admins of %(handler)s handle this complaint") % {"handler": handler}
+        )
     return principal
 
 

@@ -19,9 +19,11 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
@@ -82,13 +84,15 @@ def _id(value, field: str) -> int:
     try:
         return int(str(value))
     except (TypeError, ValueError):
-        raise NotFound(f"no such {field[:-2] or field}", field=field) from None
+        if field == "complaintId":
+            raise NotFound(_("no such complaint"), field=field) from None
+        raise NotFound(_("no such group"), field=field) from None
 
 
 def _group(group_id) -> VolunteerGroup:
     group = VolunteerGroup.objects.filter(id=_id(group_id, "groupId")).first()
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     return group
 
 
@@ -98,21 +102,31 @@ def _member(
     """The volunteer numbered ``number``, an active member of ``group``."""
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
-        problems.add("number", f"no volunteer numbered {number}", "NOT_FOUND")
+        problems.add(
+            "number", _("no volunteer numbered %(number)s") % {"number": number}, "NOT_FOUND"
+        )
         return None
     closed = [VolunteerStatus.TRANSFERRED]
     if not allow_cancelled:
         closed.append(VolunteerStatus.CANCELLED)
     if volunteer.status in closed:
         # A transferred volunteer's records here are read-only (DESIGN §6, 000 Art.16).
-        problems.add("number", f"{volunteer.number} is {volunteer.status}", "CONFLICT")
+        problems.add(
+            "number",
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
+            "CONFLICT",
+        )
         return None
     member = Membership.objects.filter(
         volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
     ).exists()
     if not member:
         problems.add(
-            "number", f"{volunteer.number} is not an active member of {group.name}", "CONFLICT"
+            "number",
+            _("%(number)s is not an active member of %(name)s")
+            % {"number": volunteer.number, "name": group.name},
+            "CONFLICT",
         )
         return None
     return volunteer
@@ -121,16 +135,16 @@ def _member(
 def _text(problems: ProblemCollector, field: str, value, limit: int, what: str) -> str:
     text = (value or "").strip()
     if not text:
-        problems.add(field, f"give the {what}")
+        problems.add(field, _("give the %(what)s") % {"what": what})
     elif len(text) > limit:
-        problems.add(field, f"at most {limit} characters")
+        problems.add(field, _("at most %(limit)s characters") % {"limit": limit})
     return text
 
 
 def _optional_text(problems: ProblemCollector, field: str, value, limit: int) -> str:
     text = (value or "").strip()
     if len(text) > limit:
-        problems.add(field, f"at most {limit} characters")
+        problems.add(field, _("at most %(limit)s characters") % {"limit": limit})
     return text
 
 
@@ -138,14 +152,21 @@ def _past_date(
     problems: ProblemCollector, field: str, value, volunteer: Volunteer | None, what: str
 ) -> None:
     if not isinstance(value, datetime.date):
-        problems.add(field, f"give the {what}")
+        problems.add(field, _("give the %(what)s") % {"what": what})
     elif value > timezone.localdate():
-        problems.add(field, f"the {what} is in the future; record it once it has happened")
+        problems.add(
+            field,
+            _("the %(what)s is in the future; record it once it has happened") % {"what": what},
+        )
     elif value < EARLIEST_SERVICE_DATE:
         # Issue 10 finding 9; a CHECK constraint holds it too (migration 0004).
-        problems.add(field, f"before {EARLIEST_SERVICE_DATE}: not a plausible {what}")
+        problems.add(
+            field,
+            _("before %(earliest_service_date)s: not a plausible %(what)s")
+            % {"earliest_service_date": EARLIEST_SERVICE_DATE, "what": what},
+        )
     elif volunteer is not None and value < volunteer.birth_date:
-        problems.add(field, f"the {what} is before the volunteer was born")
+        problems.add(field, _("the %(what)s is before the volunteer was born") % {"what": what})
 
 
 # -- trainings and awards ------------------------------------------------------------------
@@ -204,7 +225,7 @@ def record_award(
     title = _text(problems, "title", entry.title, 120, "name of the award (表彰奖励名称)")
     body = _text(problems, "awardingBody", entry.awarding_body, 120, "awarding body (颁奖单位)")
     if entry.level not in AwardLevel.values:
-        problems.add("level", f"one of {', '.join(AwardLevel.values)}")
+        problems.add("level", _("one of %(choices)s") % {"choices": ", ".join(AwardLevel.values)})
     _past_date(problems, "awardedOn", entry.awarded_on, volunteer, "date of the award")
     problems.raise_if_any()
     with transaction.atomic():
@@ -278,7 +299,7 @@ def _locked_complaint(complaint_id) -> Complaint:
         .first()
     )
     if complaint is None:
-        raise NotFound("no such complaint", field="complaintId")
+        raise NotFound(_("no such complaint"), field="complaintId")
     return complaint
 
 
@@ -289,7 +310,10 @@ def start_investigation(complaint_id, *, principal) -> Complaint:
         complaint = _locked_complaint(complaint_id)
         principal = require_complaint_handler(complaint, principal)
         if complaint.status != ComplaintStatus.OPEN:
-            raise Conflict(f"the complaint is already {complaint.status}", field="complaintId")
+            raise Conflict(
+                _("the complaint is already %(status)s") % {"status": shown(complaint, "status")},
+                field="complaintId",
+            )
         complaint.status = ComplaintStatus.INVESTIGATING
         complaint.investigated_by = principal.actor
         complaint.investigation_started_at = timezone.now()
@@ -314,15 +338,19 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
         complaint = _locked_complaint(complaint_id)
         principal = require_complaint_handler(complaint, principal)
         if not reason:
-            raise InvalidInput("say what the investigation found (核查结论)", field="reason")
+            raise InvalidInput(_("say what the investigation found (核查结论)"), field="reason")
         if len(reason) > 500:
-            raise InvalidInput("at most 500 characters", field="reason")
+            raise InvalidInput(_("at most 500 characters"), field="reason")
         if complaint.status in DECIDED:
             raise Conflict(
-                f"the complaint was already decided ({complaint.status})", field="complaintId"
+                _("the complaint was already decided (%(status)s)")
+                % {"status": shown(complaint, "status")},
+                field="complaintId",
             )
         if complaint.status != ComplaintStatus.INVESTIGATING:
-            raise Conflict("start the investigation first (核查, 000 Art.13)", field="complaintId")
+            raise Conflict(
+                _("start the investigation first (核查, 000 Art.13)"), field="complaintId"
+            )
         complaint.status = ComplaintStatus.UPHELD if upheld else ComplaintStatus.DISMISSED
         complaint.decided_by = principal.actor
         complaint.decided_at = timezone.now()
@@ -366,7 +394,7 @@ def complaints_of_group(principal, group_id=None, status: str | None = None, aft
     queryset = Complaint.objects.select_related("volunteer")
     if group_id is None:
         if not principal.is_authority:
-            raise PermissionDenied("give the groupId of a group you staff")
+            raise PermissionDenied(_("give the groupId of a group you staff"))
         queryset = queryset.filter(
             prefixes_q("group__division_code", principal.authority_prefixes)
             | prefixes_q("volunteer__division_code", principal.authority_prefixes)
@@ -374,7 +402,9 @@ def complaints_of_group(principal, group_id=None, status: str | None = None, aft
     else:
         group = _group(group_id)
         if not handles_complaints_of(principal, group.id, group.division_code):
-            raise PermissionDenied(f"you may not see the complaints of {group.name}")
+            raise PermissionDenied(
+                _("you may not see the complaints of %(name)s") % {"name": group.name}
+            )
         queryset = queryset.filter(group=group)
     if status is not None:
         queryset = queryset.filter(status=status)
@@ -382,5 +412,5 @@ def complaints_of_group(principal, group_id=None, status: str | None = None, aft
         try:
             queryset = queryset.filter(id__gt=int(str(after)))
         except ValueError:
-            raise InvalidInput("the id of the last complaint seen", field="after") from None
+            raise InvalidInput(_("the id of the last complaint seen"), field="after") from None
     return queryset.order_by("id")

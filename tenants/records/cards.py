@@ -30,6 +30,7 @@ import qrcode
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
@@ -47,7 +48,7 @@ _SIGNER = signing.TimestampSigner(salt="volunteer-card")
 
 
 def _card(volunteer: Volunteer) -> VolunteerCard:
-    card, _ = VolunteerCard.objects.get_or_create(volunteer=volunteer)
+    card, _unused = VolunteerCard.objects.get_or_create(volunteer=volunteer)
     return card
 
 
@@ -72,7 +73,7 @@ def qr_data_url(code: str) -> str:
 def rotate_card(*, principal) -> VolunteerCard:
     principal = accounts.require(principal)
     if principal.volunteer is None:
-        raise PermissionDenied("only a volunteer's own account rotates their card")
+        raise PermissionDenied(_("only a volunteer's own account rotates their card"))
     with transaction.atomic():
         card = _card(principal.volunteer)
         card = VolunteerCard.objects.select_for_update().get(pk=card.pk)
@@ -88,19 +89,19 @@ def read_code(code: str, region_code: str) -> Volunteer:
         value = _SIGNER.unsign(code or "", max_age=CARD_CODE_MAX_AGE)
     except signing.SignatureExpired:
         raise InvalidInput(
-            "the card code has expired; ask the volunteer to refresh it", field="cardCode"
+            _("the card code has expired; ask the volunteer to refresh it"), field="cardCode"
         ) from None
     except signing.BadSignature:
-        raise InvalidInput("not a volunteer card code", field="cardCode") from None
+        raise InvalidInput(_("not a volunteer card code"), field="cardCode") from None
     code_region, number, version = value.split(".")
     if code_region != region_code:
-        raise InvalidInput("this card belongs to another region", field="cardCode")
+        raise InvalidInput(_("this card belongs to another region"), field="cardCode")
     volunteer = Volunteer.objects.filter(number=number).first()
     if volunteer is None:
-        raise NotFound("no such volunteer", field="cardCode")
+        raise NotFound(_("no such volunteer"), field="cardCode")
     if str(_card(volunteer).version) != version:
         raise InvalidInput(
-            "this card was replaced; ask the volunteer for the new code", field="cardCode"
+            _("this card was replaced; ask the volunteer for the new code"), field="cardCode"
         )
     return volunteer
 
@@ -144,7 +145,9 @@ def check_in(
             )
             audit(principal.actor, "card.checked_in", str(check.id), volunteer=volunteer.number)
     except IntegrityError:
-        raise Conflict(f"{volunteer.number} is already checked in", field="cardCode") from None
+        raise Conflict(
+            _("%(number)s is already checked in") % {"number": volunteer.number}, field="cardCode"
+        ) from None
     return check
 
 
@@ -155,14 +158,19 @@ def _ongoing_project(project_id: int, today: datetime.date):
     state = phase(project, today)
     if state == "published":
         raise InvalidInput(
-            f"the project starts on {project.starts_on}: no check-in before", field="projectId"
+            _("the project starts on %(starts_on)s: no check-in before")
+            % {"starts_on": project.starts_on},
+            field="projectId",
         )
     if state == "ended":
         raise InvalidInput(
-            f"the project ended on {project.ends_on}: no check-in after", field="projectId"
+            _("the project ended on %(ends_on)s: no check-in after") % {"ends_on": project.ends_on},
+            field="projectId",
         )
     if state != "ongoing":
-        raise Conflict(f"the project is {state}: nothing to record", field="projectId")
+        raise Conflict(
+            _("the project is %(state)s: nothing to record") % {"state": state}, field="projectId"
+        )
     return project
 
 
@@ -174,7 +182,11 @@ def _open_check_in(volunteer: Volunteer, project) -> CheckIn:
         .first()
     )
     if check is None:
-        raise Conflict(f"{volunteer.number} is not checked in at {project.name}", field="cardCode")
+        raise Conflict(
+            _("%(number)s is not checked in at %(name)s")
+            % {"number": volunteer.number, "name": project.name},
+            field="cardCode",
+        )
     return check
 
 
@@ -258,8 +270,11 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     total = sum((part.proposal for part in parts), Decimal(0))
     if total <= 0:
         raise InvalidInput(
-            "less than a quarter hour between check-in and check-out (on each day, where it "
-            "spans midnight); cancelCheckIn closes the check-in without a record",
+            _(
+                "less than a quarter hour between check-in and check-out (on "
+                "each day, where it spans midnight); cancelCheckIn closes the"
+                " check-in without a record"
+            ),
             field="hours",
         )
     chosen = total
@@ -269,7 +284,8 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
         problems.raise_if_any()
         if chosen > total:
             raise InvalidInput(
-                f"at most {total} hours between check-in and check-out", field="hours"
+                _("at most %(total)s hours between check-in and check-out") % {"total": total},
+                field="hours",
             )
     allotted = []
     for part in parts:
@@ -302,8 +318,11 @@ def check_out(
         start, end = timezone.localtime(check.checked_in_at), timezone.localtime(now)
         if end - start > OPEN_CHECK_IN_LIMIT:
             raise Conflict(
-                f"checked in at {start:%Y-%m-%d %H:%M}, more than 24 hours ago; record those "
-                "hours by hand (the next check-in closes this one)",
+                _(
+                    "checked in at %(start)s, more than 24 hours ago; record "
+                    "those hours by hand (the next check-in closes this one)"
+                )
+                % {"start": format(start, "%Y-%m-%d %H:%M")},
                 field="cardCode",
             )
         parts = day_parts(start, end)
@@ -314,9 +333,16 @@ def check_out(
         ]
         if outside:
             raise InvalidInput(
-                f"the check-in runs into {outside[0]}, outside the project's dates "
-                f"({project.starts_on} to {project.ends_on}); record the hours within them "
-                "by hand (cancelCheckIn closes this check-in)",
+                _(
+                    "the check-in runs into %(outside)s, outside the project's "
+                    "dates (%(starts_on)s to %(ends_on)s); record the hours "
+                    "within them by hand (cancelCheckIn closes this check-in)"
+                )
+                % {
+                    "outside": outside[0],
+                    "starts_on": project.starts_on,
+                    "ends_on": project.ends_on,
+                },
                 field="projectId",
             )
         created = []

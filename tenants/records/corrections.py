@@ -12,8 +12,10 @@ import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.messages import shown
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import VolunteerGroup
@@ -28,20 +30,20 @@ def request_correction(
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account asks for a correction")
+        raise PermissionDenied(_("only a volunteer's own account asks for a correction"))
     description = (description or "").strip()
     if len(description) < 4:
-        raise InvalidInput("describe the error or the missing service", field="description")
+        raise InvalidInput(_("describe the error or the missing service"), field="description")
     group = VolunteerGroup.objects.filter(id=group_id).first()
     if group is None:
-        raise NotFound("no such group", field="groupId")
+        raise NotFound(_("no such group"), field="groupId")
     record = None
     if record_id is not None:
         record = ServiceRecord.objects.filter(id=record_id, volunteer=volunteer).first()
         if record is None:
-            raise NotFound("no such record of yours", field="recordId")
+            raise NotFound(_("no such record of yours"), field="recordId")
         if record.group_id != group.id:
-            raise InvalidInput("ask the group that recorded it", field="groupId")
+            raise InvalidInput(_("ask the group that recorded it"), field="groupId")
     with transaction.atomic():
         request = CorrectionRequest.objects.create(
             volunteer=volunteer,
@@ -62,10 +64,14 @@ def _locked(request_id: int, principal) -> CorrectionRequest:
         .first()
     )
     if request is None:
-        raise NotFound("no such correction request", field="requestId")
+        raise NotFound(_("no such correction request"), field="requestId")
     require_correction_handler(request, principal)
     if request.status != CorrectionRequest.Status.OPEN:
-        raise Conflict(f"the request was already answered ({request.status})", field="requestId")
+        raise Conflict(
+            _("the request was already answered (%(status)s)")
+            % {"status": shown(request, "status")},
+            field="requestId",
+        )
     return request
 
 
@@ -75,7 +81,7 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal,
         request = _locked(request_id, principal)
         if request.record is None:
             raise InvalidInput(
-                "this request is about missing service: record it instead", field="requestId"
+                _("this request is about missing service: record it instead"), field="requestId"
             )
         amendment = records.amend_record(
             request.record_id, changes, reason, principal=principal, policy=policy
@@ -111,7 +117,7 @@ def decline_request(request_id: int, reason: str, *, principal) -> CorrectionReq
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the correction is declined", field="reason")
+        raise InvalidInput(_("say why the correction is declined"), field="reason")
     with transaction.atomic():
         request = _locked(request_id, principal)
         request.status = CorrectionRequest.Status.DECLINED

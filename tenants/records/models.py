@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.groups.models import VolunteerGroup
 from tenants.loading import fast_from_db
@@ -95,6 +96,8 @@ class ServiceRecord(models.Model):
     objects = FewRelatedQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("service record")
+        verbose_name_plural = _("service records")
         ordering = ["service_date", "start_time", "id"]
         indexes = [
             models.Index(fields=["volunteer", "state"]),
@@ -217,6 +220,8 @@ class Amendment(models.Model):
     amended_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("record amendment")
+        verbose_name_plural = _("record amendments")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="amendment_has_reason"),
@@ -253,6 +258,8 @@ class DaySlot(models.Model):
     end_time = models.TimeField()
 
     class Meta:
+        verbose_name = _("service time slot")
+        verbose_name_plural = _("service time slots")
         constraints = [
             models.CheckConstraint(
                 condition=Q(end_time__gt=F("start_time")), name="slot_times_in_order"
@@ -281,6 +288,8 @@ class Objection(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = _("objection")
+        verbose_name_plural = _("objections")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -299,6 +308,8 @@ class VolunteerTotals(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("volunteer totals")
+        verbose_name_plural = _("volunteer totals")
         constraints = [
             models.CheckConstraint(condition=Q(counted_hours__gte=0), name="totals_nonnegative"),
             models.CheckConstraint(condition=Q(star_level__lte=5), name="totals_star_0_to_5"),
@@ -330,6 +341,8 @@ class StarApplication(models.Model):
     reason = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
+        verbose_name = _("star rating application")
+        verbose_name_plural = _("star rating applications")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -383,6 +396,8 @@ class CorrectionRequest(models.Model):
     )
 
     class Meta:
+        verbose_name = _("correction request")
+        verbose_name_plural = _("correction requests")
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -397,6 +412,10 @@ class VolunteerCard(models.Model):
         Volunteer, on_delete=models.PROTECT, primary_key=True, related_name="card"
     )
     version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name = _("volunteer card")
+        verbose_name_plural = _("volunteer cards")
 
     def __str__(self) -> str:
         return f"card of {self.volunteer_id} v{self.version}"
@@ -417,6 +436,8 @@ class CheckIn(models.Model):
     )
 
     class Meta:
+        verbose_name = _("check-in")
+        verbose_name_plural = _("check-ins")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(

@@ -9,6 +9,8 @@ a record is the authority whose area holds that division.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from central.divisions import division_level
 from central.errors import PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
@@ -34,10 +36,10 @@ def require_recorder(group, principal, policy: RegionPolicy, *, authority_may: b
         return principal
     role = principal.recorder_role(group.id)
     if role is None:
-        raise PermissionDenied(f"you do not record for {group.name}")
+        raise PermissionDenied(_("you do not record for %(name)s") % {"name": group.name})
     if policy.recorders_need_certificate and not role.recorder_certificate:
         raise PermissionDenied(
-            "recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)"
+            _("recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)")
         )
     return principal
 
@@ -58,7 +60,7 @@ def require_objector(record, principal, policy: RegionPolicy) -> None:
         or record.group_id in principal.staff_group_ids
         or member
     ):
-        raise PermissionDenied("in this region only the group's members and staff object")
+        raise PermissionDenied(_("in this region only the group's members and staff object"))
 
 
 def require_objection_resolver(record, principal) -> None:
@@ -67,17 +69,17 @@ def require_objection_resolver(record, principal) -> None:
         record_division(record)
     ):
         raise PermissionDenied(
-            "the recording group's admins or the authority of its area resolve objections"
+            _("the recording group's admins or the authority of its area resolve objections")
         )
 
 
 def require_confirmer(record, principal) -> None:
     """001 §4(4)3 经民政部门确认无误: the civil-affairs office of the record's own area."""
     if not principal.is_authority:
-        raise PermissionDenied("only civil-affairs staff confirm records")
+        raise PermissionDenied(_("only civil-affairs staff confirm records"))
     if not principal.covers(record_division(record)):
         raise PermissionDenied(
-            "the civil-affairs office of the record's own area confirms it (001 §4(4)3)"
+            _("the civil-affairs office of the record's own area confirms it (001 §4(4)3)")
         )
 
 
@@ -86,7 +88,7 @@ def require_area_authority(record, principal):
     authority of its area answers for it (000 Art.16; the source's recorders are gone)."""
     principal = accounts.require_authority(principal)
     if not principal.covers(record_division(record)):
-        raise PermissionDenied("only the authority of the record's area answers for it")
+        raise PermissionDenied(_("only the authority of the record's area answers for it"))
     return principal
 
 
@@ -96,7 +98,9 @@ def require_correction_handler(request, principal) -> None:
     if request.group_id not in principal.staff_group_ids and not principal.covers(
         request.group.division_code
     ):
-        raise PermissionDenied(f"{request.group.name}'s staff answer this request")
+        raise PermissionDenied(
+            _("%(name)s's staff answer this request") % {"name": request.group.name}
+        )
 
 
 def may_grant_star(application, principal) -> bool:

@@ -22,8 +22,10 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -77,13 +79,13 @@ def parse_hours(
     except (InvalidOperation, ValueError):
         hours = None
     if hours is None or not hours.is_finite():
-        problems.add(field, "a number of hours, e.g. 2.5")
+        problems.add(field, _("a number of hours, e.g. 2.5"))
     elif hours <= 0:
-        problems.add(field, "must be positive")
+        problems.add(field, _("must be positive"))
     elif hours > 24:
-        problems.add(field, "at most 24 hours (one day)")
+        problems.add(field, _("at most 24 hours (one day)"))
     elif hours != hours.quantize(Decimal("0.01")):
-        problems.add(field, "at most two decimal places")
+        problems.add(field, _("at most two decimal places"))
     else:
         return hours.quantize(Decimal("0.01"))
     return None
@@ -111,11 +113,13 @@ def check_times(start: datetime.time, end: datetime.time, problems: ProblemColle
     (which ``END_OF_DAY`` gives to a record that runs until midnight). False, with
     the problem added, when they are not."""
     if start.microsecond or end.microsecond:
-        problems.add("startTime" if start.microsecond else "endTime", "whole seconds, e.g. 09:30")
+        problems.add(
+            "startTime" if start.microsecond else "endTime", _("whole seconds, e.g. 09:30")
+        )
     elif end <= start:
-        problems.add("endTime", "ends before it starts (a record lies within one day)")
+        problems.add("endTime", _("ends before it starts (a record lies within one day)"))
     elif start >= END_OF_DAY:
-        problems.add("startTime", "the day's last second belongs to the record before midnight")
+        problems.add("startTime", _("the day's last second belongs to the record before midnight"))
     else:
         return True
     return False
@@ -132,14 +136,21 @@ def check_date(
     the record describes that project's service), never in the future, never before
     the platform's earliest plausible date. False, with the problem added, if not."""
     if service_date < EARLIEST_SERVICE_DATE:
-        problems.add(field, f"before {EARLIEST_SERVICE_DATE}: not a plausible date of service")
+        problems.add(
+            field,
+            _("before %(earliest_service_date)s: not a plausible date of service")
+            % {"earliest_service_date": EARLIEST_SERVICE_DATE},
+        )
     elif service_date > today:
-        problems.add(field, "service cannot be recorded before it happens")
+        problems.add(field, _("service cannot be recorded before it happens"))
     elif project is not None and not project.starts_on <= service_date <= project.ends_on:
         problems.add(
             field,
-            f"outside the project's dates ({project.starts_on} to {project.ends_on}): "
-            "a record describes that project's service (000 Art.8-9)",
+            _(
+                "outside the project's dates (%(starts_on)s to %(ends_on)s): "
+                "a record describes that project's service (000 Art.8-9)"
+            )
+            % {"starts_on": project.starts_on, "ends_on": project.ends_on},
         )
     else:
         return True
@@ -158,24 +169,28 @@ def check_entry(
     check_date(entry.service_date, problems, project, now.date())
     if check_times(entry.start_time, entry.end_time, problems):
         if entry.service_date == now.date() and entry.end_time > now.time():
-            problems.add("endTime", "in the future")
+            problems.add("endTime", _("in the future"))
         elif hours is not None and hours > span_hours(entry.start_time, entry.end_time):
             problems.add(
                 "hours",
-                "more than the time between start and end; travel does not count (000 Art.9)",
+                _("more than the time between start and end; travel does not count (000 Art.9)"),
             )
     if not (entry.content or "").strip() or len(entry.content) > MAX_TEXT:
-        problems.add("content", "describe the service (服务内容)")
+        problems.add("content", _("describe the service (服务内容)"))
     for name in ("punctuality", "attitude", "professionalism"):
         value = getattr(entry, name)
         if value is not None and not 1 <= value <= 5:
-            problems.add(name, "from 1 to 5")
+            problems.add(name, _("from 1 to 5"))
     return hours
 
 
 def _participant(volunteer: Volunteer, project: Project) -> None:
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
-        raise Conflict(f"{volunteer.number} is {volunteer.status}", field="number")
+        raise Conflict(
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
+            field="number",
+        )
     accepted = project.applications.filter(
         volunteer=volunteer, status=ApplicationStatus.ACCEPTED
     ).exists()
@@ -184,7 +199,8 @@ def _participant(volunteer: Volunteer, project: Project) -> None:
     ).exists()
     if not (accepted or member):
         raise Conflict(
-            f"{volunteer.number} neither joined {project.name} nor belongs to {project.group.name}",
+            _("%(number)s neither joined %(name)s nor belongs to %(name2)s")
+            % {"number": volunteer.number, "name": project.name, "name2": project.group.name},
             field="number",
         )
 
@@ -196,10 +212,11 @@ def _project(
     opened there, even once it is cancelled."""
     project = Project.objects.select_related("group").filter(id=project_id).first()
     if project is None:
-        raise NotFound("no such project", field="projectId")
+        raise NotFound(_("no such project"), field="projectId")
     if not any_phase and phase(project, today) not in ("ongoing", "ended"):
         raise Conflict(
-            f"the project is {phase(project, today)}: nothing to record yet", field="projectId"
+            _("the project is %(phase)s: nothing to record yet") % {"phase": phase(project, today)},
+            field="projectId",
         )
     return project
 
@@ -207,7 +224,7 @@ def _project(
 def _volunteer(number: str) -> Volunteer:
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
-        raise NotFound(f"no volunteer numbered {number}", field="number")
+        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     return volunteer
 
 
@@ -234,15 +251,20 @@ def require_not_frozen(volunteer_id: int) -> None:
     status, number = row
     if status == VolunteerStatus.TRANSFERRED:
         raise Conflict(
-            f"{number} has been transferred to another region: their records here are read-only",
+            _("%(number)s has been transferred to another region: their records here are read-only")
+            % {"number": number},
             field="number",
         )
     if Transfer.objects.filter(
         volunteer_id=volunteer_id, direction=Direction.OUTGOING, state=TransferState.EXPORTED
     ).exists():
         raise Conflict(
-            f"{number} has consented to a transfer: their records travel as they were at "
-            "consent and change nowhere until it completes or is cancelled",
+            _(
+                "%(number)s has consented to a transfer: their records travel"
+                " as they were at consent and change nowhere until it "
+                "completes or is cancelled"
+            )
+            % {"number": number},
             field="number",
         )
 
@@ -282,8 +304,16 @@ def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor
     except IntegrityError as error:
         if "dayslot_no_overlap" in str(error):
             raise Conflict(
-                f"{volunteer.number} already has service recorded on {entry.service_date} "
-                f"overlapping {entry.start_time:%H:%M}–{entry.end_time:%H:%M}",
+                _(
+                    "%(number)s already has service recorded on %(service_date)s "
+                    "overlapping %(start_time)s–%(end_time)s"
+                )
+                % {
+                    "number": volunteer.number,
+                    "service_date": entry.service_date,
+                    "start_time": format(entry.start_time, "%H:%M"),
+                    "end_time": format(entry.end_time, "%H:%M"),
+                },
                 field="startTime",
             ) from None
         raise
@@ -392,7 +422,7 @@ def declare_hours(
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account declares hours")
+        raise PermissionDenied(_("only a volunteer's own account declares hours"))
     project = _project(project_id, today=timezone.localdate(now))
     _participant(volunteer, project)
     problems = ProblemCollector()
@@ -420,7 +450,7 @@ def _locked_record(record_id: int) -> ServiceRecord:
         .first()
     )
     if record is None:
-        raise NotFound("no such record", field="recordId")
+        raise NotFound(_("no such record"), field="recordId")
     require_not_frozen(record.volunteer_id)
     return record
 
@@ -433,12 +463,14 @@ def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, 
     """The group confirms a self-declared record, or rejects it with a reason."""
     reason = (reason or "").strip()
     if not accept and not reason:
-        raise InvalidInput("say why the declaration is rejected", field="reason")
+        raise InvalidInput(_("say why the declaration is rejected"), field="reason")
     with transaction.atomic():
         record = _locked_record(record_id)
         principal = permissions.require_recorder(record.project.group, principal, policy)
         if record.state != RecordState.DECLARED:
-            raise Conflict(f"the record is {record.state}", field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         record.recorder = principal.actor
         if accept:
             record.save(update_fields=["recorder"])
@@ -460,11 +492,14 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise InvalidInput("say what is wrong with the record", field="reason")
+        raise InvalidInput(_("say what is wrong with the record"), field="reason")
     with transaction.atomic():
         record = _locked_record(record_id)
         if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
-            raise Conflict(f"the record is {record.state}, not in publicity", field="recordId")
+            raise Conflict(
+                _("the record is %(state)s, not in publicity") % {"state": shown(record, "state")},
+                field="recordId",
+            )
         permissions.require_objector(record, principal, policy)
         objection = Objection.objects.create(
             record=record, raised_by=principal.actor, reason=reason
@@ -480,16 +515,16 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
     dismissed returns it to publicity (it counts once publicity has ended)."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("give the reason for the resolution", field="reason")
+        raise InvalidInput(_("give the reason for the resolution"), field="reason")
     with transaction.atomic():
         objection = Objection.objects.select_for_update().filter(id=objection_id).first()
         if objection is None:
-            raise NotFound("no such objection", field="objectionId")
+            raise NotFound(_("no such objection"), field="objectionId")
         record = _locked_record(objection.record_id)
         principal = accounts.require(principal)
         permissions.require_objection_resolver(record, principal)
         if objection.resolution != Objection.Resolution.OPEN:
-            raise Conflict("the objection was already resolved", field="objectionId")
+            raise Conflict(_("the objection was already resolved"), field="objectionId")
         objection.resolution = (
             Objection.Resolution.UPHELD if upheld else Objection.Resolution.DISMISSED
         )
@@ -559,12 +594,14 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
     """
     principal = accounts.require(principal)
     if not principal.is_authority:  # refused before any row is locked
-        raise PermissionDenied("only civil-affairs staff confirm records")
+        raise PermissionDenied(_("only civil-affairs staff confirm records"))
     with transaction.atomic():
         record = _locked_record(record_id)
         permissions.require_confirmer(record, principal)
         if record.state != RecordState.AWAITING_CONFIRMATION:
-            raise Conflict(f"the record is {record.state}", field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         record.confirmed_by = principal.actor
         _count(record, principal.actor)
     return record
@@ -574,11 +611,14 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidInput("say why the record is corrected", field="reason")
+        raise InvalidInput(_("say why the record is corrected"), field="reason")
     allowed = {"hours", "start_time", "end_time", "place", "service_target", "content"}
     unknown = set(changes) - allowed
     if unknown or not changes:
-        raise InvalidInput(f"change at least one of {', '.join(sorted(allowed))}", field="changes")
+        raise InvalidInput(
+            _("change at least one of %(choices)s") % {"choices": ", ".join(sorted(allowed))},
+            field="changes",
+        )
     with transaction.atomic():
         record = _locked_record(record_id)
         # A record brought in by a transfer has no project or group here: only this
@@ -589,7 +629,9 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             else permissions.require_area_authority(record, principal)
         )
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
-            raise Conflict(f"the record is {record.state}", field="recordId")
+            raise Conflict(
+                _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
+            )
         before = record.current()
         problems = ProblemCollector()
         new_hours = (
@@ -599,7 +641,7 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         end = changes.get("end_time") or before.end_time
         hours = new_hours or before.hours
         if check_times(start, end, problems) and hours > span_hours(start, end):
-            problems.add("hours", "more than the time between start and end (000 Art.9)")
+            problems.add("hours", _("more than the time between start and end (000 Art.9)"))
         problems.raise_if_any()
         amendment = Amendment.objects.create(
             record=record,
@@ -618,7 +660,8 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
                     DaySlot.objects.filter(record=record).update(start_time=start, end_time=end)
             except IntegrityError:
                 raise Conflict(
-                    "the corrected times overlap another record of the volunteer", field="startTime"
+                    _("the corrected times overlap another record of the volunteer"),
+                    field="startTime",
                 ) from None
         if record.state == RecordState.COUNTED and hours != before.hours:
             add_to_totals(record.volunteer_id, hours - before.hours)

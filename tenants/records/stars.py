@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.messages import level_name, shown
 from central.policy import Granter, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -30,16 +32,20 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
-        raise PermissionDenied("only a volunteer's own account applies for a star level")
+        raise PermissionDenied(_("only a volunteer's own account applies for a star level"))
     if not 1 <= level <= 5:
-        raise InvalidInput("a level from 1 to 5", field="level")
+        raise InvalidInput(_("a level from 1 to 5"), field="level")
     totals = totals_of(volunteer)
     if totals.star_level >= level:
-        raise Conflict(f"already granted {totals.star_level}★", field="level")
+        raise Conflict(
+            _("already granted %(star_level)s★") % {"star_level": totals.star_level}, field="level"
+        )
     needed = policy.star_thresholds[level - 1]
     if totals.counted_hours < needed:
         raise InvalidInput(
-            f"{level}★ needs {needed} counted hours; you have {totals.counted_hours}", field="level"
+            _("%(level)s★ needs %(needed)s counted hours; you have %(counted_hours)s")
+            % {"level": level, "needed": needed, "counted_hours": totals.counted_hours},
+            field="level",
         )
     granter = policy.star_granters[level - 1]
     group = None
@@ -51,7 +57,9 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
             membership = membership.filter(group_id=group_id)
         found = membership.first()
         if found is None:
-            raise InvalidInput("name a group you belong to; it grants this level", field="groupId")
+            raise InvalidInput(
+                _("name a group you belong to; it grants this level"), field="groupId"
+            )
         group = found.group
     try:
         with transaction.atomic():
@@ -64,7 +72,9 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
             )
             audit(principal.actor, "star.applied", volunteer.number, level=level, granter=granter)
     except IntegrityError:
-        raise Conflict(f"an application for {level}★ is already open", field="level") from None
+        raise Conflict(
+            _("an application for %(level)s★ is already open") % {"level": level}, field="level"
+        ) from None
     return application
 
 
@@ -72,7 +82,7 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not grant and not reason:
-        raise InvalidInput("say why the level is refused", field="reason")
+        raise InvalidInput(_("say why the level is refused"), field="reason")
     with transaction.atomic():
         application = (
             StarApplication.objects.select_for_update(of=("self",))
@@ -81,14 +91,20 @@ def decide_star(application_id: int, grant: bool, reason: str, *, principal, pol
             .first()
         )
         if application is None:
-            raise NotFound("no such application", field="applicationId")
+            raise NotFound(_("no such application"), field="applicationId")
         if not may_grant_star(application, principal):
             raise PermissionDenied(
-                f"{application.level}★ is granted by the {application.granter} "
-                "(the authority of the volunteer's own area, 001 §6)"
+                _(
+                    "%(level)s★ is granted by the %(granter)s (the authority of "
+                    "the volunteer's own area, 001 §6)"
+                )
+                % {"level": application.level, "granter": level_name(application.granter)}
             )
         if application.status != StarApplication.Status.APPLIED:
-            raise Conflict(f"the application is {application.status}", field="applicationId")
+            raise Conflict(
+                _("the application is %(status)s") % {"status": shown(application, "status")},
+                field="applicationId",
+            )
         application.status = (
             StarApplication.Status.GRANTED if grant else StarApplication.Status.REFUSED
         )

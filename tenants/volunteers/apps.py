@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class VolunteersConfig(AppConfig):
     name = "tenants.volunteers"
     label = "volunteers"
-    verbose_name = "Volunteer registry"
+    verbose_name = _("Volunteer registry")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from tenants.loading import fast_from_db
 from tenants.related import FirstRows
@@ -76,6 +77,8 @@ class Volunteer(models.Model):
     division_code = models.CharField("行政区划代码", max_length=6)
 
     class Meta:
+        verbose_name = _("volunteer")
+        verbose_name_plural = _("volunteers")
         ordering = ["id"]
         constraints = [
             models.CheckConstraint(
@@ -114,6 +117,8 @@ class PersonalInfoAccess(models.Model):
     accessed_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = _("personal information access")
+        verbose_name_plural = _("personal information accesses")
         ordering = ["-accessed_at", "-id"]
 
     def __str__(self) -> str:

@@ -6,6 +6,7 @@ import datetime
 
 from django.db import connection
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied, Unauthenticated
 from tenants.groups.models import MembershipStatus
@@ -38,17 +39,22 @@ def visible_volunteers(
     the members of the groups in theirs; anyone who may see a group's members lists
     them with ``group_id`` (its staff, its viewing groups' staff); others may not list."""
     if principal is None:
-        raise Unauthenticated("log in to list volunteers")
+        raise Unauthenticated(_("log in to list volunteers"))
     queryset = Volunteer.objects.all()
     if group_id is not None:
         seen = member_groups_seen_by(principal, policy)
         if seen is not None and group_id not in seen:
-            raise PermissionDenied(f"you may not see the members of group {group_id}")
+            raise PermissionDenied(
+                _("you may not see the members of group %(group_id)s") % {"group_id": group_id}
+            )
     elif not region_wide(principal, connection.tenant.code):
         if not (principal.authority_prefixes or hub_area_prefixes(principal, policy)):
             raise PermissionDenied(
-                "list the members of a group you staff (filter.groupId); only the authority "
-                "and hubs holding 区域内志愿者管理 list the volunteers of their area"
+                _(
+                    "list the members of a group you staff (filter.groupId); only"
+                    " the authority and hubs holding 区域内志愿者管理 list the volunteers"
+                    " of their area"
+                )
             )
         queryset = queryset.filter(visible_volunteers_q(principal, policy))
     if group_id is not None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from stdnum.cn import ric
 from stdnum.exceptions import (
     InvalidChecksum,
@@ -27,6 +29,7 @@ from stdnum.iso7064 import mod_11_2
 
 from central.divisions import PROVINCE_PREFIXES, DivisionCodeError, check_division_in_region
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.messages import resident_id_message, shown
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
 from interop import federation, signing
@@ -115,31 +118,36 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     """Validate a registration; return the compact ID number."""
     name = (data.name or "").strip()
     if not name or len(name) > 64:
-        problems.add("name", "give a name of 1 to 64 characters")
+        problems.add("name", _("give a name of 1 to 64 characters"))
     if data.gender not in Gender.values:
-        problems.add("gender", f"one of {', '.join(Gender.values)}")
+        problems.add("gender", _("one of %(choices)s") % {"choices": ", ".join(Gender.values)})
     today = timezone.localdate()
     if not isinstance(data.birth_date, datetime.date) or data.birth_date > today:
-        problems.add("birthDate", "give a birth date that is not in the future")
+        problems.add("birthDate", _("give a birth date that is not in the future"))
     elif age_on(data.birth_date, today) > 120:
-        problems.add("birthDate", "more than 120 years ago")
+        problems.add("birthDate", _("more than 120 years ago"))
     number = pii.normalise(data.id_number or "")
     if data.id_type not in IdType.values:
-        problems.add("idType", f"one of {', '.join(IdType.values)}")
+        problems.add("idType", _("one of %(choices)s") % {"choices": ", ".join(IdType.values)})
     elif data.id_type == IdType.RESIDENT_ID:
         try:
             number = check_resident_id(number)
             if isinstance(data.birth_date, datetime.date) and ric.get_birth_date(number) != (
                 data.birth_date
             ):
-                problems.add("birthDate", "does not match the birth date in the ID number")
+                problems.add("birthDate", _("does not match the birth date in the ID number"))
         except StdnumError as error:
-            problems.add("idNumber", f"not a valid resident ID number (GB 11643): {error}")
+            problems.add(
+                "idNumber",
+                resident_id_message(error),
+            )
     elif not OTHER_ID_SHAPES[data.id_type].match(number):
-        problems.add("idNumber", f"not a valid {IdType(data.id_type).label} number")
+        problems.add(
+            "idNumber", _("not a valid %(label)s number") % {"label": IdType(data.id_type).label}
+        )
     phone = pii.normalise(data.phone or "")
     if not PHONE.match(phone):
-        problems.add("phone", "a mainland mobile number of 11 digits, e.g. 13812345678")
+        problems.add("phone", _("a mainland mobile number of 11 digits, e.g. 13812345678"))
     threshold = policy.guardian_consent_below_age
     is_minor = (
         threshold is not None
@@ -149,13 +157,17 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     if is_minor and not (data.guardian_consent and (data.guardian_name or "").strip()):
         problems.add(
             "guardianConsent",
-            f"volunteers under {threshold} register with their guardian's consent: give "
-            "guardianName and guardianConsent: true (003 Art.7)",
+            _(
+                "volunteers under %(threshold)s register with their "
+                "guardian's consent: give guardianName and guardianConsent: "
+                "true (003 Art.7)"
+            )
+            % {"threshold": threshold},
         )
     for attr, label in (("service_intentions", "serviceIntentions"), ("skills", "skills")):
         values = getattr(data, attr) or []
         if len(values) > 20 or any(not str(v).strip() or len(str(v)) > 40 for v in values):
-            problems.add(label, "at most 20 entries of 1 to 40 characters")
+            problems.add(label, _("at most 20 entries of 1 to 40 characters"))
     return number
 
 
@@ -177,7 +189,8 @@ def _next_number(region_code: str) -> str:
     return volunteer_number(region_code, timezone.localdate().year, sequence)
 
 
-ALREADY_REGISTERED = (
+# Marked for the catalog here, translated where it is raised.
+ALREADY_REGISTERED = gettext_noop(
     "this person is already registered (here or elsewhere); if elsewhere, ask for a "
     "transfer (转移接续) of their records instead of registering again"
 )
@@ -193,12 +206,16 @@ def _federation_conflict(id_number: str, region: Region, principal=None) -> None
     if elsewhere is None:
         return
     if principal is None or not principal.is_authority:
-        raise Conflict(ALREADY_REGISTERED, field="idNumber")
+        raise Conflict(_(ALREADY_REGISTERED), field="idNumber")
     entry = signing.lookup(elsewhere)
     where = f"{entry.name} ({elsewhere})" if entry else elsewhere
     raise Conflict(
-        f"this person is already registered in {where}, served by another deployment; ask "
-        "for a transfer (转移接续) of their records instead of registering again",
+        _(
+            "this person is already registered in %(where)s, served by "
+            "another deployment; ask for a transfer (转移接续) of their "
+            "records instead of registering again"
+        )
+        % {"where": where},
         field="idNumber",
     )
 
@@ -212,14 +229,18 @@ def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
     if home is None:
         return
     if principal is None or not principal.is_authority:
-        raise Conflict(ALREADY_REGISTERED, field="idNumber")
+        raise Conflict(_(ALREADY_REGISTERED), field="idNumber")
     if home.region_code == region.code:
-        raise Conflict("this ID number is already registered in this region", field="idNumber")
+        raise Conflict(_("this ID number is already registered in this region"), field="idNumber")
     other = Region.objects.filter(code=home.region_code).first()
     where = other.name if other else home.region_code
     raise Conflict(
-        f"this person is already registered in {where}; ask for a transfer (转移接续) of "
-        "their records instead of registering again",
+        _(
+            "this person is already registered in %(where)s; ask for a "
+            "transfer (转移接续) of their records instead of registering "
+            "again"
+        )
+        % {"where": where},
         field="idNumber",
     )
 
@@ -240,11 +261,11 @@ def register_volunteer(
         principal = accounts.require(principal)
         group = VolunteerGroup.objects.filter(id=group_id).first()
         if group is None:
-            raise NotFound("no such group", field="groupId")
+            raise NotFound(_("no such group"), field="groupId")
         require_group_staff(group, principal)
         require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     elif principal is not None and principal.volunteer is not None:
-        raise Conflict("this account already belongs to a volunteer")
+        raise Conflict(_("this account already belongs to a volunteer"))
     # The authority registers someone else: their own account is not the volunteer's.
     for_someone_else = group is not None or (principal is not None and principal.is_authority)
     problems = ProblemCollector()
@@ -313,7 +334,7 @@ def register_volunteer(
     except IntegrityError:
         _home_region_conflict(id_hash, region, principal)
         raise Conflict(
-            "this volunteer could not be registered (a concurrent registration won)",
+            _("this volunteer could not be registered (a concurrent registration won)"),
             field="idNumber",
         ) from None
     return volunteer
@@ -322,7 +343,7 @@ def register_volunteer(
 def get_volunteer(number: str) -> Volunteer:
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
-        raise NotFound(f"no volunteer numbered {number}", field="number")
+        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     return volunteer
 
 
@@ -343,7 +364,7 @@ def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> s
 def _locked(number: str) -> Volunteer:
     volunteer = Volunteer.objects.select_for_update().filter(number=(number or "").strip()).first()
     if volunteer is None:
-        raise NotFound(f"no volunteer numbered {number}", field="number")
+        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     return volunteer
 
 
@@ -352,14 +373,18 @@ def review_verification(number: str, approve: bool, reason: str, *, principal, p
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not approve and not reason:
-        raise InvalidInput("say why the verification is rejected", field="reason")
+        raise InvalidInput(_("say why the verification is rejected"), field="reason")
     with transaction.atomic():
         volunteer = _locked(number)
         if not may_manage(volunteer, principal, policy):
-            raise PermissionDenied(f"you may not verify {volunteer.number}")
+            raise PermissionDenied(
+                _("you may not verify %(number)s") % {"number": volunteer.number}
+            )
         if volunteer.verification != Verification.PENDING:
             raise Conflict(
-                f"{volunteer.number} is already {volunteer.verification}", field="number"
+                _("%(number)s is already %(verification)s")
+                % {"number": volunteer.number, "verification": shown(volunteer, "verification")},
+                field="number",
             )
         volunteer.verification = Verification.VERIFIED if approve else Verification.REJECTED
         volunteer.verification_reason = reason
@@ -382,20 +407,27 @@ def set_status(number: str, status: str, reason: str, *, principal, policy) -> V
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if status not in SETTABLE_STATUSES:
-        raise InvalidInput("one of active, warned, cancelled", field="status")
+        raise InvalidInput(_("one of active, warned, cancelled"), field="status")
     if not reason:
-        raise InvalidInput("say why", field="reason")
+        raise InvalidInput(_("say why"), field="reason")
     with transaction.atomic():
         volunteer = _locked(number)
         if not may_manage(volunteer, principal, policy):
-            raise PermissionDenied(f"you may not change the status of {volunteer.number}")
+            raise PermissionDenied(
+                _("you may not change the status of %(number)s") % {"number": volunteer.number}
+            )
         if volunteer.status == VolunteerStatus.TRANSFERRED:
             raise Conflict(
-                f"{volunteer.number} was transferred out; their records are read-only",
+                _("%(number)s was transferred out; their records are read-only")
+                % {"number": volunteer.number},
                 field="number",
             )
         if volunteer.status == status:
-            raise Conflict(f"{volunteer.number} is already {status}", field="status")
+            raise Conflict(
+                _("%(number)s is already %(status)s")
+                % {"number": volunteer.number, "status": status},
+                field="status",
+            )
         volunteer.status = status
         volunteer.status_reason = reason
         volunteer.save(update_fields=["status", "status_reason"])
@@ -415,7 +447,9 @@ def set_division(number: str, division_code: str, *, principal, policy, region_c
     with transaction.atomic():
         volunteer = _locked(number)
         if not may_move(volunteer, code, principal):
-            raise PermissionDenied(f"you may not change where {volunteer.number} lives")
+            raise PermissionDenied(
+                _("you may not change where %(number)s lives") % {"number": volunteer.number}
+            )
         previous = volunteer.division_code
         volunteer.division_code = code
         volunteer.save(update_fields=["division_code"])
@@ -428,10 +462,13 @@ def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if len(reason) < 2:
-        raise InvalidInput("say why you need to see this person's information", field="reason")
+        raise InvalidInput(_("say why you need to see this person's information"), field="reason")
     volunteer = get_volunteer(number)
     if not may_reveal(volunteer, principal, policy):
-        raise PermissionDenied(f"you may not see the personal information of {volunteer.number}")
+        raise PermissionDenied(
+            _("you may not see the personal information of %(number)s")
+            % {"number": volunteer.number}
+        )
     with transaction.atomic():
         PersonalInfoAccess.objects.create(
             volunteer=volunteer,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central.models import Region
@@ -28,12 +29,12 @@ class Command(BaseCommand):
         try:
             day = datetime.date.fromisoformat(today) if today else None
         except ValueError:
-            raise CommandError("--today: use YYYY-MM-DD") from None
+            raise CommandError(_("--today: use YYYY-MM-DD")) from None
         regions = Region.objects.filter(status=Region.Status.ACTIVE)
         if region:
             regions = regions.filter(code=region)
             if not regions.exists():
-                raise CommandError(f"no active region with code {region}")
+                raise CommandError(_("no active region with code %(region)s") % {"region": region})
         regions = list(regions)
         total = 0
         for index, target in enumerate(regions, start=1):
@@ -42,5 +43,8 @@ class Command(BaseCommand):
             total += moved
             self.stdout.write(f"[{index}/{len(regions)}] {target.code} {target.name}: {moved}")
         self.stdout.write(
-            self.style.SUCCESS(f"{total} records left publicity in {len(regions)} regions")
+            self.style.SUCCESS(
+                _("%(total)s records left publicity in %(count)s regions")
+                % {"total": total, "count": len(regions)}
+            )
         )

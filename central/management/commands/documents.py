@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import documents
 from central.errors import ServiceError
@@ -36,7 +37,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{document.sha256}  {document.operation_name}")
             return
         if not file:
-            raise CommandError("give the file of operations to register")
+            raise CommandError(_("give the file of operations to register"))
         try:
             text = Path(file).read_text(encoding="utf-8")
             registered = documents.register_documents(region, text, actor="cli")
@@ -46,4 +47,6 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         for document in registered:
             self.stdout.write(f"{document.sha256}  {document.operation_name}")
-        self.stdout.write(self.style.SUCCESS(f"{len(registered)} operation(s) registered"))
+        self.stdout.write(
+            self.style.SUCCESS(_("%(count)s operation(s) registered") % {"count": len(registered)})
+        )

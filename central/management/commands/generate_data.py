@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import services as central_services
 from central.errors import RegionSuspended, ServiceError
@@ -59,7 +60,9 @@ class Command(BaseCommand):
         try:
             target = central_services.get_region(region)
         except ServiceError:
-            raise CommandError(f"--region: no region with code {region}") from None
+            raise CommandError(
+                _("--region: no region with code %(region)s") % {"region": region}
+            ) from None
         if target.is_suspended:
             raise CommandError(str(RegionSuspended(target)))
         summary = generate(target, plan, progress=self._progress_printer(options["verbosity"]))

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connections
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
@@ -110,12 +111,14 @@ class Command(BaseCommand):
         except (ServiceError, PackageRejected) as error:
             raise CommandError(str(error)) from None
 
-    def _deliver(self, loop, interval, max_rounds, parent, **_):
+    def _deliver(self, loop, interval, max_rounds, parent, **_options):
         if not loop:
             try:
                 report = deliver_pending()
             except DatabaseError as error:
-                raise CommandError(f"database: {str(error).strip()[:300]}") from None
+                raise CommandError(
+                    _("database: %(strip)s") % {"strip": str(error).strip()[:300]}
+                ) from None
             self._report(report)
             return
         rounds = 0
@@ -131,8 +134,12 @@ class Command(BaseCommand):
                     # One line per error; the next round starts on a fresh connection.
                     first = (str(error).strip().splitlines() or [""])[0][:300]
                     self.stderr.write(
-                        f"interop deliver: {type(error).__name__}: {first} "
-                        f"(next round in {interval:g}s)"
+                        _("interop deliver: %(name)s: %(first)s (next round in %(interval)ss)")
+                        % {
+                            "name": type(error).__name__,
+                            "first": first,
+                            "interval": format(interval, "g"),
+                        }
                     )
                     connections.close_all()
                 else:
@@ -148,7 +155,12 @@ class Command(BaseCommand):
 
     def _report(self, report) -> None:
         self.stdout.write(
-            f"delivered {report.delivered}, retrying {report.retrying}, refused {report.refused}"
+            _("delivered %(delivered)s, retrying %(retrying)s, refused %(refused)s")
+            % {
+                "delivered": report.delivered,
+                "retrying": report.retrying,
+                "refused": report.refused,
+            }
         )
         self.stdout.flush()
 
@@ -164,24 +176,27 @@ class Command(BaseCommand):
                 return True
             time.sleep(min(left, 0.5))
 
-    def _export(self, region, transfer, out, **_):
+    def _export(self, region, transfer, out, **_options):
         target = Region.objects.filter(code=region).first()
         if target is None:
-            raise CommandError(f"no region with code {region}")
+            raise CommandError(_("no region with code %(region)s") % {"region": region})
         with tenant_context(target):
             found = (
                 Transfer.objects.filter(public_id=transfer).first() if _is_uuid(transfer) else None
             )
             if found is None or found.package is None:
                 raise CommandError(
-                    "no exported transfer with that id in this region "
-                    "(the volunteer consents first)"
+                    _(
+                        "no exported transfer with that id in this region (the "
+                        "volunteer consents first)"
+                    )
                 )
             if found.state not in (TransferState.EXPORTED, TransferState.COMPLETED):
                 # Issue 11 finding 3: a refused, cancelled or expired transfer's package
                 # never leaves again.
                 raise CommandError(
-                    f"the transfer is {found.state} ({found.reason}): its package is not exported"
+                    _("the transfer is %(state)s (%(reason)s): its package is not exported")
+                    % {"state": found.state, "reason": found.reason}
                 )
             # The file is how an offline package travels: decrypted (the signature
             # covers the clear content) only now, and the export audited.
@@ -190,14 +205,14 @@ class Command(BaseCommand):
             if found.package_written_at is None:
                 Transfer.objects.filter(id=found.id).update(package_written_at=timezone.now())
             audit("cli:interop", "transfer.package_exported", str(found.public_id), file=str(out))
-        self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
+        self.stdout.write(self.style.SUCCESS(_("wrote %(out)s") % {"out": out}))
 
-    def _import(self, file, **_):
+    def _import(self, file, **_options):
         try:
             with open(file, encoding="utf-8") as handle:
                 envelope = json.load(handle)
         except (OSError, ValueError) as error:
-            raise CommandError(f"{file}: {error}") from None
+            raise CommandError(_("%(file)s: %(error)s") % {"file": file, "error": error}) from None
         code = (
             (envelope.get("package") or {}).get("destination", {}).get("regionCode")
             if isinstance(envelope, dict)
@@ -205,7 +220,9 @@ class Command(BaseCommand):
         )
         region = Region.objects.filter(code=code).first()
         if region is None:
-            raise CommandError(f"the package is for region {code}, which is not served here")
+            raise CommandError(
+                _("the package is for region %(code)s, which is not served here") % {"code": code}
+            )
         with tenant_context(region):  # a suspended region: RegionSuspended, nothing written
             transfer, fresh = import_package(envelope, region, offline=True)
         state = "imported" if fresh else "already imported: nothing changed"
@@ -213,12 +230,12 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"{transfer.volunteer_number} → {region.name}: {state}")
         )
 
-    def _receipt(self, region, transfer, out, **_):
+    def _receipt(self, region, transfer, out, **_options):
         """For a destination with no network path back to the source: the receipt the
         outbox would have sent, as a file the source applies with ``acknowledge``."""
         target = Region.objects.filter(code=region).first()
         if target is None:
-            raise CommandError(f"no region with code {region}")
+            raise CommandError(_("no region with code %(region)s") % {"region": region})
         with tenant_context(target):
             found = (
                 Transfer.objects.filter(
@@ -228,27 +245,34 @@ class Command(BaseCommand):
                 else None
             )
             if found is None:
-                raise CommandError("no imported transfer with that id in this region")
+                raise CommandError(_("no imported transfer with that id in this region"))
             package = at_rest.clear(found.package)["package"]
             message = acknowledgement(found, package, target)
         with open(out, "w", encoding="utf-8") as handle:
             json.dump(message, handle, ensure_ascii=False, indent=1)
-        self.stdout.write(self.style.SUCCESS(f"wrote {out}"))
+        self.stdout.write(self.style.SUCCESS(_("wrote %(out)s") % {"out": out}))
 
-    def _acknowledge(self, file, **_):
+    def _acknowledge(self, file, **_options):
         try:
             with open(file, encoding="utf-8") as handle:
                 message = json.load(handle)
         except (OSError, ValueError) as error:
-            raise CommandError(f"{file}: {error}") from None
+            raise CommandError(_("%(file)s: %(error)s") % {"file": file, "error": error}) from None
         if not isinstance(message, dict) or not isinstance(message.get("acknowledgement"), dict):
-            raise CommandError(f"{file} is not an acknowledgement (interop receipt --out)")
+            raise CommandError(
+                _("%(file)s is not an acknowledgement (interop receipt --out)") % {"file": file}
+            )
         try:
             transfer = acknowledge(message["acknowledgement"])
         except PackageRejected as error:
-            raise CommandError(f"{error.code}: {error.reason}") from None
+            raise CommandError(
+                _("%(code)s: %(reason)s") % {"code": error.code, "reason": error.reason}
+            ) from None
         self.stdout.write(
-            self.style.SUCCESS(f"{transfer.volunteer_number}: transfer {transfer.state}")
+            self.style.SUCCESS(
+                _("%(volunteer_number)s: transfer %(state)s")
+                % {"volunteer_number": transfer.volunteer_number, "state": transfer.state}
+            )
         )
 
     def _peer(self, peer_action, **options):
@@ -262,7 +286,11 @@ class Command(BaseCommand):
             return
         if peer_action == "trust":
             remote = peers.trust(options["code"], options["fingerprint"], actor)
-            self.stdout.write(self.style.SUCCESS(f"peer {remote.code} now pinned to the new key"))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _("peer %(code)s now pinned to the new key") % {"code": remote.code}
+                )
+            )
             return
         if peer_action == "add":
             fields = {
@@ -273,7 +301,10 @@ class Command(BaseCommand):
                 "inboxUrl": options["inbox_url"],
             }
             outcome = peers.add_manually(fields, actor)
-            self.stdout.write(f"peer {fields['code']} {outcome} at {fields['inboxUrl']}")
+            self.stdout.write(
+                _("peer %(code)s %(outcome)s at %(inboxurl)s")
+                % {"code": fields["code"], "outcome": outcome, "inboxurl": fields["inboxUrl"]}
+            )
             return
         url = signing.check_peer_url(options["url"], field="url")
         try:
@@ -281,7 +312,9 @@ class Command(BaseCommand):
             if not isinstance(listed, list):
                 raise ValueError("regions is not a list")
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
-            raise CommandError(f"could not read the directory: {error}") from None
+            raise CommandError(
+                _("could not read the directory: %(error)s") % {"error": error}
+            ) from None
         refused = []
         for item in listed:  # each entry on its own: a refusal is audited, not rolled back
             try:
@@ -289,11 +322,14 @@ class Command(BaseCommand):
             except ServiceError as error:
                 refused.append(str(error))
                 continue
-            self.stdout.write(f"peer {item['code']} {item['name']}: {outcome}")
+            self.stdout.write(
+                _("peer %(code)s %(name)s: %(outcome)s")
+                % {"code": item["code"], "name": item["name"], "outcome": outcome}
+            )
         if refused:
             raise CommandError("refused: " + " | ".join(refused))
 
-    def _audit(self, peers=False, **_):
+    def _audit(self, peers=False, **_options):
         from interop.invariant import audit
 
         report = audit(peers=peers)
@@ -301,14 +337,14 @@ class Command(BaseCommand):
             self.stdout.write(str(problem))
         self.stdout.write(report.summary())
         if not report.clean:
-            raise CommandError(f"{len(report.problems)} problems: see above")
+            raise CommandError(_("%(count)s problems: see above") % {"count": len(report.problems)})
 
-    def _home_hashes(self, **_):
+    def _home_hashes(self, **_options):
         """Issue 11 finding 11: rows registered before the federation hash existed
         get it from the volunteer's (decrypted) ID number, so peers' questions about
         them are answered. Safe to run again."""
         if not settings.FEDERATION_HASH_KEY:
-            raise CommandError("PLATFORM_FEDERATION_HASH_KEY is not set")
+            raise CommandError(_("PLATFORM_FEDERATION_HASH_KEY is not set"))
         done = 0
         for target in Region.objects.order_by("code"):
             with tenant_context(target):
@@ -322,19 +358,28 @@ class Command(BaseCommand):
                     done += HomeRegion.objects.filter(
                         id_number_hash=volunteer.id_number_hash, federation_hash=""
                     ).update(federation_hash=shared)
-        self.stdout.write(self.style.SUCCESS(f"{done} home-region rows hashed for the federation"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("%(done)s home-region rows hashed for the federation") % {"done": done}
+            )
+        )
 
-    def _keys(self, keys_action=None, region=None, **_):
+    def _keys(self, keys_action=None, region=None, **_options):
         if keys_action == "rotate":
             target = Region.objects.filter(code=region).first()
             if target is None:
-                raise CommandError(f"no region with code {region} is served here")
+                raise CommandError(
+                    _("no region with code %(region)s is served here") % {"region": region}
+                )
             signed = signing.rotate(target, "cli:interop")
             new = signed["statement"]["newPublicKey"]
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"{target.code} rotated to {signing.fingerprint(new)}; the rotation "
-                    "statement is published at /interop/directory"
+                    _(
+                        "%(code)s rotated to %(fingerprint)s; the rotation statement "
+                        "is published at /interop/directory"
+                    )
+                    % {"code": target.code, "fingerprint": signing.fingerprint(new)}
                 )
             )
             return

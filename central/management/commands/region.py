@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import services
 from central.errors import ServiceError
@@ -61,7 +62,7 @@ class Command(BaseCommand):
                     policy_overrides=_json(options["policy"]),
                 )
                 region = services.provision_region(spec, actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"created {region}"))
+                self.stdout.write(self.style.SUCCESS(_("created %(region)s") % {"region": region}))
                 self._show(region)
             elif action == "list":
                 for region in services.regions():
@@ -74,15 +75,19 @@ class Command(BaseCommand):
                 self._show(services.get_region(options["code"]))
             elif action == "suspend":
                 region = services.suspend_region(options["code"], options["reason"], actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"suspended {region}"))
+                self.stdout.write(
+                    self.style.SUCCESS(_("suspended %(region)s") % {"region": region})
+                )
             elif action == "resume":
                 region = services.resume_region(options["code"], actor=actor)
-                self.stdout.write(self.style.SUCCESS(f"resumed {region}"))
+                self.stdout.write(self.style.SUCCESS(_("resumed %(region)s") % {"region": region}))
             elif action == "set-policy":
                 region = services.update_region_policy(
                     options["code"], _json(options["changes"]), actor=actor
                 )
-                self.stdout.write(self.style.SUCCESS(f"updated the policy of {region}"))
+                self.stdout.write(
+                    self.style.SUCCESS(_("updated the policy of %(region)s") % {"region": region})
+                )
                 self._show(region)
         except ServiceError as error:
             raise CommandError(str(error)) from None
@@ -107,8 +112,9 @@ def _json(text: str) -> dict:
         value = json.loads(text)
     except json.JSONDecodeError as error:
         raise CommandError(
-            f"policy: not valid JSON ({error.msg} at column {error.colno})"
+            _("policy: not valid JSON (%(msg)s at column %(colno)s)")
+            % {"msg": error.msg, "colno": error.colno}
         ) from None
     if not isinstance(value, dict):
-        raise CommandError("policy: must be a JSON object")
+        raise CommandError(_("policy: must be a JSON object"))
     return value

@@ -13,6 +13,7 @@ import json
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central import services as central_services
@@ -151,7 +152,7 @@ class Command(BaseCommand):
             try:
                 birth_date = datetime.date.fromisoformat(o["birth_date"])
             except ValueError:
-                raise CommandError("--birth-date: use YYYY-MM-DD") from None
+                raise CommandError(_("--birth-date: use YYYY-MM-DD")) from None
             data = volunteers.VolunteerRegistration(
                 name=o["name"],
                 gender=o["gender"],
@@ -167,7 +168,7 @@ class Command(BaseCommand):
                 password=o["password"],
             )
             if not data.username:
-                raise CommandError("--username and --password: the volunteer's new account")
+                raise CommandError(_("--username and --password: the volunteer's new account"))
             volunteer = volunteers.register_volunteer(
                 data, region=region, policy=policy, principal=principal
             )
@@ -188,7 +189,9 @@ class Command(BaseCommand):
                     with open(o["certificate"], "rb") as handle:
                         upload = SimpleUploadedFile(o["certificate"], handle.read())
                 except OSError as error:
-                    raise CommandError(f"--certificate: {error.strerror}") from None
+                    raise CommandError(
+                        _("--certificate: %(strerror)s") % {"strerror": error.strerror}
+                    ) from None
             data = groups.GroupRegistration(
                 name=o["name"],
                 kind=o["kind"],
@@ -230,4 +233,4 @@ class Command(BaseCommand):
                 o["group_id"], o["permission_group"], principal=principal, policy=policy
             )
             return {"id": group.id, "permissionGroup": group.permission_group}
-        raise CommandError(f"unknown action {action}")
+        raise CommandError(_("unknown action %(action)s") % {"action": action})

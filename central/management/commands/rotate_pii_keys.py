@@ -15,6 +15,7 @@ import time
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central.models import Region, RegionKey
@@ -58,8 +59,19 @@ class Command(BaseCommand):
                         packages += 1
             total += count
             self.stdout.write(
-                f"[{index}/{len(regions)}] {region.code} {region.name}: {count} volunteers, "
-                f"{packages} transfer packages and outbox messages"
+                _(
+                    "[%(index)s/%(count)s] %(code)s %(name)s: %(count2)s "
+                    "volunteers, %(packages)s transfer packages and outbox "
+                    "messages"
+                )
+                % {
+                    "index": index,
+                    "count": len(regions),
+                    "code": region.code,
+                    "name": region.name,
+                    "count2": count,
+                    "packages": packages,
+                }
             )
         with transaction.atomic():
             keys = 0
@@ -78,7 +90,15 @@ class Command(BaseCommand):
                 keys += 1
         self.stdout.write(
             self.style.SUCCESS(
-                f"re-encrypted {total} volunteers in {len(regions)} regions and "
-                f"{keys} signing keys in {time.monotonic() - started:.1f}s"
+                _(
+                    "re-encrypted %(total)s volunteers in %(count)s regions and "
+                    "%(keys)s signing keys in %(number)ss"
+                )
+                % {
+                    "total": total,
+                    "count": len(regions),
+                    "keys": keys,
+                    "number": format(time.monotonic() - started, ".1f"),
+                }
             )
         )

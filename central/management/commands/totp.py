@@ -14,6 +14,7 @@ import io
 
 import qrcode
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from central import accounts
 from central.errors import ServiceError
@@ -32,20 +33,32 @@ class Command(BaseCommand):
         try:
             if action == "enrol":
                 device = accounts.enrol_totp(username)
-                self.stdout.write(f"otpauth URI: {device.config_url}")
+                self.stdout.write(
+                    _("otpauth URI: %(config_url)s") % {"config_url": device.config_url}
+                )
                 if not no_qr:
                     self.stdout.write(_qr_text(device.config_url))
                 self.stdout.write(
-                    f"then confirm it: manage.py totp confirm {username} <code from the app>"
+                    _("then confirm it: manage.py totp confirm %(username)s <code from the app>")
+                    % {"username": username}
                 )
             elif action == "confirm":
                 if not code:
-                    raise CommandError("give the code the authenticator app shows")
+                    raise CommandError(_("give the code the authenticator app shows"))
                 accounts.confirm_totp(username, code)
-                self.stdout.write(self.style.SUCCESS(f"{username}: TOTP device confirmed"))
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        _("%(username)s: TOTP device confirmed") % {"username": username}
+                    )
+                )
             elif action == "remove":
                 count = accounts.remove_totp(username)
-                self.stdout.write(self.style.SUCCESS(f"{username}: {count} device(s) removed"))
+                self.stdout.write(
+                    self.style.SUCCESS(
+                        _("%(username)s: %(count)s device(s) removed")
+                        % {"username": username, "count": count}
+                    )
+                )
             else:
                 locked = accounts.unlock_admin(username)
                 self.stdout.write(

@@ -31,6 +31,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, connections
 from django.db.migrations.loader import MigrationLoader
+from django.utils.translation import gettext as _
 
 from central import accounts, services
 from central.database import embedded_server
@@ -67,48 +68,60 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, threads, no_serve, no_seed, no_deliver, **options):
         started = time.monotonic()
         db = settings.DATABASES["default"]
-        self.stdout.write(f"database: {db['NAME']} on {db['HOST'] or 'localhost'}")
+        self.stdout.write(
+            _("database: %(name)s on %(host)s")
+            % {"name": db["NAME"], "host": db["HOST"] or "localhost"}
+        )
 
-        self.stdout.write("migrating the public schema …")
+        self.stdout.write(_("migrating the public schema …"))
         call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
         self._migrate_regions()
 
-        self.stdout.write("seed regions: skipped (--no-seed)" if no_seed else "seed regions:")
+        self.stdout.write(_("seed regions: skipped (--no-seed)") if no_seed else _("seed regions:"))
 
         def progress(index, total, spec, created):
-            state = "created" if created else "present"
+            state = _("created") if created else _("present")
             self.stdout.write(f"  [{index}/{total}] {spec.code} {spec.name} … {state}")
 
         results = [] if no_seed else services.ensure_seed_regions(on_progress=progress)
         admin, password = services.ensure_central_admin()
         device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
-        created = sum(1 for _, was_created in results if was_created)
+        created = sum(1 for _region, was_created in results if was_created)
         self.stdout.write(
             self.style.SUCCESS(
-                f"ready in {time.monotonic() - started:.1f}s: {Region.objects.count()} regions "
-                f"({created} created now)"
+                _("ready in %(seconds)ss: %(regions)s regions (%(created)s created now)")
+                % {
+                    "seconds": format(time.monotonic() - started, ".1f"),
+                    "regions": Region.objects.count(),
+                    "created": created,
+                }
             )
         )
         if password:
             self.stdout.write(
                 self.style.WARNING(
-                    f"central admin created: username {admin.username!r}, password {password!r}\n"
-                    "  (shown only this once; change it with manage.py changepassword)\n"
-                    "  second factor (TOTP) for the admin site and the central API's login: add\n"
-                    f"  this to an authenticator app: {device.config_url}\n"
-                    "  (shown only this once; a new one: manage.py totp enrol "
-                    f"{admin.username})"
+                    _(
+                        "central admin created: username %(username)r, password %(password)r\n"
+                        "  (shown only this once; change it with manage.py changepassword)\n"
+                        "  second factor (TOTP) for the admin site and the central API's login:"
+                        " add\n  this to an authenticator app: %(url)s\n"
+                        "  (shown only this once; a new one: manage.py totp enrol %(username)s)"
+                    )
+                    % {"username": admin.username, "password": password, "url": device.config_url}
                 )
             )
         else:
-            self.stdout.write(f"central admin: {admin.username!r} (password set earlier)")
+            self.stdout.write(
+                _("central admin: %(username)r (password set earlier)")
+                % {"username": admin.username}
+            )
         if no_serve:
             return
         self._print_urls(host, port)
         connections.close_all()  # never share a connection with forked workers
         children = []
         if no_deliver:
-            self.stdout.write("interop delivery worker: off (--no-deliver)")
+            self.stdout.write(_("interop delivery worker: off (--no-deliver)"))
         else:
             children.append(delivery_worker(self._say))
         # gunicorn listens on a unix socket only the front reaches (issue 20).
@@ -186,7 +199,7 @@ class Command(BaseCommand):
             primary = region.domains.all()[0].domain if region.domains.all() else None
             if primary:
                 self.stdout.write(f"{region.name:<6} API: http://{primary}:{port}/graphql")
-        self.stdout.write("Ctrl-C stops the server.")
+        self.stdout.write(_("Ctrl-C stops the server."))
         sys.stdout.flush()
 
 
