@@ -12,6 +12,8 @@ another region's host is simply unknown there (404).
   says whether the certificate is genuine (现行有效) or revoked (已撤销) and
   shows exactly what the certificate states (000 Art.17, 民发〔2015〕149号),
   never more: the ID number stays masked and no phone of the volunteer is held.
+- ``GET /certificates/verify`` (``?code=``): the same page for a code typed
+  into its form, for whoever holds a paper certificate and no QR scanner.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def certificate_pdf(request, code: str):
 
 
 _PAGE = engines["django"].from_string(
-    """<!DOCTYPE html>
+    """{% load i18n %}<!DOCTYPE html>
 <html lang="zh-CN">
 <head>
 <meta charset="utf-8">
@@ -96,11 +98,26 @@ body { font-family: sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 
 table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 th, td { border: 1px solid #999; padding: .35rem .5rem; text-align: left; }
 th { background: #eee; white-space: nowrap; }
+.verify-form { display: flex; flex-wrap: wrap; gap: .5rem; align-items: center; margin: 1rem 0; }
+.verify-form label { width: 100%; }
+.verify-form input { font: inherit; font-size: 1.2rem; letter-spacing: .1em; padding: .4rem .6rem;
+ flex: 1 1 14rem; text-transform: uppercase; }
+.verify-form button { font: inherit; font-size: 1.1rem; padding: .4rem 1.2rem; }
 </style>
 </head>
 <body>
 <h1>志愿服务记录证明核验</h1>
-{% if found %}
+<form method="get" action="/certificates/verify" id="verify-form" class="verify-form">
+<label for="code">{% translate "Verification code (printed on the certificate)" %}</label>
+<input id="code" name="code" value="{{ typed }}" required maxlength="40" autocomplete="off"
+ autocapitalize="characters" spellcheck="false" placeholder="7KQ2 M9XD 4PLA">
+<button type="submit">{% translate "Verify" %}</button>
+</form>
+{% if not asked %}
+<p id="hint">{% blocktranslate trimmed %}Type the 12-character verification code printed
+under the certificate's QR code. Letters may be in any case; spaces and dashes are
+ignored.{% endblocktranslate %}</p>
+{% elif found %}
 <p class="status {{ verdict_class }}" id="status">{{ verdict }}</p>
 <table>
 <tr><th>证明编号</th><td id="number">{{ found.number }}</td></tr>
@@ -134,9 +151,13 @@ th { background: #eee; white-space: nowrap; }
 
 
 @require_safe
-def verify_page(request, code: str):
-    found = certificates.verify(code)
-    context = {"found": found, "title": "志愿服务记录证明核验"}
+def verify_page(request, code: str | None = None):
+    """The verification page: of ``code`` from the QR code's path, of ``?code=``
+    typed into the page's form, or the form alone."""
+    if code is None:
+        code = request.GET.get("code", "").strip()[:100]
+    found = certificates.verify(code) if code else None
+    context = {"found": found, "title": "志愿服务记录证明核验", "asked": bool(code), "typed": code}
     if found is not None:
         context["verdict_class"] = "genuine" if found["genuine"] else "revoked"
         context["verdict"] = (
@@ -156,7 +177,8 @@ def verify_page(request, code: str):
             }
             for row in found["rows"]
         ]
-    response = HttpResponse(_PAGE.render(context), status=200 if found else 404)
+    status = 200 if found or not code else 404
+    response = HttpResponse(_PAGE.render(context), status=status)
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response
