@@ -25,9 +25,25 @@ from pydantic import (
     model_validator,
 )
 from pydantic.alias_generators import to_camel
+from pydantic.json_schema import GenerateJsonSchema
 
 
-class Granter(enum.StrEnum):
+class _PolicyEnum(enum.StrEnum):
+    """A choice in the policy. Stored by its value (``city``); the API shows its
+    name (``CITY``), and the CLI, the admin and ``updateRegionPolicy`` accept
+    either spelling, in any case, so what the API showed can be sent back."""
+
+    @classmethod
+    def _missing_(cls, value: object) -> _PolicyEnum | None:
+        if isinstance(value, str):
+            wanted = value.strip().lower()
+            for member in cls:
+                if member.value == wanted:
+                    return member
+        return None
+
+
+class Granter(_PolicyEnum):
     """Who grants a star level (星级认定)."""
 
     GROUP = "group"  # the volunteer's group (000 Art.19, 003 Art.26)
@@ -36,21 +52,21 @@ class Granter(enum.StrEnum):
     PROVINCE = "province"  # 省志愿者管理部门 (001 §6)
 
 
-class RecordConfirmation(enum.StrEnum):
+class RecordConfirmation(_PolicyEnum):
     """Who must confirm a record before it counts (001 §4(4)3)."""
 
     NONE = "none"
     COUNTY_CIVIL_AFFAIRS = "county_civil_affairs"  # 县级以上民政部门确认无误
 
 
-class ObjectionRaisers(enum.StrEnum):
+class ObjectionRaisers(_PolicyEnum):
     """Who may object to a record in publicity (公示, 接受社会监督: 001 §4(4)3)."""
 
     ANY_ACCOUNT = "any_account"  # anyone logged in to the region
     GROUP_MEMBERS = "group_members"  # the recording group's members and staff, the authority
 
 
-class HubLevel(enum.StrEnum):
+class HubLevel(_PolicyEnum):
     """Levels of hub groups (枢纽型团体), 002 §3(1)1."""
 
     CITY = "city"
@@ -59,7 +75,7 @@ class HubLevel(enum.StrEnum):
     COMMUNITY = "community"
 
 
-class Power(enum.StrEnum):
+class Power(_PolicyEnum):
     """The five powers of the permission-group table (002 annex)."""
 
     MANAGE_OWN_VOLUNTEERS = "manage_own_volunteers"  # 本团体内志愿者管理
@@ -309,6 +325,39 @@ class RegionPolicy(_PolicyPart):
     def as_json(self) -> dict[str, Any]:
         """The storage form (snake_case, plain JSON types)."""
         return self.model_dump(mode="json")
+
+    def as_api_json(self) -> dict[str, Any]:
+        """The policy as the API shows it: camelCase keys, choices by name
+        (``CITY``), dates as ISO text; what the CLI prints and the admin's form
+        starts from, and what all three accept back."""
+        return _api_json(self.model_dump(mode="python", by_alias=True))
+
+
+def _api_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _api_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_api_json(item) for item in value]
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+class _ApiNames(GenerateJsonSchema):
+    """Choices listed by the names the API uses (``CITY``), not the stored values."""
+
+    def enum_schema(self, schema):
+        generated = super().enum_schema(schema)
+        generated["enum"] = [member.name for member in schema["members"]]
+        return generated
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of a whole policy in the API's spelling (camelCase keys,
+    choices by name); the admin's policy editor is generated from it."""
+    return RegionPolicy.model_json_schema(by_alias=True, schema_generator=_ApiNames)
 
 
 class PolicyError(ValueError):
