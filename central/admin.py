@@ -10,13 +10,16 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from central import services
 from central.errors import ServiceError
 from central.models import CentralAuditEntry, Region, RemoteRegion
-from central.policy import PRESETS, PolicyError, validate_policy
+from central.policy import PRESETS
+from central.policy_form import POLICY_FIELDS, POLICY_FIELDSET_DESCRIPTION, PolicyFormMixin
 
 
 class RegionCreateForm(forms.ModelForm):
@@ -63,18 +66,31 @@ class RegionCreateForm(forms.ModelForm):
         return cleaned
 
 
-class RegionPolicyForm(forms.ModelForm):
-    policy = forms.JSONField(widget=forms.Textarea(attrs={"rows": 30, "cols": 100}))
-
+class _RegionPolicyFormBase(PolicyFormMixin, forms.ModelForm):
     class Meta:
         model = Region
-        fields = ["policy"]
+        fields: list[str] = []
 
-    def clean_policy(self):
-        try:
-            return validate_policy(self.cleaned_data["policy"]).as_json()
-        except PolicyError as error:
-            raise forms.ValidationError(str(error)) from None
+
+# The policy editor: one declared field per setting, generated from the policy's
+# JSON Schema (central/policy_form.py), so a new setting appears here by itself.
+RegionPolicyForm = type(
+    "RegionPolicyForm",
+    (_RegionPolicyFormBase,),
+    {**POLICY_FIELDS, "__module__": __name__},
+)
+
+
+class SuspendForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=500,
+        help_text=gettext_lazy(
+            "Shown to everyone who calls the region's hosts while it is suspended, "
+            "and kept in the central audit log."
+        ),
+    )
 
 
 def _form_field(name: str | None, fields) -> str | None:
@@ -96,28 +112,17 @@ class RegionAdmin(admin.ModelAdmin):
         kwargs["form"] = RegionPolicyForm if obj else RegionCreateForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [
-                "code",
-                "name",
-                "level",
-                "slug",
-                "parent",
-                "domains",
-                "preset",
-                "policy_overrides",
-            ]
+            fields = ["code", "name", "level", "slug", "parent", "domains", "preset"]
+            return [(None, {"fields": [*fields, "policy_overrides"]})]
+        region = ["code", "name", "level", "slug", "parent", "schema_name", "status"]
         return [
-            "code",
-            "name",
-            "level",
-            "slug",
-            "parent",
-            "schema_name",
-            "status",
-            "suspended_reason",
-            "policy",
+            (None, {"fields": [*region, "suspended_reason"]}),
+            (
+                gettext_lazy("Policy"),
+                {"fields": list(POLICY_FIELDS), "description": POLICY_FIELDSET_DESCRIPTION},
+            ),
         ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -143,24 +148,35 @@ class RegionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         actor = f"central:{request.user.username}"
         if change:
-            region = services.replace_region_policy(
-                obj.code, form.cleaned_data["policy"], actor=actor
-            )
+            region = services.replace_region_policy(obj.code, form.policy, actor=actor)
         else:
             region = services.provision_region(form.spec(), actor=actor)
         obj.__dict__.update(region.__dict__)
         obj._state.adding = False
 
-    @admin.action(description=gettext_lazy("Suspend selected regions"))
+    @admin.action(description=gettext_lazy("Suspend selected regions…"))
     def suspend(self, request, queryset):
-        for region in queryset:
-            self._run(
-                request,
-                services.suspend_region,
-                region.code,
-                reason=_("suspended in the admin by %(username)s")
-                % {"username": request.user.username},
-            )
+        """First a page that asks why (the reason the region's hosts then answer
+        with); submitted, the same service as the API and the CLI, audited."""
+        form = SuspendForm(request.POST if "confirm_suspend" in request.POST else None)
+        if form.is_valid():
+            for region in queryset:
+                self._run(
+                    request,
+                    services.suspend_region,
+                    region.code,
+                    reason=form.cleaned_data["reason"],
+                )
+            return None  # back to the list, with a message per region
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Suspend regions"),
+            "opts": self.model._meta,
+            "regions": queryset,
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/central/region/suspend_confirmation.html", context)
 
     @admin.action(description=gettext_lazy("Resume selected regions"))
     def resume(self, request, queryset):

@@ -10,6 +10,8 @@ catalog, in the language of the request.
 
 from __future__ import annotations
 
+import re
+
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -106,8 +108,10 @@ def pydantic_message(item: dict) -> str:
     if kind.startswith("date") or kind.startswith("datetime"):
         return _("give a date as YYYY-MM-DD")
     if kind == "enum":
-        # ctx "expected" reads "'city' or 'county'": the values, in any language.
-        return _("one of %(choices)s") % {"choices": ctx.get("expected", "").replace(" or ", ", ")}
+        # ctx "expected" reads "'city' or 'county'": the stored values; name them as
+        # the API shows them (CITY), which is also what may be sent back.
+        names = re.findall(r"'([^']*)'", ctx.get("expected", ""))
+        return _("choose one of %(choices)s") % {"choices": ", ".join(n.upper() for n in names)}
     if kind == "literal_error":
         return _("one of %(choices)s") % {"choices": ctx.get("expected", "").replace(" or ", ", ")}
     if kind == "greater_than":

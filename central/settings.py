@@ -92,6 +92,9 @@ MIDDLEWARE = [
     # errors, the admin) speaks the request's language (README "Languages").
     "django.middleware.locale.LocaleMiddleware",
     "central.middleware.ProbeMiddleware",  # /healthz, /readyz: before anything needs the DB
+    # /static/ on every host (the admin's CSS, GraphiQL's files), with no database
+    # and no region lookup: they are public and the same everywhere.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
     "central.middleware.RegionRoutingMiddleware",
@@ -143,8 +146,17 @@ TIME_ZONE = "Asia/Shanghai"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Static files are served by the platform itself (WhiteNoise), from what
+# `collectstatic` (run by `manage.py up`) gathered into STATIC_ROOT: the admin's,
+# and GraphiQL's (central/static/graphiql, vendored by central/vendor_assets.py).
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(os.environ.get("PLATFORM_STATIC_ROOT", BASE_DIR / "staticfiles"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Gzip and Brotli copies beside each file; names stay unhashed, so a page renders
+    # even where collectstatic has not run (WhiteNoise then caches them briefly).
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_ROOT = Path(os.environ.get("PLATFORM_MEDIA_ROOT", BASE_DIR / ".data" / "media"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -9,6 +9,7 @@ from tenants.groups.views import group_certificate
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),
     path("groups/<str:group_id>/certificate", group_certificate, name="group-certificate"),
+    path("certificates/verify", verify_page, name="certificate-verify-form"),
     re_path(
         r"^certificates/verify/(?P<code>[A-Za-z0-9-]{1,40})$",
         verify_page,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
@@ -246,3 +247,95 @@ def row_key(api_id: str) -> int:
     from schema.identity import decode
 
     return int(decode(api_id)[2])
+
+
+class _FormParser(HTMLParser):
+    """What a browser submits for the forms of a page: each form's successful
+    controls (text, hidden, checked boxes, selected options, textareas)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.forms: list[dict] = []
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            self.forms.append({"id": a.get("id"), "action": a.get("action"), "fields": []})
+        if not self.forms or ("name" not in a and tag != "option"):
+            return
+        fields = self.forms[-1]["fields"]
+        if tag == "input":
+            kind = a.get("type", "text")
+            if kind in {"submit", "button", "image", "file", "reset"}:
+                return
+            if kind in {"checkbox", "radio"} and "checked" not in a:
+                return
+            fields.append((a["name"], a.get("value", "on" if kind == "checkbox" else "")))
+        elif tag == "select":
+            self._select = a["name"]
+            self._options: list[str] = []
+            self._chosen = False
+        elif tag == "option" and self._select is not None:
+            self._options.append(a.get("value", ""))
+            if "selected" in a:
+                self._chosen = True
+                fields.append((self._select, a.get("value", "")))
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            fields.append((a["name"], ""))
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            fields = self.forms[-1]["fields"]
+            name, text = fields[-1]
+            fields[-1] = (name, text + data)
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            if self._select is not None and not self._chosen and self._options:
+                self.forms[-1]["fields"].append((self._select, self._options[0]))
+            self._select = None
+        elif tag == "textarea":
+            if self._textarea is not None:  # a browser drops the first newline
+                fields = self.forms[-1]["fields"]
+                name, text = fields[-1]
+                fields[-1] = (name, text.removeprefix("\n"))
+            self._textarea = None
+
+
+def html_forms(html: str) -> list[dict]:
+    """The forms of a page: ``{"id", "action", "fields": [(name, value), …]}``."""
+    parser = _FormParser()
+    parser.feed(html)
+    return parser.forms
+
+
+def admin_browser(
+    base_url: str, host: str = "localhost", headers: dict[str, str] | None = None
+) -> httpx.Client:
+    """A client logged in to the Django admin over HTTP as a browser would be: a
+    new superuser with a confirmed TOTP device, through the real login form."""
+    import uuid
+
+    from django.contrib.auth import get_user_model
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    password = "correct horse battery staple"
+    user = get_user_model().objects.create_superuser(f"adm-{uuid.uuid4().hex[:8]}", "", password)
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    http = httpx.Client(base_url=base_url, timeout=60, headers={"Host": host, **(headers or {})})
+    page = http.get("/admin/login/")
+    (form,) = [f for f in html_forms(page.text) if "username" in dict(f["fields"])]
+    fields = dict(form["fields"])
+    otp = f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}"
+    answer = http.post(
+        "/admin/login/?next=/admin/",
+        data={**fields, "username": user.username, "password": password, "otp_token": otp},
+        headers={"Referer": f"http://{host}/admin/login/"},
+    )
+    assert answer.status_code == 302, answer.text[:2000]
+    http.admin_user = user
+    return http

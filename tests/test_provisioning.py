@@ -14,7 +14,7 @@ from django.test import Client
 from central import services
 from central.errors import Conflict, InvalidInput, NotFound
 from central.models import CentralAuditEntry, Domain, Region
-from tests.support import city_name, schema_exists, tables_in, unique_city_code
+from tests.support import city_name, html_forms, schema_exists, tables_in, unique_city_code
 
 PROVISION = """
 mutation($input: ProvisionRegionInput!) {
@@ -410,10 +410,12 @@ def test_django_admin_provisions_through_the_service(seed_regions, central_admin
     assert snapshot() == before
     # Editing the policy validates it.
     url = f"/admin/central/region/{region.pk}/change/"
-    response = client.post(url, {"policy": '{"publicityWorkingDays": -1}'})
+    (form,) = [f for f in html_forms(client.get(url).content.decode()) if f["id"] == "region_form"]
+    fields = dict(form["fields"])
+    response = client.post(url, {**fields, "publicityWorkingDays": "-1"})
     assert response.status_code == 200
-    assert "publicityWorkingDays" in str(response.context["adminform"].form.errors)
-    response = client.post(url, {"policy": '{"publicityWorkingDays": 1}'})
+    assert "publicityWorkingDays" in response.context["adminform"].form.errors
+    response = client.post(url, {**fields, "publicityWorkingDays": "1"})
     assert response.status_code == 302
     region.refresh_from_db()
     assert region.get_policy().publicity_working_days == 1

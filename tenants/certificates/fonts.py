@@ -1,39 +1,31 @@
 """The CJK font certificates are set in, embedded in every PDF.
 
-文泉驿微米黑 (WenQuanYi Micro Hei, Regular, version 0.2.0-beta) as shipped in the
-``paperang-p2-fonts-cjk`` wheel (a pip dependency of this project, no system
-fonts, nothing fetched at run time). The font's own name table licenses it under
-the Apache License 2.0 (upstream also offers GPLv3 with the font exception), and
-its OS/2 ``fsType`` allows embedding. It is a TrueType collection with ``glyf``
-outlines, which reportlab can subset and embed as ``FontFile2``; the CFF-based
-Noto/Source Han OTFs on PyPI cannot be embedded by reportlab, and the Noto Sans SC
-variable TTF defaults to its Thin master.
+Noto Sans SC Regular (思源黑体's Google Fonts build; © Adobe, SIL Open Font
+License 1.1, which allows embedding it in documents) in ``font_files/``, vendored
+from the npm package ``@expo-google-fonts/noto-sans-sc`` (Expo's packaging of
+Google Fonts) by ``python -m central.vendor_assets``, which pins its SHA-384 and
+copies the licence beside it. It is part of this repository: nothing is fetched
+when the platform installs or runs, and no system font is used. Google Fonts'
+build has TrueType (``glyf``) outlines, which reportlab can subset and embed as
+``FontFile2``; the CFF-based Noto/Source Han OTFs it cannot embed.
 """
 
 from __future__ import annotations
 
 import functools
-from importlib import resources
 from pathlib import Path
 
-FONT_NAME = "WenQuanYiMicroHei"
-_PACKAGE = "paperang_p2_fonts_cjk"
-_FILE = ("fonts", "wqy-microhei.ttc")
-SUBFONT_INDEX = 0  # 0 = WenQuanYi Micro Hei, 1 = its monospaced face
+FONT_NAME = "NotoSansSC"
+FONT_FILE = Path(__file__).resolve().parent / "font_files" / "NotoSansSC-Regular.ttf"
 
 
 def font_path() -> Path:
-    """The installed font file; a clear error if the package is missing."""
-    try:
-        root = resources.files(_PACKAGE)
-    except ModuleNotFoundError as error:
+    """The font file; a clear error if it is missing from the checkout."""
+    if not FONT_FILE.is_file():
         raise RuntimeError(
-            f"the CJK font package {_PACKAGE!r} is not installed; run `pip install -e .`"
-        ) from error
-    path = Path(str(root.joinpath(*_FILE)))
-    if not path.is_file():
-        raise RuntimeError(f"the CJK font file is missing from {_PACKAGE}: {path}")
-    return path
+            f"the CJK font is missing: {FONT_FILE}; run `python -m central.vendor_assets`"
+        )
+    return FONT_FILE
 
 
 @functools.cache
@@ -42,7 +34,7 @@ def register_font() -> str:
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
-    pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path()), subfontIndex=SUBFONT_INDEX))
+    pdfmetrics.registerFont(TTFont(FONT_NAME, str(font_path())))
     return FONT_NAME
 
 
@@ -50,4 +42,4 @@ def pil_font(size: int):
     """The same face for Pillow (used to draw the placeholder seal)."""
     from PIL import ImageFont
 
-    return ImageFont.truetype(str(font_path()), size=size, index=SUBFONT_INDEX)
+    return ImageFont.truetype(str(font_path()), size=size)

@@ -516,7 +516,9 @@ def verify(code) -> dict | None:
     no certificate of this region has that code. Public: shows nothing the
     certificate does not show."""
     normalized = normalize_code(code)
-    if len(normalized) != CODE_LENGTH:
+    # Whatever was typed into the page's form reaches here: only a code's own
+    # characters go to the database (a NUL would make it fail).
+    if len(normalized) != CODE_LENGTH or not (normalized.isascii() and normalized.isalnum()):
         return None
     certificate = Certificate.objects.filter(verification_code=normalized).first()
     if certificate is None:

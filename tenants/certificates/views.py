@@ -12,6 +12,8 @@ another region's host is simply unknown there (404).
   says whether the certificate is genuine (现行有效) or revoked (已撤销) and
   shows exactly what the certificate states (000 Art.17, 民发〔2015〕149号),
   never more: the ID number stays masked and no phone of the volunteer is held.
+- ``GET /certificates/verify`` (``?code=``): the same page for a code typed
+  into its form, for whoever holds a paper certificate and no QR scanner.
 """
 
 from __future__ import annotations
@@ -82,9 +84,18 @@ def certificate_pdf(request, code: str):
 
 
 @require_safe
-def verify_page(request, code: str):
-    found = certificates.verify(code)
-    context = {"found": found, "title": _("Verification of a certificate of volunteer service")}
+def verify_page(request, code: str | None = None):
+    """The verification page: of ``code`` from the QR code's path, of ``?code=``
+    typed into the page's form, or the form alone."""
+    if code is None:
+        code = request.GET.get("code", "").strip()[:100]
+    found = certificates.verify(code) if code else None
+    context = {
+        "found": found,
+        "title": _("Verification of a certificate of volunteer service"),
+        "asked": bool(code),
+        "typed": code,
+    }
     if found is not None:
         context["verdict_class"] = "genuine" if found["genuine"] else "revoked"
         context["verdict"] = (
@@ -112,8 +123,9 @@ def verify_page(request, code: str):
             }
             for row in found["rows"]
         ]
+    status = 200 if found or not code else 404
     response = HttpResponse(
-        render_to_string("certificates/verify.html", context, request), status=200 if found else 404
+        render_to_string("certificates/verify.html", context, request), status=status
     )
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"

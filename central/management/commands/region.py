@@ -102,7 +102,7 @@ class Command(BaseCommand):
             "suspendedReason": region.suspended_reason or None,
             "schema": region.schema_name,
             "domains": [d.domain for d in region.domains.all()],
-            "policy": region.get_policy().model_dump(mode="json", by_alias=True),
+            "policy": region.get_policy().as_api_json(),
         }
         self.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
 

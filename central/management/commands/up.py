@@ -2,9 +2,10 @@
 
 Starts (or reuses) the database, migrates the public schema and every region
 that is behind the migrations on disk (one query finds them), provisions the
-seed regions that are missing, creates the first central admin (printing its
-password and its TOTP device's otpauth:// URI once), then serves the app until
-Ctrl-C. Safe to run again: every step skips what is already done.
+seed regions that are missing, collects the static files the app serves itself
+(the admin's CSS, GraphiQL's scripts), creates the first central admin (printing
+its password and its TOTP device's otpauth:// URI once), then serves the app
+until Ctrl-C. Safe to run again: every step skips what is already done.
 
 With the embedded PostgreSQL (no ``DATABASE_URL``), a supervisor thread restarts
 it when it stops and makes sure it is stopped when ``up`` exits, unless another
@@ -18,6 +19,7 @@ server on Ctrl-C or SIGTERM (issue 11 finding 6); ``--no-deliver`` leaves it out
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import subprocess
@@ -84,6 +86,7 @@ class Command(BaseCommand):
             self.stdout.write(f"  [{index}/{total}] {spec.code} {spec.name} … {state}")
 
         results = [] if no_seed else services.ensure_seed_regions(on_progress=progress)
+        self._collect_static()
         admin, password = services.ensure_central_admin()
         device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
         created = sum(1 for _region, was_created in results if was_created)
@@ -147,6 +150,15 @@ class Command(BaseCommand):
                     child.stop()
                 if supervisor is not None:
                     supervisor.stop()
+
+    def _collect_static(self) -> None:
+        """The admin's and GraphiQL's files into STATIC_ROOT, where WhiteNoise serves
+        them from (every host, no CDN); unchanged files are skipped."""
+        self.stdout.write("static files …")
+        summary = call_command(
+            "collectstatic", interactive=False, verbosity=1, stdout=io.StringIO()
+        ).strip()
+        self.stdout.write(f"  {summary}")
 
     def _say(self, line: str) -> None:
         self.stdout.write(line)
