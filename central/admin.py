@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from central import services
+from central.admin_accounts import reset_authority_password
 from central.errors import ServiceError
 from central.models import CentralAuditEntry, Region, RemoteRegion
 from central.policy import PRESETS, PolicyError, validate_policy
@@ -85,7 +86,7 @@ class RegionAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "level", "parent", "status", "schema_name", "created_at"]
     list_filter = ["status", "level"]
     search_fields = ["code", "name", "slug"]
-    actions = ["suspend", "resume"]
+    actions = ["suspend", "resume", reset_authority_password]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = RegionPolicyForm if obj else RegionCreateForm
