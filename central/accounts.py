@@ -102,7 +102,7 @@ def change_admin_password(
     with login_attempt(user.username, address, "central.password_change_failed") as attempt:
         if not user.check_password(current_password or ""):
             attempt.reason = "wrong_password"
-            raise InvalidInput("wrong password", field="currentPassword")
+            raise InvalidInput(_("wrong password"), field="currentPassword")
     if new_password == current_password:
         problems.add("newPassword", _("choose a password different from the current one"))
     problems.raise_if_any()

@@ -373,6 +373,7 @@ def reset_authority_password(code: str, username: str, *, actor: str) -> tuple[s
     account's tokens are revoked. Audited in the region's log and the central one
     (actor and target, never the password). Refused for a suspended region (nothing
     is written to it) and for any account that is not an authority's."""
+    from django.utils.translation import gettext as _
     from django_tenants.utils import tenant_context
 
     from central.errors import require_active
@@ -380,7 +381,7 @@ def reset_authority_password(code: str, username: str, *, actor: str) -> tuple[s
 
     region = Region.objects.filter(code=(code or "").strip()).first()
     if region is None:
-        raise NotFound(f"no region with code {code}", field="regionCode")
+        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="regionCode")
     require_active(region)
     with tenant_context(region):
         account, temporary, until = accounts.reset_authority_password(username, actor=actor)
