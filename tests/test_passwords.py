@@ -329,3 +329,106 @@ def test_central_admins_reset_authority_accounts_only(gql, central_user):
     assert gql.central(CENTRAL_RESET, {"r": "500000", "u": username}, token=region_token)["errors"][
         0
     ]["extensions"]["code"] in ("PERMISSION_DENIED", "UNAUTHENTICATED")
+
+
+def test_central_admins_reset_an_authority_password_in_the_django_admin(password_server):
+    """The central admin's action on a region: over HTTP, after the admin's own login
+    (password and TOTP), the username asked, the temporary password shown once."""
+    import re
+
+    import httpx
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from central.models import Region
+
+    user = get_user_model().objects.create_user(
+        unique("central"), password=PASSWORD, is_staff=True, is_superuser=True
+    )
+    device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
+    http = httpx.Client(
+        base_url=password_server.base_url,
+        headers={"Host": "localhost", "X-Test-Client": f"10.13.6.{next(_clients)}"},
+        timeout=30,
+    )
+
+    def csrf(path: str) -> str:
+        page = http.get(path)
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+
+    code = f"{totp(device.bin_key, device.step, device.t0, device.digits, 0):06d}"
+    entered = http.post(
+        "/admin/login/?next=/admin/",
+        data={
+            "username": user.username,
+            "password": PASSWORD,
+            "otp_token": code,
+            "csrfmiddlewaretoken": csrf("/admin/login/"),
+        },
+    )
+    assert entered.status_code == 302, entered.text[:500]
+    username = authority_account()
+    before = login(GraphQLClient(password_server.base_url), SLUG, username)
+    changelist = "/admin/central/region/"
+    selected = {
+        "action": "reset_authority_password",
+        "_selected_action": [str(Region.objects.get(code="500000").pk)],
+    }
+    asked = http.post(
+        changelist, data={**selected, "index": "0", "csrfmiddlewaretoken": csrf(changelist)}
+    )
+    assert asked.status_code == 200 and 'name="username"' in asked.text
+    done = http.post(
+        changelist,
+        data={
+            **selected,
+            "apply": "1",
+            "username": username,
+            "csrfmiddlewaretoken": csrf(changelist),
+        },
+    )
+    assert done.status_code == 200 and "no-store" in done.headers["cache-control"]
+    temporary = re.search(r'<code id="temporary-password">([^<]+)</code>', done.text).group(1)
+    gql = GraphQLClient(password_server.base_url)
+    assert gql.region(SLUG, ME, token=before)["errors"][0]["extensions"]["code"] == (
+        "UNAUTHENTICATED"
+    )
+    first = payload(gql.region(SLUG, LOGIN, {"u": username, "p": temporary}), "login")
+    assert first["mustChangePassword"] is True
+    assert CentralAuditEntry.objects.filter(
+        action="account.password_reset", actor=f"central:{user.username}"
+    ).exists()
+    # Not an authority account: refused on the form, nothing reset.
+    volunteer = register_volunteer(SLUG)[1]
+    refused = http.post(
+        changelist,
+        data={
+            **selected,
+            "apply": "1",
+            "username": volunteer,
+            "csrfmiddlewaretoken": csrf(changelist),
+        },
+    )
+    assert refused.status_code == 200 and 'id="temporary-password"' not in refused.text
+    assert login(gql, SLUG, volunteer)
+    # The admin's own password, from the admin's top bar: the same service (audited,
+    # API tokens revoked), this session kept.
+    api = CentralApiToken.issue(user, datetime.timedelta(hours=1))[1]
+    changed = http.post(
+        "/admin/password_change/",
+        data={
+            "old_password": PASSWORD,
+            "new_password1": NEW,
+            "new_password2": NEW,
+            "csrfmiddlewaretoken": csrf("/admin/password_change/"),
+        },
+    )
+    assert changed.status_code == 302, changed.text[:500]
+    assert http.get("/admin/").status_code == 200
+    user.refresh_from_db()
+    assert user.check_password(NEW)
+    regions = gql.central("{ regions { code } }", token=api)
+    assert regions["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert CentralAuditEntry.objects.filter(
+        actor=f"central:{user.username}", action="central.password_changed"
+    ).exists()

@@ -27,7 +27,6 @@ from tenants.records import services as records
 from tenants.records.models import Objection, RecordState, ServiceRecord
 from tenants.records.selectors import records_in_area
 from tenants.region_admin.site import region_admin_site
-from tenants.volunteers import pii
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.selectors import visible_volunteers
 
@@ -181,6 +180,8 @@ class VolunteerAdmin(RegionModelAdmin):
         "registered_at",
     ]
     list_filter = ["status", "verification"]
+    # Not by ID number or phone: a search is a GET, and those never go into a URL
+    # (they would sit in access logs and browser histories).
     search_fields = ["number", "name"]
     # Masked values only: the encrypted values and their keyed hashes never appear.
     fields = [
@@ -204,18 +205,6 @@ class VolunteerAdmin(RegionModelAdmin):
 
     def get_queryset(self, request):
         return visible_volunteers(self.principal(request), self.policy(request))
-
-    def get_search_results(self, request, queryset, search_term):
-        """By number and name; a whole ID number or phone finds its volunteer by the
-        keyed hash (the value itself is never stored in clear)."""
-        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
-        term = (search_term or "").strip()
-        if len(term) >= 11:
-            by_hash = queryset.filter(id_number_hash=pii.keyed_hash("id", term)) | queryset.filter(
-                phone_hash=pii.keyed_hash("phone", term)
-            )
-            found = found | by_hash
-        return found, may_have_duplicates
 
 
 @admin.register(ServiceRecord, site=region_admin_site)
