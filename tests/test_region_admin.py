@@ -338,6 +338,12 @@ def test_passwords_are_reset_in_the_admin_and_shown_once(server, city, groups):
     assert temporary not in str(entry.detail)
     # Shown once: the list page does not carry it.
     assert temporary not in city.get(ACCOUNTS).text
+    # Another county's authority lists neither account: none of their places is its own.
+    other = AdminSession(server)
+    assert other.login(authority_account(level="county", division="500106")).status_code == 302
+    listed = other.get(ACCOUNTS).text
+    assert volunteer not in listed and colleague not in listed
+    assert volunteer in city.get(ACCOUNTS, q=volunteer).text
     from tests.support import GraphQLClient
 
     gql = GraphQLClient(server.base_url)

@@ -499,7 +499,7 @@ _TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 def _set_temporary_password(account: Account, actor: str) -> tuple[str, datetime.datetime]:
     """Give the account a one-time temporary password; revoke its tokens, lift its
     login lock and audit the reset (actor and target, never the password)."""
-    temporary = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _ in range(14))
+    temporary = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _position in range(14))
     until = timezone.now() + datetime.timedelta(hours=settings.TEMPORARY_PASSWORD_HOURS)
     with transaction.atomic():
         locked = Account.objects.select_for_update().get(id=account.id)
