@@ -432,3 +432,30 @@ def test_central_admins_reset_an_authority_password_in_the_django_admin(password
     assert CentralAuditEntry.objects.filter(
         actor=f"central:{user.username}", action="central.password_changed"
     ).exists()
+
+
+def test_an_operator_resets_from_the_shell(gql, capsys):
+    import json
+
+    from django.core.management import call_command
+
+    username = authority_account()
+    volunteer = register_volunteer(SLUG)[1]
+    for name in (username, volunteer):
+        call_command(
+            "registry",
+            "--region",
+            "500000",
+            "--operator",
+            "ops",
+            "reset-password",
+            "--username",
+            name,
+        )
+        printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert printed["username"] == name
+        first = payload(
+            gql.region(SLUG, LOGIN, {"u": name, "p": printed["temporaryPassword"]}), "login"
+        )
+        assert first["mustChangePassword"] is True
+        assert [e.actor for e in audit("account.password_reset", name)] == ["cli:ops"]
