@@ -16,24 +16,29 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from central.errors import InvalidInput, NotFound
+from central.errors import InvalidInput, NotFound, ProblemCollector
 from central.models import CentralApiToken, CentralAuditEntry, LoginThrottle
 from central.throttle import LoginAttempt, unlock
 
 ENROL_HINT = "enrol a TOTP device first: manage.py totp enrol <username>"
 
 
-def login_attempt(username: str, address: str) -> LoginAttempt:
+def login_attempt(
+    username: str, address: str, action: str = "central.login_failed"
+) -> LoginAttempt:
     """A throttled central login attempt; a failure is written to the central audit."""
 
     def audit(reason: str) -> None:
         CentralAuditEntry.objects.create(
             actor="anonymous",
-            action="central.login_failed",
+            action=action,
             region_code="",
             detail={"username": (username or "")[:150], "address": address, "reason": reason},
         )
@@ -80,6 +85,44 @@ def api_login(
         check_otp(user, otp, attempt)
     ttl = datetime.timedelta(hours=settings.CENTRAL_TOKEN_TTL_HOURS)
     return CentralApiToken.issue(user, ttl)
+
+
+def change_admin_password(
+    user, current_password: str, new_password: str, *, address: str, keep_token=None
+) -> int:
+    """A central admin changes their own password. The current one is checked like a
+    login (throttled; a wrong one is INVALID on ``currentPassword``, audited
+    ``central.password_change_failed``); the new one meets the same rules as every
+    password (``AUTH_PASSWORD_VALIDATORS``) and differs. Every API token of the
+    admin but ``keep_token`` is revoked; their Django admin sessions end by
+    themselves (Django checks each session against the password hash). Audited
+    ``central.password_changed``. Returns how many tokens were revoked."""
+    problems = ProblemCollector()
+    try:
+        validate_password(new_password or "", user)
+    except ValidationError as error:
+        problems.add("newPassword", " ".join(error.messages))
+    with login_attempt(user.username, address, "central.password_change_failed") as attempt:
+        if not user.check_password(current_password or ""):
+            attempt.reason = "wrong_password"
+            raise InvalidInput(_("wrong password"), field="currentPassword")
+    if new_password == current_password:
+        problems.add("newPassword", _("choose a password different from the current one"))
+    problems.raise_if_any()
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        tokens = CentralApiToken.objects.live().filter(user=user)
+        if keep_token is not None:
+            tokens = tokens.exclude(id=keep_token.id)
+        revoked = tokens.update(revoked_at=timezone.now())
+        CentralAuditEntry.objects.create(
+            actor=f"central:{user.username}",
+            action="central.password_changed",
+            region_code="",
+            detail={"revoked": revoked},
+        )
+    return revoked
 
 
 def enrol_totp(username: str, *, confirmed: bool = False) -> TOTPDevice:

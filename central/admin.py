@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from central import services
+from central.admin_accounts import reset_authority_password
 from central.errors import ServiceError
 from central.models import CentralAuditEntry, Region, RemoteRegion
 from central.policy import PRESETS
@@ -106,7 +107,7 @@ class RegionAdmin(admin.ModelAdmin):
     list_display = ["code", "name", "level", "parent", "status", "schema_name", "created_at"]
     list_filter = ["status", "level"]
     search_fields = ["code", "name", "slug"]
-    actions = ["suspend", "resume"]
+    actions = ["suspend", "resume", reset_authority_password]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = RegionPolicyForm if obj else RegionCreateForm

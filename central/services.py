@@ -379,3 +379,25 @@ def ensure_central_admin(username: str = "admin") -> tuple[Any, str | None]:
 def regions(status: str | None = None) -> Iterable[Region]:
     queryset = Region.objects.select_related("parent").prefetch_related("domains")
     return queryset.filter(status=status) if status else queryset
+
+
+def reset_authority_password(code: str, username: str, *, actor: str) -> tuple[str, str, Any]:
+    """A central admin resets a region's authority account's password (issue 13): a
+    one-time temporary password, returned once, changed at the next login; the
+    account's tokens are revoked. Audited in the region's log and the central one
+    (actor and target, never the password). Refused for a suspended region (nothing
+    is written to it) and for any account that is not an authority's."""
+    from django.utils.translation import gettext as _
+    from django_tenants.utils import tenant_context
+
+    from central.errors import require_active
+    from tenants.accounts import services as accounts
+
+    region = Region.objects.filter(code=(code or "").strip()).first()
+    if region is None:
+        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="regionCode")
+    require_active(region)
+    with tenant_context(region):
+        account, temporary, until = accounts.reset_authority_password(username, actor=actor)
+    _log(actor, "account.password_reset", region.code, username=account.username)
+    return account.username, temporary, until

@@ -76,6 +76,8 @@ TENANT_APPS = [
     "tenants.certificates",
     "tenants.recognition",
     "interop",
+    # The region's own Django admin for its authority staff (no models).
+    "tenants.region_admin",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -200,6 +202,8 @@ PII_HASH_KEY = os.environ.get(
 
 # Region account tokens (tenants.accounts) live this long.
 REGION_TOKEN_TTL_HOURS = int(os.environ.get("PLATFORM_REGION_TOKEN_TTL_HOURS", "12"))
+# A temporary password given by a reset works this long, and only to choose a new one.
+TEMPORARY_PASSWORD_HOURS = int(os.environ.get("PLATFORM_TEMPORARY_PASSWORD_HOURS", "72"))
 # Uploaded images (group certificates, seals): the largest file and the most pixels
 # (width x height) accepted; each is decoded in full before anything is written.
 UPLOAD_MAX_BYTES = int(os.environ.get("PLATFORM_UPLOAD_MAX_BYTES", str(5 * 1024 * 1024)))

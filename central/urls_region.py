@@ -5,9 +5,12 @@ from django.urls import path, re_path
 from schema.views import region_view
 from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
+from tenants.region_admin.admin import region_admin_site
 
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),
+    # The region's own admin, for its authority staff (tenants/region_admin).
+    path("admin/", region_admin_site.urls),
     path("groups/<str:group_id>/certificate", group_certificate, name="group-certificate"),
     path("certificates/verify", verify_page, name="certificate-verify-form"),
     re_path(

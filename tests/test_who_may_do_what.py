@@ -938,6 +938,20 @@ MUTATIONS = [
         who("city"),  # a 渝中 team's admin: not 沙坪坝's to unlock
     ),
     Row(
+        "changePassword",
+        m("changePassword", "$c: String!, $n: String!", "currentPassword: $c, newPassword: $n"),
+        fixed(lambda w: {"c": PASSWORD, "n": "Quite-another-2027"}),
+        who(*PERSONAS[:7]),
+        twin=frozenset(PERSONAS[:7]),  # each changes its own: a look-alike does
+    ),
+    Row(
+        "resetPassword",
+        m("resetPassword", "$u: String!", "username: $u"),
+        # A fresh volunteer of 渝中 each time: the city's, not 沙坪坝's, to reset.
+        lambda w, a, fresh: {"u": register_volunteer(SLUG, divisionCode=YUZHONG)[1]},
+        who("city"),
+    ),
+    Row(
         "registerVolunteer",
         m("registerVolunteer", "$input: RegisterVolunteerInput!", "input: $input"),
         lambda w, a, fresh: {"input": _volunteer_input(w, own_account=True)},

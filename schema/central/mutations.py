@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from central import accounts, services
 from central.errors import InvalidInput, ServiceError
+from central.models import _hash_token
 from central.throttle import client_address, one_login_per_request
 from schema.central.queries import _admin
 from schema.central.types import Region, RegionLevel, region_type
@@ -25,6 +26,25 @@ class CentralLoginPayload(Payload):
 @strawberry.type
 class RegionPayload(Payload):
     region: Region | None = None
+
+
+@strawberry.type
+class CentralOkPayload(Payload):
+    ok: bool = False
+    revoked_tokens: int | None = strawberry.field(
+        default=None, description="How many of your other API tokens were revoked."
+    )
+
+
+@strawberry.type
+class AuthorityPasswordResetPayload(Payload):
+    username: str | None = None
+    temporary_password: str | None = strawberry.field(
+        default=None,
+        description="Shown this once and never stored in clear; the account must replace "
+        "it at its next login (the region's changePassword).",
+    )
+    temporary_until: datetime.datetime | None = None
 
 
 @strawberry.input(description="A new region. Its policy starts from a preset, then overrides.")
@@ -67,6 +87,48 @@ class CentralMutation:
         one_login_per_request(request)
         token, raw = accounts.api_login(username, password, otp, client_address(request))
         return CentralLoginPayload(token=raw, expires_at=token.expires_at)
+
+    @strawberry.mutation(
+        description="Change your own password (central admin): the current one is checked "
+        "like a login (throttled; wrong: INVALID on currentPassword), the new one by the "
+        "password rules. Your other API tokens are revoked and your admin sessions end."
+    )
+    @mutation_payload(CentralOkPayload)
+    def change_password(
+        self, info: Info, current_password: str, new_password: str
+    ) -> CentralOkPayload:
+        from central.models import CentralApiToken
+        from schema.context import bearer_token
+
+        admin = _admin(info)
+        request = info.context.request
+        one_login_per_request(request)
+        raw = bearer_token(request)
+        revoked = accounts.change_admin_password(
+            admin,
+            current_password,
+            new_password,
+            address=client_address(request),
+            keep_token=CentralApiToken.objects.live().filter(key_hash=_hash_token(raw)).first(),
+        )
+        return CentralOkPayload(ok=True, revoked_tokens=revoked)
+
+    @strawberry.mutation(
+        description="Reset the password of a region's authority account (民政部门/文明办 "
+        "staff): answers a one-time temporary password, replaced at the account's next "
+        "login; its tokens are revoked. Audited in both logs, never the password."
+    )
+    @mutation_payload(AuthorityPasswordResetPayload)
+    def reset_authority_password(
+        self, info: Info, region_code: str, username: str
+    ) -> AuthorityPasswordResetPayload:
+        _admin(info)
+        name, temporary, until = services.reset_authority_password(
+            region_code, username, actor=info.context.actor
+        )
+        return AuthorityPasswordResetPayload(
+            username=name, temporary_password=temporary, temporary_until=until
+        )
 
     @strawberry.mutation(description="Create a region with its schema, domains and policy.")
     @mutation_payload(RegionPayload)

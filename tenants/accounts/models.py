@@ -24,6 +24,9 @@ class Account(models.Model):
         Volunteer, null=True, blank=True, on_delete=models.PROTECT, related_name="account"
     )
     is_active = models.BooleanField(default=True)
+    # Set by a reset: the password is a one-time temporary one, good until then for
+    # nothing but choosing a new password (``services.change_password``).
+    password_temporary_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

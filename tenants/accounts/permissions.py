@@ -27,3 +27,14 @@ def require_account_keeper(account, principal) -> None:
             _("only the authority of %(username)s's area acts on this account")
             % {"username": account.username}
         )
+
+
+def require_password_resetter(account, principal) -> None:
+    """The authority of every place the account belongs to (``require_account_keeper``)
+    resets a volunteer's or group staff's password; an authority account's is reset
+    by central admins only, so no office takes over a colleague's or a superior's."""
+    from django.utils.translation import gettext as _
+
+    if account.roles.filter(kind="authority").exists():
+        raise PermissionDenied(_("an authority account's password is reset by central admins"))
+    require_account_keeper(account, principal)

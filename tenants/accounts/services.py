@@ -34,6 +34,7 @@ from central.divisions import (
 from central.errors import (
     Conflict,
     InvalidInput,
+    NotFound,
     PermissionDenied,
     ProblemCollector,
     Unauthenticated,
@@ -171,6 +172,16 @@ def _hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+def check_password_rules(problems: ProblemCollector, field_name: str, password: str) -> None:
+    """The rules every new password meets (``AUTH_PASSWORD_VALIDATORS``): at
+    registration, on a change and nowhere else differently."""
+    try:
+        validate_password(password or "")
+    except ValidationError as error:
+        for message in password_messages(error):
+            problems.add(field_name, message)
+
+
 def check_new_credentials(problems: ProblemCollector, username: str, password: str, prefix=""):
     """Validate a username and password for a new account, adding problems."""
     if not USERNAME.match(username or ""):
@@ -181,11 +192,7 @@ def check_new_credentials(problems: ProblemCollector, username: str, password: s
             _("username %(username)r is taken") % {"username": username},
             "CONFLICT",
         )
-    try:
-        validate_password(password or "")
-    except ValidationError as error:
-        for message in password_messages(error):
-            problems.add(f"{prefix}password", message)
+    check_password_rules(problems, f"{prefix}password", password)
 
 
 def create_account(
@@ -321,21 +328,41 @@ def set_authority_division(username: str, division_code: str, *, region_code: st
     return role
 
 
-def login(
-    username: str, password: str, region_code: str, address: str = "unknown"
-) -> tuple[str, AccessToken]:
-    """Check a password and issue a token bound to this region.
+class PasswordChangeRequired(InvalidInput):
+    """The password was right but is a temporary one (a reset): nothing is issued
+    until the account chooses its own (``change_password``)."""
+
+    def __init__(self):
+        super().__init__(
+            _(
+                "this is a temporary password: choose your own with changePassword"
+                "(username, currentPassword, newPassword) before logging in"
+            ),
+            field="password",
+        )
+
+
+def check_login(
+    username: str,
+    password: str,
+    address: str = "unknown",
+    *,
+    field_name: str = "password",
+    failure_action: str = "account.login_failed",
+) -> Account:
+    """The account whose username and password these are: the one password check of
+    every door (the API's ``login`` and ``changePassword``, the region's admin).
 
     Throttled per username and per client address (``central.throttle``, issue 10
     finding 8): a locked key is refused with THROTTLED before any hash is
     computed. Every failed or refused attempt is audited (username, address,
-    reason; never the password).
+    reason; never the password). An expired temporary password is a failure.
     """
 
     def audit(reason: str) -> None:
         record(
             "anonymous",
-            "account.login_failed",
+            failure_action,
             (username or "")[:120],
             address=address,
             reason=reason,
@@ -346,18 +373,205 @@ def login(
         if account is None or not account.is_active:
             check_password(password or "", _DUMMY_HASH)
             attempt.reason = "unknown_account" if account is None else "account_disabled"
-            raise InvalidInput(_("wrong username or password"), field="password")
+            raise InvalidInput(_("wrong username or password"), field=field_name)
         if not check_password(password or "", account.password):
             attempt.reason = "wrong_password"
-            raise InvalidInput(_("wrong username or password"), field="password")
+            raise InvalidInput(_("wrong username or password"), field=field_name)
+        until = account.password_temporary_until
+        if until is not None and until <= timezone.now():
+            attempt.reason = "temporary_password_expired"
+            raise InvalidInput(
+                _("the temporary password has expired; ask for the password to be reset again"),
+                field=field_name,
+            )
+    return account
+
+
+def issue_token(
+    account: Account, region_code: str, address: str = "unknown", *, via: str = "api"
+) -> tuple[str, AccessToken]:
+    """A new bearer token bound to this region (the admin's sessions hold one too)."""
     raw = f"rt_{region_code}_{secrets.token_urlsafe(32)}"
     token = AccessToken.objects.create(
         account=account,
         key_hash=_hash(raw),
         expires_at=timezone.now() + datetime.timedelta(hours=settings.REGION_TOKEN_TTL_HOURS),
     )
-    record(account.actor, "account.login", account.username, address=address)
+    detail = {"address": address} | ({"via": via} if via != "api" else {})
+    record(account.actor, "account.login", account.username, **detail)
     return raw, token
+
+
+def login(
+    username: str, password: str, region_code: str, address: str = "unknown"
+) -> tuple[str, AccessToken]:
+    """Check a password (:func:`check_login`) and issue a token bound to this region.
+    A temporary password gives no token: :class:`PasswordChangeRequired`."""
+    account = check_login(username, password, address)
+    if account.password_temporary_until is not None:
+        raise PasswordChangeRequired()
+    return issue_token(account, region_code, address)
+
+
+def principal_for(account: Account) -> Principal:
+    return Principal(account=account, roles=list(account.roles.select_related("group")))
+
+
+def admin_login(username: str, password: str, region_code: str, address: str) -> AccessToken:
+    """The region admin's login form: the same check as the API's ``login``, then
+    authority staff only; the session keeps the token it issues (so a password
+    change, a reset or the token's expiry ends the session too)."""
+    account = check_login(username, password, address)
+    if not principal_for(account).is_authority:
+        record(account.actor, "account.admin_refused", account.username, address=address)
+        raise PermissionDenied(_("only the region's authority staff may use this admin"))
+    if account.password_temporary_until is not None:
+        raise PasswordChangeRequired()
+    return issue_token(account, region_code, address, via="admin")[1]
+
+
+def session_principal(token_id) -> Principal | None:
+    """The principal of a live token kept by an admin session; None once it is
+    revoked, expired or its account disabled."""
+    token = (
+        AccessToken.objects.select_related("account__volunteer")
+        .filter(id=token_id, revoked_at__isnull=True, expires_at__gt=timezone.now())
+        .first()
+    )
+    if token is None or not token.account.is_active:
+        return None
+    return principal_for(token.account)
+
+
+def end_session(token_id) -> None:
+    AccessToken.objects.filter(id=token_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def _revoke_tokens(account: Account, *, keep_id=None) -> int:
+    """Revoke every live token of the account but ``keep_id``; how many."""
+    tokens = AccessToken.objects.filter(
+        account=account, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+    if keep_id is not None:
+        tokens = tokens.exclude(id=keep_id)
+    return tokens.update(revoked_at=timezone.now())
+
+
+def token_id_of(raw: str | None):
+    """The id of the live token ``raw`` (the one a request carries), or None."""
+    if not raw:
+        return None
+    return AccessToken.objects.filter(key_hash=_hash(raw)).values_list("id", flat=True).first()
+
+
+def change_password(
+    username: str,
+    current_password: str,
+    new_password: str,
+    *,
+    address: str = "unknown",
+    keep_token_id=None,
+) -> tuple[Account, int]:
+    """An account changes its own password: the current one is checked like a login
+    (throttled; a wrong one is INVALID on ``currentPassword`` and audited
+    ``account.password_change_failed``), the new one meets the registration rules
+    and differs. Every other token of the account is revoked (all of them but
+    ``keep_token_id``, the one the request came with), which ends its admin sessions
+    too; a temporary password is thereby replaced. Audited
+    ``account.password_changed``. Returns the account and how many tokens were revoked.
+    """
+    problems = ProblemCollector()
+    check_password_rules(problems, "newPassword", new_password)
+    account = check_login(
+        username,
+        current_password,
+        address,
+        field_name="currentPassword",
+        failure_action="account.password_change_failed",
+    )
+    if new_password == current_password:
+        problems.add("newPassword", _("choose a password different from the current one"))
+    problems.raise_if_any()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(id=account.id)
+        account.password = make_password(new_password)
+        account.password_temporary_until = None
+        account.save(update_fields=["password", "password_temporary_until"])
+        revoked = _revoke_tokens(account, keep_id=keep_token_id)
+        record(account.actor, "account.password_changed", account.username, revoked=revoked)
+    return account, revoked
+
+
+# Letters and digits that cannot be misread for one another when read out or copied.
+_TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def _set_temporary_password(account: Account, actor: str) -> tuple[str, datetime.datetime]:
+    """Give the account a one-time temporary password; revoke its tokens, lift its
+    login lock and audit the reset (actor and target, never the password)."""
+    temporary = "".join(secrets.choice(_TEMPORARY_ALPHABET) for _position in range(14))
+    until = timezone.now() + datetime.timedelta(hours=settings.TEMPORARY_PASSWORD_HOURS)
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().get(id=account.id)
+        locked.password = make_password(temporary)
+        locked.password_temporary_until = until
+        locked.save(update_fields=["password", "password_temporary_until"])
+        revoked = _revoke_tokens(locked)
+        unlock(LoginThrottle, locked.username)
+        record(
+            actor,
+            "account.password_reset",
+            locked.username,
+            revoked=revoked,
+            temporary_until=until.isoformat(),
+        )
+    return temporary, until
+
+
+def _account_named(username: str) -> Account:
+    account = Account.objects.filter(username=(username or "").strip()).first()
+    if account is None:
+        raise NotFound(
+            _("no account %(username)r in this region") % {"username": username}, field="username"
+        )
+    return account
+
+
+def is_authority_account(account: Account) -> bool:
+    return account.roles.filter(kind=RoleKind.AUTHORITY).exists()
+
+
+def reset_password(username: str, *, principal) -> tuple[Account, str, datetime.datetime]:
+    """The authority resets the password of a volunteer's or a group staff member's
+    account in its area (``accounts.permissions.require_password_resetter``): a
+    one-time temporary password, returned once, that must be changed at the next
+    login. An authority account is reset by central admins only."""
+    principal = require_authority(principal)
+    account = _account_named(username)
+    from tenants.accounts.permissions import require_password_resetter  # it reads roles
+
+    require_password_resetter(account, principal)
+    temporary, until = _set_temporary_password(account, principal.actor)
+    return account, temporary, until
+
+
+def reset_authority_password(
+    username: str, *, actor: str
+) -> tuple[Account, str, datetime.datetime]:
+    """A central admin resets an authority account's password (inside the region's
+    schema; ``central.services.reset_authority_password`` checks the admin)."""
+    account = _account_named(username)
+    if not is_authority_account(account):
+        raise PermissionDenied(
+            _(
+                "central admins reset authority accounts only; a volunteer's or group "
+                "staff's password is reset by the authority of their area"
+            )
+        )
+    temporary, until = _set_temporary_password(account, actor)
+    return account, temporary, until
 
 
 def unlock_account(username: str, reason: str, *, principal) -> Account:

@@ -109,6 +109,13 @@ class Command(BaseCommand):
         unlock.add_argument("--username", required=True)
         unlock.add_argument("--reason", required=True)
 
+        reset = sub.add_parser(
+            "reset-password",
+            help="give an account a one-time temporary password (printed once), "
+            "changed at its next login",
+        )
+        reset.add_argument("--username", required=True)
+
         perm = sub.add_parser("set-permission-group", help="change a group's 权限组别")
         perm.add_argument("group_id", type=int)
         perm.add_argument("permission_group")
@@ -228,6 +235,22 @@ class Command(BaseCommand):
         if action == "unlock-account":
             account = accounts.unlock_account(o["username"], o["reason"], principal=principal)
             return {"unlocked": account.username}
+        if action == "reset-password":
+            # A central operator, like a central admin: an authority account too.
+            account = accounts.Account.objects.filter(username=o["username"]).first()
+            if account is not None and accounts.is_authority_account(account):
+                _account, temporary, until = accounts.reset_authority_password(
+                    o["username"], actor=principal.actor
+                )
+            else:
+                _account, temporary, until = accounts.reset_password(
+                    o["username"], principal=principal
+                )
+            return {
+                "username": o["username"],
+                "temporaryPassword": temporary,
+                "temporaryUntil": until.isoformat(),
+            }
         if action == "set-permission-group":
             group = groups.set_permission_group(
                 o["group_id"], o["permission_group"], principal=principal, policy=policy
