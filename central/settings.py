@@ -254,6 +254,17 @@ GRAPHQL = {
     "COMPILED_EXECUTION": os.environ.get("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "on"),
 }
 
+# Operations (README, "Operating it"). /readyz (central/readiness.py): the
+# migrations and calendar checks are kept CACHE_SECONDS per process; the calendar
+# must cover a publicity period put up today, or CALENDAR_READY_DAYS ahead if later
+# (a negative number leaves the calendar out of readiness). `manage.py check` warns
+# CALENDAR_WARN_DAYS ahead (central/checks.py).
+READINESS = {
+    "CACHE_SECONDS": float(os.environ.get("PLATFORM_READYZ_CACHE_SECONDS", "10")),
+    "CALENDAR_READY_DAYS": int(os.environ.get("PLATFORM_CALENDAR_READY_DAYS", "0")),
+    "CALENDAR_WARN_DAYS": int(os.environ.get("PLATFORM_CALENDAR_WARN_DAYS", "61")),
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
