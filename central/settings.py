@@ -88,6 +88,9 @@ PUBLIC_SCHEMA_URLCONF = "central.urls_public"
 ROOT_URLCONF = "central.urls_region"
 
 MIDDLEWARE = [
+    # Outermost: the request id, the access log line and the request metrics
+    # cover every answer, probes and refusals included (central/access.py).
+    "central.access.AccessLogMiddleware",
     "central.middleware.ProbeMiddleware",  # /healthz, /readyz: before anything needs the DB
     # Resolves the region from the Host header and refuses suspended regions;
     # it must come first so nothing below runs against the wrong schema.
@@ -265,11 +268,26 @@ READINESS = {
     "CALENDAR_WARN_DAYS": int(os.environ.get("PLATFORM_CALENDAR_WARN_DAYS", "61")),
 }
 
+# Prometheus metrics (central/metrics.py): the multiprocess directory (default
+# .data/metrics; `up` uses .data/metrics-<port>) and the bearer token that lets a
+# scraper on another machine read /metrics (without it, only this machine may).
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+METRICS_TOKEN = os.environ.get("PLATFORM_METRICS_TOKEN", "")
+
+# One way of logging (central/logs.py): every line one JSON object on stderr, with
+# the request id while serving a request; one access-log line per request
+# ("platform.access", INFO) unless PLATFORM_ACCESS_LOG=0.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "central.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PLATFORM_LOG_LEVEL", "WARNING")},
     "filters": {"database_unavailable": {"()": "central.logs.OneLineWhenDatabaseUnavailable"}},
-    "loggers": {"django.request": {"filters": ["database_unavailable"]}},
+    "loggers": {
+        "django.request": {"filters": ["database_unavailable"]},
+        "platform.access": {
+            "level": "INFO" if _env_bool("PLATFORM_ACCESS_LOG", True) else "WARNING"
+        },
+    },
 }

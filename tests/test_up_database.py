@@ -34,7 +34,15 @@ def embedded_env(pgdata: Path, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE", "DATABASE_URL"))
+        if not key.startswith(
+            (
+                "PLATFORM_PG_",
+                "PYTEST_",
+                "DJANGO_SETTINGS_MODULE",
+                "DATABASE_URL",
+                "PROMETHEUS_MULTIPROC_DIR",
+            )
+        )
     }
     env.update(
         PLATFORM_PG_DATA=str(pgdata),

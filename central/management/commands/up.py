@@ -119,6 +119,11 @@ class Command(BaseCommand):
         data = settings.BASE_DIR / ".data"
         data.mkdir(exist_ok=True)
         upstream = str(data / f"gunicorn-{port}.sock")
+        # Each server's own Prometheus directory (central/metrics.py), emptied by
+        # gunicorn's on_starting; the workers inherit the variable.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.METRICS_DIR or str(
+            data / f"metrics-{port}"
+        )
         children.append(front(host, port, upstream, self._say))
         for child in children:
             child.start()
@@ -291,7 +296,10 @@ def serve(*, bind: str, port: int, workers: int, threads: int) -> None:
 
     class PlatformServer(BaseApplication):
         def load_config(self):
-            for name in ("worker_class", "accesslog", "graceful_timeout", "keepalive", "post_fork"):
+            for name in (
+                "worker_class", "accesslog", "logconfig_dict", "graceful_timeout", "keepalive",
+                "post_fork", "on_starting",
+            ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", bind)
             # Issue 20 finding 7: gunicorn's control socket defaults to one path per
