@@ -19,13 +19,17 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "central.logs.JsonFormatter"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "json"},
-        "error_console": {"class": "logging.StreamHandler", "formatter": "json"},
-    },
-    # gunicorn's defaults would empty the root logger's handlers, which `up`'s
-    # workers inherit from Django's LOGGING: the platform's lines go here too.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # gunicorn's defaults would reset the root logger, which `up`'s workers inherit
+    # from Django's LOGGING: the platform's lines go here too.
     "root": {"level": os.environ.get("PLATFORM_LOG_LEVEL", "WARNING"), "handlers": ["console"]},
+    "loggers": {
+        # Naming a logger here replaces the plain-text handler gunicorn gave it; its
+        # level stays --log-level's.
+        "gunicorn.error": {"handlers": [], "propagate": True},
+        # A logging config switches gunicorn's access log on: the platform has its own.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
 }
 graceful_timeout = 5
 # Longer than the front's POOL_IDLE (central/front.py), so the front never sends on a
