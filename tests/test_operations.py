@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support import PlatformServer, platform_database_url
+from tests.support import PlatformServer, city_name, platform_database_url, unique_city_code
 
 TOKEN = "scrape-secret-for-tests"
 NAMED = "query RegionCard { region { code name } }"
@@ -97,10 +97,49 @@ def test_metrics_move_with_traffic(metrics_server):
         - value(before, fallbacks, kind="declined", reason="introspection")
         == 1
     )
-    # The outbox backlog is read from every region's schema at each scrape.
-    assert ("platform_interop_outbox_backlog", frozenset({("region", "500000")})) in after
     # The first scrape itself was counted, as a probe.
     assert value(after, requests, host_kind="probe", status="200") >= 1
+
+
+def test_the_outbox_backlog_is_read_from_every_region_at_each_scrape(metrics_server):
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from central import services
+    from interop.models import OutboxMessage, Transfer
+
+    code = unique_city_code("15")
+    region = services.provision_region(
+        services.RegionSpec(code, city_name(code), "city", f"obx{code}"), actor="test"
+    )
+    backlog = ("platform_interop_outbox_backlog", frozenset({("region", code)}))
+    assert scrape(metrics_server.base_url)[backlog] == 0
+    with tenant_context(region):
+        transfer = Transfer.objects.create(
+            direction="outgoing",
+            state="exported",
+            volunteer_number="OBX-1",
+            counterpart_region_code="999999",
+            requested_by="test",
+        )
+        for _ in range(2):
+            OutboxMessage.objects.create(
+                kind="package",
+                transfer=transfer,
+                destination_code="999999",
+                inbox_url="https://peer.invalid/interop/inbox",
+                body={},
+                next_attempt_at=timezone.now(),
+            )
+    try:
+        samples = scrape(metrics_server.base_url)
+        assert samples[backlog] == 2
+        assert samples[("platform_interop_outbox_oldest_seconds", backlog[1])] >= 0
+    finally:
+        with tenant_context(region):
+            OutboxMessage.objects.filter(transfer=transfer).delete()
+            transfer.delete()
+    assert scrape(metrics_server.base_url)[backlog] == 0
 
 
 def test_metrics_are_for_this_machine_or_the_token_holder(metrics_server):
