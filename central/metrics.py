@@ -52,6 +52,7 @@ Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 
 from django.db import DatabaseError, connection  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
+from django.http.request import split_domain_port  # noqa: E402
 from django.utils.translation import gettext as _  # noqa: E402
 from prometheus_client import (  # noqa: E402
     CONTENT_TYPE_LATEST,
@@ -93,7 +94,7 @@ def host_kind(request) -> str:
         return "probe"
     if getattr(request, "region", None) is not None:
         return "region"
-    host = request.META.get("HTTP_HOST", "").rsplit(":", 1)[0].lower()
+    host, _port = split_domain_port(request.META.get("HTTP_HOST", "").lower())
     return "central" if host in settings.CENTRAL_HOSTS else "unknown"
 
 
