@@ -25,6 +25,7 @@ from tests.support import (
     platform_database_url,
     unique_city_code,
 )
+from tests.test_up import fresh_database  # noqa: F401  (a fixture)
 
 D = datetime.date
 TODAY = timezone.localdate()
@@ -161,3 +162,20 @@ def test_system_check_warns_when_the_calendar_lacks_a_year_a_region_needs(seed_r
     listed = check()
     assert listed.returncode == 0, listed.stderr
     assert label not in listed.stderr
+
+
+def test_up_runs_the_system_checks_once_it_has_provisioned(fresh_database):  # noqa: F811
+    """On an empty database the regions exist only after up's own provisioning:
+    the warning names a seed region that counts working days (云南, 3)."""
+    url, _name = fresh_database
+    env = child_env(url, PLATFORM_CALENDAR_WARN_DAYS=str(REACHING))
+    result = subprocess.run(
+        [sys.executable, "manage.py", "up", "--no-serve"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "central.W001" in result.stderr and "(530000)" in result.stderr, result.stderr
