@@ -132,7 +132,13 @@ class Run:
             for k, v in os.environ.items()
             if not k.startswith(("DATABASE_URL", "PLATFORM_PG_", "DJANGO_SETTINGS_MODULE"))
         }
-        env.update(PLATFORM_PG_DATA=str(self.pgdata), PLATFORM_PG_CLEANUP="stop")
+        # Ready means the database answers; the working-day calendar's part of
+        # /readyz depends on the date (central/readiness.py).
+        env.update(
+            PLATFORM_PG_DATA=str(self.pgdata),
+            PLATFORM_PG_CLEANUP="stop",
+            PLATFORM_CALENDAR_READY_DAYS="-1",
+        )
         self.log = (self.work / "up.log").open("w")
         self.up = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--port", str(self.port)],

@@ -1,4 +1,5 @@
-"""Logging for the platform's own log lines (``settings.LOGGING``).
+"""Logging for the platform's own log lines (``settings.LOGGING``): one JSON
+object per line (``JsonFormatter``), with the id of the request being served.
 
 Imported by the settings' logging configuration, before Django's apps are ready:
 nothing here may import a model.
@@ -6,7 +7,10 @@ nothing here may import a model.
 
 from __future__ import annotations
 
+import datetime
+import json
 import logging
+from contextvars import ContextVar
 
 from django.db.utils import InterfaceError, OperationalError
 
@@ -43,3 +47,36 @@ class OneLineWhenDatabaseUnavailable(logging.Filter):
             )
             record.exc_info = record.exc_text = None
         return True
+
+
+# The id of the request being served in this thread (``central.access``); every
+# log line written while serving it carries it.
+current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
+
+
+class JsonFormatter(logging.Formatter):
+    """Every log line of the platform as one JSON object (issue 13 point 6): time
+    (UTC), level, logger, message, the request id when serving a request, the
+    record's ``fields`` (``logger.info(..., extra={"fields": {...}})``, as the
+    access log does) and any exception's traceback as one string."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": datetime.datetime.fromtimestamp(record.created, datetime.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id.get()
+        if request_id:
+            entry["request_id"] = request_id
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update(fields)
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)

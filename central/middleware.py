@@ -17,6 +17,7 @@ other unexpected error ``500`` with ``INTERNAL_ERROR`` (issue 10 finding 13).
 
 from __future__ import annotations
 
+import json
 import sys
 
 from django.conf import settings
@@ -28,6 +29,7 @@ from django.utils.translation import gettext as _
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import remove_www
 
+from central import readiness
 from central.logs import is_database_unavailable
 from central.models import Domain
 
@@ -75,11 +77,14 @@ def not_found(request, exception=None) -> JsonResponse:
 
 
 class ProbeMiddleware:
-    """``/healthz`` and ``/readyz`` on every host, before host routing (which needs
-    the database). ``/healthz``: the process serves (200). ``/readyz``: it can
-    serve requests now — the database answers (200), else ``503`` with
-    ``DATABASE_UNAVAILABLE`` (issue 20: while ``up`` restarts PostgreSQL, or
-    after it gave up). For load balancers and ``systemd``/container checks."""
+    """``/healthz``, ``/readyz`` and ``/metrics`` on every host, before host routing
+    (which needs the database). ``/healthz``: the process serves (200).
+    ``/readyz``: it can serve requests now (``central/readiness.py``): the database
+    answers, every schema is migrated, the working-day calendar covers the
+    publicity periods being counted — 200, else ``503`` naming the failed checks
+    (while ``up`` restarts PostgreSQL, issue 20, it is ``DATABASE_UNAVAILABLE``).
+    For load balancers and ``systemd``/container checks. ``/metrics``: Prometheus
+    (``central/metrics.py``)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -88,15 +93,38 @@ class ProbeMiddleware:
         if request.path == "/healthz":
             return JsonResponse({"status": "ok"})
         if request.path == "/readyz":
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT 1")
-            except Exception as error:
-                if not is_database_unavailable(error):
-                    raise
-                return database_unavailable_response()
-            return JsonResponse({"status": "ready", "database": "ok"})
+            return readyz()
+        if request.path == "/metrics":
+            from central.metrics import metrics_view
+
+            return metrics_view(request)
         return self.get_response(request)
+
+
+def readyz() -> JsonResponse:
+    try:
+        readiness.database_answers()
+        checks = {"database": readiness.OK, **readiness.slow_checks()}
+    except Exception as error:
+        if not is_database_unavailable(error):
+            raise
+        response = database_unavailable_response()
+        body = json.loads(response.content)
+        body.update(ready=False, checks={"database": body["errors"][0]["message"]})
+        response.content = json.dumps(body, ensure_ascii=False)
+        return response
+    failed = {name: problem for name, problem in checks.items() if problem != readiness.OK}
+    if not failed:
+        return JsonResponse({"ready": True, "checks": checks})
+    errors = [
+        {"message": problem, "extensions": {"code": readiness.CODES[name], "check": name}}
+        for name, problem in failed.items()
+    ]
+    return JsonResponse(
+        {"ready": False, "checks": checks, "errors": errors},
+        status=503,
+        json_dumps_params={"ensure_ascii": False},
+    )
 
 
 class RegionRoutingMiddleware(TenantMainMiddleware):

@@ -90,6 +90,9 @@ PUBLIC_SCHEMA_URLCONF = "central.urls_public"
 ROOT_URLCONF = "central.urls_region"
 
 MIDDLEWARE = [
+    # Outermost: the request id, the access log line and the request metrics
+    # cover every answer, probes and refusals included (central/access.py).
+    "central.access.AccessLogMiddleware",
     # First, so every answer below it (host routing's refusals, probes, CORS, GraphQL
     # errors, the admin) speaks the request's language (README "Languages").
     "django.middleware.locale.LocaleMiddleware",
@@ -278,11 +281,37 @@ GRAPHQL = {
     "COMPILED_EXECUTION": os.environ.get("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "on"),
 }
 
+# Operations (README, "Operating it"). /readyz (central/readiness.py): the
+# migrations and calendar checks are kept CACHE_SECONDS per process; the calendar
+# must cover a publicity period put up today, or CALENDAR_READY_DAYS ahead if later
+# (a negative number leaves the calendar out of readiness). `manage.py check` warns
+# CALENDAR_WARN_DAYS ahead (central/checks.py).
+READINESS = {
+    "CACHE_SECONDS": float(os.environ.get("PLATFORM_READYZ_CACHE_SECONDS", "10")),
+    "CALENDAR_READY_DAYS": int(os.environ.get("PLATFORM_CALENDAR_READY_DAYS", "0")),
+    "CALENDAR_WARN_DAYS": int(os.environ.get("PLATFORM_CALENDAR_WARN_DAYS", "61")),
+}
+
+# Prometheus metrics (central/metrics.py): the multiprocess directory (default
+# .data/metrics; `up` uses .data/metrics-<port>) and the bearer token that lets a
+# scraper on another machine read /metrics (without it, only this machine may).
+METRICS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+METRICS_TOKEN = os.environ.get("PLATFORM_METRICS_TOKEN", "")
+
+# One way of logging (central/logs.py): every line one JSON object on stderr, with
+# the request id while serving a request; one access-log line per request
+# ("platform.access", INFO) unless PLATFORM_ACCESS_LOG=0.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "central.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("PLATFORM_LOG_LEVEL", "WARNING")},
     "filters": {"database_unavailable": {"()": "central.logs.OneLineWhenDatabaseUnavailable"}},
-    "loggers": {"django.request": {"filters": ["database_unavailable"]}},
+    "loggers": {
+        "django.request": {"filters": ["database_unavailable"]},
+        "platform.access": {
+            "level": "INFO" if _env_bool("PLATFORM_ACCESS_LOG", True) else "WARNING"
+        },
+    },
 }

@@ -21,3 +21,8 @@ os.environ.setdefault("PLATFORM_STATIC_ROOT", tempfile.mkdtemp(prefix="vrp-test-
 os.environ.setdefault("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "verify")
 
 from central.settings import *  # noqa: F403
+
+# This process's own metrics (requests through Django's test client) stay out of the
+# clone's .data; every server the tests start gets a directory of its own
+# (tests/support.py).
+METRICS_DIR = tempfile.mkdtemp(prefix="vrp-test-metrics-")

@@ -30,6 +30,8 @@ data and their paths therefore always come from graphql-core, exactly as
 without this extension. Query resolvers do not write, so running one twice is
 safe; only failing queries pay for it, and not for loading their rows twice:
 graphql-core reuses the root fields' values (:meth:`CompiledQueries.resolve`).
+Every such fallback is counted by kind and reason and logged at WARNING once per
+reason and process (:func:`fell_back`; a resolver's own refusal is only counted).
 The test suite runs every query it sends both ways and compares the answers
 (``COMPILED_EXECUTION = "verify"``).
 
@@ -53,6 +55,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLIncludeDirective,
     GraphQLList,
     GraphQLNonNull,
@@ -76,6 +79,9 @@ from graphql.utilities import type_from_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.schema import Schema as StrawberrySchema
 from strawberry.types.arguments import convert_arguments
+
+from central import metrics
+from central.errors import ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -197,11 +203,39 @@ def execute(
     try:
         executor = Executor(schema, document, operation, coerced, context, root_value, root_values)
         return executor.run()
-    except (Declined, GaveUp):
-        return None
-    except Exception:  # a resolver failed: graphql-core runs it again and reports it
-        logger.debug("compiled execution gave up", exc_info=True)
-        return None
+    except Declined as declined:
+        fell_back("declined", str(declined))
+    except GaveUp as gave_up:
+        fell_back("gave_up", str(gave_up))
+    except (GraphQLError, ServiceError) as refused:
+        # A resolver refused (not found, not allowed …): graphql-core runs it again
+        # and reports it; nothing to warn about.
+        fell_back("error", type(refused).__name__, warn=False)
+    except Exception as error:  # anything else may be a library this code does not know
+        fell_back("error", type(error).__name__, detail=f"{error!r}", exc_info=True)
+    return None
+
+
+_warned: set[str] = set()
+
+
+def fell_back(kind: str, reason: str, *, warn: bool = True, detail: str = "", **log) -> None:
+    """A query graphql-core executes instead (issue 15 point 1): counted every time
+    (``platform_compiled_fallbacks_total``, central/metrics.py) and logged at
+    WARNING with its reason once per reason and process, so a query that always
+    falls back (a field with a permission extension, an incompatible library) is
+    seen without flooding the log."""
+    metrics.compiled_fallback(kind, reason)
+    key = f"{kind}: {reason}"
+    if not warn or key in _warned or len(_warned) > 1000:
+        return
+    _warned.add(key)
+    logger.warning(
+        "compiled execution fell back to graphql-core (%s%s); further ones are only counted",
+        key,
+        f": {detail[:300]}" if detail else "",
+        **log,
+    )
 
 
 class Executor:

@@ -29,6 +29,8 @@ anonymous query by GET answered without error is cacheable, with an ``ETag``
 from __future__ import annotations
 
 import hashlib
+import re
+import time
 
 import orjson
 from cross_web import HTTPException
@@ -46,6 +48,7 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import process_result
 from strawberry.types.execution import PreExecutionError
 
+from central import metrics
 from central.logs import is_database_unavailable
 from central.middleware import database_unavailable_response
 from schema import persisted
@@ -123,6 +126,18 @@ def request_error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
+_OPERATION = re.compile(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def operation_name(given: object, query: object) -> str:
+    """The operation's name: the one the client sent, else that of a document
+    that starts with a named operation, else ``anonymous``."""
+    if isinstance(given, str) and given:
+        return given[:64]
+    match = _OPERATION.match(query) if isinstance(query, str) else None
+    return match.group(1)[:64] if match else "anonymous"
+
+
 def _request_error_response(request, status: int, code: str, message: str) -> HttpResponse:
     """A refusal of the HTTP layer (no JSON, no query, a bad multipart map …):
     a request error in the client's media type, without ``data``."""
@@ -190,9 +205,16 @@ class _OrjsonMixin:
             persisted.resolve(request_data, getattr(request, "region", None))
         except persisted.Refused as refused:
             return refused.result()
-        return super().execute_single(
-            request, request_adapter, sub_response, context, root_value, request_data
-        )
+        # The access log names the operation(s); the metrics time each by name.
+        name = operation_name(request_data.operation_name, request_data.query)
+        request.graphql_operations = [*getattr(request, "graphql_operations", []), name]
+        started = time.perf_counter()
+        try:
+            return super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        finally:
+            metrics.observe_operation(request, name, time.perf_counter() - started)
 
     def process_result(self, request, result):
         if any(is_database_unavailable(e.original_error) for e in result.errors or ()):
@@ -206,6 +228,14 @@ class _OrjsonMixin:
                 if "code" not in (shown.get("extensions") or {}):
                     shown.setdefault("extensions", {})["code"] = request_error_code(error)
             request.graphql_request_errors = getattr(request, "graphql_request_errors", 0) + 1
+        # Errors by code (central/metrics.py), noted here for the access middleware.
+        request.graphql_error_codes = [
+            *getattr(request, "graphql_error_codes", []),
+            *(
+                str((shown.get("extensions") or {}).get("code") or "INTERNAL_ERROR")
+                for shown in answer.get("errors") or ()
+            ),
+        ]
         return answer
 
     def dispatch(self, request, *args, **kwargs):

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
@@ -67,7 +68,10 @@ def child_env(database_url: str, **extra: str) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE"))
+        # Each server chooses its own metrics directory (central/metrics.py).
+        if not key.startswith(
+            ("PLATFORM_PG_", "PYTEST_", "DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR")
+        )
     }
     # Commands speak zh-Hans by default; the suites assert their English lines.
     env.update(
@@ -89,9 +93,13 @@ class PlatformServer:
         threads: int = 4,
         port: int | None = None,
         env: dict[str, str] | None = None,
+        log: Path | None = None,
     ):
         self.port = port or free_port()
-        self.env = env or {}
+        # A metrics directory of its own: gunicorn empties it on start (central/metrics.py).
+        metrics = tempfile.mkdtemp(prefix="vrp-metrics-")
+        self.env = {"PROMETHEUS_MULTIPROC_DIR": metrics, **(env or {})}
+        self.log = log  # the server's stderr (its log lines), else inherited
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.database_url = database_url
         self.workers = workers
@@ -99,6 +107,7 @@ class PlatformServer:
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> PlatformServer:
+        self._log_file = self.log.open("a") if self.log else None
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -118,12 +127,15 @@ class PlatformServer:
             ],
             cwd=REPO,
             env=child_env(self.database_url, **self.env),
+            stderr=self._log_file,
         )
         wait_for_port(self.port, self.process)
         return self
 
     def __exit__(self, *exc) -> None:
         stop_process(self.process)
+        if self._log_file is not None:
+            self._log_file.close()
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:

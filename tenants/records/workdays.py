@@ -18,6 +18,9 @@ Which days are working days
 3. Otherwise (a year the package does not know yet, or before 2004): Monday to
    Friday. An unknown year never raises (DESIGN.md §5.3); a region that wants
    next year's holidays honoured before the library ships them lists them.
+   ``manage.py check`` warns (``central.W001``) two months ahead, and ``/readyz``
+   fails once a publicity period reaches such a year, for each region that counts
+   working days without its own list for it (``central/readiness.py``).
 
 Dates, not datetimes: pass the calendar day in the region's own time zone
 (Asia/Shanghai). A ``datetime`` is refused, because an aware UTC timestamp's
@@ -31,9 +34,26 @@ from collections.abc import Iterable
 
 import chinese_calendar
 
-__all__ = ["add_working_days", "is_working_day", "record_counts_on"]
+__all__ = ["add_working_days", "is_working_day", "record_counts_on", "year_known", "years_listed"]
 
 _ONE_DAY = datetime.timedelta(days=1)
+
+
+def year_known(year: int) -> bool:
+    """Whether the installed ``chinesecalendar`` has the official calendar of ``year``."""
+    try:
+        chinese_calendar.is_workday(datetime.date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
+
+
+def years_listed(
+    extra_holidays: Iterable[datetime.date], extra_workdays: Iterable[datetime.date]
+) -> frozenset[int]:
+    """The years a region's own lists cover: listing any day of a year (its 元旦 at
+    least) is taken as the region having published that year's days off."""
+    return frozenset(day.year for day in (*extra_holidays, *extra_workdays))
 
 
 def _check_day(day: object, name: str) -> datetime.date:

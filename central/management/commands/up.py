@@ -31,14 +31,14 @@ from collections.abc import Callable
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection, connections
-from django.db.migrations.loader import MigrationLoader
+from django.db import connections
 from django.utils.translation import gettext as _
 
 from central import accounts, services
 from central.database import embedded_server
 from central.models import Region
 from central.pg_supervisor import PostgresSupervisor
+from central.readiness import schemas_behind as regions_behind
 
 # With more regions to migrate than this, they are migrated in parallel.
 PARALLEL_FROM = 20
@@ -46,6 +46,9 @@ PARALLEL_FROM = 20
 
 class Command(BaseCommand):
     help = "Set up the database and seed regions, then serve the platform."
+    # The system checks run once the database is migrated and provisioned (below):
+    # some of them read regions (central/checks.py).
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
@@ -90,6 +93,7 @@ class Command(BaseCommand):
         admin, password = services.ensure_central_admin()
         device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
         created = sum(1 for _region, was_created in results if was_created)
+        self.check()  # warnings (e.g. the working-day calendar, central.W001) on stderr
         self.stdout.write(
             self.style.SUCCESS(
                 _("ready in %(seconds)ss: %(regions)s regions (%(created)s created now)")
@@ -131,6 +135,11 @@ class Command(BaseCommand):
         data = settings.BASE_DIR / ".data"
         data.mkdir(exist_ok=True)
         upstream = str(data / f"gunicorn-{port}.sock")
+        # Each server's own Prometheus directory (central/metrics.py), emptied by
+        # gunicorn's on_starting; the workers inherit the variable.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.METRICS_DIR or str(
+            data / f"metrics-{port}"
+        )
         children.append(front(host, port, upstream, self._say))
         for child in children:
             child.start()
@@ -213,45 +222,6 @@ class Command(BaseCommand):
                 self.stdout.write(f"{region.name:<6} API: http://{primary}:{port}/graphql")
         self.stdout.write(_("Ctrl-C stops the server."))
         sys.stdout.flush()
-
-
-def regions_behind(schemas: list[str]) -> list[str]:
-    """The ``schemas`` whose ``django_migrations`` lack a migration on disk, by one
-    query over all of them (0.1 s for 370); a schema without that table is behind.
-
-    A squashed migration counts as applied when everything it replaces is, as
-    Django's loader decides.
-    """
-    loader = MigrationLoader(None)  # the graph as for a new schema (squashes in place)
-    expected = set(loader.graph.nodes)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relname = 'django_migrations' AND c.relkind = 'r' AND n.nspname = ANY(%s)",
-            [schemas],
-        )
-        with_table = sorted(row[0] for row in cursor.fetchall())
-        applied: dict[str, set[tuple[str, str]]] = {schema: set() for schema in with_table}
-        if with_table:
-            union = " UNION ALL ".join(
-                f"SELECT %s, app, name FROM {connection.ops.quote_name(schema)}.django_migrations"
-                for schema in with_table
-            )
-            cursor.execute(union, with_table)
-            for schema, app, name in cursor.fetchall():
-                applied[schema].add((app, name))
-    behind = []
-    for schema in schemas:
-        done = applied.get(schema)
-        if done is None:
-            behind.append(schema)
-            continue
-        done = done | {
-            key for key, squash in loader.replacements.items() if set(squash.replaces) <= done
-        }
-        if not expected <= done:
-            behind.append(schema)
-    return behind
 
 
 def migrate_region(schema: str) -> str:
@@ -351,7 +321,10 @@ def serve(*, bind: str, port: int, workers: int, threads: int) -> None:
 
     class PlatformServer(BaseApplication):
         def load_config(self):
-            for name in ("worker_class", "accesslog", "graceful_timeout", "keepalive", "post_fork"):
+            for name in (
+                "worker_class", "accesslog", "logconfig_dict", "graceful_timeout", "keepalive",
+                "post_fork", "on_starting",
+            ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", bind)
             # Issue 20 finding 7: gunicorn's control socket defaults to one path per
