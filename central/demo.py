@@ -41,6 +41,7 @@ from tenants.volunteers.models import Verification, Volunteer, VolunteerStatus
 ACTOR = "cli:demo"
 # Small enough to load in a second or two per region, large enough to page through.
 PLAN = {"volunteers": 40, "groups": 8, "records_per_volunteer": 6}
+CANDIDATES = PLAN["volunteers"]  # where the walkthrough's volunteer is chosen from
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,21 @@ def _pick_group_and_volunteer() -> tuple[object, Volunteer]:
     """The group and the volunteer the walkthrough uses: an active, verified volunteer
     whose only membership is an active one in an approved group (non-hub preferred),
     with the most hours that group counted for them."""
+    # The newest volunteers are the demo's own (a region may hold millions more).
+    candidates = list(
+        Volunteer.objects.filter(
+            status=VolunteerStatus.ACTIVE, verification=Verification.VERIFIED
+        ).order_by("-id")[:CANDIDATES]
+    )
     memberships: dict[int, list[Membership]] = {}
-    for membership in Membership.objects.select_related("group", "volunteer"):
+    for membership in Membership.objects.filter(volunteer__in=candidates).select_related(
+        "group", "volunteer"
+    ):
         memberships.setdefault(membership.volunteer_id, []).append(membership)
     counted = Counter(
-        ServiceRecord.objects.filter(state=RecordState.COUNTED).values_list(
-            "volunteer_id", "group_id"
-        )
+        ServiceRecord.objects.filter(
+            state=RecordState.COUNTED, volunteer__in=candidates
+        ).values_list("volunteer_id", "group_id")
     )
     best = None
     for mine in memberships.values():
