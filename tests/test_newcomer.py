@@ -175,7 +175,7 @@ def test_a_busy_port_gives_one_clear_line():
     assert leftovers == []
 
 
-def test_provisioning_example_runs_on_a_code_no_seed_region_takes(seed_regions):
+def test_provisioning_example_runs_on_a_code_no_seed_region_takes(gql, central_admin):
     regions = section("Regions")
     [example] = marked_blocks(regions, "provisioning example")
     examples = regions[regions.index(example) :]
@@ -197,6 +197,21 @@ def test_provisioning_example_runs_on_a_code_no_seed_region_takes(seed_regions):
     assert region.status == Region.Status.ACTIVE, region.status
     assert policy.publicity_working_days == 3 and policy.guardian_consent_below_age == 18
     assert region.parent.code == "420000" and region.schema_name == "region_jingzhou"
+
+    # The GraphQL example, after the login it starts with: the same region, so
+    # provisioning it again is a typed CONFLICT; the rest applies to it.
+    [document] = re.findall(r"```graphql\n(.*?)```", examples, re.S)
+    operations = re.split(r"\n(?=(?:mutation|query) )", document)
+    assert "login(" in operations[1] and len(operations) == 6, operations
+    answers = [gql.central(op, token=central_admin["token"]) for op in operations[2:]]
+    assert all("errors" not in answer for answer in answers), answers
+    provisioned, updated, suspended, listed = (a["data"] for a in answers)
+    assert {e["code"] for e in provisioned["provisionRegion"]["errors"]} == {"CONFLICT"}
+    assert updated["updateRegionPolicy"]["errors"] == []
+    assert suspended["suspendRegion"] == {"region": {"status": "SUSPENDED"}, "errors": []}
+    assert {"code": "421000", "name": "荆州市", "status": "SUSPENDED"}.items() <= next(
+        r for r in listed["regions"] if r["code"] == "421000"
+    ).items()
 
 
 # Text files a clone has; a reference outside the repository is a dead end there.
