@@ -115,6 +115,12 @@ def test_readme_walkthrough_runs_verbatim(fresh_database, tmp_path):  # noqa: F8
         # The walkthrough, block after block, in one shell, as a reader pastes it.
         run = bash("\n".join(steps), cwd=tmp_path, env=child_env(url, PORT=str(port)))
         assert run.returncode == 0, (run.stdout, run.stderr)
+        # The same hours pasted again: the typed refusal the README promises.
+        recording = next(i for i, step in enumerate(steps) if "recordHours" in step)
+        again = bash("\n".join(steps[: recording + 1]), env=child_env(url, PORT=str(port)))
+        assert again.returncode == 0, (again.stdout, again.stderr)
+        refused = json.loads(again.stdout.strip().splitlines()[-1])["data"]["recordHours"]
+        assert refused["record"] is None and refused["errors"][0]["code"] == "CONFLICT", refused
     finally:
         process.send_signal(signal.SIGINT)
         try:
