@@ -21,22 +21,18 @@ import psutil
 import psycopg2
 
 from central.services import SEED_REGIONS
-from tests.support import REPO, child_env, free_port, platform_database_url, wait_for_port
+from tests.support import (
+    REPO,
+    child_env,
+    code_blocks,
+    free_port,
+    platform_database_url,
+    readme_section,
+    wait_for_port,
+)
 from tests.test_up import fresh_database  # noqa: F401 (a fixture)
 
-README = REPO / "README.md"
 DEMO_ROLES = ("authority", "group-admin", "volunteer")
-
-
-def section(title: str) -> str:
-    readme = README.read_text()
-    start = readme.index(f"\n## {title}\n")
-    return readme[start : readme.index("\n## ", start + 1)]
-
-
-def marked_blocks(text: str, mark: str) -> list[str]:
-    """The fenced blocks right after ``<!-- mark -->``, in order."""
-    return re.findall(rf"<!-- {mark} -->\n```\w*\n(.*?)```", text, re.S)
 
 
 def bash(script: str, **kwargs) -> subprocess.CompletedProcess:
@@ -69,9 +65,9 @@ def region_lines(output: str) -> dict[str, str]:
 
 def test_readme_walkthrough_runs_verbatim(fresh_database, tmp_path):  # noqa: F811
     url, _ = fresh_database
-    walkthrough = section("The first ten minutes")
-    [serve] = marked_blocks(walkthrough, "walkthrough: serve")
-    steps = marked_blocks(walkthrough, "walkthrough")
+    walkthrough = readme_section("The first ten minutes")
+    [serve] = code_blocks(walkthrough, "walkthrough: serve")
+    steps = code_blocks(walkthrough, "walkthrough")
     assert len(steps) >= 5, steps
 
     # Demo data on a fresh database: every seed region filled, logins printed.
@@ -182,8 +178,8 @@ def test_a_busy_port_gives_one_clear_line():
 
 
 def test_provisioning_example_runs_on_a_code_no_seed_region_takes(gql, central_admin):
-    regions = section("Regions")
-    [example] = marked_blocks(regions, "provisioning example")
+    regions = readme_section("Regions")
+    [example] = code_blocks(regions, "provisioning example")
     examples = regions[regions.index(example) :]
     examples = examples[: examples.index("\n**")]  # the command line's and GraphQL's
     provisioned = re.findall(
@@ -271,4 +267,4 @@ def test_docs_are_self_contained_and_summarise_every_cited_article():
     in_code = set().union(*(cited(t) for n, t in texts.items() if n != "docs/rules.md"))
     assert in_code, "the code cites articles"
     assert in_code - cited(rules) == set()
-    assert "docs/rules.md" in section("The first ten minutes")
+    assert "docs/rules.md" in readme_section("The first ten minutes")
