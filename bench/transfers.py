@@ -234,7 +234,7 @@ def move(api: Api, username: str) -> float:
     started = time.perf_counter()
     done = api.call(CONSENT, {"t": transfer["id"]}, token)["transfer"]
     elapsed = time.perf_counter() - started
-    if done["state"] != "completed":
+    if done["state"] != "COMPLETED":
         raise RuntimeError(f"transfer ended {done['state']}")
     return elapsed
 
@@ -284,7 +284,7 @@ def move_away(api: Api, env: dict, username: str) -> dict:
     started = time.perf_counter()
     done = api.call(CONSENT, {"t": transfer["id"]}, token)["transfer"]
     consented = time.perf_counter()
-    if (done["state"], done["delivery"]) != ("exported", "outbox"):
+    if (done["state"], done["delivery"]) != ("EXPORTED", "outbox"):
         raise RuntimeError(f"consent gave {done}")
     delivery, command, out = deliver(env)
     if not out.startswith("delivered 1,"):
@@ -293,7 +293,7 @@ def move_away(api: Api, env: dict, username: str) -> dict:
     while True:
         mine = api.query(OUTGOING, {}, token)["transfers"]
         state = next(t["state"] for t in mine if t["id"] == transfer["id"])
-        if state == "completed":
+        if state == "COMPLETED":
             break
         if time.monotonic() > deadline:
             raise RuntimeError(f"transfer still {state} after delivery ({out})")

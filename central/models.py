@@ -161,7 +161,7 @@ class CentralAuditEntry(models.Model):
 
 
 class HomeRegion(models.Model):
-    """Where each person is registered: one home region per person (DESIGN.md §6).
+    """Where each person is registered: one home region per person (docs/rules.md, transfers).
 
     Keyed by the keyed hash of the ID number (never the number itself). A
     second registration elsewhere is refused with a pointer to transfer
@@ -185,7 +185,7 @@ class HomeRegion(models.Model):
 
 
 class RegionKey(models.Model):
-    """A region's Ed25519 signing key and X25519 exchange key (DESIGN.md §6;
+    """A region's Ed25519 signing key and X25519 exchange key (interop/README.md;
     issue 11 findings 9, 10).
 
     The public keys are published in the federation directory; the private keys

@@ -1,7 +1,7 @@
 """Region policy (地区政策): every rule that differs between the regional notices.
 
 A rule that differs between regions is a field here, never an ``if region``
-branch in code (DESIGN.md §4). The policy is stored as JSON on the region
+branch in code (docs/rules.md). The policy is stored as JSON on the region
 (``Region.policy``), always written through :func:`validate_policy`, so what is
 in the database has passed the same checks as what an admin typed.
 

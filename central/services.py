@@ -332,7 +332,7 @@ def replace_region_policy(code: str, policy: dict[str, Any] | RegionPolicy, *, a
     return region
 
 
-# The seed regions of DESIGN.md §4, with the preset drawn from their notices.
+# The seed regions, with the preset drawn from their notices (docs/rules.md).
 SEED_REGIONS = [
     RegionSpec("500000", "重庆市", "province", "chongqing", preset="chongqing"),
     RegionSpec("530000", "云南省", "province", "yunnan", preset="yunnan"),

@@ -1,1 +1,1 @@
-"""Cross-region transfer of a volunteer's records (转移接续, DESIGN.md §6)."""
+"""Cross-region transfer of a volunteer's records (转移接续, interop/README.md)."""

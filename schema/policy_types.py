@@ -39,7 +39,7 @@ class RegistrationTargets:
 
 @pydantic_type(model=policy.RegionPolicy, all_fields=True)
 class RegionPolicy:
-    """A region's policy: every rule that differs between regions (DESIGN.md §4)."""
+    """A region's policy: every rule that differs between regions (docs/rules.md)."""
 
 
 def policy_type(value: policy.RegionPolicy) -> RegionPolicy:

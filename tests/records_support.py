@@ -91,11 +91,11 @@ def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:
     assert project["errors"] == [], project
     project_id = project["project"]["id"]
     submitted = gql.region(slug, SUBMIT, {"p": project_id}, token=admin)["data"]["submitProject"]
-    if submitted["project"]["status"] == "pending_review":
+    if submitted["project"]["status"] == "PENDING_REVIEW":
         reviewed = gql.region(
             slug, REVIEW_PROJECT, {"p": project_id, "a": True, "r": ""}, token=district_admin
         )
-        assert reviewed["data"]["reviewProject"]["project"]["status"] == "ongoing", reviewed
+        assert reviewed["data"]["reviewProject"]["project"]["status"] == "ONGOING", reviewed
     recorder_name = unique("rec")
     created = gql.region(
         slug,

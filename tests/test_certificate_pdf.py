@@ -1,4 +1,4 @@
-"""The certificate PDF (志愿服务记录证明, DESIGN.md §5.4): pure Python, no database.
+"""The certificate PDF (志愿服务记录证明, docs/rules.md): pure Python, no database.
 
 Each PDF is read back the way a person or a verifier would: pdfium renders it and
 extracts its text layer, zxing-cpp scans the QR code off the rendered page.

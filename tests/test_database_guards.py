@@ -227,12 +227,12 @@ def _ended_project(gql, s) -> str:
     assert created["errors"] == [], created
     project_id = created["project"]["id"]
     submitted = gql.region(s.slug, SUBMIT, {"p": project_id}, token=s.admin)["data"]
-    if submitted["submitProject"]["project"]["status"] == "pending_review":
+    if submitted["submitProject"]["project"]["status"] == "PENDING_REVIEW":
         district = login(gql, s.slug, s.h.admins["district"])
         reviewed = gql.region(
             s.slug, REVIEW_PROJECT, {"p": project_id, "a": True, "r": ""}, token=district
         )["data"]["reviewProject"]
-        assert reviewed["project"]["status"] == "ended", reviewed
+        assert reviewed["project"]["status"] == "ENDED", reviewed
     return project_id
 
 

@@ -1,4 +1,4 @@
-"""Issue 2 §1, §9: the layout of DESIGN.md §2 and the no-FK-into-public rule."""
+"""Issue 2 §1, §9: the layout of the README's "Layout" and the no-FK-into-public rule."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def test_pyproject_is_the_one_place_for_dependencies():
 
 
 def test_no_tenant_model_points_into_the_public_schema():
-    """Region tables refer to central rows by code, never by foreign key (DESIGN.md §7)."""
+    """Region tables refer to central rows by code, never by foreign key (README "Regions")."""
     shared = {app.split(".")[-1] for app in settings.SHARED_APPS}
     for app_name in settings.TENANT_APPS:
         for model in apps.get_app_config(app_name.split(".")[-1]).get_models():

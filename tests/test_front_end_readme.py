@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support import REPO
+from tests.support import REPO, code_blocks, readme_section
 
 RUN_BY = [
     REPO / "tests/clients/cache/apollo.mjs",
@@ -21,14 +21,10 @@ def _collapsed(text: str) -> str:
 
 
 def _snippets() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    start = readme.index("\n## Building a front-end\n")
-    end = readme.index("\n## ", start + 1)
-    section = readme[start:end]
     blocks = []
-    for part in re.split(r"\n(?=### )", section):
+    for part in re.split(r"\n(?=### )", readme_section("Building a front-end")):
         if part.startswith(OURS):
-            blocks += re.findall(r"```\w*\n(.*?)```", part, re.S)
+            blocks += code_blocks(part)
     return blocks
 
 

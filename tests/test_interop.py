@@ -68,7 +68,7 @@ def test_transfer_within_one_deployment(gql, seed_regions):
         "requestTransfer"
     ]
     assert requested["errors"] == []
-    assert requested["transfer"]["state"] == "requested"
+    assert requested["transfer"]["state"] == "REQUESTED"
     transfer_id = requested["transfer"]["id"]
     # Nobody but the volunteer consents (000 Art.15).
     denied = gql.region("chongqing", CONSENT, {"t": transfer_id, "offline": False}, token=s.admin)
@@ -76,7 +76,7 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     consented = gql.region("chongqing", CONSENT, {"t": transfer_id, "offline": False}, token=token)[
         "data"
     ]["consentTransfer"]
-    assert consented["transfer"] == {"id": transfer_id, "state": "completed", "delivery": "direct"}
+    assert consented["transfer"] == {"id": transfer_id, "state": "COMPLETED", "delivery": "direct"}
     # The destination counts every hour, with provenance.
     yunnan = authority(gql, "yunnan", "province")
     seen = gql.region("yunnan", DESTINATION_VIEW, {"n": volunteer.number}, token=yunnan)["data"][
@@ -134,13 +134,13 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     listing = "{ transfers { direction state counterpartRegionCode } }"
     assert gql.region("chongqing", listing, token=token)["data"]["transfers"][0] == {
         "direction": "OUTGOING",
-        "state": "completed",
+        "state": "COMPLETED",
         "counterpartRegionCode": "530000",
     }
     incoming = gql.region("yunnan", listing, token=yunnan)["data"]["transfers"]
     assert {
         "direction": "INCOMING",
-        "state": "completed",
+        "state": "COMPLETED",
         "counterpartRegionCode": "500000",
     } in incoming
 
@@ -161,7 +161,7 @@ def test_refusal_and_bad_requests(gql, seed_regions):
     refused = gql.region(
         "chongqing", REJECT, {"t": requested["id"], "why": "暂不迁移"}, token=token
     )["data"]["rejectTransfer"]
-    assert refused["transfer"] == {"state": "refused", "reason": "暂不迁移"}
+    assert refused["transfer"] == {"state": "REFUSED", "reason": "暂不迁移"}
     late = gql.region("chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token)[
         "data"
     ]["consentTransfer"]
@@ -180,7 +180,7 @@ def _consented_offline(gql):
     )["data"]["consentTransfer"]["transfer"]
     # Within one deployment an offline package stays exported (the records frozen at
     # the source) until the destination imports it (issue 11 finding 2).
-    assert consented["state"] == "exported" and consented["delivery"] == "offline"
+    assert consented["state"] == "EXPORTED" and consented["delivery"] == "offline"
     with tenant_context(region("chongqing")):
         # Stored with its personal fields encrypted; as signed, decrypted.
         envelope = at_rest.clear(Transfer.objects.get(public_id=requested["id"]).package)
@@ -246,7 +246,7 @@ def test_offline_package_rejections_and_exactly_once(gql, seed_regions, tmp_path
     assert count() == before
     first = _upload(gql, yunnan, envelope)
     assert first["errors"] == [] and first["alreadyImported"] is False
-    assert first["transfer"] == {"state": "completed", "volunteerNumber": volunteer.number}
+    assert first["transfer"] == {"state": "COMPLETED", "volunteerNumber": volunteer.number}
     again = _upload(gql, yunnan, envelope)
     assert again["alreadyImported"] is True
     assert count() == (1, 1)
@@ -308,7 +308,7 @@ def test_a_crash_before_commit_leaves_the_transfer_to_be_run_again(gql, seed_reg
     done = gql.region("chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token)[
         "data"
     ]["consentTransfer"]["transfer"]
-    assert done["state"] == "completed"
+    assert done["state"] == "COMPLETED"
     with tenant_context(region("yunnan")):
         assert ServiceRecord.objects.filter(volunteer__number=volunteer.number).count() == 1
 
@@ -482,12 +482,12 @@ def test_destination_asks_on_the_volunteers_behalf(gql, seed_regions):
     asked = gql.region("yunnan", ask, {"from": "500000", "n": volunteer.number}, token=yunnan)[
         "data"
     ]["requestIncomingTransfer"]["transfer"]
-    assert (asked["state"], asked["direction"]) == ("requested", "INCOMING")
+    assert (asked["state"], asked["direction"]) == ("REQUESTED", "INCOMING")
     # The volunteer sees the request at the source and consents there.
     mine = gql.region("chongqing", "{ transfers(direction: OUTGOING) { id state } }", token=token)[
         "data"
     ]["transfers"]
-    assert mine[0]["state"] == "requested"
+    assert mine[0]["state"] == "REQUESTED"
     gql.region("chongqing", CONSENT, {"t": mine[0]["id"], "offline": False}, token=token)
     view = gql.region(
         "yunnan",
@@ -496,7 +496,7 @@ def test_destination_asks_on_the_volunteers_behalf(gql, seed_regions):
         {"id": asked["id"]},
         token=yunnan,
     )
-    assert view["data"]["transfer"]["state"] == "completed"
+    assert view["data"]["transfer"]["state"] == "COMPLETED"
     assert view["data"]["transfer"]["records"] == [{"hours": "1.50", "originRegionCode": "500000"}]
 
 
@@ -529,7 +529,7 @@ def test_transfers_come_newest_first_a_page_at_a_time(gql, seed_regions):
     too_many = gql.region("chongqing", TRANSFERS, {"first": 101}, token=boss)
     assert too_many["errors"][0]["extensions"]["field"] == "first"
     # Paging a state: the last one seen may leave that state before the next page.
-    by_state = """query($after: ID) { transfers(state: "requested", first: 1, after: $after)
+    by_state = """query($after: ID) { transfers(state: REQUESTED, first: 1, after: $after)
       { id } }"""
     (first,) = gql.region("chongqing", by_state, {}, token=boss)["data"]["transfers"]
     with tenant_context(region("chongqing")):
@@ -561,7 +561,7 @@ def test_a_volunteer_whose_verification_was_rejected_transfers_with_the_reason(g
     consented = gql.region(
         "chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token
     )["data"]["consentTransfer"]
-    assert consented["errors"] == [] and consented["transfer"]["state"] == "completed"
+    assert consented["errors"] == [] and consented["transfer"]["state"] == "COMPLETED"
     with tenant_context(region("yunnan")):
         arrived = Volunteer.objects.get(number=volunteer.number)
     assert (arrived.verification, arrived.verification_reason) == ("rejected", "证件照片不清晰")

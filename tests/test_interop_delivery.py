@@ -239,7 +239,7 @@ def consent_to_peer(gql):
     consented = gql.region(
         "chongqing", CONSENT, {"t": requested["transfer"]["id"], "offline": False}, token=token
     )["data"]["consentTransfer"]["transfer"]
-    assert (consented["state"], consented["delivery"]) == ("exported", "outbox")
+    assert (consented["state"], consented["delivery"]) == ("EXPORTED", "outbox")
     return volunteer, token, requested["transfer"]["id"]
 
 
@@ -353,7 +353,7 @@ def test_a_signed_refusal_reaches_the_source_and_ends_retries(gql, peer):
     query = "{ transfers { id state reason refusalCode } }"
     shown = gql.region("chongqing", query, token=token)["data"]["transfers"]
     mine = next(t for t in shown if t["id"] == transfer_id)
-    assert mine["state"] == "refused" and mine["refusalCode"] == "CONFLICT"
+    assert mine["state"] == "REFUSED" and mine["refusalCode"] == "CONFLICT"
     assert reason in mine["reason"]
 
 

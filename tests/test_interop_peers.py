@@ -153,7 +153,7 @@ def _consent_to_sichuan(gql, hours=(2, 1), *, offline: bool = False, with_token:
         "chongqing", CONSENT, {"t": requested["id"], "offline": offline}, token=token
     )["data"]["consentTransfer"]["transfer"]
     delivery_kind = "offline" if offline else "outbox"
-    assert (consented["state"], consented["delivery"]) == ("exported", delivery_kind)
+    assert (consented["state"], consented["delivery"]) == ("EXPORTED", delivery_kind)
     if with_token:
         return s, volunteer, requested["id"], token
     return s, volunteer, requested["id"]
@@ -227,7 +227,7 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
         assert view["data"]["volunteer"]["totalHours"] == "2.50", view
         onward = there.region("sichuan", REQUEST, {"to": "500000"}, token=token)
         onward_id = onward["data"]["requestTransfer"]["transfer"]["id"]
-        assert onward["data"]["requestTransfer"]["transfer"]["state"] == "requested"
+        assert onward["data"]["requestTransfer"]["transfer"]["state"] == "REQUESTED"
         there.region("sichuan", REJECT, {"t": onward_id, "why": "暂不"}, token=token)
     # The peer stores the package it imported encrypted too.
     imported = peer.rows(
@@ -453,7 +453,7 @@ def test_a_package_of_a_cancelled_transfer_is_refused_by_the_other_deployment(gq
     with peer.server():
         _, volunteer, transfer_id, token = _consent_to_sichuan(gql, with_token=True)
     cancel = gql.region("chongqing", REJECT, {"t": transfer_id, "why": "不走了"}, token=token)
-    assert cancel["data"]["rejectTransfer"]["transfer"]["state"] == "refused"
+    assert cancel["data"]["rejectTransfer"]["transfer"]["state"] == "REFUSED"
     with tenant_context(region("chongqing")):
         envelope = at_rest.clear(Transfer.objects.get(public_id=transfer_id).package)
         assert OutboxMessage.objects.get(transfer__public_id=transfer_id).delivered_at

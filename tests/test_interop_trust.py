@@ -144,7 +144,7 @@ def _to_peer(gql, hours=(2,)):
     consented = gql.region(
         "chongqing", CONSENT, {"t": requested["transfer"]["id"], "offline": False}, token=token
     )["data"]["consentTransfer"]["transfer"]
-    assert (consented["state"], consented["delivery"]) == ("exported", "outbox")
+    assert (consented["state"], consented["delivery"]) == ("EXPORTED", "outbox")
     return volunteer, requested["transfer"]["id"]
 
 

@@ -420,7 +420,7 @@ def test_a_volunteer_says_where_they_live_and_the_county_follows(gql, world):
     """所在县（区） decides the authority's area (001 §6); the region lists its divisions."""
     divisions = gql.region(SLUG, "{ region { divisions { code name level } } }")
     listed = {d["code"]: d for d in divisions["data"]["region"]["divisions"]}
-    assert listed[YUZHONG] == {"code": YUZHONG, "name": "渝中区", "level": "county"}
+    assert listed[YUZHONG] == {"code": YUZHONG, "name": "渝中区", "level": "COUNTY"}
     assert "500100" not in listed  # 市辖区 is a container, not a place
     volunteer, username = register_volunteer(SLUG)
     county_a = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")

@@ -74,15 +74,15 @@ def test_projects_publish_directly_or_after_review(gql, seed_regions):
         {"g": gid(s.slug, s.h.district), "input": base},
         token=district_admin,
     )["data"]["createProject"]["project"]
-    assert created["status"] == "draft"
+    assert created["status"] == "DRAFT"
     published = gql.region("chongqing", SUBMIT, {"p": created["id"]}, token=district_admin)
-    assert published["data"]["submitProject"]["project"]["status"] == "ongoing"
+    assert published["data"]["submitProject"]["project"]["status"] == "ONGOING"
     # The team's own project waits for review by its liaison group.
     team_project = gql.region(
         "chongqing", CREATE_PROJECT, {"g": gid(s.slug, s.h.team), "input": base}, token=s.admin
     )["data"]["createProject"]["project"]
     pending = gql.region("chongqing", SUBMIT, {"p": team_project["id"]}, token=s.admin)
-    assert pending["data"]["submitProject"]["project"]["status"] == "pending_review"
+    assert pending["data"]["submitProject"]["project"]["status"] == "PENDING_REVIEW"
     # Under review it is seen by the team's staff and its reviewers (the liaison group's
     # admins), by id and in the team's list alike; not by anyone else.
     seen = """query($g: ID!, $p: ID!) { project(id: $p) { id }
@@ -342,12 +342,12 @@ def test_correction_requests_amend_or_decline(gql, seed_regions):
     )["data"]["requestCorrection"]["request"]
     policy = region("chongqing").get_policy()
     due = timezone.localdate() + datetime.timedelta(days=policy.correction_deadline_days)
-    assert (asked["status"], asked["dueOn"], asked["overdue"]) == ("open", due.isoformat(), False)
+    assert (asked["status"], asked["dueOn"], asked["overdue"]) == ("OPEN", due.isoformat(), False)
     amend = """mutation($q: ID!) { amendForCorrection(requestId: $q,
       changes: {endTime: "11:00", hours: "2"}, reason: "核对签到表属实") {
       request { status } errors { field code message } } }"""
     answered = gql.region("chongqing", amend, {"q": asked["id"]}, token=s.recorder)
-    assert answered["data"]["amendForCorrection"]["request"]["status"] == "amended"
+    assert answered["data"]["amendForCorrection"]["request"]["status"] == "AMENDED"
     seen = gql.region("chongqing", VOLUNTEER_TOTALS, {"n": volunteer.number}, token=s.admin)
     assert seen["data"]["volunteer"]["totalHours"] == "2.00"
     again = gql.region("chongqing", amend, {"q": asked["id"]}, token=s.recorder)
@@ -367,7 +367,7 @@ def test_correction_requests_amend_or_decline(gql, seed_regions):
     declined = gql.region(
         "chongqing", decline, {"q": missing["id"], "why": "当天未签到"}, token=s.admin
     )["data"]["declineCorrection"]
-    assert declined["request"] == {"status": "declined", "decisionReason": "当天未签到"}
+    assert declined["request"] == {"status": "DECLINED", "decisionReason": "当天未签到"}
 
 
 STAR_APPLY = """mutation($l: Int!) { applyForStar(level: $l) { application { id level granter
@@ -418,9 +418,9 @@ def test_stars_are_granted_by_the_body_the_policy_names(gql, seed_regions):
         == 3
     )
     first = gql.region(test_region.slug, STAR_APPLY, {"l": 1}, token=own)["data"]["applyForStar"]
-    assert first["application"]["granter"] == "county"
+    assert first["application"]["granter"] == "COUNTY"
     third = gql.region(test_region.slug, STAR_APPLY, {"l": 3}, token=own)["data"]["applyForStar"]
-    assert third["application"]["granter"] == "city"
+    assert third["application"]["granter"] == "CITY"
     city = authority(gql, test_region.slug, "city")
     # 001 §6: the authority of the volunteer's own county (所在县（区）) grants 1–2★;
     # the volunteer lives in the region's first county, another county's office may not.
@@ -440,7 +440,7 @@ def test_stars_are_granted_by_the_body_the_policy_names(gql, seed_regions):
     granted = gql.region(
         test_region.slug, STAR_DECIDE, {"a": first["application"]["id"]}, token=county
     )["data"]["decideStarApplication"]
-    assert granted["application"]["status"] == "granted"
+    assert granted["application"]["status"] == "GRANTED"
     gql.region(test_region.slug, STAR_DECIDE, {"a": third["application"]["id"]}, token=city)
     seen = gql.region(test_region.slug, VOLUNTEER_TOTALS, {"n": volunteer.number}, token=s.admin)[
         "data"

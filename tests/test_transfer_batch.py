@@ -111,7 +111,7 @@ def test_a_group_moves_together(gql, seed_regions):
     body = _ask(gql, county, s.h.team.id)["data"]["requestGroupTransfer"]
     assert body["errors"] == [], body
     batch = body["batch"]
-    assert batch["state"] == "open" and batch["counterpartRegionCode"] == "530000"
+    assert batch["state"] == "OPEN" and batch["counterpartRegionCode"] == "530000"
     assert batch["counts"]["requested"] == 4, batch
     assert [r["number"] for r in batch["refused"]] == [busy]
     assert "under way" in batch["refused"][0]["reason"]
@@ -142,10 +142,10 @@ def test_a_group_moves_together(gql, seed_regions):
         done = gql.region(
             "chongqing", CONSENT, {"t": own[0]["id"], "offline": False}, token=tokens[number]
         )["data"]["consentTransfer"]
-        assert done["errors"] == [] and done["transfer"]["state"] == "completed", done
+        assert done["errors"] == [] and done["transfer"]["state"] == "COMPLETED", done
 
     progress = gql.region("chongqing", BATCH, {"b": batch["id"]}, token=county)["data"]
-    assert progress["transferBatch"]["state"] == "done"
+    assert progress["transferBatch"]["state"] == "DONE"
     assert progress["transferBatch"]["counts"]["completed"] == 4
     # Another county's authority does not see the batch.
     hidden = gql.region("chongqing", BATCH, {"b": batch["id"]}, token=elsewhere)["data"]
@@ -175,7 +175,7 @@ def test_the_authority_cancels_what_is_not_consented(gql, seed_regions):
     consented = gql.region(
         "chongqing", CONSENT, {"t": first["id"], "offline": False}, token=tokens[numbers[0]]
     )["data"]["consentTransfer"]
-    assert consented["transfer"]["state"] == "completed", consented
+    assert consented["transfer"]["state"] == "COMPLETED", consented
 
     elsewhere = authority(gql, "chongqing", "county", division=_other_county())
     denied = gql.region("chongqing", CANCEL, {"b": batch["id"], "why": "撤回"}, token=elsewhere)
@@ -183,7 +183,7 @@ def test_the_authority_cancels_what_is_not_consented(gql, seed_regions):
     cancelled = gql.region("chongqing", CANCEL, {"b": batch["id"], "why": "撤回"}, token=county)
     cancelled = cancelled["data"]["cancelTransferBatch"]
     assert cancelled["errors"] == [], cancelled
-    assert cancelled["batch"]["state"] == "cancelled"
+    assert cancelled["batch"]["state"] == "CANCELLED"
     assert cancelled["batch"]["counts"] == {
         "requested": 0,
         "exported": 0,

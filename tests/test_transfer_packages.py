@@ -61,7 +61,7 @@ def test_packages_are_masked_in_the_api_revealed_with_a_log_and_encrypted_at_res
     consented = gql.region(
         "chongqing", CONSENT, {"t": requested["id"], "offline": False}, token=token
     )["data"]["consentTransfer"]["transfer"]
-    assert consented["state"] == "completed"
+    assert consented["state"] == "COMPLETED"
     # At the destination a county authority does not see the newcomer: where they
     # live there is not known yet, so the region's authority answers (issue 10 f3).
     elsewhere = authority(gql, "yunnan", "county")

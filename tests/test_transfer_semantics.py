@@ -111,7 +111,7 @@ def test_a_record_in_publicity_at_consent_counts_once_at_the_destination(gql, se
     source_id = recorded["record"]["id"]
     token = login(gql, "yunnan", username)
     moved = transfer(gql, "yunnan", token, "500000")
-    assert moved["state"] == "completed"
+    assert moved["state"] == "COMPLETED"
     # The source's publicity ends: the record, frozen at consent, does not count there.
     end_publicity("yunnan")
     with tenant_context(region("yunnan")):
@@ -152,7 +152,7 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
         )
     token = login(gql, "yunnan", username)
     moving = transfer(gql, "yunnan", token, "500000", offline=True)
-    assert moving["state"] == "exported"  # on its way as a file: frozen at the source
+    assert moving["state"] == "EXPORTED"  # on its way as a file: frozen at the source
     # Recording, amending, confirming: refused with a typed error, nothing written.
     more = record(gql, s, volunteer, 1, 1)
     assert more["errors"][0]["code"] == "CONFLICT", more
@@ -227,7 +227,7 @@ def test_a_refused_or_cancelled_transfers_package_is_refused_at_the_destination(
         "interop", "export", "--region", "500000", "--transfer", moving["id"], "--out", str(out)
     )
     cancelled = gql.region("chongqing", REJECT, {"t": moving["id"], "why": "改变主意"}, token=token)
-    assert cancelled["data"]["rejectTransfer"]["transfer"]["state"] == "refused", cancelled
+    assert cancelled["data"]["rejectTransfer"]["transfer"]["state"] == "REFUSED", cancelled
     with pytest.raises(CommandError, match="refused"):
         call_command(
             "interop", "export", "--region", "500000", "--transfer", moving["id"], "--out", str(out)
@@ -296,7 +296,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     with tenant_context(region("yunnan")):
         original = ServiceRecord.objects.get(id=row_key(first))
     token = login(gql, "yunnan", username)
-    assert transfer(gql, "yunnan", token, "500000")["state"] == "completed"
+    assert transfer(gql, "yunnan", token, "500000")["state"] == "COMPLETED"
     # Same username, same password, the same day: no re-registration.
     there = login(gql, "chongqing", username)
     me = gql.region("chongqing", ME, token=there)["data"]["me"]
@@ -323,7 +323,7 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     )
     assert_audit_clean()
     # And they move on from there, provenance unchanged.
-    assert transfer(gql, "chongqing", there, "210900")["state"] == "completed"
+    assert transfer(gql, "chongqing", there, "210900")["state"] == "COMPLETED"
     fuxin = authority(gql, "fuxin", "city")
     [later] = records_of(gql, "fuxin", fuxin, volunteer.number)
     assert (later["originRegionName"], later["originRecordId"], later["originHours"]) == (
@@ -377,7 +377,7 @@ def test_a_version_1_package_in_flight_is_still_imported(gql, seed_regions):
     unknown = upload(gql, "yunnan", yunnan, newer)
     assert unknown["errors"][0]["message"].startswith("UNSUPPORTED_VERSION: this platform reads")
     imported = upload(gql, "yunnan", yunnan, v1)
-    assert imported["errors"] == [] and imported["transfer"]["state"] == "completed", imported
+    assert imported["errors"] == [] and imported["transfer"]["state"] == "COMPLETED", imported
     arrived = records_of(gql, "yunnan", yunnan, volunteer.number)
     assert sorted(r["hours"] for r in arrived) == ["1.50", "3.00"]
     assert {(r["state"], r["originRegionName"]) for r in arrived} == {("COUNTED", "重庆市")}
@@ -414,7 +414,7 @@ def test_a_volunteer_coming_back_brings_what_counted_elsewhere(gql, seed_regions
     volunteer, username = s.volunteers[0]
     left = record(gql, s, volunteer, 2, 3)["record"]["id"]
     token = login(gql, "yunnan", username)
-    assert transfer(gql, "yunnan", token, "500000")["state"] == "completed"
+    assert transfer(gql, "yunnan", token, "500000")["state"] == "COMPLETED"
     chongqing = authority(gql, "chongqing", "province")
     [there] = records_of(gql, "chongqing", chongqing, volunteer.number)
     end_publicity(
@@ -424,7 +424,7 @@ def test_a_volunteer_coming_back_brings_what_counted_elsewhere(gql, seed_regions
     amended = gql.region("chongqing", AMEND, {"r": there["id"]}, token=chongqing)
     assert amended["data"]["amendRecord"]["errors"] == [], amended
     back = transfer(gql, "chongqing", login(gql, "chongqing", username), "530000")
-    assert back["state"] == "completed"
+    assert back["state"] == "COMPLETED"
     yunnan = authority(gql, "yunnan", "province")
     seen = gql.region("yunnan", RECORDS, {"n": volunteer.number}, token=yunnan)["data"]["volunteer"]
     assert seen["status"] == "ACTIVE" and seen["totalHours"] == "1.00"

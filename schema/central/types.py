@@ -26,11 +26,18 @@ class RegionStatus(enum.Enum):
     SUSPENDED = "suspended"
 
 
+@strawberry.enum(description="Level of an administrative division (GB/T 2260).")
+class DivisionLevel(enum.Enum):
+    PROVINCE = "province"
+    CITY = "city"
+    COUNTY = "county"
+
+
 @strawberry.type(description="A GB/T 2260 administrative division (行政区划) in force.")
 class Division:
     code: str
     name: str
-    level: str = strawberry.field(description="province, city or county.")
+    level: DivisionLevel
 
 
 @strawberry.type(description="A province or city (地区): one schema-isolated tenant.")
@@ -69,7 +76,7 @@ class Region(Node):
     )
     def divisions(self) -> list[Division]:
         return [
-            Division(code=code, name=name, level=division_level(code))
+            Division(code=code, name=name, level=DivisionLevel(division_level(code)))
             for code, name in sorted(divisions_within(self.code).items())
         ]
 

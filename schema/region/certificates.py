@@ -117,12 +117,17 @@ class CertificateVerification(Node):
     status: CertificateStatus
     number: str
     name: str
-    masked_id_number: str
+    id_number_masked: str = strawberry.field(description="e.g. 5001**********1234")
     volunteer_number: str
     total_hours: Decimal
     rows: list[CertificateRow]
     group_name: str
     issued_on: datetime.date
+
+    @strawberry.field(deprecation_reason="Use idNumberMasked, as on Volunteer.")
+    def masked_id_number(self) -> str:
+        # The earlier spelling, kept for one release so front-ends move at their pace.
+        return self.id_number_masked
 
     @strawberry.field(description="Opaque, stable and unique across types and regions.")
     def id(self) -> strawberry.ID:
@@ -141,7 +146,7 @@ def verification_of(code: str) -> CertificateVerification | None:
         status=CertificateStatus(found["status"]),
         number=found["number"],
         name=found["name"],
-        masked_id_number=found["idNumberMasked"],
+        id_number_masked=found["idNumberMasked"],
         volunteer_number=found["volunteerNumber"],
         total_hours=Decimal(found["totalHours"]),
         rows=_rows(found),

@@ -17,18 +17,27 @@ from central.errors import InvalidInput
 from interop import at_rest, permissions
 from interop import services as transfers
 from interop.models import Direction
+from interop.models import TransferState as TransferStateChoices
 from interop.package import PackageRejected
 from schema.errors import Payload, QueryError, mutation_payload
 from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
-from schema.region.types import Volunteer, page_size
+from schema.region.types import Volunteer, choices_enum, page_size
 from tenants.records.models import ServiceRecord as RecordModel
 
 TransferDirection = strawberry.enum(
     enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
     description="转出 / 转入",
 )
+TransferState = choices_enum("TransferState", TransferStateChoices, "转移状态")
+
+
+@strawberry.enum(description="A batch transfer's state.")
+class TransferBatchState(enum.Enum):
+    OPEN = "open"  # some members have not answered
+    DONE = "done"
+    CANCELLED = "cancelled"  # what was not consented was refused
 
 
 def _uuid_id(value) -> strawberry.ID:
@@ -43,9 +52,7 @@ class TransferType:
 
     id: strawberry.ID = model_field("public_id", _uuid_id)
     direction: TransferDirection = model_field("direction", TransferDirection)
-    state: str = model_field(
-        "state", description="requested, exported, completed, refused or expired"
-    )
+    state: TransferState = model_field("state", TransferState)
 
     volunteer_number: str = model_field("volunteer_number")
     counterpart_region_code: str = model_field(
@@ -150,13 +157,13 @@ class TransferBatchType:
     cancelled_at: datetime.datetime | None = model_field("cancelled_at")
 
     @strawberry.field(
-        description="open (some members have not answered), done, or cancelled "
+        description="OPEN (some members have not answered), DONE, or CANCELLED "
         "(what was not consented was refused)."
     )
-    def state(self) -> str:
+    def state(self) -> TransferBatchState:
         if self._model.cancelled_at is not None:
-            return "cancelled"
-        return "open" if self._counts()["requested"] else "done"
+            return TransferBatchState.CANCELLED
+        return TransferBatchState.OPEN if self._counts()["requested"] else TransferBatchState.DONE
 
     @strawberry.field(description="The batch's transfers by state.")
     def counts(self) -> TransferCounts:
@@ -214,7 +221,7 @@ class InteropQuery:
         self,
         info: Info,
         direction: TransferDirection | None = None,
-        state: str | None = None,
+        state: TransferState | None = None,
         first: int = 50,
         after: strawberry.ID | None = None,
     ) -> list[TransferType]:
@@ -223,7 +230,7 @@ class InteropQuery:
         if direction:
             queryset = queryset.filter(direction=direction.value)
         if state:
-            queryset = queryset.filter(state=state)
+            queryset = queryset.filter(state=state.value)
         if after is not None:
             # Any transfer the caller sees, even one that has since left the state asked for.
             anchor = _public_id(after)

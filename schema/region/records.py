@@ -4,6 +4,7 @@ lifecycle, amendments, corrections and stars."""
 from __future__ import annotations
 
 import datetime
+import enum
 from decimal import Decimal
 
 import strawberry
@@ -11,6 +12,7 @@ from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import PermissionDenied, Unauthenticated
+from central.policy import Granter
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.identity import global_id
 from schema.node import Node
@@ -42,6 +44,26 @@ ApplicationStatus = choices_enum(
 )
 RecordState = choices_enum("RecordState", record_models.RecordState, "记录状态")
 RecordMode = choices_enum("RecordMode", record_models.RecordMode, "记录方式")
+StarApplicationStatus = choices_enum(
+    "StarApplicationStatus", record_models.StarApplication.Status, "星级申请状态"
+)
+CorrectionRequestStatus = choices_enum(
+    "CorrectionRequestStatus", record_models.CorrectionRequest.Status, "更正申请状态"
+)
+
+
+@strawberry.enum(
+    description="项目状态: a published project is ONGOING from its first day, ENDED after its last."
+)
+class ProjectStatus(enum.Enum):
+    # The phases users see (projects.phase), not only the stored status.
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    PUBLISHED = "published"
+    ONGOING = "ongoing"
+    ENDED = "ended"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
 
 
 @strawberry.type(description="An amendment: the new values of a record, why, who, when.")
@@ -72,9 +94,9 @@ class Project(Node):
     risk_notice: str = model_field("risk_notice", description="风险告知 (003 Art.9)")
     insured: bool = model_field("insured", description="人身意外伤害保险 (003 Art.18)")
 
-    @strawberry.field(description="draft, pending_review, published, ongoing, ended, rejected")
-    def status(self) -> str:
-        return projects.phase(self._model)
+    @strawberry.field
+    def status(self) -> ProjectStatus:
+        return ProjectStatus(projects.phase(self._model))
 
     review_reason: str = model_field("review_reason")
 
@@ -312,8 +334,8 @@ class StarApplication(Node):
 
     id: strawberry.ID = model_id("StarApplication")
     level: int = model_field("level")
-    granter: str = model_field("granter", description="group, county, city or province (001 §6)")
-    status: str = model_field("status")
+    granter: Granter = model_field("granter", Granter, description="Who grants it (001 §6).")
+    status: StarApplicationStatus = model_field("status", StarApplicationStatus)
     reason: str = model_field("reason")
 
 
@@ -322,7 +344,7 @@ class CorrectionRequest(Node):
     _model: strawberry.Private[object]
 
     id: strawberry.ID = model_id("CorrectionRequest")
-    status: str = model_field("status")
+    status: CorrectionRequestStatus = model_field("status", CorrectionRequestStatus)
     description: str = model_field("description")
     due_on: datetime.date = model_field("due_on")
 

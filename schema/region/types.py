@@ -25,6 +25,7 @@ from schema.node import Node
 from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
+from tenants.accounts import models as account_models
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, may_see_applications
 from tenants.related import prefetched
@@ -62,6 +63,8 @@ RegistrationStatus = choices_enum(
 )
 GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
 MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
+RoleKind = choices_enum("RoleKind", account_models.RoleKind, "角色: group staff or authority staff")
+AuthorityLevel = choices_enum("AuthorityLevel", account_models.AuthorityLevel, "主管部门层级")
 
 
 @strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")
@@ -608,9 +611,11 @@ def decode_cursor(kind: str, cursor: str | None, field: str = "after") -> int | 
 
 @strawberry.type(description="A role of the logged-in account.")
 class StaffRole:
-    kind: str
+    kind: RoleKind
     group: VolunteerGroup | None
-    authority_level: str
+    authority_level: AuthorityLevel | None = strawberry.field(
+        description="The authority's level; null for a group's staff."
+    )
     authority_name: str
 
 
@@ -633,9 +638,9 @@ class Me(Node):
     def roles(self) -> list[StaffRole]:
         return [
             StaffRole(
-                kind=r.kind,
+                kind=RoleKind(r.kind),
                 group=VolunteerGroup(_model=r.group) if r.group else None,
-                authority_level=r.authority_level,
+                authority_level=AuthorityLevel(r.authority_level) if r.authority_level else None,
                 authority_name=r.authority_name,
             )
             for r in self._roles

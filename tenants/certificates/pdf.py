@@ -1,7 +1,7 @@
 """The volunteer-service record certificate (志愿服务记录证明) as a PDF.
 
 What a certificate states follows 民发〔2015〕149号 (关于规范志愿服务记录证明工作的
-指导意见) 二, its four kinds of information, and DESIGN.md §5.4:
+指导意见) 二, its four kinds of information, and docs/rules.md:
 
 1. the volunteer: name, ID type and number (masked), volunteer number;
 2. the service: hours (小时) and content, here by project, rows imported from
@@ -113,7 +113,7 @@ class ServiceRow:
 
 @dataclass(frozen=True)
 class CertificateData:
-    """Everything a certificate states (民发〔2015〕149号 二; DESIGN.md §5.4)."""
+    """Everything a certificate states (民发〔2015〕149号 二; docs/rules.md)."""
 
     # (1) the volunteer
     volunteer_name: str
@@ -154,7 +154,7 @@ class CertificateData:
         if empty:
             raise ValueError(f"certificate: empty {', '.join(empty)}")
         if "*" not in self.id_number_masked:
-            # The full ID number never appears on a certificate (000 Art.3, DESIGN.md §5.1).
+            # The full ID number never appears on a certificate (000 Art.3).
             raise ValueError("certificate: the ID number must be masked")
         total = _hours(self.total_hours, "total hours")
         object.__setattr__(self, "total_hours", total)

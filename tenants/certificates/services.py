@@ -11,7 +11,7 @@ Rules:
   certificate states the volunteer (name, ID type, masked ID number, volunteer
   number), the hours and service content, the issuing group with its
   responsible person, handler (经办人) and contact, a number, the issue date,
-  notes and the seal (DESIGN.md §5.4).
+  notes and the seal (民发〔2015〕149号; docs/rules.md).
 - Who asks: the volunteer themself, for a group they are an active member of,
   or an admin of the group on the volunteer's behalf.
 - A certificate is never edited: what it stated is kept in ``snapshot``; a

@@ -110,7 +110,7 @@ def _member(
     if not allow_cancelled:
         closed.append(VolunteerStatus.CANCELLED)
     if volunteer.status in closed:
-        # A transferred volunteer's records here are read-only (DESIGN §6, 000 Art.16).
+        # A transferred volunteer's records here are read-only (000 Art.16; interop/README.md).
         problems.add(
             "number",
             _("%(number)s is %(status)s")

@@ -16,7 +16,7 @@ Which days are working days
    the year of its last release), its official calendar: weekends, statutory
    holidays and 调休 (weekend days made working days in exchange).
 3. Otherwise (a year the package does not know yet, or before 2004): Monday to
-   Friday. An unknown year never raises (DESIGN.md §5.3); a region that wants
+   Friday. An unknown year never raises (docs/rules.md, publicity); a region that wants
    next year's holidays honoured before the library ships them lists them.
    ``manage.py check`` warns (``central.W001``) two months ahead, and ``/readyz``
    fails once a publicity period reaches such a year, for each region that counts

@@ -1,4 +1,4 @@
-"""``manage.py generate-data``: the spelling issue 6 and DESIGN.md use, same command."""
+"""``manage.py generate-data``: the spelling issue 6 used, same command."""
 
 from central.management.commands.generate_data import Command
 

@@ -19,9 +19,11 @@ server on Ctrl-C or SIGTERM (issue 11 finding 6); ``--no-deliver`` leaves it out
 
 from __future__ import annotations
 
+import errno
 import io
 import multiprocessing
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -30,12 +32,14 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils.translation import gettext as _
 
 from central import accounts, services
 from central.database import embedded_server
+from central.errors import ServiceError
+from central.management.commands import demo as demo_command
 from central.models import Region
 from central.pg_supervisor import PostgresSupervisor
 from central.readiness import schemas_behind as regions_behind
@@ -52,7 +56,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
-        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--port",
+            type=int,
+            # $PORT as most hosting tools set it; the README's walkthrough uses it too.
+            default=os.environ.get("PORT") or 8000,
+            help="the port to serve on (default: $PORT, else 8000)",
+        )
         parser.add_argument(
             "--workers",
             type=int,
@@ -65,13 +75,34 @@ class Command(BaseCommand):
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
         parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="fill the seed regions with sample data and print logins (manage.py demo)",
+        )
+        parser.add_argument(
             "--no-deliver",
             action="store_true",
             help="do not run the interop delivery worker (manage.py interop deliver --loop)",
         )
 
-    def handle(self, *args, host, port, workers, threads, no_serve, no_seed, no_deliver, **options):
+    def execute(self, *args, **options):
+        # Before the system checks and anything set up or started: a busy port is one
+        # clear line and exit status 1, not a "ready" banner followed by the front's
+        # bind errors (issue 13).
+        if not options["no_serve"]:
+            busy = port_problem(options["host"], options["port"])
+            if busy:
+                raise CommandError(busy)
+        return super().execute(*args, **options)
+
+    def handle(
+        self, *args, host, port, workers, threads, no_serve, no_seed, no_deliver, demo, **options
+    ):
         started = time.monotonic()
+        if demo and no_seed:
+            raise CommandError(_("--demo fills the seed regions; it cannot go with --no-seed"))
+        if demo and settings.PRODUCTION:
+            raise CommandError(_("demo data has published passwords; it is refused in production"))
         db = settings.DATABASES["default"]
         self.stdout.write(
             _("database: %(name)s on %(host)s")
@@ -94,6 +125,11 @@ class Command(BaseCommand):
         device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
         created = sum(1 for _region, was_created in results if was_created)
         self.check()  # warnings (e.g. the working-day calendar, central.W001) on stderr
+        if demo:
+            try:
+                demo_command.run(self._say, [region for region, _created in results])
+            except ServiceError as error:
+                raise CommandError(str(error)) from None
         self.stdout.write(
             self.style.SUCCESS(
                 _("ready in %(seconds)ss: %(regions)s regions (%(created)s created now)")
@@ -222,6 +258,34 @@ class Command(BaseCommand):
                 self.stdout.write(f"{region.name:<6} API: http://{primary}:{port}/graphql")
         self.stdout.write(_("Ctrl-C stops the server."))
         sys.stdout.flush()
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why the front could not listen on ``host:port``, as one line, or None.
+
+    Bound the way the front binds (``SO_REUSEADDR``), so a port left in TIME_WAIT
+    by a previous run is not mistaken for a busy one."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        return _("cannot listen on %(host)s: %(reason)s") % {"host": host, "reason": error}
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return _(
+                        "port %(port)s on %(host)s is already in use (another manage.py up?); "
+                        "stop it or choose another port with --port"
+                    ) % {"port": port, "host": host}
+                return _("cannot listen on %(host)s:%(port)s: %(reason)s") % {
+                    "host": host,
+                    "port": port,
+                    "reason": error.strerror,
+                }
+    return None
 
 
 def migrate_region(schema: str) -> str:
