@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from central.errors import InvalidInput, NotFound, ProblemCollector
+from central.messages import password_messages
 from central.models import CentralApiToken, CentralAuditEntry, LoginThrottle
 from central.throttle import LoginAttempt, unlock
 
@@ -101,7 +102,9 @@ def change_admin_password(
     try:
         validate_password(new_password or "", user)
     except ValidationError as error:
-        problems.add("newPassword", " ".join(error.messages))
+        # The platform's own words for each failed rule, not Django's glued together.
+        for message in password_messages(error):
+            problems.add("newPassword", message)
     with login_attempt(user.username, address, "central.password_change_failed") as attempt:
         if not user.check_password(current_password or ""):
             attempt.reason = "wrong_password"
