@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import enum
 import itertools
+import re
 from typing import Any
 
 from pydantic import (
@@ -373,6 +374,9 @@ def _problems(error: ValidationError) -> dict[str, str]:
     for item in error.errors():
         path = ".".join(to_camel(p) if isinstance(p, str) else str(p) for p in item["loc"])
         message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "enum":  # by the names the API shows, not the stored values
+            names = re.findall(r"'([^']*)'", item["ctx"]["expected"])
+            message = f"choose one of {', '.join(name.upper() for name in names)}"
         if not path and ": " in message:  # model-level checks name their own field
             path, message = message.split(": ", 1)
         problems[path or "policy"] = message

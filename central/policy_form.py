@@ -34,8 +34,8 @@ class _ListField(forms.CharField):
 
     def prepare_value(self, value):
         if isinstance(value, list):
-            separator = "\n" if self.item_type == "string" else ", "
-            return separator.join(str(item) for item in value)
+            multiline = isinstance(self.widget, forms.Textarea)
+            return ("\n" if multiline else ", ").join(str(item) for item in value)
         return value
 
     def to_python(self, value) -> list:

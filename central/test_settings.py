@@ -13,6 +13,9 @@ if not os.environ.get("DATABASE_URL"):
     os.environ.setdefault("PLATFORM_PG_DATA", tempfile.mkdtemp(prefix="vrp-test-pg-"))
     os.environ.setdefault("PLATFORM_PG_CLEANUP", "delete")
 os.environ.setdefault("PLATFORM_MEDIA_ROOT", tempfile.mkdtemp(prefix="vrp-test-media-"))
+# An empty static root of the suite's own (WhiteNoise warns about a missing one); the
+# tests of the pages run `manage.py up`, which collects into a directory of its own.
+os.environ.setdefault("PLATFORM_STATIC_ROOT", tempfile.mkdtemp(prefix="vrp-test-static-"))
 # Every query the suite sends runs both compiled and by graphql-core, and the answers
 # are compared (schema/compiled.py); the gunicorn test server inherits this.
 os.environ.setdefault("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "verify")

@@ -149,7 +149,12 @@ def test_values_round_trip_between_the_api_the_admin_and_the_cli(
     [
         ("starThresholds", "100, 50, 600, 1000, 1500", None, "must increase"),
         ("starThresholds", "100, many", None, "whole numbers"),
-        ("starGranters", "GROUP, MAYOR, CITY, CITY, PROVINCE", None, "starGranters.1"),
+        (
+            "starGranters",
+            "GROUP, MAYOR, CITY, CITY, PROVINCE",
+            None,
+            "starGranters.1: choose one of GROUP, COUNTY, CITY, PROVINCE",
+        ),
         ("publicityWorkingDays", "-1", None, ""),
         ("pendingPermissionGroup", "无此组", None, "not in the table"),
         ("permissionGroups", "{not json", None, ""),
