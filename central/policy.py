@@ -160,9 +160,16 @@ class HubPermissionGroup(_PolicyPart):
 class GroupNaming(_PolicyPart):
     """Group naming rules (团体名称规范), 002 §3(1) and 004."""
 
-    hub_name_patterns: list[HubNamePattern] = Field(default_factory=list)
-    # "单位名称+志愿服务队" (002 §3(1)2, 004): a non-hub group's name ends with this.
-    non_hub_suffix: str | None = None
+    hub_name_patterns: list[HubNamePattern] = Field(
+        default_factory=list,
+        description="How hub groups of each level must be named: the name ends with one "
+        "of the suffixes (002 §3(1)1).",
+    )
+    non_hub_suffix: str | None = Field(
+        default=None,
+        description="A group that is not a hub has a name ending with this "
+        "(单位名称+志愿服务队, 002 §3(1)2, 004); empty = no rule.",
+    )
 
     @field_validator("hub_name_patterns")
     @classmethod
@@ -176,11 +183,19 @@ class GroupNaming(_PolicyPart):
 class RegistrationTargets(_PolicyPart):
     """Registration targets (注册目标), 004 §4.2: shares of population and of unit staff."""
 
-    population_share: float = Field(gt=0, le=1)
-    staff_share_national_unit: float = Field(gt=0, le=1)  # 全国文明单位
-    staff_share_provincial_unit: float = Field(gt=0, le=1)  # 省级文明单位
-    staff_share_municipal_unit: float = Field(gt=0, le=1)  # 市级文明单位
-    staff_share_other_unit: float = Field(gt=0, le=1)  # 其他单位
+    population_share: float = Field(gt=0, le=1, description="Share of the population.")
+    staff_share_national_unit: float = Field(
+        gt=0, le=1, description="Share of the staff of national civilised units (全国文明单位)."
+    )
+    staff_share_provincial_unit: float = Field(
+        gt=0, le=1, description="Share of the staff of provincial civilised units (省级文明单位)."
+    )
+    staff_share_municipal_unit: float = Field(
+        gt=0, le=1, description="Share of the staff of municipal civilised units (市级文明单位)."
+    )
+    staff_share_other_unit: float = Field(
+        gt=0, le=1, description="Share of the staff of other units (其他单位)."
+    )
 
 
 DEFAULT_STAR_THRESHOLDS = [100, 300, 600, 1000, 1500]  # 000 Art.19, 001 §6, 003 Art.26
@@ -189,61 +204,121 @@ DEFAULT_STAR_THRESHOLDS = [100, 300, 600, 1000, 1500]  # 000 Art.19, 001 §6, 00
 class RegionPolicy(_PolicyPart):
     """The typed policy of one region. Defaults are the national baseline."""
 
-    # 公示: working days a record stays in publicity before it counts; 0 = none (001 §4(4)3).
-    publicity_working_days: int = Field(default=0, ge=0, le=30)
-    # Who may object during publicity.
-    objection_raisers: ObjectionRaisers = ObjectionRaisers.ANY_ACCOUNT
-    # Who confirms a record before it counts (001 §4(4)3).
-    record_confirmation: RecordConfirmation = RecordConfirmation.NONE
-    # 记录员须持证上岗 (001 §4(4)3).
-    recorders_need_certificate: bool = False
-    # Hours for 1★..5★ (000 Art.19, 001 §6, 003 Art.26).
-    star_thresholds: list[int] = Field(default_factory=lambda: list(DEFAULT_STAR_THRESHOLDS))
-    # Who grants each star level, 1★..5★ (001 §6).
-    star_granters: list[Granter] = Field(default_factory=lambda: [Granter.GROUP] * 5)
-    # Below this age a volunteer needs a guardian's consent; None = no rule (003 Art.7).
-    guardian_consent_below_age: int | None = Field(default=None, ge=1, le=25)
-    group_naming: GroupNaming = Field(default_factory=GroupNaming)
-    # Hub levels in use, top first (002 §3(1)1).
-    hub_levels: list[HubLevel] = Field(default_factory=lambda: list(HubLevel))
-    # The permission-group table (002 annex) and the defaults of 002 §3(4).
+    # Each description is the setting's help in the admin's policy editor and in the
+    # API's schema (central/policy_form.py, schema/policy_types.py).
+    publicity_working_days: int = Field(
+        default=0,
+        ge=0,
+        le=30,
+        description="Working days a record stays in publicity (公示) before it counts; "
+        "0 = none (001 §4(4)3).",
+    )
+    objection_raisers: ObjectionRaisers = Field(
+        default=ObjectionRaisers.ANY_ACCOUNT,
+        description="Who may object to a record during publicity.",
+    )
+    record_confirmation: RecordConfirmation = Field(
+        default=RecordConfirmation.NONE,
+        description="Who confirms a record before it counts (001 §4(4)3).",
+    )
+    recorders_need_certificate: bool = Field(
+        default=False, description="Recorders must hold a certificate (记录员持证上岗, 001 §4(4)3)."
+    )
+    star_thresholds: list[int] = Field(
+        default_factory=lambda: list(DEFAULT_STAR_THRESHOLDS),
+        description="Hours for 1★ to 5★, increasing (000 Art.19, 001 §6, 003 Art.26).",
+    )
+    star_granters: list[Granter] = Field(
+        default_factory=lambda: [Granter.GROUP] * 5,
+        description="Who grants each star level, 1★ to 5★ (001 §6).",
+    )
+    guardian_consent_below_age: int | None = Field(
+        default=None,
+        ge=1,
+        le=25,
+        description="Below this age a volunteer needs a guardian's consent; empty = no such "
+        "rule (003 Art.7).",
+    )
+    group_naming: GroupNaming = Field(
+        default_factory=GroupNaming,
+        description="How groups must be named (002 §3(1), 004).",
+    )
+    hub_levels: list[HubLevel] = Field(
+        default_factory=lambda: list(HubLevel),
+        description="Levels of hub groups in use, from the top down (002 §3(1)1).",
+    )
     permission_groups: list[PermissionGroupRule] = Field(
         default_factory=lambda: [
             PermissionGroupRule(name=name, powers=powers)
             for name, powers in ANNEX_PERMISSION_TABLE.items()
-        ]
+        ],
+        description="The permission-group table and each group's powers (002 annex).",
     )
     # 002 §3(4): a group awaiting review sits in 待审团体组; once approved, a
     # non-hub group starts in 基本团体组, a legal person in 中级团体组, and hubs
     # by level: district 高级（快审）, town 中级（快审）, community 初级（快审）.
     # The city hub (set by the authority) gets the top group.
-    pending_permission_group: str = "待审团体组"
-    default_permission_group_non_hub: str = "基本团体组"
-    default_permission_group_legal_person: str = "中级团体组"
+    pending_permission_group: str = Field(
+        default="待审团体组",
+        description="The permission group of a group awaiting review (002 §3(4)).",
+    )
+    default_permission_group_non_hub: str = Field(
+        default="基本团体组",
+        description="The permission group of an approved group that is not a hub (002 §3(4)).",
+    )
+    default_permission_group_legal_person: str = Field(
+        default="中级团体组",
+        description="The permission group of an approved group that is a legal person (002 §3(4)).",
+    )
     hub_permission_groups: list[HubPermissionGroup] = Field(
         default_factory=lambda: [
             HubPermissionGroup(level=HubLevel.CITY, permission_group="高级团体组（快审）"),
             HubPermissionGroup(level=HubLevel.DISTRICT, permission_group="高级团体组（快审）"),
             HubPermissionGroup(level=HubLevel.TOWN, permission_group="中级团体组（快审）"),
             HubPermissionGroup(level=HubLevel.COMMUNITY, permission_group="初级团体组（快审）"),
-        ]
+        ],
+        description="The permission group an approved hub gets, by level (002 §3(4)).",
     )
-    # 时长储蓄 (000 Art.20, 001 §6).
-    time_bank_enabled: bool = False
-    registration_targets: RegistrationTargets | None = None
-    # Days a group has to answer a volunteer's correction request (记录更正).
-    correction_deadline_days: int = Field(default=15, ge=1, le=90)
+    time_bank_enabled: bool = Field(
+        default=False,
+        description="Hours may be saved in a time bank (时长储蓄, 000 Art.20, 001 §6).",
+    )
+    registration_targets: RegistrationTargets | None = Field(
+        default=None,
+        description="Registration targets as shares of population and of unit staff "
+        "(004 §4.2); empty = none.",
+    )
+    correction_deadline_days: int = Field(
+        default=15,
+        ge=1,
+        le=90,
+        description="Days a group has to answer a volunteer's correction request (记录更正).",
+    )
     # The region's own calendar, used for years the official calendar library
     # does not know yet: extra days off and extra working days (调休).
-    extra_holidays: list[datetime.date] = Field(default_factory=list)
-    extra_workdays: list[datetime.date] = Field(default_factory=list)
-    # Web origins (``https://vol.example.cn``) whose front-ends may call this
-    # region's API from a browser (CORS, ``central/cors.py``); not a rule of any
-    # notice, a setting central admins keep with the rest of the region's policy.
-    allowed_origins: list[str] = Field(default_factory=list, max_length=20)
-    # The API runs only the operations the region's front-end registered
-    # (``manage.py documents register``), so its public endpoint runs nothing else.
-    trusted_documents_only: bool = False
+    extra_holidays: list[datetime.date] = Field(
+        default_factory=list,
+        description="The region's own days off (YYYY-MM-DD), for years the official calendar "
+        "does not know yet.",
+    )
+    extra_workdays: list[datetime.date] = Field(
+        default_factory=list,
+        description="The region's own working days (调休, YYYY-MM-DD), for years the official "
+        "calendar does not know yet.",
+    )
+    # Not a rule of any notice: a setting central admins keep with the rest of the
+    # region's policy (CORS, central/cors.py).
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Web origins (https://vol.example.cn) whose front-ends may call this "
+        "region's API from a browser.",
+    )
+    # So the region's public endpoint runs nothing else (manage.py documents register).
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="The API runs only the operations the region's front-end registered.",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.utils.text import format_lazy
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -84,7 +85,9 @@ def _resolve(prop: dict, defs: dict) -> tuple[dict, bool]:
 def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
     """The form field(s) of one setting: its own, or one per part of a nested object."""
     prop, nullable = _resolve(prop, defs)
-    common = {"label": path, "help_text": prop.get("description", "")}
+    # Built once at import: every text here is translated when the page is rendered.
+    description = gettext_lazy(prop["description"]) if prop.get("description") else ""
+    common = {"label": path, "help_text": description}
     kind = prop.get("type")
     if "enum" in prop:
         choices = [(name, name) for name in prop["enum"]]
@@ -124,12 +127,15 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
     if kind == "array":
         items, _nullable = _resolve(prop.get("items", {}), defs)
         if items.get("type") == "object":
-            help_text = _("A JSON list, keys in camelCase as in the API.")
             return {
                 path: _JSONListField(
                     required=False,
                     label=path,
-                    help_text=f"{common['help_text']} {help_text}".strip(),
+                    help_text=format_lazy(
+                        "{} {}",
+                        description,
+                        gettext_lazy("A JSON list, keys in camelCase as in the API."),
+                    ),
                     widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
                 )
             }
@@ -140,12 +146,16 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
             if item_type == "string" and not choices
             else forms.TextInput(attrs={"size": 60})
         )
-        help_text = _("Separated by commas or new lines.") + choices
         return {
             path: _ListField(
                 item_type,
                 label=path,
-                help_text=f"{common['help_text']} {help_text}".strip(),
+                help_text=format_lazy(
+                    "{} {}{}",
+                    description,
+                    gettext_lazy("Separated by commas or new lines."),
+                    choices,
+                ),
                 widget=widget,
             )
         }
