@@ -319,7 +319,7 @@ def admin_browser(
     device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
     http = httpx.Client(base_url=base_url, timeout=60, headers={"Host": host, **(headers or {})})
     page = http.get("/admin/login/")
-    (form,) = [f for f in html_forms(page.text) if f["id"] == "login-form"]
+    (form,) = [f for f in html_forms(page.text) if "username" in dict(f["fields"])]
     fields = dict(form["fields"])
     otp = f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}"
     answer = http.post(

@@ -44,23 +44,23 @@ SLUG = "chongqing"
 @pytest.fixture(scope="module")
 def up(seed_regions):
     """``manage.py up`` on a free port, serving the test database."""
-    static_root = tempfile.mkdtemp(prefix="vrp-test-static-")
+    static_root = Path(tempfile.mkdtemp(prefix="vrp-test-static-"))
+    log = static_root.parent / f"{static_root.name}.log"
     port = free_port()
-    log = tempfile.NamedTemporaryFile("w+", prefix="vrp-up-", suffix=".log")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "up", "--port", str(port), "--workers", "1", "--no-deliver"],
-        cwd=REPO,
-        env=child_env(platform_database_url(), PLATFORM_STATIC_ROOT=static_root),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    command = ["manage.py", "up", "--port", str(port), "--workers", "1", "--no-deliver"]
+    with log.open("a") as output:
+        process = subprocess.Popen(
+            [sys.executable, *command],
+            cwd=REPO,
+            env=child_env(platform_database_url(), PLATFORM_STATIC_ROOT=str(static_root)),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for_port(port, process, timeout=120)
-        yield {"base": f"http://127.0.0.1:{port}", "log": log, "static_root": Path(static_root)}
+        yield {"base": f"http://127.0.0.1:{port}", "log": log, "static_root": static_root}
     finally:
         stop_process(process)
-        log.close()
 
 
 class _Refs(HTMLParser):
@@ -133,8 +133,7 @@ def check_page(http: httpx.Client, path: str, status: int = 200) -> httpx.Respon
 
 
 def test_up_collects_the_static_files_and_serves_them_on_every_host(up):
-    up["log"].seek(0)
-    output = up["log"].read()
+    output = up["log"].read_text()
     assert "static files …" in output
     assert re.search(r"\d+ static files? copied", output), output
     assert (up["static_root"] / "admin" / "css" / "base.css").is_file()
