@@ -164,7 +164,9 @@ def test_the_admin_is_styled_and_loads_nothing_from_elsewhere(up):
         "/admin/",
         "/admin/central/region/",
         f"/admin/central/region/{chongqing.pk}/change/",
+        "/admin/central/region/add/",
         "/admin/central/centralauditentry/",
+        "/admin/password_change/",
     ):
         check_page(admin, path)
 
