@@ -109,6 +109,9 @@ class RegionAdmin(admin.ModelAdmin):
     search_fields = ["code", "name", "slug"]
     actions = ["suspend", "resume", reset_authority_password]
 
+    class Media:
+        css = {"all": ["central/region_admin.css"]}
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = RegionPolicyForm if obj else RegionCreateForm
         return super().get_form(request, obj, change=change, **kwargs)

@@ -127,7 +127,7 @@ def _font_names(page: pdfium.PdfPage) -> dict[str, bool]:
 
 def test_the_cjk_font_is_embedded_and_the_only_font(pdf):
     fonts = _font_names(pdfium.PdfDocument(pdf)[0])
-    assert fonts == {"NotoSansSC-0": True}
+    assert fonts == {"NotoSansSC-Regular": True}
     # The font dictionaries themselves: one subsetted TrueType, its outlines in the file.
     base_fonts = set(re.findall(rb"/BaseFont\s*/([^\s/>\]]+)", pdf))
     assert base_fonts and all(re.fullmatch(rb"[A-Z]{6}\+.+", name) for name in base_fonts)
