@@ -1,5 +1,8 @@
-"""System checks of the platform (``manage.py check``; ``manage.py up`` runs them
-once it has migrated and provisioned).
+"""System checks of the platform that read the database. Django runs such checks
+(tag ``database``) only when asked: ``manage.py check --database default``,
+``migrate``, and ``manage.py up``, which runs them once it has migrated and
+provisioned; every other command (the delivery worker, ``close_publicity`` …)
+starts without them.
 
 ``central.W001``: the working-day calendar lacks a year that a region will count
 publicity periods (公示, 001 §4(4)3) in within ``CALENDAR_WARN_DAYS`` (61: from
@@ -19,8 +22,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 
-@checks.register("platform")
-def working_day_calendar(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+@checks.register(checks.Tags.database)
+def working_day_calendar(app_configs=None, databases=None, **kwargs) -> list[checks.CheckMessage]:
+    if not databases:
+        return []  # not asked to look at the database (as Django's own database checks)
     from central import readiness
 
     try:

@@ -284,7 +284,7 @@ GRAPHQL = {
 # Operations (README, "Operating it"). /readyz (central/readiness.py): the
 # migrations and calendar checks are kept CACHE_SECONDS per process; the calendar
 # must cover a publicity period put up today, or CALENDAR_READY_DAYS ahead if later
-# (a negative number leaves the calendar out of readiness). `manage.py check` warns
+# (a negative number leaves the calendar out of readiness). `check --database` warns
 # CALENDAR_WARN_DAYS ahead (central/checks.py).
 READINESS = {
     "CACHE_SECONDS": float(os.environ.get("PLATFORM_READYZ_CACHE_SECONDS", "10")),

@@ -33,7 +33,7 @@ def logged_server(seed_regions, tmp_path_factory):
 
 
 def scrape(base_url: str, **headers: str) -> dict[tuple[str, frozenset], float]:
-    answer = httpx.get(f"{base_url}/metrics", headers=headers)
+    answer = httpx.get(f"{base_url}/metrics", headers=headers, timeout=30)
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return {
@@ -145,7 +145,7 @@ def test_the_outbox_backlog_is_read_from_every_region_at_each_scrape(metrics_ser
 def test_metrics_are_for_this_machine_or_the_token_holder(metrics_server):
     base = metrics_server.base_url
     elsewhere = {"X-Forwarded-For": "203.0.113.7"}  # the proxy says: a remote client
-    refused = httpx.get(f"{base}/metrics", headers=elsewhere)
+    refused = httpx.get(f"{base}/metrics", headers=elsewhere, timeout=30)
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     wrong = httpx.get(f"{base}/metrics", headers={**elsewhere, "Authorization": "Bearer nope"})

@@ -146,7 +146,7 @@ def test_system_check_warns_when_the_calendar_lacks_a_year_a_region_needs(seed_r
     def check() -> subprocess.CompletedProcess:
         env = child_env(platform_database_url(), PLATFORM_CALENDAR_WARN_DAYS=str(REACHING))
         return subprocess.run(
-            [sys.executable, "manage.py", "check"],
+            [sys.executable, "manage.py", "check", "--database", "default"],
             cwd=REPO,
             env=env,
             capture_output=True,

@@ -18,9 +18,10 @@ Which days are working days
 3. Otherwise (a year the package does not know yet, or before 2004): Monday to
    Friday. An unknown year never raises (docs/rules.md, publicity); a region that wants
    next year's holidays honoured before the library ships them lists them.
-   ``manage.py check`` warns (``central.W001``) two months ahead, and ``/readyz``
-   fails once a publicity period reaches such a year, for each region that counts
-   working days without its own list for it (``central/readiness.py``).
+   ``manage.py check --database default`` and ``up`` warn (``central.W001``) two
+   months ahead, and ``/readyz`` fails once a publicity period reaches such a
+   year, for each region that counts working days without its own list for it
+   (``central/readiness.py``).
 
 Dates, not datetimes: pass the calendar day in the region's own time zone
 (Asia/Shanghai). A ``datetime`` is refused, because an aware UTC timestamp's

@@ -124,7 +124,8 @@ class Command(BaseCommand):
         admin, password = services.ensure_central_admin()
         device = accounts.enrol_totp(admin.username, confirmed=True) if password else None
         created = sum(1 for _region, was_created in results if was_created)
-        self.check()  # warnings (e.g. the working-day calendar, central.W001) on stderr
+        # Warnings on stderr, the database's too (the working-day calendar, central.W001).
+        self.check(databases=["default"])
         if demo:
             try:
                 demo_command.run(self._say, [region for region, _created in results])
