@@ -322,8 +322,8 @@ def test_id_number_messages_are_the_platforms_own(gql, zh, seed_regions):
 
 
 def test_password_messages_are_the_platforms_own(gql, zh, seed_regions):
-    english = _register(gql, password="abc")
-    chinese_ = _register(zh, password="abc")
+    english = _register(gql, password="x7Qz")
+    chinese_ = _register(zh, password="x7Qz")
     assert [e["message"] for e in english if e["field"] == "password"] == [
         "too short: at least 8 characters"
     ]

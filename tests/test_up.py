@@ -74,7 +74,7 @@ def execute(url: str, statements: str) -> None:
 UNDO_AUDIT_NEWEST = """
 DROP TRIGGER audit_entry_no_truncate ON {schema}.audit_auditentry;
 DROP FUNCTION {schema}.audit_forbid_truncate();
-DELETE FROM {schema}.django_migrations WHERE app = 'audit' AND name = '0003_no_truncate';
+DELETE FROM {schema}.django_migrations WHERE app = 'audit' AND name >= '0003_no_truncate';
 """
 AUDIT_TRIGGER = (
     "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
