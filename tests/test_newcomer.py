@@ -124,7 +124,8 @@ def test_readme_walkthrough_runs_verbatim(fresh_database, tmp_path):  # noqa: F8
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(30)
-    assert (tmp_path / "certificate.pdf").read_bytes().startswith(b"%PDF-")
+    pdf = tmp_path / "certificate.pdf"
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF-"), (run.stdout, run.stderr)
     answers = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert len(answers) >= 4, run.stdout
     for answer in answers:
