@@ -221,7 +221,7 @@ def certificate_code(up):
 def test_the_verification_page_has_a_form_to_type_a_code(up, certificate_code):
     browser = httpx.Client(base_url=up["base"], headers={"Host": f"{SLUG}.localhost"}, timeout=60)
     empty = check_page(browser, "/certificates/verify")
-    assert "证明核验" in empty.text and 'lang="zh-CN"' in empty.text
+    assert "证明核验" in empty.text and 'lang="zh-hans"' in empty.text
     (form,) = [f for f in html_forms(empty.text) if f["id"] == "verify-form"]
     assert form["action"] == "/certificates/verify" and [n for n, _ in form["fields"]] == ["code"]
     assert 'method="get"' in empty.text
