@@ -93,11 +93,11 @@ def login(gql, slug: str, username: str, password: str = "Strong-pass-2026") -> 
     return token
 
 
-def authority(
-    gql, slug: str, level: str = "city", division: str | None = None, name: str | None = None
+def authority_account(
+    slug: str, level: str = "city", division: str | None = None, name: str | None = None
 ) -> str:
     """A new authority staff account in the region, at ``division`` (by default the
-    region itself; for a county authority, the region's first county); its token."""
+    region itself; for a county authority, the region's first county); its username."""
     username = unique("auth")
     target = region(slug)
     if division is None and level == "county":
@@ -113,7 +113,14 @@ def authority(
             region_code=target.code,
             actor="test",
         )
-    return login(gql, slug, username)
+    return username
+
+
+def authority(
+    gql, slug: str, level: str = "city", division: str | None = None, name: str | None = None
+) -> str:
+    """Like :func:`authority_account`, logged in: its token."""
+    return login(gql, slug, authority_account(slug, level, division, name))
 
 
 @dataclass

@@ -21,6 +21,7 @@ from central.models import CentralApiToken, CentralAuditEntry
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
 from tenants.audit.models import AuditEntry
+from tests import registry_support
 from tests.registry_support import (
     first_county,
     hierarchy,
@@ -71,20 +72,7 @@ def groups():
 
 
 def authority_account(slug: str = SLUG, level: str = "city", division: str | None = None) -> str:
-    target = region(slug)
-    username = unique("auth")
-    with tenant_context(target):
-        accounts.create_authority_account(
-            username,
-            PASSWORD,
-            "民政干部",
-            level,
-            f"{target.name}民政局",
-            division_code=division or target.code,
-            region_code=target.code,
-            actor="test",
-        )
-    return username
+    return registry_support.authority_account(slug, level, division)
 
 
 def account_of(kind: str, groups) -> str:

@@ -23,6 +23,7 @@ from tenants.audit.models import AuditEntry
 from tenants.groups.models import Review, VolunteerGroup
 from tenants.records import services as records
 from tenants.records.models import RecordState, ServiceRecord
+from tests import registry_support
 from tests.records_support import stage
 from tests.registry_support import (
     hierarchy,
@@ -112,20 +113,7 @@ def listed(page: httpx.Response, changelist: str) -> set[int]:
 
 
 def authority_account(slug: str = SLUG, level: str = "city", division: str | None = None) -> str:
-    target = region(slug)
-    username = unique("auth")
-    with tenant_context(target):
-        accounts.create_authority_account(
-            username,
-            PASSWORD,
-            "民政干部",
-            level,
-            f"{target.name}民政局",
-            division_code=division or target.code,
-            region_code=target.code,
-            actor="test",
-        )
-    return username
+    return registry_support.authority_account(slug, level, division)
 
 
 @pytest.fixture(scope="module")
