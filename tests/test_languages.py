@@ -391,6 +391,9 @@ def test_admin_labels_are_chinese_and_english_on_request(server, seed_regions):
     assert "entrys" not in english.text
     actions = http.get("/admin/central/region/", headers={"Host": "localhost"})
     assert "暂停所选地区" in actions.text and "恢复所选地区" in actions.text
+    # The login page's second-factor field too (django-otp has no Chinese of its own).
+    login_page = httpx.get(f"{server.base_url}/admin/login/", headers={"Host": "localhost"})
+    assert "动态验证码（TOTP）" in login_page.text and "OTP Token" not in login_page.text
 
 
 def test_verification_page_is_chinese_first(gql, seed_regions):
