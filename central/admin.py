@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from central import services
 from central.admin_accounts import reset_authority_password
 from central.errors import ServiceError
-from central.models import CentralAuditEntry, Region, RemoteRegion
+from central.models import CentralAuditEntry, Region, RemoteRegion, ScheduledRun
 from central.policy import PRESETS
 from central.policy_form import POLICY_FIELDS, POLICY_FIELDSET_DESCRIPTION, PolicyFormMixin
 
@@ -205,6 +205,25 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("detail"))
     def detail_json(self, entry):
         return json.dumps(entry.detail, ensure_ascii=False, indent=2)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ScheduledRun)
+class ScheduledRunAdmin(admin.ModelAdmin):
+    """The daily jobs' runs (``manage.py schedule --status`` shows the same)."""
+
+    list_display = ["day", "job", "finished_at", "count", "regions", "attempts", "held_by"]
+    list_filter = ["job"]
+    readonly_fields = [*list_display, "started_at", "failures"]
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False

@@ -275,3 +275,35 @@ class TrustedDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_name or self.sha256[:12]} @ {self.region_id}"
+
+
+class ScheduledRun(models.Model):
+    """One scheduled job's run for one day (定时任务), over every active region.
+
+    The unique (job, day) row is how a deployment runs each daily job once, however
+    many schedulers (``up``s, containers, timers) share the database: a scheduler
+    takes the job's advisory lock, and skips a day whose row is finished
+    (``central/schedule.py``)."""
+
+    job = models.CharField(_("job"), max_length=40)
+    day = models.DateField(_("day"))
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    count = models.PositiveIntegerField(_("rows moved"), default=0)
+    regions = models.PositiveIntegerField(_("regions"), default=0)
+    # "<region code>: <error>" for each region the last attempt failed in; the run
+    # is finished only when it is empty.
+    failures = models.JSONField(_("failures"), default=list, blank=True)
+    held_by = models.CharField(_("run by"), max_length=120, blank=True, default="")
+
+    class Meta:
+        verbose_name = _("scheduled run")
+        verbose_name_plural = _("scheduled runs")
+        ordering = ["-day", "job"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "day"], name="scheduled_run_once_a_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.day}"

@@ -378,6 +378,20 @@ def _expire_if_due(transfer: Transfer) -> bool:
     return False
 
 
+def expire_due_transfers() -> int:
+    """The scheduled job's half of consent expiry (issue 12 point 2): every requested
+    transfer past its consent deadline is expired now, each under its row lock, so
+    the source and the queues show it without waiting for someone to touch it."""
+    due = Transfer.objects.filter(
+        state=TransferState.REQUESTED, expires_at__lte=timezone.now()
+    ).values_list("public_id", flat=True)
+    expired = 0
+    for public_id in list(due):
+        with transaction.atomic():
+            expired += _expire_if_due(_locked_transfer(public_id))
+    return expired
+
+
 def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
     """The volunteer refuses (or the source authority refuses) a requested transfer,
     or cancels a consented one whose package has not arrived yet (an offline file

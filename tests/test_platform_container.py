@@ -44,7 +44,7 @@ def test_compose_runs_the_platform_postgresql_and_the_scheduler():
     # The scheduler's jobs are commands that exist.
     assert scheduler["command"] == ["platform/scheduler.sh"]
     script = (PLATFORM / "scheduler.sh").read_text()
-    for job in ("interop deliver --loop", "close_publicity"):
+    for job in ("interop deliver --loop", "schedule --loop"):
         assert f"python manage.py {job}" in script
         assert (COMMANDS / f"{job.split()[0]}.py").is_file()
     assert os.access(PLATFORM / "scheduler.sh", os.X_OK)
@@ -59,6 +59,7 @@ def test_the_image_is_non_root_installs_from_the_lock_and_runs_up_without_delive
     assert "pip install --require-hashes -r requirements.lock" in dockerfile
     cmd = next(line for line in dockerfile.splitlines() if line.startswith("CMD "))
     assert '"manage.py", "up"' in cmd and '"--no-deliver"' in cmd and '"0.0.0.0"' in cmd
+    assert '"--no-schedule"' in cmd  # the scheduler service runs the daily jobs
     assert "/healthz" in dockerfile
     ignored = (PLATFORM / "Dockerfile.dockerignore").read_text().split()
     assert {".git", ".venv", ".data"} <= set(ignored)
@@ -107,10 +108,10 @@ def test_compose_builds_and_serves(tmp_path):
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             logs = run("logs", "scheduler", timeout=60).stdout
-            if "records left publicity" in logs:
+            if "scheduler: every" in logs:
                 break
             time.sleep(2)
-        assert "records left publicity" in logs, logs[-3000:]
+        assert "scheduler: every" in logs, logs[-3000:]
     finally:
         run("down", "--volumes", timeout=300)
         subprocess.run(["docker", "image", "rm", "-f", env["PLATFORM_IMAGE"]], capture_output=True)

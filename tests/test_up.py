@@ -153,6 +153,8 @@ def test_up_twice_then_serve(fresh_database):
         returncode = stop_process(process)
     output = process.stdout.read()
     assert f"http://chongqing.localhost:{port}/graphql" in output
+    # Issue 12 point 2: the daily jobs run beside the server, nobody starts them.
+    assert "scheduler: started (pid" in output, output
     assert f"http://localhost:{port}/graphql" in output
     assert returncode == 0, output
 

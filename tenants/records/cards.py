@@ -135,7 +135,7 @@ def check_in(
                 # Closed by whoever scans the volunteer next, at any project: the audit
                 # names the project it was open at, since that may be another group's.
                 _close_without_record(
-                    forgotten, volunteer, "card.check_in_abandoned", principal, now
+                    forgotten, volunteer, "card.check_in_abandoned", principal.actor, now
                 )
             check = CheckIn.objects.create(
                 volunteer=volunteer,
@@ -208,17 +208,43 @@ def cancel_check_in(
     with transaction.atomic():
         check = _open_check_in(volunteer, project)
         _close_without_record(
-            check, volunteer, "card.check_in_cancelled", principal, now or timezone.now()
+            check, volunteer, "card.check_in_cancelled", principal.actor, now or timezone.now()
         )
     return check
 
 
-def _close_without_record(check: CheckIn, volunteer: Volunteer, action: str, principal, now):
+def close_stale_check_ins(now: datetime.datetime | None = None) -> int:
+    """Close, with no record, every check-in open longer than ``OPEN_CHECK_IN_LIMIT``
+    (the scheduled job, issue 12 point 2): past the limit its check-out is refused
+    anyway, and the recorder's list of who is on site should not show it for ever."""
+    now = now or timezone.now()
+    stale = CheckIn.objects.filter(
+        checked_out_at__isnull=True, checked_in_at__lte=now - OPEN_CHECK_IN_LIMIT
+    ).values_list("id", flat=True)
+    closed = 0
+    for check_id in list(stale):
+        with transaction.atomic():
+            check = (
+                CheckIn.objects.select_for_update()
+                .select_related("volunteer")
+                .filter(id=check_id, checked_out_at__isnull=True)
+                .first()
+            )
+            if check is None:
+                continue  # checked out (or closed by a new check-in) meanwhile
+            _close_without_record(
+                check, check.volunteer, "card.check_in_expired", "system:schedule", now
+            )
+            closed += 1
+    return closed
+
+
+def _close_without_record(check: CheckIn, volunteer: Volunteer, action: str, actor: str, now):
     """Close an open (locked) check-in with no record, and say so in the audit log."""
     check.checked_out_at = now
     check.save(update_fields=["checked_out_at"])
     audit(
-        principal.actor,
+        actor,
         action,
         str(check.id),
         volunteer=volunteer.number,

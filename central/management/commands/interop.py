@@ -28,20 +28,18 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import time
 
 import httpx
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import tenant_context
 
 from central.errors import ServiceError
 from central.models import HomeRegion, Region
+from central.worker_loop import run_rounds
 from interop import at_rest, peers, signing
 from interop.delivery import deliver_pending
 from interop.federation import federation_hash
@@ -121,37 +119,20 @@ class Command(BaseCommand):
                 ) from None
             self._report(report)
             return
-        rounds = 0
-        # SIGTERM (how ``up`` and systemd stop it) ends the loop like Ctrl-C, so exit
-        # handlers run: the embedded PostgreSQL counts this process among its users
-        # until its handler removes it, and ``up`` then stops the server it started.
-        signal.signal(signal.SIGTERM, _interrupt)
-        try:
-            while True:
-                try:
-                    report = deliver_pending()
-                except Exception as error:  # the worker outlives any round
-                    # One line per error; the next round starts on a fresh connection.
-                    first = (str(error).strip().splitlines() or [""])[0][:300]
-                    self.stderr.write(
-                        _("interop deliver: %(name)s: %(first)s (next round in %(interval)ss)")
-                        % {
-                            "name": type(error).__name__,
-                            "first": first,
-                            "interval": format(interval, "g"),
-                        }
-                    )
-                    connections.close_all()
-                else:
-                    if report.delivered or report.retrying or report.refused:
-                        self._report(report)
-                rounds += 1
-                if max_rounds and rounds >= max_rounds:
-                    return
-                if not self._sleep(interval, parent):
-                    return
-        except KeyboardInterrupt:
-            return
+
+        def round_once():
+            report = deliver_pending()
+            if report.delivered or report.retrying or report.refused:
+                self._report(report)
+
+        run_rounds(
+            round_once,
+            name=_("interop deliver"),
+            interval=interval,
+            parent=parent,
+            max_rounds=max_rounds,
+            say_error=self.stderr.write,
+        )
 
     def _report(self, report) -> None:
         self.stdout.write(
@@ -163,18 +144,6 @@ class Command(BaseCommand):
             }
         )
         self.stdout.flush()
-
-    @staticmethod
-    def _sleep(interval: float, parent: int) -> bool:
-        """Wait ``interval`` seconds; False once the parent (``up``) is gone."""
-        deadline = time.monotonic() + interval
-        while True:
-            if parent and os.getppid() != parent:
-                return False
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return True
-            time.sleep(min(left, 0.5))
 
     def _export(self, region, transfer, out, **_options):
         target = Region.objects.filter(code=region).first()
@@ -387,10 +356,6 @@ class Command(BaseCommand):
             if entry.local:
                 fingerprint = signing.fingerprint(entry.public_key)
                 self.stdout.write(f"{entry.code} {entry.name} {entry.public_key} {fingerprint}")
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def _is_uuid(value: str) -> bool:

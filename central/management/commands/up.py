@@ -15,6 +15,10 @@ While serving, it also runs the interop delivery worker (``manage.py interop
 deliver --loop``) as a child process, restarted if it dies and stopped with the
 server on Ctrl-C or SIGTERM (issue 11 finding 6); ``--no-deliver`` leaves it out
 (run it elsewhere, e.g. as the ``interop-deliver`` service: platform/README.md).
+Likewise the scheduler of the daily jobs (``manage.py schedule --loop``: closing
+publicity, expiring transfers and check-ins; ``central/schedule.py``, issue 12);
+``--no-schedule`` leaves it out. Several ``up``s on one database still run each
+job once a day.
 """
 
 from __future__ import annotations
@@ -84,6 +88,11 @@ class Command(BaseCommand):
             action="store_true",
             help="do not run the interop delivery worker (manage.py interop deliver --loop)",
         )
+        parser.add_argument(
+            "--no-schedule",
+            action="store_true",
+            help="do not run the daily jobs' scheduler (manage.py schedule --loop)",
+        )
 
     def execute(self, *args, **options):
         # Before the system checks and anything set up or started: a busy port is one
@@ -96,7 +105,18 @@ class Command(BaseCommand):
         return super().execute(*args, **options)
 
     def handle(
-        self, *args, host, port, workers, threads, no_serve, no_seed, no_deliver, demo, **options
+        self,
+        *args,
+        host,
+        port,
+        workers,
+        threads,
+        no_serve,
+        no_seed,
+        no_deliver,
+        no_schedule,
+        demo,
+        **options,
     ):
         started = time.monotonic()
         if demo and no_seed:
@@ -168,6 +188,10 @@ class Command(BaseCommand):
             self.stdout.write(_("interop delivery worker: off (--no-deliver)"))
         else:
             children.append(delivery_worker(self._say))
+        if no_schedule:
+            self.stdout.write(_("scheduler of the daily jobs: off (--no-schedule)"))
+        else:
+            children.append(scheduler(self._say))
         # gunicorn listens on a unix socket only the front reaches (issue 20).
         data = settings.BASE_DIR / ".data"
         data.mkdir(exist_ok=True)
@@ -359,11 +383,21 @@ class SupervisedChild:
 
 
 def delivery_worker(say: Callable[[str], None]) -> SupervisedChild:
-    """``manage.py interop deliver --loop`` (issue 11 finding 6); it also exits by
-    itself if ``up`` disappears (``--parent``)."""
+    """``manage.py interop deliver --loop`` (issue 11 finding 6)."""
+    return _command_child("interop delivery worker", ["interop", "deliver", "--loop"], say)
+
+
+def scheduler(say: Callable[[str], None]) -> SupervisedChild:
+    """``manage.py schedule --loop``: the daily jobs (issue 12 point 2)."""
+    return _command_child("scheduler", ["schedule", "--loop"], say)
+
+
+def _command_child(name: str, arguments: list[str], say: Callable[[str], None]) -> SupervisedChild:
+    """A management command as ``up``'s child; ``--parent`` makes it exit by itself
+    if ``up`` disappears."""
     manage = str(settings.BASE_DIR / "manage.py")
-    command = [sys.executable, manage, "interop", "deliver", "--loop", "--parent", str(os.getpid())]
-    return SupervisedChild("interop delivery worker", command, say)
+    command = [sys.executable, manage, *arguments, "--parent", str(os.getpid())]
+    return SupervisedChild(name, command, say)
 
 
 def front(host: str, port: int, upstream: str, say: Callable[[str], None]) -> SupervisedChild:
