@@ -16,18 +16,24 @@ from django.db import migrations, models
 #    (000 Art.13 核查处理; 003 Art.22 ¶3 an upheld one is kept on file), its facts
 #    (who, whom, what, when received, who filed it) never change, and once
 #    decided nothing about it changes again.
-SQL = """
+SQL = [
+    """
 CREATE OR REPLACE FUNCTION recognition_forbid_change() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION '% rows are append-only (% refused)', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'integrity_constraint_violation';
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+""",
+    """
 CREATE TRIGGER training_append_only BEFORE UPDATE OR DELETE ON recognition_training
-    FOR EACH ROW EXECUTE FUNCTION recognition_forbid_change();
+    FOR EACH ROW EXECUTE FUNCTION recognition_forbid_change()
+""",
+    """
 CREATE TRIGGER award_append_only BEFORE UPDATE OR DELETE ON recognition_award
-    FOR EACH ROW EXECUTE FUNCTION recognition_forbid_change();
-
+    FOR EACH ROW EXECUTE FUNCTION recognition_forbid_change()
+""",
+    """
 CREATE OR REPLACE FUNCTION recognition_protect_complaint() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -53,17 +59,20 @@ BEGIN
     END IF;
     RETURN NEW;
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+""",
+    """
 CREATE TRIGGER complaint_protect BEFORE UPDATE OR DELETE ON recognition_complaint
-    FOR EACH ROW EXECUTE FUNCTION recognition_protect_complaint();
-"""
-UNDO = """
-DROP TRIGGER IF EXISTS complaint_protect ON recognition_complaint;
-DROP TRIGGER IF EXISTS award_append_only ON recognition_award;
-DROP TRIGGER IF EXISTS training_append_only ON recognition_training;
-DROP FUNCTION IF EXISTS recognition_protect_complaint();
-DROP FUNCTION IF EXISTS recognition_forbid_change();
-"""
+    FOR EACH ROW EXECUTE FUNCTION recognition_protect_complaint()
+""",
+]
+UNDO = [
+    'DROP TRIGGER IF EXISTS complaint_protect ON recognition_complaint',
+    'DROP TRIGGER IF EXISTS award_append_only ON recognition_award',
+    'DROP TRIGGER IF EXISTS training_append_only ON recognition_training',
+    'DROP FUNCTION IF EXISTS recognition_protect_complaint()',
+    'DROP FUNCTION IF EXISTS recognition_forbid_change()',
+]
 
 
 class Migration(migrations.Migration):

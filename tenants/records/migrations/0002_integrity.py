@@ -6,12 +6,14 @@ from django.db import migrations
 #    btree_gist extension needed).
 # 2. A counted record is never changed and no record is ever deleted; an
 #    amendment is never changed or deleted (000 Art.23).
-SQL = """
+SQL = [
+    """
 ALTER TABLE records_dayslot ADD CONSTRAINT dayslot_no_overlap EXCLUDE USING gist (
     int8range(volunteer_id, volunteer_id, '[]') WITH &&,
     tsrange(day + start_time, day + end_time) WITH &&
-);
-
+)
+""",
+    """
 CREATE OR REPLACE FUNCTION records_protect_record() RETURNS trigger AS $$
 BEGIN
     IF TG_OP = 'DELETE' THEN
@@ -24,26 +26,32 @@ BEGIN
     END IF;
     RETURN NEW;
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+""",
+    """
 CREATE TRIGGER record_protect BEFORE UPDATE OR DELETE ON records_servicerecord
-    FOR EACH ROW EXECUTE FUNCTION records_protect_record();
-
+    FOR EACH ROW EXECUTE FUNCTION records_protect_record()
+""",
+    """
 CREATE OR REPLACE FUNCTION records_forbid_change() RETURNS trigger AS $$
 BEGIN
     RAISE EXCEPTION '% rows are append-only (% refused)', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'integrity_constraint_violation';
 END;
-$$ LANGUAGE plpgsql;
+$$ LANGUAGE plpgsql
+""",
+    """
 CREATE TRIGGER amendment_append_only BEFORE UPDATE OR DELETE ON records_amendment
-    FOR EACH ROW EXECUTE FUNCTION records_forbid_change();
-"""
-UNDO = """
-DROP TRIGGER IF EXISTS amendment_append_only ON records_amendment;
-DROP TRIGGER IF EXISTS record_protect ON records_servicerecord;
-DROP FUNCTION IF EXISTS records_forbid_change();
-DROP FUNCTION IF EXISTS records_protect_record();
-ALTER TABLE records_dayslot DROP CONSTRAINT IF EXISTS dayslot_no_overlap;
-"""
+    FOR EACH ROW EXECUTE FUNCTION records_forbid_change()
+""",
+]
+UNDO = [
+    'DROP TRIGGER IF EXISTS amendment_append_only ON records_amendment',
+    'DROP TRIGGER IF EXISTS record_protect ON records_servicerecord',
+    'DROP FUNCTION IF EXISTS records_forbid_change()',
+    'DROP FUNCTION IF EXISTS records_protect_record()',
+    'ALTER TABLE records_dayslot DROP CONSTRAINT IF EXISTS dayslot_no_overlap',
+]
 
 
 class Migration(migrations.Migration):
