@@ -395,3 +395,83 @@ def test_no_time_bank_refuses_every_mutation(gql, seed_regions):
         assert [e["code"] for e in errors] == ["DISABLED_BY_POLICY"], refused
     with tenant_context(region("hubei")):
         assert not TimeBankEntry.objects.filter(volunteer=volunteer).exists()
+
+
+REQUEST = """mutation($to: String!) { requestTransfer(toRegion: $to) { transfer { id }
+  errors { code } } }"""
+CONSENT = """mutation($t: ID!, $offline: Boolean!) { consentTransfer(transferId: $t,
+  offline: $offline) { transfer { state } errors { field code message } } }"""
+
+
+def _move(gql, slug: str, token: str, to: str, offline: bool = False) -> str:
+    requested = gql.region(slug, REQUEST, {"to": to}, token=token)["data"]["requestTransfer"]
+    assert requested["errors"] == [], requested
+    transfer_id = requested["transfer"]["id"]
+    consented = gql.region(slug, CONSENT, {"t": transfer_id, "offline": offline}, token=token)
+    assert consented["data"]["consentTransfer"]["errors"] == [], consented
+    return transfer_id
+
+
+@pytest.mark.usefixtures("federation_invariant")
+def test_a_transfer_carries_the_balance(gql, seed_regions, tmp_path):
+    """重庆 → 云南 → 湖北 (000 Art.15–16): the balance moves with the records, never
+    doubled or lost: the source closes it (TRANSFER_OUT), the destination opens it
+    (TRANSFER_IN) and the records counted at the source deposit nothing again; 湖北,
+    with no time bank, keeps and shows it and lets nothing be spent."""
+    import json
+
+    from django.core.management import call_command
+
+    from interop import at_rest
+    from interop.models import Transfer
+
+    s = stage(gql, "chongqing")
+    volunteer, username = s.volunteers[0]
+    recorded(gql, s, volunteer.number, days_ago(3), 3)
+    spent = withdraw(
+        gql, "chongqing", gid("chongqing", s.h.team), volunteer.number, spend(1), s.admin
+    )
+    assert spent["data"]["recordTimeBankWithdrawal"]["balance"] == "2.00"
+    token = login(gql, "chongqing", username)
+    # Consented as a file: frozen at the source until the destination imports it;
+    # nothing is spent meanwhile (it would be spent twice).
+    transfer_id = _move(gql, "chongqing", token, "530000", offline=True)
+    frozen = withdraw(
+        gql, "chongqing", gid("chongqing", s.h.team), volunteer.number, spend(1), s.admin
+    )
+    assert [e["code"] for e in frozen["data"]["recordTimeBankWithdrawal"]["errors"]] == ["CONFLICT"]
+    with tenant_context(region("chongqing")):
+        envelope = at_rest.clear(Transfer.objects.get(public_id=transfer_id).package)
+    assert envelope["package"]["timeBank"] == {"balance": "2.00"}
+    path = tmp_path / "package.json"
+    path.write_text(json.dumps(envelope, ensure_ascii=False), encoding="utf-8")
+    call_command("interop", "import", str(path))
+    call_command("interop", "import", str(path))  # exactly once: nothing doubles
+
+    chongqing = authority(gql, "chongqing", "province")
+    source = bank(gql, "chongqing", chongqing, volunteer.number)
+    assert source["balance"] == "0.00"
+    assert kinds(source)[-1] == ("TRANSFER_OUT", "-2.00", "0.00")
+    assert source["entries"]["edges"][-1]["node"]["counterpartRegionCode"] == "530000"
+    in_yunnan = login(gql, "yunnan", username)
+    arrived = bank(gql, "yunnan", in_yunnan)
+    assert (arrived["balance"], arrived["enabled"]) == ("2.00", True)
+    assert kinds(arrived) == [("TRANSFER_IN", "2.00", "2.00")]  # the imported record: no deposit
+    assert arrived["entries"]["edges"][0]["node"]["counterpartRegionCode"] == "500000"
+
+    # Onward to 湖北, which has no time bank: kept as an opening entry, shown, not spent.
+    _move(gql, "yunnan", in_yunnan, "420000")
+    assert kinds(bank(gql, "yunnan", authority(gql, "yunnan", "province"), volunteer.number))[
+        -1
+    ] == ("TRANSFER_OUT", "-2.00", "0.00")
+    hubei = stage(gql, "hubei", participants=0)
+    kept = bank(gql, "hubei", login(gql, "hubei", username))
+    assert (kept["balance"], kept["enabled"]) == ("2.00", False)
+    assert kinds(kept) == [("TRANSFER_IN", "2.00", "2.00")]
+    assert "not spendable" in kept["entries"]["edges"][0]["node"]["note"]
+    refused = withdraw(
+        gql, "hubei", gid("hubei", hubei.h.team), volunteer.number, spend(1), hubei.admin
+    )
+    errors = refused["data"]["recordTimeBankWithdrawal"]["errors"]
+    assert [e["code"] for e in errors] == ["DISABLED_BY_POLICY"]
+    assert bank(gql, "hubei", hubei.admin, volunteer.number)["balance"] == "2.00"
