@@ -285,6 +285,12 @@ class RegionPolicy(_PolicyPart):
         default=False,
         description="Hours may be saved in a time bank (时长储蓄, 000 Art.20, 001 §6).",
     )
+    time_bank_family_members: bool = Field(
+        default=False,
+        description="A group may also spend a volunteer's saved hours on a service to a "
+        "member of their family (家庭成员); off = only on the volunteer (001 §6: "
+        "在自己积累的志愿服务时数内得到他人的无偿服务).",
+    )
     registration_targets: RegistrationTargets | None = Field(
         default=None,
         description="Registration targets as shares of population and of unit staff "

@@ -29,6 +29,7 @@ from interop import signing
 from tenants.accounts.models import Account
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
 from tenants.records.models import RecordState, ServiceRecord, VolunteerTotals
+from tenants.timebank import services as time_bank
 from tenants.volunteers import pii
 
 FORMAT = "volunteer-transfer"
@@ -114,6 +115,9 @@ def build(
         "destination": {"regionCode": destination_code},
         "consent": {"consentedAt": consented_at.isoformat(), "consentedBy": consented_by},
         "starLevel": totals.star_level if totals else 0,
+        # Saved hours (时长储蓄, 000 Art.20) travel with the records: left out when
+        # there are none, so a package without a time bank reads as before.
+        **({"timeBank": bank} if (bank := time_bank.package_section(volunteer)) else {}),
         "volunteer": {
             "number": volunteer.number,
             "name": volunteer.name,

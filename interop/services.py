@@ -50,6 +50,7 @@ from tenants.records.models import (
     ServiceRecord,
     VolunteerTotals,
 )
+from tenants.timebank import services as time_bank
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess, Volunteer, VolunteerStatus
 
@@ -571,6 +572,13 @@ def complete_outgoing(transfer: Transfer) -> None:
     HomeRegion.objects.filter(id_number_hash=volunteer.id_number_hash).update(
         region_code=transfer.counterpart_region_code
     )
+    # The saved hours left with the records: the balance here is closed, never doubled.
+    time_bank.close_for_transfer(
+        volunteer.id,
+        transfer.counterpart_region_code,
+        str(transfer.public_id),
+        "system:interop",
+    )
     transfer.state = TransferState.COMPLETED
     transfer.completed_at = timezone.now()
     transfer.save(update_fields=["state", "completed_at"])
@@ -907,6 +915,16 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
     totals.counted_records += count
     totals.star_level = max(totals.star_level, package["starLevel"])
     totals.save()
+    # Records counted at the source arrive counted and deposit nothing here: their
+    # saved hours are in the balance the package carries, opened here as one entry.
+    time_bank.open_from_transfer(
+        volunteer.id,
+        package.get("timeBank"),
+        source_code,
+        package["transferId"],
+        destination.get_policy(),
+        f"region:{source_code}",
+    )
     transfer = Transfer.objects.create(
         direction=Direction.INCOMING,
         state=TransferState.COMPLETED,

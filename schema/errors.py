@@ -35,6 +35,9 @@ class ErrorCode(enum.Enum):
     # A service this one depends on (a peer deployment's home-region directory,
     # issue 11 finding 11) did not answer: nothing was written; try again later.
     UNAVAILABLE = "UNAVAILABLE"
+    # The region's policy does not enable what was asked (the time bank, 000 Art.20):
+    # nothing was written; no caller of this region may do it.
+    DISABLED_BY_POLICY = "DISABLED_BY_POLICY"
 
 
 @strawberry.type(description="One problem with a mutation's input; nothing was written.")

@@ -348,15 +348,28 @@ def _after_publicity(record: ServiceRecord, policy: RegionPolicy, actor: str) ->
         record.save(update_fields=["state"])
         audit(actor, "record.awaiting_confirmation", str(record.id))
     else:
-        _count(record, actor)
+        _count(record, policy, actor)
 
 
-def _count(record: ServiceRecord, actor: str) -> None:
+def _count(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
+    """The one place a record of this region becomes counted (directly, after
+    publicity, on confirmation); where the policy has a time bank its hours are
+    saved in the same transaction (时长储蓄, 000 Art.20)."""
+    from tenants.timebank.services import deposit_counted
+
     record.state = RecordState.COUNTED
     record.counted_at = timezone.now()
     record.save(update_fields=["state", "counted_at", "confirmed_by"])
     add_to_totals(record.volunteer_id, record.current().hours, records=1)
     audit(actor, "record.counted", str(record.id), hours=str(record.current().hours))
+    deposit_counted(record, policy, actor)
+
+
+def _adjust_time_bank(record: ServiceRecord, actor: str, reason: str) -> None:
+    # tenants.timebank imports this module: imported here, when first needed.
+    from tenants.timebank.services import adjust_for_record
+
+    adjust_for_record(record, actor, reason)
 
 
 def add_to_totals(volunteer_id: int, hours: Decimal, records: int = 0) -> VolunteerTotals:
@@ -541,6 +554,7 @@ def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal
             record.state_reason = reason
             record.save(update_fields=["state", "state_reason"])
             _release_slot(record)
+            _adjust_time_bank(record, principal.actor, reason)  # nothing unless deposited
         elif not record.objections.filter(resolution=Objection.Resolution.OPEN).exists():
             record.state = RecordState.IN_PUBLICITY
             record.save(update_fields=["state"])
@@ -603,7 +617,7 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
                 _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
             )
         record.confirmed_by = principal.actor
-        _count(record, principal.actor)
+        _count(record, policy, principal.actor)
     return record
 
 
@@ -665,6 +679,8 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
                 ) from None
         if record.state == RecordState.COUNTED and hours != before.hours:
             add_to_totals(record.volunteer_id, hours - before.hours)
+            # Saved hours follow by a compensating entry (the ledger is append-only).
+            _adjust_time_bank(record, principal.actor, reason)
         audit(
             principal.actor,
             "record.amended",
