@@ -75,6 +75,7 @@ TENANT_APPS = [
     "tenants.records",
     "tenants.certificates",
     "tenants.recognition",
+    "tenants.statistics",
     "interop",
     # The region's own Django admin for its authority staff (no models).
     "tenants.region_admin",

@@ -16,6 +16,7 @@ from schema.region.oversight import OversightQuery
 from schema.region.queries import RegionQuery
 from schema.region.recognition import RecognitionMutation, RecognitionQuery
 from schema.region.records import RecordsMutation, RecordsQuery
+from schema.region.statistics import StatisticsMutation, StatisticsQuery
 
 QUERIES = (
     RegionQuery,
@@ -24,6 +25,7 @@ QUERIES = (
     CertificatesQuery,
     InteropQuery,
     OversightQuery,
+    StatisticsQuery,
     NodeQuery,
 )
 MUTATIONS = (
@@ -32,6 +34,7 @@ MUTATIONS = (
     RecognitionMutation,
     CertificatesMutation,
     InteropMutation,
+    StatisticsMutation,
 )
 
 schema = Schema(
