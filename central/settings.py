@@ -76,6 +76,7 @@ TENANT_APPS = [
     "tenants.certificates",
     "tenants.recognition",
     "tenants.timebank",
+    "tenants.statistics",
     "interop",
     # The region's own Django admin for its authority staff (no models).
     "tenants.region_admin",

@@ -7,6 +7,7 @@ from interop import views as interop_views
 from interop.federation import home_region_view
 from interop.invariant import transfer_status_view
 from schema.views import central_view
+from tenants.statistics import views as statistics_views
 
 urlpatterns = [
     path("graphql", central_view(), name="central-graphql"),
@@ -14,6 +15,12 @@ urlpatterns = [
     path("interop/directory", interop_views.directory, name="interop-directory"),
     path("interop/home-region", home_region_view, name="interop-home-region"),
     path("interop/transfer-status", transfer_status_view, name="interop-transfer-status"),
+    # Every region's statistics summed, behind the central admin's login.
+    path(
+        "admin/statistics/",
+        admin.site.admin_view(statistics_views.central_page),
+        name="central-statistics",
+    ),
     path("admin/", admin.site.urls),
 ]
 

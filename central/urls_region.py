@@ -6,9 +6,16 @@ from schema.views import region_view
 from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
 from tenants.region_admin.admin import region_admin_site
+from tenants.statistics import views as statistics_views
 
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),
+    # The statistics of an authority's area, behind the region admin's login.
+    path(
+        "admin/statistics/",
+        region_admin_site.admin_view(statistics_views.region_page),
+        name="region-statistics",
+    ),
     # The region's own admin, for its authority staff (tenants/region_admin).
     path("admin/", region_admin_site.urls),
     path("groups/<str:group_id>/certificate", group_certificate, name="group-certificate"),

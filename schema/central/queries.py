@@ -11,6 +11,7 @@ from schema.central.types import Region, RegionStatus, region_type
 from schema.errors import AccessError, QueryError
 from schema.identity import CENTRAL, NotAnId, decode, global_id
 from schema.node import Node
+from schema.statistics import FederationStatistics, federation_statistics_type
 
 
 def _admin(info: Info):
@@ -86,6 +87,19 @@ class CentralQuery:
         _admin(info)
         found = services.regions().filter(code=code).first()
         return region_type(found) if found else None
+
+    @strawberry.field(
+        description="统计 of every active region of this deployment, computed region by "
+        "region (never one query across two regions' schemas) and summed. Central admins only."
+    )
+    def federation_statistics(self, info: Info, top_groups: int = 20) -> FederationStatistics:
+        from tenants.statistics.selectors import federation_statistics
+
+        _admin(info)
+        regions = services.regions("active").order_by("code")
+        return federation_statistics_type(
+            federation_statistics(regions, top_groups=max(1, min(top_groups, 100)))
+        )
 
     @strawberry.field(
         description="Refetch an object by its id: a directory entry (public) or a region "

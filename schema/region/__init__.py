@@ -16,6 +16,7 @@ from schema.region.oversight import OversightQuery
 from schema.region.queries import RegionQuery
 from schema.region.recognition import RecognitionMutation, RecognitionQuery
 from schema.region.records import RecordsMutation, RecordsQuery
+from schema.region.statistics import StatisticsMutation, StatisticsQuery
 from schema.region.timebank import TimeBankMutation, TimeBankQuery
 
 QUERIES = (
@@ -26,6 +27,7 @@ QUERIES = (
     InteropQuery,
     OversightQuery,
     TimeBankQuery,
+    StatisticsQuery,
     NodeQuery,
 )
 MUTATIONS = (
@@ -35,6 +37,7 @@ MUTATIONS = (
     CertificatesMutation,
     InteropMutation,
     TimeBankMutation,
+    StatisticsMutation,
 )
 
 schema = Schema(

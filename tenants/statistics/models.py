@@ -1,0 +1,79 @@
+"""What an authority maintains to measure registration targets (注册目标, 004 §4.2):
+the resident population (常住人口) of its divisions and the staff (干部职工) of the
+units whose volunteer teams (单位名称+志愿服务队) are registered here.
+
+The figures themselves are computed from the registry (``statistics.py``); these
+rows are only the denominators nobody else knows.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from tenants.groups.models import VolunteerGroup
+
+
+class UnitSector(models.TextChoices):
+    """The four staff targets of 004 §4.2 (policy ``registrationTargets``)."""
+
+    NATIONAL = "national", "全国文明单位"
+    PROVINCIAL = "provincial", "省级文明单位"
+    MUNICIPAL = "municipal", "市级文明单位"
+    OTHER = "other", "其他单位"
+
+
+class DivisionPopulation(models.Model):
+    """常住人口 of one GB/T 2260 division of the region (any level)."""
+
+    division_code = models.CharField("行政区划代码", max_length=6, unique=True)
+    # central.divisions.area_prefix of the code, kept so one statement can count
+    # the residents of every division, whatever its level.
+    area_prefix = models.CharField(max_length=6)
+    population = models.PositiveIntegerField("常住人口")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=120)
+
+    class Meta:
+        verbose_name = _("division population")
+        verbose_name_plural = _("division populations")
+        ordering = ["division_code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(division_code__regex=r"^[0-9]{6}$"), name="population_division_code"
+            ),
+            models.CheckConstraint(condition=Q(population__gt=0), name="population_positive"),
+            models.CheckConstraint(
+                condition=Q(division_code__startswith=models.F("area_prefix")),
+                name="population_prefix_of_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code}: {self.population}"
+
+
+class UnitStaff(models.Model):
+    """A unit (单位) behind a volunteer group: its sector and how many staff it has.
+    Its registered staff are the group's active members."""
+
+    group = models.OneToOneField(VolunteerGroup, on_delete=models.PROTECT, related_name="unit")
+    sector = models.CharField(max_length=16, choices=UnitSector.choices)
+    staff = models.PositiveIntegerField("干部职工人数")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=120)
+
+    class Meta:
+        verbose_name = _("unit staff")
+        verbose_name_plural = _("unit staff")
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(staff__gt=0), name="unit_staff_positive"),
+            models.CheckConstraint(
+                condition=Q(sector__in=UnitSector.values), name="unit_staff_sector_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.sector} {self.staff}"
