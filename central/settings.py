@@ -51,6 +51,8 @@ CORS_MAX_AGE = int(os.environ.get("PLATFORM_CORS_MAX_AGE", "600"))
 # (policy, verification …); 0: kept but revalidated by its ETag on every use.
 PUBLIC_QUERY_MAX_AGE = int(os.environ.get("PLATFORM_PUBLIC_QUERY_MAX_AGE", "0"))
 CERTIFICATE_LINK_SECONDS = int(os.environ.get("PLATFORM_CERTIFICATE_LINK_SECONDS", "300"))
+# How long a report or export download link works (tenants/reports/services.py).
+EXPORT_LINK_SECONDS = int(os.environ.get("PLATFORM_EXPORT_LINK_SECONDS", "300"))
 
 SHARED_APPS = [
     "django_tenants",

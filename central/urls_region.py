@@ -7,6 +7,7 @@ from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
 from tenants.region_admin.admin import region_admin_site
 from tenants.statistics import views as statistics_views
+from tenants.reports.views import download as export_download
 
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),
@@ -28,6 +29,8 @@ urlpatterns = [
     re_path(
         r"^certificates/(?P<code>[A-Za-z0-9-]{1,40})\.pdf$", certificate_pdf, name="certificate-pdf"
     ),
+    # Reports and exports, by the signed link of exportLink (tenants/reports).
+    path("exports/download", export_download, name="export-download"),
 ]
 
 # JSON for every error Django answers itself, never its HTML pages (issue 10 finding 13).

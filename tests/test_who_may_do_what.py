@@ -1306,6 +1306,14 @@ MUTATIONS = [
         lambda w, a, fresh: {"c": w.certificate() if fresh else w.certificate_code},
         who("group_admin", "city"),
     ),
+    # reports and exports (issue 12 point 6): a group's staff, the authority of its area
+    Row(
+        "exportLink",
+        m("exportLink", "$g: ID!", "input: {kind: RECORDS, format: CSV, groupId: $g}"),
+        fixed(lambda w: {"g": gid(SLUG, w.team)}),
+        who("group_admin", "city"),
+        label="group",
+    ),
     # transfers between regions
     Row(
         "requestTransfer",

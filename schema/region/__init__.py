@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 from schema.compiled import CompiledQueries
 from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
+from schema.region.exports import ExportsMutation
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
 from schema.region.nodes import NodeQuery
@@ -38,6 +39,7 @@ MUTATIONS = (
     InteropMutation,
     TimeBankMutation,
     StatisticsMutation,
+    ExportsMutation,
 )
 
 schema = Schema(
