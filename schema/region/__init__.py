@@ -9,6 +9,7 @@ from strawberry.tools import merge_types
 from schema.compiled import CompiledQueries
 from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
+from schema.region.imports import ImportsMutation
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
 from schema.region.nodes import NodeQuery
@@ -32,6 +33,7 @@ MUTATIONS = (
     RecognitionMutation,
     CertificatesMutation,
     InteropMutation,
+    ImportsMutation,
 )
 
 schema = Schema(
