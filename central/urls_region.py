@@ -5,6 +5,7 @@ from django.urls import path, re_path
 from schema.views import region_view
 from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
+from tenants.imports.views import import_template
 from tenants.region_admin.admin import region_admin_site
 from tenants.statistics import views as statistics_views
 from tenants.reports.views import download as export_download
@@ -25,6 +26,11 @@ urlpatterns = [
         r"^certificates/verify/(?P<code>[A-Za-z0-9-]{1,40})$",
         verify_page,
         name="certificate-verify",
+    ),
+    re_path(
+        r"^imports/templates/(?P<kind>[a-z]{1,20})\.(?P<fmt>[a-z]{1,5})$",
+        import_template,
+        name="import-template",
     ),
     re_path(
         r"^certificates/(?P<code>[A-Za-z0-9-]{1,40})\.pdf$", certificate_pdf, name="certificate-pdf"

@@ -10,6 +10,7 @@ from schema.compiled import CompiledQueries
 from schema.hardening import Schema, config, extensions
 from schema.region.certificates import CertificatesMutation, CertificatesQuery
 from schema.region.exports import ExportsMutation
+from schema.region.imports import ImportsMutation
 from schema.region.interop import InteropMutation, InteropQuery
 from schema.region.mutations import RegionMutation
 from schema.region.nodes import NodeQuery
@@ -40,6 +41,7 @@ MUTATIONS = (
     TimeBankMutation,
     StatisticsMutation,
     ExportsMutation,
+    ImportsMutation,
 )
 
 schema = Schema(
