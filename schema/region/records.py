@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -154,7 +155,15 @@ class ServiceRecord(Node):
     attitude: int | None = model_field("attitude", description="服务态度 1–5")
     professionalism: int | None = model_field("professionalism", description="专业水平 1–5")
     mode: RecordMode = model_field("mode", RecordMode)
-    recorder: str = model_field("recorder", description="记录人")
+
+    @strawberry.field(
+        description="记录人: the name of who recorded it (a staff account's display name; "
+        "the origin group for a record transferred in; 本人申报 while self-declared).",
+        metadata=reads("recorder", "mode", "state", "origin_group_name"),
+    )
+    def recorder(self, info: Info) -> str:
+        return recorder_name(self._model, info)
+
     state: RecordState = model_field("state", RecordState)
     state_reason: str = model_field("state_reason")
     publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
@@ -184,6 +193,16 @@ class ServiceRecord(Node):
     @strawberry.field
     def amendments(self) -> list[Amendment]:
         return [Amendment(_model=a) for a in prefetched(self._model, "amendments")]
+
+
+def recorder_name(record, info: Info) -> str:
+    """Who recorded ``record``, by name; the actor key stays internal."""
+    if record.mode == record_models.RecordMode.IMPORTED:
+        # The actor is an account of the origin region, unknown here.
+        return record.origin_group_name or _("recorded in another region")
+    if record.state == record_models.RecordState.DECLARED:
+        return _("the volunteer (self-declared, 本人申报)")
+    return info.context.actor_names.name(record.recorder) or _("the platform")
 
 
 @strawberry.type
@@ -582,7 +601,10 @@ class RecordsMutation:
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
-    @strawberry.mutation(description="A volunteer declares their own hours; the group confirms.")
+    @strawberry.mutation(
+        description="A volunteer declares their own hours; the group confirms and evaluates "
+        "them (000 Art.10: the input's punctuality, attitude and professionalism are refused)."
+    )
     @mutation_payload(RecordPayload)
     def declare_hours(
         self, info: Info, project_id: strawberry.ID, input: RecordInput
@@ -599,7 +621,19 @@ class RecordsMutation:
     @strawberry.mutation
     @mutation_payload(RecordPayload)
     def decide_declaration(
-        self, info: Info, record_id: strawberry.ID, accept: bool, reason: str = ""
+        self,
+        info: Info,
+        record_id: strawberry.ID,
+        accept: bool,
+        reason: str = "",
+        punctuality: Annotated[
+            int | None,
+            strawberry.argument(description="守时程度 1–5: the group evaluates (000 Art.10)."),
+        ] = None,
+        attitude: Annotated[int | None, strawberry.argument(description="服务态度 1–5")] = None,
+        professionalism: Annotated[
+            int | None, strawberry.argument(description="专业水平 1–5")
+        ] = None,
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.decide_declaration(
@@ -608,6 +642,11 @@ class RecordsMutation:
             reason,
             principal=principal,
             policy=policy,
+            evaluation={
+                "punctuality": punctuality,
+                "attitude": attitude,
+                "professionalism": professionalism,
+            },
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 

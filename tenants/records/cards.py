@@ -280,7 +280,7 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     chosen = total
     if hours is not None:
         problems = ProblemCollector()
-        chosen = records.parse_hours(hours, problems, truncate=False)
+        chosen = records.parse_hours(hours, problems)
         problems.raise_if_any()
         if chosen > total:
             raise InvalidInput(
