@@ -28,8 +28,10 @@ from schema.region.types import (
     Window,
     choices_enum,
     encode_cursor,
+    keyset_rows,
     list_page,
     paged,
+    window,
 )
 from tenants.projects import models as project_models
 from tenants.projects import selectors as project_selectors
@@ -100,6 +102,10 @@ class Project(Node):
         return ProjectStatus(projects.phase(self._model))
 
     review_reason: str = model_field("review_reason")
+    cancellation_reason: str = model_field(
+        "cancellation_reason", description="取消原因: why the project was cancelled."
+    )
+    cancelled_at: datetime.datetime | None = model_field("cancelled_at")
 
     @strawberry.field(
         description="The project's records, oldest first, `first` at a time (at most 100); "
@@ -377,6 +383,43 @@ class CorrectionRequest(Node):
 # ---- payloads and inputs -------------------------------------------------------------
 
 
+@strawberry.type(description="A volunteer's application to a project (项目报名), as they see it.")
+class ProjectApplication(Node):
+    _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("ProjectApplication")
+    status: ApplicationStatus = model_field(
+        "status",
+        ApplicationStatus,
+        description="PROJECT_CANCELLED: the project was cancelled (see the project's "
+        "cancellationReason); WITHDRAWN: the volunteer withdrew.",
+    )
+    applied_at: datetime.datetime = model_field("applied_at")
+    decided_at: datetime.datetime | None = model_field(
+        "decided_at", description="When it was accepted, declined, withdrawn or cancelled."
+    )
+
+    @strawberry.field(description="The project applied to, whatever its status now.")
+    def project(self) -> Project:
+        return Project(_model=self._model.project)
+
+
+@strawberry.type
+class ProjectApplicationEdge:
+    node: ProjectApplication
+    cursor: str
+
+
+@strawberry.type
+class ProjectApplicationConnection:
+    edges: list[ProjectApplicationEdge]
+    page_info: PageInfo
+
+
+def _application_cursor(application) -> str:
+    return encode_cursor("pa", application.id)
+
+
 @strawberry.type
 class ProjectPayload(Payload):
     project: Project | None = None
@@ -465,6 +508,21 @@ class AmendmentInput:
     content: str | None = None
 
 
+def _draft(data: ProjectInput) -> projects.ProjectDraft:
+    return projects.ProjectDraft(
+        name=data.name,
+        category=data.category.value,
+        service_targets=data.service_targets,
+        place=data.place,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        quota=data.quota,
+        risk_notice=data.risk_notice,
+        contact=data.contact,
+        insured=data.insured,
+    )
+
+
 def _entry(data: RecordInput) -> records.RecordEntry:
     return records.RecordEntry(
         service_date=data.service_date,
@@ -496,6 +554,37 @@ class RecordsQuery:
         found = optimized(queryset.filter(id=key), info, "Project").first()
         return Project(_model=found) if found else None
 
+    @strawberry.field(
+        description="The logged-in volunteer's own project applications, newest last "
+        "(keyset cursors, at most 100): a cancelled project shows as PROJECT_CANCELLED."
+    )
+    def my_applications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ProjectApplicationConnection:
+        principal = principal_of(info)
+        if principal is None:
+            raise AccessError(Unauthenticated(_("log in as a volunteer to see your applications")))
+        if principal.volunteer is None:
+            raise AccessError(PermissionDenied(_("log in as a volunteer to see your applications")))
+        w = window("pa", first, after, last, before, default=20)
+        queryset = project_selectors.applications_of(principal.volunteer)
+        rows = keyset_rows(queryset, "id", w)
+        page, page_info = paged(rows, w, key=lambda a: a.id, cursor=_application_cursor)
+        return ProjectApplicationConnection(
+            edges=[
+                ProjectApplicationEdge(
+                    node=ProjectApplication(_model=a), cursor=_application_cursor(a)
+                )
+                for a in page
+            ],
+            page_info=page_info,
+        )
+
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
     def my_card(self, info: Info) -> VolunteerCard:
         principal = principal_of(info)
@@ -514,22 +603,53 @@ class RecordsMutation:
         self, info: Info, group_id: strawberry.ID, input: ProjectInput
     ) -> ProjectPayload:
         principal, _unused = caller(info)
-        draft = projects.ProjectDraft(
-            name=input.name,
-            category=input.category.value,
-            service_targets=input.service_targets,
-            place=input.place,
-            starts_on=input.starts_on,
-            ends_on=input.ends_on,
-            quota=input.quota,
-            risk_notice=input.risk_notice,
-            contact=input.contact,
-            insured=input.insured,
-        )
         project = projects.create_project(
-            parse_id(group_id, "VolunteerGroup", "groupId"), draft, principal=principal
+            parse_id(group_id, "VolunteerGroup", "groupId"), _draft(input), principal=principal
         )
         return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="The group's admins rewrite a project before it is published (draft, "
+        "awaiting review or rejected); the same checks as createProject."
+    )
+    @mutation_payload(ProjectPayload)
+    def update_project(
+        self, info: Info, project_id: strawberry.ID, input: ProjectInput
+    ) -> ProjectPayload:
+        principal, _unused = caller(info)
+        project = projects.update_project(
+            parse_id(project_id, "Project", "projectId"), _draft(input), principal=principal
+        )
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="The group's admins cancel a project, saying why; open applications become "
+        "PROJECT_CANCELLED. Refused once service was recorded there (it ends instead)."
+    )
+    @mutation_payload(ProjectPayload)
+    def cancel_project(self, info: Info, project_id: strawberry.ID, reason: str) -> ProjectPayload:
+        principal, _unused = caller(info)
+        project = projects.cancel_project(
+            parse_id(project_id, "Project", "projectId"), reason, principal=principal
+        )
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="A volunteer withdraws their own application: pending, or accepted "
+        "before the project starts (the place is free again at once)."
+    )
+    @mutation_payload(ProjectApplicationPayload)
+    def withdraw_application(
+        self, info: Info, application_id: strawberry.ID
+    ) -> ProjectApplicationPayload:
+        principal, _unused = caller(info)
+        application = projects.withdraw_application(
+            parse_id(application_id, "ProjectApplication", "applicationId"), principal=principal
+        )
+        return ProjectApplicationPayload(
+            application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
+            status=ApplicationStatus(application.status),
+        )
 
     @strawberry.mutation(
         description="Publish a draft: at once with 发布项目无须审核, "

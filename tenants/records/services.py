@@ -31,7 +31,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
-from tenants.projects.services import phase
+from tenants.projects.services import phase, require_not_cancelled
 from tenants.records import permissions
 from tenants.records.models import (
     EARLIEST_SERVICE_DATE,
@@ -276,6 +276,7 @@ def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor
     try:
         with transaction.atomic():
             require_not_frozen(volunteer.id)
+            require_not_cancelled(project.id)
             record = ServiceRecord.objects.create(
                 volunteer=volunteer,
                 group=project.group,
