@@ -77,3 +77,10 @@ class RegionContext:
     @property
     def actor(self) -> str:
         return self.principal.actor if self.principal else "anonymous"
+
+    @cached_property
+    def actor_names(self):
+        """Names for the actors kept in rows (``accounts.selectors.ActorNames``)."""
+        from tenants.accounts.selectors import ActorNames
+
+        return ActorNames()

@@ -53,6 +53,14 @@ def entry(day: datetime.date, start: str, end: str, hours, content="陪伴老人
     }
 
 
+def declaration(day: datetime.date, start: str, end: str, hours, content="陪伴老人聊天、读报"):
+    """A volunteer's own declaration (本人申报): no evaluation, the group gives it (000 Art.10)."""
+    body = entry(day, start, end, hours, content)
+    for name in ("punctuality", "attitude", "professionalism"):
+        del body[name]
+    return body
+
+
 @dataclass
 class Stage:
     """A hierarchy, an ongoing project of its team, a recorder, and participants."""

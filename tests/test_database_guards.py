@@ -25,6 +25,7 @@ from tests.records_support import (
     REVIEW_PROJECT,
     SUBMIT,
     days_ago,
+    declaration,
     entry,
     stage,
 )
@@ -99,7 +100,7 @@ def test_a_rejected_record_never_becomes_counted(gql, seed_regions):
     declared = gql.region(
         "chongqing",
         DECLARE,
-        {"p": s.project_id, "input": entry(days_ago(3), "09:00", "10:00", 1)},
+        {"p": s.project_id, "input": declaration(days_ago(3), "09:00", "10:00", 1)},
         token=own,
     )["data"]["declareHours"]
     record_id = declared["record"]["id"]

@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from central.policy import preset
 from tenants.records.models import ServiceRecord
 from tenants.records.workdays import add_working_days
-from tests.records_support import RECORD, VOLUNTEER_TOTALS, days_ago, entry, stage
+from tests.records_support import RECORD, VOLUNTEER_TOTALS, days_ago, declaration, entry, stage
 from tests.registry_support import authority, login, region, register_volunteer
 from tests.support import row_key
 
@@ -317,7 +317,7 @@ def test_self_declaration_counts_only_after_the_group_confirms(gql, seed_regions
     declared = gql.region(
         "chongqing",
         DECLARE,
-        {"p": s.project_id, "input": entry(days_ago(7), "09:00", "11:00", 2)},
+        {"p": s.project_id, "input": declaration(days_ago(7), "09:00", "11:00", 2)},
         token=own,
     )["data"]["declareHours"]
     assert declared["record"]["state"] == "DECLARED"
@@ -341,7 +341,7 @@ def test_self_declaration_counts_only_after_the_group_confirms(gql, seed_regions
     second = gql.region(
         "chongqing",
         DECLARE,
-        {"p": s.project_id, "input": entry(days_ago(8), "09:00", "11:00", 2)},
+        {"p": s.project_id, "input": declaration(days_ago(8), "09:00", "11:00", 2)},
         token=own,
     )["data"]["declareHours"]
     rejected = gql.region(

@@ -385,6 +385,17 @@ class World:
                 policy=self.policy,
             )
 
+    def own_application(self, actor) -> str:
+        """An application of ``actor`` (a volunteer) to a project starting in ten days."""
+        if getattr(self, "_upcoming", None) is None:
+            later = self.today + datetime.timedelta(days=10)
+            self._upcoming = self.published(later, later + datetime.timedelta(days=10))
+        with tenant_context(self.region):
+            application = projects.apply(
+                self._upcoming.id, principal=self.principal(actor.username)
+            )
+        return gid(SLUG, application)
+
     def project_application(self) -> str:
         with tenant_context(self.region):
             application = projects.apply(
@@ -860,6 +871,12 @@ QUERIES = [
     # (compiled and by graphql-core, schema/compiled.py) and compares the answers.
     Row("myCard", "query { myCard { __typename } }", none, who(*VOLUNTEERS)),
     Row(
+        "myApplications",
+        "query { myApplications { edges { node { status } } } }",
+        none,
+        who(*VOLUNTEERS),
+    ),
+    Row(
         "complaints",
         "query($g: ID!) { complaints(groupId: $g) { id } }",
         TEAM,
@@ -1104,6 +1121,37 @@ MUTATIONS = [
         m("submitProject", "$p: ID!", "projectId: $p"),
         lambda w, a, fresh: {"p": w.draft() if fresh else w.draft_id},
         who("group_admin"),
+    ),
+    Row(
+        "updateProject",
+        m("updateProject", "$p: ID!, $input: ProjectInput!", "projectId: $p, input: $input"),
+        lambda w, a, fresh: {
+            "p": w.draft() if fresh else w.draft_id,
+            "input": {
+                "name": unique("表项目"),
+                "category": "COMMUNITY_SERVICE",
+                "serviceTargets": "社区居民",
+                "place": "解放碑",
+                "startsOn": w.today.isoformat(),
+                "endsOn": w.today.isoformat(),
+                "quota": 6,
+                "riskNotice": "注意交通安全",
+                "contact": "王老师",
+            },
+        },
+        who("group_admin"),
+    ),
+    Row(
+        "cancelProject",
+        m("cancelProject", "$p: ID!", 'projectId: $p, reason: "场地不可用"'),
+        lambda w, a, fresh: {"p": w.draft() if fresh else w.draft_id},
+        who("group_admin"),
+    ),
+    Row(
+        "withdrawApplication",
+        m("withdrawApplication", "$a: ID!", "applicationId: $a"),
+        lambda w, a, fresh: {"a": w.own_application(a) if fresh else w.project_application_id},
+        who(*VOLUNTEERS),
     ),
     Row(
         "reviewProject",

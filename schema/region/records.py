@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import enum
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -27,8 +28,10 @@ from schema.region.types import (
     Window,
     choices_enum,
     encode_cursor,
+    keyset_rows,
     list_page,
     paged,
+    window,
 )
 from tenants.projects import models as project_models
 from tenants.projects import selectors as project_selectors
@@ -99,6 +102,10 @@ class Project(Node):
         return ProjectStatus(projects.phase(self._model))
 
     review_reason: str = model_field("review_reason")
+    cancellation_reason: str = model_field(
+        "cancellation_reason", description="取消原因: why the project was cancelled."
+    )
+    cancelled_at: datetime.datetime | None = model_field("cancelled_at")
 
     @strawberry.field(
         description="The project's records, oldest first, `first` at a time (at most 100); "
@@ -154,7 +161,15 @@ class ServiceRecord(Node):
     attitude: int | None = model_field("attitude", description="服务态度 1–5")
     professionalism: int | None = model_field("professionalism", description="专业水平 1–5")
     mode: RecordMode = model_field("mode", RecordMode)
-    recorder: str = model_field("recorder", description="记录人")
+
+    @strawberry.field(
+        description="记录人: the name of who recorded it (a staff account's display name; "
+        "the origin group for a record transferred in; 本人申报 while self-declared).",
+        metadata=reads("recorder", "mode", "state", "origin_group_name"),
+    )
+    def recorder(self, info: Info) -> str:
+        return recorder_name(self._model, info)
+
     state: RecordState = model_field("state", RecordState)
     state_reason: str = model_field("state_reason")
     publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
@@ -184,6 +199,16 @@ class ServiceRecord(Node):
     @strawberry.field
     def amendments(self) -> list[Amendment]:
         return [Amendment(_model=a) for a in prefetched(self._model, "amendments")]
+
+
+def recorder_name(record, info: Info) -> str:
+    """Who recorded ``record``, by name; the actor key stays internal."""
+    if record.mode == record_models.RecordMode.IMPORTED:
+        # The actor is an account of the origin region, unknown here.
+        return record.origin_group_name or _("recorded in another region")
+    if record.state == record_models.RecordState.DECLARED:
+        return _("the volunteer (self-declared, 本人申报)")
+    return info.context.actor_names.name(record.recorder) or _("the platform")
 
 
 @strawberry.type
@@ -358,6 +383,43 @@ class CorrectionRequest(Node):
 # ---- payloads and inputs -------------------------------------------------------------
 
 
+@strawberry.type(description="A volunteer's application to a project (项目报名), as they see it.")
+class ProjectApplication(Node):
+    _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id("ProjectApplication")
+    status: ApplicationStatus = model_field(
+        "status",
+        ApplicationStatus,
+        description="PROJECT_CANCELLED: the project was cancelled (see the project's "
+        "cancellationReason); WITHDRAWN: the volunteer withdrew.",
+    )
+    applied_at: datetime.datetime = model_field("applied_at")
+    decided_at: datetime.datetime | None = model_field(
+        "decided_at", description="When it was accepted, declined, withdrawn or cancelled."
+    )
+
+    @strawberry.field(description="The project applied to, whatever its status now.")
+    def project(self) -> Project:
+        return Project(_model=self._model.project)
+
+
+@strawberry.type
+class ProjectApplicationEdge:
+    node: ProjectApplication
+    cursor: str
+
+
+@strawberry.type
+class ProjectApplicationConnection:
+    edges: list[ProjectApplicationEdge]
+    page_info: PageInfo
+
+
+def _application_cursor(application) -> str:
+    return encode_cursor("pa", application.id)
+
+
 @strawberry.type
 class ProjectPayload(Payload):
     project: Project | None = None
@@ -446,6 +508,21 @@ class AmendmentInput:
     content: str | None = None
 
 
+def _draft(data: ProjectInput) -> projects.ProjectDraft:
+    return projects.ProjectDraft(
+        name=data.name,
+        category=data.category.value,
+        service_targets=data.service_targets,
+        place=data.place,
+        starts_on=data.starts_on,
+        ends_on=data.ends_on,
+        quota=data.quota,
+        risk_notice=data.risk_notice,
+        contact=data.contact,
+        insured=data.insured,
+    )
+
+
 def _entry(data: RecordInput) -> records.RecordEntry:
     return records.RecordEntry(
         service_date=data.service_date,
@@ -477,6 +554,37 @@ class RecordsQuery:
         found = optimized(queryset.filter(id=key), info, "Project").first()
         return Project(_model=found) if found else None
 
+    @strawberry.field(
+        description="The logged-in volunteer's own project applications, newest last "
+        "(keyset cursors, at most 100): a cancelled project shows as PROJECT_CANCELLED."
+    )
+    def my_applications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ProjectApplicationConnection:
+        principal = principal_of(info)
+        if principal is None:
+            raise AccessError(Unauthenticated(_("log in as a volunteer to see your applications")))
+        if principal.volunteer is None:
+            raise AccessError(PermissionDenied(_("log in as a volunteer to see your applications")))
+        w = window("pa", first, after, last, before, default=20)
+        queryset = project_selectors.applications_of(principal.volunteer)
+        rows = keyset_rows(queryset, "id", w)
+        page, page_info = paged(rows, w, key=lambda a: a.id, cursor=_application_cursor)
+        return ProjectApplicationConnection(
+            edges=[
+                ProjectApplicationEdge(
+                    node=ProjectApplication(_model=a), cursor=_application_cursor(a)
+                )
+                for a in page
+            ],
+            page_info=page_info,
+        )
+
     @strawberry.field(description="The logged-in volunteer's card code and QR image.")
     def my_card(self, info: Info) -> VolunteerCard:
         principal = principal_of(info)
@@ -495,22 +603,53 @@ class RecordsMutation:
         self, info: Info, group_id: strawberry.ID, input: ProjectInput
     ) -> ProjectPayload:
         principal, _unused = caller(info)
-        draft = projects.ProjectDraft(
-            name=input.name,
-            category=input.category.value,
-            service_targets=input.service_targets,
-            place=input.place,
-            starts_on=input.starts_on,
-            ends_on=input.ends_on,
-            quota=input.quota,
-            risk_notice=input.risk_notice,
-            contact=input.contact,
-            insured=input.insured,
-        )
         project = projects.create_project(
-            parse_id(group_id, "VolunteerGroup", "groupId"), draft, principal=principal
+            parse_id(group_id, "VolunteerGroup", "groupId"), _draft(input), principal=principal
         )
         return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="The group's admins rewrite a project before it is published (draft, "
+        "awaiting review or rejected); the same checks as createProject."
+    )
+    @mutation_payload(ProjectPayload)
+    def update_project(
+        self, info: Info, project_id: strawberry.ID, input: ProjectInput
+    ) -> ProjectPayload:
+        principal, _unused = caller(info)
+        project = projects.update_project(
+            parse_id(project_id, "Project", "projectId"), _draft(input), principal=principal
+        )
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="The group's admins cancel a project, saying why; open applications become "
+        "PROJECT_CANCELLED. Refused once service was recorded there (it ends instead)."
+    )
+    @mutation_payload(ProjectPayload)
+    def cancel_project(self, info: Info, project_id: strawberry.ID, reason: str) -> ProjectPayload:
+        principal, _unused = caller(info)
+        project = projects.cancel_project(
+            parse_id(project_id, "Project", "projectId"), reason, principal=principal
+        )
+        return ProjectPayload(project=Project(_model=project))
+
+    @strawberry.mutation(
+        description="A volunteer withdraws their own application: pending, or accepted "
+        "before the project starts (the place is free again at once)."
+    )
+    @mutation_payload(ProjectApplicationPayload)
+    def withdraw_application(
+        self, info: Info, application_id: strawberry.ID
+    ) -> ProjectApplicationPayload:
+        principal, _unused = caller(info)
+        application = projects.withdraw_application(
+            parse_id(application_id, "ProjectApplication", "applicationId"), principal=principal
+        )
+        return ProjectApplicationPayload(
+            application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
+            status=ApplicationStatus(application.status),
+        )
 
     @strawberry.mutation(
         description="Publish a draft: at once with 发布项目无须审核, "
@@ -582,7 +721,10 @@ class RecordsMutation:
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
-    @strawberry.mutation(description="A volunteer declares their own hours; the group confirms.")
+    @strawberry.mutation(
+        description="A volunteer declares their own hours; the group confirms and evaluates "
+        "them (000 Art.10: the input's punctuality, attitude and professionalism are refused)."
+    )
     @mutation_payload(RecordPayload)
     def declare_hours(
         self, info: Info, project_id: strawberry.ID, input: RecordInput
@@ -599,7 +741,19 @@ class RecordsMutation:
     @strawberry.mutation
     @mutation_payload(RecordPayload)
     def decide_declaration(
-        self, info: Info, record_id: strawberry.ID, accept: bool, reason: str = ""
+        self,
+        info: Info,
+        record_id: strawberry.ID,
+        accept: bool,
+        reason: str = "",
+        punctuality: Annotated[
+            int | None,
+            strawberry.argument(description="守时程度 1–5: the group evaluates (000 Art.10)."),
+        ] = None,
+        attitude: Annotated[int | None, strawberry.argument(description="服务态度 1–5")] = None,
+        professionalism: Annotated[
+            int | None, strawberry.argument(description="专业水平 1–5")
+        ] = None,
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.decide_declaration(
@@ -608,6 +762,11 @@ class RecordsMutation:
             reason,
             principal=principal,
             policy=policy,
+            evaluation={
+                "punctuality": punctuality,
+                "attitude": attitude,
+                "professionalism": professionalism,
+            },
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 

@@ -59,6 +59,9 @@ class Project(models.Model):
         max_length=16, choices=ProjectStatus.choices, default=ProjectStatus.DRAFT
     )
     review_reason = models.CharField(max_length=500, blank=True, default="")
+    # Why and when a published project was cancelled (issue 12 point 9).
+    cancellation_reason = models.CharField("取消原因", max_length=500, blank=True, default="")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.CharField(max_length=120, blank=True, default="")
     created_by = models.CharField(max_length=120)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -72,6 +75,12 @@ class Project(models.Model):
                 condition=Q(ends_on__gte=F("starts_on")), name="project_dates_in_order"
             ),
             models.CheckConstraint(condition=Q(quota__gte=1), name="project_quota_positive"),
+            # Issue 12 point 9: a cancellation says why and when.
+            models.CheckConstraint(
+                condition=~Q(status="cancelled")
+                | (~Q(cancellation_reason="") & Q(cancelled_at__isnull=False)),
+                name="project_cancellation_explained",
+            ),
             # 003 Art.18: major events and emergency service insure their volunteers.
             models.CheckConstraint(
                 condition=~Q(category__in=["major_events", "emergency_rescue"]) | Q(insured=True),
@@ -87,7 +96,8 @@ class ApplicationStatus(models.TextChoices):
     APPLIED = "applied", "已报名"
     ACCEPTED = "accepted", "已录用"
     DECLINED = "declined", "未录用"
-    WITHDRAWN = "withdrawn", "已取消"
+    WITHDRAWN = "withdrawn", "已取消"  # by the volunteer (withdrawApplication)
+    PROJECT_CANCELLED = "project_cancelled", "项目已取消"  # the project was cancelled
 
 
 class ProjectApplication(models.Model):
@@ -96,7 +106,7 @@ class ProjectApplication(models.Model):
         Volunteer, on_delete=models.PROTECT, related_name="project_applications"
     )
     status = models.CharField(
-        max_length=16, choices=ApplicationStatus.choices, default=ApplicationStatus.APPLIED
+        max_length=24, choices=ApplicationStatus.choices, default=ApplicationStatus.APPLIED
     )
     applied_at = models.DateTimeField(auto_now_add=True)
     decided_at = models.DateTimeField(null=True, blank=True)

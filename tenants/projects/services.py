@@ -67,11 +67,8 @@ def _require_group_admin(group: VolunteerGroup, principal) -> None:
     require_group_staff(group, principal)
 
 
-def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
-    group = VolunteerGroup.objects.filter(id=group_id).first()
-    if group is None:
-        raise NotFound(_("no such group"), field="groupId")
-    _require_group_admin(group, principal)
+def check_draft(draft: ProjectDraft) -> None:
+    """What every project states, checked the same on creation and on each edit."""
     problems = ProblemCollector()
     for attr, label in (
         ("name", "name"),
@@ -94,22 +91,118 @@ def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
             "insured", _("major events and emergency service insure volunteers (003 Art.18)")
         )
     problems.raise_if_any()
+
+
+def _apply_draft(project: Project, draft: ProjectDraft) -> None:
+    project.name = draft.name.strip()
+    project.category = draft.category
+    project.service_targets = draft.service_targets.strip()
+    project.place = draft.place.strip()
+    project.starts_on = draft.starts_on
+    project.ends_on = draft.ends_on
+    project.quota = draft.quota
+    project.risk_notice = draft.risk_notice.strip()
+    project.insured = draft.insured
+    project.contact = draft.contact.strip()
+
+
+DRAFT_FIELDS = [
+    "name",
+    "category",
+    "service_targets",
+    "place",
+    "starts_on",
+    "ends_on",
+    "quota",
+    "risk_notice",
+    "insured",
+    "contact",
+]
+
+
+def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
+    group = VolunteerGroup.objects.filter(id=group_id).first()
+    if group is None:
+        raise NotFound(_("no such group"), field="groupId")
+    _require_group_admin(group, principal)
+    check_draft(draft)
     with transaction.atomic():
-        project = Project.objects.create(
-            group=group,
-            name=draft.name.strip(),
-            category=draft.category,
-            service_targets=draft.service_targets.strip(),
-            place=draft.place.strip(),
-            starts_on=draft.starts_on,
-            ends_on=draft.ends_on,
-            quota=draft.quota,
-            risk_notice=draft.risk_notice.strip(),
-            insured=draft.insured,
-            contact=draft.contact.strip(),
-            created_by=principal.actor,
-        )
+        project = Project(group=group, created_by=principal.actor)
+        _apply_draft(project, draft)
+        project.save()
         record(principal.actor, "project.created", str(project.id), group=group.id)
+    return project
+
+
+# Before publication a project is still its group's to change (issue 12 point 9).
+EDITABLE = (ProjectStatus.DRAFT, ProjectStatus.PENDING_REVIEW, ProjectStatus.REJECTED)
+
+
+def update_project(project_id: int, draft: ProjectDraft, *, principal) -> Project:
+    """The group's admins (who may create it) rewrite a project not yet published:
+    a draft, one awaiting review (the reviewer then sees the new text) or one
+    rejected (to fix and submit again). Same checks as :func:`create_project`.
+    Once published, volunteers applied to what it said: it is cancelled, not edited."""
+    with transaction.atomic():
+        project = _locked_project(project_id)
+        _require_group_admin(project.group, principal)
+        if project.status not in EDITABLE:
+            raise Conflict(
+                _("the project is %(status)s: only a project not yet published is edited")
+                % {"status": shown(project, "status")},
+                field="projectId",
+            )
+        check_draft(draft)
+        _apply_draft(project, draft)
+        project.save(update_fields=DRAFT_FIELDS)
+        record(principal.actor, "project.updated", str(project.id), status=project.status)
+    return project
+
+
+def cancel_project(project_id: int, reason: str, *, principal) -> Project:
+    """The group's admins cancel a project (项目取消), with a reason.
+
+    Every open application (applied or accepted) becomes ``project_cancelled``, so
+    each applicant sees it in their own applications. Refused (CONFLICT) once
+    service has been recorded there — a live record, or a check-in under way: the
+    project happened, records are never withdrawn with it (000 Art.23); it simply
+    ends on its last day. Refused for an ended project too. The project row is
+    locked: acceptance, application and recording serialise against it."""
+    reason = (reason or "").strip()
+    if len(reason) < 2:
+        raise InvalidInput(_("say why the project is cancelled"), field="reason")
+    with transaction.atomic():
+        project = _locked_project(project_id)
+        _require_group_admin(project.group, principal)
+        if project.status == ProjectStatus.CANCELLED:
+            raise Conflict(_("the project is already cancelled"), field="projectId")
+        if phase(project) == "ended":
+            raise Conflict(_("the project has ended: it is not cancelled"), field="projectId")
+        from tenants.records.models import OPEN_STATES, CheckIn, ServiceRecord
+
+        recorded = ServiceRecord.objects.filter(project=project, state__in=OPEN_STATES).count()
+        if recorded or CheckIn.objects.filter(project=project, checked_out_at=None).exists():
+            raise Conflict(
+                _(
+                    "service has been recorded at this project (%(count)s records or a "
+                    "check-in under way): it is not cancelled, it ends on its last day"
+                )
+                % {"count": recorded},
+                field="projectId",
+            )
+        now = timezone.now()
+        project.status = ProjectStatus.CANCELLED
+        project.cancellation_reason = reason
+        project.cancelled_at = now
+        project.save(update_fields=["status", "cancellation_reason", "cancelled_at"])
+        told = project.applications.filter(
+            status__in=[ApplicationStatus.APPLIED, ApplicationStatus.ACCEPTED]
+        ).update(
+            status=ApplicationStatus.PROJECT_CANCELLED, decided_at=now, decided_by=principal.actor
+        )
+        record(
+            principal.actor, "project.cancelled", str(project.id), reason=reason, applications=told
+        )
     return project
 
 
@@ -123,6 +216,31 @@ def _locked_project(project_id: int) -> Project:
     if project is None:
         raise NotFound(_("no such project"), field="projectId")
     return project
+
+
+def shared_project(project_id: int) -> Project:
+    """The project, locked ``FOR SHARE`` (inside a transaction): applying and
+    recording hold it so that :func:`cancel_project` cannot pass them unseen."""
+    project = next(
+        iter(
+            Project.objects.raw(
+                "SELECT * FROM projects_project WHERE id = %s FOR SHARE", [project_id]
+            )
+        ),
+        None,
+    )
+    if project is None:
+        raise NotFound(_("no such project"), field="projectId")
+    return project
+
+
+def require_not_cancelled(project_id: int) -> None:
+    """Inside the transaction that writes a record or a check-in at the project: hold
+    it ``FOR SHARE`` and refuse if it was cancelled meanwhile (:func:`cancel_project`
+    locks it ``FOR UPDATE`` and counts records and check-ins)."""
+    project = shared_project(project_id)
+    if project.status == ProjectStatus.CANCELLED:
+        raise Conflict(_("the project was cancelled"), field="projectId")
 
 
 def submit_project(project_id: int, *, principal, policy) -> Project:
@@ -174,16 +292,17 @@ def apply(project_id: int, *, principal) -> ProjectApplication:
             _("%(number)s is %(status)s")
             % {"number": volunteer.number, "status": shown(volunteer, "status")}
         )
-    project = Project.objects.filter(id=project_id).first()
-    if project is None:
-        raise NotFound(_("no such project"), field="projectId")
-    if phase(project) not in ("published", "ongoing"):
-        raise Conflict(
-            _("the project is %(phase)s: applications are closed") % {"phase": phase(project)},
-            field="projectId",
-        )
     try:
         with transaction.atomic():
+            # FOR SHARE: a cancellation (FOR UPDATE) either sees this application or
+            # has committed before it, and then the project is no longer open.
+            project = shared_project(project_id)
+            if phase(project) not in ("published", "ongoing"):
+                raise Conflict(
+                    _("the project is %(phase)s: applications are closed")
+                    % {"phase": phase(project)},
+                    field="projectId",
+                )
             application = ProjectApplication.objects.create(project=project, volunteer=volunteer)
             record(principal.actor, "project.applied", str(application.id), project=project.id)
     except IntegrityError:
@@ -222,4 +341,37 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
         application.decided_by = principal.actor
         application.save(update_fields=["status", "decided_at", "decided_by"])
         record(principal.actor, "project.application_decided", str(application.id), accept=accept)
+    return application
+
+
+def withdraw_application(application_id: int, *, principal) -> ProjectApplication:
+    """A volunteer withdraws their own application (取消报名): while it is pending, or
+    accepted before the project starts. Under the same project row lock as
+    acceptance, so the place it held is free for the next acceptance at once."""
+    principal = accounts.require(principal)
+    volunteer = principal.volunteer
+    with transaction.atomic():
+        application = ProjectApplication.objects.filter(id=application_id).first()
+        if application is None:
+            raise NotFound(_("no such application"), field="applicationId")
+        if volunteer is None or application.volunteer_id != volunteer.id:
+            raise PermissionDenied(_("only the applicant withdraws an application"))
+        project = _locked_project(application.project_id)  # as decide_application
+        application = ProjectApplication.objects.select_for_update().get(id=application_id)
+        if application.status == ApplicationStatus.ACCEPTED:
+            if timezone.localdate() >= project.starts_on:
+                raise Conflict(
+                    _("the project has started: an accepted place is no longer withdrawn"),
+                    field="applicationId",
+                )
+        elif application.status != ApplicationStatus.APPLIED:
+            raise Conflict(
+                _("the application is %(status)s") % {"status": shown(application, "status")},
+                field="applicationId",
+            )
+        application.status = ApplicationStatus.WITHDRAWN
+        application.decided_at = timezone.now()
+        application.decided_by = principal.actor
+        application.save(update_fields=["status", "decided_at", "decided_by"])
+        record(principal.actor, "project.application_withdrawn", str(application.id))
     return application

@@ -184,7 +184,7 @@ def record_training(
     content = _text(problems, "content", entry.content, MAX_CONTENT, "content (内容)")
     _past_date(problems, "trainedOn", entry.trained_on, volunteer, "date of the training")
     place = _text(problems, "place", entry.place, 200, "place (地点)")
-    hours = parse_hours(entry.hours, problems, truncate=False)
+    hours = parse_hours(entry.hours, problems)
     contact = _optional_text(problems, "contact", entry.contact, 64) or group.contact_person
     evidence = _optional_text(problems, "evidence", entry.evidence, 500)
     problems.raise_if_any()

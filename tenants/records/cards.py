@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
-from tenants.projects.services import phase
+from tenants.projects.services import phase, require_not_cancelled
 from tenants.records import services as records
 from tenants.records.models import CheckIn, RecordMode, ServiceRecord, VolunteerCard
 from tenants.records.permissions import require_recorder
@@ -137,6 +137,7 @@ def check_in(
                 _close_without_record(
                     forgotten, volunteer, "card.check_in_abandoned", principal.actor, now
                 )
+            require_not_cancelled(project.id)
             check = CheckIn.objects.create(
                 volunteer=volunteer,
                 project=project,
@@ -306,7 +307,7 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     chosen = total
     if hours is not None:
         problems = ProblemCollector()
-        chosen = records.parse_hours(hours, problems, truncate=False)
+        chosen = records.parse_hours(hours, problems)
         problems.raise_if_any()
         if chosen > total:
             raise InvalidInput(

@@ -125,6 +125,12 @@ class ServiceRecord(models.Model):
                 )
                 for name in ("punctuality", "attitude", "professionalism")
             ],
+            # 000 Art.10: the group evaluates; a declaration waiting for it has none.
+            models.CheckConstraint(
+                condition=~Q(state="declared")
+                | Q(punctuality__isnull=True, attitude__isnull=True, professionalism__isnull=True),
+                name="record_declared_not_evaluated",
+            ),
             models.UniqueConstraint(
                 fields=["origin_region_code", "origin_record_id"],
                 condition=~Q(origin_record_id=""),

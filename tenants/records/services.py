@@ -31,7 +31,7 @@ from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
-from tenants.projects.services import phase
+from tenants.projects.services import phase, require_not_cancelled
 from tenants.records import permissions
 from tenants.records.models import (
     EARLIEST_SERVICE_DATE,
@@ -47,6 +47,8 @@ from tenants.records.workdays import add_working_days
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
 MAX_TEXT = 2000
+# 服务评价 (000 Art.10): the group rates each.
+EVALUATION = ("punctuality", "attitude", "professionalism")
 
 
 @dataclass
@@ -66,16 +68,14 @@ class RecordEntry:
     professionalism: int | None = None
 
 
-def parse_hours(
-    value, problems: ProblemCollector, field: str = "hours", *, truncate: bool
-) -> Decimal | None:
+def parse_hours(value, problems: ProblemCollector, field: str = "hours") -> Decimal | None:
     """Hours given by a person (服务时长 000 Art.9, 学时 000 Art.11): a finite number,
-    positive, at most 24 (one day), in hundredths of an hour. With ``truncate``
-    further decimals are cut off (a record's hours); without, they are refused."""
+    positive, at most 24 (one day), in hundredths of an hour — the precision kept
+    (``ServiceRecord.hours`` has two decimal places). More decimals are refused, never
+    cut off: ``0.333`` stored as ``0.33`` would silently change what a person stated
+    (issue 12, "Also seen")."""
     try:
         hours = Decimal(str(value))
-        if truncate and hours.is_finite():
-            hours = hours.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
     except (InvalidOperation, ValueError):
         hours = None
     if hours is None or not hours.is_finite():
@@ -85,7 +85,9 @@ def parse_hours(
     elif hours > 24:
         problems.add(field, _("at most 24 hours (one day)"))
     elif hours != hours.quantize(Decimal("0.01")):
-        problems.add(field, _("at most two decimal places"))
+        problems.add(
+            field, _("at most two decimal places (hours are kept to the hundredth of an hour)")
+        )
     else:
         return hours.quantize(Decimal("0.01"))
     return None
@@ -164,7 +166,7 @@ def check_entry(
     now: datetime.datetime | None = None,
 ) -> Decimal | None:
     """Validate the date, hours, times and texts (000 Art.8-9); return the hours."""
-    hours = parse_hours(entry.hours, problems, truncate=True)
+    hours = parse_hours(entry.hours, problems)
     now = timezone.localtime(now)
     check_date(entry.service_date, problems, project, now.date())
     if check_times(entry.start_time, entry.end_time, problems):
@@ -274,6 +276,7 @@ def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor
     try:
         with transaction.atomic():
             require_not_frozen(volunteer.id)
+            require_not_cancelled(project.id)
             record = ServiceRecord.objects.create(
                 volunteer=volunteer,
                 group=project.group,
@@ -320,8 +323,12 @@ def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor
     return record
 
 
-def _after_acceptance(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
-    """A record the group stands behind enters publicity, confirmation, or counts."""
+def _after_acceptance(
+    record: ServiceRecord, policy: RegionPolicy, actor: str, also: tuple[str, ...] = ()
+) -> None:
+    """A record the group stands behind enters publicity, confirmation, or counts;
+    ``also`` names columns set with it (a declaration's evaluation: records 0006
+    allows one only once the record has left ``declared``, in the same UPDATE)."""
     today = timezone.localdate()
     if policy.publicity_working_days > 0:
         record.state = RecordState.IN_PUBLICITY
@@ -331,7 +338,7 @@ def _after_acceptance(record: ServiceRecord, policy: RegionPolicy, actor: str) -
             extra_holidays=policy.extra_holidays,
             extra_workdays=policy.extra_workdays,
         )
-        record.save(update_fields=["state", "publicity_ends_on"])
+        record.save(update_fields=["state", "publicity_ends_on", *also])
         audit(
             actor,
             "record.publicity_started",
@@ -339,13 +346,15 @@ def _after_acceptance(record: ServiceRecord, policy: RegionPolicy, actor: str) -
             ends_on=record.publicity_ends_on.isoformat(),
         )
     else:
-        _after_publicity(record, policy, actor)
+        _after_publicity(record, policy, actor, also)
 
 
-def _after_publicity(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
+def _after_publicity(
+    record: ServiceRecord, policy: RegionPolicy, actor: str, also: tuple[str, ...] = ()
+) -> None:
     if policy.record_confirmation != RecordConfirmation.NONE:
         record.state = RecordState.AWAITING_CONFIRMATION
-        record.save(update_fields=["state"])
+        record.save(update_fields=["state", *also])
         audit(actor, "record.awaiting_confirmation", str(record.id))
     else:
         _count(record, policy, actor)
@@ -357,9 +366,13 @@ def _count(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
     saved in the same transaction (时长储蓄, 000 Art.20)."""
     from tenants.timebank.services import deposit_counted
 
+        _count(record, actor, also)
+
+
+def _count(record: ServiceRecord, actor: str, also: tuple[str, ...] = ()) -> None:
     record.state = RecordState.COUNTED
     record.counted_at = timezone.now()
-    record.save(update_fields=["state", "counted_at", "confirmed_by"])
+    record.save(update_fields=["state", "counted_at", "confirmed_by", *also])
     add_to_totals(record.volunteer_id, record.current().hours, records=1)
     audit(actor, "record.counted", str(record.id), hours=str(record.current().hours))
     deposit_counted(record, policy, actor)
@@ -440,6 +453,11 @@ def declare_hours(
     _participant(volunteer, project)
     problems = ProblemCollector()
     hours = check_entry(entry, problems, project, now)
+    # 000 Art.10: the group evaluates the volunteer's service, not the volunteer: the
+    # group's staff give the evaluation when they decide the declaration.
+    for name in EVALUATION:
+        if getattr(entry, name) is not None:
+            problems.add(name, _("the group evaluates the service when it decides (000 Art.10)"))
     problems.raise_if_any()
     with transaction.atomic():
         record = _insert(
@@ -472,11 +490,35 @@ def _release_slot(record: ServiceRecord) -> None:
     DaySlot.objects.filter(record=record).delete()
 
 
-def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, policy):
-    """The group confirms a self-declared record, or rejects it with a reason."""
+def decide_declaration(
+    record_id: int,
+    accept: bool,
+    reason: str,
+    *,
+    principal,
+    policy,
+    evaluation: dict[str, int | None] | None = None,
+):
+    """The group confirms a self-declared record, or rejects it with a reason.
+
+    Confirming, the group's staff give the evaluation of the service (守时程度、服务态度、
+    专业水平, 000 Art.10), which the volunteer could not; the database lets it be set
+    only while the record is declared (records 0006)."""
     reason = (reason or "").strip()
     if not accept and not reason:
         raise InvalidInput(_("say why the declaration is rejected"), field="reason")
+    evaluation = {k: v for k, v in (evaluation or {}).items() if v is not None}
+    problems = ProblemCollector()
+    for name, value in evaluation.items():
+        if name not in EVALUATION:
+            raise InvalidInput(_("unknown evaluation"), field=name)
+        if not 1 <= value <= 5:
+            problems.add(name, _("from 1 to 5"))
+    if evaluation and not accept:
+        problems.add(
+            next(iter(evaluation)), _("a rejected declaration is not evaluated (000 Art.10)")
+        )
+    problems.raise_if_any()
     with transaction.atomic():
         record = _locked_record(record_id)
         principal = permissions.require_recorder(record.project.group, principal, policy)
@@ -486,9 +528,10 @@ def decide_declaration(record_id: int, accept: bool, reason: str, *, principal, 
             )
         record.recorder = principal.actor
         if accept:
-            record.save(update_fields=["recorder"])
-            audit(principal.actor, "record.declaration_confirmed", str(record.id))
-            _after_acceptance(record, policy, principal.actor)
+            for name, value in evaluation.items():
+                setattr(record, name, value)
+            audit(principal.actor, "record.declaration_confirmed", str(record.id), **evaluation)
+            _after_acceptance(record, policy, principal.actor, ("recorder", *evaluation))
         else:
             record.state = RecordState.REJECTED
             record.state_reason = reason
@@ -648,9 +691,7 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             )
         before = record.current()
         problems = ProblemCollector()
-        new_hours = (
-            parse_hours(changes["hours"], problems, truncate=True) if "hours" in changes else None
-        )
+        new_hours = parse_hours(changes["hours"], problems) if "hours" in changes else None
         start = changes.get("start_time") or before.start_time
         end = changes.get("end_time") or before.end_time
         hours = new_hours or before.hours
