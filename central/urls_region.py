@@ -7,8 +7,8 @@ from tenants.certificates.views import certificate_pdf, verify_page
 from tenants.groups.views import group_certificate
 from tenants.imports.views import import_template
 from tenants.region_admin.admin import region_admin_site
-from tenants.statistics import views as statistics_views
 from tenants.reports.views import download as export_download
+from tenants.statistics import views as statistics_views
 
 urlpatterns = [
     path("graphql", region_view(), name="region-graphql"),

@@ -357,19 +357,17 @@ def _after_publicity(
         record.save(update_fields=["state", *also])
         audit(actor, "record.awaiting_confirmation", str(record.id))
     else:
-        _count(record, policy, actor)
+        _count(record, policy, actor, also)
 
 
-def _count(record: ServiceRecord, policy: RegionPolicy, actor: str) -> None:
+def _count(
+    record: ServiceRecord, policy: RegionPolicy, actor: str, also: tuple[str, ...] = ()
+) -> None:
     """The one place a record of this region becomes counted (directly, after
     publicity, on confirmation); where the policy has a time bank its hours are
     saved in the same transaction (时长储蓄, 000 Art.20)."""
     from tenants.timebank.services import deposit_counted
 
-        _count(record, actor, also)
-
-
-def _count(record: ServiceRecord, actor: str, also: tuple[str, ...] = ()) -> None:
     record.state = RecordState.COUNTED
     record.counted_at = timezone.now()
     record.save(update_fields=["state", "counted_at", "confirmed_by", *also])
