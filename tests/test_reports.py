@@ -26,7 +26,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess, Volunteer
-from tests.records_support import RECORD, days_ago, entry, stage
+from tests.records_support import RECORD, days_ago, declaration, entry, stage
 from tests.registry_support import (
     authority,
     login,
@@ -72,7 +72,7 @@ def scene(server):
     declared = gql.region(
         SLUG,
         DECLARE,
-        {"p": s.project_id, "input": entry(days_ago(5), "19:00", "21:00", 2)},
+        {"p": s.project_id, "input": declaration(days_ago(5), "19:00", "21:00", 2)},
         token=own,
     )["data"]["declareHours"]
     assert declared["record"]["state"] == "DECLARED", declared

@@ -168,7 +168,7 @@ def withdraw(group_id: int, number: str, item: Withdrawal, *, principal, policy)
     if volunteer is None:
         raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     problems = ProblemCollector()
-    hours = parse_hours(item.hours, problems, truncate=False)
+    hours = parse_hours(item.hours, problems)
     today = timezone.localdate()
     if item.service_date > today:
         problems.add("serviceDate", _("service cannot be recorded before it happens"))
