@@ -4,6 +4,7 @@ submitting are a group admin's (``groups.permissions.require_group_staff``)."""
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
@@ -24,3 +25,9 @@ def require_project_reviewer(project, principal) -> None:
 def require_application_decider(project, principal) -> None:
     """The project's group's staff (admins and recorders) accept volunteers."""
     require_group_staff(project.group, principal, admin=False)
+
+
+def application_decider_q(principal) -> Q:
+    """:func:`require_application_decider` as a condition on ProjectApplication: the
+    applications ``principal`` decides (its work queue)."""
+    return Q(project__group_id__in=principal.staff_group_ids)
