@@ -22,7 +22,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -32,7 +32,14 @@ from tenants.records import services as record_services
 from tenants.records.models import CorrectionRequest
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import authority, login, register, register_volunteer
-from tests.support import GraphQLClient, city_name, execute_in_process, gid, unique_city_code
+from tests.support import (
+    GraphQLClient,
+    city_name,
+    execute_in_process,
+    gid,
+    row_key,
+    unique_city_code,
+)
 
 CODE = unique_city_code("53")
 SLUG = f"queues{CODE}"
@@ -165,7 +172,8 @@ def world(server):
         "recordHours",
         {"p": s.project_id, "n": v2.number, "input": entry(days_ago(2), "09:00", "10:00", 1)},
     )
-    w.ok(t["applicant"], OBJECT, "raiseObjection", {"r": recorded["record"]["id"]})
+    w.recorded_id = recorded["record"]["id"]
+    w.ok(t["applicant"], OBJECT, "raiseObjection", {"r": w.recorded_id})
     # Two correction requests; the first is past its due date.
     team = gid(SLUG, s.h.team)
     late = w.ok(t["v3"], CORRECTION, "requestCorrection", {"g": team, "d": "上月的服务没有记录"})
@@ -489,3 +497,20 @@ def test_deciders_decide_and_the_volunteer_sees_the_decision_and_its_time(world)
     staff = world.send(t["admin"], MINE)
     assert "errors" not in staff, staff
     assert staff["data"]["me"]["projectApplications"]["edges"] == []
+
+
+def test_the_decision_time_changes_only_with_the_decision(world):
+    """The record trigger (records 0006) counts ``decided_at`` among the workflow
+    columns and lets it change only while the record is declared: plain SQL cannot
+    date a decision on a record in publicity."""
+    with (
+        tenant_context(world.region),
+        pytest.raises(IntegrityError, match="decided once"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "UPDATE records_servicerecord SET decided_at = now() WHERE id = %s",
+            [row_key(world.recorded_id)],
+        )
+    connection.set_schema_to_public()
