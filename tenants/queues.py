@@ -8,11 +8,16 @@ decide it and nobody else sees it. Authorities see their own area only (the rule
 ``covers``). Every queue is oldest first (by id), filtered in the same SQL; a
 caller who decides nothing gets an empty queue.
 
+- applications to join a group (``decideMembership``: its admins holding
+  本团体内志愿者管理, 002 annex);
+- projects waiting for review before publication (002 §3(3); ``reviewProject``);
 - project applications waiting for the group (``decideProjectApplication``);
 - self-declared hours (本人申报) waiting for the group's recorders (000 Art.9:
   志愿团体应当及时…核实并录入服务时长; ``decideDeclaration``);
 - objections raised during publicity (001 §4(4)3 公示…接受社会监督;
   ``resolveObjection``);
+- records waiting for civil affairs' confirmation where the policy asks for it
+  (001 §4(4)3 经民政部门确认无误; ``confirmRecord``);
 - correction requests (记录更正), due within the policy's ``correctionDeadlineDays``
   (``overdue`` past ``due_on``; ``declineCorrection`` and the amending answers);
 - star applications (星级认定, 001 §6, 003 Art.26; ``decideStarApplication``);
@@ -38,10 +43,10 @@ from central.errors import InvalidInput
 from interop.models import Transfer, TransferState
 from interop.permissions import transfer_decider_q
 from tenants.accounts import services as accounts
-from tenants.groups.models import Review, VolunteerGroup
-from tenants.groups.permissions import group_reviewer_q
-from tenants.projects.models import ApplicationStatus, ProjectApplication
-from tenants.projects.permissions import application_decider_q
+from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
+from tenants.groups.permissions import group_reviewer_q, member_manager_group_ids
+from tenants.projects.models import ApplicationStatus, Project, ProjectApplication, ProjectStatus
+from tenants.projects.permissions import application_decider_q, project_reviewer_q
 from tenants.records.models import (
     CorrectionRequest,
     Objection,
@@ -51,6 +56,7 @@ from tenants.records.models import (
     StarApplication,
 )
 from tenants.records.permissions import (
+    confirmer_q,
     correction_handler_q,
     objection_resolver_q,
     recording_group_ids,
@@ -137,6 +143,11 @@ def _transfers_q(principal, policy) -> Q:
 
 
 _DECIDERS = {
+    "membershipApplications": lambda principal, policy: Q(
+        group_id__in=member_manager_group_ids(principal, policy)
+    ),
+    "projectReviews": lambda principal, policy: project_reviewer_q(principal),
+    "recordConfirmations": lambda principal, policy: confirmer_q(principal),
     "projectApplications": lambda principal, policy: application_decider_q(principal),
     "declarations": _declarations_q,
     "objections": lambda principal, policy: objection_resolver_q(principal),
@@ -149,6 +160,11 @@ _DECIDERS = {
 # What each queue's items show, joined or prefetched with the page (a constant number
 # of statements whatever the page size).
 _SHAPES = {
+    "membershipApplications": lambda qs: qs.select_related("volunteer", "group"),
+    "projectReviews": lambda qs: qs.select_related("group"),
+    "recordConfirmations": lambda qs: qs.select_related("volunteer", "project__group").with_few(
+        "amendments"
+    ),
     "projectApplications": lambda qs: qs.select_related("project__group", "volunteer"),
     "declarations": lambda qs: qs.select_related("volunteer", "project__group").with_few(
         "amendments"
@@ -170,6 +186,22 @@ _SHAPES = {
 QUEUES = {
     queue.name: queue
     for queue in (
+        Queue(
+            "membershipApplications",
+            Membership,
+            "status",
+            MembershipStatus.APPLIED,
+            "applied_at",
+            {"group_id": "group_id"},
+        ),
+        Queue(
+            "projectReviews",
+            Project,
+            "status",
+            ProjectStatus.PENDING_REVIEW,
+            "created_at",
+            {"group_id": "group_id"},
+        ),
         Queue(
             "projectApplications",
             ProjectApplication,
@@ -193,6 +225,14 @@ QUEUES = {
             Objection.Resolution.OPEN,
             "raised_at",
             {"project_id": "record__project_id", "group_id": "record__group_id"},
+        ),
+        Queue(
+            "recordConfirmations",
+            ServiceRecord,
+            "state",
+            RecordState.AWAITING_CONFIRMATION,
+            "created_at",
+            {"project_id": "project_id", "group_id": "project__group_id"},
         ),
         Queue(
             "correctionRequests",

@@ -3,6 +3,9 @@
 One 云南-preset city region (001: 3 working days of publicity, certified recorders,
 1–2★ granted by the county authority, 001 §6), through the real API. What waits:
 
+- an application to join the team (decided by its admin, 本团体内志愿者管理);
+- a project of the team waiting for review (002 §3(3));
+- a record past publicity waiting for the county's confirmation (001 §4(4)3);
 - three applications to the team's project and one to another group's project;
 - a self-declared record (本人申报, 000 Art.9);
 - an objection to a record in publicity (001 §4(4)3);
@@ -30,7 +33,7 @@ from central import services as central_services
 from central.divisions import division_level, divisions_within
 from tenants.records import services as record_services
 from tenants.records.models import CorrectionRequest
-from tests.records_support import RECORD, days_ago, entry, stage
+from tests.records_support import CREATE_PROJECT, RECORD, SUBMIT, days_ago, entry, stage
 from tests.registry_support import authority, login, register, register_volunteer
 from tests.support import (
     GraphQLClient,
@@ -45,6 +48,9 @@ CODE = unique_city_code("53")
 SLUG = f"queues{CODE}"
 
 QUEUES = (
+    "membershipApplications",
+    "projectReviews",
+    "recordConfirmations",
     "projectApplications",
     "declarations",
     "objections",
@@ -55,6 +61,9 @@ QUEUES = (
 )
 # What each queue's node shows in these tests.
 NODES = {
+    "membershipApplications": "id status appliedAt decidedAt applicant { number phoneMasked }",
+    "projectReviews": "id name status",
+    "recordConfirmations": "state recordedAt volunteer { number } record { id hours }",
     "projectApplications": "id status appliedAt decidedAt volunteer { number } project { name }",
     "declarations": "state declaredAt decidedAt volunteer { number } record { id hours }",
     "objections": "id reason resolution decidedAt volunteer { number } record { id hours }",
@@ -73,6 +82,8 @@ OBJECT = """mutation($r: ID!) { raiseObjection(recordId: $r, reason: "那天他�
 CORRECTION = """mutation($g: ID!, $d: String!) { requestCorrection(groupId: $g, description: $d)
   { request { id } errors { code } } }"""
 STAR = """mutation { applyForStar(level: 1) { application { id granter } errors { code } } }"""
+JOIN = """mutation($g: ID!) { applyToGroup(groupId: $g, share: [PHONE]) { membership { id }
+  errors { code } } }"""
 TRANSFER = """mutation { requestTransfer(toRegion: "500000") { transfer { id state }
   errors { code message } } }"""
 
@@ -192,6 +203,41 @@ def world(server):
     w.pending_group, _ = register(
         SLUG, f"测{CODE}新团体志愿服务队", "non_hub", "district", s.h.district
     )
+    # The applicant asks to join the team; the team drafts a project for review.
+    w.ok(t["applicant"], JOIN, "applyToGroup", {"g": team})
+    draft = w.ok(
+        t["admin"],
+        CREATE_PROJECT,
+        "createProject",
+        {
+            "g": team,
+            "input": {
+                "name": "社区读书会",
+                "category": "EDUCATION",
+                "serviceTargets": "社区儿童",
+                "place": "社区图书室",
+                "startsOn": days_ago(-7).isoformat(),
+                "endsOn": days_ago(-14).isoformat(),
+                "quota": 10,
+                "riskNotice": "注意用电安全",
+                "contact": "赵联系",
+            },
+        },
+    )
+    submitted = w.ok(t["admin"], SUBMIT, "submitProject", {"p": draft["project"]["id"]})
+    assert submitted["project"]["status"] == "PENDING_REVIEW"  # 基本团体组: reviewed first
+    w.review_project_id = draft["project"]["id"]
+    # A record whose publicity has ended waits for the county's confirmation.
+    w.confirm_id = w.ok(
+        t["recorder"],
+        RECORD,
+        "recordHours",
+        {"p": s.project_id, "n": v1.number, "input": entry(days_ago(5), "14:00", "15:00", 1)},
+    )["record"]["id"]
+    with tenant_context(target):
+        record_services.close_publicity(
+            target.get_policy(), today=timezone.localdate() + datetime.timedelta(days=30)
+        )
     # v3 asks to move to 重庆: waits for their consent.
     w.ok(t["v3"], TRANSFER, "requestTransfer")
     return w
@@ -201,13 +247,20 @@ def world(server):
 EXPECTED = {
     # group staff decide applications; declarations need a certified recorder (001
     # §4(4)3); objections the group's admins; corrections its staff.
-    "admin": {"projectApplications": 3, "objections": 1, "correctionRequests": 2},
+    "admin": {
+        "membershipApplications": 1,
+        "projectApplications": 3,
+        "objections": 1,
+        "correctionRequests": 2,
+    },
     "recorder": {"projectApplications": 3, "declarations": 1, "correctionRequests": 2},
     # the liaison holding 对下级团体快审 reviews the new group (002 §3(3))
-    "hub": {"groupReviews": 1},
+    "hub": {"groupReviews": 1, "projectReviews": 1},
     # the authority of the county: objections and corrections of the area, the 1★
     # (001 §6), the group's review, and the transfer of a member of a group there
     "county": {
+        "projectReviews": 1,
+        "recordConfirmations": 1,
         "objections": 1,
         "correctionRequests": 2,
         "starApplications": 1,
@@ -215,7 +268,14 @@ EXPECTED = {
         "transferRequests": 1,
     },
     # the city's authority: the same area, but 1★ is the county's
-    "city": {"objections": 1, "correctionRequests": 2, "groupReviews": 1, "transferRequests": 1},
+    "city": {
+        "projectReviews": 1,
+        "recordConfirmations": 1,
+        "objections": 1,
+        "correctionRequests": 2,
+        "groupReviews": 1,
+        "transferRequests": 1,
+    },
     "other_admin": {"projectApplications": 1},
     "other_recorder": {"projectApplications": 1},
     "other_county": {},
@@ -352,7 +412,10 @@ def test_queues_are_paged_by_keyset_cursors(world):
 @pytest.mark.parametrize(
     ("persona", "name"),
     [
+        ("admin", "membershipApplications"),
         ("admin", "projectApplications"),
+        ("county", "projectReviews"),
+        ("county", "recordConfirmations"),
         ("admin", "correctionRequests"),
         ("county", "objections"),
         ("county", "groupReviews"),
@@ -372,7 +435,7 @@ def test_statements_per_page_do_not_grow_with_the_page(world, persona, name):
 
 def test_tasks_cost_one_count_per_queue(world):
     answer, sql = execute_in_process(SLUG, TASKS, {}, world.tokens["county"])
-    assert answer["data"]["me"]["tasks"]["total"] == 6
+    assert answer["data"]["me"]["tasks"]["total"] == 8
     assert len(sql) <= 3 + len(QUEUES), sql
 
 
@@ -455,7 +518,37 @@ def test_deciders_decide_and_the_volunteer_sees_the_decision_and_its_time(world)
         "rejectTransfer",
         {"x": transfer["id"]},
     )
+    membership = world.queue(t["admin"], "membershipApplications")["edges"][0]["node"]
+    assert membership["applicant"]["number"] == world.applicant.number
+    assert membership["applicant"]["phoneMasked"]  # shared with the group that decides
+    world.ok(
+        t["admin"],
+        """mutation($m: ID!) { decideMembership(membershipId: $m, approve: true)
+        { errors { code } } }""",
+        "decideMembership",
+        {"m": membership["id"]},
+    )
+    review = world.queue(t["hub"], "projectReviews")["edges"][0]["node"]
+    assert review["id"] == world.review_project_id
+    world.ok(
+        t["hub"],
+        """mutation($p: ID!) { reviewProject(projectId: $p, approve: true, reason: "")
+        { errors { code } } }""",
+        "reviewProject",
+        {"p": review["id"]},
+    )
+    confirmation = world.queue(t["county"], "recordConfirmations")["edges"][0]["node"]
+    assert confirmation["record"]["id"] == world.confirm_id
+    world.ok(
+        t["county"],
+        """mutation($r: ID!) { confirmRecord(recordId: $r) { errors { code } } }""",
+        "confirmRecord",
+        {"r": world.confirm_id},
+    )
     # The queues shrink; decided items are still there by status.
+    assert world.tasks(t["admin"])["membershipApplications"] == 0
+    assert world.tasks(t["county"])["projectReviews"] == 0
+    assert world.tasks(t["city"])["recordConfirmations"] == 0
     assert world.tasks(t["admin"])["projectApplications"] == 2
     assert world.tasks(t["admin"])["objections"] == 0
     assert world.tasks(t["admin"])["correctionRequests"] == 1

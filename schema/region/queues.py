@@ -26,6 +26,7 @@ from schema.region.records import (
     CorrectionRequest,
     CorrectionRequestStatus,
     Project,
+    ProjectStatus,
     RecordState,
     ServiceRecord,
     StarApplication,
@@ -34,6 +35,8 @@ from schema.region.records import (
 from schema.region.types import (
     Applicant,
     GroupReview,
+    Membership,
+    MembershipStatus,
     PageInfo,
     VolunteerGroup,
     choices_enum,
@@ -150,12 +153,34 @@ class Objection(Node):
         return _applicant(record.volunteer)
 
 
+@strawberry.type(
+    description="A record waiting for civil affairs' confirmation (001 §4(4)3 经民政部门确认)."
+)
+class RecordToConfirm:
+    _model: strawberry.Private[object]
+
+    state: RecordState = model_field("state", RecordState)
+    recorded_at: datetime.datetime = model_field("created_at")
+    publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
+
+    @strawberry.field
+    def record(self) -> ServiceRecord:
+        return ServiceRecord(_model=self._model)
+
+    @strawberry.field(description="Whose record it is (number, name; never personal information).")
+    def volunteer(self) -> Applicant:
+        return _applicant(self._model.volunteer)
+
+
 def _connection(node_type, name: str):
     """The connection type of a queue of ``node_type`` (a concrete class: ``me`` names
     it lazily)."""
     return strawberry.type(name=name)(types.new_class(name, (QueueConnection[node_type],)))
 
 
+MembershipConnection = _connection(Membership, "MembershipQueueConnection")
+ProjectConnection = _connection(Project, "ProjectQueueConnection")
+RecordToConfirmConnection = _connection(RecordToConfirm, "RecordToConfirmQueueConnection")
 ProjectApplicationConnection = _connection(ProjectApplication, "ProjectApplicationQueueConnection")
 DeclarationConnection = _connection(Declaration, "DeclarationQueueConnection")
 ObjectionConnection = _connection(Objection, "ObjectionQueueConnection")
@@ -164,6 +189,9 @@ StarApplicationConnection = _connection(StarApplication, "StarApplicationQueueCo
 GroupReviewConnection = _connection(VolunteerGroup, "VolunteerGroupQueueConnection")
 TransferRequestConnection = _connection(TransferType, "TransferQueueConnection")
 CONNECTIONS = {
+    Membership: MembershipConnection,
+    Project: ProjectConnection,
+    RecordToConfirm: RecordToConfirmConnection,
     ProjectApplication: ProjectApplicationConnection,
     Declaration: DeclarationConnection,
     Objection: ObjectionConnection,
@@ -235,14 +263,27 @@ def _queue(info: Info, name: str, status, filter, node_type, first, after, last,
         queues.QUEUES[name].rows,
         principal_of(info),
         policy_of(info),
-        status.value if status is not None else None,
+        _stored(status),
         _filter(filter),
     )
     return _page(rows, _KINDS[name], node_type, first, after, last, before)
 
 
+def _stored(status) -> str | None:
+    """The stored state a ``status`` argument stands for: a published project shows as
+    ONGOING or ENDED (``projects.phase``), both stored as published."""
+    if status is None:
+        return None
+    if status in (ProjectStatus.ONGOING, ProjectStatus.ENDED):
+        return ProjectStatus.PUBLISHED.value
+    return status.value
+
+
 # One cursor kind per queue: a cursor of one list is refused by another.
 _KINDS = {
+    "membershipApplications": "qm",
+    "projectReviews": "qp",
+    "recordConfirmations": "qr",
     "projectApplications": "qa",
     "declarations": "qd",
     "objections": "qo",
@@ -259,6 +300,60 @@ _KINDS = {
     "first. `status` shows decided items instead of the pending ones."
 )
 class WorkQueues:
+    @strawberry.field(
+        description="Applications to join the groups whose admins the caller is, where the "
+        "group holds 本团体内志愿者管理 (decideMembership); `applicant` shows what was shared."
+    )
+    def membership_applications(
+        self,
+        info: Info,
+        filter: QueueFilter | None = None,
+        status: MembershipStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> MembershipConnection:
+        return _queue(
+            info, "membershipApplications", status, filter, Membership, first, after, last, before
+        )
+
+    @strawberry.field(
+        description="Projects waiting for review before publication: the liaison group's "
+        "admins and the authority of the group's area (reviewProject; 002 §3(3)). "
+        "`status: ONGOING` or `ENDED` shows every published one."
+    )
+    def project_reviews(
+        self,
+        info: Info,
+        filter: QueueFilter | None = None,
+        status: ProjectStatus | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ProjectConnection:
+        return _queue(info, "projectReviews", status, filter, Project, first, after, last, before)
+
+    @strawberry.field(
+        description="Records past publicity waiting for civil affairs' confirmation where "
+        "the policy asks for it: the authority of the record's area (confirmRecord; 001 "
+        "§4(4)3)."
+    )
+    def record_confirmations(
+        self,
+        info: Info,
+        filter: QueueFilter | None = None,
+        status: RecordState | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> RecordToConfirmConnection:
+        return _queue(
+            info, "recordConfirmations", status, filter, RecordToConfirm, first, after, last, before
+        )
+
     @strawberry.field(
         description="Applications to the projects of the groups the caller is staff of "
         "(decideProjectApplication)."
@@ -410,6 +505,9 @@ class WorkQueues:
 
 @strawberry.type(description="How many items wait in each of the caller's work queues.")
 class TaskCounts:
+    membership_applications: int
+    project_reviews: int
+    record_confirmations: int
     project_applications: int
     declarations: int
     objections: int
@@ -422,6 +520,9 @@ class TaskCounts:
     def total(self) -> int:
         return sum(
             (
+                self.membership_applications,
+                self.project_reviews,
+                self.record_confirmations,
                 self.project_applications,
                 self.declarations,
                 self.objections,
@@ -436,6 +537,9 @@ class TaskCounts:
 def task_counts(info: Info) -> TaskCounts:
     counts = guarded(queues.task_counts, principal_of(info), policy_of(info))
     return TaskCounts(
+        membership_applications=counts["membershipApplications"],
+        project_reviews=counts["projectReviews"],
+        record_confirmations=counts["recordConfirmations"],
         project_applications=counts["projectApplications"],
         declarations=counts["declarations"],
         objections=counts["objections"],

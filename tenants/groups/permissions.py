@@ -295,6 +295,14 @@ def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
 
 
+def member_manager_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
+    """:func:`require_member_manager` for every group at once: the approved groups the
+    caller administers that hold 本团体内志愿者管理 (who decide applications to join)."""
+    return frozenset(
+        g.id for g in admin_groups_with(principal, Power.MANAGE_OWN_VOLUNTEERS, policy)
+    )
+
+
 def may_see_applications(group_id: int, principal) -> bool:
     """What applicants shared (issue 10 finding 1) is for the group that decides: its
     own staff, not its viewing groups, hubs or authorities (they see the application,

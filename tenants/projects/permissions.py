@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from central.divisions import prefixes_q
 from central.errors import PermissionDenied
 from tenants.groups.permissions import require_group_staff
 
@@ -20,6 +21,14 @@ def require_project_reviewer(project, principal) -> None:
         raise PermissionDenied(
             _("only the group's liaison group or the authority of its area reviews it")
         )
+
+
+def project_reviewer_q(principal) -> Q:
+    """:func:`require_project_reviewer` as a condition on Project: the projects
+    ``principal`` reviews (its work queue)."""
+    return Q(group__liaison_group_id__in=principal.admin_group_ids) | prefixes_q(
+        "group__division_code", principal.authority_prefixes
+    )
 
 
 def require_application_decider(project, principal) -> None:

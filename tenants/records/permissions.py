@@ -122,6 +122,14 @@ def require_confirmer(record, principal) -> None:
         )
 
 
+def confirmer_q(principal) -> Q:
+    """:func:`require_confirmer` as a condition on ServiceRecord: the records whose
+    confirmation (001 §4(4)3 经民政部门确认) falls to ``principal``."""
+    if not principal.is_authority:
+        return Q(pk__in=[])
+    return record_area_q(principal.authority_prefixes)
+
+
 def require_area_authority(record, principal):
     """A record brought in by a transfer has no project or group here: only the
     authority of its area answers for it (000 Art.16; the source's recorders are gone)."""
