@@ -185,7 +185,7 @@ def _star_places(volunteer, granter: str) -> list[str]:
     return places
 
 
-# Division codes finer than what FINER allows for each granter's level, in SQL
+# Where the volunteer lives is fine enough for the granter's level (FINER), in SQL
 # (central.divisions.division_level: a county's code ends in neither 00 nor 0000).
 _FINE_ENOUGH = {
     "county": ~Q(volunteer__division_code__endswith="00"),
