@@ -10,6 +10,7 @@ holding the group; each member still consents on their own."""
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
@@ -54,6 +55,19 @@ def require_refuser(transfer, principal) -> None:
     area = transfer.volunteer is not None and in_authority_area(transfer.volunteer, principal)
     if not (_own(transfer, principal) or area) or transfer.direction != Direction.OUTGOING:
         raise PermissionDenied(_("the volunteer or the source region's authority refuses"))
+
+
+def transfer_decider_q(principal) -> Q:
+    """Transfers ``principal`` decides (000 Art.15: 经志愿者本人同意), as a condition on
+    Transfer: the volunteer's own outgoing ones (``consentTransfer``) and those
+    :func:`require_refuser` lets the authority of the volunteer's area refuse."""
+    deciders = Q(pk__in=[])
+    if principal.volunteer is not None:
+        deciders |= Q(volunteer_id=principal.volunteer.id)
+    if principal.authority_prefixes:
+        area = Volunteer.objects.filter(authority_area_volunteers_q(principal)).values("id")
+        deciders |= Q(volunteer_id__in=area)
+    return Q(direction=Direction.OUTGOING) & deciders
 
 
 def require_package_revealer(transfer, principal, policy) -> None:

@@ -22,6 +22,7 @@ from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized, read_window
 from schema.region.types import (
     LIST_FIRST,
+    Applicant,
     PageInfo,
     Volunteer,
     VolunteerGroup,
@@ -174,6 +175,10 @@ class ServiceRecord(Node):
     state_reason: str = model_field("state_reason")
     publicity_ends_on: datetime.date | None = model_field("publicity_ends_on")
     counted_at: datetime.datetime | None = model_field("counted_at")
+    decided_at: datetime.datetime | None = model_field(
+        "decided_at",
+        description="When the group accepted or rejected it, for self-declared hours (本人申报).",
+    )
     origin_region_code: str = model_field(
         "origin_region_code", description="Region the record came from, if transferred in."
     )
@@ -362,6 +367,20 @@ class StarApplication(Node):
     granter: Granter = model_field("granter", Granter, description="Who grants it (001 §6).")
     status: StarApplicationStatus = model_field("status", StarApplicationStatus)
     reason: str = model_field("reason")
+    hours_at_application: Decimal = model_field("hours_at_application")
+    applied_at: datetime.datetime = model_field("applied_at")
+    decided_at: datetime.datetime | None = model_field(
+        "decided_at", description="When it was granted or refused; null while it waits."
+    )
+
+    @strawberry.field(description="Who applied (number, name; never personal information).")
+    def volunteer(self) -> Applicant:
+        return Applicant(_model=self._model.volunteer, _shared=frozenset())
+
+    @strawberry.field(description="The group that grants it, where the policy names the group.")
+    def group(self) -> VolunteerGroup | None:
+        group = self._model.group
+        return VolunteerGroup(_model=group) if group is not None else None
 
 
 @strawberry.type
@@ -373,17 +392,37 @@ class CorrectionRequest(Node):
     description: str = model_field("description")
     due_on: datetime.date = model_field("due_on")
 
-    @strawberry.field
+    @strawberry.field(
+        description="Still open past dueOn (the policy's correctionDeadlineDays after it was "
+        "asked)."
+    )
     def overdue(self) -> bool:
         return corrections.is_overdue(self._model)
 
     decision_reason: str = model_field("decision_reason")
+    created_at: datetime.datetime = model_field("created_at", description="When it was asked.")
+    decided_at: datetime.datetime | None = model_field(
+        "decided_at", description="When the group answered it; null while it is open."
+    )
+
+    @strawberry.field(description="Who asked (number, name; never personal information).")
+    def volunteer(self) -> Applicant:
+        return Applicant(_model=self._model.volunteer, _shared=frozenset())
+
+    @strawberry.field(description="The group asked to correct its record.")
+    def group(self) -> VolunteerGroup:
+        return VolunteerGroup(_model=self._model.group)
+
+    @strawberry.field(description="The record to correct; null when service is missing.")
+    def record(self) -> ServiceRecord | None:
+        record = self._model.record
+        return ServiceRecord(_model=record) if record is not None else None
 
 
 # ---- payloads and inputs -------------------------------------------------------------
 
 
-@strawberry.type(description="A volunteer's application to a project (项目报名), as they see it.")
+@strawberry.type(description="A volunteer's application to a project (项目报名).")
 class ProjectApplication(Node):
     _model: strawberry.Private[object]
 
@@ -396,12 +435,19 @@ class ProjectApplication(Node):
     )
     applied_at: datetime.datetime = model_field("applied_at")
     decided_at: datetime.datetime | None = model_field(
-        "decided_at", description="When it was accepted, declined, withdrawn or cancelled."
+        "decided_at",
+        description="When it was accepted, declined, withdrawn or cancelled; null while it waits.",
     )
 
     @strawberry.field(description="The project applied to, whatever its status now.")
     def project(self) -> Project:
         return Project(_model=self._model.project)
+
+    @strawberry.field(description="Who applied (number, name; never personal information).")
+    def volunteer(self) -> Applicant:
+        # Number, name, gender, age band, verification: never the ID number, phone or
+        # birth date (those are revealed, logged, elsewhere).
+        return Applicant(_model=self._model.volunteer, _shared=frozenset())
 
 
 @strawberry.type

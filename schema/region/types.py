@@ -40,6 +40,15 @@ LIST_FIRST = 100
 
 if TYPE_CHECKING:
     from schema.region.certificates import Certificate
+    from schema.region.queues import (
+        CorrectionRequestConnection,
+        DeclarationConnection,
+        ObjectionConnection,
+        ProjectApplicationConnection,
+        StarApplicationConnection,
+        TaskCounts,
+        WorkQueues,
+    )
     from schema.region.recognition import Award, Complaint, Training
     from schema.region.records import Project, RecordFilter, ServiceRecordConnection
 
@@ -316,6 +325,9 @@ class VolunteerGroup(Node):
     contact_person: str = model_field("contact_person", description="联系人")
     contact_phone: str = model_field("contact_phone")
     service_area: str = model_field("service_area")
+    registered_at: datetime.datetime = model_field(
+        "created_at", description="When the group registered (and began to wait for review)."
+    )
 
     @strawberry.field(description="联络团体 (002 §3(2)).")
     def liaison_group(self) -> VolunteerGroup | None:
@@ -645,3 +657,109 @@ class Me(Node):
             )
             for r in self._roles
         ]
+
+    # ---- issue 12: what waits for the caller, and what the caller waits for ----------
+
+    @strawberry.field(
+        description="What waits for this account's decision (待办): one queue per kind of "
+        "decision, exactly what it may decide, in its area; oldest first."
+    )
+    def work_queues(self) -> Annotated[WorkQueues, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import WorkQueues
+
+        return WorkQueues()
+
+    @strawberry.field(description="How many items wait in each work queue (myTasks).")
+    def tasks(self, info: Info) -> Annotated[TaskCounts, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import task_counts
+
+        return task_counts(info)
+
+    @strawberry.field(
+        description="The volunteer's own applications to projects: state, when decided. "
+        "Oldest first (`last` for the newest); empty without a volunteer."
+    )
+    def project_applications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Annotated[ProjectApplicationConnection, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import ProjectApplication, own
+        from tenants.queues import own_project_applications
+
+        return own(
+            info, own_project_applications, "ma", ProjectApplication, first, after, last, before
+        )
+
+    @strawberry.field(
+        description="Hours the volunteer declared (本人申报): state, when decided. "
+        "Oldest first (`last` for the newest); empty without a volunteer."
+    )
+    def declarations(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Annotated[DeclarationConnection, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import Declaration, own
+        from tenants.queues import own_declarations
+
+        return own(info, own_declarations, "md", Declaration, first, after, last, before)
+
+    @strawberry.field(
+        description="Their correction requests (记录更正): dueOn, overdue, when answered. "
+        "Oldest first (`last` for the newest); empty without a volunteer."
+    )
+    def correction_requests(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Annotated[CorrectionRequestConnection, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import CorrectionRequest, own
+        from tenants.queues import own_correction_requests
+
+        return own(
+            info, own_correction_requests, "mc", CorrectionRequest, first, after, last, before
+        )
+
+    @strawberry.field(
+        description="The volunteer's star applications (星级认定): state, when decided. "
+        "Oldest first (`last` for the newest); empty without a volunteer."
+    )
+    def star_applications(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Annotated[StarApplicationConnection, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import StarApplication, own
+        from tenants.queues import own_star_applications
+
+        return own(info, own_star_applications, "ms", StarApplication, first, after, last, before)
+
+    @strawberry.field(
+        description="Objections this account raised (001 §4(4)3): resolution, when. "
+        "Oldest first (`last` for the newest); empty without a volunteer."
+    )
+    def objections(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Annotated[ObjectionConnection, strawberry.lazy("schema.region.queues")]:
+        from schema.region.queues import Objection, own
+        from tenants.queues import own_objections
+
+        return own(info, own_objections, "mo", Objection, first, after, last, before)

@@ -8,9 +8,10 @@ no powers whatever its stored permission group says.
 from __future__ import annotations
 
 from django.db import connection
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from central.divisions import area_prefix, division_level, within
+from central.divisions import area_prefix, division_level, prefixes_q, within
 from central.errors import PermissionDenied, Unauthenticated
 from central.messages import shown
 from central.policy import HubLevel, Power, RegionPolicy
@@ -266,10 +267,40 @@ def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolic
     )
 
 
+def group_reviewer_q(principal, policy: RegionPolicy) -> Q:
+    """:func:`require_group_reviewer` as a condition on VolunteerGroup: the groups
+    ``principal`` reviews (002 §3(3)) — as the liaison's admin holding 对下级团体快审,
+    as the authority of the group's division, or, for a legal person, as its own
+    registration authority (:func:`reviews_as_authority`)."""
+    legal = Q(registration_status=RegistrationStatus.LEGAL_PERSON)
+    fast = [g.id for g in admin_groups_with(principal, Power.FAST_REVIEW_SUBGROUPS, policy)]
+    condition = ~legal & Q(liaison_group_id__in=fast)
+    if not principal.is_authority:
+        return condition
+    if getattr(principal, "account", None) is None:  # a central operator (CLI)
+        return Q()
+    condition |= ~legal & prefixes_q("division_code", principal.authority_prefixes)
+    for role in principal.authority_roles:
+        condition |= (
+            legal
+            & Q(registration_authority=role.authority_name)
+            & prefixes_q("division_code", (area_prefix(role.division_code),))
+        )
+    return condition
+
+
 def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
     """本团体内志愿者管理: an admin of the group, and the group holds the power."""
     require_group_staff(group, principal)
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
+
+
+def member_manager_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
+    """:func:`require_member_manager` for every group at once: the approved groups the
+    caller administers that hold 本团体内志愿者管理 (who decide applications to join)."""
+    return frozenset(
+        g.id for g in admin_groups_with(principal, Power.MANAGE_OWN_VOLUNTEERS, policy)
+    )
 
 
 def may_see_applications(group_id: int, principal) -> bool:

@@ -4,8 +4,10 @@ submitting are a group admin's (``groups.permissions.require_group_staff``)."""
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from central.divisions import prefixes_q
 from central.errors import PermissionDenied
 from tenants.groups.permissions import require_group_staff
 
@@ -21,6 +23,20 @@ def require_project_reviewer(project, principal) -> None:
         )
 
 
+def project_reviewer_q(principal) -> Q:
+    """:func:`require_project_reviewer` as a condition on Project: the projects
+    ``principal`` reviews (its work queue)."""
+    return Q(group__liaison_group_id__in=principal.admin_group_ids) | prefixes_q(
+        "group__division_code", principal.authority_prefixes
+    )
+
+
 def require_application_decider(project, principal) -> None:
     """The project's group's staff (admins and recorders) accept volunteers."""
     require_group_staff(project.group, principal, admin=False)
+
+
+def application_decider_q(principal) -> Q:
+    """:func:`require_application_decider` as a condition on ProjectApplication: the
+    applications ``principal`` decides (its work queue)."""
+    return Q(project__group_id__in=principal.staff_group_ids)

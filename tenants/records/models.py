@@ -82,6 +82,9 @@ class ServiceRecord(models.Model):
     confirmed_by = models.CharField(max_length=120, blank=True, default="")
     counted_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the group decided a self-declared record (本人申报: accepted or rejected);
+    # the volunteer sees it (issue 12). Who decided is ``recorder`` from then on.
+    decided_at = models.DateTimeField(null=True, blank=True)
     # Provenance of a record imported from another region (转移接续).
     origin_region_code = models.CharField(max_length=6, blank=True, default="")
     origin_record_id = models.CharField(max_length=64, blank=True, default="")

@@ -9,9 +9,10 @@ a record is the authority whose area holds that division.
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from central.divisions import division_level
+from central.divisions import area_prefix, division_level, prefixes_q
 from central.errors import PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
@@ -37,11 +38,41 @@ def require_recorder(group, principal, policy: RegionPolicy, *, authority_may: b
     role = principal.recorder_role(group.id)
     if role is None:
         raise PermissionDenied(_("you do not record for %(name)s") % {"name": group.name})
-    if policy.recorders_need_certificate and not role.recorder_certificate:
+    if not _certified(role, policy):
         raise PermissionDenied(
             _("recorders in this region must hold a certificate (记录员须持证上岗, 001 §4(4)3)")
         )
     return principal
+
+
+def _certified(role, policy: RegionPolicy) -> bool:
+    return not policy.recorders_need_certificate or bool(role.recorder_certificate)
+
+
+def recording_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
+    """The groups whose records ``principal`` enters and whose declarations it decides:
+    :func:`require_recorder`'s rule (without ``authority_may``) for every group at once
+    (000 Art.9 志愿团体…核实并录入服务时长; 001 §4(4)3 certified recorders)."""
+    if principal is None:
+        return frozenset()
+    return frozenset(
+        group_id
+        for group_id in principal.staff_group_ids
+        if (role := principal.recorder_role(group_id)) is not None and _certified(role, policy)
+    )
+
+
+def record_area_q(prefixes, path: str = "") -> Q:
+    """Records (reached by ``path``, e.g. ``"record__"``) whose :func:`record_division`
+    lies in the areas of ``prefixes``: the condition ``principal.covers(record_division(r))``
+    is, in SQL."""
+    return (
+        Q(**{f"{path}project__isnull": False})
+        & prefixes_q(f"{path}project__group__division_code", prefixes)
+    ) | (
+        Q(**{f"{path}project__isnull": True})
+        & prefixes_q(f"{path}volunteer__division_code", prefixes)
+    )
 
 
 def require_objector(record, principal, policy: RegionPolicy) -> None:
@@ -73,6 +104,14 @@ def require_objection_resolver(record, principal) -> None:
         )
 
 
+def objection_resolver_q(principal) -> Q:
+    """:func:`require_objection_resolver` as a condition on Objection: the objections
+    ``principal`` resolves (its work queue, 001 §4(4)3)."""
+    return Q(record__group_id__in=principal.admin_group_ids) | record_area_q(
+        principal.authority_prefixes, "record__"
+    )
+
+
 def require_confirmer(record, principal) -> None:
     """001 §4(4)3 经民政部门确认无误: the civil-affairs office of the record's own area."""
     if not principal.is_authority:
@@ -81,6 +120,14 @@ def require_confirmer(record, principal) -> None:
         raise PermissionDenied(
             _("the civil-affairs office of the record's own area confirms it (001 §4(4)3)")
         )
+
+
+def confirmer_q(principal) -> Q:
+    """:func:`require_confirmer` as a condition on ServiceRecord: the records whose
+    confirmation (001 §4(4)3 经民政部门确认) falls to ``principal``."""
+    if not principal.is_authority:
+        return Q(pk__in=[])
+    return record_area_q(principal.authority_prefixes)
 
 
 def require_area_authority(record, principal):
@@ -101,6 +148,13 @@ def require_correction_handler(request, principal) -> None:
         raise PermissionDenied(
             _("%(name)s's staff answer this request") % {"name": request.group.name}
         )
+
+
+def correction_handler_q(principal) -> Q:
+    """:func:`require_correction_handler` as a condition on CorrectionRequest."""
+    return Q(group_id__in=principal.staff_group_ids) | prefixes_q(
+        "group__division_code", principal.authority_prefixes
+    )
 
 
 def may_grant_star(application, principal) -> bool:
@@ -129,3 +183,38 @@ def _star_places(volunteer, granter: str) -> list[str]:
             )
         )
     return places
+
+
+# Where the volunteer lives is fine enough for the granter's level (FINER), in SQL
+# (central.divisions.division_level: a county's code ends in neither 00 nor 0000).
+_FINE_ENOUGH = {
+    "county": ~Q(volunteer__division_code__endswith="00"),
+    "city": ~Q(volunteer__division_code__endswith="0000"),
+    "province": Q(volunteer__division_code__endswith="0000"),
+}
+
+
+def star_granter_q(principal) -> Q:
+    """:func:`may_grant_star` as a condition on StarApplication: the applications
+    ``principal`` decides (001 §6). The group's admins for a group granter; for a
+    county, city or province granter, an authority role of that level whose area holds
+    where the volunteer lives — or, while that is coarser than the level
+    (:func:`_star_places`), one of the groups they are an active member of."""
+    condition = Q(granter=Granter.GROUP, group_id__in=principal.admin_group_ids)
+    for level in ("county", "city", "province"):
+        prefixes = tuple(
+            area_prefix(role.division_code)
+            for role in principal.authority_roles
+            if role.authority_level == level
+        )
+        if not prefixes:
+            continue
+        in_groups = Membership.objects.filter(
+            status=MembershipStatus.ACTIVE,
+            group__in=VolunteerGroup.objects.filter(prefixes_q("division_code", prefixes)),
+        ).values("volunteer_id")
+        condition |= Q(granter=level) & (
+            prefixes_q("volunteer__division_code", prefixes)
+            | (~_FINE_ENOUGH[level] & Q(volunteer_id__in=in_groups))
+        )
+    return condition

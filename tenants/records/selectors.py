@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
-from central.divisions import prefixes_q
 from tenants.records.models import ServiceRecord
+from tenants.records.permissions import record_area_q
 
 
 def records_in_area(principal) -> QuerySet[ServiceRecord]:
     """Records whose division (``permissions.record_division``: the project's group's,
     or the volunteer's for a record without a project) lies in the authority's area."""
-    prefixes = principal.authority_prefixes
     return (
-        ServiceRecord.objects.filter(
-            Q(project__isnull=False) & prefixes_q("project__group__division_code", prefixes)
-            | Q(project__isnull=True) & prefixes_q("volunteer__division_code", prefixes)
-        )
+        ServiceRecord.objects.filter(record_area_q(principal.authority_prefixes))
         .select_related("volunteer", "group", "project__group")
         .order_by("-id")
     )

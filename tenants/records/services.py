@@ -525,15 +525,19 @@ def decide_declaration(
                 _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
             )
         record.recorder = principal.actor
+        record.decided_at = timezone.now()
         if accept:
             for name, value in evaluation.items():
                 setattr(record, name, value)
             audit(principal.actor, "record.declaration_confirmed", str(record.id), **evaluation)
             _after_acceptance(record, policy, principal.actor, ("recorder", *evaluation))
+            record.save(update_fields=["recorder", "decided_at"])
+            audit(principal.actor, "record.declaration_confirmed", str(record.id))
+            _after_acceptance(record, policy, principal.actor)
         else:
             record.state = RecordState.REJECTED
             record.state_reason = reason
-            record.save(update_fields=["state", "state_reason", "recorder"])
+            record.save(update_fields=["state", "state_reason", "recorder", "decided_at"])
             _release_slot(record)
             audit(principal.actor, "record.declaration_rejected", str(record.id), reason=reason)
     return record
