@@ -870,6 +870,14 @@ QUERIES = [
     # Not the code: it is signed with the time, and the suite runs each query twice
     # (compiled and by graphql-core, schema/compiled.py) and compares the answers.
     Row("myCard", "query { myCard { __typename } }", none, who(*VOLUNTEERS)),
+    # 重庆 lets anyone logged in object (objectionRaisers any_account): anyone logged in
+    # sees publicity; tests/test_publicity.py covers group_members.
+    Row(
+        "publicity",
+        "query($g: ID!) { publicity(groupId: $g) { edges { node { id } } } }",
+        TEAM,
+        who(*PERSONAS[:7]),
+    ),
     Row(
         "myApplications",
         "query { myApplications { edges { node { status } } } }",

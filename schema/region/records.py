@@ -12,12 +12,12 @@ import strawberry
 from django.utils.translation import gettext as _
 from strawberry.types import Info
 
-from central.errors import PermissionDenied, Unauthenticated
+from central.errors import InvalidInput, PermissionDenied, Unauthenticated
 from central.policy import Granter
 from schema.errors import AccessError, Payload, QueryError, mutation_payload
 from schema.identity import global_id
 from schema.node import Node
-from schema.region.auth import caller, guarded, local_id, parse_id, principal_of
+from schema.region.auth import caller, guarded, local_id, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id, reads
 from schema.region.prefetch import optimized, read_window
 from schema.region.types import (
@@ -34,13 +34,17 @@ from schema.region.types import (
     paged,
     window,
 )
+from tenants.accounts import services as accounts
 from tenants.projects import models as project_models
 from tenants.projects import selectors as project_selectors
 from tenants.projects import services as projects
 from tenants.records import cards, corrections, stars
 from tenants.records import models as record_models
+from tenants.records import permissions as record_permissions
+from tenants.records import selectors as record_selectors
 from tenants.records import services as records
 from tenants.related import prefetched, to_attr
+from tenants.volunteers.pii import mask_name
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
 ApplicationStatus = choices_enum(
@@ -423,6 +427,66 @@ class CorrectionRequest(Node):
 
 
 @strawberry.type(description="A volunteer's application to a project (项目报名).")
+@strawberry.type(
+    description="A record under publicity (公示, 001 §4(4)3) as the notice shows it, to whoever "
+    "may object: the volunteer's name masked, never an ID number or phone."
+)
+class PublicityEntry:
+    _model: strawberry.Private[object]
+
+    id: strawberry.ID = model_id(
+        "ServiceRecord", description="The record's id: object to it with raiseObjection."
+    )
+
+    @strawberry.field(description="姓名, masked as public notices show it (张*, 欧**月).")
+    def volunteer_name(self) -> str:
+        return mask_name(self._model.volunteer.name)
+
+    project_name: str = model_field("project_name")
+
+    @strawberry.field
+    def group_name(self) -> str:
+        return self._model.group.name
+
+    service_date: datetime.date = model_field("service_date")
+
+    @strawberry.field
+    def start_time(self) -> datetime.time:
+        return self._model.current_value("start_time")
+
+    @strawberry.field
+    def end_time(self) -> datetime.time:
+        return self._model.current_value("end_time")
+
+    @strawberry.field(description="Current hours (amendments applied).")
+    def hours(self) -> Decimal:
+        return self._model.current_value("hours")
+
+    state: RecordState = model_field(
+        "state", RecordState, description="IN_PUBLICITY, or OBJECTED while an objection is open."
+    )
+    publicity_ends_on: datetime.date = model_field(
+        "publicity_ends_on", description="The last day of publicity: objections until then."
+    )
+
+
+@strawberry.type
+class PublicityEdge:
+    node: PublicityEntry
+    cursor: str
+
+
+@strawberry.type
+class PublicityConnection:
+    edges: list[PublicityEdge]
+    page_info: PageInfo
+
+
+def _publicity_cursor(record) -> str:
+    return encode_cursor("pub", record.id)
+
+
+@strawberry.type(description="A volunteer's application to a project (项目报名), as they see it.")
 class ProjectApplication(Node):
     _model: strawberry.Private[object]
 
@@ -599,6 +663,43 @@ class RecordsQuery:
         queryset = project_selectors.visible_projects(principal_of(info))
         found = optimized(queryset.filter(id=key), info, "Project").first()
         return Project(_model=found) if found else None
+
+    @strawberry.field(
+        description="Records under publicity (公示, 001 §4(4)3) at a project or a group (give "
+        "one), oldest first (keyset cursors, at most 100), with their publicity end date: "
+        "to whoever the policy lets object (objectionRaisers)."
+    )
+    def publicity(
+        self,
+        info: Info,
+        project_id: strawberry.ID | None = None,
+        group_id: strawberry.ID | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> PublicityConnection:
+        principal = guarded(accounts.require, principal_of(info))
+        if (project_id is None) == (group_id is None):
+            raise QueryError(InvalidInput(_("give projectId or groupId"), field="projectId"))
+        project_key = guarded(parse_id, project_id, "Project", "projectId") if project_id else None
+        group_key = guarded(parse_id, group_id, "VolunteerGroup", "groupId") if group_id else None
+        group = guarded(
+            record_selectors.publicity_group, project_id=project_key, group_id=group_key
+        )
+        guarded(record_permissions.require_publicity_viewer, group, principal, policy_of(info))
+        w = window("pub", first, after, last, before, default=20)
+        queryset = record_selectors.in_publicity(project_id=project_key, group_id=group_key)
+        page, page_info = paged(
+            keyset_rows(queryset, "id", w), w, key=lambda r: r.id, cursor=_publicity_cursor
+        )
+        return PublicityConnection(
+            edges=[
+                PublicityEdge(node=PublicityEntry(_model=r), cursor=_publicity_cursor(r))
+                for r in page
+            ],
+            page_info=page_info,
+        )
 
     @strawberry.field(
         description="The logged-in volunteer's own project applications, newest last "

@@ -79,19 +79,32 @@ def require_objector(record, principal, policy: RegionPolicy) -> None:
     """001 §4(4)3 接受社会监督: anyone logged in objects to a record in publicity, or —
     where the policy's ``objection_raisers`` says so — only the recording group's
     active members and staff and the authority of the record's area."""
+    if not _may_object(record.group_id, record_division(record), principal, policy):
+        raise PermissionDenied(_("in this region only the group's members and staff object"))
+
+
+def require_publicity_viewer(group, principal, policy: RegionPolicy):
+    """Issue 12 point 3 (001 §4(4)3 公示, 接受社会监督): a group's records in publicity
+    are shown to exactly whoever may object to them — anyone logged in to the region,
+    or where ``objection_raisers`` is ``group_members`` the group's active members and
+    staff and the authority of its area. Without a token: UNAUTHENTICATED."""
+    principal = accounts.require(principal)
+    if not _may_object(group.id, group.division_code, principal, policy):
+        raise PermissionDenied(
+            _("in this region only the group's members and staff see its publicity")
+        )
+    return principal
+
+
+def _may_object(group_id, division_code: str, principal, policy: RegionPolicy) -> bool:
     if policy.objection_raisers != ObjectionRaisers.GROUP_MEMBERS:
-        return
+        return True
     member = principal.volunteer is not None and (
         Membership.objects.filter(
-            volunteer=principal.volunteer, group_id=record.group_id, status=MembershipStatus.ACTIVE
+            volunteer=principal.volunteer, group_id=group_id, status=MembershipStatus.ACTIVE
         ).exists()
     )
-    if not (
-        principal.covers(record_division(record))
-        or record.group_id in principal.staff_group_ids
-        or member
-    ):
-        raise PermissionDenied(_("in this region only the group's members and staff object"))
+    return principal.covers(division_code) or group_id in principal.staff_group_ids or member
 
 
 def require_objection_resolver(record, principal) -> None:

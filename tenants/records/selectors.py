@@ -1,10 +1,14 @@
-"""Reading records by area: what an authority answers for (the region's admin)."""
+"""Reading records: by area (what an authority answers for) and under publicity."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
-from tenants.records.models import ServiceRecord
+from central.errors import NotFound
+from tenants.groups.models import VolunteerGroup
+from tenants.projects.models import Project
+from tenants.records.models import RecordState, ServiceRecord
 from tenants.records.permissions import record_area_q
 
 
@@ -16,3 +20,48 @@ def records_in_area(principal) -> QuerySet[ServiceRecord]:
         .select_related("volunteer", "group", "project__group")
         .order_by("-id")
     )
+
+
+# Under publicity (公示, 001 §4(4)3): in it, or held by an open objection.
+PUBLICITY_STATES = [RecordState.IN_PUBLICITY, RecordState.OBJECTED]
+
+
+def in_publicity(*, project_id: int | None = None, group_id: int | None = None):
+    """Records under publicity at a project or a group, oldest first, with only the
+    columns a public notice shows (the volunteer's name, never ID number or phone)
+    and their amendments (current hours), in a constant number of queries a page."""
+    queryset = ServiceRecord.objects.filter(state__in=PUBLICITY_STATES)
+    if project_id is not None:
+        queryset = queryset.filter(project_id=project_id)
+    if group_id is not None:
+        queryset = queryset.filter(group_id=group_id)
+    return (
+        queryset.select_related("volunteer", "group")
+        .only(
+            "id",
+            "project_name",
+            "service_date",
+            "start_time",
+            "end_time",
+            "hours",
+            "state",
+            "publicity_ends_on",
+            "volunteer__name",
+            "group__name",
+        )
+        .with_few("amendments")
+        .order_by("id")
+    )
+
+
+def publicity_group(*, project_id: int | None = None, group_id: int | None = None):
+    """The group whose publicity is asked for: the project's, or the group itself."""
+    if project_id is not None:
+        project = Project.objects.select_related("group").filter(id=project_id).first()
+        if project is None:
+            raise NotFound(_("no such project"), field="projectId")
+        return project.group
+    group = VolunteerGroup.objects.filter(id=group_id).first()
+    if group is None:
+        raise NotFound(_("no such group"), field="groupId")
+    return group

@@ -73,3 +73,14 @@ def mask_phone(phone: str) -> str:
     if len(phone) < 7:
         return "*" * len(phone)
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_name(name: str) -> str:
+    """A name as public notices (公示) show it: ``张三`` → ``张*``, ``欧阳明月`` →
+    ``欧**月``; the surname and, for three characters or more, the last one."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return "*" * len(name)
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
