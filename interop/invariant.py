@@ -21,6 +21,12 @@ part in a transfer seen by this deployment:
 - a region's total for a volunteer it holds that is not the sum of their counted
   records is ``TOTALS_MISMATCH``.
 
+Saved hours (时长储蓄, issue 12 point 8) are checked the same way: a time-bank
+balance that is not the sum of its ledger is ``TIME_BANK_MISMATCH``; a balance
+left at a region the volunteer was transferred from is ``TIME_BANK_TWICE``; a
+package's balance that its destination in this deployment did not open (a
+``transfer_in`` entry for that transfer, of those hours) is ``TIME_BANK_LOST``.
+
 **Both sides** (``audit(peers=True)``, ``manage.py interop audit --peers``): for
 every transfer with a region of another deployment, this side asks that region
 what it has of the same package (``POST /interop/transfer-status``, a question
@@ -52,6 +58,7 @@ from central.models import Region
 from interop import at_rest, federation, signing
 from interop.models import Direction, Transfer, TransferState
 from tenants.records.models import RecordState, ServiceRecord, VolunteerTotals
+from tenants.timebank.models import EntryKind, TimeBankAccount, TimeBankEntry
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
 HOLDING = (
@@ -131,6 +138,7 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
     imported_ids: set[str] = set()
     outgoing: list[tuple[str, Transfer]] = []
     incoming_remote: list[tuple[str, Transfer]] = []
+    arrivals: dict[tuple[str, str], Decimal] = {}  # (region, transfer id) → hours opened
     for region in regions:
         with tenant_context(region):
             transfers = list(Transfer.objects.filter(package__isnull=False))
@@ -174,6 +182,9 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
                             f"records {counted[totals.volunteer_id]} h",
                         )
                     )
+            _check_time_bank(report, region.code, volunteers, arrivals)
+    for _code, transfer in outgoing:
+        _check_time_bank_arrived(report, transfer, local, imported_ids, arrivals)
     for code, transfer in outgoing:
         number = transfer.volunteer_number
         remote = transfer.counterpart_region_code not in local
@@ -246,6 +257,59 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
     if peers:
         _compare_with_peers(report, regions, peers)
     return report
+
+
+def _check_time_bank(report, code: str, volunteers: dict, arrivals: dict) -> None:
+    """The region's time-bank accounts of these volunteers against their ledgers."""
+    ledger = defaultdict(Decimal)
+    for entry in TimeBankEntry.objects.filter(volunteer_id__in=volunteers).only(
+        "volunteer_id", "kind", "hours", "transfer_reference"
+    ):
+        ledger[entry.volunteer_id] += entry.hours
+        if entry.kind == EntryKind.TRANSFER_IN:
+            key = (code, entry.transfer_reference)
+            arrivals[key] = arrivals.get(key, Decimal(0)) + entry.hours
+    for account in TimeBankAccount.objects.filter(volunteer_id__in=volunteers):
+        volunteer = volunteers[account.volunteer_id]
+        if account.balance != ledger[account.volunteer_id]:
+            report.problems.append(
+                Problem(
+                    "TIME_BANK_MISMATCH",
+                    volunteer.number,
+                    f"{code} balance {account.balance} h, its ledger "
+                    f"{ledger[account.volunteer_id]} h",
+                )
+            )
+        if volunteer.status == VolunteerStatus.TRANSFERRED and account.balance:
+            report.problems.append(
+                Problem(
+                    "TIME_BANK_TWICE",
+                    volunteer.number,
+                    f"{account.balance} saved hours left at {code} after the transfer",
+                )
+            )
+
+
+def _check_time_bank_arrived(report, transfer, local, imported_ids, arrivals) -> None:
+    """A completed transfer within this deployment: its balance opened at the destination."""
+    if (
+        transfer.state != TransferState.COMPLETED
+        or transfer.counterpart_region_code not in local
+        or str(transfer.package_id) not in imported_ids
+    ):
+        return
+    package = (at_rest.clear(transfer.package) or {}).get("package") or {}
+    carried = Decimal((package.get("timeBank") or {}).get("balance", "0"))
+    opened = arrivals.get((transfer.counterpart_region_code, str(transfer.public_id)), Decimal(0))
+    if carried != opened:
+        report.problems.append(
+            Problem(
+                "TIME_BANK_LOST",
+                transfer.volunteer_number,
+                f"{carried} saved hours left for {transfer.counterpart_region_code}, "
+                f"{opened} opened there",
+            )
+        )
 
 
 MAX_PACKAGES = 500  # per question

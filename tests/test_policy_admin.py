@@ -25,7 +25,7 @@ POLICY = """policy { publicityWorkingDays objectionRaisers recordConfirmation
   groupNaming { hubNamePatterns { level suffixes } nonHubSuffix } hubLevels
   permissionGroups { name powers } pendingPermissionGroup defaultPermissionGroupNonHub
   defaultPermissionGroupLegalPerson hubPermissionGroups { level permissionGroup }
-  timeBankEnabled registrationTargets { populationShare staffShareNationalUnit
+  timeBankEnabled timeBankFamilyMembers registrationTargets { populationShare staffShareNationalUnit
   staffShareProvincialUnit staffShareMunicipalUnit staffShareOtherUnit }
   correctionDeadlineDays extraHolidays extraWorkdays allowedOrigins trustedDocumentsOnly }"""
 READ = f"query($c: String!) {{ region(code: $c) {{ status suspendedReason {POLICY} }} }}"

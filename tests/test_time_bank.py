@@ -21,7 +21,7 @@ from tenants.records.models import ServiceRecord
 from tenants.timebank.models import TimeBankEntry
 from tests.records_support import RECORD, days_ago, entry, stage
 from tests.registry_support import authority, id_number, login, region, register_volunteer
-from tests.support import GraphQLClient, gid, row_key
+from tests.support import GraphQLClient, execute_in_process, gid, row_key
 from tests.test_records_concurrency import together
 
 BANK = """query($n: String, $first: Int, $after: String, $last: Int, $before: String) {
@@ -309,6 +309,12 @@ def test_amendments_compensate_and_what_was_spent_stays_spent(gql, seed_regions)
     assert "2.00" in last["note"] and "核对签到表" in last["note"]
     amend("0.5")  # nothing left: no entry (a zero entry is refused), the shortfall audited
     assert len(bank(gql, "chongqing", me)["entries"]["edges"]) == 5
+    # A page of the ledger costs the same statements whatever its size: host, token,
+    # roles, the volunteer, the balance, the page joined with the serving groups.
+    small = execute_in_process("chongqing", BANK, {"first": 1}, me)
+    large = execute_in_process("chongqing", BANK, {"first": 5}, me)
+    assert len(large[0]["data"]["timeBank"]["entries"]["edges"]) == 5
+    assert len(small[1]) == len(large[1]) <= 6, large[1]
     with tenant_context(region("chongqing")):
         assert AuditEntry.objects.filter(
             action="timebank.unrecoverable", target=str(row_key(record["id"]))
@@ -475,3 +481,20 @@ def test_a_transfer_carries_the_balance(gql, seed_regions, tmp_path):
     errors = refused["data"]["recordTimeBankWithdrawal"]["errors"]
     assert [e["code"] for e in errors] == ["DISABLED_BY_POLICY"]
     assert bank(gql, "hubei", hubei.admin, volunteer.number)["balance"] == "2.00"
+
+    # `interop audit` checks saved hours too: a balance left where the volunteer was
+    # transferred from (counted twice), or one that is not its ledger, is reported.
+    from interop.invariant import audit
+    from tenants.timebank.models import TimeBankAccount
+
+    with tenant_context(region("yunnan")):
+        TimeBankAccount.objects.filter(volunteer__number=volunteer.number).update(balance=1)
+    try:
+        codes = {(p.code, p.volunteer) for p in audit().problems}
+        assert {
+            ("TIME_BANK_TWICE", volunteer.number),
+            ("TIME_BANK_MISMATCH", volunteer.number),
+        } <= codes
+    finally:
+        with tenant_context(region("yunnan")):
+            TimeBankAccount.objects.filter(volunteer__number=volunteer.number).update(balance=0)

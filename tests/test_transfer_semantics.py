@@ -360,11 +360,24 @@ def _as_version_1(envelope: dict, source) -> dict:
     for key in ("trainings", "awards", "complaints"):
         for item in package[key]:
             del item["provenance"]["regionName"]
+    package.pop("timeBank", None)  # issue 12: no time bank then
     return packages.seal(source, package)
 
 
+def _without_time_bank(gql, hours):
+    """A 重庆 volunteer as before issue 12: their counted hours saved nowhere (a
+    version 1 package was written by a platform without a time bank)."""
+    from central.services import update_region_policy
+
+    update_region_policy("500000", {"timeBankEnabled": False}, actor="test")
+    try:
+        return moving_volunteer(gql, hours=hours)
+    finally:
+        update_region_policy("500000", {"timeBankEnabled": True}, actor="test")
+
+
 def test_a_version_1_package_in_flight_is_still_imported(gql, seed_regions):
-    _, volunteer, token = moving_volunteer(gql, hours=(2, 3))
+    _, volunteer, token = _without_time_bank(gql, hours=(2, 3))
     source = region("chongqing")
     moving = transfer(gql, "chongqing", token, "530000", offline=True)
     with tenant_context(source):
@@ -388,7 +401,7 @@ def test_a_version_1_package_in_flight_is_still_imported(gql, seed_regions):
     assert upload(gql, "yunnan", yunnan, v1)["alreadyImported"] is True
     assert_audit_clean()
     # A version 1 package is bound to its transfer as well.
-    _, other, other_token = moving_volunteer(gql, hours=(1,))
+    _, other, other_token = _without_time_bank(gql, hours=(1,))
     refused = gql.region("chongqing", REQUEST, {"to": "530000"}, token=other_token)["data"][
         "requestTransfer"
     ]["transfer"]["id"]
