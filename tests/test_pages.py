@@ -259,3 +259,105 @@ def test_the_certificate_font_is_the_vendored_ofl_noto_sans_sc():
     assert digest == entry["sha384"]
     assert "SIL Open Font License" in (folder / entry["licenceFile"]).read_text()
     assert "paperang" not in (REPO / "pyproject.toml").read_text()
+
+
+@pytest.fixture(scope="module")
+def statistics_region(up):
+    """A region with generated data for the statistics pages (issue 12 point 5)."""
+    import io
+
+    from django.core.management import call_command
+
+    from central import services
+    from tests.support import city_name, unique_city_code
+
+    code = unique_city_code("42")
+    region = services.provision_region(
+        services.RegionSpec(code, city_name(code), "city", f"chart{code}", preset="suizhou"),
+        actor="test",
+    )
+    call_command(
+        "generate_data",
+        *("--region", code, "--volunteers", "120", "--groups", "5"),
+        *("--records-per-volunteer", "4", "--seed", "5"),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
+    return region
+
+
+def test_the_statistics_pages_load_only_their_own_files(up, statistics_region):
+    """Both statistics pages (an authority's on its region's host, a central admin's on
+    the central host) load ECharts and their script from the platform, and the
+    vendored ECharts is the pinned npm file with its Apache-2.0 licence and NOTICE."""
+    from types import SimpleNamespace
+
+    from tests.registry_support import authority_account
+    from tests.test_region_admin import AdminSession
+
+    session = AdminSession(SimpleNamespace(base_url=up["base"]), statistics_region.slug)
+    session.login(authority_account(statistics_region.slug))
+    page = check_page(session.http, "/admin/statistics/")
+    scripts = re.findall(r'<script src="([^"]+)"', page.text)
+    assert "/static/echarts/echarts.min.js" in scripts
+    assert "/static/statistics/charts.js" in scripts
+    check_page(admin_browser(up["base"]), "/admin/statistics/")
+    vendored = json.loads(session.get("/static/echarts/VENDORED.json").text)
+    assert set(vendored) == {"echarts.min.js", "NOTICE.echarts.txt"}
+    for name, entry in vendored.items():
+        body = session.get(f"/static/echarts/{name}").content
+        assert base64.b64encode(hashlib.sha384(body).digest()).decode() == entry["sha384"]
+        assert entry["licence"] == "Apache-2.0" and entry["version"] == "5.6.0"
+        licence = session.get(f"/static/echarts/{entry['licenceFile']}")
+        assert licence.status_code == 200 and "Apache License" in licence.text
+
+
+def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region):
+    """Headless Chromium (where the machine has one) draws every chart of a region's
+    statistics page from the page's figures, loading nothing from another host.
+    ``STATISTICS_SCREENSHOT=/path.png`` keeps a screenshot of it."""
+    import os
+    import shutil
+    from types import SimpleNamespace
+
+    from django.conf import settings
+
+    from tests.node_support import run_node
+    from tests.registry_support import authority_account
+    from tests.test_region_admin import AdminSession
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    slug = statistics_region.slug
+    session = AdminSession(SimpleNamespace(base_url=up["base"]), slug)
+    session.login(authority_account(slug))
+    page = session.get("/admin/statistics/")
+    figures, charts = (
+        json.loads(
+            re.search(
+                rf'<script id="{n}" type="application/json">(.*?)</script>', page.text, re.S
+            ).group(1)
+        )
+        for n in ("statistics-figures", "statistics-charts")
+    )
+    port = up["base"].rsplit(":", 1)[1]
+    seen = run_node(
+        "browser",
+        "charts.mjs",
+        URL=f"http://{slug}.localhost:{port}/admin/statistics/",
+        COOKIE_NAME=settings.SESSION_COOKIE_NAME,
+        COOKIE_VALUE=session.http.cookies[settings.SESSION_COOKIE_NAME],
+        CHROMIUM=chromium,
+        OUT=os.environ.get("STATISTICS_SCREENSHOT", ""),
+        timeout=180,
+    )
+    assert seen["status"] == 200 and seen["problems"] == [] and seen["foreign"] == [], seen
+    assert [d["id"] for d in seen["drawn"]] == [c["id"] for c in charts]
+    assert all(d["canvas"] for d in seen["drawn"])
+    # The numbers drawn are the page's figures: volunteers by status, hours by month.
+    drawn = {d["id"]: d["series"] for d in seen["drawn"]}
+    status = next(c["id"] for c in charts if c["path"] == "volunteers.byStatus")
+    assert drawn[status][0] == [r["count"] for r in figures["volunteers"]["byStatus"]]
+    months = next(c["id"] for c in charts if c["path"] == "hours.byMonth")
+    assert drawn[months][0] == [float(r["hours"]) for r in figures["hours"]["byMonth"]]

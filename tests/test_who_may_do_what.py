@@ -943,6 +943,13 @@ QUERIES = [
         who("other_county", "city"),
     ),
     Row("auditLog", "query { auditLog(first: 1) { action } }", none, who("city")),
+    # Every authority, over its own area (tests/test_statistics.py checks the scope).
+    Row(
+        "statistics",
+        "query { statistics { volunteers { total } } }",
+        none,
+        who("other_county", "city"),
+    ),
 ]
 
 STAFF = ("group_admin", "other_hub", "other_county", "city")
@@ -1444,6 +1451,19 @@ MUTATIONS = [
         m("importTransferPackage", "$f: Upload!", "file: $f"),
         _package,
         who("other_county", "city"),
+    ),
+    # statistics' inputs (004 §4.2): the authority of the division or group only
+    Row(
+        "setDivisionPopulation",
+        m("setDivisionPopulation", "", 'divisionCode: "500103", population: 660000'),
+        none,
+        who("city"),  # 渝中区: not 沙坪坝's
+    ),
+    Row(
+        "setUnitStaff",
+        m("setUnitStaff", "$g: ID!", "groupId: $g, sector: OTHER, staff: 30"),
+        fixed(lambda w: {"g": gid(SLUG, w.team)}),
+        who("city"),  # the 渝中 team: not 沙坪坝's
     ),
 ]
 

@@ -36,13 +36,18 @@
             lineStyle: { type: "dashed", color: "#c23531" } }] };
     } else {
       var horizontal = chart.kind === "hbar";
+      var line = chart.kind === "line";
+      // Months can be many: ECharts spaces their labels itself and a slider zooms in.
+      var axisLabel = horizontal ? { width: 150, overflow: "truncate" }
+        : line ? {} : { interval: 0, rotate: names.length > 6 ? 30 : 0 };
       var category = { type: "category", data: horizontal ? names.slice().reverse() : names,
-        axisLabel: horizontal ? { width: 150, overflow: "truncate" } : { interval: 0, rotate: names.length > 6 ? 30 : 0 } };
+        axisLabel: axisLabel };
       var value = { type: "value" };
       option = { title: title, tooltip: { trigger: "axis" },
-        grid: { left: horizontal ? 160 : 50, right: 30, top: 40, bottom: 60 },
+        grid: { left: horizontal ? 160 : 50, right: 30, top: 40, bottom: line ? 70 : 60 },
+        dataZoom: line && rows.length > 24 ? [{ type: "inside" }, { type: "slider", height: 16, bottom: 10 }] : [],
         xAxis: horizontal ? value : category, yAxis: horizontal ? category : value,
-        series: [{ type: chart.kind === "line" ? "line" : "bar", smooth: true,
+        series: [{ type: line ? "line" : "bar", smooth: true,
           data: horizontal ? values.slice().reverse() : values,
           label: { show: rows.length <= 12, position: horizontal ? "right" : "top" } }] };
     }
