@@ -412,3 +412,36 @@ def test_link_expires_after_the_configured_seconds(gql, scene):
     expires = datetime.datetime.fromisoformat(body["data"]["exportLink"]["expiresAt"])
     left = (expires - datetime.datetime.now(datetime.UTC)).total_seconds()
     assert 250 < left <= 300
+
+
+def _statements(username: str, **kwargs) -> int:
+    """SQL statements of one download, in this process (signing and streaming)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.reports import services
+    from tests.registry_support import principal_of_account
+
+    target = region(SLUG)
+    with tenant_context(target):
+        principal = principal_of_account(username)
+        path, _expires, _name = services.export_link(
+            principal=principal, policy=target.get_policy(), region=target, **kwargs
+        )
+        spec = services.open_link(parse_qs(urlsplit(path).query)["link"][0], target)
+        with CaptureQueriesContext(connection) as captured:
+            body = b"".join(services.stream(spec))
+    assert body
+    return len(captured.captured_queries)
+
+
+def test_statements_do_not_grow_with_the_rows(scene):
+    """Two records of one volunteer, seven of the team: the same statements (one
+    amended record in each, whose amendments are read once per chunk)."""
+    team = scene.h.team.id
+    own = scene.volunteers[0][1]
+    for kind in ("records", "hours_by_project"):
+        mine = _statements(own, kind=kind, fmt="csv")
+        group = _statements(scene.h.admins["team"], kind=kind, fmt="csv", group_id=team)
+        assert mine == group, kind
+    # The audit entry, the rows' cursor, the chunk's amendments and housekeeping.
+    assert _statements(scene.h.admins["team"], kind="records", fmt="csv", group_id=team) <= 5
