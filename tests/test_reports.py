@@ -378,6 +378,9 @@ def test_expired_forged_and_other_region_links_are_refused(gql, scene):
     url = url_of(gql, scene.admin, kind="RECORDS", format="CSV", groupId=gid(SLUG, scene.h.team))
     token = parse_qs(urlsplit(url).query)["link"][0]
     assert download(gql, url).status_code == 200
+    parts = urlsplit(url)
+    head = gql.http.head(f"{parts.path}?{parts.query}", headers={"Host": HOST})
+    assert head.status_code == 405  # HEAD would run the export for nothing
     data = signing.loads(token, salt="report-export-link")
 
     def refused(candidate: str, host: str = HOST):
