@@ -448,3 +448,22 @@ def test_statements_do_not_grow_with_the_rows(scene):
         assert mine == group, kind
     # The audit entry, the rows' cursor, the chunk's amendments and housekeeping.
     assert _statements(scene.h.admins["team"], kind="records", fmt="csv", group_id=team) <= 5
+
+
+def test_xlsx_goes_on_in_another_sheet_past_excels_rows(monkeypatch):
+    """Excel opens 1,048,576 rows a sheet: more rows go on in the next, with the header."""
+    from tenants.reports import formats
+
+    monkeypatch.setattr(formats, "XLSX_MAX_ROWS", 3)
+    body = b"".join(formats.xlsx_stream("志愿服务记录台账", ["序号"], [[i] for i in range(7)]))
+    sheets = openpyxl.load_workbook(io.BytesIO(body)).worksheets
+    assert [s.title for s in sheets] == [
+        "志愿服务记录台账",
+        "志愿服务记录台账（2）",
+        "志愿服务记录台账（3）",
+    ]
+    assert [[r[0] for r in s.iter_rows(values_only=True)] for s in sheets] == [
+        ["序号", 0, 1, 2],
+        ["序号", 3, 4, 5],
+        ["序号", 6],
+    ]
