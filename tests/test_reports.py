@@ -366,6 +366,7 @@ def test_bad_input_is_a_typed_error(gql, scene):
         ),
         ({"kind": "RECORDS", "format": "CSV", "groupId": "not-an-id"}, "groupId"),
         ({"kind": "RECORDS", "format": "CSV", "divisionCode": "530102"}, "divisionCode"),
+        ({"kind": "RECORDS", "format": "CSV", "divisionCode": "50zz"}, "divisionCode"),
     ]
     county = authority(gql, SLUG, "county")
     for input_, field in cases:

@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.divisions import division_name
+from central.divisions import DivisionCodeError, check_division_in_region, division_name
 from central.errors import InvalidInput, NotFound, PermissionDenied
 from tenants.accounts import services as accounts
 from tenants.audit.services import record
@@ -43,7 +43,6 @@ from tenants.reports.permissions import (
     GROUP,
     SELF,
     Scope,
-    in_region,
     may_reveal_all,
     scope_for,
 )
@@ -132,11 +131,11 @@ def export_link(
         group = VolunteerGroup.objects.filter(id=group_id).first()
         if group is None:
             raise NotFound(_("no such volunteer group"), field="groupId")
-    if division_code and not in_region(division_code, region.code):
-        raise InvalidInput(
-            _("%(code)s is not a division of this region") % {"code": division_code},
-            field="divisionCode",
-        )
+    if division_code:
+        try:
+            division_code = check_division_in_region(division_code, region.code)
+        except DivisionCodeError as error:
+            raise InvalidInput(str(error), field="divisionCode") from None
     scope = scope_for(principal, group=group, division_code=division_code)
     if kind == selectors.VOLUNTEERS and scope.kind == SELF:
         raise PermissionDenied(
