@@ -366,6 +366,7 @@ def test_bad_input_is_a_typed_error(gql, scene):
         ),
         ({"kind": "RECORDS", "format": "CSV", "groupId": "not-an-id"}, "groupId"),
         ({"kind": "RECORDS", "format": "CSV", "divisionCode": "530102"}, "divisionCode"),
+        ({"kind": "RECORDS", "format": "CSV", "divisionCode": "50zz"}, "divisionCode"),
     ]
     county = authority(gql, SLUG, "county")
     for input_, field in cases:
@@ -378,6 +379,9 @@ def test_expired_forged_and_other_region_links_are_refused(gql, scene):
     url = url_of(gql, scene.admin, kind="RECORDS", format="CSV", groupId=gid(SLUG, scene.h.team))
     token = parse_qs(urlsplit(url).query)["link"][0]
     assert download(gql, url).status_code == 200
+    parts = urlsplit(url)
+    head = gql.http.head(f"{parts.path}?{parts.query}", headers={"Host": HOST})
+    assert head.status_code == 405  # HEAD would run the export for nothing
     data = signing.loads(token, salt="report-export-link")
 
     def refused(candidate: str, host: str = HOST):
@@ -412,3 +416,55 @@ def test_link_expires_after_the_configured_seconds(gql, scene):
     expires = datetime.datetime.fromisoformat(body["data"]["exportLink"]["expiresAt"])
     left = (expires - datetime.datetime.now(datetime.UTC)).total_seconds()
     assert 250 < left <= 300
+
+
+def _statements(username: str, **kwargs) -> int:
+    """SQL statements of one download, in this process (signing and streaming)."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tenants.reports import services
+    from tests.registry_support import principal_of_account
+
+    target = region(SLUG)
+    with tenant_context(target):
+        principal = principal_of_account(username)
+        path, _expires, _name = services.export_link(
+            principal=principal, policy=target.get_policy(), region=target, **kwargs
+        )
+        spec = services.open_link(parse_qs(urlsplit(path).query)["link"][0], target)
+        with CaptureQueriesContext(connection) as captured:
+            body = b"".join(services.stream(spec))
+    assert body
+    return len(captured.captured_queries)
+
+
+def test_statements_do_not_grow_with_the_rows(scene):
+    """Two records of one volunteer, seven of the team: the same statements (one
+    amended record in each, whose amendments are read once per chunk)."""
+    team = scene.h.team.id
+    own = scene.volunteers[0][1]
+    for kind in ("records", "hours_by_project"):
+        mine = _statements(own, kind=kind, fmt="csv")
+        group = _statements(scene.h.admins["team"], kind=kind, fmt="csv", group_id=team)
+        assert mine == group, kind
+    # The audit entry, the rows' cursor, the chunk's amendments and housekeeping.
+    assert _statements(scene.h.admins["team"], kind="records", fmt="csv", group_id=team) <= 5
+
+
+def test_xlsx_goes_on_in_another_sheet_past_excels_rows(monkeypatch):
+    """Excel opens 1,048,576 rows a sheet: more rows go on in the next, with the header."""
+    from tenants.reports import formats
+
+    monkeypatch.setattr(formats, "XLSX_MAX_ROWS", 3)
+    body = b"".join(formats.xlsx_stream("志愿服务记录台账", ["序号"], [[i] for i in range(7)]))
+    sheets = openpyxl.load_workbook(io.BytesIO(body)).worksheets
+    assert [s.title for s in sheets] == [
+        "志愿服务记录台账",
+        "志愿服务记录台账（2）",
+        "志愿服务记录台账（3）",
+    ]
+    assert [[r[0] for r in s.iter_rows(values_only=True)] for s in sheets] == [
+        ["序号", 0, 1, 2],
+        ["序号", 3, 4, 5],
+        ["序号", 6],
+    ]

@@ -5,7 +5,8 @@
   they come.
 - **XLSX**: openpyxl in write-only mode, which writes each row to a temporary
   file as it is appended instead of keeping cells in memory; the workbook (a zip)
-  is written to a temporary file and streamed from there.
+  is written to a temporary file and streamed from there. Past Excel's
+  1,048,576 rows a sheet, the rows go on in a second sheet (with the header).
 - **PDF**: reportlab with the certificates' embedded Noto Sans SC
   (``tenants/certificates/fonts.py``), for hours reports of at most
   ``PDF_MAX_ROWS`` rows (a PDF table is laid out in memory).
@@ -30,6 +31,7 @@ CONTENT_TYPES = {
     PDF: "application/pdf",
 }
 PDF_MAX_ROWS = 5000
+XLSX_MAX_ROWS = 1_048_575  # a sheet's rows (1,048,576) less the header
 _BLOCK = 64 * 1024
 
 
@@ -69,15 +71,29 @@ def _cell(value):
     return value
 
 
+def _sheet_title(title: str, number: int) -> str:
+    suffix = f"（{number}）" if number > 1 else ""
+    return title[: 31 - len(suffix)] + suffix
+
+
 def xlsx_stream(sheet: str, header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     """The rows as an XLSX workbook of one sheet, built in write-only mode."""
     from openpyxl import Workbook
 
     workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet(title=sheet[:31])
-    worksheet.append(header)
+    worksheet = None
+    sheets = written = 0
     for row in rows:
+        if worksheet is None or written == XLSX_MAX_ROWS:
+            # Excel opens at most 1,048,576 rows a sheet: go on in the next one.
+            sheets += 1
+            worksheet = workbook.create_sheet(title=_sheet_title(sheet, sheets))
+            worksheet.append(header)
+            written = 0
         worksheet.append([_cell(v) for v in row])
+        written += 1
+    if worksheet is None:
+        workbook.create_sheet(title=_sheet_title(sheet, 1)).append(header)
     with tempfile.TemporaryFile() as file:
         workbook.save(file)
         file.seek(0)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.utils.translation import gettext as _
 
-from central.divisions import area_prefix, within
+from central.divisions import area_prefix
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
 from tenants.volunteers.permissions import managed_group_ids, region_wide
@@ -95,7 +95,3 @@ def may_reveal_all(scope: Scope, principal, policy) -> bool:
         managed = managed_group_ids(principal, policy)
         return managed is None or int(scope.key) in managed
     return False
-
-
-def in_region(division_code: str, region_code: str) -> bool:
-    return within(division_code, region_code)

@@ -13,12 +13,12 @@ from urllib.parse import quote
 
 from django.http import JsonResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_GET
 
 from tenants.reports import formats, services
 
 
-@require_safe
+@require_GET  # not HEAD: that would run the export (and log reveals) for nothing
 def download(request):
     spec = services.open_link(request.GET.get("link", ""), request.region)
     if spec is None:
