@@ -38,7 +38,7 @@ from tests.registry_support import (
     region,
     register_volunteer,
 )
-from tests.support import GraphQLClient, gid
+from tests.support import GraphQLClient, code_blocks, gid, readme_section
 
 IMPORT = """mutation($kind: ImportKind!, $file: Upload!, $g: ID, $p: ID, $valid: Boolean!) {
   importRows(kind: $kind, file: $file, groupId: $g, projectId: $p, validRowsOnly: $valid) {
@@ -472,3 +472,17 @@ def test_sql_per_row_does_not_grow_with_the_file(seed_regions):
     per_row = (eight - four) // 4
     assert eight - four == 4 * per_row and sixteen - eight == 8 * per_row, (four, eight, sixteen)
     assert per_row <= 16, per_row
+
+
+def test_the_readme_describes_the_import_with_a_valid_example():
+    from graphql import build_schema, parse, validate
+
+    from schema.region import schema
+
+    section = readme_section("The operators' day").split("### Bulk import\n")[1]
+    section = section.split("\n### ")[0]
+    assert "/imports/templates/volunteers.xlsx" in section and "001 §4(4)3" in section
+    [example] = [block for block in code_blocks(section) if block.startswith("mutation")]
+    assert validate(build_schema(schema.as_str()), parse(example)) == []
+    [shell] = [block for block in code_blocks(section) if "import_rows" in block]
+    assert shell.count("manage.py import_rows") == 3
