@@ -486,3 +486,16 @@ def test_the_readme_describes_the_import_with_a_valid_example():
     assert validate(build_schema(schema.as_str()), parse(example)) == []
     [shell] = [block for block in code_blocks(section) if "import_rows" in block]
     assert shell.count("manage.py import_rows") == 3
+
+
+def test_an_id_number_excel_stored_as_a_number_is_named(gql, seed_regions):
+    h = hierarchy("chongqing")
+    admin = login(gql, "chongqing", h.admins["team"])
+    row = person(datetime.date(1992, 2, 2))
+    as_number = [row["姓名"], row["性别"], "", "", int(row["证件号码"][:17] + "0"), row["手机号码"]]
+    content = xlsx_file(VOLUNTEER_HEADERS[:6], [as_number])
+    body = upload(gql, "chongqing", "VOLUNTEERS", content, token=admin,
+                  group=gid("chongqing", h.team), filename="people.xlsx")  # fmt: skip
+    [problem] = body["data"]["importRows"]["report"]["problems"]
+    assert (problem["line"], problem["column"]) == (2, "证件号码"), problem
+    assert "15 digits" in problem["message"]
