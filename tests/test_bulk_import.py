@@ -38,7 +38,7 @@ from tests.registry_support import (
     region,
     register_volunteer,
 )
-from tests.support import GraphQLClient, gid
+from tests.support import GraphQLClient, code_blocks, gid, readme_section
 
 IMPORT = """mutation($kind: ImportKind!, $file: Upload!, $g: ID, $p: ID, $valid: Boolean!) {
   importRows(kind: $kind, file: $file, groupId: $g, projectId: $p, validRowsOnly: $valid) {
@@ -472,3 +472,30 @@ def test_sql_per_row_does_not_grow_with_the_file(seed_regions):
     per_row = (eight - four) // 4
     assert eight - four == 4 * per_row and sixteen - eight == 8 * per_row, (four, eight, sixteen)
     assert per_row <= 16, per_row
+
+
+def test_the_readme_describes_the_import_with_a_valid_example():
+    from graphql import build_schema, parse, validate
+
+    from schema.region import schema
+
+    section = readme_section("The operators' day").split("### Bulk import\n")[1]
+    section = section.split("\n### ")[0]
+    assert "/imports/templates/volunteers.xlsx" in section and "001 §4(4)3" in section
+    [example] = [block for block in code_blocks(section) if block.startswith("mutation")]
+    assert validate(build_schema(schema.as_str()), parse(example)) == []
+    [shell] = [block for block in code_blocks(section) if "import_rows" in block]
+    assert shell.count("manage.py import_rows") == 3
+
+
+def test_an_id_number_excel_stored_as_a_number_is_named(gql, seed_regions):
+    h = hierarchy("chongqing")
+    admin = login(gql, "chongqing", h.admins["team"])
+    row = person(datetime.date(1992, 2, 2))
+    as_number = [row["姓名"], row["性别"], "", "", int(row["证件号码"][:17] + "0"), row["手机号码"]]
+    content = xlsx_file(VOLUNTEER_HEADERS[:6], [as_number])
+    body = upload(gql, "chongqing", "VOLUNTEERS", content, token=admin,
+                  group=gid("chongqing", h.team), filename="people.xlsx")  # fmt: skip
+    [problem] = body["data"]["importRows"]["report"]["problems"]
+    assert (problem["line"], problem["column"]) == (2, "证件号码"), problem
+    assert "15 digits" in problem["message"]

@@ -785,6 +785,48 @@ def _package(w, actor, fresh) -> dict:
     return {"f": File("package.json", json.dumps(content).encode(), "application/json")}
 
 
+def _sheet(rows: list[list[str]]) -> File:
+    """A CSV file for importRows (issue 12 point 7)."""
+    text = "".join(",".join(row) + "\n" for row in rows)
+    return File("rows.csv", text.encode("utf-8-sig"), "text/csv")
+
+
+def _import_volunteers(into_group: bool) -> Variables:
+    def build(w, actor, fresh) -> dict:
+        data = volunteer_input(divisionCode=YUZHONG)
+        sheet = _sheet(
+            [
+                ["姓名", "性别", "证件号码", "手机号码", "所在县（区）"],
+                [data["name"], "男", data["idNumber"], data["phone"], YUZHONG],
+            ]
+        )
+        return {"k": "VOLUNTEERS", "f": sheet, "g": gid(SLUG, w.team) if into_group else None}
+
+    return build
+
+
+def _import_members(w, actor, fresh) -> dict:
+    from tests.registry_support import register_volunteer as register_person
+
+    number = register_person(SLUG, divisionCode=YUZHONG)[0].number if fresh else w.member.number
+    return {"k": "MEMBERS", "f": _sheet([["志愿者编号"], [number]]), "g": gid(SLUG, w.team)}
+
+
+def _import_records(w, actor, fresh) -> dict:
+    api = w.slot()[0]
+    header = ["志愿者编号", "服务日期", "开始时间", "结束时间", "服务时长", "服务内容"]
+    row = [w.member.number, *(api[k] for k in ("serviceDate", "startTime", "endTime"))]
+    row += [api["hours"], api["content"]]
+    return {"k": "RECORDS", "f": _sheet([header, row]), "p": gid(SLUG, w.live)}
+
+
+IMPORT_ROWS = m(
+    "importRows",
+    "$k: ImportKind!, $f: Upload!, $g: ID, $p: ID",
+    "kind: $k, file: $f, groupId: $g, projectId: $p",
+)
+
+
 PUBLIC = [
     Row("region", "query { region { code } }", none, EVERYONE),
     Row(
@@ -1465,6 +1507,23 @@ MUTATIONS = [
         fixed(lambda w: {"g": gid(SLUG, w.team)}),
         who("city"),  # the 渝中 team: not 沙坪坝's
     ),
+    Row(
+        "importRows",
+        IMPORT_ROWS,
+        _import_volunteers(into_group=True),
+        who("group_admin"),
+        label="volunteers into a group",
+    ),
+    Row(
+        "importRows",
+        IMPORT_ROWS,
+        _import_volunteers(into_group=False),
+        # Another county's authority passes the gate; the row outside its area fails.
+        who("city", other_county=INVALID),
+        label="volunteers by an authority",
+    ),
+    Row("importRows", IMPORT_ROWS, _import_members, who("group_admin"), label="members"),
+    Row("importRows", IMPORT_ROWS, _import_records, who("group_admin"), label="records"),
 ]
 
 ROWS = PUBLIC + QUERIES + MUTATIONS
