@@ -305,6 +305,24 @@ def test_anonymous_has_no_queues(world):
     assert world.send(None, TASKS)["data"] == {"me": None}
 
 
+def test_another_regions_token_and_ids_are_refused(world):
+    """An attacker's tools: a token issued by another region, another region's ids in
+    a filter, an id of the wrong kind. Typed errors, no data."""
+    foreign = authority(world.gql, "chongqing", "city")
+    body = world.send(foreign, queue_query("objections"))
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert world.send(foreign, TASKS)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    query = """query($f: QueueFilter) { me { workQueues { objections(filter: $f)
+      { totalCount } } } }"""
+    elsewhere = stage(world.gql, "chongqing")
+    wrong_region = world.send(
+        world.tokens["admin"], query, {"f": {"groupId": gid("chongqing", elsewhere.h.team)}}
+    )
+    assert wrong_region["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    wrong_kind = world.send(world.tokens["admin"], query, {"f": {"groupId": world.s.project_id}})
+    assert wrong_kind["errors"][0]["extensions"]["code"] == "INVALID"
+
+
 def test_items_show_who_and_what_but_no_personal_information(world):
     t = world.tokens
     applications = world.queue(t["admin"], "projectApplications")["edges"]
