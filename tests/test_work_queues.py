@@ -33,7 +33,15 @@ from central import services as central_services
 from central.divisions import division_level, divisions_within
 from tenants.records import services as record_services
 from tenants.records.models import CorrectionRequest
-from tests.records_support import CREATE_PROJECT, RECORD, SUBMIT, days_ago, entry, stage
+from tests.records_support import (
+    CREATE_PROJECT,
+    RECORD,
+    SUBMIT,
+    days_ago,
+    declaration,
+    entry,
+    stage,
+)
 from tests.registry_support import authority, login, register, register_volunteer
 from tests.support import (
     GraphQLClient,
@@ -173,7 +181,7 @@ def world(server):
         t["v1"],
         DECLARE,
         "declareHours",
-        {"p": s.project_id, "input": entry(days_ago(3), "09:00", "11:00", 2)},
+        {"p": s.project_id, "input": declaration(days_ago(3), "09:00", "11:00", 2)},
     )
     w.declared_id = declared["record"]["id"]
     # A record in publicity, objected to by someone logged in.
