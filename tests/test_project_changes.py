@@ -409,6 +409,11 @@ def test_cancelling_a_project_tells_its_applicants(gql, seed_regions):
             )
         )
     assert statuses == {"project_cancelled"}
+    # The database holds it too: no application reopens at a cancelled project.
+    _refused_in_sql(
+        "UPDATE projects_projectapplication SET status = 'applied' WHERE id = %s",
+        row_key(pending_id),
+    )
 
 
 def test_a_project_where_service_was_recorded_is_not_cancelled(gql, seed_regions):
@@ -478,6 +483,12 @@ def test_a_volunteer_withdraws_and_the_place_is_free_again(gql, seed_regions):
         token=first,
     )["data"]["myApplications"]
     assert [e["node"]["id"] for e in rest["edges"]] == [again]
+    # The database refuses cancelling a project whose applicants were not told.
+    _refused_in_sql(
+        "UPDATE projects_project SET status = 'cancelled', cancellation_reason = '暴雨', "
+        "cancelled_at = now() WHERE id = %s",
+        row_key(project_id),
+    )
     # Staff have no applications of their own to list.
     staff = gql.region("chongqing", MY_APPLICATIONS, {}, token=s.admin)
     assert staff["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"

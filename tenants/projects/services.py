@@ -191,15 +191,16 @@ def cancel_project(project_id: int, reason: str, *, principal) -> Project:
                 field="projectId",
             )
         now = timezone.now()
-        project.status = ProjectStatus.CANCELLED
-        project.cancellation_reason = reason
-        project.cancelled_at = now
-        project.save(update_fields=["status", "cancellation_reason", "cancelled_at"])
+        # Applicants first: the database refuses a cancelled project with open ones.
         told = project.applications.filter(
             status__in=[ApplicationStatus.APPLIED, ApplicationStatus.ACCEPTED]
         ).update(
             status=ApplicationStatus.PROJECT_CANCELLED, decided_at=now, decided_by=principal.actor
         )
+        project.status = ProjectStatus.CANCELLED
+        project.cancellation_reason = reason
+        project.cancelled_at = now
+        project.save(update_fields=["status", "cancellation_reason", "cancelled_at"])
         record(
             principal.actor, "project.cancelled", str(project.id), reason=reason, applications=told
         )
