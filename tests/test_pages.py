@@ -312,10 +312,12 @@ def test_the_statistics_pages_load_only_their_own_files(up, statistics_region):
         assert licence.status_code == 200 and "Apache License" in licence.text
 
 
-def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region):
+@pytest.mark.parametrize("which", ["region", "central"])
+def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region, which):
     """Headless Chromium (where the machine has one) draws every chart of a region's
-    statistics page from the page's figures, loading nothing from another host.
-    ``STATISTICS_SCREENSHOT=/path.png`` keeps a screenshot of it."""
+    and of the central statistics page from the page's figures, loading nothing
+    from another host. ``STATISTICS_SCREENSHOT=/path.png`` keeps screenshots of
+    them (``/path-region.png``, ``/path-central.png``)."""
     import os
     import shutil
     from types import SimpleNamespace
@@ -329,10 +331,14 @@ def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("no Chromium on this machine (apt-get install chromium)")
-    slug = statistics_region.slug
-    session = AdminSession(SimpleNamespace(base_url=up["base"]), slug)
-    session.login(authority_account(slug))
-    page = session.get("/admin/statistics/")
+    if which == "region":
+        host = f"{statistics_region.slug}.localhost"
+        session = AdminSession(SimpleNamespace(base_url=up["base"]), statistics_region.slug)
+        session.login(authority_account(statistics_region.slug))
+        http = session.http
+    else:
+        host, http = "localhost", admin_browser(up["base"])
+    page = http.get("/admin/statistics/")
     figures, charts = (
         json.loads(
             re.search(
@@ -342,14 +348,15 @@ def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region
         for n in ("statistics-figures", "statistics-charts")
     )
     port = up["base"].rsplit(":", 1)[1]
+    out = os.environ.get("STATISTICS_SCREENSHOT", "")
     seen = run_node(
         "browser",
         "charts.mjs",
-        URL=f"http://{slug}.localhost:{port}/admin/statistics/",
+        URL=f"http://{host}:{port}/admin/statistics/",
         COOKIE_NAME=settings.SESSION_COOKIE_NAME,
-        COOKIE_VALUE=session.http.cookies[settings.SESSION_COOKIE_NAME],
+        COOKIE_VALUE=http.cookies[settings.SESSION_COOKIE_NAME],
         CHROMIUM=chromium,
-        OUT=os.environ.get("STATISTICS_SCREENSHOT", ""),
+        OUT=out.replace(".png", f"-{which}.png") if out else "",
         timeout=180,
     )
     assert seen["status"] == 200 and seen["problems"] == [] and seen["foreign"] == [], seen
@@ -361,3 +368,6 @@ def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region
     assert drawn[status][0] == [r["count"] for r in figures["volunteers"]["byStatus"]]
     months = next(c["id"] for c in charts if c["path"] == "hours.byMonth")
     assert drawn[months][0] == [float(r["hours"]) for r in figures["hours"]["byMonth"]]
+    if which == "central":  # and each region's volunteers
+        regions = charts[0]["id"]
+        assert drawn[regions][0] == [r["volunteers"] for r in figures["regions"]]
