@@ -237,9 +237,9 @@ DECIDE_APPLICATION = """mutation($a: ID!, $yes: Boolean!) { decideProjectApplica
   applicationId: $a, accept: $yes) { status errors { field code message } } }"""
 WITHDRAW = """mutation($a: ID!) { withdrawApplication(applicationId: $a) { applicationId status
   errors { field code message } } }"""
-MY_APPLICATIONS = """query($first: Int, $after: String) { myApplications(first: $first,
-  after: $after) { edges { cursor node { id status decidedAt project { name status
-  cancellationReason } } } pageInfo { hasNextPage endCursor } } }"""
+MY_APPLICATIONS = """query($first: Int, $after: String) { me { projectApplications(
+  first: $first, after: $after) { edges { cursor node { id status decidedAt project { name
+  status cancellationReason } } } pageInfo { hasNextPage endCursor } } } }"""
 
 
 def code_of(body: dict, mutation: str) -> str | None:
@@ -386,7 +386,7 @@ def test_cancelling_a_project_tells_its_applicants(gql, seed_regions):
     # Each applicant sees it in their own applications, with the reason.
     for token in (accepted_one, pending_one):
         mine = gql.region("chongqing", MY_APPLICATIONS, {}, token=token)["data"]
-        (edge,) = mine["myApplications"]["edges"]
+        (edge,) = mine["me"]["projectApplications"]["edges"]
         assert edge["node"]["status"] == "PROJECT_CANCELLED"
         assert edge["node"]["decidedAt"]
         assert edge["node"]["project"]["status"] == "CANCELLED"
@@ -468,20 +468,22 @@ def test_a_volunteer_withdraws_and_the_place_is_free_again(gql, seed_regions):
         "chongqing", DECIDE_APPLICATION, {"a": second_id, "yes": True}, s.admin
     )["data"]["decideProjectApplication"]
     assert now_accepted["status"] == "ACCEPTED"
-    mine = gql.region("chongqing", MY_APPLICATIONS, {}, token=first)["data"]["myApplications"]
+    mine = gql.region("chongqing", MY_APPLICATIONS, {}, token=first)["data"]["me"][
+        "projectApplications"
+    ]
     assert [e["node"]["status"] for e in mine["edges"]] == ["WITHDRAWN"]
     # The first may apply again, and withdraw the pending application.
     again = apply(gql, project_id, first)
     body = gql.region("chongqing", WITHDRAW, {"a": again}, token=first)
     assert body["data"]["withdrawApplication"]["status"] == "WITHDRAWN"
     page = gql.region("chongqing", MY_APPLICATIONS, {"first": 1}, token=first)["data"]
-    assert page["myApplications"]["pageInfo"]["hasNextPage"] is True
+    assert page["me"]["projectApplications"]["pageInfo"]["hasNextPage"] is True
     rest = gql.region(
         "chongqing",
         MY_APPLICATIONS,
-        {"first": 1, "after": page["myApplications"]["pageInfo"]["endCursor"]},
+        {"first": 1, "after": page["me"]["projectApplications"]["pageInfo"]["endCursor"]},
         token=first,
-    )["data"]["myApplications"]
+    )["data"]["me"]["projectApplications"]
     assert [e["node"]["id"] for e in rest["edges"]] == [again]
     # The database refuses cancelling a project whose applicants were not told.
     _refused_in_sql(

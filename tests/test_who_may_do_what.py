@@ -921,12 +921,6 @@ QUERIES = [
         who(*PERSONAS[:7]),
     ),
     Row(
-        "myApplications",
-        "query { myApplications { edges { node { status } } } }",
-        none,
-        who(*VOLUNTEERS),
-    ),
-    Row(
         "complaints",
         "query($g: ID!) { complaints(groupId: $g) { id } }",
         TEAM,

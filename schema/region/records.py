@@ -515,22 +515,6 @@ class ProjectApplication(Node):
 
 
 @strawberry.type
-class ProjectApplicationEdge:
-    node: ProjectApplication
-    cursor: str
-
-
-@strawberry.type
-class ProjectApplicationConnection:
-    edges: list[ProjectApplicationEdge]
-    page_info: PageInfo
-
-
-def _application_cursor(application) -> str:
-    return encode_cursor("pa", application.id)
-
-
-@strawberry.type
 class ProjectPayload(Payload):
     project: Project | None = None
 
@@ -697,37 +681,6 @@ class RecordsQuery:
             edges=[
                 PublicityEdge(node=PublicityEntry(_model=r), cursor=_publicity_cursor(r))
                 for r in page
-            ],
-            page_info=page_info,
-        )
-
-    @strawberry.field(
-        description="The logged-in volunteer's own project applications, newest last "
-        "(keyset cursors, at most 100): a cancelled project shows as PROJECT_CANCELLED."
-    )
-    def my_applications(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> ProjectApplicationConnection:
-        principal = principal_of(info)
-        if principal is None:
-            raise AccessError(Unauthenticated(_("log in as a volunteer to see your applications")))
-        if principal.volunteer is None:
-            raise AccessError(PermissionDenied(_("log in as a volunteer to see your applications")))
-        w = window("pa", first, after, last, before, default=20)
-        queryset = project_selectors.applications_of(principal.volunteer)
-        rows = keyset_rows(queryset, "id", w)
-        page, page_info = paged(rows, w, key=lambda a: a.id, cursor=_application_cursor)
-        return ProjectApplicationConnection(
-            edges=[
-                ProjectApplicationEdge(
-                    node=ProjectApplication(_model=a), cursor=_application_cursor(a)
-                )
-                for a in page
             ],
             page_info=page_info,
         )

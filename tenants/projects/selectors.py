@@ -8,7 +8,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from central.divisions import prefixes_q
-from tenants.projects.models import Project, ProjectApplication, ProjectStatus
+from tenants.projects.models import Project, ProjectStatus
 
 
 def visible_projects(principal) -> QuerySet[Project]:
@@ -24,8 +24,3 @@ def visible_projects(principal) -> QuerySet[Project]:
         | Q(group__liaison_group_id__in=principal.admin_group_ids)
         | prefixes_q("group__division_code", principal.authority_prefixes)
     )
-
-
-def applications_of(volunteer) -> QuerySet[ProjectApplication]:
-    """A volunteer's own applications with their projects (one query a page)."""
-    return ProjectApplication.objects.filter(volunteer=volunteer).select_related("project")
