@@ -426,7 +426,6 @@ class CorrectionRequest(Node):
 # ---- payloads and inputs -------------------------------------------------------------
 
 
-@strawberry.type(description="A volunteer's application to a project (项目报名).")
 @strawberry.type(
     description="A record under publicity (公示, 001 §4(4)3) as the notice shows it, to whoever "
     "may object: the volunteer's name masked, never an ID number or phone."
@@ -486,7 +485,7 @@ def _publicity_cursor(record) -> str:
     return encode_cursor("pub", record.id)
 
 
-@strawberry.type(description="A volunteer's application to a project (项目报名), as they see it.")
+@strawberry.type(description="A volunteer's application to a project (项目报名).")
 class ProjectApplication(Node):
     _model: strawberry.Private[object]
 

@@ -530,10 +530,9 @@ def decide_declaration(
             for name, value in evaluation.items():
                 setattr(record, name, value)
             audit(principal.actor, "record.declaration_confirmed", str(record.id), **evaluation)
-            _after_acceptance(record, policy, principal.actor, ("recorder", *evaluation))
-            record.save(update_fields=["recorder", "decided_at"])
-            audit(principal.actor, "record.declaration_confirmed", str(record.id))
-            _after_acceptance(record, policy, principal.actor)
+            _after_acceptance(
+                record, policy, principal.actor, ("recorder", "decided_at", *evaluation)
+            )
         else:
             record.state = RecordState.REJECTED
             record.state_reason = reason
