@@ -856,6 +856,12 @@ QUERIES = [
         who("member", "group_admin", "city"),
     ),
     Row(
+        "timeBank",
+        "query($n: String!) { timeBank(number: $n) { balance } }",
+        NUMBER,
+        who("member", "group_admin", "other_hub", "city"),
+    ),
+    Row(
         "node",
         "query($id: ID!) { node(id: $id) { id } }",
         fixed(lambda w: {"id": gid(SLUG, w.member)}),
@@ -1487,6 +1493,19 @@ MUTATIONS = [
         m("importTransferPackage", "$f: Upload!", "file: $f"),
         _package,
         who("other_county", "city"),
+    ),
+    # 时长储蓄 (000 Art.20; 重庆's policy has one): the team's staff spend what the
+    # member saved with it.
+    Row(
+        "recordTimeBankWithdrawal",
+        m(
+            "recordTimeBankWithdrawal",
+            "$g: ID!, $n: String!",
+            'groupId: $g, number: $n, input: {hours: "1", serviceDate: "2026-11-02", '
+            'content: "上门理发"}',
+        ),
+        fixed(lambda w: {"g": gid(SLUG, w.team), "n": w.member.number}),
+        who("group_admin"),
     ),
     # statistics' inputs (004 §4.2): the authority of the division or group only
     Row(
