@@ -45,6 +45,18 @@ def _scheduler(*args: str) -> subprocess.Popen:
     )
 
 
+def _schedule_once(*args: str) -> subprocess.CompletedProcess:
+    """``manage.py schedule`` (one tick, or ``--status``) against the test database."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "schedule", *args],
+        cwd=REPO,
+        env=child_env(platform_database_url()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def _backdate_publicity(record_id: int, ends_on: datetime.date) -> None:
     """Pretend the record went up days ago: its publicity is set once and guarded by a
     trigger, so the test steps around the guards (replica mode skips triggers)."""
@@ -118,38 +130,17 @@ def test_a_killed_scheduler_leaves_no_job_stuck(seed_regions):
     holder.autocommit = True
     with holder.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s, hashtext('expire_transfers'))", [LOCK_CLASS])
-    once = subprocess.run(
-        [sys.executable, "manage.py", "schedule", "--today", day.isoformat()],
-        cwd=REPO,
-        env=child_env(platform_database_url()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    once = _schedule_once("--today", day.isoformat())
     assert once.returncode == 0, once.stderr
     assert f"expire_transfers {day}: done already (or running elsewhere)" in once.stdout
     assert f"close_publicity {day}: 0 in" in once.stdout, once.stdout
     assert not ScheduledRun.objects.filter(day=day, job="expire_transfers").exists()
     holder.close()  # the scheduler holding it is gone (kill -9 ends its session alike)
-    again = subprocess.run(
-        [sys.executable, "manage.py", "schedule", "--today", day.isoformat()],
-        cwd=REPO,
-        env=child_env(platform_database_url()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = _schedule_once("--today", day.isoformat())
     assert again.returncode == 0, again.stderr
     assert f"expire_transfers {day}: 0 in" in again.stdout, again.stdout
     assert f"close_publicity {day}: done already" in again.stdout
-    status = subprocess.run(
-        [sys.executable, "manage.py", "schedule", "--status"],
-        cwd=REPO,
-        env=child_env(platform_database_url()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    status = _schedule_once("--status")
     assert f"{day} expire_transfers: finished" in status.stdout, status.stdout
 
 
@@ -171,14 +162,7 @@ def test_stale_check_ins_and_unconsented_transfers_expire_by_themselves(gql, see
         )
     day = datetime.date(2020, 1, 7)
     ScheduledRun.objects.filter(day=day).delete()
-    ran = subprocess.run(
-        [sys.executable, "manage.py", "schedule", "--today", day.isoformat()],
-        cwd=REPO,
-        env=child_env(platform_database_url()),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    ran = _schedule_once("--today", day.isoformat())
     assert ran.returncode == 0, ran.stderr
     with tenant_context(chongqing):
         stale.refresh_from_db()
