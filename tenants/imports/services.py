@@ -5,7 +5,7 @@ Each row goes through the service the API's mutation calls: volunteers through
 ``volunteers.services.register_volunteer`` (000 Art.5–7, 003 Art.7), members
 through ``groups.services.add_member`` (an invitation the volunteer accepts,
 issue 10 finding 1), records through ``records.services.record_hours`` (000
-Art.8–10, 003 Art.13, 001 §4(4)3: publicity starts as for any entry). This
+Art.8–10, 003 Art.13; 001 §4(4)3: publicity starts as for any entry). This
 module only reads the row's cells into the service's input, decides whether
 the row is already present, and keeps the report; it validates nothing of its own
 beyond reading the cells (a date, a time, a whole number).
