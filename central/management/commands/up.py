@@ -27,6 +27,7 @@ import errno
 import io
 import multiprocessing
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -202,17 +203,21 @@ class Command(BaseCommand):
             data / f"metrics-{port}"
         )
         children.append(front(host, port, upstream, self._say))
-        for child in children:
-            child.start()
-        supervisor = None
-        if embedded_server() is not None:
-            # Issue 20: restart the embedded PostgreSQL when it stops; stop it on exit.
-            supervisor = PostgresSupervisor(embedded_server(), self._say)
-            supervisor.start()
         owner = os.getpid()
         # The front appends the client's address: the application reads it there.
         settings.CLIENT_ADDRESS_HEADER = settings.CLIENT_ADDRESS_HEADER or "X-Forwarded-For"
+        supervisor = None
+        # The front answers on the port before gunicorn's arbiter has set its signal
+        # handlers: a SIGTERM in that window stops everything cleanly (exit 0) instead
+        # of killing ``up`` with its children left running. gunicorn replaces it.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
+            for child in children:
+                child.start()
+            if embedded_server() is not None:
+                # Issue 20: restart the embedded PostgreSQL when it stops; stop it on exit.
+                supervisor = PostgresSupervisor(embedded_server(), self._say)
+                supervisor.start()
             serve(bind=f"unix:{upstream}", port=port, workers=workers, threads=threads)
         finally:
             if os.getpid() == owner:  # not in a forked server worker leaving
@@ -379,7 +384,8 @@ class SupervisedChild:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout)
-        self.thread.join(timeout)
+        if self.thread.is_alive():  # never started when up stopped before serving
+            self.thread.join(timeout)
 
 
 def delivery_worker(say: Callable[[str], None]) -> SupervisedChild:
@@ -390,6 +396,11 @@ def delivery_worker(say: Callable[[str], None]) -> SupervisedChild:
 def scheduler(say: Callable[[str], None]) -> SupervisedChild:
     """``manage.py schedule --loop``: the daily jobs (issue 12 point 2)."""
     return _command_child("scheduler", ["schedule", "--loop"], say)
+
+
+def _exit_cleanly(signum, frame):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the stop short
+    raise SystemExit(0)
 
 
 def _command_child(name: str, arguments: list[str], say: Callable[[str], None]) -> SupervisedChild:
