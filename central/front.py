@@ -243,10 +243,13 @@ class Front:
                 writer.close()
 
     async def _send(self, conn, writer, status: int, headers, content: bytes) -> None:
-        writer.write(conn.send(h11.Response(status_code=status, headers=headers)))
+        # One write: head and body leave together, so a client that reads once
+        # (or a proxy that forwards per segment) sees the whole answer.
+        parts = [conn.send(h11.Response(status_code=status, headers=headers))]
         if content:
-            writer.write(conn.send(h11.Data(data=content)))
-        writer.write(conn.send(h11.EndOfMessage()))
+            parts.append(conn.send(h11.Data(data=content)))
+        parts.append(conn.send(h11.EndOfMessage()))
+        writer.write(b"".join(parts))
         await writer.drain()
 
     async def _refuse(self, conn, writer, refused: _Refused) -> None:
