@@ -308,6 +308,20 @@ def test_the_volunteer_arrives_whole_and_can_move_on(gql, seed_regions):
     assert node["originRecordId"] == str(row_key(first)) and node["originHours"] == "2.00"
     assert node["originConfirmedBy"] == original.confirmed_by != ""
     assert datetime.datetime.fromisoformat(node["originCountedAt"]) == original.counted_at
+    # An imported record has no project here: deciding it as a declaration is refused
+    # with a typed error (it crashed on the missing project before), whoever asks.
+    decide = """mutation($r: ID!) { decideDeclaration(recordId: $r, accept: true, reason: "")
+      { record { state } errors { code } } }"""
+    chongqing = authority(gql, "chongqing", "province")
+    [imported] = records_of(gql, "chongqing", chongqing, volunteer.number)
+    refused = gql.region("chongqing", decide, {"r": imported["id"]}, token=there)
+    assert refused["data"] is None, refused
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    decided = gql.region("chongqing", decide, {"r": imported["id"]}, token=chongqing)
+    assert decided["data"]["decideDeclaration"] == {
+        "record": None,
+        "errors": [{"code": "CONFLICT"}],
+    }, decided
     # The certificate names the origin region and keeps each record's provenance.
     with tenant_context(region("chongqing")):
         team = hierarchy("chongqing").team

@@ -471,6 +471,15 @@ def declare_hours(
     return record
 
 
+def _require_answering(record: ServiceRecord, principal, policy):
+    """Who answers for a record: its group's recorders; a record brought in by a
+    transfer has no project or group here, so only this region's authority answers
+    for it (000 Art.16; the source's recorders are gone)."""
+    if record.project_id is None:
+        return permissions.require_area_authority(record, principal)
+    return permissions.require_recorder(record.project.group, principal, policy)
+
+
 def _locked_record(record_id: int) -> ServiceRecord:
     record = (
         ServiceRecord.objects.select_for_update(of=("self",))
@@ -519,7 +528,7 @@ def decide_declaration(
     problems.raise_if_any()
     with transaction.atomic():
         record = _locked_record(record_id)
-        principal = permissions.require_recorder(record.project.group, principal, policy)
+        principal = _require_answering(record, principal, policy)
         if record.state != RecordState.DECLARED:
             raise Conflict(
                 _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
@@ -679,13 +688,7 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
         )
     with transaction.atomic():
         record = _locked_record(record_id)
-        # A record brought in by a transfer has no project or group here: only this
-        # region's authority answers for it (000 Art.16; the source's recorders are gone).
-        principal = (
-            permissions.require_recorder(record.project.group, principal, policy)
-            if record.project
-            else permissions.require_area_authority(record, principal)
-        )
+        principal = _require_answering(record, principal, policy)
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(
                 _("the record is %(state)s") % {"state": shown(record, "state")}, field="recordId"
