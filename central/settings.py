@@ -64,7 +64,6 @@ SHARED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "strawberry_django",
     "django_otp",
     "django_otp.plugins.otp_totp",
 ]

