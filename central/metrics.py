@@ -127,7 +127,7 @@ def compiled_fallback(kind: str, reason: str) -> None:
 
 class OutboxBacklog:
     """Undelivered interop outbox messages per region, read at scrape time with
-    one query over every region schema that has the outbox table."""
+    one query per region schema that has the outbox table."""
 
     def collect(self):
         backlog = GaugeMetricFamily(
@@ -154,6 +154,9 @@ class OutboxBacklog:
 def _outbox_rows() -> list[tuple[str, int, float | None]]:
     from central.models import Region
 
+    # The public schema alone on the path (a persistent connection may still have
+    # the last request's region): each statement below then touches one region.
+    connection.set_schema_to_public()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
@@ -165,19 +168,18 @@ def _outbox_rows() -> list[tuple[str, int, float | None]]:
             for schema, code in Region.objects.values_list("schema_name", "code")
             if schema in with_table
         ]
-        if not regions:
-            return []
-        union = " UNION ALL ".join(
-            "SELECT %s, count(*), extract(epoch FROM now() - min(created_at)) "
-            f"FROM {connection.ops.quote_name(schema)}.interop_outboxmessage "
-            "WHERE delivered_at IS NULL"
-            for schema, _code in regions
-        )
-        cursor.execute(union, [code for _schema, code in regions])
-        return [
-            (code, count, float(age) if age is not None else None)
-            for code, count, age in cursor.fetchall()
-        ]
+        # One statement per region, never a UNION over their schemas: under Citus
+        # each region may live on another worker (central/region_guard.py).
+        rows = []
+        for schema, code in regions:
+            cursor.execute(
+                "SELECT count(*), extract(epoch FROM now() - min(created_at)) "
+                f"FROM {connection.ops.quote_name(schema)}.interop_outboxmessage "
+                "WHERE delivered_at IS NULL"
+            )
+            count, age = cursor.fetchone()
+            rows.append((code, count, float(age) if age is not None else None))
+        return rows
 
 
 def may_read(request) -> bool:

@@ -19,15 +19,23 @@ from tests.support import GraphQLClient, PlatformServer, platform_database_url
 @pytest.fixture(scope="session")
 def django_db_setup(django_test_environment, django_db_blocker):
     """Create the test database for every session (pytest-django would only for marked tests)."""
+    from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
+
+    from tests import citus_support
 
     with django_db_blocker.unblock():
         config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        # On a Citus coordinator (DATABASE_URL): the extension and the nodes in the
+        # test database; nothing on plain PostgreSQL (tests/citus_support.py).
+        settings = dict(connection.settings_dict)
+        workers = citus_support.prepare(connection)
     yield
     with django_db_blocker.unblock():
         from django.db import connections
 
         connections.close_all()
+        citus_support.drop_worker_copies(settings, workers)  # before the coordinator's
         teardown_databases(config, verbosity=0)
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import pytest
@@ -507,6 +508,48 @@ def assert_same_catalog(expected: dict, schema: str) -> None:
         assert found[name] == rows, f"{schema}: {name} differ (duplicates)"
 
 
+def declared_by_models() -> dict[str, set]:
+    """What the tenant apps' models declare: their tables (each with a primary key),
+    their foreign keys (table, column) and their named constraints."""
+    from django.apps import apps
+    from django.conf import settings
+
+    tenant_only = set(settings.TENANT_APPS) - set(settings.SHARED_APPS)
+    declared: dict[str, set] = {"tables": set(), "foreign keys": set(), "names": set()}
+    for model in apps.get_models(include_auto_created=True):
+        meta = model._meta
+        if meta.app_config.name not in tenant_only or not meta.managed or meta.proxy:
+            continue
+        declared["tables"].add(meta.db_table)
+        for field in meta.local_fields:
+            if field.is_relation and field.many_to_one and field.db_constraint:
+                declared["foreign keys"].add((meta.db_table, field.column))
+        declared["names"].update((meta.db_table, c.name) for c in meta.constraints)
+    return declared
+
+
+def assert_declared_constraints_present(found: dict) -> None:
+    """Every key and named constraint the models declare is in the schema.
+
+    Counting pg_constraint rows instead depends on the server: PostgreSQL 18 keeps
+    a row per NOT NULL column, 15-17 do not (Citus supports 15-17: issue 14 point 3)."""
+    declared = declared_by_models()
+    keyed = {row[0] for row in found["constraints"] if row[2] == "p"}
+    foreign = {
+        (row[0], re.match(r'FOREIGN KEY \("?(\w+)"?\)', row[3]).group(1))
+        for row in found["constraints"]
+        if row[2] == "f"
+    }
+    # A partial or expression UniqueConstraint is an index, not a pg_constraint row.
+    named = {row[:2] for row in found["constraints"]} | {row[:2] for row in found["indexes"]}
+    # 34 tables, 41 foreign keys, 63 named constraints when this was written.
+    assert len(declared["tables"]) >= 30 and len(declared["foreign keys"]) >= 35
+    assert len(declared["names"]) >= 50
+    assert declared["tables"] <= keyed, sorted(declared["tables"] - keyed)
+    assert declared["foreign keys"] <= foreign, sorted(declared["foreign keys"] - foreign)
+    assert declared["names"] and declared["names"] <= named, sorted(declared["names"] - named)
+
+
 def test_a_new_regions_schema_equals_one_built_migration_by_migration(seed_regions):
     reference = "region_zzreference"
     drop_schema(reference)
@@ -516,7 +559,8 @@ def test_a_new_regions_schema_equals_one_built_migration_by_migration(seed_regio
     finally:
         drop_schema(reference)
     assert applied >= 30
-    assert len(expected["relations"]) > 100 and len(expected["constraints"]) > 300
+    assert len(expected["relations"]) > 100
+    assert_declared_constraints_present(expected)
     assert ("accounts_role", "role_unique_per_group") in {c[:2] for c in expected["constraints"]}
     assert len(expected["triggers"]) >= 6 and len(expected["functions"]) >= 5
 

@@ -440,13 +440,15 @@ def test_federation_statistics_sum_the_regions(region, gql, central_admin):
 
 
 def test_federation_statistics_never_join_two_regions(region, seed_regions):
-    """Each statement runs under one region's search_path and names no schema."""
+    """Each statement runs under one region's search_path and names no schema
+    (the guard of tests/test_one_region_per_statement.py, issue 14 point 4)."""
     from django.test.utils import CaptureQueriesContext
 
+    from central.region_guard import one_region_per_statement
     from tenants.statistics.selectors import federation_statistics
 
     regions = list(services.regions("active"))
-    with CaptureQueriesContext(connection) as captured:
+    with CaptureQueriesContext(connection) as captured, one_region_per_statement():
         federation_statistics(regions)
     connection.set_schema_to_public()
     sql = [q["sql"] for q in captured.captured_queries]
