@@ -15,6 +15,13 @@ usually none, so no query at all, and no per-row work for the others.
 A page of parents that shows each one's first rows of a relation (a volunteer's
 first records) reads them with :class:`FirstRows`: one LATERAL join, each
 parent's rows by an index range scan.
+
+Rows of a page never point back at the parents that hold them (:func:`parentless`,
+issue 16 point 1): a row whose parent lists it and which caches that parent is a
+reference cycle, which reference counting cannot free, so a page's rows outlived
+the request until a full collection — a worker grew by ~0.5 MB a page, and the
+collection that finally ran stalled one request for seconds. Code that needs a
+row's parent reads it from the parent being resolved, or reads the foreign key.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ import operator
 
 from django.core.exceptions import EmptyResultSet
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Prefetch
+from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 
@@ -58,6 +66,8 @@ class MostlyEmpty:
         raise AttributeError(to_attr(self.relation))
 
     def __set__(self, instance, rows) -> None:
+        # Read through the related manager, each row caches ``instance``: a cycle.
+        _forget(instance, rows)
         instance.__dict__[self.slot] = rows
 
     def forget(self, instance) -> None:
@@ -146,7 +156,8 @@ class FirstRows:
         rows_query = rows_query.filter(**{foreign_key.attname: RawSQL("page_parent.id", ())})[
             :limit
         ]
-        parents = {instance.pk: instance for instance in instances}
+        # Each parent once (a volunteer in two groups on the page is two instances).
+        parents = list(dict.fromkeys(instance.pk for instance in instances))
         try:
             sql, params = rows_query.query.sql_with_params()
         except EmptyResultSet:  # a condition no row can meet (Django's own querysets agree)
@@ -156,12 +167,10 @@ class FirstRows:
                 queryset.model._default_manager.raw(
                     "SELECT page_rows.* FROM unnest(%s::bigint[]) AS page_parent(id) "
                     f"CROSS JOIN LATERAL ({sql}) AS page_rows",
-                    [list(parents), *params],
+                    [parents, *params],
                 )
             )
-        cache_name = foreign_key.name
-        for row in rows:  # as Django's prefetch does: each row knows its parent
-            row._state.fields_cache[cache_name] = parents[getattr(row, foreign_key.attname)]
+        # Unlike Django's prefetch, rows do not cache their parent (see parentless()).
         for relation, few in getattr(queryset, "_few", {}).items():
             _load_few(queryset.model, rows, relation, few)
         return (
@@ -172,3 +181,90 @@ class FirstRows:
             self.relation,
             False,
         )
+
+
+# --- rows that do not point back at their parents ------------------------------
+
+
+class _Parentless:
+    """Mixed into a queryset's class by :func:`parentless`."""
+
+    def _fetch_all(self):
+        fresh = self._result_cache is None
+        super()._fetch_all()
+        if fresh and self._result_cache and issubclass(self._iterable_class, ModelIterable):
+            forget_parents(
+                self._result_cache, self.query.select_related, self._prefetch_related_lookups
+            )
+
+
+_PARENTLESS: dict[type, type] = {}
+
+
+def parentless(queryset):
+    """``queryset`` whose rows, once loaded, hold no reference back to the rows
+    that hold them (:func:`forget_parents`). Its clones (``filter``, slices) keep
+    that. The queryset's class gets a subclass, made once per class."""
+    cls = type(queryset)
+    if issubclass(cls, _Parentless):
+        return queryset
+    subclass = _PARENTLESS.get(cls)
+    if subclass is None:
+        subclass = _PARENTLESS[cls] = type(f"Parentless{cls.__name__}", (_Parentless, cls), {})
+    clone = queryset._chain()
+    clone.__class__ = subclass
+    return clone
+
+
+def forget_parents(instances: list, select_related, lookups) -> None:
+    """Drop the back-references Django leaves between the rows of one load:
+
+    * a reverse foreign key prefetched (``Prefetch(..., to_attr=...)``): Django
+      caches the parent on each row (``membership.group``), and the parent's list
+      holds the row (related_descriptors ``get_prefetch_querysets``);
+    * a one-to-one joined (``select_related``): the joined row caches the row it
+      was joined to (``totals.volunteer``).
+
+    Each is a reference cycle per row. Walks the joins (``select_related``, a dict
+    tree or True) and the ``Prefetch`` lookups, to any depth. Rows read through
+    :class:`FirstRows` never cache their parent and are not walked.
+    """
+    if select_related and select_related is not True:
+        for name, deeper in select_related.items():
+            joined = []
+            for instance in instances:
+                row = instance._state.fields_cache.get(name)
+                if row is not None:
+                    _forget(instance, (row,))
+                    joined.append(row)
+            if joined:
+                forget_parents(joined, deeper, ())
+    for lookup in lookups:
+        if not isinstance(lookup, Prefetch) or not lookup.to_attr:
+            continue
+        *path, relation = lookup.prefetch_through.split(LOOKUP_SEP)
+        parents = instances
+        for name in path:  # joined rows on the way (optimize's joins)
+            parents = [p._state.fields_cache.get(name) for p in parents]
+            parents = [p for p in parents if p is not None]
+        if not parents or isinstance(getattr(type(parents[0]), relation, None), FirstRows):
+            continue
+        rows = []
+        for parent in parents:
+            children = parent.__dict__.get(lookup.to_attr)
+            if children:
+                _forget(parent, children)
+                rows.extend(children)
+        if rows and lookup.queryset is not None:
+            nested = lookup.queryset
+            forget_parents(rows, nested.query.select_related, nested._prefetch_related_lookups)
+
+
+def _forget(parent, rows) -> None:
+    """Each row stops caching ``parent`` (whichever relation it is cached under)."""
+    for row in rows:
+        cache = row.__dict__.get("_state")
+        cache = cache.__dict__.get("fields_cache") if cache is not None else None
+        if cache:
+            for name in [name for name, value in cache.items() if value is parent]:
+                del cache[name]

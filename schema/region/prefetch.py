@@ -31,7 +31,7 @@ from tenants.groups.selectors import (
 )
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
-from tenants.related import FirstRows, MostlyEmpty, to_attr
+from tenants.related import FirstRows, MostlyEmpty, parentless, to_attr
 from tenants.volunteers.permissions import (
     member_groups_seen_by,
     memberships_seen_by,
@@ -295,7 +295,8 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False, v
     a list is one more query for all parents (``Prefetch`` with
     ``to_attr="prefetched_<relation>"``, see ``tenants/related.py``), optimized
     the same way for what is selected under it. So the statement count depends
-    on the query's shape, never on how many rows a page has. With
+    on the query's shape, never on how many rows a page has. Its rows hold no
+    reference back to their parents (``tenants/related.py`` ``parentless``). With
     ``only_columns`` (the lists, where the rows are many), rows load only the
     columns the selection reads (``declared_columns``). Pages whose rows depend on
     who asks (``Page.rows``) are read for ``viewer`` (principal, policy).
@@ -311,7 +312,8 @@ def optimize(queryset, selections, type_name: str, only_columns: bool = False, v
         columns = _only_columns(queryset.model, selections, type_name)
         if columns is not None:
             queryset = queryset.only(*columns)
-    return queryset
+    # No row of the page points back at its parent: no reference cycles (issue 16).
+    return parentless(queryset)
 
 
 def _only_columns(model, selections, type_name: str) -> list[str] | None:
