@@ -48,7 +48,16 @@ Everything listens on 127.0.0.1 only; the database and its directory are
 deleted on exit (also on Ctrl-C or SIGTERM). See bench/README.md for figures.
 """
 
+# ruff: noqa: E402
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/statistics.py would shadow the standard library's statistics module (and
+# takes this folder off sys.path): this folder goes last, for _common only.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
 import argparse
 import atexit
@@ -61,12 +70,10 @@ import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from _common import (
     ROOT,
@@ -631,12 +638,350 @@ def print_modes(title: str, modes: list[Mode]) -> None:
     )
 
 
+# --- national scale: --national ---------------------------------------------------
+#
+# Issue 14 point 5 and issue 16 point 3: every county-level division as a region
+# (~3,000). At each of --sizes (default 50, 370, 3,000 regions in all, seeds
+# included) it measures, in one run, each figure against the smallest size's:
+# applying one migration to every region by ``manage.py up --no-serve`` (the
+# regions made one migration behind: the audit log's newest migration undone in
+# each, so ``up`` re-applies a real migration: a function, a trigger and its
+# django_migrations rows), ``up`` with nothing to do, a new region by the
+# provisioning service, routing (one host vs round-robin over every region) and a
+# /metrics scrape.
+
+
+def county_specs(taken: set[str]):
+    """Real GB/T 2260 county and city codes with their names, as provisioning
+    specs. Region has province and city levels only, so counties are provisioned
+    as city-level regions (see ``allow_counties``)."""
+    from central.divisions import _table, division_level
+    from central.services import RegionSpec
+
+    table = _table()
+    order = [c for c in sorted(table) if division_level(c) == "county"]
+    order += [c for c in sorted(table) if division_level(c) == "city"]
+    for code in order:
+        if code not in taken:
+            taken.add(code)
+            yield RegionSpec(code, table[code], "city", f"c{code}")
+
+
+def allow_counties() -> None:
+    """Let the provisioning service take a county code as a city-level region
+    (bench only; everything else it does is unchanged): set before the bulk
+    creation forks, so its workers inherit it."""
+    from central import services
+    from central.divisions import check_division_code, division_level
+
+    def check(code, level, parent_code=None):
+        if division_level(code) != "county":
+            check_division_code(code, level, parent_code)
+
+    services.check_division_code = check
+
+
+# Undoes the audit log's newest migration in a schema, as a region that predates
+# it (the statements of tests/test_up.py).
+UNDO_AUDIT_NEWEST = [
+    'DROP TRIGGER audit_entry_no_truncate ON "{schema}".audit_auditentry',
+    'DROP FUNCTION "{schema}".audit_forbid_truncate()',
+    "DELETE FROM \"{schema}\".django_migrations WHERE app = 'audit' AND name >= '0003_no_truncate'",
+]
+
+# The code before issue 16 point 3: ``migrate_schemas`` for each region behind, in 2
+# forked processes (as ``manage.py up`` did), in a fresh process.
+OLD_MIGRATE = """
+import functools, multiprocessing, time
+from django.core.management import call_command
+from django.db import connections
+from central.management.commands.up import regions_behind
+from central.models import Region
+
+one = functools.partial(call_command, "migrate_schemas", "--tenant", interactive=False, verbosity=0)
+schemas = list(Region.objects.order_by("schema_name").values_list("schema_name", flat=True))
+behind = regions_behind(schemas)
+connections.close_all()
+started = time.perf_counter()
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    for _ in pool.imap_unordered(one, [f"--schema={schema}" for schema in behind]):
+        pass
+print(f"migrated {len(behind)} regions in {time.perf_counter() - started:.3f}s")
+"""
+
+
+def make_behind(db, schemas: list[str]) -> float:
+    started = time.perf_counter()
+    sql = db.connect(DB_NAME)
+    with sql.cursor() as cur:
+        for schema in schemas:
+            for statement in UNDO_AUDIT_NEWEST:
+                cur.execute(statement.format(schema=schema))
+    sql.close()
+    return time.perf_counter() - started
+
+
+def migrated_seconds(out: str) -> tuple[int, float]:
+    """``up``'s "migrated N regions in X s" line (the migration step alone)."""
+    for line in out.replace("\r", "\n").splitlines():
+        if line.strip().startswith("migrated "):
+            words = line.split()
+            return int(words[1]), float(words[-1].rstrip("s"))
+    return 0, 0.0
+
+
+def new_region_seconds(specs, runs: int) -> list[float]:
+    from central.services import provision_region
+
+    times = []
+    for _ in range(runs):
+        spec = next(specs)
+        started = time.perf_counter()
+        provision_region(spec, actor="bench")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def metrics_scrapes(n: int = 10) -> tuple[list[float], int]:
+    """Seconds per /metrics scrape (Django test client, in this process) and its
+    statement count."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        with CaptureQueriesContext(connection) as captured:
+            answer = client.get("/metrics", HTTP_HOST="localhost")
+        times.append(time.perf_counter() - started)
+        if answer.status_code != 200:
+            raise RuntimeError(f"/metrics answered {answer.status_code}")
+    return times, len(captured.captured_queries)
+
+
+def routing_national(hosts, codes, one, db, n: int) -> dict[str, list[tuple[float, float, float]]]:
+    """(wall, app CPU, PG CPU) per request, one host vs round-robin over every host,
+    blocks taking turns, through Django's test client (no HTTP: steadier on a
+    shared machine)."""
+    from django.test import Client
+
+    client = Client()
+    body = REGION_QUERY.decode()
+
+    def block(indexes) -> tuple[float, float, float]:
+        wall, cpu, cpu_db = time.perf_counter(), time.process_time(), cpu_seconds(db.postmaster_pid)
+        for i in indexes:
+            answer = client.post(
+                "/graphql", body, content_type="application/json", HTTP_HOST=hosts[i]
+            )
+            if answer.status_code != 200 or codes[i] not in answer.content:
+                raise RuntimeError(f"unexpected answer from {hosts[i]}: {answer.content[:200]!r}")
+        k = len(indexes)
+        return (
+            (time.perf_counter() - wall) / k,
+            (time.process_time() - cpu) / k,
+            (cpu_seconds(db.postmaster_pid) - cpu_db) / k,
+        )
+
+    block(range(len(hosts)))  # warm-up: every host once
+    results: dict[str, list[tuple[float, float, float]]] = {"one": [], "spread": []}
+    for number in range(4):
+        for kind in ["one", "spread"] if number % 2 == 0 else ["spread", "one"]:
+            indexes = [one] * n if kind == "one" else [i % len(hosts) for i in range(n)]
+            results[kind].append(block(indexes))
+    return results
+
+
+def mmm(values: list[float], scale: float = 1.0, fmt: str = ".3f") -> str:
+    return " / ".join(
+        format(v * scale, fmt) for v in (min(values), statistics.median(values), max(values))
+    )
+
+
+def national(args) -> int:
+    sizes = sorted({s for s in args.sizes if s <= args.regions} | {args.regions})
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="vrp-bench-national-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    log(f"{os.cpu_count()} CPUs, load average {load_average()}; sizes {sizes}; {workdir}")
+    db = Database(workdir, DB_NAME)
+    env = child_env(db, 0)
+    os.environ.update(
+        DATABASE_URL=db.url,
+        DJANGO_SETTINGS_MODULE="central.settings",
+        DJANGO_DEBUG="0",
+        PLATFORM_LOG_LEVEL="WARNING",
+    )
+    rows = []
+    try:
+        seconds, out = manage(env, "up", "--no-serve")
+        log(f"manage.py up --no-serve: {seconds:.1f} s ({out.count('… created')} seed regions)")
+        import django
+
+        django.setup()
+        from django.db import connection, connections
+
+        from central.models import Region
+
+        allow_counties()
+        specs = county_specs(set(Region.objects.values_list("code", flat=True)))
+        new_region_seconds(specs, 1)  # the process's first builds Django's states
+        for size in sizes:
+            row: dict = {"size": size, "load": load_average()}
+            missing = size - Region.objects.count() - args.provision_runs
+            bulk = [next(specs) for _ in range(max(0, missing))]
+            log(f"== {size} regions: creating {len(bulk)} by provision_region ({args.jobs} jobs)")
+            created, bulk_seconds = create_regions(bulk, args.jobs, began + args.budget)
+            row["bulk"] = (created, bulk_seconds)
+            rate = created / max(bulk_seconds, 1e-9)
+            log(f"  created {created} in {bulk_seconds:.0f} s ({rate:.1f}/s)")
+            row["new"] = new_region_seconds(specs, args.provision_runs)
+            log(f"  a new region: {mmm(row['new'])} s")
+            schemas = list(Region.objects.values_list("schema_name", flat=True))
+            row["size"] = len(schemas)
+            connections.close_all()
+            idle = []
+            for _ in range(args.migrate_runs):
+                seconds, _out = manage(env, "up", "--no-serve", timeout=3600)
+                idle.append(seconds)
+            row["idle"] = idle
+            log(f"  up with nothing to do: {mmm(idle, fmt='.1f')} s")
+            new, old, total = [], [], []
+            for run in range(args.migrate_runs):
+                ways = ["new", "old"] if run % 2 == 0 else ["old", "new"]
+                for way in ways:
+                    if way == "old" and len(schemas) > args.old_max:
+                        continue
+                    undo = make_behind(db, schemas)
+                    if way == "new":
+                        seconds, out = manage(env, "up", "--no-serve", timeout=3600)
+                        total.append(seconds)
+                    else:
+                        seconds, out = manage(env, "shell", "-c", OLD_MIGRATE, timeout=3600)
+                    count, step = migrated_seconds(out)
+                    if count != len(schemas):
+                        raise RuntimeError(f"{way}: migrated {count} of {len(schemas)}:\n{out}")
+                    (new if way == "new" else old).append(step)
+                    log(
+                        f"  {way}: {len(schemas)} regions one migration behind "
+                        f"(made so in {undo:.1f} s): migrated in {step:.1f} s"
+                    )
+            behind, _check = migration_state(schemas)
+            if behind:
+                raise RuntimeError(f"{behind} regions still behind")
+            row.update(new=row["new"], migrate=new, old=old, up_total=total)
+            connections.close_all()
+            hosts, codes = [], []
+            for region in Region.objects.prefetch_related("domains").order_by("code"):
+                hosts.append(region.domains.all()[0].domain)
+                codes.append(f'"code":"{region.code}"'.encode())
+            row["routing"] = routing_national(hosts, codes, 0, db, args.route_requests)
+            row["metrics"] = metrics_scrapes()
+            # The test client's requests leave the connection on the last host's
+            # schema; the next creation forks from here.
+            connection.set_schema_to_public()
+            connections.close_all()
+            rows.append(row)
+            log(f"  load average {load_average()}")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except RuntimeError as exc:
+        print(f"failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+
+    base = rows[0]
+    per = lambda row: [s / row["size"] for s in row["migrate"]]  # noqa: E731
+    print(f"\n## national scale ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
+    print(
+        "\nApplying one migration to every region (`manage.py up --no-serve`'s migration "
+        "step), ms per region, min / median / max; × the smallest size's median:"
+    )
+    print("| regions | load avg | new: ms/region | × | old (migrate_schemas each) | × new |")
+    print("| ---: | --- | --- | ---: | --- | ---: |")
+    for row in rows:
+        ratio = statistics.median(per(row)) / statistics.median(per(base))
+        old = [s / row["size"] for s in row["old"]]
+        old_text = mmm(old, 1000, ".1f") if old else "not run"
+        old_ratio = f"{statistics.median(old) / statistics.median(per(row)):.1f}" if old else "–"
+        print(
+            f"| {row['size']} | {row['load']} | {mmm(per(row), 1000, '.1f')} | {ratio:.2f} "
+            f"| {old_text} | {old_ratio} |"
+        )
+    print(
+        "\n| regions | bulk creation | new region s (× smallest) | up, nothing to do s | "
+        "up with all behind s | /metrics ms (statements) |"
+    )
+    print("| ---: | --- | --- | --- | --- | --- |")
+    for row in rows:
+        created, seconds = row["bulk"]
+        new_ratio = statistics.median(row["new"]) / statistics.median(base["new"])
+        scrapes, statements = row["metrics"]
+        rate = created / max(seconds, 1e-9)
+        print(
+            f"| {row['size']} | {created} in {seconds:.0f} s ({rate:.1f}/s) "
+            f"| {mmm(row['new'])} (×{new_ratio:.2f}) | {mmm(row['idle'], fmt='.1f')} "
+            f"| {mmm(row['up_total'], fmt='.1f')} | {mmm(scrapes, 1000, '.1f')} ({statements}) |"
+        )
+    print(
+        "\nRouting `{ region { code } }` in this process (Django test client), per request, "
+        "round-robin over every region vs one host in the same blocks:"
+    )
+    print(
+        "| regions | one host req/s | round-robin req/s | × | CPU ms app+PG one / round-robin | × |"
+    )
+    print("| ---: | ---: | ---: | ---: | --- | ---: |")
+    for row in rows:
+        one = row["routing"]["one"]
+        spread = row["routing"]["spread"]
+        rps_one = 1 / statistics.median(b[0] for b in one)
+        rps_spread = 1 / statistics.median(b[0] for b in spread)
+        cpu_one = statistics.median(b[1] + b[2] for b in one)
+        cpu_spread = statistics.median(b[1] + b[2] for b in spread)
+        print(
+            f"| {row['size']} | {rps_one:.0f} | {rps_spread:.0f} | {rps_spread / rps_one:.2f} "
+            f"| {cpu_one * 1000:.2f} / {cpu_spread * 1000:.2f} | {cpu_spread / cpu_one:.2f} |"
+        )
+    last = rows[-1]
+    first_one = statistics.median(b[0] for b in base["routing"]["one"])
+    last_one = statistics.median(b[0] for b in last["routing"]["one"])
+    print(
+        f"\nrouting to one host with {last['size']} regions vs with {base['size']}: "
+        f"req/s ×{first_one / last_one:.2f}"
+    )
+    print(f"\ntotal {time.monotonic() - began:.0f} s; load average now {load_average()}")
+    return 0
+
+
 # --- the run -----------------------------------------------------------------
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--regions", type=int, default=370, help="regions in all (default 370)")
+    parser.add_argument(
+        "--regions", type=int, default=None, help="regions in all (default 370; --national 3000)"
+    )
+    parser.add_argument(
+        "--national",
+        action="store_true",
+        help="only the national-scale figures, at each of --sizes regions",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=lambda text: [int(x) for x in text.split(",")],
+        default=[50, 370, 3000],
+        help="region counts for --national (default 50,370,3000)",
+    )
+    parser.add_argument(
+        "--old-max", type=int, default=370, help="--national: the old migration path up to (370)"
+    )
+    parser.add_argument(
+        "--route-requests", type=int, default=500, help="--national: per routing block (500)"
+    )
     parser.add_argument("--provision-runs", type=int, default=5, help="per path (default 5)")
     parser.add_argument("--jobs", type=int, default=2, help="processes creating regions in bulk")
     parser.add_argument(
@@ -654,9 +999,21 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--time-limit", type=float, default=30.0, help="cap per load phase, s")
     parser.add_argument(
-        "--budget", type=float, default=840.0, help="seconds for the whole run (default 840)"
+        "--budget",
+        type=float,
+        default=None,
+        help="seconds for the whole run (default 840; --national: 7200 for the bulk creation)",
     )
     args = parser.parse_args()
+    if args.national:
+        args.regions = args.regions or max(args.sizes)
+        args.budget = args.budget or 7200.0
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+        sys.path.insert(0, str(ROOT))
+        os.chdir(ROOT)
+        return national(args)
+    args.regions = args.regions or 370
+    args.budget = args.budget or 840.0
     if args.regions < 10 or args.rounds < 1 or args.requests < args.rounds:
         parser.error("--regions must be at least 10, --requests at least --rounds")
 

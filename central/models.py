@@ -307,3 +307,26 @@ class ScheduledRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job} {self.day}"
+
+
+class OutboxBacklog(models.Model):
+    """A region's interop outbox messages not yet delivered (待投递消息), as the
+    delivery worker (``manage.py interop deliver``) last counted them in the
+    region's own schema. ``/metrics`` reads this one table instead of every
+    region's outbox at each scrape, which cost one query per region (issue 14
+    point 5); only regions with a backlog have a row."""
+
+    region_code = models.CharField(_("region code"), max_length=6, primary_key=True)
+    pending = models.PositiveIntegerField(_("messages not yet delivered"))
+    oldest_at = models.DateTimeField(_("oldest written at"))
+    counted_at = models.DateTimeField(_("counted at"))
+
+    class Meta:
+        verbose_name = _("outbox backlog")
+        verbose_name_plural = _("outbox backlogs")
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pending__gt=0), name="outbox_backlog_pending")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.region_code}: {self.pending}"

@@ -182,7 +182,12 @@ def _create_schema(region: Region, verbosity: int = 0) -> None:
         # table first (not public's), then the schema with public on the path.
         connection.set_schema(region.schema_name, include_public=False)
         recorder = MigrationRecorder(connection)
-        recorder.ensure_schema()
+        # The schema is new, so the table is missing: create it without asking
+        # (ensure_schema() would list every visible table, a pg_class scan that
+        # grows with the region count).
+        with connection.schema_editor() as editor:
+            editor.create_model(recorder.Migration)
+        recorder._has_table = True
         connection.set_schema(region.schema_name)
         try:
             for migration, operations in steps:

@@ -41,7 +41,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from central.models import Region
+from central.models import OutboxBacklog, Region
 from interop import at_rest, messages, parts, receipts, signing
 from interop.models import OutboxMessage, Transfer, TransferState
 from interop.services import complete_outgoing
@@ -113,20 +113,65 @@ def deliver_pending(
     report = DeliveryReport()
     own_client = client is None
     client = client or httpx.Client(timeout=TIMEOUT)
+    backlog: dict[str, tuple[int, datetime.datetime]] = {}
+    visited: set[str] = set()
     try:
         for region in Region.objects.filter(status=Region.Status.ACTIVE):
+            visited.add(region.code)
             with tenant_context(region):
-                due = list(
-                    OutboxMessage.objects.filter(
-                        delivered_at__isnull=True, next_attempt_at__lte=now or timezone.now()
-                    ).values_list("id", flat=True)
+                # Every undelivered message (few: they leave once delivered), so the
+                # same query gives the due ones and the backlog /metrics reports.
+                waiting = list(
+                    OutboxMessage.objects.filter(delivered_at__isnull=True).values_list(
+                        "id", "next_attempt_at", "created_at"
+                    )
                 )
+                cutoff = now or timezone.now()
+                due = [id_ for id_, next_at, _created in waiting if next_at <= cutoff]
                 for message_id in due:
                     _deliver_one(message_id, region, client, report)
+                if due:  # some may have left: count again
+                    waiting = list(
+                        OutboxMessage.objects.filter(delivered_at__isnull=True).values_list(
+                            "id", "next_attempt_at", "created_at"
+                        )
+                    )
+                if waiting:
+                    backlog[region.code] = (len(waiting), min(row[2] for row in waiting))
+        record_backlog(backlog, visited)
     finally:
         if own_client:
             client.close()
     return report
+
+
+def record_backlog(backlog: dict[str, tuple[int, datetime.datetime]], visited: set[str]) -> None:
+    """Keep ``central.OutboxBacklog`` equal to ``backlog`` (region code → count and
+    oldest message) for the ``visited`` regions (a suspended one keeps its last
+    count), writing only what changed: one read, at most one upsert and
+    one delete per pass, whatever the region count (``central/metrics.py``)."""
+    with transaction.atomic():
+        known = {
+            row.region_code: (row.pending, row.oldest_at)
+            for row in OutboxBacklog.objects.select_for_update()
+        }
+        changed = [
+            OutboxBacklog(
+                region_code=code, pending=count, oldest_at=oldest, counted_at=timezone.now()
+            )
+            for code, (count, oldest) in backlog.items()
+            if known.get(code) != (count, oldest)
+        ]
+        if changed:
+            OutboxBacklog.objects.bulk_create(
+                changed,
+                update_conflicts=True,
+                unique_fields=["region_code"],
+                update_fields=["pending", "oldest_at", "counted_at"],
+            )
+        gone = [code for code in known if code in visited and code not in backlog]
+        if gone:
+            OutboxBacklog.objects.filter(region_code__in=gone).delete()
 
 
 @dataclass
