@@ -111,6 +111,42 @@ def test_pages_cost_the_same_statements_whatever_their_size(
     assert len(str(large_answer)) > len(str(small_answer))
 
 
+def test_amended_records_on_the_page_cost_no_statement_more(region, gql):
+    """Issue 16 point 2: the nested page is 6 statements also when records on it were
+    amended (their amendments travel in the records' statement), and shows the
+    amended hours (the latest amendment that sets hours: 000 Art.10's record kept
+    current), with "verify" comparing the compiled answer with graphql-core's."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from tenants.records.models import Amendment, ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    _, before = statements(NESTED_PAGE, {"first": 4}, token)
+    with tenant_context(region), transaction.atomic():
+        group = VolunteerGroup.objects.order_by("id").first()
+        member = (
+            Membership.objects.filter(group=group, status="active").order_by("volunteer_id").first()
+        )
+        record, other = ServiceRecord.objects.filter(volunteer_id=member.volunteer_id).order_by(
+            "id"
+        )[:2]
+        for hours in ("0.50", "1.25"):  # the later one counts
+            Amendment.objects.create(
+                record=record, hours=Decimal(hours), place="改", reason="测", amended_by="t"
+            )
+        Amendment.objects.create(record=other, place="只改地点", reason="测", amended_by="t")
+        answer, after = statements(NESTED_PAGE, {"first": 4}, token)
+        verified, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, "verify")
+        transaction.set_rollback(True)
+    assert len(after) == len(before) <= 6, after
+    assert verified == answer
+    first = answer["data"]["groups"]["edges"][0]["node"]["volunteers"]["edges"][0]["node"]
+    hours = [e["node"]["hours"] for e in first["records"]["edges"][:2]]
+    assert hours == ["1.25", str(other.hours)]
+
+
 @pytest.mark.parametrize(
     ("query", "bound"),
     # host, token, roles, the group with its liaison; subgroups, viewing groups,
