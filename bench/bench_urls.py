@@ -17,8 +17,7 @@ from schema.context import bearer_token
 from schema.views import encode_json
 from tenants.accounts.services import authenticate
 from tenants.volunteers import selectors
-from tenants.volunteers.permissions import member_groups_seen_by
-from tenants.volunteers.services import may_view
+from tenants.volunteers.permissions import may_view, member_groups_seen_by
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:

@@ -40,21 +40,24 @@ directory are deleted on exit. See bench/README.md for the figures.
 
 from __future__ import annotations
 
-import argparse
-import atexit
-import http.client
-import json
-import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+# Run as a script, this file's folder comes first on sys.path, where
+# bench/statistics.py would stand for the standard library's: the repository instead.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 REGION = ["--code", "530100", "--name", "昆明市", "--level", "city", "--slug", "kunming"]
 REGION += ["--parent", "530000", "--preset", "yunnan"]

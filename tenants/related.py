@@ -28,7 +28,7 @@ import operator
 import orjson
 from django.contrib.postgres.aggregates import JSONBAgg
 from django.core.exceptions import EmptyResultSet
-from django.db import models
+from django.db import connections, models
 from django.db.models import Exists, OuterRef, Subquery, TextField
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, JSONArray
@@ -172,6 +172,50 @@ def _unpack(marked: list, relation: str, flag: str, model) -> None:
         setattr(instance, to_attr(relation), related)
 
 
+def _is_mark(model, name: str) -> bool:
+    """Whether ``name`` is a ``has_<relation>`` mark of a :class:`MostlyEmpty` relation."""
+    return name.startswith("has_") and isinstance(
+        model.__dict__.get(to_attr(name[len("has_") :])), MostlyEmpty
+    )
+
+
+def _instances(queryset, compiler, sql: str, params: list) -> list:
+    """``queryset``'s model instances for the rows ``sql`` selects (the columns of
+    ``compiler``'s query, annotations after the model's): the cursor's tuples
+    straight into each instance's ``__dict__`` (tenants/loading.py), without
+    ``raw()``'s per-row bookkeeping — a page of 10,000 records spent more there
+    than in PostgreSQL."""
+    from tenants.loading import builds_fast
+
+    model = queryset.model
+    select = compiler.select
+    names = [alias or expression.target.attname for expression, _sql, alias in select]
+    # (not a MostlyEmpty mark's: _unpack decodes the few non-null ones itself)
+    converters = {
+        position: converter
+        for position, converter in compiler.get_converters(
+            [expression for expression, _sql, _alias in select]
+        ).items()
+        if not _is_mark(model, names[position])
+    }
+    db = queryset.db
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if converters:
+        rows = list(compiler.apply_converters(rows, converters))
+    if builds_fast(model):
+        from_db = model.from_db
+        return [from_db(db, names, row) for row in rows]
+    fields = sum(1 for _expression, _sql, alias in select if not alias)
+    instances = []
+    for row in rows:  # Django's own path (someone listens to the init signals)
+        instance = model.from_db(db, names[:fields], row[:fields])
+        instance.__dict__.update(zip(names[fields:], row[fields:], strict=True))
+        instances.append(instance)
+    return instances
+
+
 class FirstRows:
     """Each parent's first rows of a reverse foreign key, for a page of parents.
 
@@ -212,21 +256,19 @@ class FirstRows:
             :limit
         ]
         parents = {instance.pk: instance for instance in instances}
+        compiler = rows_query.query.get_compiler(queryset.db)
         try:
-            sql, params = rows_query.query.sql_with_params()
+            sql, params = compiler.as_sql()
         except EmptyResultSet:  # a condition no row can meet (Django's own querysets agree)
             rows = []
         else:
-            rows = list(
-                queryset.model._default_manager.raw(
-                    "SELECT page_rows.* FROM unnest(%s::bigint[]) AS page_parent(id) "
-                    f"CROSS JOIN LATERAL ({sql}) AS page_rows",
-                    [list(parents), *params],
-                )
+            sql = (
+                "SELECT page_rows.* FROM unnest(%s::bigint[]) AS page_parent(id) "
+                f"CROSS JOIN LATERAL ({sql}) AS page_rows"
             )
-        cache_name = foreign_key.name
-        for row in rows:  # as Django's prefetch does: each row knows its parent
-            row._state.fields_cache[cache_name] = parents[getattr(row, foreign_key.attname)]
+            rows = _instances(queryset, compiler, sql, [list(parents), *params])
+        # No row → parent reference: the rows are reached from their parent only, and
+        # such a cycle is garbage that reference counting never frees (issue 16).
         for relation, few in getattr(queryset, "_few", {}).items():
             _load_few(queryset.model, rows, relation, few)
         return (

@@ -982,3 +982,36 @@ def test_a_record_forgets_its_remembered_amendments_when_amended(region):
         assert record.current_value("hours") == Decimal("0.5")
         assert record.current().place == "改"
         transaction.set_rollback(True)
+
+
+LOOKUP = """query($n: String!) { volunteer(number: $n) { number name gender birthDate status
+  verification serviceArea skills idNumberMasked phoneMasked } }"""
+
+
+def test_a_single_lookup_reads_only_the_columns_it_shows(region, gql):
+    """Issue 16 point 2 (bench/lookups.py): ``volunteer(number:)`` loads the columns its
+    selected fields and the permission check read — never the ciphertexts of the ID
+    number and phone, which a masked answer does not need — with no ORDER BY (the
+    number is unique); the answer is graphql-core's, and who may not see the
+    volunteer is still refused with a typed error (000 Art.3: personal information)."""
+    with tenant_context(region):
+        from tenants.volunteers.models import Volunteer
+
+        number = Volunteer.objects.order_by("id").values_list("number", flat=True).first()
+    token = authority(gql, SLUG, level="province")
+    answer, sql = statements(LOOKUP, {"n": number}, token)
+    verified, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, token, "verify")
+    assert verified == answer and answer["data"]["volunteer"]["number"] == number
+    assert "*" in answer["data"]["volunteer"]["idNumberMasked"]
+    (lookup,) = [s for s in sql if '"volunteers_volunteer"' in s.split(" FROM ")[1][:40]]
+    for column in ("id_number_encrypted", "phone_encrypted", "id_number_hash", "ORDER BY"):
+        assert column not in lookup, lookup
+    assert len(sql) <= 4, sql  # host, token, roles, the volunteer
+
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql, SLUG, username)
+    refused, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, stranger)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert refused["data"] == {"volunteer": None}
+    anonymous, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
