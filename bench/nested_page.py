@@ -12,14 +12,22 @@ mutation and then, taking turns, measures
             groups(first: 50) { edges { node { name volunteers(first: 20) {
             edges { node { number name records(first: 10) { edges { node {
             hours serviceDate } } } } } } } } } }
-  baseline  the same rows by hand-written SQL (psycopg2, 3 statements) encoded
-            to the same JSON (orjson if installed, else json), in this process
+  served    the served baseline: GET /plain/nested on kunming.localhost over the
+            same keep-alive HTTP to the same gunicorn, with the same Host routing,
+            token authentication and role lookup, then the same rows by three
+            hand-written SQL statements, encoded with orjson as the API encodes
+            (bench/bench_urls.py; the servers run bench.bench_settings)
+  baseline  the same three statements (psycopg2) encoded to the same JSON
+            (orjson if installed, else json) in this process: no HTTP, no
+            per-request lookups (the figure before issue 16, kept for continuity)
   floor     POST /graphql ``{ region { code } }`` (HTTP + Django + tenant
             routing, no data) for scale
 
-and prints median and p95 of each, the API/baseline ratio, and the SQL
-statements one request issues (the same query run in-process under
-``CaptureQueriesContext``, ``SET search_path`` left out). The baseline's JSON
+and prints median and p95 of each; the ratios API / served baseline and API /
+in-process baseline as min / median / max over the interleaved rounds (each
+round's API time over the same round's baseline time); and the SQL statements
+one request issues (the same query run in-process under
+``CaptureQueriesContext``, ``SET search_path`` left out). Both baselines' JSON
 is checked to equal the API's answer.
 
     .venv/bin/pip install -e '.[bench]' && .venv/bin/python bench/nested_page.py
@@ -32,21 +40,24 @@ directory are deleted on exit. See bench/README.md for the figures.
 
 from __future__ import annotations
 
-import argparse
-import atexit
-import http.client
-import json
-import os
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+# Run as a script, this file's folder comes first on sys.path, where
+# bench/statistics.py would stand for the standard library's: the repository instead.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 REGION = ["--code", "530100", "--name", "昆明市", "--level", "city", "--slug", "kunming"]
 REGION += ["--parent", "530000", "--preset", "yunnan"]
@@ -90,6 +101,12 @@ def quantile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1]
 
 
+def ratios(measured: list[float], base: list[float]) -> tuple[float, float, float]:
+    """min / median / max of each round's ``measured`` over the same round's ``base``."""
+    each = [m / b for m, b in zip(measured, base, strict=True)]
+    return min(each), statistics.median(each), max(each)
+
+
 def manage(env: dict, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -122,6 +139,15 @@ class Api:
         data = response.read()
         # A GraphQL error object starts with its message; payload errors here are empty.
         if response.status != 200 or b'{"message"' in data:
+            raise RuntimeError(f"HTTP {response.status}: {data[:500]!r}")
+        return data
+
+    def get(self, path: str) -> bytes:
+        headers = {"Host": HOST, "Authorization": f"Bearer {self.token}"}
+        self.conn.request("GET", path, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        if response.status != 200:
             raise RuntimeError(f"HTTP {response.status}: {data[:500]!r}")
         return data
 
@@ -344,15 +370,24 @@ def main() -> int:
             volunteers, records, groups_total = cur.fetchone()
         log(f"region {CODE}: {volunteers} volunteers, {records} records, {groups_total} groups")
 
-        server = PlatformServer(database_url=url, workers=2, threads=4)
+        # bench.bench_settings: the platform's settings plus /plain/nested (bench_urls.py).
+        server = PlatformServer(
+            database_url=url,
+            workers=2,
+            threads=4,
+            env={"DJANGO_SETTINGS_MODULE": "bench.bench_settings"},
+        )
         server.__enter__()
         api = Api(server.port)
         api.login()
 
-        # The baseline must produce exactly the API's answer.
+        # Both baselines must produce exactly the API's answer.
+        served_path = f"/plain/nested?groups={PAGE}&members={MEMBERS}&records={RECORDS}"
         answer = json.loads(api.post(QUERY))
         if json.loads(baseline(sql)) != answer:
             raise RuntimeError("the baseline's JSON differs from the API's answer")
+        if json.loads(api.get(served_path)) != answer:
+            raise RuntimeError("the served baseline's JSON differs from the API's answer")
         edges = answer["data"]["groups"]["edges"]
         members = [len(e["node"]["volunteers"]["edges"]) for e in edges]
         page_records = sum(
@@ -364,18 +399,23 @@ def main() -> int:
 
         for _ in range(args.warmup):
             api.post(QUERY)
+            api.get(served_path)
             baseline(sql)
             api.post(FLOOR_QUERY)
-        timings: dict[str, list[float]] = {"api": [], "baseline": [], "floor": []}
+        timings: dict[str, list[float]] = {"api": [], "served": [], "baseline": [], "floor": []}
+        calls = [
+            ("api", lambda: api.post(QUERY)),
+            ("served", lambda: api.get(served_path)),
+            ("baseline", lambda: baseline(sql)),
+            ("floor", lambda: api.post(FLOOR_QUERY)),
+        ]
         for run in range(args.runs):
             if time.monotonic() > deadline:
                 log(f"time limit: stopped after {run} runs")
                 break
-            for name, call in (
-                ("api", lambda: api.post(QUERY)),
-                ("baseline", lambda: baseline(sql)),
-                ("floor", lambda: api.post(FLOOR_QUERY)),
-            ):
+            # Interleaved, the order turning each round so no one side always goes first.
+            shift = run % len(calls)
+            for name, call in calls[shift:] + calls[:shift]:
                 t0 = time.perf_counter()
                 call()
                 timings[name].append(time.perf_counter() - t0)
@@ -401,6 +441,7 @@ def main() -> int:
         print(f"{'':10} {'median':>10} {'p95':>10}")
         for name, label in (
             ("api", "api"),
+            ("served", "served"),
             ("baseline", f"SQL+{ENCODER}"),
             ("floor", "floor"),
         ):
@@ -409,8 +450,13 @@ def main() -> int:
                 f"{label:10} {statistics.median(values) * 1000:8.1f} ms "
                 f"{quantile(values, 0.95) * 1000:7.1f} ms"
             )
-        ratio = statistics.median(timings["api"]) / statistics.median(timings["baseline"])
-        print(f"api / baseline (medians): {ratio:.1f}×")
+        for name, label in (("served", "served baseline"), ("baseline", "in-process baseline")):
+            low, middle, high = ratios(timings["api"], timings[name])
+            print(
+                f"api / {label} (per round, min / median / max): "
+                f"{low:.2f} / {middle:.2f} / {high:.2f}"
+            )
+        print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
         print(f"SQL statements per API request (without SET search_path): {statements}")
         for text in sqls:
             print(f"  {' '.join(text.split())[:150]}")

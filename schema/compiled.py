@@ -283,13 +283,15 @@ class Executor:
             for key, nodes in self.collect(object_type, selection_sets, {}, set()).items()
         ]
 
+        if required is None:
+            return lambda root: {key: complete(resolve(root)) for key, resolve, complete in plan}
+        fill = _filler(plan)
+
         def complete_object(source):
             if source is None:
                 return _null(required)
-            return {key: complete(resolve(source)) for key, resolve, complete in plan}
+            return fill(source)
 
-        if required is None:
-            return lambda root: {key: complete(resolve(root)) for key, resolve, complete in plan}
         return complete_object
 
     def collect(self, object_type, selection_sets, fields: dict, visited: set) -> dict:
@@ -439,6 +441,8 @@ class Executor:
             item = self.completer(return_type.of_type, nodes, path)
 
             def complete_list(value):
+                if type(value) is list:  # what resolvers return: checked first
+                    return [item(entry) for entry in value]
                 if value is None:
                     return _null(required)
                 if isinstance(value, str | bytes | dict):
@@ -472,6 +476,22 @@ class Executor:
             selection_sets = [node.selection_set for node in nodes if node.selection_set]
             return self.object_completer(return_type, selection_sets, path, required)
         raise Declined(f"abstract type {return_type}")
+
+
+def _filler(plan: list) -> Complete:
+    """An object's fields from its source. One to three fields (an edge's node, a
+    record's hours and date: most objects of a page) by a dict display, which
+    spares the comprehension's own frame on each of a page's ~20,000 objects."""
+    if len(plan) == 1:
+        ((k1, r1, c1),) = plan
+        return lambda source: {k1: c1(r1(source))}
+    if len(plan) == 2:
+        (k1, r1, c1), (k2, r2, c2) = plan
+        return lambda source: {k1: c1(r1(source)), k2: c2(r2(source))}
+    if len(plan) == 3:
+        (k1, r1, c1), (k2, r2, c2), (k3, r3, c3) = plan
+        return lambda source: {k1: c1(r1(source)), k2: c2(r2(source)), k3: c3(r3(source))}
+    return lambda source: {key: complete(resolve(source)) for key, resolve, complete in plan}
 
 
 def _null(required: bool) -> None:

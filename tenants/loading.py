@@ -20,11 +20,21 @@ from django.db.models.signals import post_init, pre_init
 _django_from_db = models.Model.from_db.__func__
 
 
-def _from_db(cls, db, field_names, values):
+def _listened(cls) -> bool:
     # (the list checks first: has_listeners() costs a microsecond, often nothing listens)
-    if (pre_init.receivers or post_init.receivers) and (
+    return bool(pre_init.receivers or post_init.receivers) and (
         pre_init.has_listeners(cls) or post_init.has_listeners(cls)
-    ):
+    )
+
+
+def builds_fast(cls) -> bool:
+    """Whether ``cls.from_db`` fills ``__dict__`` with whatever names it is given
+    (annotations too), as :data:`fast_from_db` does when nobody listens."""
+    return getattr(cls.from_db, "__func__", None) is _from_db and not _listened(cls)
+
+
+def _from_db(cls, db, field_names, values):
+    if _listened(cls):
         return _django_from_db(cls, db, field_names, values)
     instance = cls.__new__(cls)
     state = ModelState()

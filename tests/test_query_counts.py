@@ -111,6 +111,42 @@ def test_pages_cost_the_same_statements_whatever_their_size(
     assert len(str(large_answer)) > len(str(small_answer))
 
 
+def test_amended_records_on_the_page_cost_no_statement_more(region, gql):
+    """Issue 16 point 2: the nested page is 6 statements also when records on it were
+    amended (their amendments travel in the records' statement), and shows the
+    amended hours (the latest amendment that sets hours: 000 Art.10's record kept
+    current), with "verify" comparing the compiled answer with graphql-core's."""
+    from decimal import Decimal
+
+    from django.db import transaction
+
+    from tenants.records.models import Amendment, ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    _, before = statements(NESTED_PAGE, {"first": 4}, token)
+    with tenant_context(region), transaction.atomic():
+        group = VolunteerGroup.objects.order_by("id").first()
+        member = (
+            Membership.objects.filter(group=group, status="active").order_by("volunteer_id").first()
+        )
+        record, other = ServiceRecord.objects.filter(volunteer_id=member.volunteer_id).order_by(
+            "id"
+        )[:2]
+        for hours in ("0.50", "1.25"):  # the later one counts
+            Amendment.objects.create(
+                record=record, hours=Decimal(hours), place="改", reason="测", amended_by="t"
+            )
+        Amendment.objects.create(record=other, place="只改地点", reason="测", amended_by="t")
+        answer, after = statements(NESTED_PAGE, {"first": 4}, token)
+        verified, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, "verify")
+        transaction.set_rollback(True)
+    assert len(after) == len(before) <= 6, after
+    assert verified == answer
+    first = answer["data"]["groups"]["edges"][0]["node"]["volunteers"]["edges"][0]["node"]
+    hours = [e["node"]["hours"] for e in first["records"]["edges"][:2]]
+    assert hours == ["1.25", str(other.hours)]
+
+
 @pytest.mark.parametrize(
     ("query", "bound"),
     # host, token, roles, the group with its liaison; subgroups, viewing groups,
@@ -946,3 +982,36 @@ def test_a_record_forgets_its_remembered_amendments_when_amended(region):
         assert record.current_value("hours") == Decimal("0.5")
         assert record.current().place == "改"
         transaction.set_rollback(True)
+
+
+LOOKUP = """query($n: String!) { volunteer(number: $n) { number name gender birthDate status
+  verification serviceArea skills idNumberMasked phoneMasked } }"""
+
+
+def test_a_single_lookup_reads_only_the_columns_it_shows(region, gql):
+    """Issue 16 point 2 (bench/lookups.py): ``volunteer(number:)`` loads the columns its
+    selected fields and the permission check read — never the ciphertexts of the ID
+    number and phone, which a masked answer does not need — with no ORDER BY (the
+    number is unique); the answer is graphql-core's, and who may not see the
+    volunteer is still refused with a typed error (000 Art.3: personal information)."""
+    with tenant_context(region):
+        from tenants.volunteers.models import Volunteer
+
+        number = Volunteer.objects.order_by("id").values_list("number", flat=True).first()
+    token = authority(gql, SLUG, level="province")
+    answer, sql = statements(LOOKUP, {"n": number}, token)
+    verified, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, token, "verify")
+    assert verified == answer and answer["data"]["volunteer"]["number"] == number
+    assert "*" in answer["data"]["volunteer"]["idNumberMasked"]
+    (lookup,) = [s for s in sql if '"volunteers_volunteer"' in s.split(" FROM ")[1][:40]]
+    for column in ("id_number_encrypted", "phone_encrypted", "id_number_hash", "ORDER BY"):
+        assert column not in lookup, lookup
+    assert len(sql) <= 4, sql  # host, token, roles, the volunteer
+
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql, SLUG, username)
+    refused, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, stranger)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert refused["data"] == {"volunteer": None}
+    anonymous, _ = execute_in_process(SLUG, LOOKUP, {"n": number}, None)
+    assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"

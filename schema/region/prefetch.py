@@ -119,7 +119,8 @@ def _reveal_needs_memberships(viewer) -> bool:
 # instance loaded with just its columns and checks it issues no query.
 KEYS: dict[str, tuple[str, ...]] = {  # by model
     "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
-    "volunteers.Volunteer": ("id",),
+    # division_code: may_view and may_reveal read it (where the volunteer lives).
+    "volunteers.Volunteer": ("id", "division_code"),
     "groups.Membership": ("id", "volunteer_id", "group_id", "status", "shared_fields"),
 }
 

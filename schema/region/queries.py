@@ -12,8 +12,8 @@ from central.errors import PermissionDenied, Unauthenticated
 from schema.central.types import Region, region_type
 from schema.errors import AccessError
 from schema.region import types as t
-from schema.region.auth import guarded, local_id, parse_id, policy_of, principal_of
-from schema.region.prefetch import optimized
+from schema.region.auth import caller, guarded, local_id, parse_id, policy_of, principal_of
+from schema.region.prefetch import child_selections, optimize, optimized
 from tenants.groups import selectors as group_selectors
 from tenants.volunteers import selectors as volunteer_selectors
 from tenants.volunteers.permissions import may_view
@@ -62,7 +62,16 @@ class RegionQuery:
         principal = principal_of(info)
         if principal is None:
             raise AccessError(Unauthenticated(_("log in to see volunteers")))
-        found = optimized(volunteer_selectors.by_number(number), info, "Volunteer").first()
+        # Only the columns the selected fields read (and the permission check's: KEYS),
+        # and no ORDER BY: the number is unique (issue 16 point 2, single lookups).
+        rows = optimize(
+            volunteer_selectors.by_number(number).order_by(),
+            child_selections(info),
+            "Volunteer",
+            only_columns=True,
+            viewer=caller(info),
+        )
+        found = next(iter(rows[:1]), None)
         if found is None:
             return None
         if not may_view(found, principal, policy_of(info)):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+import itertools
 from decimal import Decimal
 from typing import Annotated
 
@@ -308,7 +309,10 @@ def volunteer_records(
     rows = getattr(volunteer, to_attr("records"), None)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
         rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
-    rows = [r for r in sorted(rows, key=lambda r: r.id) if _meets(r, conditions)]
+    if conditions:
+        rows = [r for r in rows if _meets(r, conditions)]
+    if any(a.id > b.id for a, b in itertools.pairwise(rows)):  # prefetched in id order
+        rows = sorted(rows, key=lambda r: r.id)
     rows, page_info = paged(rows, page, key=lambda r: r.id, cursor=_record_cursor)
     return ServiceRecordConnection(
         edges=[ServiceRecordEdge(node=ServiceRecord(_model=r)) for r in rows],

@@ -16,11 +16,12 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from django.conf import settings
 from django.utils.translation import gettext as _
 from strawberry.types import Info
 
-from central.errors import PermissionDenied
-from schema.errors import AccessError
+from central.errors import InvalidInput, PermissionDenied
+from schema.errors import AccessError, QueryError
 from schema.node import Node
 from schema.policy_types import Power
 from schema.region.auth import guarded, key_in_range, policy_of, principal_of
@@ -465,9 +466,7 @@ class Window:
 def window(kind: str, first: int | None, after, last: int | None, before, default: int) -> Window:
     """``first``/``after`` or ``last``/``before`` of a connection keyed by ``kind``
     cursors; each page size within ``settings.GRAPHQL["MAX_PAGE"]``."""
-    from central.errors import InvalidInput
-    from schema.errors import QueryError
-
+    # (imports at module level: this runs once per volunteer on a page of volunteers)
     if first is not None and last is not None:
         raise QueryError(InvalidInput(_("give first or last, not both"), field="last"))
     # Once per volunteer on a page of volunteers' records: no call without a cursor.
@@ -587,11 +586,6 @@ def list_page(parent, type_name: str, field: str, first: int, after, info: Info)
 
 def page_size(first: int, field: str = "first") -> int:
     """``first`` (or ``last``) within 1..settings.GRAPHQL["MAX_PAGE"], else a typed error."""
-    from django.conf import settings
-
-    from central.errors import InvalidInput
-    from schema.errors import QueryError
-
     limit = settings.GRAPHQL["MAX_PAGE"]
     if not 1 <= first <= limit:
         raise QueryError(

@@ -174,6 +174,8 @@ class ServiceRecord(models.Model):
         """One current value (``hours``, ``place``…): the latest amendment that sets
         it, else the record's own. Reads only that column, so a page that asks for
         ``hours`` need not load the others (schema/region/prefetch.py COLUMNS)."""
+        if self.__dict__.get("has_amendments", True) in (False, None):
+            return getattr(self, name)  # marked unamended (with_few): the usual case
         for amendment in reversed(self._amendments()):
             value = getattr(amendment, name)
             if value not in (None, ""):
