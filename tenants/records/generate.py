@@ -27,6 +27,10 @@ tests and benchmarks. What it writes is what the services would have written:
   declarations. Live records get their ``DaySlot``;
 - ``VolunteerTotals`` equal to the sum of each volunteer's counted hours.
 
+The statistics cells (``tenants.statistics.models``) follow by themselves: the
+database's triggers update them once per chunk's ``COPY`` (statement-level), and
+the run ends by vacuuming them.
+
 Rows go in with PostgreSQL ``COPY`` per chunk of volunteers; each chunk (its
 volunteers with every row that refers to them) is one transaction, so an
 interrupted run leaves only whole volunteers behind. Primary keys come from
