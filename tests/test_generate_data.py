@@ -309,3 +309,29 @@ def test_the_hyphenated_name_is_the_same_command(seed_regions):
     assert type(hyphenated) is type(load_command_class("central", "generate_data"))
     with pytest.raises(CommandError, match="no region with code 999999"):
         call_command("generate-data", "--region", "999999")
+
+
+def test_memory_is_bounded_by_the_chunk_not_the_run(region):
+    """Issue 14 point 5: the run keeps the ID numbers of the chunks not yet committed
+    only (older ones are found in the database), and says its peak memory."""
+    from tenants.records.generate import RecentIds
+
+    recent = RecentIds(3)
+    for chunk in range(10):
+        recent.next_chunk()
+        for i in range(100):
+            recent.add(f"{chunk}-{i}")
+    assert len(recent.sets) == 3 and "9-5" in recent and "6-5" not in recent
+    out = io.StringIO()
+    call_command(
+        "generate_data",
+        *("--region", CODE, "--volunteers", "120", "--groups", "2"),
+        *("--records-per-volunteer", "2", "--seed", "14", "--chunk-size", "10"),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    assert re.search(r"peak memory \d+ MB", out.getvalue()), out.getvalue()
+    with tenant_context(region):
+        hashes = list(Volunteer.objects.values_list("id_number_hash", flat=True))
+    # Twelve chunks, each checked against the committed ones: no ID number twice.
+    assert len(hashes) == len(set(hashes))

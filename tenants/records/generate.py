@@ -27,6 +27,10 @@ tests and benchmarks. What it writes is what the services would have written:
   declarations. Live records get their ``DaySlot``;
 - ``VolunteerTotals`` equal to the sum of each volunteer's counted hours.
 
+The statistics cells (``tenants.statistics.models``) follow by themselves: the
+database's triggers update them once per chunk's ``COPY`` (statement-level), and
+the run ends by vacuuming them.
+
 Rows go in with PostgreSQL ``COPY`` per chunk of volunteers; each chunk (its
 volunteers with every row that refers to them) is one transaction, so an
 interrupted run leaves only whole volunteers behind. Primary keys come from
@@ -94,6 +98,11 @@ from tenants.volunteers.models import (
 from tenants.volunteers.services import volunteer_number
 
 ACTOR = "cli:generate_data"
+STATISTICS_CELLS = (
+    "statistics_hourscell",
+    "statistics_volunteercell",
+    "statistics_volunteerbirthday",
+)
 MAX_RECORDS_PER_VOLUNTEER = 1000
 # Connections writing chunks at once (the Python side builds the next chunk meanwhile).
 WRITERS = 2
@@ -292,6 +301,9 @@ class Summary:
     states: Counter = field(default_factory=Counter)
     seconds: float = 0.0
     seed: int = 0
+    # The process's peak resident memory (kB, getrusage): it must not grow with the
+    # number of volunteers, only with the chunk size (issue 14 point 5).
+    peak_rss_kb: int = 0
     # Time the writers spent per table's COPY (and in commits: deferred FK checks).
     copy_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -303,7 +315,8 @@ class Summary:
             f"({self.hubs} hubs), {self.projects} projects, {self.memberships} memberships",
             f"{self.records} records ({states}); {self.day_slots} day slots, "
             f"{self.objections} objections; {self.counted_hours} counted hours",
-            f"{self.seconds:.1f} s ({rate:,.0f} records/s), seed {self.seed}",
+            f"{self.seconds:.1f} s ({rate:,.0f} records/s), seed {self.seed}, "
+            f"peak memory {self.peak_rss_kb / 1024:.0f} MB",
         ]
 
 
@@ -784,7 +797,7 @@ class Generator:
 
     # -- volunteers and everything that hangs on them --
 
-    def volunteer_batch(self, cursor, first_index: int, n: int, seen: set[str]) -> dict:
+    def volunteer_batch(self, cursor, first_index: int, n: int, seen: RecentIds) -> dict:
         """Build one chunk's rows (volunteers, home regions, memberships, records,
         slots, objections, totals) as COPY text."""
         rng = self.rng
@@ -1059,7 +1072,7 @@ class Generator:
             f"no free time left for {self.plan.records_per_volunteer} records of one volunteer"
         )
 
-    def person(self, seen: set[str]) -> dict:
+    def person(self, seen: RecentIds) -> dict:
         """A new person: name, a valid ID number new to this run, phone, PII fields."""
         rng = self.rng
         policy = self.policy
@@ -1147,13 +1160,14 @@ class Generator:
             with transaction.atomic(), connection.cursor() as cursor:
                 self.plan_groups(cursor)
             self.group_offset = self.rng.randrange(len(self.groups))
-            seen: set[str] = set()
+            seen = RecentIds(WRITERS + 1)
             writer = ChunkWriter(connection.get_connection_params(), WRITERS)
             total_records = plan.volunteers * plan.records_per_volunteer
             try:
                 with connection.cursor() as cursor:
                     for first in range(0, plan.volunteers, plan.chunk_size):
                         n = min(plan.chunk_size, plan.volunteers - first)
+                        seen.next_chunk()
                         batch = self.volunteer_batch(cursor, first, n, seen)
                         for result in writer.submit(batch):
                             self._account(result)
@@ -1167,7 +1181,14 @@ class Generator:
             with connection.cursor() as cursor:
                 for key in ("volunteer", "membership", "record", "slot", "totals", "home"):
                     cursor.execute(f"ANALYZE {self.tables[key].name}")
+                # The statistics cells (tenants/statistics/models.py) were updated once
+                # per chunk: clear their dead versions so the statistics page reads a
+                # table as small as its cells, not its history.
+                vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+                for table in STATISTICS_CELLS:
+                    cursor.execute(f'{vacuum} "{self.schema}".{table}')
             self.summary.seconds = time.perf_counter() - started
+            self.summary.peak_rss_kb = peak_rss_kb()
             audit(
                 ACTOR,
                 "data.generated",
@@ -1194,6 +1215,33 @@ class Generator:
         if self.progress:
             elapsed = time.perf_counter() - started
             self.progress(s.volunteers, self.plan.volunteers, s.records, total_records, elapsed)
+
+
+class RecentIds:
+    """The ID numbers of the last ``chunks`` chunks, the ones that may not be
+    committed yet (being built or in a writer's open transaction). Older chunks
+    are committed: :meth:`Generator.known_hashes` finds their people in the
+    database. Keeping every number of the run instead grew the process by
+    ~100 bytes per volunteer (100 MB at 1M volunteers)."""
+
+    def __init__(self, chunks: int):
+        self.sets: collections.deque[set[str]] = collections.deque([set()], maxlen=chunks)
+
+    def next_chunk(self) -> None:
+        self.sets.append(set())
+
+    def add(self, id_number: str) -> None:
+        self.sets[-1].add(id_number)
+
+    def __contains__(self, id_number: str) -> bool:
+        return any(id_number in s for s in self.sets)
+
+
+def peak_rss_kb() -> int:
+    """The process's peak resident set size so far, in kB (Linux reports kB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class ChunkWriter:

@@ -77,3 +77,84 @@ class UnitStaff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id}: {self.sector} {self.staff}"
+
+
+# -- pre-aggregated counts (issue 14 point 5) -----------------------------------------
+# The statistics page read every counted record and every volunteer per request: ten
+# times the work in a region ten times larger. These cells hold the same sums, kept
+# by triggers (migration 0002_counted_cells) in the transaction of each write, so a
+# request reads a number of cells that depends on the months, categories, groups and
+# counties, not on the records or volunteers. Nothing in Python writes them. (No CHECK that a
+# count is >= 0: PostgreSQL checks an upsert's proposed row, the negative delta,
+# before it finds the conflict; tests/test_statistics_cells.py holds them exact.)
+
+
+class HoursCell(models.Model):
+    """Counted hours (已记入) and records of one county by one dimension's value:
+    ``month`` (YYYY-MM of the service date), ``category`` (the project's, or
+    ``imported`` without a project) or ``group`` (the record's group id, 0 none);
+    each record at its current hours (its latest amendment that sets hours), in the
+    county it belongs to (its project's group's, else its volunteer's, 000 Art.16)."""
+
+    division_code = models.CharField(max_length=6)
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=32)
+    hours = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    records = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("hours cell")
+        verbose_name_plural = _("hours cells")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division_code", "dimension", "key"], name="hours_cell_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.dimension}={self.key}: {self.hours} h"
+
+
+class VolunteerCell(models.Model):
+    """Volunteers of one county by one dimension's value: ``status``,
+    ``verification``, ``gender``, ``star`` (level, 0 without totals) or ``birth``
+    (YYYY-MM); ``registered`` counts those whose registration stands (status cells)."""
+
+    division_code = models.CharField(max_length=6)
+    dimension = models.CharField(max_length=16)
+    key = models.CharField(max_length=32)
+    volunteers = models.BigIntegerField(default=0)
+    registered = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("volunteer cell")
+        verbose_name_plural = _("volunteer cells")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["division_code", "dimension", "key"], name="volunteer_cell_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.dimension}={self.key}: {self.volunteers}"
+
+
+class VolunteerBirthday(models.Model):
+    """Volunteers of one county born on one day: read only for the birth months in
+    which some turn 18, 35 or 60 this month (their age band depends on the day)."""
+
+    birth_date = models.DateField()
+    division_code = models.CharField(max_length=6)
+    volunteers = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("volunteer birthday cell")
+        verbose_name_plural = _("volunteer birthday cells")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["birth_date", "division_code"], name="volunteer_birthday_key"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.division_code} {self.birth_date}: {self.volunteers}"

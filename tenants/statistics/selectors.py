@@ -1,9 +1,14 @@
 """Region and federation statistics (统计), shared by the APIs and the pages.
 
-Each figure family is one SQL statement over the current region's schema with
-``GROUPING SETS`` — volunteers (by status, verification, gender, age band,
-division, star level), groups, projects, counted hours (by month, category,
-division, group) — plus one for the units' staff; never one per division.
+Each figure family is one SQL statement over the current region's schema:
+groups and projects with ``GROUPING SETS``; volunteers (by status, verification,
+gender, age band, division, star level) and counted hours (by month, category,
+division, group) from the cells the database keeps up to date in the
+transaction of every write (``models.HoursCell``, ``VolunteerCell``,
+``VolunteerBirthday``; triggers of migration 0002_counted_cells), so a request
+never reads every record or volunteer (issue 14 point 5); plus one for the
+units' staff; never one per division. ``recompute`` gives the same figures
+straight from the rows, for tests and checks.
 
 Scope (README "Who may do what, where"): an authority sees the volunteers who
 live in its area, the groups registered there, their projects, and the hours
@@ -24,6 +29,7 @@ units' volunteer teams (each unit counted up to its staff) over their staff.
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -167,7 +173,12 @@ def federation_statistics(regions, *, today=None, top_groups: int = TOP_GROUPS):
 
 def compute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> Statistics:
     """All figures of the current schema, inside the areas whose division codes
-    start with one of ``prefixes`` (None: the whole region)."""
+    start with one of ``prefixes`` (None: the whole region).
+
+    Volunteers and counted hours come from the cells the database keeps (models
+    ``HoursCell``, ``VolunteerCell``, ``VolunteerBirthday``): their number depends on
+    projects, months and counties, not on how many records or volunteers there are,
+    so a region of 10 million records answers as fast as one of 1 million."""
     today = today or timezone.localdate()
     stats = Statistics(as_of=today)
     with connection.cursor() as cursor:
@@ -175,6 +186,20 @@ def compute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> St
         _groups(cursor, stats, prefixes)
         _projects(cursor, stats, prefixes)
         _hours(cursor, stats, prefixes, top_groups)
+        _targets(cursor, stats, policy, prefixes)
+    return stats
+
+
+def recompute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> Statistics:
+    """The same figures straight from the rows (every volunteer, every counted
+    record): what the cells must always equal. For tests and checks, not requests."""
+    today = today or timezone.localdate()
+    stats = Statistics(as_of=today)
+    with connection.cursor() as cursor:
+        _volunteers_scan(cursor, stats, prefixes, today)
+        _groups(cursor, stats, prefixes)
+        _projects(cursor, stats, prefixes)
+        _hours_scan(cursor, stats, prefixes, top_groups)
         _targets(cursor, stats, policy, prefixes)
     return stats
 
@@ -224,6 +249,74 @@ def _age_bands() -> list[str]:
 
 
 def _volunteers(cursor, stats: Statistics, prefixes, today) -> None:
+    """Volunteer figures from ``statistics_volunteercell`` (one row per county and
+    dimension value) and, for the birth months in which some turn 18, 35 or 60 this
+    month, ``statistics_volunteerbirthday``: two statements, whatever the count."""
+    where, params = _scope("division_code", prefixes)
+    cursor.execute(
+        "SELECT dimension, key, CASE WHEN dimension = 'status' THEN division_code END,"
+        " sum(volunteers)::bigint, sum(registered)::bigint FROM statistics_volunteercell"
+        f" WHERE {where} GROUP BY 1, 2, 3 HAVING sum(volunteers) <> 0",
+        params,
+    )
+    by: dict[str, dict] = {d: {} for d in ("status", "verification", "gender", "birth", "star")}
+    division: dict[str, list[int]] = {}
+    for dimension, key, code, n, registered in cursor.fetchall():
+        counts = by.setdefault(dimension, {})
+        counts[key] = counts.get(key, 0) + n
+        if code is not None:
+            into = division.setdefault(code, [0, 0])
+            into[0] += n
+            into[1] += registered
+    # A birth month decides the age band unless it is this month in the year of an
+    # 18th, 35th or 60th birthday: then the day does (before or after today's).
+    edges = {(today.year - below, today.month) for below, _band in AGE_BANDS}
+    bands: Counter = Counter()
+    for key, n in by["birth"].items():
+        year, month = int(key[:4]), int(key[5:7])
+        if (year, month) not in edges:
+            bands[_band(today.year - year - (month > today.month))] += n
+    ranges = []
+    for year, month in sorted(edges):
+        first = datetime.date(year, month, 1)
+        ranges.append((first, (first + datetime.timedelta(days=31)).replace(day=1)))
+    where_days = " OR ".join("(birth_date >= %s AND birth_date < %s)" for _r in ranges)
+    cursor.execute(
+        "SELECT birth_date, sum(volunteers)::bigint FROM statistics_volunteerbirthday"
+        f" WHERE ({where_days}) AND {where} GROUP BY 1",
+        [d for r in ranges for d in r] + params,
+    )
+    for born, n in cursor.fetchall():
+        bands[
+            _band(today.year - born.year - ((born.month, born.day) > (today.month, today.day)))
+        ] += n
+    stats.volunteers = sum(by["status"].values())
+    stats.registered = sum(r for _n, r in division.values())
+    stats.volunteers_by = {
+        "status": _labelled(by["status"].items(), VolunteerStatus),
+        "verification": _labelled(by["verification"].items(), Verification),
+        "gender": _labelled(by["gender"].items(), Gender),
+        "age_band": [Count(band, band, bands.get(band, 0)) for band in _age_bands()],
+        "division": [
+            Count(code, division_name(code) or code, n)
+            for code, (n, _r) in sorted(division.items())
+        ],
+        "star": [
+            Count(str(level), f"{level}★" if level else _("no star"), n)
+            for level, n in sorted((int(k), n) for k, n in by["star"].items() if n)
+        ],
+    }
+    stats._registered_by_division = {code: r for code, (_n, r) in division.items()}
+
+
+def _band(age: int) -> str:
+    for below, band in AGE_BANDS:
+        if age < below:
+            return band
+    return "60+"
+
+
+def _volunteers_scan(cursor, stats: Statistics, prefixes, today) -> None:
     where, params = _scope("v.division_code", prefixes)
     bands = " ".join(f"WHEN age < {below} THEN '{band}'" for below, band in AGE_BANDS)
     inner = f"""
@@ -297,6 +390,40 @@ def _projects(cursor, stats: Statistics, prefixes) -> None:
 
 
 def _hours(cursor, stats: Statistics, prefixes, top_groups: int) -> None:
+    """Counted hours from ``statistics_hourscell``: one statement, one row per
+    dimension value (and per county for the months, which also give the counties'
+    and the region's totals), whatever the number of records."""
+    where, params = _scope("division_code", prefixes)
+    cursor.execute(
+        "SELECT dimension, key, CASE WHEN dimension = 'month' THEN division_code END,"
+        " sum(hours), sum(records)::bigint FROM statistics_hourscell"
+        f" WHERE {where} GROUP BY 1, 2, 3 HAVING sum(records) <> 0",
+        params,
+    )
+    by: dict[str, dict] = {"month": {}, "category": {}, "group": {}, "division": {}}
+    total = [Decimal(0), 0]
+    for dimension, key, code, hours, records in cursor.fetchall():
+        if dimension == "month":
+            for into in (
+                by["month"].setdefault(key, [Decimal(0), 0]),
+                by["division"].setdefault(code, [Decimal(0), 0]),
+                total,
+            ):
+                into[0] += hours
+                into[1] += records
+        elif dimension in by:
+            by[dimension][key] = [hours, records]
+    out = {
+        None: tuple(total) if total[1] else None,
+        "month": [(k, h, n) for k, (h, n) in by["month"].items()],
+        "category": [(k, h, n) for k, (h, n) in by["category"].items()],
+        "division": [(k, h, n) for k, (h, n) in by["division"].items()],
+        "grp": [(int(k), h, n) for k, (h, n) in by["group"].items()],
+    }
+    _hours_into(cursor, stats, out, top_groups)
+
+
+def _hours_scan(cursor, stats: Statistics, prefixes, top_groups: int) -> None:
     where, params = _scope("division", prefixes)
     # A record's current hours: its latest amendment that sets hours, else its own
     # (ServiceRecord.current_value); few records are ever amended.
@@ -319,6 +446,10 @@ def _hours(cursor, stats: Statistics, prefixes, top_groups: int) -> None:
     out = _grouped(
         cursor, inner, params, ["month", "category", "division", "grp"], "sum(hours), count(*)"
     )
+    _hours_into(cursor, stats, out, top_groups)
+
+
+def _hours_into(cursor, stats: Statistics, out: dict, top_groups: int) -> None:
     total = out[None] or (None, 0)
     stats.hours, stats.records = total[0] or Decimal(0), total[1]
     categories = dict(Category.choices) | {IMPORTED: RecordMode.IMPORTED.label}
