@@ -96,5 +96,7 @@ def one_region_per_statement(connection=None):
 def install_from_environment(sender, connection, **kwargs) -> None:
     """``connection_created`` receiver: the guard on every connection when asked for."""
     wanted = os.environ.get(ENVIRONMENT, "").strip().lower() in {"1", "true", "yes", "on"}
-    if wanted and guard not in connection.execute_wrappers:
-        connection.execute_wrappers.append(guard)
+    if wanted:
+        connection._guarded_search_path = None  # a new session: PostgreSQL's default path
+        if guard not in connection.execute_wrappers:
+            connection.execute_wrappers.append(guard)

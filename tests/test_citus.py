@@ -45,24 +45,34 @@ def as_if_on_citus():
     citus._detected[key] = True
     yield
     citus.forget()
-    connection.close()  # the next connection detects plain PostgreSQL again
+    connection.close()  # the next connection detects again
 
 
-def test_plain_postgresql_gets_no_citus_setting_and_regions_are_built(seed_regions):
+def test_only_a_citus_database_gets_the_settings_and_regions_are_built(seed_regions):
+    """Plain PostgreSQL (CI): nothing set, nothing asked after the first connection.
+    On a Citus coordinator (platform/CITUS.md): both set, each region distributed."""
     citus.forget()
     assert reconnect() == []
-    assert citus.is_citus(connection) is False
-    assert all(current(name) is None for name in SETTINGS)
+    on_citus = citus.is_citus(connection)
+    assert on_citus is citus_support.citus_available(connection)
+    expected = "on" if on_citus else None
+    assert all(current(name) == expected for name in SETTINGS)
     code = unique_city_code("32")
     region = services.provision_region(
         services.RegionSpec(code, city_name(code), "city", f"plain{code}"), actor="test"
     )
     assert "records_servicerecord" in tables_in(region.schema_name)
-    assert all(current(name) is None for name in SETTINGS)
+    assert all(current(name) == expected for name in SETTINGS)
+    if on_citus:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_dist_schema WHERE schemaid = %s::regnamespace",
+                [region.schema_name],
+            )
+            assert cursor.fetchone()[0] == 1
     # Detection happened once for this database: later connections ask nothing.
-    with CaptureQueriesContext(connection):
-        assert reconnect() == []
-    assert citus._detected[citus._key(connection.settings_dict)] is False
+    assert reconnect() == []
+    assert citus._detected[citus._key(connection.settings_dict)] is on_citus
 
 
 def test_the_citus_statements_are_single_settings():
@@ -104,13 +114,18 @@ def test_every_trigger_of_a_region_is_judged_safe_for_citus(seed_regions):
 
 
 def test_the_suite_sets_citus_up_only_where_the_server_offers_it(seed_regions):
-    """tests/conftest.py on plain PostgreSQL: no extension, no nodes; the statements
-    it would send a coordinator are single statements."""
-    assert citus_support.citus_available(connection) is False
-    assert citus_support.prepare(connection) == []
+    """tests/conftest.py: on plain PostgreSQL no extension and no nodes, on Citus
+    both; the statements it sends a coordinator are single statements."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_extension WHERE extname = 'citus'")
-        assert cursor.fetchone()[0] == 0
+        installed = cursor.fetchone()[0]
+    if citus_support.citus_available(connection):
+        assert installed == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_dist_node")
+            assert cursor.fetchone()[0] >= 1
+    else:
+        assert installed == 0 and citus_support.prepare(connection) == []
     assert citus_support.nodes(" w1:5432, 10.0.0.2:6432 ,") == [("w1", 5432), ("10.0.0.2", 6432)]
     sent = list(citus_support.coordinator_statements(("c", 5432), [("w1", 5432), ("w2", 5432)]))
     assert [s for s, _ in sent][:2] == [
