@@ -9,10 +9,15 @@ On Citus it sends :func:`session_statements` on that connection:
 
 - ``citus.enable_unsafe_triggers = on``: Citus refuses triggers on distributed
   tables unless told the triggers are safe. Ours are (:data:`REGION_TRIGGERS`):
-  each only *refuses* a change (raises) and writes nothing; it reads at most rows
-  of the schema of the row being written (``TG_TABLE_SCHEMA``), never the public
-  schema nor another region's, and a region's tables all live on one node (one
-  colocation group per distributed schema), so every read is local.
+  most only *refuse* a change (raise) and write nothing; the statistics triggers
+  (``statistics_*``) add each statement's changes to the region's statistics
+  cells. Each reads and writes at most tables of the schema of the row being
+  written, never the public schema nor another region's, and a region's tables
+  all live on one node (one colocation group per distributed schema), so every
+  read and write is local. The statistics triggers are statement-level triggers
+  with transition tables; that Citus runs those on a single-shard table as plain
+  PostgreSQL does is documented by Citus but was not checked on a cluster here
+  (``platform/CITUS.md``, known limits).
 - ``citus.enable_schema_based_sharding = on``: every ``CREATE SCHEMA`` the
   platform sends creates a distributed schema, and the tables migrations then
   create in it become single-shard tables placed together on one worker. The
@@ -38,9 +43,10 @@ SESSION_SETTINGS: tuple[tuple[str, str], ...] = (
 )
 
 # Every trigger a region's schema has (tests/test_citus.py compares this with the
-# catalog of a new region), and what it does. Each refuses a change and reads at
-# most rows of its own schema (TG_TABLE_SCHEMA): safe under Citus with every table
-# of the region on the same node. A new trigger must be judged and added here.
+# catalog of a new region), and what it does. Each refuses a change, or keeps the
+# statistics cells, touching at most tables of its own schema: safe under Citus
+# with every table of the region on the same node. A new trigger must be judged
+# and added here.
 REGION_TRIGGERS: dict[str, str] = {
     "audit_entry_append_only": "refuses UPDATE/DELETE of an audit entry (its own row)",
     "audit_entry_no_truncate": "refuses TRUNCATE of the audit log",
@@ -66,6 +72,18 @@ REGION_TRIGGERS: dict[str, str] = {
     "complaint_no_truncate": "refuses TRUNCATE",
     "timebank_entry_append_only": "refuses UPDATE/DELETE of a ledger entry (its own row)",
     "timebank_entry_no_truncate": "refuses TRUNCATE of the ledger",
+    # tenants/statistics 0002: statement-level, REFERENCING transition tables.
+    "statistics_records_ins": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_records_upd": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_amendments_ins": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_groups_upd": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_projects_upd": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_volunteers_ins": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_volunteers_upd": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_volunteers_del": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_totals_ins": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_totals_upd": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_totals_del": "adds the statement's changes to the statistics cells (same schema)",
 }
 
 DETECT = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"
