@@ -47,6 +47,7 @@ SESSION_SETTINGS: tuple[tuple[str, str], ...] = (
 # statistics cells, touching at most tables of its own schema: safe under Citus
 # with every table of the region on the same node. A new trigger must be judged
 # and added here.
+_CELLS = "adds the statement's changes to the statistics cells (same schema)"
 REGION_TRIGGERS: dict[str, str] = {
     "audit_entry_append_only": "refuses UPDATE/DELETE of an audit entry (its own row)",
     "audit_entry_no_truncate": "refuses TRUNCATE of the audit log",
@@ -73,17 +74,17 @@ REGION_TRIGGERS: dict[str, str] = {
     "timebank_entry_append_only": "refuses UPDATE/DELETE of a ledger entry (its own row)",
     "timebank_entry_no_truncate": "refuses TRUNCATE of the ledger",
     # tenants/statistics 0002: statement-level, REFERENCING transition tables.
-    "statistics_records_ins": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_records_upd": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_amendments_ins": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_groups_upd": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_projects_upd": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_volunteers_ins": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_volunteers_upd": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_volunteers_del": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_totals_ins": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_totals_upd": "adds the statement's changes to the statistics cells (same schema)",
-    "statistics_totals_del": "adds the statement's changes to the statistics cells (same schema)",
+    "statistics_records_ins": _CELLS,
+    "statistics_records_upd": _CELLS,
+    "statistics_amendments_ins": _CELLS,
+    "statistics_groups_upd": _CELLS,
+    "statistics_projects_upd": _CELLS,
+    "statistics_volunteers_ins": _CELLS,
+    "statistics_volunteers_upd": _CELLS,
+    "statistics_volunteers_del": _CELLS,
+    "statistics_totals_ins": _CELLS,
+    "statistics_totals_upd": _CELLS,
+    "statistics_totals_del": _CELLS,
 }
 
 DETECT = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')"

@@ -4,7 +4,19 @@ A nested GraphQL page creates ~100,000 short-lived objects; with CPython's
 default gen-0 threshold (700) the cyclic collector then runs hundreds of times
 per request and took ~0.6 s of a 1.3 s page (bench/nested_page.py profile).
 Each worker freezes what it inherited at fork (Django, the schema) and
-collects less often; reference counting still frees almost everything at once.
+collects less often; reference counting frees a page's objects at once.
+
+That holds only while a page builds no reference cycles. When its rows cached
+the parents whose lists held them, each page survived into the oldest
+generation, which under this threshold is collected only after ~100 million
+allocations: a worker grew ~0.5 MB a page and the full collection that finally
+ran stalled one request for 2.8 s (issue 16). Rows no longer point back
+(tenants/related.py ``parentless``, checked by tests/test_memory.py), so what a
+request leaves for the collector is a few hundred objects of its own (Django's
+request and lazy user, graphql-core's executor), freed by the next young
+collection; the tuning stays: the frozen heap keeps full collections short and
+the high gen-0 threshold keeps them rare during a page. bench/memory.py
+measures RSS and latency over thousands of pages.
 """
 
 import gc
@@ -39,6 +51,8 @@ keepalive = 5
 
 def post_fork(server, worker):
     gc.freeze()
+    # gen 0 every 50,000 net allocations (several times a page), gen 1 every 20 of
+    # those, gen 2 every 100 gen-1 collections (and only over what is not frozen).
     gc.set_threshold(50_000, 20, 100)
 
 
