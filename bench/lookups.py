@@ -29,23 +29,28 @@ Everything listens on 127.0.0.1 only; the database is deleted on exit.
 
 from __future__ import annotations
 
-import argparse
-import atexit
-import http.client
-import json
-import os
-import shutil
-import signal
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from _common import (
-    ROOT,
+# Run as a script, this file's folder comes first on sys.path, where
+# bench/statistics.py would stand for the standard library's: the repository instead.
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+
+import argparse  # noqa: E402
+import atexit  # noqa: E402
+import http.client  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+from bench._common import (  # noqa: E402
     ChildServer,
     Database,
     child_env,
@@ -76,6 +81,7 @@ class Figures:
     errors: int = 0
     cpu_app: float = 0.0
     cpu_db: float = 0.0
+    by_round: list[float] = field(default_factory=list)  # req/s of each round
 
     @property
     def rps(self) -> float:
@@ -225,7 +231,9 @@ def main() -> int:
                         server.port, args.requests, args.concurrency, args.time_limit, modes[mode]
                     )
                     result = figures[setup, mode]
-                    result.wall += time.perf_counter() - started
+                    wall = time.perf_counter() - started
+                    result.wall += wall
+                    result.by_round.append(len(latencies) / wall if wall else 0.0)
                     result.cpu_app += cpu_seconds(server.proc.pid) - cpu_app
                     result.cpu_db += cpu_seconds(db.postmaster_pid) - cpu_db
                     result.latencies += latencies
@@ -261,6 +269,12 @@ def main() -> int:
         print(
             f"- {setup}: GraphQL / plain req/s ×{g.rps / p.rps:.2f}, "
             f"app CPU per request ×{g.cpu()[0] / p.cpu()[0]:.2f}"
+        )
+        # Each round's GraphQL req/s over the same round's plain view.
+        each = [a / b for a, b in zip(g.by_round, p.by_round, strict=True) if b]
+        print(
+            f"  per round (min / median / max): {min(each):.2f} / "
+            f"{statistics.median(each):.2f} / {max(each):.2f}"
         )
     on, off = figures["cached", "graphql"], figures["uncached", "graphql"]
     print(

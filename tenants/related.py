@@ -36,7 +36,16 @@ import orjson
 from django.contrib.postgres.aggregates import JSONBAgg
 from django.core.exceptions import EmptyResultSet
 from django.db import connections, models
-from django.db.models import Exists, OuterRef, Prefetch, Subquery, TextField
+from django.db.models import (
+    Case,
+    Exists,
+    JSONField,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    TextField,
+    When,
+)
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, JSONArray
@@ -135,12 +144,15 @@ def _carried(related, field) -> Subquery:
     decimals and times keep their exact values), oldest first; null for none."""
     columns = [f.attname for f in field.related_model._meta.concrete_fields]
     rows = JSONArray(*(Cast(c, TextField()) for c in columns))
-    return Subquery(
+    carried = Subquery(
         related.order_by()
         .values(field.field.attname)
         .annotate(carried=JSONBAgg(rows, order_by="id"))
         .values("carried")
     )
+    # Behind an EXISTS: aggregating for every row cost the nested page's records
+    # statement ~50 % more (64 vs 43 ms for 9,390 records); the probe alone does not.
+    return Case(When(Exists(related), then=carried), default=None, output_field=JSONField())
 
 
 def _load_few(model, instances: list, relation: str, rows) -> None:
