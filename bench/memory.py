@@ -47,9 +47,7 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-# Run as a script, this directory comes first on the path, and its statistics.py
-# (a benchmark) would hide the standard library's module of that name.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+# Run as a script: the repository on sys.path, for ``bench.*`` and the platform.
 sys.path.insert(0, str(ROOT))
 
 import statistics  # noqa: E402

@@ -54,10 +54,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# bench/statistics.py would shadow the standard library's statistics module (and
-# takes this folder off sys.path): this folder goes last, for _common only.
+# This folder on sys.path (first when run as a script), for _common.
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+if str(_HERE) not in sys.path:
+    sys.path.append(str(_HERE))
 
 import argparse
 import atexit

@@ -17,7 +17,7 @@ measures on each region
               records(first: 10) } } (bench/nested_page.py QUERY)
   lookup      volunteer(number:) for volunteers drawn at random (bench/lookups.py
               VOLUNTEER_QUERY), one keep-alive client
-  statistics  the statistics page's query, every figure (bench/statistics.py QUERY)
+  statistics  the statistics page's query, every figure (bench/statistics_page.py QUERY)
 
 and prints, per page, the large region's median over the small one's per round:
 min / median / max over the rounds (target ≤ 1.3×), the absolute medians, and the
@@ -37,10 +37,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, where bench/statistics.py
-# would stand for the standard library's ``statistics``: put the repository there.
+# Run as a script: the repository on sys.path, for ``bench.*`` and the platform.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
@@ -56,7 +55,7 @@ import time  # noqa: E402
 
 from bench.nested_page import MEMBERS, PAGE, RECORDS_SQL, log, manage  # noqa: E402
 from bench.nested_page import QUERY as NESTED_QUERY  # noqa: E402
-from bench.statistics import QUERY as STATISTICS_QUERY  # noqa: E402
+from bench.statistics_page import QUERY as STATISTICS_QUERY  # noqa: E402
 
 # As bench/lookups.py (which imports bench/_common.py as a top-level module).
 VOLUNTEER_QUERY = (

@@ -30,10 +30,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this file's folder comes first on sys.path, where this file
-# would stand for the standard library's ``statistics``: put the repository there.
+# Run as a script: the repository on sys.path, for ``bench.*`` and the platform.
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import atexit  # noqa: E402
