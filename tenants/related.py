@@ -46,6 +46,7 @@ from django.db.models import (
     TextField,
     When,
 )
+from django.db.models.base import ModelState
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, JSONArray
@@ -382,10 +383,36 @@ def forget_parents(instances: list, select_related, lookups) -> None:
 
 
 def _forget(parent, rows) -> None:
-    """Each row stops caching ``parent`` (whichever relation it is cached under)."""
+    """Each row caches, instead of ``parent``, a detached copy of it (whichever
+    relation it is cached under): the row still reads its parent's columns without
+    a query (a complaint's ``volunteerNumber`` on a page of volunteers), and the
+    copy holds none of the parent's loaded rows, so there is no cycle."""
+    detached = None
     for row in rows:
         cache = row.__dict__.get("_state")
         cache = cache.__dict__.get("fields_cache") if cache is not None else None
         if cache:
             for name in [name for name, value in cache.items() if value is parent]:
-                del cache[name]
+                if detached is None:
+                    detached = _detached(parent)
+                cache[name] = detached
+
+
+def _detached(instance):
+    """A copy of ``instance`` with its own column values only: no loaded lists of
+    rows, no joined rows (a fresh ``_state``), no prefetch cache."""
+    copy = type(instance).__new__(type(instance))
+    copy.__dict__.update(
+        (name, value)
+        for name, value in instance.__dict__.items()
+        if name not in ("_state", "_prefetched_objects_cache") and not _holds_rows(value)
+    )
+    state = ModelState()
+    state.adding = False
+    state.db = instance._state.db
+    copy._state = state
+    return copy
+
+
+def _holds_rows(value) -> bool:
+    return isinstance(value, list) and bool(value) and isinstance(value[0], models.Model)
