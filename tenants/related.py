@@ -50,7 +50,7 @@ from django.db.models.base import ModelState
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, JSONArray
-from django.db.models.query import ModelIterable
+from django.db.models.query import ModelIterable, prefetch_related_objects
 
 # ``_few[relation]``: the related rows travel in the rows' own statement.
 CARRIED = "carried"
@@ -204,15 +204,22 @@ def _is_mark(model, name: str) -> bool:
 
 def _instances(queryset, compiler, sql: str, params: list) -> list:
     """``queryset``'s model instances for the rows ``sql`` selects (the columns of
-    ``compiler``'s query, annotations after the model's): the cursor's tuples
-    straight into each instance's ``__dict__`` (tenants/loading.py), without
-    ``raw()``'s per-row bookkeeping — a page of 10,000 records spent more there
-    than in PostgreSQL."""
+    ``compiler``'s query: the model's, then the joined models' of ``select_related``,
+    then annotations): the cursor's tuples straight into each instance's
+    ``__dict__`` (tenants/loading.py), without ``raw()``'s per-row bookkeeping — a
+    page of 10,000 records spent more there than in PostgreSQL. Joined rows are
+    attached by Django's own populators, as ``ModelIterable`` does."""
+    from django.db.models.query import get_related_populators
+
     from tenants.loading import builds_fast
 
     model = queryset.model
-    select = compiler.select
-    names = [alias or expression.target.attname for expression, _sql, alias in select]
+    select, klass_info = compiler.select, compiler.klass_info
+    own = klass_info["select_fields"]
+    start, end = own[0], own[-1] + 1
+    own_names = [expression.target.attname for expression, _sql, _alias in select[start:end]]
+    annotations = sorted(compiler.annotation_col_map.items(), key=operator.itemgetter(1))
+    names = [alias or "" for _expression, _sql, alias in select]
     # (not a MostlyEmpty mark's: _unpack decodes the few non-null ones itself)
     converters = {
         position: converter
@@ -227,14 +234,22 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
         rows = cursor.fetchall()
     if converters:
         rows = list(compiler.apply_converters(rows, converters))
-    if builds_fast(model):
+    populators = get_related_populators(klass_info, select, db)
+    if builds_fast(model) and not populators:
         from_db = model.from_db
-        return [from_db(db, names, row) for row in rows]
-    fields = sum(1 for _expression, _sql, alias in select if not alias)
+        names = own_names + [name for name, _position in annotations]
+        if end == len(select):
+            return [from_db(db, names, row) for row in rows]
+        positions = list(range(start, end)) + [position for _name, position in annotations]
+        getter = operator.itemgetter(*positions)
+        return [from_db(db, names, getter(row)) for row in rows]
     instances = []
-    for row in rows:  # Django's own path (someone listens to the init signals)
-        instance = model.from_db(db, names[:fields], row[:fields])
-        instance.__dict__.update(zip(names[fields:], row[fields:], strict=True))
+    for row in rows:  # Django's own path: joined rows, or someone listens to init signals
+        instance = model.from_db(db, own_names, row[start:end])
+        for populator in populators:
+            populator.populate(row, instance)
+        for name, position in annotations:
+            instance.__dict__[name] = row[position]
         instances.append(instance)
     return instances
 
@@ -253,20 +268,23 @@ class FirstRows:
 
     def __init__(self, relation: str):
         self.relation = relation
+        self.slot = f"_first_{relation}"
 
     def __get__(self, instance, owner=None):
         if instance is None:
             return self
-        # Django's prefetching walks through the attribute once the rows are in.
-        rows = instance.__dict__.get(to_attr(self.relation))
+        # Django's prefetching walks through the attribute once the rows are in (also
+        # when a lookup finds them loaded already): the rows of the last load, whatever
+        # ``to_attr`` the page gave them.
+        rows = instance.__dict__.get(self.slot)
         if rows is None:
             raise AttributeError(f"{self.relation}: not prefetched; read it with prefetched()")
         return rows
 
     @staticmethod
     def usable(queryset) -> bool:
-        """Rows of one table only: no joins or nested prefetches to carry along."""
-        return not queryset.query.select_related and not queryset._prefetch_related_lookups
+        """Rows built as model instances (joins and nested prefetches are carried)."""
+        return issubclass(queryset._iterable_class, ModelIterable)
 
     def get_prefetch_querysets(self, instances, querysets=None):
         (queryset,) = querysets
@@ -291,6 +309,17 @@ class FirstRows:
                 f"CROSS JOIN LATERAL ({sql}) AS page_rows"
             )
             rows = _instances(queryset, compiler, sql, [parents, *params])
+            lookups = queryset._prefetch_related_lookups
+            if rows and lookups:  # as the queryset would after its own rows
+                prefetch_related_objects(rows, *lookups)
+            # Joined and nested rows must not point back either (forget_parents does
+            # not walk into FirstRows: each one cleans up after its own load).
+            forget_parents(rows, queryset.query.select_related, lookups)
+        by_parent: dict = {}
+        for row in rows:
+            by_parent.setdefault(getattr(row, foreign_key.attname), []).append(row)
+        for instance in instances:
+            instance.__dict__[self.slot] = by_parent.get(instance.pk, [])
         # No row → parent reference: the rows are reached from their parent only, and
         # such a cycle is garbage that reference counting never frees (issue 16).
         for relation, few in getattr(queryset, "_few", {}).items():
@@ -349,7 +378,8 @@ def forget_parents(instances: list, select_related, lookups) -> None:
 
     Each is a reference cycle per row. Walks the joins (``select_related``, a dict
     tree or True) and the ``Prefetch`` lookups, to any depth. Rows read through
-    :class:`FirstRows` never cache their parent and are not walked.
+    :class:`FirstRows` never cache their parent, and it walks their joins and
+    lookups itself.
     """
     if select_related and select_related is not True:
         for name, deeper in select_related.items():

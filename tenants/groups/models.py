@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from tenants.loading import fast_from_db
+from tenants.related import FirstRows
 from tenants.volunteers.models import Volunteer
 
 
@@ -72,6 +73,11 @@ class VolunteerGroup(models.Model):
     division_code = models.CharField("行政区划代码", max_length=6)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=120)
+
+    # A page of groups reads each one's first active members by a LATERAL join:
+    # the partial index's range per group, not every active membership of the page's
+    # groups numbered by a window function (which grows with the groups' size).
+    first_memberships = FirstRows("memberships")
 
     class Meta:
         verbose_name = _("volunteer group")
