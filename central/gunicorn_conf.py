@@ -49,11 +49,57 @@ graceful_timeout = 5
 keepalive = 5
 
 
+def _gc_threshold() -> tuple[int, ...]:
+    """``PLATFORM_GC_THRESHOLD`` ("500000,10,100"), for measuring others; else the default."""
+    given = os.environ.get("PLATFORM_GC_THRESHOLD", "")
+    try:
+        values = tuple(int(part) for part in given.split(","))
+    except ValueError:
+        values = ()
+    return values if len(values) == 3 and all(v >= 0 for v in values) else (50_000, 20, 100)
+
+
+GC_THRESHOLD = _gc_threshold()
+
+
 def post_fork(server, worker):
     gc.freeze()
     # gen 0 every 50,000 net allocations (several times a page), gen 1 every 20 of
     # those, gen 2 every 100 gen-1 collections (and only over what is not frozen).
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLD)
+    directory = os.environ.get("PLATFORM_GC_LOG")
+    if directory:
+        gc.callbacks.append(_gc_logger(Path(directory) / f"gc-{os.getpid()}.jsonl"))
+
+
+def _gc_logger(path: Path):
+    """A ``gc.callbacks`` hook writing one JSON line per collection: wall time at its
+    start, generation, pause in ms, objects collected, the request of the thread
+    that triggered it (it pauses the worker's every thread). Opt-in
+    (``PLATFORM_GC_LOG``, a directory): bench/memory.py reads it to tell GC pauses
+    from the rest of a slow page's time."""
+    import json
+    import time
+
+    from central.logs import current_request_id
+
+    out = path.open("a", buffering=1)
+    started = [0.0, 0.0]
+
+    def hook(phase, info):
+        if phase == "start":
+            started[:] = time.time(), time.perf_counter()
+            return
+        line = {
+            "t": started[0],
+            "gen": info["generation"],
+            "ms": round((time.perf_counter() - started[1]) * 1000, 3),
+            "collected": info["collected"],
+            "request_id": current_request_id.get(),
+        }
+        out.write(json.dumps(line) + "\n")
+
+    return hook
 
 
 def on_starting(server):
