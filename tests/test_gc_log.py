@@ -28,7 +28,7 @@ def test_threshold_from_the_environment_or_the_default(monkeypatch):
     assert gunicorn_conf._gc_threshold() == (500_000, 10, 100)
     for bad in ("", "1,2", "a,b,c", "1,-2,3"):
         monkeypatch.setenv("PLATFORM_GC_THRESHOLD", bad)
-        assert gunicorn_conf._gc_threshold() == (50_000, 20, 100)
+        assert gunicorn_conf._gc_threshold() == (500_000, 10, 100)
 
 
 def test_without_the_variable_no_hook_is_added(monkeypatch, gc_state):
