@@ -47,6 +47,14 @@ class RegionSpec:
     policy_overrides: dict[str, Any] = field(default_factory=dict)
 
 
+# Which region levels may be a region's parent (the division code check has
+# already tied the parent's code to the region's own).
+PARENT_LEVELS = {
+    Region.Level.CITY: (Region.Level.PROVINCE,),
+    Region.Level.COUNTY: (Region.Level.CITY, Region.Level.PROVINCE),
+}
+
+
 def default_domain(slug: str) -> str:
     return f"{slug}.{settings.REGION_DOMAIN_SUFFIX}"
 
@@ -106,8 +114,15 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
                 _("no region with code %(parent_code)s") % {"parent_code": spec.parent_code},
                 "NOT_FOUND",
             )
-        elif parent.level != Region.Level.PROVINCE:
-            problems.add("parentCode", _("a region's parent must be a province-level region"))
+        elif parent.level not in PARENT_LEVELS.get(spec.level, ()):
+            problems.add(
+                "parentCode",
+                _("a city region's parent is a province-level region")
+                if spec.level == Region.Level.CITY
+                else _("a county region's parent is a city- or province-level region")
+                if spec.level == Region.Level.COUNTY
+                else _("a province-level region has no parent region"),
+            )
     domains = list(dict.fromkeys(d.strip().lower() for d in (spec.domains or []) if d.strip()))
     if not domains and re.match(SLUG_PATTERN, spec.slug or ""):
         domains = [default_domain(spec.slug)]
