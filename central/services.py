@@ -24,7 +24,7 @@ from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
 from central.divisions import DivisionCodeError, check_division_code, division_name
-from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector
+from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, locked_or_not_found
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
 
@@ -284,10 +284,9 @@ def get_region(code: str) -> Region:
 
 
 def _locked_region(code: str) -> Region:
-    region = Region.objects.select_for_update().filter(code=code).first()
-    if region is None:
-        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="code")
-    return region
+    return locked_or_not_found(
+        Region.objects, _("no region with code %(code)s") % {"code": code}, "code", code=code
+    )
 
 
 def suspend_region(code: str, reason: str, *, actor: str) -> Region:
