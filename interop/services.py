@@ -29,7 +29,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    locked_or_not_found,
+    require_active,
+)
 from central.messages import shown
 from central.models import HomeRegion, Region
 from interop import at_rest, federation, permissions, receipts, signing
@@ -354,15 +361,12 @@ def _locked_transfer(transfer_id) -> Transfer:
         public_id = uuid.UUID(str(transfer_id))
     except ValueError:
         raise InvalidInput(_("not a transfer id"), field="transferId") from None
-    transfer = (
-        Transfer.objects.select_for_update(of=("self",))
-        .select_related("volunteer")
-        .filter(public_id=public_id)
-        .first()
+    return locked_or_not_found(
+        Transfer.objects.select_related("volunteer"),
+        _("no such transfer"),
+        "transferId",
+        public_id=public_id,
     )
-    if transfer is None:
-        raise NotFound(_("no such transfer"), field="transferId")
-    return transfer
 
 
 def _expire_if_due(transfer: Transfer) -> bool:
