@@ -295,9 +295,9 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
     if reads_rows(queryset):  # tuples: one tuple per row, no instance (as_rows)
         names = own_names + [name for name, _position in annotations]
         make = functools.partial(tuple.__new__, row_class(model, tuple(names)))
-        if end == len(select):
-            return list(map(make, rows))
         positions = list(range(start, end)) + [position for _name, position in annotations]
+        if positions == list(range(len(select))):  # the statement's columns, in order
+            return list(map(make, rows))
         getter = operator.itemgetter(*positions)
         return [make(getter(row)) for row in rows]
     populators = get_related_populators(klass_info, select, db)
