@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import enum
-import itertools
+import operator
 from decimal import Decimal
 from typing import Annotated
 
@@ -311,10 +311,14 @@ def volunteer_records(
         rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
     if conditions:
         rows = [r for r in rows if _meets(r, conditions)]
-    if any(a.id > b.id for a, b in itertools.pairwise(rows)):  # prefetched in id order
-        rows = sorted(rows, key=lambda r: r.id)
+    ids = list(map(_row_id, rows))  # (in C: once per volunteer of a page)
+    if ids != sorted(ids):  # prefetched in id order; else sort them
+        rows = sorted(rows, key=_row_id)
     rows, page_info = paged(rows, page, key=lambda r: r.id, cursor=_record_cursor)
     return ServiceRecordConnection(edges=_record_edges(rows), page_info=page_info)
+
+
+_row_id = operator.attrgetter("id")
 
 
 def _record_edges(rows: list) -> list[ServiceRecordEdge]:
