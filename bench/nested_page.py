@@ -253,6 +253,90 @@ def count_statements(token: str) -> tuple[int, list[str]]:
     return len(statements), statements
 
 
+# --- where one request's time goes, in-process --------------------------------
+
+# What each part of the split adds up: (label, functions whose cumulative time it is).
+# SQL: psycopg2 executing and fetching; loading: the root resolver, which loads
+# every row of the page (joins, prefetches, FirstRows), less its SQL; GraphQL: the
+# compiled execution of the loaded page (resolvers, wrappers, completion), less
+# the root resolver; JSON: the response's encoding; the rest is HTTP handling,
+# middleware, host, token and roles, parsing and validation.
+SQL_FUNCTIONS = (
+    "<method 'execute' of 'psycopg2.extensions.cursor' objects>",
+    "<method 'fetchall' of 'psycopg2.extensions.cursor' objects>",
+    "<method 'fetchmany' of 'psycopg2.extensions.cursor' objects>",
+)
+
+
+def profile_split(token: str, requests: int, top: int = 25) -> None:
+    """Serve ``requests`` nested pages in this process (Django's test client, the
+    workers' GC settings) under cProfile and print where the time went: SQL,
+    loading the rows, GraphQL execution, JSON, the rest; then the top functions."""
+    import cProfile
+    import gc
+    import io
+    import pstats
+
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    client = Client(HTTP_HOST=HOST)
+    payload = json.dumps({"query": QUERY})
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def page():
+        response = client.post(
+            "/graphql", payload, content_type="application/json", headers=headers
+        )
+        assert response.status_code == 200 and b'"errors"' not in response.content
+
+    page()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        page()
+    profiler.disable()
+    connection.close()
+    if os.environ.get("NESTED_PAGE_PROFILE"):  # for pstats / snakeviz
+        profiler.dump_stats(os.environ["NESTED_PAGE_PROFILE"])
+    stats = pstats.Stats(profiler)
+    cumulative = {}
+    for (filename, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+        label = name if filename == "~" else f"{Path(filename).name}:{name}"
+        # (one label for a function's wrappers of the same name: the outermost counts)
+        cumulative[label] = max(cumulative.get(label, 0.0), ct)
+
+    def cum(*labels: str) -> float:
+        return sum(cumulative.get(label, 0.0) for label in labels)
+
+    total = cum("client.py:post")  # the requests, end to end
+    sql = cum(*SQL_FUNCTIONS)
+    root = cum("queries.py:groups")
+    graphql = cum("compiled.py:run") - root
+    encoding = cum("views.py:encode_json")
+    parts = [
+        ("SQL, all 6 statements (psycopg2 execute + fetch)", sql),
+        ("loading: the root resolver (its 3 statements included)", root),
+        ("GraphQL execution (compiled, less the root resolver)", graphql),
+        ("JSON encoding", encoding),
+        ("the rest (HTTP, middleware, auth, parse, validate)", total - root - graphql - encoding),
+    ]
+    print(
+        f"in-process profile, {requests} requests, {total / requests * 1000:.1f} ms each "
+        "under cProfile:"
+    )
+    for label, seconds in parts:
+        print(f"  {label:58} {seconds / total * 100:5.1f} %")
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    print("\n".join(out.getvalue().splitlines()[6:]))
+
+
 # --- the run -----------------------------------------------------------------
 
 
@@ -270,6 +354,13 @@ def main() -> int:
         "when the region is there)",
     )
     parser.add_argument("--time-limit", type=float, default=840, help="seconds (default 840)")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also serve N pages in-process under cProfile and print where the time goes",
+    )
     args = parser.parse_args()
     deadline = time.monotonic() + args.time_limit
     started = time.monotonic()
@@ -421,6 +512,8 @@ def main() -> int:
 
         statements, sqls = count_statements(api.token)
         sql.close()
+        if args.profile:
+            profile_split(api.token, args.profile)
 
         print()
         if generated:

@@ -259,6 +259,8 @@ class Executor:
         self.fragments = {
             d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
         }
+        # id of an ``attrgetter`` resolver → its dotted path, for generated fillers
+        self.paths: dict[int, str] = {}
 
     def run(self) -> dict:
         root_type = self.schema.query_type
@@ -285,13 +287,15 @@ class Executor:
 
         if required is None:
             return lambda root: {key: complete(resolve(root)) for key, resolve, complete in plan}
-        fill = _filler(plan)
+        fill = _generated_filler(plan, self.paths) or _filler(plan)
 
         def complete_object(source):
             if source is None:
                 return _null(required)
             return fill(source)
 
+        complete_object.inline = ("object", plan, required)
+        complete_object.fill = fill
         return complete_object
 
     def collect(self, object_type, selection_sets, fields: dict, visited: set) -> dict:
@@ -368,10 +372,10 @@ class Executor:
         resolver = field.base_resolver
         if not nodes[0].arguments and not field_def.args:
             if resolver is None:  # a plain attribute of the type
-                return operator.attrgetter(field.python_name)
+                return self.attribute(field.python_name)
             attribute = (field.metadata or {}).get(ATTRIBUTE_KEY)
             if attribute is not None:  # model_field: self._model.<attribute>
-                return operator.attrgetter(f"_model.{attribute}")
+                return self.attribute(f"_model.{attribute}")
             if (
                 resolver.self_parameter
                 and not resolver.arguments
@@ -407,6 +411,12 @@ class Executor:
             return resolve_field
         return self.bound_resolver(field, resolver, info, arguments)
 
+    def attribute(self, path: str) -> Resolve:
+        getter = operator.attrgetter(path)
+        if path.replace("_", "a").replace(".", "a").isalnum():  # a dotted identifier
+            self.paths[id(getter)] = path
+        return getter
+
     def bound_resolver(self, field, resolver, info, arguments) -> Resolve:
         """A resolver called as strawberry calls it (``get_arguments``), with its
         arguments converted to Python values and its ``Info`` made once."""
@@ -439,6 +449,25 @@ class Executor:
             return self.completer(return_type.of_type, nodes, path, required=True)
         if isinstance(return_type, GraphQLList):
             item = self.completer(return_type.of_type, nodes, path)
+            fill = getattr(item, "fill", None)
+            if fill is not None:  # objects: each item's fields filled without another call
+                item_required = item.inline[2]
+
+                def each(entry):
+                    if entry is None:
+                        return _null(item_required)
+                    return fill(entry)
+
+                def complete_list(value):
+                    if type(value) is list:
+                        return [_null(item_required) if e is None else fill(e) for e in value]
+                    if value is None:
+                        return _null(required)
+                    if isinstance(value, str | bytes | dict):
+                        raise GaveUp("not a list")
+                    return [each(entry) for entry in value]
+
+                return complete_list
 
             def complete_list(value):
                 if type(value) is list:  # what resolvers return: checked first
@@ -459,6 +488,7 @@ class Executor:
                     return _null(required)
                 return GraphQLString.serialize(value)
 
+            complete_string.inline = ("leaf", None, required)
             return complete_string
         if is_leaf_type(return_type):
             serialize = return_type.serialize
@@ -471,6 +501,7 @@ class Executor:
                     raise GaveUp("leaf serialized to nothing")
                 return serialized
 
+            complete_leaf.inline = ("leaf", serialize, required)
             return complete_leaf
         if isinstance(return_type, GraphQLObjectType):
             selection_sets = [node.selection_set for node in nodes if node.selection_set]
@@ -492,6 +523,71 @@ def _filler(plan: list) -> Complete:
         (k1, r1, c1), (k2, r2, c2), (k3, r3, c3) = plan
         return lambda source: {k1: c1(r1(source)), k2: c2(r2(source)), k3: c3(r3(source))}
     return lambda source: {key: complete(resolve(source)) for key, resolve, complete in plan}
+
+
+def _generated_filler(plan: list, paths: dict[int, str]) -> Complete | None:
+    """An object's fields from its source by one generated function (issue 16 point
+    2): its leaves and its nested single objects, to any depth, inlined — attribute
+    paths read as ``s._model.hours``, leaves serialized in place, null checks as
+    the completers make them — so a record's edge ``{node {hours serviceDate}}``
+    is one call instead of eight. Lists and other fields call their completers.
+    Made once per position in the query; None for a plan with nothing to inline."""
+    names: dict[str, object] = {"GaveUp": GaveUp, "Undefined": Undefined, "sstr": _serialize_str}
+    lines = ["def fill(s):"]
+    counter = iter(range(1_000_000))
+    inlined = False
+
+    def null(indent: str, required: bool) -> None:
+        lines.append(f"{indent}    raise GaveUp('null in a non-null position')")
+        if not required:
+            lines[-1] = f"{indent}    pass"
+
+    def emit(plan: list, source: str, out: str, indent: str) -> None:
+        nonlocal inlined
+        lines.append(f"{indent}{out} = {{}}")
+        for key, resolve, complete in plan:
+            n = next(counter)
+            value = f"v{n}"
+            path = paths.get(id(resolve))
+            if path is not None:
+                lines.append(f"{indent}{value} = {source}.{path}")
+            else:
+                names[f"r{n}"] = resolve
+                lines.append(f"{indent}{value} = r{n}({source})")
+            spec = getattr(complete, "inline", None)
+            if spec is None:  # a list, the root…: its own completer
+                names[f"c{n}"] = complete
+                lines.append(f"{indent}{out}[{key!r}] = c{n}({value})")
+                continue
+            inlined = True
+            kind, detail, required = spec
+            lines.append(f"{indent}if {value} is None:")
+            null(indent, required)
+            if kind == "leaf" and detail is None:  # a String: a str is its own value
+                lines.append(f"{indent}elif type({value}) is not str:")
+                lines.append(f"{indent}    {value} = sstr({value})")
+            elif kind == "leaf":
+                names[f"z{n}"] = detail
+                lines.append(f"{indent}else:")
+                lines.append(f"{indent}    {value} = z{n}({value})")
+                lines.append(f"{indent}    if {value} is None or {value} is Undefined:")
+                lines.append(f"{indent}        raise GaveUp('leaf serialized to nothing')")
+            else:  # a single object: its fields inlined
+                lines.append(f"{indent}else:")
+                emit(detail, value, f"o{n}", indent + "    ")
+                lines.append(f"{indent}    {value} = o{n}")
+            lines.append(f"{indent}{out}[{key!r}] = {value}")
+
+    emit(plan, "s", "d", "    ")
+    if not inlined:
+        return None
+    lines.append("    return d")
+    exec(compile("\n".join(lines), "<compiled filler>", "exec"), names)
+    return names["fill"]
+
+
+def _serialize_str(value):
+    return GraphQLString.serialize(value)
 
 
 def _null(required: bool) -> None:

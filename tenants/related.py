@@ -20,6 +20,11 @@ A page of parents that shows each one's first rows of a relation (a volunteer's
 first records) reads them with :class:`FirstRows`: one LATERAL join, each
 parent's rows by an index range scan.
 
+Where a page selects only fields that read a record's columns, its records are
+read as tuples (:func:`as_rows`): no model instance per row, each row a
+:func:`row_class` tuple whose attributes are the selected columns (issue 16
+point 2: building 10,000 instances was the largest part of the nested page).
+
 Rows of a page never point back at the parents that hold them (:func:`parentless`,
 issue 16 point 1): a row whose parent lists it and which caches that parent is a
 reference cycle, which reference counting cannot free, so a page's rows outlived
@@ -30,6 +35,8 @@ row's parent reads it from the parent being resolved, or reads the foreign key.
 
 from __future__ import annotations
 
+import collections
+import functools
 import operator
 
 import orjson
@@ -176,23 +183,74 @@ def _load_few(model, instances: list, relation: str, rows) -> None:
 
 def _unpack(marked: list, relation: str, flag: str, model) -> None:
     """Build each marked row's related rows from the array its statement carried."""
+    for instance in marked:
+        related = carried_rows(model, instance.__dict__[flag], instance._state.db)
+        instance.__dict__[flag] = True
+        setattr(instance, to_attr(relation), related)
+
+
+def carried_rows(model, carried, db: str = "default") -> list:
+    """``model`` instances from a ``jsonb`` array :func:`_carried` built (each
+    column as text, in the model's column order)."""
+    if isinstance(carried, str):  # a raw() row: the jsonb text, undecoded
+        carried = orjson.loads(carried)
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
     parse = [f.to_python for f in fields]
-    for instance in marked:
-        carried = instance.__dict__[flag]
-        if isinstance(carried, str):  # a raw() row: the jsonb text, undecoded
-            carried = orjson.loads(carried)
-        related = [
-            model.from_db(
-                instance._state.db,
-                names,
-                [None if v is None else p(v) for p, v in zip(parse, values, strict=True)],
-            )
-            for values in carried
-        ]
-        instance.__dict__[flag] = True
-        setattr(instance, to_attr(relation), related)
+    return [
+        model.from_db(
+            db, names, [None if v is None else p(v) for p, v in zip(parse, values, strict=True)]
+        )
+        for values in carried
+    ]
+
+
+# --- rows as tuples -------------------------------------------------------------
+
+# Set on a queryset's ``Query`` (which its clones copy: filters, slices): read its
+# rows as tuples where :func:`reads_rows` allows.
+ROWS_FLAG = "rows_as_tuples"
+
+
+def as_rows(queryset):
+    """``queryset`` whose rows, where :class:`FirstRows` reads them and
+    :func:`reads_rows` allows, are tuples of :func:`row_class` instead of model
+    instances. For a selection that reads only the model's columns: the caller
+    (schema/region/prefetch.py) decides that from the fields' declared columns."""
+    clone = queryset._chain()
+    setattr(clone.query, ROWS_FLAG, True)
+    return clone
+
+
+def reads_rows(queryset) -> bool:
+    """Whether ``queryset`` asked for tuples and can give them: its model declares a
+    ``Row`` mixin (the model methods a row needs), nothing is joined to its rows or
+    prefetched under them (both need instances), and any ``MostlyEmpty`` relation
+    travels in the row itself (:data:`CARRIED`, decoded by the mixin when read)."""
+    model = queryset.model
+    return (
+        getattr(queryset.query, ROWS_FLAG, False)
+        and isinstance(model.__dict__.get("Row"), type)
+        and not queryset.query.select_related
+        and not queryset._prefetch_related_lookups
+        and all(rows is CARRIED for rows in getattr(queryset, "_few", {}).values())
+    )
+
+
+_ROW_CLASSES: dict[tuple, type] = {}
+
+
+def row_class(model, names: tuple[str, ...]) -> type:
+    """A named tuple of ``names`` (attnames, then annotations) with ``model.Row``'s
+    methods: a row reads ``row.service_date`` as an instance would, in C
+    (``collections.namedtuple``'s attribute getters). Made once per model and column
+    set."""
+    key = (model, names)
+    cls = _ROW_CLASSES.get(key)
+    if cls is None:
+        base = collections.namedtuple(f"{model.__name__}Row", names)
+        cls = _ROW_CLASSES[key] = type(base.__name__, (model.Row, base), {"__slots__": ()})
+    return cls
 
 
 def _is_mark(model, name: str) -> bool:
@@ -234,6 +292,14 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
         rows = cursor.fetchall()
     if converters:
         rows = list(compiler.apply_converters(rows, converters))
+    if reads_rows(queryset):  # tuples: one tuple per row, no instance (as_rows)
+        names = own_names + [name for name, _position in annotations]
+        make = functools.partial(tuple.__new__, row_class(model, tuple(names)))
+        positions = list(range(start, end)) + [position for _name, position in annotations]
+        if positions == list(range(len(select))):  # the statement's columns, in order
+            return list(map(make, rows))
+        getter = operator.itemgetter(*positions)
+        return [make(getter(row)) for row in rows]
     populators = get_related_populators(klass_info, select, db)
     if builds_fast(model) and not populators:
         from_db = model.from_db
@@ -322,8 +388,9 @@ class FirstRows:
             instance.__dict__[self.slot] = by_parent.get(instance.pk, [])
         # No row → parent reference: the rows are reached from their parent only, and
         # such a cycle is garbage that reference counting never frees (issue 16).
-        for relation, few in getattr(queryset, "_few", {}).items():
-            _load_few(queryset.model, rows, relation, few)
+        if not reads_rows(queryset):  # tuples carry their few rows in the row (Row mixin)
+            for relation, few in getattr(queryset, "_few", {}).items():
+                _load_few(queryset.model, rows, relation, few)
         return (
             rows,
             operator.attrgetter(foreign_key.attname),

@@ -318,6 +318,127 @@ def test_every_listed_field_reads_only_its_columns(region):
         transaction.set_rollback(True)
 
 
+def test_the_nested_page_reads_records_as_tuples_and_answers_as_the_served_baseline(region, gql):
+    """Issue 16 point 2: the nested page builds no ``ServiceRecord`` instance (its
+    records are read as tuples of the selected columns, tenants/related.py
+    ``as_rows``; counted by ``post_init``, which every model instance sends once
+    someone listens), amended records show their amended hours, statements stay
+    6, and the answer equals the served baseline's hand-written SQL
+    (bench/bench_urls.py ``nested_rows``) and graphql-core's ("verify")."""
+    from decimal import Decimal
+
+    from django.db import transaction
+    from django.db.models.signals import post_init
+
+    from bench.bench_urls import nested_rows
+    from tenants.records.models import Amendment, ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    built: dict[str, int] = {}
+
+    def count(sender, **_kwargs):
+        built[sender.__name__] = built.get(sender.__name__, 0) + 1
+
+    with tenant_context(region), transaction.atomic():
+        member = (
+            Membership.objects.filter(group=VolunteerGroup.objects.order_by("id").first())
+            .filter(status="active")
+            .order_by("volunteer_id")
+            .first()
+        )
+        record = ServiceRecord.objects.filter(volunteer_id=member.volunteer_id).order_by("id")[0]
+        Amendment.objects.create(
+            record=record, hours=Decimal("2.50"), reason="更正 (000 Art.10)", amended_by="t"
+        )
+        post_init.connect(count, dispatch_uid="tuple-rows-test")
+        try:
+            answer, sql = statements(NESTED_PAGE, {"first": 4}, token)
+        finally:
+            post_init.disconnect(dispatch_uid="tuple-rows-test")
+        verified, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, "verify")
+        connection.set_tenant(region)  # (the requests left the public schema set)
+        baseline = nested_rows(4, 20, 10)
+        transaction.set_rollback(True)
+    records = [
+        r
+        for g in answer["data"]["groups"]["edges"]
+        for v in g["node"]["volunteers"]["edges"]
+        for r in v["node"]["records"]["edges"]
+    ]
+    assert len(records) > 40
+    assert built.get("ServiceRecord", 0) == 0, built
+    assert built.get("Volunteer", 0) > 0  # the counter counts (volunteers are instances)
+    assert len(sql) <= 6, sql
+    assert verified == answer
+    assert answer["data"] == baseline
+    first = answer["data"]["groups"]["edges"][0]["node"]["volunteers"]["edges"][0]["node"]
+    assert first["records"]["edges"][0]["node"]["hours"] == "2.50"
+
+
+def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
+    """A record read as a tuple (``as_rows``, as the nested page reads them) answers
+    every field that declares its columns as a fully loaded instance does, with no
+    query — an amended record's current values included (its amendments carried in
+    the row, 000 Art.10)."""
+    from decimal import Decimal
+
+    from django.db import connection, models, transaction
+    from django.db.models import Prefetch
+    from django.test.utils import CaptureQueriesContext
+
+    from schema.region import schema
+    from schema.region.prefetch import KEYS, declared_columns
+    from tenants.records.models import Amendment, ServiceRecord
+    from tenants.related import as_rows
+    from tenants.volunteers.models import Volunteer
+
+    graphql_type = schema._schema.get_type("ServiceRecord")
+    wrapper = graphql_type.extensions["strawberry-definition"].origin
+    info = SimpleNamespace(context=SimpleNamespace(actor_names=_NoNames()))
+    with tenant_context(region), transaction.atomic():
+        first = ServiceRecord.objects.order_by("id").first()
+        Amendment.objects.create(
+            record=first, hours=Decimal("0.75"), place="新地点", reason="测", amended_by="t"
+        )
+        Amendment.objects.create(record=first, content="新内容", reason="测", amended_by="t")
+        volunteer_ids = [first.volunteer_id, *Volunteer.objects.values_list("id", flat=True)[:3]]
+        for field_name, columns in declared_columns("ServiceRecord").items():
+            field = graphql_type.fields[field_name].extensions["strawberry-definition"]
+            rows_query = (
+                ServiceRecord.objects.order_by("id")
+                .only(*KEYS["records.ServiceRecord"], *columns)
+                .with_few("amendments")
+            )
+            volunteers = Volunteer.objects.filter(id__in=volunteer_ids).prefetch_related(
+                Prefetch("first_records", as_rows(rows_query)[:4], to_attr="prefetched_records")
+            )
+            rows = [row for v in volunteers for row in v.prefetched_records]
+            assert rows and all(
+                isinstance(row, tuple) and not isinstance(row, models.Model) for row in rows
+            )
+            full = {r.id: r for r in ServiceRecord.objects.filter(id__in=[r.id for r in rows])}
+            resolve = field.base_resolver.wrapped_func
+            needs_info = field.base_resolver.info_parameter is not None
+
+            def answer(row, resolve=resolve, needs_info=needs_info):
+                if needs_info:
+                    return resolve(wrapper(_model=row), info)
+                return resolve(wrapper(_model=row))
+
+            with CaptureQueriesContext(connection) as captured:
+                values = {row.id: answer(row) for row in rows}
+            assert captured.captured_queries == [], field_name
+            assert values == {pk: answer(r) for pk, r in full.items()}, field_name
+        transaction.set_rollback(True)
+
+
+class _NoNames:
+    """``info.context.actor_names`` for resolving ``recorder`` outside a request."""
+
+    def name(self, key):
+        return f"name of {key}"
+
+
 GROUP_VOLUNTEERS = """query($id: ID!, $first: Int!, $after: String) { group(id: $id) {
   volunteers(first: $first, after: $after) { edges { cursor node { number }
     membership { status } } pageInfo { hasNextPage endCursor } } } }"""
@@ -541,7 +662,8 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
 def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
     passed as variables, load each group's first 21 memberships and each volunteer's
-    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole histories — and they are the first by id."""
+    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole
+    histories — and they are the first by id."""
     from tenants.groups.models import VolunteerGroup
     from tenants.records.models import ServiceRecord
 

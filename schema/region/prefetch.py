@@ -31,7 +31,7 @@ from tenants.groups.selectors import (
 )
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
-from tenants.related import FirstRows, MostlyEmpty, parentless, to_attr
+from tenants.related import FirstRows, MostlyEmpty, as_rows, parentless, to_attr
 from tenants.volunteers.permissions import (
     member_groups_seen_by,
     memberships_seen_by,
@@ -419,11 +419,36 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
             # (tenants/related.py FirstRows), else Django's window function.
             first_rows = getattr(model, f"first_{django_name}", None)
             if isinstance(first_rows, FirstRows) and FirstRows.usable(rows):
+                if _reads_only_columns(children, child_type):
+                    # No instance per row: tuples of the selected columns (issue 16 §2).
+                    rows = as_rows(rows)
                 lookup = f"{prefix}first_{django_name}"
                 prefetches.append(Prefetch(lookup, queryset=rows, to_attr=attr))
                 continue
         prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
     return joins, prefetches, few
+
+
+def _reads_only_columns(selections, type_name: str) -> bool:
+    """Whether every field ``selections`` ask of the rows (under ``type_name``, looking
+    through a connection and its edges) declares the columns it reads
+    (``model_field``/``reads``): such rows can be read as tuples
+    (``tenants/related.py`` ``as_rows``); a relation or an undeclared field needs
+    model instances."""
+    listed = declared_columns(type_name) or None  # None: a connection or an edge
+    relations = RELATIONS.get(type_name, {})
+    for field in _fields(selections):
+        if field.name == "__typename" or (listed is not None and field.name in listed):
+            continue
+        relation = relations.get(field.name)
+        if relation is not None and not relation[0]:  # the same rows (edges, node)
+            if not _reads_only_columns(field.selections, relation[1]):
+                return False
+            continue
+        if relation is None and listed is None:  # a connection's or an edge's own field
+            continue
+        return False
+    return True
 
 
 def _relation_fields(selections, type_name: str) -> list[tuple[str, SelectedField]]:

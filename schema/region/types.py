@@ -524,7 +524,11 @@ class GroupVolunteerEdge:
 
     @strawberry.field
     def node(self) -> Volunteer:
-        return Volunteer(_model=self._membership.volunteer)
+        # Volunteer(_model=…) without its dataclass constructor, which sets ~25
+        # attributes no resolver reads: once per volunteer of a page (issue 16 §2).
+        node = object.__new__(Volunteer)
+        node._model = self._membership.volunteer
+        return node
 
     @strawberry.field(description="The volunteer's membership of this group.")
     def membership(self) -> Membership:

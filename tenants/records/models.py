@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from tenants.groups.models import VolunteerGroup
 from tenants.loading import fast_from_db
 from tenants.projects.models import Project
-from tenants.related import FewRelatedQuerySet, MostlyEmpty
+from tenants.related import FewRelatedQuerySet, MostlyEmpty, carried_rows
 from tenants.volunteers.models import Volunteer
 
 
@@ -174,7 +174,8 @@ class ServiceRecord(models.Model):
         """One current value (``hours``, ``place``…): the latest amendment that sets
         it, else the record's own. Reads only that column, so a page that asks for
         ``hours`` need not load the others (schema/region/prefetch.py COLUMNS)."""
-        if self.__dict__.get("has_amendments", True) in (False, None):
+        # (getattr, not __dict__: a row read as a tuple, ServiceRecordRow, shares this)
+        if getattr(self, "has_amendments", True) in (False, None):
             return getattr(self, name)  # marked unamended (with_few): the usual case
         for amendment in reversed(self._amendments()):
             value = getattr(amendment, name)
@@ -460,3 +461,23 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"check-in {self.id} of {self.volunteer_id}"
+
+
+class ServiceRecordRow:
+    """What a record read as a tuple needs of the model (``ServiceRecord.Row``; a page
+    whose fields read only columns, tenants/related.py ``as_rows``): its current
+    values as an instance answers them, the amendments decoded from the array the
+    row carries (``has_amendments``: null for the many never amended)."""
+
+    __slots__ = ()
+
+    current_value = ServiceRecord.current_value
+
+    def _amendments(self) -> list[Amendment]:
+        carried = getattr(self, "has_amendments", None)
+        if carried is None or carried is True:  # not carried: read them (oldest first)
+            return list(Amendment.objects.filter(record_id=self.id).order_by("id"))
+        return carried_rows(Amendment, carried) if carried else []
+
+
+ServiceRecord.Row = ServiceRecordRow

@@ -1,0 +1,110 @@
+"""Issue 16 point 2: compiled execution fills an object's leaves and nested single
+objects by one generated function per position (``schema/compiled.py``
+``_generated_filler``). It must answer exactly as graphql-core, and give up —
+graphql-core then answers, errors and null bubbling included — wherever
+graphql-core would report an error: a null in a non-null position, at any
+depth of the inlined objects."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import pytest
+import strawberry
+from graphql import parse
+
+from schema import compiled
+
+
+@strawberry.type
+class Leafy:
+    name: str
+    day: datetime.date
+    hours: Decimal
+    note: str | None
+    count: int | None
+
+    @strawberry.field
+    def shout(self) -> str:
+        return str(self.name).upper() if self.name is not None else None
+
+
+@strawberry.type
+class Edge:
+    node: Leafy
+    spare: Leafy | None
+
+
+@strawberry.type
+class Query:
+    edges: list[Edge]
+
+
+def leafy(name="甲", note=None, count=3, day=datetime.date(2026, 12, 7)):
+    return Leafy(name=name, day=day, hours=Decimal("1.50"), note=note, count=count)
+
+
+SCHEMA = strawberry.Schema(query=Query)
+QUERY = """{ edges { node { name day hours note count shout }
+  spare { name note } } }"""
+
+
+def run(edges):
+    """(compiled answer or None when it gave up, graphql-core's result)."""
+    root = Query(edges=edges)
+    document = parse(QUERY)
+    data = compiled.execute(SCHEMA, document, None, {}, None, root, {})
+    expected = SCHEMA.execute_sync(QUERY, root_value=root)
+    return data, expected
+
+
+def test_generated_fillers_answer_as_graphql_core(monkeypatch):
+    generated = []
+    original = compiled._generated_filler
+
+    def recording(plan, paths):
+        fill = original(plan, paths)
+        generated.append(fill)
+        return fill
+
+    monkeypatch.setattr(compiled, "_generated_filler", recording)
+    data, expected = run(
+        [
+            Edge(node=leafy(), spare=None),
+            Edge(node=leafy(name=5, note="备注", count=None), spare=leafy(name="乙")),
+        ]
+    )
+    assert expected.errors is None
+    assert data == expected.data
+    assert any(generated)  # the edges' objects were filled by generated functions
+    first, second = data["edges"]
+    assert first == {
+        "node": {
+            "name": "甲",
+            "day": "2026-12-07",
+            "hours": "1.50",
+            "note": None,
+            "count": 3,
+            "shout": "甲",
+        },
+        "spare": None,
+    }
+    assert second["node"]["name"] == "5"  # a String from an int, serialized as graphql-core does
+    assert second["spare"] == {"name": "乙", "note": None}
+
+
+@pytest.mark.parametrize(
+    "edge",
+    [
+        Edge(node=leafy(name=None), spare=None),  # an inlined non-null leaf
+        Edge(node=None, spare=None),  # an inlined non-null object
+        Edge(node=leafy(day=None), spare=None),  # a non-null leaf with a serializer
+        Edge(node=leafy(), spare=leafy(name=None)),  # deeper, under a nullable object
+    ],
+    ids=["leaf", "object", "serialized-leaf", "under-nullable"],
+)
+def test_a_null_in_a_non_null_position_gives_up_to_graphql_core(edge):
+    data, expected = run([Edge(node=leafy(), spare=None), edge])
+    assert data is None  # compiled execution gave up: graphql-core answers
+    assert expected.errors  # … with the error it reports
