@@ -161,7 +161,8 @@ def serve(db: Database, workdir: Path, setup: str, number: int) -> ChildServer:
     probe = b'{"query":"{ region { code } }"}'
     headers = {"Host": HOST, "Content-Type": "application/json"}
     try:
-        server.wait_ready(lambda conn: post(conn, probe, headers))
+        # Generous: on the shared machine a cold start can take more than 30 s.
+        server.wait_ready(lambda conn: post(conn, probe, headers), timeout=180)
     except BaseException:
         server.stop()
         raise

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import statistics  # noqa: E402
 
-from bench._common import free_port, load, load_average, ms, post, quantile  # noqa: E402
+from bench._common import free_port, get, load, load_average, ms, post, quantile  # noqa: E402
 from bench.nested_page import (  # noqa: E402
     CODE,
     HOST,
@@ -164,6 +164,8 @@ class Sampler(threading.Thread):
         self.up, self.every = up, every
         self.done = 0  # pages answered (the load's threads count them)
         self.samples: list[tuple[int, dict[int, int]]] = []
+        self.loads: list[float] = []  # the 1-minute load average at each sample
+        self.cpu: list[float] = []  # the workers' CPU seconds (user + system) so far
         self.finished = threading.Event()
 
     def sample(self) -> None:
@@ -174,6 +176,15 @@ class Sampler(threading.Thread):
             except psutil.Error:
                 continue
         self.samples.append((self.done, rss))
+        cpu = 0.0
+        for worker in self.up.workers():
+            try:
+                times = worker.cpu_times()
+                cpu += times.user + times.system
+            except psutil.Error:
+                continue
+        self.cpu.append(cpu)
+        self.loads.append(os.getloadavg()[0])
 
     def run(self) -> None:
         mark = 0
@@ -192,6 +203,65 @@ def spread(values: list[float], fmt: str = "{:.2f}") -> str:
     return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
 
 
+def server_times(up: Up) -> dict[str, tuple[float, float]]:
+    """request id → (end as Unix time, server-side ms) from the access log."""
+    found = {}
+    for line in up.log_path.read_text(errors="replace").splitlines():
+        if '"platform.access"' not in line:
+            continue
+        try:
+            entry = json.loads(line)
+            end = datetime.datetime.fromisoformat(entry["time"]).timestamp()
+            found[entry["request_id"]] = (end, float(entry["duration_ms"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return found
+
+
+def tail(timed: list[tuple[int, float]], up: Up, gc_dir: Path) -> None:
+    """Where the slowest pages' time went: server-side time (access log) against
+    the client's (the rest is the front, the sockets and gunicorn's queue), and
+    the GC pauses of either worker while the page was served (an upper bound: a
+    pause stops only its own worker)."""
+    pauses = []  # (start, ms, generation)
+    for path in gc_dir.glob("gc-*.jsonl"):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            pauses.append((entry["t"], entry["ms"], entry["gen"]))
+    for gen in (0, 1, 2):
+        mine = [p[1] for p in pauses if p[2] == gen]
+        if mine:
+            print(
+                f"  GC gen {gen}: {len(mine)} collections, total {sum(mine):.0f} ms, "
+                f"median {statistics.median(mine):.1f} ms, max {max(mine):.1f} ms"
+            )
+    server = server_times(up)
+    rows = []
+    for index, took in timed:
+        seen = server.get(f"page-{index}")
+        if seen is None:
+            continue
+        end, server_ms = seen
+        start = end - server_ms / 1000
+        gc_ms = sum(p[1] for p in pauses if start - 0.001 <= p[0] <= end)
+        rows.append((took * 1000, server_ms, gc_ms))
+    if len(rows) < 20:
+        return
+    rows.sort()
+    slow = rows[-max(1, len(rows) // 100) :]
+    typical = rows[len(rows) // 4 : 3 * len(rows) // 4]
+
+    def mean(values):
+        return sum(values) / len(values)
+
+    for label, group in (("slowest 1 %", slow), ("middle half", typical)):
+        client, srv, gcs = (mean([r[k] for r in group]) for k in range(3))
+        print(
+            f"  {label} of pages ({len(group)}): client {client:.0f} ms = server {srv:.0f} ms "
+            f"(GC of either worker {gcs:.1f} ms) + front/queue {client - srv:.0f} ms"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--volunteers", type=int, default=100_000)
@@ -204,6 +274,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--reuse", type=Path, help="keep the database in this directory")
     parser.add_argument("--time-limit", type=float, default=3600, help="seconds for the pages")
+    parser.add_argument(
+        "--plain-every", type=int, default=10,
+        help="after every N-th page also GET /plain/nested, the served baseline (0: never)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from central.database import start_embedded_server
@@ -223,11 +297,20 @@ def main() -> int:
     env.update(
         PLATFORM_PG_DATA=str(workdir / "pg"),
         PLATFORM_PG_CLEANUP=cleanup,
-        PLATFORM_LOG_LEVEL="WARNING",
+        # The access log (INFO): each request's server-side duration, by request id.
+        PLATFORM_LOG_LEVEL="INFO",
+        # /plain/nested, the hand-written SQL served through the same HTTP, host,
+        # token and role path (bench/bench_urls.py): the same load's baseline.
+        DJANGO_SETTINGS_MODULE="bench.bench_settings",
         # Ready means the database answers (the calendar's part depends on the date).
         PLATFORM_CALENDAR_READY_DAYS="-1",
     )
     prepare(env, args)
+    # Each worker's GC pauses (central/gunicorn_conf.py), fresh for this run.
+    gc_dir = workdir / "gc"
+    shutil.rmtree(gc_dir, ignore_errors=True)
+    gc_dir.mkdir()
+    env["PLATFORM_GC_LOG"] = str(gc_dir)
 
     up = Up(env, workdir)
     try:
@@ -247,16 +330,23 @@ def main() -> int:
         }
         body = json.dumps({"query": QUERY, "variables": {}}).encode()
         timed: list[tuple[int, float]] = []  # (page index, seconds)
+        plain: list[tuple[int, float]] = []  # /plain/nested after page index
         lock = threading.Lock()
         sampler = Sampler(up, args.sample_every)
 
         def page(conn, index: int) -> None:
             began = time.perf_counter()
-            post(conn, body, headers)
+            post(conn, body, {**headers, "X-Request-Id": f"page-{index}"})
             took = time.perf_counter() - began
             with lock:
                 timed.append((index, took))
                 sampler.done += 1
+            if args.plain_every and index % args.plain_every == 0:
+                began = time.perf_counter()
+                get(conn, "/plain/nested", {**headers, "X-Request-Id": f"plain-{index}"})
+                took = time.perf_counter() - began
+                with lock:
+                    plain.append((index, took))
 
         uptime_before = load_average()
         when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -309,6 +399,27 @@ def main() -> int:
             growth += [stop[p] / start[p] for p in stop if p in start]
         if growth:
             print(f"  RSS growth per round (end / start), min / median / max: {spread(growth)}")
+        plain_after = [t for i, t in sorted(plain) if i >= args.warmup]
+        if len(plain_after) > 1:
+            pm, pp = statistics.median(plain_after), quantile(plain_after, 0.99)
+            print(
+                f"  served baseline /plain/nested, {len(plain_after)} pages after warm-up (ms): "
+                f"median {ms(pm)} p99 {ms(pp)} max {ms(max(plain_after))}; p99/median "
+                f"{pp / pm:.2f}; page median / baseline median {median / pm:.2f}"
+            )
+            size_p = max(1, len(plain_after) // args.rounds)
+            chunks = [plain_after[i : i + size_p] for i in range(0, len(plain_after), size_p)]
+            chunks = [c for c in chunks if len(c) > 1]
+            ratios = [quantile(c, 0.99) / statistics.median(c) for c in chunks]
+            print(f"  baseline p99/median per round, min / median / max: {spread(ratios)}")
+        warm_at = next(k for k, (d, _r) in enumerate(sampler.samples) if d >= args.warmup)
+        pages_cpu = sampler.samples[-1][0] - sampler.samples[warm_at][0]
+        if pages_cpu > 0:
+            cpu_ms = (sampler.cpu[-1] - sampler.cpu[warm_at]) / pages_cpu * 1000
+            print(f"  workers' CPU per page after warm-up (baseline pages too): {cpu_ms:.0f} ms")
+        if sampler.loads:
+            print(f"  load average during the pages, min / median / max: {spread(sampler.loads)}")
+        tail([(i, t) for i, t in timed if i >= args.warmup], up, gc_dir)
     if errors:
         failures.append(f"{errors} pages failed")
     for failure in failures:

@@ -13,10 +13,12 @@ allocations: a worker grew ~0.5 MB a page and the full collection that finally
 ran stalled one request for 2.8 s (issue 16). Rows no longer point back
 (tenants/related.py ``parentless``, checked by tests/test_memory.py), so what a
 request leaves for the collector is a few hundred objects of its own (Django's
-request and lazy user, graphql-core's executor), freed by the next young
-collection; the tuning stays: the frozen heap keeps full collections short and
-the high gen-0 threshold keeps them rare during a page. bench/memory.py
-measures RSS and latency over thousands of pages.
+request and lazy user, graphql-core's executor). Young collections then find
+almost nothing to free: the gen-0 threshold is above what a worker's pages in
+flight hold (``DEFAULT_GC_THRESHOLD``), so they run every few thousand pages,
+not every page or two, and the frozen heap keeps full collections short.
+bench/memory.py measures RSS, latency and each collection's pause
+(``PLATFORM_GC_LOG``) over thousands of pages.
 """
 
 import gc
@@ -49,11 +51,64 @@ graceful_timeout = 5
 keepalive = 5
 
 
+# gen 0 after 500,000 net allocations: more than the objects alive in a worker's four
+# pages in flight (~100,000 each), so a young collection seldom runs at all. At
+# 50,000 it ran every page or two, scanned the pages in flight and freed next to
+# nothing (a median of 6-12 objects each, 1M-record run of bench/memory.py), while
+# stalling the worker's every thread (280 ms median under load 15-20). gen 1 every
+# 10 of those, gen 2 every 100 gen-1 collections, over what is not frozen.
+DEFAULT_GC_THRESHOLD = (500_000, 10, 100)
+
+
+def _gc_threshold() -> tuple[int, ...]:
+    """``PLATFORM_GC_THRESHOLD`` ("500000,10,100"), for measuring others; else the default."""
+    given = os.environ.get("PLATFORM_GC_THRESHOLD", "")
+    try:
+        values = tuple(int(part) for part in given.split(","))
+    except ValueError:
+        values = ()
+    return values if len(values) == 3 and all(v >= 0 for v in values) else DEFAULT_GC_THRESHOLD
+
+
+GC_THRESHOLD = _gc_threshold()
+
+
 def post_fork(server, worker):
     gc.freeze()
-    # gen 0 every 50,000 net allocations (several times a page), gen 1 every 20 of
-    # those, gen 2 every 100 gen-1 collections (and only over what is not frozen).
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLD)
+    directory = os.environ.get("PLATFORM_GC_LOG")
+    if directory:
+        gc.callbacks.append(_gc_logger(Path(directory) / f"gc-{os.getpid()}.jsonl"))
+
+
+def _gc_logger(path: Path):
+    """A ``gc.callbacks`` hook writing one JSON line per collection: wall time at its
+    start, generation, pause in ms, objects collected, the request of the thread
+    that triggered it (it pauses the worker's every thread). Opt-in
+    (``PLATFORM_GC_LOG``, a directory): bench/memory.py reads it to tell GC pauses
+    from the rest of a slow page's time."""
+    import json
+    import time
+
+    from central.logs import current_request_id
+
+    out = path.open("a", buffering=1)
+    started = [0.0, 0.0]
+
+    def hook(phase, info):
+        if phase == "start":
+            started[:] = time.time(), time.perf_counter()
+            return
+        line = {
+            "t": started[0],
+            "gen": info["generation"],
+            "ms": round((time.perf_counter() - started[1]) * 1000, 3),
+            "collected": info["collected"],
+            "request_id": current_request_id.get(),
+        }
+        out.write(json.dumps(line) + "\n")
+
+    return hook
 
 
 def on_starting(server):
