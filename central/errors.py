@@ -112,3 +112,14 @@ class ProblemCollector:
         if codes == {"NOT_FOUND"}:
             error_class = NotFound
         raise error_class(problems=self.problems)
+
+
+def locked_or_not_found(queryset, message: str, field: str, **lookup):
+    """The one row of ``queryset`` matching ``lookup``, locked ``FOR UPDATE`` (its own
+    table only, not the ``select_related`` ones) until the transaction ends, or
+    :class:`NotFound` on ``field``. Every service that decides on a row locks it
+    this way first, so two concurrent decisions on one row run one after the other."""
+    row = queryset.select_for_update(of=("self",)).filter(**lookup).first()
+    if row is None:
+        raise NotFound(message, field=field)
+    return row

@@ -20,7 +20,11 @@ SCHEMA_PREFIX = "region_"
 
 
 class Region(TenantMixin):
-    """A province or city (地区): one PostgreSQL schema with its own policy.
+    """A province, city or county (地区): one PostgreSQL schema with its own policy.
+
+    A county-level region (县级, e.g. 530102 五华区) lets a national deployment
+    give every county-level division its own schema (about 3,000); its area is
+    the county itself, so every division inside it is its own code.
 
     Created only through :func:`central.services.provision_region`, which
     builds the schema, domains and policy in one transaction.
@@ -29,6 +33,7 @@ class Region(TenantMixin):
     class Level(models.TextChoices):
         PROVINCE = "province", "省级"
         CITY = "city", "市级"
+        COUNTY = "county", "县级"
 
     class Status(models.TextChoices):
         ACTIVE = "active", "运行中"
@@ -63,14 +68,15 @@ class Region(TenantMixin):
                 condition=Q(slug__regex=SLUG_PATTERN), name="region_slug_format"
             ),
             models.CheckConstraint(
-                condition=Q(level__in=["province", "city"]), name="region_level_valid"
+                condition=Q(level__in=["province", "city", "county"]),
+                name="region_level_valid",
             ),
             models.CheckConstraint(
                 condition=Q(status__in=["active", "suspended"]), name="region_status_valid"
             ),
             models.CheckConstraint(
-                condition=Q(level="city") | Q(parent__isnull=True),
-                name="region_only_cities_have_parents",
+                condition=Q(level__in=["city", "county"]) | Q(parent__isnull=True),
+                name="region_only_cities_and_counties_have_parents",
             ),
         ]
 

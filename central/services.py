@@ -24,7 +24,7 @@ from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
 from central.divisions import DivisionCodeError, check_division_code, division_name
-from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector
+from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, locked_or_not_found
 from central.migrating import rendered_for
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
@@ -46,6 +46,14 @@ class RegionSpec:
     domains: list[str] = field(default_factory=list)
     preset: str = "default"
     policy_overrides: dict[str, Any] = field(default_factory=dict)
+
+
+# Which region levels may be a region's parent (the division code check has
+# already tied the parent's code to the region's own).
+PARENT_LEVELS = {
+    Region.Level.CITY: (Region.Level.PROVINCE,),
+    Region.Level.COUNTY: (Region.Level.CITY, Region.Level.PROVINCE),
+}
 
 
 def default_domain(slug: str) -> str:
@@ -107,8 +115,15 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
                 _("no region with code %(parent_code)s") % {"parent_code": spec.parent_code},
                 "NOT_FOUND",
             )
-        elif parent.level != Region.Level.PROVINCE:
-            problems.add("parentCode", _("a region's parent must be a province-level region"))
+        elif parent.level not in PARENT_LEVELS.get(spec.level, ()):
+            problems.add(
+                "parentCode",
+                _("a city region's parent is a province-level region")
+                if spec.level == Region.Level.CITY
+                else _("a county region's parent is a city- or province-level region")
+                if spec.level == Region.Level.COUNTY
+                else _("a province-level region has no parent region"),
+            )
     domains = list(dict.fromkeys(d.strip().lower() for d in (spec.domains or []) if d.strip()))
     if not domains and re.match(SLUG_PATTERN, spec.slug or ""):
         domains = [default_domain(spec.slug)]
@@ -315,10 +330,9 @@ def get_region(code: str) -> Region:
 
 
 def _locked_region(code: str) -> Region:
-    region = Region.objects.select_for_update().filter(code=code).first()
-    if region is None:
-        raise NotFound(_("no region with code %(code)s") % {"code": code}, field="code")
-    return region
+    return locked_or_not_found(
+        Region.objects, _("no region with code %(code)s") % {"code": code}, "code", code=code
+    )
 
 
 def suspend_region(code: str, reason: str, *, actor: str) -> Region:

@@ -29,7 +29,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, require_active
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    locked_or_not_found,
+    require_active,
+)
 from central.messages import shown
 from central.models import HomeRegion, Region
 from interop import at_rest, federation, permissions, receipts, signing
@@ -354,15 +361,12 @@ def _locked_transfer(transfer_id) -> Transfer:
         public_id = uuid.UUID(str(transfer_id))
     except ValueError:
         raise InvalidInput(_("not a transfer id"), field="transferId") from None
-    transfer = (
-        Transfer.objects.select_for_update(of=("self",))
-        .select_related("volunteer")
-        .filter(public_id=public_id)
-        .first()
+    return locked_or_not_found(
+        Transfer.objects.select_related("volunteer"),
+        _("no such transfer"),
+        "transferId",
+        public_id=public_id,
     )
-    if transfer is None:
-        raise NotFound(_("no such transfer"), field="transferId")
-    return transfer
 
 
 def _expire_if_due(transfer: Transfer) -> bool:
@@ -873,12 +877,7 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
             gender=data["gender"],
             birth_date=datetime.date.fromisoformat(data["birthDate"]),
             id_type=data["idType"],
-            id_number_encrypted=pii.encrypt(data["idNumber"]),
-            id_number_hash=id_hash,
-            id_number_masked=pii.mask_id_number(data["idNumber"]),
-            phone_encrypted=pii.encrypt(data["phone"]),
-            phone_hash=pii.keyed_hash("phone", data["phone"]),
-            phone_masked=pii.mask_phone(data["phone"]),
+            **pii.protected_fields(data["idNumber"], data["phone"]),
             service_area=data["serviceArea"],
             service_intentions=data["serviceIntentions"],
             skills=data["skills"],

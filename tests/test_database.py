@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
+import psutil
 import pytest
 from django.db import connection
 
 from central.database import database_url, parse_database_url
+from tests.support import wait_until
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_parse_database_url_tcp_and_socket():
@@ -42,3 +49,69 @@ def test_tests_use_their_own_server_and_database():
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         assert int(cursor.fetchone()[0].split(".")[0]) >= 14
+
+
+IMPORT_EVERYTHING = """
+import django
+django.setup()
+from django.conf import settings
+import central.urls_public, central.urls_region, schema.central, schema.region  # noqa: F401
+print(settings.DATABASES["default"]["HOST"] or "-")
+"""
+
+FIRST_QUERY = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 1")
+    print(cursor.fetchone()[0], connection.settings_dict["HOST"])
+"""
+
+
+def _python(code: str, pgdata) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "PLATFORM_PG_DATA")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="central.settings",
+        PLATFORM_PG_DATA=str(pgdata),
+        PLATFORM_PG_CLEANUP="stop",
+    )
+    # Output to files, not pipes: a server the child starts would hold a pipe open.
+    out, err = pgdata.parent / "stdout", pgdata.parent / "stderr"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            timeout=300,
+        )
+    return subprocess.CompletedProcess(done.args, done.returncode, out.read_text(), err.read_text())
+
+
+def _postmasters(pgdata) -> list[int]:
+    return [
+        process.pid
+        for process in psutil.process_iter(["cmdline"])
+        if str(pgdata) in " ".join(process.info["cmdline"] or [])
+    ]
+
+
+def test_importing_settings_starts_nothing_until_the_first_connection(tmp_path):
+    """Issue 15 point 4: a tool that imports settings (mypy's Django plugin, an IDE)
+    leaves no PostgreSQL behind; the first connection starts the embedded server,
+    and it stops when the last process using it exits."""
+    pgdata = tmp_path / "pg"
+    imported = _python(IMPORT_EVERYTHING, pgdata)
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "-"
+    assert not (pgdata / "PG_VERSION").exists()
+    assert _postmasters(pgdata) == []
+
+    queried = _python(FIRST_QUERY, pgdata)
+    assert queried.returncode == 0, queried.stderr
+    answer, host = queried.stdout.split()
+    assert answer == "1" and host  # where the server it started listens
+    assert (pgdata / "PG_VERSION").exists()
+    wait_until(lambda: _postmasters(pgdata) == [], 30, "the embedded server to stop")

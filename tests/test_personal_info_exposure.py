@@ -196,3 +196,19 @@ def test_birth_dates_cost_no_query_per_row(gql, seed_regions):
         assert len(nodes) == 8
         assert all((n["birthDate"] is not None) == reveals for n in nodes), nodes
         assert len(small_sql) == len(large_sql), (small_sql, large_sql)
+
+
+def test_registration_and_transfers_store_personal_info_one_way():
+    """The stored forms of an ID number and a phone come from one function
+    (``pii.protected_fields``), registration's and a transfer import's alike: each
+    value normalised first, so spaces or a lowercase x in a package change nothing."""
+    stored = pii.protected_fields(" 11010519491231002x ", "138 1234 5678")
+    assert stored == pii.protected_fields("11010519491231002X", "13812345678") | {
+        "id_number_encrypted": stored["id_number_encrypted"],
+        "phone_encrypted": stored["phone_encrypted"],
+    }
+    assert pii.decrypt(stored["id_number_encrypted"]) == "11010519491231002X"
+    assert pii.decrypt(stored["phone_encrypted"]) == "13812345678"
+    assert stored["id_number_masked"] == "1101**********002X"
+    assert stored["phone_masked"] == "138****5678"
+    assert stored["phone_hash"] == pii.keyed_hash("phone", "13812345678")

@@ -541,7 +541,8 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
 def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
     passed as variables, load each group's first 21 memberships and each volunteer's
-    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole histories — and they are the first by id."""
+    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole
+    histories — and they are the first by id."""
     from tenants.groups.models import VolunteerGroup
     from tenants.records.models import ServiceRecord
 

@@ -18,6 +18,7 @@ from schema.policy_types import RegionPolicy, policy_type
 class RegionLevel(enum.Enum):
     PROVINCE = "province"
     CITY = "city"
+    COUNTY = "county"
 
 
 @strawberry.enum(description="Whether a region serves requests.")

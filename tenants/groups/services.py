@@ -31,6 +31,7 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
+    locked_or_not_found,
 )
 from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
@@ -418,15 +419,12 @@ def review_group(group_id: int, approve: bool, reason: str, *, principal, policy
 
 
 def _locked_group(group_id: int) -> VolunteerGroup:
-    group = (
-        VolunteerGroup.objects.select_for_update(of=("self",))
-        .select_related("liaison_group")
-        .filter(id=group_id)
-        .first()
+    return locked_or_not_found(
+        VolunteerGroup.objects.select_related("liaison_group"),
+        _("no such group"),
+        "groupId",
+        id=group_id,
     )
-    if group is None:
-        raise NotFound(_("no such group"), field="groupId")
-    return group
 
 
 def set_permission_group(group_id: int, name: str, *, principal, policy) -> VolunteerGroup:

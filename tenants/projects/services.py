@@ -16,7 +16,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemCollector,
+    locked_or_not_found,
+)
 from central.messages import shown
 from central.policy import Power
 from tenants.accounts import services as accounts
@@ -208,15 +215,9 @@ def cancel_project(project_id: int, reason: str, *, principal) -> Project:
 
 
 def _locked_project(project_id: int) -> Project:
-    project = (
-        Project.objects.select_for_update(of=("self",))
-        .select_related("group")
-        .filter(id=project_id)
-        .first()
+    return locked_or_not_found(
+        Project.objects.select_related("group"), _("no such project"), "projectId", id=project_id
     )
-    if project is None:
-        raise NotFound(_("no such project"), field="projectId")
-    return project
 
 
 def shared_project(project_id: int) -> Project:

@@ -22,7 +22,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemCollector,
+    locked_or_not_found,
+)
 from central.messages import shown
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
@@ -292,15 +299,12 @@ def file_complaint(
 
 
 def _locked_complaint(complaint_id) -> Complaint:
-    complaint = (
-        Complaint.objects.select_for_update(of=("self",))
-        .select_related("volunteer", "group")
-        .filter(id=_id(complaint_id, "complaintId"))
-        .first()
+    return locked_or_not_found(
+        Complaint.objects.select_related("volunteer", "group"),
+        _("no such complaint"),
+        "complaintId",
+        id=_id(complaint_id, "complaintId"),
     )
-    if complaint is None:
-        raise NotFound(_("no such complaint"), field="complaintId")
-    return complaint
 
 
 def start_investigation(complaint_id, *, principal) -> Complaint:

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_or_not_found
 from central.messages import shown
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
@@ -57,14 +57,12 @@ def request_correction(
 
 
 def _locked(request_id: int, principal) -> CorrectionRequest:
-    request = (
-        CorrectionRequest.objects.select_for_update(of=("self",))
-        .select_related("group", "record")
-        .filter(id=request_id)
-        .first()
+    request = locked_or_not_found(
+        CorrectionRequest.objects.select_related("group", "record"),
+        _("no such correction request"),
+        "requestId",
+        id=request_id,
     )
-    if request is None:
-        raise NotFound(_("no such correction request"), field="requestId")
     require_correction_handler(request, principal)
     if request.status != CorrectionRequest.Status.OPEN:
         raise Conflict(

@@ -24,7 +24,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemCollector,
+    locked_or_not_found,
+)
 from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
@@ -481,14 +488,12 @@ def _require_answering(record: ServiceRecord, principal, policy):
 
 
 def _locked_record(record_id: int) -> ServiceRecord:
-    record = (
-        ServiceRecord.objects.select_for_update(of=("self",))
-        .select_related("project__group", "volunteer")
-        .filter(id=record_id)
-        .first()
+    record = locked_or_not_found(
+        ServiceRecord.objects.select_related("project__group", "volunteer"),
+        _("no such record"),
+        "recordId",
+        id=record_id,
     )
-    if record is None:
-        raise NotFound(_("no such record"), field="recordId")
     require_not_frozen(record.volunteer_id)
     return record
 

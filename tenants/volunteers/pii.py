@@ -75,6 +75,22 @@ def mask_phone(phone: str) -> str:
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
 
 
+def protected_fields(id_number: str, phone: str) -> dict[str, str]:
+    """A volunteer's ID number and phone as stored (个人信息保护): each normalised,
+    then encrypted (revealed only to roles allowed, and logged), keyed-hashed (found
+    without decrypting) and masked (shown by default). Registration and a transfer's
+    import store them alike through this."""
+    id_number, phone = normalise(id_number), normalise(phone)
+    return {
+        "id_number_encrypted": encrypt(id_number),
+        "id_number_hash": keyed_hash("id", id_number),
+        "id_number_masked": mask_id_number(id_number),
+        "phone_encrypted": encrypt(phone),
+        "phone_hash": keyed_hash("phone", phone),
+        "phone_masked": mask_phone(phone),
+    }
+
+
 def mask_name(name: str) -> str:
     """A name as public notices (公示) show it: ``张三`` → ``张*``, ``欧阳明月`` →
     ``欧**月``; the surname and, for three characters or more, the last one."""

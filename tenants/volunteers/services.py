@@ -28,7 +28,14 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.iso7064 import mod_11_2
 
 from central.divisions import PROVINCE_PREFIXES, DivisionCodeError, check_division_in_region
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    ProblemCollector,
+    locked_or_not_found,
+)
 from central.messages import resident_id_message, shown
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
@@ -291,12 +298,7 @@ def register_volunteer(
                 gender=data.gender,
                 birth_date=data.birth_date,
                 id_type=data.id_type,
-                id_number_encrypted=pii.encrypt(id_number),
-                id_number_hash=id_hash,
-                id_number_masked=pii.mask_id_number(id_number),
-                phone_encrypted=pii.encrypt(phone),
-                phone_hash=pii.keyed_hash("phone", phone),
-                phone_masked=pii.mask_phone(phone),
+                **pii.protected_fields(id_number, phone),
                 service_area=data.service_area.strip(),
                 service_intentions=[str(v).strip() for v in data.service_intentions],
                 skills=[str(v).strip() for v in data.skills],
@@ -362,10 +364,12 @@ def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> s
 
 
 def _locked(number: str) -> Volunteer:
-    volunteer = Volunteer.objects.select_for_update().filter(number=(number or "").strip()).first()
-    if volunteer is None:
-        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
-    return volunteer
+    return locked_or_not_found(
+        Volunteer.objects,
+        _("no volunteer numbered %(number)s") % {"number": number},
+        "number",
+        number=(number or "").strip(),
+    )
 
 
 def review_verification(number: str, approve: bool, reason: str, *, principal, policy):

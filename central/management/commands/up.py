@@ -43,7 +43,7 @@ from django.db import connections
 from django.utils.translation import gettext as _
 
 from central import accounts, migrating, services
-from central.database import embedded_server
+from central.database import database_url, embedded_server
 from central.errors import ServiceError
 from central.management.commands import demo as demo_command
 from central.models import Region
@@ -125,6 +125,7 @@ class Command(BaseCommand):
             raise CommandError(_("--demo fills the seed regions; it cannot go with --no-seed"))
         if demo and settings.PRODUCTION:
             raise CommandError(_("demo data has published passwords; it is refused in production"))
+        connections["default"].ensure_connection()  # starts the embedded server, if ours
         db = settings.DATABASES["default"]
         self.stdout.write(
             _("database: %(name)s on %(host)s")
@@ -362,8 +363,14 @@ class SupervisedChild:
     to 60 s while it keeps dying at once) when it exits, stopped by :meth:`stop`.
     It runs in its own session, so a Ctrl-C reaches only ``up``, which stops it."""
 
-    def __init__(self, name: str, command: list[str], say: Callable[[str], None]):
-        self.name, self.command, self.say = name, command, say
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        say: Callable[[str], None],
+        env: dict[str, str] | None = None,
+    ):
+        self.name, self.command, self.say, self.env = name, command, say, env
         self.owner = os.getpid()
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
@@ -379,7 +386,7 @@ class SupervisedChild:
             with self.lock:
                 if self.stopping.is_set():
                     return
-                self.process = subprocess.Popen(self.command, start_new_session=True)
+                self.process = subprocess.Popen(self.command, start_new_session=True, env=self.env)
                 started = time.monotonic()
                 self.say(f"{self.name}: started (pid {self.process.pid})")
             code = self.process.wait()
@@ -427,7 +434,12 @@ def _command_child(name: str, arguments: list[str], say: Callable[[str], None]) 
     if ``up`` disappears."""
     manage = str(settings.BASE_DIR / "manage.py")
     command = [sys.executable, manage, *arguments, "--parent", str(os.getpid())]
-    return SupervisedChild(name, command, say)
+    env = None
+    if embedded_server() is not None:
+        # Only up's PostgresSupervisor restarts the embedded server: a child (re)started
+        # while it is down waits for it instead of starting it behind the supervisor.
+        env = {**os.environ, "DATABASE_URL": database_url(settings.DATABASES["default"])}
+    return SupervisedChild(name, command, say, env)
 
 
 def front(host: str, port: int, upstream: str, say: Callable[[str], None]) -> SupervisedChild:
