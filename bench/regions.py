@@ -21,8 +21,9 @@ baseline measured in the same run:
   migrating     ``manage.py migrate_schemas --tenant`` over all of them with
                 nothing to apply, standard executor vs multiprocessing, taking
                 turns, with the CPU used by manage.py and by PostgreSQL; what
-                one query comparing every schema's django_migrations with the
-                migrations on disk takes (``up.regions_behind``); then
+                comparing every schema's django_migrations with the migrations
+                on disk takes (``up.regions_behind``: one statement per schema,
+                none reading two); then
                 ``manage.py up --no-serve`` (which migrates only the regions
                 that are behind, in parallel when many), with nothing behind and
                 with --behind regions made to lack a migration
@@ -341,7 +342,7 @@ def measure_provisioning(specs, runs: int, paths: list[str], db) -> dict[str, li
 
 def migration_state(schemas: list[str]) -> tuple[int, float]:
     """How many ``schemas`` lack a migration on disk, by ``manage.py up``'s check
-    (one query over their ``django_migrations`` tables), and how long it took."""
+    (one statement per schema's ``django_migrations``), and how long it took."""
     from central.management.commands.up import regions_behind
 
     started = time.perf_counter()
@@ -373,14 +374,15 @@ def create_regions(specs: list, jobs: int, deadline: float) -> tuple[int, float]
     connections.close_all()  # never share a connection with forked workers
     started = time.perf_counter()
     done = 0
-    step = max(1, len(specs) // 10)
+    step = max(1, min(100, len(specs) // 10))
     pool = multiprocessing.get_context("fork").Pool(jobs)
     try:
         for _ in pool.imap_unordered(_provision_one, specs):
             done += 1
             if done % step == 0 or done == len(specs):
                 rate = done / (time.perf_counter() - started)
-                log(f"  created {done}/{len(specs)} ({rate:.1f} regions/s)")
+                left = (len(specs) - done) / rate
+                log(f"  created {done}/{len(specs)} ({rate:.1f} regions/s, ~{left:.0f} s left)")
             if time.monotonic() > deadline:
                 log(f"  time budget: stopping after {done} regions")
                 break

@@ -7,10 +7,13 @@ here it wraps those paths in this process and, through
 ``PLATFORM_ONE_REGION_PER_STATEMENT``, every connection of a server process:
 federation statistics, the central lists of regions, a transfer within one
 deployment (request, consent, import), the interop outbox and its delivery, and
-/metrics (whose backlog was one UNION over every region's outbox).
+/metrics (whose backlog was one UNION over every region's outbox), and ``up``'s
+and ``/readyz``'s check of every region's migrations (one UNION ALL as well).
 """
 
 from __future__ import annotations
+
+import io
 
 import httpx
 import pytest
@@ -20,6 +23,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 
 from central import services
+from central.management.commands import up
 from central.models import HomeRegion
 from central.region_guard import ENVIRONMENT, CrossRegionStatement, one_region_per_statement
 from interop import delivery
@@ -154,4 +158,44 @@ def test_federation_paths_over_http_touch_one_region_per_statement(guarded, cent
     assert scraped.status_code == 200, scraped.text[:500]
     assert "platform_interop_outbox_backlog" in scraped.text
     # The guard ran in the server and refused nothing.
+    assert "CrossRegionStatement" not in log.read_text()
+
+
+def test_up_and_readiness_read_each_region_on_its_own(seed_regions):
+    """14 §4: ``up``'s check for regions behind and ``/readyz``'s migrations check
+    read every region's ``django_migrations``; they did it with one ``UNION ALL``
+    naming every region. Now one statement per region, and a region made behind
+    (its rows deleted, as after a release) is still found and migrated."""
+    from central import readiness
+    from tests.test_regions_at_scale import make_behind, provision
+
+    (schema,) = provision("26", 1)
+    schemas = list(services.Region.objects.values_list("schema_name", flat=True))
+    make_behind(schema)
+    with one_region_per_statement():
+        assert readiness.schemas_behind(["public", *schemas]) == [schema]
+        assert schema in readiness.migrations_problem()
+        up.Command(stdout=io.StringIO())._migrate_regions(parallel_from=10**6)
+        assert readiness.schemas_behind(["public", *schemas]) == []
+        assert readiness.migrations_problem() is None
+
+
+def test_readyz_over_http_reads_each_region_on_its_own(guarded):
+    """The same check in a server whose every connection has the guard: a region
+    behind makes /readyz answer MIGRATIONS_PENDING naming it, and nothing is refused."""
+    from central.migrating import migrate_schema
+    from tests.test_regions_at_scale import make_behind, provision
+
+    server, log = guarded
+    (schema,) = provision("26", 1)
+    make_behind(schema)
+    try:
+        answer = httpx.get(f"{server.base_url}/readyz", timeout=60)
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["checks"]["database"] == "ok", body
+        assert schema in body["checks"]["migrations"], body
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["MIGRATIONS_PENDING"]
+    finally:
+        migrate_schema(schema)
     assert "CrossRegionStatement" not in log.read_text()

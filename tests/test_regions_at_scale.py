@@ -210,3 +210,42 @@ def test_a_metrics_scrape_reads_no_region_schema_and_does_not_grow(seed_regions)
             OutboxMessage.objects.filter(transfer=transfer).delete()
     deliver_pending()  # counted again: the region's row goes
     assert not OutboxBacklog.objects.filter(region_code=region.code).exists()
+
+
+def test_a_new_region_renders_no_models_and_sends_its_ddl_without_savepoints(
+    seed_regions, monkeypatch
+):
+    """14 §5, a new region < 0.5 s: what a region cost besides its DDL. Each
+    ``RunPython`` migration re-rendered every model (Django drops a delayed
+    state's models first: 4 × 0.13 s per region), each migration had its own
+    savepoint inside provisioning's one transaction (2 statements × 80) and each
+    applied migration its own ``INSERT`` (80). Now: no rendering once the
+    process has built its states, no savepoint, one ``INSERT`` for every row."""
+    from django.db.migrations import state
+
+    def statements() -> list[str]:
+        code = unique_city_code("14")
+        spec = services.RegionSpec(code, city_name(code), "city", f"sc{code}")
+        with CaptureQueriesContext(connection) as captured:
+            region = services.provision_region(spec, actor="test")
+        return sent(captured), region.schema_name
+
+    statements()  # the process's first: builds the migration states
+    rendered = []  # models rendered (ModelState.render builds a model class)
+    original = state.ModelState.render
+
+    def counting(self, apps):
+        rendered.append(self.name)
+        return original(self, apps)
+
+    monkeypatch.setattr(state.ModelState, "render", counting)
+    sql, schema = statements()
+    assert rendered == []
+    # One savepoint is left: django-tenants' Domain.save() (the primary domain).
+    savepoints = [s for s in sql if s.startswith("SAVEPOINT")]
+    assert len(savepoints) == 1, savepoints
+    inserts = [s for s in sql if s.startswith('INSERT INTO "django_migrations"')]
+    assert len(inserts) == 1
+    # Every row in that one INSERT (test_provisioning compares the whole catalog).
+    assert len(catalog(schema)["applied migrations"]) == inserts[0].count("::timestamptz")
+    assert len(sql) < 330, len(sql)  # the DDL and a few rows; was 532
