@@ -50,7 +50,6 @@ django.setup()
 from central import services
 from central.models import Region
 
-R.allow_counties()
 specs = R.county_specs(set(Region.objects.values_list("code", flat=True)))
 R.new_region_seconds(specs, 1)
 res = {"migrations": [], "replay": []}

@@ -654,33 +654,18 @@ def print_modes(title: str, modes: list[Mode]) -> None:
 
 
 def county_specs(taken: set[str]):
-    """Real GB/T 2260 county and city codes with their names, as provisioning
-    specs. Region has province and city levels only, so counties are provisioned
-    as city-level regions (see ``allow_counties``)."""
+    """Real GB/T 2260 county codes with their names, as provisioning specs of
+    county-level regions (Region.Level.COUNTY), then city codes once the counties
+    run out."""
     from central.divisions import _table, division_level
     from central.services import RegionSpec
 
     table = _table()
-    order = [c for c in sorted(table) if division_level(c) == "county"]
-    order += [c for c in sorted(table) if division_level(c) == "city"]
-    for code in order:
-        if code not in taken:
-            taken.add(code)
-            yield RegionSpec(code, table[code], "city", f"c{code}")
-
-
-def allow_counties() -> None:
-    """Let the provisioning service take a county code as a city-level region
-    (bench only; everything else it does is unchanged): set before the bulk
-    creation forks, so its workers inherit it."""
-    from central import services
-    from central.divisions import check_division_code, division_level
-
-    def check(code, level, parent_code=None):
-        if division_level(code) != "county":
-            check_division_code(code, level, parent_code)
-
-    services.check_division_code = check
+    for level in ("county", "city"):
+        for code in sorted(c for c in table if division_level(c) == level):
+            if code not in taken:
+                taken.add(code)
+                yield RegionSpec(code, table[code], level, f"c{code}")
 
 
 # Undoes the audit log's newest migration in a schema, as a region that predates
@@ -827,7 +812,6 @@ def national(args) -> int:
 
         from central.models import Region
 
-        allow_counties()
         specs = county_specs(set(Region.objects.values_list("code", flat=True)))
         new_region_seconds(specs, 1)  # the process's first builds Django's states
         for size in sizes:
