@@ -368,3 +368,28 @@ def admin_browser(
     assert answer.status_code == 302, answer.text[:2000]
     http.admin_user = user
     return http
+
+
+def generated_region(
+    code: str, slug: str, *, preset: str = "default", chunk_size: int | None = None, **sizes
+):
+    """A new city region ``code`` filled by ``manage.py generate_data`` (the real
+    provisioning service and generator); ``sizes``: volunteers, groups,
+    records_per_volunteer, seed."""
+    import io
+
+    from django.core.management import call_command
+
+    from central import services
+
+    region = services.provision_region(
+        services.RegionSpec(code, city_name(code), "city", slug, preset=preset), actor="test"
+    )
+    options = [("--region", code)] + [
+        (f"--{name.replace('_', '-')}", str(value)) for name, value in sizes.items()
+    ]
+    if chunk_size is not None:
+        options.append(("--chunk-size", str(chunk_size)))
+    arguments = [part for option in options for part in option]
+    call_command("generate_data", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
+    return region

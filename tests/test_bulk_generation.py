@@ -12,18 +12,14 @@ whole, and that the generated region's statistics cells equal the rows.
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django_tenants.utils import tenant_context
 
-from central import services
 from tenants.records.models import ServiceRecord
 from tenants.volunteers.models import Volunteer, VolunteerStatus
-from tests.support import city_name, unique_city_code
+from tests.support import generated_region, unique_city_code
 from tests.test_statistics_cells import assert_cells_equal_rows
 
 # States whose workflow columns may still change (records 0003_guards).
@@ -38,18 +34,10 @@ GUARDS = (
 @pytest.fixture(scope="module")
 def region(seed_regions):
     code = unique_city_code("53")
-    region = services.provision_region(
-        services.RegionSpec(code, city_name(code), "city", f"bulk{code}", preset="yunnan"),
-        actor="test",
-    )
-    call_command(
-        "generate_data",
-        *("--region", code, "--volunteers", "60", "--groups", "4"),
-        *("--records-per-volunteer", "5", "--seed", "26", "--chunk-size", "25"),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    return region
+    return generated_region(
+        code, f"bulk{code}", preset="yunnan", chunk_size=25,
+        volunteers=60, groups=4, records_per_volunteer=5, seed=26,
+    )  # fmt: skip
 
 
 def copy_records(cursor, n: int, volunteer_ids: list[int] | None = None) -> str:

@@ -23,23 +23,20 @@ from __future__ import annotations
 
 import collections
 import gc
-import io
 import json
 import types
 from decimal import Decimal
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
-from django.core.management import call_command
 from django.core.signals import request_finished
 from django.db import close_old_connections, connection, models
 from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
-from central import services
 from tenants.records.models import Amendment, ServiceRecord
 from tests.registry_support import authority
-from tests.support import city_name, gid, unique_city_code
+from tests.support import generated_region, gid, unique_city_code
 from tests.test_query_counts import (
     GROUP_PROJECTS,
     GROUP_TREE,
@@ -59,16 +56,7 @@ ME = """{ me { username roles { kind group { name } authorityLevel } volunteer {
 
 @pytest.fixture(scope="module")
 def region(seed_regions):
-    region = services.provision_region(
-        services.RegionSpec(CODE, city_name(CODE), "city", SLUG), actor="test"
-    )
-    call_command(
-        "generate_data",
-        *("--region", CODE, "--volunteers", "60", "--groups", "3"),
-        *("--records-per-volunteer", "5", "--seed", "16"),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
+    region = generated_region(CODE, SLUG, volunteers=60, groups=3, records_per_volunteer=5, seed=16)
     with tenant_context(region):
         # Amended records on the page: their amendments are loaded (related.py _load_few).
         for record in ServiceRecord.objects.order_by("id")[:40:3]:

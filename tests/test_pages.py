@@ -264,26 +264,13 @@ def test_the_certificate_font_is_the_vendored_ofl_noto_sans_sc():
 @pytest.fixture(scope="module")
 def statistics_region(up):
     """A region with generated data for the statistics pages (issue 12 point 5)."""
-    import io
-
-    from django.core.management import call_command
-
-    from central import services
-    from tests.support import city_name, unique_city_code
+    from tests.support import generated_region, unique_city_code
 
     code = unique_city_code("42")
-    region = services.provision_region(
-        services.RegionSpec(code, city_name(code), "city", f"chart{code}", preset="suizhou"),
-        actor="test",
-    )
-    call_command(
-        "generate_data",
-        *("--region", code, "--volunteers", "120", "--groups", "5"),
-        *("--records-per-volunteer", "4", "--seed", "5"),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    return region
+    return generated_region(
+        code, f"chart{code}", preset="suizhou",
+        volunteers=120, groups=5, records_per_volunteer=4, seed=5,
+    )  # fmt: skip
 
 
 def test_the_statistics_pages_load_only_their_own_files(up, statistics_region):

@@ -10,22 +10,25 @@ small page and once with a large one: the statement count must be the same
 from __future__ import annotations
 
 import base64
-import io
 from types import SimpleNamespace
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
-from central import services
 from schema import compiled
 from schema.region.types import encode_cursor
 from tenants.accounts.services import OperatorPrincipal
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority, login, register_volunteer
-from tests.support import city_name, execute_in_process, gid, row_key, unique_city_code
+from tests.support import (
+    execute_in_process,
+    generated_region,
+    gid,
+    row_key,
+    unique_city_code,
+)
 
 CODE = unique_city_code("13")
 SLUG = f"counts{CODE}"
@@ -55,17 +58,7 @@ RECOGNITION_PAGE = """query($first: Int!) { volunteers(first: $first) { edges { 
 
 @pytest.fixture(scope="module")
 def region(seed_regions):
-    region = services.provision_region(
-        services.RegionSpec(CODE, city_name(CODE), "city", SLUG), actor="test"
-    )
-    call_command(
-        "generate_data",
-        *("--region", CODE, "--volunteers", "80", "--groups", "4"),
-        *("--records-per-volunteer", "6", "--seed", "7"),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
-    )
-    return region
+    return generated_region(CODE, SLUG, volunteers=80, groups=4, records_per_volunteer=6, seed=7)
 
 
 def _groups_by_size():

@@ -8,7 +8,6 @@ the statistics module's SQL), over a region filled by ``generate_data``.
 from __future__ import annotations
 
 import datetime
-import io
 import json
 import re
 from collections import Counter
@@ -16,7 +15,6 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -39,7 +37,14 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import admin_browser, city_name, execute_in_process, gid, unique_city_code
+from tests.support import (
+    admin_browser,
+    city_name,
+    execute_in_process,
+    generated_region,
+    gid,
+    unique_city_code,
+)
 
 STATISTICS = """query($top: Int) { statistics(topGroups: $top) { asOf
   volunteers { total registered byStatus { key label count } byVerification { key count }
@@ -75,15 +80,8 @@ def region(seed_regions):
     one counted record amended to other hours."""
     code = unique_city_code("42")
     slug = f"stats{code}"
-    region = services.provision_region(
-        services.RegionSpec(code, city_name(code), "city", slug, preset="suizhou"), actor="test"
-    )
-    call_command(
-        "generate_data",
-        *("--region", code, "--volunteers", "160", "--groups", "6"),
-        *("--records-per-volunteer", "5", "--seed", "12"),
-        stdout=io.StringIO(),
-        stderr=io.StringIO(),
+    region = generated_region(
+        code, slug, preset="suizhou", volunteers=160, groups=6, records_per_volunteer=5, seed=12
     )
     with tenant_context(region):
         counted = ServiceRecord.objects.filter(state="counted").order_by("id").first()
