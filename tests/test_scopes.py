@@ -18,15 +18,18 @@ from PIL import Image
 
 from tenants.groups import services as groups
 from tests.registry_support import (
+    REGISTER_VOLUNTEER,
     accept_invitations,
     approve,
     authority,
+    authority_account,
     hierarchy,
     login,
     region,
     register,
     register_volunteer,
     unique,
+    volunteer_input,
 )
 from tests.support import gid
 
@@ -436,6 +439,72 @@ def test_a_volunteer_says_where_they_live_and_the_county_follows(gql, world):
     assert done["data"]["setVolunteerDivision"]["errors"] == []
     after = gql.region(SLUG, REVEAL, {"n": volunteer.number}, token=county_a)
     assert _code(after, "revealPersonalInfo") is None
+
+
+def test_an_authority_registers_volunteers_only_in_its_own_area(gql, world):
+    """003 第四条 (本行政区域内): a county authority registers into its county; another
+    county's code is refused and writes nothing; with no code given the volunteer
+    lives in the authority's own county, not the region's container code."""
+    from tenants.volunteers.models import Volunteer
+
+    county_a = authority(gql, SLUG, "county", division=YUZHONG, name="重庆市渝中区民政局")
+    outside = volunteer_input(divisionCode=SHAPINGBA, username="", password="")
+    refused = gql.region(SLUG, REGISTER_VOLUNTEER, {"input": outside}, token=county_a)
+    assert _code(refused, "registerVolunteer") == "PERMISSION_DENIED", refused
+    assert refused["errors"][0]["message"].startswith("divisionCode: 500106"), refused
+    with tenant_context(region(SLUG)):
+        assert not Volunteer.objects.filter(id_number_hash=_id_hash(outside["idNumber"])).exists()
+    # The same person inside the area goes through: nothing was left half-written.
+    inside = dict(outside, divisionCode=YUZHONG)
+    done = gql.region(SLUG, REGISTER_VOLUNTEER, {"input": inside}, token=county_a)
+    assert done["data"]["registerVolunteer"]["errors"] == [], done
+    unsaid = volunteer_input(divisionCode="", username="", password="")
+    own = gql.region(SLUG, REGISTER_VOLUNTEER, {"input": unsaid}, token=county_a)
+    assert own["data"]["registerVolunteer"]["errors"] == [], own
+    number = own["data"]["registerVolunteer"]["volunteer"]["number"]
+    with tenant_context(region(SLUG)):
+        assert Volunteer.objects.get(number=number).division_code == YUZHONG
+    # An authority holding two counties must say which one.
+    both = authority_account(SLUG, "county", division=SHAPINGBA, name="重庆市沙坪坝区民政局")
+    with tenant_context(region(SLUG)):
+        _add_authority_role(both, YUZHONG)
+    ask = gql.region(
+        SLUG,
+        REGISTER_VOLUNTEER,
+        {"input": volunteer_input(divisionCode="", username="", password="")},
+        token=login(gql, SLUG, both),
+    )
+    assert ask["data"]["registerVolunteer"]["errors"][0]["field"] == "divisionCode", ask
+    # The city's authority covers both counties and the region's own code.
+    city = authority(gql, SLUG)
+    anywhere = gql.region(
+        SLUG,
+        REGISTER_VOLUNTEER,
+        {"input": volunteer_input(divisionCode=SHAPINGBA, username="", password="")},
+        token=city,
+    )
+    assert anywhere["data"]["registerVolunteer"]["errors"] == [], anywhere
+
+
+def _id_hash(id_number: str) -> str:
+    from tenants.volunteers import pii
+
+    return pii.keyed_hash("id", id_number)
+
+
+def _add_authority_role(username: str, division: str) -> None:
+    """A second authority role for the same account (a 民政干部 covering two counties)."""
+    from tenants.accounts.models import Account, Role
+
+    account = Account.objects.get(username=username)
+    first = account.roles.get()
+    Role.objects.create(
+        account=account,
+        kind=first.kind,
+        authority_level=first.authority_level,
+        authority_name="重庆市渝中区民政局",
+        division_code=division,
+    )
 
 
 SET_PERMISSION_GROUP = """mutation($g: ID!, $p: String!) { setPermissionGroup(groupId: $g,

@@ -1029,7 +1029,8 @@ MUTATIONS = [
         "registerVolunteer",
         m("registerVolunteer", "$input: RegisterVolunteerInput!", "input: $input"),
         lambda w, a, fresh: {"input": _volunteer_input(w, own_account=True)},
-        who(*STAFF, default=CONFLICT, anonymous=OK),
+        # Another county's authority registers someone only in its own county (003 第四条).
+        who(*STAFF, default=CONFLICT, anonymous=OK, other_county=DENIED),
         label="self",
         twin=frozenset(STAFF),
     ),

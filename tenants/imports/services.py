@@ -312,12 +312,6 @@ def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         principal=ctx.principal,
         group_id=ctx.group.id if ctx.group is not None else None,
     )
-    if ctx.group is None and not ctx.principal.covers(volunteer.division_code):
-        # Rolled back with the row's savepoint: an authority registers in its area.
-        raise PermissionDenied(
-            _("%(division)s lies outside your area") % {"division": volunteer.division_code},
-            field="divisionCode",
-        )
     return IMPORTED, volunteer.number
 
 

@@ -178,15 +178,36 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     return number
 
 
-def _division(problems: ProblemCollector, data, group, region: Region) -> str:
-    """Where the volunteer lives (所在县（区）): given, or the group's, or the region's."""
-    if not (data.division_code or "").strip():
-        return group.division_code if group is not None else region.code
+def _division(problems: ProblemCollector, data, group, region: Region, principal) -> str:
+    """Where the volunteer lives (所在县（区）): given, or the group's, or the region's.
+
+    An authority registering outside a group registers only within its own area
+    (003_d5ca8bfa6cff6808.txt 第四条: 市、县民政部门负责本行政区域内…): a code it
+    does not cover is refused, and with no code given it is its own division
+    when it holds just one."""
+    by_authority = group is None and principal is not None and principal.is_authority
+    given = (data.division_code or "").strip()
+    if not given:
+        if group is not None:
+            return group.division_code
+        if not by_authority or principal.covers(region.code):
+            return region.code
+        own = {role.division_code for role in principal.authority_roles}
+        if len(own) == 1:
+            return own.pop()
+        problems.add("divisionCode", _("say which division of your area the volunteer lives in"))
+        return ""
     try:
-        return check_division_in_region(data.division_code, region.code)
+        code = check_division_in_region(given, region.code)
     except DivisionCodeError as error:
         problems.add("divisionCode", str(error))
         return ""
+    if by_authority and not principal.covers(code):
+        raise PermissionDenied(
+            _("%(division)s lies outside your area") % {"division": code},
+            field="divisionCode",
+        )
+    return code
 
 
 def _next_number(region_code: str) -> str:
@@ -277,7 +298,7 @@ def register_volunteer(
     for_someone_else = group is not None or (principal is not None and principal.is_authority)
     problems = ProblemCollector()
     id_number = _check(problems, data, policy)
-    division_code = _division(problems, data, group, region)
+    division_code = _division(problems, data, group, region, principal)
     creates_account = (group is None and principal is None) or (
         for_someone_else and bool(data.username)
     )
