@@ -50,6 +50,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
+from central import compat
 from central.logs import is_database_unavailable
 from central.text import text_problem
 from schema.errors import AccessError, QueryError
@@ -234,7 +235,7 @@ class CachedParsingAndValidation(SchemaExtension):
             and context.pre_execution_errors is None
         ):
             context.pre_execution_errors = self.cache.errors(
-                context.schema._schema,
+                compat.graphql_schema(context.schema),
                 context.query,
                 self._options,
                 context.validation_rules,
