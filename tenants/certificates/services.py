@@ -47,6 +47,7 @@ from tenants.certificates.permissions import may_download, require_revoker, requ
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
+from tenants.volunteers import pii
 from tenants.volunteers.models import IdType, Volunteer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -525,6 +526,9 @@ def verify(code) -> dict | None:
         return None
     return {
         **certificate.snapshot,
+        # A certificate issued before short numbers were masked more shows the
+        # narrower mask here: the public page and the API never show more of it.
+        "idNumberMasked": pii.narrow_mask(certificate.snapshot["idNumberMasked"]),
         "status": status_of(certificate),
         "genuine": certificate.revoked_at is None,
     }
