@@ -637,3 +637,50 @@ def test_pending_viewing_groups_are_not_shown(gql, world):
                       {"g": gid(SLUG, viewed)})  # fmt: skip
     names = [g["name"] for g in body["data"]["group"]["viewingGroups"]]
     assert names == [world.team_a.name]
+
+
+ISSUE_CERTIFICATE = """mutation($n: String!, $g: ID!) { issueCertificate(number: $n, groupId: $g)
+  { certificate { totalHours rows { hours originRegion } } errors { code message } } }"""
+
+
+def test_a_group_certifies_transferred_records_only_of_its_own_members(gql, seed_regions):
+    """000 Art.15 (不向第三方提供) and Art.17 (本人加入或经常参加活动的志愿团体): the
+    records a volunteer brought in by a transfer belong to no group here, and any
+    group's admin could certify them — a 云南 team with no tie to a newcomer from
+    重庆 got their name, masked ID number and every imported row in a sealed PDF
+    it may download. Refused now (PERMISSION_DENIED, nothing written); once the
+    newcomer is the team's active member, its admin issues as before."""
+    from tenants.certificates import services as certificates
+    from tenants.certificates.models import Certificate
+    from tenants.certificates.pdf import render_seal_placeholder_png
+    from tests.test_interop import CONSENT, REQUEST, moving_volunteer
+
+    _, volunteer, token = moving_volunteer(gql, hours=(2,))
+    asked = gql.region("chongqing", REQUEST, {"to": "530000"}, token=token)
+    transfer = asked["data"]["requestTransfer"]["transfer"]["id"]
+    gql.region("chongqing", CONSENT, {"t": transfer, "offline": False}, token=token)
+    h = hierarchy("yunnan")
+    with tenant_context(region("yunnan")):
+        from tests.test_interop import _admin_of
+
+        certificates.upload_seal(
+            h.team.id,
+            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            principal=_admin_of(h.team),
+        )
+    admin = login(gql, "yunnan", h.admins["team"])
+    variables = {"n": volunteer.number, "g": gid("yunnan", h.team)}
+    refused = gql.region("yunnan", ISSUE_CERTIFICATE, variables, token=admin)
+    assert "errors" in refused, refused  # was: issued, imported rows and all
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED", refused
+    assert volunteer.number in refused["errors"][0]["message"]
+    with tenant_context(region("yunnan")):
+        assert not Certificate.objects.filter(volunteer__number=volunteer.number).exists()
+    # Its member now (an invitation the newcomer accepts): the team certifies.
+    invited = gql.region("yunnan", ADD_MEMBER, variables, token=admin)
+    assert invited["data"]["addMember"]["errors"] == [], invited
+    accept_invitations("yunnan", volunteer.number)
+    issued = gql.region("yunnan", ISSUE_CERTIFICATE, variables, token=admin)
+    certificate = issued["data"]["issueCertificate"]
+    assert certificate["errors"] == [], issued
+    assert certificate["certificate"]["rows"] == [{"hours": "1.50", "originRegion": "重庆市"}]
