@@ -684,3 +684,54 @@ def test_a_group_certifies_transferred_records_only_of_its_own_members(gql, seed
     certificate = issued["data"]["issueCertificate"]
     assert certificate["errors"] == [], issued
     assert certificate["certificate"]["rows"] == [{"hours": "1.50", "originRegion": "重庆市"}]
+
+
+MY_OBJECTIONS = """{ me { objections { edges { node { resolution volunteer { number }
+  record { id content contact punctuality attitude professionalism } } } } } }"""
+
+
+def test_an_objector_sees_the_notice_not_the_record(gql, seed_regions):
+    """001 §4(4)3 lets anyone logged in object to a record in publicity; the notice
+    shows the name masked, the project, date, times and hours. ``me.objections``
+    then gave the objector the whole record — what was done, the contact, the
+    group's evaluation of the volunteer (守时程度, 服务态度, 专业水平) — which goes
+    to no third party without the volunteer's consent (000 Art.15). The objector
+    gets null now; the group that resolves it still sees the record."""
+    from tests.records_support import RECORD, days_ago, entry, stage
+
+    YUNNAN = "yunnan"  # ≥3 working days of publicity (001 §4(4)3)
+
+    s = stage(gql, YUNNAN)
+    volunteer, _ = s.volunteers[0]
+    recorded = gql.region(
+        YUNNAN,
+        RECORD,
+        {
+            "p": s.project_id,
+            "n": volunteer.number,
+            "input": {**entry(days_ago(2), "08:00", "11:00", 3), "punctuality": 2},
+        },
+        token=s.recorder,
+    )["data"]["recordHours"]["record"]
+    assert recorded["state"] == "IN_PUBLICITY", recorded
+    _, objector_name = register_volunteer(YUNNAN)
+    objector = login(gql, YUNNAN, objector_name)
+    raised = gql.region(
+        YUNNAN,
+        """mutation($r: ID!) { raiseObjection(recordId: $r, reason: "当天未见此人") {
+          errors { code } } }""",
+        {"r": recorded["id"]},
+        token=objector,
+    )
+    assert raised["data"]["raiseObjection"]["errors"] == [], raised
+    mine = gql.region(YUNNAN, MY_OBJECTIONS, token=objector)
+    assert "errors" not in mine, mine
+    (node,) = [e["node"] for e in mine["data"]["me"]["objections"]["edges"]]
+    assert node["resolution"] == "OPEN" and node["volunteer"] is None
+    assert node["record"] is None, node
+    queue = gql.region(
+        YUNNAN,
+        "{ me { workQueues { objections { edges { node { record { id punctuality } } } } } } }",
+        token=s.admin,
+    )["data"]["me"]["workQueues"]["objections"]["edges"]
+    assert {"id": recorded["id"], "punctuality": 2} in [e["node"]["record"] for e in queue]
