@@ -735,3 +735,54 @@ def test_an_objector_sees_the_notice_not_the_record(gql, seed_regions):
         token=s.admin,
     )["data"]["me"]["workQueues"]["objections"]["edges"]
     assert {"id": recorded["id"], "punctuality": 2} in [e["node"]["record"] for e in queue]
+
+
+REQUEST_CORRECTION = """mutation($g: ID!) { requestCorrection(groupId: $g,
+  description: "少记了一次服务") { request { id } errors { code } } }"""
+RECORD_MISSING = """mutation($q: ID!, $p: ID!, $input: RecordInput!) {
+  recordMissingForCorrection(requestId: $q, projectId: $p, input: $input) {
+  request { status } errors { field code message } } }"""
+
+
+def test_a_correction_is_recorded_at_a_project_of_the_group_asked(gql, seed_regions):
+    """A correction request (记录更正) goes to one group; its staff answer it. The
+    project the missing service is recorded at was not checked against the request:
+    an admin of the team asked who also records for another team (two roles, one
+    account) answered the first team's request with the second team's project — a
+    record written for a group that was not asked, the request marked done. INVALID
+    now and nothing written; the team's own project goes through."""
+    from tenants.accounts.models import Account, Role
+    from tenants.records.models import CorrectionRequest, ServiceRecord
+    from tests.records_support import days_ago, entry, stage
+    from tests.registry_support import join_group
+
+    asked = stage(gql, SLUG)
+    other = stage(gql, SLUG, participants=0)
+    volunteer, username = asked.volunteers[0]
+    join_group(SLUG, other.h.team, volunteer.number, other.h.admins["team"])
+    with tenant_context(region(SLUG)):
+        account = Account.objects.get(username=asked.h.admins["team"])
+        Role.objects.create(account=account, kind="recorder", group=other.h.team)
+    request = gql.region(
+        SLUG,
+        REQUEST_CORRECTION,
+        {"g": gid(SLUG, asked.h.team)},
+        token=login(gql, SLUG, username),
+    )["data"]["requestCorrection"]["request"]["id"]
+    variables = {
+        "q": request,
+        "p": other.project_id,
+        "input": entry(days_ago(5), "08:00", "10:00", 2),
+    }
+    admin = login(gql, SLUG, asked.h.admins["team"])  # its new role in the token's principal
+    refused = gql.region(SLUG, RECORD_MISSING, variables, token=admin)
+    answer = refused["data"]["recordMissingForCorrection"]
+    assert answer["errors"], refused  # was: recorded at the other team, request done
+    assert answer["errors"][0]["code"] == "INVALID", refused
+    assert answer["errors"][0]["field"] == "projectId"
+    with tenant_context(region(SLUG)):
+        assert not ServiceRecord.objects.filter(volunteer=volunteer, group=other.h.team).exists()
+        assert CorrectionRequest.objects.filter(status="open", volunteer=volunteer).count() == 1
+    done = gql.region(SLUG, RECORD_MISSING, variables | {"p": asked.project_id}, token=admin)
+    assert done["data"]["recordMissingForCorrection"]["errors"] == [], done
+    assert done["data"]["recordMissingForCorrection"]["request"]["status"] == "AMENDED"
