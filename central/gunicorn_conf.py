@@ -13,12 +13,14 @@ allocations: a worker grew ~0.5 MB a page and the full collection that finally
 ran stalled one request for 2.8 s (issue 16). Rows no longer point back
 (tenants/related.py ``parentless``, checked by tests/test_memory.py), so what a
 request leaves for the collector is a few hundred objects of its own (Django's
-request and lazy user, graphql-core's executor). Young collections then find
-almost nothing to free: the gen-0 threshold is above what a worker's pages in
-flight hold (``DEFAULT_GC_THRESHOLD``), so they run every few thousand pages,
-not every page or two, and the frozen heap keeps full collections short.
-bench/memory.py measures RSS, latency and each collection's pause
-(``PLATFORM_GC_LOG``) over thousands of pages.
+request and lazy user, graphql-core's executor). The automatic gen-0 threshold is
+above what a worker's pages in flight hold (``DEFAULT_GC_THRESHOLD``), so the
+collector itself seldom starts one inside a request; but one that did scanned
+everything since the last (~1.1 s at full size). Young collections therefore run
+between requests (``post_request``, ``DEFAULT_GC_BETWEEN``), often enough that
+each finds little more than what the last few requests left, and the frozen
+heap keeps full collections short. bench/memory.py measures RSS, latency and
+each collection's pause (``PLATFORM_GC_LOG``) over thousands of pages.
 """
 
 import gc
