@@ -229,7 +229,7 @@ def tail(timed: list[tuple[int, float]], up: Up, gc_dir: Path) -> None:
             entry = json.loads(line)
             pauses.append((entry["t"], entry["ms"], entry["gen"], entry.get("between", False)))
     for gen in (0, 1, 2):
-        for between, where in ((True, "between requests"), (False, "inside a request")):
+        for between, where in ((True, "between requests"), (False, "automatic")):
             mine = [p[1] for p in pauses if p[2] == gen and p[3] is between]
             if mine:
                 print(
