@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import operator
 
 import orjson
@@ -381,21 +382,29 @@ class FirstRows:
             # Joined and nested rows must not point back either (forget_parents does
             # not walk into FirstRows: each one cleans up after its own load).
             forget_parents(rows, queryset.query.select_related, lookups)
-        by_parent: dict = {}
-        for row in rows:
-            by_parent.setdefault(getattr(row, foreign_key.attname), []).append(row)
+        # Each parent's rows, grouped in C: the statement returns them parent by
+        # parent (unnest's order), so each parent is one run of ``groupby``; should
+        # a parent's rows come in two runs, the second is appended to the first.
+        by_parent: dict = {parent: [] for parent in parents}
+        for parent, run in itertools.groupby(rows, operator.attrgetter(foreign_key.attname)):
+            by_parent[parent].extend(run)
         for instance in instances:
-            instance.__dict__[self.slot] = by_parent.get(instance.pk, [])
+            instance.__dict__[self.slot] = by_parent[instance.pk]
         # No row → parent reference: the rows are reached from their parent only, and
         # such a cycle is garbage that reference counting never frees (issue 16).
         if not reads_rows(queryset):  # tuples carry their few rows in the row (Row mixin)
             for relation, few in getattr(queryset, "_few", {}).items():
                 _load_few(queryset.model, rows, relation, few)
+        # Django's prefetch_one_level regroups what it is given by parent and sets
+        # ``to_attr`` on each parent: given each parent's list as one "single related
+        # object", it sets that list as it is, one step per parent, not per row.
+        groups = list(by_parent.values())
+        parent_of = {id(group): parent for parent, group in by_parent.items()}
         return (
-            rows,
-            operator.attrgetter(foreign_key.attname),
+            groups,
+            lambda group: parent_of[id(group)],
             operator.attrgetter("pk"),
-            False,
+            True,
             self.relation,
             False,
         )

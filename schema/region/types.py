@@ -265,7 +265,8 @@ class Membership(Node):
         return Volunteer(_model=membership.volunteer)
 
     @strawberry.field(
-        description="What the group may see of the volunteer before they are its member."
+        description="What the group may see of the volunteer before they are its member.",
+        metadata=reads("shared_fields"),
     )
     def applicant(self, info: Info) -> Applicant | None:
         membership = self._model
