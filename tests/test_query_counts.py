@@ -368,6 +368,18 @@ def test_the_nested_page_reads_records_as_tuples_and_answers_as_the_served_basel
     assert first["records"]["edges"][0]["node"]["hours"] == "2.50"
 
 
+def test_memberships_read_shared_fields_only_for_applicants(region, gql):
+    """Issue 16 point 2: a membership's ``shared_fields`` (JSON, decoded row by row) is
+    read only where ``applicant`` is selected, which shows it (issue 10 finding 1):
+    the nested page's ~1,000 memberships decode none."""
+    token = authority(gql, SLUG, level="province")
+    _, sql = statements(NESTED_PAGE, {"first": 4}, token)
+    memberships = [s for s in sql if "groups_membership" in s]
+    assert memberships and not any("shared_fields" in s for s in memberships), memberships
+    _, sql = statements(APPLICATIONS, {}, token)
+    assert any("shared_fields" in s for s in sql if "groups_membership" in s), sql
+
+
 def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
     """A record read as a tuple (``as_rows``, as the nested page reads them) answers
     every field that declares its columns as a fully loaded instance does, with no
