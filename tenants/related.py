@@ -512,11 +512,15 @@ def forget_parents(instances: list, select_related, lookups) -> None:
     """
     if select_related and select_related is not True:
         for name, deeper in select_related.items():
+            # (a row joined by a plain foreign key is never told what it was joined
+            # to: nothing to drop, once per membership of a nested page)
+            caches_back = _caches_back(instances, name)
             joined = []
             for instance in instances:
                 row = instance._state.fields_cache.get(name)
                 if row is not None:
-                    _forget(instance, (row,))
+                    if caches_back:
+                        _forget(instance, (row,))
                     joined.append(row)
             if joined:
                 forget_parents(joined, deeper, ())
@@ -539,6 +543,18 @@ def forget_parents(instances: list, select_related, lookups) -> None:
         if rows and lookup.queryset is not None:
             nested = lookup.queryset
             forget_parents(rows, nested.query.select_related, nested._prefetch_related_lookups)
+
+
+def _caches_back(instances: list, name: str) -> bool:
+    """Whether Django caches each row on the row joined to it under ``name``: a
+    one-to-one either way, or a unique foreign key; not a plain foreign key."""
+    if not instances or not isinstance(instances[0], models.Model):
+        return True
+    try:
+        field = instances[0]._meta.get_field(name)
+    except Exception:  # not a field (Django would not have joined it): look anyway
+        return True
+    return not (field.many_to_one and not field.unique)
 
 
 def _forget(parent, rows) -> None:

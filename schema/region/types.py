@@ -418,9 +418,7 @@ class VolunteerGroup(Node):
         rows, page_info = paged(
             rows, page, key=lambda m: m.volunteer_id, cursor=GroupVolunteerEdge.cursor_of
         )
-        return GroupVolunteerConnection(
-            edges=[GroupVolunteerEdge(_membership=m) for m in rows], page_info=page_info
-        )
+        return GroupVolunteerConnection(edges=_volunteer_edges(rows), page_info=page_info)
 
     @strawberry.field(
         description="Pending applications to join, oldest first, `first` at a time (at most "
@@ -543,6 +541,18 @@ class GroupVolunteerEdge:
     @strawberry.field(description="The volunteer's membership of this group.")
     def membership(self) -> Membership:
         return Membership(_model=self._membership)
+
+
+def _volunteer_edges(memberships: list) -> list[GroupVolunteerEdge]:
+    """``GroupVolunteerEdge(_membership=m)`` for each membership, without the dataclass
+    constructor (once per volunteer of a page, issue 16 §2): only what it reads."""
+    new = object.__new__
+    edges = []
+    for membership in memberships:
+        edge = new(GroupVolunteerEdge)
+        edge._membership = membership
+        edges.append(edge)
+    return edges
 
 
 @strawberry.type
