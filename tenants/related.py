@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import itertools
 import operator
 
 import orjson
@@ -56,6 +57,7 @@ from django.db.models import (
 from django.db.models.base import ModelState
 from django.db.models.constants import LOOKUP_SEP
 from django.db.models.expressions import RawSQL
+from django.db.models.fields.mixins import FieldCacheMixin
 from django.db.models.functions import Cast, JSONArray
 from django.db.models.query import ModelIterable, prefetch_related_objects
 
@@ -309,8 +311,22 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
         positions = list(range(start, end)) + [position for _name, position in annotations]
         getter = operator.itemgetter(*positions)
         return [from_db(db, names, getter(row)) for row in rows]
+    joins = _plain_joins(populators, db) if builds_fast(model) else None
+    if joins:  # memberships with their volunteers: both filled straight from the row
+        from_db = model.from_db
+        names = own_names + [name for name, _position in annotations]
+        positions = list(range(start, end)) + [position for _name, position in annotations]
+        getter = operator.itemgetter(*positions)
+        instances = []
+        for row in rows:
+            instance = from_db(db, names, getter(row))
+            cache = instance._state.fields_cache
+            for name, first, last, pk, init_list, build in joins:
+                cache[name] = None if row[pk] is None else build(db, init_list, row[first:last])
+            instances.append(instance)
+        return instances
     instances = []
-    for row in rows:  # Django's own path: joined rows, or someone listens to init signals
+    for row in rows:  # Django's own path: nested joins, or someone listens to init signals
         instance = model.from_db(db, own_names, row[start:end])
         for populator in populators:
             populator.populate(row, instance)
@@ -318,6 +334,42 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
             instance.__dict__[name] = row[position]
         instances.append(instance)
     return instances
+
+
+def _plain_joins(populators, db) -> list[tuple] | None:
+    """What Django's ``RelatedPopulator.populate`` does for each of ``populators`` —
+    one model joined by a non-unique foreign key of the row, its columns in order,
+    nothing joined to it, built by :data:`~tenants.loading.fast_from_db` — as
+    ``(cache name, first column, end, primary key column, attnames, from_db)``, the
+    joined row then being cached on the row as Django caches it; None when any
+    populator does more (a reverse or unique join, a nested one, signals)."""
+    from tenants.loading import builds_fast
+
+    joins = []
+    for populator in populators:
+        setter = populator.local_setter
+        field = getattr(setter, "__self__", None)
+        if (
+            populator.reorder_for_init is not None
+            or populator.related_populators
+            or populator.db != db
+            or not builds_fast(populator.model_cls)
+            or getattr(setter, "__func__", None) is not FieldCacheMixin.set_cached_value
+            or not getattr(field, "many_to_one", False)
+            or field.unique
+        ):
+            return None
+        joins.append(
+            (
+                field.cache_name,
+                populator.cols_start,
+                populator.cols_end,
+                populator.cols_start + populator.pk_idx,
+                populator.init_list,
+                populator.model_cls.from_db,
+            )
+        )
+    return joins
 
 
 class FirstRows:
@@ -363,7 +415,9 @@ class FirstRows:
             :limit
         ]
         # Each parent once (a volunteer in two groups on the page is two instances).
-        parents = list(dict.fromkeys(instance.pk for instance in instances))
+        # (its key column read in C: ``pk`` is a property, a call per parent)
+        key = operator.attrgetter(model._meta.pk.attname)
+        parents = list(dict.fromkeys(map(key, instances)))
         compiler = rows_query.query.get_compiler(queryset.db)
         try:
             sql, params = compiler.as_sql()
@@ -381,21 +435,29 @@ class FirstRows:
             # Joined and nested rows must not point back either (forget_parents does
             # not walk into FirstRows: each one cleans up after its own load).
             forget_parents(rows, queryset.query.select_related, lookups)
-        by_parent: dict = {}
-        for row in rows:
-            by_parent.setdefault(getattr(row, foreign_key.attname), []).append(row)
+        # Each parent's rows, grouped in C: the statement returns them parent by
+        # parent (unnest's order), so each parent is one run of ``groupby``; should
+        # a parent's rows come in two runs, the second is appended to the first.
+        by_parent: dict = {parent: [] for parent in parents}
+        for parent, run in itertools.groupby(rows, operator.attrgetter(foreign_key.attname)):
+            by_parent[parent].extend(run)
         for instance in instances:
-            instance.__dict__[self.slot] = by_parent.get(instance.pk, [])
+            instance.__dict__[self.slot] = by_parent[key(instance)]
         # No row → parent reference: the rows are reached from their parent only, and
         # such a cycle is garbage that reference counting never frees (issue 16).
         if not reads_rows(queryset):  # tuples carry their few rows in the row (Row mixin)
             for relation, few in getattr(queryset, "_few", {}).items():
                 _load_few(queryset.model, rows, relation, few)
+        # Django's prefetch_one_level regroups what it is given by parent and sets
+        # ``to_attr`` on each parent: given each parent's list as one "single related
+        # object", it sets that list as it is, one step per parent, not per row.
+        groups = list(by_parent.values())
+        parent_of = {id(group): parent for parent, group in by_parent.items()}
         return (
-            rows,
-            operator.attrgetter(foreign_key.attname),
-            operator.attrgetter("pk"),
-            False,
+            groups,
+            lambda group: parent_of[id(group)],
+            key,
+            True,
             self.relation,
             False,
         )
@@ -450,11 +512,15 @@ def forget_parents(instances: list, select_related, lookups) -> None:
     """
     if select_related and select_related is not True:
         for name, deeper in select_related.items():
+            # (a row joined by a plain foreign key is never told what it was joined
+            # to: nothing to drop, once per membership of a nested page)
+            caches_back = _caches_back(instances, name)
             joined = []
             for instance in instances:
                 row = instance._state.fields_cache.get(name)
                 if row is not None:
-                    _forget(instance, (row,))
+                    if caches_back:
+                        _forget(instance, (row,))
                     joined.append(row)
             if joined:
                 forget_parents(joined, deeper, ())
@@ -477,6 +543,18 @@ def forget_parents(instances: list, select_related, lookups) -> None:
         if rows and lookup.queryset is not None:
             nested = lookup.queryset
             forget_parents(rows, nested.query.select_related, nested._prefetch_related_lookups)
+
+
+def _caches_back(instances: list, name: str) -> bool:
+    """Whether Django caches each row on the row joined to it under ``name``: a
+    one-to-one either way, or a unique foreign key; not a plain foreign key."""
+    if not instances or not isinstance(instances[0], models.Model):
+        return True
+    try:
+        field = instances[0]._meta.get_field(name)
+    except Exception:  # not a field (Django would not have joined it): look anyway
+        return True
+    return not (field.many_to_one and not field.unique)
 
 
 def _forget(parent, rows) -> None:

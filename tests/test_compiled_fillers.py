@@ -108,3 +108,45 @@ def test_a_null_in_a_non_null_position_gives_up_to_graphql_core(edge):
     data, expected = run([Edge(node=leafy(), spare=None), edge])
     assert data is None  # compiled execution gave up: graphql-core answers
     assert expected.errors  # … with the error it reports
+
+
+def test_a_day_is_serialized_once_per_position(monkeypatch):
+    """A page's records share few service days: each distinct day is serialized once
+    per position (date.isoformat costs ~1,600 instructions; issue 16 point 2), and
+    the answer is graphql-core's — a datetime (a date subclass) included."""
+    date_type = SCHEMA._schema.get_type("Date")
+    calls = []
+    serialize = date_type.serialize
+
+    def counting(value):
+        calls.append(value)
+        return serialize(value)
+
+    days = [datetime.date(2026, 12, d) for d in (1, 2, 3)]
+    edges = [Edge(node=leafy(day=days[i % 3]), spare=None) for i in range(30)]
+    edges.append(Edge(node=leafy(day=datetime.datetime(2026, 12, 1, 8, 30)), spare=None))
+    monkeypatch.setattr(date_type, "serialize", counting)
+    data = compiled.execute(SCHEMA, parse(QUERY), None, {}, None, Query(edges=edges), {})
+    compiled_calls = len(calls)
+    expected = SCHEMA.execute_sync(QUERY, root_value=Query(edges=edges))
+    assert expected.errors is None
+    assert data == expected.data
+    assert data["edges"][-1]["node"]["day"] == "2026-12-01T08:30:00"
+    assert compiled_calls == 4  # three days, and the datetime on its own
+
+
+def test_fillers_are_compiled_once_per_query_shape(monkeypatch):
+    """The generated fillers' code is compiled once per process, not per request."""
+    compiles = []
+
+    def counting(*args, **kwargs):
+        compiles.append(args[0])
+        return compile(*args, **kwargs)
+
+    monkeypatch.setattr(compiled, "compile", counting, raising=False)
+    edges = [Edge(node=leafy(), spare=leafy(name="乙"))]
+    first = compiled.execute(SCHEMA, parse(QUERY), None, {}, None, Query(edges=edges), {})
+    compiles.clear()
+    second = compiled.execute(SCHEMA, parse(QUERY), None, {}, None, Query(edges=edges), {})
+    assert first == second is not None
+    assert compiles == []

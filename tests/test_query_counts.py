@@ -368,6 +368,68 @@ def test_the_nested_page_reads_records_as_tuples_and_answers_as_the_served_basel
     assert first["records"]["edges"][0]["node"]["hours"] == "2.50"
 
 
+def test_memberships_read_shared_fields_only_for_applicants(region, gql):
+    """Issue 16 point 2: a membership's ``shared_fields`` (JSON, decoded row by row) is
+    read only where ``applicant`` is selected, which shows it (issue 10 finding 1):
+    the nested page's ~1,000 memberships decode none."""
+    token = authority(gql, SLUG, level="province")
+    _, sql = statements(NESTED_PAGE, {"first": 4}, token)
+    memberships = [s for s in sql if "groups_membership" in s]
+    assert memberships and not any("shared_fields" in s for s in memberships), memberships
+    _, sql = statements(APPLICATIONS, {}, token)
+    assert any("shared_fields" in s for s in sql if "groups_membership" in s), sql
+
+
+def test_the_nested_page_joins_volunteers_without_per_row_populators(region, gql, monkeypatch):
+    """Issue 16 point 2: a page's memberships and the volunteers joined to them are
+    built straight from each row (tenants/related.py ``_plain_joins``), not through
+    Django's per-row ``RelatedPopulator``; the answer is graphql-core's, the joined
+    volunteer is cached on its membership as Django caches it, and it does not point
+    back at the membership (no cycle, issue 16 point 1)."""
+    from django.db.models.query import RelatedPopulator
+
+    from tenants.related import FirstRows
+
+    token = authority(gql, SLUG, level="province")
+    populated = []
+    original = RelatedPopulator.populate
+
+    def counting(self, row, from_obj):
+        populated.append(from_obj)
+        return original(self, row, from_obj)
+
+    monkeypatch.setattr(RelatedPopulator, "populate", counting)
+    answer, sql = statements(NESTED_PAGE, {"first": 4}, token)
+    verified, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, "verify")
+    assert verified == answer
+    assert len(sql) <= 6, sql
+    # (the host's region and the token's account are still joined by Django's own)
+    assert not [row for row in populated if isinstance(row, Membership)]
+    with tenant_context(region):
+        groups = VolunteerGroup.objects.order_by("id")[:2]
+        rows = active_memberships_with_volunteers(groups)
+        assert rows and all(m.volunteer.id == m.volunteer_id for m in rows)
+        assert all(not m.volunteer._state.fields_cache for m in rows)
+        assert isinstance(VolunteerGroup.first_memberships, FirstRows)
+
+
+def active_memberships_with_volunteers(groups) -> list:
+    """Each group's first active memberships with their volunteers, as a page joins them."""
+    from django.db.models import Prefetch
+
+    from tenants.groups.selectors import active_memberships
+
+    rows = (
+        active_memberships()
+        .select_related("volunteer")
+        .only("id", "group_id", "volunteer_id", "status", "volunteer__id", "volunteer__name")
+    )
+    loaded = VolunteerGroup.objects.filter(id__in=[g.id for g in groups]).prefetch_related(
+        Prefetch("first_memberships", rows.order_by("volunteer_id")[:5], to_attr="page")
+    )
+    return [m for group in loaded for m in group.page]
+
+
 def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
     """A record read as a tuple (``as_rows``, as the nested page reads them) answers
     every field that declares its columns as a fully loaded instance does, with no

@@ -122,7 +122,9 @@ KEYS: dict[str, tuple[str, ...]] = {  # by model
     "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
     # division_code: may_view and may_reveal read it (where the volunteer lives).
     "volunteers.Volunteer": ("id", "division_code"),
-    "groups.Membership": ("id", "volunteer_id", "group_id", "status", "shared_fields"),
+    # (shared_fields: only where `applicant` is selected, which declares it: decoding
+    # every membership's JSON cost the nested page ~1,000 decodes, issue 16 §2)
+    "groups.Membership": ("id", "volunteer_id", "group_id", "status"),
 }
 
 
@@ -341,10 +343,12 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
     for field in _fields(selections):
         if field.name == "__typename":
             continue
+        relation = relations.get(field.name)
         if listed is not None and field.name in listed:
             columns.update(listed[field.name])
-            continue
-        relation = relations.get(field.name)
+            if relation is None or not relation[0]:
+                continue
+            # a relation that also reads columns of its own row (applicant: shared_fields)
         if relation is None:
             if listed is not None:  # a field of the rows' type not listed: any column
                 return None

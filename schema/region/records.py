@@ -305,8 +305,24 @@ def volunteer_records(
 ) -> ServiceRecordConnection:
     """A page of a volunteer's records: from the rows prefetch.py loaded for a page of
     volunteers, else by one query for just this page."""
-    conditions = _record_conditions(filter)
     rows = getattr(volunteer, to_attr("records"), None)
+    forward = page.after is None and page.before is None and not page.backward
+    if rows is not None and filter is None and forward:
+        # A page of volunteers' first records, the usual case (once per volunteer of a
+        # nested page): the prefetched rows, in id order, are the page and one more
+        # (what ``paged`` does for a first page, without its generic steps).
+        ids = list(map(_row_id, rows))
+        if ids != sorted(ids):
+            rows = sorted(rows, key=_row_id)
+        shown = rows[: page.size]
+        page_info = PageInfo(
+            has_next_page=len(rows) > page.size,
+            has_previous_page=False,
+            _ends=(shown[0], shown[-1]) if shown else (),
+            _cursor=_record_cursor,
+        )
+        return ServiceRecordConnection(edges=_record_edges(shown), page_info=page_info)
+    conditions = _record_conditions(filter)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
         rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
     if conditions:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import datetime
 import enum
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
@@ -138,10 +139,8 @@ class Volunteer(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> Annotated[ServiceRecordConnection, strawberry.lazy("schema.region.records")]:
-        from schema.region.records import volunteer_records
-
         page = window("r", first, after, last, before, default=20)
-        return volunteer_records(self._model, page, filter, info)
+        return _volunteer_records()(self._model, page, filter, info)
 
     @strawberry.field(description="Counted hours (kept as a running total, not summed per read).")
     def total_hours(self) -> Decimal:
@@ -265,7 +264,8 @@ class Membership(Node):
         return Volunteer(_model=membership.volunteer)
 
     @strawberry.field(
-        description="What the group may see of the volunteer before they are its member."
+        description="What the group may see of the volunteer before they are its member.",
+        metadata=reads("shared_fields"),
     )
     def applicant(self, info: Info) -> Applicant | None:
         membership = self._model
@@ -280,6 +280,16 @@ class Membership(Node):
     @strawberry.field
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
+
+
+@functools.cache
+def _volunteer_records():
+    """``records.volunteer_records`` (records imports this module): imported once, not
+    by an import statement run once per volunteer of a page — in Python 3.11 each
+    such statement looks up the module's spec and path, ~2,400 instructions."""
+    from schema.region.records import volunteer_records
+
+    return volunteer_records
 
 
 def may_reveal_to(volunteer, info: Info) -> bool:
@@ -408,9 +418,7 @@ class VolunteerGroup(Node):
         rows, page_info = paged(
             rows, page, key=lambda m: m.volunteer_id, cursor=GroupVolunteerEdge.cursor_of
         )
-        return GroupVolunteerConnection(
-            edges=[GroupVolunteerEdge(_membership=m) for m in rows], page_info=page_info
-        )
+        return GroupVolunteerConnection(edges=_volunteer_edges(rows), page_info=page_info)
 
     @strawberry.field(
         description="Pending applications to join, oldest first, `first` at a time (at most "
@@ -533,6 +541,18 @@ class GroupVolunteerEdge:
     @strawberry.field(description="The volunteer's membership of this group.")
     def membership(self) -> Membership:
         return Membership(_model=self._membership)
+
+
+def _volunteer_edges(memberships: list) -> list[GroupVolunteerEdge]:
+    """``GroupVolunteerEdge(_membership=m)`` for each membership, without the dataclass
+    constructor (once per volunteer of a page, issue 16 §2): only what it reads."""
+    new = object.__new__
+    edges = []
+    for membership in memberships:
+        edge = new(GroupVolunteerEdge)
+        edge._membership = membership
+        edges.append(edge)
+    return edges
 
 
 @strawberry.type
