@@ -136,6 +136,14 @@ class CompiledQueries(SchemaExtension):
         if mode not in MODES:
             raise ImproperlyConfigured(f"GRAPHQL COMPILED_EXECUTION must be one of {MODES}")
         context = self.execution_context
+        request = getattr(context.context, "request", None)
+        tried = getattr(request, "__dict__", {}).pop("compiled_root_values", None)
+        if tried is not None:
+            # The views' direct path ran this very operation compiled and it gave up
+            # (or declined): graphql-core answers, with the root values it loaded.
+            self.root_values = tried
+            yield
+            return
         if mode != "off" and context.result is None and context.graphql_document is not None:
             arguments = (
                 context.schema,
