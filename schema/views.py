@@ -24,6 +24,12 @@ ran — has no ``data`` entry, a code (``request_error_code``) and, in
 documents are resolved before execution (``schema/persisted.py``); an
 anonymous query by GET answered without error is cacheable, with an ``ETag``
 (``_cacheable``).
+
+A single POSTed query whose text this process has already parsed and validated
+without error takes a direct path (``direct``; issue 16 point 2): compiled
+execution straight from the view, after the same checks, answered as ``run``
+answers; anything else, and any query compiled execution gives up on, goes
+the full way.
 """
 
 from __future__ import annotations
