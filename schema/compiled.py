@@ -43,6 +43,7 @@ No resolver of this API does either.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import operator
 from collections.abc import Callable
@@ -210,8 +211,18 @@ def execute(
     if isinstance(coerced, list):  # invalid variables: graphql-core reports them
         return None
     try:
-        executor = Executor(schema, document, operation, coerced, context, root_value, root_values)
-        return executor.run()
+        key = (id(document), id(schema), operation_name)
+        plans = _plan_cache()
+        found = plans.get(key)
+        if found is not None and found[0] is document and found[1] is schema:
+            complete, binders = found[2], found[3]
+        else:
+            executor = Executor(schema, document, operation, coerced, context, root_value, {})
+            complete, binders = executor.plan(), executor.binders
+            if not executor.request_bound:
+                # (the document kept with it: its id is not reused while the plan lives)
+                plans.put(key, (document, schema, complete, binders), 1)
+        return run_plan(complete, binders, coerced, context, root_value, root_values)
     except Declined as declined:
         fell_back("declined", str(declined))
     except GaveUp as gave_up:
@@ -226,6 +237,44 @@ def execute(
 
 
 _warned: set[str] = set()
+
+# Plans by (document, schema, operation name): a query's plan does not depend on its
+# request — what does (each argument-taking field's arguments and Info, which hold
+# the variables and the context) is bound per request by ``run_plan`` — except
+# under ``@skip``/``@include``, whose plans are not kept. As many as the parser's
+# cache keeps documents (``settings.GRAPHQL["CACHE_SIZE"]``; 0: none).
+_plans: _LRU | None = None
+_frame: contextvars.ContextVar = contextvars.ContextVar("compiled_frame")
+
+
+def _plan_cache() -> _LRU:
+    global _plans
+    if _plans is None:
+        size = settings.GRAPHQL["CACHE_SIZE"]
+        _plans = _LRU(max_entries=size, max_weight=max(size, 1))
+    return _plans
+
+
+class _Frame:
+    """One execution's resolvers of its argument-taking positions and the values
+    its root fields resolved to."""
+
+    __slots__ = ("resolvers", "root_values")
+
+    def __init__(self, resolvers: list, root_values: dict):
+        self.resolvers = resolvers
+        self.root_values = root_values
+
+
+def run_plan(complete, binders, variables, context, root_value, root_values: dict) -> dict:
+    """Run a plan for one request: its argument-taking positions bound to this
+    request's variables and context, then the root completed."""
+    frame = _Frame([bind(variables, context, root_value) for bind in binders], root_values)
+    token = _frame.set(frame)
+    try:
+        return complete(root_value)
+    finally:
+        _frame.reset(token)
 
 
 def fell_back(kind: str, reason: str, *, warn: bool = True, detail: str = "", **log) -> None:
@@ -270,13 +319,20 @@ class Executor:
         }
         # id of an ``attrgetter`` resolver → its dotted path, for generated fillers
         self.paths: dict[int, str] = {}
+        # Per argument-taking position, what makes its resolver for one request.
+        self.binders: list[Callable[[Any, Any, Any], Resolve]] = []
+        # Whether the plan read the variables itself (``@skip``/``@include``).
+        self.request_bound = False
 
     def run(self) -> dict:
-        root_type = self.schema.query_type
-        complete = self.object_completer(
-            root_type, [self.operation.selection_set], None, required=None
+        complete = self.plan()
+        return run_plan(
+            complete, self.binders, self.variables, self.context, self.root_value, self.root_values
         )
-        return complete(self.root_value)
+
+    def plan(self) -> Complete:
+        root_type = self.schema.query_type
+        return self.object_completer(root_type, [self.operation.selection_set], None, required=None)
 
     # --- planning: once per position in the query ----------------------------
 
@@ -330,6 +386,8 @@ class Executor:
         return fields
 
     def included(self, node) -> bool:
+        if node.directives:
+            self.request_bound = True
         for directive in node.directives or ():
             if directive.name.value not in ("skip", "include"):
                 raise Declined(f"@{directive.name.value}")
@@ -365,11 +423,10 @@ class Executor:
     def remembered(self, resolve: Resolve, node_id: int) -> Resolve:
         """A root field's resolver that keeps its value for graphql-core, should the
         compiled run give up later (``CompiledQueries.resolve``)."""
-        root_values = self.root_values
 
         def resolve_root(source):
             value = resolve(source)
-            root_values[node_id] = value
+            _frame.get().root_values[node_id] = value
             return value
 
         return resolve_root
@@ -393,63 +450,33 @@ class Executor:
                 and resolver.parent_parameter is None
             ):
                 return resolver.wrapped_func
-        # Anything else gets its arguments and Info made once for this position.
-        arguments = get_argument_values(field_def, nodes[0], self.variables)
-        info = GraphQLResolveInfo(
-            nodes[0].name.value,
-            nodes,
-            field_def.type,
-            parent_type,
-            path,
-            self.schema,
-            self.fragments,
-            self.root_value,
-            self.operation,
-            self.variables,
-            self.context,
-            _never_awaitable,
-            None,  # abort_signal: synchronous resolvers are not aborted
-            None,  # async_helpers: nothing asynchronous runs here
+        # Anything else gets its arguments and Info made once per request for this
+        # position (``_binder``), and is called through the request's frame.
+        slot = len(self.binders)
+        self.binders.append(
+            _binder(
+                self.strawberry,
+                self.fragments,
+                self.operation,
+                parent_type,
+                field_def,
+                nodes,
+                path,
+                field,
+                resolver,
+            )
         )
-        if resolver is None:
-            resolve = field_def.resolve
 
-            def resolve_field(source):
-                return _sync(resolve(source, info, **arguments))
+        def resolve_late(source):
+            return _frame.get().resolvers[slot](source)
 
-            return resolve_field
-        return self.bound_resolver(field, resolver, info, arguments)
+        return resolve_late
 
     def attribute(self, path: str) -> Resolve:
         getter = operator.attrgetter(path)
         if path.replace("_", "a").replace(".", "a").isalnum():  # a dotted identifier
             self.paths[id(getter)] = path
         return getter
-
-    def bound_resolver(self, field, resolver, info, arguments) -> Resolve:
-        """A resolver called as strawberry calls it (``get_arguments``), with its
-        arguments converted to Python values and its ``Info`` made once."""
-        strawberry_info = self.strawberry.config.info_class(_raw_info=info, _field=field)
-        fixed = convert_arguments(
-            arguments,
-            field.arguments,
-            scalar_registry=self.strawberry.schema_converter.scalar_registry,
-            config=self.strawberry.config,
-            info=strawberry_info,
-        )
-        if resolver.info_parameter is not None:
-            fixed[resolver.info_parameter.name] = strawberry_info
-        source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
-        function = resolver.wrapped_func
-        with_self = resolver.self_parameter is not None
-        if with_self and not source_names:
-            return lambda source: _sync(function(source, **fixed))
-
-        def resolve_field(source):
-            kwargs = {**fixed, **dict.fromkeys(source_names, source)}
-            return _sync(function(source, **kwargs) if with_self else function(**kwargs))
-
-        return resolve_field
 
     def completer(self, return_type, nodes: list[FieldNode], path, required=False) -> Complete:
         """Completes a resolved value by its type; ``required`` (non-null) values
@@ -516,6 +543,67 @@ class Executor:
             selection_sets = [node.selection_set for node in nodes if node.selection_set]
             return self.object_completer(return_type, selection_sets, path, required)
         raise Declined(f"abstract type {return_type}")
+
+
+def _binder(strawberry, fragments, operation, parent_type, field_def, nodes, path, field, resolver):
+    """What makes an argument-taking position's resolver for one request: its
+    arguments from the variables and its ``Info``, made once per request."""
+    schema = strawberry._schema
+
+    def bind(variables, context, root_value) -> Resolve:
+        arguments = get_argument_values(field_def, nodes[0], variables)
+        info = GraphQLResolveInfo(
+            nodes[0].name.value,
+            nodes,
+            field_def.type,
+            parent_type,
+            path,
+            schema,
+            fragments,
+            root_value,
+            operation,
+            variables,
+            context,
+            _never_awaitable,
+            None,  # abort_signal: synchronous resolvers are not aborted
+            None,  # async_helpers: nothing asynchronous runs here
+        )
+        if resolver is None:
+            resolve = field_def.resolve
+
+            def resolve_field(source):
+                return _sync(resolve(source, info, **arguments))
+
+            return resolve_field
+        return _bound_resolver(strawberry, field, resolver, info, arguments)
+
+    return bind
+
+
+def _bound_resolver(strawberry, field, resolver, info, arguments) -> Resolve:
+    """A resolver called as strawberry calls it (``get_arguments``), with its
+    arguments converted to Python values and its ``Info`` made once."""
+    strawberry_info = strawberry.config.info_class(_raw_info=info, _field=field)
+    fixed = convert_arguments(
+        arguments,
+        field.arguments,
+        scalar_registry=strawberry.schema_converter.scalar_registry,
+        config=strawberry.config,
+        info=strawberry_info,
+    )
+    if resolver.info_parameter is not None:
+        fixed[resolver.info_parameter.name] = strawberry_info
+    source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    function = resolver.wrapped_func
+    with_self = resolver.self_parameter is not None
+    if with_self and not source_names:
+        return lambda source: _sync(function(source, **fixed))
+
+    def resolve_field(source):
+        kwargs = {**fixed, **dict.fromkeys(source_names, source)}
+        return _sync(function(source, **kwargs) if with_self else function(**kwargs))
+
+    return resolve_field
 
 
 def _filler(plan: list) -> Complete:

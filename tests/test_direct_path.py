@@ -181,3 +181,39 @@ def test_a_query_that_fails_is_answered_by_the_full_path_once(
     # Anonymous: UNAUTHENTICATED, as before.
     anonymous, _ = post(body, None)
     assert json.loads(anonymous.content)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_plan_is_kept_and_bound_to_each_request(region, token, gql_module, monkeypatch):
+    """Compiled execution plans a query once per document (``compiled.py``
+    ``_plan_cache``): what depends on the request — the root field's arguments
+    and ``Info``, with the variables and the caller — is bound per request. Two
+    numbers, two callers, one text: each answer is its own request's."""
+    from schema import compiled
+
+    plans = []
+    plan = compiled.Executor.plan
+
+    def counting(self):
+        plans.append(1)
+        return plan(self)
+
+    monkeypatch.setattr(compiled.Executor, "plan", counting)
+    with tenant_context(region):
+        from tenants.volunteers.models import Volunteer
+
+        first, second = Volunteer.objects.order_by("id").values_list("number", flat=True)[:2]
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql_module, SLUG, username)
+    query = lookup_query()
+    answers = [
+        json.loads(post({"query": query, "variables": {"n": n}}, caller)[0].content)
+        for n, caller in ((first, token), (second, token), (first, stranger), (second, token))
+    ]
+    assert [a["data"]["volunteer"] and a["data"]["volunteer"]["number"] for a in answers] == [
+        first,
+        second,
+        None,
+        second,
+    ]
+    assert answers[2]["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert len(plans) == 1  # planned for the first request, kept for the others
