@@ -223,18 +223,20 @@ def tail(timed: list[tuple[int, float]], up: Up, gc_dir: Path) -> None:
     the client's (the rest is the front, the sockets and gunicorn's queue), and
     the GC pauses of either worker while the page was served (an upper bound: a
     pause stops only its own worker)."""
-    pauses = []  # (start, ms, generation)
+    pauses = []  # (start, ms, generation, between requests)
     for path in gc_dir.glob("gc-*.jsonl"):
         for line in path.read_text().splitlines():
             entry = json.loads(line)
-            pauses.append((entry["t"], entry["ms"], entry["gen"]))
+            pauses.append((entry["t"], entry["ms"], entry["gen"], entry.get("between", False)))
     for gen in (0, 1, 2):
-        mine = [p[1] for p in pauses if p[2] == gen]
-        if mine:
-            print(
-                f"  GC gen {gen}: {len(mine)} collections, total {sum(mine):.0f} ms, "
-                f"median {statistics.median(mine):.1f} ms, max {max(mine):.1f} ms"
-            )
+        for between, where in ((True, "between requests"), (False, "automatic")):
+            mine = [p[1] for p in pauses if p[2] == gen and p[3] is between]
+            if mine:
+                print(
+                    f"  GC gen {gen} {where}: {len(mine)} collections, total {sum(mine):.0f} ms, "
+                    f"median {statistics.median(mine):.1f} ms, p99 {quantile(mine, 0.99):.1f} ms, "
+                    f"max {max(mine):.1f} ms"
+                )
     server = server_times(up)
     rows = []
     for index, took in timed:

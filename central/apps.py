@@ -12,6 +12,7 @@ class CentralConfig(AppConfig):
         from central import (
             checks,  # noqa: F401  (registers the system checks)
             citus,
+            compat,  # noqa: F401  (checks the libraries' private parts: platform.E001)
             region_guard,
         )
 

@@ -1,7 +1,7 @@
 """Sample data for newcomers (``manage.py up --demo``, ``manage.py demo``).
 
 Each seed region gets a small, realistic data set from the data generator
-(``tenants.records.generate``, which writes what the services would), and three
+(``tenants.generator.data``, which writes what the services would), and three
 accounts made by the accounts services: an authority, the admin of one group
 (with the group's seal on file, so it can issue certificates) and one volunteer
 of that group with counted hours. The passwords are fixed and printed, so the
@@ -33,8 +33,8 @@ from tenants.audit.models import AuditEntry
 from tenants.certificates import services as certificates
 from tenants.certificates.models import GroupSeal
 from tenants.certificates.pdf import render_seal_placeholder_png
+from tenants.generator import data as generate
 from tenants.groups.models import GroupKind, Membership, MembershipStatus, Review
-from tenants.records import generate
 from tenants.records.models import RecordState, ServiceRecord
 from tenants.volunteers.models import Verification, Volunteer, VolunteerStatus
 

@@ -39,6 +39,8 @@ from django.db.migrations.operations.special import RunPython
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
+from central import compat
+
 Key = tuple[str, str]
 Steps = list[tuple[Migration, list[tuple[Operation, ProjectState, ProjectState]]]]
 
@@ -145,7 +147,7 @@ def apply_steps(schema: str, steps: Steps, recorder: MigrationRecorder | None = 
     each, as ``MigrationExecutor.apply_migration`` with the states computed
     beforehand. A squash records what it replaces and itself."""
     recorder = recorder or MigrationRecorder(connection)
-    recorder._has_table = True  # the caller knows the table exists: no pg_class scan
+    compat.trust_migrations_table(recorder)  # the caller knows it exists: no pg_class scan
     connection.set_schema(schema)
     try:
         for migration, operations in steps:

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
 
+from central import compat
 from central.divisions import DivisionCodeError, check_division_code, division_name
 from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, locked_or_not_found
 from central.migrating import rendered_for
@@ -203,7 +204,7 @@ def _create_schema(region: Region, verbosity: int = 0) -> None:
         # grows with the region count).
         with connection.schema_editor(atomic=False) as editor:
             editor.create_model(recorder.Migration)
-        recorder._has_table = True
+        compat.trust_migrations_table(recorder)
         connection.set_schema(region.schema_name)
         applied = []
         try:

@@ -78,6 +78,8 @@ TENANT_APPS = [
     "tenants.recognition",
     "tenants.timebank",
     "tenants.statistics",
+    # Synthetic data (`manage.py generate_data`): no models of its own.
+    "tenants.generator",
     "interop",
     # The region's own Django admin for its authority staff (no models).
     "tenants.region_admin",

@@ -52,9 +52,8 @@ class PackageRejected(Exception):
         super().__init__(f"{code}: {reason}")
 
 
-def canonical(package: dict[str, Any]) -> bytes:
-    """The bytes that are signed: UTF-8 JSON, keys sorted, no insignificant whitespace."""
-    return json.dumps(package, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+# The bytes that are signed: one definition for every interop message.
+canonical = signing.canonical
 
 
 def _hours(value) -> str:
@@ -253,14 +252,7 @@ def seal(source, package: dict[str, Any], credential: dict | None = None) -> dic
     bound to the signed package by ``volunteer.passwordHashDigest``)."""
     if credential is not None:
         return {**seal(source, package), "credential": credential}
-    return {
-        "package": package,
-        "signature": {
-            "algorithm": "Ed25519",
-            "keyId": source.code,
-            "value": signing.sign(source, canonical(package)),
-        },
-    }
+    return signing.envelope("package", source, package)
 
 
 @functools.cache
@@ -298,7 +290,7 @@ def check(envelope: Any) -> dict[str, Any]:
         )
     if sender.code != package["source"]["regionCode"]:
         raise PackageRejected("BAD_SIGNATURE", "signed by a region other than the source")
-    if not signing.verify(sender.public_key, canonical(package), envelope["signature"]["value"]):
+    if not signing.signature_holds(envelope["signature"], sender.public_key, package):
         raise PackageRejected(
             "BAD_SIGNATURE", f"the signature does not match {sender.name}'s published key"
         )

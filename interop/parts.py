@@ -81,12 +81,7 @@ def split(envelope: dict[str, Any], source: Region, destination_code: str) -> li
             "envelopeDigest": digest,
             "data": base64.b64encode(content[index * size : (index + 1) * size]).decode(),
         }
-        signature = {
-            "algorithm": "Ed25519",
-            "keyId": source.code,
-            "value": signing.sign(source, canonical(body)),
-        }
-        parts.append({"part": body, "signature": signature})
+        parts.append(signing.envelope("part", source, body))
     return parts
 
 
@@ -123,8 +118,8 @@ def _checked(envelope: dict[str, Any], destination: Region) -> tuple[dict, bytes
     sender = signing.lookup(code)
     if sender is None or sender.local:
         raise PackageRejected("UNKNOWN_SENDER", f"{code} is not a peer in the directory")
-    if signature.get("keyId") != code or not signing.verify(
-        sender.public_key, canonical(body), str(signature.get("value"))
+    if signature.get("keyId") != code or not signing.signature_holds(
+        signature, sender.public_key, body
     ):
         raise PackageRejected("BAD_SIGNATURE", f"the part is not signed by {code}")
     destination_code = (body.get("destination") or {}).get("regionCode")

@@ -76,14 +76,7 @@ def issue(
     }
     if missing is not None:
         body["missing"] = missing
-    return {
-        "receipt": body,
-        "signature": {
-            "algorithm": "Ed25519",
-            "keyId": region.code,
-            "value": signing.sign(region, canonical(body)),
-        },
-    }
+    return signing.envelope("receipt", region, body)
 
 
 def verify(
@@ -103,9 +96,7 @@ def verify(
     entry = signing.lookup(region_code)
     if entry is None:
         raise InvalidReceipt(f"{region_code} is not in the directory")
-    if signature.get("algorithm") != "Ed25519" or not signing.verify(
-        entry.public_key, canonical(body), str(signature.get("value"))
-    ):
+    if not signing.signature_holds(signature, entry.public_key, body):
         raise InvalidReceipt(f"the signature does not match {region_code}'s key")
     if body.get("subject") != kind or body.get("id") != subject_id:
         raise InvalidReceipt(f"the receipt is for {body.get('subject')} {body.get('id')}")

@@ -331,14 +331,7 @@ def _request_remote(source_entry, number: str, destination: Region, principal) -
             expires_at=_expires(),
             delivery="outbox",
         )
-        envelope = {
-            "request": body,
-            "signature": {
-                "algorithm": "Ed25519",
-                "keyId": destination.code,
-                "value": signing.sign(destination, packages.canonical(body)),
-            },
-        }
+        envelope = signing.envelope("request", destination, body)
         OutboxMessage.objects.create(
             kind="transfer_request",
             transfer=transfer,
@@ -1235,7 +1228,7 @@ def handle_transfer_request(envelope) -> Transfer:
     sender = signing.lookup(str(signature.get("keyId")))
     if sender is None or sender.code != body.get("to"):
         raise packages.PackageRejected("UNKNOWN_SENDER", "the requesting region is unknown")
-    if not signing.verify(sender.public_key, packages.canonical(body), str(signature.get("value"))):
+    if not signing.signature_holds(signature, sender.public_key, body):
         raise packages.PackageRejected("BAD_SIGNATURE", "the request's signature is wrong")
     source = Region.objects.filter(code=body.get("from")).first()
     if source is None:

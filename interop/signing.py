@@ -140,17 +140,35 @@ def exchange_private_keys(region: Region) -> list[str]:
 # Signed JSON messages ------------------------------------------------------
 
 
-def sign_json(region: Region, obj: dict[str, Any]) -> dict[str, Any]:
-    """``{"signed": obj, "signature": {...}}``: ``obj`` signed by ``region`` (for
-    any message whose receiver acts on it: queries, answers, receipts)."""
+def envelope(key: str, region: Region, body: dict[str, Any]) -> dict[str, Any]:
+    """``{key: body, "signature": {"algorithm", "keyId", "value"}}``: the one shape
+    of every signed interop message (``interop/messages.py``), ``body``'s canonical
+    bytes signed by ``region``."""
     return {
-        "signed": obj,
+        key: body,
         "signature": {
             "algorithm": ALGORITHM,
             "keyId": region.code,
-            "value": sign(region, canonical(obj)),
+            "value": sign(region, canonical(body)),
         },
     }
+
+
+def signature_holds(signature: Any, public_key_b64: str, body: Any) -> bool:
+    """True if ``signature`` (an envelope's ``signature`` object) is an Ed25519
+    signature of ``body``'s canonical bytes by ``public_key_b64``. Who the signer
+    must be is the caller's to check (``keyId`` against the directory)."""
+    return (
+        isinstance(signature, dict)
+        and signature.get("algorithm") == ALGORITHM
+        and verify(public_key_b64, canonical(body), str(signature.get("value")))
+    )
+
+
+def sign_json(region: Region, obj: dict[str, Any]) -> dict[str, Any]:
+    """``{"signed": obj, "signature": {...}}``: ``obj`` signed by ``region`` (for
+    any message whose receiver acts on it: queries, answers, receipts)."""
+    return envelope("signed", region, obj)
 
 
 def verify_json(
@@ -170,7 +188,7 @@ def verify_json(
     entry = lookup(code)
     if entry is None or (remote_only and entry.local) or (signers and code not in signers):
         raise SignatureRejected("UNKNOWN_SENDER", f"region {code} may not sign this message")
-    if not verify(entry.public_key, canonical(obj), str(signature.get("value"))):
+    if not signature_holds(signature, entry.public_key, obj):
         raise SignatureRejected("BAD_SIGNATURE", f"the signature does not match {code}'s key")
     return obj, entry
 

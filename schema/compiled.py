@@ -81,7 +81,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema import Schema as StrawberrySchema
 from strawberry.types.arguments import convert_arguments
 
-from central import metrics
+from central import compat, metrics
 from central.errors import ServiceError
 from schema.hardening import _LRU
 
@@ -174,7 +174,7 @@ def verify(data, schema, document, operation_name, variables, context, root_valu
 
     def standard():
         return graphql_execute(
-            schema._schema,
+            compat.graphql_schema(schema),
             document,
             root_value=root_value,
             context_value=context,
@@ -203,10 +203,10 @@ def execute(
     operation = get_operation_ast(document, operation_name)
     if operation is None or operation.operation != OperationType.QUERY:
         return None
-    if schema.schema_converter._exception_handler_specs:
+    if compat.has_exception_handlers(schema):
         return None  # strawberry's exception handlers run only in its own resolvers
     coerced = get_variable_values(
-        schema._schema, operation.variable_definitions or (), variables or {}
+        compat.graphql_schema(schema), operation.variable_definitions or (), variables or {}
     )
     if isinstance(coerced, list):  # invalid variables: graphql-core reports them
         return None
@@ -308,7 +308,7 @@ class Executor:
         root_values: dict[int, Any],
     ):
         self.strawberry = schema
-        self.schema: GraphQLSchema = schema._schema
+        self.schema: GraphQLSchema = compat.graphql_schema(schema)
         self.root_values = root_values
         self.operation = operation
         self.variables = variables
@@ -442,14 +442,15 @@ class Executor:
             attribute = (field.metadata or {}).get(ATTRIBUTE_KEY)
             if attribute is not None:  # model_field: self._model.<attribute>
                 return self.attribute(f"_model.{attribute}")
+            function, takes_self = compat.resolver_function(resolver)
             if (
-                resolver.self_parameter
+                takes_self
                 and not resolver.arguments
                 and resolver.info_parameter is None
                 and resolver.root_parameter is None
                 and resolver.parent_parameter is None
             ):
-                return resolver.wrapped_func
+                return function
         # Anything else gets its arguments and Info made once per request for this
         # position (``_binder``), and is called through the request's frame.
         slot = len(self.binders)
@@ -548,7 +549,7 @@ class Executor:
 def _binder(strawberry, fragments, operation, parent_type, field_def, nodes, path, field, resolver):
     """What makes an argument-taking position's resolver for one request: its
     arguments from the variables and its ``Info``, made once per request."""
-    schema = strawberry._schema
+    schema = compat.graphql_schema(strawberry)
 
     def bind(variables, context, root_value) -> Resolve:
         arguments = get_argument_values(field_def, nodes[0], variables)
@@ -594,8 +595,7 @@ def _bound_resolver(strawberry, field, resolver, info, arguments) -> Resolve:
     if resolver.info_parameter is not None:
         fixed[resolver.info_parameter.name] = strawberry_info
     source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
-    function = resolver.wrapped_func
-    with_self = resolver.self_parameter is not None
+    function, with_self = compat.resolver_function(resolver)
     if with_self and not source_names:
         return lambda source: _sync(function(source, **fixed))
 

@@ -50,6 +50,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import validate_document
 
+from central import compat
 from central.logs import is_database_unavailable
 from central.text import text_problem
 from schema.errors import AccessError, QueryError
@@ -248,7 +249,7 @@ class CachedParsingAndValidation(SchemaExtension):
             and context.pre_execution_errors is None
         ):
             errors = self.cache.errors(
-                context.schema._schema,
+                compat.graphql_schema(context.schema),
                 context.query,
                 self._options,
                 context.validation_rules,
@@ -258,7 +259,7 @@ class CachedParsingAndValidation(SchemaExtension):
                 # Parsed under the token limit, valid under every rule (depth,
                 # aliases, introspection where it is off), its string literals
                 # passed InputChecks (which ran first): ready for the direct path.
-                key = (context.schema._schema, context.query)
+                key = (compat.graphql_schema(context.schema), context.query)
                 self.cache.ready.put(key, context.graphql_document, len(context.query))
             context.pre_execution_errors = errors
         yield

@@ -54,7 +54,7 @@ from strawberry.file_uploads.utils import replace_placeholders_with_files
 from strawberry.http import GraphQLRequestData, process_result
 from strawberry.types.execution import ExecutionResult, PreExecutionError
 
-from central import metrics
+from central import compat, metrics
 from central.logs import is_database_unavailable
 from central.middleware import database_unavailable_response
 from schema import compiled, persisted
@@ -282,7 +282,7 @@ class _OrjsonMixin:
             or request.method != "POST"
             or request.content_type != "application/json"
             or mode == "off"
-            or self._get_stream_transport_from_headers(request.headers)
+            or compat.streaming_requested(self, request.headers)
         ):
             return None
         try:
@@ -298,7 +298,7 @@ class _OrjsonMixin:
             or not (name is None or type(name) is str)
         ):
             return None
-        document = query_cache().ready_document(self.schema._schema, query)
+        document = query_cache().ready_document(compat.graphql_schema(self.schema), query)
         if document is None or variables_problem(variables) is not None:
             return None
         request_data = GraphQLRequestData(

@@ -12,6 +12,7 @@ from tests.registry_support import (
     accept_invitations,
     hierarchy,
     login,
+    region,
     register_volunteer,
     unique,
 )
@@ -137,3 +138,17 @@ def _area(slug: str) -> dict:
     if slug not in AREAS:
         return {}
     return {"idNumber": id_number(datetime.date(1990, 5, 17), area=AREAS[slug])}
+
+
+def card_of(slug: str, number: str) -> str:
+    """A fresh code of the volunteer's card (what ``myCard`` shows them), made by the
+    service; "" for a number nobody has."""
+    from django_tenants.utils import tenant_context
+
+    from tenants.records import cards
+    from tenants.volunteers.models import Volunteer
+
+    target = region(slug)
+    with tenant_context(target):
+        volunteer = Volunteer.objects.filter(number=number).first()
+        return cards.card_code(volunteer, target.code)[0] if volunteer else ""

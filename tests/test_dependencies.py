@@ -89,3 +89,55 @@ def test_readme_and_ci_install_from_the_lock_files():
     assert "--require-hashes -r requirements-dev.lock" in test and ".venv/bin/pytest" in test
     ci = (REPO / ".ci" / "run").read_text()
     assert test in ci  # .ci/run runs exactly the README's test command
+
+
+# --- central/compat.py: the private parts, checked at start-up ----------------------
+
+
+def test_compat_knows_the_same_ranges_as_pyproject_and_finds_nothing_wrong():
+    from central import compat
+
+    declared = _requirements()
+    for name, (lowest, below) in compat.PINNED.items():
+        specifier = declared[canonicalize_name(name)].specifier
+        dotted = {".".join(map(str, lowest)), ".".join(map(str, below))}
+        assert {spec.version for spec in specifier} == dotted, (name, specifier)
+    assert set(map(canonicalize_name, compat.PINNED)) <= set(map(canonicalize_name, INTERNALS_USED))
+    assert compat.problems() == []
+
+
+def test_a_library_outside_its_range_or_with_changed_internals_stops_start_up(monkeypatch):
+    """``manage.py check`` (and so ``up``) refuses to start with platform.E001 rather
+    than fail or fall back to the slow path at request time."""
+    from django.core import checks
+
+    from central import compat
+
+    assert compat.private_parts in checks.registry.registry.get_checks()
+    monkeypatch.setitem(compat.PINNED, "graphql-core", ((3, 2), (3, 3)))
+    errors = compat.private_parts()
+    assert [e.id for e in errors] == ["platform.E001"]
+    assert "graphql-core 3.3" in errors[0].msg and "outside 3.2 – <3.3" in errors[0].msg
+
+    def moved(schema):
+        raise AttributeError("'Schema' object has no attribute '_schema'")
+
+    monkeypatch.setattr(compat, "graphql_schema", moved)
+    messages = [e.msg for e in compat.private_parts()]
+    assert any("strawberry's internals changed" in m and "_schema" in m for m in messages)
+
+
+def test_private_parts_of_libraries_are_reached_only_through_compat():
+    """The attributes compat.py wraps are not read anywhere else (issue 15 point 1)."""
+    wrapped = re.compile(
+        r"\.(_schema|_exception_handler_specs|_has_table|wrapped_func|self_parameter)\b"
+    )
+    offenders = []
+    for package in ("central", "schema", "tenants", "interop"):
+        for path in sorted((REPO / package).rglob("*.py")):
+            if path.name == "compat.py" or "migrations" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if wrapped.search(line) and not line.lstrip().startswith("#"):
+                    offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert offenders == [], "\n".join(offenders)

@@ -305,8 +305,8 @@ def test_the_hyphenated_name_is_the_same_command(seed_regions):
     """Issue 6 spells it ``manage.py generate-data``; both names run one command."""
     from django.core.management import load_command_class
 
-    hyphenated = load_command_class("central", "generate-data")
-    assert type(hyphenated) is type(load_command_class("central", "generate_data"))
+    hyphenated = load_command_class("tenants.generator", "generate-data")
+    assert type(hyphenated) is type(load_command_class("tenants.generator", "generate_data"))
     with pytest.raises(CommandError, match="no region with code 999999"):
         call_command("generate-data", "--region", "999999")
 
@@ -314,7 +314,7 @@ def test_the_hyphenated_name_is_the_same_command(seed_regions):
 def test_memory_is_bounded_by_the_chunk_not_the_run(region):
     """Issue 14 point 5: the run keeps the ID numbers of the chunks not yet committed
     only (older ones are found in the database), and says its peak memory."""
-    from tenants.records.generate import RecentIds
+    from tenants.generator.data import RecentIds
 
     recent = RecentIds(3)
     for chunk in range(10):

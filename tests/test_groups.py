@@ -294,6 +294,23 @@ def test_legal_person_uploads_its_certificate(gql, seed_regions):
         headers={"Host": "yunnan.localhost", "Authorization": f"Bearer {yunnan_authority}"},
     )
     assert elsewhere.status_code == 404
+    # Inside the region it is the keepers' alone (groups.selectors.kept_by_q): the city's
+    # authority sees it; a volunteer is refused, and is not told which groups have a
+    # certificate at all (a group without one answers the same 403).
+    city = gql.http.get(
+        f"/groups/{group_id}/certificate",
+        headers={"Host": "chongqing.localhost", "Authorization": f"Bearer {authority_token}"},
+    )
+    assert city.status_code == 200 and city.content == PNG
+    volunteer_token = login(gql, "chongqing", register_volunteer("chongqing")[1])
+    without = gid("chongqing", hierarchy("chongqing").team)
+    for some_group in (group_id, without):
+        refused = gql.http.get(
+            f"/groups/{some_group}/certificate",
+            headers={"Host": "chongqing.localhost", "Authorization": f"Bearer {volunteer_token}"},
+        )
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"]["code"] == "PERMISSION_DENIED"
 
 
 MEMBERSHIP = "membership { id status volunteer { number } } errors { field code message }"

@@ -107,6 +107,7 @@ def test_production_switches_off_graphiql_and_introspection(production):
     page = httpx.get(
         f"{production.base_url}/graphql",
         headers={"Host": "chongqing.localhost", "Accept": "text/html"},
+        timeout=30,  # a worker's first request imports the schema: slow on a loaded machine
     )
     assert "graphiql" not in page.text.lower()
     for _ in range(3):  # the refusal is cached: every send is refused all the same

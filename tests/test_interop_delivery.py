@@ -429,6 +429,14 @@ def test_the_inbox_signs_receipts_and_refusals(gql, peer, server):
         payload_digest=receipts.digest(body),
     )
     assert (refusal["status"], refusal["code"]) == ("rejected", "CONFLICT")
+    # Every signed message names its algorithm, checked in one place
+    # (signing.signature_holds): the same request under another name is refused.
+    renamed = {**envelope, "signature": {**envelope["signature"], "algorithm": "HS256"}}
+    answer = httpx.post(
+        inbox, json=signing.seal_for("500000", renamed), headers={"Host": "localhost"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "BAD_SIGNATURE"
     # A package for 云南, signed by 广西's key but claiming to come from 重庆.
     with tenant_context(region("chongqing")):
         package = copy.deepcopy(

@@ -10,14 +10,23 @@ number is a handful of guesses away, with no reveal logged.
 from __future__ import annotations
 
 import json
+import secrets
 
+import pytest
 from django_tenants.utils import tenant_context
 from graphql import GraphQLNonNull, get_named_type, is_leaf_type
 
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess
 from tests.records_support import stage
-from tests.registry_support import authority, login, region, register_volunteer
+from tests.registry_support import (
+    REGISTER_VOLUNTEER,
+    authority,
+    login,
+    region,
+    register_volunteer,
+    volunteer_input,
+)
 from tests.support import execute_in_process, gid
 
 # Every field of the region API typed Volunteer, and how the walk below reaches it.
@@ -212,3 +221,68 @@ def test_registration_and_transfers_store_personal_info_one_way():
     assert stored["id_number_masked"] == "1101**********002X"
     assert stored["phone_masked"] == "138****5678"
     assert stored["phone_hash"] == pii.keyed_hash("phone", "13812345678")
+
+
+def _shown(masked: str, number: str) -> int:
+    """How many characters of ``number`` the mask shows."""
+    assert len(masked) == len(number), (masked, number)
+    return sum(1 for m, c in zip(masked, number, strict=True) if m != "*" and m == c)
+
+
+@pytest.mark.parametrize(
+    ("id_type", "prefix"), [("PASSPORT", "E"), ("HK_MACAO_PERMIT", "H"), ("PASSPORT", "G")]
+)
+def test_a_short_id_number_stays_mostly_hidden(gql, seed_regions, id_type, prefix):
+    """000 Art.3 (不得侵犯志愿者个人隐私) and README "Personal information": the mask
+    must leave thousands of candidates. Four characters at each end of a
+    9-character passport or 港澳通行证 number left one hidden — ten guesses, to
+    any group staff who may not reveal, on the public certificate page too. Now
+    a number shorter than 15 shows two at each end (five or more hidden)."""
+    s = stage(gql, "chongqing")
+    number = prefix + "".join(secrets.choice("0123456789") for _ in range(8))
+    data = volunteer_input(idType=id_type, idNumber=number, username="", password="")
+    done = gql.region(
+        "chongqing",
+        REGISTER_VOLUNTEER,
+        {"input": data, "groupId": gid(s.slug, s.h.team)},
+        token=s.admin,
+    )["data"]["registerVolunteer"]
+    assert done["errors"] == [], done
+    seen = gql.region(
+        "chongqing",
+        "query($n: String!) { volunteer(number: $n) { idNumberMasked birthDate } }",
+        {"n": done["volunteer"]["number"]},
+        token=s.recorder,  # sees the team's members, may not reveal them
+    )["data"]["volunteer"]
+    assert seen["birthDate"] is None
+    masked = seen["idNumberMasked"]
+    assert _shown(masked, number) <= 4 and masked.count("*") >= 5, masked
+    assert masked == number[:2] + "*****" + number[-2:]
+    # A resident ID number keeps its mask (digits 1–4 and 15–18: never the date).
+    assert pii.mask_id_number("11010519491231002X") == "1101**********002X"
+
+
+def test_masks_stored_before_are_narrowed(seed_regions):
+    """The migration narrows masks stored the old way; a mask made now is unchanged
+    (what verification shows of an older certificate goes through the same)."""
+    from importlib import import_module
+
+    from django.db import connection
+
+    from tests.registry_support import register_volunteer as registered
+
+    narrow = import_module("tenants.volunteers.migrations.0006_narrow_short_id_masks").NARROW
+    volunteer, _ = registered("chongqing")
+    with tenant_context(region("chongqing")):
+        from tenants.volunteers.models import Volunteer
+
+        Volunteer.objects.filter(id=volunteer.id).update(id_number_masked="E123*5678")
+        with connection.cursor() as cursor:
+            cursor.execute(narrow)
+        assert Volunteer.objects.get(id=volunteer.id).id_number_masked == "E1*****78"
+        Volunteer.objects.filter(id=volunteer.id).update(
+            id_number_masked=pii.mask_id_number(pii.decrypt(volunteer.id_number_encrypted))
+        )
+    assert pii.narrow_mask("E123*5678") == "E1*****78"
+    assert pii.narrow_mask("E1*****78") == "E1*****78"
+    assert pii.narrow_mask("1101**********002X") == "1101**********002X"

@@ -637,3 +637,152 @@ def test_pending_viewing_groups_are_not_shown(gql, world):
                       {"g": gid(SLUG, viewed)})  # fmt: skip
     names = [g["name"] for g in body["data"]["group"]["viewingGroups"]]
     assert names == [world.team_a.name]
+
+
+ISSUE_CERTIFICATE = """mutation($n: String!, $g: ID!) { issueCertificate(number: $n, groupId: $g)
+  { certificate { totalHours rows { hours originRegion } } errors { code message } } }"""
+
+
+def test_a_group_certifies_transferred_records_only_of_its_own_members(gql, seed_regions):
+    """000 Art.15 (不向第三方提供) and Art.17 (本人加入或经常参加活动的志愿团体): the
+    records a volunteer brought in by a transfer belong to no group here, and any
+    group's admin could certify them — a 云南 team with no tie to a newcomer from
+    重庆 got their name, masked ID number and every imported row in a sealed PDF
+    it may download. Refused now (PERMISSION_DENIED, nothing written); once the
+    newcomer is the team's active member, its admin issues as before."""
+    from tenants.certificates import services as certificates
+    from tenants.certificates.models import Certificate
+    from tenants.certificates.pdf import render_seal_placeholder_png
+    from tests.test_interop import CONSENT, REQUEST, moving_volunteer
+
+    _, volunteer, token = moving_volunteer(gql, hours=(2,))
+    asked = gql.region("chongqing", REQUEST, {"to": "530000"}, token=token)
+    transfer = asked["data"]["requestTransfer"]["transfer"]["id"]
+    gql.region("chongqing", CONSENT, {"t": transfer, "offline": False}, token=token)
+    h = hierarchy("yunnan")
+    with tenant_context(region("yunnan")):
+        from tests.test_interop import _admin_of
+
+        certificates.upload_seal(
+            h.team.id,
+            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            principal=_admin_of(h.team),
+        )
+    admin = login(gql, "yunnan", h.admins["team"])
+    variables = {"n": volunteer.number, "g": gid("yunnan", h.team)}
+    refused = gql.region("yunnan", ISSUE_CERTIFICATE, variables, token=admin)
+    assert "errors" in refused, refused  # was: issued, imported rows and all
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED", refused
+    assert volunteer.number in refused["errors"][0]["message"]
+    with tenant_context(region("yunnan")):
+        assert not Certificate.objects.filter(volunteer__number=volunteer.number).exists()
+    # Its member now (an invitation the newcomer accepts): the team certifies.
+    invited = gql.region("yunnan", ADD_MEMBER, variables, token=admin)
+    assert invited["data"]["addMember"]["errors"] == [], invited
+    accept_invitations("yunnan", volunteer.number)
+    issued = gql.region("yunnan", ISSUE_CERTIFICATE, variables, token=admin)
+    certificate = issued["data"]["issueCertificate"]
+    assert certificate["errors"] == [], issued
+    assert certificate["certificate"]["rows"] == [{"hours": "1.50", "originRegion": "重庆市"}]
+
+
+MY_OBJECTIONS = """{ me { objections { edges { node { resolution volunteer { number }
+  record { id content contact punctuality attitude professionalism } } } } } }"""
+
+
+def test_an_objector_sees_the_notice_not_the_record(gql, seed_regions):
+    """001 §4(4)3 lets anyone logged in object to a record in publicity; the notice
+    shows the name masked, the project, date, times and hours. ``me.objections``
+    then gave the objector the whole record — what was done, the contact, the
+    group's evaluation of the volunteer (守时程度, 服务态度, 专业水平) — which goes
+    to no third party without the volunteer's consent (000 Art.15). The objector
+    gets null now; the group that resolves it still sees the record."""
+    from tests.records_support import RECORD, days_ago, entry, stage
+
+    YUNNAN = "yunnan"  # ≥3 working days of publicity (001 §4(4)3)
+
+    s = stage(gql, YUNNAN)
+    volunteer, _ = s.volunteers[0]
+    recorded = gql.region(
+        YUNNAN,
+        RECORD,
+        {
+            "p": s.project_id,
+            "n": volunteer.number,
+            "input": {**entry(days_ago(2), "08:00", "11:00", 3), "punctuality": 2},
+        },
+        token=s.recorder,
+    )["data"]["recordHours"]["record"]
+    assert recorded["state"] == "IN_PUBLICITY", recorded
+    _, objector_name = register_volunteer(YUNNAN)
+    objector = login(gql, YUNNAN, objector_name)
+    raised = gql.region(
+        YUNNAN,
+        """mutation($r: ID!) { raiseObjection(recordId: $r, reason: "当天未见此人") {
+          errors { code } } }""",
+        {"r": recorded["id"]},
+        token=objector,
+    )
+    assert raised["data"]["raiseObjection"]["errors"] == [], raised
+    mine = gql.region(YUNNAN, MY_OBJECTIONS, token=objector)
+    assert "errors" not in mine, mine
+    (node,) = [e["node"] for e in mine["data"]["me"]["objections"]["edges"]]
+    assert node["resolution"] == "OPEN" and node["volunteer"] is None
+    assert node["record"] is None, node
+    queue = gql.region(
+        YUNNAN,
+        "{ me { workQueues { objections { edges { node { record { id punctuality } } } } } } }",
+        token=s.admin,
+    )["data"]["me"]["workQueues"]["objections"]["edges"]
+    assert {"id": recorded["id"], "punctuality": 2} in [e["node"]["record"] for e in queue]
+
+
+REQUEST_CORRECTION = """mutation($g: ID!) { requestCorrection(groupId: $g,
+  description: "少记了一次服务") { request { id } errors { code } } }"""
+RECORD_MISSING = """mutation($q: ID!, $p: ID!, $input: RecordInput!) {
+  recordMissingForCorrection(requestId: $q, projectId: $p, input: $input) {
+  request { status } errors { field code message } } }"""
+
+
+def test_a_correction_is_recorded_at_a_project_of_the_group_asked(gql, seed_regions):
+    """A correction request (记录更正) goes to one group; its staff answer it. The
+    project the missing service is recorded at was not checked against the request:
+    an admin of the team asked who also records for another team (two roles, one
+    account) answered the first team's request with the second team's project — a
+    record written for a group that was not asked, the request marked done. INVALID
+    now and nothing written; the team's own project goes through."""
+    from tenants.accounts.models import Account, Role
+    from tenants.records.models import CorrectionRequest, ServiceRecord
+    from tests.records_support import days_ago, entry, stage
+    from tests.registry_support import join_group
+
+    asked = stage(gql, SLUG)
+    other = stage(gql, SLUG, participants=0)
+    volunteer, username = asked.volunteers[0]
+    join_group(SLUG, other.h.team, volunteer.number, other.h.admins["team"])
+    with tenant_context(region(SLUG)):
+        account = Account.objects.get(username=asked.h.admins["team"])
+        Role.objects.create(account=account, kind="recorder", group=other.h.team)
+    request = gql.region(
+        SLUG,
+        REQUEST_CORRECTION,
+        {"g": gid(SLUG, asked.h.team)},
+        token=login(gql, SLUG, username),
+    )["data"]["requestCorrection"]["request"]["id"]
+    variables = {
+        "q": request,
+        "p": other.project_id,
+        "input": entry(days_ago(5), "08:00", "10:00", 2),
+    }
+    admin = login(gql, SLUG, asked.h.admins["team"])  # its new role in the token's principal
+    refused = gql.region(SLUG, RECORD_MISSING, variables, token=admin)
+    answer = refused["data"]["recordMissingForCorrection"]
+    assert answer["errors"], refused  # was: recorded at the other team, request done
+    assert answer["errors"][0]["code"] == "INVALID", refused
+    assert answer["errors"][0]["field"] == "projectId"
+    with tenant_context(region(SLUG)):
+        assert not ServiceRecord.objects.filter(volunteer=volunteer, group=other.h.team).exists()
+        assert CorrectionRequest.objects.filter(status="open", volunteer=volunteer).count() == 1
+    done = gql.region(SLUG, RECORD_MISSING, variables | {"p": asked.project_id}, token=admin)
+    assert done["data"]["recordMissingForCorrection"]["errors"] == [], done
+    assert done["data"]["recordMissingForCorrection"]["request"]["status"] == "AMENDED"

@@ -19,7 +19,7 @@ from django_tenants.utils import tenant_context
 from tenants.audit.models import AuditEntry
 from tenants.records.models import ServiceRecord
 from tenants.timebank.models import TimeBankEntry
-from tests.records_support import RECORD, days_ago, entry, stage
+from tests.records_support import RECORD, card_of, days_ago, entry, stage
 from tests.registry_support import authority, id_number, login, region, register_volunteer
 from tests.support import GraphQLClient, execute_in_process, gid, row_key
 from tests.test_records_concurrency import together
@@ -75,6 +75,8 @@ def recorded(gql, s, number, day, hours, start="08:00", end="12:00") -> dict:
 
 
 def withdraw(gql, slug, group_id, number, item, token) -> dict:
+    """The withdrawal with the volunteer's card shown, unless ``item`` names a card."""
+    item = {"cardCode": card_of(slug, number), **item}
     return gql.region(slug, WITHDRAW, {"g": group_id, "n": number, "input": item}, token=token)
 
 
@@ -117,6 +119,19 @@ def test_counting_deposits_and_the_serving_group_withdraws(gql, seed_regions):
     district_admin = login(gql, "chongqing", s.h.admins["district"])
     denied = withdraw(gql, "chongqing", team, volunteer.number, spend(1), district_admin)
     assert denied["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    # The serving group knowing the number is not the volunteer's consent: their
+    # hours are spent only with their own card shown (000 第二十条), as at check-in.
+    other_card = {**spend(1), "cardCode": card_of("chongqing", _other.number)}
+    foreign = withdraw(gql, "chongqing", team, volunteer.number, other_card, s.recorder)
+    assert foreign["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED", foreign
+    assert "cardCode" in foreign["errors"][0]["message"]
+    for card in ("", "not-a-card"):
+        bad = withdraw(
+            gql, "chongqing", team, volunteer.number, {**spend(1), "cardCode": card}, s.recorder
+        )
+        errors = bad["data"]["recordTimeBankWithdrawal"]["errors"]
+        assert [(e["field"], e["code"]) for e in errors] == [("cardCode", "INVALID")], bad
+    assert bank(gql, "chongqing", me)["balance"] == "1.00"  # nothing was spent
 
     # Bad input: more than the balance, more precision than kept, a future date, no
     # content, a family member where the policy allows none, unknown ids.
@@ -375,9 +390,10 @@ def test_two_withdrawals_at_once_never_overdraw(gql, seed_regions):
         if round_:  # top up to 3 again
             recorded(gql, s, volunteer.number, days_ago(2 + round_), 2)
         clients = [GraphQLClient(gql.base_url), GraphQLClient(gql.base_url)]
+        shown = {**spend(2), "cardCode": card_of("chongqing", volunteer.number)}
         results = together(
             [
-                lambda c=c, t=t: withdraw(c, "chongqing", team, volunteer.number, spend(2), t)
+                lambda c=c, t=t, i=shown: withdraw(c, "chongqing", team, volunteer.number, i, t)
                 for c, t in zip(clients, (s.recorder, s.admin), strict=True)
             ]
         )

@@ -57,6 +57,7 @@ from tenants.recognition import services as recognition
 from tenants.records import cards, corrections, stars
 from tenants.records import services as records
 from tenants.volunteers import services as volunteers
+from tests.records_support import card_of
 from tests.registry_support import (
     approve,
     id_number,
@@ -1501,11 +1502,18 @@ MUTATIONS = [
         "recordTimeBankWithdrawal",
         m(
             "recordTimeBankWithdrawal",
-            "$g: ID!, $n: String!",
+            "$g: ID!, $n: String!, $c: String!",
             'groupId: $g, number: $n, input: {hours: "1", serviceDate: "2026-11-02", '
-            'content: "上门理发"}',
+            'content: "上门理发", cardCode: $c}',
         ),
-        fixed(lambda w: {"g": gid(SLUG, w.team), "n": w.member.number}),
+        # The member shows their card: the hours are theirs to spend.
+        fixed(
+            lambda w: {
+                "g": gid(SLUG, w.team),
+                "n": w.member.number,
+                "c": card_of(SLUG, w.member.number),
+            }
+        ),
         who("group_admin"),
     ),
     # statistics' inputs (004 §4.2): the authority of the division or group only

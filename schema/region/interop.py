@@ -14,7 +14,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from central.errors import InvalidInput
-from interop import at_rest, permissions
+from interop import at_rest, permissions, selectors
 from interop import services as transfers
 from interop.models import Direction
 from interop.models import TransferState as TransferStateChoices
@@ -24,7 +24,6 @@ from schema.region.auth import caller, guarded, parse_id, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.records import ServiceRecord
 from schema.region.types import Volunteer, choices_enum, page_size
-from tenants.records.models import ServiceRecord as RecordModel
 
 TransferDirection = strawberry.enum(
     enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
@@ -103,19 +102,7 @@ class TransferType:
         "source, or the records imported here (with their provenance)."
     )
     def records(self) -> list[ServiceRecord]:
-        transfer = self._model
-        if transfer.volunteer_id is None or (
-            transfer.state != "completed" and (transfer.direction == "incoming")
-        ):
-            return []
-        # Every record holding hours travels (issue 11 finding 2), in its state.
-        rows = RecordModel.objects.filter(
-            volunteer_id=transfer.volunteer_id,
-            state__in=["counted", "in_publicity", "awaiting_confirmation"],
-        ).prefetch_related("amendments")
-        if transfer.direction == "incoming":
-            rows = rows.filter(mode="imported")
-        return [ServiceRecord(_model=r) for r in rows]
+        return [ServiceRecord(_model=r) for r in selectors.moved_records(self._model)]
 
 
 def _visible(principal):

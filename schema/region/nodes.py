@@ -44,6 +44,7 @@ from tenants.projects import selectors as project_selectors
 from tenants.recognition import models as recognition_models
 from tenants.recognition.services import on_record
 from tenants.records.models import ServiceRecord as RecordRow
+from tenants.records.permissions import may_see_record
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.permissions import may_view
 
@@ -100,8 +101,8 @@ def _record(info: Info, pk: int):
     found = RecordRow.objects.select_related("volunteer").filter(id=pk).first()
     if found is None:
         return None
-    if found.group_id is None or not t.may_see_members(found.group_id, info):
-        _require_volunteer_visible(found.volunteer, info)  # volunteer.records
+    if not may_see_record(found, principal_of(info), policy_of(info)):
+        _require_volunteer_visible(found.volunteer, info)  # refused as volunteer(number:)
     return ServiceRecord(_model=found)
 
 

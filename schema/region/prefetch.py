@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
+from central import compat
 from central.errors import ServiceError
 from schema.region.auth import caller, parse_id
 from schema.region.fields import COLUMNS_KEY
@@ -131,7 +132,7 @@ def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
     from schema.region import schema
 
     declared = {}
-    for name, field in schema._schema.get_type(type_name).fields.items():
+    for name, field in compat.graphql_schema(schema).get_type(type_name).fields.items():
         metadata = field.extensions["strawberry-definition"].metadata or {}
         if COLUMNS_KEY in metadata:
             declared[name] = metadata[COLUMNS_KEY]

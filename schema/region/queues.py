@@ -48,7 +48,7 @@ from schema.region.types import (
 )
 from tenants import queues
 from tenants.records.models import Objection as ObjectionModel
-from tenants.records.permissions import require_objection_resolver
+from tenants.records.permissions import may_see_record, require_objection_resolver
 
 ObjectionResolution = choices_enum(
     "ObjectionResolution", ObjectionModel.Resolution, "异议处理结果 (001 §4(4)3)"
@@ -118,9 +118,16 @@ class Objection(Node):
         "resolved_at", description="When it was upheld or dismissed; null while open."
     )
 
-    @strawberry.field(description="The record objected to, as it stands now.")
-    def record(self) -> ServiceRecord:
-        return ServiceRecord(_model=self._model.record)
+    @strawberry.field(
+        description="The record objected to, as it stands now: to whoever may see it "
+        "(its group's staff, the authority, the volunteer); null for the objector, who "
+        "saw the publicity notice (000 Art.15)."
+    )
+    def record(self, info: Info) -> ServiceRecord | None:
+        record = self._model.record
+        if not may_see_record(record, principal_of(info), policy_of(info)):
+            return None
+        return ServiceRecord(_model=record)
 
     @strawberry.field(
         description="Whose record it is (number, name): to those who resolve it only."

@@ -162,6 +162,10 @@ class TimeBank:
 class TimeBankWithdrawalInput:
     hours: Decimal
     service_date: datetime.date
+    card_code: str = strawberry.field(
+        description="The volunteer's card code (myCard), scanned when the service is "
+        "given: their saved hours are spent only with them present and consenting."
+    )
     content: str = strawberry.field(description="What the group did (服务内容).")
     beneficiary: TimeBankBeneficiary = TimeBankBeneficiary("self")  # type: ignore[valid-type]
     family_member_name: str = ""
@@ -203,6 +207,7 @@ class TimeBankMutation:
             bank.Withdrawal(
                 hours=input.hours,
                 service_date=input.service_date,
+                card_code=input.card_code,
                 content=input.content,
                 beneficiary=input.beneficiary.value,
                 family_member_name=input.family_member_name,

@@ -47,6 +47,7 @@ from tenants.certificates.permissions import may_download, require_revoker, requ
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
+from tenants.volunteers import pii
 from tenants.volunteers.models import IdType, Volunteer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -244,18 +245,21 @@ def _origin_label(code: str, cache: dict[str, str]) -> str:
     return cache[code]
 
 
-def service_rows(volunteer: Volunteer, group: VolunteerGroup) -> list[ServiceRow]:
+def service_rows(
+    volunteer: Volunteer, group: VolunteerGroup, *, imported: bool = True
+) -> list[ServiceRow]:
     """The counted records the group recorded, one row per project (民发〔2015〕149号),
-    plus the records the volunteer brought in by transfer (转移接续): those were
-    certified by their origin region's group and are part of the volunteer's
-    record here (issue 5 §6), so they appear in rows of their own, marked with
-    their origin region.
+    plus (``imported``) the records the volunteer brought in by transfer (转移接续):
+    those were certified by their origin region's group and are part of the
+    volunteer's record here (issue 5 §6), so they appear in rows of their own,
+    marked with their origin region.
 
     Hours are the records' current values (amendments applied).
     """
+    brought = Q(group__isnull=True, mode=RecordMode.IMPORTED) if imported else Q(pk__in=[])
     records = (
         ServiceRecord.objects.filter(
-            Q(group=group) | Q(group__isnull=True, mode=RecordMode.IMPORTED),
+            Q(group=group) | brought,
             volunteer=volunteer,
             state=RecordState.COUNTED,
         )
@@ -310,15 +314,25 @@ def service_rows(volunteer: Volunteer, group: VolunteerGroup) -> list[ServiceRow
     ]
 
 
-def _requester(volunteer: Volunteer, group: VolunteerGroup, principal) -> str:
-    """Who may ask, and the handler (经办人) the certificate names."""
+def _requester(volunteer: Volunteer, group: VolunteerGroup, principal, *, member: bool) -> str:
+    """Who may ask, and the handler (经办人) the certificate names: the volunteer while
+    an active ``member`` of the group; an admin of the group for its active members
+    and for whoever it recorded service of (000 Art.17: 本人加入或经常参加活动的志愿团体)
+    — not for a volunteer it has nothing of, whose records brought in by a transfer
+    would otherwise be certified by any group (000 Art.15: 不得向第三方提供)."""
     own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
     if group.id in principal.admin_group_ids:
+        if not (member or ServiceRecord.objects.filter(group=group, volunteer=volunteer).exists()):
+            raise PermissionDenied(
+                _(
+                    "%(number)s is not a member of %(name)s and it recorded no service of "
+                    "theirs; a group certifies its members' and the service it recorded"
+                )
+                % {"number": volunteer.number, "name": group.name},
+                field="number",
+            )
         return principal.account.display_name if principal.account else principal.actor
     if own:
-        member = Membership.objects.filter(
-            volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
-        ).exists()
         if not member:
             raise PermissionDenied(
                 _("you are not an active member of %(name)s; ask the group to issue it")
@@ -377,7 +391,10 @@ def issue_certificate(
     if volunteer is None:
         raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     group = _group(group_id)
-    handler = _requester(volunteer, group, principal)
+    member = Membership.objects.filter(
+        volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
+    ).exists()
+    handler = _requester(volunteer, group, principal, member=member)
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
         raise InvalidInput(
@@ -399,7 +416,8 @@ def issue_certificate(
             % {"name": group.name},
             field="groupId",
         )
-    rows = service_rows(volunteer, group)
+    # Records brought in by a transfer: for the group's own members only.
+    rows = service_rows(volunteer, group, imported=member)
     if not rows:
         raise Conflict(
             _(
@@ -525,6 +543,9 @@ def verify(code) -> dict | None:
         return None
     return {
         **certificate.snapshot,
+        # A certificate issued before short numbers were masked more shows the
+        # narrower mask here: the public page and the API never show more of it.
+        "idNumberMasked": pii.narrow_mask(certificate.snapshot["idNumberMasked"]),
         "status": status_of(certificate),
         "genuine": certificate.revoked_at is None,
     }

@@ -9,6 +9,22 @@ from central.divisions import prefixes_q
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 
 
+def kept_by_q(principal) -> Q:
+    """The groups whose unpublished side ``principal`` sees — a group pending or
+    refused review, its registration certificate: the group's own staff, its
+    liaison group's admins and the authority of its area. The one statement of
+    that rule (the groups list and the certificate file both use it)."""
+    return (
+        Q(id__in=principal.own_group_ids)
+        | Q(liaison_group_id__in=principal.admin_group_ids)
+        | prefixes_q("division_code", principal.authority_prefixes)
+    )
+
+
+def keeps(group: VolunteerGroup, principal) -> bool:
+    return VolunteerGroup.objects.filter(kept_by_q(principal), id=group.id).exists()
+
+
 def visible_groups(
     principal,
     *,
@@ -22,12 +38,7 @@ def visible_groups(
     if principal is None:
         queryset = queryset.filter(review=Review.APPROVED)
     else:
-        queryset = queryset.filter(
-            Q(review=Review.APPROVED)
-            | Q(id__in=principal.own_group_ids)
-            | Q(liaison_group_id__in=principal.admin_group_ids)
-            | prefixes_q("division_code", principal.authority_prefixes)
-        )
+        queryset = queryset.filter(Q(review=Review.APPROVED) | kept_by_q(principal))
     if level:
         queryset = queryset.filter(level=level)
     if kind:

@@ -13,6 +13,7 @@ from central.errors import ServiceError
 from schema.context import bearer_token
 from schema.identity import local_key
 from tenants.accounts.services import authenticate
+from tenants.groups import selectors
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.services import certificate_path
 
@@ -39,18 +40,13 @@ def group_certificate(request, group_id: str):
     except ValueError:  # not a group's id, or another region's: no such group here
         key = None
     group = VolunteerGroup.objects.filter(id=key).first() if key is not None else None
-    path = certificate_path(group) if group else None
+    if group is None:
+        return _refuse(404, "NOT_FOUND", "no certificate for this group")
+    # Asked before the file: whether a group has a certificate is the keepers' to know.
+    if not selectors.keeps(group, principal):
+        return _refuse(403, "PERMISSION_DENIED", "only the group, its liaison and the authority")
+    path = certificate_path(group)
     if path is None or not path.exists():
         return _refuse(404, "NOT_FOUND", "no certificate for this group")
-    allowed = (
-        principal.covers(group.division_code)
-        or group.id in principal.own_group_ids
-        or (
-            group.liaison_group_id is not None
-            and group.liaison_group_id in principal.admin_group_ids
-        )
-    )
-    if not allowed:
-        return _refuse(403, "PERMISSION_DENIED", "only the group, its liaison and the authority")
     content_type = "image/png" if path.suffix == ".png" else "image/jpeg"
     return FileResponse(path.open("rb"), content_type=content_type)

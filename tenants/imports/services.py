@@ -58,7 +58,7 @@ from tenants.groups import services as groups
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.groups.permissions import require_group_staff, require_member_manager, require_power
 from tenants.imports import readers
-from tenants.imports.columns import COLUMNS, ImportKind
+from tenants.imports.columns import ImportKind
 from tenants.records import permissions as record_permissions
 from tenants.records import services as records
 from tenants.records.models import RecordState, ServiceRecord
@@ -425,7 +425,7 @@ def authorize(
     if kind is ImportKind.RECORDS:
         if project_id is None:
             raise InvalidInput(_("say which project the records belong to"), field="projectId")
-        ctx.project = records._project(project_id)
+        ctx.project = records.recording_project(project_id)
         record_permissions.require_recorder(ctx.project.group, principal, policy)
         return ctx
     if group_id is not None:
@@ -520,11 +520,3 @@ def import_rows(
     if progress is not None:
         progress(report, source.expected)
     return report
-
-
-def describe_columns(kind: ImportKind) -> list[dict]:
-    """The template's columns, for the CLI and the template's notes sheet."""
-    return [
-        {"header": c.header, "field": c.field, "required": c.required, "note": str(c.note)}
-        for c in COLUMNS[kind]
-    ]

@@ -119,7 +119,7 @@ def check_in(
     project = _ongoing_project(project_id, timezone.localdate(now))
     principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
-    records._participant(volunteer, project)
+    records.require_participant(volunteer, project)
     try:
         with transaction.atomic():
             forgotten = (
@@ -155,7 +155,7 @@ def check_in(
 def _ongoing_project(project_id: int, today: datetime.date):
     """The project to check in at: one running today (issue 10 finding 9; a check-in
     becomes a record of that project's service, 000 Art.8-9)."""
-    project = records._project(project_id, any_phase=True)
+    project = records.recording_project(project_id, any_phase=True)
     state = phase(project, today)
     if state == "published":
         raise InvalidInput(
@@ -203,7 +203,7 @@ def cancel_check_in(
     """Close the volunteer's open check-in without a record: scanned by mistake, or
     too short to count (under a quarter hour, on each day where it spans midnight);
     also when the project has since been cancelled."""
-    project = records._project(project_id, any_phase=True)
+    project = records.recording_project(project_id, any_phase=True)
     principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
     with transaction.atomic():
@@ -337,7 +337,7 @@ def check_out(
     """Close the open check-in and record the hours (proposed, or fewer if the recorder
     says so — breaks and travel do not count): one record per day it spans."""
     now = now or timezone.now()
-    project = records._project(project_id, today=timezone.localdate(now))
+    project = records.recording_project(project_id, today=timezone.localdate(now))
     principal = require_recorder(project.group, principal, policy)
     volunteer = read_code(code, region_code)
     with transaction.atomic():

@@ -19,6 +19,7 @@ from central.messages import shown
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import VolunteerGroup
+from tenants.projects.models import Project
 from tenants.records import services as records
 from tenants.records.models import CorrectionRequest, ServiceRecord
 from tenants.records.permissions import require_correction_handler
@@ -98,6 +99,15 @@ def record_missing_for_request(request_id: int, project_id: int, entry, *, princ
     principal = accounts.require(principal)
     with transaction.atomic():
         request = _locked(request_id, principal)
+        # The group asked records the missing service at a project of its own: the
+        # handler's other roles (a recorder of another group too) do not answer it.
+        at = Project.objects.filter(id=project_id).values_list("group_id", flat=True).first()
+        if at is not None and at != request.group_id:
+            raise InvalidInput(
+                _("record it at a project of %(name)s, the group asked")
+                % {"name": request.group.name},
+                field="projectId",
+            )
         added = records.record_hours(
             project_id, request.volunteer.number, entry, principal=principal, policy=policy
         )

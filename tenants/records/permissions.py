@@ -17,7 +17,7 @@ from central.errors import PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
-from tenants.volunteers.permissions import active_group_ids
+from tenants.volunteers.permissions import active_group_ids, may_view, member_groups_seen_by
 
 
 def record_division(record) -> str:
@@ -26,6 +26,21 @@ def record_division(record) -> str:
     if record.project_id is not None:
         return record.project.group.division_code
     return record.volunteer.division_code
+
+
+def may_see_record(record, principal, policy: RegionPolicy) -> bool:
+    """A record's details (content, evaluations 守时程度/服务态度/专业水平, contact,
+    amendments): to whoever may see its group's members (``project.records``) or the
+    volunteer (``volunteer.records``). Not to whoever objected to it in publicity:
+    they saw the notice (``PublicityEntry``), and a record goes to no third party
+    without the volunteer's consent (000 Art.15)."""
+    if principal is None:
+        return False
+    if record.group_id is not None:
+        seen = member_groups_seen_by(principal, policy)
+        if seen is None or record.group_id in seen:
+            return True
+    return may_view(record.volunteer, principal, policy)
 
 
 def require_recorder(group, principal, policy: RegionPolicy, *, authority_may: bool = False):

@@ -193,7 +193,10 @@ def check_entry(
     return hours
 
 
-def _participant(volunteer: Volunteer, project: Project) -> None:
+def require_participant(volunteer: Volunteer, project: Project) -> None:
+    """Hours are recorded for someone who takes part: an active (or warned)
+    volunteer who is an active member of the project's group or whose
+    application to the project was accepted; anyone else is ``CONFLICT``."""
     if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
         raise Conflict(
             _("%(number)s is %(status)s")
@@ -214,7 +217,7 @@ def _participant(volunteer: Volunteer, project: Project) -> None:
         )
 
 
-def _project(
+def recording_project(
     project_id: int, *, any_phase: bool = False, today: datetime.date | None = None
 ) -> Project:
     """The project to record at (ongoing or ended); ``any_phase`` for closing what was
@@ -411,10 +414,10 @@ def record_hours(
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
     """A recorder enters a volunteer's hours at a project (记录员录入)."""
-    project = _project(project_id, today=timezone.localdate(now))
+    project = recording_project(project_id, today=timezone.localdate(now))
     principal = permissions.require_recorder(project.group, principal, policy)
     volunteer = _volunteer(number)
-    _participant(volunteer, project)
+    require_participant(volunteer, project)
     problems = ProblemCollector()
     hours = check_entry(entry, problems, project, now)
     problems.raise_if_any()
@@ -454,8 +457,8 @@ def declare_hours(
     volunteer = principal.volunteer
     if volunteer is None:
         raise PermissionDenied(_("only a volunteer's own account declares hours"))
-    project = _project(project_id, today=timezone.localdate(now))
-    _participant(volunteer, project)
+    project = recording_project(project_id, today=timezone.localdate(now))
+    require_participant(volunteer, project)
     problems = ProblemCollector()
     hours = check_entry(entry, problems, project, now)
     # 000 Art.10: the group evaluates the volunteer's service, not the volunteer: the
@@ -740,7 +743,3 @@ def amend_record(record_id: int, changes: dict, reason: str, *, principal, polic
             after=str(hours),
         )
     return amendment
-
-
-def records_of(volunteer: Volunteer):
-    return ServiceRecord.objects.filter(volunteer=volunteer)

@@ -26,16 +26,17 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, NotFound, ProblemCollector
+from central.errors import Conflict, NotFound, PermissionDenied, ProblemCollector
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.audit.services import record as audit
 from tenants.groups.models import Review, VolunteerGroup
+from tenants.records import cards
 from tenants.records.models import EARLIEST_SERVICE_DATE, RecordState, ServiceRecord
 from tenants.records.services import parse_hours, require_not_frozen
 from tenants.timebank import permissions
@@ -146,6 +147,8 @@ class Withdrawal:
     hours: Decimal | str
     service_date: datetime.date
     content: str
+    # The volunteer's card code (records.cards): the hours are theirs to spend.
+    card_code: str = ""
     beneficiary: str = Beneficiary.SELF
     family_member_name: str = ""
     family_relation: str = ""
@@ -167,6 +170,15 @@ def withdraw(group_id: int, number: str, item: Withdrawal, *, principal, policy)
     volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
     if volunteer is None:
         raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
+    # Saved hours are the volunteer's (000 第二十条; 001: 在自己积累的志愿服务时数内得到
+    # 他人的无偿服务): spent only with them present, shown by their own card, as at
+    # check-in — a group's staff knowing a number is not the volunteer's consent.
+    if cards.read_code(item.card_code, connection.tenant.code).id != volunteer.id:
+        raise PermissionDenied(
+            _("the card shown is not %(number)s's: their hours are spent only with their card")
+            % {"number": volunteer.number},
+            field="cardCode",
+        )
     problems = ProblemCollector()
     hours = parse_hours(item.hours, problems)
     today = timezone.localdate()

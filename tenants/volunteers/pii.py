@@ -59,12 +59,32 @@ def keyed_hash(kind: str, value: str) -> str:
     return hmac.new(settings.PII_HASH_KEY.encode(), message, hashlib.sha256).hexdigest()
 
 
+# A number shorter than this shows two characters at each end, not four: four
+# and four of a 9-character passport or 港澳通行证 number (E12345678, H12345678)
+# left one character hidden, the number ten guesses away (README "Personal
+# information"; 000 Art.3, Art.15 不得侵犯志愿者个人隐私).
+SHORT_ID = 15
+
+
 def mask_id_number(number: str) -> str:
-    """``500101199001011234`` → ``5001**********1234``."""
+    """``500101199001011234`` → ``5001**********1234``; ``E12345678`` → ``E1*****78``.
+
+    A resident ID number (18) or a foreign permanent resident's (15 or 18) shows
+    four characters at each end; a shorter one two, so that at least five stay
+    hidden; eight or fewer, none."""
     number = normalise(number)
     if len(number) <= 8:
         return "*" * len(number)
-    return number[:4] + "*" * (len(number) - 8) + number[-4:]
+    keep = 4 if len(number) >= SHORT_ID else 2
+    return number[:keep] + "*" * (len(number) - 2 * keep) + number[-keep:]
+
+
+def narrow_mask(masked: str) -> str:
+    """A mask made before ``SHORT_ID`` (four characters at each end of a short
+    number) as :func:`mask_id_number` makes it now; a mask made now is unchanged."""
+    if len(masked) <= 8 or len(masked) >= SHORT_ID:
+        return masked
+    return masked[:2] + "*" * (len(masked) - 4) + masked[-2:]
 
 
 def mask_phone(phone: str) -> str:

@@ -464,7 +464,7 @@ def serve(*, bind: str, port: int, workers: int, threads: int) -> None:
         def load_config(self):
             for name in (
                 "worker_class", "accesslog", "logconfig_dict", "graceful_timeout", "keepalive",
-                "post_fork", "on_starting",
+                "post_fork", "post_request", "on_starting",
             ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("bind", bind)

@@ -3,7 +3,7 @@ fill a region with realistic synthetic data (volunteers, groups, memberships,
 projects, service records, totals) for load tests and benchmarks.
 
 Running it again adds more. The generation itself is in
-:mod:`tenants.records.generate`; progress goes to stderr, the summary to stdout.
+:mod:`tenants.generator.data`; progress goes to stderr, the summary to stdout.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from central import services as central_services
 from central.errors import RegionSuspended, ServiceError
-from tenants.records.generate import Plan, generate
+from tenants.generator.data import Plan, generate
 
 
 def positive(text: str) -> int:

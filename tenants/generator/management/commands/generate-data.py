@@ -1,5 +1,5 @@
 """``manage.py generate-data``: the spelling issue 6 used, same command."""
 
-from central.management.commands.generate_data import Command
+from tenants.generator.management.commands.generate_data import Command
 
 __all__ = ["Command"]
