@@ -28,11 +28,11 @@ class Database:
     """A throwaway embedded server in ``workdir`` plus a monitoring connection to it.
 
     The server's data directory is deleted when this process exits (the
-    wheel's ``delete`` clean-up); ``url`` is the benchmark database's URL for
-    ``DATABASE_URL``.
+    wheel's ``delete`` clean-up; ``cleanup="stop"`` keeps it); ``url`` is the
+    benchmark database's URL for ``DATABASE_URL``.
     """
 
-    def __init__(self, workdir: Path, name: str):
+    def __init__(self, workdir: Path, name: str, cleanup: str = "delete"):
         from central.database import (
             database_url,
             ensure_database,
@@ -41,7 +41,7 @@ class Database:
         )
 
         self.name = name
-        self.admin_uri = start_embedded_server(workdir / "pg", cleanup="delete")
+        self.admin_uri = start_embedded_server(workdir / "pg", cleanup=cleanup)
         ensure_database(self.admin_uri, name)
         self.url = database_url({**parse_database_url(self.admin_uri), "NAME": name})
         pid_file = workdir / "pg" / "postmaster.pid"

@@ -24,6 +24,18 @@ PostgreSQL, and the ratios GraphQL / plain and cached / uncached.
 
     .venv/bin/python bench/lookups.py            # about 3 minutes on 2 cores
 
+``--instructions N`` measures instead what the load of the machine cannot
+change: machine instructions per request in the app's process, counted by
+``valgrind --tool=callgrind``. One child process (the workers' GC settings,
+the cached setup) serves both kinds in-process through Django's WSGI handler,
+as a worker does less gunicorn's HTTP parsing: a warm-up of both
+uninstrumented, then each round N GraphQL lookups and N plain ones (the order
+turning), the counters dumped after each (``callgrind_control``). PostgreSQL's
+own work is in another process and not counted. ``--reuse DIR`` keeps the
+database in DIR for the next run.
+
+    .venv/bin/python bench/lookups.py --instructions 200 --reuse /tmp/lookups-db
+
 Everything listens on 127.0.0.1 only; the database is deleted on exit.
 """
 
@@ -136,6 +148,17 @@ def requests_for(numbers: list[str], token: str):
     return {"graphql": graphql, "plain": plain}, same_answers
 
 
+# An authority's token, by the login mutation through this process's Django.
+LOGIN_IN_PROCESS = f"""
+import json
+from django.test import Client
+query = "mutation($u: String!, $p: String!) {{ login(username: $u, password: $p) {{ token }} }}"
+body = {{"query": query, "variables": {{"u": {USERNAME!r}, "p": {PASSWORD!r}}}}}
+answer = Client(HTTP_HOST={HOST!r}).post("/graphql", body, content_type="application/json")
+print(answer.json()["data"]["login"]["token"])
+"""
+
+
 def login(port: int) -> str:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     body = json.dumps(
@@ -169,6 +192,153 @@ def serve(db: Database, workdir: Path, setup: str, number: int) -> ChildServer:
     return server
 
 
+def wsgi_requests(token: str, numbers: list[str]):
+    """The two kinds of request as WSGI calls into this process's Django, as a
+    gunicorn worker makes them; each checks its answer."""
+    import io
+
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    common = {
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": HOST,
+        "HTTP_AUTHORIZATION": f"Bearer {token}",
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+    }
+    bodies = [
+        json.dumps({"query": VOLUNTEER_QUERY, "variables": {"n": n}}).encode() for n in numbers
+    ]
+
+    def call(environ: dict, number: str) -> None:
+        status = []
+        chunks = application(environ, lambda s, h, e=None: status.append(s))
+        body = b"".join(chunks)
+        if hasattr(chunks, "close"):
+            chunks.close()
+        if not status[0].startswith("200") or number.encode() not in body:
+            raise RuntimeError(f"unexpected answer {status} {body[:200]!r}")
+
+    def graphql(index: int) -> None:
+        i = index % len(numbers)
+        body = bodies[i]
+        environ = {
+            **common,
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/graphql",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+        }
+        call(environ, numbers[i])
+
+    def plain(index: int) -> None:
+        number = numbers[index % len(numbers)]
+        environ = {
+            **common,
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": f"/plain/volunteer/{number}",
+            "wsgi.input": io.BytesIO(b""),
+        }
+        call(environ, number)
+
+    return {"graphql": graphql, "plain": plain}
+
+
+def instructions_child(count: int, warmup: int, rounds: int) -> int:
+    """Under callgrind, instrumentation off: warm up both kinds; then, for each
+    round, ``count`` requests of one kind between two dumps of the counters
+    (``callgrind_control``), the order turning each round."""
+    import gc
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from central.gunicorn_conf import GC_THRESHOLD
+
+    def control(*options: str) -> None:
+        # Valgrind takes the command while this process runs, not while it waits
+        # blocked in a system call: poll, don't wait.
+        child = subprocess.Popen(["callgrind_control", *options, str(os.getpid())])
+        while child.poll() is None:
+            pass
+
+    modes = wsgi_requests(os.environ["LOOKUPS_TOKEN"], os.environ["LOOKUPS_NUMBERS"].split(","))
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
+    for i in range(warmup):
+        modes["graphql"](i)
+        modes["plain"](i)
+    control("--instr=on")
+    control("--zero")
+    for round_number in range(rounds):
+        order = ["graphql", "plain"] if round_number % 2 == 0 else ["plain", "graphql"]
+        for kind in order:
+            for i in range(count):
+                modes[kind](warmup + i)
+            control(f"--dump={kind} {round_number}")
+    control("--instr=off")
+    connection.close()
+    return 0
+
+
+def count_instructions(db: Database, workdir: Path, token: str, numbers: list[str], args) -> None:
+    """Instructions per request of each kind (see the module's docstring)."""
+    env = child_env(
+        db,
+        60,
+        "bench.bench_settings",
+        LOOKUPS_TOKEN=token,
+        LOOKUPS_NUMBERS=",".join(numbers),
+        PYTHONHASHSEED="0",
+    )
+    out = workdir / "callgrind.out"
+    for old in workdir.glob("callgrind.out*"):
+        old.unlink()
+    command = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        f"--callgrind-out-file={out}",
+        sys.executable,
+        str(Path(__file__).resolve()),
+        *("--child", "--instructions", str(args.instructions)),
+        *("--warmup", str(args.warmup), "--rounds", str(args.rounds)),
+    ]
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"the child under callgrind failed:\n{result.stderr[-3000:]}")
+    each: dict[str, list[float]] = {"graphql": [], "plain": []}
+    for dump in sorted(workdir.glob("callgrind.out.*")):
+        lines = dump.read_text().splitlines()
+        trigger = next(line for line in lines if line.startswith("desc: Trigger: dump "))
+        kind = trigger.split()[-2]
+        total = next(int(line.split()[1]) for line in lines if line.startswith("totals:"))
+        each[kind].append(total / args.instructions)
+    print(
+        f"\ninstructions per request in the app's process ({args.rounds} rounds × "
+        f"{args.instructions} of each after a warm-up of {args.warmup} of both; valgrind "
+        f"--tool=callgrind, WSGI in-process; {time.monotonic() - started:.0f} s):"
+    )
+    for kind, values in each.items():
+        print(f"  {kind:8} " + " / ".join(f"{v:,.0f}" for v in values))
+    ratios = [g / p for g, p in zip(each["graphql"], each["plain"], strict=True)]
+    print("  GraphQL / plain, per round: " + " / ".join(f"×{r:.3f}" for r in ratios))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--volunteers", type=int, default=300)
@@ -177,33 +347,52 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--time-limit", type=float, default=30.0, help="cap per load phase, s")
+    parser.add_argument(
+        "--instructions",
+        type=int,
+        default=0,
+        metavar="N",
+        help="count instructions per request under callgrind (N of each) instead of req/s",
+    )
+    parser.add_argument("--reuse", type=Path, help="keep the database in this directory")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        return instructions_child(args.instructions, args.warmup, args.rounds)
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
     began = time.monotonic()
-    workdir = Path(tempfile.mkdtemp(prefix="vrp-bench-lookups-"))
-    atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # runs after the DB's clean-up
+    if args.reuse:
+        workdir = args.reuse.resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="vrp-bench-lookups-"))
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)  # after the DB's clean-up
     print(f"{os.cpu_count()} CPUs, load average {load_average()}", flush=True)
-    db = Database(workdir, DB_NAME)
+    db = Database(workdir, DB_NAME, cleanup="stop" if args.reuse else "delete")
     env = child_env(db, 0)
     figures = {(s, m): Figures() for s in SETUPS for m in ("graphql", "plain")}
     server: ChildServer | None = None
+    ready = workdir / "lookups-ready"
     try:
-        manage(env, "up", "--no-serve")
-        manage(
-            env,
-            *("generate_data", "--region", "500000", "--volunteers", str(args.volunteers)),
-            *("--groups", str(max(1, args.volunteers // 20)), "--records-per-volunteer", "1"),
-            *("--seed", "20261123"),
-        )
-        manage(
-            env,
-            *("registry", "--region", "500000", "create-authority", "--username", USERNAME),
-            *("--password", PASSWORD, "--name", "基准测试", "--level", "province"),
-            *("--authority-name", "重庆市民政局"),
-        )
+        if not ready.exists():
+            manage(env, "up", "--no-serve")
+            manage(
+                env,
+                *("generate_data", "--region", "500000", "--volunteers", str(args.volunteers)),
+                *("--groups", str(max(1, args.volunteers // 20)), "--records-per-volunteer", "1"),
+                *("--seed", "20261123"),
+            )
+            manage(
+                env,
+                *("registry", "--region", "500000", "create-authority", "--username", USERNAME),
+                *("--password", PASSWORD, "--name", "基准测试", "--level", "province"),
+                *("--authority-name", "重庆市民政局"),
+            )
+            if args.reuse:
+                ready.touch()
         sql = db.connect(DB_NAME)
         with sql.cursor() as cur:
             cur.execute("SELECT number FROM region_chongqing.volunteers_volunteer ORDER BY id")
@@ -212,6 +401,12 @@ def main() -> int:
         print(
             f"{len(numbers)} volunteers in 重庆市; setting up took {time.monotonic() - began:.0f} s"
         )
+        if args.instructions:
+            token = manage(
+                child_env(db, 0, "bench.bench_settings"), *("shell", "-c", LOGIN_IN_PROCESS)
+            ).split()[-1]  # (the shell first says what it imported)
+            count_instructions(db, workdir, token, numbers, args)
+            return 0
         token = None
         for round_number in range(args.rounds):
             setups = list(SETUPS) if round_number % 2 == 0 else list(reversed(SETUPS))

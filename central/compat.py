@@ -53,6 +53,13 @@ def resolver_function(resolver) -> tuple[Any, bool]:
     return resolver.wrapped_func, resolver.self_parameter is not None
 
 
+def streaming_requested(view, headers) -> bool:
+    """Whether a request's ``Accept`` asks strawberry's view for a streaming answer
+    (SSE, multipart), which its sync view refuses: the direct path leaves such a
+    request to it (``schema/views.py``)."""
+    return view._get_stream_transport_from_headers(headers) is not None
+
+
 # Django's migrations ----------------------------------------------------------------
 
 
@@ -121,6 +128,10 @@ def _probe_strawberry() -> list[str]:
             function, takes_self = resolver_function(definition.base_resolver)
             if not callable(function) or not takes_self:
                 found.append("strawberry resolvers changed (wrapped_func, self_parameter)")
+        from strawberry.django.views import GraphQLView
+
+        if streaming_requested(GraphQLView(schema=schema), {"Accept": "application/json"}):
+            found.append("strawberry's view takes a JSON request for a streaming one")
     except AttributeError as error:
         found.append(f"strawberry's internals changed: {error}")
     return found

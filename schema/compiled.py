@@ -43,8 +43,8 @@ No resolver of this API does either.
 
 from __future__ import annotations
 
+import contextvars
 import datetime
-import functools
 import logging
 import operator
 from collections.abc import Callable
@@ -84,6 +84,7 @@ from strawberry.types.arguments import convert_arguments
 
 from central import compat, metrics
 from central.errors import ServiceError
+from schema.hardening import _LRU
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +138,14 @@ class CompiledQueries(SchemaExtension):
         if mode not in MODES:
             raise ImproperlyConfigured(f"GRAPHQL COMPILED_EXECUTION must be one of {MODES}")
         context = self.execution_context
+        request = getattr(context.context, "request", None)
+        tried = getattr(request, "__dict__", {}).pop("compiled_root_values", None)
+        if tried is not None:
+            # The views' direct path ran this very operation compiled and it gave up
+            # (or declined): graphql-core answers, with the root values it loaded.
+            self.root_values = tried
+            yield
+            return
         if mode != "off" and context.result is None and context.graphql_document is not None:
             arguments = (
                 context.schema,
@@ -203,8 +212,18 @@ def execute(
     if isinstance(coerced, list):  # invalid variables: graphql-core reports them
         return None
     try:
-        executor = Executor(schema, document, operation, coerced, context, root_value, root_values)
-        return executor.run()
+        key = (id(document), id(schema), operation_name)
+        plans = _plan_cache()
+        found = plans.get(key)
+        if found is not None and found[0] is document and found[1] is schema:
+            complete, binders = found[2], found[3]
+        else:
+            executor = Executor(schema, document, operation, coerced, context, root_value, {})
+            complete, binders = executor.plan(), executor.binders
+            if not executor.request_bound:
+                # (the document kept with it: its id is not reused while the plan lives)
+                plans.put(key, (document, schema, complete, binders), 1)
+        return run_plan(complete, binders, coerced, context, root_value, root_values)
     except Declined as declined:
         fell_back("declined", str(declined))
     except GaveUp as gave_up:
@@ -219,6 +238,44 @@ def execute(
 
 
 _warned: set[str] = set()
+
+# Plans by (document, schema, operation name): a query's plan does not depend on its
+# request — what does (each argument-taking field's arguments and Info, which hold
+# the variables and the context) is bound per request by ``run_plan`` — except
+# under ``@skip``/``@include``, whose plans are not kept. As many as the parser's
+# cache keeps documents (``settings.GRAPHQL["CACHE_SIZE"]``; 0: none).
+_plans: _LRU | None = None
+_frame: contextvars.ContextVar = contextvars.ContextVar("compiled_frame")
+
+
+def _plan_cache() -> _LRU:
+    global _plans
+    if _plans is None:
+        size = settings.GRAPHQL["CACHE_SIZE"]
+        _plans = _LRU(max_entries=size, max_weight=max(size, 1))
+    return _plans
+
+
+class _Frame:
+    """One execution's resolvers of its argument-taking positions and the values
+    its root fields resolved to."""
+
+    __slots__ = ("resolvers", "root_values")
+
+    def __init__(self, resolvers: list, root_values: dict):
+        self.resolvers = resolvers
+        self.root_values = root_values
+
+
+def run_plan(complete, binders, variables, context, root_value, root_values: dict) -> dict:
+    """Run a plan for one request: its argument-taking positions bound to this
+    request's variables and context, then the root completed."""
+    frame = _Frame([bind(variables, context, root_value) for bind in binders], root_values)
+    token = _frame.set(frame)
+    try:
+        return complete(root_value)
+    finally:
+        _frame.reset(token)
 
 
 def fell_back(kind: str, reason: str, *, warn: bool = True, detail: str = "", **log) -> None:
@@ -263,13 +320,20 @@ class Executor:
         }
         # id of an ``attrgetter`` resolver → its dotted path, for generated fillers
         self.paths: dict[int, str] = {}
+        # Per argument-taking position, what makes its resolver for one request.
+        self.binders: list[Callable[[Any, Any, Any], Resolve]] = []
+        # Whether the plan read the variables itself (``@skip``/``@include``).
+        self.request_bound = False
 
     def run(self) -> dict:
-        root_type = self.schema.query_type
-        complete = self.object_completer(
-            root_type, [self.operation.selection_set], None, required=None
+        complete = self.plan()
+        return run_plan(
+            complete, self.binders, self.variables, self.context, self.root_value, self.root_values
         )
-        return complete(self.root_value)
+
+    def plan(self) -> Complete:
+        root_type = self.schema.query_type
+        return self.object_completer(root_type, [self.operation.selection_set], None, required=None)
 
     # --- planning: once per position in the query ----------------------------
 
@@ -323,6 +387,8 @@ class Executor:
         return fields
 
     def included(self, node) -> bool:
+        if node.directives:
+            self.request_bound = True
         for directive in node.directives or ():
             if directive.name.value not in ("skip", "include"):
                 raise Declined(f"@{directive.name.value}")
@@ -358,11 +424,10 @@ class Executor:
     def remembered(self, resolve: Resolve, node_id: int) -> Resolve:
         """A root field's resolver that keeps its value for graphql-core, should the
         compiled run give up later (``CompiledQueries.resolve``)."""
-        root_values = self.root_values
 
         def resolve_root(source):
             value = resolve(source)
-            root_values[node_id] = value
+            _frame.get().root_values[node_id] = value
             return value
 
         return resolve_root
@@ -387,69 +452,33 @@ class Executor:
                 and resolver.parent_parameter is None
             ):
                 return function
-        # Anything else gets its arguments and Info made once for this position.
-        arguments = get_argument_values(field_def, nodes[0], self.variables)
-        info = GraphQLResolveInfo(
-            nodes[0].name.value,
-            nodes,
-            field_def.type,
-            parent_type,
-            path,
-            self.schema,
-            self.fragments,
-            self.root_value,
-            self.operation,
-            self.variables,
-            self.context,
-            _never_awaitable,
-            None,  # abort_signal: synchronous resolvers are not aborted
-            None,  # async_helpers: nothing asynchronous runs here
+        # Anything else gets its arguments and Info made once per request for this
+        # position (``_binder``), and is called through the request's frame.
+        slot = len(self.binders)
+        self.binders.append(
+            _binder(
+                self.strawberry,
+                self.fragments,
+                self.operation,
+                parent_type,
+                field_def,
+                nodes,
+                path,
+                field,
+                resolver,
+            )
         )
-        if resolver is None:
-            resolve = field_def.resolve
 
-            def resolve_field(source):
-                return _sync(resolve(source, info, **arguments))
+        def resolve_late(source):
+            return _frame.get().resolvers[slot](source)
 
-            return resolve_field
-        return self.bound_resolver(field, resolver, info, arguments)
+        return resolve_late
 
     def attribute(self, path: str) -> Resolve:
         getter = operator.attrgetter(path)
         if path.replace("_", "a").replace(".", "a").isalnum():  # a dotted identifier
             self.paths[id(getter)] = path
         return getter
-
-    def bound_resolver(self, field, resolver, info, arguments) -> Resolve:
-        """A resolver called as strawberry calls it (``get_arguments``), with its
-        arguments converted to Python values and its ``Info`` made once."""
-        strawberry_info = self.strawberry.config.info_class(_raw_info=info, _field=field)
-        fixed = convert_arguments(
-            arguments,
-            field.arguments,
-            scalar_registry=self.strawberry.schema_converter.scalar_registry,
-            config=self.strawberry.config,
-            info=strawberry_info,
-        )
-        if resolver.info_parameter is not None:
-            fixed[resolver.info_parameter.name] = strawberry_info
-        source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
-        function, with_self = compat.resolver_function(resolver)
-        if with_self and not source_names:
-
-            def resolve_method(source):  # (_sync inlined: once per object of a page)
-                value = function(source, **fixed)
-                if hasattr(value, "__await__"):
-                    raise GaveUp("awaitable")
-                return value
-
-            return resolve_method
-
-        def resolve_field(source):
-            kwargs = {**fixed, **dict.fromkeys(source_names, source)}
-            return _sync(function(source, **kwargs) if with_self else function(**kwargs))
-
-        return resolve_field
 
     def completer(self, return_type, nodes: list[FieldNode], path, required=False) -> Complete:
         """Completes a resolved value by its type; ``required`` (non-null) values
@@ -516,6 +545,73 @@ class Executor:
             selection_sets = [node.selection_set for node in nodes if node.selection_set]
             return self.object_completer(return_type, selection_sets, path, required)
         raise Declined(f"abstract type {return_type}")
+
+
+def _binder(strawberry, fragments, operation, parent_type, field_def, nodes, path, field, resolver):
+    """What makes an argument-taking position's resolver for one request: its
+    arguments from the variables and its ``Info``, made once per request."""
+    schema = compat.graphql_schema(strawberry)
+
+    def bind(variables, context, root_value) -> Resolve:
+        arguments = get_argument_values(field_def, nodes[0], variables)
+        info = GraphQLResolveInfo(
+            nodes[0].name.value,
+            nodes,
+            field_def.type,
+            parent_type,
+            path,
+            schema,
+            fragments,
+            root_value,
+            operation,
+            variables,
+            context,
+            _never_awaitable,
+            None,  # abort_signal: synchronous resolvers are not aborted
+            None,  # async_helpers: nothing asynchronous runs here
+        )
+        if resolver is None:
+            resolve = field_def.resolve
+
+            def resolve_field(source):
+                return _sync(resolve(source, info, **arguments))
+
+            return resolve_field
+        return _bound_resolver(strawberry, field, resolver, info, arguments)
+
+    return bind
+
+
+def _bound_resolver(strawberry, field, resolver, info, arguments) -> Resolve:
+    """A resolver called as strawberry calls it (``get_arguments``), with its
+    arguments converted to Python values and its ``Info`` made once."""
+    strawberry_info = strawberry.config.info_class(_raw_info=info, _field=field)
+    fixed = convert_arguments(
+        arguments,
+        field.arguments,
+        scalar_registry=strawberry.schema_converter.scalar_registry,
+        config=strawberry.config,
+        info=strawberry_info,
+    )
+    if resolver.info_parameter is not None:
+        fixed[resolver.info_parameter.name] = strawberry_info
+    source_names = [p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p]
+    function, with_self = compat.resolver_function(resolver)
+    if with_self and not source_names:
+
+        def resolve_method(source):  # (_sync inlined: once per object of a page)
+            value = function(source, **fixed)
+            if hasattr(value, "__await__"):
+                raise GaveUp("awaitable")
+            return value
+
+        return resolve_method
+
+    def resolve_field(source):
+        kwargs = {**fixed, **dict.fromkeys(source_names, source)}
+        return _sync(function(source, **kwargs) if with_self else function(**kwargs))
+
+    return resolve_field
 
 
 def _filler(plan: list) -> Complete:
@@ -605,16 +701,23 @@ def _generated_filler(plan: list, paths: dict[int, str]) -> Complete | None:
     if not inlined:
         return None
     lines.append("    return d")
-    exec(_compiled_source("\n".join(lines)), names)
+    exec(_filler_code("\n".join(lines)), names)
     return names["fill"]
 
 
-@functools.lru_cache(maxsize=1024)
-def _compiled_source(source: str):
-    """The code object of a generated filler's source: compiled once per process, not
-    once per request (a nested page generated six, ~2 ms of its time); the names it
-    reads (resolvers, serializers) are bound per request by ``exec``."""
-    return compile(source, "<compiled filler>", "exec")
+# The generated fillers' code by source text: a position's source is the same for
+# every request of a query (its response keys, attribute paths and null checks), only
+# the functions it calls (``names``) are the request's own. Compiling it took ~5 % of
+# a single lookup (issue 16 point 2); bounded, since response keys are the client's.
+_filler_codes = _LRU(max_entries=1024, max_weight=4_000_000)
+
+
+def _filler_code(source: str):
+    code = _filler_codes.get(source)
+    if code is None:
+        code = compile(source, "<compiled filler>", "exec")
+        _filler_codes.put(source, code, len(source))
+    return code
 
 
 def _serialize_str(value):

@@ -160,6 +160,10 @@ class QueryCache:
     def __init__(self, max_entries: int, max_chars: int):
         self.documents = _LRU(max_entries, max_chars)
         self.validations = _LRU(max_entries, max_chars)
+        # (schema, query text) → its document, once the full path has parsed and
+        # validated that text under the schema's limits without an error: what the
+        # views' direct path (schema/views.py) may run without the extensions.
+        self.ready = _LRU(max_entries, max_chars)
 
     def document(self, query: str, options: tuple) -> DocumentNode:
         key = (query, options)
@@ -184,12 +188,22 @@ class QueryCache:
             self.validations.put(key, found, len(query))
         return list(found)
 
+    def ready_document(self, schema: GraphQLSchema, query: str) -> DocumentNode | None:
+        """The document of a query text this schema's full path parsed and
+        validated without error (``CachedParsingAndValidation``), else None."""
+        return self.ready.get((schema, query))
+
     def info(self) -> dict[str, dict[str, int]]:
-        return {"documents": self.documents.info(), "validations": self.validations.info()}
+        return {
+            "documents": self.documents.info(),
+            "validations": self.validations.info(),
+            "ready": self.ready.info(),
+        }
 
     def clear(self) -> None:
         self.documents.clear()
         self.validations.clear()
+        self.ready.clear()
 
 
 _query_cache: QueryCache | None = None
@@ -234,13 +248,20 @@ class CachedParsingAndValidation(SchemaExtension):
             and context.validation_rules
             and context.pre_execution_errors is None
         ):
-            context.pre_execution_errors = self.cache.errors(
+            errors = self.cache.errors(
                 compat.graphql_schema(context.schema),
                 context.query,
                 self._options,
                 context.validation_rules,
                 context.graphql_document,
             )
+            if not errors:
+                # Parsed under the token limit, valid under every rule (depth,
+                # aliases, introspection where it is off), its string literals
+                # passed InputChecks (which ran first): ready for the direct path.
+                key = (compat.graphql_schema(context.schema), context.query)
+                self.cache.ready.put(key, context.graphql_document, len(context.query))
+            context.pre_execution_errors = errors
         yield
 
 
@@ -320,6 +341,14 @@ class InputChecks(SchemaExtension):
                 elif isinstance(child, tuple | list):
                     stack.extend((item, path) for item in child if isinstance(item, Node))
         return None
+
+
+def variables_problem(variables) -> tuple[str, str] | None:
+    """What ``InputChecks`` would refuse in these variables: (argument path,
+    reason), or None. For the views' direct path, which runs no extension."""
+    limits = settings.GRAPHQL
+    checks = InputChecks(limits["MAX_STRING_LENGTH"], limits["MAX_INPUT_DEPTH"])
+    return checks._variables(variables)
 
 
 class _MaskErrors(MaskErrors):

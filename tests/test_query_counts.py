@@ -163,14 +163,14 @@ def test_the_nested_page_is_compiled_and_answers_as_graphql_core(region, gql, mo
     graphql-core's byte for byte."""
     token = authority(gql, SLUG, level="province")
     compiled_answers = []
-    run = compiled.Executor.run
+    run = compiled.run_plan  # (every compiled run, its plan new or kept)
 
-    def counting(self):
-        data = run(self)
+    def counting(*args):
+        data = run(*args)
         compiled_answers.append(data)
         return data
 
-    monkeypatch.setattr(compiled.Executor, "run", counting)
+    monkeypatch.setattr(compiled, "run_plan", counting)
     on, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, compiled="on")
     assert len(compiled_answers) == 1 and compiled_answers[0] == on["data"]
     off, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 4}, token, compiled="off")
@@ -244,14 +244,14 @@ def test_search_path_is_set_once_per_schema_switch(region, gql):
 def test_verify_mode_reports_a_compiled_answer_that_differs(region, gql, monkeypatch):
     """``verify`` (the suite's mode) really compares: a wrong compiled answer is an error."""
     token = authority(gql, SLUG, level="province")
-    run = compiled.Executor.run
+    run = compiled.run_plan
 
-    def wrong(self):
-        data = run(self)
+    def wrong(*args):
+        data = run(*args)
         data["groups"]["edges"][0]["node"]["name"] += "?"
         return data
 
-    monkeypatch.setattr(compiled.Executor, "run", wrong)
+    monkeypatch.setattr(compiled, "run_plan", wrong)
     answer, _ = execute_in_process(SLUG, NESTED_PAGE, {"first": 2}, token, compiled="verify")
     assert answer["data"] is None
     assert "compiled execution answered" in answer["errors"][0]["message"]

@@ -1,0 +1,220 @@
+"""Issue 16 point 2: a single POSTed query whose text this process has already
+parsed and validated without error is run by compiled execution straight from
+the view (``schema/views.py`` ``direct``), without strawberry's view and
+extension machinery. It must answer byte for byte as the full path does, with
+the same headers, and leave to the full path whatever it must not handle: a
+text not seen valid, a mutation, a batch, GET, ``extensions`` (persisted
+queries), variables ``InputChecks`` refuses, and any query that fails (typed
+errors, 000 Art.3: who may see a volunteer's personal information).
+
+In this process (Django's test client, the real middleware), as the statement
+counts of ``test_query_counts.py`` are taken; the view's full path is watched by
+wrapping strawberry's ``run``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django_tenants.utils import tenant_context
+
+from schema.views import RegionGraphQLView
+from tests.registry_support import authority, login, register_volunteer
+from tests.support import generated_region, unique_city_code
+
+CODE = unique_city_code("13")
+SLUG = f"direct{CODE}"
+HOST = f"{SLUG}.localhost"
+
+
+@pytest.fixture(scope="module")
+def region(seed_regions):
+    return generated_region(CODE, SLUG, volunteers=5, groups=1, records_per_volunteer=1, seed=3)
+
+
+@pytest.fixture(scope="module")
+def number(region):
+    with tenant_context(region):
+        from tenants.volunteers.models import Volunteer
+
+        return Volunteer.objects.order_by("id").values_list("number", flat=True).first()
+
+
+@pytest.fixture(scope="module")
+def token(region, gql_module):
+    return authority(gql_module, SLUG, level="province")
+
+
+@pytest.fixture(scope="module")
+def gql_module(server):
+    from tests.support import GraphQLClient
+
+    return GraphQLClient(server.base_url)
+
+
+@pytest.fixture
+def full_runs(monkeypatch):
+    """How many requests went the full way (strawberry's ``run``)."""
+    calls = []
+    original = RegionGraphQLView.run
+
+    def counting(self, request, *args, **kwargs):
+        calls.append(request.path)
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(RegionGraphQLView, "run", counting)
+    return calls
+
+
+def lookup_query() -> str:
+    """``volunteer(number:)`` as bench/lookups.py sends it, with a comment of its own so
+    that this process has never seen the text."""
+    return (
+        f"# {uuid.uuid4().hex}\nquery($n: String!) {{ volunteer(number: $n) {{ number name "
+        "gender birthDate status verification serviceArea skills idNumberMasked phoneMasked } }"
+    )
+
+
+def post(body, token: str | None, compiled: str = "on", **headers):
+    client = Client(HTTP_HOST=HOST, HTTP_ACCEPT_LANGUAGE="en")
+    if token:
+        headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
+    with override_settings(GRAPHQL=graphql), CaptureQueriesContext(connection) as captured:
+        response = client.post(
+            "/graphql", json.dumps(body), content_type="application/json", **headers
+        )
+    connection.set_schema_to_public()
+    statements = [
+        q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SET search_path")
+    ]
+    return response, statements
+
+
+def shown(response) -> tuple:
+    headers = {k: v for k, v in response.items() if k not in ("X-Request-Id",)}
+    return response.status_code, headers, response.content
+
+
+@pytest.mark.parametrize("compiled", ["on", "verify"])
+def test_a_query_seen_valid_runs_directly_and_answers_as_the_full_path(
+    compiled, number, token, full_runs
+):
+    body = {"query": lookup_query(), "variables": {"n": number}}
+    first, first_sql = post(body, token, compiled)
+    assert full_runs == ["/graphql"]  # a text never seen: parsed and validated the full way
+    second, second_sql = post(body, token, compiled)
+    assert full_runs == ["/graphql"]  # … and then run directly
+    assert shown(second) == shown(first)
+    assert json.loads(second.content)["data"]["volunteer"]["number"] == number
+    assert len(second_sql) == len(first_sql)
+    if compiled == "on":  # ("verify" loads the volunteer again, for graphql-core)
+        assert len(second_sql) <= 4  # host, token, roles, the volunteer
+    # The new media type, asked for: as the full path answers it.
+    accept = {"HTTP_ACCEPT": "application/graphql-response+json"}
+    third, _ = post(body, token, compiled, **accept)
+    assert full_runs == ["/graphql"]
+    assert third["Content-Type"] == "application/graphql-response+json"
+    assert third.content == first.content
+
+
+def test_what_the_direct_path_leaves_to_the_full_path(number, token, full_runs):
+    query = lookup_query()
+    variables = {"n": number}
+    post({"query": query, "variables": variables}, token)  # now seen valid
+    assert len(full_runs) == 1
+
+    # A batch: each operation the full way.
+    response, _ = post([{"query": query, "variables": variables}], token)
+    assert response.status_code == 200 and json.loads(response.content)[0]["data"]["volunteer"]
+    assert len(full_runs) == 2
+    # extensions: persisted queries (a hash that does not match is refused as before).
+    wrong = {"persistedQuery": {"version": 1, "sha256Hash": "0" * 64}}
+    response, _ = post({"query": query, "variables": variables, "extensions": wrong}, token)
+    assert json.loads(response.content)["errors"][0]["extensions"]["code"] == (
+        "PERSISTED_QUERY_HASH_MISMATCH"
+    )
+    assert len(full_runs) == 3
+    # Variables InputChecks refuses: INVALID, from the full path.
+    response, _ = post({"query": query, "variables": {"n": "a\x00b"}}, token)
+    error = json.loads(response.content)["errors"][0]
+    assert error["extensions"]["code"] == "INVALID" and "data" not in json.loads(response.content)
+    assert len(full_runs) == 4
+    # A mutation is never run by the direct path, even when its text is known.
+    mutation = "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { token } }"
+    for _ in range(2):
+        post({"query": mutation, "variables": {"u": "nobody", "p": "wrong-pass"}}, None)
+    assert len(full_runs) == 6
+    # GET: the full way (and its caching headers).
+    client = Client(HTTP_HOST=HOST)
+    response = client.get(
+        "/graphql", {"query": "{ region { code } }"}, HTTP_ACCEPT="application/json"
+    )
+    connection.set_schema_to_public()
+    assert response.status_code == 200 and len(full_runs) == 7
+
+
+def test_a_query_that_fails_is_answered_by_the_full_path_once(
+    region, number, gql_module, full_runs
+):
+    """A stranger may not see the volunteer (000 Art.3): compiled execution gives
+    up, and the full path answers the typed error as before — without looking the
+    caller up again, and with graphql-core reusing the volunteer already loaded."""
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql_module, SLUG, username)
+    body = {"query": lookup_query(), "variables": {"n": number}}
+    first, first_sql = post(body, stranger)
+    second, second_sql = post(body, stranger)
+    assert len(full_runs) == 2  # both times the full path answered
+    refused = json.loads(second.content)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert refused["data"] == {"volunteer": None}
+    assert shown(second) == shown(first)
+    # The second time the direct path tried first: no statement more than the first time.
+    assert len(second_sql) == len(first_sql)
+    # Anonymous: UNAUTHENTICATED, as before.
+    anonymous, _ = post(body, None)
+    assert json.loads(anonymous.content)["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_a_plan_is_kept_and_bound_to_each_request(region, token, gql_module, monkeypatch):
+    """Compiled execution plans a query once per document (``compiled.py``
+    ``_plan_cache``): what depends on the request — the root field's arguments
+    and ``Info``, with the variables and the caller — is bound per request. Two
+    numbers, two callers, one text: each answer is its own request's."""
+    from schema import compiled
+
+    plans = []
+    object_completer = compiled.Executor.object_completer
+
+    def counting(self, object_type, selection_sets, path, required=True):
+        if required is None:  # the root: a whole query planned
+            plans.append(object_type.name)
+        return object_completer(self, object_type, selection_sets, path, required)
+
+    monkeypatch.setattr(compiled.Executor, "object_completer", counting)
+    with tenant_context(region):
+        from tenants.volunteers.models import Volunteer
+
+        first, second = Volunteer.objects.order_by("id").values_list("number", flat=True)[:2]
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql_module, SLUG, username)
+    query = lookup_query()
+    answers = [
+        json.loads(post({"query": query, "variables": {"n": n}}, caller)[0].content)
+        for n, caller in ((first, token), (second, token), (first, stranger), (second, token))
+    ]
+    assert [a["data"]["volunteer"] and a["data"]["volunteer"]["number"] for a in answers] == [
+        first,
+        second,
+        None,
+        second,
+    ]
+    assert answers[2]["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    assert len(plans) == 1  # planned for the first request, kept for the others
