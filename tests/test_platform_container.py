@@ -19,7 +19,6 @@ import yaml
 from tests.support import REPO, free_port
 
 PLATFORM = REPO / "platform"
-COMMANDS = REPO / "central" / "management" / "commands"
 
 
 def compose() -> dict:
@@ -44,9 +43,11 @@ def test_compose_runs_the_platform_postgresql_and_the_scheduler():
     # The scheduler's jobs are commands that exist.
     assert scheduler["command"] == ["platform/scheduler.sh"]
     script = (PLATFORM / "scheduler.sh").read_text()
+    from django.core.management import get_commands
+
     for job in ("interop deliver --loop", "schedule --loop"):
         assert f"python manage.py {job}" in script
-        assert (COMMANDS / f"{job.split()[0]}.py").is_file()
+        assert job.split()[0] in get_commands()  # beside whichever app holds it
     assert os.access(PLATFORM / "scheduler.sh", os.X_OK)
     syntax = subprocess.run(["sh", "-n", str(PLATFORM / "scheduler.sh")], capture_output=True)
     assert syntax.returncode == 0, syntax.stderr
