@@ -37,8 +37,12 @@ mutation($input: RegisterVolunteerInput!, $groupId: ID) {
 
 
 def id_number(birth: datetime.date, area: str = "500101") -> str:
-    """A valid resident ID number (GB 11643) for a birth date, unique per call."""
-    body = f"{area}{birth:%Y%m%d}{next(_serial) % 1000:03d}"
+    """A valid resident ID number (GB 11643) for a birth date, unique per call: the
+    sequence code holds 1,000 numbers, so each further thousand moves the area code
+    on within the province (only the province prefix is checked on registration)."""
+    serial = next(_serial)
+    area = f"{area[:2]}{(int(area[2:]) + serial // 1000) % 10000:04d}"
+    body = f"{area}{birth:%Y%m%d}{serial % 1000:03d}"
     return body + ric.calc_check_digit(body + "0")  # stdnum expects a placeholder digit
 
 
