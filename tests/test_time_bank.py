@@ -148,14 +148,18 @@ def test_counting_deposits_and_the_serving_group_withdraws(gql, seed_regions):
     assert error_of(spend(1, content="  ")) == [("content", "INVALID")]
     family = spend(1, beneficiary="FAMILY_MEMBER", familyMemberName="王秀英", familyRelation="母亲")
     assert error_of(family) == [("beneficiary", "CONFLICT")]
-    assert error_of(spend(1), number="99999999999") == [("number", "NOT_FOUND")]
+    # An unknown number is refused as another volunteer's is (no oracle): by the card.
+    unknown = {**spend(1), "cardCode": card_of("chongqing", volunteer.number)}
+    assert error_of(unknown, number="99999999999") == [("cardCode", "PERMISSION_DENIED")]
+    assert error_of(other_card, number=volunteer.number) == [("cardCode", "PERMISSION_DENIED")]
     assert error_of(spend(1), group=gid("chongqing", 10**9, "VolunteerGroup")) == [
         ("groupId", "NOT_FOUND")
     ]
     assert bank(gql, "chongqing", me)["balance"] == "1.00"
 
-    # Who sees it: the volunteer and the authority of their area all of it; a serving
-    # group's staff the balance and their own group's withdrawals; nobody else.
+    # Who sees it: the volunteer and the authority of their area all of it; whoever
+    # may see the volunteer (their groups' staff, the hub of their group's area) the
+    # balance and their own groups' withdrawals; nobody else.
     province = authority(gql, "chongqing", "province")
     assert kinds(bank(gql, "chongqing", province, volunteer.number)) == [
         ("DEPOSIT", "3.00", "3.00"),
