@@ -202,3 +202,78 @@ def test_a_members_import_logs_every_lookup_by_id_number(gql, seed_regions):
     mine = gql.region(SLUG, MY_REVEALS, token=login(gql, SLUG, username))
     (entry,) = mine["data"]["myPersonalInfoAccesses"]
     assert entry["fields"] == ["idNumberLookup"] and h.team.name in entry["reason"], entry
+
+
+ACTIONS = {
+    "revealPersonalInfo": """mutation($n: String!) { revealPersonalInfo(number: $n,
+      reason: "核对保险") { idNumber errors { field code message } } }""",
+    "setVolunteerStatus": """mutation($n: String!) { setVolunteerStatus(number: $n,
+      status: WARNED, reason: "测试") { volunteer { status } errors { field code message } } }""",
+    "reviewVolunteerVerification": """mutation($n: String!) { reviewVolunteerVerification(
+      number: $n, approve: true) { volunteer { verification } errors { field code message } } }""",
+    "setVolunteerDivision": """mutation($n: String!) { setVolunteerDivision(number: $n,
+      divisionCode: "500103") { volunteer { number } errors { field code message } } }""",
+}
+
+
+def answer(body: dict, name: str, number: str) -> tuple:
+    """A refusal, top-level or in the payload: (code, field, message without the number)."""
+    if body.get("errors"):
+        error = body["errors"][0]
+        return error["extensions"]["code"], None, error["message"].replace(number, "N")
+    (error,) = body["data"][name]["errors"]
+    return error["code"], error["field"], error["message"].replace(number, "N")
+
+
+def test_acting_on_an_unknown_volunteer_is_refused_as_on_a_hidden_one(gql, seed_regions):
+    """Reveal, warn, verify, move: a number nobody has is refused with the words a
+    volunteer the caller may not act on gets — to a group's admin, a volunteer, and
+    a county authority (the other county's resident is hidden from it)."""
+    h = hierarchy(SLUG)
+    hidden, _ = register_volunteer(SLUG, divisionCode="500106")
+    _, caller_name = register_volunteer(SLUG)
+    callers = {
+        "group admin": login(gql, SLUG, h.admins["team"]),
+        "volunteer": login(gql, SLUG, caller_name),
+        "county": authority(gql, SLUG, "county", division="500103", name="重庆市渝中区民政局"),
+    }
+    for who, token in callers.items():
+        for name, doc in ACTIONS.items():
+            seen = answer(
+                gql.region(SLUG, doc, {"n": hidden.number}, token=token), name, hidden.number
+            )
+            unseen = answer(gql.region(SLUG, doc, {"n": NOBODY}, token=token), name, NOBODY)
+            assert seen == unseen, (who, name, seen, unseen)
+            assert seen[0] == "PERMISSION_DENIED", (who, name, seen)
+
+
+def test_a_recorder_learns_nothing_of_a_non_participants_status(gql, seed_regions):
+    """recordHours and recordTraining ask whether the volunteer takes part first: a
+    cancelled outsider, a transferred one and a number nobody has answer alike."""
+    s = stage(gql, SLUG, participants=0)
+    cancelled, _ = register_volunteer(SLUG)
+    moved, _ = register_volunteer(SLUG)
+    with tenant_context(region(SLUG)):
+        Volunteer.objects.filter(number=cancelled.number).update(status="cancelled")
+        Volunteer.objects.filter(number=moved.number).update(status="transferred")
+    record = """mutation($p: ID!, $n: String!, $input: RecordInput!) { recordHours(
+      projectId: $p, number: $n, input: $input) { record { id } errors { field code message } } }"""
+    hours = {
+        "serviceDate": days_ago(1).isoformat(),
+        "startTime": "09:00",
+        "endTime": "10:00",
+        "hours": "1",
+        "content": "陪伴老人",
+        "punctuality": 5,
+        "attitude": 5,
+        "professionalism": 5,
+    }
+
+    def recorded(number):
+        body = gql.region(
+            SLUG, record, {"p": s.project_id, "n": number, "input": hours}, token=s.recorder
+        )
+        return answer(body, "recordHours", number)
+
+    assert recorded(cancelled.number) == recorded(moved.number) == recorded(NOBODY)
+    assert recorded(NOBODY)[:2] == ("CONFLICT", "number")

@@ -24,8 +24,9 @@ from tests.registry_support import authority, id_number, login, region, register
 from tests.support import GraphQLClient, execute_in_process, gid, row_key
 from tests.test_records_concurrency import together
 
-BANK = """query($n: String, $first: Int, $after: String, $last: Int, $before: String) {
-  timeBank(number: $n) { number balance enabled familyMembersAllowed wholeLedger
+BANK = """query($n: String, $first: Int, $after: String, $last: Int, $before: String,
+  $c: String) {
+  timeBank(number: $n, cardCode: $c) { number balance enabled familyMembersAllowed wholeLedger
   entries(first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { kind hours balanceAfter recordId groupId groupName beneficiary
       familyMemberName familyRelation serviceDate content counterpartRegionCode note
@@ -149,9 +150,12 @@ def test_counting_deposits_and_the_serving_group_withdraws(gql, seed_regions):
     family = spend(1, beneficiary="FAMILY_MEMBER", familyMemberName="王秀英", familyRelation="母亲")
     assert error_of(family) == [("beneficiary", "CONFLICT")]
     # An unknown number is refused as another volunteer's is (no oracle): by the card.
-    unknown = {**spend(1), "cardCode": card_of("chongqing", volunteer.number)}
-    assert error_of(unknown, number="99999999999") == [("cardCode", "PERMISSION_DENIED")]
-    assert error_of(other_card, number=volunteer.number) == [("cardCode", "PERMISSION_DENIED")]
+    mine = {**spend(1), "cardCode": card_of("chongqing", volunteer.number)}
+    unknown = withdraw(gql, "chongqing", team, "99999999999", mine, s.recorder)
+    assert unknown["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED", unknown
+    assert unknown["errors"][0]["message"] == foreign["errors"][0]["message"].replace(
+        volunteer.number, "99999999999"
+    )
     assert error_of(spend(1), group=gid("chongqing", 10**9, "VolunteerGroup")) == [
         ("groupId", "NOT_FOUND")
     ]
@@ -500,7 +504,9 @@ def test_a_transfer_carries_the_balance(gql, seed_regions, tmp_path):
     )
     errors = refused["data"]["recordTimeBankWithdrawal"]["errors"]
     assert [e["code"] for e in errors] == ["DISABLED_BY_POLICY"]
-    assert bank(gql, "hubei", hubei.admin, volunteer.number)["balance"] == "2.00"
+    # A group about to serve them sees it with the volunteer's card shown.
+    card = card_of("hubei", volunteer.number)
+    assert bank(gql, "hubei", hubei.admin, volunteer.number, c=card)["balance"] == "2.00"
 
     # `interop audit` checks saved hours too: a balance left where the volunteer was
     # transferred from (counted twice), or one that is not its ledger, is reported.
