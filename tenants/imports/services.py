@@ -263,8 +263,9 @@ class Context:
     group: object = None
     project: object = None
     line: int = 0  # the row being imported
-    # Every lookup of a volunteer by ID number: (line, masked ID number, volunteer or
-    # None), written to the logs after the file's transaction, committed or not.
+    # Every lookup of a volunteer by ID number: (line, masked ID number, the matched
+    # volunteer's id and number, or None and ""), small tuples written to the logs
+    # after the file's transaction, committed or not.
     lookups: list = field(default_factory=list)
 
 
@@ -346,7 +347,8 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         volunteer = volunteers.find_by_id_number(_compact_id(IdType.RESIDENT_ID, id_number))
         if volunteer is not None and volunteer.name != name:
             volunteer = None
-        ctx.lookups.append((ctx.line, pii.mask_id_number(pii.normalise(id_number)), volunteer))
+        matched = (volunteer.id, volunteer.number) if volunteer is not None else (None, "")
+        ctx.lookups.append((ctx.line, pii.mask_id_number(pii.normalise(id_number)), *matched))
         # The same answer for an unknown number and a wrong name.
         if volunteer is None:
             raise NotFound(
@@ -417,37 +419,39 @@ def _log_lookups(ctx: Context, report: ImportReport) -> None:
     Each is an audit entry (``import.id_number_lookup``); a match is also a
     ``PersonalInfoAccess`` of the volunteer, so they and the authority of their
     area see who looked them up by ID number (``myPersonalInfoAccesses``,
-    ``personalInfoAccesses``). One INSERT per table, whatever the file's length."""
+    ``personalInfoAccesses``). One INSERT per table and thousand lookups."""
     if not ctx.lookups:
         return
     group = ctx.group
+    audited = [
+        AuditEntry(
+            actor=ctx.principal.actor,
+            action="import.id_number_lookup",
+            target=number,
+            detail={
+                "group": group.id,
+                "line": line,
+                "idNumber": masked,
+                "matched": volunteer_id is not None,
+                "committed": report.committed,
+            },
+        )
+        for line, masked, volunteer_id, number in ctx.lookups
+    ]
+    revealed = [
+        PersonalInfoAccess(
+            volunteer_id=volunteer_id,
+            accessor=ctx.principal.actor,
+            fields=["idNumberLookup"],
+            reason=_("members import into %(name)s, line %(line)s: ID number and name matched")
+            % {"name": group.name, "line": line},
+        )
+        for line, _masked, volunteer_id, _number in ctx.lookups
+        if volunteer_id is not None
+    ]
     with transaction.atomic():
-        AuditEntry.objects.bulk_create(
-            AuditEntry(
-                actor=ctx.principal.actor,
-                action="import.id_number_lookup",
-                target=volunteer.number if volunteer is not None else "",
-                detail={
-                    "group": group.id,
-                    "line": line,
-                    "idNumber": masked,
-                    "matched": volunteer is not None,
-                    "committed": report.committed,
-                },
-            )
-            for line, masked, volunteer in ctx.lookups
-        )
-        PersonalInfoAccess.objects.bulk_create(
-            PersonalInfoAccess(
-                volunteer=volunteer,
-                accessor=ctx.principal.actor,
-                fields=["idNumberLookup"],
-                reason=_("members import into %(name)s, line %(line)s: ID number and name matched")
-                % {"name": group.name, "line": line},
-            )
-            for line, _masked, volunteer in ctx.lookups
-            if volunteer is not None
-        )
+        AuditEntry.objects.bulk_create(audited, batch_size=1000)
+        PersonalInfoAccess.objects.bulk_create(revealed, batch_size=1000)
     ctx.lookups.clear()
 
 
