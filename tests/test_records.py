@@ -137,7 +137,11 @@ def test_who_may_record(gql, seed_regions):
     refused = record(gql, s, outsider.number, days_ago(1), "09:00", "10:00", 1)
     assert refused["data"]["recordHours"]["errors"][0]["code"] == "CONFLICT"
     unknown = record(gql, s, "00000000000000000", days_ago(1), "09:00", "10:00", 1)
-    assert unknown["data"]["recordHours"]["errors"][0]["code"] == "NOT_FOUND"
+    # A number nobody has is answered as one who takes no part (no oracle).
+    assert unknown["data"]["recordHours"]["errors"][0]["code"] == "CONFLICT"
+    assert unknown["data"]["recordHours"]["errors"][0]["message"] == refused["data"]["recordHours"][
+        "errors"
+    ][0]["message"].replace(outsider.number, "00000000000000000")
 
 
 def test_yunnan_recorders_need_a_certificate(gql, seed_regions):

@@ -24,8 +24,9 @@ from tests.registry_support import authority, id_number, login, region, register
 from tests.support import GraphQLClient, execute_in_process, gid, row_key
 from tests.test_records_concurrency import together
 
-BANK = """query($n: String, $first: Int, $after: String, $last: Int, $before: String) {
-  timeBank(number: $n) { number balance enabled familyMembersAllowed wholeLedger
+BANK = """query($n: String, $first: Int, $after: String, $last: Int, $before: String,
+  $c: String) {
+  timeBank(number: $n, cardCode: $c) { number balance enabled familyMembersAllowed wholeLedger
   entries(first: $first, after: $after, last: $last, before: $before) {
     edges { cursor node { kind hours balanceAfter recordId groupId groupName beneficiary
       familyMemberName familyRelation serviceDate content counterpartRegionCode note
@@ -148,14 +149,21 @@ def test_counting_deposits_and_the_serving_group_withdraws(gql, seed_regions):
     assert error_of(spend(1, content="  ")) == [("content", "INVALID")]
     family = spend(1, beneficiary="FAMILY_MEMBER", familyMemberName="王秀英", familyRelation="母亲")
     assert error_of(family) == [("beneficiary", "CONFLICT")]
-    assert error_of(spend(1), number="99999999999") == [("number", "NOT_FOUND")]
+    # An unknown number is refused as another volunteer's is (no oracle): by the card.
+    mine = {**spend(1), "cardCode": card_of("chongqing", volunteer.number)}
+    unknown = withdraw(gql, "chongqing", team, "99999999999", mine, s.recorder)
+    assert unknown["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED", unknown
+    assert unknown["errors"][0]["message"] == foreign["errors"][0]["message"].replace(
+        volunteer.number, "99999999999"
+    )
     assert error_of(spend(1), group=gid("chongqing", 10**9, "VolunteerGroup")) == [
         ("groupId", "NOT_FOUND")
     ]
     assert bank(gql, "chongqing", me)["balance"] == "1.00"
 
-    # Who sees it: the volunteer and the authority of their area all of it; a serving
-    # group's staff the balance and their own group's withdrawals; nobody else.
+    # Who sees it: the volunteer and the authority of their area all of it; whoever
+    # may see the volunteer (their groups' staff, the hub of their group's area) the
+    # balance and their own groups' withdrawals; nobody else.
     province = authority(gql, "chongqing", "province")
     assert kinds(bank(gql, "chongqing", province, volunteer.number)) == [
         ("DEPOSIT", "3.00", "3.00"),
@@ -496,7 +504,9 @@ def test_a_transfer_carries_the_balance(gql, seed_regions, tmp_path):
     )
     errors = refused["data"]["recordTimeBankWithdrawal"]["errors"]
     assert [e["code"] for e in errors] == ["DISABLED_BY_POLICY"]
-    assert bank(gql, "hubei", hubei.admin, volunteer.number)["balance"] == "2.00"
+    # A group about to serve them sees it with the volunteer's card shown.
+    card = card_of("hubei", volunteer.number)
+    assert bank(gql, "hubei", hubei.admin, volunteer.number, c=card)["balance"] == "2.00"
 
     # `interop audit` checks saved hours too: a balance left where the volunteer was
     # transferred from (counted twice), or one that is not its ledger, is reported.

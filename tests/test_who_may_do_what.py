@@ -860,7 +860,7 @@ QUERIES = [
         "timeBank",
         "query($n: String!) { timeBank(number: $n) { balance } }",
         NUMBER,
-        who("member", "group_admin", "other_hub", "city"),
+        who("member", "group_admin", "city"),
     ),
     Row(
         "node",

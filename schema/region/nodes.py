@@ -8,8 +8,10 @@ than the original query did:
 - a volunteer, and what shows on their record (records, certificates,
   trainings, awards, complaints on record): as ``volunteer(number:)`` —
   UNAUTHENTICATED without a token, PERMISSION_DENIED for someone who may not
-  see the volunteer; a record or a membership also to whoever may see its
-  group's members (``project.records``, ``group.members``);
+  see the volunteer (the refusal names nobody, and a row that is gone is refused
+  alike, except to whoever sees every volunteer: no oracle); a record or a
+  membership also to whoever may see its group's members (``project.records``,
+  ``group.members``);
 - ``Me`` and ``VolunteerCard``: only the caller's own, else null;
 - a certificate verification: anyone (its id holds the verification code);
 - the region: this region's own, else null.
@@ -51,19 +53,21 @@ from tenants.records.models import ServiceRecord as RecordRow
 from tenants.records.permissions import may_see_record
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.permissions import may_view
+from tenants.volunteers.selectors import sees_every_volunteer
 
 
 def _require_volunteer_visible(volunteer, info: Info) -> None:
-    """``volunteer(number:)``'s refusal."""
+    """``volunteer(number:)``'s refusal, naming nobody: the id was all the caller
+    gave, so the refusal must not tell them the volunteer's number (audit round 2).
+    ``volunteer`` None (the row is not there): the same refusal, except to whoever
+    sees every volunteer, so that it tells nobody which ids exist."""
     principal = principal_of(info)
     if principal is None:
         raise AccessError(Unauthenticated(_("log in to see volunteers")))
-    if not may_view(volunteer, principal, policy_of(info)):
-        raise AccessError(
-            PermissionDenied(
-                _("you may not see volunteer %(number)s") % {"number": volunteer.number}
-            )
-        )
+    if volunteer is None and sees_every_volunteer(principal):
+        return
+    if volunteer is None or not may_view(volunteer, principal, policy_of(info)):
+        raise AccessError(PermissionDenied(_("you may not see this volunteer")))
 
 
 def _group(info: Info, pk: int):
@@ -78,16 +82,14 @@ def _project(info: Info, pk: int):
 
 def _volunteer(info: Info, pk: int):
     found = Volunteer.objects.filter(id=pk).first()
-    if found is None:
-        return None
     _require_volunteer_visible(found, info)
-    return VolunteerType(_model=found)
+    return VolunteerType(_model=found) if found else None
 
 
 def _membership(info: Info, pk: int):
     found = Membership.objects.select_related("volunteer", "group").filter(id=pk).first()
     if found is None:
-        return None
+        return _require_volunteer_visible(None, info)
     principal = principal_of(info)
     own = principal is not None and principal.volunteer is not None
     if own and principal.volunteer.id == found.volunteer_id:
@@ -104,7 +106,7 @@ def _membership(info: Info, pk: int):
 def _record(info: Info, pk: int):
     found = RecordRow.objects.select_related("volunteer").filter(id=pk).first()
     if found is None:
-        return None
+        return _require_volunteer_visible(None, info)
     if not may_see_record(found, principal_of(info), policy_of(info)):
         _require_volunteer_visible(found.volunteer, info)  # refused as volunteer(number:)
     return ServiceRecord(_model=found)
@@ -116,7 +118,7 @@ def _on_volunteer(model, wrap, visible=None):
     def load(info: Info, pk: int):
         found = model.objects.select_related("volunteer").filter(id=pk).first()
         if found is None:
-            return None
+            return _require_volunteer_visible(None, info)
         _require_volunteer_visible(found.volunteer, info)
         if visible is not None and not visible(found, principal_of(info)):
             return None  # not on the record for this caller (volunteer.complaints)

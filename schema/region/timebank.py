@@ -183,11 +183,16 @@ class TimeBankPayload(Payload):
 class TimeBankQuery:
     @strawberry.field(
         description="A volunteer's time bank (the caller's own without `number`): the "
-        "volunteer and the authority of their area see it all; a serving group's staff "
-        "see the balance and their own group's withdrawals."
+        "volunteer and the authority of their area see it all; whoever may see the "
+        "volunteer (their groups' staff) sees the balance and their own groups' "
+        "withdrawals; another serving group's staff only with the volunteer's `cardCode`."
     )
-    def time_bank(self, info: Info, number: str | None = None) -> TimeBank:
-        view = guarded(selectors.time_bank, number, principal_of(info))
+    def time_bank(
+        self, info: Info, number: str | None = None, card_code: str | None = None
+    ) -> TimeBank:
+        view = guarded(
+            selectors.time_bank, number, principal_of(info), policy_of(info), card_code=card_code
+        )
         return TimeBank(_view=view, _policy=policy_of(info))
 
 

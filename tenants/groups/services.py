@@ -57,6 +57,7 @@ from tenants.groups.permissions import (
 )
 from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
+from tenants.volunteers.permissions import may_view
 
 
 @dataclass
@@ -500,8 +501,11 @@ def get_group(group_id: int) -> VolunteerGroup:
     return group
 
 
+UNJOINABLE = (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED)
+
+
 def _joinable(volunteer: Volunteer, group: VolunteerGroup) -> None:
-    if volunteer.status in (VolunteerStatus.CANCELLED, VolunteerStatus.TRANSFERRED):
+    if volunteer.status in UNJOINABLE:
         raise Conflict(
             _("%(number)s is %(status)s")
             % {"number": volunteer.number, "status": shown(volunteer, "status")},
@@ -568,8 +572,13 @@ def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
     nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
     require_member_manager(group, principal, policy)
-    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-    if volunteer is None:
+    number = (number or "").strip()
+    volunteer = Volunteer.objects.filter(number=number).first()
+    # A volunteer who may no longer join (cancelled, transferred away) is answered as
+    # an unknown number to whoever may not see them: their status is not the inviting
+    # group's to learn (audit round 2). Whoever sees them is told why.
+    gone = volunteer is not None and volunteer.status in UNJOINABLE
+    if volunteer is None or (gone and not may_view(volunteer, principal, policy)):
         raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     _joinable(volunteer, group)
     return _open_membership(volunteer, group, MembershipStatus.INVITED, principal.actor)
@@ -640,21 +649,21 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
             raise PermissionDenied(_("only a volunteer's own account leaves a group"))
     else:
         require_member_manager(group, principal, policy)
+        number = number.strip()
+        # An unknown number is answered as a volunteer who is not a member (no oracle).
         volunteer = Volunteer.objects.filter(number=number).first()
-        if volunteer is None:
-            raise NotFound(
-                _("no volunteer numbered %(number)s") % {"number": number}, field="number"
-            )
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update()
             .filter(volunteer=volunteer, group=group, status__in=["invited", "applied", "active"])
             .first()
+            if volunteer is not None
+            else None
         )
         if membership is None:
             raise NotFound(
                 _("%(number)s is not a member of %(name)s")
-                % {"number": volunteer.number, "name": group.name},
+                % {"number": number if volunteer is None else volunteer.number, "name": group.name},
                 field="groupId",
             )
         membership.status = MembershipStatus.LEFT

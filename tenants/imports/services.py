@@ -53,6 +53,7 @@ from central.errors import (
 from central.models import Region
 from central.policy import Power, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.audit.models import AuditEntry
 from tenants.audit.services import record as audit
 from tenants.groups import services as groups
 from tenants.groups.models import Membership, MembershipStatus
@@ -64,7 +65,7 @@ from tenants.records import services as records
 from tenants.records.models import RecordState, ServiceRecord
 from tenants.volunteers import pii
 from tenants.volunteers import services as volunteers
-from tenants.volunteers.models import Gender, IdType, Volunteer
+from tenants.volunteers.models import Gender, IdType, PersonalInfoAccess, Volunteer
 
 # The report lists at most this many problems and row outcomes; the counts are whole.
 MAX_LISTED = 10_000
@@ -261,6 +262,11 @@ class Context:
     principal: object
     group: object = None
     project: object = None
+    line: int = 0  # the row being imported
+    # Every lookup of a volunteer by ID number: (line, masked ID number, the matched
+    # volunteer's id and number, or None and ""), small tuples written to the logs
+    # after the file's transaction, committed or not.
+    lookups: list = field(default_factory=list)
 
 
 def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
@@ -339,8 +345,12 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         if not name:
             raise InvalidInput(_("give the name with the ID number"), field="name")
         volunteer = volunteers.find_by_id_number(_compact_id(IdType.RESIDENT_ID, id_number))
+        if volunteer is not None and volunteer.name != name:
+            volunteer = None
+        matched = (volunteer.id, volunteer.number) if volunteer is not None else (None, "")
+        ctx.lookups.append((ctx.line, pii.mask_id_number(pii.normalise(id_number)), *matched))
         # The same answer for an unknown number and a wrong name.
-        if volunteer is None or volunteer.name != name:
+        if volunteer is None:
             raise NotFound(
                 _("no volunteer registered here with this ID number and name"), field="idNumber"
             )
@@ -400,6 +410,49 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             field="name",
         )
     return IMPORTED, record.id
+
+
+def _log_lookups(ctx: Context, report: ImportReport) -> None:
+    """Log every lookup by ID number a members file made, matched or not, after its
+    transaction — so a file rolled back (one bad row) is logged too (audit round 2:
+    an ID number and a name told a group whether the person is registered here).
+    Each is an audit entry (``import.id_number_lookup``); a match is also a
+    ``PersonalInfoAccess`` of the volunteer, so they and the authority of their
+    area see who looked them up by ID number (``myPersonalInfoAccesses``,
+    ``personalInfoAccesses``). One INSERT per table and thousand lookups."""
+    if not ctx.lookups:
+        return
+    group = ctx.group
+    audited = [
+        AuditEntry(
+            actor=ctx.principal.actor,
+            action="import.id_number_lookup",
+            target=number,
+            detail={
+                "group": group.id,
+                "line": line,
+                "idNumber": masked,
+                "matched": volunteer_id is not None,
+                "committed": report.committed,
+            },
+        )
+        for line, masked, volunteer_id, number in ctx.lookups
+    ]
+    revealed = [
+        PersonalInfoAccess(
+            volunteer_id=volunteer_id,
+            accessor=ctx.principal.actor,
+            fields=["idNumberLookup"],
+            reason=_("members import into %(name)s, line %(line)s: ID number and name matched")
+            % {"name": group.name, "line": line},
+        )
+        for line, _masked, volunteer_id, _number in ctx.lookups
+        if volunteer_id is not None
+    ]
+    with transaction.atomic():
+        AuditEntry.objects.bulk_create(audited, batch_size=1000)
+        PersonalInfoAccess.objects.bulk_create(revealed, batch_size=1000)
+    ctx.lookups.clear()
 
 
 ROW_IMPORTERS: dict[ImportKind, Callable[[Cells, Context], tuple[str, str]]] = {
@@ -480,6 +533,7 @@ def import_rows(
     with transaction.atomic():
         for line, values in source.rows:
             report.rows += 1
+            ctx.line = line
             cells = Cells(values)
             try:
                 with transaction.atomic():
@@ -512,6 +566,7 @@ def import_rows(
         else:
             # All or nothing: every row was checked; none is kept.
             transaction.set_rollback(True)
+    _log_lookups(ctx, report)
     if not report.committed:
         report.imported = 0
         for outcome in report.outcomes:

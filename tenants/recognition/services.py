@@ -106,11 +106,24 @@ def _group(group_id) -> VolunteerGroup:
 def _member(
     problems: ProblemCollector, number: str, group: VolunteerGroup, *, allow_cancelled: bool
 ) -> Volunteer | None:
-    """The volunteer numbered ``number``, an active member of ``group``."""
-    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-    if volunteer is None:
+    """The volunteer numbered ``number``, an active member of ``group``. Membership is
+    asked first, and a number nobody has is answered as a non-member: the status of
+    someone who is not the group's member is not the group's to learn, nor whether
+    the number is anyone's (audit round 2)."""
+    number = (number or "").strip()
+    volunteer = Volunteer.objects.filter(number=number).first()
+    member = (
+        volunteer is not None
+        and Membership.objects.filter(
+            volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
+        ).exists()
+    )
+    if not member:
         problems.add(
-            "number", _("no volunteer numbered %(number)s") % {"number": number}, "NOT_FOUND"
+            "number",
+            _("%(number)s is not an active member of %(name)s")
+            % {"number": number, "name": group.name},
+            "CONFLICT",
         )
         return None
     closed = [VolunteerStatus.TRANSFERRED]
@@ -122,17 +135,6 @@ def _member(
             "number",
             _("%(number)s is %(status)s")
             % {"number": volunteer.number, "status": shown(volunteer, "status")},
-            "CONFLICT",
-        )
-        return None
-    member = Membership.objects.filter(
-        volunteer=volunteer, group=group, status=MembershipStatus.ACTIVE
-    ).exists()
-    if not member:
-        problems.add(
-            "number",
-            _("%(number)s is not an active member of %(name)s")
-            % {"number": volunteer.number, "name": group.name},
             "CONFLICT",
         )
         return None

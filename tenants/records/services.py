@@ -196,13 +196,9 @@ def check_entry(
 def require_participant(volunteer: Volunteer, project: Project) -> None:
     """Hours are recorded for someone who takes part: an active (or warned)
     volunteer who is an active member of the project's group or whose
-    application to the project was accepted; anyone else is ``CONFLICT``."""
-    if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
-        raise Conflict(
-            _("%(number)s is %(status)s")
-            % {"number": volunteer.number, "status": shown(volunteer, "status")},
-            field="number",
-        )
+    application to the project was accepted; anyone else is ``CONFLICT``. Whether
+    they take part is asked first: a participant's status is the recorder's to know,
+    anyone else's is not (audit round 2)."""
     accepted = project.applications.filter(
         volunteer=volunteer, status=ApplicationStatus.ACCEPTED
     ).exists()
@@ -210,11 +206,23 @@ def require_participant(volunteer: Volunteer, project: Project) -> None:
         volunteer=volunteer, group_id=project.group_id, status=MembershipStatus.ACTIVE
     ).exists()
     if not (accepted or member):
+        raise not_participant(volunteer.number, project)
+    if volunteer.status not in (VolunteerStatus.ACTIVE, VolunteerStatus.WARNED):
         raise Conflict(
-            _("%(number)s neither joined %(name)s nor belongs to %(name2)s")
-            % {"number": volunteer.number, "name": project.name, "name2": project.group.name},
+            _("%(number)s is %(status)s")
+            % {"number": volunteer.number, "status": shown(volunteer, "status")},
             field="number",
         )
+
+
+def not_participant(number: str, project: Project) -> Conflict:
+    """The refusal of someone who takes no part in ``project`` — and of a number
+    nobody has, alike (no oracle of who is registered)."""
+    return Conflict(
+        _("%(number)s neither joined %(name)s nor belongs to %(name2)s")
+        % {"number": number, "name": project.name, "name2": project.group.name},
+        field="number",
+    )
 
 
 def recording_project(
@@ -233,10 +241,14 @@ def recording_project(
     return project
 
 
-def _volunteer(number: str) -> Volunteer:
-    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
+def _participant(number: str, project: Project) -> Volunteer:
+    """The volunteer numbered ``number`` taking part in ``project`` (:func:`require_participant`);
+    a number nobody has is refused as a volunteer who takes no part."""
+    number = (number or "").strip()
+    volunteer = Volunteer.objects.filter(number=number).first()
     if volunteer is None:
-        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
+        raise not_participant(number, project)
+    require_participant(volunteer, project)
     return volunteer
 
 
@@ -416,8 +428,7 @@ def record_hours(
     """A recorder enters a volunteer's hours at a project (记录员录入)."""
     project = recording_project(project_id, today=timezone.localdate(now))
     principal = permissions.require_recorder(project.group, principal, policy)
-    volunteer = _volunteer(number)
-    require_participant(volunteer, project)
+    volunteer = _participant(number, project)
     problems = ProblemCollector()
     hours = check_entry(entry, problems, project, now)
     problems.raise_if_any()

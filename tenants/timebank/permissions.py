@@ -2,9 +2,15 @@
 
 - The volunteer sees their whole ledger; so does the authority of the area they
   live in (``in_authority_area``), which answers for the region's time bank.
-- The staff (admins, recorders) of an approved group — the group that serves —
-  see the balance of a volunteer whose number they are given, so they know what
-  may be spent, and the ledger entries of their own group's withdrawals only.
+- Whoever may read the volunteer's records (``volunteers.permissions.may_view``,
+  the rule ``records.permissions.may_see_record`` falls back on: the staff of a
+  group they are an active member of and of its viewing groups, hubs holding
+  区域内志愿者管理 and authorities whose area holds one of those groups) sees the
+  balance and the ledger entries of their own groups' withdrawals only.
+- The staff (admins, recorders) of another approved group — the group about to
+  serve — see the balance only with the volunteer present: their card code
+  (``myCard``), as a withdrawal needs (audit round 2: a number alone gave any
+  group's staff anyone's balance).
 - Only the staff of the serving group record a withdrawal for that group.
 """
 
@@ -14,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
-from tenants.volunteers.permissions import in_authority_area
+from tenants.volunteers.permissions import in_authority_area, may_view
 
 
 def sees_whole_ledger(volunteer, principal) -> bool:
@@ -22,17 +28,23 @@ def sees_whole_ledger(volunteer, principal) -> bool:
     return own or in_authority_area(volunteer, principal)
 
 
-def require_viewer(volunteer, principal) -> bool:
-    """True for the whole ledger, False for the caller's groups' withdrawals only;
-    PERMISSION_DENIED for anyone else."""
+def require_viewer(volunteer, principal, policy, *, card_holder=None) -> bool:
+    """True for the whole ledger, False for the balance and the caller's groups'
+    withdrawals only; PERMISSION_DENIED for anyone else. ``card_holder``: the
+    volunteer whose card code the caller showed (a serving group's staff)."""
     principal = accounts.require(principal)
     if sees_whole_ledger(volunteer, principal):
         return True
-    if principal.staff_group_ids:
+    if may_view(volunteer, principal, policy):
         return False
-    raise PermissionDenied(
-        _("only the volunteer, a serving group's staff and the authority see a time bank")
-    )
+    shown = card_holder is not None and card_holder.id == volunteer.id
+    if shown and principal.staff_group_ids:
+        return False
+    raise PermissionDenied(denied())
+
+
+def denied() -> str:
+    return _("only the volunteer, a serving group's staff and the authority see a time bank")
 
 
 def require_serving_staff(group, principal):

@@ -41,7 +41,6 @@ from tenants.records.models import EARLIEST_SERVICE_DATE, RecordState, ServiceRe
 from tenants.records.services import parse_hours, require_not_frozen
 from tenants.timebank import permissions
 from tenants.timebank.models import Beneficiary, EntryKind, TimeBankAccount, TimeBankEntry
-from tenants.volunteers.models import Volunteer
 
 ZERO = Decimal("0.00")
 
@@ -167,16 +166,16 @@ def withdraw(group_id: int, number: str, item: Withdrawal, *, principal, policy)
     principal = permissions.require_serving_staff(group, principal)
     if group.review != Review.APPROVED:  # staff_group_ids holds approved groups only
         raise Conflict(_("%(name)s is not approved") % {"name": group.name}, field="groupId")
-    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-    if volunteer is None:
-        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
     # Saved hours are the volunteer's (000 第二十条; 001: 在自己积累的志愿服务时数内得到
     # 他人的无偿服务): spent only with them present, shown by their own card, as at
-    # check-in — a group's staff knowing a number is not the volunteer's consent.
-    if cards.read_code(item.card_code, connection.tenant.code).id != volunteer.id:
+    # check-in — a group's staff knowing a number is not the volunteer's consent. The
+    # card names the volunteer: a number it does not match is refused alike whether
+    # or not anyone has it (no oracle of who is registered, audit round 2).
+    volunteer = cards.read_code(item.card_code, connection.tenant.code)
+    if volunteer.number != (number or "").strip():
         raise PermissionDenied(
             _("the card shown is not %(number)s's: their hours are spent only with their card")
-            % {"number": volunteer.number},
+            % {"number": (number or "").strip()},
             field="cardCode",
         )
     problems = ProblemCollector()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from central.errors import PermissionDenied, Unauthenticated
+from central.errors import NotFound, PermissionDenied, ServiceError, Unauthenticated
 from tenants.groups.models import MembershipStatus
 from tenants.groups.permissions import hub_area_prefixes
 from tenants.volunteers.models import Volunteer
@@ -21,6 +22,47 @@ from tenants.volunteers.permissions import (
 
 def by_number(number: str) -> QuerySet[Volunteer]:
     return Volunteer.objects.filter(number=(number or "").strip())
+
+
+def sees_every_volunteer(principal) -> bool:
+    """``principal`` may see and manage every volunteer of the region (an authority of
+    the whole region, a central operator): the only caller to whom "no such
+    volunteer" tells nothing it could not list anyway."""
+    return region_wide(principal, connection.tenant.code)
+
+
+def unknown_or_hidden(principal, number: str, denied: ServiceError) -> ServiceError:
+    """What an unknown ``number`` is answered: NOT_FOUND only to a caller who
+    :func:`sees_every_volunteer`; to anyone else ``denied``, the very error a
+    volunteer they may not see gets, so that the answer is no oracle of who is
+    registered here (audit round 2)."""
+    if sees_every_volunteer(principal):
+        return NotFound(
+            _("no volunteer numbered %(number)s") % {"number": (number or "").strip()},
+            field="number",
+        )
+    return denied
+
+
+def volunteer_for(
+    number: str,
+    principal,
+    allowed: Callable[[Volunteer], bool],
+    denied: ServiceError,
+    *,
+    queryset: QuerySet[Volunteer] | None = None,
+) -> Volunteer:
+    """The volunteer numbered ``number`` when ``allowed(volunteer)`` holds; otherwise
+    ``denied``, for an existing volunteer the caller may not see or act on and for an
+    unknown number alike (:func:`unknown_or_hidden`). ``queryset``: e.g. one locked
+    ``FOR UPDATE``."""
+    rows = Volunteer.objects if queryset is None else queryset
+    volunteer = rows.filter(number=(number or "").strip()).first()
+    if volunteer is None:
+        raise unknown_or_hidden(principal, number, denied)
+    if not allowed(volunteer):
+        raise denied
+    return volunteer
 
 
 def visible_volunteers(

@@ -34,7 +34,6 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
 )
 from central.messages import resident_id_message, shown
 from central.models import HomeRegion, Region
@@ -54,6 +53,7 @@ from tenants.volunteers.models import (
     VolunteerStatus,
 )
 from tenants.volunteers.permissions import may_manage, may_move, may_reveal
+from tenants.volunteers.selectors import volunteer_for
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 # Loose shapes for documents python-stdnum has no module for.
@@ -363,13 +363,6 @@ def register_volunteer(
     return volunteer
 
 
-def get_volunteer(number: str) -> Volunteer:
-    volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-    if volunteer is None:
-        raise NotFound(_("no volunteer numbered %(number)s") % {"number": number}, field="number")
-    return volunteer
-
-
 AGE_BANDS = ((18, "0-17"), (35, "18-34"), (60, "35-59"))
 
 
@@ -384,12 +377,17 @@ def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> s
     return "60+"
 
 
-def _locked(number: str) -> Volunteer:
-    return locked_or_not_found(
-        Volunteer.objects,
-        _("no volunteer numbered %(number)s") % {"number": number},
-        "number",
-        number=(number or "").strip(),
+def _acted_on(number: str, principal, allowed, denied: str) -> Volunteer:
+    """The volunteer numbered ``number``, locked until the transaction ends, when
+    ``allowed(volunteer)``; else PERMISSION_DENIED with ``denied`` — for a number
+    nobody has too, so that the refusal tells nobody who is registered (audit
+    round 2; NOT_FOUND only to whoever sees every volunteer)."""
+    return volunteer_for(
+        number,
+        principal,
+        allowed,
+        PermissionDenied(denied % {"number": (number or "").strip()}),
+        queryset=Volunteer.objects.select_for_update(of=("self",)),
     )
 
 
@@ -400,11 +398,12 @@ def review_verification(number: str, approve: bool, reason: str, *, principal, p
     if not approve and not reason:
         raise InvalidInput(_("say why the verification is rejected"), field="reason")
     with transaction.atomic():
-        volunteer = _locked(number)
-        if not may_manage(volunteer, principal, policy):
-            raise PermissionDenied(
-                _("you may not verify %(number)s") % {"number": volunteer.number}
-            )
+        volunteer = _acted_on(
+            number,
+            principal,
+            lambda v: may_manage(v, principal, policy),
+            _("you may not verify %(number)s"),
+        )
         if volunteer.verification != Verification.PENDING:
             raise Conflict(
                 _("%(number)s is already %(verification)s")
@@ -436,11 +435,12 @@ def set_status(number: str, status: str, reason: str, *, principal, policy) -> V
     if not reason:
         raise InvalidInput(_("say why"), field="reason")
     with transaction.atomic():
-        volunteer = _locked(number)
-        if not may_manage(volunteer, principal, policy):
-            raise PermissionDenied(
-                _("you may not change the status of %(number)s") % {"number": volunteer.number}
-            )
+        volunteer = _acted_on(
+            number,
+            principal,
+            lambda v: may_manage(v, principal, policy),
+            _("you may not change the status of %(number)s"),
+        )
         if volunteer.status == VolunteerStatus.TRANSFERRED:
             raise Conflict(
                 _("%(number)s was transferred out; their records are read-only")
@@ -470,11 +470,12 @@ def set_division(number: str, division_code: str, *, principal, policy, region_c
     except DivisionCodeError as error:
         raise InvalidInput(str(error), field="divisionCode") from None
     with transaction.atomic():
-        volunteer = _locked(number)
-        if not may_move(volunteer, code, principal):
-            raise PermissionDenied(
-                _("you may not change where %(number)s lives") % {"number": volunteer.number}
-            )
+        volunteer = _acted_on(
+            number,
+            principal,
+            lambda v: may_move(v, code, principal),
+            _("you may not change where %(number)s lives"),
+        )
         previous = volunteer.division_code
         volunteer.division_code = code
         volunteer.save(update_fields=["division_code"])
@@ -488,12 +489,15 @@ def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict
     reason = (reason or "").strip()
     if len(reason) < 2:
         raise InvalidInput(_("say why you need to see this person's information"), field="reason")
-    volunteer = get_volunteer(number)
-    if not may_reveal(volunteer, principal, policy):
-        raise PermissionDenied(
+    volunteer = volunteer_for(
+        number,
+        principal,
+        lambda v: may_reveal(v, principal, policy),
+        PermissionDenied(
             _("you may not see the personal information of %(number)s")
-            % {"number": volunteer.number}
-        )
+            % {"number": (number or "").strip()}
+        ),
+    )
     with transaction.atomic():
         PersonalInfoAccess.objects.create(
             volunteer=volunteer,
