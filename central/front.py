@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 
 import h11
@@ -50,6 +51,7 @@ POOL_SIZE = 32  # idle connections to gunicorn kept
 POOL_USES = 20  # requests per connection to gunicorn, then a new one
 POOL_IDLE = 1.0  # seconds; gunicorn keeps an idle connection for gunicorn_conf.keepalive
 READ_SIZE = 64 * 1024
+BACKLOG = 1024
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -313,38 +315,83 @@ def _keep_alive(request: h11.Request) -> bool:
     return b"close" not in value
 
 
-def serve_front(host: str, port: int, upstream: str, max_body: int, ready=None) -> None:
-    """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens."""
+def serve_front(
+    host: str | None,
+    port: int | None,
+    upstream: str,
+    max_body: int,
+    ready=None,
+    fds: list[int] = (),
+    parent: int | None = None,
+) -> None:
+    """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens.
+
+    With ``fds`` it accepts on those listening sockets, inherited from ``manage.py
+    up``, which keeps them open while a front restarts: a client connecting then
+    waits in the kernel's backlog instead of being refused. Else it listens on
+    ``host:port`` itself. With ``parent`` it stops when that process is gone."""
 
     async def main() -> None:
         front = Front(upstream, max_body)
-        server = await asyncio.start_server(
-            front.handle, host, port, reuse_address=True, backlog=1024
-        )
+        if fds:
+            servers = []
+            for fd in fds:
+                sock = socket.socket(fileno=fd)
+                servers.append(await asyncio.start_server(front.handle, sock=sock, backlog=BACKLOG))
+        else:
+            servers = [
+                await asyncio.start_server(
+                    front.handle, host, port, reuse_address=True, backlog=BACKLOG
+                )
+            ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        watch = loop.create_task(_watch_parent(parent, stop)) if parent is not None else None
         if ready is not None:
             ready()
-        async with server:
+        async with contextlib.AsyncExitStack() as servers_open:
+            for server in servers:
+                await servers_open.enter_async_context(server)
             await stop.wait()
+        if watch is not None:
+            watch.cancel()
 
     asyncio.run(main())
 
 
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """``up`` killed (``kill -9``) cannot stop its children: the front stops itself
+    once it has another parent, so nothing holds the port for a dead ``up``."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    stop.set()
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m central.front --host H --port P --upstream SOCKET --max-body N``
-    (``manage.py up`` starts it; it needs nothing of Django)."""
+    (``manage.py up`` starts it with ``--fd N --parent PID`` instead of host and
+    port; it needs nothing of Django)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument(
+        "--fd",
+        type=int,
+        action="append",
+        default=[],
+        help="an inherited listening socket to accept on (instead of --host/--port)",
+    )
+    parser.add_argument("--parent", type=int, help="stop when this process is gone")
     parser.add_argument("--upstream", required=True, help="gunicorn's unix socket")
     parser.add_argument("--max-body", type=int, required=True)
     args = parser.parse_args(argv)
-    serve_front(args.host, args.port, args.upstream, args.max_body)
+    if not args.fd and args.port is None:
+        parser.error("--port or --fd is required")
+    serve_front(args.host, args.port, args.upstream, args.max_body, fds=args.fd, parent=args.parent)
 
 
 if __name__ == "__main__":
