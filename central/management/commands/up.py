@@ -419,10 +419,15 @@ def migrate_in_processes(
         pool.join()
 
 
+# A child that ran this long (seconds) had started well: when it exits it is
+# restarted at once (a killed front's clients wait in the backlog meanwhile).
+RAN_A_WHILE = 10
+
+
 class SupervisedChild:
     """A child process ``up`` runs beside gunicorn: restarted when it exits — at
-    once the first time and after a run of over a minute, else after 1 s, doubling
-    to 60 s while it keeps dying at once —, stopped by :meth:`stop`. It runs in its
+    once the first time and after a run of over ``RAN_A_WHILE``, else after 1 s,
+    doubling to 60 s while it keeps dying that soon —, stopped by :meth:`stop`. It runs in its
     own session, so a Ctrl-C reaches only ``up``, which stops it. ``pass_fds``: file
     descriptors it inherits (the fronts' listening sockets)."""
 
@@ -459,7 +464,7 @@ class SupervisedChild:
             code = self.process.wait()
             if self.stopping.is_set():
                 return
-            if time.monotonic() - started > 60:
+            if time.monotonic() - started > RAN_A_WHILE:
                 backoff = 0.0
             delay, backoff = backoff, min(max(backoff * 2, 1.0), 60.0)
             self.say(
