@@ -12,8 +12,9 @@ land on one setup only. In each round:
 2. kills: 4 threads, each request on a new connection, while a front is killed
    with ``kill -9`` ``--kills`` times, 12 s apart (``up`` restarts a front at
    once when it ran over 10 s); for each kill, how requests
-   ended (200, a JSON error, reset, refused) and the slowest request started in
-   the second after the kill (the wait in the backlog for a restarted front).
+   ended (200, a JSON error, reset, refused), the slowest request started in
+   the second after the kill (the wait in the backlog for a restarted front)
+   and how long connections were refused (the first refusal to the last).
 
 ``--old`` runs only ``up`` without ``--fronts`` (for a checkout before it).
 
@@ -175,11 +176,13 @@ def kills(up: subprocess.Popen, port: int, count: int):
         end = marks[index + 1] if index + 1 < len(marks) else float("inf")
         window = [r for r in results if mark - 1 <= r[0] < min(end, mark + 2.5)]
         after = [seconds * 1000 for started, seconds, _ in window if mark <= started < mark + 1]
+        refused = [started for started, _, outcome in window if outcome == "refused"]
         found.append(
             (
                 Counter(outcome for _, _, outcome in window),
                 max(after, default=0),
                 statistics.median(after) if after else 0,
+                max(refused) - min(refused) if refused else 0,
             )
         )
     return found
@@ -213,10 +216,11 @@ def main() -> None:
                         f"round {number} fronts={fronts}: {rate:.0f} req/s ({errors} errors), "
                         f"fronts' CPU {cpu:.2f} ms/request; load {load_average()}"
                     )
-                    for outcomes, slowest, median in kills(up, port, args.kills):
+                    for outcomes, slowest, median, refusing in kills(up, port, args.kills):
                         print(
                             f"  kill: {dict(outcomes)}; started in the second after: "
                             f"median {median:.0f} ms, slowest {slowest:.0f} ms"
+                            + (f"; refused for {refusing:.2f} s" if refusing else "")
                         )
                 finally:
                     stop_up(up)

@@ -19,6 +19,10 @@ it, so a slow or idle client costs a coroutine and a socket, never a thread:
 - the answer is read whole from gunicorn, then written to the client: a slow
   reader does not hold a worker thread either.
 
+It accepts on a listening socket ``manage.py up`` holds and lends it (``--fd``):
+when the front is killed the port stays open, connections wait in the kernel's
+backlog until ``up`` has started another, and only those it held are lost.
+
 The client's address goes to the application in ``X-Forwarded-For`` (its last
 value); gunicorn listens only on the unix socket, so nobody else can set it.
 Refusals are JSON in the GraphQL error shape, like every answer of the
@@ -79,14 +83,15 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 class Front:
-    def __init__(self, upstream: str, max_body: int):
+    def __init__(self, upstream: str, max_body: int, heavy: int | None = None):
         self.upstream = upstream
         self.max_body = max_body
         self.served = 0
         self.idle: list = []  # pooled connections to gunicorn
         # CPU-heavy requests (password hashing, PDFs) in flight at once: all cores but
-        # one, so they cannot set the tail of the fast ones (issue 20 finding 6).
-        self.heavy = asyncio.Semaphore(max(1, (os.cpu_count() or 2) - 1))
+        # one, so they cannot set the tail of the fast ones (issue 20 finding 6);
+        # ``heavy``: this front's share when several share the port.
+        self.heavy = asyncio.Semaphore(heavy or heavy_limit())
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -301,6 +306,12 @@ def _cpu_heavy(request: h11.Request, body: bytes) -> bool:
     return any(field in body for field in _HEAVY_FIELDS)
 
 
+def heavy_limit(fronts: int = 1) -> int:
+    """Each of ``fronts`` fronts' share of all cores but one, at least 1 (so with
+    more fronts than spare cores, more heavy requests than that run at once)."""
+    return max(1, ((os.cpu_count() or 2) - 1) // fronts)
+
+
 def _header(request: h11.Request, name: bytes) -> bytes | None:
     for key, value in request.headers:
         if key.lower() == name:
@@ -323,6 +334,7 @@ def serve_front(
     ready=None,
     fds: list[int] = (),
     parent: int | None = None,
+    heavy: int | None = None,
 ) -> None:
     """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens.
 
@@ -332,12 +344,17 @@ def serve_front(
     ``host:port`` itself. With ``parent`` it stops when that process is gone."""
 
     async def main() -> None:
-        front = Front(upstream, max_body)
+        front = Front(upstream, max_body, heavy)
         if fds:
-            servers = []
-            for fd in fds:
-                sock = socket.socket(fileno=fd)
-                servers.append(await asyncio.start_server(front.handle, sock=sock, backlog=BACKLOG))
+            sockets = [socket.socket(fileno=fd) for fd in fds]
+            # ``up`` makes them listen once gunicorn listens; a front started
+            # before accepts nothing until then (asyncio would make them listen).
+            while not all(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) for s in sockets):
+                await asyncio.sleep(0.05)
+            servers = [
+                await asyncio.start_server(front.handle, sock=sock, backlog=BACKLOG)
+                for sock in sockets
+            ]
         else:
             servers = [
                 await asyncio.start_server(
@@ -386,12 +403,23 @@ def main(argv: list[str] | None = None) -> None:
         help="an inherited listening socket to accept on (instead of --host/--port)",
     )
     parser.add_argument("--parent", type=int, help="stop when this process is gone")
+    parser.add_argument(
+        "--heavy", type=int, help="CPU-heavy requests at once (default: all cores but one)"
+    )
     parser.add_argument("--upstream", required=True, help="gunicorn's unix socket")
     parser.add_argument("--max-body", type=int, required=True)
     args = parser.parse_args(argv)
     if not args.fd and args.port is None:
         parser.error("--port or --fd is required")
-    serve_front(args.host, args.port, args.upstream, args.max_body, fds=args.fd, parent=args.parent)
+    serve_front(
+        args.host,
+        args.port,
+        args.upstream,
+        args.max_body,
+        fds=args.fd,
+        parent=args.parent,
+        heavy=args.heavy,
+    )
 
 
 if __name__ == "__main__":

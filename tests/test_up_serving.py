@@ -27,7 +27,7 @@ QUERY = b'{"query": "{ __typename }"}'
 
 
 @pytest.fixture
-def served(fresh_database):  # noqa: F811
+def served(fresh_database, tmp_path):  # noqa: F811
     url, _ = fresh_database
     port = free_port()
     command = [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver"]
@@ -35,8 +35,8 @@ def served(fresh_database):  # noqa: F811
         [*command, "--port", str(port), "--workers", "2"],
         cwd=REPO,
         env=child_env(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(tmp_path / "up.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, process, timeout=300)
@@ -261,3 +261,20 @@ def test_ctrl_c_leaves_nothing_behind(served):
     process, port = served
     assert lookup(port).status_code == 200
     assert_stops_cleanly(process, port, signal.SIGINT)
+
+
+def test_up_killed_leaves_nothing_behind(served):
+    """``up`` itself killed with -9 cannot stop its children: the front sees its
+    parent gone and exits (``--parent``, within a second), gunicorn's workers and
+    the scheduler likewise (the scheduler once its round ends: up to a minute on a
+    loaded machine), and the port is free."""
+    process, port = served
+    assert lookup(port).status_code == 200
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert fronts_of(process)
+    process.kill()
+    process.wait(10)
+    _gone, alive = psutil.wait_procs(descendants, timeout=60)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()

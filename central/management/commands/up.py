@@ -84,7 +84,10 @@ class Command(BaseCommand):
             "--fronts",
             type=int,
             default=FRONTS,
-            help="front processes sharing the listening socket (default: %(default)s)",
+            help=(
+                "front processes sharing the listening socket (default: %(default)s; "
+                "each lets its share of all cores but one hash passwords at once, at least 1)"
+            ),
         )
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
@@ -227,20 +230,29 @@ class Command(BaseCommand):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.METRICS_DIR or str(
             data / f"metrics-{port}"
         )
-        # up itself listens, as gunicorn's arbiter does, and lends the socket to the
-        # fronts: while a front restarts, new connections wait in the kernel's
-        # backlog instead of being refused.
-        listeners = listen(host, port)
-        for number in range(1, fronts + 1):
-            name = "front" if fronts == 1 else f"front {number}"
-            children.append(front(name, listeners, upstream, self._say))
+        # up itself holds the port, as gunicorn's arbiter does, and lends the socket
+        # to the fronts: while a front restarts, new connections wait in the
+        # kernel's backlog instead of being refused. Bound now (a port taken since
+        # the check fails before anything starts), listening once gunicorn listens
+        # (the fronts wait for that): a client that can connect is served, never
+        # told 503 while gunicorn loads.
+        listeners = bind(host, port)
+        children += [
+            front(f"front {n}" if fronts > 1 else "front", listeners, upstream, self._say, fronts)
+            for n in range(1, fronts + 1)
+        ]
+
+        def open_port(server) -> None:  # gunicorn's when_ready: its workers come next
+            for listener in listeners:
+                listener.listen(BACKLOG)
+
         owner = os.getpid()
         # The front appends the client's address: the application reads it there.
         settings.CLIENT_ADDRESS_HEADER = settings.CLIENT_ADDRESS_HEADER or "X-Forwarded-For"
         supervisor = None
-        # The front answers on the port before gunicorn's arbiter has set its signal
-        # handlers: a SIGTERM in that window stops everything cleanly (exit 0) instead
-        # of killing ``up`` with its children left running. gunicorn replaces it.
+        # The children run before gunicorn's arbiter has set its signal handlers: a
+        # SIGTERM in that window stops everything cleanly (exit 0) instead of killing
+        # ``up`` with its children left running. gunicorn replaces it.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
             for child in children:
@@ -255,6 +267,7 @@ class Command(BaseCommand):
                 workers=workers,
                 threads=threads,
                 inherited=listeners,
+                when_ready=open_port,
             )
         finally:
             if os.getpid() == owner:  # not in a forked server worker leaving
@@ -332,23 +345,14 @@ class Command(BaseCommand):
 def port_problem(host: str, port: int) -> str | None:
     """Why ``up`` could not listen on ``host:port``, as one line, or None.
 
-    Bound the way :func:`listen` binds (``SO_REUSEADDR``), so a port left in
+    Bound the way :func:`bind` binds (``SO_REUSEADDR``), so a port left in
     TIME_WAIT by a previous run is not mistaken for a busy one."""
     try:
-        for probe in _bound(host, port):
+        for probe in bind(host, port):
             probe.close()
     except CommandError as error:
         return str(error)
     return None
-
-
-def listen(host: str, port: int) -> list[socket.socket]:
-    """Sockets listening on every address of ``host:port`` (``localhost`` may be two),
-    for the fronts to accept on; CommandError with :func:`port_problem`'s line."""
-    sockets = _bound(host, port)
-    for sock in sockets:
-        sock.listen(BACKLOG)
-    return sockets
 
 
 # Connections the kernel keeps waiting for a front to accept them (capped by
@@ -356,7 +360,9 @@ def listen(host: str, port: int) -> list[socket.socket]:
 BACKLOG = 1024
 
 
-def _bound(host: str, port: int) -> list[socket.socket]:
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host:port`` (``localhost`` may be two), to
+    listen on for the fronts; CommandError with :func:`port_problem`'s line."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
@@ -520,27 +526,42 @@ def _command_child(name: str, arguments: list[str], say: Callable[[str], None]) 
 
 
 def front(
-    name: str, listeners: list[socket.socket], upstream: str, say: Callable[[str], None]
+    name: str,
+    listeners: list[socket.socket],
+    upstream: str,
+    say: Callable[[str], None],
+    fronts: int = 1,
 ) -> SupervisedChild:
     """A front that reads requests whole before gunicorn sees them (issue 20,
     ``central/front.py``), accepting on ``up``'s listening sockets. The largest body
     it takes: an inbox message or an upload. ``--parent``: it exits if ``up`` is
-    gone (killed), so it never holds the port for nobody."""
+    gone (killed), so it never holds the port for nobody. ``--heavy``: its share
+    of the CPU-heavy requests at once among ``fronts`` fronts."""
+    from central.front import heavy_limit
+
     max_body = max(settings.INTEROP_INBOX_MAX_BYTES, settings.UPLOAD_MAX_BYTES * 2) + 1024 * 1024
     fds = tuple(listener.fileno() for listener in listeners)
     command = [
         sys.executable, "-m", "central.front", "--upstream", upstream,
         "--max-body", str(max_body), "--parent", str(os.getpid()),
+        "--heavy", str(heavy_limit(fronts)),
         *(argument for fd in fds for argument in ("--fd", str(fd))),
     ]  # fmt: skip
     return SupervisedChild(name, command, say, pass_fds=fds)
 
 
 def serve(
-    *, bind: str, port: int, workers: int, threads: int, inherited: list[socket.socket] = ()
+    *,
+    bind: str,
+    port: int,
+    workers: int,
+    threads: int,
+    inherited: list[socket.socket] = (),
+    when_ready: Callable | None = None,
 ) -> None:
     """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections).
-    ``inherited``: sockets of ``up`` that the forked workers close at once."""
+    ``inherited``: sockets of ``up`` that the forked workers close at once;
+    ``when_ready(arbiter)``: once gunicorn listens, before its workers start."""
     from gunicorn.app.base import BaseApplication
 
     from central import gunicorn_conf
@@ -560,6 +581,8 @@ def serve(
             ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
             self.cfg.set("post_fork", post_fork)
+            if when_ready is not None:
+                self.cfg.set("when_ready", when_ready)
             self.cfg.set("bind", bind)
             # Issue 20 finding 7: gunicorn's control socket defaults to one path per
             # user ($HOME/.gunicorn), which a second deployment on the host takes over.
