@@ -19,6 +19,10 @@ it, so a slow or idle client costs a coroutine and a socket, never a thread:
 - the answer is read whole from gunicorn, then written to the client: a slow
   reader does not hold a worker thread either.
 
+It accepts on a listening socket ``manage.py up`` holds and lends it (``--fd``):
+when the front is killed the port stays open, connections wait in the kernel's
+backlog until ``up`` has started another, and only those it held are lost.
+
 The client's address goes to the application in ``X-Forwarded-For`` (its last
 value); gunicorn listens only on the unix socket, so nobody else can set it.
 Refusals are JSON in the GraphQL error shape, like every answer of the
@@ -35,6 +39,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 
 import h11
@@ -50,6 +55,7 @@ POOL_SIZE = 32  # idle connections to gunicorn kept
 POOL_USES = 20  # requests per connection to gunicorn, then a new one
 POOL_IDLE = 1.0  # seconds; gunicorn keeps an idle connection for gunicorn_conf.keepalive
 READ_SIZE = 64 * 1024
+BACKLOG = 1024
 HOP_BY_HOP = {
     b"connection",
     b"keep-alive",
@@ -77,14 +83,15 @@ def _error_body(code: str, message: str) -> bytes:
 
 
 class Front:
-    def __init__(self, upstream: str, max_body: int):
+    def __init__(self, upstream: str, max_body: int, heavy: int | None = None):
         self.upstream = upstream
         self.max_body = max_body
         self.served = 0
         self.idle: list = []  # pooled connections to gunicorn
         # CPU-heavy requests (password hashing, PDFs) in flight at once: all cores but
-        # one, so they cannot set the tail of the fast ones (issue 20 finding 6).
-        self.heavy = asyncio.Semaphore(max(1, (os.cpu_count() or 2) - 1))
+        # one, so they cannot set the tail of the fast ones (issue 20 finding 6);
+        # ``heavy``: this front's share when several share the port.
+        self.heavy = asyncio.Semaphore(heavy or heavy_limit())
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -299,6 +306,12 @@ def _cpu_heavy(request: h11.Request, body: bytes) -> bool:
     return any(field in body for field in _HEAVY_FIELDS)
 
 
+def heavy_limit(fronts: int = 1) -> int:
+    """Each of ``fronts`` fronts' share of all cores but one, at least 1 (so with
+    more fronts than spare cores, more heavy requests than that run at once)."""
+    return max(1, ((os.cpu_count() or 2) - 1) // fronts)
+
+
 def _header(request: h11.Request, name: bytes) -> bytes | None:
     for key, value in request.headers:
         if key.lower() == name:
@@ -313,38 +326,100 @@ def _keep_alive(request: h11.Request) -> bool:
     return b"close" not in value
 
 
-def serve_front(host: str, port: int, upstream: str, max_body: int, ready=None) -> None:
-    """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens."""
+def serve_front(
+    host: str | None,
+    port: int | None,
+    upstream: str,
+    max_body: int,
+    ready=None,
+    fds: list[int] = (),
+    parent: int | None = None,
+    heavy: int | None = None,
+) -> None:
+    """Run the front until SIGTERM or SIGINT; ``ready()`` is called once it listens.
+
+    With ``fds`` it accepts on those listening sockets, inherited from ``manage.py
+    up``, which keeps them open while a front restarts: a client connecting then
+    waits in the kernel's backlog instead of being refused. Else it listens on
+    ``host:port`` itself. With ``parent`` it stops when that process is gone."""
 
     async def main() -> None:
-        front = Front(upstream, max_body)
-        server = await asyncio.start_server(
-            front.handle, host, port, reuse_address=True, backlog=1024
-        )
+        front = Front(upstream, max_body, heavy)
+        if fds:
+            sockets = [socket.socket(fileno=fd) for fd in fds]
+            # ``up`` makes them listen once gunicorn listens; a front started
+            # before accepts nothing until then (asyncio would make them listen).
+            while not all(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN) for s in sockets):
+                await asyncio.sleep(0.05)
+            servers = [
+                await asyncio.start_server(front.handle, sock=sock, backlog=BACKLOG)
+                for sock in sockets
+            ]
+        else:
+            servers = [
+                await asyncio.start_server(
+                    front.handle, host, port, reuse_address=True, backlog=BACKLOG
+                )
+            ]
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        watch = loop.create_task(_watch_parent(parent, stop)) if parent is not None else None
         if ready is not None:
             ready()
-        async with server:
+        async with contextlib.AsyncExitStack() as servers_open:
+            for server in servers:
+                await servers_open.enter_async_context(server)
             await stop.wait()
+        if watch is not None:
+            watch.cancel()
 
     asyncio.run(main())
 
 
+async def _watch_parent(parent: int, stop: asyncio.Event) -> None:
+    """``up`` killed (``kill -9``) cannot stop its children: the front stops itself
+    once it has another parent, so nothing holds the port for a dead ``up``."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+    stop.set()
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m central.front --host H --port P --upstream SOCKET --max-body N``
-    (``manage.py up`` starts it; it needs nothing of Django)."""
+    (``manage.py up`` starts it with ``--fd N --parent PID`` instead of host and
+    port; it needs nothing of Django)."""
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int)
+    parser.add_argument(
+        "--fd",
+        type=int,
+        action="append",
+        default=[],
+        help="an inherited listening socket to accept on (instead of --host/--port)",
+    )
+    parser.add_argument("--parent", type=int, help="stop when this process is gone")
+    parser.add_argument(
+        "--heavy", type=int, help="CPU-heavy requests at once (default: all cores but one)"
+    )
     parser.add_argument("--upstream", required=True, help="gunicorn's unix socket")
     parser.add_argument("--max-body", type=int, required=True)
     args = parser.parse_args(argv)
-    serve_front(args.host, args.port, args.upstream, args.max_body)
+    if not args.fd and args.port is None:
+        parser.error("--port or --fd is required")
+    serve_front(
+        args.host,
+        args.port,
+        args.upstream,
+        args.max_body,
+        fds=args.fd,
+        parent=args.parent,
+        heavy=args.heavy,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ A real ``up`` serves the test database; clients are raw sockets and httpx.
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import signal
 import socket
@@ -18,14 +20,14 @@ import httpx
 import psutil
 import pytest
 
-from tests.support import REPO, child_env, free_port, wait_for_port
+from tests.support import REPO, child_env, free_port, wait_for_port, wait_until
 from tests.test_up import fresh_database  # noqa: F401 (a fixture)
 
 QUERY = b'{"query": "{ __typename }"}'
 
 
 @pytest.fixture
-def served(fresh_database):  # noqa: F811
+def served(fresh_database, tmp_path):  # noqa: F811
     url, _ = fresh_database
     port = free_port()
     command = [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver"]
@@ -33,8 +35,8 @@ def served(fresh_database):  # noqa: F811
         [*command, "--port", str(port), "--workers", "2"],
         cwd=REPO,
         env=child_env(url),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=(tmp_path / "up.log").open("w"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, process, timeout=300)
@@ -157,3 +159,122 @@ def test_every_worker_serves_again_after_one_is_killed(served):
     # Both workers, the new one included, took requests within seconds of the kill.
     assert all(after[pid] - before[pid] > 0.05 for pid in before), (before, after)
     assert answers.count(200) >= len(answers) - 8, sorted(set(answers))
+
+
+def fronts_of(process: subprocess.Popen) -> list[psutil.Process]:
+    """up's live front processes (``python -m central.front``)."""
+    found = []
+    for child in psutil.Process(process.pid).children():
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "central.front" in child.cmdline():
+                found.append(child)
+        except psutil.Error:
+            continue
+    return found
+
+
+def assert_stops_cleanly(process: subprocess.Popen, port: int, signum: int) -> None:
+    """``up`` stopped by ``signum`` exits 0, leaves none of its processes behind and
+    frees the port."""
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert descendants
+    process.send_signal(signum)
+    assert process.wait(60) == 0
+    _gone, alive = psutil.wait_procs(descendants, timeout=10)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    with socket.socket() as sock:  # as up binds: a port only in TIME_WAIT is free
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen()
+
+
+def test_a_killed_front_refuses_no_connection(served):
+    """Faults rule: a front killed with -9 loses only the connections it held;
+    the port stays open (up holds the listening socket), new clients wait in the
+    backlog for the restarted front and get their answers."""
+    process, port = served
+    stop = threading.Event()
+    # (started, outcome): an HTTP status, or the name of the error the client met.
+    results: list[tuple[float, int | str]] = []
+
+    def client():
+        while not stop.is_set():
+            started = time.monotonic()
+            # A new connection each time: each request connects to the port.
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                conn.request(
+                    "POST",
+                    "/graphql",
+                    body=QUERY,
+                    headers={"Host": "localhost", "Content-Type": "application/json"},
+                )
+                answer = conn.getresponse()
+                content = answer.read()
+                if answer.status != 200:  # an error must be the platform's JSON
+                    assert json.loads(content)["errors"][0]["extensions"]["code"]
+                outcome = answer.status
+            except ConnectionRefusedError as error:
+                outcome = f"refused: {error!r}"
+            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as error:
+                outcome = f"reset: {error!r}"
+            except Exception as error:  # recorded, then asserted on below
+                outcome = f"failed: {error!r}"
+            finally:
+                conn.close()
+            results.append((started, outcome))
+
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    try:
+        wait_until(lambda: len(results) > 30, 60, "answers before the kill")
+        (victim,) = fronts_of(process)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(10)
+        dead = time.monotonic()  # requests started from here were never the victim's
+        restarted = wait_until(
+            lambda: [f for f in fronts_of(process) if f.pid != victim.pid], 30, "a new front"
+        )
+        wait_until(
+            lambda: sum(t >= dead and o == 200 for t, o in results) > 30, 60, "answers after it"
+        )
+    finally:
+        stop.set()
+        for thread in clients:
+            thread.join(30)
+    before = [outcome for started, outcome in results if started < dead]
+    after = [outcome for started, outcome in results if started >= dead]
+    # Nobody was refused; every request got an answer (200, or the platform's JSON
+    # error: checked above), but those in flight at the kill may have been cut.
+    assert all(isinstance(o, int) or o.startswith("reset") for o in before), set(before)
+    assert all(isinstance(o, int) for o in after), set(after)
+    assert before.count(200) > 20 and after.count(200) > 20, (len(before), len(after))
+    assert len(restarted) == 1
+    assert lookup(port).status_code == 200
+    assert_stops_cleanly(process, port, signal.SIGTERM)
+
+
+def test_ctrl_c_leaves_nothing_behind(served):
+    process, port = served
+    assert lookup(port).status_code == 200
+    assert_stops_cleanly(process, port, signal.SIGINT)
+
+
+def test_up_killed_leaves_nothing_behind(served):
+    """``up`` itself killed with -9 cannot stop its children: the front sees its
+    parent gone and exits (``--parent``, within a second), gunicorn's workers and
+    the scheduler likewise (the scheduler once its round ends: up to a minute on a
+    loaded machine), and the port is free."""
+    process, port = served
+    assert lookup(port).status_code == 200
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert fronts_of(process)
+    process.kill()
+    process.wait(10)
+    _gone, alive = psutil.wait_procs(descendants, timeout=60)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()

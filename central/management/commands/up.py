@@ -52,6 +52,8 @@ from central.readiness import schemas_behind as regions_behind
 
 # With more regions to migrate than this, they are migrated in parallel.
 PARALLEL_FROM = 20
+# Front processes sharing up's listening socket (README "Serving": one, measured).
+FRONTS = 1
 
 
 class Command(BaseCommand):
@@ -78,6 +80,15 @@ class Command(BaseCommand):
             help="WSGI worker processes (default: one per core, at least 2)",
         )
         parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+        parser.add_argument(
+            "--fronts",
+            type=int,
+            default=FRONTS,
+            help=(
+                "front processes sharing the listening socket (default: %(default)s; "
+                "each lets its share of all cores but one hash passwords at once, at least 1)"
+            ),
+        )
         parser.add_argument("--no-serve", action="store_true", help="set everything up, then exit")
         parser.add_argument("--no-seed", action="store_true", help="skip the seed regions")
         parser.add_argument(
@@ -113,6 +124,7 @@ class Command(BaseCommand):
         port,
         workers,
         threads,
+        fronts,
         no_serve,
         no_seed,
         no_deliver,
@@ -121,6 +133,8 @@ class Command(BaseCommand):
         **options,
     ):
         started = time.monotonic()
+        if fronts < 1:
+            raise CommandError(_("--fronts must be at least 1"))
         if demo and no_seed:
             raise CommandError(_("--demo fills the seed regions; it cannot go with --no-seed"))
         if demo and settings.PRODUCTION:
@@ -216,14 +230,29 @@ class Command(BaseCommand):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.METRICS_DIR or str(
             data / f"metrics-{port}"
         )
-        children.append(front(host, port, upstream, self._say))
+        # up itself holds the port, as gunicorn's arbiter does, and lends the socket
+        # to the fronts: while a front restarts, new connections wait in the
+        # kernel's backlog instead of being refused. Bound now (a port taken since
+        # the check fails before anything starts), listening once gunicorn listens
+        # (the fronts wait for that): a client that can connect is served, never
+        # told 503 while gunicorn loads.
+        listeners = bind(host, port)
+        children += [
+            front(f"front {n}" if fronts > 1 else "front", listeners, upstream, self._say, fronts)
+            for n in range(1, fronts + 1)
+        ]
+
+        def open_port(server) -> None:  # gunicorn's when_ready: its workers come next
+            for listener in listeners:
+                listener.listen(BACKLOG)
+
         owner = os.getpid()
         # The front appends the client's address: the application reads it there.
         settings.CLIENT_ADDRESS_HEADER = settings.CLIENT_ADDRESS_HEADER or "X-Forwarded-For"
         supervisor = None
-        # The front answers on the port before gunicorn's arbiter has set its signal
-        # handlers: a SIGTERM in that window stops everything cleanly (exit 0) instead
-        # of killing ``up`` with its children left running. gunicorn replaces it.
+        # The children run before gunicorn's arbiter has set its signal handlers: a
+        # SIGTERM in that window stops everything cleanly (exit 0) instead of killing
+        # ``up`` with its children left running. gunicorn replaces it.
         signal.signal(signal.SIGTERM, _exit_cleanly)
         try:
             for child in children:
@@ -232,11 +261,20 @@ class Command(BaseCommand):
                 # Issue 20: restart the embedded PostgreSQL when it stops; stop it on exit.
                 supervisor = PostgresSupervisor(embedded_server(), self._say)
                 supervisor.start()
-            serve(bind=f"unix:{upstream}", port=port, workers=workers, threads=threads)
+            serve(
+                bind=f"unix:{upstream}",
+                port=port,
+                workers=workers,
+                threads=threads,
+                inherited=listeners,
+                when_ready=open_port,
+            )
         finally:
             if os.getpid() == owner:  # not in a forked server worker leaving
                 for child in children:
                     child.stop()
+                for listener in listeners:  # the port is free when up returns
+                    listener.close()
                 if supervisor is not None:
                     supervisor.stop()
 
@@ -305,31 +343,60 @@ class Command(BaseCommand):
 
 
 def port_problem(host: str, port: int) -> str | None:
-    """Why the front could not listen on ``host:port``, as one line, or None.
+    """Why ``up`` could not listen on ``host:port``, as one line, or None.
 
-    Bound the way the front binds (``SO_REUSEADDR``), so a port left in TIME_WAIT
-    by a previous run is not mistaken for a busy one."""
+    Bound the way :func:`bind` binds (``SO_REUSEADDR``), so a port left in
+    TIME_WAIT by a previous run is not mistaken for a busy one."""
+    try:
+        for probe in bind(host, port):
+            probe.close()
+    except CommandError as error:
+        return str(error)
+    return None
+
+
+# Connections the kernel keeps waiting for a front to accept them (capped by
+# net.core.somaxconn): a restarting front finds them there.
+BACKLOG = 1024
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of ``host:port`` (``localhost`` may be two), to
+    listen on for the fronts; CommandError with :func:`port_problem`'s line."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as error:
-        return _("cannot listen on %(host)s: %(reason)s") % {"host": host, "reason": error}
-    for family, kind, proto, _name, address in infos:
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        raise CommandError(
+            _("cannot listen on %(host)s: %(reason)s") % {"host": host, "reason": error}
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:  # as asyncio: each address family its own socket
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             try:
-                probe.bind(address)
+                sock.bind(address)
             except OSError as error:
                 if error.errno == errno.EADDRINUSE:
-                    return _(
+                    message = _(
                         "port %(port)s on %(host)s is already in use (another manage.py up?); "
                         "stop it or choose another port with --port"
                     ) % {"port": port, "host": host}
-                return _("cannot listen on %(host)s:%(port)s: %(reason)s") % {
-                    "host": host,
-                    "port": port,
-                    "reason": error.strerror,
-                }
-    return None
+                else:
+                    message = _("cannot listen on %(host)s:%(port)s: %(reason)s") % {
+                        "host": host,
+                        "port": port,
+                        "reason": error.strerror,
+                    }
+                raise CommandError(message) from None
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def migrate_region(schema: str) -> str:
@@ -358,10 +425,17 @@ def migrate_in_processes(
         pool.join()
 
 
+# A child that ran this long (seconds) had started well: when it exits it is
+# restarted at once (a killed front's clients wait in the backlog meanwhile).
+RAN_A_WHILE = 10
+
+
 class SupervisedChild:
-    """A child process ``up`` runs beside gunicorn: restarted (after 1 s, doubling
-    to 60 s while it keeps dying at once) when it exits, stopped by :meth:`stop`.
-    It runs in its own session, so a Ctrl-C reaches only ``up``, which stops it."""
+    """A child process ``up`` runs beside gunicorn: restarted when it exits — at
+    once the first time and after a run of over ``RAN_A_WHILE``, else after 1 s,
+    doubling to 60 s while it keeps dying that soon —, stopped by :meth:`stop`. It runs in its
+    own session, so a Ctrl-C reaches only ``up``, which stops it. ``pass_fds``: file
+    descriptors it inherits (the fronts' listening sockets)."""
 
     def __init__(
         self,
@@ -369,8 +443,10 @@ class SupervisedChild:
         command: list[str],
         say: Callable[[str], None],
         env: dict[str, str] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ):
         self.name, self.command, self.say, self.env = name, command, say, env
+        self.pass_fds = pass_fds
         self.owner = os.getpid()
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
@@ -381,19 +457,26 @@ class SupervisedChild:
         self.thread.start()
 
     def _run(self) -> None:
-        delay = 1.0
+        backoff = 0.0  # the wait before the next restart
         while True:
             with self.lock:
                 if self.stopping.is_set():
                     return
-                self.process = subprocess.Popen(self.command, start_new_session=True, env=self.env)
+                self.process = subprocess.Popen(
+                    self.command, start_new_session=True, env=self.env, pass_fds=self.pass_fds
+                )
                 started = time.monotonic()
                 self.say(f"{self.name}: started (pid {self.process.pid})")
             code = self.process.wait()
             if self.stopping.is_set():
                 return
-            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 60.0)
-            self.say(f"{self.name}: exited with {code}; restarting in {delay:g}s")
+            if time.monotonic() - started > RAN_A_WHILE:
+                backoff = 0.0
+            delay, backoff = backoff, min(max(backoff * 2, 1.0), 60.0)
+            self.say(
+                f"{self.name}: exited with {code}; "
+                + (f"restarting in {delay:g}s" if delay else "restarting it now")
+            )
             if self.stopping.wait(delay):
                 return
 
@@ -442,31 +525,64 @@ def _command_child(name: str, arguments: list[str], say: Callable[[str], None]) 
     return SupervisedChild(name, command, say, env)
 
 
-def front(host: str, port: int, upstream: str, say: Callable[[str], None]) -> SupervisedChild:
-    """The front that reads requests whole before gunicorn sees them (issue 20,
-    ``central/front.py``). The largest body it takes: an inbox message or an upload."""
+def front(
+    name: str,
+    listeners: list[socket.socket],
+    upstream: str,
+    say: Callable[[str], None],
+    fronts: int = 1,
+) -> SupervisedChild:
+    """A front that reads requests whole before gunicorn sees them (issue 20,
+    ``central/front.py``), accepting on ``up``'s listening sockets. The largest body
+    it takes: an inbox message or an upload. ``--parent``: it exits if ``up`` is
+    gone (killed), so it never holds the port for nobody. ``--heavy``: its share
+    of the CPU-heavy requests at once among ``fronts`` fronts."""
+    from central.front import heavy_limit
+
     max_body = max(settings.INTEROP_INBOX_MAX_BYTES, settings.UPLOAD_MAX_BYTES * 2) + 1024 * 1024
+    fds = tuple(listener.fileno() for listener in listeners)
     command = [
-        sys.executable, "-m", "central.front", "--host", host, "--port", str(port),
-        "--upstream", upstream, "--max-body", str(max_body),
+        sys.executable, "-m", "central.front", "--upstream", upstream,
+        "--max-body", str(max_body), "--parent", str(os.getpid()),
+        "--heavy", str(heavy_limit(fronts)),
+        *(argument for fd in fds for argument in ("--fd", str(fd))),
     ]  # fmt: skip
-    return SupervisedChild("front", command, say)
+    return SupervisedChild(name, command, say, pass_fds=fds)
 
 
-def serve(*, bind: str, port: int, workers: int, threads: int) -> None:
-    """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections)."""
+def serve(
+    *,
+    bind: str,
+    port: int,
+    workers: int,
+    threads: int,
+    inherited: list[socket.socket] = (),
+    when_ready: Callable | None = None,
+) -> None:
+    """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections).
+    ``inherited``: sockets of ``up`` that the forked workers close at once;
+    ``when_ready(arbiter)``: once gunicorn listens, before its workers start."""
     from gunicorn.app.base import BaseApplication
 
     from central import gunicorn_conf
     from central.wsgi import application
 
+    def post_fork(server, worker):
+        # A worker never accepts on up's port: it must not keep it open either.
+        for sock in inherited:
+            sock.close()
+        gunicorn_conf.post_fork(server, worker)
+
     class PlatformServer(BaseApplication):
         def load_config(self):
             for name in (
                 "worker_class", "accesslog", "logconfig_dict", "graceful_timeout", "keepalive",
-                "post_fork", "post_request", "on_starting",
+                "post_request", "on_starting",
             ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
+            self.cfg.set("post_fork", post_fork)
+            if when_ready is not None:
+                self.cfg.set("when_ready", when_ready)
             self.cfg.set("bind", bind)
             # Issue 20 finding 7: gunicorn's control socket defaults to one path per
             # user ($HOME/.gunicorn), which a second deployment on the host takes over.
