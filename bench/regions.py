@@ -157,7 +157,8 @@ def city_specs(taken: set[str]):
 def create_template() -> float:
     """The template schema django-tenants would clone: CREATE SCHEMA + migrations."""
     from django.core.management import call_command
-    from django.db import connection
+
+    from central.tenancy import connection
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -176,9 +177,10 @@ def create_reference() -> int:
     """A schema built by Django's executor from every migration as written,
     squashed ones ignored (as a region created before a squash): what every
     provisioning path must produce. Returns how many migrations it applied."""
-    from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
     from django.db.migrations.loader import MigrationLoader
+
+    from central.tenancy import connection
 
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{REFERENCE}"')
@@ -732,9 +734,10 @@ def new_region_seconds(specs, runs: int) -> list[float]:
 def metrics_scrapes(n: int = 10) -> tuple[list[float], int]:
     """Seconds per /metrics scrape (Django test client, in this process) and its
     statement count."""
-    from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from central.tenancy import connection
 
     client = Client()
     times = []

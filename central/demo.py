@@ -222,7 +222,7 @@ def _ensure_seal(region: Region) -> None:
         "seal.png", render_seal_placeholder_png(group.name), content_type="image/png"
     )
     certificates.upload_seal(
-        group.id, upload, principal=accounts.Principal(account=admin, roles=roles)
+        group.id, upload, principal=accounts.AccountPrincipal(account=admin, roles=roles)
     )
 
 

@@ -31,13 +31,13 @@ from collections.abc import Iterable
 from importlib.metadata import version
 
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.models import Region
 from central.policy import PolicyError, RegionPolicy, validate_policy
+from central.tenancy import connection
 from tenants.records.workdays import add_working_days, year_known, years_listed
 
 OK = "ok"

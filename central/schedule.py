@@ -28,13 +28,14 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django_tenants.utils import tenant_context
 
 from central.models import Region, ScheduledRun
+from central.tenancy import connection
 
 logger = logging.getLogger("central.schedule")
 

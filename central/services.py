@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
@@ -29,6 +29,7 @@ from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, l
 from central.migrating import rendered_for
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
+from central.tenancy import connection
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"

@@ -247,7 +247,7 @@ def accept_invitations(slug: str, number: str) -> int:
         # A volunteer without an account of their own (registered by a group, or
         # imported) accepts at the group's desk: the service needs only who they are.
         me = (
-            accounts.Principal(account=account, roles=[])
+            accounts.AccountPrincipal(account=account, roles=[])
             if account
             else SimpleNamespace(volunteer=volunteer, actor=f"volunteer:{number}")
         )
@@ -257,12 +257,14 @@ def accept_invitations(slug: str, number: str) -> int:
         return len(invited)
 
 
-def principal_of_account(username: str) -> accounts.Principal:
+def principal_of_account(username: str) -> accounts.AccountPrincipal:
     """The principal a token of ``username`` would give (call inside the region)."""
     from tenants.accounts.models import Account
 
     account = Account.objects.select_related("volunteer").get(username=username)
-    return accounts.Principal(account=account, roles=list(account.roles.select_related("group")))
+    return accounts.AccountPrincipal(
+        account=account, roles=list(account.roles.select_related("group"))
+    )
 
 
 def join_group(slug: str, group, number: str, admin_username: str) -> None:

@@ -15,7 +15,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
-from django.db import connection
+
+from central.tenancy import connection
 
 REPO = Path(__file__).resolve().parent.parent
 

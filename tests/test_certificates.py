@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from tenants.accounts.models import Account
-from tenants.accounts.services import OperatorPrincipal, Principal
+from tenants.accounts.services import AccountPrincipal, OperatorPrincipal
 from tenants.certificates.models import Certificate
 from tenants.certificates.pdf import render_seal_placeholder_png
 from tenants.groups import services as groups
@@ -65,12 +65,12 @@ def days_ago(n: int) -> datetime.date:
     return timezone.localdate() - datetime.timedelta(days=n)
 
 
-def principal(username: str) -> Principal:
+def principal(username: str) -> AccountPrincipal:
     account = Account.objects.select_related("volunteer").get(username=username)
-    return Principal(account=account, roles=list(account.roles.select_related("group")))
+    return AccountPrincipal(account=account, roles=list(account.roles.select_related("group")))
 
 
-def project(group, admin: Principal, name: str, starts: int, ends: int):
+def project(group, admin: AccountPrincipal, name: str, starts: int, ends: int):
     """A published project of ``group`` that started ``starts`` days ago."""
     policy = region(SLUG).get_policy()
     draft = projects.ProjectDraft(

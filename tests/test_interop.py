@@ -315,11 +315,11 @@ def test_a_crash_before_commit_leaves_the_transfer_to_be_run_again(gql, seed_reg
 
 def _principal(slug, volunteer):
     from tenants.accounts.models import Account
-    from tenants.accounts.services import Principal
+    from tenants.accounts.services import AccountPrincipal
 
     with tenant_context(region(slug)):
         account = Account.objects.select_related("volunteer").get(volunteer=volunteer)
-        return Principal(account=account, roles=[])
+        return AccountPrincipal(account=account, roles=[])
 
 
 def test_directory_lists_regions_and_keys(gql, seed_regions):
@@ -428,14 +428,14 @@ def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
 
 def _admin_of(group):
     from tenants.accounts.models import Role
-    from tenants.accounts.services import Principal
+    from tenants.accounts.services import AccountPrincipal
 
     role = (
         Role.objects.select_related("account__volunteer", "group")
         .filter(group=group, kind="group_admin")
         .first()
     )
-    return Principal(account=role.account, roles=[role])
+    return AccountPrincipal(account=role.account, roles=[role])
 
 
 def test_export_command_writes_the_package_file(gql, seed_regions, tmp_path):

@@ -9,12 +9,12 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.test import Client
 
 from central import services
 from central.errors import Conflict, InvalidInput, NotFound
 from central.models import CentralAuditEntry, Domain, Region
+from central.tenancy import connection
 from tests.support import city_name, html_forms, schema_exists, tables_in, unique_city_code
 
 PROVISION = """

@@ -221,7 +221,7 @@ class World:
                 display_name=volunteer.name,
                 volunteer=volunteer,
             )
-        return accounts.Principal(account=account, roles=[])
+        return accounts.AccountPrincipal(account=account, roles=[])
 
     def registered_into(self, group_key: str, division: str = YUZHONG):
         """A new volunteer the group's admin registers into the group (an active

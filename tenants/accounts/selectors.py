@@ -6,9 +6,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from central.divisions import prefixes_q
 from tenants.accounts.models import Account, Role
+from tenants.accounts.principal import Principal
 
 
-def kept_accounts(principal) -> QuerySet[Account]:
+def kept_accounts(principal: Principal) -> QuerySet[Account]:
     """The accounts every place of which lies in the authority's area: those
     ``permissions.require_account_keeper`` lets it act on, in SQL."""
     prefixes = principal.authority_prefixes

@@ -53,12 +53,14 @@ from central.errors import (
 from central.models import Region
 from central.policy import Power, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups import services as groups
-from tenants.groups.models import Membership, MembershipStatus
+from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import require_group_staff, require_member_manager, require_power
 from tenants.imports import readers
 from tenants.imports.columns import ImportKind
+from tenants.projects.models import Project
 from tenants.records import permissions as record_permissions
 from tenants.records import services as records
 from tenants.records.models import RecordState, ServiceRecord
@@ -258,9 +260,9 @@ class Cells:
 class Context:
     region: Region
     policy: RegionPolicy
-    principal: object
-    group: object = None
-    project: object = None
+    principal: Principal
+    group: VolunteerGroup | None = None
+    project: Project | None = None
 
 
 def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
@@ -414,7 +416,7 @@ def authorize(
     *,
     region: Region,
     policy: RegionPolicy,
-    principal,
+    principal: Principal,
     group_id: int | None = None,
     project_id: int | None = None,
 ) -> Context:
@@ -455,7 +457,7 @@ def import_rows(
     max_bytes: int,
     region: Region,
     policy: RegionPolicy,
-    principal,
+    principal: Principal,
     group_id: int | None = None,
     project_id: int | None = None,
     valid_rows_only: bool = False,

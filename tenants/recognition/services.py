@@ -33,6 +33,7 @@ from central.errors import (
 from central.messages import shown
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.recognition.models import (
@@ -180,7 +181,7 @@ def _past_date(
 
 
 def record_training(
-    number: str, group_id, entry: TrainingEntry, *, principal, policy: RegionPolicy
+    number: str, group_id, entry: TrainingEntry, *, principal: Principal, policy: RegionPolicy
 ) -> Training:
     """The organising group confirms and records a training (003 Art.14)."""
     group = _group(group_id)
@@ -222,7 +223,7 @@ def record_training(
 
 
 def record_award(
-    number: str, group_id, entry: AwardEntry, *, principal, policy: RegionPolicy
+    number: str, group_id, entry: AwardEntry, *, principal: Principal, policy: RegionPolicy
 ) -> Award:
     """The group records an award the volunteer received (000 Art.12, 003 Art.22 ¶2)."""
     group = _group(group_id)
@@ -263,7 +264,7 @@ def record_award(
 
 
 def file_complaint(
-    number: str, group_id, entry: ComplaintEntry, *, principal, policy: RegionPolicy
+    number: str, group_id, entry: ComplaintEntry, *, principal: Principal, policy: RegionPolicy
 ) -> Complaint:
     """Record a complaint received about a member (000 Art.13); it starts open."""
     group = _group(group_id)
@@ -307,7 +308,7 @@ def _locked_complaint(complaint_id) -> Complaint:
     )
 
 
-def start_investigation(complaint_id, *, principal) -> Complaint:
+def start_investigation(complaint_id, *, principal: Principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -331,7 +332,7 @@ def start_investigation(complaint_id, *, principal) -> Complaint:
     return complaint
 
 
-def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> Complaint:
+def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal: Principal) -> Complaint:
     """investigating → upheld (属实, kept on file: 003 Art.22 ¶3) or dismissed, with a reason.
 
     A decision is final: the trigger refuses any later change of the row.
@@ -374,7 +375,7 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
 # -- reading -------------------------------------------------------------------------------
 
 
-def on_record(complaint: Complaint, principal) -> bool:
+def on_record(complaint: Complaint, principal: Principal) -> bool:
     """Whether ``complaint`` shows on the volunteer's record to ``principal``.
 
     An upheld complaint is kept on file (记录在案, 003 Art.22 ¶3) and shows to
@@ -389,7 +390,7 @@ def on_record(complaint: Complaint, principal) -> bool:
     return handles_complaints_of(principal, complaint.group_id)
 
 
-def complaints_of_group(principal, group_id=None, status: str | None = None, after=None):
+def complaints_of_group(principal: Principal, group_id=None, status: str | None = None, after=None):
     """A group's complaints, every state, for its staff; every group's for the authority.
 
     Oldest first; ``after`` is the id of the last complaint of the previous page.

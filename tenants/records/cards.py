@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.projects.services import phase, require_not_cancelled
 from tenants.records import services as records
@@ -70,7 +71,7 @@ def qr_data_url(code: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr_png(code)).decode()
 
 
-def rotate_card(*, principal) -> VolunteerCard:
+def rotate_card(*, principal: Principal) -> VolunteerCard:
     principal = accounts.require(principal)
     if principal.volunteer is None:
         raise PermissionDenied(_("only a volunteer's own account rotates their card"))
@@ -110,7 +111,7 @@ def check_in(
     project_id: int,
     code: str,
     *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     now: datetime.datetime | None = None,
@@ -195,7 +196,7 @@ def cancel_check_in(
     project_id: int,
     code: str,
     *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     now: datetime.datetime | None = None,
@@ -328,7 +329,7 @@ def check_out(
     code: str,
     content: str,
     *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     hours: Decimal | None = None,

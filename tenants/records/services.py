@@ -35,6 +35,7 @@ from central.errors import (
 from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
@@ -408,7 +409,7 @@ def record_hours(
     number: str,
     entry: RecordEntry,
     *,
-    principal,
+    principal: Principal,
     policy,
     mode: str = RecordMode.MANUAL,
     now: datetime.datetime | None = None,
@@ -447,7 +448,7 @@ def declare_hours(
     project_id: int,
     entry: RecordEntry,
     *,
-    principal,
+    principal: Principal,
     policy,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
@@ -481,7 +482,7 @@ def declare_hours(
     return record
 
 
-def _require_answering(record: ServiceRecord, principal, policy):
+def _require_answering(record: ServiceRecord, principal: Principal, policy):
     """Who answers for a record: its group's recorders; a record brought in by a
     transfer has no project or group here, so only this region's authority answers
     for it (000 Art.16; the source's recorders are gone)."""
@@ -510,7 +511,7 @@ def decide_declaration(
     accept: bool,
     reason: str,
     *,
-    principal,
+    principal: Principal,
     policy,
     evaluation: dict[str, int | None] | None = None,
 ):
@@ -559,7 +560,7 @@ def decide_declaration(
     return record
 
 
-def raise_objection(record_id: int, reason: str, *, principal, policy) -> Objection:
+def raise_objection(record_id: int, reason: str, *, principal: Principal, policy) -> Objection:
     """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
     in, or — where the policy's ``objection_raisers`` says so — only the recording
     group's members and staff and the authority."""
@@ -584,7 +585,9 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
     return objection
 
 
-def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal, policy):
+def resolve_objection(
+    objection_id: int, upheld: bool, reason: str, *, principal: Principal, policy
+):
     """The group resolves an objection, with a reason: upheld voids the record;
     dismissed returns it to publicity (it counts once publicity has ended)."""
     reason = (reason or "").strip()
@@ -661,7 +664,7 @@ def close_publicity(
     return moved
 
 
-def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
+def confirm_record(record_id: int, *, principal: Principal, policy) -> ServiceRecord:
     """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
 
     Two concurrent confirmations: the row lock lets one through; the other
@@ -682,7 +685,9 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
     return record
 
 
-def amend_record(record_id: int, changes: dict, reason: str, *, principal, policy) -> Amendment:
+def amend_record(
+    record_id: int, changes: dict, reason: str, *, principal: Principal, policy
+) -> Amendment:
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()
     if not reason:

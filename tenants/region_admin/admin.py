@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from central.errors import Conflict, ServiceError
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
+from tenants.accounts.principal import Principal
 from tenants.accounts.selectors import kept_accounts
 from tenants.groups import services as groups
 from tenants.groups.models import VolunteerGroup
@@ -60,7 +61,7 @@ class RegionModelAdmin(admin.ModelAdmin):
         return False
 
     @staticmethod
-    def principal(request):
+    def principal(request) -> Principal:
         return request.region_principal
 
     @staticmethod

@@ -49,7 +49,7 @@ class RegionStaff:
     pk = None
     id = None
 
-    def __init__(self, principal):
+    def __init__(self, principal: accounts.AccountPrincipal):
         self.principal = principal
 
     def __str__(self) -> str:

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import division_name
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups.models import GroupKind, Level, Review
 from tenants.projects.models import Category, ProjectStatus
 from tenants.records.models import RecordMode
@@ -132,7 +133,7 @@ class FederationStatistics(Statistics):
 
 
 def region_statistics(
-    principal, policy, *, region_code: str, today=None, top_groups: int = TOP_GROUPS
+    principal: Principal, policy, *, region_code: str, today=None, top_groups: int = TOP_GROUPS
 ) -> Statistics:
     """The statistics of the caller's area: an authority's (PERMISSION_DENIED for
     anyone else, UNAUTHENTICATED without a token)."""

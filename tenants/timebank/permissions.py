@@ -14,15 +14,16 @@ from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.volunteers.permissions import in_authority_area
 
 
-def sees_whole_ledger(volunteer, principal) -> bool:
+def sees_whole_ledger(volunteer, principal: Principal) -> bool:
     own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
     return own or in_authority_area(volunteer, principal)
 
 
-def require_viewer(volunteer, principal) -> bool:
+def require_viewer(volunteer, principal: Principal) -> bool:
     """True for the whole ledger, False for the caller's groups' withdrawals only;
     PERMISSION_DENIED for anyone else."""
     principal = accounts.require(principal)
@@ -35,7 +36,7 @@ def require_viewer(volunteer, principal) -> bool:
     )
 
 
-def require_serving_staff(group, principal):
+def require_serving_staff(group, principal: Principal):
     principal = accounts.require(principal)
     if group.id not in principal.staff_group_ids:
         raise PermissionDenied(

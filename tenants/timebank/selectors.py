@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput, NotFound
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.timebank import permissions
 from tenants.timebank.models import EntryKind, TimeBankEntry
 from tenants.timebank.services import balance_of
@@ -25,7 +26,7 @@ class TimeBankView:
         return balance_of(self.volunteer.id)
 
 
-def time_bank(number: str | None, principal) -> TimeBankView:
+def time_bank(number: str | None, principal: Principal) -> TimeBankView:
     """``number``'s time bank (the caller's own without one), as the caller may see it."""
     principal = accounts.require(principal)
     if number is None:

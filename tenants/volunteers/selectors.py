@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied, Unauthenticated
+from central.tenancy import connection
+from tenants.accounts.principal import Principal
 from tenants.groups.models import MembershipStatus
 from tenants.groups.permissions import hub_area_prefixes
 from tenants.volunteers.models import Volunteer
@@ -24,7 +25,7 @@ def by_number(number: str) -> QuerySet[Volunteer]:
 
 
 def visible_volunteers(
-    principal,
+    principal: Principal,
     policy,
     *,
     status: str | None = None,

@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 from central import services as central_services
 from central.errors import ServiceError, require_active
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups import services as groups
 from tenants.volunteers import services as volunteers
 
@@ -132,7 +133,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(json.dumps(result, ensure_ascii=False)))
 
-    def _run(self, action, o, region, policy, principal):
+    def _run(self, action, o, region, policy, principal: Principal):
         if action == "create-authority":
             account = accounts.create_authority_account(
                 o["username"],
@@ -237,8 +238,8 @@ class Command(BaseCommand):
             return {"unlocked": account.username}
         if action == "reset-password":
             # A central operator, like a central admin: an authority account too.
-            account = accounts.Account.objects.filter(username=o["username"]).first()
-            if account is not None and accounts.is_authority_account(account):
+            target = accounts.Account.objects.filter(username=o["username"]).first()
+            if target is not None and accounts.is_authority_account(target):
                 _account, temporary, until = accounts.reset_authority_password(
                     o["username"], actor=principal.actor
                 )
