@@ -179,9 +179,11 @@ class Cells:
             )
         return self.text(name)
 
-    def date(self, name: str) -> datetime.date | None:
+    def date(self, name: str, *, required: bool = False) -> datetime.date | None:
         value = self.values.get(name)
         if value is None:
+            if required:
+                self.problems.add(name, _("required"))
             return None
         if isinstance(value, datetime.datetime):
             return value.date()
@@ -354,26 +356,35 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         status__in=[MembershipStatus.INVITED, MembershipStatus.APPLIED, MembershipStatus.ACTIVE],
     ).exists():
         return ALREADY_PRESENT, volunteer.number
+    assert ctx.group is not None  # ``authorize`` asks for the group of a members file
     groups.add_member(ctx.group.id, volunteer.number, principal=ctx.principal, policy=ctx.policy)
     return IMPORTED, volunteer.number
 
 
 def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
     number = cells.text("number")
+    service_date = cells.date("serviceDate", required=True)
+    start_time, end_time = cells.time("startTime"), cells.time("endTime")
+    hours = cells.text("hours")
+    punctuality = cells.whole("punctuality")
+    attitude = cells.whole("attitude")
+    professionalism = cells.whole("professionalism")
+    cells.problems.raise_if_any()
+    # Each of these, when None, was reported above.
+    assert service_date is not None and start_time is not None and end_time is not None
     entry = records.RecordEntry(
-        service_date=cells.date("serviceDate"),
-        start_time=cells.time("startTime"),
-        end_time=cells.time("endTime"),
-        hours=cells.text("hours"),
+        service_date=service_date,
+        start_time=start_time,
+        end_time=end_time,
+        hours=hours,
         content=cells.text("content"),
         place=cells.text("place"),
         service_target=cells.text("serviceTarget"),
         contact=cells.text("contact"),
-        punctuality=cells.whole("punctuality"),
-        attitude=cells.whole("attitude"),
-        professionalism=cells.whole("professionalism"),
+        punctuality=punctuality,
+        attitude=attitude,
+        professionalism=professionalism,
     )
-    cells.problems.raise_if_any()
     volunteer = Volunteer.objects.filter(number=number).first()
     if volunteer is not None:
         # The record key: volunteer, project, service date, start time.
@@ -389,7 +400,8 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             .first()
         )
         if present is not None:
-            return ALREADY_PRESENT, present
+            return ALREADY_PRESENT, str(present)
+    assert ctx.project is not None  # ``authorize`` asks for the project of a records file
     record = records.record_hours(
         ctx.project.id, number, entry, principal=ctx.principal, policy=ctx.policy
     )
@@ -401,7 +413,7 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             _("%(number)s is not called %(name)s") % {"number": number, "name": name},
             field="name",
         )
-    return IMPORTED, record.id
+    return IMPORTED, str(record.id)
 
 
 ROW_IMPORTERS: dict[ImportKind, Callable[[Cells, Context], tuple[str, str]]] = {
@@ -516,9 +528,9 @@ def import_rows(
             transaction.set_rollback(True)
     if not report.committed:
         report.imported = 0
-        for outcome in report.outcomes:
-            if outcome.outcome == IMPORTED:
-                outcome.outcome, outcome.key = VALID, ""
+        for row in report.outcomes:
+            if row.outcome == IMPORTED:
+                row.outcome, row.key = VALID, ""
     if progress is not None:
         progress(report, source.expected)
     return report

@@ -58,7 +58,7 @@ from tenants.volunteers.permissions import may_manage, may_move, may_reveal
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 # Loose shapes for documents python-stdnum has no module for.
-OTHER_ID_SHAPES = {
+OTHER_ID_SHAPES: dict[str, re.Pattern[str]] = {
     IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
     IdType.HK_MACAO_PERMIT: re.compile(r"^[HM]\d{8,10}$"),
     IdType.TAIWAN_PERMIT: re.compile(r"^\d{8}$|^[A-Z]\d{9}$"),
@@ -70,7 +70,7 @@ OTHER_ID_SHAPES = {
 class VolunteerRegistration:
     name: str
     gender: str
-    birth_date: datetime.date
+    birth_date: datetime.date | None  # None is reported as a problem
     id_type: str
     id_number: str
     phone: str
@@ -312,6 +312,7 @@ def register_volunteer(
     if creates_account:
         accounts.check_new_credentials(problems, data.username, data.password)
     problems.raise_if_any()
+    assert data.birth_date is not None  # _check reported a missing one
     id_hash = pii.keyed_hash("id", id_number)
     _home_region_conflict(id_hash, region, principal)
     _federation_conflict(id_number, region, principal)
