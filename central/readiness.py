@@ -185,7 +185,7 @@ def slow_checks() -> dict[str, str]:
     with _cache_lock:
         if _cached is not None and time.monotonic() - _cached[0] < ttl:
             return _cached[1]
-    ready_days = settings.READINESS["CALENDAR_READY_DAYS"]
+    ready_days = int(settings.READINESS["CALENDAR_READY_DAYS"])
     checks = {"migrations": migrations_problem() or OK}
     if ready_days >= 0:  # a negative number leaves the calendar out of readiness
         checks["calendar"] = calendar_problem(ready_days) or OK

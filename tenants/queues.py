@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -83,7 +84,7 @@ class Queue:
     applies (a Django lookup path; a filter a queue lacks is refused)."""
 
     name: str
-    model: type
+    model: type[models.Model]
     status_field: str
     pending: str
     arrived: str  # the timestamp the queue is ordered and filtered by
@@ -94,7 +95,7 @@ class Queue:
     ) -> QuerySet:
         """The items ``principal`` decides, in ``status`` (default: pending), filtered."""
         principal = accounts.require(principal)
-        queryset = self.model.objects.filter(_DECIDERS[self.name](principal, policy))
+        queryset = self.model._default_manager.filter(_DECIDERS[self.name](principal, policy))
         queryset = queryset.filter(**{self.status_field: status or self.pending})
         queryset = queryset.filter(**self._conditions(filter))
         return _SHAPES[self.name](queryset).order_by("id")

@@ -21,6 +21,7 @@ from tenants.groups import services as groups
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.permissions import MUNICIPALITIES
 from tenants.volunteers import services as volunteers
+from tenants.volunteers.models import Volunteer
 
 _serial = itertools.count(100)
 _names = itertools.count(1)
@@ -208,7 +209,7 @@ def hierarchy(slug: str, district_division: str | None = None) -> Hierarchy:
     return Hierarchy(city, district, town, community, team, admins)
 
 
-def register_volunteer(slug: str, **overrides):
+def register_volunteer(slug: str, **overrides) -> tuple[Volunteer, str]:
     """A volunteer registered through the service; returns (volunteer, username)."""
     target = region(slug)
     data = volunteer_input(**overrides)

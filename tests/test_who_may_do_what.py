@@ -53,10 +53,13 @@ from tenants.accounts.models import Account
 from tenants.certificates import services as certificates
 from tenants.groups import services as groups
 from tenants.projects import services as projects
+from tenants.projects.models import Project
 from tenants.recognition import services as recognition
 from tenants.records import cards, corrections, stars
 from tenants.records import services as records
+from tenants.records.models import ServiceRecord
 from tenants.volunteers import services as volunteers
+from tenants.volunteers.models import Volunteer
 from tests.records_support import card_of
 from tests.registry_support import (
     approve,
@@ -171,6 +174,37 @@ class World:
     admins: dict = field(default_factory=dict)  # group key -> admin username
     actors: dict = field(default_factory=dict)  # persona -> Actor
     _slots: itertools.count = field(default_factory=itertools.count)
+    # What ``world`` sets up once, in order (none is known at construction).
+    member: Volunteer = field(init=False)
+    applicant: Volunteer = field(init=False)
+    stranger: Volunteer = field(init=False)
+    stranger_username: str = field(init=False)
+    application: str = field(init=False)
+    invitation: str = field(init=False)
+    draft_id: str = field(init=False)
+    pending_project_id: str = field(init=False)
+    open: Project = field(init=False)
+    live: Project = field(init=False)
+    project_application_id: str = field(init=False)
+    counted: ServiceRecord = field(init=False)
+    declared_id: str = field(init=False)
+    publicity_id: str = field(init=False)
+    objection_id: str = field(init=False)
+    awaiting_id: str = field(init=False)
+    correction_id: str = field(init=False)
+    star_application_id: str = field(init=False)
+    complaint_id: str = field(init=False)
+    investigated_id: str = field(init=False)
+    certificate_code: str = field(init=False)
+    pending_group_id: str = field(init=False)
+    member_transfer: str = field(init=False)
+    moved_transfer: str = field(init=False)
+    yunnan_target: str = field(init=False)
+    refused_envelope: dict = field(init=False)
+    incoming_requested: str = field(init=False)
+    incoming_imported: str = field(init=False)
+    imported_number: str = field(init=False)
+    batch_id: str | None = None  # made when a row first asks for it
 
     def __post_init__(self):
         self.region = region(SLUG)
@@ -267,7 +301,7 @@ class World:
         }
         return api, records.RecordEntry(day, start, end, Decimal("0.5"), "陪伴老人聊天、读报")
 
-    def record(self, volunteer=None, then: str = "counted"):
+    def record(self, volunteer=None, then: str = "counted") -> ServiceRecord:
         """A record of the team's ongoing project. 重庆 has no publicity and no
         confirmation, so a record counts at once; ``then`` = "publicity" or "awaiting"
         records it under the policy with 3 days of publicity, or with confirmation by
@@ -370,7 +404,7 @@ class World:
             )
         return project_id
 
-    def published(self, starts_on, ends_on):
+    def published(self, starts_on, ends_on) -> Project:
         with tenant_context(self.region):
             project = projects.create_project(
                 self.team.id,
@@ -467,7 +501,7 @@ class World:
             transfers.consent_transfer(transfer_id, principal=principal, offline=True)
         return transfer_id
 
-    def yunnan_volunteer(self) -> tuple[object, str]:
+    def yunnan_volunteer(self) -> tuple[Volunteer, str]:
         return register_volunteer(
             "yunnan", idNumber=id_number(datetime.date(1990, 5, 17), "530102")
         )
@@ -765,7 +799,7 @@ def _batch(w) -> str:
 
 
 def _shared_batch(w) -> str:
-    if getattr(w, "batch_id", None) is None:
+    if w.batch_id is None:
         w.batch_id = _batch(w)
     return w.batch_id
 

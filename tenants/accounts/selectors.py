@@ -33,7 +33,7 @@ class ActorNames:
     staff), any other account is looked up once."""
 
     def __init__(self) -> None:
-        self._names: dict[int, str] | None = None
+        self._names: dict[int, str | None] | None = None
 
     def account_name(self, account_id: int) -> str | None:
         if self._names is None:

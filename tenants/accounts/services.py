@@ -91,20 +91,23 @@ class AccountPrincipal:
     @cached_property
     def admin_group_ids(self) -> frozenset[int]:
         """Approved groups the account administers: the groups it may act for."""
-        return frozenset(r.group_id for r in self._acting_roles if r.kind == RoleKind.GROUP_ADMIN)
+        return frozenset(
+            r.group_id
+            for r in self._acting_roles
+            if r.kind == RoleKind.GROUP_ADMIN and r.group_id is not None
+        )
 
     @cached_property
     def staff_group_ids(self) -> frozenset[int]:
         """Approved groups the account is admin or recorder of."""
-        return frozenset(r.group_id for r in self._acting_roles)
+        return frozenset(r.group_id for r in self._acting_roles if r.group_id is not None)
 
     @cached_property
     def _acting_roles(self) -> list[Role]:
+        """Roles in an approved group (each has a group_id)."""
         from tenants.groups.models import Review
 
-        return [
-            r for r in self.roles if r.group_id is not None and r.group.review == Review.APPROVED
-        ]
+        return [r for r in self.roles if r.group is not None and r.group.review == Review.APPROVED]
 
     @cached_property
     def authority_roles(self) -> list[Role]:

@@ -298,7 +298,7 @@ def service_rows(
                     "originalHours": str(row.origin_hours)
                     if row.origin_hours is not None
                     else None,
-                    "countedAt": (row.origin_counted_at or row.counted_at).isoformat(),
+                    "countedAt": _isoformat(row.origin_counted_at or row.counted_at),
                     "confirmedBy": row.origin_confirmed_by,
                 }
             )
@@ -314,6 +314,10 @@ def service_rows(
         for e in rows.values()
         if e["hours"] > 0
     ]
+
+
+def _isoformat(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _requester(

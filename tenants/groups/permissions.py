@@ -62,6 +62,7 @@ def admin_groups_with(
         role.group
         for role in principal.roles
         if role.kind == "group_admin"
+        and role.group is not None
         and role.group_id in principal.admin_group_ids
         and has_power(role.group, power, policy)
     ]

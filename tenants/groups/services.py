@@ -610,7 +610,7 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal: Princi
         mine = membership is not None and (
             principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
         )
-        if not mine:  # someone else's invitation is not theirs to know about
+        if membership is None or not mine:  # another's invitation is not theirs to know of
             raise NotFound(_("no such invitation"), field="membershipId")
         if membership.status != MembershipStatus.INVITED:
             raise Conflict(

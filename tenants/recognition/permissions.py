@@ -26,7 +26,7 @@ def require_complaint_handler(complaint, principal: Principal):
 
 
 def handles_complaints_of(
-    principal: Principal, group_id: int, division_code: str | None = None
+    principal: Principal, group_id: int | None, division_code: str | None = None
 ) -> bool:
     """Group staff and the authority of the group's area see a group's complaints in
     every state. Without ``division_code`` the group's is read once per request."""
@@ -37,6 +37,8 @@ def handles_complaints_of(
     if not principal.is_authority:
         return False
     if division_code is None:
+        if group_id is None:  # transferred in: no group of this region
+            return False
         known = principal.__dict__.setdefault("_group_divisions", {})
         if group_id not in known:
             known[group_id] = (

@@ -196,6 +196,7 @@ def record_training(
     contact = _optional_text(problems, "contact", entry.contact, 64) or group.contact_person
     evidence = _optional_text(problems, "evidence", entry.evidence, 500)
     problems.raise_if_any()
+    assert volunteer is not None and hours is not None  # reported above if not
     with transaction.atomic():
         training = Training.objects.create(
             volunteer=volunteer,
@@ -236,6 +237,7 @@ def record_award(
         problems.add("level", _("one of %(choices)s") % {"choices": ", ".join(AwardLevel.values)})
     _past_date(problems, "awardedOn", entry.awarded_on, volunteer, "date of the award")
     problems.raise_if_any()
+    assert volunteer is not None  # _member reported why not
     with transaction.atomic():
         award = Award.objects.create(
             volunteer=volunteer,
@@ -278,6 +280,7 @@ def file_complaint(
     content = _text(problems, "content", entry.content, MAX_CONTENT, "content of the complaint")
     _past_date(problems, "receivedOn", entry.received_on, None, "date the complaint was received")
     problems.raise_if_any()
+    assert volunteer is not None  # _member reported why not
     with transaction.atomic():
         complaint = Complaint.objects.create(
             volunteer=volunteer,

@@ -63,7 +63,7 @@ def card_code(volunteer: Volunteer, region_code: str) -> tuple[str, datetime.dat
 def qr_png(code: str) -> bytes:
     image = qrcode.make(code, box_size=6, border=2)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer)  # PNG, qrcode's default kind
     return buffer.getvalue()
 
 
@@ -308,8 +308,10 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     chosen = total
     if hours is not None:
         problems = ProblemCollector()
-        chosen = records.parse_hours(hours, problems)
+        parsed = records.parse_hours(hours, problems)
         problems.raise_if_any()
+        assert parsed is not None  # parse_hours reported why not
+        chosen = parsed
         if chosen > total:
             raise InvalidInput(
                 _("at most %(total)s hours between check-in and check-out") % {"total": total},

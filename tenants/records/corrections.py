@@ -84,7 +84,7 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal:
                 _("this request is about missing service: record it instead"), field="requestId"
             )
         amendment = records.amend_record(
-            request.record_id, changes, reason, principal=principal, policy=policy
+            request.record.id, changes, reason, principal=principal, policy=policy
         )
         request.status = CorrectionRequest.Status.AMENDED
         request.amendment = amendment

@@ -62,7 +62,7 @@ def publicity_group(*, project_id: int | None = None, group_id: int | None = Non
         if project is None:
             raise NotFound(_("no such project"), field="projectId")
         return project.group
-    group = VolunteerGroup.objects.filter(id=group_id).first()
+    group = VolunteerGroup.objects.filter(id=group_id).first() if group_id is not None else None
     if group is None:
         raise NotFound(_("no such group"), field="groupId")
     return group

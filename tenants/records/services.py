@@ -486,7 +486,7 @@ def _require_answering(record: ServiceRecord, principal: Principal, policy):
     """Who answers for a record: its group's recorders; a record brought in by a
     transfer has no project or group here, so only this region's authority answers
     for it (000 Art.16; the source's recorders are gone)."""
-    if record.project_id is None:
+    if record.project is None:
         return permissions.require_area_authority(record, principal)
     return permissions.require_recorder(record.project.group, principal, policy)
 
@@ -523,17 +523,15 @@ def decide_declaration(
     reason = (reason or "").strip()
     if not accept and not reason:
         raise InvalidInput(_("say why the declaration is rejected"), field="reason")
-    evaluation = {k: v for k, v in (evaluation or {}).items() if v is not None}
+    given = {k: v for k, v in (evaluation or {}).items() if v is not None}
     problems = ProblemCollector()
-    for name, value in evaluation.items():
+    for name, value in given.items():
         if name not in EVALUATION:
             raise InvalidInput(_("unknown evaluation"), field=name)
         if not 1 <= value <= 5:
             problems.add(name, _("from 1 to 5"))
-    if evaluation and not accept:
-        problems.add(
-            next(iter(evaluation)), _("a rejected declaration is not evaluated (000 Art.10)")
-        )
+    if given and not accept:
+        problems.add(next(iter(given)), _("a rejected declaration is not evaluated (000 Art.10)"))
     problems.raise_if_any()
     with transaction.atomic():
         record = _locked_record(record_id)
@@ -545,12 +543,10 @@ def decide_declaration(
         record.recorder = principal.actor
         record.decided_at = timezone.now()
         if accept:
-            for name, value in evaluation.items():
+            for name, value in given.items():
                 setattr(record, name, value)
-            audit(principal.actor, "record.declaration_confirmed", str(record.id), **evaluation)
-            _after_acceptance(
-                record, policy, principal.actor, ("recorder", "decided_at", *evaluation)
-            )
+            audit(principal.actor, "record.declaration_confirmed", str(record.id), **given)
+            _after_acceptance(record, policy, principal.actor, ("recorder", "decided_at", *given))
         else:
             record.state = RecordState.REJECTED
             record.state_reason = reason

@@ -114,6 +114,8 @@ class Statistics:
     population_share: float | None = None
     divisions: list[DivisionTarget] = field(default_factory=list)
     sectors: list[SectorTarget] = field(default_factory=list)
+    # Registered volunteers by division, kept only until the targets are computed.
+    _registered_by_division: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -487,7 +489,7 @@ def _targets(cursor, stats: Statistics, policy, prefixes) -> None:
         f"WHERE {where} ORDER BY division_code",
         params,
     )
-    registered = stats.__dict__.pop("_registered_by_division", {})
+    registered, stats._registered_by_division = stats._registered_by_division, {}
     stats.divisions = [
         DivisionTarget(
             code,
@@ -518,15 +520,13 @@ def _targets(cursor, stats: Statistics, policy, prefixes) -> None:
         UnitSector.MUNICIPAL: "staff_share_municipal_unit",
         UnitSector.OTHER: "staff_share_other_unit",
     }
-    stats.sectors = [
-        SectorTarget(
-            sector.value.upper(),
-            sector.label,
-            *(int(x) for x in found.get(sector.value, (0, 0, 0))),
-            getattr(targets, shares[sector]) if targets else None,
+    stats.sectors = []
+    for sector in UnitSector:
+        units, staff, staff_registered = (int(x) for x in found.get(sector.value, (0, 0, 0)))
+        target = getattr(targets, shares[sector]) if targets else None
+        stats.sectors.append(
+            SectorTarget(sector.value.upper(), sector.label, units, staff, staff_registered, target)
         )
-        for sector in UnitSector
-    ]
 
 
 # -- summing regions ----------------------------------------------------------------------

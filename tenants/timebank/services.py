@@ -210,6 +210,7 @@ def withdraw(
     elif name or relation:
         problems.add("beneficiary", _("a family member is named: say FAMILY_MEMBER"))
     problems.raise_if_any()
+    assert hours is not None  # parse_hours reported why not
     with transaction.atomic():
         require_not_frozen(volunteer.id)
         account = _locked_account(volunteer.id)

@@ -98,6 +98,7 @@ def managed_group_ids(principal: Principal, policy: RegionPolicy) -> frozenset[i
         role.group_id
         for role in principal.roles
         if role.kind == "group_admin"
+        and role.group is not None
         and role.group_id in principal.admin_group_ids
         and has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     }

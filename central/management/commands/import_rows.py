@@ -57,8 +57,8 @@ class Command(BaseCommand):
         kind = ImportKind(kind)
         if options["template"]:
             fmt = "csv" if file.lower().endswith(".csv") else "xlsx"
-            with open(file, "wb") as handle:
-                handle.write(template(kind, fmt))
+            with open(file, "wb") as out:
+                out.write(template(kind, fmt))
             self.stdout.write(
                 _("wrote the %(kind)s template to %(file)s") % {"kind": kind.value, "file": file}
             )

@@ -200,7 +200,7 @@ class Command(BaseCommand):
                     raise CommandError(
                         _("--certificate: %(strerror)s") % {"strerror": error.strerror}
                     ) from None
-            data = groups.GroupRegistration(
+            group_data = groups.GroupRegistration(
                 name=o["name"],
                 kind=o["kind"],
                 level=o["level"],
@@ -216,7 +216,7 @@ class Command(BaseCommand):
                 admin_password=o["admin_password"],
             )
             group = groups.register_group(
-                data, principal=None, policy=policy, certificate_upload=upload
+                group_data, principal=None, policy=policy, certificate_upload=upload
             )
             return {
                 "id": group.id,
