@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -413,10 +414,12 @@ def reject_transfer(transfer_id, reason: str, *, principal: Principal) -> Transf
                 field="transferId",
             )
         if transfer.state == TransferState.EXPORTED:
+            counterpart = signing.lookup(transfer.counterpart_region_code)
             if (
                 transfer.delivery == "offline"
                 and transfer.package_written_at is not None
-                and not signing.lookup(transfer.counterpart_region_code).local
+                and counterpart is not None
+                and not counterpart.local
             ):
                 # The file is in someone's hands: it may be imported there at any
                 # time, and the hours would then count twice. Its receipt completes it.
@@ -566,6 +569,7 @@ def complete_outgoing(transfer: Transfer) -> None:
         raise Conflict(
             _("the transfer is %(state)s") % {"state": shown(transfer, "state")}, field="transferId"
         )
+    assert transfer.volunteer_id is not None  # an exported transfer has its volunteer
     volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
     volunteer.status = VolunteerStatus.TRANSFERRED
     volunteer.status_reason = f"转出至 {transfer.counterpart_region_code}"
@@ -650,6 +654,7 @@ def acknowledgement(transfer: Transfer, package: dict, destination: Region) -> d
 
 def _queue_acknowledgement(transfer: Transfer, package: dict, destination: Region) -> None:
     source = signing.lookup(package["source"]["regionCode"])
+    assert source is not None  # packages.check refused a package from elsewhere
     OutboxMessage.objects.create(
         kind="acknowledgement",
         transfer=transfer,
@@ -669,7 +674,7 @@ def acknowledge(message: dict) -> Transfer:
     if region is None:
         raise packages.PackageRejected("WRONG_DESTINATION", f"no region {message.get('to')} here")
     receipt = message.get("receipt")
-    body = receipt.get("receipt") if isinstance(receipt, dict) else None
+    body: Any = receipt.get("receipt") if isinstance(receipt, dict) else None
     try:
         package_id = uuid.UUID(str((body or {}).get("id")))
     except ValueError:
@@ -1195,7 +1200,7 @@ def _import_recognition(package, volunteer) -> None:
                 origin_record_id__in={r for _unused, r in origins},
             ).values_list("origin_region_code", "origin_record_id")
         )
-        rows = []
+        rows: list[Any] = []  # of ``model``
         for item in items:
             origin = item["provenance"]
             key = (origin["regionCode"], origin["recordId"])
