@@ -282,7 +282,9 @@ def main() -> int:
         with sql.cursor() as cur:
             cur.execute(f"SET search_path = {SCHEMA}, public")
             cur.execute("SELECT count(*) FROM records_servicerecord")
-            have = cur.fetchone()[0]
+            row = cur.fetchone()
+            assert row is not None  # count(*) answers one row
+            have = row[0]
         if have == 0:
             step = time.monotonic()
             manage(
@@ -310,7 +312,9 @@ def main() -> int:
                 "(SELECT count(*) FROM records_servicerecord WHERE state = 'counted'), "
                 "(SELECT count(*) FROM groups_volunteergroup)"
             )
-            volunteers, records, counted, groups = cur.fetchone()
+            row = cur.fetchone()
+            assert row is not None  # counts answer one row
+            volunteers, records, counted, groups = row
         log(f"{volunteers} volunteers, {records} records ({counted} counted), {groups} groups")
 
         server = PlatformServer(database_url=url, workers=2, threads=4)
