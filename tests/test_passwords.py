@@ -31,7 +31,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import GraphQLClient, PlatformServer, platform_database_url
+from tests.support import GraphQLClient, PlatformServer, platform_database_url, search
 
 PASSWORD = "Strong-pass-2026"
 NEW = "Quite-another-2027"
@@ -322,7 +322,6 @@ def test_central_admins_reset_authority_accounts_only(gql, central_user):
 def test_central_admins_reset_an_authority_password_in_the_django_admin(password_server):
     """The central admin's action on a region: over HTTP, after the admin's own login
     (password and TOTP), the username asked, the temporary password shown once."""
-    import re
 
     import httpx
     from django_otp.oath import totp
@@ -342,7 +341,7 @@ def test_central_admins_reset_an_authority_password_in_the_django_admin(password
 
     def csrf(path: str) -> str:
         page = http.get(path)
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        return search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits, 0):06d}"
     entered = http.post(
@@ -376,7 +375,7 @@ def test_central_admins_reset_an_authority_password_in_the_django_admin(password
         },
     )
     assert done.status_code == 200 and "no-store" in done.headers["cache-control"]
-    temporary = re.search(r'<code id="temporary-password">([^<]+)</code>', done.text).group(1)
+    temporary = search(r'<code id="temporary-password">([^<]+)</code>', done.text).group(1)
     gql = GraphQLClient(password_server.base_url)
     assert gql.region(SLUG, ME, token=before)["errors"][0]["extensions"]["code"] == (
         "UNAUTHENTICATED"

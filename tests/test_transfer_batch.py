@@ -233,6 +233,7 @@ def _statements_to_move(gql, records: int) -> int:
         assert done.state == "completed"
     with tenant_context(region("yunnan")):
         moved = Transfer.objects.get(package_id=done.package_id)
+        assert moved.volunteer is not None
         assert moved.volunteer.records.count() == records
     return len(captured.captured_queries)
 

@@ -672,6 +672,7 @@ def world(server) -> World:
         w.incoming_requested = str(asked.public_id)
         imported, _ = transfers.import_offline(w.envelope(), principal=city)
         w.incoming_imported = str(imported.public_id)
+        assert imported.volunteer is not None
         w.imported_number = imported.volunteer.number
     return w
 
