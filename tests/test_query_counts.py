@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from schema import compiled
-from schema.region.types import encode_cursor
+from schema.region.pagination import encode_cursor
 from tenants.accounts.services import OperatorPrincipal
 from tenants.groups.models import Membership, VolunteerGroup
 from tests.registry_support import authority, login, register_volunteer
@@ -597,7 +597,7 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     own query; the page cap and a bad ``after`` are typed errors."""
     from django.db.models import Count
 
-    from schema.region.records import Project
+    from schema.region.projects.types import Project
     from tenants.projects.models import Project as ProjectModel
 
     token = authority(gql, SLUG, level="province")
@@ -863,7 +863,7 @@ def test_every_prefetched_list_a_resolver_reads_is_in_relations():
 
     declared = {name for fields in RELATIONS.values() for name, _ in fields.values()}
     read = set()
-    for path in Path(compiled.__file__).parent.joinpath("region").glob("*.py"):
+    for path in Path(compiled.__file__).parent.joinpath("region").rglob("*.py"):
         read |= set(re.findall(r'prefetched\(\s*[\w.]+,\s*"(\w+)"\)', path.read_text()))
     assert read and read <= declared, read - declared
     assert RELATIONS["VolunteerGroup"]["applications"] == ("memberships", "Membership")

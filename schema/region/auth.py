@@ -6,8 +6,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from strawberry.types import Info
 
-from central.errors import ServiceError
+from central.errors import InvalidInput, NotFound, ServiceError
 from schema.errors import AccessError, QueryError
+from schema.identity import ElsewhereId, NotAnId, local_key
+from tenants.volunteers.permissions import member_groups_seen_by
 
 
 def principal_of(info: Info):
@@ -54,9 +56,6 @@ _KIND_NAMES = {
 def parse_id(value, kind: str, field: str = "id") -> int:
     """The row key of a ``kind`` object's id (schema/identity.py): a typed INVALID
     error for anything else, NOT_FOUND for another region's id."""
-    from central.errors import InvalidInput, NotFound
-    from schema.identity import ElsewhereId, NotAnId, local_key
-
     try:
         return key_in_range(int(local_key(value, (kind,))))
     except ElsewhereId:
@@ -79,9 +78,13 @@ def key_in_range(key: int) -> int:
 def local_id(value, kind: str, field: str = "id") -> int | None:
     """``parse_id`` for a query field that answers null for what is not here: None
     for another region's id (``group(id:)`` answers it as it answers a missing row)."""
-    from central.errors import NotFound
-
     try:
         return parse_id(value, kind, field)
     except NotFound:
         return None
+
+
+def may_see_members(group_id: int, info: Info) -> bool:
+    """Members, applicants and records of a group: for whom ``member_groups_seen_by`` says."""
+    seen = member_groups_seen_by(principal_of(info), policy_of(info))
+    return seen is None or group_id in seen

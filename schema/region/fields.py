@@ -9,12 +9,16 @@ declares them with ``metadata=reads(...)``.
 
 from __future__ import annotations
 
+import enum
+import functools
+import importlib
 from collections.abc import Callable
 from typing import Any
 
 import strawberry
 
 from schema.compiled import ATTRIBUTE_KEY
+from schema.identity import global_id
 
 COLUMNS_KEY = "columns"
 
@@ -46,10 +50,30 @@ def model_field(attr: str, convert: Callable[[Any], Any] | None = None, **option
 def model_id(kind: str, attr: str = "id", **options):
     """The global id (schema/identity.py) of the ``kind`` object whose row key is
     ``self._model.<attr>``."""
-    from schema.identity import global_id
 
     def as_id(value) -> strawberry.ID:
         return strawberry.ID(global_id(kind, value))
 
     options.setdefault("description", "Opaque, stable and unique across types and regions.")
     return model_field(attr, as_id, **options)
+
+
+def choices_enum(name: str, choices, description: str):
+    """A GraphQL enum from a Django ``TextChoices`` (members named by upper-cased value)."""
+    return strawberry.enum(
+        enum.Enum(name, {value.upper(): value for value in choices.values}),
+        description=description,
+    )
+
+
+def lazy_type(module: str, name: str) -> Callable[[], type]:
+    """The type ``name`` of ``module``, for a module that ``module`` imports (the import
+    graph stays a DAG): what ``Annotated[X, strawberry.lazy(module)]`` is to an
+    annotation, this is to a resolver that makes an ``X``. Looked up once, on the
+    first call (after every module is loaded), not at each row of a page."""
+
+    @functools.cache
+    def resolve() -> type:
+        return getattr(importlib.import_module(module), name)
+
+    return resolve

@@ -32,11 +32,15 @@ from schema.central.types import region_type
 from schema.errors import AccessError, QueryError
 from schema.identity import CENTRAL, NotAnId, current_schema, decode
 from schema.node import Node
-from schema.region import types as t
-from schema.region.auth import key_in_range, policy_of, principal_of
-from schema.region.certificates import Certificate, verification_of
-from schema.region.recognition import Award, Complaint, Training
-from schema.region.records import Project, ServiceRecord, card_of
+from schema.region.accounts.types import Me
+from schema.region.auth import key_in_range, may_see_members, policy_of, principal_of
+from schema.region.certificates.types import Certificate, verification_of
+from schema.region.groups.types import Membership as MembershipType
+from schema.region.groups.types import VolunteerGroup
+from schema.region.projects.types import Project
+from schema.region.recognition.types import Award, Complaint, Training
+from schema.region.records.types import ServiceRecord, card_of
+from schema.region.volunteers.types import Volunteer as VolunteerType
 from tenants.certificates.models import Certificate as CertificateRow
 from tenants.groups import selectors as group_selectors
 from tenants.groups.models import Membership, MembershipStatus
@@ -64,7 +68,7 @@ def _require_volunteer_visible(volunteer, info: Info) -> None:
 
 def _group(info: Info, pk: int):
     found = group_selectors.visible_groups(principal_of(info)).filter(id=pk).first()
-    return t.VolunteerGroup(_model=found) if found else None
+    return VolunteerGroup(_model=found) if found else None
 
 
 def _project(info: Info, pk: int):
@@ -77,7 +81,7 @@ def _volunteer(info: Info, pk: int):
     if found is None:
         return None
     _require_volunteer_visible(found, info)
-    return t.Volunteer(_model=found)
+    return VolunteerType(_model=found)
 
 
 def _membership(info: Info, pk: int):
@@ -87,14 +91,14 @@ def _membership(info: Info, pk: int):
     principal = principal_of(info)
     own = principal is not None and principal.volunteer is not None
     if own and principal.volunteer.id == found.volunteer_id:
-        return t.Membership(_model=found)  # the volunteer's own memberships (all states)
+        return MembershipType(_model=found)  # the volunteer's own memberships (all states)
     in_lists = found.status in (MembershipStatus.ACTIVE, MembershipStatus.APPLIED)
-    if in_lists and t.may_see_members(found.group_id, info):
-        return t.Membership(_model=found)  # group.members / group.applications
+    if in_lists and may_see_members(found.group_id, info):
+        return MembershipType(_model=found)  # group.members / group.applications
     if found.status != MembershipStatus.ACTIVE:
         raise AccessError(PermissionDenied(_("you may not see this membership")))
     _require_volunteer_visible(found.volunteer, info)  # volunteer.memberships
-    return t.Membership(_model=found)
+    return MembershipType(_model=found)
 
 
 def _record(info: Info, pk: int):
@@ -125,7 +129,7 @@ def _me(info: Info, pk: int):
     principal = principal_of(info)
     if principal is None or principal.account.id != pk:
         return None
-    return t.Me(_model=principal.account, _roles=principal.roles)
+    return Me(_model=principal.account, _roles=principal.roles)
 
 
 def _card(info: Info, pk: int):

@@ -13,7 +13,7 @@ from strawberry.types import Info
 from schema.node import Node
 from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id
-from schema.region.types import LIST_FIRST, page_size
+from schema.region.pagination import LIST_FIRST, page_size
 from tenants.audit import selectors
 
 

@@ -14,30 +14,23 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Prefetch, QuerySet
+from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central import compat
 from central.errors import ServiceError
-from schema.region.auth import caller, parse_id
+from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
-from schema.region.types import (
-    GROUP_VOLUNTEERS,
-    LIST_FIRST,
-    decode_cursor,
-)
-from tenants.groups.selectors import (
-    active_memberships,
-    approved_groups,
-    pending_applications,
-)
+from schema.region.pagination import LIST_FIRST, decode_cursor, keyset_rows, page_size
+from schema.region.records.filters import record_filter_lookups
+from tenants.groups.selectors import active_memberships, approved_groups, pending_applications
 from tenants.projects.selectors import visible_projects
 from tenants.records.models import ServiceRecord
 from tenants.related import FirstRows, MostlyEmpty, as_rows, parentless, to_attr
-from tenants.volunteers.permissions import (
-    member_groups_seen_by,
-    memberships_seen_by,
-    region_wide,
-)
+from tenants.volunteers.permissions import member_groups_seen_by, memberships_seen_by, region_wide
+
+# Where a page of a group's volunteers is put (``VolunteerGroup.volunteers`` reads it).
+GROUP_VOLUNTEERS = "prefetched_volunteers"
 
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
 RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
@@ -128,13 +121,20 @@ KEYS: dict[str, tuple[str, ...]] = {  # by model
 }
 
 
+_schema = []  # the region's schema, once built (``bind``)
+
+
+def bind(schema) -> None:
+    """Plan for ``schema`` (``schema/region/__init__.py`` calls it once it is built)."""
+    _schema[:] = [schema]
+    declared_columns.cache_clear()
+
+
 @functools.cache
 def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
     """GraphQL field name → the columns it reads, for the fields that declare them."""
-    from schema.region import schema
-
     declared = {}
-    for name, field in compat.graphql_schema(schema).get_type(type_name).fields.items():
+    for name, field in compat.graphql_schema(_schema[0]).get_type(type_name).fields.items():
         metadata = field.extensions["strawberry-definition"].metadata or {}
         if COLUMNS_KEY in metadata:
             declared[name] = metadata[COLUMNS_KEY]
@@ -171,12 +171,6 @@ class Page:
     narrow: Callable[[object], dict | None] | None = None
 
 
-def _record_filter(raw) -> dict | None:
-    from schema.region.records import record_filter_lookups  # records imports this module
-
-    return record_filter_lookups(raw)
-
-
 def _project_records(viewer) -> QuerySet:
     """A project's records as those who may see its group's members see them: its
     staff, its viewing groups' staff, the authority and hubs of its area (and nobody
@@ -199,7 +193,7 @@ PAGES: dict[tuple[str, str], Page] = {
         to_attr("records"),
         "id",
         functools.partial(decode_cursor, "r"),
-        narrow=_record_filter,
+        narrow=record_filter_lookups,
     ),
     ("VolunteerGroup", "volunteers"): Page(
         lambda viewer: memberships_seen_by(active_memberships(), *viewer),
@@ -208,7 +202,7 @@ PAGES: dict[tuple[str, str], Page] = {
         functools.partial(decode_cursor, "v"),
         gated=True,
     ),
-    # Lists paged by id (types.list_page).
+    # Lists paged by id (list_page).
     ("Project", "records"): _by_id(
         _project_records, to_attr("records"), "ServiceRecord", gated=True
     ),
@@ -495,11 +489,25 @@ def read_page(
     return list(rows[:limit])
 
 
-def read_window(parent, type_name: str, field: str, info, window, lookups=None) -> list:
-    """``read_page`` for a connection's ``Window`` (``types.window``), backward too:
-    the page and one row past it in the direction read, in ascending order."""
-    from schema.region.types import keyset_rows  # types imports this module
+def list_page(parent, type_name: str, field: str, first: int, after, info: Info) -> list:
+    """A page of a list field paged by id (``first``, ``after`` the last id seen;
+    ``PAGES[(type_name, field)]``): from the rows prefetched (each
+    parent's first rows past ``after``), else by one query for just this page."""
+    first = page_size(first)
+    page = PAGES[(type_name, field)]
+    after_id = None if after is None else guarded(page.after_key, after)
+    rows = getattr(parent, page.to_attr, None)
+    if rows is None:
+        rows = read_page(parent, type_name, field, info, first, after_id)
+    rows = sorted(rows, key=lambda row: row.id)
+    if after_id is not None:  # prefetched rows may start before it (_page_window)
+        rows = [row for row in rows if row.id > after_id]
+    return rows[:first]
 
+
+def read_window(parent, type_name: str, field: str, info, window, lookups=None) -> list:
+    """``read_page`` for a connection's ``Window`` (``pagination.window``), backward too:
+    the page and one row past it in the direction read, in ascending order."""
     rows = _parent_rows(parent, type_name, field, info, lookups)
     return keyset_rows(rows, PAGES[(type_name, field)].keyset, window)
 

@@ -7,8 +7,8 @@ import strawberry
 from strawberry.types import Info
 
 from schema.errors import Payload, mutation_payload
-from schema.region import types as t
 from schema.region.auth import caller, guarded, parse_id, policy_of, principal_of
+from schema.region.groups.types import VolunteerGroup
 from schema.statistics import Statistics, UnitSector, region_statistics_type
 from tenants.statistics import selectors, services
 
@@ -21,7 +21,7 @@ class DivisionPopulationPayload(Payload):
 
 @strawberry.type
 class UnitStaffPayload(Payload):
-    group: t.VolunteerGroup | None = None
+    group: VolunteerGroup | None = None
     sector: UnitSector | None = None
     staff: int | None = None
 
@@ -76,5 +76,5 @@ class StatisticsMutation:
             principal=principal,
         )
         return UnitStaffPayload(
-            group=t.VolunteerGroup(_model=row.group), sector=UnitSector(row.sector), staff=row.staff
+            group=VolunteerGroup(_model=row.group), sector=UnitSector(row.sector), staff=row.staff
         )

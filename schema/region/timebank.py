@@ -13,7 +13,8 @@ from strawberry.types import Info
 from schema.errors import Payload, mutation_payload
 from schema.identity import global_id
 from schema.region.auth import caller, guarded, parse_id, policy_of, principal_of
-from schema.region.types import PageInfo, choices_enum, encode_cursor, keyset_rows, paged, window
+from schema.region.fields import choices_enum
+from schema.region.pagination import PageInfo, encode_cursor, keyset_rows, paged, window
 from tenants.timebank import models as bank_models
 from tenants.timebank import selectors
 from tenants.timebank import services as bank

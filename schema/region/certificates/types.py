@@ -3,9 +3,8 @@
 000 Art.17, 003 Art.25, 民发〔2015〕149号 (whoever records certifies). The rules
 are in ``tenants/certificates/services.py``; resolvers parse, call and shape.
 ``verifyCertificate`` is public and shows only what the certificate states. A
-volunteer's ``certificates`` (a field of ``Volunteer`` in ``types.py``) are seen
-by whoever may see the volunteer.
-"""
+volunteer's ``certificates`` (a field of ``Volunteer`` in ``volunteers/types.py``) are seen
+by whoever may see the volunteer."""
 
 from __future__ import annotations
 
@@ -14,13 +13,10 @@ import enum
 from decimal import Decimal
 
 import strawberry
-from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
-from schema.errors import Payload, mutation_payload
 from schema.identity import global_id
 from schema.node import Node
-from schema.region.auth import parse_id, principal_of
 from schema.region.fields import model_field, model_id
 from tenants.certificates import services as certificates
 from tenants.related import prefetched
@@ -155,96 +151,6 @@ def verification_of(code: str) -> CertificateVerification | None:
     )
 
 
-@strawberry.type
-class GroupSealPayload(Payload):
-    group_id: strawberry.ID | None = None
-    uploaded_at: datetime.datetime | None = None
-
-
-@strawberry.type
-class CertificatePayload(Payload):
-    certificate: Certificate | None = None
-
-
 def certificates_of(volunteer) -> list[Certificate]:
     """A volunteer's certificates, oldest first (read from a prefetch when there is one)."""
     return [Certificate(_model=c) for c in prefetched(volunteer, "certificates")]
-
-
-@strawberry.type
-class CertificateDownloadLinkPayload(Payload):
-    url: str | None = strawberry.field(
-        default=None,
-        description="The PDF's address on this host, usable without Authorization (a "
-        "plain link or window.open) until expiresAt.",
-    )
-    expires_at: datetime.datetime | None = None
-
-
-@strawberry.type
-class CertificatesQuery:
-    @strawberry.field(
-        description="Check a certificate by its verification code. Public; null when no "
-        "certificate of this region has that code."
-    )
-    def verify_certificate(self, code: str) -> CertificateVerification | None:
-        return verification_of(code)
-
-
-@strawberry.type
-class CertificatesMutation:
-    @strawberry.mutation(
-        description="Upload (or replace) the group's seal (公章) as a PNG, multipart request. "
-        "Group admins."
-    )
-    @mutation_payload(GroupSealPayload)
-    def upload_group_seal(
-        self, info: Info, group_id: strawberry.ID, seal: Upload
-    ) -> GroupSealPayload:
-        saved = certificates.upload_seal(
-            parse_id(group_id, "VolunteerGroup", "groupId"), seal, principal=principal_of(info)
-        )
-        return GroupSealPayload(
-            group_id=strawberry.ID(global_id("VolunteerGroup", saved.group_id)),
-            uploaded_at=saved.uploaded_at,
-        )
-
-    @strawberry.mutation(
-        description="Issue a certificate (free) of the counted hours the group recorded for "
-        "the volunteer (民发〔2015〕149号): asked by the volunteer (an active member) or an "
-        "admin of the group. Needs the group's seal on file."
-    )
-    @mutation_payload(CertificatePayload)
-    def issue_certificate(
-        self, info: Info, number: str, group_id: strawberry.ID, notes: str = ""
-    ) -> CertificatePayload:
-        certificate = certificates.issue_certificate(
-            number,
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            notes,
-            principal=principal_of(info),
-            region=info.context.region,
-            site_url=_absolute(info, "/").rstrip("/"),
-        )
-        return CertificatePayload(certificate=Certificate(_model=certificate))
-
-    @strawberry.mutation(
-        description="A short-lived signed link to a certificate's PDF, for a browser that "
-        "cannot send the bearer token with a plain GET: the volunteer, the issuing group's "
-        "staff, the authority."
-    )
-    @mutation_payload(CertificateDownloadLinkPayload)
-    def certificate_download_link(self, info: Info, code: str) -> CertificateDownloadLinkPayload:
-        path, expires_at = certificates.download_link(
-            code, principal=principal_of(info), region=info.context.region
-        )
-        return CertificateDownloadLinkPayload(url=_absolute(info, path), expires_at=expires_at)
-
-    @strawberry.mutation(
-        description="Revoke a certificate, with the reason: an admin of the issuing group or "
-        "the authority. Verification then says revoked."
-    )
-    @mutation_payload(CertificatePayload)
-    def revoke_certificate(self, info: Info, code: str, reason: str) -> CertificatePayload:
-        certificate = certificates.revoke_certificate(code, reason, principal=principal_of(info))
-        return CertificatePayload(certificate=Certificate(_model=certificate))

@@ -19,33 +19,25 @@ from strawberry.types import Info
 from central.errors import ServiceError
 from schema.node import Node
 from schema.region.auth import guarded, parse_id, policy_of, principal_of
-from schema.region.fields import model_field, model_id
-from schema.region.interop import TransferState, TransferType
-from schema.region.records import (
+from schema.region.fields import choices_enum, model_field, model_id
+from schema.region.groups.types import GroupReview, Membership, MembershipStatus, VolunteerGroup
+from schema.region.interop.types import TransferState, TransferType
+from schema.region.pagination import PageInfo, encode_cursor, keyset_rows, paged, window
+from schema.region.projects.types import (
     ApplicationStatus,
-    CorrectionRequest,
-    CorrectionRequestStatus,
     Project,
     ProjectApplication,
     ProjectStatus,
-    RecordState,
-    ServiceRecord,
+)
+from schema.region.records.filters import RecordState
+from schema.region.records.requests import (
+    CorrectionRequest,
+    CorrectionRequestStatus,
     StarApplication,
     StarApplicationStatus,
 )
-from schema.region.types import (
-    Applicant,
-    GroupReview,
-    Membership,
-    MembershipStatus,
-    PageInfo,
-    VolunteerGroup,
-    choices_enum,
-    encode_cursor,
-    keyset_rows,
-    paged,
-    window,
-)
+from schema.region.records.types import ServiceRecord
+from schema.region.volunteers.applicant import Applicant
 from tenants import queues
 from tenants.records.models import Objection as ObjectionModel
 from tenants.records.permissions import may_see_record, require_objection_resolver

@@ -1,0 +1,3 @@
+"""Volunteer groups and their members."""
+
+from __future__ import annotations

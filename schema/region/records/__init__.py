@@ -1,0 +1,3 @@
+"""Service records: the record, its lifecycle, amendments, corrections, stars, the card."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Volunteers: registration, status, personal information."""
+
+from __future__ import annotations
