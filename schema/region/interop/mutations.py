@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import strawberry
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
@@ -121,7 +123,8 @@ class InteropMutation:
     @mutation_payload(TransferPayload)
     def import_transfer_package(self, info: Info, file: Upload) -> TransferPayload:
         try:
-            envelope = json.loads(file.read(20 * 1024 * 1024 + 1))
+            upload = cast("UploadedFile", file)  # what Upload is at run time
+            envelope = json.loads(upload.read(20 * 1024 * 1024 + 1))
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput(_("the file is not a JSON package"), field="file") from None
         try:
@@ -147,4 +150,4 @@ class InteropMutation:
         package = transfers.reveal_package(
             str(transfer_id), reason, principal=principal, policy=policy
         )
-        return TransferPackagePayload(package=package)
+        return TransferPackagePayload(package=JSON(package))
