@@ -230,7 +230,7 @@ def register_volunteer(slug: str, **overrides) -> tuple[Volunteer, str]:
     )
     with tenant_context(target):
         volunteer = volunteers.register_volunteer(
-            registration, region=target, policy=target.get_policy()
+            data=registration, region=target, policy=target.get_policy()
         )
     return volunteer, data["username"]
 

@@ -272,7 +272,7 @@ class World:
         )
         with tenant_context(self.region):
             return volunteers.register_volunteer(
-                registration,
+                data=registration,
                 region=self.region,
                 policy=self.policy,
                 principal=self.admin(group_key),

@@ -310,7 +310,7 @@ def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         elif ctx.principal.covers(existing.division_code):
             return ALREADY_PRESENT, existing.number
     volunteer = volunteers.register_volunteer(
-        data,
+        data=data,
         region=ctx.region,
         policy=ctx.policy,
         principal=ctx.principal,

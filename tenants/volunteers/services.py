@@ -279,8 +279,8 @@ def _home_region_conflict(id_hash: str, region: Region, principal: Principal | N
 
 
 def register_volunteer(
-    data: VolunteerRegistration,
     *,
+    data: VolunteerRegistration,
     region: Region,
     policy: RegionPolicy,
     principal: Principal | None = None,
@@ -401,7 +401,7 @@ def _locked(number: str) -> Volunteer:
     )
 
 
-def review_verification(number: str, approve: bool, reason: str, *, principal: Principal, policy):
+def review_verification(*, number: str, approve: bool, reason: str, principal: Principal, policy):
     """实名认证: pending → verified, or rejected with a reason."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -435,7 +435,7 @@ def review_verification(number: str, approve: bool, reason: str, *, principal: P
 SETTABLE_STATUSES = {VolunteerStatus.ACTIVE, VolunteerStatus.WARNED, VolunteerStatus.CANCELLED}
 
 
-def set_status(number: str, status: str, reason: str, *, principal: Principal, policy) -> Volunteer:
+def set_status(*, number: str, status: str, reason: str, principal: Principal, policy) -> Volunteer:
     """Warn (警告), cancel (取消注册) or reinstate a volunteer; transfer is interop's."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -469,7 +469,7 @@ def set_status(number: str, status: str, reason: str, *, principal: Principal, p
 
 
 def set_division(
-    number: str, division_code: str, *, principal: Principal, policy, region_code: str
+    *, number: str, division_code: str, principal: Principal, policy, region_code: str
 ):
     """Where the volunteer lives (所在县（区）): set by themself, or by an authority
     whose area holds both the old and the new division — it decides which
@@ -493,7 +493,7 @@ def set_division(
 
 
 def reveal_personal_info(
-    number: str, reason: str, *, principal: Principal, policy
+    *, number: str, reason: str, principal: Principal, policy
 ) -> dict[str, str]:
     """Show the ID number and phone in full, to a role allowed to see them, and log it."""
     principal = accounts.require(principal)

@@ -178,7 +178,7 @@ class Command(BaseCommand):
             if not data.username:
                 raise CommandError(_("--username and --password: the volunteer's new account"))
             volunteer = volunteers.register_volunteer(
-                data, region=region, policy=policy, principal=principal
+                data=data, region=region, policy=policy, principal=principal
             )
             return {
                 "number": volunteer.number,
@@ -187,7 +187,11 @@ class Command(BaseCommand):
             }
         if action == "review-volunteer":
             volunteer = volunteers.review_verification(
-                o["number"], o["approve"], o["reason"], principal=principal, policy=policy
+                number=o["number"],
+                approve=o["approve"],
+                reason=o["reason"],
+                principal=principal,
+                policy=policy,
             )
             return {"number": volunteer.number, "verification": volunteer.verification}
         if action == "register-group":
