@@ -254,7 +254,7 @@ def accept_invitations(slug: str, number: str) -> int:
         )
         invited = Membership.objects.filter(volunteer=volunteer, status=MembershipStatus.INVITED)
         for membership in invited:
-            groups.respond_to_invitation(membership.id, True, principal=me)
+            groups.respond_to_invitation(membership_id=membership.id, accept=True, principal=me)
         return len(invited)
 
 
@@ -273,8 +273,8 @@ def join_group(slug: str, group, number: str, admin_username: str) -> None:
     target = region(slug)
     with tenant_context(target):
         groups.add_member(
-            group.id,
-            number,
+            group_id=group.id,
+            number=number,
             principal=principal_of_account(admin_username),
             policy=target.get_policy(),
         )

@@ -134,7 +134,7 @@ def stage() -> Stage:
         admin = principal(h.admins["team"])
         other_admin = principal(h.admins["community"])
         for number in (volunteer.number, bystander.number):
-            groups.add_member(h.team.id, number, principal=admin, policy=policy)
+            groups.add_member(group_id=h.team.id, number=number, principal=admin, policy=policy)
             accept_invitations(SLUG, number)
         ended = project(h.team, admin, unique("敬老院陪伴项目"), starts=30, ends=1)
         ongoing = project(h.team, admin, unique("社区图书整理"), starts=20, ends=-10)
@@ -146,7 +146,9 @@ def stage() -> Stage:
         first = record(ended.id, volunteer.number, admin, days_ago(10), "09:00", "12:00", "3")
         record(ended.id, volunteer.number, admin, days_ago(9), "09:00", "11:30", "2.5")
         record(ongoing.id, volunteer.number, admin, days_ago(5), "14:00", "16:00", "2")
-        groups.add_member(h.community.id, volunteer.number, principal=other_admin, policy=policy)
+        groups.add_member(
+            group_id=h.community.id, number=volunteer.number, principal=other_admin, policy=policy
+        )
         accept_invitations(SLUG, volunteer.number)
         record(elsewhere.id, volunteer.number, other_admin, days_ago(4), "08:00", "12:00", "4")
         assert first.state == "counted"

@@ -87,12 +87,12 @@ def account_of(kind: str, groups) -> str:
         target = region(SLUG)
         with tenant_context(target):
             group_services.create_staff_account(
-                groups.team.id,
-                "recorder",
-                username,
-                PASSWORD,
-                "记录员",
-                "记录员证2026",
+                group_id=groups.team.id,
+                kind="recorder",
+                username=username,
+                password=PASSWORD,
+                display_name="记录员",
+                recorder_certificate="记录员证2026",
                 principal=principal_of_account(groups.admins["team"]),
                 policy=target.get_policy(),
             )

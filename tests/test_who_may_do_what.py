@@ -441,7 +441,7 @@ class World:
     def team_application(self) -> str:
         with tenant_context(self.region):
             membership = groups.apply_to_group(
-                self.team.id, principal=self.as_volunteer(self.new_outsider())
+                group_id=self.team.id, principal=self.as_volunteer(self.new_outsider())
             )
         return gid(SLUG, membership)
 
@@ -458,7 +458,9 @@ class World:
             liaison_group_id=self.orgs["hub_a"].id,
         )
         with tenant_context(self.region):
-            group = groups.register_group(data, principal=self.admin("hub_a"), policy=self.policy)
+            group = groups.register_group(
+                data=data, principal=self.admin("hub_a"), policy=self.policy
+            )
         return gid(SLUG, group)
 
     def card(self, volunteer) -> str:
@@ -536,7 +538,7 @@ class World:
                 join_group(SLUG, self.team, volunteer.number, self.admins["team"])
             elif persona == "applicant":
                 with tenant_context(self.region):
-                    groups.apply_to_group(self.team.id, principal=self.principal(username))
+                    groups.apply_to_group(group_id=self.team.id, principal=self.principal(username))
             token = login(self.gql, SLUG, username)
             return Actor(persona, token, username, volunteer=volunteer)
         if persona in ("group_admin", "other_hub"):
@@ -544,12 +546,12 @@ class World:
             username = unique("twin")
             with tenant_context(self.region):
                 groups.create_staff_account(
-                    self.orgs[key].id,
-                    "group_admin",
-                    username,
-                    PASSWORD,
-                    "团体管理员",
-                    "",
+                    group_id=self.orgs[key].id,
+                    kind="group_admin",
+                    username=username,
+                    password=PASSWORD,
+                    display_name="团体管理员",
+                    recorder_certificate="",
                     principal=self.admin(key),
                     policy=self.policy,
                 )
@@ -600,12 +602,15 @@ def world(server) -> World:
     join_group(SLUG, gs["side"], member.number, admins["side"])
     with tenant_context(w.region):
         mine = w.principal(applicant_name)
-        w.application = gid(SLUG, groups.apply_to_group(gs["team"].id, principal=mine))
-        groups.apply_to_group(gs["side"].id, principal=mine)
+        w.application = gid(SLUG, groups.apply_to_group(group_id=gs["team"].id, principal=mine))
+        groups.apply_to_group(group_id=gs["side"].id, principal=mine)
         # After join_group (which accepts every open invitation): an invitation the
         # member has not answered.
         invited = groups.add_member(
-            gs["hub_a"].id, member.number, principal=w.admin("hub_a"), policy=w.policy
+            group_id=gs["hub_a"].id,
+            number=member.number,
+            principal=w.admin("hub_a"),
+            policy=w.policy,
         )
         w.invitation = gid(SLUG, invited)
 

@@ -256,8 +256,8 @@ def _check_division(
 
 
 def register_group(
-    data: GroupRegistration,
     *,
+    data: GroupRegistration,
     principal: Principal | None,
     policy: RegionPolicy,
     certificate_upload=None,
@@ -398,7 +398,7 @@ def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> st
 
 
 def review_group(
-    group_id: int, approve: bool, reason: str, *, principal: Principal, policy
+    *, group_id: int, approve: bool, reason: str, principal: Principal, policy
 ) -> VolunteerGroup:
     reason = (reason or "").strip()
     if not approve and not reason:
@@ -439,7 +439,7 @@ def _locked_group(group_id: int) -> VolunteerGroup:
 
 
 def set_permission_group(
-    group_id: int, name: str, *, principal: Principal, policy
+    *, group_id: int, name: str, principal: Principal, policy
 ) -> VolunteerGroup:
     accounts.require(principal)
     if name not in [rule.name for rule in policy.permission_groups]:
@@ -468,7 +468,7 @@ def set_permission_group(
 
 
 def set_group_division(
-    group_id: int, division_code: str, *, principal: Principal
+    *, group_id: int, division_code: str, principal: Principal
 ) -> VolunteerGroup:
     """Place a group in a division (e.g. the groups issue 10's migration left at the
     region's own code): an authority whose area holds both the old and the new one.
@@ -560,7 +560,7 @@ SHARED_FIELDS = ("phone", "skills", "service_intentions", "service_area")
 
 
 def apply_to_group(
-    group_id: int, *, principal: Principal, share: list[str] | None = None
+    *, group_id: int, principal: Principal, share: list[str] | None = None
 ) -> Membership:
     """A volunteer applies to join a group; the group's admins decide. ``share``
     lists what the group may see of the applicant before deciding (SHARED_FIELDS)."""
@@ -580,7 +580,7 @@ def apply_to_group(
     )
 
 
-def add_member(group_id: int, number: str, *, principal: Principal, policy) -> Membership:
+def add_member(*, group_id: int, number: str, principal: Principal, policy) -> Membership:
     """A group invites a registered volunteer (issue 10 finding 1): the group gains
     nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
@@ -602,7 +602,7 @@ def _locked_membership(membership_id: int) -> Membership | None:
     )
 
 
-def respond_to_invitation(membership_id: int, accept: bool, *, principal: Principal) -> Membership:
+def respond_to_invitation(*, membership_id: int, accept: bool, principal: Principal) -> Membership:
     """The invited volunteer, and only they, accept (active member) or decline."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -628,7 +628,7 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal: Princi
 
 
 def decide_membership(
-    membership_id: int, approve: bool, *, principal: Principal, policy
+    *, membership_id: int, approve: bool, principal: Principal, policy
 ) -> Membership:
     with transaction.atomic():
         membership = _locked_membership(membership_id)
@@ -650,7 +650,7 @@ def decide_membership(
 
 
 def leave_group(
-    group_id: int, *, principal: Principal, number: str | None = None, policy=None
+    *, group_id: int, principal: Principal, number: str | None = None, policy=None
 ) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)
@@ -686,13 +686,13 @@ def leave_group(
 
 
 def create_staff_account(
+    *,
     group_id: int,
     kind: str,
     username: str,
     password: str,
     display_name: str,
     recorder_certificate: str,
-    *,
     principal: Principal,
     policy,
 ):

@@ -357,7 +357,9 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
     ).exists():
         return ALREADY_PRESENT, volunteer.number
     assert ctx.group is not None  # ``authorize`` asks for the group of a members file
-    groups.add_member(ctx.group.id, volunteer.number, principal=ctx.principal, policy=ctx.policy)
+    groups.add_member(
+        group_id=ctx.group.id, number=volunteer.number, principal=ctx.principal, policy=ctx.policy
+    )
     return IMPORTED, volunteer.number
 
 

@@ -141,7 +141,11 @@ class GroupAdmin(RegionModelAdmin):
             request,
             queryset,
             lambda group: groups.review_group(
-                group.id, True, "", principal=self.principal(request), policy=self.policy(request)
+                group_id=group.id,
+                approve=True,
+                reason="",
+                principal=self.principal(request),
+                policy=self.policy(request),
             ),
             _("%(count)d groups approved."),
         )
@@ -156,9 +160,9 @@ class GroupAdmin(RegionModelAdmin):
                 request,
                 queryset,
                 lambda group: groups.review_group(
-                    group.id,
-                    False,
-                    reason,
+                    group_id=group.id,
+                    approve=False,
+                    reason=reason,
                     principal=self.principal(request),
                     policy=self.policy(request),
                 ),

@@ -220,7 +220,7 @@ class Command(BaseCommand):
                 admin_password=o["admin_password"],
             )
             group = groups.register_group(
-                group_data, principal=None, policy=policy, certificate_upload=upload
+                data=group_data, principal=None, policy=policy, certificate_upload=upload
             )
             return {
                 "id": group.id,
@@ -230,7 +230,11 @@ class Command(BaseCommand):
             }
         if action == "review-group":
             group = groups.review_group(
-                o["group_id"], o["approve"], o["reason"], principal=principal, policy=policy
+                group_id=o["group_id"],
+                approve=o["approve"],
+                reason=o["reason"],
+                principal=principal,
+                policy=policy,
             )
             return {
                 "id": group.id,
@@ -258,7 +262,10 @@ class Command(BaseCommand):
             }
         if action == "set-permission-group":
             group = groups.set_permission_group(
-                o["group_id"], o["permission_group"], principal=principal, policy=policy
+                group_id=o["group_id"],
+                name=o["permission_group"],
+                principal=principal,
+                policy=policy,
             )
             return {"id": group.id, "permissionGroup": group.permission_group}
         raise CommandError(_("unknown action %(action)s") % {"action": action})
