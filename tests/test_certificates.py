@@ -84,11 +84,15 @@ def project(group, admin: AccountPrincipal, name: str, starts: int, ends: int):
         risk_notice="注意防滑，避免与老人发生肢体冲突",
         contact="赵联系",
     )
-    created = projects.create_project(group.id, draft, principal=admin)
-    submitted = projects.submit_project(created.id, principal=admin, policy=policy)
+    created = projects.create_project(group_id=group.id, draft=draft, principal=admin)
+    submitted = projects.submit_project(project_id=created.id, principal=admin, policy=policy)
     if submitted.status == "pending_review":
         projects.review_project(
-            created.id, True, "", principal=OperatorPrincipal("test"), policy=policy
+            project_id=created.id,
+            approve=True,
+            reason="",
+            principal=OperatorPrincipal("test"),
+            policy=policy,
         )
     return created
 
@@ -141,8 +145,8 @@ def stage() -> Stage:
         elsewhere = project(h.community, other_admin, unique("社区巡河"), starts=20, ends=-10)
         # The volunteer also joins the ongoing project by application (apply/decide).
         me = principal(username)
-        application = projects.apply(ongoing.id, principal=me)
-        projects.decide_application(application.id, True, principal=admin)
+        application = projects.apply(project_id=ongoing.id, principal=me)
+        projects.decide_application(application_id=application.id, accept=True, principal=admin)
         first = record(ended.id, volunteer.number, admin, days_ago(10), "09:00", "12:00", "3")
         record(ended.id, volunteer.number, admin, days_ago(9), "09:00", "11:30", "2.5")
         record(ongoing.id, volunteer.number, admin, days_ago(5), "14:00", "16:00", "2")

@@ -390,8 +390,8 @@ class World:
     def draft(self) -> str:
         with tenant_context(self.region):
             project = projects.create_project(
-                self.team.id,
-                _draft(unique("表项目"), self.today, self.today),
+                group_id=self.team.id,
+                draft=_draft(unique("表项目"), self.today, self.today),
                 principal=self.admin("team"),
             )
         return gid(SLUG, project)
@@ -400,22 +400,24 @@ class World:
         project_id = self.draft()
         with tenant_context(self.region):
             projects.submit_project(
-                row_key(project_id), principal=self.admin("team"), policy=self.policy
+                project_id=row_key(project_id), principal=self.admin("team"), policy=self.policy
             )
         return project_id
 
     def published(self, starts_on, ends_on) -> Project:
         with tenant_context(self.region):
             project = projects.create_project(
-                self.team.id,
-                _draft(unique("表项目"), starts_on, ends_on),
+                group_id=self.team.id,
+                draft=_draft(unique("表项目"), starts_on, ends_on),
                 principal=self.admin("team"),
             )
-            projects.submit_project(project.id, principal=self.admin("team"), policy=self.policy)
+            projects.submit_project(
+                project_id=project.id, principal=self.admin("team"), policy=self.policy
+            )
             return projects.review_project(
-                project.id,
-                True,
-                "",
+                project_id=project.id,
+                approve=True,
+                reason="",
                 principal=accounts.OperatorPrincipal("test"),
                 policy=self.policy,
             )
@@ -427,14 +429,14 @@ class World:
             self._upcoming = self.published(later, later + datetime.timedelta(days=10))
         with tenant_context(self.region):
             application = projects.apply(
-                self._upcoming.id, principal=self.principal(actor.username)
+                project_id=self._upcoming.id, principal=self.principal(actor.username)
             )
         return gid(SLUG, application)
 
     def project_application(self) -> str:
         with tenant_context(self.region):
             application = projects.apply(
-                self.open.id, principal=self.as_volunteer(self.new_outsider())
+                project_id=self.open.id, principal=self.as_volunteer(self.new_outsider())
             )
         return gid(SLUG, application)
 
