@@ -370,14 +370,16 @@ class World:
     def complaint(self, investigating: bool = False) -> str:
         with tenant_context(self.region):
             complaint = recognition.file_complaint(
-                self.member.number,
-                self.team.id,
-                recognition.ComplaintEntry("服务对象", "服务时迟到", self.today),
+                number=self.member.number,
+                group_id=self.team.id,
+                entry=recognition.ComplaintEntry("服务对象", "服务时迟到", self.today),
                 principal=self.admin("team"),
                 policy=self.policy,
             )
             if investigating:
-                recognition.start_investigation(complaint.id, principal=self.admin("team"))
+                recognition.start_investigation(
+                    complaint_id=complaint.id, principal=self.admin("team")
+                )
         return gid(SLUG, complaint)
 
     def certificate(self) -> str:

@@ -181,7 +181,7 @@ def _past_date(
 
 
 def record_training(
-    number: str, group_id, entry: TrainingEntry, *, principal: Principal, policy: RegionPolicy
+    *, number: str, group_id, entry: TrainingEntry, principal: Principal, policy: RegionPolicy
 ) -> Training:
     """The organising group confirms and records a training (003 Art.14)."""
     group = _group(group_id)
@@ -224,7 +224,7 @@ def record_training(
 
 
 def record_award(
-    number: str, group_id, entry: AwardEntry, *, principal: Principal, policy: RegionPolicy
+    *, number: str, group_id, entry: AwardEntry, principal: Principal, policy: RegionPolicy
 ) -> Award:
     """The group records an award the volunteer received (000 Art.12, 003 Art.22 ¶2)."""
     group = _group(group_id)
@@ -266,7 +266,7 @@ def record_award(
 
 
 def file_complaint(
-    number: str, group_id, entry: ComplaintEntry, *, principal: Principal, policy: RegionPolicy
+    *, number: str, group_id, entry: ComplaintEntry, principal: Principal, policy: RegionPolicy
 ) -> Complaint:
     """Record a complaint received about a member (000 Art.13); it starts open."""
     group = _group(group_id)
@@ -311,7 +311,7 @@ def _locked_complaint(complaint_id) -> Complaint:
     )
 
 
-def start_investigation(complaint_id, *, principal: Principal) -> Complaint:
+def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -335,7 +335,7 @@ def start_investigation(complaint_id, *, principal: Principal) -> Complaint:
     return complaint
 
 
-def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal: Principal) -> Complaint:
+def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Principal) -> Complaint:
     """investigating → upheld (属实, kept on file: 003 Art.22 ¶3) or dismissed, with a reason.
 
     A decision is final: the trigger refuses any later change of the row.
@@ -378,7 +378,7 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal: Prin
 # -- reading -------------------------------------------------------------------------------
 
 
-def on_record(complaint: Complaint, principal: Principal) -> bool:
+def on_record(*, complaint: Complaint, principal: Principal) -> bool:
     """Whether ``complaint`` shows on the volunteer's record to ``principal``.
 
     An upheld complaint is kept on file (记录在案, 003 Art.22 ¶3) and shows to
@@ -393,7 +393,9 @@ def on_record(complaint: Complaint, principal: Principal) -> bool:
     return handles_complaints_of(principal, complaint.group_id)
 
 
-def complaints_of_group(principal: Principal, group_id=None, status: str | None = None, after=None):
+def complaints_of_group(
+    *, principal: Principal, group_id=None, status: str | None = None, after=None
+):
     """A group's complaints, every state, for its staff; every group's for the authority.
 
     Oldest first; ``after`` is the id of the last complaint of the previous page.

@@ -145,5 +145,5 @@ def complaints_of(volunteer, info: Info) -> list[Complaint]:
     return [
         Complaint(_model=row)
         for row in prefetched(volunteer, "complaints")
-        if recognition.on_record(row, principal)
+        if recognition.on_record(complaint=row, principal=principal)
     ]
