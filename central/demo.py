@@ -223,7 +223,9 @@ def _ensure_seal(region: Region) -> None:
         "seal.png", render_seal_placeholder_png(group.name), content_type="image/png"
     )
     certificates.upload_seal(
-        group.id, upload, principal=accounts.AccountPrincipal(account=admin, roles=roles)
+        group_id=group.id,
+        upload=upload,
+        principal=accounts.AccountPrincipal(account=admin, roles=roles),
     )
 
 

@@ -385,7 +385,10 @@ class World:
     def certificate(self) -> str:
         with tenant_context(self.region):
             issued = certificates.issue_certificate(
-                self.member.number, self.team.id, principal=self.admin("team"), region=self.region
+                number=self.member.number,
+                group_id=self.team.id,
+                principal=self.admin("team"),
+                region=self.region,
             )
         return issued.verification_code
 
@@ -642,8 +645,8 @@ def world(server) -> World:
     w.complaint_id, w.investigated_id = w.complaint(), w.complaint(investigating=True)
     with tenant_context(w.region):
         certificates.upload_seal(
-            gs["team"].id,
-            SimpleUploadedFile("seal.png", _png(), "image/png"),
+            group_id=gs["team"].id,
+            upload=SimpleUploadedFile("seal.png", _png(), "image/png"),
             principal=w.admin("team"),
         )
     w.certificate_code = w.certificate()

@@ -123,7 +123,7 @@ def _group(group_id) -> VolunteerGroup:
     return group
 
 
-def upload_seal(group_id, upload, *, principal: Principal) -> GroupSeal:
+def upload_seal(*, group_id, upload, principal: Principal) -> GroupSeal:
     """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
     principal = accounts.require(principal)
     group = _group(group_id)
@@ -199,7 +199,7 @@ def download_path(code: str) -> str:
 _LINK_SALT = "certificate-pdf-link"
 
 
-def download_link(code, *, principal: Principal, region) -> tuple[str, datetime.datetime]:
+def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
     download it (the volunteer, the issuing group's staff, the authority)."""
@@ -385,10 +385,10 @@ def _snapshot(data: CertificateData) -> dict:
 
 
 def issue_certificate(
+    *,
     number: str,
     group_id,
     notes: str = "",
-    *,
     principal: Principal,
     region,
     site_url: str | None = None,
@@ -515,7 +515,7 @@ def find(code_or_id) -> Certificate | None:
     return queryset.filter(verification_code=normalize_code(text)).first()
 
 
-def revoke_certificate(code_or_id, reason: str, *, principal: Principal) -> Certificate:
+def revoke_certificate(*, code_or_id, reason: str, principal: Principal) -> Certificate:
     """Revoke a certificate (an admin of the issuing group, or the authority)."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
