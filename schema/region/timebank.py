@@ -212,9 +212,9 @@ class TimeBankMutation:
     ) -> TimeBankPayload:
         principal, policy = caller(info)
         entry = bank.withdraw(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            number,
-            bank.Withdrawal(
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            number=number,
+            item=bank.Withdrawal(
                 hours=input.hours,
                 service_date=input.service_date,
                 card_code=input.card_code,

@@ -157,7 +157,7 @@ class Withdrawal:
 
 
 def withdraw(
-    group_id: int, number: str, item: Withdrawal, *, principal: Principal, policy
+    *, group_id: int, number: str, item: Withdrawal, principal: Principal, policy
 ) -> TimeBankEntry:
     """The staff of the serving group record what the service cost in saved hours.
 
