@@ -271,15 +271,18 @@ def _record(s, then: str) -> ServiceRecord:
     volunteer, username = s.volunteers[0]
     with tenant_context(target):
         record = records.record_hours(
-            row_key(s.project_id),
-            volunteer.number,
-            entry,
+            project_id=row_key(s.project_id),
+            number=volunteer.number,
+            entry=entry,
             principal=principal_of_account(s.h.admins["team"]),
             policy=policy,
         )
         if then == "objected":
             records.raise_objection(
-                record.id, "时长与实际不符", principal=principal_of_account(username), policy=policy
+                record_id=record.id,
+                reason="时长与实际不符",
+                principal=principal_of_account(username),
+                policy=policy,
             )
     return record
 

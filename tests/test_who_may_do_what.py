@@ -315,9 +315,9 @@ class World:
             )
         with tenant_context(self.region):
             return records.record_hours(
-                self.live.id,
-                (volunteer or self.member).number,
-                self.slot()[1],
+                project_id=self.live.id,
+                number=(volunteer or self.member).number,
+                entry=self.slot()[1],
                 principal=self.admin("team"),
                 policy=policy,
             )
@@ -325,8 +325,8 @@ class World:
     def declared(self) -> str:
         with tenant_context(self.region):
             record = records.declare_hours(
-                self.live.id,
-                self.slot()[1],
+                project_id=self.live.id,
+                entry=self.slot()[1],
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -336,8 +336,8 @@ class World:
         record = self.record(then="publicity")
         with tenant_context(self.region):
             objection = records.raise_objection(
-                record.id,
-                "时长与实际不符",
+                record_id=record.id,
+                reason="时长与实际不符",
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -349,9 +349,9 @@ class World:
     def correction(self) -> str:
         with tenant_context(self.region):
             request = corrections.request_correction(
-                self.team.id,
-                "那天的时长记少了",
-                self.counted.id,
+                group_id=self.team.id,
+                description="那天的时长记少了",
+                record_id=self.counted.id,
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -363,7 +363,10 @@ class World:
             with transaction.atomic():
                 records.add_to_totals(volunteer.id, Decimal("100"))
             application = stars.apply_for_star(
-                1, self.team.id, principal=self.as_volunteer(volunteer), policy=self.policy
+                level=1,
+                group_id=self.team.id,
+                principal=self.as_volunteer(volunteer),
+                policy=self.policy,
             )
         return gid(SLUG, application)
 
@@ -479,8 +482,8 @@ class World:
         code = self.card(self.new_member())
         with tenant_context(self.region):
             cards.check_in(
-                self.live.id,
-                code,
+                project_id=self.live.id,
+                code=code,
                 principal=self.admin("team"),
                 policy=self.policy,
                 region_code=self.region.code,

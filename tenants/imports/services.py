@@ -405,7 +405,11 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             return ALREADY_PRESENT, str(present)
     assert ctx.project is not None  # ``authorize`` asks for the project of a records file
     record = records.record_hours(
-        ctx.project.id, number, entry, principal=ctx.principal, policy=ctx.policy
+        project_id=ctx.project.id,
+        number=number,
+        entry=entry,
+        principal=ctx.principal,
+        policy=ctx.policy,
     )
     name = cells.text("name")
     if name and name != record.volunteer.name:

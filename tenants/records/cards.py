@@ -108,9 +108,9 @@ def read_code(code: str, region_code: str) -> Volunteer:
 
 
 def check_in(
+    *,
     project_id: int,
     code: str,
-    *,
     principal: Principal,
     policy,
     region_code: str,
@@ -193,9 +193,9 @@ def _open_check_in(volunteer: Volunteer, project) -> CheckIn:
 
 
 def cancel_check_in(
+    *,
     project_id: int,
     code: str,
-    *,
     principal: Principal,
     policy,
     region_code: str,
@@ -327,10 +327,10 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
 
 
 def check_out(
+    *,
     project_id: int,
     code: str,
     content: str,
-    *,
     principal: Principal,
     policy,
     region_code: str,
@@ -386,9 +386,9 @@ def check_out(
             )
             created.append(
                 records.record_hours(
-                    project.id,
-                    volunteer.number,
-                    entry,
+                    project_id=project.id,
+                    number=volunteer.number,
+                    entry=entry,
                     principal=principal,
                     policy=policy,
                     mode=RecordMode.QR,

@@ -27,7 +27,7 @@ from tenants.records.permissions import require_correction_handler
 
 
 def request_correction(
-    group_id: int, description: str, record_id: int | None, *, principal: Principal, policy
+    *, group_id: int, description: str, record_id: int | None, principal: Principal, policy
 ) -> CorrectionRequest:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -75,7 +75,7 @@ def _locked(request_id: int, principal: Principal) -> CorrectionRequest:
     return request
 
 
-def amend_for_request(request_id: int, changes: dict, reason: str, *, principal: Principal, policy):
+def amend_for_request(*, request_id: int, changes: dict, reason: str, principal: Principal, policy):
     principal = accounts.require(principal)
     with transaction.atomic():
         request = _locked(request_id, principal)
@@ -84,7 +84,11 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal:
                 _("this request is about missing service: record it instead"), field="requestId"
             )
         amendment = records.amend_record(
-            request.record.id, changes, reason, principal=principal, policy=policy
+            record_id=request.record.id,
+            changes=changes,
+            reason=reason,
+            principal=principal,
+            policy=policy,
         )
         request.status = CorrectionRequest.Status.AMENDED
         request.amendment = amendment
@@ -97,7 +101,7 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal:
 
 
 def record_missing_for_request(
-    request_id: int, project_id: int, entry, *, principal: Principal, policy
+    *, request_id: int, project_id: int, entry, principal: Principal, policy
 ):
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -112,7 +116,11 @@ def record_missing_for_request(
                 field="projectId",
             )
         added = records.record_hours(
-            project_id, request.volunteer.number, entry, principal=principal, policy=policy
+            project_id=project_id,
+            number=request.volunteer.number,
+            entry=entry,
+            principal=principal,
+            policy=policy,
         )
         request.status = CorrectionRequest.Status.AMENDED
         request.added_record = added
@@ -124,7 +132,7 @@ def record_missing_for_request(
     return request
 
 
-def decline_request(request_id: int, reason: str, *, principal: Principal) -> CorrectionRequest:
+def decline_request(*, request_id: int, reason: str, principal: Principal) -> CorrectionRequest:
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not reason:

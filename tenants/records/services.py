@@ -405,10 +405,10 @@ def add_to_totals(volunteer_id: int, hours: Decimal, records: int = 0) -> Volunt
 
 
 def record_hours(
+    *,
     project_id: int,
     number: str,
     entry: RecordEntry,
-    *,
     principal: Principal,
     policy,
     mode: str = RecordMode.MANUAL,
@@ -445,9 +445,9 @@ def record_hours(
 
 
 def declare_hours(
+    *,
     project_id: int,
     entry: RecordEntry,
-    *,
     principal: Principal,
     policy,
     now: datetime.datetime | None = None,
@@ -507,10 +507,10 @@ def _release_slot(record: ServiceRecord) -> None:
 
 
 def decide_declaration(
+    *,
     record_id: int,
     accept: bool,
     reason: str,
-    *,
     principal: Principal,
     policy,
     evaluation: dict[str, int | None] | None = None,
@@ -556,7 +556,7 @@ def decide_declaration(
     return record
 
 
-def raise_objection(record_id: int, reason: str, *, principal: Principal, policy) -> Objection:
+def raise_objection(*, record_id: int, reason: str, principal: Principal, policy) -> Objection:
     """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
     in, or — where the policy's ``objection_raisers`` says so — only the recording
     group's members and staff and the authority."""
@@ -582,7 +582,7 @@ def raise_objection(record_id: int, reason: str, *, principal: Principal, policy
 
 
 def resolve_objection(
-    objection_id: int, upheld: bool, reason: str, *, principal: Principal, policy
+    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy
 ):
     """The group resolves an objection, with a reason: upheld voids the record;
     dismissed returns it to publicity (it counts once publicity has ended)."""
@@ -660,7 +660,7 @@ def close_publicity(
     return moved
 
 
-def confirm_record(record_id: int, *, principal: Principal, policy) -> ServiceRecord:
+def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRecord:
     """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
 
     Two concurrent confirmations: the row lock lets one through; the other
@@ -682,7 +682,7 @@ def confirm_record(record_id: int, *, principal: Principal, policy) -> ServiceRe
 
 
 def amend_record(
-    record_id: int, changes: dict, reason: str, *, principal: Principal, policy
+    *, record_id: int, changes: dict, reason: str, principal: Principal, policy
 ) -> Amendment:
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()

@@ -258,7 +258,7 @@ class RecordAdmin(RegionModelAdmin):
             request,
             queryset,
             lambda record: records.confirm_record(
-                record.id, principal=self.principal(request), policy=self.policy(request)
+                record_id=record.id, principal=self.principal(request), policy=self.policy(request)
             ),
             _("%(count)d records confirmed."),
         )
@@ -270,9 +270,9 @@ class RecordAdmin(RegionModelAdmin):
                 raise Conflict(_("the record has no open objection"))
             for objection in open_objections:
                 records.resolve_objection(
-                    objection.id,
-                    upheld,
-                    reason,
+                    objection_id=objection.id,
+                    upheld=upheld,
+                    reason=reason,
                     principal=self.principal(request),
                     policy=self.policy(request),
                 )
