@@ -555,7 +555,7 @@ def is_authority_account(account: Account) -> bool:
 
 
 def reset_password(
-    username: str, *, principal: Principal
+    *, username: str, principal: Principal
 ) -> tuple[Account, str, datetime.datetime]:
     """The authority resets the password of a volunteer's or a group staff member's
     account in its area (``accounts.permissions.require_password_resetter``): a
@@ -587,7 +587,7 @@ def reset_authority_password(
     return account, temporary, until
 
 
-def unlock_account(username: str, reason: str, *, principal: Principal) -> Account:
+def unlock_account(*, username: str, reason: str, principal: Principal) -> Account:
     """Lift a login lock and forget the failures of an account (the authority of the
     account's area: ``accounts.permissions.require_account_keeper``)."""
     principal = require_authority(principal)

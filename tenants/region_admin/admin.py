@@ -338,7 +338,7 @@ class AccountAdmin(RegionModelAdmin):
         for account in queryset:
             try:
                 _account, temporary, until = accounts.reset_password(
-                    account.username, principal=self.principal(request)
+                    username=account.username, principal=self.principal(request)
                 )
             except ServiceError as error:
                 refused.append((account.username, error.problems[0].message))
@@ -364,7 +364,7 @@ class AccountAdmin(RegionModelAdmin):
                 request,
                 queryset,
                 lambda account: accounts.unlock_account(
-                    account.username, reason, principal=self.principal(request)
+                    username=account.username, reason=reason, principal=self.principal(request)
                 ),
                 _("%(count)d accounts unlocked."),
             ),

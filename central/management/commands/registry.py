@@ -242,7 +242,9 @@ class Command(BaseCommand):
                 "permissionGroup": group.permission_group,
             }
         if action == "unlock-account":
-            account = accounts.unlock_account(o["username"], o["reason"], principal=principal)
+            account = accounts.unlock_account(
+                username=o["username"], reason=o["reason"], principal=principal
+            )
             return {"unlocked": account.username}
         if action == "reset-password":
             # A central operator, like a central admin: an authority account too.
@@ -253,7 +255,7 @@ class Command(BaseCommand):
                 )
             else:
                 _account, temporary, until = accounts.reset_password(
-                    o["username"], principal=principal
+                    username=o["username"], principal=principal
                 )
             return {
                 "username": o["username"],

@@ -136,7 +136,7 @@ class AccountsMutation:
     @mutation_payload(ResetPasswordPayload)
     def reset_password(self, info: Info, username: str) -> ResetPasswordPayload:
         principal, _policy = caller(info)
-        account, temporary, until = accounts.reset_password(username, principal=principal)
+        account, temporary, until = accounts.reset_password(username=username, principal=principal)
         return ResetPasswordPayload(
             username=account.username, temporary_password=temporary, temporary_until=until
         )
@@ -148,7 +148,7 @@ class AccountsMutation:
     @mutation_payload(AccountPayload)
     def unlock_account(self, info: Info, username: str, reason: str) -> AccountPayload:
         principal, _ = caller(info)
-        account = accounts.unlock_account(username, reason, principal=principal)
+        account = accounts.unlock_account(username=username, reason=reason, principal=principal)
         return AccountPayload(username=account.username)
 
     @strawberry.mutation(description="Revoke the token this request carries.")
