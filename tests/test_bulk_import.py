@@ -461,7 +461,7 @@ def test_sql_per_row_does_not_grow_with_the_file(seed_regions):
         file = io.BytesIO(csv_file(VOLUNTEER_HEADERS, rows_of(VOLUNTEER_HEADERS, people)))
         with tenant_context(target), CaptureQueriesContext(connection) as captured:
             report = imports.import_rows(
-                ImportKind.VOLUNTEERS, file, size=len(file.getvalue()), max_bytes=10**6,
+                kind=ImportKind.VOLUNTEERS, stream=file, size=len(file.getvalue()), max_bytes=10**6,
                 region=target, policy=target.get_policy(),
                 principal=principal_of_account(h.admins["team"]), group_id=h.team.id,
             )  # fmt: skip

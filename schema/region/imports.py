@@ -142,8 +142,8 @@ class ImportsMutation:
         # Django's uploads know their size; one that did not is refused as too large.
         size = uploaded.size if uploaded.size is not None else settings.UPLOAD_MAX_BYTES + 1
         report = imports.import_rows(
-            Kind(kind.value),
-            file,
+            kind=Kind(kind.value),
+            stream=file,
             size=size,
             max_bytes=settings.UPLOAD_MAX_BYTES,
             region=info.context.region,

@@ -430,8 +430,8 @@ ROW_IMPORTERS: dict[ImportKind, Callable[[Cells, Context], tuple[str, str]]] = {
 
 
 def authorize(
-    kind: ImportKind,
     *,
+    kind: ImportKind,
     region: Region,
     policy: RegionPolicy,
     principal: Principal,
@@ -468,9 +468,9 @@ def authorize(
 
 
 def import_rows(
+    *,
     kind: ImportKind,
     stream,
-    *,
     size: int,
     max_bytes: int,
     region: Region,
@@ -487,7 +487,7 @@ def import_rows(
     ``progress(report, expected_rows)`` is called every ``progress_every`` rows."""
     require_active(region)
     ctx = authorize(
-        kind,
+        kind=kind,
         region=region,
         policy=policy,
         principal=principal,

@@ -76,8 +76,8 @@ class Command(BaseCommand):
             with tenant_context(region), handle:
                 principal = self._principal(options)
                 report = imports.import_rows(
-                    kind,
-                    handle,
+                    kind=kind,
+                    stream=handle,
                     size=size,
                     max_bytes=options["max_bytes"],
                     region=region,
