@@ -106,9 +106,9 @@ def file_name(kind: str, fmt: str, scope: Scope, date_from, date_to) -> str:
 
 
 def export_link(
+    *,
     kind: str,
     fmt: str,
-    *,
     principal: Principal,
     policy,
     region,
