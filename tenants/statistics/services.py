@@ -30,7 +30,7 @@ def _count(value, field: str) -> int:
 
 
 def set_division_population(
-    division_code: str, population: int, *, principal: Principal, region_code: str
+    *, division_code: str, population: int, principal: Principal, region_code: str
 ) -> DivisionPopulation:
     """常住人口 of a division (any level) in the caller's area, the base of the
     13 % target of 004 §4.2."""
@@ -68,7 +68,7 @@ def set_division_population(
     return row
 
 
-def set_unit_staff(group_id: int, sector: str, staff: int, *, principal: Principal) -> UnitStaff:
+def set_unit_staff(*, group_id: int, sector: str, staff: int, principal: Principal) -> UnitStaff:
     """The sector (全国/省级/市级文明单位, 其他单位) and staff count of the unit behind
     a volunteer group: its active members are the unit's registered staff."""
     principal = accounts.require_authority(principal)
