@@ -87,7 +87,7 @@ def _expires() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=settings.TRANSFER_CONSENT_DAYS)
 
 
-def request_transfer(to_region: str, *, principal: Principal) -> Transfer:
+def request_transfer(*, to_region: str, principal: Principal) -> Transfer:
     """The volunteer asks to move their records to ``to_region``."""
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -139,7 +139,7 @@ BATCH_LIMIT = 1000  # volunteers in one batch request
 
 
 def request_group_transfer(
-    group_id, to_region: str, reason: str, *, principal: Principal, numbers: list[str] | None = None
+    *, group_id, to_region: str, reason: str, principal: Principal, numbers: list[str] | None = None
 ) -> TransferBatch:
     """Issue 11: the authority of the area holding a group asks for its active members
     (or the listed ones among them) to move to ``to_region`` together: one batch and
@@ -239,7 +239,7 @@ def batch_counts(batch: TransferBatch) -> dict[str, int]:
     return counts
 
 
-def cancel_transfer_batch(batch_id, reason: str, *, principal: Principal) -> TransferBatch:
+def cancel_transfer_batch(*, batch_id, reason: str, principal: Principal) -> TransferBatch:
     """The authority cancels what of a batch is not consented yet: each transfer still
     waiting for its volunteer is refused (with the reason); what a volunteer consented
     to goes on (it is theirs now)."""
@@ -275,7 +275,7 @@ def cancel_transfer_batch(batch_id, reason: str, *, principal: Principal) -> Tra
     return batch
 
 
-def request_on_behalf(from_region: str, number: str, *, principal: Principal) -> Transfer:
+def request_on_behalf(*, from_region: str, number: str, principal: Principal) -> Transfer:
     """The destination's authority asks the source, on the volunteer's behalf
     (the volunteer still consents at the source). Same deployment only here;
     peers are asked through the outbox."""
@@ -395,7 +395,7 @@ def expire_due_transfers() -> int:
     return expired
 
 
-def reject_transfer(transfer_id, reason: str, *, principal: Principal) -> Transfer:
+def reject_transfer(*, transfer_id, reason: str, principal: Principal) -> Transfer:
     """The volunteer refuses (or the source authority refuses) a requested transfer,
     or cancels a consented one whose package has not arrived yet (an offline file
     not imported, an outbox message not delivered). A refused or cancelled
@@ -482,7 +482,7 @@ def _freeze(volunteer: Volunteer) -> Volunteer:
     return volunteer
 
 
-def consent_transfer(transfer_id, *, principal: Principal, offline: bool = False) -> Transfer:
+def consent_transfer(*, transfer_id, principal: Principal, offline: bool = False) -> Transfer:
     """The volunteer consents; the package is built, signed and sent on its way."""
     principal = accounts.require(principal)
     source = _current_region()
@@ -1222,7 +1222,7 @@ def _import_recognition(package, volunteer) -> None:
             model.objects.bulk_create(rows)
 
 
-def import_offline(envelope, *, principal: Principal) -> tuple[Transfer, bool]:
+def import_offline(*, envelope, principal: Principal) -> tuple[Transfer, bool]:
     """The destination's authority imports a package file (offline exchange)."""
     accounts.require_authority(principal)
     return import_package(envelope, _current_region(), offline=True)
@@ -1258,7 +1258,7 @@ def handle_transfer_request(envelope) -> Transfer:
         return _open_outgoing(volunteer, sender.code, f"region:{sender.code}")
 
 
-def reveal_package(transfer_id, reason: str, *, principal: Principal, policy) -> dict:
+def reveal_package(*, transfer_id, reason: str, principal: Principal, policy) -> dict:
     """A transfer's package as signed, personal fields in full, to whoever may
     reveal them, logged like ``revealPersonalInfo`` (issue 10 finding 5): at the
     source (outgoing), ``may_reveal`` on the volunteer; at the destination

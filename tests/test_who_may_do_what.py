@@ -499,7 +499,9 @@ class World:
                 principal = self.principal(username)
             else:
                 principal = self.as_volunteer(volunteer or self.new_member())
-            return str(transfers.request_transfer("530000", principal=principal).public_id)
+            return str(
+                transfers.request_transfer(to_region="530000", principal=principal).public_id
+            )
 
     def moved(self, username: str | None = None) -> str:
         """A transfer out to 云南 the volunteer consented to (offline): it carries the
@@ -510,7 +512,7 @@ class World:
             principal = (
                 self.principal(username) if username else self.as_volunteer(transfer.volunteer)
             )
-            transfers.consent_transfer(transfer_id, principal=principal, offline=True)
+            transfers.consent_transfer(transfer_id=transfer_id, principal=principal, offline=True)
         return transfer_id
 
     def yunnan_volunteer(self) -> tuple[Volunteer, str]:
@@ -523,8 +525,10 @@ class World:
         _, username = self.yunnan_volunteer()
         with tenant_context(region("yunnan")):
             principal = principal_of_account(username)
-            requested = transfers.request_transfer("500000", principal=principal)
-            transfers.consent_transfer(str(requested.public_id), principal=principal, offline=True)
+            requested = transfers.request_transfer(to_region="500000", principal=principal)
+            transfers.consent_transfer(
+                transfer_id=str(requested.public_id), principal=principal, offline=True
+            )
             return at_rest.clear(Transfer.objects.get(id=requested.id).package)
 
     # the personas
@@ -682,10 +686,10 @@ def world(server) -> World:
     with tenant_context(w.region):
         city = w.principal(w.actors["city"].username)
         asked = transfers.request_on_behalf(
-            "530000", w.yunnan_volunteer()[0].number, principal=city
+            from_region="530000", number=w.yunnan_volunteer()[0].number, principal=city
         )
         w.incoming_requested = str(asked.public_id)
-        imported, _ = transfers.import_offline(w.envelope(), principal=city)
+        imported, _ = transfers.import_offline(envelope=w.envelope(), principal=city)
         w.incoming_imported = str(imported.public_id)
         assert imported.volunteer is not None
         w.imported_number = imported.volunteer.number
@@ -809,7 +813,11 @@ def _batch(w) -> str:
     with tenant_context(w.region):
         city = w.principal(w.actors["city"].username)
         batch = transfers.request_group_transfer(
-            w.team.id, "530000", "区划调整", principal=city, numbers=[number]
+            group_id=w.team.id,
+            to_region="530000",
+            reason="区划调整",
+            principal=city,
+            numbers=[number],
         )
     return str(batch.public_id)
 
