@@ -68,19 +68,53 @@ def _graph() -> tuple[MigrationLoader, list[Key]]:
     return loader, full
 
 
+# Squashes whose replaced migrations have been deleted (issue 15 point 5), with
+# what they replaced. Django itself records a squash as applied the first time it
+# migrates a schema holding everything the squash replaces; a region that never
+# ran ``up`` between the squash and the deletion holds only the old names, so
+# ``migrate_schema`` records the squash for it (see ``retired_now_applied``).
+RETIRED_SQUASHES: dict[Key, tuple[Key, ...]] = {
+    ("records", "0001_squashed_0002_integrity"): (
+        ("records", "0001_initial"),
+        ("records", "0002_integrity"),
+    ),
+    ("recognition", "0001_squashed_0003_origin"): (
+        ("recognition", "0001_initial"),
+        ("recognition", "0002_append_only"),
+        ("recognition", "0003_award_origin_group_name_award_origin_record_id_and_more"),
+    ),
+}
+
+
+def _squashes() -> list[tuple[Key, tuple[Key, ...]]]:
+    loader, _full = _graph()
+    live = [(key, tuple(squash.replaces)) for key, squash in loader.replacements.items()]
+    return live + list(RETIRED_SQUASHES.items())
+
+
 def effective_applied(applied: set[Key]) -> frozenset[Key] | None:
     """``applied`` as Django's loader counts it: a squash is applied when everything
     it replaces is. None when a squash is only partly applied (Django then plans
     with the replaced migrations instead; left to ``migrate_schemas``)."""
-    loader, _full = _graph()
     result = set(applied)
-    for key, squash in loader.replacements.items():
-        done = [replaced in applied for replaced in squash.replaces]
+    for key, replaces in _squashes():
+        done = [replaced in applied for replaced in replaces]
         if all(done):
             result.add(key)
         elif any(done) and key not in applied:
             return None
     return frozenset(result)
+
+
+def retired_now_applied(applied: set[Key]) -> list[Key]:
+    """The retired squashes a schema counts as applied (it holds all they replaced)
+    without a row of their own: rows to write, so that Django's own ``migrate``
+    agrees with ``up``."""
+    return [
+        key
+        for key, replaces in RETIRED_SQUASHES.items()
+        if key not in applied and all(replaced in applied for replaced in replaces)
+    ]
 
 
 def rendered_for(operation: Operation, before: ProjectState) -> ProjectState:
@@ -174,11 +208,26 @@ def apply_steps(schema: str, steps: Steps, recorder: MigrationRecorder | None = 
         connection.set_schema_to_public()
 
 
+def record_applied(schema: str, keys: list[Key]) -> None:
+    """Write ``keys`` into the schema's ``django_migrations`` (under its own path)."""
+    connection.set_schema(schema, include_public=False)
+    try:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, now())",
+                keys,
+            )
+    finally:
+        connection.set_schema_to_public()
+
+
 def migrate_schema(schema: str) -> str:
     """Bring one region schema up to the migrations on disk; returns how: "planned"
     (the shared plan), "current" (nothing to do) or "command" (``migrate_schemas``)."""
     applied = applied_in(schema)
     effective = effective_applied(applied) if applied is not None else None
+    if effective is not None and (retired := retired_now_applied(applied)):
+        record_applied(schema, retired)
     if effective is None:
         call_command(
             "migrate_schemas", tenant=True, schema_name=schema, interactive=False, verbosity=0

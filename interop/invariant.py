@@ -58,17 +58,14 @@ from django_tenants.utils import tenant_context
 from central.models import Region
 from interop import at_rest, federation, signing
 from interop.models import Direction, Transfer, TransferState
+from interop.package import TRAVELLING, UNDECIDED
 from tenants.records.models import RecordState, ServiceRecord, VolunteerTotals
 from tenants.timebank.models import EntryKind, TimeBankAccount, TimeBankEntry
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 
-HOLDING = (
-    RecordState.COUNTED,
-    RecordState.IN_PUBLICITY,
-    RecordState.AWAITING_CONFIRMATION,
-    RecordState.OBJECTED,
-    RecordState.DECLARED,
-)
+# Every record a region holds for a volunteer: those a package carries and those
+# still undecided (consent waits for them), as the package module names them.
+HOLDING = (*TRAVELLING, *UNDECIDED)
 
 
 @dataclass

@@ -72,9 +72,5 @@ class Certificate(models.Model):
         return self.number
 
     @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
-    @property
     def total_hours(self) -> Decimal:
         return Decimal(self.snapshot["totalHours"])

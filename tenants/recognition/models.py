@@ -13,7 +13,7 @@
 Trainings and awards are append-only, and no row of the three tables is ever
 deleted; a complaint changes only along open → investigating → upheld or
 dismissed, and never again once decided. A database trigger enforces this
-(``migrations/0002_append_only.py``); the rules are in ``services.py``.
+(``migrations/0001_squashed_0003_origin.py``); the rules are in ``services.py``.
 """
 
 from __future__ import annotations

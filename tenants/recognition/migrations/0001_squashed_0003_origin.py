@@ -77,8 +77,6 @@ UNDO = [
 
 class Migration(migrations.Migration):
 
-    replaces = [('recognition', '0001_initial'), ('recognition', '0002_append_only'), ('recognition', '0003_award_origin_group_name_award_origin_record_id_and_more')]
-
     initial = True
 
     dependencies = [

@@ -25,7 +25,7 @@ TABLES = {
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("recognition", "0003_award_origin_group_name_award_origin_record_id_and_more"),
+        ("recognition", "0001_squashed_0003_origin"),
     ]
 
     operations = [

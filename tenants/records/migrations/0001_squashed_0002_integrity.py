@@ -64,8 +64,6 @@ UNDO = [
 
 class Migration(migrations.Migration):
 
-    replaces = [('records', '0001_initial'), ('records', '0002_integrity')]
-
     initial = True
 
     dependencies = [

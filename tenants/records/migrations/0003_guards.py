@@ -108,7 +108,7 @@ TABLES = {"record_no_truncate": "records_servicerecord", "amendment_no_truncate"
 
 
 class Migration(migrations.Migration):
-    dependencies = [("records", "0002_integrity")]
+    dependencies = [("records", "0001_squashed_0002_integrity")]
 
     operations = [
         # NOT VALID: rows already there (a record dated 0001-01-01 was accepted before)
