@@ -226,7 +226,7 @@ def migrate_schema(schema: str) -> str:
     (the shared plan), "current" (nothing to do) or "command" (``migrate_schemas``)."""
     applied = applied_in(schema)
     effective = effective_applied(applied) if applied is not None else None
-    if effective is not None and (retired := retired_now_applied(applied)):
+    if applied is not None and effective is not None and (retired := retired_now_applied(applied)):
         record_applied(schema, retired)
     if effective is None:
         call_command(
