@@ -157,7 +157,7 @@ def register(slug, name, kind, level, liaison=None, status="unregistered", **ext
         **extra,
     )
     with tenant_context(target):
-        group = groups.register_group(data, principal=None, policy=target.get_policy())
+        group = groups.register_group(data=data, principal=None, policy=target.get_policy())
     return group, username
 
 
@@ -165,9 +165,9 @@ def approve(slug, group):
     target = region(slug)
     with tenant_context(target):
         return groups.review_group(
-            group.id,
-            True,
-            "",
+            group_id=group.id,
+            approve=True,
+            reason="",
             principal=accounts.OperatorPrincipal("test"),
             policy=target.get_policy(),
         )

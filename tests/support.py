@@ -22,9 +22,9 @@ from central.tenancy import connection
 REPO = Path(__file__).resolve().parent.parent
 
 
-def search(pattern: str, text: str) -> re.Match[str]:
+def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
     """``re.search`` that fails the test, saying what it looked for, when nothing matches."""
-    match = re.search(pattern, text)
+    match = re.search(pattern, text, flags)
     assert match is not None, f"{pattern!r} not in {text[:500]!r}"
     return match
 

@@ -99,9 +99,9 @@ def project(group, admin: AccountPrincipal, name: str, starts: int, ends: int):
 
 def record(project_id, number, admin, day, start, end, hours):
     return records.record_hours(
-        project_id,
-        number,
-        records.RecordEntry(
+        project_id=project_id,
+        number=number,
+        entry=records.RecordEntry(
             service_date=day,
             start_time=datetime.time.fromisoformat(start),
             end_time=datetime.time.fromisoformat(end),
@@ -345,9 +345,9 @@ def test_issue_download_verify_amend_revoke(gql, s):
     target = region(SLUG)
     with tenant_context(target):
         records.amend_record(
-            s.first_record_id,
-            {"hours": Decimal(2)},
-            "签到时间记录有误",
+            record_id=s.first_record_id,
+            changes={"hours": Decimal(2)},
+            reason="签到时间记录有误",
             principal=principal(s.admin),
             policy=target.get_policy(),
         )

@@ -298,7 +298,7 @@ def test_a_crash_before_commit_leaves_the_transfer_to_be_run_again(gql, seed_reg
 
     monkeypatch.setattr(transfers, "complete_outgoing", crash)
     with tenant_context(region("chongqing")), pytest.raises(RuntimeError):
-        transfers.consent_transfer(requested["id"], principal=principal)
+        transfers.consent_transfer(transfer_id=requested["id"], principal=principal)
     with tenant_context(region("yunnan")):
         assert not Volunteer.objects.filter(number=volunteer.number).exists()
     with tenant_context(region("chongqing")):
@@ -412,15 +412,17 @@ def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
     target = region("yunnan")
     with tenant_context(target):
         policy = target.get_policy()
-        groups.add_member(h.team.id, volunteer.number, principal=_admin_of(h.team), policy=policy)
+        groups.add_member(
+            group_id=h.team.id, number=volunteer.number, principal=_admin_of(h.team), policy=policy
+        )
         accept_invitations(target.slug, volunteer.number)
         certificates.upload_seal(
-            h.team.id,
-            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            group_id=h.team.id,
+            upload=SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
             principal=_admin_of(h.team),
         )
         issued = certificates.issue_certificate(
-            volunteer.number, h.team.id, principal=_admin_of(h.team), region=target
+            number=volunteer.number, group_id=h.team.id, principal=_admin_of(h.team), region=target
         )
     rows = issued.snapshot["rows"]
     assert [(row["hours"], row["originRegion"]) for row in rows] == [("1.50", "重庆市")], rows

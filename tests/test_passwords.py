@@ -153,7 +153,9 @@ def test_a_wrong_current_password_is_invalid_counted_and_audited(gql):
         assert Account.objects.get(username=username).password.startswith("pbkdf2")
     # Nothing changed: the old password still is the password once the lock is lifted.
     with tenant_context(region(SLUG)):
-        accounts.unlock_account(username, "测试", principal=accounts.OperatorPrincipal("test"))
+        accounts.unlock_account(
+            username=username, reason="测试", principal=accounts.OperatorPrincipal("test")
+        )
     assert login(gql, SLUG, username)
 
 
@@ -240,7 +242,7 @@ def test_an_expired_temporary_password_is_refused(gql):
     _, username = register_volunteer(SLUG)
     with tenant_context(region(SLUG)):
         _, temporary, _ = accounts.reset_password(
-            username, principal=accounts.OperatorPrincipal("test")
+            username=username, principal=accounts.OperatorPrincipal("test")
         )
         Account.objects.filter(username=username).update(
             password_temporary_until=timezone.now() - datetime.timedelta(seconds=1)
