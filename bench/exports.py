@@ -252,11 +252,14 @@ def main() -> int:
         with sql.cursor() as cur:
             cur.execute(f"SET search_path = {SCHEMA}, public")
             cur.execute("SELECT count(*) FROM records_servicerecord")
-            records = cur.fetchone()[0]
+            row = cur.fetchone()
+            assert row is not None  # count(*) answers one row
+            records = row[0]
         log(f"region {CODE}: {records:,} records")
 
         server = PlatformServer(database_url=url, workers=1, threads=4)
         server.__enter__()
+        assert server.process is not None  # started by __enter__
         master = psutil.Process(server.process.pid)
         for _ in range(300):  # the port opens before the worker has forked
             if master.children():

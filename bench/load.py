@@ -46,6 +46,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -415,11 +416,11 @@ class Run:
                 failures.append(f"{op}: p99 {ratio:.1f}× p50 (> 5×)")
         slow = [w for w in windows if "slow" in w[0]]
         if slow:
-            _, s, e = slow[0]
+            _, began, ended = slow[0]
             during = [
                 x.seconds
                 for x in self.samples
-                if x.op == "lookup" and s <= x.at <= e and x.status == 200
+                if x.op == "lookup" and began <= x.at <= ended and x.status == 200
             ]
             if during:
                 p99 = quantile(during, 0.99)
@@ -474,7 +475,7 @@ class Run:
             print("(no plot: pip install -e '.[bench]' for matplotlib)")
             return
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-        minutes = defaultdict(lambda: defaultdict(list))
+        minutes: defaultdict[Any, defaultdict[Any, list]] = defaultdict(lambda: defaultdict(list))
         for s in self.samples:
             if s.status == 200:
                 minutes[s.op][int(s.at // 60)].append(s.seconds)

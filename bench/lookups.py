@@ -221,8 +221,13 @@ def wsgi_requests(token: str, numbers: list[str]):
     ]
 
     def call(environ: dict, number: str) -> None:
-        status = []
-        chunks = application(environ, lambda s, h, e=None: status.append(s))
+        status: list[str] = []
+
+        def start_response(status_line, headers, exc_info=None):
+            status.append(status_line)
+            return lambda data: None  # the WSGI write callable, unused
+
+        chunks = application(environ, start_response)
         body = b"".join(chunks)
         if hasattr(chunks, "close"):
             chunks.close()
@@ -401,13 +406,13 @@ def main() -> int:
         print(
             f"{len(numbers)} volunteers in 重庆市; setting up took {time.monotonic() - began:.0f} s"
         )
+        token: str | None = None
         if args.instructions:
             token = manage(
                 child_env(db, 0, "bench.bench_settings"), *("shell", "-c", LOGIN_IN_PROCESS)
             ).split()[-1]  # (the shell first says what it imported)
             count_instructions(db, workdir, token, numbers, args)
             return 0
-        token = None
         for round_number in range(args.rounds):
             setups = list(SETUPS) if round_number % 2 == 0 else list(reversed(SETUPS))
             for setup in setups:

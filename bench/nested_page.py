@@ -305,8 +305,9 @@ def profile_split(token: str, requests: int, top: int = 25) -> None:
     if os.environ.get("NESTED_PAGE_PROFILE"):  # for pstats / snakeviz
         profiler.dump_stats(os.environ["NESTED_PAGE_PROFILE"])
     stats = pstats.Stats(profiler)
-    cumulative = {}
-    for (filename, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():
+    cumulative: dict[str, float] = {}
+    rows = stats.stats.items()  # type: ignore[attr-defined]  # pstats keeps them untyped
+    for (filename, _line, name), (_cc, _nc, _tt, ct, _callers) in rows:
         label = name if filename == "~" else f"{Path(filename).name}:{name}"
         # (one label for a function's wrappers of the same name: the outermost counts)
         cumulative[label] = max(cumulative.get(label, 0.0), ct)
@@ -457,7 +458,9 @@ def main() -> int:
                 "(SELECT count(*) FROM records_servicerecord), "
                 "(SELECT count(*) FROM groups_volunteergroup)"
             )
-            volunteers, records, groups_total = cur.fetchone()
+            row = cur.fetchone()
+            assert row is not None  # counts answer one row
+            volunteers, records, groups_total = row
         log(f"region {CODE}: {volunteers} volunteers, {records} records, {groups_total} groups")
 
         # bench.bench_settings: the platform's settings plus /plain/nested (bench_urls.py).

@@ -157,7 +157,8 @@ def city_specs(taken: set[str]):
 def create_template() -> float:
     """The template schema django-tenants would clone: CREATE SCHEMA + migrations."""
     from django.core.management import call_command
-    from django.db import connection
+
+    from central.tenancy import connection
 
     started = time.perf_counter()
     with connection.cursor() as cursor:
@@ -176,9 +177,10 @@ def create_reference() -> int:
     """A schema built by Django's executor from every migration as written,
     squashed ones ignored (as a region created before a squash): what every
     provisioning path must produce. Returns how many migrations it applied."""
-    from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
     from django.db.migrations.loader import MigrationLoader
+
+    from central.tenancy import connection
 
     with connection.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA "{REFERENCE}"')
@@ -732,9 +734,10 @@ def new_region_seconds(specs, runs: int) -> list[float]:
 def metrics_scrapes(n: int = 10) -> tuple[list[float], int]:
     """Seconds per /metrics scrape (Django test client, in this process) and its
     statement count."""
-    from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
+
+    from central.tenancy import connection
 
     client = Client()
     times = []
@@ -808,9 +811,10 @@ def national(args) -> int:
         import django
 
         django.setup()
-        from django.db import connection, connections
+        from django.db import connections
 
         from central.models import Region
+        from central.tenancy import connection
 
         specs = county_specs(set(Region.objects.values_list("code", flat=True)))
         new_region_seconds(specs, 1)  # the process's first builds Django's states
@@ -834,7 +838,9 @@ def national(args) -> int:
                 idle.append(seconds)
             row["idle"] = idle
             log(f"  up with nothing to do: {mmm(idle, fmt='.1f')} s")
-            new, old, total = [], [], []
+            new: list[float] = []
+            old: list[float] = []
+            total: list[float] = []
             for run in range(args.migrate_runs):
                 ways = ["new", "old"] if run % 2 == 0 else ["old", "new"]
                 for way in ways:
@@ -1151,7 +1157,15 @@ def main() -> int:
         lookup_region = Region.objects.get(code=LOOKUP[0])
         with tenant_context(lookup_region):
             accounts.create_authority_account(
-                USERNAME, PASSWORD, "基准测试", "province", "云南省民政厅", actor="bench"
+                USERNAME,
+                PASSWORD,
+                "基准测试",
+                "province",
+                "云南省民政厅",
+                # A province authority's division is the region's own code.
+                division_code=lookup_region.code,
+                region_code=lookup_region.code,
+                actor="bench",
             )
             numbers = list(Volunteer.objects.order_by("id").values_list("number", flat=True))
         hosts, codes = [], []
@@ -1218,12 +1232,12 @@ def main() -> int:
             remaining = began + args.budget - time.monotonic() - 10
             phases = (len(per_round) - number + 1) * len(every) * 2
             time_limit = max(2.0, min(args.time_limit, remaining / phases))
-            order = every if number % 2 else every[::-1]
+            modes = every if number % 2 else every[::-1]
             log(
                 f"round {number}/{args.rounds}: {requests} requests per mode, "
                 f"{args.concurrency} clients, keep-alive, {len(every)} modes …"
             )
-            run_round(order, server, db, requests, args.concurrency, time_limit)
+            run_round(modes, server, db, requests, args.concurrency, time_limit)
             server.stop()
             server = None
     except KeyboardInterrupt:

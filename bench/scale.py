@@ -227,7 +227,9 @@ def main() -> int:
                     "(SELECT count(*) FROM groups_volunteergroup), "
                     "(SELECT max(id) FROM volunteers_volunteer)"
                 )
-                volunteers, records, groups, top = cur.fetchone()
+                row = cur.fetchone()
+                assert row is not None  # counts answer one row
+                volunteers, records, groups, top = row
                 sizes[role] = (volunteers, records, groups)
                 ids = [rng.randint(1, top) for _ in range(args.lookups * 3)]
                 cur.execute("SELECT number FROM volunteers_volunteer WHERE id = ANY(%s)", [ids])

@@ -226,11 +226,11 @@ with tenant_context(region):
     who = OperatorPrincipal("bench")
     lived = set(Volunteer.objects.values_list("division_code", flat=True))
     for i, code in enumerate(sorted(lived)):
-        services.set_division_population(code, 50_000 + 1_000 * i, principal=who,
-                                         region_code=region.code)
+        services.set_division_population(division_code=code, population=50_000 + 1_000 * i,
+                                         principal=who, region_code=region.code)
     sectors = ["national", "provincial", "municipal", "other"]
     for i, group in enumerate(VolunteerGroup.objects.filter(kind="non_hub").order_by("id")[:50]):
-        services.set_unit_staff(group.id, sectors[i % 4], 40, principal=who)
+        services.set_unit_staff(group_id=group.id, sector=sectors[i % 4], staff=40, principal=who)
 """
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, check=True)
 
@@ -282,7 +282,9 @@ def main() -> int:
         with sql.cursor() as cur:
             cur.execute(f"SET search_path = {SCHEMA}, public")
             cur.execute("SELECT count(*) FROM records_servicerecord")
-            have = cur.fetchone()[0]
+            row = cur.fetchone()
+            assert row is not None  # count(*) answers one row
+            have = row[0]
         if have == 0:
             step = time.monotonic()
             manage(
@@ -310,7 +312,9 @@ def main() -> int:
                 "(SELECT count(*) FROM records_servicerecord WHERE state = 'counted'), "
                 "(SELECT count(*) FROM groups_volunteergroup)"
             )
-            volunteers, records, counted, groups = cur.fetchone()
+            row = cur.fetchone()
+            assert row is not None  # counts answer one row
+            volunteers, records, counted, groups = row
         log(f"{volunteers} volunteers, {records} records ({counted} counted), {groups} groups")
 
         server = PlatformServer(database_url=url, workers=2, threads=4)

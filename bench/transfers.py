@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -384,7 +385,7 @@ def decide_pending(url: str, schema: str, numbers: list[str]) -> None:
     conn.close()
 
 
-def spread(values: list[float], unit: float = 1000, digits: int = 0) -> str:
+def spread(values: Sequence[float], unit: float = 1000, digits: int = 0) -> str:
     """min / median / max (in ms by default)."""
     if not values:
         return "–"

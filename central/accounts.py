@@ -69,7 +69,7 @@ def check_otp(user, otp: str | None, attempt: LoginAttempt) -> TOTPDevice | None
             _("give the one-time password (otp) from your authenticator app"), field="otp"
         )
     for device in devices:
-        if device.verify_token(otp.strip()):
+        if device.verify_token((otp or "").strip()):
             return device
     attempt.reason = "otp_wrong"
     raise InvalidInput(_("wrong one-time password"), field="otp")

@@ -96,7 +96,9 @@ class SuspendForm(forms.Form):
 
 def _form_field(name: str | None, fields) -> str | None:
     mapping = {"parentCode": "parent"}
-    if name and name.startswith("policy"):
+    if not name:
+        return None
+    if name.startswith("policy"):
         return "policy_overrides"
     name = mapping.get(name, name)
     return name if name in fields else None
@@ -200,7 +202,7 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
     list_display = ["occurred_at", "actor", "action", "region_code"]
     list_filter = ["action"]
     readonly_fields = ["occurred_at", "actor", "action", "region_code", "detail_json"]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
 
     @admin.display(description=gettext_lazy("detail"))
     def detail_json(self, entry):
@@ -216,13 +218,16 @@ class CentralAuditEntryAdmin(admin.ModelAdmin):
         return False
 
 
+_RUN_COLUMNS = ("day", "job", "finished_at", "count", "regions", "attempts", "held_by")
+
+
 @admin.register(ScheduledRun)
 class ScheduledRunAdmin(admin.ModelAdmin):
     """The daily jobs' runs (``manage.py schedule --status`` shows the same)."""
 
-    list_display = ["day", "job", "finished_at", "count", "regions", "attempts", "held_by"]
+    list_display = _RUN_COLUMNS
     list_filter = ["job"]
-    readonly_fields = [*list_display, "started_at", "failures"]
+    readonly_fields = (*_RUN_COLUMNS, "started_at", "failures")
     fields = readonly_fields
 
     def has_add_permission(self, request):
@@ -246,7 +251,7 @@ class RemoteRegionTrustForm(forms.ModelForm):
 
     class Meta:
         model = RemoteRegion
-        fields = []
+        fields: list[str] = []
 
 
 @admin.register(RemoteRegion)

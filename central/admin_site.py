@@ -62,7 +62,7 @@ class CentralPasswordChangeForm(AdminPasswordChangeForm):
 
     def clean(self):
         cleaned = super().clean()
-        if self.errors:
+        if cleaned is None or self.errors:
             return cleaned
         fields = {"currentPassword": "old_password", "newPassword": "new_password2"}
         try:
@@ -74,7 +74,7 @@ class CentralPasswordChangeForm(AdminPasswordChangeForm):
             )
         except ServiceError as error:
             for problem in error.problems:
-                self.add_error(fields.get(problem.field), problem.message)
+                self.add_error(fields.get(problem.field or ""), problem.message)
         return cleaned
 
     def save(self, commit=True):

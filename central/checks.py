@@ -32,7 +32,7 @@ def working_day_calendar(app_configs=None, databases=None, **kwargs) -> list[che
         regions = readiness.active_region_policies()
     except DatabaseError:
         return []  # no database or not migrated yet: `up` checks again after migrating
-    ahead = settings.READINESS["CALENDAR_WARN_DAYS"]
+    ahead = int(settings.READINESS["CALENDAR_WARN_DAYS"])
     gaps = readiness.calendar_gaps(regions, timezone.localdate(), ahead)
     return [
         checks.Warning(

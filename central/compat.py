@@ -147,7 +147,7 @@ def _probe_django() -> list[str]:
     # has_table() must answer from _has_table once it is set, without a query.
     if "self._has_table" not in inspect.getsource(MigrationRecorder.has_table):
         found.append("Django's MigrationRecorder.has_table no longer reads _has_table")
-    queryset = QuerySet()
+    queryset: QuerySet[Any] = QuerySet()
     found.extend(
         f"Django's QuerySet has no {name} (tenants/related.py)"
         for name in QUERYSET_ATTRIBUTES

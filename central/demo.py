@@ -216,13 +216,16 @@ def _ensure_seal(region: Region) -> None:
     admin = Account.objects.get(username=username(region, "group_admin"))
     roles = list(Role.objects.filter(account=admin).select_related("group"))
     group = roles[0].group
+    assert group is not None  # the demo's group admin administers its group
     if GroupSeal.objects.filter(group=group).exists():
         return
     upload = SimpleUploadedFile(
         "seal.png", render_seal_placeholder_png(group.name), content_type="image/png"
     )
     certificates.upload_seal(
-        group.id, upload, principal=accounts.Principal(account=admin, roles=roles)
+        group_id=group.id,
+        upload=upload,
+        principal=accounts.AccountPrincipal(account=admin, roles=roles),
     )
 
 
@@ -236,6 +239,8 @@ def logins(region: Region) -> list[DemoLogin]:
     authority = Role.objects.get(
         account__username=username(region, "authority"), kind=RoleKind.AUTHORITY
     )
+    person = volunteer.volunteer
+    assert group is not None and person is not None  # the demo made both
     return [
         DemoLogin(
             "authority",
@@ -253,6 +258,6 @@ def logins(region: Region) -> list[DemoLogin]:
             "volunteer",
             volunteer.username,
             password(region, "volunteer"),
-            f"{volunteer.volunteer.number} {volunteer.volunteer.name}",
+            f"{person.number} {person.name}",
         ),
     ]

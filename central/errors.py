@@ -108,7 +108,7 @@ class ProblemCollector:
         if not self.problems:
             return
         codes = {p.code for p in self.problems}
-        error_class = Conflict if codes == {"CONFLICT"} else InvalidInput
+        error_class: type[ServiceError] = Conflict if codes == {"CONFLICT"} else InvalidInput
         if codes == {"NOT_FOUND"}:
             error_class = NotFound
         raise error_class(problems=self.problems)

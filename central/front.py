@@ -275,7 +275,8 @@ class Front:
 
 
 async def _read_response(client: h11.Connection, reader: asyncio.StreamReader):
-    response, parts = None, []
+    response: h11.Response | None = None
+    parts: list[bytes] = []
     while True:
         event = client.next_event()
         if event is h11.NEED_DATA:
@@ -287,6 +288,8 @@ async def _read_response(client: h11.Connection, reader: asyncio.StreamReader):
         elif isinstance(event, h11.Data):
             parts.append(event.data)
         elif isinstance(event, h11.EndOfMessage):
+            if response is None:
+                raise ConnectionError("upstream ended a message it never started")
             content = b"".join(parts)
             headers = [(k, v) for k, v in response.headers if k.lower() not in HOP_BY_HOP]
             headers.append((b"content-length", str(len(content)).encode()))

@@ -11,6 +11,7 @@ catalog, in the language of the request.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -24,6 +25,9 @@ from stdnum.exceptions import (
 from stdnum.exceptions import (
     ValidationError as StdnumError,
 )
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 
 def resident_id_message(error: StdnumError) -> str:
@@ -81,7 +85,7 @@ def password_messages(error) -> list[str]:
     return messages
 
 
-def pydantic_message(item: dict) -> str:
+def pydantic_message(item: ErrorDetails) -> str:
     """A pydantic error (one entry of ``ValidationError.errors()``) in the platform's
     words, by its ``type`` and ``ctx``. A validator of the platform's own raises
     ``ValueError`` with a message already translated: it is kept."""

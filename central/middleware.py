@@ -22,7 +22,6 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
-from django.db import connection
 from django.http import JsonResponse
 from django.http.request import split_domain_port
 from django.utils.translation import gettext as _
@@ -32,6 +31,7 @@ from django_tenants.utils import remove_www
 from central import readiness
 from central.logs import is_database_unavailable
 from central.models import Domain
+from central.tenancy import connection
 
 
 def graphql_error_response(status: int, code: str, message: str) -> JsonResponse:

@@ -31,7 +31,7 @@ import threading
 from collections.abc import Callable
 
 from django.core.management import call_command
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
@@ -40,6 +40,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
 
 from central import compat
+from central.tenancy import connection
 
 Key = tuple[str, str]
 Steps = list[tuple[Migration, list[tuple[Operation, ProjectState, ProjectState]]]]
@@ -225,7 +226,7 @@ def migrate_schema(schema: str) -> str:
     (the shared plan), "current" (nothing to do) or "command" (``migrate_schemas``)."""
     applied = applied_in(schema)
     effective = effective_applied(applied) if applied is not None else None
-    if effective is not None and (retired := retired_now_applied(applied)):
+    if applied is not None and effective is not None and (retired := retired_now_applied(applied)):
         record_applied(schema, retired)
     if effective is None:
         call_command(

@@ -43,7 +43,7 @@ def postmaster(pgdata: Path):
         info = PostmasterInfo.read_from_pgdata(pgdata)
     except (OSError, ValueError, AssertionError):  # a half-written postmaster.pid
         return None
-    if info is None or not info.is_running():
+    if info is None or info.process is None or not info.is_running():
         return None
     try:
         if info.process.status() == psutil.STATUS_ZOMBIE:  # dead, not reaped yet

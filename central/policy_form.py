@@ -14,7 +14,7 @@ field it names.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils.text import format_lazy
@@ -24,6 +24,9 @@ from django.utils.translation import gettext_lazy
 from central.policy import PolicyError, policy_json_schema, validate_policy
 
 _BLANK = [("", "—")]
+# A nullable object's fields (by path) and the object's path: all of them empty,
+# the setting is null (``nest``).
+_NULLABLE_GROUP: dict[str, str] = {}
 
 
 class _ListField(forms.CharField):
@@ -39,8 +42,8 @@ class _ListField(forms.CharField):
             return ("\n" if multiline else ", ").join(str(item) for item in value)
         return value
 
-    def to_python(self, value) -> list:
-        text = super().to_python(value)
+    def to_python(self, value) -> list:  # type: ignore[override]  # a list, not the text
+        text = super().to_python(value) or ""
         items = [item.strip() for item in text.replace("\n", ",").split(",")]
         items = [item for item in items if item]
         if self.item_type == "integer":
@@ -87,13 +90,15 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
     prop, nullable = _resolve(prop, defs)
     # Built once at import: every text here is translated when the page is rendered.
     description = gettext_lazy(prop["description"]) if prop.get("description") else ""
-    common = {"label": path, "help_text": description}
     kind = prop.get("type")
     if "enum" in prop:
         choices = [(name, name) for name in prop["enum"]]
         return {
             path: forms.ChoiceField(
-                choices=_BLANK + choices if nullable else choices, required=not nullable, **common
+                choices=_BLANK + choices if nullable else choices,
+                required=not nullable,
+                label=path,
+                help_text=description,
             )
         }
     if kind == "object":
@@ -102,26 +107,31 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
             for sub_path, field in _field(f"{path}.{name}", part, defs).items():
                 if nullable:  # all of its parts empty: the setting is null
                     field.required = False
-                    field.nullable_group = path
+                    _NULLABLE_GROUP[sub_path] = path
                 fields[sub_path] = field
         return fields
     if kind == "boolean":
-        return {path: forms.BooleanField(required=False, **common)}
+        return {path: forms.BooleanField(required=False, label=path, help_text=description)}
     if kind == "integer":
         return {
             path: forms.IntegerField(
                 required=not nullable,
                 min_value=prop.get("minimum"),
                 max_value=prop.get("maximum"),
-                **common,
+                label=path,
+                help_text=description,
             )
         }
     if kind == "number":
-        return {path: forms.FloatField(required=not nullable, **common)}
+        return {path: forms.FloatField(required=not nullable, label=path, help_text=description)}
     if kind == "string":
         return {
             path: forms.CharField(
-                required=not nullable, max_length=prop.get("maxLength"), strip=True, **common
+                required=not nullable,
+                max_length=prop.get("maxLength"),
+                strip=True,
+                label=path,
+                help_text=description,
             )
         }
     if kind == "array":
@@ -140,10 +150,10 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
                 )
             }
         item_type = "integer" if items.get("type") == "integer" else "string"
-        choices = f" ({' / '.join(items['enum'])})" if "enum" in items else ""
+        allowed = f" ({' / '.join(items['enum'])})" if "enum" in items else ""
         widget = (
             forms.Textarea(attrs={"rows": 3, "cols": 60})
-            if item_type == "string" and not choices
+            if item_type == "string" and not allowed
             else forms.TextInput(attrs={"size": 60})
         )
         return {
@@ -154,7 +164,7 @@ def _field(path: str, prop: dict, defs: dict) -> dict[str, forms.Field]:
                     "{} {}{}",
                     description,
                     gettext_lazy("Separated by commas or new lines."),
-                    choices,
+                    allowed,
                 ),
                 widget=widget,
             )
@@ -193,7 +203,7 @@ def nest(cleaned: dict[str, Any], fields) -> dict[str, Any]:
             target = target.setdefault(key, {})
         value = cleaned.get(path)
         target[last] = None if value == "" else value
-    groups = {getattr(field, "nullable_group", None) for field in fields.values()} - {None}
+    groups = {_NULLABLE_GROUP[path] for path in fields if path in _NULLABLE_GROUP}
     for group in groups:
         *parents, last = group.split(".")
         target = policy
@@ -204,7 +214,13 @@ def nest(cleaned: dict[str, Any], fields) -> dict[str, Any]:
     return policy
 
 
-class PolicyFormMixin:
+if TYPE_CHECKING:
+    _FormBase = forms.BaseForm  # the form the mixin goes into
+else:
+    _FormBase = object
+
+
+class PolicyFormMixin(_FormBase):
     """For a form whose declared fields are ``policy_fields()``: starts from the
     region's policy and collects ``self.policy`` (the API's spelling), or shows
     each refusal on the field it names."""
@@ -219,7 +235,7 @@ class PolicyFormMixin:
 
     def clean(self):
         cleaned = super().clean()
-        if any(path in self.errors for path in POLICY_FIELDS):
+        if cleaned is None or any(path in self.errors for path in POLICY_FIELDS):
             return cleaned
         policy = nest(cleaned, POLICY_FIELDS)
         try:

@@ -31,13 +31,13 @@ from collections.abc import Iterable
 from importlib.metadata import version
 
 from django.conf import settings
-from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.models import Region
 from central.policy import PolicyError, RegionPolicy, validate_policy
+from central.tenancy import connection
 from tenants.records.workdays import add_working_days, year_known, years_listed
 
 OK = "ok"
@@ -185,7 +185,7 @@ def slow_checks() -> dict[str, str]:
     with _cache_lock:
         if _cached is not None and time.monotonic() - _cached[0] < ttl:
             return _cached[1]
-    ready_days = settings.READINESS["CALENDAR_READY_DAYS"]
+    ready_days = int(settings.READINESS["CALENDAR_READY_DAYS"])
     checks = {"migrations": migrations_problem() or OK}
     if ready_days >= 0:  # a negative number leaves the calendar out of readiness
         checks["calendar"] = calendar_problem(ready_days) or OK

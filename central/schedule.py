@@ -27,14 +27,19 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from django_tenants.utils import tenant_context
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 from central.models import Region, ScheduledRun
+from central.tenancy import connection
 
 logger = logging.getLogger("central.schedule")
 
@@ -66,7 +71,7 @@ def _close_stale_check_ins(region: Region, today: datetime.date) -> int:
 @dataclass(frozen=True)
 class Job:
     name: str
-    description: str
+    description: StrOrPromise
     run_in_region: Callable[[Region, datetime.date], int]
 
 

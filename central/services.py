@@ -7,18 +7,19 @@ from __future__ import annotations
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.migration import Migration
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.migrations.state import ProjectState
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import schema_context, schema_exists
@@ -29,6 +30,7 @@ from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, l
 from central.migrating import rendered_for
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
+from central.tenancy import connection
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -51,7 +53,7 @@ class RegionSpec:
 
 # Which region levels may be a region's parent (the division code check has
 # already tied the parent's code to the region's own).
-PARENT_LEVELS = {
+PARENT_LEVELS: dict[str, tuple[str, ...]] = {
     Region.Level.CITY: (Region.Level.PROVINCE,),
     Region.Level.COUNTY: (Region.Level.CITY, Region.Level.PROVINCE),
 }
@@ -73,7 +75,7 @@ def _policy_problems(problems: ProblemCollector, error: PolicyError, prefix: str
         problems.add(name, message)
 
 
-def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str], Region | None]:
+def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy, list[str], Region | None]:
     """Validate everything before writing; raise with every problem found."""
     problems = ProblemCollector()
     parent = None
@@ -143,6 +145,7 @@ def check_region_spec(spec: RegionSpec) -> tuple[RegionPolicy | None, list[str],
     except PolicyError as error:
         _policy_problems(problems, error, "policy")
     problems.raise_if_any()
+    assert policy is not None  # its PolicyError was reported above
     return policy, domains, parent
 
 
@@ -239,7 +242,7 @@ def _apply_and_capture(schema: str, steps, verbosity: int) -> list[tuple[str, st
     find no rows and send the same queries. Building that SQL in Python was most
     of a new region's own time after the states were cached (~0.3 s of 0.4 s).
     Not kept if a statement names the schema (then it would not be the same)."""
-    sent: list[tuple[str, Any]] = []
+    sent: list[tuple[str | None, Any]] = []
 
     def keep(execute, sql, params, many, context):
         if not sql.lstrip().upper().startswith("SET SEARCH_PATH"):
@@ -263,7 +266,7 @@ def _apply_and_capture(schema: str, steps, verbosity: int) -> list[tuple[str, st
             # MigrationExecutor.check_replacements does once they are all applied.
             applied += [*(migration.replaces or []), (migration.app_label, migration.name)]
     if all(sql is not None and schema not in sql for sql, _params in sent):
-        _fresh_sql[:] = sent
+        _fresh_sql[:] = [(sql, params) for sql, params in sent if sql is not None]  # all
         _fresh_applied[:] = applied
     return applied
 
@@ -442,7 +445,7 @@ def ensure_central_admin(username: str = "admin") -> tuple[Any, str | None]:
     return user, password
 
 
-def regions(status: str | None = None) -> Iterable[Region]:
+def regions(status: str | None = None) -> QuerySet[Region]:
     queryset = Region.objects.select_related("parent").prefetch_related("domains")
     return queryset.filter(status=status) if status else queryset
 

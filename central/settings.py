@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from central.database import database_settings
 
@@ -258,7 +259,7 @@ FEDERATION_LOOKUP_TIMEOUT = float(os.environ.get("PLATFORM_FEDERATION_LOOKUP_TIM
 GRAPHIQL_ENABLED = _env_bool("PLATFORM_GRAPHIQL", not PRODUCTION)
 
 # Every GraphQL limit in one place (schema/hardening.py applies them).
-GRAPHQL = {
+GRAPHQL: dict[str, Any] = {
     "MAX_DEPTH": int(os.environ.get("PLATFORM_GRAPHQL_MAX_DEPTH", "10")),
     "MAX_ALIASES": int(os.environ.get("PLATFORM_GRAPHQL_MAX_ALIASES", "15")),
     "MAX_TOKENS": int(os.environ.get("PLATFORM_GRAPHQL_MAX_TOKENS", "2000")),

@@ -107,7 +107,7 @@ def _seconds_until(moment: datetime.datetime, now: datetime.datetime) -> int:
 
 
 def _refusal(scope: str, retry_after: int, until: datetime.datetime | None) -> Throttled:
-    values = {"retry_after": retry_after}
+    values: dict[str, int | str] = {"retry_after": retry_after}
     if until:
         values["until"] = f"{timezone.localtime(until):%Y-%m-%d %H:%M:%S}"
     if scope == ACCOUNT and until:
@@ -170,7 +170,7 @@ class LoginAttempt:
             raise
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             self._succeeded()
         elif self.incomplete:
@@ -178,18 +178,16 @@ class LoginAttempt:
         elif issubclass(exc_type, ServiceError | ValidationError):
             self._failed()
             self.on_failure(self.reason)
-        else:  # an unexpected error: the slot stays taken until the window passes
-            pass
-        return False
+        # else an unexpected error: the slot stays taken until the window passes
 
     def _locked_rows(self) -> list[LoginThrottleBase]:
-        self.model.objects.bulk_create(
+        self.model._default_manager.bulk_create(
             [self.model(scope=scope, key=key) for scope, key in self.keys],
             ignore_conflicts=True,
         )
         rows = []
         for scope, key in self.keys:  # always account, then address: no deadlock
-            rows.append(self.model.objects.select_for_update().get(scope=scope, key=key))
+            rows.append(self.model._default_manager.select_for_update().get(scope=scope, key=key))
         return rows
 
     def _reserve(self) -> None:
@@ -235,16 +233,16 @@ class LoginAttempt:
 
     def _succeeded(self) -> None:
         (account_scope, account_key), (address_scope, address_key) = self.keys
-        self.model.objects.filter(scope=account_scope, key=account_key).update(
+        self.model._default_manager.filter(scope=account_scope, key=account_key).update(
             failures=0, lockouts=0, locked_until=None, updated_at=timezone.now()
         )
-        self.model.objects.filter(scope=address_scope, key=address_key).update(
+        self.model._default_manager.filter(scope=address_scope, key=address_key).update(
             failures=Greatest(F("failures") - 1, Value(0))
         )
 
     def _release(self) -> None:
         for scope, key in self.keys:
-            self.model.objects.filter(scope=scope, key=key).update(
+            self.model._default_manager.filter(scope=scope, key=key).update(
                 failures=Greatest(F("failures") - 1, Value(0))
             )
 
@@ -252,7 +250,7 @@ class LoginAttempt:
 def unlock(model: type[LoginThrottleBase], username: str) -> bool:
     """Lift an account's lock and forget its failures; whether there was a lock."""
     now = timezone.now()
-    rows = model.objects.filter(scope=ACCOUNT, key=(username or "")[:KEY_LENGTH])
+    rows = model._default_manager.filter(scope=ACCOUNT, key=(username or "")[:KEY_LENGTH])
     was_locked = rows.filter(locked_until__gt=now).exists()
     rows.update(failures=0, lockouts=0, locked_until=None, updated_at=now)
     return was_locked

@@ -162,7 +162,10 @@ def vendor(assets: list[Asset], target: Path) -> None:
             if spec not in tarballs:
                 tarballs[spec] = _pack(spec, Path(tmp))
             with tarfile.open(tarballs[spec]) as tar:
-                return tar.extractfile(f"package/{path}").read()
+                member = tar.extractfile(f"package/{path}")
+                if member is None:  # a directory or link, not a file
+                    raise FileNotFoundError(f"{spec}: package/{path} is not a file")
+                return member.read()
 
         for asset in assets:
             spec = f"{asset.package}@{asset.version}"

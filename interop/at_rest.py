@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import datetime
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from tenants.volunteers import pii
 
@@ -48,13 +48,15 @@ def _map(envelope: Any, change: Callable[[dict], None]) -> Any:
     if _volunteer(envelope) is None:
         return envelope  # a transfer request, or nothing: no personal fields
     copied = copy.deepcopy(envelope)
-    change(_volunteer(copied))
+    volunteer = _volunteer(copied)
+    assert volunteer is not None  # a copy of one that has it
+    change(volunteer)
     if isinstance(copied.get("credential"), dict):
         change(copied["credential"])
     return copied
 
 
-def is_sealed(value: Any) -> bool:
+def is_sealed(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and value.startswith(PREFIX)
 
 

@@ -34,6 +34,7 @@ import datetime
 import email.utils
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from django.conf import settings
@@ -201,7 +202,7 @@ def _judge(
         answer = None
     if not isinstance(answer, dict):
         answer = {}
-    error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+    error: dict[str, Any] = answer["error"] if isinstance(answer.get("error"), dict) else {}
     code = str(error.get("code") or "")
     status = response.status_code
     untrusted = ""
@@ -279,7 +280,7 @@ def _deliver_one(
             _refuse(message, "MALFORMED", "not a message kind", report, by="outbox")
             return
         kind, subject_id, payload = about
-        judged = {
+        judged: dict[str, Any] = {
             "region_code": message.destination_code,
             "kind": kind,
             "subject_id": subject_id,
@@ -350,6 +351,7 @@ def _act(message: OutboxMessage, verdict: _Verdict, report: DeliveryReport) -> N
         message.save()
         if message.kind == "package":
             complete_outgoing(message.transfer)
+        assert verdict.receipt is not None  # an accepting verdict carries its receipt
         status = verdict.receipt["status"]
         audit("system:interop", "outbox.delivered", str(message.id), answer=status)
         report.delivered += 1

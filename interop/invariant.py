@@ -43,6 +43,7 @@ signed by the asked region) and compares:
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -103,7 +104,7 @@ class AuditReport:
 class _Copy:
     region: str
     state: str
-    counted_at: object
+    counted_at: datetime.datetime | None
     held: bool
 
 
@@ -133,7 +134,8 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
     held_in: dict[str, list[str]] = defaultdict(list)
     in_transit: dict[str, set] = defaultdict(set)  # keys on their way, per volunteer
     imported_ids: set[str] = set()
-    outgoing: list[tuple[str, Transfer]] = []
+    # (region code, transfer, the keys of the records its package carried)
+    outgoing: list[tuple[str, Transfer, set[tuple[str, str]]]] = []
     incoming_remote: list[tuple[str, Transfer]] = []
     arrivals: dict[tuple[str, str], Decimal] = {}  # (region, transfer id) → hours opened
     for region in regions:
@@ -147,14 +149,13 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
                     if transfer.counterpart_region_code not in local:
                         incoming_remote.append((region.code, transfer))
                 elif transfer.state in (TransferState.EXPORTED, TransferState.COMPLETED):
-                    transfer.keys = _package_keys(transfer)
-                    outgoing.append((region.code, transfer))
+                    outgoing.append((region.code, transfer, _package_keys(transfer)))
             chosen = Volunteer.objects.filter(number__in=numbers).only("number", "status")
             volunteers = {v.id: v for v in chosen}
             for volunteer in volunteers.values():
                 if volunteer.status != VolunteerStatus.TRANSFERRED:
                     held_in[volunteer.number].append(region.code)
-            counted = defaultdict(Decimal)
+            counted: defaultdict[int, Decimal] = defaultdict(Decimal)
             records = ServiceRecord.objects.filter(
                 volunteer_id__in=volunteers, state__in=HOLDING
             ).prefetch_related("amendments")
@@ -180,14 +181,14 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
                         )
                     )
             _check_time_bank(report, region.code, volunteers, arrivals)
-    for _code, transfer in outgoing:
+    for _code, transfer, _keys in outgoing:
         _check_time_bank_arrived(report, transfer, local, imported_ids, arrivals)
-    for code, transfer in outgoing:
+    for code, transfer, keys in outgoing:
         number = transfer.volunteer_number
         remote = transfer.counterpart_region_code not in local
         arrived = str(transfer.package_id) in imported_ids
         if remote or not arrived:
-            in_transit[number] |= transfer.keys
+            in_transit[number] |= keys
         for key, found in copies[number].items():
             for copy_ in found:
                 if (
@@ -197,7 +198,7 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
                     and copy_.counted_at
                     and transfer.consented_at
                     and copy_.counted_at > transfer.consented_at
-                    and key not in transfer.keys
+                    and key not in keys
                 ):
                     report.problems.append(
                         Problem(
@@ -258,7 +259,7 @@ def audit(peers: bool | set[str] = False) -> AuditReport:
 
 def _check_time_bank(report, code: str, volunteers: dict, arrivals: dict) -> None:
     """The region's time-bank accounts of these volunteers against their ledgers."""
-    ledger = defaultdict(Decimal)
+    ledger: defaultdict[int, Decimal] = defaultdict(Decimal)
     for entry in TimeBankEntry.objects.filter(volunteer_id__in=volunteers).only(
         "volunteer_id", "kind", "hours", "transfer_reference"
     ):
@@ -324,7 +325,7 @@ def _compare_with_peers(report: AuditReport, regions: list[Region], peers: bool 
             for transfer in remote.only(
                 "direction", "state", "package_id", "volunteer_number", "counterpart_region_code"
             ):
-                if peers is True or transfer.counterpart_region_code in peers:
+                if isinstance(peers, bool) or transfer.counterpart_region_code in peers:
                     asked[(region.code, transfer.counterpart_region_code)].append(transfer)
     by_code = {region.code: region for region in regions}
     with httpx.Client(timeout=10) as client:

@@ -56,7 +56,7 @@ class PackageRejected(Exception):
 canonical = signing.canonical
 
 
-def _hours(value) -> str:
+def _hours(value) -> str | None:
     return format(value.normalize(), "f") if value is not None else None
 
 
@@ -267,7 +267,7 @@ def check(envelope: Any) -> dict[str, Any]:
     :class:`PackageRejected` with a clear reason. Nothing is written here."""
     if not isinstance(envelope, dict):
         raise PackageRejected("MALFORMED", "the package is not a JSON object")
-    package = envelope.get("package")
+    package: Any = envelope.get("package")  # checked against the JSON Schema below
     version = package.get("version") if isinstance(package, dict) else VERSION
     if isinstance(package, dict) and (
         package.get("format") != FORMAT or type(version) is not int or version not in READS

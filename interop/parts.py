@@ -96,7 +96,7 @@ def _checked(envelope: dict[str, Any], destination: Region) -> tuple[dict, bytes
     if body.get("format") != FORMAT or body.get("version") != VERSION:
         raise PackageRejected("UNSUPPORTED_VERSION", "not a package part this platform reads")
     index, count, total = body.get("index"), body.get("count"), body.get("totalBytes")
-    if not all(type(value) is int for value in (index, count, total)):
+    if not (type(index) is int and type(count) is int and type(total) is int):
         raise PackageRejected("MALFORMED", "index, count and totalBytes are integers")
     if not (0 <= index < count and total > 0):
         raise PackageRejected("MALFORMED", "index is not within count")
@@ -113,7 +113,9 @@ def _checked(envelope: dict[str, Any], destination: Region) -> tuple[dict, bytes
         data = base64.b64decode(str(body.get("data")), validate=True)
     except (ValueError, binascii.Error):
         raise PackageRejected("MALFORMED", "packageId or data is not valid") from None
-    source = body.get("source") if isinstance(body.get("source"), dict) else {}
+    source = body.get("source")
+    if not isinstance(source, dict):
+        source = {}
     code = str(source.get("regionCode"))
     sender = signing.lookup(code)
     if sender is None or sender.local:
@@ -174,7 +176,10 @@ def receive(envelope: dict[str, Any], destination: Region) -> tuple[dict | None,
 
 def forget(envelope: dict[str, Any]) -> None:
     """Drop the kept parts of a package once it is imported or finally refused."""
-    body = envelope.get("part") or {}
+    body: dict[str, Any] = envelope.get("part") or {}
+    package_id = body.get("packageId")
+    if package_id is None:  # not a part: none was kept
+        return
     InboxPart.objects.filter(
-        package_id=body.get("packageId"), envelope_digest=body.get("envelopeDigest")
+        package_id=package_id, envelope_digest=body.get("envelopeDigest")
     ).delete()

@@ -9,13 +9,14 @@ holding the group; each member still consents on their own."""
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
+from central.tenancy import connection
 from interop.models import Direction, Transfer, TransferBatch
+from tenants.accounts.principal import Principal
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.permissions import (
     authority_area_volunteers_q,
@@ -25,7 +26,7 @@ from tenants.volunteers.permissions import (
 )
 
 
-def visible_transfers(principal):
+def visible_transfers(principal: Principal):
     """The volunteer's own transfers; an authority's: those of the volunteers of its
     area — who live there or are active members of a group there (all of them, also
     requests not yet imported, for the whole region's)."""
@@ -42,7 +43,7 @@ def visible_transfers(principal):
     raise PermissionDenied(_("the volunteer and the authority see transfers"))
 
 
-def _own(transfer, principal) -> bool:
+def _own(transfer, principal: Principal) -> bool:
     return (
         transfer.volunteer_id is not None
         and principal.volunteer is not None
@@ -50,14 +51,14 @@ def _own(transfer, principal) -> bool:
     )
 
 
-def require_refuser(transfer, principal) -> None:
+def require_refuser(transfer, principal: Principal) -> None:
     """The volunteer, or the source's authority of the volunteer's area."""
     area = transfer.volunteer is not None and in_authority_area(transfer.volunteer, principal)
     if not (_own(transfer, principal) or area) or transfer.direction != Direction.OUTGOING:
         raise PermissionDenied(_("the volunteer or the source region's authority refuses"))
 
 
-def transfer_decider_q(principal) -> Q:
+def transfer_decider_q(principal: Principal) -> Q:
     """Transfers ``principal`` decides (000 Art.15: 经志愿者本人同意), as a condition on
     Transfer: the volunteer's own outgoing ones (``consentTransfer``) and those
     :func:`require_refuser` lets the authority of the volunteer's area refuse."""
@@ -70,7 +71,7 @@ def transfer_decider_q(principal) -> Q:
     return Q(direction=Direction.OUTGOING) & deciders
 
 
-def require_package_revealer(transfer, principal, policy) -> None:
+def require_package_revealer(transfer, principal: Principal, policy) -> None:
     """A package's personal fields in full (issue 10 finding 5): at the source, whoever
     ``may_reveal`` the volunteer; at the destination, the volunteer or the authority
     of their area."""
@@ -85,7 +86,7 @@ def require_package_revealer(transfer, principal, policy) -> None:
         raise PermissionDenied(_("you may not see the personal information in this package"))
 
 
-def require_batch_requester(group, principal) -> None:
+def require_batch_requester(group, principal: Principal) -> None:
     """A batch transfer of a group's members: the authority whose area holds the
     group (``covers`` its division) — not a group admin, not another county's."""
     if principal is None:
@@ -96,7 +97,7 @@ def require_batch_requester(group, principal) -> None:
         )
 
 
-def visible_batches(principal):
+def visible_batches(principal: Principal):
     """The batches of the groups in the caller's authority areas (all of them for an
     authority of the whole region); nobody else's."""
     if principal is None:
@@ -108,7 +109,7 @@ def visible_batches(principal):
     return TransferBatch.objects.filter(prefixes_q("division_code", principal.authority_prefixes))
 
 
-def require_batch_canceller(batch, principal) -> None:
+def require_batch_canceller(batch, principal: Principal) -> None:
     """Cancelling what is not consented yet: whoever may ask for the batch."""
     if not (principal.is_authority and principal.covers(batch.division_code)):
         raise PermissionDenied(_("the authority of the area holding the group cancels the batch"))

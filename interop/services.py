@@ -21,10 +21,11 @@ from __future__ import annotations
 import datetime
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
@@ -39,12 +40,14 @@ from central.errors import (
 )
 from central.messages import shown
 from central.models import HomeRegion, Region
+from central.tenancy import connection
 from interop import at_rest, federation, permissions, receipts, signing
 from interop import package as packages
 from interop.federation import federation_hash
 from interop.models import Direction, OutboxMessage, Transfer, TransferBatch, TransferState
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import MembershipStatus, VolunteerGroup
 from tenants.recognition.models import Award, Complaint, ComplaintStatus, Training
@@ -84,7 +87,7 @@ def _expires() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=settings.TRANSFER_CONSENT_DAYS)
 
 
-def request_transfer(to_region: str, *, principal) -> Transfer:
+def request_transfer(*, to_region: str, principal: Principal) -> Transfer:
     """The volunteer asks to move their records to ``to_region``."""
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -136,7 +139,7 @@ BATCH_LIMIT = 1000  # volunteers in one batch request
 
 
 def request_group_transfer(
-    group_id, to_region: str, reason: str, *, principal, numbers: list[str] | None = None
+    *, group_id, to_region: str, reason: str, principal: Principal, numbers: list[str] | None = None
 ) -> TransferBatch:
     """Issue 11: the authority of the area holding a group asks for its active members
     (or the listed ones among them) to move to ``to_region`` together: one batch and
@@ -236,7 +239,7 @@ def batch_counts(batch: TransferBatch) -> dict[str, int]:
     return counts
 
 
-def cancel_transfer_batch(batch_id, reason: str, *, principal) -> TransferBatch:
+def cancel_transfer_batch(*, batch_id, reason: str, principal: Principal) -> TransferBatch:
     """The authority cancels what of a batch is not consented yet: each transfer still
     waiting for its volunteer is refused (with the reason); what a volunteer consented
     to goes on (it is theirs now)."""
@@ -272,7 +275,7 @@ def cancel_transfer_batch(batch_id, reason: str, *, principal) -> TransferBatch:
     return batch
 
 
-def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
+def request_on_behalf(*, from_region: str, number: str, principal: Principal) -> Transfer:
     """The destination's authority asks the source, on the volunteer's behalf
     (the volunteer still consents at the source). Same deployment only here;
     peers are asked through the outbox."""
@@ -312,7 +315,9 @@ def request_on_behalf(from_region: str, number: str, *, principal) -> Transfer:
     return transfer
 
 
-def _request_remote(source_entry, number: str, destination: Region, principal) -> Transfer:
+def _request_remote(
+    source_entry, number: str, destination: Region, principal: Principal
+) -> Transfer:
     """Ask another deployment: an incoming placeholder plus an outbox message."""
     body = {
         "kind": "transfer_request",
@@ -390,7 +395,7 @@ def expire_due_transfers() -> int:
     return expired
 
 
-def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
+def reject_transfer(*, transfer_id, reason: str, principal: Principal) -> Transfer:
     """The volunteer refuses (or the source authority refuses) a requested transfer,
     or cancels a consented one whose package has not arrived yet (an offline file
     not imported, an outbox message not delivered). A refused or cancelled
@@ -409,10 +414,12 @@ def reject_transfer(transfer_id, reason: str, *, principal) -> Transfer:
                 field="transferId",
             )
         if transfer.state == TransferState.EXPORTED:
+            counterpart = signing.lookup(transfer.counterpart_region_code)
             if (
                 transfer.delivery == "offline"
                 and transfer.package_written_at is not None
-                and not signing.lookup(transfer.counterpart_region_code).local
+                and counterpart is not None
+                and not counterpart.local
             ):
                 # The file is in someone's hands: it may be imported there at any
                 # time, and the hours would then count twice. Its receipt completes it.
@@ -475,7 +482,7 @@ def _freeze(volunteer: Volunteer) -> Volunteer:
     return volunteer
 
 
-def consent_transfer(transfer_id, *, principal, offline: bool = False) -> Transfer:
+def consent_transfer(*, transfer_id, principal: Principal, offline: bool = False) -> Transfer:
     """The volunteer consents; the package is built, signed and sent on its way."""
     principal = accounts.require(principal)
     source = _current_region()
@@ -562,6 +569,7 @@ def complete_outgoing(transfer: Transfer) -> None:
         raise Conflict(
             _("the transfer is %(state)s") % {"state": shown(transfer, "state")}, field="transferId"
         )
+    assert transfer.volunteer_id is not None  # an exported transfer has its volunteer
     volunteer = Volunteer.objects.select_for_update().get(id=transfer.volunteer_id)
     volunteer.status = VolunteerStatus.TRANSFERRED
     volunteer.status_reason = f"转出至 {transfer.counterpart_region_code}"
@@ -646,6 +654,7 @@ def acknowledgement(transfer: Transfer, package: dict, destination: Region) -> d
 
 def _queue_acknowledgement(transfer: Transfer, package: dict, destination: Region) -> None:
     source = signing.lookup(package["source"]["regionCode"])
+    assert source is not None  # packages.check refused a package from elsewhere
     OutboxMessage.objects.create(
         kind="acknowledgement",
         transfer=transfer,
@@ -665,7 +674,7 @@ def acknowledge(message: dict) -> Transfer:
     if region is None:
         raise packages.PackageRejected("WRONG_DESTINATION", f"no region {message.get('to')} here")
     receipt = message.get("receipt")
-    body = receipt.get("receipt") if isinstance(receipt, dict) else None
+    body: Any = receipt.get("receipt") if isinstance(receipt, dict) else None
     try:
         package_id = uuid.UUID(str((body or {}).get("id")))
     except ValueError:
@@ -1191,7 +1200,7 @@ def _import_recognition(package, volunteer) -> None:
                 origin_record_id__in={r for _unused, r in origins},
             ).values_list("origin_region_code", "origin_record_id")
         )
-        rows = []
+        rows: list[Any] = []  # of ``model``
         for item in items:
             origin = item["provenance"]
             key = (origin["regionCode"], origin["recordId"])
@@ -1213,7 +1222,7 @@ def _import_recognition(package, volunteer) -> None:
             model.objects.bulk_create(rows)
 
 
-def import_offline(envelope, *, principal) -> tuple[Transfer, bool]:
+def import_offline(*, envelope, principal: Principal) -> tuple[Transfer, bool]:
     """The destination's authority imports a package file (offline exchange)."""
     accounts.require_authority(principal)
     return import_package(envelope, _current_region(), offline=True)
@@ -1249,7 +1258,7 @@ def handle_transfer_request(envelope) -> Transfer:
         return _open_outgoing(volunteer, sender.code, f"region:{sender.code}")
 
 
-def reveal_package(transfer_id, reason: str, *, principal, policy) -> dict:
+def reveal_package(*, transfer_id, reason: str, principal: Principal, policy) -> dict:
     """A transfer's package as signed, personal fields in full, to whoever may
     reveal them, logged like ``revealPersonalInfo`` (issue 10 finding 5): at the
     source (outgoing), ``may_reveal`` on the volunteer; at the destination

@@ -124,7 +124,9 @@ def inbox(request):
             if bad is not None:
                 raise PackageRejected("MALFORMED", f"{bad[0] or 'the package'}: {bad[1]}")
             parts_of, envelope = envelope, whole
-            answer = _Answer(answerer, *messages.subject(whole), partReceipt=part_receipt)
+            about = messages.subject(whole)
+            assert about is not None  # the parts' checked digest says it is a package
+            answer = _Answer(answerer, *about, partReceipt=part_receipt)
         with tenant_context(answerer):
             transfer, fresh = import_package(envelope, answerer)
             if parts_of is not None:

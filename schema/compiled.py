@@ -47,8 +47,8 @@ import contextvars
 import datetime
 import logging
 import operator
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeGuard
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -75,7 +75,12 @@ from graphql import (
 )
 from graphql.execution import ExecutionResult
 from graphql.execution import execute as graphql_execute
-from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+from graphql.execution.values import (
+    VariableValues,
+    get_argument_values,
+    get_directive_values,
+    get_variable_values,
+)
 from graphql.pyutils import Path, Undefined
 from graphql.utilities import type_from_ast
 from strawberry.extensions import SchemaExtension
@@ -95,6 +100,15 @@ ATTRIBUTE_KEY = "model_attribute"
 
 Resolve = Callable[[Any], Any]
 Complete = Callable[[Any], Any]
+
+
+def _inlined(complete: Any, inline: tuple, fill: Complete | None = None) -> Complete:
+    """``complete`` marked with how ``_generated_filler`` may inline it (``inline``:
+    kind, detail, required) and, for objects, the filler of their fields."""
+    complete.inline = inline
+    if fill is not None:
+        complete.fill = fill
+    return complete
 
 
 class Declined(Exception):
@@ -303,7 +317,7 @@ class Executor:
         schema: StrawberrySchema,
         document: DocumentNode,
         operation: OperationDefinitionNode,
-        variables: dict[str, Any],
+        variables: VariableValues,
         context: Any,
         root_value: Any,
         root_values: dict[int, Any],
@@ -333,6 +347,8 @@ class Executor:
 
     def plan(self) -> Complete:
         root_type = self.schema.query_type
+        if root_type is None:
+            raise Declined("the schema has no query type")
         return self.object_completer(root_type, [self.operation.selection_set], None, required=None)
 
     # --- planning: once per position in the query ----------------------------
@@ -360,9 +376,7 @@ class Executor:
                 return _null(required)
             return fill(source)
 
-        complete_object.inline = ("object", plan, required)
-        complete_object.fill = fill
-        return complete_object
+        return _inlined(complete_object, ("object", plan, required), fill)
 
     def collect(self, object_type, selection_sets, fields: dict, visited: set) -> dict:
         """Response key → field nodes, as graphql-core's ``collect_fields`` does."""
@@ -489,7 +503,7 @@ class Executor:
             item = self.completer(return_type.of_type, nodes, path)
             fill = getattr(item, "fill", None)
             if fill is not None:  # objects: each item's fields filled without another call
-                item_required = item.inline[2]
+                item_required = getattr(item, "inline")[2]  # noqa: B009 - set by _inlined
 
                 def each(entry):
                     if entry is None:
@@ -526,8 +540,7 @@ class Executor:
                     return _null(required)
                 return GraphQLString.serialize(value)
 
-            complete_string.inline = ("leaf", None, required)
-            return complete_string
+            return _inlined(complete_string, ("leaf", None, required))
         if is_leaf_type(return_type):
             serialize = return_type.serialize
 
@@ -539,8 +552,7 @@ class Executor:
                     raise GaveUp("leaf serialized to nothing")
                 return serialized
 
-            complete_leaf.inline = ("leaf", serialize, required)
-            return complete_leaf
+            return _inlined(complete_leaf, ("leaf", serialize, required))
         if isinstance(return_type, GraphQLObjectType):
             selection_sets = [node.selection_set for node in nodes if node.selection_set]
             return self.object_completer(return_type, selection_sets, path, required)
@@ -568,7 +580,7 @@ def _binder(strawberry, fragments, operation, parent_type, field_def, nodes, pat
             context,
             _never_awaitable,
             None,  # abort_signal: synchronous resolvers are not aborted
-            None,  # async_helpers: nothing asynchronous runs here
+            None,  # type: ignore[arg-type]  # async_helpers: nothing asynchronous runs here
         )
         if resolver is None:
             resolve = field_def.resolve
@@ -637,7 +649,7 @@ def _generated_filler(plan: list, paths: dict[int, str]) -> Complete | None:
     the completers make them — so a record's edge ``{node {hours serviceDate}}``
     is one call instead of eight. Lists and other fields call their completers.
     Made once per position in the query; None for a plan with nothing to inline."""
-    names: dict[str, object] = {
+    names: dict[str, Any] = {
         "GaveUp": GaveUp,
         "Undefined": Undefined,
         "sstr": _serialize_str,
@@ -724,7 +736,7 @@ def _serialize_str(value):
     return GraphQLString.serialize(value)
 
 
-def _null(required: bool) -> None:
+def _null(required: bool) -> Any:  # None, the value of a null position, or raises
     if required:
         raise GaveUp("null in a non-null position")
     return None
@@ -733,7 +745,7 @@ def _null(required: bool) -> None:
 _MISSING = object()
 
 
-def _never_awaitable(_value) -> bool:
+def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:
     return False
 
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    from central.models import Region
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -60,8 +64,8 @@ class RegionContext:
     response: object = None
 
     @property
-    def region(self):
-        return self.request.region
+    def region(self) -> Region:
+        return self.request.region  # type: ignore[attr-defined]  # set by the region routing
 
     @cached_property
     def policy(self):

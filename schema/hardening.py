@@ -244,7 +244,9 @@ class CachedParsingAndValidation(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if (
-            self._options is not None
+            self._options is not None  # so on_parse parsed the query
+            and context.query is not None
+            and context.graphql_document is not None
             and context.validation_rules
             and context.pre_execution_errors is None
         ):

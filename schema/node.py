@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import strawberry
 
 
@@ -10,4 +12,10 @@ import strawberry
     "regions (Relay Global Object Identification). `node(id:)` refetches it."
 )
 class Node:
-    id: strawberry.ID
+    if TYPE_CHECKING:
+        # Each type answers it in its own way (a resolver, or a field read from its
+        # model): to mypy a read-only attribute, not a field every constructor takes.
+        @property
+        def id(self) -> strawberry.ID: ...
+    else:
+        id: strawberry.ID

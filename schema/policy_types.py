@@ -9,7 +9,9 @@ from strawberry.experimental.pydantic import type as pydantic_type
 from central import policy
 
 # Registered once, here, so every schema names them the same way.
-Power = strawberry.enum(policy.Power, description="The five powers of 002's annex table.")
+# strawberry.enum marks the class itself as the GraphQL enum (and returns it).
+strawberry.enum(policy.Power, description="The five powers of 002's annex table.")
+Power = policy.Power
 
 
 @pydantic_type(model=policy.PermissionGroupRule, all_fields=True)

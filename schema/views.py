@@ -37,8 +37,10 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
+import strawberry
 from cross_web import HTTPException
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -174,7 +176,15 @@ class _DatabaseUnavailable(Exception):
     """An operation failed because the database cannot be reached."""
 
 
-class _OrjsonMixin:
+if TYPE_CHECKING:
+    _ViewBase = GraphQLView  # the view the mixin goes into
+else:
+    _ViewBase = object
+
+
+class _OrjsonMixin(_ViewBase):
+    schema: strawberry.Schema  # the platform's schemas (with their extensions)
+
     def encode_json(self, data: object) -> bytes:
         return encode_json(data)
 
@@ -202,7 +212,12 @@ class _OrjsonMixin:
         ):
             raise HTTPException(400, _("multipart `map` must map each file to a list of paths"))
         try:
-            return replace_placeholders_with_files(operations, files_map, request.files)
+            # A batch's list of operations too (the stubs say a dict; paths index both).
+            return replace_placeholders_with_files(
+                operations,  # type: ignore[arg-type]
+                files_map,
+                request.files,
+            )
         except KeyError:
             raise HTTPException(400, _("File(s) missing in form data")) from None
         except (IndexError, TypeError, ValueError, AttributeError):
@@ -244,7 +259,7 @@ class _OrjsonMixin:
     def process_result(self, request, result):
         if any(is_database_unavailable(e.original_error) for e in result.errors or ()):
             raise _DatabaseUnavailable
-        answer = process_result(result)
+        answer = cast(dict[str, Any], process_result(result))  # a TypedDict, edited here
         if result.errors:
             request.graphql_errors = True  # such an answer is nobody's to cache
             forget_tracebacks(result.errors)
@@ -310,7 +325,7 @@ class _OrjsonMixin:
             return None
         # No sub-response: no query resolver sets headers. One that tried would fail
         # and give up to the full path, which has one.
-        context = self.get_context(request, response=None)
+        context = self.get_context(request, response=None)  # type: ignore[arg-type]
         root_values: dict = {}
         started = time.perf_counter()
         arguments = (self.schema, document, name, variables, context, None)
@@ -340,14 +355,16 @@ class _OrjsonMixin:
             return _request_error_response(request, error.status_code, code, error.reason)
         except _DatabaseUnavailable:
             return database_unavailable_response()
-        if response.get("Content-Type", "").startswith("application/json"):  # not GraphiQL
+        if isinstance(response, HttpResponse) and response.get("Content-Type", "").startswith(
+            "application/json"  # not GraphiQL
+        ):
             media_type = response_media_type(request)
             response["Content-Type"] = media_type
             # One operation refused before it ran: 400 in the new media type (the
             # legacy one keeps 200, which older clients expect); a batch stays 200.
             if (
                 media_type == GRAPHQL_RESPONSE
-                and getattr(request, "graphql_request_errors", 0)
+                and getattr(request, "graphql_request_errors", None)
                 and not response.content.startswith(b"[")
             ):
                 response.status_code = 400

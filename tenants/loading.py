@@ -13,11 +13,16 @@ Use it as ``from_db = fast_from_db`` in a model's body (the models of large page
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from typing import Any, TypeVar
+
 from django.db import models
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 
-_django_from_db = models.Model.from_db.__func__
+# The function behind Django's classmethod, to call with another class.
+_django_from_db = vars(models.Model)["from_db"].__func__
+_M = TypeVar("_M", bound=models.Model)
 
 
 def _listened(cls) -> bool:
@@ -33,9 +38,15 @@ def builds_fast(cls) -> bool:
     return getattr(cls.from_db, "__func__", None) is _from_db and not _listened(cls)
 
 
-def _from_db(cls, db, field_names, values):
+def _from_db(
+    cls: type[_M],
+    db: str | None,
+    field_names: Collection[str],
+    values: Collection[Any],
+    **options: Any,  # what later Django versions add (fetch_mode), passed on
+) -> _M:
     if _listened(cls):
-        return _django_from_db(cls, db, field_names, values)
+        return _django_from_db(cls, db, field_names, values, **options)
     instance = cls.__new__(cls)
     state = ModelState()
     state.adding = False
@@ -45,4 +56,4 @@ def _from_db(cls, db, field_names, values):
     return instance
 
 
-fast_from_db = classmethod(_from_db)
+fast_from_db: classmethod[Any, ..., Any] = classmethod(_from_db)

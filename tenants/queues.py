@@ -35,6 +35,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.db import models
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -43,6 +44,7 @@ from central.errors import InvalidInput
 from interop.models import Transfer, TransferState
 from interop.permissions import transfer_decider_q
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 from tenants.groups.permissions import group_reviewer_q, member_manager_group_ids
 from tenants.projects.models import ApplicationStatus, Project, ProjectApplication, ProjectStatus
@@ -82,16 +84,18 @@ class Queue:
     applies (a Django lookup path; a filter a queue lacks is refused)."""
 
     name: str
-    model: type
+    model: type[models.Model]
     status_field: str
     pending: str
     arrived: str  # the timestamp the queue is ordered and filtered by
     lookups: dict[str, str]
 
-    def rows(self, principal, policy, status: str | None, filter: QueueFilter) -> QuerySet:
+    def rows(
+        self, principal: Principal, policy, status: str | None, filter: QueueFilter
+    ) -> QuerySet:
         """The items ``principal`` decides, in ``status`` (default: pending), filtered."""
         principal = accounts.require(principal)
-        queryset = self.model.objects.filter(_DECIDERS[self.name](principal, policy))
+        queryset = self.model._default_manager.filter(_DECIDERS[self.name](principal, policy))
         queryset = queryset.filter(**{self.status_field: status or self.pending})
         queryset = queryset.filter(**self._conditions(filter))
         return _SHAPES[self.name](queryset).order_by("id")
@@ -128,14 +132,14 @@ def _records_with_amendments():
     return ServiceRecord.objects.with_few("amendments")
 
 
-def _declarations_q(principal, policy) -> Q:
+def _declarations_q(principal: Principal, policy) -> Q:
     """Self-declared records whose group ``principal`` records for (``require_recorder``,
     the rule of ``decideDeclaration``)."""
     groups = recording_group_ids(principal, policy)
     return Q(mode=RecordMode.SELF_DECLARED, project__group_id__in=groups)
 
 
-def _transfers_q(principal, policy) -> Q:
+def _transfers_q(principal: Principal, policy) -> Q:
     # Expired requests are answered by nobody (consent and refusal turn them EXPIRED).
     return transfer_decider_q(principal) & (
         ~Q(state=TransferState.REQUESTED) | Q(expires_at__gt=timezone.now())
@@ -270,7 +274,7 @@ QUEUES = {
 }
 
 
-def task_counts(principal, policy) -> dict[str, int]:
+def task_counts(principal: Principal, policy) -> dict[str, int]:
     """``myTasks``: how many pending items wait in each of the caller's queues — the
     same selectors as the lists, so a count equals its list's length."""
     principal = accounts.require(principal)
@@ -284,12 +288,12 @@ def task_counts(principal, policy) -> dict[str, int]:
 # ---- what the caller waits for -----------------------------------------------------
 
 
-def _own_volunteer(principal):
+def _own_volunteer(principal: Principal):
     principal = accounts.require(principal)
     return principal.volunteer
 
 
-def own_project_applications(principal) -> QuerySet[ProjectApplication]:
+def own_project_applications(principal: Principal) -> QuerySet[ProjectApplication]:
     """The caller's own applications to projects (a volunteer's account; else none)."""
     volunteer = _own_volunteer(principal)
     if volunteer is None:
@@ -299,7 +303,7 @@ def own_project_applications(principal) -> QuerySet[ProjectApplication]:
     )
 
 
-def own_declarations(principal) -> QuerySet[ServiceRecord]:
+def own_declarations(principal: Principal) -> QuerySet[ServiceRecord]:
     """The hours the caller declared (本人申报), decided or not."""
     volunteer = _own_volunteer(principal)
     if volunteer is None:
@@ -311,24 +315,26 @@ def own_declarations(principal) -> QuerySet[ServiceRecord]:
     )
 
 
-def own_correction_requests(principal) -> QuerySet[CorrectionRequest]:
+def own_correction_requests(principal: Principal) -> QuerySet[CorrectionRequest]:
     volunteer = _own_volunteer(principal)
     if volunteer is None:
         return CorrectionRequest.objects.none()
     return _SHAPES["correctionRequests"](CorrectionRequest.objects.filter(volunteer=volunteer))
 
 
-def own_star_applications(principal) -> QuerySet[StarApplication]:
+def own_star_applications(principal: Principal) -> QuerySet[StarApplication]:
     volunteer = _own_volunteer(principal)
     if volunteer is None:
         return StarApplication.objects.none()
     return _SHAPES["starApplications"](StarApplication.objects.filter(volunteer=volunteer))
 
 
-def own_objections(principal) -> QuerySet[Objection]:
+def own_objections(principal: Principal) -> QuerySet[Objection]:
     """The objections the caller's account raised (any account may object, 001 §4(4)3):
     ``raised_by`` is the account's actor, ``account:<id>:<username>``."""
     principal = accounts.require(principal)
+    if principal.account is None:  # an operator at the command line raises none
+        return _SHAPES["objections"](Objection.objects.none())
     return _SHAPES["objections"](
         Objection.objects.filter(raised_by__startswith=f"account:{principal.account.id}:")
     )

@@ -39,6 +39,7 @@ import collections
 import functools
 import itertools
 import operator
+from typing import Any
 
 import orjson
 from django.contrib.postgres.aggregates import JSONBAgg
@@ -114,7 +115,7 @@ class FewRelatedQuerySet(models.QuerySet):
         an ``EXISTS`` and read by one more query for the marked rows."""
         descriptor = getattr(self.model, to_attr(relation))
         assert isinstance(descriptor, MostlyEmpty), f"{relation} is not declared MostlyEmpty"
-        field = self.model._meta.get_field(relation)
+        field: Any = self.model._meta.get_field(relation)  # a reverse relation
         related = field.related_model._default_manager.filter(**{field.field.name: OuterRef("pk")})
         if rows is None or _every_row(rows):
             clone = self.annotate(**{descriptor.flag: _carried(related, field)})
@@ -125,7 +126,7 @@ class FewRelatedQuerySet(models.QuerySet):
         return clone
 
     def _clone(self):
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # private in Django, not in the stubs
         clone._few = self._few
         return clone
 
@@ -134,7 +135,7 @@ class FewRelatedQuerySet(models.QuerySet):
         super()._fetch_all()
         if fresh and self._few and issubclass(self._iterable_class, ModelIterable):
             for relation, rows in self._few.items():
-                _load_few(self.model, self._result_cache, relation, rows)
+                _load_few(self.model, self._result_cache or [], relation, rows)
 
 
 def _every_row(rows) -> bool:
@@ -149,7 +150,7 @@ def _every_row(rows) -> bool:
     )
 
 
-def _carried(related, field) -> Subquery:
+def _carried(related, field) -> Case:
     """A row's related rows as one ``jsonb`` array of arrays (each column as text, so
     decimals and times keep their exact values), oldest first; null for none."""
     columns = [f.attname for f in field.related_model._meta.concrete_fields]
@@ -250,7 +251,8 @@ def row_class(model, names: tuple[str, ...]) -> type:
     key = (model, names)
     cls = _ROW_CLASSES.get(key)
     if cls is None:
-        base = collections.namedtuple(f"{model.__name__}Row", names)
+        # (a name and fields known only at run time, which mypy cannot follow)
+        base = collections.namedtuple(f"{model.__name__}Row", names)  # type: ignore[misc]
         cls = _ROW_CLASSES[key] = type(base.__name__, (model.Row, base), {"__slots__": ()})
     return cls
 
@@ -302,7 +304,8 @@ def _instances(queryset, compiler, sql: str, params: list) -> list:
             return list(map(make, rows))
         getter = operator.itemgetter(*positions)
         return [make(getter(row)) for row in rows]
-    populators = get_related_populators(klass_info, select, db)
+    # Django 5.2's signature; django-stubs 6.1 describes 6.1's, with fetch_mode.
+    populators = get_related_populators(klass_info, select, db)  # type: ignore[call-arg]
     if builds_fast(model) and not populators:
         from_db = model.from_db
         names = own_names + [name for name, _position in annotations]
@@ -348,7 +351,7 @@ def _plain_joins(populators, db) -> list[tuple] | None:
     joins = []
     for populator in populators:
         setter = populator.local_setter
-        field = getattr(setter, "__self__", None)
+        field: Any = getattr(setter, "__self__", None)
         if (
             populator.reorder_for_init is not None
             or populator.related_populators
@@ -469,9 +472,15 @@ class FirstRows:
 class _Parentless:
     """Mixed into a queryset's class by :func:`parentless`."""
 
+    # The queryset's (Django's private attributes).
+    _result_cache: list[Any] | None
+    _iterable_class: type
+    _prefetch_related_lookups: tuple[Any, ...]
+    query: Any
+
     def _fetch_all(self):
         fresh = self._result_cache is None
-        super()._fetch_all()
+        super()._fetch_all()  # type: ignore[misc]  # the queryset's, after this mixin
         if fresh and self._result_cache and issubclass(self._iterable_class, ModelIterable):
             forget_parents(
                 self._result_cache, self.query.select_related, self._prefetch_related_lookups
@@ -554,7 +563,7 @@ def _caches_back(instances: list, name: str) -> bool:
         field = instances[0]._meta.get_field(name)
     except Exception:  # not a field (Django would not have joined it): look anyway
         return True
-    return not (field.many_to_one and not field.unique)
+    return not (isinstance(field, models.Field) and field.many_to_one and not field.unique)
 
 
 def _forget(parent, rows) -> None:
@@ -573,7 +582,7 @@ def _forget(parent, rows) -> None:
                 cache[name] = detached
 
 
-def _detached(instance):
+def _detached(instance: models.Model):
     """A copy of ``instance`` with its own column values only: no loaded lists of
     rows, no joined rows (a fresh ``_state``), no prefetch cache."""
     copy = type(instance).__new__(type(instance))

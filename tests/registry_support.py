@@ -21,6 +21,7 @@ from tenants.groups import services as groups
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.permissions import MUNICIPALITIES
 from tenants.volunteers import services as volunteers
+from tenants.volunteers.models import Volunteer
 
 _serial = itertools.count(100)
 _names = itertools.count(1)
@@ -156,7 +157,7 @@ def register(slug, name, kind, level, liaison=None, status="unregistered", **ext
         **extra,
     )
     with tenant_context(target):
-        group = groups.register_group(data, principal=None, policy=target.get_policy())
+        group = groups.register_group(data=data, principal=None, policy=target.get_policy())
     return group, username
 
 
@@ -164,9 +165,9 @@ def approve(slug, group):
     target = region(slug)
     with tenant_context(target):
         return groups.review_group(
-            group.id,
-            True,
-            "",
+            group_id=group.id,
+            approve=True,
+            reason="",
             principal=accounts.OperatorPrincipal("test"),
             policy=target.get_policy(),
         )
@@ -208,7 +209,7 @@ def hierarchy(slug: str, district_division: str | None = None) -> Hierarchy:
     return Hierarchy(city, district, town, community, team, admins)
 
 
-def register_volunteer(slug: str, **overrides):
+def register_volunteer(slug: str, **overrides) -> tuple[Volunteer, str]:
     """A volunteer registered through the service; returns (volunteer, username)."""
     target = region(slug)
     data = volunteer_input(**overrides)
@@ -229,7 +230,7 @@ def register_volunteer(slug: str, **overrides):
     )
     with tenant_context(target):
         volunteer = volunteers.register_volunteer(
-            registration, region=target, policy=target.get_policy()
+            data=registration, region=target, policy=target.get_policy()
         )
     return volunteer, data["username"]
 
@@ -247,22 +248,24 @@ def accept_invitations(slug: str, number: str) -> int:
         # A volunteer without an account of their own (registered by a group, or
         # imported) accepts at the group's desk: the service needs only who they are.
         me = (
-            accounts.Principal(account=account, roles=[])
+            accounts.AccountPrincipal(account=account, roles=[])
             if account
             else SimpleNamespace(volunteer=volunteer, actor=f"volunteer:{number}")
         )
         invited = Membership.objects.filter(volunteer=volunteer, status=MembershipStatus.INVITED)
         for membership in invited:
-            groups.respond_to_invitation(membership.id, True, principal=me)
+            groups.respond_to_invitation(membership_id=membership.id, accept=True, principal=me)
         return len(invited)
 
 
-def principal_of_account(username: str) -> accounts.Principal:
+def principal_of_account(username: str) -> accounts.AccountPrincipal:
     """The principal a token of ``username`` would give (call inside the region)."""
     from tenants.accounts.models import Account
 
     account = Account.objects.select_related("volunteer").get(username=username)
-    return accounts.Principal(account=account, roles=list(account.roles.select_related("group")))
+    return accounts.AccountPrincipal(
+        account=account, roles=list(account.roles.select_related("group"))
+    )
 
 
 def join_group(slug: str, group, number: str, admin_username: str) -> None:
@@ -270,8 +273,8 @@ def join_group(slug: str, group, number: str, admin_username: str) -> None:
     target = region(slug)
     with tenant_context(target):
         groups.add_member(
-            group.id,
-            number,
+            group_id=group.id,
+            number=number,
             principal=principal_of_account(admin_username),
             policy=target.get_policy(),
         )

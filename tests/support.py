@@ -13,11 +13,20 @@ import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import httpx
-from django.db import connection
+
+from central.tenancy import connection
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
+    """``re.search`` that fails the test, saying what it looked for, when nothing matches."""
+    match = re.search(pattern, text, flags)
+    assert match is not None, f"{pattern!r} not in {text[:500]!r}"
+    return match
 
 
 def readme_section(title: str) -> str:
@@ -61,7 +70,7 @@ def execute_in_process(
     from django.test import Client, override_settings
     from django.test.utils import CaptureQueriesContext
 
-    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}  # None: anonymous
+    auth: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     client = Client(HTTP_HOST=f"{slug}.localhost", HTTP_ACCEPT_LANGUAGE="en", **auth)
     graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
     with override_settings(GRAPHQL=graphql), CaptureQueriesContext(connection) as captured:
@@ -246,7 +255,7 @@ def city_name(code: str) -> str:
     """The official name of a code (GB/T 2260), which provisioning requires."""
     from central.divisions import division_name
 
-    return division_name(code)
+    return division_name(code) or ""
 
 
 def schema_exists(name: str) -> bool:
@@ -341,9 +350,15 @@ def html_forms(html: str) -> list[dict]:
     return parser.forms
 
 
+class AdminBrowser(httpx.Client):
+    """An HTTP client logged in to the Django admin as ``admin_user``."""
+
+    admin_user: Any
+
+
 def admin_browser(
     base_url: str, host: str = "localhost", headers: dict[str, str] | None = None
-) -> httpx.Client:
+) -> AdminBrowser:
     """A client logged in to the Django admin over HTTP as a browser would be: a
     new superuser with a confirmed TOTP device, through the real login form."""
     import uuid
@@ -355,7 +370,7 @@ def admin_browser(
     password = "correct horse battery staple"
     user = get_user_model().objects.create_superuser(f"adm-{uuid.uuid4().hex[:8]}", "", password)
     device = TOTPDevice.objects.create(user=user, name="app", confirmed=True)
-    http = httpx.Client(base_url=base_url, timeout=60, headers={"Host": host, **(headers or {})})
+    http = AdminBrowser(base_url=base_url, timeout=60, headers={"Host": host, **(headers or {})})
     page = http.get("/admin/login/")
     (form,) = [f for f in html_forms(page.text) if "username" in dict(f["fields"])]
     fields = dict(form["fields"])

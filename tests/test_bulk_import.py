@@ -461,7 +461,7 @@ def test_sql_per_row_does_not_grow_with_the_file(seed_regions):
         file = io.BytesIO(csv_file(VOLUNTEER_HEADERS, rows_of(VOLUNTEER_HEADERS, people)))
         with tenant_context(target), CaptureQueriesContext(connection) as captured:
             report = imports.import_rows(
-                ImportKind.VOLUNTEERS, file, size=len(file.getvalue()), max_bytes=10**6,
+                kind=ImportKind.VOLUNTEERS, stream=file, size=len(file.getvalue()), max_bytes=10**6,
                 region=target, policy=target.get_policy(),
                 principal=principal_of_account(h.admins["team"]), group_id=h.team.id,
             )  # fmt: skip
@@ -499,3 +499,24 @@ def test_an_id_number_excel_stored_as_a_number_is_named(gql, seed_regions):
     [problem] = body["data"]["importRows"]["report"]["problems"]
     assert (problem["line"], problem["column"]) == (2, "证件号码"), problem
     assert "15 digits" in problem["message"]
+
+
+def test_a_record_row_without_a_service_date_is_a_problem_of_its_row(gql, seed_regions):
+    """An empty date cell is reported on its line and column. It used to reach the
+    record service as None and fail comparing it with a date (found by mypy: the
+    service is typed to take a date)."""
+    s = stage(gql, "yunnan", participants=1)
+    [(first, _)] = s.volunteers
+    content = csv_file(
+        RECORD_HEADER,
+        [
+            [first.number, "", "", "09:00", "10:00", "1", "无日期", ""],
+            [first.number, "", days_ago(4).isoformat(), "", "10:00", "1", "无开始时间", ""],
+        ],
+    )
+    body = upload(gql, "yunnan", "RECORDS", content, token=s.recorder, project=s.project_id)
+    assert "errors" not in body, body
+    report = body["data"]["importRows"]["report"]
+    where = {(p["line"], p["column"], p["code"]) for p in report["problems"]}
+    assert where == {(2, "服务日期", "INVALID"), (3, "开始时间", "INVALID")}, report
+    assert not report["committed"] and report["imported"] == 0

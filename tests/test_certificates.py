@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from tenants.accounts.models import Account
-from tenants.accounts.services import OperatorPrincipal, Principal
+from tenants.accounts.services import AccountPrincipal, OperatorPrincipal
 from tenants.certificates.models import Certificate
 from tenants.certificates.pdf import render_seal_placeholder_png
 from tenants.groups import services as groups
@@ -65,12 +65,12 @@ def days_ago(n: int) -> datetime.date:
     return timezone.localdate() - datetime.timedelta(days=n)
 
 
-def principal(username: str) -> Principal:
+def principal(username: str) -> AccountPrincipal:
     account = Account.objects.select_related("volunteer").get(username=username)
-    return Principal(account=account, roles=list(account.roles.select_related("group")))
+    return AccountPrincipal(account=account, roles=list(account.roles.select_related("group")))
 
 
-def project(group, admin: Principal, name: str, starts: int, ends: int):
+def project(group, admin: AccountPrincipal, name: str, starts: int, ends: int):
     """A published project of ``group`` that started ``starts`` days ago."""
     policy = region(SLUG).get_policy()
     draft = projects.ProjectDraft(
@@ -84,20 +84,24 @@ def project(group, admin: Principal, name: str, starts: int, ends: int):
         risk_notice="注意防滑，避免与老人发生肢体冲突",
         contact="赵联系",
     )
-    created = projects.create_project(group.id, draft, principal=admin)
-    submitted = projects.submit_project(created.id, principal=admin, policy=policy)
+    created = projects.create_project(group_id=group.id, draft=draft, principal=admin)
+    submitted = projects.submit_project(project_id=created.id, principal=admin, policy=policy)
     if submitted.status == "pending_review":
         projects.review_project(
-            created.id, True, "", principal=OperatorPrincipal("test"), policy=policy
+            project_id=created.id,
+            approve=True,
+            reason="",
+            principal=OperatorPrincipal("test"),
+            policy=policy,
         )
     return created
 
 
 def record(project_id, number, admin, day, start, end, hours):
     return records.record_hours(
-        project_id,
-        number,
-        records.RecordEntry(
+        project_id=project_id,
+        number=number,
+        entry=records.RecordEntry(
             service_date=day,
             start_time=datetime.time.fromisoformat(start),
             end_time=datetime.time.fromisoformat(end),
@@ -134,19 +138,21 @@ def stage() -> Stage:
         admin = principal(h.admins["team"])
         other_admin = principal(h.admins["community"])
         for number in (volunteer.number, bystander.number):
-            groups.add_member(h.team.id, number, principal=admin, policy=policy)
+            groups.add_member(group_id=h.team.id, number=number, principal=admin, policy=policy)
             accept_invitations(SLUG, number)
         ended = project(h.team, admin, unique("敬老院陪伴项目"), starts=30, ends=1)
         ongoing = project(h.team, admin, unique("社区图书整理"), starts=20, ends=-10)
         elsewhere = project(h.community, other_admin, unique("社区巡河"), starts=20, ends=-10)
         # The volunteer also joins the ongoing project by application (apply/decide).
         me = principal(username)
-        application = projects.apply(ongoing.id, principal=me)
-        projects.decide_application(application.id, True, principal=admin)
+        application = projects.apply(project_id=ongoing.id, principal=me)
+        projects.decide_application(application_id=application.id, accept=True, principal=admin)
         first = record(ended.id, volunteer.number, admin, days_ago(10), "09:00", "12:00", "3")
         record(ended.id, volunteer.number, admin, days_ago(9), "09:00", "11:30", "2.5")
         record(ongoing.id, volunteer.number, admin, days_ago(5), "14:00", "16:00", "2")
-        groups.add_member(h.community.id, volunteer.number, principal=other_admin, policy=policy)
+        groups.add_member(
+            group_id=h.community.id, number=volunteer.number, principal=other_admin, policy=policy
+        )
         accept_invitations(SLUG, volunteer.number)
         record(elsewhere.id, volunteer.number, other_admin, days_ago(4), "08:00", "12:00", "4")
         assert first.state == "counted"
@@ -341,9 +347,9 @@ def test_issue_download_verify_amend_revoke(gql, s):
     target = region(SLUG)
     with tenant_context(target):
         records.amend_record(
-            s.first_record_id,
-            {"hours": Decimal(2)},
-            "签到时间记录有误",
+            record_id=s.first_record_id,
+            changes={"hours": Decimal(2)},
+            reason="签到时间记录有误",
             principal=principal(s.admin),
             policy=target.get_policy(),
         )

@@ -98,7 +98,8 @@ def test_generated_fillers_answer_as_graphql_core(monkeypatch):
     "edge",
     [
         Edge(node=leafy(name=None), spare=None),  # an inlined non-null leaf
-        Edge(node=None, spare=None),  # an inlined non-null object
+        # an inlined non-null object, null here on purpose
+        Edge(node=None, spare=None),  # type: ignore[arg-type]
         Edge(node=leafy(day=None), spare=None),  # a non-null leaf with a serializer
         Edge(node=leafy(), spare=leafy(name=None)),  # deeper, under a nullable object
     ],

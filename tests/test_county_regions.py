@@ -30,9 +30,8 @@ def free_county(city: str) -> str:
 
 
 def county_spec(code: str, **overrides) -> services.RegionSpec:
-    fields = dict(code=code, name=city_name(code), level="county", slug=f"c{code}")
-    fields.update(overrides)
-    return services.RegionSpec(**fields)
+    fields = {"code": code, "name": city_name(code), "level": "county", "slug": f"c{code}"}
+    return services.RegionSpec(**{**fields, **overrides})
 
 
 def test_a_county_region_is_provisioned_through_the_central_api(gql, central_admin):

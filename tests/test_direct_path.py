@@ -19,11 +19,11 @@ import uuid
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from central.tenancy import connection
 from schema.views import RegionGraphQLView
 from tests.registry_support import authority, login, register_volunteer
 from tests.support import generated_region, unique_city_code

@@ -172,6 +172,7 @@ def _operation(api: str, operation: str, field_name: str):
 
     schema = (region_schema if api == "region" else central_schema)._schema
     root = schema.query_type if operation == "query" else schema.mutation_type
+    assert root is not None
     return root.fields[field_name]
 
 
@@ -370,7 +371,7 @@ def test_certificate_images_are_decoded_in_full(gql, seed_regions, content):
     assert (group_count("chongqing"), _stored("group-certificates")) == (before, files)
 
 
-@pytest.mark.parametrize("content", [p for p in BAD_IMAGES if "jpeg" not in p.id])
+@pytest.mark.parametrize("content", [p for p in BAD_IMAGES if "jpeg" not in str(p.id)])
 def test_seal_images_are_decoded_in_full(gql, seed_regions, content):
     h = hierarchy("chongqing")
     token = login(gql, "chongqing", h.admins["team"])

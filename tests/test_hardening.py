@@ -228,7 +228,10 @@ def test_concurrent_requests_share_the_cache_correctly():
         result = schema.execute_sync(query)
         if query == valid:
             return result.errors is None and result.data == {"__typename": "Query"}
-        body = {"data": result.data, "errors": [{"message": e.message} for e in result.errors]}
+        body = {
+            "data": result.data,
+            "errors": [{"message": e.message} for e in result.errors or ()],
+        }
         return _refused(body, query)
 
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -298,7 +298,7 @@ def test_a_crash_before_commit_leaves_the_transfer_to_be_run_again(gql, seed_reg
 
     monkeypatch.setattr(transfers, "complete_outgoing", crash)
     with tenant_context(region("chongqing")), pytest.raises(RuntimeError):
-        transfers.consent_transfer(requested["id"], principal=principal)
+        transfers.consent_transfer(transfer_id=requested["id"], principal=principal)
     with tenant_context(region("yunnan")):
         assert not Volunteer.objects.filter(number=volunteer.number).exists()
     with tenant_context(region("chongqing")):
@@ -315,11 +315,11 @@ def test_a_crash_before_commit_leaves_the_transfer_to_be_run_again(gql, seed_reg
 
 def _principal(slug, volunteer):
     from tenants.accounts.models import Account
-    from tenants.accounts.services import Principal
+    from tenants.accounts.services import AccountPrincipal
 
     with tenant_context(region(slug)):
         account = Account.objects.select_related("volunteer").get(volunteer=volunteer)
-        return Principal(account=account, roles=[])
+        return AccountPrincipal(account=account, roles=[])
 
 
 def test_directory_lists_regions_and_keys(gql, seed_regions):
@@ -412,15 +412,17 @@ def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
     target = region("yunnan")
     with tenant_context(target):
         policy = target.get_policy()
-        groups.add_member(h.team.id, volunteer.number, principal=_admin_of(h.team), policy=policy)
+        groups.add_member(
+            group_id=h.team.id, number=volunteer.number, principal=_admin_of(h.team), policy=policy
+        )
         accept_invitations(target.slug, volunteer.number)
         certificates.upload_seal(
-            h.team.id,
-            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            group_id=h.team.id,
+            upload=SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
             principal=_admin_of(h.team),
         )
         issued = certificates.issue_certificate(
-            volunteer.number, h.team.id, principal=_admin_of(h.team), region=target
+            number=volunteer.number, group_id=h.team.id, principal=_admin_of(h.team), region=target
         )
     rows = issued.snapshot["rows"]
     assert [(row["hours"], row["originRegion"]) for row in rows] == [("1.50", "重庆市")], rows
@@ -428,14 +430,14 @@ def test_imported_hours_show_their_origin_on_certificates(gql, seed_regions):
 
 def _admin_of(group):
     from tenants.accounts.models import Role
-    from tenants.accounts.services import Principal
+    from tenants.accounts.services import AccountPrincipal
 
     role = (
         Role.objects.select_related("account__volunteer", "group")
         .filter(group=group, kind="group_admin")
         .first()
     )
-    return Principal(account=role.account, roles=[role])
+    return AccountPrincipal(account=role.account, roles=[role])
 
 
 def test_export_command_writes_the_package_file(gql, seed_regions, tmp_path):

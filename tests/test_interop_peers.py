@@ -9,6 +9,7 @@ comes back, and the transfer completes exactly once.
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import shutil
@@ -130,7 +131,7 @@ def peer(server):
     pg.cleanup()
 
 
-FAR = timezone.now() + timezone.timedelta(days=1)
+FAR = timezone.now() + datetime.timedelta(days=1)
 
 
 @pytest.fixture
@@ -476,7 +477,8 @@ class ScriptedProxy:
     with ``Retry-After: 1``) and forwards everything else to the peer."""
 
     def __init__(self, target: str, script: list[str]):
-        self.script, self.target, self.answered = list(script), target, []
+        self.script, self.target = list(script), target
+        self.answered: list[str] = []
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):

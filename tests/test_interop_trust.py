@@ -48,7 +48,7 @@ from tests.test_interop_peers import Peer
 pytestmark = pytest.mark.usefixtures("federation_invariant")  # issue 11
 
 CODE, NAME, SLUG = "450000", "广西壮族自治区", "guangxi"
-FAR = timezone.now() + timezone.timedelta(days=1)
+FAR = timezone.now() + datetime.timedelta(days=1)
 
 
 class Proxy:
@@ -257,7 +257,7 @@ def test_a_plain_http_inbox_url_is_refused(gql, peer):
             message = OutboxMessage.objects.get(transfer__public_id=transfer_id)
             assert message.delivered_at is None and "INSECURE_URL" in message.last_error
         assert _peer_volunteers(peer, volunteer.number) == 0
-        assert delivery.deliver_pending(now=FAR + timezone.timedelta(hours=1)).delivered == 1
+        assert delivery.deliver_pending(now=FAR + datetime.timedelta(hours=1)).delivered == 1
     assert _peer_volunteers(peer, volunteer.number) == 1
 
 

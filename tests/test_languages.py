@@ -71,7 +71,7 @@ def read_po(path) -> dict[str, str]:
         elif line.startswith('"') and key == "msgstr":
             msgstr += ast.literal_eval(line)
         elif not line.strip() and msgid is not None:
-            entries[f"{context}\x04{msgid}" if context else msgid] = msgstr
+            entries[f"{context}\x04{msgid}" if context else msgid] = msgstr or ""
             context = msgid = msgstr = key = None
     entries.pop("", None)  # the header
     return entries
@@ -103,7 +103,11 @@ def messages_in_code() -> dict[str, str]:
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Name)
                     and node.func.id in ("pgettext", "pgettext_lazy")
-                    and all(isinstance(a, ast.Constant) for a in node.args[:2])
+                    and len(node.args) >= 2
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[1], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                    and isinstance(node.args[1].value, str)
                 ):
                     where = f"{path.relative_to(REPO)}:{node.lineno}"
                     found.setdefault(f"{node.args[0].value}\x04{node.args[1].value}", where)

@@ -30,7 +30,7 @@ from django_tenants.utils import tenant_context
 from central.models import CentralAuditEntry
 from tenants.audit.models import AuditEntry
 from tests.registry_support import authority, region, register_volunteer
-from tests.support import PlatformServer, platform_database_url
+from tests.support import PlatformServer, platform_database_url, search
 
 PASSWORD = "Strong-pass-2026"
 LOGIN = (
@@ -271,7 +271,7 @@ def test_central_login_needs_the_totp_code_once_a_device_is_confirmed(throttle_s
 def admin_login(http: httpx.Client, host: str, address: str, data: dict) -> httpx.Response:
     headers = {"Host": host, "X-Test-Client": address, "Accept-Language": "en"}
     page = http.get("/admin/login/", headers=headers)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    csrf = search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
     return http.post(
         "/admin/login/?next=/admin/",
         data={"csrfmiddlewaretoken": csrf, **data},

@@ -30,10 +30,11 @@ from decimal import Decimal
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished
-from django.db import close_old_connections, connection, models
+from django.db import close_old_connections, models
 from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
+from central.tenancy import connection
 from tenants.records.models import Amendment, ServiceRecord
 from tests.registry_support import authority
 from tests.support import generated_region, gid, unique_city_code

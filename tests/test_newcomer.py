@@ -53,7 +53,9 @@ def counts(url: str) -> dict[str, int]:
             schema = f"region_{spec.slug}"
             for table in ("volunteers_volunteer", "accounts_account"):
                 cursor.execute(f"SELECT count(*) FROM {schema}.{table}")
-                found[f"{spec.slug}.{table}"] = cursor.fetchone()[0]
+                row = cursor.fetchone()
+                assert row is not None  # a count answers one row
+                found[f"{spec.slug}.{table}"] = row[0]
     return found
 
 

@@ -17,7 +17,6 @@ import io
 
 import httpx
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
@@ -26,6 +25,7 @@ from central import services
 from central.management.commands import up
 from central.models import HomeRegion
 from central.region_guard import ENVIRONMENT, CrossRegionStatement, one_region_per_statement
+from central.tenancy import connection
 from interop import delivery
 from interop.models import OutboxMessage, Transfer
 from tests.support import GraphQLClient, PlatformServer, platform_database_url

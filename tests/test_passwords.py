@@ -31,7 +31,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import GraphQLClient, PlatformServer, platform_database_url
+from tests.support import GraphQLClient, PlatformServer, platform_database_url, search
 
 PASSWORD = "Strong-pass-2026"
 NEW = "Quite-another-2027"
@@ -87,12 +87,12 @@ def account_of(kind: str, groups) -> str:
         target = region(SLUG)
         with tenant_context(target):
             group_services.create_staff_account(
-                groups.team.id,
-                "recorder",
-                username,
-                PASSWORD,
-                "记录员",
-                "记录员证2026",
+                group_id=groups.team.id,
+                kind="recorder",
+                username=username,
+                password=PASSWORD,
+                display_name="记录员",
+                recorder_certificate="记录员证2026",
                 principal=principal_of_account(groups.admins["team"]),
                 policy=target.get_policy(),
             )
@@ -153,7 +153,9 @@ def test_a_wrong_current_password_is_invalid_counted_and_audited(gql):
         assert Account.objects.get(username=username).password.startswith("pbkdf2")
     # Nothing changed: the old password still is the password once the lock is lifted.
     with tenant_context(region(SLUG)):
-        accounts.unlock_account(username, "测试", principal=accounts.OperatorPrincipal("test"))
+        accounts.unlock_account(
+            username=username, reason="测试", principal=accounts.OperatorPrincipal("test")
+        )
     assert login(gql, SLUG, username)
 
 
@@ -240,7 +242,7 @@ def test_an_expired_temporary_password_is_refused(gql):
     _, username = register_volunteer(SLUG)
     with tenant_context(region(SLUG)):
         _, temporary, _ = accounts.reset_password(
-            username, principal=accounts.OperatorPrincipal("test")
+            username=username, principal=accounts.OperatorPrincipal("test")
         )
         Account.objects.filter(username=username).update(
             password_temporary_until=timezone.now() - datetime.timedelta(seconds=1)
@@ -322,7 +324,6 @@ def test_central_admins_reset_authority_accounts_only(gql, central_user):
 def test_central_admins_reset_an_authority_password_in_the_django_admin(password_server):
     """The central admin's action on a region: over HTTP, after the admin's own login
     (password and TOTP), the username asked, the temporary password shown once."""
-    import re
 
     import httpx
     from django_otp.oath import totp
@@ -342,7 +343,7 @@ def test_central_admins_reset_an_authority_password_in_the_django_admin(password
 
     def csrf(path: str) -> str:
         page = http.get(path)
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        return search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
     code = f"{totp(device.bin_key, device.step, device.t0, device.digits, 0):06d}"
     entered = http.post(
@@ -376,7 +377,7 @@ def test_central_admins_reset_an_authority_password_in_the_django_admin(password
         },
     )
     assert done.status_code == 200 and "no-store" in done.headers["cache-control"]
-    temporary = re.search(r'<code id="temporary-password">([^<]+)</code>', done.text).group(1)
+    temporary = search(r'<code id="temporary-password">([^<]+)</code>', done.text).group(1)
     gql = GraphQLClient(password_server.base_url)
     assert gql.region(SLUG, ME, token=before)["errors"][0]["extensions"]["code"] == (
         "UNAUTHENTICATED"

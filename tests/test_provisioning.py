@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import models
 from django.test import Client
 
 from central import services
 from central.errors import Conflict, InvalidInput, NotFound
 from central.models import CentralAuditEntry, Domain, Region
-from tests.support import city_name, html_forms, schema_exists, tables_in, unique_city_code
+from central.tenancy import connection
+from tests.support import (
+    city_name,
+    html_forms,
+    schema_exists,
+    search,
+    tables_in,
+    unique_city_code,
+)
 
 PROVISION = """
 mutation($input: ProvisionRegionInput!) {
@@ -50,7 +57,7 @@ def spec(**overrides) -> services.RegionSpec:
         preset="default",
     )
     fields.update(overrides)
-    return services.RegionSpec(**fields)
+    return services.RegionSpec(**fields)  # type: ignore[arg-type]  # the overrides' types vary
 
 
 def test_provisioning_creates_schema_tables_domain_policy_and_audit(seed_regions):
@@ -522,7 +529,8 @@ def declared_by_models() -> dict[str, set]:
             continue
         declared["tables"].add(meta.db_table)
         for field in meta.local_fields:
-            if field.is_relation and field.many_to_one and field.db_constraint:
+            # (db_constraint: a ForeignKey's, missing from django-stubs)
+            if isinstance(field, models.ForeignKey) and field.db_constraint:  # type: ignore[attr-defined]
                 declared["foreign keys"].add((meta.db_table, field.column))
         declared["names"].update((meta.db_table, c.name) for c in meta.constraints)
     return declared
@@ -536,7 +544,7 @@ def assert_declared_constraints_present(found: dict) -> None:
     declared = declared_by_models()
     keyed = {row[0] for row in found["constraints"] if row[2] == "p"}
     foreign = {
-        (row[0], re.match(r'FOREIGN KEY \("?(\w+)"?\)', row[3]).group(1))
+        (row[0], search(r'^FOREIGN KEY \("?(\w+)"?\)', row[3]).group(1))
         for row in found["constraints"]
         if row[2] == "f"
     }

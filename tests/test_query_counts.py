@@ -981,7 +981,8 @@ def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
         ]
     try:
         assert len(shown) >= 3 and gid(SLUG, added[1]) not in shown
-        seen, after = [], None
+        seen: list[str] = []
+        after = None
         while True:
             answer, sql = statements(SUBGROUPS, {"after": after}, token)
             (node,) = [
@@ -1033,7 +1034,8 @@ def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
         ]
 
     def pages(token) -> tuple[list[str], list[str]]:
-        seen, after = [], None
+        seen: list[str] = []
+        after = None
         while True:
             answer, sql = execute_in_process(
                 SLUG, PROJECTS, {"id": gid(SLUG, group), "after": after}, token

@@ -13,6 +13,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.audit.models import AuditEntry
 from tenants.recognition.models import Award, Complaint, Training
+from tenants.volunteers.models import Volunteer
 from tests.registry_support import (
     Hierarchy,
     accept_invitations,
@@ -67,7 +68,7 @@ class Stage:
     h: Hierarchy
     admin: str  # the team admin's token
     recorder: str  # a recorder of the team
-    member: object  # a volunteer, active member of the team
+    member: Volunteer  # an active member of the team
     member_token: str
     outsider: object  # a volunteer of no group
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from django.core.management import call_command
 from django_tenants.utils import tenant_context
@@ -22,7 +23,7 @@ from tests.support import GraphQLClient, row_key
 def together(calls: list[Callable[[], dict]]) -> list[dict]:
     """Run the calls at the same moment from separate threads and clients."""
     barrier = threading.Barrier(len(calls))
-    results: list[dict] = [None] * len(calls)
+    results: list[Any] = [None] * len(calls)  # each thread fills its own
 
     def run(index, call):
         barrier.wait()

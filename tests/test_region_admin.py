@@ -34,7 +34,7 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-from tests.support import row_key
+from tests.support import row_key, search
 
 PASSWORD = "Strong-pass-2026"
 SLUG = "chongqing"
@@ -58,7 +58,7 @@ class AdminSession:
     def csrf(self, path: str) -> str:
         page = self.http.get(path)
         assert page.status_code == 200, (path, page.status_code, page.text[:300])
-        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+        return search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
 
     def login(self, username: str, password: str = PASSWORD) -> httpx.Response:
         return self.http.post(
@@ -271,15 +271,18 @@ def _record(s, then: str) -> ServiceRecord:
     volunteer, username = s.volunteers[0]
     with tenant_context(target):
         record = records.record_hours(
-            row_key(s.project_id),
-            volunteer.number,
-            entry,
+            project_id=row_key(s.project_id),
+            number=volunteer.number,
+            entry=entry,
             principal=principal_of_account(s.h.admins["team"]),
             policy=policy,
         )
         if then == "objected":
             records.raise_objection(
-                record.id, "时长与实际不符", principal=principal_of_account(username), policy=policy
+                record_id=record.id,
+                reason="时长与实际不符",
+                principal=principal_of_account(username),
+                policy=policy,
             )
     return record
 
@@ -322,11 +325,9 @@ def test_passwords_are_reset_in_the_admin_and_shown_once(server, city, groups):
     answer = city.action(ACCOUNTS, "reset_password", [ids[volunteer], ids[colleague]])
     assert answer.status_code == 200
     assert "no-store" in answer.headers["cache-control"]
-    temporary = re.search(r'<code class="temporary">([^<]+)</code>', answer.text).group(1)
+    temporary = search(r'<code class="temporary">([^<]+)</code>', answer.text).group(1)
     # An authority account is central admins' to reset: refused, and unchanged.
-    refused = re.search(r'<ul class="errorlist" id="refused">(.*?)</ul>', answer.text, re.S).group(
-        1
-    )
+    refused = search(r'<ul class="errorlist" id="refused">(.*?)</ul>', answer.text, re.S).group(1)
     assert colleague in refused and volunteer not in refused
     assert audit("account.password_reset", colleague) == []
     [entry] = audit("account.password_reset", volunteer)

@@ -36,7 +36,7 @@ def _imports(path: Path) -> list[tuple[ast.AST, str]]:
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             node.body = []  # never run: not an edge
-    found = []
+    found: list[tuple[ast.stmt, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
             found += [(node, node.module)] + [(node, f"{node.module}.{a.name}") for a in node.names]

@@ -226,7 +226,7 @@ def test_a_new_region_renders_no_models_and_sends_its_ddl_without_savepoints(
     process has built its states, no savepoint, one ``INSERT`` for every row."""
     from django.db.migrations import state
 
-    def statements() -> list[str]:
+    def statements() -> tuple[list[str], str]:
         code = unique_city_code("14")
         spec = services.RegionSpec(code, city_name(code), "city", f"sc{code}")
         with CaptureQueriesContext(connection) as captured:

@@ -432,6 +432,7 @@ def _statements(username: str, **kwargs) -> int:
             principal=principal, policy=target.get_policy(), region=target, **kwargs
         )
         spec = services.open_link(parse_qs(urlsplit(path).query)["link"][0], target)
+        assert spec is not None
         with CaptureQueriesContext(connection) as captured:
             body = b"".join(services.stream(spec))
     assert body

@@ -255,9 +255,9 @@ def test_a_group_that_is_not_approved_holds_no_powers(gql, world):
         target = region(SLUG)
         target.policy_obj = target.get_policy()
         groups.review_group(
-            group.id,
-            False,
-            "材料不全",
+            group_id=group.id,
+            approve=False,
+            reason="材料不全",
             principal=OperatorPrincipal("t"),
             policy=target.get_policy(),
         )
@@ -337,7 +337,7 @@ def test_a_legal_person_is_reviewed_by_its_registration_authority(gql, world):
             admin_password="Strong-pass-2026",
         )
         group = groups.register_group(
-            data,
+            data=data,
             principal=None,
             policy=target.get_policy(),
             certificate_upload=SimpleUploadedFile("c.png", _png(), "image/png"),
@@ -664,8 +664,8 @@ def test_a_group_certifies_transferred_records_only_of_its_own_members(gql, seed
         from tests.test_interop import _admin_of
 
         certificates.upload_seal(
-            h.team.id,
-            SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
+            group_id=h.team.id,
+            upload=SimpleUploadedFile("seal.png", render_seal_placeholder_png(h.team.name)),
             principal=_admin_of(h.team),
         )
     admin = login(gql, "yunnan", h.admins["team"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from decimal import Decimal
 
 import httpx
@@ -102,26 +102,23 @@ def direct(prefix: str = "") -> dict:
     groups = list(VolunteerGroup.objects.filter(division_code__startswith=prefix))
     approved = [g for g in groups if g.review == "approved"]
     projects = list(Project.objects.filter(group__division_code__startswith=prefix))
-    hours, records, month, category, division, by_group = (
-        Decimal(0),
-        0,
-        Counter(),
-        Counter(),
-        Counter(),
-        Counter(),
-    )
+    hours, records = Decimal(0), 0
+    month: defaultdict[str, Decimal] = defaultdict(Decimal)
+    category: defaultdict[str, Decimal] = defaultdict(Decimal)
+    division: defaultdict[str, Decimal] = defaultdict(Decimal)
+    by_group: defaultdict[str, Decimal] = defaultdict(Decimal)
     counted = ServiceRecord.objects.filter(state="counted").select_related(
         "project__group", "volunteer"
     )
     for r in counted:
-        where = r.project.group.division_code if r.project_id else r.volunteer.division_code
+        where = r.project.group.division_code if r.project else r.volunteer.division_code
         if not where.startswith(prefix):
             continue
         h = r.current().hours
         hours += h
         records += 1
         month[r.service_date.strftime("%Y-%m")] += h
-        category[(r.project.category if r.project_id else "imported").upper()] += h
+        category[(r.project.category if r.project else "imported").upper()] += h
         division[where] += h
         by_group[str(r.group_id or 0)] += h
     return {
@@ -142,10 +139,16 @@ def direct(prefix: str = "") -> dict:
         "project_category": Counter(p.category.upper() for p in projects),
         "hours": hours,
         "records": records,
-        "month": month,
-        "category": category,
-        "hours_division": division,
-        "by_group": by_group,
+        # Without zeros, as ``nonzero`` reads the answers (a Counter compared so).
+        **{
+            name: {key: value for key, value in sums.items() if value}
+            for name, sums in (
+                ("month", month),
+                ("category", category),
+                ("hours_division", division),
+                ("by_group", by_group),
+            )
+        },
     }
 
 

@@ -75,11 +75,14 @@ def assert_cells_equal_rows(region, today: datetime.date | None = None) -> dict:
             )
             assert cells == rows, prefixes
             checked = checked or cells
+    assert checked is not None  # the region's own figures at least
     return checked
 
 
 def counted_record(**filters) -> ServiceRecord:
-    return ServiceRecord.objects.filter(state="counted", **filters).order_by("id").first()
+    record = ServiceRecord.objects.filter(state="counted", **filters).order_by("id").first()
+    assert record is not None, filters
+    return record
 
 
 def transferred_in(volunteer: Volunteer, day: datetime.date, hours: str, n: int):

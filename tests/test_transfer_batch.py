@@ -227,12 +227,15 @@ def _statements_to_move(gql, records: int) -> int:
         assert body["errors"] == [], body
     with tenant_context(region("chongqing")):
         principal = principal_of_account(username)
-        requested = transfers.request_transfer("530000", principal=principal)
+        requested = transfers.request_transfer(to_region="530000", principal=principal)
         with CaptureQueriesContext(connection) as captured:
-            done = transfers.consent_transfer(str(requested.public_id), principal=principal)
+            done = transfers.consent_transfer(
+                transfer_id=str(requested.public_id), principal=principal
+            )
         assert done.state == "completed"
     with tenant_context(region("yunnan")):
         moved = Transfer.objects.get(package_id=done.package_id)
+        assert moved.volunteer is not None
         assert moved.volunteer.records.count() == records
     return len(captured.captured_queries)
 

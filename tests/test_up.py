@@ -58,7 +58,9 @@ def run_up(url: str, *args: str) -> subprocess.CompletedProcess:
 def count(url: str, query: str) -> int:
     with psycopg2.connect(url) as conn, conn.cursor() as cursor:
         cursor.execute(query)
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None  # a count answers one row
+        return row[0]
 
 
 def execute(url: str, statements: str | list[str]) -> None:

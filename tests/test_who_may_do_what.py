@@ -53,10 +53,13 @@ from tenants.accounts.models import Account
 from tenants.certificates import services as certificates
 from tenants.groups import services as groups
 from tenants.projects import services as projects
+from tenants.projects.models import Project
 from tenants.recognition import services as recognition
 from tenants.records import cards, corrections, stars
 from tenants.records import services as records
+from tenants.records.models import ServiceRecord
 from tenants.volunteers import services as volunteers
+from tenants.volunteers.models import Volunteer
 from tests.records_support import card_of
 from tests.registry_support import (
     approve,
@@ -171,6 +174,37 @@ class World:
     admins: dict = field(default_factory=dict)  # group key -> admin username
     actors: dict = field(default_factory=dict)  # persona -> Actor
     _slots: itertools.count = field(default_factory=itertools.count)
+    # What ``world`` sets up once, in order (none is known at construction).
+    member: Volunteer = field(init=False)
+    applicant: Volunteer = field(init=False)
+    stranger: Volunteer = field(init=False)
+    stranger_username: str = field(init=False)
+    application: str = field(init=False)
+    invitation: str = field(init=False)
+    draft_id: str = field(init=False)
+    pending_project_id: str = field(init=False)
+    open: Project = field(init=False)
+    live: Project = field(init=False)
+    project_application_id: str = field(init=False)
+    counted: ServiceRecord = field(init=False)
+    declared_id: str = field(init=False)
+    publicity_id: str = field(init=False)
+    objection_id: str = field(init=False)
+    awaiting_id: str = field(init=False)
+    correction_id: str = field(init=False)
+    star_application_id: str = field(init=False)
+    complaint_id: str = field(init=False)
+    investigated_id: str = field(init=False)
+    certificate_code: str = field(init=False)
+    pending_group_id: str = field(init=False)
+    member_transfer: str = field(init=False)
+    moved_transfer: str = field(init=False)
+    yunnan_target: str = field(init=False)
+    refused_envelope: dict = field(init=False)
+    incoming_requested: str = field(init=False)
+    incoming_imported: str = field(init=False)
+    imported_number: str = field(init=False)
+    batch_id: str | None = None  # made when a row first asks for it
 
     def __post_init__(self):
         self.region = region(SLUG)
@@ -221,7 +255,7 @@ class World:
                 display_name=volunteer.name,
                 volunteer=volunteer,
             )
-        return accounts.Principal(account=account, roles=[])
+        return accounts.AccountPrincipal(account=account, roles=[])
 
     def registered_into(self, group_key: str, division: str = YUZHONG):
         """A new volunteer the group's admin registers into the group (an active
@@ -238,7 +272,7 @@ class World:
         )
         with tenant_context(self.region):
             return volunteers.register_volunteer(
-                registration,
+                data=registration,
                 region=self.region,
                 policy=self.policy,
                 principal=self.admin(group_key),
@@ -267,7 +301,7 @@ class World:
         }
         return api, records.RecordEntry(day, start, end, Decimal("0.5"), "陪伴老人聊天、读报")
 
-    def record(self, volunteer=None, then: str = "counted"):
+    def record(self, volunteer=None, then: str = "counted") -> ServiceRecord:
         """A record of the team's ongoing project. 重庆 has no publicity and no
         confirmation, so a record counts at once; ``then`` = "publicity" or "awaiting"
         records it under the policy with 3 days of publicity, or with confirmation by
@@ -281,9 +315,9 @@ class World:
             )
         with tenant_context(self.region):
             return records.record_hours(
-                self.live.id,
-                (volunteer or self.member).number,
-                self.slot()[1],
+                project_id=self.live.id,
+                number=(volunteer or self.member).number,
+                entry=self.slot()[1],
                 principal=self.admin("team"),
                 policy=policy,
             )
@@ -291,8 +325,8 @@ class World:
     def declared(self) -> str:
         with tenant_context(self.region):
             record = records.declare_hours(
-                self.live.id,
-                self.slot()[1],
+                project_id=self.live.id,
+                entry=self.slot()[1],
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -302,8 +336,8 @@ class World:
         record = self.record(then="publicity")
         with tenant_context(self.region):
             objection = records.raise_objection(
-                record.id,
-                "时长与实际不符",
+                record_id=record.id,
+                reason="时长与实际不符",
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -315,9 +349,9 @@ class World:
     def correction(self) -> str:
         with tenant_context(self.region):
             request = corrections.request_correction(
-                self.team.id,
-                "那天的时长记少了",
-                self.counted.id,
+                group_id=self.team.id,
+                description="那天的时长记少了",
+                record_id=self.counted.id,
                 principal=self.as_volunteer(self.member),
                 policy=self.policy,
             )
@@ -329,35 +363,43 @@ class World:
             with transaction.atomic():
                 records.add_to_totals(volunteer.id, Decimal("100"))
             application = stars.apply_for_star(
-                1, self.team.id, principal=self.as_volunteer(volunteer), policy=self.policy
+                level=1,
+                group_id=self.team.id,
+                principal=self.as_volunteer(volunteer),
+                policy=self.policy,
             )
         return gid(SLUG, application)
 
     def complaint(self, investigating: bool = False) -> str:
         with tenant_context(self.region):
             complaint = recognition.file_complaint(
-                self.member.number,
-                self.team.id,
-                recognition.ComplaintEntry("服务对象", "服务时迟到", self.today),
+                number=self.member.number,
+                group_id=self.team.id,
+                entry=recognition.ComplaintEntry("服务对象", "服务时迟到", self.today),
                 principal=self.admin("team"),
                 policy=self.policy,
             )
             if investigating:
-                recognition.start_investigation(complaint.id, principal=self.admin("team"))
+                recognition.start_investigation(
+                    complaint_id=complaint.id, principal=self.admin("team")
+                )
         return gid(SLUG, complaint)
 
     def certificate(self) -> str:
         with tenant_context(self.region):
             issued = certificates.issue_certificate(
-                self.member.number, self.team.id, principal=self.admin("team"), region=self.region
+                number=self.member.number,
+                group_id=self.team.id,
+                principal=self.admin("team"),
+                region=self.region,
             )
         return issued.verification_code
 
     def draft(self) -> str:
         with tenant_context(self.region):
             project = projects.create_project(
-                self.team.id,
-                _draft(unique("表项目"), self.today, self.today),
+                group_id=self.team.id,
+                draft=_draft(unique("表项目"), self.today, self.today),
                 principal=self.admin("team"),
             )
         return gid(SLUG, project)
@@ -366,22 +408,24 @@ class World:
         project_id = self.draft()
         with tenant_context(self.region):
             projects.submit_project(
-                row_key(project_id), principal=self.admin("team"), policy=self.policy
+                project_id=row_key(project_id), principal=self.admin("team"), policy=self.policy
             )
         return project_id
 
-    def published(self, starts_on, ends_on):
+    def published(self, starts_on, ends_on) -> Project:
         with tenant_context(self.region):
             project = projects.create_project(
-                self.team.id,
-                _draft(unique("表项目"), starts_on, ends_on),
+                group_id=self.team.id,
+                draft=_draft(unique("表项目"), starts_on, ends_on),
                 principal=self.admin("team"),
             )
-            projects.submit_project(project.id, principal=self.admin("team"), policy=self.policy)
+            projects.submit_project(
+                project_id=project.id, principal=self.admin("team"), policy=self.policy
+            )
             return projects.review_project(
-                project.id,
-                True,
-                "",
+                project_id=project.id,
+                approve=True,
+                reason="",
                 principal=accounts.OperatorPrincipal("test"),
                 policy=self.policy,
             )
@@ -393,21 +437,21 @@ class World:
             self._upcoming = self.published(later, later + datetime.timedelta(days=10))
         with tenant_context(self.region):
             application = projects.apply(
-                self._upcoming.id, principal=self.principal(actor.username)
+                project_id=self._upcoming.id, principal=self.principal(actor.username)
             )
         return gid(SLUG, application)
 
     def project_application(self) -> str:
         with tenant_context(self.region):
             application = projects.apply(
-                self.open.id, principal=self.as_volunteer(self.new_outsider())
+                project_id=self.open.id, principal=self.as_volunteer(self.new_outsider())
             )
         return gid(SLUG, application)
 
     def team_application(self) -> str:
         with tenant_context(self.region):
             membership = groups.apply_to_group(
-                self.team.id, principal=self.as_volunteer(self.new_outsider())
+                group_id=self.team.id, principal=self.as_volunteer(self.new_outsider())
             )
         return gid(SLUG, membership)
 
@@ -424,7 +468,9 @@ class World:
             liaison_group_id=self.orgs["hub_a"].id,
         )
         with tenant_context(self.region):
-            group = groups.register_group(data, principal=self.admin("hub_a"), policy=self.policy)
+            group = groups.register_group(
+                data=data, principal=self.admin("hub_a"), policy=self.policy
+            )
         return gid(SLUG, group)
 
     def card(self, volunteer) -> str:
@@ -436,8 +482,8 @@ class World:
         code = self.card(self.new_member())
         with tenant_context(self.region):
             cards.check_in(
-                self.live.id,
-                code,
+                project_id=self.live.id,
+                code=code,
                 principal=self.admin("team"),
                 policy=self.policy,
                 region_code=self.region.code,
@@ -453,7 +499,9 @@ class World:
                 principal = self.principal(username)
             else:
                 principal = self.as_volunteer(volunteer or self.new_member())
-            return str(transfers.request_transfer("530000", principal=principal).public_id)
+            return str(
+                transfers.request_transfer(to_region="530000", principal=principal).public_id
+            )
 
     def moved(self, username: str | None = None) -> str:
         """A transfer out to 云南 the volunteer consented to (offline): it carries the
@@ -464,10 +512,10 @@ class World:
             principal = (
                 self.principal(username) if username else self.as_volunteer(transfer.volunteer)
             )
-            transfers.consent_transfer(transfer_id, principal=principal, offline=True)
+            transfers.consent_transfer(transfer_id=transfer_id, principal=principal, offline=True)
         return transfer_id
 
-    def yunnan_volunteer(self) -> tuple[object, str]:
+    def yunnan_volunteer(self) -> tuple[Volunteer, str]:
         return register_volunteer(
             "yunnan", idNumber=id_number(datetime.date(1990, 5, 17), "530102")
         )
@@ -477,8 +525,10 @@ class World:
         _, username = self.yunnan_volunteer()
         with tenant_context(region("yunnan")):
             principal = principal_of_account(username)
-            requested = transfers.request_transfer("500000", principal=principal)
-            transfers.consent_transfer(str(requested.public_id), principal=principal, offline=True)
+            requested = transfers.request_transfer(to_region="500000", principal=principal)
+            transfers.consent_transfer(
+                transfer_id=str(requested.public_id), principal=principal, offline=True
+            )
             return at_rest.clear(Transfer.objects.get(id=requested.id).package)
 
     # the personas
@@ -502,7 +552,7 @@ class World:
                 join_group(SLUG, self.team, volunteer.number, self.admins["team"])
             elif persona == "applicant":
                 with tenant_context(self.region):
-                    groups.apply_to_group(self.team.id, principal=self.principal(username))
+                    groups.apply_to_group(group_id=self.team.id, principal=self.principal(username))
             token = login(self.gql, SLUG, username)
             return Actor(persona, token, username, volunteer=volunteer)
         if persona in ("group_admin", "other_hub"):
@@ -510,12 +560,12 @@ class World:
             username = unique("twin")
             with tenant_context(self.region):
                 groups.create_staff_account(
-                    self.orgs[key].id,
-                    "group_admin",
-                    username,
-                    PASSWORD,
-                    "团体管理员",
-                    "",
+                    group_id=self.orgs[key].id,
+                    kind="group_admin",
+                    username=username,
+                    password=PASSWORD,
+                    display_name="团体管理员",
+                    recorder_certificate="",
                     principal=self.admin(key),
                     policy=self.policy,
                 )
@@ -566,12 +616,15 @@ def world(server) -> World:
     join_group(SLUG, gs["side"], member.number, admins["side"])
     with tenant_context(w.region):
         mine = w.principal(applicant_name)
-        w.application = gid(SLUG, groups.apply_to_group(gs["team"].id, principal=mine))
-        groups.apply_to_group(gs["side"].id, principal=mine)
+        w.application = gid(SLUG, groups.apply_to_group(group_id=gs["team"].id, principal=mine))
+        groups.apply_to_group(group_id=gs["side"].id, principal=mine)
         # After join_group (which accepts every open invitation): an invitation the
         # member has not answered.
         invited = groups.add_member(
-            gs["hub_a"].id, member.number, principal=w.admin("hub_a"), policy=w.policy
+            group_id=gs["hub_a"].id,
+            number=member.number,
+            principal=w.admin("hub_a"),
+            policy=w.policy,
         )
         w.invitation = gid(SLUG, invited)
 
@@ -599,8 +652,8 @@ def world(server) -> World:
     w.complaint_id, w.investigated_id = w.complaint(), w.complaint(investigating=True)
     with tenant_context(w.region):
         certificates.upload_seal(
-            gs["team"].id,
-            SimpleUploadedFile("seal.png", _png(), "image/png"),
+            group_id=gs["team"].id,
+            upload=SimpleUploadedFile("seal.png", _png(), "image/png"),
             principal=w.admin("team"),
         )
     w.certificate_code = w.certificate()
@@ -633,11 +686,12 @@ def world(server) -> World:
     with tenant_context(w.region):
         city = w.principal(w.actors["city"].username)
         asked = transfers.request_on_behalf(
-            "530000", w.yunnan_volunteer()[0].number, principal=city
+            from_region="530000", number=w.yunnan_volunteer()[0].number, principal=city
         )
         w.incoming_requested = str(asked.public_id)
-        imported, _ = transfers.import_offline(w.envelope(), principal=city)
+        imported, _ = transfers.import_offline(envelope=w.envelope(), principal=city)
         w.incoming_imported = str(imported.public_id)
+        assert imported.volunteer is not None
         w.imported_number = imported.volunteer.number
     return w
 
@@ -759,13 +813,17 @@ def _batch(w) -> str:
     with tenant_context(w.region):
         city = w.principal(w.actors["city"].username)
         batch = transfers.request_group_transfer(
-            w.team.id, "530000", "区划调整", principal=city, numbers=[number]
+            group_id=w.team.id,
+            to_region="530000",
+            reason="区划调整",
+            principal=city,
+            numbers=[number],
         )
     return str(batch.public_id)
 
 
 def _shared_batch(w) -> str:
-    if getattr(w, "batch_id", None) is None:
+    if w.batch_id is None:
         w.batch_id = _batch(w)
     return w.batch_id
 

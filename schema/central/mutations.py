@@ -109,7 +109,9 @@ class CentralMutation:
             current_password,
             new_password,
             address=client_address(request),
-            keep_token=CentralApiToken.objects.live().filter(key_hash=_hash_token(raw)).first(),
+            keep_token=CentralApiToken.objects.live().filter(key_hash=_hash_token(raw)).first()
+            if raw is not None
+            else None,
         )
         return CentralOkPayload(ok=True, revoked_tokens=revoked)
 

@@ -115,10 +115,11 @@ class CentralQuery:
             raise QueryError(
                 InvalidInput(_("at most %(limit)s ids") % {"limit": limit}, field="ids")
             )
-        answers = []
+        answers: list[Node | None] = []
         for value in ids:
             try:
                 answers.append(central_node(info, value, "ids"))
             except (AccessError, QueryError) as error:
-                answers.append(error)  # reported at this item's path
+                # graphql-core reports an error in a list at this item's path.
+                answers.append(error)  # type: ignore[arg-type]
         return answers

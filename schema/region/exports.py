@@ -83,8 +83,8 @@ class ExportsMutation:
         principal, policy = caller(info)
         group_id = parse_id(input.group_id, "VolunteerGroup", "groupId") if input.group_id else None
         path, expires_at, name = reports.export_link(
-            input.kind.value,
-            input.format.value,
+            kind=input.kind.value,
+            fmt=input.format.value,
             principal=principal,
             policy=policy,
             region=info.context.region,

@@ -13,7 +13,7 @@ import enum
 import functools
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 
@@ -60,10 +60,9 @@ def model_id(kind: str, attr: str = "id", **options):
 
 def choices_enum(name: str, choices, description: str):
     """A GraphQL enum from a Django ``TextChoices`` (members named by upper-cased value)."""
-    return strawberry.enum(
-        enum.Enum(name, {value.upper(): value for value in choices.values}),
-        description=description,
-    )
+    # (members known at run time only, which mypy's Enum() support cannot read)
+    members = enum.Enum(name, {v.upper(): v for v in choices.values})  # type: ignore[misc]
+    return strawberry.enum(cast("type[enum.Enum]", members), description=description)
 
 
 def lazy_type(module: str, name: str) -> Callable[[], type]:

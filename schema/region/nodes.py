@@ -196,5 +196,6 @@ class NodeQuery:
             try:
                 answers.append(node_of(info, value, "ids"))
             except (AccessError, QueryError) as error:
-                answers.append(error)  # graphql-core reports it at this item's path
+                # graphql-core reports an error in a list at this item's path.
+                answers.append(error)  # type: ignore[arg-type]
         return answers

@@ -14,12 +14,14 @@ from schema.node import Node
 from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.pagination import LIST_FIRST, page_size
+from tenants.audit import models as audit_models
 from tenants.audit import selectors
+from tenants.volunteers import models as volunteer_models
 
 
 @strawberry.type(description="One reveal of a volunteer's ID number and phone (who, when, why).")
 class PersonalInfoAccess(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[volunteer_models.PersonalInfoAccess]
 
     id: strawberry.ID = model_id("PersonalInfoAccess")
     accessor: str = model_field("accessor", description="Who saw it (account:<id>:<username>).")
@@ -34,7 +36,7 @@ class PersonalInfoAccess(Node):
 
 @strawberry.type(description="One entry of the region's append-only audit log.")
 class AuditEntry(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[audit_models.AuditEntry]
 
     id: strawberry.ID = model_id("AuditEntry")
     occurred_at: datetime.datetime = model_field("occurred_at")

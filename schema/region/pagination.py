@@ -4,7 +4,9 @@ keyset cursors, ``PageInfo`` (GraphQL Cursor Connections), shared by every domai
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import strawberry
 from django.conf import settings
@@ -29,15 +31,15 @@ class PageInfo:
     # The page's first and last rows and how to make their cursors: encoded only when
     # asked for (a page of volunteers has a records connection per volunteer).
     _ends: strawberry.Private[tuple] = ()
-    _cursor: strawberry.Private[object] = None
+    _cursor: strawberry.Private[Callable[[Any], str] | None] = None
 
     @strawberry.field
     def start_cursor(self) -> str | None:
-        return self._cursor(self._ends[0]) if self._ends else None
+        return self._cursor(self._ends[0]) if self._ends and self._cursor else None
 
     @strawberry.field
     def end_cursor(self) -> str | None:
-        return self._cursor(self._ends[-1]) if self._ends else None
+        return self._cursor(self._ends[-1]) if self._ends and self._cursor else None
 
 
 @dataclass(slots=True)

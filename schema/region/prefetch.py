@@ -11,14 +11,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central import compat
 from central.errors import ServiceError
+from central.tenancy import connection
 from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.pagination import LIST_FIRST, decode_cursor, keyset_rows, page_size
@@ -121,7 +122,7 @@ KEYS: dict[str, tuple[str, ...]] = {  # by model
 }
 
 
-_schema = []  # the region's schema, once built (``bind``)
+_schema: list[Any] = []  # the region's schema, once built (``bind``)
 
 
 def bind(schema) -> None:
@@ -152,6 +153,10 @@ def _fields(selections) -> list[SelectedField]:
     return fields
 
 
+# (principal, policy), as auth.caller gives them
+Viewer = tuple[Any, Any]
+
+
 @dataclass(frozen=True)
 class Page:
     """A paged list field: ``rows(viewer)`` gives the rows the caller (``viewer``:
@@ -162,13 +167,13 @@ class Page:
     ``narrow`` turns a ``filter`` argument into lookups on the rows (None: it does
     not parse). Prefetched into ``to_attr`` (read by the field's resolver)."""
 
-    rows: Callable[[object], QuerySet]
+    rows: Callable[[Viewer], QuerySet]
     to_attr: str
     keyset: str
-    after_key: Callable[[str], int]
+    after_key: Callable[[str], int | None]
     default_first: int = 20
     gated: bool = False  # refused to anonymous callers: not read for them at all
-    narrow: Callable[[object], dict | None] | None = None
+    narrow: Callable[[Any], dict | None] | None = None
 
 
 def _project_records(viewer) -> QuerySet:
@@ -180,7 +185,7 @@ def _project_records(viewer) -> QuerySet:
     return rows if groups is None else rows.filter(group_id__in=groups)
 
 
-def _by_id(rows: Callable[[object], QuerySet], attr: str, kind: str, gated: bool = False) -> Page:
+def _by_id(rows: Callable[[Viewer], QuerySet], attr: str, kind: str, gated: bool = False) -> Page:
     """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
     return Page(
         rows, attr, "id", functools.partial(parse_id, kind=kind, field="after"), LIST_FIRST, gated
@@ -409,6 +414,7 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
             limit, after_key, lookups = window
             rows = rows.filter(**lookups)
             if after_key is not None:
+                assert page is not None  # a window is asked for on a paged field only
                 rows = rows.filter(**{f"{page.keyset}__gt": after_key})
             if limit is None:
                 prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))

@@ -55,7 +55,10 @@ class StatisticsMutation:
     ) -> DivisionPopulationPayload:
         principal, _policy = caller(info)
         row = services.set_division_population(
-            division_code, population, principal=principal, region_code=info.context.region.code
+            division_code=division_code,
+            population=population,
+            principal=principal,
+            region_code=info.context.region.code,
         )
         return DivisionPopulationPayload(division_code=row.division_code, population=row.population)
 
@@ -70,9 +73,9 @@ class StatisticsMutation:
     ) -> UnitStaffPayload:
         principal, _policy = caller(info)
         row = services.set_unit_staff(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            sector.value,
-            staff,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            sector=sector.value,
+            staff=staff,
             principal=principal,
         )
         return UnitStaffPayload(

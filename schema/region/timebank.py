@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
 
+from central.policy import RegionPolicy
 from schema.errors import Payload, mutation_payload
 from schema.identity import global_id
 from schema.region.auth import caller, guarded, parse_id, policy_of, principal_of
@@ -18,16 +20,23 @@ from schema.region.pagination import PageInfo, encode_cursor, keyset_rows, paged
 from tenants.timebank import models as bank_models
 from tenants.timebank import selectors
 from tenants.timebank import services as bank
+from tenants.timebank.selectors import TimeBankView
 
-TimeBankEntryKind = choices_enum("TimeBankEntryKind", bank_models.EntryKind, "时长储蓄流水类型")
-TimeBankBeneficiary = choices_enum(
-    "TimeBankBeneficiary", bank_models.Beneficiary, "受益人: the volunteer or a family member"
-)
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    TimeBankEntryKind = bank_models.EntryKind
+    TimeBankBeneficiary = bank_models.Beneficiary
+else:
+    TimeBankEntryKind = choices_enum("TimeBankEntryKind", bank_models.EntryKind, "时长储蓄流水类型")
+    TimeBankBeneficiary = choices_enum(
+        "TimeBankBeneficiary", bank_models.Beneficiary, "受益人: the volunteer or a family member"
+    )
 
 
 @strawberry.type(description="One movement of saved hours (时长储蓄流水); never changed.")
 class TimeBankEntry:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[bank_models.TimeBankEntry]
 
     @strawberry.field
     def kind(self) -> TimeBankEntryKind:
@@ -53,10 +62,10 @@ class TimeBankEntry:
 
     @strawberry.field
     def group_name(self) -> str | None:
-        return self._model.group.name if self._model.group_id else None
+        return self._model.group.name if self._model.group else None
 
     @strawberry.field
-    def beneficiary(self) -> TimeBankBeneficiary | None:  # type: ignore[valid-type]
+    def beneficiary(self) -> TimeBankBeneficiary | None:
         value = self._model.beneficiary
         return TimeBankBeneficiary(value) if value else None
 
@@ -111,8 +120,8 @@ class TimeBankEntryConnection:
 
 @strawberry.type(description="A volunteer's saved hours (时长储蓄, 000 Art.20, 001 §6).")
 class TimeBank:
-    _view: strawberry.Private[object]
-    _policy: strawberry.Private[object]
+    _view: strawberry.Private[TimeBankView]
+    _policy: strawberry.Private[RegionPolicy]
 
     @strawberry.field
     def number(self) -> str:
@@ -168,7 +177,7 @@ class TimeBankWithdrawalInput:
         "given: their saved hours are spent only with them present and consenting."
     )
     content: str = strawberry.field(description="What the group did (服务内容).")
-    beneficiary: TimeBankBeneficiary = TimeBankBeneficiary("self")  # type: ignore[valid-type]
+    beneficiary: TimeBankBeneficiary = TimeBankBeneficiary("self")
     family_member_name: str = ""
     family_relation: str = strawberry.field(default="", description="e.g. 母亲")
 
@@ -208,9 +217,9 @@ class TimeBankMutation:
     ) -> TimeBankPayload:
         principal, policy = caller(info)
         entry = bank.withdraw(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            number,
-            bank.Withdrawal(
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            number=number,
+            item=bank.Withdrawal(
                 hours=input.hours,
                 service_date=input.service_date,
                 card_code=input.card_code,

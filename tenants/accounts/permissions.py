@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from tenants.accounts.principal import Principal
 
 
 def account_divisions(account) -> list[str]:
@@ -18,7 +19,7 @@ def account_divisions(account) -> list[str]:
     return places
 
 
-def require_account_keeper(account, principal) -> None:
+def require_account_keeper(account, principal: Principal) -> None:
     """An authority whose area holds every place the account belongs to (a county
     office does not unlock the city's staff, nor a member of another county's group)."""
     places = account_divisions(account)
@@ -29,7 +30,7 @@ def require_account_keeper(account, principal) -> None:
         )
 
 
-def require_password_resetter(account, principal) -> None:
+def require_password_resetter(account, principal: Principal) -> None:
     """The authority of every place the account belongs to (``require_account_keeper``)
     resets a volunteer's or group staff's password; an authority account's is reset
     by central admins only, so no office takes over a colleague's or a superior's."""

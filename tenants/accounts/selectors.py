@@ -6,9 +6,10 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from central.divisions import prefixes_q
 from tenants.accounts.models import Account, Role
+from tenants.accounts.principal import Principal
 
 
-def kept_accounts(principal) -> QuerySet[Account]:
+def kept_accounts(principal: Principal) -> QuerySet[Account]:
     """The accounts every place of which lies in the authority's area: those
     ``permissions.require_account_keeper`` lets it act on, in SQL."""
     prefixes = principal.authority_prefixes
@@ -32,7 +33,7 @@ class ActorNames:
     staff), any other account is looked up once."""
 
     def __init__(self) -> None:
-        self._names: dict[int, str] | None = None
+        self._names: dict[int, str | None] | None = None
 
     def account_name(self, account_id: int) -> str | None:
         if self._names is None:

@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -49,7 +50,11 @@ from tenants.accounts.models import (
     Role,
     RoleKind,
 )
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
+
+if TYPE_CHECKING:
+    from tenants.volunteers.models import Volunteer
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 # A hash to compare against when the username is unknown, so both paths cost the same.
@@ -57,8 +62,9 @@ _DUMMY_HASH = make_password("not-a-real-password")
 
 
 @dataclass
-class Principal:
-    """The caller of a region API request: an account and its roles, loaded once.
+class AccountPrincipal:
+    """The caller of a region API request: an account and its roles, loaded once
+    (a ``tenants.accounts.principal.Principal``).
 
     Every power has a role *and* a scope (issue 10): a group's staff act for the
     group only while it is approved (a pending or rejected group holds no powers),
@@ -67,13 +73,14 @@ class Principal:
 
     account: Account
     roles: list[Role] = field(default_factory=list)
+    memo: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
         return self.account.actor
 
     @property
-    def volunteer(self):
+    def volunteer(self) -> Volunteer | None:
         return self.account.volunteer
 
     @cached_property
@@ -84,20 +91,23 @@ class Principal:
     @cached_property
     def admin_group_ids(self) -> frozenset[int]:
         """Approved groups the account administers: the groups it may act for."""
-        return frozenset(r.group_id for r in self._acting_roles if r.kind == RoleKind.GROUP_ADMIN)
+        return frozenset(
+            r.group_id
+            for r in self._acting_roles
+            if r.kind == RoleKind.GROUP_ADMIN and r.group_id is not None
+        )
 
     @cached_property
     def staff_group_ids(self) -> frozenset[int]:
         """Approved groups the account is admin or recorder of."""
-        return frozenset(r.group_id for r in self._acting_roles)
+        return frozenset(r.group_id for r in self._acting_roles if r.group_id is not None)
 
     @cached_property
     def _acting_roles(self) -> list[Role]:
+        """Roles in an approved group (each has a group_id)."""
         from tenants.groups.models import Review
 
-        return [
-            r for r in self.roles if r.group_id is not None and r.group.review == Review.APPROVED
-        ]
+        return [r for r in self.roles if r.group is not None and r.group.review == Review.APPROVED]
 
     @cached_property
     def authority_roles(self) -> list[Role]:
@@ -145,14 +155,15 @@ class OperatorPrincipal:
 
     name: str
     account: None = None
-    roles: list = field(default_factory=list)
-    own_group_ids: frozenset = frozenset()
-    admin_group_ids: frozenset = frozenset()
-    staff_group_ids: frozenset = frozenset()
-    authority_roles: list = field(default_factory=list)
-    authority_levels: frozenset = frozenset({AuthorityLevel.PROVINCE})
+    roles: list[Role] = field(default_factory=list)
+    own_group_ids: frozenset[int] = frozenset()
+    admin_group_ids: frozenset[int] = frozenset()
+    staff_group_ids: frozenset[int] = frozenset()
+    authority_roles: list[Role] = field(default_factory=list)
+    authority_levels: frozenset[str] = frozenset({AuthorityLevel.PROVINCE})
     is_authority: bool = True
     volunteer: None = None
+    memo: dict[str, frozenset[int]] = field(default_factory=dict)
 
     @property
     def actor(self) -> str:
@@ -162,9 +173,9 @@ class OperatorPrincipal:
         return True
 
     # Every division code starts with "": the operator's area is the whole region.
-    authority_prefixes: tuple = ("",)
+    authority_prefixes: tuple[str, ...] = ("",)
 
-    def recorder_role(self, group_id: int):
+    def recorder_role(self, group_id: int) -> Role | None:
         return None
 
 
@@ -413,8 +424,8 @@ def login(
     return issue_token(account, region_code, address)
 
 
-def principal_for(account: Account) -> Principal:
-    return Principal(account=account, roles=list(account.roles.select_related("group")))
+def principal_for(account: Account) -> AccountPrincipal:
+    return AccountPrincipal(account=account, roles=list(account.roles.select_related("group")))
 
 
 def admin_login(username: str, password: str, region_code: str, address: str) -> AccessToken:
@@ -430,7 +441,7 @@ def admin_login(username: str, password: str, region_code: str, address: str) ->
     return issue_token(account, region_code, address, via="admin")[1]
 
 
-def session_principal(token_id) -> Principal | None:
+def session_principal(token_id) -> AccountPrincipal | None:
     """The principal of a live token kept by an admin session; None once it is
     revoked, expired or its account disabled."""
     token = (
@@ -543,7 +554,9 @@ def is_authority_account(account: Account) -> bool:
     return account.roles.filter(kind=RoleKind.AUTHORITY).exists()
 
 
-def reset_password(username: str, *, principal) -> tuple[Account, str, datetime.datetime]:
+def reset_password(
+    *, username: str, principal: Principal
+) -> tuple[Account, str, datetime.datetime]:
     """The authority resets the password of a volunteer's or a group staff member's
     account in its area (``accounts.permissions.require_password_resetter``): a
     one-time temporary password, returned once, that must be changed at the next
@@ -574,7 +587,7 @@ def reset_authority_password(
     return account, temporary, until
 
 
-def unlock_account(username: str, reason: str, *, principal) -> Account:
+def unlock_account(*, username: str, reason: str, principal: Principal) -> Account:
     """Lift a login lock and forget the failures of an account (the authority of the
     account's area: ``accounts.permissions.require_account_keeper``)."""
     principal = require_authority(principal)
@@ -589,6 +602,7 @@ def unlock_account(username: str, reason: str, *, principal) -> Account:
             "NOT_FOUND",
         )
     problems.raise_if_any()
+    assert account is not None  # reported above
     from tenants.accounts.permissions import require_account_keeper  # it reads roles
 
     require_account_keeper(account, principal)
@@ -603,7 +617,7 @@ def unlock_account(username: str, reason: str, *, principal) -> Account:
     return account
 
 
-def authenticate(raw: str | None, region_code: str) -> Principal | None:
+def authenticate(raw: str | None, region_code: str) -> AccountPrincipal | None:
     """The principal behind a bearer token on this region's host; None without a token.
 
     Raises :class:`Unauthenticated` for a token of another region, or one that
@@ -624,7 +638,7 @@ def authenticate(raw: str | None, region_code: str) -> Principal | None:
     if not token.account.is_active:
         raise Unauthenticated(_("the account is disabled"))
     roles = list(token.account.roles.select_related("group"))
-    return Principal(account=token.account, roles=roles)
+    return AccountPrincipal(account=token.account, roles=roles)
 
 
 def logout(raw: str) -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import datetime
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from central.tenancy import connection
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.models import AuditEntry
 from tenants.volunteers.models import PersonalInfoAccess
 from tenants.volunteers.permissions import region_wide, visible_volunteers_q
 
 
-def own_reveals(principal) -> QuerySet[PersonalInfoAccess]:
+def own_reveals(principal: Principal) -> QuerySet[PersonalInfoAccess]:
     """Who saw the caller's own ID number and phone, newest first."""
     principal = accounts.require(principal)
     if principal.volunteer is None:
@@ -31,7 +32,7 @@ def own_reveals(principal) -> QuerySet[PersonalInfoAccess]:
 
 
 def reveals_in_area(
-    principal,
+    principal: Principal,
     policy,
     *,
     volunteer_number: str | None = None,
@@ -55,7 +56,7 @@ def reveals_in_area(
 
 
 def audit_log(
-    principal,
+    principal: Principal,
     *,
     action: str | None = None,
     actor: str | None = None,

@@ -27,6 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics import renderPDF
@@ -304,7 +305,7 @@ def _service_table(data: CertificateData, st: dict[str, ParagraphStyle], width: 
 
 def _volunteer_table(data: CertificateData, st: dict[str, ParagraphStyle], width: float) -> Table:
     c = st["cell"]
-    rows = [
+    rows: list[list[Any]] = [
         [
             _p("姓名", c),
             _p(data.volunteer_name, c),
@@ -446,7 +447,7 @@ def render_seal_placeholder_png(
         angle = -math.pi / 2 - span / 2 + (span * (i + 0.5) / len(name))
         glyph = Image.new("RGBA", (char_size * 2, char_size * 2), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((char_size, char_size), char, font=font, fill=red, anchor="mm")
-        glyph = glyph.rotate(-math.degrees(angle + math.pi / 2), resample=Image.BICUBIC)
+        glyph = glyph.rotate(-math.degrees(angle + math.pi / 2), resample=Image.Resampling.BICUBIC)
         x = cx + radius * math.cos(angle) - glyph.width / 2
         y = cy + radius * math.sin(angle) - glyph.height / 2
         image.alpha_composite(glyph, (round(x), round(y)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from tenants.accounts.principal import Principal
 
 
 def certificate_division(certificate) -> str:
@@ -15,7 +16,7 @@ def certificate_division(certificate) -> str:
     return certificate.volunteer.division_code
 
 
-def may_download(certificate, principal) -> bool:
+def may_download(certificate, principal: Principal) -> bool:
     """The volunteer, the issuing group's staff and the authority of its area."""
     if principal is None:
         return False
@@ -27,7 +28,7 @@ def may_download(certificate, principal) -> bool:
     )
 
 
-def require_revoker(certificate, principal) -> None:
+def require_revoker(certificate, principal: Principal) -> None:
     """An admin of the issuing group, or the authority of its area."""
     if not (
         certificate.group_id in principal.admin_group_ids
@@ -36,7 +37,7 @@ def require_revoker(certificate, principal) -> None:
         raise PermissionDenied(_("only an admin of the issuing group or the authority revokes it"))
 
 
-def require_seal_keeper(group, principal) -> None:
+def require_seal_keeper(group, principal: Principal) -> None:
     """A group's admins upload its seal (000 Art.17 加盖公章)."""
     if group.id not in principal.admin_group_ids:
         raise PermissionDenied(

@@ -33,13 +33,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core import signing
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.tenancy import connection
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
 from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
@@ -121,7 +123,7 @@ def _group(group_id) -> VolunteerGroup:
     return group
 
 
-def upload_seal(group_id, upload, *, principal) -> GroupSeal:
+def upload_seal(*, group_id, upload, principal: Principal) -> GroupSeal:
     """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
     principal = accounts.require(principal)
     group = _group(group_id)
@@ -197,7 +199,7 @@ def download_path(code: str) -> str:
 _LINK_SALT = "certificate-pdf-link"
 
 
-def download_link(code, *, principal, region) -> tuple[str, datetime.datetime]:
+def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
     download it (the volunteer, the issuing group's staff, the authority)."""
@@ -296,7 +298,7 @@ def service_rows(
                     "originalHours": str(row.origin_hours)
                     if row.origin_hours is not None
                     else None,
-                    "countedAt": (row.origin_counted_at or row.counted_at).isoformat(),
+                    "countedAt": _isoformat(row.origin_counted_at or row.counted_at),
                     "confirmedBy": row.origin_confirmed_by,
                 }
             )
@@ -314,8 +316,17 @@ def service_rows(
     ]
 
 
+def _isoformat(moment: datetime.datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 def _requester(
-    volunteer: Volunteer | None, number: str, group: VolunteerGroup, principal, *, member: bool
+    volunteer: Volunteer | None,
+    number: str,
+    group: VolunteerGroup,
+    principal: Principal,
+    *,
+    member: bool,
 ) -> str:
     """Who may ask, and the handler (经办人) the certificate names: the volunteer while
     an active ``member`` of the group; an admin of the group for its active members
@@ -387,7 +398,13 @@ def _snapshot(data: CertificateData) -> dict:
 
 
 def issue_certificate(
-    number: str, group_id, notes: str = "", *, principal, region, site_url: str | None = None
+    *,
+    number: str,
+    group_id,
+    notes: str = "",
+    principal: Principal,
+    region,
+    site_url: str | None = None,
 ) -> Certificate:
     """Issue a certificate of the service ``group_id`` recorded for volunteer ``number``.
 
@@ -515,7 +532,7 @@ def find(code_or_id) -> Certificate | None:
     return queryset.filter(verification_code=normalize_code(text)).first()
 
 
-def revoke_certificate(code_or_id, reason: str, *, principal) -> Certificate:
+def revoke_certificate(*, code_or_id, reason: str, principal: Principal) -> Certificate:
     """Revoke a certificate (an admin of the issuing group, or the authority)."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()

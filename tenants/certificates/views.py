@@ -68,7 +68,7 @@ def certificate_pdf(request, code: str):
         else None
     )
     path = certificates.pdf_path(certificate) if certificate else None
-    if path is None or not path.is_file():
+    if certificate is None or path is None or not path.is_file():
         return _refuse(404, "NOT_FOUND", _("no such certificate"))
     if principal is not None and not may_download(certificate, principal):
         return _refuse(

@@ -53,7 +53,7 @@ import json
 import queue
 import random
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -352,11 +352,13 @@ class Table:
     break generation), the auto primary key its sequence."""
 
     def __init__(self, model: type[models.Model], columns: list[str], schema: str):
-        fields = {f.column: f for f in model._meta.concrete_fields}
+        # (every concrete field has a column; the stubs allow None)
+        fields = {f.column: f for f in model._meta.concrete_fields if f.column is not None}
         unknown = [c for c in columns if c not in fields]
         if unknown:
             raise RuntimeError(f"{model._meta.db_table} has no column {', '.join(unknown)}")
-        extra, values = [], []
+        extra: list[str] = []
+        values: list[str] = []
         for column, f in fields.items():
             if column in columns or (f.primary_key and isinstance(f, models.AutoField)):
                 continue
@@ -917,7 +919,7 @@ class Generator:
             yesterday = today - 1
             recent_low = max(low, today - RECENT_DAYS)
             used: set[int] = set()
-            picks: list[tuple[int, int, tuple]] = []
+            picks: list[tuple[int, tuple]] = []
             for _ in range(r_count):
                 for _attempt in range(12):
                     day = (
@@ -953,7 +955,7 @@ class Generator:
                 )
                 state, reason = RecordState.COUNTED, ""
                 pub_end = counted_day = None
-                objection = None
+                objection: tuple[int, int | None, bool] | None = None
                 confirmed_by = ""
                 if (
                     mode == RecordMode.SELF_DECLARED
@@ -1030,17 +1032,19 @@ class Generator:
                 if state not in (RecordState.VOID, RecordState.REJECTED):
                     slots.add([str(rid), str(vid), self.date(day), start, end])
                 if objection:
-                    raised, resolved, upheld = objection
+                    raised_day, resolved_day, upheld = objection
                     objections.add(
                         [
                             str(rid),
                             ACTOR,
                             "服务时长与实际不符" if upheld else "对服务内容有疑问",
-                            self.stamp(raised, rng.randint(540, 1200)),
+                            self.stamp(raised_day, rng.randint(540, 1200)),
                             Objection.Resolution.UPHELD if upheld else Objection.Resolution.OPEN,
                             reason if upheld else "",
                             ACTOR if upheld else "",
-                            self.stamp(resolved, rng.randint(540, 1200)) if upheld else NULL,
+                            self.stamp(resolved_day, rng.randint(540, 1200))
+                            if resolved_day is not None  # resolved: upheld
+                            else NULL,
                         ]
                     )
             totals.add(
@@ -1177,7 +1181,9 @@ class Generator:
                         self._progress(started, total_records)
             finally:
                 writer.close()
-            self.summary.copy_seconds = dict(writer.seconds.most_common())
+            self.summary.copy_seconds = dict(
+                sorted(writer.seconds.items(), key=lambda item: item[1], reverse=True)
+            )
             with connection.cursor() as cursor:
                 for key in ("volunteer", "membership", "record", "slot", "totals", "home"):
                     cursor.execute(f"ANALYZE {self.tables[key].name}")
@@ -1258,7 +1264,7 @@ class ChunkWriter:
         self.pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="copy")
         self.in_flight: collections.deque[Future] = collections.deque()
         self.size = connections
-        self.seconds: Counter = Counter()
+        self.seconds: defaultdict[str, float] = defaultdict(float)
 
     def submit(self, batch: dict) -> list[dict]:
         """Queue a chunk; return the results of chunks that had to finish first."""

@@ -7,7 +7,6 @@ no powers whatever its stored permission group says.
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
@@ -15,6 +14,8 @@ from central.divisions import area_prefix, division_level, prefixes_q, within
 from central.errors import PermissionDenied, Unauthenticated
 from central.messages import shown
 from central.policy import HubLevel, Power, RegionPolicy
+from central.tenancy import connection
+from tenants.accounts.principal import Principal
 from tenants.groups.models import GroupKind, RegistrationStatus, Review, VolunteerGroup
 
 POWER_LABELS = {
@@ -51,7 +52,9 @@ def require_power(group: VolunteerGroup, power: Power, policy: RegionPolicy) -> 
         )
 
 
-def admin_groups_with(principal, power: Power, policy: RegionPolicy) -> list[VolunteerGroup]:
+def admin_groups_with(
+    principal: Principal, power: Power, policy: RegionPolicy
+) -> list[VolunteerGroup]:
     """The (approved) groups the caller administers that hold ``power``."""
     if principal is None:
         return []
@@ -59,12 +62,13 @@ def admin_groups_with(principal, power: Power, policy: RegionPolicy) -> list[Vol
         role.group
         for role in principal.roles
         if role.kind == "group_admin"
+        and role.group is not None
         and role.group_id in principal.admin_group_ids
         and has_power(role.group, power, policy)
     ]
 
 
-def hub_area_prefixes(principal, policy: RegionPolicy) -> tuple[str, ...]:
+def hub_area_prefixes(principal: Principal, policy: RegionPolicy) -> tuple[str, ...]:
     """区域内志愿者管理 (002 annex) is the hub's own area, not the region: the
     division prefixes (``central.divisions.area_prefix``) of the approved groups the
     caller administers that hold the power. Their reach is the active members of
@@ -102,7 +106,7 @@ def hub_placed(group: VolunteerGroup) -> bool:
     return hub_division_problem(group.level, group.division_code, connection.tenant.code) is None
 
 
-def reviews_as_authority(group: VolunteerGroup, principal) -> bool:
+def reviews_as_authority(group: VolunteerGroup, principal: Principal) -> bool:
     """002 §3(3): the authority that reviews ``group``. A legal person (法人组织) is
     reviewed by its own registration authority (登记机关: an authority account of
     that name whose area holds the group); any other group by an authority whose
@@ -120,7 +124,7 @@ def reviews_as_authority(group: VolunteerGroup, principal) -> bool:
     return principal.covers(group.division_code)
 
 
-def require_group_staff(group: VolunteerGroup, principal, *, admin: bool = True) -> None:
+def require_group_staff(group: VolunteerGroup, principal: Principal, *, admin: bool = True) -> None:
     """The caller acts for ``group`` as its admin (or, ``admin=False``, admin or
     recorder). A group that is not approved holds no powers (issue 10 finding 6):
     its own staff are told so."""
@@ -148,7 +152,9 @@ def _ancestors(group: VolunteerGroup) -> list[VolunteerGroup]:
     return chain
 
 
-def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPolicy) -> bool:
+def may_set_permission_group(
+    group: VolunteerGroup, principal: Principal, policy: RegionPolicy
+) -> bool:
     """002 §3(4): who may change a group's permission group.
 
     - a hub below the top: the hub one level up (its liaison), e.g. 区/县协会 by
@@ -177,7 +183,7 @@ def may_set_permission_group(group: VolunteerGroup, principal, policy: RegionPol
 
 
 def require_permission_group_setter(
-    group: VolunteerGroup, name: str, principal, policy: RegionPolicy
+    group: VolunteerGroup, name: str, principal: Principal, policy: RegionPolicy
 ) -> None:
     """002 §3(4) who may change ``group``'s permission group (``may_set_permission_group``);
     a hub doing so gives no power its own groups lack — only the authority of the
@@ -201,7 +207,7 @@ def require_permission_group_setter(
         )
 
 
-def _giver(group: VolunteerGroup, principal) -> VolunteerGroup | None:
+def _giver(group: VolunteerGroup, principal: Principal) -> VolunteerGroup | None:
     """The group through which the caller may set ``group``'s permission group (002
     §3(4)): a hub's liaison; for other groups the nearest district- or city-level hub
     above that the caller administers. Its powers cap what it gives."""
@@ -219,7 +225,7 @@ def _giver(group: VolunteerGroup, principal) -> VolunteerGroup | None:
     )
 
 
-def require_group_placer(group: VolunteerGroup, division_code: str, principal) -> None:
+def require_group_placer(group: VolunteerGroup, division_code: str, principal: Principal) -> None:
     """Where a group is registered decides who answers for it: an authority whose
     area holds both the old and the new division moves it."""
     if not (principal.covers(group.division_code) and principal.covers(division_code)):
@@ -228,7 +234,9 @@ def require_group_placer(group: VolunteerGroup, division_code: str, principal) -
         )
 
 
-def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolicy) -> None:
+def require_group_reviewer(
+    group: VolunteerGroup, principal: Principal, policy: RegionPolicy
+) -> None:
     """002 §3(3): the liaison group reviews if it holds 快审; else the authority of
     the group's division; a legal person, its own registration authority."""
     if principal is None:
@@ -267,7 +275,7 @@ def require_group_reviewer(group: VolunteerGroup, principal, policy: RegionPolic
     )
 
 
-def group_reviewer_q(principal, policy: RegionPolicy) -> Q:
+def group_reviewer_q(principal: Principal, policy: RegionPolicy) -> Q:
     """:func:`require_group_reviewer` as a condition on VolunteerGroup: the groups
     ``principal`` reviews (002 §3(3)) — as the liaison's admin holding 对下级团体快审,
     as the authority of the group's division, or, for a legal person, as its own
@@ -289,13 +297,13 @@ def group_reviewer_q(principal, policy: RegionPolicy) -> Q:
     return condition
 
 
-def require_member_manager(group: VolunteerGroup, principal, policy) -> None:
+def require_member_manager(group: VolunteerGroup, principal: Principal, policy) -> None:
     """本团体内志愿者管理: an admin of the group, and the group holds the power."""
     require_group_staff(group, principal)
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
 
 
-def member_manager_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
+def member_manager_group_ids(principal: Principal, policy: RegionPolicy) -> frozenset[int]:
     """:func:`require_member_manager` for every group at once: the approved groups the
     caller administers that hold 本团体内志愿者管理 (who decide applications to join)."""
     return frozenset(
@@ -303,7 +311,7 @@ def member_manager_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
     )
 
 
-def may_see_applications(group_id: int, principal) -> bool:
+def may_see_applications(group_id: int, principal: Principal) -> bool:
     """What applicants shared (issue 10 finding 1) is for the group that decides: its
     own staff, not its viewing groups, hubs or authorities (they see the application,
     not what was shared)."""

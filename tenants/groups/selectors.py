@@ -6,10 +6,11 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from central.divisions import prefixes_q
+from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 
 
-def kept_by_q(principal) -> Q:
+def kept_by_q(principal: Principal) -> Q:
     """The groups whose unpublished side ``principal`` sees — a group pending or
     refused review, its registration certificate: the group's own staff, its
     liaison group's admins and the authority of its area. The one statement of
@@ -21,12 +22,12 @@ def kept_by_q(principal) -> Q:
     )
 
 
-def keeps(group: VolunteerGroup, principal) -> bool:
+def keeps(group: VolunteerGroup, principal: Principal) -> bool:
     return VolunteerGroup.objects.filter(kept_by_q(principal), id=group.id).exists()
 
 
 def visible_groups(
-    principal,
+    principal: Principal,
     *,
     level: str | None = None,
     kind: str | None = None,

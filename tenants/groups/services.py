@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum.cn import uscc
@@ -35,8 +35,10 @@ from central.errors import (
 )
 from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
+from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.models import RoleKind
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import (
     GroupKind,
@@ -255,7 +257,11 @@ def _check_division(
 
 
 def register_group(
-    data: GroupRegistration, *, principal, policy: RegionPolicy, certificate_upload=None
+    *,
+    data: GroupRegistration,
+    principal: Principal | None,
+    policy: RegionPolicy,
+    certificate_upload=None,
 ) -> VolunteerGroup:
     """Register a group; it waits in 待审团体组 until reviewed."""
     problems = ProblemCollector()
@@ -302,7 +308,10 @@ def register_group(
     viewing = list(VolunteerGroup.objects.filter(id__in=data.viewing_group_ids))
     if len(viewing) != len(set(data.viewing_group_ids)):
         problems.add("viewingGroupIds", _("no such group"), "NOT_FOUND")
-    if principal is None:
+    # The registrant's own account becomes the group's admin; without one (a
+    # stranger registering, or an operator at the command line) the data names it.
+    owner = principal.account if principal is not None else None
+    if owner is None:
         accounts.check_new_credentials(
             problems, data.admin_username, data.admin_password, prefix="admin."
         )
@@ -336,8 +345,8 @@ def register_group(
             )
             group.viewing_groups.set(viewing)
             account = (
-                principal.account
-                if principal
+                owner
+                if owner is not None
                 else accounts.create_account(
                     data.admin_username,
                     data.admin_password,
@@ -389,7 +398,9 @@ def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> st
     return policy.default_permission_group_non_hub
 
 
-def review_group(group_id: int, approve: bool, reason: str, *, principal, policy) -> VolunteerGroup:
+def review_group(
+    *, group_id: int, approve: bool, reason: str, principal: Principal, policy
+) -> VolunteerGroup:
     reason = (reason or "").strip()
     if not approve and not reason:
         raise InvalidInput(_("say why the group is rejected"), field="reason")
@@ -428,7 +439,9 @@ def _locked_group(group_id: int) -> VolunteerGroup:
     )
 
 
-def set_permission_group(group_id: int, name: str, *, principal, policy) -> VolunteerGroup:
+def set_permission_group(
+    *, group_id: int, name: str, principal: Principal, policy
+) -> VolunteerGroup:
     accounts.require(principal)
     if name not in [rule.name for rule in policy.permission_groups]:
         raise InvalidInput(
@@ -455,7 +468,9 @@ def set_permission_group(group_id: int, name: str, *, principal, policy) -> Volu
     return group
 
 
-def set_group_division(group_id: int, division_code: str, *, principal) -> VolunteerGroup:
+def set_group_division(
+    *, group_id: int, division_code: str, principal: Principal
+) -> VolunteerGroup:
     """Place a group in a division (e.g. the groups issue 10's migration left at the
     region's own code): an authority whose area holds both the old and the new one.
     The new one lies in the liaison's area and fits a hub's level; the groups under
@@ -548,7 +563,9 @@ def _open_membership(
 SHARED_FIELDS = ("phone", "skills", "service_intentions", "service_area")
 
 
-def apply_to_group(group_id: int, *, principal, share: list[str] | None = None) -> Membership:
+def apply_to_group(
+    *, group_id: int, principal: Principal, share: list[str] | None = None
+) -> Membership:
     """A volunteer applies to join a group; the group's admins decide. ``share``
     lists what the group may see of the applicant before deciding (SHARED_FIELDS)."""
     principal = accounts.require(principal)
@@ -567,7 +584,7 @@ def apply_to_group(group_id: int, *, principal, share: list[str] | None = None) 
     )
 
 
-def add_member(group_id: int, number: str, *, principal, policy) -> Membership:
+def add_member(*, group_id: int, number: str, principal: Principal, policy) -> Membership:
     """A group invites a registered volunteer (issue 10 finding 1): the group gains
     nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
@@ -594,7 +611,7 @@ def _locked_membership(membership_id: int) -> Membership | None:
     )
 
 
-def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Membership:
+def respond_to_invitation(*, membership_id: int, accept: bool, principal: Principal) -> Membership:
     """The invited volunteer, and only they, accept (active member) or decline."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -602,7 +619,7 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Mem
         mine = membership is not None and (
             principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
         )
-        if not mine:  # someone else's invitation is not theirs to know about
+        if membership is None or not mine:  # another's invitation is not theirs to know of
             raise NotFound(_("no such invitation"), field="membershipId")
         if membership.status != MembershipStatus.INVITED:
             raise Conflict(
@@ -619,7 +636,9 @@ def respond_to_invitation(membership_id: int, accept: bool, *, principal) -> Mem
     return membership
 
 
-def decide_membership(membership_id: int, approve: bool, *, principal, policy) -> Membership:
+def decide_membership(
+    *, membership_id: int, approve: bool, principal: Principal, policy
+) -> Membership:
     with transaction.atomic():
         membership = _locked_membership(membership_id)
         if membership is None:
@@ -639,7 +658,9 @@ def decide_membership(membership_id: int, approve: bool, *, principal, policy) -
     return membership
 
 
-def leave_group(group_id: int, *, principal, number: str | None = None, policy=None) -> Membership:
+def leave_group(
+    *, group_id: int, principal: Principal, number: str | None = None, policy=None
+) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)
     group = get_group(group_id)
@@ -674,14 +695,14 @@ def leave_group(group_id: int, *, principal, number: str | None = None, policy=N
 
 
 def create_staff_account(
+    *,
     group_id: int,
     kind: str,
     username: str,
     password: str,
     display_name: str,
     recorder_certificate: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
 ):
     """A group admin adds an admin or recorder (记录员) to the group."""

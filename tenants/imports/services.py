@@ -53,13 +53,15 @@ from central.errors import (
 from central.models import Region
 from central.policy import Power, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.models import AuditEntry
 from tenants.audit.services import record as audit
 from tenants.groups import services as groups
-from tenants.groups.models import Membership, MembershipStatus
+from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import require_group_staff, require_member_manager, require_power
 from tenants.imports import readers
 from tenants.imports.columns import ImportKind
+from tenants.projects.models import Project
 from tenants.records import permissions as record_permissions
 from tenants.records import services as records
 from tenants.records.models import RecordState, ServiceRecord
@@ -178,9 +180,11 @@ class Cells:
             )
         return self.text(name)
 
-    def date(self, name: str) -> datetime.date | None:
+    def date(self, name: str, *, required: bool = False) -> datetime.date | None:
         value = self.values.get(name)
         if value is None:
+            if required:
+                self.problems.add(name, _("required"))
             return None
         if isinstance(value, datetime.datetime):
             return value.date()
@@ -259,14 +263,14 @@ class Cells:
 class Context:
     region: Region
     policy: RegionPolicy
-    principal: object
-    group: object = None
-    project: object = None
+    principal: Principal
+    group: VolunteerGroup | None = None
+    project: Project | None = None
     line: int = 0  # the row being imported
     # Every lookup of a volunteer by ID number: (line, masked ID number, the matched
     # volunteer's id and number, or None and ""), small tuples written to the logs
     # after the file's transaction, committed or not.
-    lookups: list = field(default_factory=list)
+    lookups: list[tuple[int, str, int | None, str]] = field(default_factory=list)
 
 
 def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
@@ -312,7 +316,7 @@ def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         elif ctx.principal.covers(existing.division_code):
             return ALREADY_PRESENT, existing.number
     volunteer = volunteers.register_volunteer(
-        data,
+        data=data,
         region=ctx.region,
         policy=ctx.policy,
         principal=ctx.principal,
@@ -362,26 +366,37 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         status__in=[MembershipStatus.INVITED, MembershipStatus.APPLIED, MembershipStatus.ACTIVE],
     ).exists():
         return ALREADY_PRESENT, volunteer.number
-    groups.add_member(ctx.group.id, volunteer.number, principal=ctx.principal, policy=ctx.policy)
+    assert ctx.group is not None  # ``authorize`` asks for the group of a members file
+    groups.add_member(
+        group_id=ctx.group.id, number=volunteer.number, principal=ctx.principal, policy=ctx.policy
+    )
     return IMPORTED, volunteer.number
 
 
 def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
     number = cells.text("number")
+    service_date = cells.date("serviceDate", required=True)
+    start_time, end_time = cells.time("startTime"), cells.time("endTime")
+    hours = cells.text("hours")
+    punctuality = cells.whole("punctuality")
+    attitude = cells.whole("attitude")
+    professionalism = cells.whole("professionalism")
+    cells.problems.raise_if_any()
+    # Each of these, when None, was reported above.
+    assert service_date is not None and start_time is not None and end_time is not None
     entry = records.RecordEntry(
-        service_date=cells.date("serviceDate"),
-        start_time=cells.time("startTime"),
-        end_time=cells.time("endTime"),
-        hours=cells.text("hours"),
+        service_date=service_date,
+        start_time=start_time,
+        end_time=end_time,
+        hours=hours,
         content=cells.text("content"),
         place=cells.text("place"),
         service_target=cells.text("serviceTarget"),
         contact=cells.text("contact"),
-        punctuality=cells.whole("punctuality"),
-        attitude=cells.whole("attitude"),
-        professionalism=cells.whole("professionalism"),
+        punctuality=punctuality,
+        attitude=attitude,
+        professionalism=professionalism,
     )
-    cells.problems.raise_if_any()
     volunteer = Volunteer.objects.filter(number=number).first()
     if volunteer is not None:
         # The record key: volunteer, project, service date, start time.
@@ -397,9 +412,14 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             .first()
         )
         if present is not None:
-            return ALREADY_PRESENT, present
+            return ALREADY_PRESENT, str(present)
+    assert ctx.project is not None  # ``authorize`` asks for the project of a records file
     record = records.record_hours(
-        ctx.project.id, number, entry, principal=ctx.principal, policy=ctx.policy
+        project_id=ctx.project.id,
+        number=number,
+        entry=entry,
+        principal=ctx.principal,
+        policy=ctx.policy,
     )
     name = cells.text("name")
     if name and name != record.volunteer.name:
@@ -409,7 +429,7 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
             _("%(number)s is not called %(name)s") % {"number": number, "name": name},
             field="name",
         )
-    return IMPORTED, record.id
+    return IMPORTED, str(record.id)
 
 
 def _log_lookups(ctx: Context, report: ImportReport) -> None:
@@ -463,11 +483,11 @@ ROW_IMPORTERS: dict[ImportKind, Callable[[Cells, Context], tuple[str, str]]] = {
 
 
 def authorize(
-    kind: ImportKind,
     *,
+    kind: ImportKind,
     region: Region,
     policy: RegionPolicy,
-    principal,
+    principal: Principal,
     group_id: int | None = None,
     project_id: int | None = None,
 ) -> Context:
@@ -501,14 +521,14 @@ def authorize(
 
 
 def import_rows(
+    *,
     kind: ImportKind,
     stream,
-    *,
     size: int,
     max_bytes: int,
     region: Region,
     policy: RegionPolicy,
-    principal,
+    principal: Principal,
     group_id: int | None = None,
     project_id: int | None = None,
     valid_rows_only: bool = False,
@@ -520,7 +540,7 @@ def import_rows(
     ``progress(report, expected_rows)`` is called every ``progress_every`` rows."""
     require_active(region)
     ctx = authorize(
-        kind,
+        kind=kind,
         region=region,
         policy=policy,
         principal=principal,
@@ -569,9 +589,9 @@ def import_rows(
     _log_lookups(ctx, report)
     if not report.committed:
         report.imported = 0
-        for outcome in report.outcomes:
-            if outcome.outcome == IMPORTED:
-                outcome.outcome, outcome.key = VALID, ""
+        for row in report.outcomes:
+            if row.outcome == IMPORTED:
+                row.outcome, row.key = VALID, ""
     if progress is not None:
         progress(report, source.expected)
     return report

@@ -21,16 +21,16 @@ TEXT_FIELDS = {"idNumber", "phone", "number", "divisionCode"}
 
 def template(kind: ImportKind, fmt: str) -> bytes:
     if fmt == "csv":
-        out = io.StringIO()
-        csv.writer(out).writerow([c.header for c in COLUMNS[kind]])
+        text = io.StringIO()
+        csv.writer(text).writerow([c.header for c in COLUMNS[kind]])
         # With a BOM, so Excel opens the Chinese headers as UTF-8.
-        return out.getvalue().encode("utf-8-sig")
+        return text.getvalue().encode("utf-8-sig")
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
-    sheet = workbook.active
+    [sheet] = workbook.worksheets  # a new workbook has one sheet
     sheet.title = TITLES[kind]
     for index, column in enumerate(COLUMNS[kind], start=1):
         cell = sheet.cell(row=1, column=index, value=column.header)

@@ -8,10 +8,11 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from central.divisions import prefixes_q
+from tenants.accounts.principal import Principal
 from tenants.projects.models import Project, ProjectStatus
 
 
-def visible_projects(principal) -> QuerySet[Project]:
+def visible_projects(principal: Principal) -> QuerySet[Project]:
     """The projects ``principal`` (None: anyone) may see, oldest first."""
     queryset = Project.objects.order_by("id")
     if principal is None:

@@ -27,6 +27,7 @@ from central.errors import (
 from central.messages import shown
 from central.policy import Power
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.permissions import has_power, require_group_staff
@@ -70,7 +71,7 @@ def phase(project: Project, today: datetime.date | None = None) -> str:
     return "ongoing" if today <= project.ends_on else "ended"
 
 
-def _require_group_admin(group: VolunteerGroup, principal) -> None:
+def _require_group_admin(group: VolunteerGroup, principal: Principal) -> None:
     require_group_staff(group, principal)
 
 
@@ -127,7 +128,7 @@ DRAFT_FIELDS = [
 ]
 
 
-def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
+def create_project(*, group_id: int, draft: ProjectDraft, principal: Principal) -> Project:
     group = VolunteerGroup.objects.filter(id=group_id).first()
     if group is None:
         raise NotFound(_("no such group"), field="groupId")
@@ -145,7 +146,7 @@ def create_project(group_id: int, draft: ProjectDraft, *, principal) -> Project:
 EDITABLE = (ProjectStatus.DRAFT, ProjectStatus.PENDING_REVIEW, ProjectStatus.REJECTED)
 
 
-def update_project(project_id: int, draft: ProjectDraft, *, principal) -> Project:
+def update_project(*, project_id: int, draft: ProjectDraft, principal: Principal) -> Project:
     """The group's admins (who may create it) rewrite a project not yet published:
     a draft, one awaiting review (the reviewer then sees the new text) or one
     rejected (to fix and submit again). Same checks as :func:`create_project`.
@@ -166,7 +167,7 @@ def update_project(project_id: int, draft: ProjectDraft, *, principal) -> Projec
     return project
 
 
-def cancel_project(project_id: int, reason: str, *, principal) -> Project:
+def cancel_project(*, project_id: int, reason: str, principal: Principal) -> Project:
     """The group's admins cancel a project (项目取消), with a reason.
 
     Every open application (applied or accepted) becomes ``project_cancelled``, so
@@ -245,7 +246,7 @@ def require_not_cancelled(project_id: int) -> None:
         raise Conflict(_("the project was cancelled"), field="projectId")
 
 
-def submit_project(project_id: int, *, principal, policy) -> Project:
+def submit_project(*, project_id: int, principal: Principal, policy) -> Project:
     """Publish a draft: directly with 发布项目无须审核, otherwise for review."""
     with transaction.atomic():
         project = _locked_project(project_id)
@@ -262,7 +263,9 @@ def submit_project(project_id: int, *, principal, policy) -> Project:
     return project
 
 
-def review_project(project_id: int, approve: bool, reason: str, *, principal, policy) -> Project:
+def review_project(
+    *, project_id: int, approve: bool, reason: str, principal: Principal, policy
+) -> Project:
     """The liaison group's admins or the authority review a project."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -284,7 +287,7 @@ def review_project(project_id: int, approve: bool, reason: str, *, principal, po
     return project
 
 
-def apply(project_id: int, *, principal) -> ProjectApplication:
+def apply(*, project_id: int, principal: Principal) -> ProjectApplication:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
@@ -312,7 +315,9 @@ def apply(project_id: int, *, principal) -> ProjectApplication:
     return application
 
 
-def decide_application(application_id: int, accept: bool, *, principal) -> ProjectApplication:
+def decide_application(
+    *, application_id: int, accept: bool, principal: Principal
+) -> ProjectApplication:
     """Accept or decline; accepting locks the project so the quota cannot be exceeded."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -346,7 +351,7 @@ def decide_application(application_id: int, accept: bool, *, principal) -> Proje
     return application
 
 
-def withdraw_application(application_id: int, *, principal) -> ProjectApplication:
+def withdraw_application(*, application_id: int, principal: Principal) -> ProjectApplication:
     """A volunteer withdraws their own application (取消报名): while it is pending, or
     accepted before the project starts. Under the same project row lock as
     acceptance, so the place it held is free for the next acceptance at once."""

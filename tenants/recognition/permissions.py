@@ -8,10 +8,11 @@ from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups.models import VolunteerGroup
 
 
-def require_complaint_handler(complaint, principal):
+def require_complaint_handler(complaint, principal: Principal):
     """The complaint's group's admins, or the authority of its area (the group's, or
     for a complaint without a group the volunteer's)."""
     principal = accounts.require(principal)
@@ -24,7 +25,9 @@ def require_complaint_handler(complaint, principal):
     return principal
 
 
-def handles_complaints_of(principal, group_id: int, division_code: str | None = None) -> bool:
+def handles_complaints_of(
+    principal: Principal, group_id: int | None, division_code: str | None = None
+) -> bool:
     """Group staff and the authority of the group's area see a group's complaints in
     every state. Without ``division_code`` the group's is read once per request."""
     if principal is None:
@@ -34,6 +37,8 @@ def handles_complaints_of(principal, group_id: int, division_code: str | None = 
     if not principal.is_authority:
         return False
     if division_code is None:
+        if group_id is None:  # transferred in: no group of this region
+            return False
         known = principal.__dict__.setdefault("_group_divisions", {})
         if group_id not in known:
             known[group_id] = (

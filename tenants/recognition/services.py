@@ -33,6 +33,7 @@ from central.errors import (
 from central.messages import shown
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.recognition.models import (
@@ -182,7 +183,7 @@ def _past_date(
 
 
 def record_training(
-    number: str, group_id, entry: TrainingEntry, *, principal, policy: RegionPolicy
+    *, number: str, group_id, entry: TrainingEntry, principal: Principal, policy: RegionPolicy
 ) -> Training:
     """The organising group confirms and records a training (003 Art.14)."""
     group = _group(group_id)
@@ -197,6 +198,7 @@ def record_training(
     contact = _optional_text(problems, "contact", entry.contact, 64) or group.contact_person
     evidence = _optional_text(problems, "evidence", entry.evidence, 500)
     problems.raise_if_any()
+    assert volunteer is not None and hours is not None  # reported above if not
     with transaction.atomic():
         training = Training.objects.create(
             volunteer=volunteer,
@@ -224,7 +226,7 @@ def record_training(
 
 
 def record_award(
-    number: str, group_id, entry: AwardEntry, *, principal, policy: RegionPolicy
+    *, number: str, group_id, entry: AwardEntry, principal: Principal, policy: RegionPolicy
 ) -> Award:
     """The group records an award the volunteer received (000 Art.12, 003 Art.22 ¶2)."""
     group = _group(group_id)
@@ -237,6 +239,7 @@ def record_award(
         problems.add("level", _("one of %(choices)s") % {"choices": ", ".join(AwardLevel.values)})
     _past_date(problems, "awardedOn", entry.awarded_on, volunteer, "date of the award")
     problems.raise_if_any()
+    assert volunteer is not None  # _member reported why not
     with transaction.atomic():
         award = Award.objects.create(
             volunteer=volunteer,
@@ -265,7 +268,7 @@ def record_award(
 
 
 def file_complaint(
-    number: str, group_id, entry: ComplaintEntry, *, principal, policy: RegionPolicy
+    *, number: str, group_id, entry: ComplaintEntry, principal: Principal, policy: RegionPolicy
 ) -> Complaint:
     """Record a complaint received about a member (000 Art.13); it starts open."""
     group = _group(group_id)
@@ -279,6 +282,7 @@ def file_complaint(
     content = _text(problems, "content", entry.content, MAX_CONTENT, "content of the complaint")
     _past_date(problems, "receivedOn", entry.received_on, None, "date the complaint was received")
     problems.raise_if_any()
+    assert volunteer is not None  # _member reported why not
     with transaction.atomic():
         complaint = Complaint.objects.create(
             volunteer=volunteer,
@@ -309,7 +313,7 @@ def _locked_complaint(complaint_id) -> Complaint:
     )
 
 
-def start_investigation(complaint_id, *, principal) -> Complaint:
+def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -333,7 +337,7 @@ def start_investigation(complaint_id, *, principal) -> Complaint:
     return complaint
 
 
-def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> Complaint:
+def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Principal) -> Complaint:
     """investigating → upheld (属实, kept on file: 003 Art.22 ¶3) or dismissed, with a reason.
 
     A decision is final: the trigger refuses any later change of the row.
@@ -376,7 +380,7 @@ def decide_complaint(complaint_id, upheld: bool, reason: str, *, principal) -> C
 # -- reading -------------------------------------------------------------------------------
 
 
-def on_record(complaint: Complaint, principal) -> bool:
+def on_record(*, complaint: Complaint, principal: Principal) -> bool:
     """Whether ``complaint`` shows on the volunteer's record to ``principal``.
 
     An upheld complaint is kept on file (记录在案, 003 Art.22 ¶3) and shows to
@@ -391,7 +395,9 @@ def on_record(complaint: Complaint, principal) -> bool:
     return handles_complaints_of(principal, complaint.group_id)
 
 
-def complaints_of_group(principal, group_id=None, status: str | None = None, after=None):
+def complaints_of_group(
+    *, principal: Principal, group_id=None, status: str | None = None, after=None
+):
     """A group's complaints, every state, for its staff; every group's for the authority.
 
     Oldest first; ``after`` is the id of the last complaint of the previous page.

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.projects.services import phase, require_not_cancelled
 from tenants.records import services as records
@@ -62,7 +63,7 @@ def card_code(volunteer: Volunteer, region_code: str) -> tuple[str, datetime.dat
 def qr_png(code: str) -> bytes:
     image = qrcode.make(code, box_size=6, border=2)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer)  # PNG, qrcode's default kind
     return buffer.getvalue()
 
 
@@ -70,7 +71,7 @@ def qr_data_url(code: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr_png(code)).decode()
 
 
-def rotate_card(*, principal) -> VolunteerCard:
+def rotate_card(*, principal: Principal) -> VolunteerCard:
     principal = accounts.require(principal)
     if principal.volunteer is None:
         raise PermissionDenied(_("only a volunteer's own account rotates their card"))
@@ -107,10 +108,10 @@ def read_code(code: str, region_code: str) -> Volunteer:
 
 
 def check_in(
+    *,
     project_id: int,
     code: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     now: datetime.datetime | None = None,
@@ -192,10 +193,10 @@ def _open_check_in(volunteer: Volunteer, project) -> CheckIn:
 
 
 def cancel_check_in(
+    *,
     project_id: int,
     code: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     now: datetime.datetime | None = None,
@@ -307,8 +308,10 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
     chosen = total
     if hours is not None:
         problems = ProblemCollector()
-        chosen = records.parse_hours(hours, problems)
+        parsed = records.parse_hours(hours, problems)
         problems.raise_if_any()
+        assert parsed is not None  # parse_hours reported why not
+        chosen = parsed
         if chosen > total:
             raise InvalidInput(
                 _("at most %(total)s hours between check-in and check-out") % {"total": total},
@@ -324,11 +327,11 @@ def _allot(parts: list[DayPart], hours: Decimal | None) -> list[tuple[DayPart, D
 
 
 def check_out(
+    *,
     project_id: int,
     code: str,
     content: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
     region_code: str,
     hours: Decimal | None = None,
@@ -383,9 +386,9 @@ def check_out(
             )
             created.append(
                 records.record_hours(
-                    project.id,
-                    volunteer.number,
-                    entry,
+                    project_id=project.id,
+                    number=volunteer.number,
+                    entry=entry,
                     principal=principal,
                     policy=policy,
                     mode=RecordMode.QR,

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_or_not_found
 from central.messages import shown
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import VolunteerGroup
 from tenants.projects.models import Project
@@ -26,7 +27,7 @@ from tenants.records.permissions import require_correction_handler
 
 
 def request_correction(
-    group_id: int, description: str, record_id: int | None, *, principal, policy
+    *, group_id: int, description: str, record_id: int | None, principal: Principal, policy
 ) -> CorrectionRequest:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -57,7 +58,7 @@ def request_correction(
     return request
 
 
-def _locked(request_id: int, principal) -> CorrectionRequest:
+def _locked(request_id: int, principal: Principal) -> CorrectionRequest:
     request = locked_or_not_found(
         CorrectionRequest.objects.select_related("group", "record"),
         _("no such correction request"),
@@ -74,7 +75,7 @@ def _locked(request_id: int, principal) -> CorrectionRequest:
     return request
 
 
-def amend_for_request(request_id: int, changes: dict, reason: str, *, principal, policy):
+def amend_for_request(*, request_id: int, changes: dict, reason: str, principal: Principal, policy):
     principal = accounts.require(principal)
     with transaction.atomic():
         request = _locked(request_id, principal)
@@ -83,7 +84,11 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal,
                 _("this request is about missing service: record it instead"), field="requestId"
             )
         amendment = records.amend_record(
-            request.record_id, changes, reason, principal=principal, policy=policy
+            record_id=request.record.id,
+            changes=changes,
+            reason=reason,
+            principal=principal,
+            policy=policy,
         )
         request.status = CorrectionRequest.Status.AMENDED
         request.amendment = amendment
@@ -95,7 +100,9 @@ def amend_for_request(request_id: int, changes: dict, reason: str, *, principal,
     return request
 
 
-def record_missing_for_request(request_id: int, project_id: int, entry, *, principal, policy):
+def record_missing_for_request(
+    *, request_id: int, project_id: int, entry, principal: Principal, policy
+):
     principal = accounts.require(principal)
     with transaction.atomic():
         request = _locked(request_id, principal)
@@ -109,7 +116,11 @@ def record_missing_for_request(request_id: int, project_id: int, entry, *, princ
                 field="projectId",
             )
         added = records.record_hours(
-            project_id, request.volunteer.number, entry, principal=principal, policy=policy
+            project_id=project_id,
+            number=request.volunteer.number,
+            entry=entry,
+            principal=principal,
+            policy=policy,
         )
         request.status = CorrectionRequest.Status.AMENDED
         request.added_record = added
@@ -121,7 +132,7 @@ def record_missing_for_request(request_id: int, project_id: int, entry, *, princ
     return request
 
 
-def decline_request(request_id: int, reason: str, *, principal) -> CorrectionRequest:
+def decline_request(*, request_id: int, reason: str, principal: Principal) -> CorrectionRequest:
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not reason:

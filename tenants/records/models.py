@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import ClassVar
 
 from django.db import models
 from django.db.models import F, Q
@@ -97,6 +98,8 @@ class ServiceRecord(models.Model):
     origin_confirmed_by = models.CharField(max_length=120, blank=True, default="")
 
     objects = FewRelatedQuerySet.as_manager()
+    # Its rows read as tuples (tenants/related.py ``as_rows``), set below.
+    Row: ClassVar[type[ServiceRecordRow]]
 
     class Meta:
         verbose_name = _("service record")
@@ -470,6 +473,7 @@ class ServiceRecordRow:
     row carries (``has_amendments``: null for the many never amended)."""
 
     __slots__ = ()
+    id: int  # the tuple's, as every column
 
     current_value = ServiceRecord.current_value
 

@@ -16,6 +16,7 @@ from central.divisions import area_prefix, division_level, prefixes_q
 from central.errors import PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.volunteers.permissions import active_group_ids, may_view, member_groups_seen_by
 
@@ -28,7 +29,7 @@ def record_division(record) -> str:
     return record.volunteer.division_code
 
 
-def may_see_record(record, principal, policy: RegionPolicy) -> bool:
+def may_see_record(record, principal: Principal, policy: RegionPolicy) -> bool:
     """A record's details (content, evaluations 守时程度/服务态度/专业水平, contact,
     amendments): to whoever may see its group's members (``project.records``) or the
     volunteer (``volunteer.records``). Not to whoever objected to it in publicity:
@@ -43,7 +44,9 @@ def may_see_record(record, principal, policy: RegionPolicy) -> bool:
     return may_view(record.volunteer, principal, policy)
 
 
-def require_recorder(group, principal, policy: RegionPolicy, *, authority_may: bool = False):
+def require_recorder(
+    group, principal: Principal, policy: RegionPolicy, *, authority_may: bool = False
+):
     """Recorders and admins (记录员) of an approved ``group``, certified where the policy
     says (001 §4(4)3 记录员须持证上岗); with ``authority_may``, also the authority of
     the group's area (trainings, awards, complaints: 000 Art.11–13)."""
@@ -64,7 +67,7 @@ def _certified(role, policy: RegionPolicy) -> bool:
     return not policy.recorders_need_certificate or bool(role.recorder_certificate)
 
 
-def recording_group_ids(principal, policy: RegionPolicy) -> frozenset[int]:
+def recording_group_ids(principal: Principal, policy: RegionPolicy) -> frozenset[int]:
     """The groups whose records ``principal`` enters and whose declarations it decides:
     :func:`require_recorder`'s rule (without ``authority_may``) for every group at once
     (000 Art.9 志愿团体…核实并录入服务时长; 001 §4(4)3 certified recorders)."""
@@ -90,7 +93,7 @@ def record_area_q(prefixes, path: str = "") -> Q:
     )
 
 
-def require_objector(record, principal, policy: RegionPolicy) -> None:
+def require_objector(record, principal: Principal, policy: RegionPolicy) -> None:
     """001 §4(4)3 接受社会监督: anyone logged in objects to a record in publicity, or —
     where the policy's ``objection_raisers`` says so — only the recording group's
     active members and staff and the authority of the record's area."""
@@ -98,7 +101,7 @@ def require_objector(record, principal, policy: RegionPolicy) -> None:
         raise PermissionDenied(_("in this region only the group's members and staff object"))
 
 
-def require_publicity_viewer(group, principal, policy: RegionPolicy):
+def require_publicity_viewer(group, principal: Principal, policy: RegionPolicy):
     """Issue 12 point 3 (001 §4(4)3 公示, 接受社会监督): a group's records in publicity
     are shown to exactly whoever may object to them — anyone logged in to the region,
     or where ``objection_raisers`` is ``group_members`` the group's active members and
@@ -111,7 +114,7 @@ def require_publicity_viewer(group, principal, policy: RegionPolicy):
     return principal
 
 
-def _may_object(group_id, division_code: str, principal, policy: RegionPolicy) -> bool:
+def _may_object(group_id, division_code: str, principal: Principal, policy: RegionPolicy) -> bool:
     if policy.objection_raisers != ObjectionRaisers.GROUP_MEMBERS:
         return True
     member = principal.volunteer is not None and (
@@ -122,7 +125,7 @@ def _may_object(group_id, division_code: str, principal, policy: RegionPolicy) -
     return principal.covers(division_code) or group_id in principal.staff_group_ids or member
 
 
-def require_objection_resolver(record, principal) -> None:
+def require_objection_resolver(record, principal: Principal) -> None:
     """The recording group's admins, or the authority of the record's area."""
     if record.group_id not in principal.admin_group_ids and not principal.covers(
         record_division(record)
@@ -132,7 +135,7 @@ def require_objection_resolver(record, principal) -> None:
         )
 
 
-def objection_resolver_q(principal) -> Q:
+def objection_resolver_q(principal: Principal) -> Q:
     """:func:`require_objection_resolver` as a condition on Objection: the objections
     ``principal`` resolves (its work queue, 001 §4(4)3)."""
     return Q(record__group_id__in=principal.admin_group_ids) | record_area_q(
@@ -140,7 +143,7 @@ def objection_resolver_q(principal) -> Q:
     )
 
 
-def require_confirmer(record, principal) -> None:
+def require_confirmer(record, principal: Principal) -> None:
     """001 §4(4)3 经民政部门确认无误: the civil-affairs office of the record's own area."""
     if not principal.is_authority:
         raise PermissionDenied(_("only civil-affairs staff confirm records"))
@@ -150,7 +153,7 @@ def require_confirmer(record, principal) -> None:
         )
 
 
-def confirmer_q(principal) -> Q:
+def confirmer_q(principal: Principal) -> Q:
     """:func:`require_confirmer` as a condition on ServiceRecord: the records whose
     confirmation (001 §4(4)3 经民政部门确认) falls to ``principal``."""
     if not principal.is_authority:
@@ -158,7 +161,7 @@ def confirmer_q(principal) -> Q:
     return record_area_q(principal.authority_prefixes)
 
 
-def require_area_authority(record, principal):
+def require_area_authority(record, principal: Principal):
     """A record brought in by a transfer has no project or group here: only the
     authority of its area answers for it (000 Art.16; the source's recorders are gone)."""
     principal = accounts.require_authority(principal)
@@ -167,7 +170,7 @@ def require_area_authority(record, principal):
     return principal
 
 
-def require_correction_handler(request, principal) -> None:
+def require_correction_handler(request, principal: Principal) -> None:
     """A correction request (记录更正) is answered by the group's staff or the
     authority of the group's area."""
     if request.group_id not in principal.staff_group_ids and not principal.covers(
@@ -178,14 +181,14 @@ def require_correction_handler(request, principal) -> None:
         )
 
 
-def correction_handler_q(principal) -> Q:
+def correction_handler_q(principal: Principal) -> Q:
     """:func:`require_correction_handler` as a condition on CorrectionRequest."""
     return Q(group_id__in=principal.staff_group_ids) | prefixes_q(
         "group__division_code", principal.authority_prefixes
     )
 
 
-def may_grant_star(application, principal) -> bool:
+def may_grant_star(application, principal: Principal) -> bool:
     """001 §6: the group, or the authority of the named level whose area holds the
     volunteer's own county (所在县（区）/设区市/省)."""
     if application.granter == Granter.GROUP:
@@ -222,7 +225,7 @@ _FINE_ENOUGH = {
 }
 
 
-def star_granter_q(principal) -> Q:
+def star_granter_q(principal: Principal) -> Q:
     """:func:`may_grant_star` as a condition on StarApplication: the applications
     ``principal`` decides (001 §6). The group's admins for a group granter; for a
     county, city or province granter, an authority role of that level whose area holds

@@ -6,13 +6,14 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import NotFound
+from tenants.accounts.principal import Principal
 from tenants.groups.models import VolunteerGroup
 from tenants.projects.models import Project
 from tenants.records.models import RecordState, ServiceRecord
 from tenants.records.permissions import record_area_q
 
 
-def records_in_area(principal) -> QuerySet[ServiceRecord]:
+def records_in_area(principal: Principal) -> QuerySet[ServiceRecord]:
     """Records whose division (``permissions.record_division``: the project's group's,
     or the volunteer's for a record without a project) lies in the authority's area."""
     return (
@@ -61,7 +62,7 @@ def publicity_group(*, project_id: int | None = None, group_id: int | None = Non
         if project is None:
             raise NotFound(_("no such project"), field="projectId")
         return project.group
-    group = VolunteerGroup.objects.filter(id=group_id).first()
+    group = VolunteerGroup.objects.filter(id=group_id).first() if group_id is not None else None
     if group is None:
         raise NotFound(_("no such group"), field="groupId")
     return group

@@ -35,6 +35,7 @@ from central.errors import (
 from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.projects.models import ApplicationStatus, Project
@@ -416,11 +417,11 @@ def add_to_totals(volunteer_id: int, hours: Decimal, records: int = 0) -> Volunt
 
 
 def record_hours(
+    *,
     project_id: int,
     number: str,
     entry: RecordEntry,
-    *,
-    principal,
+    principal: Principal,
     policy,
     mode: str = RecordMode.MANUAL,
     now: datetime.datetime | None = None,
@@ -455,10 +456,10 @@ def record_hours(
 
 
 def declare_hours(
+    *,
     project_id: int,
     entry: RecordEntry,
-    *,
-    principal,
+    principal: Principal,
     policy,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
@@ -492,11 +493,11 @@ def declare_hours(
     return record
 
 
-def _require_answering(record: ServiceRecord, principal, policy):
+def _require_answering(record: ServiceRecord, principal: Principal, policy):
     """Who answers for a record: its group's recorders; a record brought in by a
     transfer has no project or group here, so only this region's authority answers
     for it (000 Art.16; the source's recorders are gone)."""
-    if record.project_id is None:
+    if record.project is None:
         return permissions.require_area_authority(record, principal)
     return permissions.require_recorder(record.project.group, principal, policy)
 
@@ -517,11 +518,11 @@ def _release_slot(record: ServiceRecord) -> None:
 
 
 def decide_declaration(
+    *,
     record_id: int,
     accept: bool,
     reason: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
     evaluation: dict[str, int | None] | None = None,
 ):
@@ -533,17 +534,15 @@ def decide_declaration(
     reason = (reason or "").strip()
     if not accept and not reason:
         raise InvalidInput(_("say why the declaration is rejected"), field="reason")
-    evaluation = {k: v for k, v in (evaluation or {}).items() if v is not None}
+    given = {k: v for k, v in (evaluation or {}).items() if v is not None}
     problems = ProblemCollector()
-    for name, value in evaluation.items():
+    for name, value in given.items():
         if name not in EVALUATION:
             raise InvalidInput(_("unknown evaluation"), field=name)
         if not 1 <= value <= 5:
             problems.add(name, _("from 1 to 5"))
-    if evaluation and not accept:
-        problems.add(
-            next(iter(evaluation)), _("a rejected declaration is not evaluated (000 Art.10)")
-        )
+    if given and not accept:
+        problems.add(next(iter(given)), _("a rejected declaration is not evaluated (000 Art.10)"))
     problems.raise_if_any()
     with transaction.atomic():
         record = _locked_record(record_id)
@@ -555,12 +554,10 @@ def decide_declaration(
         record.recorder = principal.actor
         record.decided_at = timezone.now()
         if accept:
-            for name, value in evaluation.items():
+            for name, value in given.items():
                 setattr(record, name, value)
-            audit(principal.actor, "record.declaration_confirmed", str(record.id), **evaluation)
-            _after_acceptance(
-                record, policy, principal.actor, ("recorder", "decided_at", *evaluation)
-            )
+            audit(principal.actor, "record.declaration_confirmed", str(record.id), **given)
+            _after_acceptance(record, policy, principal.actor, ("recorder", "decided_at", *given))
         else:
             record.state = RecordState.REJECTED
             record.state_reason = reason
@@ -570,7 +567,7 @@ def decide_declaration(
     return record
 
 
-def raise_objection(record_id: int, reason: str, *, principal, policy) -> Objection:
+def raise_objection(*, record_id: int, reason: str, principal: Principal, policy) -> Objection:
     """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
     in, or — where the policy's ``objection_raisers`` says so — only the recording
     group's members and staff and the authority."""
@@ -595,7 +592,9 @@ def raise_objection(record_id: int, reason: str, *, principal, policy) -> Object
     return objection
 
 
-def resolve_objection(objection_id: int, upheld: bool, reason: str, *, principal, policy):
+def resolve_objection(
+    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy
+):
     """The group resolves an objection, with a reason: upheld voids the record;
     dismissed returns it to publicity (it counts once publicity has ended)."""
     reason = (reason or "").strip()
@@ -672,7 +671,7 @@ def close_publicity(
     return moved
 
 
-def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
+def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRecord:
     """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
 
     Two concurrent confirmations: the row lock lets one through; the other
@@ -693,7 +692,9 @@ def confirm_record(record_id: int, *, principal, policy) -> ServiceRecord:
     return record
 
 
-def amend_record(record_id: int, changes: dict, reason: str, *, principal, policy) -> Amendment:
+def amend_record(
+    *, record_id: int, changes: dict, reason: str, principal: Principal, policy
+) -> Amendment:
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()
     if not reason:

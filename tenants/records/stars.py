@@ -12,6 +12,7 @@ from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from central.messages import level_name, shown
 from central.policy import Granter, RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.records.models import StarApplication, VolunteerTotals
@@ -28,7 +29,9 @@ def totals_of(volunteer) -> VolunteerTotals:
     )
 
 
-def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> StarApplication:
+def apply_for_star(
+    *, level: int, group_id: int | None, principal: Principal, policy
+) -> StarApplication:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
     if volunteer is None:
@@ -78,7 +81,7 @@ def apply_for_star(level: int, group_id: int | None, *, principal, policy) -> St
     return application
 
 
-def decide_star(application_id: int, grant: bool, reason: str, *, principal, policy):
+def decide_star(*, application_id: int, grant: bool, reason: str, principal: Principal, policy):
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not grant and not reason:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 from central.errors import Conflict, ServiceError
 from tenants.accounts import services as accounts
 from tenants.accounts.models import Account
+from tenants.accounts.principal import Principal
 from tenants.accounts.selectors import kept_accounts
 from tenants.groups import services as groups
 from tenants.groups.models import VolunteerGroup
@@ -60,7 +61,7 @@ class RegionModelAdmin(admin.ModelAdmin):
         return False
 
     @staticmethod
-    def principal(request):
+    def principal(request) -> Principal:
         return request.region_principal
 
     @staticmethod
@@ -140,7 +141,11 @@ class GroupAdmin(RegionModelAdmin):
             request,
             queryset,
             lambda group: groups.review_group(
-                group.id, True, "", principal=self.principal(request), policy=self.policy(request)
+                group_id=group.id,
+                approve=True,
+                reason="",
+                principal=self.principal(request),
+                policy=self.policy(request),
             ),
             _("%(count)d groups approved."),
         )
@@ -155,9 +160,9 @@ class GroupAdmin(RegionModelAdmin):
                 request,
                 queryset,
                 lambda group: groups.review_group(
-                    group.id,
-                    False,
-                    reason,
+                    group_id=group.id,
+                    approve=False,
+                    reason=reason,
                     principal=self.principal(request),
                     policy=self.policy(request),
                 ),
@@ -253,7 +258,7 @@ class RecordAdmin(RegionModelAdmin):
             request,
             queryset,
             lambda record: records.confirm_record(
-                record.id, principal=self.principal(request), policy=self.policy(request)
+                record_id=record.id, principal=self.principal(request), policy=self.policy(request)
             ),
             _("%(count)d records confirmed."),
         )
@@ -265,9 +270,9 @@ class RecordAdmin(RegionModelAdmin):
                 raise Conflict(_("the record has no open objection"))
             for objection in open_objections:
                 records.resolve_objection(
-                    objection.id,
-                    upheld,
-                    reason,
+                    objection_id=objection.id,
+                    upheld=upheld,
+                    reason=reason,
                     principal=self.principal(request),
                     policy=self.policy(request),
                 )
@@ -333,7 +338,7 @@ class AccountAdmin(RegionModelAdmin):
         for account in queryset:
             try:
                 _account, temporary, until = accounts.reset_password(
-                    account.username, principal=self.principal(request)
+                    username=account.username, principal=self.principal(request)
                 )
             except ServiceError as error:
                 refused.append((account.username, error.problems[0].message))
@@ -359,7 +364,7 @@ class AccountAdmin(RegionModelAdmin):
                 request,
                 queryset,
                 lambda account: accounts.unlock_account(
-                    account.username, reason, principal=self.principal(request)
+                    username=account.username, reason=reason, principal=self.principal(request)
                 ),
                 _("%(count)d accounts unlocked."),
             ),

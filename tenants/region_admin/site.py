@@ -49,7 +49,7 @@ class RegionStaff:
     pk = None
     id = None
 
-    def __init__(self, principal):
+    def __init__(self, principal: accounts.AccountPrincipal):
         self.principal = principal
 
     def __str__(self) -> str:
@@ -96,7 +96,7 @@ class LoginForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
+        if data is None or self.errors:
             return data
         try:
             self.token = accounts.admin_login(
@@ -130,7 +130,7 @@ class PasswordChangeForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if not self.errors and data["new_password1"] != data["new_password2"]:
+        if data is not None and not self.errors and data["new_password1"] != data["new_password2"]:
             self.add_error("new_password2", _("The two new passwords differ."))
         return data
 
@@ -148,7 +148,7 @@ class PasswordChangeForm(forms.Form):
         except ServiceError as error:
             fields = {"currentPassword": "old_password", "newPassword": "new_password1"}
             for problem in error.problems:
-                name = fields.get(problem.field)
+                name = fields.get(problem.field or "")
                 self.add_error(name if name in self.fields else None, problem.message)
             return False
         return True
@@ -178,7 +178,7 @@ class RegionAdminSite(admin.AdminSite):
         request.region_principal = None
         region = getattr(request, "region", None)
         kept = request.session.get(SESSION_KEY) if region is not None else None
-        if not kept or kept.get("region") != region.code:
+        if region is None or not kept or kept.get("region") != region.code:
             return
         principal = accounts.session_principal(kept.get("token"))
         if principal is not None and principal.is_authority:

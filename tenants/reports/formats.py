@@ -107,7 +107,14 @@ def pdf_bytes(title: str, lines: list[str], header: list[str], rows: Iterable[li
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import (
+        Flowable,
+        Paragraph,
+        SimpleDocTemplate,
+        Spacer,
+        Table,
+        TableStyle,
+    )
 
     from tenants.certificates.fonts import register_font
     from tenants.certificates.pdf import format_hours
@@ -145,7 +152,7 @@ def pdf_bytes(title: str, lines: list[str], header: list[str], rows: Iterable[li
             ]
         )
     )
-    story = [Paragraph(escape(title), heading)]
+    story: list[Flowable] = [Paragraph(escape(title), heading)]
     story += [Paragraph(escape(line), base) for line in lines]
     story += [Spacer(1, 4 * mm), table]
     doc.build(story)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix
 from central.errors import PermissionDenied
+from central.tenancy import connection
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.volunteers.permissions import managed_group_ids, region_wide
 
 SELF = "self"
@@ -55,7 +56,7 @@ class Scope:
         return cls(kind, key)
 
 
-def scope_for(principal, *, group=None, division_code: str | None = None) -> Scope:
+def scope_for(principal: Principal, *, group=None, division_code: str | None = None) -> Scope:
     """The scope the caller asks for, if they may have it; else PermissionDenied."""
     principal = accounts.require(principal)
     if group is not None:
@@ -85,7 +86,7 @@ def scope_for(principal, *, group=None, division_code: str | None = None) -> Sco
     )
 
 
-def may_reveal_all(scope: Scope, principal, policy) -> bool:
+def may_reveal_all(scope: Scope, principal: Principal, policy) -> bool:
     """``may_reveal`` for every volunteer a volunteer export of ``scope`` holds."""
     if scope.kind == AREA:
         # Everyone in an authority's area lives there or is an active member of a

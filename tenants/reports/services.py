@@ -35,6 +35,7 @@ from django.utils.translation import gettext as _
 from central.divisions import DivisionCodeError, check_division_in_region, division_name
 from central.errors import InvalidInput, NotFound, PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
 from tenants.reports import formats, selectors
@@ -105,10 +106,10 @@ def file_name(kind: str, fmt: str, scope: Scope, date_from, date_to) -> str:
 
 
 def export_link(
+    *,
     kind: str,
     fmt: str,
-    *,
-    principal,
+    principal: Principal,
     policy,
     region,
     group_id: int | None = None,

@@ -39,6 +39,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import division_name
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups.models import GroupKind, Level, Review
 from tenants.projects.models import Category, ProjectStatus
 from tenants.records.models import RecordMode
@@ -113,6 +114,8 @@ class Statistics:
     population_share: float | None = None
     divisions: list[DivisionTarget] = field(default_factory=list)
     sectors: list[SectorTarget] = field(default_factory=list)
+    # Registered volunteers by division, kept only until the targets are computed.
+    _registered_by_division: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 @dataclass
@@ -132,7 +135,7 @@ class FederationStatistics(Statistics):
 
 
 def region_statistics(
-    principal, policy, *, region_code: str, today=None, top_groups: int = TOP_GROUPS
+    principal: Principal, policy, *, region_code: str, today=None, top_groups: int = TOP_GROUPS
 ) -> Statistics:
     """The statistics of the caller's area: an authority's (PERMISSION_DENIED for
     anyone else, UNAUTHENTICATED without a token)."""
@@ -486,7 +489,7 @@ def _targets(cursor, stats: Statistics, policy, prefixes) -> None:
         f"WHERE {where} ORDER BY division_code",
         params,
     )
-    registered = stats.__dict__.pop("_registered_by_division", {})
+    registered, stats._registered_by_division = stats._registered_by_division, {}
     stats.divisions = [
         DivisionTarget(
             code,
@@ -517,15 +520,13 @@ def _targets(cursor, stats: Statistics, policy, prefixes) -> None:
         UnitSector.MUNICIPAL: "staff_share_municipal_unit",
         UnitSector.OTHER: "staff_share_other_unit",
     }
-    stats.sectors = [
-        SectorTarget(
-            sector.value.upper(),
-            sector.label,
-            *(int(x) for x in found.get(sector.value, (0, 0, 0))),
-            getattr(targets, shares[sector]) if targets else None,
+    stats.sectors = []
+    for sector in UnitSector:
+        units, staff, staff_registered = (int(x) for x in found.get(sector.value, (0, 0, 0)))
+        target = getattr(targets, shares[sector]) if targets else None
+        stats.sectors.append(
+            SectorTarget(sector.value.upper(), sector.label, units, staff, staff_registered, target)
         )
-        for sector in UnitSector
-    ]
 
 
 # -- summing regions ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from central.divisions import DivisionCodeError, area_prefix, check_division_in_region
 from central.errors import InvalidInput, PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.services import get_group
@@ -29,7 +30,7 @@ def _count(value, field: str) -> int:
 
 
 def set_division_population(
-    division_code: str, population: int, *, principal, region_code: str
+    *, division_code: str, population: int, principal: Principal, region_code: str
 ) -> DivisionPopulation:
     """常住人口 of a division (any level) in the caller's area, the base of the
     13 % target of 004 §4.2."""
@@ -67,7 +68,7 @@ def set_division_population(
     return row
 
 
-def set_unit_staff(group_id: int, sector: str, staff: int, *, principal) -> UnitStaff:
+def set_unit_staff(*, group_id: int, sector: str, staff: int, principal: Principal) -> UnitStaff:
     """The sector (全国/省级/市级文明单位, 其他单位) and staff count of the unit behind
     a volunteer group: its active members are the unit's registered staff."""
     principal = accounts.require_authority(principal)

@@ -11,6 +11,8 @@ are drawn by the vendored ECharts (``central/static/echarts``) and
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
 
@@ -34,7 +36,7 @@ def _met(share, target):
 def as_api(stats: selectors.Statistics) -> dict:
     """The figures as the GraphQL API answers them (camelCase, hours as strings)."""
     v, g, p, h = stats.volunteers_by, stats.groups_by, stats.projects_by, stats.hours_by
-    answer = {
+    answer: dict[str, Any] = {
         "asOf": stats.as_of.isoformat(),
         "volunteers": {
             "total": stats.volunteers,

@@ -20,15 +20,16 @@ from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.volunteers.permissions import in_authority_area, may_view
 
 
-def sees_whole_ledger(volunteer, principal) -> bool:
+def sees_whole_ledger(volunteer, principal: Principal) -> bool:
     own = principal.volunteer is not None and principal.volunteer.id == volunteer.id
     return own or in_authority_area(volunteer, principal)
 
 
-def require_viewer(volunteer, principal, policy, *, card_holder=None) -> bool:
+def require_viewer(volunteer, principal: Principal, policy, *, card_holder=None) -> bool:
     """True for the whole ledger, False for the balance and the caller's groups'
     withdrawals only; PERMISSION_DENIED for anyone else. ``card_holder``: the
     volunteer whose card code the caller showed (a serving group's staff)."""
@@ -47,7 +48,7 @@ def denied() -> str:
     return _("only the volunteer, a serving group's staff and the authority see a time bank")
 
 
-def require_serving_staff(group, principal):
+def require_serving_staff(group, principal: Principal):
     principal = accounts.require(principal)
     if group.id not in principal.staff_group_ids:
         raise PermissionDenied(

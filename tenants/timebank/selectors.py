@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput, PermissionDenied
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.records import cards
 from tenants.timebank import permissions
 from tenants.timebank.models import EntryKind, TimeBankEntry
@@ -29,7 +30,7 @@ class TimeBankView:
 
 
 def time_bank(
-    number: str | None, principal, policy, *, card_code: str | None = None
+    number: str | None, principal: Principal, policy, *, card_code: str | None = None
 ) -> TimeBankView:
     """``number``'s time bank (the caller's own without one), as the caller may see it.
     An unknown number is refused as a hidden one is (no oracle); ``card_code``: the

@@ -26,14 +26,16 @@ import datetime
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, NotFound, PermissionDenied, ProblemCollector
 from central.policy import RegionPolicy
+from central.tenancy import connection
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
 from tenants.groups.models import Review, VolunteerGroup
 from tenants.records import cards
@@ -153,7 +155,9 @@ class Withdrawal:
     family_relation: str = ""
 
 
-def withdraw(group_id: int, number: str, item: Withdrawal, *, principal, policy) -> TimeBankEntry:
+def withdraw(
+    *, group_id: int, number: str, item: Withdrawal, principal: Principal, policy
+) -> TimeBankEntry:
     """The staff of the serving group record what the service cost in saved hours.
 
     Two concurrent withdrawals: the account's row lock orders them; the second
@@ -205,6 +209,7 @@ def withdraw(group_id: int, number: str, item: Withdrawal, *, principal, policy)
     elif name or relation:
         problems.add("beneficiary", _("a family member is named: say FAMILY_MEMBER"))
     problems.raise_if_any()
+    assert hours is not None  # parse_hours reported why not
     with transaction.atomic():
         require_not_frozen(volunteer.id)
         account = _locked_account(volunteer.id)

@@ -21,11 +21,12 @@ Whoever may not reveal never receives the full ID number (``may_reveal``).
 
 from __future__ import annotations
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 
 from central.divisions import area_prefix, prefixes_q
 from central.policy import Power, RegionPolicy
+from central.tenancy import connection
+from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import has_power, hub_area_prefixes
 from tenants.related import to_attr
@@ -45,15 +46,15 @@ def active_group_ids(volunteer) -> frozenset[int]:
     )
 
 
-def _is_self(volunteer, principal) -> bool:
+def _is_self(volunteer, principal: Principal) -> bool:
     return principal.volunteer is not None and principal.volunteer.id == volunteer.id
 
 
-def _lives_in_area(volunteer, principal) -> bool:
+def _lives_in_area(volunteer, principal: Principal) -> bool:
     return any(volunteer.division_code.startswith(p) for p in principal.authority_prefixes)
 
 
-def in_authority_area(volunteer, principal) -> bool:
+def in_authority_area(volunteer, principal: Principal) -> bool:
     """The volunteer lives in one of the caller's authority areas, or is an active
     member of a group registered there."""
     if _lives_in_area(volunteer, principal):
@@ -66,14 +67,14 @@ def in_authority_area(volunteer, principal) -> bool:
     ).exists()
 
 
-def authority_area_volunteers_q(principal) -> Q:
+def authority_area_volunteers_q(principal: Principal) -> Q:
     """Volunteers in the caller's authority areas (as a condition on Volunteer)."""
     return _members_or_residents_q(
         prefixes_q("division_code", principal.authority_prefixes), principal
     )
 
 
-def _members_or_residents_q(groups: Q, principal) -> Q:
+def _members_or_residents_q(groups: Q, principal: Principal) -> Q:
     """Active members of the ``groups`` (a condition on VolunteerGroup), and the
     volunteers who live in the caller's authority areas."""
     group_ids = VolunteerGroup.objects.filter(groups).values("id")
@@ -83,20 +84,21 @@ def _members_or_residents_q(groups: Q, principal) -> Q:
     )
 
 
-def managed_group_ids(principal, policy: RegionPolicy) -> frozenset[int] | None:
+def managed_group_ids(principal: Principal, policy: RegionPolicy) -> frozenset[int] | None:
     """The groups whose active members ``principal`` manages (None: every group, for
     an authority of the whole region): its approved groups holding 本团体内志愿者管理,
     the groups in the area of its hubs holding 区域内志愿者管理 and of its authority
     roles. Worked out once per request (one query, none for a plain volunteer)."""
     if region_wide(principal, connection.tenant.code):
         return None
-    cached = getattr(principal, "_managed_group_ids", None)
+    cached = principal.memo.get("managed_group_ids")
     if cached is not None:
         return cached
     own = {
         role.group_id
         for role in principal.roles
         if role.kind == "group_admin"
+        and role.group is not None
         and role.group_id in principal.admin_group_ids
         and has_power(role.group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     }
@@ -109,11 +111,11 @@ def managed_group_ids(principal, policy: RegionPolicy) -> frozenset[int] | None:
             )
         )
     cached = frozenset(own | area)
-    principal._managed_group_ids = cached
+    principal.memo["managed_group_ids"] = cached
     return cached
 
 
-def may_manage(volunteer, principal, policy: RegionPolicy) -> bool:
+def may_manage(volunteer, principal: Principal, policy: RegionPolicy) -> bool:
     """Verify, warn, cancel, reveal: the authority of the volunteer's area (where they
     live, or where one of their groups is registered), a hub whose area holds one of
     their groups (区域内志愿者管理), or an admin of a group they are an active member
@@ -128,7 +130,7 @@ def may_manage(volunteer, principal, policy: RegionPolicy) -> bool:
     return bool(managed) and bool(active_group_ids(volunteer) & managed)
 
 
-def may_view(volunteer, principal, policy: RegionPolicy) -> bool:
+def may_view(volunteer, principal: Principal, policy: RegionPolicy) -> bool:
     """The volunteer, the authority of their area, and whoever may see the members of
     a group they are an active member of (its staff, its viewing groups' staff, hubs
     and authorities whose area holds it: :func:`member_groups_seen_by`)."""
@@ -140,7 +142,7 @@ def may_view(volunteer, principal, policy: RegionPolicy) -> bool:
     return seen is None or (bool(seen) and bool(active_group_ids(volunteer) & seen))
 
 
-def may_reveal(volunteer, principal, policy: RegionPolicy) -> bool:
+def may_reveal(volunteer, principal: Principal, policy: RegionPolicy) -> bool:
     """Who may see a volunteer's personal information in full — ID number, phone,
     birth date (000 Art.3, Art.15; issue 10 findings 4 and 5): the volunteer
     themself, or whoever :func:`may_manage` them. Every reveal decision goes through
@@ -150,7 +152,7 @@ def may_reveal(volunteer, principal, policy: RegionPolicy) -> bool:
     return _is_self(volunteer, principal) or may_manage(volunteer, principal, policy)
 
 
-def may_move(volunteer, division_code: str, principal) -> bool:
+def may_move(volunteer, division_code: str, principal: Principal) -> bool:
     """Who says where a volunteer lives: themself, or an authority whose area holds
     both where they lived and where they now live."""
     if principal is None:
@@ -160,14 +162,14 @@ def may_move(volunteer, division_code: str, principal) -> bool:
     )
 
 
-def region_wide(principal, region_code: str) -> bool:
+def region_wide(principal: Principal, region_code: str) -> bool:
     """True for an authority whose area is the whole region (or a central operator)."""
     return principal is not None and any(
         area_prefix(region_code).startswith(p) for p in principal.authority_prefixes
     )
 
 
-def seen_groups_q(principal, policy: RegionPolicy) -> Q:
+def seen_groups_q(principal: Principal, policy: RegionPolicy) -> Q:
     """Groups whose members ``principal`` may see (as a condition on VolunteerGroup)."""
     staff = principal.staff_group_ids
     return (
@@ -178,12 +180,12 @@ def seen_groups_q(principal, policy: RegionPolicy) -> Q:
     )
 
 
-def visible_volunteers_q(principal, policy: RegionPolicy) -> Q:
+def visible_volunteers_q(principal: Principal, policy: RegionPolicy) -> Q:
     """Volunteers ``principal`` may see beyond themself (as a condition on Volunteer)."""
     return _members_or_residents_q(seen_groups_q(principal, policy), principal)
 
 
-def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
+def member_groups_seen_by(principal: Principal, policy) -> frozenset[int] | None:
     """The groups whose members (and applicants) ``principal`` may see: None for every
     group (an authority of the whole region), else the groups they staff, the groups
     that name those as viewing groups (查看团体), and the groups registered in their
@@ -193,18 +195,20 @@ def member_groups_seen_by(principal, policy) -> frozenset[int] | None:
         return frozenset()
     if region_wide(principal, connection.tenant.code):
         return None
-    cached = getattr(principal, "_member_groups_seen", None)
+    cached = principal.memo.get("member_groups_seen")
     if cached is None:
         cached = frozenset(
             VolunteerGroup.objects.filter(seen_groups_q(principal, policy))
             .values_list("id", flat=True)
             .distinct()
         )
-        principal._member_groups_seen = cached
+        principal.memo["member_groups_seen"] = cached
     return cached
 
 
-def memberships_seen_by(queryset: QuerySet[Membership], principal, policy) -> QuerySet[Membership]:
+def memberships_seen_by(
+    queryset: QuerySet[Membership], principal: Principal, policy
+) -> QuerySet[Membership]:
     """``queryset`` narrowed to the memberships ``principal`` may see."""
     groups = member_groups_seen_by(principal, policy)
     return queryset if groups is None else queryset.filter(group_id__in=groups)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import NotFound, PermissionDenied, ServiceError, Unauthenticated
+from central.tenancy import connection
+from tenants.accounts.principal import Principal
 from tenants.groups.models import MembershipStatus
 from tenants.groups.permissions import hub_area_prefixes
 from tenants.volunteers.models import Volunteer
@@ -66,7 +67,7 @@ def volunteer_for(
 
 
 def visible_volunteers(
-    principal,
+    principal: Principal,
     policy,
     *,
     status: str | None = None,

@@ -40,6 +40,7 @@ from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
 from interop import federation, signing
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.groups.permissions import require_group_staff, require_power
@@ -57,7 +58,7 @@ from tenants.volunteers.selectors import volunteer_for
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 # Loose shapes for documents python-stdnum has no module for.
-OTHER_ID_SHAPES = {
+OTHER_ID_SHAPES: dict[str, re.Pattern[str]] = {
     IdType.PASSPORT: re.compile(r"^[A-Z0-9]{5,17}$"),
     IdType.HK_MACAO_PERMIT: re.compile(r"^[HM]\d{8,10}$"),
     IdType.TAIWAN_PERMIT: re.compile(r"^\d{8}$|^[A-Z]\d{9}$"),
@@ -69,7 +70,7 @@ OTHER_ID_SHAPES = {
 class VolunteerRegistration:
     name: str
     gender: str
-    birth_date: datetime.date
+    birth_date: datetime.date | None  # None is reported as a problem
     id_type: str
     id_number: str
     phone: str
@@ -178,21 +179,23 @@ def _check(problems: ProblemCollector, data: VolunteerRegistration, policy: Regi
     return number
 
 
-def _division(problems: ProblemCollector, data, group, region: Region, principal) -> str:
+def _division(
+    problems: ProblemCollector, data, group, region: Region, principal: Principal | None
+) -> str:
     """Where the volunteer lives (所在县（区）): given, or the group's, or the region's.
 
     An authority registering outside a group registers only within its own area
     (003_d5ca8bfa6cff6808.txt 第四条: 市、县民政部门负责本行政区域内…): a code it
     does not cover is refused, and with no code given it is its own division
     when it holds just one."""
-    by_authority = group is None and principal is not None and principal.is_authority
+    authority = principal if group is None and principal and principal.is_authority else None
     given = (data.division_code or "").strip()
     if not given:
         if group is not None:
             return group.division_code
-        if not by_authority or principal.covers(region.code):
+        if authority is None or authority.covers(region.code):
             return region.code
-        own = {role.division_code for role in principal.authority_roles}
+        own = {role.division_code for role in authority.authority_roles}
         if len(own) == 1:
             return own.pop()
         problems.add("divisionCode", _("say which division of your area the volunteer lives in"))
@@ -202,7 +205,7 @@ def _division(problems: ProblemCollector, data, group, region: Region, principal
     except DivisionCodeError as error:
         problems.add("divisionCode", str(error))
         return ""
-    if by_authority and not principal.covers(code):
+    if authority is not None and not authority.covers(code):
         raise PermissionDenied(
             _("%(division)s lies outside your area") % {"division": code},
             field="divisionCode",
@@ -224,7 +227,9 @@ ALREADY_REGISTERED = gettext_noop(
 )
 
 
-def _federation_conflict(id_number: str, region: Region, principal=None) -> None:
+def _federation_conflict(
+    id_number: str, region: Region, principal: Principal | None = None
+) -> None:
     """Issue 11 finding 11: one home region across the federation. The peers'
     home-region directories are asked by keyed hash (``interop.federation``); a
     person registered in another deployment is refused like a local one — the
@@ -248,7 +253,7 @@ def _federation_conflict(id_number: str, region: Region, principal=None) -> None
     )
 
 
-def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
+def _home_region_conflict(id_hash: str, region: Region, principal: Principal | None = None) -> None:
     """Refuse a person who already has a home region, without making registration
     an oracle (issue 10 finding 11): anyone may try an ID number, so the answer
     names no region — not even whether it is this one — except to the region's
@@ -274,11 +279,11 @@ def _home_region_conflict(id_hash: str, region: Region, principal=None) -> None:
 
 
 def register_volunteer(
-    data: VolunteerRegistration,
     *,
+    data: VolunteerRegistration,
     region: Region,
     policy: RegionPolicy,
-    principal=None,
+    principal: Principal | None = None,
     group_id: int | None = None,
 ) -> Volunteer:
     """Register a volunteer: self-registration (with a new account), by a group
@@ -299,12 +304,15 @@ def register_volunteer(
     problems = ProblemCollector()
     id_number = _check(problems, data, policy)
     division_code = _division(problems, data, group, region, principal)
+    # A signed-in account registering itself becomes the volunteer's.
+    own_account = principal.account if principal is not None and not for_someone_else else None
     creates_account = (group is None and principal is None) or (
         for_someone_else and bool(data.username)
     )
     if creates_account:
         accounts.check_new_credentials(problems, data.username, data.password)
     problems.raise_if_any()
+    assert data.birth_date is not None  # _check reported a missing one
     id_hash = pii.keyed_hash("id", id_number)
     _home_region_conflict(id_hash, region, principal)
     _federation_conflict(id_number, region, principal)
@@ -340,9 +348,9 @@ def register_volunteer(
                 accounts.create_account(
                     data.username, data.password, volunteer.name, volunteer=volunteer, actor=actor
                 )
-            elif not for_someone_else:
-                principal.account.volunteer = volunteer
-                principal.account.save(update_fields=["volunteer"])
+            elif own_account is not None:
+                own_account.volunteer = volunteer
+                own_account.save(update_fields=["volunteer"])
             if group is not None:
                 Membership.objects.create(
                     volunteer=volunteer,
@@ -391,7 +399,7 @@ def _acted_on(number: str, principal, allowed, denied: str) -> Volunteer:
     )
 
 
-def review_verification(number: str, approve: bool, reason: str, *, principal, policy):
+def review_verification(*, number: str, approve: bool, reason: str, principal: Principal, policy):
     """实名认证: pending → verified, or rejected with a reason."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -426,7 +434,7 @@ def review_verification(number: str, approve: bool, reason: str, *, principal, p
 SETTABLE_STATUSES = {VolunteerStatus.ACTIVE, VolunteerStatus.WARNED, VolunteerStatus.CANCELLED}
 
 
-def set_status(number: str, status: str, reason: str, *, principal, policy) -> Volunteer:
+def set_status(*, number: str, status: str, reason: str, principal: Principal, policy) -> Volunteer:
     """Warn (警告), cancel (取消注册) or reinstate a volunteer; transfer is interop's."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -460,7 +468,9 @@ def set_status(number: str, status: str, reason: str, *, principal, policy) -> V
     return volunteer
 
 
-def set_division(number: str, division_code: str, *, principal, policy, region_code: str):
+def set_division(
+    *, number: str, division_code: str, principal: Principal, policy, region_code: str
+):
     """Where the volunteer lives (所在县（区）): set by themself, or by an authority
     whose area holds both the old and the new division — it decides which
     authority's area they are in (001 §6), so a group cannot move them out of reach."""
@@ -483,7 +493,9 @@ def set_division(number: str, division_code: str, *, principal, policy, region_c
     return volunteer
 
 
-def reveal_personal_info(number: str, reason: str, *, principal, policy) -> dict[str, str]:
+def reveal_personal_info(
+    *, number: str, reason: str, principal: Principal, policy
+) -> dict[str, str]:
     """Show the ID number and phone in full, to a role allowed to see them, and log it."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()

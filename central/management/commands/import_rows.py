@@ -57,8 +57,8 @@ class Command(BaseCommand):
         kind = ImportKind(kind)
         if options["template"]:
             fmt = "csv" if file.lower().endswith(".csv") else "xlsx"
-            with open(file, "wb") as handle:
-                handle.write(template(kind, fmt))
+            with open(file, "wb") as out:
+                out.write(template(kind, fmt))
             self.stdout.write(
                 _("wrote the %(kind)s template to %(file)s") % {"kind": kind.value, "file": file}
             )
@@ -76,8 +76,8 @@ class Command(BaseCommand):
             with tenant_context(region), handle:
                 principal = self._principal(options)
                 report = imports.import_rows(
-                    kind,
-                    handle,
+                    kind=kind,
+                    stream=handle,
                     size=size,
                     max_bytes=options["max_bytes"],
                     region=region,

@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 from central import services as central_services
 from central.errors import ServiceError, require_active
 from tenants.accounts import services as accounts
+from tenants.accounts.principal import Principal
 from tenants.groups import services as groups
 from tenants.volunteers import services as volunteers
 
@@ -132,7 +133,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         self.stdout.write(self.style.SUCCESS(json.dumps(result, ensure_ascii=False)))
 
-    def _run(self, action, o, region, policy, principal):
+    def _run(self, action, o, region, policy, principal: Principal):
         if action == "create-authority":
             account = accounts.create_authority_account(
                 o["username"],
@@ -177,7 +178,7 @@ class Command(BaseCommand):
             if not data.username:
                 raise CommandError(_("--username and --password: the volunteer's new account"))
             volunteer = volunteers.register_volunteer(
-                data, region=region, policy=policy, principal=principal
+                data=data, region=region, policy=policy, principal=principal
             )
             return {
                 "number": volunteer.number,
@@ -186,7 +187,11 @@ class Command(BaseCommand):
             }
         if action == "review-volunteer":
             volunteer = volunteers.review_verification(
-                o["number"], o["approve"], o["reason"], principal=principal, policy=policy
+                number=o["number"],
+                approve=o["approve"],
+                reason=o["reason"],
+                principal=principal,
+                policy=policy,
             )
             return {"number": volunteer.number, "verification": volunteer.verification}
         if action == "register-group":
@@ -199,7 +204,7 @@ class Command(BaseCommand):
                     raise CommandError(
                         _("--certificate: %(strerror)s") % {"strerror": error.strerror}
                     ) from None
-            data = groups.GroupRegistration(
+            group_data = groups.GroupRegistration(
                 name=o["name"],
                 kind=o["kind"],
                 level=o["level"],
@@ -215,7 +220,7 @@ class Command(BaseCommand):
                 admin_password=o["admin_password"],
             )
             group = groups.register_group(
-                data, principal=None, policy=policy, certificate_upload=upload
+                data=group_data, principal=None, policy=policy, certificate_upload=upload
             )
             return {
                 "id": group.id,
@@ -225,7 +230,11 @@ class Command(BaseCommand):
             }
         if action == "review-group":
             group = groups.review_group(
-                o["group_id"], o["approve"], o["reason"], principal=principal, policy=policy
+                group_id=o["group_id"],
+                approve=o["approve"],
+                reason=o["reason"],
+                principal=principal,
+                policy=policy,
             )
             return {
                 "id": group.id,
@@ -233,18 +242,20 @@ class Command(BaseCommand):
                 "permissionGroup": group.permission_group,
             }
         if action == "unlock-account":
-            account = accounts.unlock_account(o["username"], o["reason"], principal=principal)
+            account = accounts.unlock_account(
+                username=o["username"], reason=o["reason"], principal=principal
+            )
             return {"unlocked": account.username}
         if action == "reset-password":
             # A central operator, like a central admin: an authority account too.
-            account = accounts.Account.objects.filter(username=o["username"]).first()
-            if account is not None and accounts.is_authority_account(account):
+            target = accounts.Account.objects.filter(username=o["username"]).first()
+            if target is not None and accounts.is_authority_account(target):
                 _account, temporary, until = accounts.reset_authority_password(
                     o["username"], actor=principal.actor
                 )
             else:
                 _account, temporary, until = accounts.reset_password(
-                    o["username"], principal=principal
+                    username=o["username"], principal=principal
                 )
             return {
                 "username": o["username"],
@@ -253,7 +264,10 @@ class Command(BaseCommand):
             }
         if action == "set-permission-group":
             group = groups.set_permission_group(
-                o["group_id"], o["permission_group"], principal=principal, policy=policy
+                group_id=o["group_id"],
+                name=o["permission_group"],
+                principal=principal,
+                policy=policy,
             )
             return {"id": group.id, "permissionGroup": group.permission_group}
         raise CommandError(_("unknown action %(action)s") % {"action": action})

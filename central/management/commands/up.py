@@ -190,7 +190,7 @@ class Command(BaseCommand):
                 }
             )
         )
-        if password:
+        if password and device is not None:
             self.stdout.write(
                 self.style.WARNING(
                     _(

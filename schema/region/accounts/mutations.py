@@ -108,12 +108,13 @@ class AccountsMutation:
         principal, _policy = caller(info)
         if principal is None and not username:
             accounts.require(principal)
-        if principal is not None and username and username != principal.account.username:
+        own = principal.account if principal is not None else None
+        if own is not None and username and username != own.username:
             raise InvalidInput(_("you are logged in as another account"), field="username")
         one_login_per_request(request)
         address = client_address(request)
         account, revoked = accounts.change_password(
-            principal.account.username if principal else username,
+            own.username if own is not None else (username or ""),
             current_password,
             new_password,
             address=address,
@@ -135,7 +136,7 @@ class AccountsMutation:
     @mutation_payload(ResetPasswordPayload)
     def reset_password(self, info: Info, username: str) -> ResetPasswordPayload:
         principal, _policy = caller(info)
-        account, temporary, until = accounts.reset_password(username, principal=principal)
+        account, temporary, until = accounts.reset_password(username=username, principal=principal)
         return ResetPasswordPayload(
             username=account.username, temporary_password=temporary, temporary_until=until
         )
@@ -147,12 +148,14 @@ class AccountsMutation:
     @mutation_payload(AccountPayload)
     def unlock_account(self, info: Info, username: str, reason: str) -> AccountPayload:
         principal, _ = caller(info)
-        account = accounts.unlock_account(username, reason, principal=principal)
+        account = accounts.unlock_account(username=username, reason=reason, principal=principal)
         return AccountPayload(username=account.username)
 
     @strawberry.mutation(description="Revoke the token this request carries.")
     @mutation_payload(OkPayload)
     def logout(self, info: Info) -> OkPayload:
         accounts.require(info.context.principal)
-        accounts.logout(bearer_token(info.context.request))
+        token = bearer_token(info.context.request)
+        if token is not None:  # (a principal came from it)
+            accounts.logout(token)
         return OkPayload(ok=True)

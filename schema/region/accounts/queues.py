@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime
 import types
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -39,12 +40,18 @@ from schema.region.records.requests import (
 from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.applicant import Applicant
 from tenants import queues
+from tenants.records import models as record_models
 from tenants.records.models import Objection as ObjectionModel
 from tenants.records.permissions import may_see_record, require_objection_resolver
 
-ObjectionResolution = choices_enum(
-    "ObjectionResolution", ObjectionModel.Resolution, "异议处理结果 (001 §4(4)3)"
-)
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    ObjectionResolution = ObjectionModel.Resolution
+else:
+    ObjectionResolution = choices_enum(
+        "ObjectionResolution", ObjectionModel.Resolution, "异议处理结果 (001 §4(4)3)"
+    )
 
 T = TypeVar("T")
 
@@ -61,7 +68,7 @@ class QueueEdge(Generic[T]):
 class QueueConnection(Generic[T]):
     edges: list[QueueEdge[T]]
     page_info: PageInfo
-    _count: strawberry.Private[object]
+    _count: strawberry.Private[Callable[[], int]]
 
     @strawberry.field(description="Items matching the filter (one COUNT query).")
     def total_count(self) -> int:
@@ -79,7 +86,7 @@ def _applicant(volunteer) -> Applicant:
     "accepts them (000 Art.9)."
 )
 class Declaration:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.ServiceRecord]
 
     state: RecordState = model_field("state", RecordState)
     declared_at: datetime.datetime = model_field("created_at")
@@ -99,7 +106,7 @@ class Declaration:
 
 @strawberry.type(description="An objection raised during publicity (公示期异议, 001 §4(4)3).")
 class Objection(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.Objection]
 
     id: strawberry.ID = model_id("Objection")
     reason: str = model_field("reason")
@@ -137,7 +144,7 @@ class Objection(Node):
     description="A record waiting for civil affairs' confirmation (001 §4(4)3 经民政部门确认)."
 )
 class RecordToConfirm:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.ServiceRecord]
 
     state: RecordState = model_field("state", RecordState)
     recorded_at: datetime.datetime = model_field("created_at")
@@ -158,16 +165,31 @@ def _connection(node_type, name: str):
     return strawberry.type(name=name)(types.new_class(name, (QueueConnection[node_type],)))
 
 
-MembershipConnection = _connection(Membership, "MembershipQueueConnection")
-ProjectConnection = _connection(Project, "ProjectQueueConnection")
-RecordToConfirmConnection = _connection(RecordToConfirm, "RecordToConfirmQueueConnection")
-ProjectApplicationConnection = _connection(ProjectApplication, "ProjectApplicationQueueConnection")
-DeclarationConnection = _connection(Declaration, "DeclarationQueueConnection")
-ObjectionConnection = _connection(Objection, "ObjectionQueueConnection")
-CorrectionRequestConnection = _connection(CorrectionRequest, "CorrectionRequestQueueConnection")
-StarApplicationConnection = _connection(StarApplication, "StarApplicationQueueConnection")
-GroupReviewConnection = _connection(VolunteerGroup, "VolunteerGroupQueueConnection")
-TransferRequestConnection = _connection(TransferType, "TransferQueueConnection")
+# To mypy each connection is the generic class it is made from.
+if TYPE_CHECKING:
+    MembershipConnection = QueueConnection[Membership]
+    ProjectConnection = QueueConnection[Project]
+    RecordToConfirmConnection = QueueConnection[RecordToConfirm]
+    ProjectApplicationConnection = QueueConnection[ProjectApplication]
+    DeclarationConnection = QueueConnection[Declaration]
+    ObjectionConnection = QueueConnection[Objection]
+    CorrectionRequestConnection = QueueConnection[CorrectionRequest]
+    StarApplicationConnection = QueueConnection[StarApplication]
+    GroupReviewConnection = QueueConnection[VolunteerGroup]
+    TransferRequestConnection = QueueConnection[TransferType]
+else:
+    MembershipConnection = _connection(Membership, "MembershipQueueConnection")
+    ProjectConnection = _connection(Project, "ProjectQueueConnection")
+    RecordToConfirmConnection = _connection(RecordToConfirm, "RecordToConfirmQueueConnection")
+    ProjectApplicationConnection = _connection(
+        ProjectApplication, "ProjectApplicationQueueConnection"
+    )
+    DeclarationConnection = _connection(Declaration, "DeclarationQueueConnection")
+    ObjectionConnection = _connection(Objection, "ObjectionQueueConnection")
+    CorrectionRequestConnection = _connection(CorrectionRequest, "CorrectionRequestQueueConnection")
+    StarApplicationConnection = _connection(StarApplication, "StarApplicationQueueConnection")
+    GroupReviewConnection = _connection(VolunteerGroup, "VolunteerGroupQueueConnection")
+    TransferRequestConnection = _connection(TransferType, "TransferQueueConnection")
 CONNECTIONS = {
     Membership: MembershipConnection,
     Project: ProjectConnection,

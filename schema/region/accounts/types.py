@@ -3,6 +3,8 @@ waits for its decision and what it waits for (``accounts/queues.py``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import strawberry
 from strawberry.types import Info
 
@@ -35,10 +37,16 @@ from tenants.queues import (
     own_star_applications,
 )
 
-RoleKind = choices_enum("RoleKind", account_models.RoleKind, "角色: group staff or authority staff")
-
-
-AuthorityLevel = choices_enum("AuthorityLevel", account_models.AuthorityLevel, "主管部门层级")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    RoleKind = account_models.RoleKind
+    AuthorityLevel = account_models.AuthorityLevel
+else:
+    RoleKind = choices_enum(
+        "RoleKind", account_models.RoleKind, "角色: group staff or authority staff"
+    )
+    AuthorityLevel = choices_enum("AuthorityLevel", account_models.AuthorityLevel, "主管部门层级")
 
 
 @strawberry.type(description="A role of the logged-in account.")
@@ -53,7 +61,7 @@ class StaffRole:
 
 @strawberry.type(description="The logged-in account.")
 class Me(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[account_models.Account]
     _roles: strawberry.Private[list]
 
     id: strawberry.ID = model_id("Me")

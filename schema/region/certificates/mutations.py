@@ -47,7 +47,9 @@ class CertificatesMutation:
         self, info: Info, group_id: strawberry.ID, seal: Upload
     ) -> GroupSealPayload:
         saved = certificates.upload_seal(
-            parse_id(group_id, "VolunteerGroup", "groupId"), seal, principal=principal_of(info)
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            upload=seal,
+            principal=principal_of(info),
         )
         return GroupSealPayload(
             group_id=strawberry.ID(global_id("VolunteerGroup", saved.group_id)),
@@ -64,9 +66,9 @@ class CertificatesMutation:
         self, info: Info, number: str, group_id: strawberry.ID, notes: str = ""
     ) -> CertificatePayload:
         certificate = certificates.issue_certificate(
-            number,
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            notes,
+            number=number,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            notes=notes,
             principal=principal_of(info),
             region=info.context.region,
             site_url=_absolute(info, "/").rstrip("/"),
@@ -81,7 +83,7 @@ class CertificatesMutation:
     @mutation_payload(CertificateDownloadLinkPayload)
     def certificate_download_link(self, info: Info, code: str) -> CertificateDownloadLinkPayload:
         path, expires_at = certificates.download_link(
-            code, principal=principal_of(info), region=info.context.region
+            code=code, principal=principal_of(info), region=info.context.region
         )
         return CertificateDownloadLinkPayload(url=_absolute(info, path), expires_at=expires_at)
 
@@ -91,5 +93,7 @@ class CertificatesMutation:
     )
     @mutation_payload(CertificatePayload)
     def revoke_certificate(self, info: Info, code: str, reason: str) -> CertificatePayload:
-        certificate = certificates.revoke_certificate(code, reason, principal=principal_of(info))
+        certificate = certificates.revoke_certificate(
+            code_or_id=code, reason=reason, principal=principal_of(info)
+        )
         return CertificatePayload(certificate=Certificate(_model=certificate))

@@ -18,6 +18,7 @@ from strawberry.types import Info
 from schema.identity import global_id
 from schema.node import Node
 from schema.region.fields import model_field, model_id
+from tenants.certificates import models as certificate_models
 from tenants.certificates import services as certificates
 from tenants.related import prefetched
 
@@ -58,7 +59,7 @@ def _absolute(info: Info, path: str) -> str:
 
 @strawberry.type(description="A certificate of service (志愿服务记录证明) as issued.")
 class Certificate(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[certificate_models.Certificate]
 
     id: strawberry.ID = model_id("Certificate")
 

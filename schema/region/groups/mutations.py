@@ -97,7 +97,7 @@ class GroupsMutation:
             admin_password=input.admin_password,
         )
         group = groups.register_group(
-            data, principal=principal, policy=policy, certificate_upload=certificate
+            data=data, principal=principal, policy=policy, certificate_upload=certificate
         )
         return GroupPayload(group=VolunteerGroup(_model=group))
 
@@ -108,9 +108,9 @@ class GroupsMutation:
     ) -> GroupPayload:
         principal, policy = caller(info)
         group = groups.review_group(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            approve,
-            reason,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            approve=approve,
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -126,7 +126,9 @@ class GroupsMutation:
     ) -> GroupPayload:
         principal, _ = caller(info)
         group = groups.set_group_division(
-            parse_id(group_id, "VolunteerGroup", "groupId"), division_code, principal=principal
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            division_code=division_code,
+            principal=principal,
         )
         return GroupPayload(group=VolunteerGroup(_model=group))
 
@@ -137,8 +139,8 @@ class GroupsMutation:
     ) -> GroupPayload:
         principal, policy = caller(info)
         group = groups.set_permission_group(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            permission_group,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            name=permission_group,
             principal=principal,
             policy=policy,
         )
@@ -155,7 +157,7 @@ class GroupsMutation:
     ) -> MembershipPayload:
         principal, _ = caller(info)
         membership = groups.apply_to_group(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
             principal=principal,
             share=[field.value for field in share or []],
         )
@@ -171,7 +173,9 @@ class GroupsMutation:
     ) -> MembershipPayload:
         principal, _ = caller(info)
         membership = groups.respond_to_invitation(
-            parse_id(membership_id, "Membership", "membershipId"), accept, principal=principal
+            membership_id=parse_id(membership_id, "Membership", "membershipId"),
+            accept=accept,
+            principal=principal,
         )
         return MembershipPayload(membership=Membership(_model=membership))
 
@@ -182,8 +186,8 @@ class GroupsMutation:
     ) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.decide_membership(
-            parse_id(membership_id, "Membership", "membershipId"),
-            approve,
+            membership_id=parse_id(membership_id, "Membership", "membershipId"),
+            approve=approve,
             principal=principal,
             policy=policy,
         )
@@ -197,8 +201,8 @@ class GroupsMutation:
     def add_member(self, info: Info, group_id: strawberry.ID, number: str) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.add_member(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            number,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            number=number,
             principal=principal,
             policy=policy,
         )
@@ -213,7 +217,7 @@ class GroupsMutation:
     ) -> MembershipPayload:
         principal, policy = caller(info)
         membership = groups.leave_group(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
             principal=principal,
             number=number,
             policy=policy,
@@ -234,12 +238,12 @@ class GroupsMutation:
     ) -> AccountPayload:
         principal, policy = caller(info)
         account = groups.create_staff_account(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            role.value,
-            username,
-            password,
-            display_name,
-            recorder_certificate,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            kind=role.value,
+            username=username,
+            password=password,
+            display_name=display_name,
+            recorder_certificate=recorder_certificate,
             principal=principal,
             policy=policy,
         )

@@ -7,7 +7,7 @@ type lazily (``strawberry.lazy``, and ``fields.lazy_type`` for the instances).""
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -31,21 +31,22 @@ if TYPE_CHECKING:  # not a runtime import: volunteers/types.py imports this modu
     from schema.region.volunteers.types import Volunteer
 
 
-GroupKind = choices_enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
-
-
-GroupLevel = choices_enum("GroupLevel", group_models.Level, "团体层级")
-
-
-RegistrationStatus = choices_enum(
-    "RegistrationStatus", group_models.RegistrationStatus, "登记状态 (002 §3(2))"
-)
-
-
-GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
-
-
-MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    GroupKind = group_models.GroupKind
+    GroupLevel = group_models.Level
+    RegistrationStatus = group_models.RegistrationStatus
+    GroupReview = group_models.Review
+    MembershipStatus = group_models.MembershipStatus
+else:
+    GroupKind = choices_enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
+    GroupLevel = choices_enum("GroupLevel", group_models.Level, "团体层级")
+    RegistrationStatus = choices_enum(
+        "RegistrationStatus", group_models.RegistrationStatus, "登记状态 (002 §3(2))"
+    )
+    GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
+    MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
 
 
 _volunteer_type = lazy_type("schema.region.volunteers.types", "Volunteer")
@@ -53,7 +54,7 @@ _volunteer_type = lazy_type("schema.region.volunteers.types", "Volunteer")
 
 @strawberry.type(description="A volunteer's belonging to a group.")
 class Membership(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[group_models.Membership]
 
     id: strawberry.ID = model_id("Membership")
     status: MembershipStatus = model_field("status", MembershipStatus)
@@ -96,7 +97,7 @@ class Membership(Node):
 
 @strawberry.type(description="A volunteer group (志愿团体).")
 class VolunteerGroup(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[group_models.VolunteerGroup]
 
     id: strawberry.ID = model_id("VolunteerGroup")
     name: str = model_field("name")
@@ -226,7 +227,7 @@ class VolunteerGroup(Node):
 
 @strawberry.type(description="A volunteer in a group's page of volunteers, with the membership.")
 class GroupVolunteerEdge:
-    _membership: strawberry.Private[object]
+    _membership: strawberry.Private[group_models.Membership]
 
     @staticmethod
     def cursor_of(membership) -> str:
@@ -240,7 +241,7 @@ class GroupVolunteerEdge:
     def node(self) -> Annotated[Volunteer, strawberry.lazy("schema.region.volunteers.types")]:
         # Volunteer(_model=…) without its dataclass constructor, which sets ~25
         # attributes no resolver reads: once per volunteer of a page (issue 16 §2).
-        node = object.__new__(_volunteer_type())
+        node: Any = object.__new__(_volunteer_type())
         node._model = self._membership.volunteer
         return node
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import cast
 
 import strawberry
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
@@ -41,7 +43,7 @@ class InteropMutation:
     )
     @mutation_payload(TransferPayload)
     def request_transfer(self, info: Info, to_region: str) -> TransferPayload:
-        transfer = transfers.request_transfer(to_region, principal=info.context.principal)
+        transfer = transfers.request_transfer(to_region=to_region, principal=info.context.principal)
         return TransferPayload(transfer=TransferType(_model=transfer))
 
     @strawberry.mutation(
@@ -53,7 +55,7 @@ class InteropMutation:
         self, info: Info, from_region: str, volunteer_number: str
     ) -> TransferPayload:
         transfer = transfers.request_on_behalf(
-            from_region, volunteer_number, principal=info.context.principal
+            from_region=from_region, number=volunteer_number, principal=info.context.principal
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
 
@@ -73,9 +75,9 @@ class InteropMutation:
         volunteer_numbers: list[str] | None = None,
     ) -> TransferBatchPayload:
         batch = transfers.request_group_transfer(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            to_region,
-            reason,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            to_region=to_region,
+            reason=reason,
             principal=info.context.principal,
             numbers=volunteer_numbers,
         )
@@ -90,7 +92,7 @@ class InteropMutation:
         self, info: Info, batch_id: strawberry.ID, reason: str
     ) -> TransferBatchPayload:
         batch = transfers.cancel_transfer_batch(
-            str(batch_id), reason, principal=info.context.principal
+            batch_id=str(batch_id), reason=reason, principal=info.context.principal
         )
         return TransferBatchPayload(batch=TransferBatchType(_model=batch))
 
@@ -103,7 +105,7 @@ class InteropMutation:
         self, info: Info, transfer_id: strawberry.ID, offline: bool = False
     ) -> TransferPayload:
         transfer = transfers.consent_transfer(
-            str(transfer_id), principal=info.context.principal, offline=offline
+            transfer_id=str(transfer_id), principal=info.context.principal, offline=offline
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
 
@@ -113,7 +115,7 @@ class InteropMutation:
         self, info: Info, transfer_id: strawberry.ID, reason: str
     ) -> TransferPayload:
         transfer = transfers.reject_transfer(
-            str(transfer_id), reason, principal=info.context.principal
+            transfer_id=str(transfer_id), reason=reason, principal=info.context.principal
         )
         return TransferPayload(transfer=TransferType(_model=transfer))
 
@@ -121,11 +123,14 @@ class InteropMutation:
     @mutation_payload(TransferPayload)
     def import_transfer_package(self, info: Info, file: Upload) -> TransferPayload:
         try:
-            envelope = json.loads(file.read(20 * 1024 * 1024 + 1))
+            upload = cast("UploadedFile", file)  # what Upload is at run time
+            envelope = json.loads(upload.read(20 * 1024 * 1024 + 1))
         except (ValueError, UnicodeDecodeError):
             raise InvalidInput(_("the file is not a JSON package"), field="file") from None
         try:
-            transfer, fresh = transfers.import_offline(envelope, principal=info.context.principal)
+            transfer, fresh = transfers.import_offline(
+                envelope=envelope, principal=info.context.principal
+            )
         except PackageRejected as error:
             raise InvalidInput(
                 _("%(code)s: %(reason)s") % {"code": error.code, "reason": error.reason},
@@ -145,6 +150,6 @@ class InteropMutation:
     ) -> TransferPackagePayload:
         principal, policy = caller(info)
         package = transfers.reveal_package(
-            str(transfer_id), reason, principal=principal, policy=policy
+            transfer_id=str(transfer_id), reason=reason, principal=principal, policy=policy
         )
-        return TransferPackagePayload(package=package)
+        return TransferPackagePayload(package=JSON(package))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import enum
 import uuid
+from typing import TYPE_CHECKING
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -12,6 +13,7 @@ from strawberry.scalars import JSON
 
 from central.errors import InvalidInput
 from interop import at_rest, selectors
+from interop import models as interop_models
 from interop import services as transfers
 from interop.models import Direction
 from interop.models import TransferState as TransferStateChoices
@@ -21,13 +23,17 @@ from schema.region.pagination import page_size
 from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.types import Volunteer
 
-TransferDirection = strawberry.enum(
-    enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
-    description="转出 / 转入",
-)
-
-
-TransferState = choices_enum("TransferState", TransferStateChoices, "转移状态")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    TransferDirection = Direction
+    TransferState = TransferStateChoices
+else:
+    TransferDirection = strawberry.enum(
+        enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
+        description="转出 / 转入",
+    )
+    TransferState = choices_enum("TransferState", TransferStateChoices, "转移状态")
 
 
 @strawberry.enum(description="A batch transfer's state.")
@@ -45,7 +51,7 @@ def _uuid_id(value) -> strawberry.ID:
 
 @strawberry.type(name="Transfer", description="A volunteer's records moving between regions.")
 class TransferType:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[interop_models.Transfer]
 
     id: strawberry.ID = model_field("public_id", _uuid_id)
     direction: TransferDirection = model_field("direction", TransferDirection)
@@ -124,7 +130,7 @@ class BatchRefusal:
     "authority of the area holding the group; each member consents on their own.",
 )
 class TransferBatchType:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[interop_models.TransferBatch]
 
     id: strawberry.ID = model_field("public_id", _uuid_id)
     group_id: strawberry.ID = model_id("VolunteerGroup", "group_id")

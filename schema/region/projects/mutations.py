@@ -63,7 +63,9 @@ class ProjectsMutation:
     ) -> ProjectPayload:
         principal, _unused = caller(info)
         project = projects.create_project(
-            parse_id(group_id, "VolunteerGroup", "groupId"), _draft(input), principal=principal
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            draft=_draft(input),
+            principal=principal,
         )
         return ProjectPayload(project=Project(_model=project))
 
@@ -77,7 +79,9 @@ class ProjectsMutation:
     ) -> ProjectPayload:
         principal, _unused = caller(info)
         project = projects.update_project(
-            parse_id(project_id, "Project", "projectId"), _draft(input), principal=principal
+            project_id=parse_id(project_id, "Project", "projectId"),
+            draft=_draft(input),
+            principal=principal,
         )
         return ProjectPayload(project=Project(_model=project))
 
@@ -89,7 +93,9 @@ class ProjectsMutation:
     def cancel_project(self, info: Info, project_id: strawberry.ID, reason: str) -> ProjectPayload:
         principal, _unused = caller(info)
         project = projects.cancel_project(
-            parse_id(project_id, "Project", "projectId"), reason, principal=principal
+            project_id=parse_id(project_id, "Project", "projectId"),
+            reason=reason,
+            principal=principal,
         )
         return ProjectPayload(project=Project(_model=project))
 
@@ -103,7 +109,8 @@ class ProjectsMutation:
     ) -> ProjectApplicationPayload:
         principal, _unused = caller(info)
         application = projects.withdraw_application(
-            parse_id(application_id, "ProjectApplication", "applicationId"), principal=principal
+            application_id=parse_id(application_id, "ProjectApplication", "applicationId"),
+            principal=principal,
         )
         return ProjectApplicationPayload(
             application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
@@ -118,7 +125,9 @@ class ProjectsMutation:
     def submit_project(self, info: Info, project_id: strawberry.ID) -> ProjectPayload:
         principal, policy = caller(info)
         project = projects.submit_project(
-            parse_id(project_id, "Project", "projectId"), principal=principal, policy=policy
+            project_id=parse_id(project_id, "Project", "projectId"),
+            principal=principal,
+            policy=policy,
         )
         return ProjectPayload(project=Project(_model=project))
 
@@ -129,9 +138,9 @@ class ProjectsMutation:
     ) -> ProjectPayload:
         principal, policy = caller(info)
         project = projects.review_project(
-            parse_id(project_id, "Project", "projectId"),
-            approve,
-            reason,
+            project_id=parse_id(project_id, "Project", "projectId"),
+            approve=approve,
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -142,7 +151,7 @@ class ProjectsMutation:
     def apply_to_project(self, info: Info, project_id: strawberry.ID) -> ProjectApplicationPayload:
         principal, _unused = caller(info)
         application = projects.apply(
-            parse_id(project_id, "Project", "projectId"), principal=principal
+            project_id=parse_id(project_id, "Project", "projectId"), principal=principal
         )
         return ProjectApplicationPayload(
             application_id=strawberry.ID(global_id("ProjectApplication", application.id)),
@@ -156,8 +165,8 @@ class ProjectsMutation:
     ) -> ProjectApplicationPayload:
         principal, _unused = caller(info)
         application = projects.decide_application(
-            parse_id(application_id, "ProjectApplication", "applicationId"),
-            accept,
+            application_id=parse_id(application_id, "ProjectApplication", "applicationId"),
+            accept=accept,
             principal=principal,
         )
         return ProjectApplicationPayload(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import enum
+from typing import TYPE_CHECKING
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -21,12 +22,18 @@ from schema.region.volunteers.applicant import Applicant
 from tenants.projects import models as project_models
 from tenants.projects import services as projects
 
-ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
-
-
-ApplicationStatus = choices_enum(
-    "ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态"
-)
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    ProjectCategory = project_models.Category
+    ApplicationStatus = project_models.ApplicationStatus
+else:
+    ProjectCategory = choices_enum(
+        "ProjectCategory", project_models.Category, "服务领域 (001 §4(3))"
+    )
+    ApplicationStatus = choices_enum(
+        "ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态"
+    )
 
 
 @strawberry.enum(
@@ -45,7 +52,7 @@ class ProjectStatus(enum.Enum):
 
 @strawberry.type(description="A project (志愿服务项目).")
 class Project(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[project_models.Project]
 
     id: strawberry.ID = model_id("Project")
     name: str = model_field("name")
@@ -83,7 +90,7 @@ class Project(Node):
 
 @strawberry.type(description="A volunteer's application to a project (项目报名).")
 class ProjectApplication(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[project_models.ProjectApplication]
 
     id: strawberry.ID = model_id("ProjectApplication")
     status: ApplicationStatus = model_field(

@@ -82,9 +82,9 @@ class RecognitionMutation:
             evidence=input.evidence,
         )
         training = recognition.record_training(
-            input.number,
-            parse_id(input.group_id, "VolunteerGroup", "groupId"),
-            entry,
+            number=input.number,
+            group_id=parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry=entry,
             principal=principal,
             policy=policy,
         )
@@ -103,9 +103,9 @@ class RecognitionMutation:
             awarded_on=input.awarded_on,
         )
         award = recognition.record_award(
-            input.number,
-            parse_id(input.group_id, "VolunteerGroup", "groupId"),
-            entry,
+            number=input.number,
+            group_id=parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry=entry,
             principal=principal,
             policy=policy,
         )
@@ -122,9 +122,9 @@ class RecognitionMutation:
             complainant=input.complainant, content=input.content, received_on=input.received_on
         )
         complaint = recognition.file_complaint(
-            input.number,
-            parse_id(input.group_id, "VolunteerGroup", "groupId"),
-            entry,
+            number=input.number,
+            group_id=parse_id(input.group_id, "VolunteerGroup", "groupId"),
+            entry=entry,
             principal=principal,
             policy=policy,
         )
@@ -138,7 +138,8 @@ class RecognitionMutation:
         self, info: Info, complaint_id: strawberry.ID
     ) -> ComplaintPayload:
         complaint = recognition.start_investigation(
-            parse_id(complaint_id, "Complaint", "complaintId"), principal=principal_of(info)
+            complaint_id=parse_id(complaint_id, "Complaint", "complaintId"),
+            principal=principal_of(info),
         )
         return ComplaintPayload(complaint=Complaint(_model=complaint))
 
@@ -151,9 +152,9 @@ class RecognitionMutation:
         self, info: Info, complaint_id: strawberry.ID, upheld: bool, reason: str
     ) -> ComplaintPayload:
         complaint = recognition.decide_complaint(
-            parse_id(complaint_id, "Complaint", "complaintId"),
-            upheld,
-            reason,
+            complaint_id=parse_id(complaint_id, "Complaint", "complaintId"),
+            upheld=upheld,
+            reason=reason,
             principal=principal_of(info),
         )
         return ComplaintPayload(complaint=Complaint(_model=complaint))

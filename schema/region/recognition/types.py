@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import enum
+from typing import TYPE_CHECKING
 
 import strawberry
 from strawberry.types import Info
@@ -19,26 +20,33 @@ from schema.region.auth import principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.groups.types import VolunteerGroup
 from tenants.recognition import models
+from tenants.recognition import models as recognition_models
 from tenants.recognition import services as recognition
 from tenants.related import prefetched
 
-AwardLevel = strawberry.enum(
-    enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
-    description="表彰奖励级别: 国家级, 省级, 市级, 区县级, 团体级",
-)
-
-
-ComplaintStatus = strawberry.enum(
-    enum.Enum("ComplaintStatus", {v.upper(): v for v in models.ComplaintStatus.values}),
-    description="投诉: open → investigating → upheld (属实，记录在案) or dismissed (不属实)",
-)
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    AwardLevel = models.AwardLevel
+    ComplaintStatus = models.ComplaintStatus
+else:
+    AwardLevel = strawberry.enum(
+        enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
+        description="表彰奖励级别: 国家级, 省级, 市级, 区县级, 团体级",
+    )
+    ComplaintStatus = strawberry.enum(
+        enum.Enum("ComplaintStatus", {v.upper(): v for v in models.ComplaintStatus.values}),
+        description="投诉: open → investigating → upheld (属实，记录在案) or dismissed (不属实)",
+    )
 
 
 @strawberry.type
 class TransferredIn:
     """Where an entry was first recorded, when it came with a transfer (转移接续)."""
 
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[
+        recognition_models.Training | recognition_models.Award | recognition_models.Complaint
+    ]
 
     origin_region_code: str = model_field(
         "origin_region_code", description="Region it was first recorded in, if transferred in."
@@ -137,5 +145,5 @@ def complaints_of(volunteer, info: Info) -> list[Complaint]:
     return [
         Complaint(_model=row)
         for row in prefetched(volunteer, "complaints")
-        if recognition.on_record(row, principal)
+        if recognition.on_record(complaint=row, principal=principal)
     ]

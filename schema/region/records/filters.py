@@ -4,6 +4,7 @@ Django lookups, for SQL and for rows already loaded."""
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -12,7 +13,12 @@ from schema.region.auth import guarded, parse_id
 from schema.region.fields import choices_enum
 from tenants.records import models as record_models
 
-RecordState = choices_enum("RecordState", record_models.RecordState, "记录状态")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    RecordState = record_models.RecordState
+else:
+    RecordState = choices_enum("RecordState", record_models.RecordState, "记录状态")
 
 
 @strawberry.input
@@ -48,7 +54,7 @@ def record_filter_lookups(raw) -> dict[str, object] | None:
         state, date_from, date_to = (raw.get(k) for k in ("state", "dateFrom", "dateTo"))
         return _record_conditions(
             RecordFilter(
-                state=RecordState[state] if isinstance(state, str) else state,
+                state=RecordState.__members__[state] if isinstance(state, str) else state,
                 project_id=raw.get("projectId"),
                 date_from=_date(date_from),
                 date_to=_date(date_to),

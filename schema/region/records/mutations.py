@@ -112,9 +112,9 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.record_hours(
-            parse_id(project_id, "Project", "projectId"),
-            number,
-            _entry(input),
+            project_id=parse_id(project_id, "Project", "projectId"),
+            number=number,
+            entry=_entry(input),
             principal=principal,
             policy=policy,
         )
@@ -130,8 +130,8 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.declare_hours(
-            parse_id(project_id, "Project", "projectId"),
-            _entry(input),
+            project_id=parse_id(project_id, "Project", "projectId"),
+            entry=_entry(input),
             principal=principal,
             policy=policy,
         )
@@ -156,9 +156,9 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         record = records.decide_declaration(
-            parse_id(record_id, "ServiceRecord", "recordId"),
-            accept,
-            reason,
+            record_id=parse_id(record_id, "ServiceRecord", "recordId"),
+            accept=accept,
+            reason=reason,
             principal=principal,
             policy=policy,
             evaluation={
@@ -174,8 +174,8 @@ class RecordsMutation:
     def check_in(self, info: Info, project_id: strawberry.ID, card_code: str) -> RecordPayload:
         principal, policy = caller(info)
         cards.check_in(
-            parse_id(project_id, "Project", "projectId"),
-            card_code,
+            project_id=parse_id(project_id, "Project", "projectId"),
+            code=card_code,
             principal=principal,
             policy=policy,
             region_code=info.context.region.code,
@@ -192,8 +192,8 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         cards.cancel_check_in(
-            parse_id(project_id, "Project", "projectId"),
-            card_code,
+            project_id=parse_id(project_id, "Project", "projectId"),
+            code=card_code,
             principal=principal,
             policy=policy,
             region_code=info.context.region.code,
@@ -215,9 +215,9 @@ class RecordsMutation:
     ) -> CheckOutPayload:
         principal, policy = caller(info)
         created = cards.check_out(
-            parse_id(project_id, "Project", "projectId"),
-            card_code,
-            content,
+            project_id=parse_id(project_id, "Project", "projectId"),
+            code=card_code,
+            content=content,
             principal=principal,
             policy=policy,
             region_code=info.context.region.code,
@@ -239,8 +239,8 @@ class RecordsMutation:
     ) -> ObjectionPayload:
         principal, policy = caller(info)
         objection = records.raise_objection(
-            parse_id(record_id, "ServiceRecord", "recordId"),
-            reason,
+            record_id=parse_id(record_id, "ServiceRecord", "recordId"),
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -253,9 +253,9 @@ class RecordsMutation:
     ) -> ObjectionPayload:
         principal, policy = caller(info)
         objection = records.resolve_objection(
-            parse_id(objection_id, "Objection", "objectionId"),
-            upheld,
-            reason,
+            objection_id=parse_id(objection_id, "Objection", "objectionId"),
+            upheld=upheld,
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -270,7 +270,9 @@ class RecordsMutation:
     def confirm_record(self, info: Info, record_id: strawberry.ID) -> RecordPayload:
         principal, policy = caller(info)
         record = records.confirm_record(
-            parse_id(record_id, "ServiceRecord", "recordId"), principal=principal, policy=policy
+            record_id=parse_id(record_id, "ServiceRecord", "recordId"),
+            principal=principal,
+            policy=policy,
         )
         return RecordPayload(record=ServiceRecord(_model=record))
 
@@ -281,9 +283,9 @@ class RecordsMutation:
     ) -> RecordPayload:
         principal, policy = caller(info)
         amendment = records.amend_record(
-            parse_id(record_id, "ServiceRecord", "recordId"),
-            _changes(changes),
-            reason,
+            record_id=parse_id(record_id, "ServiceRecord", "recordId"),
+            changes=_changes(changes),
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -301,9 +303,9 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.request_correction(
-            parse_id(group_id, "VolunteerGroup", "groupId"),
-            description,
-            parse_id(record_id, "ServiceRecord", "recordId") if record_id else None,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId"),
+            description=description,
+            record_id=parse_id(record_id, "ServiceRecord", "recordId") if record_id else None,
             principal=principal,
             policy=policy,
         )
@@ -316,9 +318,9 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.amend_for_request(
-            parse_id(request_id, "CorrectionRequest", "requestId"),
-            _changes(changes),
-            reason,
+            request_id=parse_id(request_id, "CorrectionRequest", "requestId"),
+            changes=_changes(changes),
+            reason=reason,
             principal=principal,
             policy=policy,
         )
@@ -331,9 +333,9 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, policy = caller(info)
         request = corrections.record_missing_for_request(
-            parse_id(request_id, "CorrectionRequest", "requestId"),
-            parse_id(project_id, "Project", "projectId"),
-            _entry(input),
+            request_id=parse_id(request_id, "CorrectionRequest", "requestId"),
+            project_id=parse_id(project_id, "Project", "projectId"),
+            entry=_entry(input),
             principal=principal,
             policy=policy,
         )
@@ -346,7 +348,9 @@ class RecordsMutation:
     ) -> CorrectionPayload:
         principal, _unused = caller(info)
         request = corrections.decline_request(
-            parse_id(request_id, "CorrectionRequest", "requestId"), reason, principal=principal
+            request_id=parse_id(request_id, "CorrectionRequest", "requestId"),
+            reason=reason,
+            principal=principal,
         )
         return CorrectionPayload(request=CorrectionRequest(_model=request))
 
@@ -357,8 +361,8 @@ class RecordsMutation:
     ) -> StarPayload:
         principal, policy = caller(info)
         application = stars.apply_for_star(
-            level,
-            parse_id(group_id, "VolunteerGroup", "groupId") if group_id else None,
+            level=level,
+            group_id=parse_id(group_id, "VolunteerGroup", "groupId") if group_id else None,
             principal=principal,
             policy=policy,
         )
@@ -371,9 +375,9 @@ class RecordsMutation:
     ) -> StarPayload:
         principal, policy = caller(info)
         application = stars.decide_star(
-            parse_id(application_id, "StarApplication", "applicationId"),
-            grant,
-            reason,
+            application_id=parse_id(application_id, "StarApplication", "applicationId"),
+            grant=grant,
+            reason=reason,
             principal=principal,
             policy=policy,
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -17,19 +18,23 @@ from schema.region.volunteers.applicant import Applicant
 from tenants.records import corrections
 from tenants.records import models as record_models
 
-StarApplicationStatus = choices_enum(
-    "StarApplicationStatus", record_models.StarApplication.Status, "星级申请状态"
-)
-
-
-CorrectionRequestStatus = choices_enum(
-    "CorrectionRequestStatus", record_models.CorrectionRequest.Status, "更正申请状态"
-)
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    StarApplicationStatus = record_models.StarApplication.Status
+    CorrectionRequestStatus = record_models.CorrectionRequest.Status
+else:
+    StarApplicationStatus = choices_enum(
+        "StarApplicationStatus", record_models.StarApplication.Status, "星级申请状态"
+    )
+    CorrectionRequestStatus = choices_enum(
+        "CorrectionRequestStatus", record_models.CorrectionRequest.Status, "更正申请状态"
+    )
 
 
 @strawberry.type
 class StarApplication(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.StarApplication]
 
     id: strawberry.ID = model_id("StarApplication")
     level: int = model_field("level")
@@ -54,7 +59,7 @@ class StarApplication(Node):
 
 @strawberry.type
 class CorrectionRequest(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.CorrectionRequest]
 
     id: strawberry.ID = model_id("CorrectionRequest")
     status: CorrectionRequestStatus = model_field("status", CorrectionRequestStatus)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import operator
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import strawberry
 from django.utils.translation import gettext as _
@@ -22,12 +23,17 @@ from tenants.records import models as record_models
 from tenants.related import prefetched, to_attr
 from tenants.volunteers.pii import mask_name
 
-RecordMode = choices_enum("RecordMode", record_models.RecordMode, "记录方式")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    RecordMode = record_models.RecordMode
+else:
+    RecordMode = choices_enum("RecordMode", record_models.RecordMode, "记录方式")
 
 
 @strawberry.type(description="An amendment: the new values of a record, why, who, when.")
 class Amendment:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.Amendment]
 
     hours: Decimal | None = model_field("hours")
     start_time: datetime.time | None = model_field("start_time")
@@ -40,7 +46,7 @@ class Amendment:
 
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")
 class ServiceRecord(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.ServiceRecord]
 
     id: strawberry.ID = model_id("ServiceRecord")
     project_name: str = model_field("project_name")
@@ -251,7 +257,7 @@ def card_of(volunteer, region_code: str) -> VolunteerCard:
     "may object: the volunteer's name masked, never an ID number or phone."
 )
 class PublicityEntry:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[record_models.ServiceRecord]
 
     id: strawberry.ID = model_id(
         "ServiceRecord", description="The record's id: object to it with raiseObjection."
@@ -265,7 +271,7 @@ class PublicityEntry:
 
     @strawberry.field
     def group_name(self) -> str:
-        return self._model.group.name
+        return self._model.group.name if self._model.group else ""  # recorded here: has one
 
     service_date: datetime.date = model_field("service_date")
 

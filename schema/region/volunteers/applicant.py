@@ -4,6 +4,7 @@ verification (``Applicant``), and the enums of a volunteer's columns."""
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 import strawberry
 
@@ -11,16 +12,20 @@ from schema.region.fields import choices_enum, model_field, reads
 from tenants.volunteers import models as volunteer_models
 from tenants.volunteers.services import age_band
 
-Gender = choices_enum("Gender", volunteer_models.Gender, "性别")
-
-
-IdType = choices_enum("IdType", volunteer_models.IdType, "有效证件类型")
-
-
-Verification = choices_enum("Verification", volunteer_models.Verification, "实名认证状态")
-
-
-VolunteerStatus = choices_enum("VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态")
+# To mypy each enum is the choices class it is made from: the same members
+# (named by the upper-cased value) and values.
+if TYPE_CHECKING:
+    Gender = volunteer_models.Gender
+    IdType = volunteer_models.IdType
+    Verification = volunteer_models.Verification
+    VolunteerStatus = volunteer_models.VolunteerStatus
+else:
+    Gender = choices_enum("Gender", volunteer_models.Gender, "性别")
+    IdType = choices_enum("IdType", volunteer_models.IdType, "有效证件类型")
+    Verification = choices_enum("Verification", volunteer_models.Verification, "实名认证状态")
+    VolunteerStatus = choices_enum(
+        "VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态"
+    )
 
 
 @strawberry.enum(description="What an applicant lets the group see before it decides.")
@@ -37,7 +42,7 @@ class SharedField(enum.Enum):
     "the applicant chose to share (masked)."
 )
 class Applicant:
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[volunteer_models.Volunteer]
     _shared: strawberry.Private[frozenset]
 
     number: str = model_field("number")

@@ -77,7 +77,7 @@ class VolunteersMutation:
             password=input.password,
         )
         volunteer = volunteers.register_volunteer(
-            data,
+            data=data,
             region=info.context.region,
             policy=policy,
             principal=principal,
@@ -94,7 +94,7 @@ class VolunteersMutation:
     ) -> VolunteerPayload:
         principal, policy = caller(info)
         volunteer = volunteers.review_verification(
-            number, approve, reason, principal=principal, policy=policy
+            number=number, approve=approve, reason=reason, principal=principal, policy=policy
         )
         return VolunteerPayload(volunteer=Volunteer(_model=volunteer))
 
@@ -105,7 +105,7 @@ class VolunteersMutation:
     ) -> VolunteerPayload:
         principal, policy = caller(info)
         volunteer = volunteers.set_status(
-            number, status.value, reason, principal=principal, policy=policy
+            number=number, status=status.value, reason=reason, principal=principal, policy=policy
         )
         return VolunteerPayload(volunteer=Volunteer(_model=volunteer))
 
@@ -120,8 +120,8 @@ class VolunteersMutation:
     ) -> VolunteerPayload:
         principal, policy = caller(info)
         volunteer = volunteers.set_division(
-            number,
-            division_code,
+            number=number,
+            division_code=division_code,
             principal=principal,
             policy=policy,
             region_code=info.context.region.code,
@@ -135,6 +135,6 @@ class VolunteersMutation:
     def reveal_personal_info(self, info: Info, number: str, reason: str) -> PersonalInfoPayload:
         principal, policy = caller(info)
         revealed = volunteers.reveal_personal_info(
-            number, reason, principal=principal, policy=policy
+            number=number, reason=reason, principal=principal, policy=policy
         )
         return PersonalInfoPayload(id_number=revealed["id_number"], phone=revealed["phone"])

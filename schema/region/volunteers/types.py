@@ -9,6 +9,7 @@ own. Personal information appears only masked; the full values come from the
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from decimal import Decimal
 
 import strawberry
@@ -39,13 +40,14 @@ from schema.region.volunteers.applicant import Gender, IdType, Verification, Vol
 from tenants.groups import models as group_models
 from tenants.records.stars import eligible_level
 from tenants.related import prefetched
+from tenants.volunteers import models as volunteer_models
 from tenants.volunteers.permissions import may_reveal
 from tenants.volunteers.services import age_band
 
 
 @strawberry.type(description="A registered volunteer (志愿者). Personal information is masked.")
 class Volunteer(Node):
-    _model: strawberry.Private[object]
+    _model: strawberry.Private[volunteer_models.Volunteer]
 
     id: strawberry.ID = model_id("Volunteer")
 
@@ -159,7 +161,7 @@ class VolunteerEdge:
 class VolunteerConnection:
     edges: list[VolunteerEdge]
     page_info: PageInfo
-    _count: strawberry.Private[object]
+    _count: strawberry.Private[Callable[[], int]]
 
     @strawberry.field(description="Volunteers matching the filter (one COUNT query).")
     def total_count(self) -> int:

@@ -9,6 +9,7 @@ Running it again adds more. The generation itself is in
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
@@ -76,7 +77,7 @@ class Command(BaseCommand):
     def _progress_printer(self, verbosity: int):
         if verbosity < 1:
             return None
-        err = self.stderr._out if hasattr(self.stderr, "_out") else sys.stderr
+        err: TextIO = getattr(self.stderr, "_out", sys.stderr)  # the stream it wraps
         tty = err.isatty()
         last = [0.0]
 
