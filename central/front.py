@@ -41,6 +41,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Sequence
 
 import h11
 
@@ -335,7 +336,7 @@ def serve_front(
     upstream: str,
     max_body: int,
     ready=None,
-    fds: list[int] = (),
+    fds: Sequence[int] = (),
     parent: int | None = None,
     heavy: int | None = None,
 ) -> None:

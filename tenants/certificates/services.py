@@ -426,6 +426,7 @@ def issue_certificate(
         ).exists()
     )
     handler = _requester(volunteer, number, group, principal, member=member)
+    assert volunteer is not None  # _requester refused an unknown number
     notes = (notes or "").strip()
     if len(notes) > MAX_NOTES:
         raise InvalidInput(

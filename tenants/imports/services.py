@@ -443,6 +443,7 @@ def _log_lookups(ctx: Context, report: ImportReport) -> None:
     if not ctx.lookups:
         return
     group = ctx.group
+    assert group is not None  # a members file names its group
     audited = [
         AuditEntry(
             actor=ctx.principal.actor,

@@ -127,6 +127,7 @@ def _member(
             "CONFLICT",
         )
         return None
+    assert volunteer is not None  # a member is someone
     closed = [VolunteerStatus.TRANSFERRED]
     if not allow_cancelled:
         closed.append(VolunteerStatus.CANCELLED)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import connection
 from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput, PermissionDenied
+from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.records import cards

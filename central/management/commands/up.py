@@ -33,7 +33,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.core import checks
@@ -556,7 +556,7 @@ def serve(
     port: int,
     workers: int,
     threads: int,
-    inherited: list[socket.socket] = (),
+    inherited: Sequence[socket.socket] = (),
     when_ready: Callable | None = None,
 ) -> None:
     """Serve the WSGI app with gunicorn (threaded workers, persistent DB connections).
