@@ -6,6 +6,7 @@ import datetime
 import enum
 
 import strawberry
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from strawberry.types import Info
 
@@ -15,11 +16,13 @@ from schema.node import Node
 from schema.region.auth import may_see_members
 from schema.region.fields import choices_enum, model_field, model_id
 from schema.region.pagination import LIST_FIRST
-from schema.region.prefetch import list_page
+from schema.region.prefetch import by_id, list_page, related, rows
 from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.applicant import Applicant
 from tenants.projects import models as project_models
 from tenants.projects import services as projects
+from tenants.records import models as record_models
+from tenants.volunteers.permissions import member_groups_seen_by
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
 
@@ -43,6 +46,16 @@ class ProjectStatus(enum.Enum):
     CANCELLED = "cancelled"
 
 
+def _project_records(viewer) -> QuerySet:
+    """A project's records as those who may see its group's members see them: its
+    staff, its viewing groups' staff, the authority and hubs of its area (and nobody
+    else: ``Project.records`` refuses the rest)."""
+    rows = record_models.ServiceRecord.objects.order_by("id")
+    groups = member_groups_seen_by(*viewer)
+    return rows if groups is None else rows.filter(group_id__in=groups)
+
+
+@rows(project_models.Project)
 @strawberry.type(description="A project (志愿服务项目).")
 class Project(Node):
     _model: strawberry.Private[object]
@@ -70,14 +83,15 @@ class Project(Node):
 
     @strawberry.field(
         description="The project's records, oldest first, `first` at a time (at most 100); "
-        "`after` the last one's id for the next. Group staff and the authority only."
+        "`after` the last one's id for the next. Group staff and the authority only.",
+        metadata=related("records", page=by_id(_project_records, "ServiceRecord", gated=True)),
     )
     def records(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[ServiceRecord] | None:
         if not may_see_members(self._model.group_id, info):
             raise AccessError(PermissionDenied(_("only the group's staff see its project records")))
-        rows = list_page(self._model, "Project", "records", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [ServiceRecord(_model=r) for r in rows]
 
 
