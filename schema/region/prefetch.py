@@ -528,8 +528,9 @@ def child_selections(info, *path: str):
 
 
 def _key(info: Info) -> tuple[str, str]:
-    """(GraphQL type, field) of the field being resolved: its ``PAGES`` entry."""
-    return info.parent_type.name, info.field_name
+    """(GraphQL type, field) of the field being resolved: its ``PAGES`` entry (the
+    path's ``typename`` is the parent type, under an alias too)."""
+    return info.path.typename, info.field_name
 
 
 def read_page(parent, info: Info, limit: int, after_key=None, lookups=None) -> list:

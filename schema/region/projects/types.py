@@ -21,8 +21,7 @@ from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.applicant import Applicant
 from tenants.projects import models as project_models
 from tenants.projects import services as projects
-from tenants.records import models as record_models
-from tenants.volunteers.permissions import member_groups_seen_by
+from tenants.records import selectors as record_selectors
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
 
@@ -46,13 +45,8 @@ class ProjectStatus(enum.Enum):
     CANCELLED = "cancelled"
 
 
-def _project_records(viewer) -> QuerySet:
-    """A project's records as those who may see its group's members see them: its
-    staff, its viewing groups' staff, the authority and hubs of its area (and nobody
-    else: ``Project.records`` refuses the rest)."""
-    rows = record_models.ServiceRecord.objects.order_by("id")
-    groups = member_groups_seen_by(*viewer)
-    return rows if groups is None else rows.filter(group_id__in=groups)
+def _records_seen_by(viewer) -> QuerySet:
+    return record_selectors.group_records_seen_by(*viewer)
 
 
 @rows(project_models.Project)
@@ -84,7 +78,7 @@ class Project(Node):
     @strawberry.field(
         description="The project's records, oldest first, `first` at a time (at most 100); "
         "`after` the last one's id for the next. Group staff and the authority only.",
-        metadata=related("records", page=by_id(_project_records, "ServiceRecord", gated=True)),
+        metadata=related("records", page=by_id(_records_seen_by, "ServiceRecord", gated=True)),
     )
     def records(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
