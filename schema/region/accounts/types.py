@@ -36,8 +36,6 @@ from tenants.queues import (
 )
 
 RoleKind = choices_enum("RoleKind", account_models.RoleKind, "角色: group staff or authority staff")
-
-
 AuthorityLevel = choices_enum("AuthorityLevel", account_models.AuthorityLevel, "主管部门层级")
 
 

@@ -43,22 +43,14 @@ if TYPE_CHECKING:  # not a runtime import: volunteers/types.py imports this modu
 
 
 GroupKind = choices_enum("GroupKind", group_models.GroupKind, "枢纽型 / 非枢纽型")
-
-
 GroupLevel = choices_enum("GroupLevel", group_models.Level, "团体层级")
-
-
 RegistrationStatus = choices_enum(
     "RegistrationStatus", group_models.RegistrationStatus, "登记状态 (002 §3(2))"
 )
-
-
 GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
-
-
 MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
 
-
+# The volunteer type, named lazily (see the module docstring).
 _volunteer_type = lazy_type("schema.region.volunteers.types", "Volunteer")
 
 # Where a page of a group's volunteers is put (``VolunteerGroup.volunteers`` reads it).

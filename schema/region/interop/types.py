@@ -25,8 +25,6 @@ TransferDirection = strawberry.enum(
     enum.Enum("TransferDirection", {v.upper(): v for v in Direction.values}),
     description="转出 / 转入",
 )
-
-
 TransferState = choices_enum("TransferState", TransferStateChoices, "转移状态")
 
 

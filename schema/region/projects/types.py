@@ -24,8 +24,6 @@ from tenants.projects import services as projects
 from tenants.records import selectors as record_selectors
 
 ProjectCategory = choices_enum("ProjectCategory", project_models.Category, "服务领域 (001 §4(3))")
-
-
 ApplicationStatus = choices_enum(
     "ProjectApplicationStatus", project_models.ApplicationStatus, "报名状态"
 )

@@ -27,8 +27,6 @@ AwardLevel = strawberry.enum(
     enum.Enum("AwardLevel", {v.upper(): v for v in models.AwardLevel.values}),
     description="表彰奖励级别: 国家级, 省级, 市级, 区县级, 团体级",
 )
-
-
 ComplaintStatus = strawberry.enum(
     enum.Enum("ComplaintStatus", {v.upper(): v for v in models.ComplaintStatus.values}),
     description="投诉: open → investigating → upheld (属实，记录在案) or dismissed (不属实)",

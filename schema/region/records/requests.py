@@ -20,8 +20,6 @@ from tenants.records import models as record_models
 StarApplicationStatus = choices_enum(
     "StarApplicationStatus", record_models.StarApplication.Status, "星级申请状态"
 )
-
-
 CorrectionRequestStatus = choices_enum(
     "CorrectionRequestStatus", record_models.CorrectionRequest.Status, "更正申请状态"
 )

@@ -12,14 +12,8 @@ from tenants.volunteers import models as volunteer_models
 from tenants.volunteers.services import age_band
 
 Gender = choices_enum("Gender", volunteer_models.Gender, "性别")
-
-
 IdType = choices_enum("IdType", volunteer_models.IdType, "有效证件类型")
-
-
 Verification = choices_enum("Verification", volunteer_models.Verification, "实名认证状态")
-
-
 VolunteerStatus = choices_enum("VolunteerStatus", volunteer_models.VolunteerStatus, "志愿者状态")
 
 
