@@ -643,6 +643,9 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     staff = SimpleNamespace(
         context=SimpleNamespace(principal=OperatorPrincipal("test"), policy=None),
         selected_fields=[SimpleNamespace(selections=[])],  # nothing asked under the records
+        # the field being resolved, whose page (related(page=...)) the resolver reads
+        path=SimpleNamespace(typename="Project"),
+        field_name="records",
     )
     with tenant_context(region), CaptureQueriesContext(connection) as captured:
         fresh = ProjectModel.objects.get(id=project.id)

@@ -1,19 +1,28 @@
 """Prefetching what a query asks for, so nested lists cost one SQL query per
 level of nesting, never one per row.
 
-``RELATIONS`` maps each GraphQL type's relation fields to the Django relation
-behind it; :func:`optimize` walks the selection set of a request and
-joins the single rows and prefetches the lists it needs, to any depth.
+The fields that need rows loaded declare it where they are defined: a relation
+field says which Django relation its rows come from, and how it is paged
+(``metadata=related(...)``); a type says whose rows it shows and which key
+columns its lists always load (``@rows(Model, keys=...)``); a column field says
+what it reads (``model_field``/``reads``, fields.py). :func:`bind` collects the
+declarations when the schema is built and checks every name against the models
+(a wrong one raises ``ImproperlyConfigured`` at start-up); :func:`optimize` walks
+the selection set of a request and joins the single rows and prefetches the
+lists it needs, to any depth.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
+from django.db.models import Model, Prefetch, QuerySet
+from graphql import GraphQLObjectType, get_named_type
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -22,76 +31,236 @@ from central.errors import ServiceError
 from central.tenancy import connection
 from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
-from schema.region.pagination import LIST_FIRST, decode_cursor, keyset_rows, page_size
-from schema.region.records.filters import record_filter_lookups
-from tenants.groups.selectors import active_memberships, approved_groups, pending_applications
-from tenants.projects.selectors import visible_projects
-from tenants.records.models import ServiceRecord
+from schema.region.pagination import LIST_FIRST, keyset_rows, page_size
 from tenants.related import FirstRows, MostlyEmpty, as_rows, parentless, to_attr
-from tenants.volunteers.permissions import member_groups_seen_by, memberships_seen_by, region_wide
+from tenants.volunteers.permissions import region_wide
 
-# Where a page of a group's volunteers is put (``VolunteerGroup.volunteers`` reads it).
-GROUP_VOLUNTEERS = "prefetched_volunteers"
+RELATION_KEY = "relation"  # field metadata: a ``Relation``
+DEFINITION = "strawberry-definition"  # strawberry's back-reference on GraphQL types and fields
 
+# (principal, policy), as auth.caller gives them
+Viewer = tuple[Any, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A paged list field: ``rows(viewer)`` gives the rows the caller (``viewer``:
+    principal and policy, as ``auth.caller`` gives them) may see,
+    in page order, a keyset on ``keyset``; ``after_key`` turns the field's
+    ``after`` argument into the keyset value past which the page starts (raising
+    ``ServiceError`` for a bad one); ``first`` defaults to ``default_first``.
+    ``narrow`` turns a ``filter`` argument into lookups on the rows (None: it does
+    not parse). Prefetched into ``to_attr`` (``prefetched_<field>``, set by
+    :func:`bind`; read by the field's resolver through :func:`list_page` or
+    :func:`read_window`)."""
+
+    rows: Callable[[Viewer], QuerySet]
+    keyset: str
+    after_key: Callable[[str], int | None]
+    default_first: int = 20
+    gated: bool = False  # refused to anonymous callers: not read for them at all
+    narrow: Callable[[Any], dict | None] | None = None
+    to_attr: str = ""
+
+
+def by_id(rows: Callable[[Viewer], QuerySet], kind: str, gated: bool = False) -> Page:
+    """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id
+    of a ``kind`` object (read by :func:`list_page`)."""
+    after_key = functools.partial(parse_id, kind=kind, field="after")
+    return Page(rows, "id", after_key, LIST_FIRST, gated)
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A field whose rows come from the Django relation ``name`` of its parent's rows
+    (``""``: the parent's own rows under another type, a connection's edges or an
+    edge's node). ``of``: the rows' type where the field's own type is not it (a
+    scalar computed from them); ``page``: how it is paged; ``reveal``: loaded only
+    when the caller's right to reveal personal information can depend on them."""
+
+    name: str
+    of: type | None = None
+    page: Page | None = None
+    reveal: bool = False
+
+
+def related(name: str = "", *, of: type | None = None, page: Page | None = None, reveal=False):
+    """Field metadata: the field's rows come from relation ``name`` (see ``Relation``)."""
+    return {RELATION_KEY: Relation(name, of, page, reveal)}
+
+
+@dataclass(frozen=True)
+class Rows:
+    model: type[Model]
+    keys: tuple[str, ...] | None
+
+
+def rows(model: type, *, keys: tuple[str, ...] | None = None):
+    """Class decorator (above ``@strawberry.type``): the type shows rows of ``model``;
+    lists of them load only the columns their selected fields read plus ``keys`` (the
+    primary key, the foreign keys prefetching joins on, what list resolvers filter
+    on); without ``keys``, every column. Types reached through a relation (a
+    connection, an edge, a joined row) need no declaration: the relation says."""
+
+    def declare(cls):
+        cls.__rows__ = Rows(model, keys)
+        return cls
+
+    return declare
+
+
+# What ``bind`` collected from the schema's declarations (read by the planner below):
 # GraphQL type → {field name: (Django relation, GraphQL type of the related rows)}
-RELATIONS: dict[str, dict[str, tuple[str, str]]] = {
-    "VolunteerGroup": {
-        "subgroups": ("liaised_groups", "VolunteerGroup"),
-        "members": ("memberships", "Membership"),
-        "applications": ("memberships", "Membership"),
-        "liaisonGroup": ("liaison_group", "VolunteerGroup"),
-        "viewingGroups": ("viewing_groups", "VolunteerGroup"),
-        "projects": ("projects", "Project"),
-        "volunteers": ("memberships", "GroupVolunteerConnection"),
-    },
-    "GroupVolunteerConnection": {"edges": ("", "GroupVolunteerEdge")},
-    "GroupVolunteerEdge": {"node": ("volunteer", "Volunteer"), "membership": ("", "Membership")},
-    "Membership": {
-        "volunteer": ("volunteer", "Volunteer"),
-        "applicant": ("volunteer", "Applicant"),
-        "group": ("group", "VolunteerGroup"),
-    },
-    "Volunteer": {
-        "memberships": ("memberships", "Membership"),
-        "trainings": ("trainings", "Training"),
-        "awards": ("awards", "Award"),
-        "complaints": ("complaints", "Complaint"),
-        "certificates": ("certificates", "Certificate"),
-        "records": ("records", "ServiceRecordConnection"),
-        "totalHours": ("totals", "VolunteerTotals"),
-        "starLevel": ("totals", "VolunteerTotals"),
-        "eligibleStarLevel": ("totals", "VolunteerTotals"),
-        # Who may see the birth date (permissions.may_reveal) may depend on the
-        # volunteer's groups: see REVEAL_FIELDS.
-        "birthDate": ("memberships", "Membership"),
-    },
-    # A connection's rows come from the relation above; look through edges { node }.
-    "ServiceRecordConnection": {"edges": ("", "ServiceRecordEdge")},
-    "ServiceRecordEdge": {"node": ("", "ServiceRecord")},
-    "ServiceRecord": {
-        "amendments": ("amendments", "Amendment"),
-        "hours": ("amendments", "Amendment"),
-        "startTime": ("amendments", "Amendment"),
-        "endTime": ("amendments", "Amendment"),
-        "place": ("amendments", "Amendment"),
-        "serviceTarget": ("amendments", "Amendment"),
-        "content": ("amendments", "Amendment"),
-    },
-    "Project": {
-        "records": ("records", "ServiceRecord"),
-    },
-    "Training": {"group": ("group", "VolunteerGroup")},
-    "Award": {"group": ("group", "VolunteerGroup")},
-    "Complaint": {"group": ("group", "VolunteerGroup")},
-}
-
-
+RELATIONS: dict[str, dict[str, tuple[str, str]]] = {}
+# (GraphQL type, field name) → its Page
+PAGES: dict[tuple[str, str], Page] = {}
+# model label → the key columns its lists always load (``rows(keys=...)``)
+KEYS: dict[str, tuple[str, ...]] = {}
 # Fields whose answer depends on whether the caller may reveal the volunteer's
 # personal information (tenants/volunteers/permissions.may_reveal; issue 10 finding
-# 4). Their relation (the volunteer's memberships) is prefetched only for a
-# caller whose right can come from a group they hold a role in; for the
-# authority and for callers without a group role the decision needs no rows.
-REVEAL_FIELDS = {("Volunteer", "birthDate")}
+# 4): their relation (the volunteer's memberships) is prefetched only for a
+# caller whose right can come from a group they hold a role in (``related(reveal=True)``).
+REVEAL_FIELDS: set[tuple[str, str]] = set()
+# GraphQL type → {field name: the columns it reads}
+_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+@dataclass
+class Plan:
+    relations: dict = dataclasses.field(default_factory=dict)
+    pages: dict = dataclasses.field(default_factory=dict)
+    keys: dict = dataclasses.field(default_factory=dict)
+    reveal: set = dataclasses.field(default_factory=set)
+    columns: dict = dataclasses.field(default_factory=dict)
+
+
+def plan(schema) -> Plan:
+    """The declarations of ``schema``'s types and fields, checked against the models:
+    every relation, page keyset, key and (on types whose lists load only some columns)
+    column must name a field of the model whose rows the type shows; a type with
+    relation fields must say (or be reached by a relation that says) which model.
+    Raises ``ImproperlyConfigured`` listing every wrong name."""
+    found = Plan()
+    models: dict[str, type[Model]] = {}
+    objects = {
+        name: t
+        for name, t in compat.graphql_schema(schema).type_map.items()
+        if isinstance(t, GraphQLObjectType) and DEFINITION in (t.extensions or {})
+    }
+    for type_name, graphql_type in objects.items():
+        declared = getattr(graphql_type.extensions[DEFINITION].origin, "__rows__", None)
+        if declared is not None:
+            models[type_name] = declared.model
+            if declared.keys:
+                found.keys[declared.model._meta.label] = declared.keys
+        for field_name, field in graphql_type.fields.items():
+            definition = (field.extensions or {}).get(DEFINITION)
+            if definition is None:
+                continue  # not a strawberry field: declares nothing
+            metadata = definition.metadata or {}
+            if COLUMNS_KEY in metadata:
+                found.columns.setdefault(type_name, {})[field_name] = metadata[COLUMNS_KEY]
+            relation = metadata.get(RELATION_KEY)
+            if relation is None:
+                continue
+            of = relation.of
+            child = of.__strawberry_definition__.name if of else get_named_type(field.type).name
+            found.relations.setdefault(type_name, {})[field_name] = (relation.name, child)
+            if relation.page is not None:
+                attr = to_attr(definition.python_name)
+                found.pages[(type_name, field_name)] = dataclasses.replace(
+                    relation.page, to_attr=attr
+                )
+            if relation.reveal:
+                found.reveal.add((type_name, field_name))
+    # The rows of the types that declare none: where their relations lead.
+    errors: list[str] = []
+    changed = True
+    while changed:
+        changed = False
+        for type_name, fields in found.relations.items():
+            for django_name, child in fields.values():
+                model = models.get(type_name)
+                if model is None or child not in objects:
+                    continue
+                child_model = _related_model(model, django_name)
+                if child_model is not None and child not in models:
+                    models[child] = child_model
+                    changed = True
+    for type_name, fields in found.relations.items():
+        model = models.get(type_name)
+        if model is None:
+            errors.append(f"{type_name}: has relation fields; declare @rows(Model) on it")
+            continue
+        for field_name, (django_name, child) in fields.items():
+            where = f"{type_name}.{field_name}"
+            child_model = _related_model(model, django_name)
+            if child_model is None:
+                errors.append(f"{where}: {model._meta.label} has no relation {django_name!r}")
+                continue
+            if child in models and models[child] is not child_model:
+                errors.append(
+                    f"{where}: its rows are {child_model._meta.label}, but {child} shows "
+                    f"{models[child]._meta.label}"
+                )
+            page = found.pages.get((type_name, field_name))
+            if page is not None and not _has_column(child_model, page.keyset):
+                errors.append(f"{where}: {child_model._meta.label} has no column {page.keyset!r}")
+    for label, keys in found.keys.items():
+        model = next(m for m in models.values() if m._meta.label == label)
+        errors += [f"{label}: no key column {k!r}" for k in keys if not _has_column(model, k)]
+    for type_name, fields in found.columns.items():
+        model = models.get(type_name)
+        if model is None or model._meta.label not in found.keys:
+            continue  # its lists load every column: a property is as good as a column
+        for field_name, columns in fields.items():
+            errors += [
+                f"{type_name}.{field_name}: {model._meta.label} has no column {c!r}"
+                for c in columns
+                if not _has_column(model, c)
+            ]
+    if errors:
+        raise ImproperlyConfigured("; ".join(sorted(set(errors))))
+    return found
+
+
+def _related_model(model, django_name: str):
+    """The model of the rows relation ``django_name`` of ``model`` leads to (``""``:
+    ``model`` itself), or None when there is no such relation."""
+    if not django_name:
+        return model
+    try:
+        field = model._meta.get_field(django_name)
+    except FieldDoesNotExist:
+        return None
+    return field.related_model if field.is_relation else None
+
+
+def _has_column(model, name: str) -> bool:
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return False
+    return field.concrete
+
+
+def bind(schema) -> None:
+    """Plan for ``schema`` (``schema/region/__init__.py`` calls it once it is built)."""
+    found = plan(schema)
+    for registry, value in (
+        (RELATIONS, found.relations),
+        (PAGES, found.pages),
+        (KEYS, found.keys),
+        (REVEAL_FIELDS, found.reveal),
+        (_COLUMNS, found.columns),
+    ):
+        registry.clear()
+        registry.update(value)
+
+
+def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
+    """GraphQL field name → the columns it reads, for the fields that declare them."""
+    return _COLUMNS.get(type_name, {})
 
 
 def _reveal_needs_memberships(viewer) -> bool:
@@ -106,42 +275,6 @@ def _reveal_needs_memberships(viewer) -> bool:
     )
 
 
-# Lists of these models load only the columns their selected fields read (the
-# fields' ``model_field``/``reads`` metadata, schema/region/fields.py) plus these
-# keys: the primary key, the foreign keys prefetching joins on, what list
-# resolvers filter on. A selected field that declares no columns loads every
-# column. tests/test_query_counts.py resolves each declared field from an
-# instance loaded with just its columns and checks it issues no query.
-KEYS: dict[str, tuple[str, ...]] = {  # by model
-    "records.ServiceRecord": ("id", "volunteer_id", "project_id", "state", "service_date"),
-    # division_code: may_view and may_reveal read it (where the volunteer lives).
-    "volunteers.Volunteer": ("id", "division_code"),
-    # (shared_fields: only where `applicant` is selected, which declares it: decoding
-    # every membership's JSON cost the nested page ~1,000 decodes, issue 16 §2)
-    "groups.Membership": ("id", "volunteer_id", "group_id", "status"),
-}
-
-
-_schema: list[Any] = []  # the region's schema, once built (``bind``)
-
-
-def bind(schema) -> None:
-    """Plan for ``schema`` (``schema/region/__init__.py`` calls it once it is built)."""
-    _schema[:] = [schema]
-    declared_columns.cache_clear()
-
-
-@functools.cache
-def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
-    """GraphQL field name → the columns it reads, for the fields that declare them."""
-    declared = {}
-    for name, field in compat.graphql_schema(_schema[0]).get_type(type_name).fields.items():
-        metadata = field.extensions["strawberry-definition"].metadata or {}
-        if COLUMNS_KEY in metadata:
-            declared[name] = metadata[COLUMNS_KEY]
-    return declared
-
-
 def _fields(selections) -> list[SelectedField]:
     """Flatten fragments into the fields they select."""
     fields = []
@@ -151,85 +284,6 @@ def _fields(selections) -> list[SelectedField]:
         elif isinstance(selection, FragmentSpread | InlineFragment):
             fields.extend(_fields(selection.selections))
     return fields
-
-
-# (principal, policy), as auth.caller gives them
-Viewer = tuple[Any, Any]
-
-
-@dataclass(frozen=True)
-class Page:
-    """A paged list field: ``rows(viewer)`` gives the rows the caller (``viewer``:
-    principal and policy, as ``auth.caller`` gives them) may see,
-    in page order, a keyset on ``keyset``; ``after_key`` turns the field's
-    ``after`` argument into the keyset value past which the page starts (raising
-    ``ServiceError`` for a bad one); ``first`` defaults to ``default_first``.
-    ``narrow`` turns a ``filter`` argument into lookups on the rows (None: it does
-    not parse). Prefetched into ``to_attr`` (read by the field's resolver)."""
-
-    rows: Callable[[Viewer], QuerySet]
-    to_attr: str
-    keyset: str
-    after_key: Callable[[str], int | None]
-    default_first: int = 20
-    gated: bool = False  # refused to anonymous callers: not read for them at all
-    narrow: Callable[[Any], dict | None] | None = None
-
-
-def _project_records(viewer) -> QuerySet:
-    """A project's records as those who may see its group's members see them: its
-    staff, its viewing groups' staff, the authority and hubs of its area (and nobody
-    else: ``Project.records`` refuses the rest)."""
-    rows = ServiceRecord.objects.order_by("id")
-    groups = member_groups_seen_by(*viewer)
-    return rows if groups is None else rows.filter(group_id__in=groups)
-
-
-def _by_id(rows: Callable[[Viewer], QuerySet], attr: str, kind: str, gated: bool = False) -> Page:
-    """A list field paged by id: ``first`` (default ``LIST_FIRST``), ``after`` an id."""
-    return Page(
-        rows, attr, "id", functools.partial(parse_id, kind=kind, field="after"), LIST_FIRST, gated
-    )
-
-
-PAGES: dict[tuple[str, str], Page] = {
-    ("Volunteer", "records"): Page(
-        lambda _: ServiceRecord.objects.order_by("id"),
-        to_attr("records"),
-        "id",
-        functools.partial(decode_cursor, "r"),
-        narrow=record_filter_lookups,
-    ),
-    ("VolunteerGroup", "volunteers"): Page(
-        lambda viewer: memberships_seen_by(active_memberships(), *viewer),
-        GROUP_VOLUNTEERS,
-        "volunteer_id",
-        functools.partial(decode_cursor, "v"),
-        gated=True,
-    ),
-    # Lists paged by id (list_page).
-    ("Project", "records"): _by_id(
-        _project_records, to_attr("records"), "ServiceRecord", gated=True
-    ),
-    ("VolunteerGroup", "members"): _by_id(
-        lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
-        to_attr("members"),
-        "Membership",
-        gated=True,
-    ),
-    ("VolunteerGroup", "subgroups"): _by_id(
-        lambda _: approved_groups(), to_attr("subgroups"), "VolunteerGroup"
-    ),
-    ("VolunteerGroup", "applications"): _by_id(
-        lambda viewer: memberships_seen_by(pending_applications(), *viewer),
-        to_attr("applications"),
-        "Membership",
-        gated=True,
-    ),
-    ("VolunteerGroup", "projects"): _by_id(
-        lambda viewer: visible_projects(viewer[0]), to_attr("projects"), "Project"
-    ),
-}
 
 
 def _page_window(
@@ -480,46 +534,51 @@ def child_selections(info, *path: str):
     return selections
 
 
-def read_page(
-    parent, type_name: str, field: str, info, limit: int, after_key=None, lookups=None
-) -> list:
+def _key(info: Info) -> tuple[str, str]:
+    """(GraphQL type, field) of the field being resolved: its ``PAGES`` entry (the
+    path's ``typename`` is the parent type, under an alias too)."""
+    return info.path.typename or "", info.field_name
+
+
+def read_page(parent, info: Info, limit: int, after_key=None, lookups=None) -> list:
     """One parent's page read on its own, where no prefetch served it (the parent was
-    not loaded through :func:`optimize`, or ``_page_window`` declined): the ``PAGES``
-    entry's rows for the caller, narrowed to ``parent``, past ``after_key``, meeting
+    not loaded through :func:`optimize`, or ``_page_window`` declined): the field's
+    ``Page`` rows for the caller, narrowed to ``parent``, past ``after_key``, meeting
     ``lookups``, ``limit`` of them (a connection asks one more than its page, to know
     whether another follows), with what the query selects under them."""
-    page = PAGES[(type_name, field)]
-    rows = _parent_rows(parent, type_name, field, info, lookups)
+    page = PAGES[_key(info)]
+    rows = _parent_rows(parent, info, lookups)
     if after_key is not None:
         rows = rows.filter(**{f"{page.keyset}__gt": after_key})
     return list(rows[:limit])
 
 
-def list_page(parent, type_name: str, field: str, first: int, after, info: Info) -> list:
-    """A page of a list field paged by id (``first``, ``after`` the last id seen;
-    ``PAGES[(type_name, field)]``): from the rows prefetched (each
+def list_page(parent, first: int, after, info: Info) -> list:
+    """A page of the list field being resolved, paged by id (``first``, ``after`` the
+    last id seen; ``related(page=by_id(...))``): from the rows prefetched (each
     parent's first rows past ``after``), else by one query for just this page."""
     first = page_size(first)
-    page = PAGES[(type_name, field)]
+    page = PAGES[_key(info)]
     after_id = None if after is None else guarded(page.after_key, after)
     rows = getattr(parent, page.to_attr, None)
     if rows is None:
-        rows = read_page(parent, type_name, field, info, first, after_id)
+        rows = read_page(parent, info, first, after_id)
     rows = sorted(rows, key=lambda row: row.id)
     if after_id is not None:  # prefetched rows may start before it (_page_window)
         rows = [row for row in rows if row.id > after_id]
     return rows[:first]
 
 
-def read_window(parent, type_name: str, field: str, info, window, lookups=None) -> list:
+def read_window(parent, info: Info, window, lookups=None) -> list:
     """``read_page`` for a connection's ``Window`` (``pagination.window``), backward too:
     the page and one row past it in the direction read, in ascending order."""
-    rows = _parent_rows(parent, type_name, field, info, lookups)
-    return keyset_rows(rows, PAGES[(type_name, field)].keyset, window)
+    rows = _parent_rows(parent, info, lookups)
+    return keyset_rows(rows, PAGES[_key(info)].keyset, window)
 
 
-def _parent_rows(parent, type_name: str, field: str, info, lookups) -> QuerySet:
-    page = PAGES[(type_name, field)]
+def _parent_rows(parent, info: Info, lookups) -> QuerySet:
+    type_name, field = _key(info)
+    page = PAGES[type_name, field]
     django_name, child_type = RELATIONS[type_name][field]
     parent_field = parent._meta.get_field(django_name).field.name
     rows = page.rows(caller(info)).filter(**{parent_field: parent}, **(lookups or {}))

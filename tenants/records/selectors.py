@@ -11,6 +11,7 @@ from tenants.groups.models import VolunteerGroup
 from tenants.projects.models import Project
 from tenants.records.models import RecordState, ServiceRecord
 from tenants.records.permissions import record_area_q
+from tenants.volunteers.permissions import member_groups_seen_by
 
 
 def records_in_area(principal: Principal) -> QuerySet[ServiceRecord]:
@@ -21,6 +22,16 @@ def records_in_area(principal: Principal) -> QuerySet[ServiceRecord]:
         .select_related("volunteer", "group", "project__group")
         .order_by("-id")
     )
+
+
+def group_records_seen_by(principal, policy) -> QuerySet[ServiceRecord]:
+    """Records of the groups whose members the caller may see (``member_groups_seen_by``:
+    a group's staff, its viewing groups' staff, the authority and hubs of its area),
+    in id order: a project's records as ``Project.records`` pages them, which refuses
+    everyone else outright by the same rule (``schema.region.auth.may_see_members``)."""
+    rows = ServiceRecord.objects.order_by("id")
+    groups = member_groups_seen_by(principal, policy)
+    return rows if groups is None else rows.filter(group_id__in=groups)
 
 
 # Under publicity (公示, 001 §4(4)3): in it, or held by an open objection.

@@ -7,6 +7,7 @@ type lazily (``strawberry.lazy``, and ``fields.lazy_type`` for the instances).""
 from __future__ import annotations
 
 import datetime
+import functools
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
@@ -19,13 +20,23 @@ from schema.node import Node
 from schema.policy_types import Power
 from schema.region.auth import may_see_members, policy_of, principal_of
 from schema.region.fields import choices_enum, lazy_type, model_field, model_id, reads
-from schema.region.pagination import LIST_FIRST, PageInfo, encode_cursor, paged, window
-from schema.region.prefetch import GROUP_VOLUNTEERS, list_page, read_window
+from schema.region.pagination import (
+    LIST_FIRST,
+    PageInfo,
+    decode_cursor,
+    encode_cursor,
+    paged,
+    window,
+)
+from schema.region.prefetch import Page, by_id, list_page, read_window, related, rows
 from schema.region.projects.types import Project
 from schema.region.volunteers.applicant import Applicant
 from tenants.groups import models as group_models
 from tenants.groups.permissions import group_powers, may_see_applications
-from tenants.related import prefetched
+from tenants.groups.selectors import active_memberships, approved_groups, pending_applications
+from tenants.projects.selectors import visible_projects
+from tenants.related import prefetched, to_attr
+from tenants.volunteers.permissions import memberships_seen_by
 
 if TYPE_CHECKING:  # not a runtime import: volunteers/types.py imports this module
     from schema.region.volunteers.types import Volunteer
@@ -48,10 +59,35 @@ else:
     GroupReview = choices_enum("GroupReview", group_models.Review, "团体审核状态")
     MembershipStatus = choices_enum("MembershipStatus", group_models.MembershipStatus, "成员状态")
 
-
+# The volunteer type, named lazily (see the module docstring).
 _volunteer_type = lazy_type("schema.region.volunteers.types", "Volunteer")
 
+# Where a page of a group's volunteers is put (``VolunteerGroup.volunteers`` reads it).
+GROUP_VOLUNTEERS = to_attr("volunteers")
 
+
+# How a group's lists are paged: the rows each caller (principal, policy) may see.
+SUBGROUPS = by_id(lambda _: approved_groups(), "VolunteerGroup")
+MEMBERS = by_id(
+    lambda viewer: memberships_seen_by(active_memberships().order_by("id"), *viewer),
+    "Membership",
+    gated=True,
+)
+APPLICATIONS = by_id(
+    lambda viewer: memberships_seen_by(pending_applications(), *viewer), "Membership", gated=True
+)
+PROJECTS = by_id(lambda viewer: visible_projects(viewer[0]), "Project")
+VOLUNTEERS = Page(  # keyset cursors on the volunteer
+    lambda viewer: memberships_seen_by(active_memberships(), *viewer),
+    "volunteer_id",
+    functools.partial(decode_cursor, "v"),
+    gated=True,
+)
+
+
+# (shared_fields: not a key, only where `applicant` is selected, which declares it:
+# decoding every membership's JSON cost the nested page ~1,000 decodes, issue 16 §2)
+@rows(group_models.Membership, keys=("id", "volunteer_id", "group_id", "status"))
 @strawberry.type(description="A volunteer's belonging to a group.")
 class Membership(Node):
     _model: strawberry.Private[group_models.Membership]
@@ -63,7 +99,8 @@ class Membership(Node):
 
     @strawberry.field(
         description="The volunteer: null while they are not yet an active member (applied, "
-        "invited, declined or left), unless you are that volunteer; see `applicant`."
+        "invited, declined or left), unless you are that volunteer; see `applicant`.",
+        metadata=related("volunteer"),
     )
     def volunteer(
         self, info: Info
@@ -78,7 +115,7 @@ class Membership(Node):
 
     @strawberry.field(
         description="What the group may see of the volunteer before they are its member.",
-        metadata=reads("shared_fields"),
+        metadata=reads("shared_fields") | related("volunteer"),
     )
     def applicant(self, info: Info) -> Applicant | None:
         membership = self._model
@@ -90,11 +127,12 @@ class Membership(Node):
             shared = ()
         return Applicant(_model=membership.volunteer, _shared=frozenset(shared))
 
-    @strawberry.field
+    @strawberry.field(metadata=related("group"))
     def group(self) -> VolunteerGroup:
         return VolunteerGroup(_model=self._model.group)
 
 
+@rows(group_models.VolunteerGroup)
 @strawberry.type(description="A volunteer group (志愿团体).")
 class VolunteerGroup(Node):
     _model: strawberry.Private[group_models.VolunteerGroup]
@@ -131,12 +169,12 @@ class VolunteerGroup(Node):
         "created_at", description="When the group registered (and began to wait for review)."
     )
 
-    @strawberry.field(description="联络团体 (002 §3(2)).")
+    @strawberry.field(description="联络团体 (002 §3(2)).", metadata=related("liaison_group"))
     def liaison_group(self) -> VolunteerGroup | None:
         liaison = self._model.liaison_group
         return VolunteerGroup(_model=liaison) if liaison else None
 
-    @strawberry.field(description="查看团体.")
+    @strawberry.field(description="查看团体.", metadata=related("viewing_groups"))
     def viewing_groups(self) -> list[VolunteerGroup]:
         # Only approved ones: a pending or rejected group is not public.
         groups = prefetched(self._model, "viewing_groups")
@@ -144,18 +182,20 @@ class VolunteerGroup(Node):
 
     @strawberry.field(
         description="Approved groups whose liaison group this is, oldest first, `first` at a "
-        "time (at most 100); `after` the last one's id for the next."
+        "time (at most 100); `after` the last one's id for the next.",
+        metadata=related("liaised_groups", page=SUBGROUPS),
     )
     def subgroups(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[VolunteerGroup]:
-        rows = list_page(self._model, "VolunteerGroup", "subgroups", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [VolunteerGroup(_model=g) for g in rows]
 
     @strawberry.field(
         description="Active members, in the order they applied or were added, `first` at a "
         "time (at most 100); `after` the last membership's id for the next. Group staff, "
-        "region-wide managers and the authority only."
+        "region-wide managers and the authority only.",
+        metadata=related("memberships", page=MEMBERS),
     )
     def members(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
@@ -166,23 +206,25 @@ class VolunteerGroup(Node):
                     _("you may not see the members of %(model)s") % {"model": self._model}
                 )
             )
-        rows = list_page(self._model, "VolunteerGroup", "members", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [Membership(_model=m) for m in rows]
 
     @strawberry.field(
         description="The group's projects, oldest first, `first` at a time (at most 100); "
         "`after` the last one's id for the next. Published ones are public; the group's "
-        "staff, its liaison group's admins and the authority see every one."
+        "staff, its liaison group's admins and the authority see every one.",
+        metadata=related("projects", page=PROJECTS),
     )
     def projects(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Project]:
-        rows = list_page(self._model, "VolunteerGroup", "projects", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [Project(_model=p) for p in rows]
 
     @strawberry.field(
         description="Active members' volunteers, a page at a time (keyset cursors on the "
-        "volunteer, at most 100 a page). Group staff, region-wide managers and the authority."
+        "volunteer, at most 100 a page). Group staff, region-wide managers and the authority.",
+        metadata=related("memberships", page=VOLUNTEERS),
     )
     def volunteers(
         self,
@@ -200,8 +242,8 @@ class VolunteerGroup(Node):
             )
         page = window("v", first, after, last, before, default=20)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
-        if rows is None:  # not prefetched (prefetch.PAGES): one query for this page
-            rows = read_window(self._model, "VolunteerGroup", "volunteers", info, page)
+        if rows is None:  # not prefetched: one query for this page
+            rows = read_window(self._model, info, page)
         rows, page_info = paged(
             rows, page, key=lambda m: m.volunteer_id, cursor=GroupVolunteerEdge.cursor_of
         )
@@ -210,7 +252,8 @@ class VolunteerGroup(Node):
     @strawberry.field(
         description="Pending applications to join, oldest first, `first` at a time (at most "
         "100); `after` the last one's id for the next. Group staff, region-wide managers and "
-        "the authority only."
+        "the authority only.",
+        metadata=related("memberships", page=APPLICATIONS),
     )
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
@@ -221,7 +264,7 @@ class VolunteerGroup(Node):
                     _("you may not see the members of %(model)s") % {"model": self._model}
                 )
             )
-        rows = list_page(self._model, "VolunteerGroup", "applications", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [Membership(_model=m) for m in rows]
 
 
@@ -237,7 +280,7 @@ class GroupVolunteerEdge:
     def cursor(self) -> str:
         return self.cursor_of(self._membership)
 
-    @strawberry.field
+    @strawberry.field(metadata=related("volunteer"))
     def node(self) -> Annotated[Volunteer, strawberry.lazy("schema.region.volunteers.types")]:
         # Volunteer(_model=…) without its dataclass constructor, which sets ~25
         # attributes no resolver reads: once per volunteer of a page (issue 16 §2).
@@ -245,7 +288,7 @@ class GroupVolunteerEdge:
         node._model = self._membership.volunteer
         return node
 
-    @strawberry.field(description="The volunteer's membership of this group.")
+    @strawberry.field(description="The volunteer's membership of this group.", metadata=related())
     def membership(self) -> Membership:
         return Membership(_model=self._membership)
 
@@ -264,7 +307,7 @@ def _volunteer_edges(memberships: list) -> list[GroupVolunteerEdge]:
 
 @strawberry.type
 class GroupVolunteerConnection:
-    edges: list[GroupVolunteerEdge]
+    edges: list[GroupVolunteerEdge] = strawberry.field(metadata=related())
     page_info: PageInfo
 
 

@@ -7,6 +7,7 @@ import enum
 from typing import TYPE_CHECKING
 
 import strawberry
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from strawberry.types import Info
 
@@ -16,11 +17,12 @@ from schema.node import Node
 from schema.region.auth import may_see_members
 from schema.region.fields import choices_enum, model_field, model_id
 from schema.region.pagination import LIST_FIRST
-from schema.region.prefetch import list_page
+from schema.region.prefetch import by_id, list_page, related, rows
 from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.applicant import Applicant
 from tenants.projects import models as project_models
 from tenants.projects import services as projects
+from tenants.records import selectors as record_selectors
 
 # To mypy each enum is the choices class it is made from: the same members
 # (named by the upper-cased value) and values.
@@ -50,6 +52,11 @@ class ProjectStatus(enum.Enum):
     CANCELLED = "cancelled"
 
 
+def _records_seen_by(viewer) -> QuerySet:
+    return record_selectors.group_records_seen_by(*viewer)
+
+
+@rows(project_models.Project)
 @strawberry.type(description="A project (志愿服务项目).")
 class Project(Node):
     _model: strawberry.Private[project_models.Project]
@@ -77,14 +84,15 @@ class Project(Node):
 
     @strawberry.field(
         description="The project's records, oldest first, `first` at a time (at most 100); "
-        "`after` the last one's id for the next. Group staff and the authority only."
+        "`after` the last one's id for the next. Group staff and the authority only.",
+        metadata=related("records", page=by_id(_records_seen_by, "ServiceRecord", gated=True)),
     )
     def records(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[ServiceRecord] | None:
         if not may_see_members(self._model.group_id, info):
             raise AccessError(PermissionDenied(_("only the group's staff see its project records")))
-        rows = list_page(self._model, "Project", "records", first, after, info)
+        rows = list_page(self._model, first, after, info)
         return [ServiceRecord(_model=r) for r in rows]
 
 

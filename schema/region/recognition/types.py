@@ -19,6 +19,7 @@ from schema.node import Node
 from schema.region.auth import principal_of
 from schema.region.fields import model_field, model_id
 from schema.region.groups.types import VolunteerGroup
+from schema.region.prefetch import related, rows
 from tenants.recognition import models
 from tenants.recognition import models as recognition_models
 from tenants.recognition import services as recognition
@@ -64,6 +65,7 @@ class RecordedEntry(TransferredIn):
     recorded_at: datetime.datetime = model_field("recorded_at")
 
 
+@rows(models.Training)
 @strawberry.type(description="培训信息 (000 Art.11, 003 Art.14).")
 class Training(RecordedEntry, Node):
     id: strawberry.ID = model_id("Training")
@@ -77,12 +79,15 @@ class Training(RecordedEntry, Node):
         "evidence", description="证明材料, provided by the organiser (003 Art.14)."
     )
 
-    @strawberry.field(description="The organising group that recorded it.")
+    @strawberry.field(
+        description="The organising group that recorded it.", metadata=related("group")
+    )
     def group(self) -> VolunteerGroup | None:
         group = self._model.group
         return VolunteerGroup(_model=group) if group else None
 
 
+@rows(models.Award)
 @strawberry.type(description="表彰奖励 (000 Art.12, 003 Art.22).")
 class Award(RecordedEntry, Node):
     id: strawberry.ID = model_id("Award")
@@ -91,12 +96,13 @@ class Award(RecordedEntry, Node):
     level: AwardLevel = model_field("level", AwardLevel)
     awarded_on: datetime.date = model_field("awarded_on", description="获奖日期")
 
-    @strawberry.field(description="The group that recorded it.")
+    @strawberry.field(description="The group that recorded it.", metadata=related("group"))
     def group(self) -> VolunteerGroup | None:
         group = self._model.group
         return VolunteerGroup(_model=group) if group else None
 
 
+@rows(models.Complaint)
 @strawberry.type(
     description="投诉 (000 Art.13, 003 Art.22). On a volunteer's record only when upheld, "
     "except to the group's staff and the authority."
@@ -112,7 +118,7 @@ class Complaint(TransferredIn, Node):
     def volunteer_name(self) -> str:
         return self._model.volunteer.name
 
-    @strawberry.field
+    @strawberry.field(metadata=related("group"))
     def group(self) -> VolunteerGroup | None:
         group = self._model.group
         return VolunteerGroup(_model=group) if group else None

@@ -16,7 +16,7 @@ from schema.identity import global_id
 from schema.node import Node
 from schema.region.fields import choices_enum, model_field, model_id, reads
 from schema.region.pagination import PageInfo, Window, encode_cursor, paged
-from schema.region.prefetch import read_window
+from schema.region.prefetch import read_window, related, rows
 from schema.region.records.filters import RecordFilter, RecordState, _meets, _record_conditions
 from tenants.records import cards
 from tenants.records import models as record_models
@@ -44,6 +44,13 @@ class Amendment:
     amended_at: datetime.datetime = model_field("amended_at")
 
 
+# A current value: the record's own, or its latest amendment's.
+CURRENT = related("amendments", of=Amendment)
+
+
+@rows(
+    record_models.ServiceRecord, keys=("id", "volunteer_id", "project_id", "state", "service_date")
+)
 @strawberry.type(description="A service record (志愿服务记录): current values, amendments applied.")
 class ServiceRecord(Node):
     _model: strawberry.Private[record_models.ServiceRecord]
@@ -52,29 +59,31 @@ class ServiceRecord(Node):
     project_name: str = model_field("project_name")
     service_date: datetime.date = model_field("service_date")
 
-    @strawberry.field(metadata=reads("start_time"))
+    @strawberry.field(metadata=reads("start_time") | CURRENT)
     def start_time(self) -> datetime.time:
         return self._model.current_value("start_time")
 
-    @strawberry.field(metadata=reads("end_time"))
+    @strawberry.field(metadata=reads("end_time") | CURRENT)
     def end_time(self) -> datetime.time:
         return self._model.current_value("end_time")
 
-    @strawberry.field(description="Current hours (amendments applied).", metadata=reads("hours"))
+    @strawberry.field(
+        description="Current hours (amendments applied).", metadata=reads("hours") | CURRENT
+    )
     def hours(self) -> Decimal:
         return self._model.current_value("hours")
 
     original_hours: Decimal = model_field("hours", description="Hours as first recorded.")
 
-    @strawberry.field(metadata=reads("place"))
+    @strawberry.field(metadata=reads("place") | CURRENT)
     def place(self) -> str:
         return self._model.current_value("place")
 
-    @strawberry.field(metadata=reads("service_target"))
+    @strawberry.field(metadata=reads("service_target") | CURRENT)
     def service_target(self) -> str:
         return self._model.current_value("service_target")
 
-    @strawberry.field(metadata=reads("content"))
+    @strawberry.field(metadata=reads("content") | CURRENT)
     def content(self) -> str:
         return self._model.current_value("content")
 
@@ -122,7 +131,7 @@ class ServiceRecord(Node):
         "origin_confirmed_by", description="Who confirmed it there (civil affairs), if anyone."
     )
 
-    @strawberry.field
+    @strawberry.field(metadata=related("amendments"))
     def amendments(self) -> list[Amendment]:
         return [Amendment(_model=a) for a in prefetched(self._model, "amendments")]
 
@@ -139,7 +148,7 @@ def recorder_name(record, info: Info) -> str:
 
 @strawberry.type
 class ServiceRecordEdge:
-    node: ServiceRecord
+    node: ServiceRecord = strawberry.field(metadata=related())
 
     @strawberry.field
     def cursor(self) -> str:
@@ -149,7 +158,7 @@ class ServiceRecordEdge:
 
 @strawberry.type
 class ServiceRecordConnection:
-    edges: list[ServiceRecordEdge]
+    edges: list[ServiceRecordEdge] = strawberry.field(metadata=related())
     page_info: PageInfo
 
 
@@ -177,7 +186,7 @@ def volunteer_records(
         return ServiceRecordConnection(edges=_record_edges(shown), page_info=page_info)
     conditions = _record_conditions(filter)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
-        rows = read_window(volunteer, "Volunteer", "records", info, page, conditions)
+        rows = read_window(volunteer, info, page, conditions)
     if conditions:
         rows = [r for r in rows if _meets(r, conditions)]
     ids = list(map(_row_id, rows))  # (in C: once per volunteer of a page)
