@@ -24,6 +24,7 @@ job once a day.
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import multiprocessing
 import os
@@ -567,6 +568,7 @@ def serve(
     from central import gunicorn_conf
     from central.wsgi import application
 
+    @functools.wraps(gunicorn_conf.post_fork)
     def post_fork(server, worker):
         # A worker never accepts on up's port: it must not keep it open either.
         for sock in inherited:
