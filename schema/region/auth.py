@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from strawberry.types import Info
@@ -10,6 +13,9 @@ from central.errors import InvalidInput, NotFound, ServiceError
 from schema.errors import AccessError, QueryError
 from schema.identity import ElsewhereId, NotAnId, local_key
 from tenants.volunteers.permissions import member_groups_seen_by
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def principal_of(info: Info):
@@ -24,8 +30,9 @@ def policy_of(info: Info):
     return info.context.policy
 
 
-def guarded(call, *args, **kwargs):
-    """Run a selector or check for a query; its failures become typed GraphQL errors."""
+def guarded(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run a selector or check for a query; its failures become typed GraphQL errors.
+    (Typed with ``call``'s parameters, so mypy checks the arguments passed through.)"""
     try:
         return call(*args, **kwargs)
     except ServiceError as error:

@@ -29,11 +29,11 @@ class RecognitionQuery:
         page_size(first)
         queryset = guarded(
             recognition.complaints_of_group,
-            principal_of(info),
-            guarded(parse_id, group_id, "VolunteerGroup", "groupId")
+            principal=principal_of(info),
+            group_id=guarded(parse_id, group_id, "VolunteerGroup", "groupId")
             if group_id is not None
             else None,
-            status.value if status else None,
+            status=status.value if status else None,
             after=None if after is None else guarded(parse_id, after, "Complaint", "after"),
         )
         return [Complaint(_model=c) for c in optimized(queryset, info, "Complaint")[:first]]
