@@ -20,7 +20,7 @@ os.environ.setdefault("PLATFORM_STATIC_ROOT", tempfile.mkdtemp(prefix="vrp-test-
 # are compared (schema/compiled.py); the gunicorn test server inherits this.
 os.environ.setdefault("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "verify")
 
-from central.settings import *  # noqa: F403
+from central.test_server_settings import *  # noqa: F403
 
 # This process's own metrics (requests through Django's test client) stay out of the
 # clone's .data; every server the tests start gets a directory of its own

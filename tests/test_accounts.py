@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 
 from django.db import connection
 from django.utils import timezone
@@ -10,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.accounts.models import AccessToken, Account
 from tests.registry_support import login, region, register_volunteer
+from tests.support import REPO, child_env, platform_database_url
 
 ME = "{ me { username volunteer { number } roles { kind } } }"
 
@@ -45,6 +48,24 @@ def test_wrong_password_and_unknown_user_look_the_same(gql, seed_regions):
             ],
         }
     )
+
+
+def test_production_hashes_passwords_at_djangos_full_cost():
+    """The suite's servers hash with 1,000 PBKDF2 iterations
+    (``central/test_server_settings.py``); production's settings must keep Django's
+    own hasher and count. Asked of a fresh process, as a deployment starts one."""
+    ask = (
+        "import django; django.setup(); "
+        "from django.contrib.auth.hashers import get_hasher, make_password; "
+        "h = get_hasher(); print(type(h).__module__, h.iterations, make_password('x')[:14])"
+    )
+    env = child_env(platform_database_url(), DJANGO_SETTINGS_MODULE="central.settings")
+    out = subprocess.run(
+        [sys.executable, "-c", ask], cwd=REPO, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == "django.contrib.auth.hashers"
+    assert int(out[1]) >= 1_000_000
+    assert out[2] == "pbkdf2_sha256$"
 
 
 def test_passwords_and_tokens_are_stored_hashed(gql, seed_regions):
