@@ -30,7 +30,7 @@ def totals_of(volunteer) -> VolunteerTotals:
 
 
 def apply_for_star(
-    *, level: int, group_id: int | None, principal: Principal, policy
+    *, level: int, group_id: int | None, principal: Principal, policy: RegionPolicy
 ) -> StarApplication:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -81,7 +81,9 @@ def apply_for_star(
     return application
 
 
-def decide_star(*, application_id: int, grant: bool, reason: str, principal: Principal, policy):
+def decide_star(
+    *, application_id: int, grant: bool, reason: str, principal: Principal, policy: RegionPolicy
+):
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not grant and not reason:
