@@ -674,20 +674,21 @@ def leave_group(
         number = number.strip()
         # An unknown number is answered as a volunteer who is not a member (no oracle).
         volunteer = Volunteer.objects.filter(number=number).first()
+    missing = NotFound(
+        _("%(number)s is not a member of %(name)s")
+        % {"number": number if volunteer is None else volunteer.number, "name": group.name},
+        field="groupId",
+    )
+    if volunteer is None:
+        raise missing
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(volunteer=volunteer, group=group, status__in=["invited", "applied", "active"])
-            .first()
-            if volunteer is not None
-            else None
+        membership = locked_row(
+            Membership.objects,
+            missing=missing,
+            volunteer=volunteer,
+            group=group,
+            status__in=["invited", "applied", "active"],
         )
-        if membership is None:
-            raise NotFound(
-                _("%(number)s is not a member of %(name)s")
-                % {"number": number if volunteer is None else volunteer.number, "name": group.name},
-                field="groupId",
-            )
         membership.status = MembershipStatus.LEFT
         membership.left_at = timezone.now()
         membership.save(update_fields=["status", "left_at"])
