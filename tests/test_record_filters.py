@@ -12,7 +12,6 @@ filter picks: changing one path alone (or the lookups) fails here.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -26,6 +25,7 @@ from tests.support import (
     row_key,
     unique_city_code,
 )
+from tests.test_statistics_cells import transferred_in
 
 CODE = unique_city_code("13")
 SLUG = f"filters{CODE}"
@@ -44,24 +44,7 @@ def region(seed_regions):
         # for the first volunteers, on a date other records have too.
         day = ServiceRecord.objects.order_by("id").first().service_date
         for n, volunteer in enumerate(Volunteer.objects.order_by("id")[:3]):
-            ServiceRecord.objects.create(
-                volunteer=volunteer,
-                project_name="原地区项目",
-                service_date=day,
-                start_time=datetime.time(9),
-                end_time=datetime.time(12),
-                hours=Decimal("3"),
-                place="原地区",
-                service_target="群众",
-                content="转入的服务记录",
-                contact="原地区联系人",
-                mode="imported",
-                recorder="test",
-                state=RecordState.COUNTED,
-                counted_at=timezone.now(),
-                origin_region_code="110000",
-                origin_record_id=f"filters-{volunteer.id}-{n}",
-            )
+            transferred_in(volunteer, day, "3", n)
         # Records of every state (generated ones this old are all counted): a copy of
         # one of the first volunteers' records in each.
         for n, state in enumerate(RecordState.values):
@@ -73,7 +56,6 @@ def region(seed_regions):
             record.state_reason = "核实" if state in ("rejected", "void") else ""
             if state == RecordState.DECLARED:  # not evaluated yet (000 Art.10)
                 record.punctuality = record.attitude = record.professionalism = None
-            record.origin_record_id = ""
             record.save()
     return target
 
