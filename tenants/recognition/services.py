@@ -28,7 +28,7 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
+    locked_row,
 )
 from central.messages import shown
 from central.policy import RegionPolicy
@@ -306,10 +306,9 @@ def file_complaint(
 
 
 def _locked_complaint(complaint_id) -> Complaint:
-    return locked_or_not_found(
+    return locked_row(
         Complaint.objects.select_related("volunteer", "group"),
-        _("no such complaint"),
-        "complaintId",
+        missing=NotFound(_("no such complaint"), field="complaintId"),
         id=_id(complaint_id, "complaintId"),
     )
 

@@ -30,7 +30,7 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
+    locked_row,
 )
 from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
@@ -422,7 +422,7 @@ def record_hours(
     number: str,
     entry: RecordEntry,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     mode: str = RecordMode.MANUAL,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
@@ -460,7 +460,7 @@ def declare_hours(
     project_id: int,
     entry: RecordEntry,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
     """A volunteer declares their own hours (本人申报); they count only once the group
@@ -493,7 +493,7 @@ def declare_hours(
     return record
 
 
-def _require_answering(record: ServiceRecord, principal: Principal, policy):
+def _require_answering(record: ServiceRecord, principal: Principal, policy: RegionPolicy):
     """Who answers for a record: its group's recorders; a record brought in by a
     transfer has no project or group here, so only this region's authority answers
     for it (000 Art.16; the source's recorders are gone)."""
@@ -503,10 +503,9 @@ def _require_answering(record: ServiceRecord, principal: Principal, policy):
 
 
 def _locked_record(record_id: int) -> ServiceRecord:
-    record = locked_or_not_found(
+    record = locked_row(
         ServiceRecord.objects.select_related("project__group", "volunteer"),
-        _("no such record"),
-        "recordId",
+        missing=NotFound(_("no such record"), field="recordId"),
         id=record_id,
     )
     require_not_frozen(record.volunteer_id)
@@ -523,7 +522,7 @@ def decide_declaration(
     accept: bool,
     reason: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     evaluation: dict[str, int | None] | None = None,
 ):
     """The group confirms a self-declared record, or rejects it with a reason.
@@ -567,7 +566,9 @@ def decide_declaration(
     return record
 
 
-def raise_objection(*, record_id: int, reason: str, principal: Principal, policy) -> Objection:
+def raise_objection(
+    *, record_id: int, reason: str, principal: Principal, policy: RegionPolicy
+) -> Objection:
     """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
     in, or — where the policy's ``objection_raisers`` says so — only the recording
     group's members and staff and the authority."""
@@ -593,7 +594,7 @@ def raise_objection(*, record_id: int, reason: str, principal: Principal, policy
 
 
 def resolve_objection(
-    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy
+    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy: RegionPolicy
 ):
     """The group resolves an objection, with a reason: upheld voids the record;
     dismissed returns it to publicity (it counts once publicity has ended)."""
@@ -601,9 +602,11 @@ def resolve_objection(
     if not reason:
         raise InvalidInput(_("give the reason for the resolution"), field="reason")
     with transaction.atomic():
-        objection = Objection.objects.select_for_update().filter(id=objection_id).first()
-        if objection is None:
-            raise NotFound(_("no such objection"), field="objectionId")
+        objection = locked_row(
+            Objection.objects,
+            missing=NotFound(_("no such objection"), field="objectionId"),
+            id=objection_id,
+        )
         record = _locked_record(objection.record_id)
         principal = accounts.require(principal)
         permissions.require_objection_resolver(record, principal)
@@ -671,7 +674,7 @@ def close_publicity(
     return moved
 
 
-def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRecord:
+def confirm_record(*, record_id: int, principal: Principal, policy: RegionPolicy) -> ServiceRecord:
     """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
 
     Two concurrent confirmations: the row lock lets one through; the other
@@ -693,7 +696,7 @@ def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRe
 
 
 def amend_record(
-    *, record_id: int, changes: dict, reason: str, principal: Principal, policy
+    *, record_id: int, changes: dict, reason: str, principal: Principal, policy: RegionPolicy
 ) -> Amendment:
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()
