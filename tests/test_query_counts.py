@@ -582,7 +582,7 @@ def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
     group = changed["data"]["setPermissionGroup"]["group"]
     assert [e["node"]["number"] for e in group["volunteers"]["edges"]] == wanted
     (read,) = membership_reads(sql)
-    assert keyset in read and "LIMIT 4" in read
+    assert keyset in read and "LIMIT 3" in read  # the page: no pageInfo asked
 
 
 PROJECT_RECORDS = """query($id: ID!, $first: Int!, $after: ID) { project(id: $id) {
@@ -719,9 +719,9 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
 @pytest.mark.parametrize("literal", [True, False])
 def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
-    passed as variables, load each group's first 21 memberships and each volunteer's
-    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole
-    histories — and they are the first by id."""
+    passed as variables, load each group's first 20 memberships and each volunteer's
+    first 10 records (LATERAL joins, tenants/related.py FirstRows; no row past the
+    page, as no pageInfo is asked), not whole histories — and they are the first by id."""
     from tenants.groups.models import VolunteerGroup
     from tenants.records.models import ServiceRecord
 
@@ -739,9 +739,9 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     assert len(memberships) == len(records) == 1, sql
     # Each by a LATERAL join: a range of an index per parent, whatever the
     # parents' size (a window function numbered every active membership of them).
-    assert "CROSS JOIN LATERAL" in memberships[0] and "LIMIT 21" in memberships[0]
+    assert "CROSS JOIN LATERAL" in memberships[0] and "LIMIT 20" in memberships[0]
     assert "ROW_NUMBER" not in memberships[0]
-    assert "CROSS JOIN LATERAL" in records[0] and "LIMIT 11" in records[0]
+    assert "CROSS JOIN LATERAL" in records[0] and "LIMIT 10" in records[0]
     with tenant_context(region):
         for edge in answer["data"]["groups"]["edges"]:
             group = VolunteerGroup.objects.get(name=edge["node"]["name"])
@@ -753,6 +753,67 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
                 dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
                 first = ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
                 assert dates == [r.service_date.isoformat() for r in first[:10]]
+
+
+NESTED_PAGE_INFO = """query($first: Int!) { groups(first: $first) {
+  pageInfo { hasNextPage } edges { node { name
+  volunteers(first: 20) { info: pageInfo { hasNextPage } edges { node { number name
+    records(first: 4) { ...more edges { node { hours serviceDate } } } } } } } } } }
+fragment more on ServiceRecordConnection { pageInfo { hasNextPage } }"""
+
+
+def test_a_page_reads_a_row_past_its_end_only_for_page_info(region, gql):
+    """Issue 16 point 2: the row past a page only tells ``hasNextPage``. Without
+    ``pageInfo`` the nested page reads each level's page and no more — on the old
+    code 4 groups for 3 (and the 4th group's members and their records), 21
+    members a group and 11 records a volunteer, a fifth more records than shown —;
+    with ``pageInfo`` (as a field, under an alias, in a fragment) the row past the
+    end is read at that level, and ``hasNextPage`` is right. Same edges both ways."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    lean, lean_sql = statements(
+        NESTED_PAGE.replace("records(first: 10)", "records(first: 4)"), {"first": 3}, token
+    )
+    full, full_sql = statements(NESTED_PAGE_INFO, {"first": 3}, token)
+
+    def limits(sql: list[str]) -> tuple[str, str, str]:
+        groups = next(s for s in sql if s.startswith('SELECT "groups_volunteergroup"."id"'))
+        members = next(s for s in sql if "groups_membership" in s.split(" FROM ")[-1])
+        records = next(s for s in sql if '"records_servicerecord"' in s)
+        return tuple(
+            s.rsplit("LIMIT ", 1)[1].split(")")[0].split()[0] for s in (groups, members, records)
+        )
+
+    assert limits(lean_sql) == ("3", "20", "4"), lean_sql
+    assert limits(full_sql) == ("4", "21", "5"), full_sql
+    assert len(lean_sql) == len(full_sql)
+
+    def edges(answer: dict) -> list:
+        return [
+            (
+                g["node"]["name"],
+                [
+                    (v["node"]["number"], v["node"]["records"]["edges"])
+                    for v in g["node"]["volunteers"]["edges"]
+                ],
+            )
+            for g in answer["data"]["groups"]["edges"]
+        ]
+
+    assert edges(lean) == edges(full)
+    groups = full["data"]["groups"]
+    with tenant_context(region):
+        assert groups["pageInfo"]["hasNextPage"] is (VolunteerGroup.objects.count() > 3)
+        for edge in groups["edges"]:
+            group = VolunteerGroup.objects.get(name=edge["node"]["name"])
+            active = group.memberships.filter(status="active").count()
+            page = edge["node"]["volunteers"]
+            assert page["info"]["hasNextPage"] is (active > 20)
+            for volunteer in page["edges"]:
+                number = volunteer["node"]["number"]
+                records = ServiceRecord.objects.filter(volunteer__number=number).count()
+                assert volunteer["node"]["records"]["pageInfo"]["hasNextPage"] is (records > 4)
 
 
 def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
@@ -767,7 +828,8 @@ def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
         pivot = ServiceRecord.objects.order_by("id")[20].id
     answer, sql = statements(query, {"after": encode_cursor("r", pivot)}, token)
     (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
-    assert f'"records_servicerecord"."id" > {pivot}' in read and "LIMIT 3" in read
+    # (the page itself: no pageInfo asked, so no row past it)
+    assert f'"records_servicerecord"."id" > {pivot}' in read and "LIMIT 2" in read
     with tenant_context(region):
         for edge in answer["data"]["volunteers"]["edges"]:
             wanted = ServiceRecord.objects.filter(
@@ -808,7 +870,7 @@ def test_a_filtered_page_of_records_is_read_in_sql(region, gql):
     ):
         answer, sql = statements(query, variables, token)
         (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
-        assert '"records_servicerecord"."state" = \'counted\'' in read and "LIMIT 3" in read
+        assert '"records_servicerecord"."state" = \'counted\'' in read and "LIMIT 2" in read
         with tenant_context(region):
             for edge in answer["data"]["volunteers"]["edges"]:
                 wanted = ServiceRecord.objects.filter(
@@ -1122,7 +1184,7 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
     )
     assert [m["id"] for m in omitted["data"]["group"]["members"]] == ids[:100]
     (read,) = membership_reads(sql)
-    assert "CROSS JOIN LATERAL" in read and "LIMIT 101" in read
+    assert "CROSS JOIN LATERAL" in read and "LIMIT 100" in read  # a list: no pageInfo
 
 
 def test_a_query_failing_part_way_loads_its_rows_once(region):
