@@ -431,10 +431,11 @@ def active_memberships_with_volunteers(groups) -> list:
 
 
 def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
-    """A record read as a tuple (``as_rows``, as the nested page reads them) answers
-    every field that declares its columns as a fully loaded instance does, with no
-    query — an amended record's current values included (its amendments carried in
-    the row, 000 Art.10)."""
+    """A record read as a tuple (``as_rows``, as the nested page reads them: its key,
+    its volunteer and the field's declared columns, none of the filters' other
+    ``KEYS``) answers every field that declares its columns as a fully loaded
+    instance does, with no query — an amended record's current values included (its
+    amendments carried in the row, 000 Art.10)."""
     from decimal import Decimal
 
     from django.db import connection, models, transaction
@@ -442,7 +443,7 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
     from django.test.utils import CaptureQueriesContext
 
     from schema.region import schema
-    from schema.region.prefetch import KEYS, declared_columns
+    from schema.region.prefetch import declared_columns
     from tenants.records.models import Amendment, ServiceRecord
     from tenants.related import as_rows
     from tenants.volunteers.models import Volunteer
@@ -461,7 +462,7 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
             field = graphql_type.fields[field_name].extensions["strawberry-definition"]
             rows_query = (
                 ServiceRecord.objects.order_by("id")
-                .only(*KEYS["records.ServiceRecord"], *columns)
+                .only("id", "volunteer_id", *columns)
                 .with_few("amendments")
             )
             volunteers = Volunteer.objects.filter(id__in=volunteer_ids).prefetch_related(
@@ -485,6 +486,40 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
             assert captured.captured_queries == [], field_name
             assert values == {pk: answer(r) for pk, r in full.items()}, field_name
         transaction.set_rollback(True)
+
+
+def test_records_read_as_tuples_load_only_the_columns_shown(region, gql):
+    """Issue 16 point 2: the nested page's records, read as tuples with no filter,
+    load their key, volunteer, the columns the selected fields declare and the
+    amendments' mark — not ``KEYS``' project and state, which only a filter reads
+    (on the old code every record's statement selected them). With a filter they are
+    loaded and the page is the filtered one."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    answer, sql = statements(NESTED_PAGE, {"first": 2}, token)
+    (read,) = [q for q in sql if '"records_servicerecord"' in q]
+    selected = read.split("CROSS JOIN LATERAL (SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert '"records_servicerecord"."project_id"' not in selected, read
+    assert '"records_servicerecord"."state"' not in selected, read
+    for column in ("id", "volunteer_id", "hours", "service_date"):
+        assert f'"records_servicerecord"."{column}"' in selected, read
+    assert "has_amendments" in read
+    filtered = NESTED_PAGE.replace(
+        "records(first: 10)", "records(first: 10, filter: {state: COUNTED})"
+    )
+    answer, sql = statements(filtered, {"first": 2}, token)
+    (read,) = [q for q in sql if '"records_servicerecord"' in q]
+    selected = read.split("CROSS JOIN LATERAL (SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert '"records_servicerecord"."state"' in selected, read
+    with tenant_context(region):
+        for group in answer["data"]["groups"]["edges"]:
+            for volunteer in group["node"]["volunteers"]["edges"]:
+                counted = ServiceRecord.objects.filter(
+                    volunteer__number=volunteer["node"]["number"], state="counted"
+                ).order_by("id")[:10]
+                dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
+                assert dates == [r.service_date.isoformat() for r in counted]
 
 
 class _NoNames:
@@ -777,7 +812,7 @@ def test_a_page_reads_a_row_past_its_end_only_for_page_info(region, gql):
     )
     full, full_sql = statements(NESTED_PAGE_INFO, {"first": 3}, token)
 
-    def limits(sql: list[str]) -> tuple[str, str, str]:
+    def limits(sql: list[str]) -> tuple[str, ...]:
         groups = next(s for s in sql if s.startswith('SELECT "groups_volunteergroup"."id"'))
         members = next(s for s in sql if "groups_membership" in s.split(" FROM ")[-1])
         records = next(s for s in sql if '"records_servicerecord"' in s)
