@@ -801,7 +801,7 @@ def test_a_page_reads_a_row_past_its_end_only_for_page_info(region, gql):
     """Issue 16 point 2: the row past a page only tells ``hasNextPage``. Without
     ``pageInfo`` the nested page reads each level's page and no more — on the old
     code 4 groups for 3 (and the 4th group's members and their records), 21
-    members a group and 11 records a volunteer, a fifth more records than shown —;
+    members a group and 11 records a volunteer —;
     with ``pageInfo`` (as a field, under an alias, in a fragment) the row past the
     end is read at that level, and ``hasNextPage`` is right. Same edges both ways."""
     from tenants.records.models import ServiceRecord

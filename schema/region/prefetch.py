@@ -329,8 +329,8 @@ def _page_window(
         narrowed.append(lookups)
     if len(narrowed) > 1:  # aliases with different filters: every row past the cursor
         return None, after_key, {}
-    # One row past the page tells hasNextPage; without pageInfo nobody asks (each
-    # volunteer's 11th record was ~1,000 rows more on the nested page, issue 16).
+    # One row past the page tells hasNextPage; without pageInfo nobody asks (a
+    # volunteer's 11th record, a group's 21st member with its records: issue 16).
     ahead = any(asks_page_info(field.selections) for field in fields)
     return max(firsts) + ahead, after_key, narrowed[0]
 
