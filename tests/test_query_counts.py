@@ -431,10 +431,11 @@ def active_memberships_with_volunteers(groups) -> list:
 
 
 def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
-    """A record read as a tuple (``as_rows``, as the nested page reads them) answers
-    every field that declares its columns as a fully loaded instance does, with no
-    query — an amended record's current values included (its amendments carried in
-    the row, 000 Art.10)."""
+    """A record read as a tuple (``as_rows``, as the nested page reads them: its key,
+    its volunteer and the field's declared columns, none of the filters' other
+    ``KEYS``) answers every field that declares its columns as a fully loaded
+    instance does, with no query — an amended record's current values included (its
+    amendments carried in the row, 000 Art.10)."""
     from decimal import Decimal
 
     from django.db import connection, models, transaction
@@ -442,7 +443,7 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
     from django.test.utils import CaptureQueriesContext
 
     from schema.region import schema
-    from schema.region.prefetch import KEYS, declared_columns
+    from schema.region.prefetch import declared_columns
     from tenants.records.models import Amendment, ServiceRecord
     from tenants.related import as_rows
     from tenants.volunteers.models import Volunteer
@@ -461,7 +462,7 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
             field = graphql_type.fields[field_name].extensions["strawberry-definition"]
             rows_query = (
                 ServiceRecord.objects.order_by("id")
-                .only(*KEYS["records.ServiceRecord"], *columns)
+                .only("id", "volunteer_id", *columns)
                 .with_few("amendments")
             )
             volunteers = Volunteer.objects.filter(id__in=volunteer_ids).prefetch_related(
@@ -485,6 +486,40 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
             assert captured.captured_queries == [], field_name
             assert values == {pk: answer(r) for pk, r in full.items()}, field_name
         transaction.set_rollback(True)
+
+
+def test_records_read_as_tuples_load_only_the_columns_shown(region, gql):
+    """Issue 16 point 2: the nested page's records, read as tuples with no filter,
+    load their key, volunteer, the columns the selected fields declare and the
+    amendments' mark — not ``KEYS``' project and state, which only a filter reads
+    (on the old code every record's statement selected them). With a filter they are
+    loaded and the page is the filtered one."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    answer, sql = statements(NESTED_PAGE, {"first": 2}, token)
+    (read,) = [q for q in sql if '"records_servicerecord"' in q]
+    selected = read.split("CROSS JOIN LATERAL (SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert '"records_servicerecord"."project_id"' not in selected, read
+    assert '"records_servicerecord"."state"' not in selected, read
+    for column in ("id", "volunteer_id", "hours", "service_date"):
+        assert f'"records_servicerecord"."{column}"' in selected, read
+    assert "has_amendments" in read
+    filtered = NESTED_PAGE.replace(
+        "records(first: 10)", "records(first: 10, filter: {state: COUNTED})"
+    )
+    answer, sql = statements(filtered, {"first": 2}, token)
+    (read,) = [q for q in sql if '"records_servicerecord"' in q]
+    selected = read.split("CROSS JOIN LATERAL (SELECT ", 1)[1].split(" FROM ", 1)[0]
+    assert '"records_servicerecord"."state"' in selected, read
+    with tenant_context(region):
+        for group in answer["data"]["groups"]["edges"]:
+            for volunteer in group["node"]["volunteers"]["edges"]:
+                counted = ServiceRecord.objects.filter(
+                    volunteer__number=volunteer["node"]["number"], state="counted"
+                ).order_by("id")[:10]
+                dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
+                assert dates == [r.service_date.isoformat() for r in counted]
 
 
 class _NoNames:
@@ -582,7 +617,7 @@ def test_a_page_past_a_cursor_reads_that_page_not_the_whole_group(region, gql):
     group = changed["data"]["setPermissionGroup"]["group"]
     assert [e["node"]["number"] for e in group["volunteers"]["edges"]] == wanted
     (read,) = membership_reads(sql)
-    assert keyset in read and "LIMIT 4" in read
+    assert keyset in read and "LIMIT 3" in read  # the page: no pageInfo asked
 
 
 PROJECT_RECORDS = """query($id: ID!, $first: Int!, $after: ID) { project(id: $id) {
@@ -719,9 +754,9 @@ def test_aliases_with_different_arguments_answer_as_graphql_core(region, gql, st
 @pytest.mark.parametrize("literal", [True, False])
 def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     """``volunteers(first: 20)`` and ``records(first: 10)``, written in the query or
-    passed as variables, load each group's first 21 memberships and each volunteer's
-    first 11 records (LATERAL joins, tenants/related.py FirstRows), not whole
-    histories — and they are the first by id."""
+    passed as variables, load each group's first 20 memberships and each volunteer's
+    first 10 records (LATERAL joins, tenants/related.py FirstRows; no row past the
+    page, as no pageInfo is asked), not whole histories — and they are the first by id."""
     from tenants.groups.models import VolunteerGroup
     from tenants.records.models import ServiceRecord
 
@@ -739,9 +774,9 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
     assert len(memberships) == len(records) == 1, sql
     # Each by a LATERAL join: a range of an index per parent, whatever the
     # parents' size (a window function numbered every active membership of them).
-    assert "CROSS JOIN LATERAL" in memberships[0] and "LIMIT 21" in memberships[0]
+    assert "CROSS JOIN LATERAL" in memberships[0] and "LIMIT 20" in memberships[0]
     assert "ROW_NUMBER" not in memberships[0]
-    assert "CROSS JOIN LATERAL" in records[0] and "LIMIT 11" in records[0]
+    assert "CROSS JOIN LATERAL" in records[0] and "LIMIT 10" in records[0]
     with tenant_context(region):
         for edge in answer["data"]["groups"]["edges"]:
             group = VolunteerGroup.objects.get(name=edge["node"]["name"])
@@ -753,6 +788,67 @@ def test_pages_load_only_each_parents_first_rows(region, gql, literal):
                 dates = [e["node"]["serviceDate"] for e in volunteer["node"]["records"]["edges"]]
                 first = ServiceRecord.objects.filter(volunteer__number=number).order_by("id")
                 assert dates == [r.service_date.isoformat() for r in first[:10]]
+
+
+NESTED_PAGE_INFO = """query($first: Int!) { groups(first: $first) {
+  pageInfo { hasNextPage } edges { node { name
+  volunteers(first: 20) { info: pageInfo { hasNextPage } edges { node { number name
+    records(first: 4) { ...more edges { node { hours serviceDate } } } } } } } } } }
+fragment more on ServiceRecordConnection { pageInfo { hasNextPage } }"""
+
+
+def test_a_page_reads_a_row_past_its_end_only_for_page_info(region, gql):
+    """Issue 16 point 2: the row past a page only tells ``hasNextPage``. Without
+    ``pageInfo`` the nested page reads each level's page and no more — on the old
+    code 4 groups for 3 (and the 4th group's members and their records), 21
+    members a group and 11 records a volunteer —;
+    with ``pageInfo`` (as a field, under an alias, in a fragment) the row past the
+    end is read at that level, and ``hasNextPage`` is right. Same edges both ways."""
+    from tenants.records.models import ServiceRecord
+
+    token = authority(gql, SLUG, level="province")
+    lean, lean_sql = statements(
+        NESTED_PAGE.replace("records(first: 10)", "records(first: 4)"), {"first": 3}, token
+    )
+    full, full_sql = statements(NESTED_PAGE_INFO, {"first": 3}, token)
+
+    def limits(sql: list[str]) -> tuple[str, ...]:
+        groups = next(s for s in sql if s.startswith('SELECT "groups_volunteergroup"."id"'))
+        members = next(s for s in sql if "groups_membership" in s.split(" FROM ")[-1])
+        records = next(s for s in sql if '"records_servicerecord"' in s)
+        return tuple(
+            s.rsplit("LIMIT ", 1)[1].split(")")[0].split()[0] for s in (groups, members, records)
+        )
+
+    assert limits(lean_sql) == ("3", "20", "4"), lean_sql
+    assert limits(full_sql) == ("4", "21", "5"), full_sql
+    assert len(lean_sql) == len(full_sql)
+
+    def edges(answer: dict) -> list:
+        return [
+            (
+                g["node"]["name"],
+                [
+                    (v["node"]["number"], v["node"]["records"]["edges"])
+                    for v in g["node"]["volunteers"]["edges"]
+                ],
+            )
+            for g in answer["data"]["groups"]["edges"]
+        ]
+
+    assert edges(lean) == edges(full)
+    groups = full["data"]["groups"]
+    with tenant_context(region):
+        assert groups["pageInfo"]["hasNextPage"] is (VolunteerGroup.objects.count() > 3)
+        for edge in groups["edges"]:
+            group = VolunteerGroup.objects.get(name=edge["node"]["name"])
+            active = group.memberships.filter(status="active").count()
+            page = edge["node"]["volunteers"]
+            assert page["info"]["hasNextPage"] is (active > 20)
+            for volunteer in page["edges"]:
+                number = volunteer["node"]["number"]
+                records = ServiceRecord.objects.filter(volunteer__number=number).count()
+                assert volunteer["node"]["records"]["pageInfo"]["hasNextPage"] is (records > 4)
 
 
 def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
@@ -767,7 +863,8 @@ def test_records_past_a_cursor_for_a_page_of_volunteers(region, gql):
         pivot = ServiceRecord.objects.order_by("id")[20].id
     answer, sql = statements(query, {"after": encode_cursor("r", pivot)}, token)
     (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
-    assert f'"records_servicerecord"."id" > {pivot}' in read and "LIMIT 3" in read
+    # (the page itself: no pageInfo asked, so no row past it)
+    assert f'"records_servicerecord"."id" > {pivot}' in read and "LIMIT 2" in read
     with tenant_context(region):
         for edge in answer["data"]["volunteers"]["edges"]:
             wanted = ServiceRecord.objects.filter(
@@ -808,7 +905,7 @@ def test_a_filtered_page_of_records_is_read_in_sql(region, gql):
     ):
         answer, sql = statements(query, variables, token)
         (read,) = [q for q in sql if "CROSS JOIN LATERAL" in q]
-        assert '"records_servicerecord"."state" = \'counted\'' in read and "LIMIT 3" in read
+        assert '"records_servicerecord"."state" = \'counted\'' in read and "LIMIT 2" in read
         with tenant_context(region):
             for edge in answer["data"]["volunteers"]["edges"]:
                 wanted = ServiceRecord.objects.filter(
@@ -1122,7 +1219,7 @@ def test_no_arguments_make_a_page_read_every_row(region, gql):
     )
     assert [m["id"] for m in omitted["data"]["group"]["members"]] == ids[:100]
     (read,) = membership_reads(sql)
-    assert "CROSS JOIN LATERAL" in read and "LIMIT 101" in read
+    assert "CROSS JOIN LATERAL" in read and "LIMIT 100" in read  # a list: no pageInfo
 
 
 def test_a_query_failing_part_way_loads_its_rows_once(region):

@@ -89,15 +89,19 @@ def paged(rows: list, window: Window, key, cursor) -> tuple[list, PageInfo]:
     return page, info
 
 
-def keyset_rows(queryset, keyset: str, window: Window) -> list:
-    """The rows ``paged`` needs, read in SQL: one past the page in the direction read."""
+def keyset_rows(queryset, keyset: str, window: Window, ahead: bool = True) -> list:
+    """The rows ``paged`` needs, read in SQL: one past the page in the direction read,
+    which tells ``hasNextPage`` (``hasPreviousPage`` backward). ``ahead=False`` (the
+    query selects no ``pageInfo``: prefetch.py ``asks_page_info``) reads the page only,
+    and the ``PageInfo`` made from it, never answered, does not know what follows:
+    the row past the page was a whole subtree more on a nested page (issue 16)."""
     if window.after is not None:
         queryset = queryset.filter(**{f"{keyset}__gt": window.after})
     if window.before is not None:
         queryset = queryset.filter(**{f"{keyset}__lt": window.before})
     if window.backward:
-        return list(queryset.order_by(f"-{keyset}")[: window.size + 1])[::-1]
-    return list(queryset.order_by(keyset)[: window.size + 1])
+        return list(queryset.order_by(f"-{keyset}")[: window.size + ahead])[::-1]
+    return list(queryset.order_by(keyset)[: window.size + ahead])
 
 
 def page_size(first: int, field: str = "first") -> int:

@@ -33,7 +33,7 @@ from central.tenancy import connection
 from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.pagination import LIST_FIRST, keyset_rows, page_size
-from tenants.related import FirstRows, MostlyEmpty, as_rows, parentless, to_attr
+from tenants.related import FirstRows, MostlyEmpty, as_rows, parentless, reads_rows, to_attr
 from tenants.volunteers.permissions import region_wide
 
 RELATION_KEY = "relation"  # field metadata: a ``Relation``
@@ -290,8 +290,9 @@ def _fields(selections) -> list[SelectedField]:
 def _page_window(
     page: Page, fields: list[SelectedField], viewer
 ) -> tuple[int | None, int | None, list[dict]] | None:
-    """How to prefetch a page for every parent at once: ``(N + 1, the after
-    argument's key, [the filter's lookups])`` — each parent's first N+1 rows past the
+    """How to prefetch a page for every parent at once: ``(N + 1 (N without
+    pageInfo), the after argument's key, [the filter's lookups])`` — each parent's
+    first N+1 rows past the
     cursor that meet the filter, sliced in SQL (a ``LATERAL`` join where the parent
     model offers ``FirstRows``, else Django's window function), so a long list is
     not loaded to show one page of it; asked for several times (aliases), the
@@ -331,7 +332,10 @@ def _page_window(
         narrowed.append(lookups)
     if len(narrowed) > 1:  # aliases with different filters: every row past the cursor
         return None, after_key, narrowed
-    return max(firsts) + 1, after_key, narrowed
+    # One row past the page tells hasNextPage; without pageInfo nobody asks (a
+    # volunteer's 11th record, a group's 21st member with its records: issue 16).
+    ahead = any(asks_page_info(field.selections) for field in fields)
+    return max(firsts) + ahead, after_key, narrowed
 
 
 def marked(rows: QuerySet, filters: list[dict]) -> QuerySet:
@@ -364,6 +368,13 @@ def meeting(rows: list, lookups: dict) -> list | None:
     if not hasattr(rows[0], name):
         return None
     return [row for row in rows if getattr(row, name)]
+
+
+def asks_page_info(selections) -> bool:
+    """Whether a connection's ``selections`` ask for its ``pageInfo`` (under an alias
+    or in a fragment too): only then does a page read the row past its end, which
+    only ``hasNextPage`` (``hasPreviousPage`` backward) needs."""
+    return any(field.name == "pageInfo" for field in _fields(selections))
 
 
 def _int(value) -> int | None:
@@ -418,15 +429,16 @@ def _only_columns(model, selections, type_name: str) -> list[str] | None:
     return [c for c in columns if not any(c.startswith(prefix) for prefix in whole)]
 
 
-def _columns(model, selections, type_name: str) -> list[str] | None:
+def _columns(model, selections, type_name: str, keys=None) -> list[str] | None:
     """What ``only()`` needs for ``selections`` on ``type_name`` over rows of
-    ``model`` (joined rows as ``relation__column``), or None to load every column."""
+    ``model`` (joined rows as ``relation__column``), or None to load every column.
+    ``keys``: the key columns to load instead of the model's ``KEYS``."""
     listed = declared_columns(type_name) or None  # None: a connection or an edge
     relations = RELATIONS.get(type_name, {})
-    keys = KEYS.get(model._meta.label)
-    if keys is None or (listed is None and not relations):
+    declared_keys = KEYS.get(model._meta.label)
+    if declared_keys is None or (listed is None and not relations):
         return None
-    columns = set(keys)
+    columns = set(declared_keys if keys is None else keys)
     for field in _fields(selections):
         if field.name == "__typename":
             continue
@@ -442,7 +454,7 @@ def _columns(model, selections, type_name: str) -> list[str] | None:
             continue  # a connection's or an edge's own field (cursor, pageInfo): keys
         django_name, child_type = relation
         if not django_name:  # the same rows as another type (edges, node, membership)
-            inner = _columns(model, field.selections, child_type)
+            inner = _columns(model, field.selections, child_type, keys)
             if inner is None:
                 return None
             columns.update(inner)
@@ -517,11 +529,27 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
                 if _reads_only_columns(children, child_type):
                     # No instance per row: tuples of the selected columns (issue 16 §2).
                     rows = as_rows(rows)
+                    if reads_rows(rows) and not any(filters) and page is not None:
+                        rows = rows.only(
+                            *_tuple_columns(related_model, django_field, page, children, child_type)
+                        )
                 lookup = f"{prefix}first_{django_name}"
                 prefetches.append(Prefetch(lookup, queryset=rows, to_attr=attr))
                 continue
         prefetches.append(Prefetch(f"{prefix}{django_name}", queryset=rows, to_attr=attr))
     return joins, prefetches, few
+
+
+def _tuple_columns(model, relation, page: Page, selections, type_name: str) -> list[str]:
+    """The columns of a page's rows read as tuples with no filter: the key, the
+    parent's foreign key (rows are grouped by it), the page's keyset and what the
+    selected fields declare — not the rest of ``KEYS``, which the filters read
+    (``_meets``): on the nested page a record's project and state, two of its seven
+    columns, decoded for each of ~10,000 records and never shown (issue 16)."""
+    keys = (model._meta.pk.attname, relation.field.attname, page.keyset)
+    columns = _columns(model, selections, type_name, keys)
+    assert columns is not None  # rows read as tuples declare every column they read
+    return columns
 
 
 def _reads_only_columns(selections, type_name: str) -> bool:
@@ -607,9 +635,10 @@ def list_page(parent, first: int, after, info: Info) -> list:
 
 def read_window(parent, info: Info, window, lookups=None) -> list:
     """``read_page`` for a connection's ``Window`` (``pagination.window``), backward too:
-    the page and one row past it in the direction read, in ascending order."""
+    the page and (for ``pageInfo``) one row past it in the direction read, ascending."""
     rows = _parent_rows(parent, info, lookups)
-    return keyset_rows(rows, PAGES[_key(info)].keyset, window)
+    ahead = asks_page_info(child_selections(info))
+    return keyset_rows(rows, PAGES[_key(info)].keyset, window, ahead)
 
 
 def _parent_rows(parent, info: Info, lookups) -> QuerySet:

@@ -16,7 +16,7 @@ from schema.region.groups.types import (
     VolunteerGroup,
 )
 from schema.region.pagination import encode_cursor, keyset_rows, paged
-from schema.region.prefetch import optimized
+from schema.region.prefetch import asks_page_info, child_selections, optimized
 from tenants.groups import selectors as group_selectors
 
 
@@ -61,7 +61,10 @@ class GroupsQuery:
             top_level_only=filter.top_level_only,
         )
         rows = keyset_rows(
-            optimized(queryset, info, "VolunteerGroup", "edges", "node"), "id", window
+            optimized(queryset, info, "VolunteerGroup", "edges", "node"),
+            "id",
+            window,
+            asks_page_info(child_selections(info)),
         )
         page, page_info = paged(rows, window, key=lambda g: g.id, cursor=_group_cursor)
         return GroupConnection(

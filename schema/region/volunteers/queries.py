@@ -13,7 +13,7 @@ from schema.errors import AccessError
 from schema.region import pagination
 from schema.region.auth import caller, guarded, parse_id, policy_of, principal_of
 from schema.region.pagination import encode_cursor, keyset_rows, paged
-from schema.region.prefetch import child_selections, optimize, optimized
+from schema.region.prefetch import asks_page_info, child_selections, optimize, optimized
 from schema.region.volunteers.applicant import Verification, VolunteerStatus
 from schema.region.volunteers.types import Volunteer, VolunteerConnection, VolunteerEdge
 from tenants.volunteers import selectors as volunteer_selectors
@@ -88,7 +88,12 @@ class VolunteersQuery:
             registered_from=filter.registered_from,
             registered_to=filter.registered_to,
         )
-        rows = keyset_rows(optimized(queryset, info, "Volunteer", "edges", "node"), "id", window)
+        rows = keyset_rows(
+            optimized(queryset, info, "Volunteer", "edges", "node"),
+            "id",
+            window,
+            asks_page_info(child_selections(info)),
+        )
         page, page_info = paged(rows, window, key=lambda v: v.id, cursor=_volunteer_cursor)
         return VolunteerConnection(
             edges=[
