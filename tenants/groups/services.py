@@ -55,6 +55,7 @@ from tenants.groups.permissions import (
     require_group_reviewer,
     require_group_staff,
     require_member_manager,
+    require_membership_seen,
     require_permission_group_setter,
 )
 from tenants.images import ImageRefused, check_image
@@ -639,10 +640,14 @@ def respond_to_invitation(*, membership_id: int, accept: bool, principal: Princi
 def decide_membership(
     *, membership_id: int, approve: bool, principal: Principal, policy
 ) -> Membership:
+    principal = accounts.require(principal)
     with transaction.atomic():
         membership = _locked_membership(membership_id)
-        if membership is None:
-            raise NotFound(_("no such membership"), field="membershipId")
+        # Whoever is not staff of the membership's group is refused as for an id with
+        # no membership behind it: which ids are applications, and to which group,
+        # is not theirs to learn (audit round 3, as node(id)).
+        require_membership_seen(membership, principal)
+        assert membership is not None
         require_member_manager(membership.group, principal, policy)
         if membership.status != MembershipStatus.APPLIED:
             raise Conflict(

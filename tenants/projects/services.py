@@ -326,8 +326,11 @@ def decide_application(
             .filter(id=application_id)
             .first()
         )
-        if application is None:
-            raise NotFound(_("no such application"), field="applicationId")
+        # Whoever is not staff of the project's group is refused as for an id with no
+        # application behind it (audit round 3): which ids are applications, and to
+        # which project, is not theirs to learn.
+        if application is None or application.project.group_id not in principal.own_group_ids:
+            raise PermissionDenied(_("you may not decide this application"))
         project = _locked_project(application.project_id)  # serialises acceptances
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
         require_application_decider(project, principal)

@@ -13,12 +13,13 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix, division_level, prefixes_q
-from central.errors import PermissionDenied
+from central.errors import NotFound, PermissionDenied
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.volunteers.permissions import active_group_ids, may_view, member_groups_seen_by
+from tenants.volunteers.selectors import sees_every_volunteer
 
 
 def record_division(record) -> str:
@@ -91,6 +92,24 @@ def record_area_q(prefixes, path: str = "") -> Q:
         Q(**{f"{path}project__isnull": True})
         & prefixes_q(f"{path}volunteer__division_code", prefixes)
     )
+
+
+def require_record_seen(record, principal: Principal, policy: RegionPolicy) -> None:
+    """A mutation naming a record by id (``decideDeclaration``, ``amendRecord``,
+    ``confirmRecord``, ``resolveObjection``): a caller who may not see the record
+    (:func:`may_see_record`) is refused exactly as for an id with no record behind
+    it (``record`` None), before its state or its volunteer's transfer is told
+    (audit round 3, as ``node(id)``). Only to whoever sees every volunteer is an
+    id with no row ``NOT_FOUND``: it tells them nothing they could not list."""
+    if record is None and sees_every_volunteer(principal):
+        raise NotFound(_("no such record"), field="recordId")
+    if record is None or not may_see_record(record, principal, policy):
+        raise PermissionDenied(_("you may not act on this record"))
+
+
+def may_object(record, principal: Principal, policy: RegionPolicy) -> bool:
+    """:func:`require_objector`'s rule as a test."""
+    return _may_object(record.group_id, record_division(record), principal, policy)
 
 
 def require_objector(record, principal: Principal, policy: RegionPolicy) -> None:
