@@ -167,6 +167,22 @@ def test_each_alias_and_each_batched_operation_counts(oracle_server):
     assert len(refused_entries(batch_client.address)) == 6
 
 
+def test_a_taken_username_counts_as_a_refusal(oracle_server):
+    """ "username … is taken" tells that an account exists (a username may be a phone
+    number): counted and audited like a person already registered."""
+    _, taken = register_volunteer(SLUG)
+    client = Client(oracle_server)
+    for _ in range(LIMIT):
+        payload = client.register(volunteer_input(username=taken))
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [("CONFLICT", "username")], (
+            payload
+        )
+    assert code_of(client.register(volunteer_input(username=taken))) == "THROTTLED"
+    assert [e.detail["reason"] for e in refused_entries(client.address)] == [
+        "username_taken"
+    ] * LIMIT + ["address_locked"]
+
+
 def test_registering_a_new_person_reads_the_throttle_once(seed_regions):
     """The throttle costs a new registration one indexed read (no row lock, no
     write): only refusals are counted."""

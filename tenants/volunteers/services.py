@@ -319,6 +319,33 @@ def register_volunteer(
         require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     elif principal is not None and principal.volunteer is not None:
         raise Conflict(_("this account already belongs to a volunteer"))
+    actor = principal.actor if principal else f"self:{data.username}"
+    throttled = address is not None and not (principal is not None and principal.is_authority)
+    masked = ""  # the ID number as the audit log may hold it, once it is read
+
+    def refused(reason: str) -> None:
+        """Audit a refusal; count an answered one against the address."""
+        if throttled and reason != "address_locked":
+            assert address is not None
+            count_refusal(LoginThrottle, address)
+        if audit_refusal:
+            record(
+                actor,
+                "volunteer.registration_refused",
+                "",
+                idNumber=masked,
+                address=address,
+                reason=reason,
+                group=group.id if group else None,
+            )
+
+    if throttled:  # a locked address learns nothing more, not even of a username
+        assert address is not None
+        try:
+            check_refusals(LoginThrottle, address)
+        except Throttled:
+            refused("address_locked")
+            raise
     # The authority registers someone else: their own account is not the volunteer's.
     for_someone_else = group is not None or (principal is not None and principal.is_authority)
     problems = ProblemCollector()
@@ -331,35 +358,14 @@ def register_volunteer(
     )
     if creates_account:
         accounts.check_new_credentials(problems, data.username, data.password)
+    if any(p.code == "CONFLICT" and p.field == "username" for p in problems.problems):
+        # "username … is taken" tells that an account exists: counted like a person
+        # already registered (a username may be a phone number).
+        refused("username_taken")
     problems.raise_if_any()
     assert data.birth_date is not None  # _check reported a missing one
     id_hash = pii.keyed_hash("id", id_number)
-    actor = principal.actor if principal else f"self:{data.username}"
-    throttled = address is not None and not (principal is not None and principal.is_authority)
-
-    def refused(reason: str) -> None:
-        """Audit a refusal; count an answered one against the address."""
-        if throttled and reason == "already_registered":
-            assert address is not None
-            count_refusal(LoginThrottle, address)
-        if audit_refusal:
-            record(
-                actor,
-                "volunteer.registration_refused",
-                "",
-                idNumber=pii.mask_id_number(id_number),
-                address=address,
-                reason=reason,
-                group=group.id if group else None,
-            )
-
-    if throttled:
-        assert address is not None
-        try:
-            check_refusals(LoginThrottle, address)
-        except Throttled:
-            refused("address_locked")
-            raise
+    masked = pii.mask_id_number(id_number)
     try:
         _home_region_conflict(id_hash, region, principal)
         _federation_conflict(id_number, region, principal)
