@@ -422,3 +422,25 @@ def test_another_regions_authority_learns_nothing_before_the_volunteer_consents(
         cancelled.number: "not_requestable",
         moved.number: "not_requestable",
     }
+
+
+def test_a_pending_group_is_no_group_to_whoever_may_not_see_it(gql, seed_regions):
+    """group(id:) answers null for a pending group a caller may not see; applying to
+    it or leaving it by id is answered as for an id with no group — neither its name
+    nor its review is told."""
+    from tests.registry_support import register
+
+    h = hierarchy(SLUG)
+    pending, _ = register(
+        SLUG, f"测{unique('')}区图书馆志愿服务队", "non_hub", "district", h.district
+    )
+    token = login(gql, SLUG, register_volunteer(SLUG)[1])
+    leave = """mutation($g: ID!) { leaveGroup(groupId: $g) { membership { status }
+      errors { field code message } } }"""
+    for name, doc in (("applyToGroup", APPLY), ("leaveGroup", leave)):
+        hidden = answer_of(gql.region(SLUG, doc, {"g": gid(SLUG, pending)}, token=token), name)
+        nothing = answer_of(
+            gql.region(SLUG, doc, {"g": gid(SLUG, 10**9, "VolunteerGroup")}, token=token), name
+        )
+        assert hidden == nothing, (name, hidden, nothing)
+        assert pending.name not in hidden[2]

@@ -58,6 +58,7 @@ from tenants.groups.permissions import (
     require_membership_seen,
     require_permission_group_setter,
 )
+from tenants.groups.selectors import visible_group
 from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 from tenants.volunteers.permissions import may_view
@@ -578,7 +579,7 @@ def apply_to_group(
         raise InvalidInput(
             _("share some of %(choices)s") % {"choices": ", ".join(SHARED_FIELDS)}, field="share"
         )
-    group = get_group(group_id)
+    group = visible_group(group_id, principal)
     _joinable(volunteer, group)
     return _open_membership(
         volunteer, group, MembershipStatus.APPLIED, principal.actor, shared_fields=share
@@ -668,7 +669,7 @@ def leave_group(
 ) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)
-    group = get_group(group_id)
+    group = visible_group(group_id, principal)
     if number is None:
         volunteer = principal.volunteer
         if volunteer is None:
