@@ -444,3 +444,35 @@ def test_a_pending_group_is_no_group_to_whoever_may_not_see_it(gql, seed_regions
         )
         assert hidden == nothing, (name, hidden, nothing)
         assert pending.name not in hidden[2]
+
+
+def test_registering_a_group_counts_a_taken_admin_username(oracle_server):
+    """registerGroup opens an admin account: "username … is taken" is counted and
+    audited as on registerVolunteer, and a locked address registers no group."""
+    from tests.test_groups import REGISTER_GROUP, group_input
+
+    h = hierarchy(SLUG)
+    _, taken = register_volunteer(SLUG)
+    client = Client(oracle_server)
+
+    def register_group(**extra) -> dict:
+        data = group_input(f"测{unique('')}区图书馆志愿服务队", liaison=h.district, **extra)
+        body = client.post({"query": REGISTER_GROUP, "variables": {"input": data}})
+        return body["data"]["registerGroup"]
+
+    for _ in range(LIMIT):
+        payload = register_group(adminUsername=taken)
+        assert [(e["code"], e["field"]) for e in payload["errors"]] == [
+            ("CONFLICT", "admin.username")
+        ], payload
+    locked = register_group()
+    assert code_of(locked) == "THROTTLED" and locked["group"] is None, locked
+    with tenant_context(region(SLUG)):
+        reasons = list(
+            AuditEntry.objects.filter(
+                action="group.registration_refused", detail__address=client.address
+            )
+            .order_by("id")
+            .values_list("detail__reason", flat=True)
+        )
+    assert reasons == ["username_taken"] * LIMIT + ["address_locked"]

@@ -31,13 +31,15 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
+    Throttled,
     locked_or_not_found,
 )
 from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
 from central.tenancy import connection
+from central.throttle import check_refusals, count_refusal
 from tenants.accounts import services as accounts
-from tenants.accounts.models import RoleKind
+from tenants.accounts.models import LoginThrottle, RoleKind
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import (
@@ -264,8 +266,27 @@ def register_group(
     principal: Principal | None,
     policy: RegionPolicy,
     certificate_upload=None,
+    address: str | None = None,
 ) -> VolunteerGroup:
-    """Register a group; it waits in 待审团体组 until reviewed."""
+    """Register a group; it waits in 待审团体组 until reviewed.
+
+    Given the client's ``address`` (the API), a new admin username that is taken —
+    which tells that the account exists — is audited (``group.registration_refused``)
+    and counted against the address like a registration refused because the person
+    is registered (``central.throttle.count_refusal``, audit round 3); a locked
+    address is refused with ``THROTTLED`` before anything is looked up."""
+    if address is not None:
+        try:
+            check_refusals(LoginThrottle, address)
+        except Throttled:
+            record(
+                "anonymous",
+                "group.registration_refused",
+                "",
+                address=address,
+                reason="address_locked",
+            )
+            raise
     problems = ProblemCollector()
     if data.kind not in GroupKind.values:
         problems.add("kind", _("one of %(choices)s") % {"choices": ", ".join(GroupKind.values)})
@@ -317,6 +338,16 @@ def register_group(
         accounts.check_new_credentials(
             problems, data.admin_username, data.admin_password, prefix="admin."
         )
+        taken = any(p.code == "CONFLICT" and p.field == "admin.username" for p in problems.problems)
+        if taken and address is not None:
+            count_refusal(LoginThrottle, address)
+            record(
+                "anonymous",
+                "group.registration_refused",
+                "",
+                address=address,
+                reason="username_taken",
+            )
     problems.raise_if_any()
 
     actor = principal.actor if principal else f"registrant:{data.admin_username}"
