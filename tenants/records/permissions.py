@@ -13,7 +13,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix, division_level, prefixes_q
-from central.errors import NotFound, PermissionDenied
+from central.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -110,6 +110,16 @@ def require_record_seen(record, principal: Principal, policy: RegionPolicy) -> N
 def may_object(record, principal: Principal, policy: RegionPolicy) -> bool:
     """:func:`require_objector`'s rule as a test."""
     return _may_object(record.group_id, record_division(record), principal, policy)
+
+
+def unseen_objection(policy: RegionPolicy) -> ServiceError:
+    """``raiseObjection``'s answer to whoever may neither see a record nor object to it
+    in publicity, whatever its state and for an id with no record: where only the
+    group's members object, the refusal an outsider gets for a record in publicity;
+    where anyone may, "no record in publicity has this id"."""
+    if policy.objection_raisers == ObjectionRaisers.GROUP_MEMBERS:
+        return PermissionDenied(_("in this region only the group's members and staff object"))
+    return Conflict(_("no record in publicity has this id"), field="recordId")
 
 
 def require_objector(record, principal: Principal, policy: RegionPolicy) -> None:

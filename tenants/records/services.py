@@ -604,14 +604,14 @@ def raise_objection(*, record_id: int, reason: str, principal: Principal, policy
             .filter(id=record_id)
             .first()
         )
-        # Whoever may neither see the record nor object to it in publicity is told
-        # only that no record in publicity has this id — for a record in another
-        # state, one they may not object to and an id with no record alike: neither
-        # its state nor its existence is theirs to learn (audit round 3).
+        # Whoever may neither see the record nor object to it in publicity gets one
+        # answer for a record in another state, one they may not object to and an id
+        # with no record alike: neither its state nor its existence is theirs to
+        # learn (audit round 3).
         if record is None or not permissions.may_see_record(record, principal, policy):
             public = record is not None and record.state in PUBLIC_STATES
             if not (public and permissions.may_object(record, principal, policy)):
-                raise Conflict(_("no record in publicity has this id"), field="recordId")
+                raise permissions.unseen_objection(policy)
         assert record is not None
         require_not_frozen(record.volunteer_id)
         if record.state not in PUBLIC_STATES:
