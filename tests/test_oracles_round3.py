@@ -476,3 +476,39 @@ def test_registering_a_group_counts_a_taken_admin_username(oracle_server):
             .values_list("detail__reason", flat=True)
         )
     assert reasons == ["username_taken"] * LIMIT + ["address_locked"]
+
+
+def test_a_complaint_id_is_refused_alike_whether_or_not_a_row_is_behind_it(gql, seed_regions):
+    """Another group's admin starting an investigation: the same refusal, naming no
+    group, for a real complaint and for an id with no complaint."""
+    from tests.records_support import days_ago, stage
+    from tests.test_recognition import FILE_COMPLAINT, START
+
+    s = stage(gql, SLUG, participants=1)
+    ((volunteer, _),) = s.volunteers
+    filed = gql.region(
+        SLUG,
+        FILE_COMPLAINT,
+        {
+            "input": {
+                "number": volunteer.number,
+                "groupId": gid(SLUG, s.h.team),
+                "complainant": "服务对象家属",
+                "content": "服务时迟到一小时",
+                "receivedOn": days_ago(1).isoformat(),
+            }
+        },
+        token=s.recorder,
+    )["data"]["fileComplaint"]
+    assert filed["errors"] == [], filed
+    stranger = login(gql, SLUG, hierarchy(SLUG).admins["team"])
+    seen = answer_of(
+        gql.region(SLUG, START, {"c": filed["complaint"]["id"]}, token=stranger),
+        "startComplaintInvestigation",
+    )
+    unseen = answer_of(
+        gql.region(SLUG, START, {"c": gid(SLUG, 10**9, "Complaint")}, token=stranger),
+        "startComplaintInvestigation",
+    )
+    assert seen == unseen and seen[0] == "PERMISSION_DENIED", (seen, unseen)
+    assert s.h.team.name not in seen[2]

@@ -362,10 +362,11 @@ def withdraw_application(*, application_id: int, principal: Principal) -> Projec
     volunteer = principal.volunteer
     with transaction.atomic():
         application = ProjectApplication.objects.filter(id=application_id).first()
-        if application is None:
-            raise NotFound(_("no such application"), field="applicationId")
-        if volunteer is None or application.volunteer_id != volunteer.id:
+        if volunteer is None:
             raise PermissionDenied(_("only the applicant withdraws an application"))
+        # Someone else's application is not theirs to know of (audit round 3).
+        if application is None or application.volunteer_id != volunteer.id:
+            raise NotFound(_("no such application"), field="applicationId")
         project = _locked_project(application.project_id)  # as decide_application
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
         if application.status == ApplicationStatus.ACCEPTED:

@@ -28,7 +28,6 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
 )
 from central.messages import shown
 from central.policy import RegionPolicy
@@ -305,21 +304,25 @@ def file_complaint(
     return complaint
 
 
-def _locked_complaint(complaint_id) -> Complaint:
-    return locked_or_not_found(
-        Complaint.objects.select_related("volunteer", "group"),
-        _("no such complaint"),
-        "complaintId",
-        id=_id(complaint_id, "complaintId"),
+def _locked_complaint(complaint_id, principal: Principal) -> tuple[Complaint, Principal]:
+    """The complaint, locked, for one who handles it (``require_complaint_handler``,
+    which refuses an id with no complaint as a complaint the caller may not see)."""
+    complaint = (
+        Complaint.objects.select_related("volunteer", "group")
+        .select_for_update(of=("self",))
+        .filter(id=_id(complaint_id, "complaintId"))
+        .first()
     )
+    principal = require_complaint_handler(complaint, principal)
+    assert complaint is not None  # refused above
+    return complaint, principal
 
 
 def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
-        complaint = _locked_complaint(complaint_id)
-        principal = require_complaint_handler(complaint, principal)
+        complaint, principal = _locked_complaint(complaint_id, principal)
         if complaint.status != ComplaintStatus.OPEN:
             raise Conflict(
                 _("the complaint is already %(status)s") % {"status": shown(complaint, "status")},
@@ -346,8 +349,7 @@ def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Prin
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     with transaction.atomic():
-        complaint = _locked_complaint(complaint_id)
-        principal = require_complaint_handler(complaint, principal)
+        complaint, principal = _locked_complaint(complaint_id, principal)
         if not reason:
             raise InvalidInput(_("say what the investigation found (核查结论)"), field="reason")
         if len(reason) > 500:
