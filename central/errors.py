@@ -8,6 +8,12 @@ them into typed errors (``schema/errors.py``); management commands print them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
+
+if TYPE_CHECKING:
+    from django.db.models import Manager, Model, QuerySet
+
+    M = TypeVar("M", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -114,12 +120,34 @@ class ProblemCollector:
         raise error_class(problems=self.problems)
 
 
-def locked_or_not_found(queryset, message: str, field: str, **lookup):
-    """The one row of ``queryset`` matching ``lookup``, locked ``FOR UPDATE`` (its own
-    table only, not the ``select_related`` ones) until the transaction ends, or
-    :class:`NotFound` on ``field``. Every service that decides on a row locks it
-    this way first, so two concurrent decisions on one row run one after the other."""
-    row = queryset.select_for_update(of=("self",)).filter(**lookup).first()
-    if row is None:
-        raise NotFound(message, field=field)
+@overload
+def locked_row(
+    rows: QuerySet[M] | Manager[M], *, missing: NotFound, create: bool = False, **lookup: object
+) -> M: ...
+@overload
+def locked_row(
+    rows: QuerySet[M] | Manager[M], *, missing: None, create: Literal[True], **lookup: object
+) -> M: ...
+@overload
+def locked_row(
+    rows: QuerySet[M] | Manager[M],
+    *,
+    missing: None,
+    create: Literal[False] = False,
+    **lookup: object,
+) -> M | None: ...
+def locked_row(rows, *, missing, create=False, **lookup):
+    """The one row of ``rows`` matching ``lookup``, locked ``FOR UPDATE`` (its own
+    table only, not the ``select_related`` ones) until the transaction ends. Every
+    service that decides on a row locks it this way first, so two concurrent
+    decisions on one row run one after the other. Where there is no such row:
+    ``missing`` raised (a :class:`NotFound` naming the field), or None where
+    ``missing`` is None; with ``create``, the row is first inserted from ``lookup``
+    (unless it exists, or a concurrent transaction inserts it), so it is always there."""
+    if create:
+        model = rows.model
+        model._default_manager.bulk_create([model(**lookup)], ignore_conflicts=True)
+    row = rows.select_for_update(of=("self",)).filter(**lookup).first()
+    if row is None and missing is not None:
+        raise missing
     return row

@@ -26,7 +26,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from central import compat
 from central.divisions import DivisionCodeError, check_division_code, division_name
-from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, locked_or_not_found
+from central.errors import Conflict, InvalidInput, NotFound, ProblemCollector, locked_row
 from central.migrating import rendered_for
 from central.models import SLUG_PATTERN, CentralAuditEntry, Domain, Region
 from central.policy import PolicyError, RegionPolicy, merge_policy, preset, validate_policy
@@ -334,8 +334,10 @@ def get_region(code: str) -> Region:
 
 
 def _locked_region(code: str) -> Region:
-    return locked_or_not_found(
-        Region.objects, _("no region with code %(code)s") % {"code": code}, "code", code=code
+    return locked_row(
+        Region.objects,
+        missing=NotFound(_("no region with code %(code)s") % {"code": code}, field="code"),
+        code=code,
     )
 
 

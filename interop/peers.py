@@ -28,7 +28,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound
+from central.errors import Conflict, InvalidInput, NotFound, locked_row
 from central.models import CentralAuditEntry, Region, RemoteRegion
 from interop import signing
 
@@ -84,7 +84,7 @@ def apply_entry(item: Any, actor: str) -> str:
         "inbox_url": fields["inboxUrl"],
     }
     with transaction.atomic():
-        current = RemoteRegion.objects.select_for_update().filter(code=code).first()
+        current = locked_row(RemoteRegion.objects, missing=None, code=code)
         if current is None:
             RemoteRegion.objects.create(code=code, **new)
             _audit(actor, "peer.added", code, fingerprint=signing.fingerprint(new["public_key"]))
@@ -164,7 +164,7 @@ def add_manually(fields: dict[str, str], actor: str) -> str:
         "inbox_url": fields["inboxUrl"],
     }
     with transaction.atomic():
-        current = RemoteRegion.objects.select_for_update().filter(code=code).first()
+        current = locked_row(RemoteRegion.objects, missing=None, code=code)
         if current is None:
             RemoteRegion.objects.create(code=code, **new)
             _audit(actor, "peer.added", code, fingerprint=signing.fingerprint(new["public_key"]))
@@ -190,9 +190,11 @@ def trust(code: str, given_fingerprint: str, actor: str) -> RemoteRegion:
     """A central admin accepts a peer's refused key change (``pending``) after
     checking its fingerprint out of band."""
     with transaction.atomic():
-        current = RemoteRegion.objects.select_for_update().filter(code=code).first()
-        if current is None:
-            raise NotFound(_("no peer region %(code)s") % {"code": code}, field="code")
+        current = locked_row(
+            RemoteRegion.objects,
+            missing=NotFound(_("no peer region %(code)s") % {"code": code}, field="code"),
+            code=code,
+        )
         pending = current.pending
         if not pending:
             raise Conflict(

@@ -35,11 +35,12 @@ from central.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
-    locked_or_not_found,
+    locked_row,
     require_active,
 )
 from central.messages import shown
 from central.models import HomeRegion, Region
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from interop import at_rest, federation, permissions, receipts, signing
 from interop import package as packages
@@ -385,10 +386,9 @@ def _locked_transfer(transfer_id) -> Transfer:
         public_id = uuid.UUID(str(transfer_id))
     except ValueError:
         raise InvalidInput(_("not a transfer id"), field="transferId") from None
-    return locked_or_not_found(
+    return locked_row(
         Transfer.objects.select_related("volunteer"),
-        _("no such transfer"),
-        "transferId",
+        missing=NotFound(_("no such transfer"), field="transferId"),
         public_id=public_id,
     )
 
@@ -1284,7 +1284,7 @@ def handle_transfer_request(envelope) -> Transfer:
         return _open_outgoing(volunteer, sender.code, f"region:{sender.code}")
 
 
-def reveal_package(*, transfer_id, reason: str, principal: Principal, policy) -> dict:
+def reveal_package(*, transfer_id, reason: str, principal: Principal, policy: RegionPolicy) -> dict:
     """A transfer's package as signed, personal fields in full, to whoever may
     reveal them, logged like ``revealPersonalInfo`` (issue 10 finding 5): at the
     source (outgoing), ``may_reveal`` on the volunteer; at the destination

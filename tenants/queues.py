@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput
+from central.policy import RegionPolicy
 from interop.models import Transfer, TransferState
 from interop.permissions import transfer_decider_q
 from tenants.accounts import services as accounts
@@ -91,7 +92,7 @@ class Queue:
     lookups: dict[str, str]
 
     def rows(
-        self, principal: Principal, policy, status: str | None, filter: QueueFilter
+        self, principal: Principal, policy: RegionPolicy, status: str | None, filter: QueueFilter
     ) -> QuerySet:
         """The items ``principal`` decides, in ``status`` (default: pending), filtered."""
         principal = accounts.require(principal)
@@ -132,14 +133,14 @@ def _records_with_amendments():
     return ServiceRecord.objects.with_few("amendments")
 
 
-def _declarations_q(principal: Principal, policy) -> Q:
+def _declarations_q(principal: Principal, policy: RegionPolicy) -> Q:
     """Self-declared records whose group ``principal`` records for (``require_recorder``,
     the rule of ``decideDeclaration``)."""
     groups = recording_group_ids(principal, policy)
     return Q(mode=RecordMode.SELF_DECLARED, project__group_id__in=groups)
 
 
-def _transfers_q(principal: Principal, policy) -> Q:
+def _transfers_q(principal: Principal, policy: RegionPolicy) -> Q:
     # Expired requests are answered by nobody (consent and refusal turn them EXPIRED).
     return transfer_decider_q(principal) & (
         ~Q(state=TransferState.REQUESTED) | Q(expires_at__gt=timezone.now())
@@ -274,7 +275,7 @@ QUEUES = {
 }
 
 
-def task_counts(principal: Principal, policy) -> dict[str, int]:
+def task_counts(principal: Principal, policy: RegionPolicy) -> dict[str, int]:
     """``myTasks``: how many pending items wait in each of the caller's queues — the
     same selectors as the lists, so a count equals its list's length."""
     principal = accounts.require(principal)

@@ -157,7 +157,19 @@ class PlatformServer:
             stderr=self._log_file,
         )
         wait_for_port(self.port, self.process)
+        # gunicorn listens before its worker has loaded the app (central/wsgi.py loads
+        # both schemas, seconds under load): a first request with a short timeout, a
+        # peer's directory fetch or federation check, would meet a worker still loading.
+        wait_until(lambda: self._answers("/healthz"), 120, f"{self.base_url}/healthz answering")
         return self
+
+    def _answers(self, path: str) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"server exited with {self.process.returncode} while starting")
+        try:
+            return httpx.get(f"{self.base_url}{path}", timeout=30).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def __exit__(self, *exc) -> None:
         stop_process(self.process)

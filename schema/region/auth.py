@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from strawberry.types import Info
 
 from central.errors import InvalidInput, NotFound, ServiceError
+from central.policy import RegionPolicy
 from schema.errors import AccessError, QueryError
 from schema.identity import ElsewhereId, NotAnId, local_key
 from tenants.volunteers.permissions import member_groups_seen_by
@@ -26,7 +27,8 @@ def principal_of(info: Info):
         raise AccessError(error) from None
 
 
-def policy_of(info: Info):
+def policy_of(info: Info) -> RegionPolicy:
+    """The region's policy, loaded once per request (``RegionContext.policy``)."""
     return info.context.policy
 
 
@@ -41,7 +43,7 @@ def guarded(call: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         raise QueryError(error) from None
 
 
-def caller(info: Info):
+def caller(info: Info) -> tuple[Any, RegionPolicy]:
     """The caller and the region's policy, for a mutation resolver."""
     return principal_of(info), policy_of(info)
 

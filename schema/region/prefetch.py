@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
-from django.db.models import Model, Prefetch, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, Model, Prefetch, Q, QuerySet
 from graphql import GraphQLObjectType, get_named_type
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
@@ -288,14 +289,15 @@ def _fields(selections) -> list[SelectedField]:
 
 def _page_window(
     page: Page, fields: list[SelectedField], viewer
-) -> tuple[int | None, int | None, dict] | None:
+) -> tuple[int | None, int | None, list[dict]] | None:
     """How to prefetch a page for every parent at once: ``(N + 1, the after
-    argument's key, the filter's lookups)`` — each parent's first N+1 rows past the
+    argument's key, [the filter's lookups])`` — each parent's first N+1 rows past the
     cursor that meet the filter, sliced in SQL (a ``LATERAL`` join where the parent
     model offers ``FirstRows``, else Django's window function), so a long list is
     not loaded to show one page of it; asked for several times (aliases), the
     largest page. Aliases with different filters (a volunteer's records): ``(None,
-    key, {})``, every row past the cursor, filtered by each resolver. None —
+    key, [each filter's lookups])``, every row past the cursor, each marked in SQL
+    with the filters it meets (:func:`marked`). None —
     nothing prefetched, each resolver reads its own bounded page or refuses — for
     arguments the resolver refuses, aliases past different cursors, and a list
     closed to an anonymous caller (``Page.gated``)."""
@@ -328,8 +330,40 @@ def _page_window(
             return None
         narrowed.append(lookups)
     if len(narrowed) > 1:  # aliases with different filters: every row past the cursor
-        return None, after_key, {}
-    return max(firsts) + 1, after_key, narrowed[0]
+        return None, after_key, narrowed
+    return max(firsts) + 1, after_key, narrowed
+
+
+def marked(rows: QuerySet, filters: list[dict]) -> QuerySet:
+    """``rows`` with a boolean column for each filter's lookups (:func:`mark`): whether
+    the row meets them, as SQL judges it, so that each resolver picks its own rows out
+    of rows prefetched for several filters (:func:`meeting`) and no filter is ever
+    written a second time as Python."""
+    marks = {
+        mark(lookups): ExpressionWrapper(Q(**lookups), BooleanField())
+        for lookups in filters
+        if lookups
+    }
+    return rows.annotate(**marks) if marks else rows
+
+
+def mark(lookups: dict) -> str:
+    """The name of the column :func:`marked` adds for ``lookups`` (one name for one
+    set of lookups, whichever alias asked for it)."""
+    digest = hashlib.blake2s(repr(sorted(lookups.items())).encode(), digest_size=8)
+    return f"meets_{digest.hexdigest()}"
+
+
+def meeting(rows: list, lookups: dict) -> list | None:
+    """The prefetched ``rows`` that meet ``lookups``, by the column :func:`marked` gave
+    them; None when they carry no such column (not prefetched for that filter: the
+    resolver reads its own page). No lookups: every row."""
+    if not lookups or not rows:
+        return rows
+    name = mark(lookups)
+    if not hasattr(rows[0], name):
+        return None
+    return [row for row in rows if getattr(row, name)]
 
 
 def _int(value) -> int | None:
@@ -465,8 +499,10 @@ def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[
             continue
         attr = page.to_attr if page else to_attr(django_name)
         if window is not None:
-            limit, after_key, lookups = window
-            rows = rows.filter(**lookups)
+            limit, after_key, filters = window
+            if len(filters) == 1:
+                rows = rows.filter(**filters[0])
+            rows = marked(rows, filters)
             if after_key is not None:
                 assert page is not None  # a window is asked for on a paged field only
                 rows = rows.filter(**{f"{page.keyset}__gt": after_key})

@@ -14,7 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -57,8 +57,14 @@ if TYPE_CHECKING:
     from tenants.volunteers.models import Volunteer
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
-# A hash to compare against when the username is unknown, so both paths cost the same.
-_DUMMY_HASH = make_password("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to compare against when the username is unknown, so both paths cost the
+    same. Made at the first such login, not at import: a full-cost hash at import
+    delayed every worker's start and every management command by ~0.6 s."""
+    return make_password("not-a-real-password")
 
 
 @dataclass
@@ -382,7 +388,7 @@ def check_login(
     with LoginAttempt(LoginThrottle, username, address, on_failure=audit) as attempt:
         account = Account.objects.filter(username=username or "").first()
         if account is None or not account.is_active:
-            check_password(password or "", _DUMMY_HASH)
+            check_password(password or "", _dummy_hash())
             attempt.reason = "unknown_account" if account is None else "account_disabled"
             raise InvalidInput(_("wrong username or password"), field=field_name)
         if not check_password(password or "", account.password):

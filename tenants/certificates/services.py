@@ -38,7 +38,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_row
 from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -134,7 +134,7 @@ def upload_seal(*, group_id, upload, principal: Principal) -> GroupSeal:
     previous: str | None = None
     try:
         with transaction.atomic():
-            seal = GroupSeal.objects.select_for_update().filter(group=group).first()
+            seal = locked_row(GroupSeal.objects, missing=None, group=group)
             if seal is None:
                 seal = GroupSeal(group=group)
             else:

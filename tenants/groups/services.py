@@ -32,7 +32,7 @@ from central.errors import (
     PermissionDenied,
     ProblemCollector,
     Throttled,
-    locked_or_not_found,
+    locked_row,
 )
 from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
@@ -432,7 +432,7 @@ def approved_permission_group(group: VolunteerGroup, policy: RegionPolicy) -> st
 
 
 def review_group(
-    *, group_id: int, approve: bool, reason: str, principal: Principal, policy
+    *, group_id: int, approve: bool, reason: str, principal: Principal, policy: RegionPolicy
 ) -> VolunteerGroup:
     reason = (reason or "").strip()
     if not approve and not reason:
@@ -464,16 +464,15 @@ def review_group(
 
 
 def _locked_group(group_id: int) -> VolunteerGroup:
-    return locked_or_not_found(
+    return locked_row(
         VolunteerGroup.objects.select_related("liaison_group"),
-        _("no such group"),
-        "groupId",
+        missing=NotFound(_("no such group"), field="groupId"),
         id=group_id,
     )
 
 
 def set_permission_group(
-    *, group_id: int, name: str, principal: Principal, policy
+    *, group_id: int, name: str, principal: Principal, policy: RegionPolicy
 ) -> VolunteerGroup:
     accounts.require(principal)
     if name not in [rule.name for rule in policy.permission_groups]:
@@ -617,7 +616,9 @@ def apply_to_group(
     )
 
 
-def add_member(*, group_id: int, number: str, principal: Principal, policy) -> Membership:
+def add_member(
+    *, group_id: int, number: str, principal: Principal, policy: RegionPolicy
+) -> Membership:
     """A group invites a registered volunteer (issue 10 finding 1): the group gains
     nothing over them until they accept (:func:`respond_to_invitation`)."""
     group = get_group(group_id)
@@ -634,26 +635,20 @@ def add_member(*, group_id: int, number: str, principal: Principal, policy) -> M
     return _open_membership(volunteer, group, MembershipStatus.INVITED, principal.actor)
 
 
-def _locked_membership(membership_id: int) -> Membership | None:
-    """A membership with its group and volunteer, locked until the transaction ends."""
-    return (
-        Membership.objects.select_for_update(of=("self",))
-        .select_related("group", "volunteer")
-        .filter(id=membership_id)
-        .first()
-    )
-
-
 def respond_to_invitation(*, membership_id: int, accept: bool, principal: Principal) -> Membership:
     """The invited volunteer, and only they, accept (active member) or decline."""
     principal = accounts.require(principal)
     with transaction.atomic():
-        membership = _locked_membership(membership_id)
-        mine = membership is not None and (
-            principal.volunteer is not None and membership.volunteer_id == principal.volunteer.id
+        # Another's invitation is not theirs to know of: no such invitation either.
+        missing = NotFound(_("no such invitation"), field="membershipId")
+        if principal.volunteer is None:
+            raise missing
+        membership = locked_row(
+            Membership.objects.select_related("group", "volunteer"),
+            missing=missing,
+            id=membership_id,
+            volunteer_id=principal.volunteer.id,
         )
-        if membership is None or not mine:  # another's invitation is not theirs to know of
-            raise NotFound(_("no such invitation"), field="membershipId")
         if membership.status != MembershipStatus.INVITED:
             raise Conflict(
                 _("this membership is %(status)s") % {"status": shown(membership, "status")},
@@ -670,11 +665,13 @@ def respond_to_invitation(*, membership_id: int, accept: bool, principal: Princi
 
 
 def decide_membership(
-    *, membership_id: int, approve: bool, principal: Principal, policy
+    *, membership_id: int, approve: bool, principal: Principal, policy: RegionPolicy
 ) -> Membership:
     principal = accounts.require(principal)
     with transaction.atomic():
-        membership = _locked_membership(membership_id)
+        membership = locked_row(
+            Membership.objects.select_related("group", "volunteer"), missing=None, id=membership_id
+        )
         # Whoever is not staff of the membership's group is refused as for an id with
         # no membership behind it: which ids are applications, and to which group,
         # is not theirs to learn (audit round 3, as node(id)).
@@ -696,7 +693,11 @@ def decide_membership(
 
 
 def leave_group(
-    *, group_id: int, principal: Principal, number: str | None = None, policy=None
+    *,
+    group_id: int,
+    principal: Principal,
+    number: str | None = None,
+    policy: RegionPolicy | None = None,
 ) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)
@@ -710,20 +711,21 @@ def leave_group(
         number = number.strip()
         # An unknown number is answered as a volunteer who is not a member (no oracle).
         volunteer = Volunteer.objects.filter(number=number).first()
+    missing = NotFound(
+        _("%(number)s is not a member of %(name)s")
+        % {"number": number if volunteer is None else volunteer.number, "name": group.name},
+        field="groupId",
+    )
+    if volunteer is None:
+        raise missing
     with transaction.atomic():
-        membership = (
-            Membership.objects.select_for_update()
-            .filter(volunteer=volunteer, group=group, status__in=["invited", "applied", "active"])
-            .first()
-            if volunteer is not None
-            else None
+        membership = locked_row(
+            Membership.objects,
+            missing=missing,
+            volunteer=volunteer,
+            group=group,
+            status__in=["invited", "applied", "active"],
         )
-        if membership is None:
-            raise NotFound(
-                _("%(number)s is not a member of %(name)s")
-                % {"number": number if volunteer is None else volunteer.number, "name": group.name},
-                field="groupId",
-            )
         membership.status = MembershipStatus.LEFT
         membership.left_at = timezone.now()
         membership.save(update_fields=["status", "left_at"])
@@ -740,7 +742,7 @@ def create_staff_account(
     display_name: str,
     recorder_certificate: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
 ):
     """A group admin adds an admin or recorder (记录员) to the group."""
     principal = accounts.require(principal)

@@ -22,10 +22,10 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
+    locked_row,
 )
 from central.messages import shown
-from central.policy import Power
+from central.policy import Power, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
@@ -216,8 +216,10 @@ def cancel_project(*, project_id: int, reason: str, principal: Principal) -> Pro
 
 
 def _locked_project(project_id: int) -> Project:
-    return locked_or_not_found(
-        Project.objects.select_related("group"), _("no such project"), "projectId", id=project_id
+    return locked_row(
+        Project.objects.select_related("group"),
+        missing=NotFound(_("no such project"), field="projectId"),
+        id=project_id,
     )
 
 
@@ -246,7 +248,7 @@ def require_not_cancelled(project_id: int) -> None:
         raise Conflict(_("the project was cancelled"), field="projectId")
 
 
-def submit_project(*, project_id: int, principal: Principal, policy) -> Project:
+def submit_project(*, project_id: int, principal: Principal, policy: RegionPolicy) -> Project:
     """Publish a draft: directly with 发布项目无须审核, otherwise for review."""
     with transaction.atomic():
         project = _locked_project(project_id)
@@ -264,7 +266,7 @@ def submit_project(*, project_id: int, principal: Principal, policy) -> Project:
 
 
 def review_project(
-    *, project_id: int, approve: bool, reason: str, principal: Principal, policy
+    *, project_id: int, approve: bool, reason: str, principal: Principal, policy: RegionPolicy
 ) -> Project:
     """The liaison group's admins or the authority review a project."""
     principal = accounts.require(principal)

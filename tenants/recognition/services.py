@@ -28,6 +28,7 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
+    locked_row,
 )
 from central.messages import shown
 from central.policy import RegionPolicy
@@ -307,11 +308,10 @@ def file_complaint(
 def _locked_complaint(complaint_id, principal: Principal) -> tuple[Complaint, Principal]:
     """The complaint, locked, for one who handles it (``require_complaint_handler``,
     which refuses an id with no complaint as a complaint the caller may not see)."""
-    complaint = (
-        Complaint.objects.select_related("volunteer", "group")
-        .select_for_update(of=("self",))
-        .filter(id=_id(complaint_id, "complaintId"))
-        .first()
+    complaint = locked_row(
+        Complaint.objects.select_related("volunteer", "group"),
+        missing=None,
+        id=_id(complaint_id, "complaintId"),
     )
     principal = require_complaint_handler(complaint, principal)
     assert complaint is not None  # refused above

@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ProblemCollector
+from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
@@ -112,7 +113,7 @@ def check_in(
     project_id: int,
     code: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     region_code: str,
     now: datetime.datetime | None = None,
 ) -> CheckIn:
@@ -197,7 +198,7 @@ def cancel_check_in(
     project_id: int,
     code: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     region_code: str,
     now: datetime.datetime | None = None,
 ) -> CheckIn:
@@ -332,7 +333,7 @@ def check_out(
     code: str,
     content: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     region_code: str,
     hours: Decimal | None = None,
     now: datetime.datetime | None = None,

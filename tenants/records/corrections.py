@@ -14,8 +14,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_or_not_found
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_row
 from central.messages import shown
+from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record as audit
@@ -27,7 +28,12 @@ from tenants.records.permissions import require_correction_handler
 
 
 def request_correction(
-    *, group_id: int, description: str, record_id: int | None, principal: Principal, policy
+    *,
+    group_id: int,
+    description: str,
+    record_id: int | None,
+    principal: Principal,
+    policy: RegionPolicy,
 ) -> CorrectionRequest:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -59,10 +65,9 @@ def request_correction(
 
 
 def _locked(request_id: int, principal: Principal) -> CorrectionRequest:
-    request = locked_or_not_found(
+    request = locked_row(
         CorrectionRequest.objects.select_related("group", "record"),
-        _("no such correction request"),
-        "requestId",
+        missing=NotFound(_("no such correction request"), field="requestId"),
         id=request_id,
     )
     require_correction_handler(request, principal)
@@ -75,7 +80,9 @@ def _locked(request_id: int, principal: Principal) -> CorrectionRequest:
     return request
 
 
-def amend_for_request(*, request_id: int, changes: dict, reason: str, principal: Principal, policy):
+def amend_for_request(
+    *, request_id: int, changes: dict, reason: str, principal: Principal, policy: RegionPolicy
+):
     principal = accounts.require(principal)
     with transaction.atomic():
         request = _locked(request_id, principal)
@@ -101,7 +108,7 @@ def amend_for_request(*, request_id: int, changes: dict, reason: str, principal:
 
 
 def record_missing_for_request(
-    *, request_id: int, project_id: int, entry, principal: Principal, policy
+    *, request_id: int, project_id: int, entry, principal: Principal, policy: RegionPolicy
 ):
     principal = accounts.require(principal)
     with transaction.atomic():

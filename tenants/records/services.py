@@ -30,7 +30,7 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
-    locked_or_not_found,
+    locked_row,
 )
 from central.messages import shown
 from central.policy import RecordConfirmation, RegionPolicy
@@ -423,7 +423,7 @@ def record_hours(
     number: str,
     entry: RecordEntry,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     mode: str = RecordMode.MANUAL,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
@@ -461,7 +461,7 @@ def declare_hours(
     project_id: int,
     entry: RecordEntry,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     now: datetime.datetime | None = None,
 ) -> ServiceRecord:
     """A volunteer declares their own hours (本人申报); they count only once the group
@@ -494,7 +494,7 @@ def declare_hours(
     return record
 
 
-def _require_answering(record: ServiceRecord, principal: Principal, policy):
+def _require_answering(record: ServiceRecord, principal: Principal, policy: RegionPolicy):
     """Who answers for a record: its group's recorders; a record brought in by a
     transfer has no project or group here, so only this region's authority answers
     for it (000 Art.16; the source's recorders are gone)."""
@@ -504,10 +504,9 @@ def _require_answering(record: ServiceRecord, principal: Principal, policy):
 
 
 def _locked_record(record_id: int) -> ServiceRecord:
-    record = locked_or_not_found(
+    record = locked_row(
         ServiceRecord.objects.select_related("project__group", "volunteer"),
-        _("no such record"),
-        "recordId",
+        missing=NotFound(_("no such record"), field="recordId"),
         id=record_id,
     )
     require_not_frozen(record.volunteer_id)
@@ -519,11 +518,10 @@ def _record_for(record_id: int, principal: Principal | None, policy) -> ServiceR
     as for an id with no record, before its state or a transfer is told
     (``permissions.require_record_seen``, audit round 3)."""
     principal = accounts.require(principal)
-    record = (
-        ServiceRecord.objects.select_related("project__group", "volunteer")
-        .select_for_update(of=("self",))
-        .filter(id=record_id)
-        .first()
+    record = locked_row(
+        ServiceRecord.objects.select_related("project__group", "volunteer"),
+        missing=None,
+        id=record_id,
     )
     permissions.require_record_seen(record, principal, policy)
     assert record is not None
@@ -541,7 +539,7 @@ def decide_declaration(
     accept: bool,
     reason: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     evaluation: dict[str, int | None] | None = None,
 ):
     """The group confirms a self-declared record, or rejects it with a reason.
@@ -589,7 +587,9 @@ def decide_declaration(
 PUBLIC_STATES = (RecordState.IN_PUBLICITY, RecordState.OBJECTED)
 
 
-def raise_objection(*, record_id: int, reason: str, principal: Principal, policy) -> Objection:
+def raise_objection(
+    *, record_id: int, reason: str, principal: Principal, policy: RegionPolicy
+) -> Objection:
     """Object to a record in publicity (公示, 接受社会监督: 001 §4(4)3): anyone logged
     in, or — where the policy's ``objection_raisers`` says so — only the recording
     group's members and staff and the authority."""
@@ -598,11 +598,10 @@ def raise_objection(*, record_id: int, reason: str, principal: Principal, policy
     if len(reason) < 2:
         raise InvalidInput(_("say what is wrong with the record"), field="reason")
     with transaction.atomic():
-        record = (
-            ServiceRecord.objects.select_related("project__group", "volunteer")
-            .select_for_update(of=("self",))
-            .filter(id=record_id)
-            .first()
+        record = locked_row(
+            ServiceRecord.objects.select_related("project__group", "volunteer"),
+            missing=None,
+            id=record_id,
         )
         # Whoever may neither see the record nor object to it in publicity gets one
         # answer for a record in another state, one they may not object to and an id
@@ -630,7 +629,7 @@ def raise_objection(*, record_id: int, reason: str, principal: Principal, policy
 
 
 def resolve_objection(
-    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy
+    *, objection_id: int, upheld: bool, reason: str, principal: Principal, policy: RegionPolicy
 ):
     """The group resolves an objection, with a reason: upheld voids the record;
     dismissed returns it to publicity (it counts once publicity has ended)."""
@@ -639,7 +638,7 @@ def resolve_objection(
         raise InvalidInput(_("give the reason for the resolution"), field="reason")
     with transaction.atomic():
         principal = accounts.require(principal)
-        objection = Objection.objects.select_for_update().filter(id=objection_id).first()
+        objection = locked_row(Objection.objects, missing=None, id=objection_id)
         if objection is None:
             # Refused as an objection to a record the caller may not see (audit round 3).
             if not sees_every_volunteer(principal):
@@ -711,7 +710,7 @@ def close_publicity(
     return moved
 
 
-def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRecord:
+def confirm_record(*, record_id: int, principal: Principal, policy: RegionPolicy) -> ServiceRecord:
     """Civil affairs confirms a record (001 §4(4)3: 经民政部门确认无误); it then counts.
 
     Two concurrent confirmations: the row lock lets one through; the other
@@ -733,7 +732,7 @@ def confirm_record(*, record_id: int, principal: Principal, policy) -> ServiceRe
 
 
 def amend_record(
-    *, record_id: int, changes: dict, reason: str, principal: Principal, policy
+    *, record_id: int, changes: dict, reason: str, principal: Principal, policy: RegionPolicy
 ) -> Amendment:
     """Correct a record by an amendment (never in place). Counted hours follow at once."""
     reason = (reason or "").strip()

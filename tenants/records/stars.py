@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_row
 from central.messages import level_name, shown
 from central.policy import Granter, RegionPolicy
 from tenants.accounts import services as accounts
@@ -32,7 +32,7 @@ def totals_of(volunteer) -> VolunteerTotals:
 
 
 def apply_for_star(
-    *, level: int, group_id: int | None, principal: Principal, policy
+    *, level: int, group_id: int | None, principal: Principal, policy: RegionPolicy
 ) -> StarApplication:
     principal = accounts.require(principal)
     volunteer = principal.volunteer
@@ -83,17 +83,16 @@ def apply_for_star(
     return application
 
 
-def decide_star(*, application_id: int, grant: bool, reason: str, principal: Principal, policy):
+def decide_star(
+    *, application_id: int, grant: bool, reason: str, principal: Principal, policy: RegionPolicy
+):
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     if not grant and not reason:
         raise InvalidInput(_("say why the level is refused"), field="reason")
     with transaction.atomic():
-        application = (
-            StarApplication.objects.select_for_update(of=("self",))
-            .select_related("volunteer")
-            .filter(id=application_id)
-            .first()
+        application = locked_row(
+            StarApplication.objects.select_related("volunteer"), missing=None, id=application_id
         )
         # An id with no application and one of a volunteer the caller may not see
         # get one refusal, naming no level nor granter (audit round 3).

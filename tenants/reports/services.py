@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import DivisionCodeError, check_division_in_region, division_name
 from central.errors import InvalidInput, NotFound, PermissionDenied
+from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
@@ -110,7 +111,7 @@ def export_link(
     kind: str,
     fmt: str,
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     region,
     group_id: int | None = None,
     division_code: str | None = None,

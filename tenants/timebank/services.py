@@ -31,7 +31,7 @@ from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from central.errors import Conflict, NotFound, PermissionDenied, ProblemCollector
+from central.errors import Conflict, NotFound, PermissionDenied, ProblemCollector, locked_row
 from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts import services as accounts
@@ -62,10 +62,7 @@ def require_enabled(policy: RegionPolicy) -> None:
 
 def _locked_account(volunteer_id: int) -> TimeBankAccount:
     """The account row, created if missing, locked ``FOR UPDATE`` till the transaction ends."""
-    TimeBankAccount.objects.bulk_create(
-        [TimeBankAccount(volunteer_id=volunteer_id)], ignore_conflicts=True
-    )
-    return TimeBankAccount.objects.select_for_update().get(volunteer_id=volunteer_id)
+    return locked_row(TimeBankAccount.objects, missing=None, create=True, volunteer_id=volunteer_id)
 
 
 def _post(account: TimeBankAccount, kind: str, hours: Decimal, actor: str, **fields):
@@ -156,7 +153,7 @@ class Withdrawal:
 
 
 def withdraw(
-    *, group_id: int, number: str, item: Withdrawal, principal: Principal, policy
+    *, group_id: int, number: str, item: Withdrawal, principal: Principal, policy: RegionPolicy
 ) -> TimeBankEntry:
     """The staff of the serving group record what the service cost in saved hours.
 
@@ -261,7 +258,12 @@ def close_for_transfer(volunteer_id: int, region_code: str, reference: str, acto
 
 
 def open_from_transfer(
-    volunteer_id: int, section: dict | None, region_code: str, reference: str, policy, actor: str
+    volunteer_id: int,
+    section: dict | None,
+    region_code: str,
+    reference: str,
+    policy: RegionPolicy,
+    actor: str,
 ):
     """The balance a package brought opens here; without a time bank here it is kept
     and shown, and not spent (every withdrawal is refused)."""

@@ -457,7 +457,9 @@ def _acted_on(number: str, principal, allowed, denied: str) -> Volunteer:
     )
 
 
-def review_verification(*, number: str, approve: bool, reason: str, principal: Principal, policy):
+def review_verification(
+    *, number: str, approve: bool, reason: str, principal: Principal, policy: RegionPolicy
+):
     """实名认证: pending → verified, or rejected with a reason."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -492,7 +494,9 @@ def review_verification(*, number: str, approve: bool, reason: str, principal: P
 SETTABLE_STATUSES = {VolunteerStatus.ACTIVE, VolunteerStatus.WARNED, VolunteerStatus.CANCELLED}
 
 
-def set_status(*, number: str, status: str, reason: str, principal: Principal, policy) -> Volunteer:
+def set_status(
+    *, number: str, status: str, reason: str, principal: Principal, policy: RegionPolicy
+) -> Volunteer:
     """Warn (警告), cancel (取消注册) or reinstate a volunteer; transfer is interop's."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()
@@ -527,7 +531,7 @@ def set_status(*, number: str, status: str, reason: str, principal: Principal, p
 
 
 def set_division(
-    *, number: str, division_code: str, principal: Principal, policy, region_code: str
+    *, number: str, division_code: str, principal: Principal, policy: RegionPolicy, region_code: str
 ):
     """Where the volunteer lives (所在县（区）): set by themself, or by an authority
     whose area holds both the old and the new division — it decides which
@@ -552,7 +556,7 @@ def set_division(
 
 
 def reveal_personal_info(
-    *, number: str, reason: str, principal: Principal, policy
+    *, number: str, reason: str, principal: Principal, policy: RegionPolicy
 ) -> dict[str, str]:
     """Show the ID number and phone in full, to a role allowed to see them, and log it."""
     principal = accounts.require(principal)

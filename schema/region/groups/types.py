@@ -200,12 +200,7 @@ class VolunteerGroup(Node):
     def members(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_members(self._model.id, info):
-            raise AccessError(
-                PermissionDenied(
-                    _("you may not see the members of %(model)s") % {"model": self._model}
-                )
-            )
+        _require_members_seen(self._model, info)
         rows = list_page(self._model, first, after, info)
         return [Membership(_model=m) for m in rows]
 
@@ -234,12 +229,7 @@ class VolunteerGroup(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> GroupVolunteerConnection | None:
-        if not may_see_members(self._model.id, info):
-            raise AccessError(
-                PermissionDenied(
-                    _("you may not see the members of %(model)s") % {"model": self._model}
-                )
-            )
+        _require_members_seen(self._model, info)
         page = window("v", first, after, last, before, default=20)
         rows = getattr(self._model, GROUP_VOLUNTEERS, None)
         if rows is None:  # not prefetched: one query for this page
@@ -258,12 +248,7 @@ class VolunteerGroup(Node):
     def applications(
         self, info: Info, first: int = LIST_FIRST, after: strawberry.ID | None = None
     ) -> list[Membership] | None:
-        if not may_see_members(self._model.id, info):
-            raise AccessError(
-                PermissionDenied(
-                    _("you may not see the members of %(model)s") % {"model": self._model}
-                )
-            )
+        _require_members_seen(self._model, info)
         rows = list_page(self._model, first, after, info)
         return [Membership(_model=m) for m in rows]
 
@@ -321,3 +306,11 @@ class GroupEdge:
 class GroupConnection:
     edges: list[GroupEdge]
     page_info: PageInfo
+
+
+def _require_members_seen(group, info: Info) -> None:
+    """Members, applicants and their volunteers: for group staff, region-wide managers
+    and the authority (``auth.may_see_members``); others get a PERMISSION_DENIED error."""
+    if not may_see_members(group.id, info):
+        refusal = _("you may not see the members of %(model)s") % {"model": group}
+        raise AccessError(PermissionDenied(refusal))

@@ -1,5 +1,9 @@
 """Narrowing a volunteer's records (``Volunteer.records(filter:)``): the filter as
-Django lookups, for SQL and for rows already loaded."""
+Django lookups, its one statement. SQL applies them however the rows are read: in
+the ``WHERE`` of a resolver's own page or of the prefetch, or (aliases with
+different filters) as a column per filter that each resolver picks its rows by
+(``schema/region/prefetch.py`` ``marked``/``meeting``); nothing re-applies them in
+Python."""
 
 from __future__ import annotations
 
@@ -66,19 +70,3 @@ def record_filter_lookups(raw) -> dict[str, object] | None:
 
 def _date(value) -> datetime.date | None:
     return datetime.date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _meets(record, conditions: dict[str, object]) -> bool:
-    """``record`` (in memory) satisfies the lookups of :func:`_record_conditions`."""
-    for lookup, wanted in conditions.items():
-        name, _unused, operator = lookup.partition("__")
-        value = getattr(record, name)
-        if operator and value is None:  # e.g. an imported record has no project
-            return False
-        if operator == "gte" and not value >= wanted:
-            return False
-        if operator == "lte" and not value <= wanted:
-            return False
-        if not operator and value != wanted:
-            return False
-    return True

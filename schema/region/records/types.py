@@ -16,8 +16,8 @@ from schema.identity import global_id
 from schema.node import Node
 from schema.region.fields import choices_enum, model_field, model_id, reads
 from schema.region.pagination import PageInfo, Window, encode_cursor, paged
-from schema.region.prefetch import read_window, related, rows
-from schema.region.records.filters import RecordFilter, RecordState, _meets, _record_conditions
+from schema.region.prefetch import meeting, read_window, related, rows
+from schema.region.records.filters import RecordFilter, RecordState, _record_conditions
 from tenants.records import cards
 from tenants.records import models as record_models
 from tenants.related import prefetched, to_attr
@@ -185,10 +185,10 @@ def volunteer_records(
         )
         return ServiceRecordConnection(edges=_record_edges(shown), page_info=page_info)
     conditions = _record_conditions(filter)
+    if rows is not None:  # those the SQL marked as meeting the filter (prefetch.marked)
+        rows = meeting(rows, conditions)
     if rows is None:  # not prefetched (prefetch._page_window declined): this page only
         rows = read_window(volunteer, info, page, conditions)
-    if conditions:
-        rows = [r for r in rows if _meets(r, conditions)]
     ids = list(map(_row_id, rows))  # (in C: once per volunteer of a page)
     if ids != sorted(ids):  # prefetched in id order; else sort them
         rows = sorted(rows, key=_row_id)
