@@ -512,3 +512,33 @@ def test_a_complaint_id_is_refused_alike_whether_or_not_a_row_is_behind_it(gql, 
     )
     assert seen == unseen and seen[0] == "PERMISSION_DENIED", (seen, unseen)
     assert s.h.team.name not in seen[2]
+
+
+def test_a_correction_request_id_is_refused_alike_whether_or_not_a_row_is_behind_it(
+    gql, seed_regions
+):
+    """Another group's admin declining a volunteer's correction request (记录更正): the
+    same refusal, naming no group, for a real request and for an id with none."""
+    from tests.records_support import stage
+    from tests.test_time_recording import CORRECTION
+
+    s = stage(gql, SLUG, participants=1)
+    ((_, username),) = s.volunteers
+    asked = gql.region(
+        SLUG,
+        CORRECTION,
+        {"g": gid(SLUG, s.h.team), "d": "上周六的活动没有记录"},
+        token=login(gql, SLUG, username),
+    )["data"]["requestCorrection"]["request"]
+    decline = """mutation($q: ID!) { declineCorrection(requestId: $q, reason: "当天未签到") {
+      request { status } errors { field code message } } }"""
+    stranger = login(gql, SLUG, hierarchy(SLUG).admins["team"])
+    seen = answer_of(
+        gql.region(SLUG, decline, {"q": asked["id"]}, token=stranger), "declineCorrection"
+    )
+    unseen = answer_of(
+        gql.region(SLUG, decline, {"q": gid(SLUG, 10**9, "CorrectionRequest")}, token=stranger),
+        "declineCorrection",
+    )
+    assert seen == unseen and seen[0] == "PERMISSION_DENIED", (seen, unseen)
+    assert s.h.team.name not in seen[2]

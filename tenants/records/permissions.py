@@ -201,13 +201,16 @@ def require_area_authority(record, principal: Principal):
 
 def require_correction_handler(request, principal: Principal) -> None:
     """A correction request (记录更正) is answered by the group's staff or the
-    authority of the group's area."""
-    if request.group_id not in principal.staff_group_ids and not principal.covers(
-        request.group.division_code
+    authority of the group's area. Anyone else is refused, naming no group, as for
+    an id with no request (``request`` None; audit round 3): only to whoever sees
+    every volunteer is that ``NOT_FOUND``."""
+    if request is None and sees_every_volunteer(principal):
+        raise NotFound(_("no such correction request"), field="requestId")
+    if request is None or (
+        request.group_id not in principal.staff_group_ids
+        and not principal.covers(request.group.division_code)
     ):
-        raise PermissionDenied(
-            _("%(name)s's staff answer this request") % {"name": request.group.name}
-        )
+        raise PermissionDenied(_("you may not answer this correction request"))
 
 
 def correction_handler_q(principal: Principal) -> Q:
