@@ -186,6 +186,10 @@ LOGIN_THROTTLE = {
     "MAX_SECONDS": int(os.environ.get("PLATFORM_LOGIN_LOCK_MAX_SECONDS", "86400")),
     "WINDOW_SECONDS": int(os.environ.get("PLATFORM_LOGIN_WINDOW_SECONDS", "3600")),
 }
+# Registrations refused because the ID number is already registered (audit round 3,
+# central/throttle.py count_refusal): after this many from one client address that
+# address is locked like a login's (LOGIN_THROTTLE's seconds, backoff and window).
+REFUSAL_LIMIT = int(os.environ.get("PLATFORM_REGISTRATION_REFUSAL_LIMIT", "20"))
 # The client's address is REMOTE_ADDR, unless a trusted reverse proxy sets this
 # header (e.g. X-Real-IP or X-Forwarded-For; its last value is taken). Set it only
 # behind such a proxy: otherwise clients could choose their own address.

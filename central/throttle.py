@@ -35,6 +35,9 @@ from central.errors import ServiceError, Throttled
 
 ACCOUNT = "account"
 ADDRESS = "address"
+# Refused lookups from one client address (a registration refused because the ID
+# number is already registered, audit round 3): see :func:`check_refusals`.
+REFUSAL = "refusal"
 # After this long without a lock, a key's backoff starts again from BASE_SECONDS.
 LOCKOUT_MEMORY = datetime.timedelta(days=1)
 # When every slot of a key is taken by attempts still being checked.
@@ -45,7 +48,9 @@ KEY_LENGTH = 150
 class LoginThrottleBase(models.Model):
     """Failed attempts and the lock of one username or one client address."""
 
-    scope = models.CharField(max_length=16, choices=[(ACCOUNT, ACCOUNT), (ADDRESS, ADDRESS)])
+    scope = models.CharField(
+        max_length=16, choices=[(ACCOUNT, ACCOUNT), (ADDRESS, ADDRESS), (REFUSAL, REFUSAL)]
+    )
     key = models.CharField(max_length=KEY_LENGTH)
     # Failures (and attempts being checked) since the last success, lock or quiet window.
     failures = models.PositiveIntegerField(default=0)
@@ -73,8 +78,13 @@ class Limits:
 
 def limits(scope: str) -> Limits:
     config = settings.LOGIN_THROTTLE
+    by_scope = {
+        ACCOUNT: config["ACCOUNT_LIMIT"],
+        ADDRESS: config["ADDRESS_LIMIT"],
+        REFUSAL: settings.REFUSAL_LIMIT,
+    }
     return Limits(
-        limit=config["ACCOUNT_LIMIT"] if scope == ACCOUNT else config["ADDRESS_LIMIT"],
+        limit=by_scope[scope],
         base_seconds=config["BASE_SECONDS"],
         max_seconds=config["MAX_SECONDS"],
         window_seconds=config["WINDOW_SECONDS"],
@@ -254,3 +264,66 @@ def unlock(model: type[LoginThrottleBase], username: str) -> bool:
     was_locked = rows.filter(locked_until__gt=now).exists()
     rows.update(failures=0, lockouts=0, locked_until=None, updated_at=now)
     return was_locked
+
+
+# --- refused lookups (audit round 3) ------------------------------------------------
+#
+# A registration refused because the ID number is already registered tells the caller
+# that the person exists; the refusal is needed (one volunteer per ID number), so its
+# rate is bounded instead. Only refusals are counted, after the fact, so registering
+# a new person costs one indexed read of the address's row and nothing more; while
+# the address is locked every attempt from it is refused before any lookup (else the
+# lock itself would answer). Requests already past the read when the lock falls may
+# still finish: at most the server's concurrent requests beyond the limit.
+
+
+def _refusal_throttled(retry_after: int, until: datetime.datetime) -> Throttled:
+    values = {
+        "retry_after": retry_after,
+        "until": f"{timezone.localtime(until):%Y-%m-%d %H:%M:%S}",
+    }
+    return Throttled(
+        _(
+            "too many refused registrations from your address; try again in "
+            "%(retry_after)s s (at %(until)s)"
+        )
+        % values,
+        retry_after=retry_after,
+    )
+
+
+def check_refusals(model: type[LoginThrottleBase], address: str) -> None:
+    """Raise ``THROTTLED`` if ``address`` is locked for refused lookups (one read, no
+    row lock: the happy path stays as cheap as it was)."""
+    now = timezone.now()
+    until = (
+        model._default_manager.filter(scope=REFUSAL, key=address[:KEY_LENGTH])
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+    if until is not None and until > now:
+        raise _refusal_throttled(_seconds_until(until, now), until)
+
+
+def count_refusal(model: type[LoginThrottleBase], address: str) -> None:
+    """Count one refused lookup from ``address`` (under the row's lock); reaching
+    ``REFUSAL_LIMIT`` locks the address for ``BASE_SECONDS × 2^(earlier locks)``
+    (at most ``MAX_SECONDS``), as a login's failures do."""
+    key = address[:KEY_LENGTH]
+    limit = limits(REFUSAL)
+    with transaction.atomic():
+        now = timezone.now()
+        model._default_manager.bulk_create([model(scope=REFUSAL, key=key)], ignore_conflicts=True)
+        row = model._default_manager.select_for_update().get(scope=REFUSAL, key=key)
+        if row.updated_at < now - datetime.timedelta(seconds=limit.window_seconds):
+            row.failures = 0
+        if row.updated_at < now - LOCKOUT_MEMORY:
+            row.lockouts = 0
+        row.failures += 1
+        if row.failures >= limit.limit:
+            seconds = min(limit.base_seconds * 2 ** min(row.lockouts, 30), limit.max_seconds)
+            row.locked_until = now + datetime.timedelta(seconds=seconds)
+            row.lockouts += 1
+            row.failures = 0
+        row.updated_at = now
+        row.save(update_fields=["failures", "lockouts", "locked_until", "updated_at"])

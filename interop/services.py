@@ -279,30 +279,56 @@ def cancel_transfer_batch(*, batch_id, reason: str, principal: Principal) -> Tra
 def request_on_behalf(*, from_region: str, number: str, principal: Principal) -> Transfer:
     """The destination's authority asks the source, on the volunteer's behalf
     (the volunteer still consents at the source). Same deployment only here;
-    peers are asked through the outbox."""
+    peers are asked through the outbox.
+
+    The request is addressed to the volunteer, who must consent, so the asking
+    region learns nothing before they do (audit round 3): a number nobody has at
+    the source, a volunteer cancelled or transferred away, or one with a transfer
+    under way get the very answer a volunteer who may consent gets — a ``REQUESTED``
+    placeholder here, which expires as any unanswered request does. The source
+    opens the volunteer's transfer only where one can be opened, and logs the
+    others (``transfer.request_unanswerable``) in its own audit log. Asking again
+    while a request is open answers that request."""
     principal = accounts.require_authority(principal)
     destination = _current_region()
     source_entry = _destination(from_region, destination)
     if not source_entry.local:
         return _request_remote(source_entry, number, destination, principal)
     source = Region.objects.get(code=from_region)
+    number = (number or "").strip()
+    open_request = Transfer.objects.filter(
+        direction=Direction.INCOMING,
+        state=TransferState.REQUESTED,
+        volunteer_number=number,
+        counterpart_region_code=source.code,
+        expires_at__gt=timezone.now(),
+    ).first()
+    if open_request is not None:
+        return open_request
+    actor = f"region:{destination.code}:{principal.actor}"
     with transaction.atomic():
         with schema_context(source.schema_name):
-            volunteer = Volunteer.objects.filter(number=(number or "").strip()).first()
-            if volunteer is None:
-                raise NotFound(
-                    _("%(name)s has no volunteer numbered %(number)s")
-                    % {"name": source.name, "number": number},
-                    field="number",
+            volunteer = Volunteer.objects.filter(number=number).first()
+            unanswerable = "unknown_number" if volunteer is None else ""
+            if volunteer is not None:
+                try:
+                    with transaction.atomic():
+                        _open_outgoing(volunteer, destination.code, actor)
+                except Conflict:
+                    unanswerable = "not_requestable"  # cancelled, gone, or under way
+            if unanswerable:
+                audit(
+                    actor,
+                    "transfer.request_unanswerable",
+                    number[:120],
+                    to=destination.code,
+                    reason=unanswerable,
                 )
-            _open_outgoing(
-                volunteer, destination.code, f"region:{destination.code}:{principal.actor}"
-            )
         # The destination keeps its own view of the request, fulfilled on import.
         transfer = Transfer.objects.create(
             direction=Direction.INCOMING,
             state=TransferState.REQUESTED,
-            volunteer_number=volunteer.number,
+            volunteer_number=number,
             counterpart_region_code=source.code,
             requested_by=principal.actor,
             expires_at=_expires(),

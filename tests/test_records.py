@@ -17,7 +17,7 @@ from tenants.records.models import ServiceRecord
 from tenants.records.workdays import add_working_days
 from tests.records_support import RECORD, VOLUNTEER_TOTALS, days_ago, declaration, entry, stage
 from tests.registry_support import authority, login, region, register_volunteer
-from tests.support import row_key
+from tests.support import gid, row_key
 
 OBJECT = """mutation($r: ID!, $why: String!) { raiseObjection(recordId: $r, reason: $why)
   { objectionId errors { field code message } } }"""
@@ -382,6 +382,14 @@ def test_who_may_object_follows_the_policy(gql, seed_regions):
     outsider = login(gql, strict.slug, register_volunteer(strict.slug, idNumber=_yn_id())[1])
     refused = gql.region(strict.slug, OBJECT, {"r": record_id, "why": "不认识此人"}, token=outsider)
     assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
+    # An id with no record behind it gets the very same refusal (audit round 3).
+    no_row = gql.region(
+        strict.slug,
+        OBJECT,
+        {"r": gid(strict.slug, 10**9, "ServiceRecord"), "why": "不认识此人"},
+        token=outsider,
+    )
+    assert no_row["errors"] == refused["errors"], (no_row, refused)
     allowed = gql.region(
         strict.slug,
         OBJECT,

@@ -311,6 +311,14 @@ def member_manager_group_ids(principal: Principal, policy: RegionPolicy) -> froz
     )
 
 
+def require_membership_seen(membership, principal: Principal) -> None:
+    """``decideMembership``'s first check: a membership (``None``: no row with the id)
+    of a group the caller is not staff of is refused alike, naming no group (audit
+    round 3); the group's own staff go on to :func:`require_member_manager`."""
+    if membership is None or membership.group_id not in principal.own_group_ids:
+        raise PermissionDenied(_("you may not decide this membership"))
+
+
 def may_see_applications(group_id: int, principal: Principal) -> bool:
     """What applicants shared (issue 10 finding 1) is for the group that decides: its
     own staff, not its viewing groups, hubs or authorities (they see the application,

@@ -4,8 +4,10 @@ by their own staff, their liaison group's admins and the authority of their area
 from __future__ import annotations
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
+from central.errors import NotFound
 from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, Review, VolunteerGroup
 
@@ -24,6 +26,16 @@ def kept_by_q(principal: Principal) -> Q:
 
 def keeps(group: VolunteerGroup, principal: Principal) -> bool:
     return VolunteerGroup.objects.filter(kept_by_q(principal), id=group.id).exists()
+
+
+def visible_group(group_id: int, principal: Principal) -> VolunteerGroup:
+    """The group ``group_id`` as ``group(id:)`` shows it to ``principal``: a pending or
+    rejected group the caller may not see is "no such group", as an id with no group
+    (audit round 3) — its name and review are not told by a mutation either."""
+    group = visible_groups(principal).filter(id=group_id).first()
+    if group is None:
+        raise NotFound(_("no such group"), field="groupId")
+    return group
 
 
 def visible_groups(

@@ -31,13 +31,15 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
+    Throttled,
     locked_row,
 )
 from central.messages import credit_code_message, level_name, one_of, shown
 from central.policy import HubLevel, Power, RegionPolicy
 from central.tenancy import connection
+from central.throttle import check_refusals, count_refusal
 from tenants.accounts import services as accounts
-from tenants.accounts.models import RoleKind
+from tenants.accounts.models import LoginThrottle, RoleKind
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import (
@@ -55,8 +57,10 @@ from tenants.groups.permissions import (
     require_group_reviewer,
     require_group_staff,
     require_member_manager,
+    require_membership_seen,
     require_permission_group_setter,
 )
+from tenants.groups.selectors import visible_group
 from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 from tenants.volunteers.permissions import may_view
@@ -262,8 +266,27 @@ def register_group(
     principal: Principal | None,
     policy: RegionPolicy,
     certificate_upload=None,
+    address: str | None = None,
 ) -> VolunteerGroup:
-    """Register a group; it waits in 待审团体组 until reviewed."""
+    """Register a group; it waits in 待审团体组 until reviewed.
+
+    Given the client's ``address`` (the API), a new admin username that is taken —
+    which tells that the account exists — is audited (``group.registration_refused``)
+    and counted against the address like a registration refused because the person
+    is registered (``central.throttle.count_refusal``, audit round 3); a locked
+    address is refused with ``THROTTLED`` before anything is looked up."""
+    if address is not None:
+        try:
+            check_refusals(LoginThrottle, address)
+        except Throttled:
+            record(
+                "anonymous",
+                "group.registration_refused",
+                "",
+                address=address,
+                reason="address_locked",
+            )
+            raise
     problems = ProblemCollector()
     if data.kind not in GroupKind.values:
         problems.add("kind", _("one of %(choices)s") % {"choices": ", ".join(GroupKind.values)})
@@ -315,6 +338,16 @@ def register_group(
         accounts.check_new_credentials(
             problems, data.admin_username, data.admin_password, prefix="admin."
         )
+        taken = any(p.code == "CONFLICT" and p.field == "admin.username" for p in problems.problems)
+        if taken and address is not None:
+            count_refusal(LoginThrottle, address)
+            record(
+                "anonymous",
+                "group.registration_refused",
+                "",
+                address=address,
+                reason="username_taken",
+            )
     problems.raise_if_any()
 
     actor = principal.actor if principal else f"registrant:{data.admin_username}"
@@ -576,7 +609,7 @@ def apply_to_group(
         raise InvalidInput(
             _("share some of %(choices)s") % {"choices": ", ".join(SHARED_FIELDS)}, field="share"
         )
-    group = get_group(group_id)
+    group = visible_group(group_id, principal)
     _joinable(volunteer, group)
     return _open_membership(
         volunteer, group, MembershipStatus.APPLIED, principal.actor, shared_fields=share
@@ -634,12 +667,16 @@ def respond_to_invitation(*, membership_id: int, accept: bool, principal: Princi
 def decide_membership(
     *, membership_id: int, approve: bool, principal: Principal, policy: RegionPolicy
 ) -> Membership:
+    principal = accounts.require(principal)
     with transaction.atomic():
         membership = locked_row(
-            Membership.objects.select_related("group", "volunteer"),
-            missing=NotFound(_("no such membership"), field="membershipId"),
-            id=membership_id,
+            Membership.objects.select_related("group", "volunteer"), missing=None, id=membership_id
         )
+        # Whoever is not staff of the membership's group is refused as for an id with
+        # no membership behind it: which ids are applications, and to which group,
+        # is not theirs to learn (audit round 3, as node(id)).
+        require_membership_seen(membership, principal)
+        assert membership is not None
         require_member_manager(membership.group, principal, policy)
         if membership.status != MembershipStatus.APPLIED:
             raise Conflict(
@@ -664,7 +701,7 @@ def leave_group(
 ) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)
-    group = get_group(group_id)
+    group = visible_group(group_id, principal)
     if number is None:
         volunteer = principal.volunteer
         if volunteer is None:

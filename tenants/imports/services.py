@@ -268,9 +268,11 @@ class Context:
     project: Project | None = None
     line: int = 0  # the row being imported
     # Every lookup of a volunteer by ID number: (line, masked ID number, the matched
-    # volunteer's id and number, or None and ""), small tuples written to the logs
-    # after the file's transaction, committed or not.
-    lookups: list[tuple[int, str, int | None, str]] = field(default_factory=list)
+    # volunteer's id and number, or None and "", whether it matched: a volunteers
+    # file's row may match a person registered in another region, who has no row
+    # here), small tuples written to the logs after the file's transaction,
+    # committed or not.
+    lookups: list[tuple[int, str, int | None, str, bool]] = field(default_factory=list)
 
 
 def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
@@ -303,8 +305,14 @@ def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         division_code=division_code,
     )
     cells.problems.raise_if_any()
-    existing = volunteers.find_by_id_number(_compact_id(id_type, id_number))
+    compact = _compact_id(id_type, id_number)
+    existing = volunteers.find_by_id_number(compact)
+    # A row whose ID number is registered (here, or in another region: the service
+    # refuses it) told the importer that the person exists: each is logged as a
+    # members file's lookups are (audit round 3), the file committed or not.
+    masked = pii.mask_id_number(compact)
     if existing is not None:
+        ctx.lookups.append((ctx.line, masked, existing.id, existing.number, True))
         if ctx.group is not None:
             # Only the group's own active members are "present" to it: telling
             # anyone else that a person is registered would make this an oracle
@@ -315,13 +323,19 @@ def _volunteer_row(cells: Cells, ctx: Context) -> tuple[str, str]:
                 return ALREADY_PRESENT, existing.number
         elif ctx.principal.covers(existing.division_code):
             return ALREADY_PRESENT, existing.number
-    volunteer = volunteers.register_volunteer(
-        data=data,
-        region=ctx.region,
-        policy=ctx.policy,
-        principal=ctx.principal,
-        group_id=ctx.group.id if ctx.group is not None else None,
-    )
+    try:
+        volunteer = volunteers.register_volunteer(
+            data=data,
+            region=ctx.region,
+            policy=ctx.policy,
+            principal=ctx.principal,
+            group_id=ctx.group.id if ctx.group is not None else None,
+            audit_refusal=False,  # logged below with the file's other lookups
+        )
+    except volunteers.AlreadyRegistered:
+        if existing is None:  # registered in another region (or concurrently)
+            ctx.lookups.append((ctx.line, masked, None, "", True))
+        raise
     return IMPORTED, volunteer.number
 
 
@@ -351,8 +365,11 @@ def _member_row(cells: Cells, ctx: Context) -> tuple[str, str]:
         volunteer = volunteers.find_by_id_number(_compact_id(IdType.RESIDENT_ID, id_number))
         if volunteer is not None and volunteer.name != name:
             volunteer = None
-        matched = (volunteer.id, volunteer.number) if volunteer is not None else (None, "")
-        ctx.lookups.append((ctx.line, pii.mask_id_number(pii.normalise(id_number)), *matched))
+        masked = pii.mask_id_number(pii.normalise(id_number))
+        if volunteer is not None:
+            ctx.lookups.append((ctx.line, masked, volunteer.id, volunteer.number, True))
+        else:
+            ctx.lookups.append((ctx.line, masked, None, "", False))
         # The same answer for an unknown number and a wrong name.
         if volunteer is None:
             raise NotFound(
@@ -432,42 +449,59 @@ def _record_row(cells: Cells, ctx: Context) -> tuple[str, str]:
     return IMPORTED, str(record.id)
 
 
+def _lookup_reason(ctx: Context, kind: ImportKind, line: int) -> str:
+    group = ctx.group
+    if kind is ImportKind.MEMBERS:
+        assert group is not None  # a members file names its group
+        return _("members import into %(name)s, line %(line)s: ID number and name matched") % {
+            "name": group.name,
+            "line": line,
+        }
+    if group is not None:
+        return _("volunteers import into %(name)s, line %(line)s: ID number already registered") % {
+            "name": group.name,
+            "line": line,
+        }
+    return _("volunteers import, line %(line)s: ID number already registered") % {"line": line}
+
+
 def _log_lookups(ctx: Context, report: ImportReport) -> None:
-    """Log every lookup by ID number a members file made, matched or not, after its
-    transaction — so a file rolled back (one bad row) is logged too (audit round 2:
-    an ID number and a name told a group whether the person is registered here).
-    Each is an audit entry (``import.id_number_lookup``); a match is also a
-    ``PersonalInfoAccess`` of the volunteer, so they and the authority of their
-    area see who looked them up by ID number (``myPersonalInfoAccesses``,
-    ``personalInfoAccesses``). One INSERT per table and thousand lookups."""
+    """Log every lookup by ID number a file made, after its transaction — so a file
+    rolled back (one bad row) is logged too: a members file's, matched or not (audit
+    round 2: an ID number and a name told a group whether the person is registered
+    here), and a volunteers file's rows whose ID number was already registered, here
+    or elsewhere (audit round 3). Each is an audit entry (``import.id_number_lookup``);
+    a match here is also a ``PersonalInfoAccess`` of the volunteer, so they and the
+    authority of their area see who looked them up by ID number
+    (``myPersonalInfoAccesses``, ``personalInfoAccesses``). One INSERT per table and
+    thousand lookups."""
     if not ctx.lookups:
         return
     group = ctx.group
-    assert group is not None  # a members file names its group
     audited = [
         AuditEntry(
             actor=ctx.principal.actor,
             action="import.id_number_lookup",
             target=number,
             detail={
-                "group": group.id,
+                "kind": report.kind.value,
+                "group": group.id if group is not None else None,
                 "line": line,
                 "idNumber": masked,
-                "matched": volunteer_id is not None,
+                "matched": matched,
                 "committed": report.committed,
             },
         )
-        for line, masked, volunteer_id, number in ctx.lookups
+        for line, masked, _volunteer_id, number, matched in ctx.lookups
     ]
     revealed = [
         PersonalInfoAccess(
             volunteer_id=volunteer_id,
             accessor=ctx.principal.actor,
             fields=["idNumberLookup"],
-            reason=_("members import into %(name)s, line %(line)s: ID number and name matched")
-            % {"name": group.name, "line": line},
+            reason=_lookup_reason(ctx, report.kind, line),
         )
-        for line, _masked, volunteer_id, _number in ctx.lookups
+        for line, _masked, volunteer_id, _number, _matched in ctx.lookups
         if volunteer_id is not None
     ]
     with transaction.atomic():

@@ -328,8 +328,11 @@ def decide_application(
             .filter(id=application_id)
             .first()
         )
-        if application is None:
-            raise NotFound(_("no such application"), field="applicationId")
+        # Whoever is not staff of the project's group is refused as for an id with no
+        # application behind it (audit round 3): which ids are applications, and to
+        # which project, is not theirs to learn.
+        if application is None or application.project.group_id not in principal.own_group_ids:
+            raise PermissionDenied(_("you may not decide this application"))
         project = _locked_project(application.project_id)  # serialises acceptances
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
         require_application_decider(project, principal)
@@ -361,10 +364,11 @@ def withdraw_application(*, application_id: int, principal: Principal) -> Projec
     volunteer = principal.volunteer
     with transaction.atomic():
         application = ProjectApplication.objects.filter(id=application_id).first()
-        if application is None:
-            raise NotFound(_("no such application"), field="applicationId")
-        if volunteer is None or application.volunteer_id != volunteer.id:
+        if volunteer is None:
             raise PermissionDenied(_("only the applicant withdraws an application"))
+        # Someone else's application is not theirs to know of (audit round 3).
+        if application is None or application.volunteer_id != volunteer.id:
+            raise NotFound(_("no such application"), field="applicationId")
         project = _locked_project(application.project_id)  # as decide_application
         application = ProjectApplication.objects.select_for_update().get(id=application_id)
         if application.status == ApplicationStatus.ACCEPTED:

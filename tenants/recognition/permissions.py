@@ -6,17 +6,29 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from central.errors import PermissionDenied
+from central.errors import NotFound, PermissionDenied
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.groups.models import VolunteerGroup
+from tenants.volunteers.selectors import sees_every_volunteer
 
 
 def require_complaint_handler(complaint, principal: Principal):
     """The complaint's group's admins, or the authority of its area (the group's, or
-    for a complaint without a group the volunteer's)."""
+    for a complaint without a group the volunteer's).
+
+    ``complaint`` None (no row with the id) is refused as a complaint the caller may
+    not see — anyone but its group's staff and the authority of its area — is, with
+    words that name no group (audit round 3); only to whoever sees every volunteer
+    is it ``NOT_FOUND``."""
     principal = accounts.require(principal)
+    if complaint is None:
+        if sees_every_volunteer(principal):
+            raise NotFound(_("no such complaint"), field="complaintId")
+        raise PermissionDenied(_("you may not handle this complaint"))
     area = complaint.group.division_code if complaint.group else complaint.volunteer.division_code
+    if not handles_complaints_of(principal, complaint.group_id, area):
+        raise PermissionDenied(_("you may not handle this complaint"))
     if not (principal.covers(area) or complaint.group_id in principal.admin_group_ids):
         handler = complaint.group.name if complaint.group else "the authority"
         raise PermissionDenied(

@@ -305,20 +305,24 @@ def file_complaint(
     return complaint
 
 
-def _locked_complaint(complaint_id) -> Complaint:
-    return locked_row(
+def _locked_complaint(complaint_id, principal: Principal) -> tuple[Complaint, Principal]:
+    """The complaint, locked, for one who handles it (``require_complaint_handler``,
+    which refuses an id with no complaint as a complaint the caller may not see)."""
+    complaint = locked_row(
         Complaint.objects.select_related("volunteer", "group"),
-        missing=NotFound(_("no such complaint"), field="complaintId"),
+        missing=None,
         id=_id(complaint_id, "complaintId"),
     )
+    principal = require_complaint_handler(complaint, principal)
+    assert complaint is not None  # refused above
+    return complaint, principal
 
 
 def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
-        complaint = _locked_complaint(complaint_id)
-        principal = require_complaint_handler(complaint, principal)
+        complaint, principal = _locked_complaint(complaint_id, principal)
         if complaint.status != ComplaintStatus.OPEN:
             raise Conflict(
                 _("the complaint is already %(status)s") % {"status": shown(complaint, "status")},
@@ -345,8 +349,7 @@ def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Prin
     principal = accounts.require(principal)
     reason = (reason or "").strip()
     with transaction.atomic():
-        complaint = _locked_complaint(complaint_id)
-        principal = require_complaint_handler(complaint, principal)
+        complaint, principal = _locked_complaint(complaint_id, principal)
         if not reason:
             raise InvalidInput(_("say what the investigation found (核查结论)"), field="reason")
         if len(reason) > 500:

@@ -66,11 +66,10 @@ def request_correction(
 
 def _locked(request_id: int, principal: Principal) -> CorrectionRequest:
     request = locked_row(
-        CorrectionRequest.objects.select_related("group", "record"),
-        missing=NotFound(_("no such correction request"), field="requestId"),
-        id=request_id,
+        CorrectionRequest.objects.select_related("group", "record"), missing=None, id=request_id
     )
     require_correction_handler(request, principal)
+    assert request is not None  # refused above
     if request.status != CorrectionRequest.Status.OPEN:
         raise Conflict(
             _("the request was already answered (%(status)s)")

@@ -13,12 +13,13 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix, division_level, prefixes_q
-from central.errors import PermissionDenied
+from central.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from central.policy import Granter, ObjectionRaisers, RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
 from tenants.volunteers.permissions import active_group_ids, may_view, member_groups_seen_by
+from tenants.volunteers.selectors import sees_every_volunteer
 
 
 def record_division(record) -> str:
@@ -91,6 +92,34 @@ def record_area_q(prefixes, path: str = "") -> Q:
         Q(**{f"{path}project__isnull": True})
         & prefixes_q(f"{path}volunteer__division_code", prefixes)
     )
+
+
+def require_record_seen(record, principal: Principal, policy: RegionPolicy) -> None:
+    """A mutation naming a record by id (``decideDeclaration``, ``amendRecord``,
+    ``confirmRecord``, ``resolveObjection``): a caller who may not see the record
+    (:func:`may_see_record`) is refused exactly as for an id with no record behind
+    it (``record`` None), before its state or its volunteer's transfer is told
+    (audit round 3, as ``node(id)``). Only to whoever sees every volunteer is an
+    id with no row ``NOT_FOUND``: it tells them nothing they could not list."""
+    if record is None and sees_every_volunteer(principal):
+        raise NotFound(_("no such record"), field="recordId")
+    if record is None or not may_see_record(record, principal, policy):
+        raise PermissionDenied(_("you may not act on this record"))
+
+
+def may_object(record, principal: Principal, policy: RegionPolicy) -> bool:
+    """:func:`require_objector`'s rule as a test."""
+    return _may_object(record.group_id, record_division(record), principal, policy)
+
+
+def unseen_objection(policy: RegionPolicy) -> ServiceError:
+    """``raiseObjection``'s answer to whoever may neither see a record nor object to it
+    in publicity, whatever its state and for an id with no record: where only the
+    group's members object, the refusal an outsider gets for a record in publicity;
+    where anyone may, "no record in publicity has this id"."""
+    if policy.objection_raisers == ObjectionRaisers.GROUP_MEMBERS:
+        return PermissionDenied(_("in this region only the group's members and staff object"))
+    return Conflict(_("no record in publicity has this id"), field="recordId")
 
 
 def require_objector(record, principal: Principal, policy: RegionPolicy) -> None:
@@ -172,13 +201,16 @@ def require_area_authority(record, principal: Principal):
 
 def require_correction_handler(request, principal: Principal) -> None:
     """A correction request (记录更正) is answered by the group's staff or the
-    authority of the group's area."""
-    if request.group_id not in principal.staff_group_ids and not principal.covers(
-        request.group.division_code
+    authority of the group's area. Anyone else is refused, naming no group, as for
+    an id with no request (``request`` None; audit round 3): only to whoever sees
+    every volunteer is that ``NOT_FOUND``."""
+    if request is None and sees_every_volunteer(principal):
+        raise NotFound(_("no such correction request"), field="requestId")
+    if request is None or (
+        request.group_id not in principal.staff_group_ids
+        and not principal.covers(request.group.division_code)
     ):
-        raise PermissionDenied(
-            _("%(name)s's staff answer this request") % {"name": request.group.name}
-        )
+        raise PermissionDenied(_("you may not answer this correction request"))
 
 
 def correction_handler_q(principal: Principal) -> Q:

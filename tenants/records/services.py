@@ -53,6 +53,7 @@ from tenants.records.models import (
 )
 from tenants.records.workdays import add_working_days
 from tenants.volunteers.models import Volunteer, VolunteerStatus
+from tenants.volunteers.selectors import sees_every_volunteer
 
 MAX_TEXT = 2000
 # 服务评价 (000 Art.10): the group rates each.
@@ -512,6 +513,22 @@ def _locked_record(record_id: int) -> ServiceRecord:
     return record
 
 
+def _record_for(record_id: int, principal: Principal | None, policy) -> ServiceRecord:
+    """:func:`_locked_record` for a caller: one who may not see the record is refused
+    as for an id with no record, before its state or a transfer is told
+    (``permissions.require_record_seen``, audit round 3)."""
+    principal = accounts.require(principal)
+    record = locked_row(
+        ServiceRecord.objects.select_related("project__group", "volunteer"),
+        missing=None,
+        id=record_id,
+    )
+    permissions.require_record_seen(record, principal, policy)
+    assert record is not None
+    require_not_frozen(record.volunteer_id)
+    return record
+
+
 def _release_slot(record: ServiceRecord) -> None:
     DaySlot.objects.filter(record=record).delete()
 
@@ -544,7 +561,7 @@ def decide_declaration(
         problems.add(next(iter(given)), _("a rejected declaration is not evaluated (000 Art.10)"))
     problems.raise_if_any()
     with transaction.atomic():
-        record = _locked_record(record_id)
+        record = _record_for(record_id, principal, policy)
         principal = _require_answering(record, principal, policy)
         if record.state != RecordState.DECLARED:
             raise Conflict(
@@ -566,6 +583,10 @@ def decide_declaration(
     return record
 
 
+# A record in publicity (公示), open to objections.
+PUBLIC_STATES = (RecordState.IN_PUBLICITY, RecordState.OBJECTED)
+
+
 def raise_objection(
     *, record_id: int, reason: str, principal: Principal, policy: RegionPolicy
 ) -> Objection:
@@ -577,8 +598,22 @@ def raise_objection(
     if len(reason) < 2:
         raise InvalidInput(_("say what is wrong with the record"), field="reason")
     with transaction.atomic():
-        record = _locked_record(record_id)
-        if record.state not in (RecordState.IN_PUBLICITY, RecordState.OBJECTED):
+        record = locked_row(
+            ServiceRecord.objects.select_related("project__group", "volunteer"),
+            missing=None,
+            id=record_id,
+        )
+        # Whoever may neither see the record nor object to it in publicity gets one
+        # answer for a record in another state, one they may not object to and an id
+        # with no record alike: neither its state nor its existence is theirs to
+        # learn (audit round 3).
+        if record is None or not permissions.may_see_record(record, principal, policy):
+            public = record is not None and record.state in PUBLIC_STATES
+            if not (public and permissions.may_object(record, principal, policy)):
+                raise permissions.unseen_objection(policy)
+        assert record is not None
+        require_not_frozen(record.volunteer_id)
+        if record.state not in PUBLIC_STATES:
             raise Conflict(
                 _("the record is %(state)s, not in publicity") % {"state": shown(record, "state")},
                 field="recordId",
@@ -602,13 +637,14 @@ def resolve_objection(
     if not reason:
         raise InvalidInput(_("give the reason for the resolution"), field="reason")
     with transaction.atomic():
-        objection = locked_row(
-            Objection.objects,
-            missing=NotFound(_("no such objection"), field="objectionId"),
-            id=objection_id,
-        )
-        record = _locked_record(objection.record_id)
         principal = accounts.require(principal)
+        objection = locked_row(Objection.objects, missing=None, id=objection_id)
+        if objection is None:
+            # Refused as an objection to a record the caller may not see (audit round 3).
+            if not sees_every_volunteer(principal):
+                raise PermissionDenied(_("you may not act on this record"))
+            raise NotFound(_("no such objection"), field="objectionId")
+        record = _record_for(objection.record_id, principal, policy)
         permissions.require_objection_resolver(record, principal)
         if objection.resolution != Objection.Resolution.OPEN:
             raise Conflict(_("the objection was already resolved"), field="objectionId")
@@ -684,7 +720,7 @@ def confirm_record(*, record_id: int, principal: Principal, policy: RegionPolicy
     if not principal.is_authority:  # refused before any row is locked
         raise PermissionDenied(_("only civil-affairs staff confirm records"))
     with transaction.atomic():
-        record = _locked_record(record_id)
+        record = _record_for(record_id, principal, policy)
         permissions.require_confirmer(record, principal)
         if record.state != RecordState.AWAITING_CONFIRMATION:
             raise Conflict(
@@ -710,7 +746,7 @@ def amend_record(
             field="changes",
         )
     with transaction.atomic():
-        record = _locked_record(record_id)
+        record = _record_for(record_id, principal, policy)
         principal = _require_answering(record, principal, policy)
         if record.state in (RecordState.REJECTED, RecordState.VOID, RecordState.DECLARED):
             raise Conflict(

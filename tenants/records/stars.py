@@ -17,6 +17,8 @@ from tenants.audit.services import record as audit
 from tenants.groups.models import Membership, MembershipStatus
 from tenants.records.models import StarApplication, VolunteerTotals
 from tenants.records.permissions import may_grant_star
+from tenants.volunteers.permissions import may_view
+from tenants.volunteers.selectors import sees_every_volunteer
 
 
 def eligible_level(hours, policy: RegionPolicy) -> int:
@@ -90,10 +92,17 @@ def decide_star(
         raise InvalidInput(_("say why the level is refused"), field="reason")
     with transaction.atomic():
         application = locked_row(
-            StarApplication.objects.select_related("volunteer"),
-            missing=NotFound(_("no such application"), field="applicationId"),
-            id=application_id,
+            StarApplication.objects.select_related("volunteer"), missing=None, id=application_id
         )
+        # An id with no application and one of a volunteer the caller may not see
+        # get one refusal, naming no level nor granter (audit round 3).
+        if application is None and sees_every_volunteer(principal):
+            raise NotFound(_("no such application"), field="applicationId")
+        if application is None or not (
+            may_grant_star(application, principal)
+            or may_view(application.volunteer, principal, policy)
+        ):
+            raise PermissionDenied(_("you may not decide this star application"))
         if not may_grant_star(application, principal):
             raise PermissionDenied(
                 _(

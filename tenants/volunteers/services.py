@@ -34,12 +34,15 @@ from central.errors import (
     NotFound,
     PermissionDenied,
     ProblemCollector,
+    Throttled,
 )
 from central.messages import resident_id_message, shown
 from central.models import HomeRegion, Region
 from central.policy import Power, RegionPolicy
+from central.throttle import check_refusals, count_refusal
 from interop import federation, signing
 from tenants.accounts import services as accounts
+from tenants.accounts.models import LoginThrottle
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
@@ -227,6 +230,15 @@ ALREADY_REGISTERED = gettext_noop(
 )
 
 
+class AlreadyRegistered(Conflict):
+    """The ID number is already registered, here or elsewhere (one home region,
+    issue 10 finding 11): a refusal that tells its caller the person exists, so it
+    is audited and, per client address, throttled (audit round 3)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="idNumber")
+
+
 def _federation_conflict(
     id_number: str, region: Region, principal: Principal | None = None
 ) -> None:
@@ -239,17 +251,16 @@ def _federation_conflict(
     if elsewhere is None:
         return
     if principal is None or not principal.is_authority:
-        raise Conflict(_(ALREADY_REGISTERED), field="idNumber")
+        raise AlreadyRegistered(_(ALREADY_REGISTERED))
     entry = signing.lookup(elsewhere)
     where = f"{entry.name} ({elsewhere})" if entry else elsewhere
-    raise Conflict(
+    raise AlreadyRegistered(
         _(
             "this person is already registered in %(where)s, served by "
             "another deployment; ask for a transfer (转移接续) of their "
             "records instead of registering again"
         )
-        % {"where": where},
-        field="idNumber",
+        % {"where": where}
     )
 
 
@@ -262,19 +273,18 @@ def _home_region_conflict(id_hash: str, region: Region, principal: Principal | N
     if home is None:
         return
     if principal is None or not principal.is_authority:
-        raise Conflict(_(ALREADY_REGISTERED), field="idNumber")
+        raise AlreadyRegistered(_(ALREADY_REGISTERED))
     if home.region_code == region.code:
-        raise Conflict(_("this ID number is already registered in this region"), field="idNumber")
+        raise AlreadyRegistered(_("this ID number is already registered in this region"))
     other = Region.objects.filter(code=home.region_code).first()
     where = other.name if other else home.region_code
-    raise Conflict(
+    raise AlreadyRegistered(
         _(
             "this person is already registered in %(where)s; ask for a "
             "transfer (转移接续) of their records instead of registering "
             "again"
         )
-        % {"where": where},
-        field="idNumber",
+        % {"where": where}
     )
 
 
@@ -285,10 +295,20 @@ def register_volunteer(
     policy: RegionPolicy,
     principal: Principal | None = None,
     group_id: int | None = None,
+    address: str | None = None,
+    audit_refusal: bool = True,
 ) -> Volunteer:
     """Register a volunteer: self-registration (with a new account), by a group
     admin into their group (本团体内志愿者管理), or by the region's authority (a new
-    account for the volunteer when a username is given; never the authority's own)."""
+    account for the volunteer when a username is given; never the authority's own).
+
+    A refusal because the ID number is already registered (:class:`AlreadyRegistered`)
+    is audited (``volunteer.registration_refused``: the masked number, the client
+    ``address``) unless the caller logs it itself (``audit_refusal=False``: a
+    volunteers import). Given the client's ``address`` (the API), such refusals are
+    counted per address and, past ``REFUSAL_LIMIT``, the address is refused with
+    ``THROTTLED`` before any lookup (``central.throttle.count_refusal``) — for every
+    caller but an authority, who is told where the person is registered anyway."""
     group = None
     if group_id is not None:
         principal = accounts.require(principal)
@@ -299,6 +319,33 @@ def register_volunteer(
         require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)
     elif principal is not None and principal.volunteer is not None:
         raise Conflict(_("this account already belongs to a volunteer"))
+    actor = principal.actor if principal else f"self:{data.username}"
+    throttled = address is not None and not (principal is not None and principal.is_authority)
+    masked = ""  # the ID number as the audit log may hold it, once it is read
+
+    def refused(reason: str) -> None:
+        """Audit a refusal; count an answered one against the address."""
+        if throttled and reason != "address_locked":
+            assert address is not None
+            count_refusal(LoginThrottle, address)
+        if audit_refusal:
+            record(
+                actor,
+                "volunteer.registration_refused",
+                "",
+                idNumber=masked,
+                address=address,
+                reason=reason,
+                group=group.id if group else None,
+            )
+
+    if throttled:  # a locked address learns nothing more, not even of a username
+        assert address is not None
+        try:
+            check_refusals(LoginThrottle, address)
+        except Throttled:
+            refused("address_locked")
+            raise
     # The authority registers someone else: their own account is not the volunteer's.
     for_someone_else = group is not None or (principal is not None and principal.is_authority)
     problems = ProblemCollector()
@@ -311,13 +358,20 @@ def register_volunteer(
     )
     if creates_account:
         accounts.check_new_credentials(problems, data.username, data.password)
+    if any(p.code == "CONFLICT" and p.field == "username" for p in problems.problems):
+        # "username … is taken" tells that an account exists: counted like a person
+        # already registered (a username may be a phone number).
+        refused("username_taken")
     problems.raise_if_any()
     assert data.birth_date is not None  # _check reported a missing one
     id_hash = pii.keyed_hash("id", id_number)
-    _home_region_conflict(id_hash, region, principal)
-    _federation_conflict(id_number, region, principal)
-
-    actor = principal.actor if principal else f"self:{data.username}"
+    masked = pii.mask_id_number(id_number)
+    try:
+        _home_region_conflict(id_hash, region, principal)
+        _federation_conflict(id_number, region, principal)
+    except AlreadyRegistered:
+        refused("already_registered")
+        raise
     phone = pii.normalise(data.phone)
     try:
         with transaction.atomic():
@@ -363,7 +417,11 @@ def register_volunteer(
                 actor, "volunteer.registered", volunteer.number, group=group.id if group else None
             )
     except IntegrityError:
-        _home_region_conflict(id_hash, region, principal)
+        try:
+            _home_region_conflict(id_hash, region, principal)
+        except AlreadyRegistered:
+            refused("already_registered")
+            raise
         raise Conflict(
             _("this volunteer could not be registered (a concurrent registration won)"),
             field="idNumber",

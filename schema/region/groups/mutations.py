@@ -8,6 +8,7 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from central.throttle import client_address
 from schema.errors import Payload, mutation_payload
 from schema.region.accounts.mutations import AccountPayload
 from schema.region.auth import caller, parse_id
@@ -97,7 +98,11 @@ class GroupsMutation:
             admin_password=input.admin_password,
         )
         group = groups.register_group(
-            data=data, principal=principal, policy=policy, certificate_upload=certificate
+            data=data,
+            principal=principal,
+            policy=policy,
+            certificate_upload=certificate,
+            address=client_address(info.context.request),
         )
         return GroupPayload(group=VolunteerGroup(_model=group))
 

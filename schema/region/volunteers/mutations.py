@@ -7,6 +7,7 @@ import datetime
 import strawberry
 from strawberry.types import Info
 
+from central.throttle import client_address
 from schema.errors import Payload, mutation_payload
 from schema.region.auth import caller, parse_id
 from schema.region.volunteers.applicant import Gender, IdType, VolunteerStatus
@@ -53,7 +54,9 @@ class RegisterVolunteerInput:
 class VolunteersMutation:
     @strawberry.mutation(
         description="Register a volunteer: by themself (give username and password), or by a "
-        "group admin into the group (groupId)."
+        "group admin into the group (groupId). A person already registered is refused "
+        "(CONFLICT on idNumber, audited); after repeated such refusals from one address "
+        "every registration from it is THROTTLED (retryAfter) for a while."
     )
     @mutation_payload(VolunteerPayload)
     def register_volunteer(
@@ -84,6 +87,7 @@ class VolunteersMutation:
             group_id=parse_id(group_id, "VolunteerGroup", "groupId")
             if group_id is not None
             else None,
+            address=client_address(info.context.request),
         )
         return VolunteerPayload(volunteer=Volunteer(_model=volunteer))
 
