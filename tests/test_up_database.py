@@ -26,6 +26,7 @@ import pytest
 
 from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
 from tests.support import REPO, free_port, wait_for_port, wait_until
+from tests.test_up_serving import workers_of
 
 READY = """{ region { code } }"""
 
@@ -91,6 +92,7 @@ class Writer(threading.Thread):
         self.acknowledged: list[tuple[str, str]] = []  # (name, number)
         self.refused: list[httpx.Response] = []
         self.unknown: list[str] = []
+        self.cut: list[httpx.Response] = []
         self.other: list[str] = []
         self.stopping = threading.Event()
 
@@ -114,6 +116,10 @@ class Writer(threading.Thread):
                 if response.status_code == 503:
                     self.refused.append(response)
                     time.sleep(0.2)
+                    continue
+                if response.status_code == 502:  # the worker died holding it: taken or not
+                    self.cut.append(response)
+                    self.unknown.append(f"{name}: {response.json()['errors'][0]['message']}")
                     continue
                 body = response.json() if response.status_code == 200 else None
                 volunteer = ((body or {}).get("data") or {}).get("registerVolunteer") or {}
@@ -199,6 +205,17 @@ def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
                 "a new postmaster",
             )
             wait_until(lambda acks=acks: writer.acks() >= acks + 2, 120, "writes after the fault")
+        probes.stopping.set()  # a probe held by a killed worker would fail for that worker
+        probes.join(30)
+        # A gunicorn worker killed with -9 under the same writes: gunicorn starts another,
+        # the front answers the request it held with a JSON 502, writes go on.
+        for _ in range(3):
+            acks = writer.acks()
+            victim = workers_of(process)[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+            wait_until(lambda acks=acks: writer.acks() >= acks + 3, 120, "writes after a kill")
+        wait_until(lambda: len(workers_of(process)) == 2, 60, "both workers back")
     finally:
         writer.stopping.set()
         writer.join(30)
@@ -224,6 +241,8 @@ def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
         assert refused.headers["content-type"].startswith("application/json")
         assert refused.headers["retry-after"]
         assert refused.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    for cut in writer.cut:
+        assert cut.json()["errors"][0]["extensions"]["code"] == "UPSTREAM_FAILED"
     # One line per failed request in the log, no tracebacks.
     assert "Traceback" not in output, output[output.find("Traceback") - 200 :][:3000]
     # The ledger against the database: every acknowledged write is there once, a
