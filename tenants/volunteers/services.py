@@ -325,10 +325,16 @@ def register_volunteer(
     masked = ""  # the ID number as the audit log may hold it, once it is read
 
     def refused(reason: str) -> None:
-        """Audit a refusal; count an answered one against the address."""
+        """Audit a refusal; count an answered one against the address. An address
+        locked meanwhile (by concurrent requests: audit round 4) is answered
+        ``THROTTLED`` instead, audited ``address_locked``: the refusal is not told."""
         if throttled and reason != "address_locked":
             assert address is not None
-            count_refusal(LoginThrottle, address)
+            try:
+                count_refusal(LoginThrottle, address)
+            except Throttled:
+                refused("address_locked")
+                raise
         if audit_refusal:
             record(
                 actor,
