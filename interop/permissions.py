@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from interop.models import Direction, Transfer, TransferBatch
 from tenants.accounts.principal import Principal
@@ -71,7 +72,9 @@ def transfer_decider_q(principal: Principal) -> Q:
     return Q(direction=Direction.OUTGOING) & deciders
 
 
-def require_package_revealer(transfer, principal: Principal, policy) -> None:
+def require_package_revealer(
+    transfer: Transfer, principal: Principal, policy: RegionPolicy
+) -> None:
     """A package's personal fields in full (issue 10 finding 5): at the source, whoever
     ``may_reveal`` the volunteer; at the destination, the volunteer or the authority
     of their area."""

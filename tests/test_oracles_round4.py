@@ -141,17 +141,20 @@ def test_a_pending_group_is_no_group_to_an_export_or_a_registration(gql, seed_re
         assert not body.get("errors"), body
         return body["data"]["registerGroup"]["errors"]
 
-    for who, token in {"anonymous": None, **callers}.items():
+    anyone: dict[str, str | None] = {"anonymous": None, **callers}
+    for who, maybe_token in anyone.items():
         # The pending hub as the new group's liaison, and as one of its viewing groups.
-        hidden = registered(token, liaisonGroupId=gid(SLUG, pending_hub))
-        none = registered(token, liaisonGroupId=nobody)
-        assert hidden == none, (who, hidden, none)
-        assert [(e["code"], e["field"]) for e in hidden] == [("NOT_FOUND", "liaisonGroupId")]
+        refused = registered(maybe_token, liaisonGroupId=gid(SLUG, pending_hub))
+        unknown = registered(maybe_token, liaisonGroupId=nobody)
+        assert refused == unknown, (who, refused, unknown)
+        assert [(e["code"], e["field"]) for e in refused] == [("NOT_FOUND", "liaisonGroupId")]
         liaison = gid(SLUG, h.district)
-        hidden = registered(token, liaisonGroupId=liaison, viewingGroupIds=[gid(SLUG, pending_hub)])
-        none = registered(token, liaisonGroupId=liaison, viewingGroupIds=[nobody])
-        assert hidden == none, (who, hidden, none)
-        assert pending_hub.name not in str(hidden)
+        refused = registered(
+            maybe_token, liaisonGroupId=liaison, viewingGroupIds=[gid(SLUG, pending_hub)]
+        )
+        unknown = registered(maybe_token, liaisonGroupId=liaison, viewingGroupIds=[nobody])
+        assert refused == unknown, (who, refused, unknown)
+        assert pending_hub.name not in str(refused)
 
 
 # --- concurrent refusals from one address -------------------------------------------

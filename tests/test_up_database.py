@@ -61,6 +61,12 @@ def postmaster_pid(pgdata: Path) -> int | None:
         return None
 
 
+def postmaster_replaced(pgdata: Path, before: int | None) -> bool:
+    """A postmaster other than ``before`` runs on ``pgdata``."""
+    pid = postmaster_pid(pgdata)
+    return pid is not None and pid != before and psutil.pid_exists(pid)
+
+
 def processes_on(pgdata: Path) -> list[psutil.Process]:
     """Live processes whose command line names the data directory (postgres)."""
     found = []
@@ -189,14 +195,12 @@ def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
         wait_until(lambda: writer.acks() >= 2, 60, "registrations before the fault")
         for signal_to_postgres in (signal.SIGKILL, signal.SIGINT):
             before = postmaster_pid(pgdata)
+            assert before is not None
             acks = writer.acks()
             os.kill(before, signal_to_postgres)
             # Nothing but up brings it back: a new postmaster, and writes resume.
             wait_until(
-                lambda before=before: (
-                    postmaster_pid(pgdata) not in (None, before)
-                    and psutil.pid_exists(postmaster_pid(pgdata))
-                ),
+                lambda before=before: postmaster_replaced(pgdata, before),
                 120,
                 "a new postmaster",
             )
@@ -280,9 +284,11 @@ def test_a_postgresql_up_only_joined_is_left_running(tmp_path):
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdin is not None and holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "ready"
         started_by_holder = postmaster_pid(pgdata)
+        assert started_by_holder is not None
         port = free_port()
         up = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],

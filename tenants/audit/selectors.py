@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -33,7 +34,7 @@ def own_reveals(principal: Principal) -> QuerySet[PersonalInfoAccess]:
 
 def reveals_in_area(
     principal: Principal,
-    policy,
+    policy: RegionPolicy,
     *,
     volunteer_number: str | None = None,
     accessor: str | None = None,

@@ -30,6 +30,7 @@ import uuid
 from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
@@ -51,6 +52,9 @@ from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
 from tenants.volunteers import pii
 from tenants.volunteers.models import IdType, Volunteer
+
+if TYPE_CHECKING:
+    from central.models import Region
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Verification codes: 12 characters from an alphabet without look-alikes
@@ -199,7 +203,9 @@ def download_path(code: str) -> str:
 _LINK_SALT = "certificate-pdf-link"
 
 
-def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.datetime]:
+def download_link(
+    *, code: str, principal: Principal, region: Region
+) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
     download it (the volunteer, the issuing group's staff, the authority)."""
@@ -219,7 +225,7 @@ def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.
     return f"{download_path(certificate.verification_code)}?link={link}", expires_at
 
 
-def link_is_valid(link: str, code: str, region) -> bool:
+def link_is_valid(link: str, code: str, region: Region) -> bool:
     """Whether ``link`` (from ``download_link``) is this region's, for this
     certificate, and not expired."""
     try:
@@ -231,7 +237,7 @@ def link_is_valid(link: str, code: str, region) -> bool:
     return True
 
 
-def _site_url(region) -> str:
+def _site_url(region: Region) -> str:
     """The region's own site when no request tells us (e.g. from the command line)."""
     domain = region.domains.order_by("-is_primary", "domain").first()
     return f"http://{domain.domain}" if domain else "http://localhost"
@@ -403,7 +409,7 @@ def issue_certificate(
     group_id,
     notes: str = "",
     principal: Principal,
-    region,
+    region: Region,
     site_url: str | None = None,
 ) -> Certificate:
     """Issue a certificate of the service ``group_id`` recorded for volunteer ``number``.

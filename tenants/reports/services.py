@@ -25,6 +25,7 @@ import datetime
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
@@ -52,6 +53,9 @@ from tenants.reports.permissions import (
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess, Volunteer
 from tenants.volunteers.services import age_band
+
+if TYPE_CHECKING:
+    from central.models import Region
 
 _SALT = "report-export-link"
 DOWNLOAD_PATH = "/exports/download"
@@ -113,7 +117,7 @@ def export_link(
     fmt: str,
     principal: Principal,
     policy: RegionPolicy,
-    region,
+    region: Region,
     group_id: int | None = None,
     division_code: str | None = None,
     date_from: datetime.date | None = None,
@@ -188,7 +192,7 @@ def export_link(
     return f"{DOWNLOAD_PATH}?link={link}", expires_at, spec.file_name
 
 
-def open_link(link: str, region) -> ExportSpec | None:
+def open_link(link: str, region: Region) -> ExportSpec | None:
     """The export a link asks for, if it is signed here, not expired and of ``region``."""
     try:
         data = signing.loads(link, salt=_SALT, max_age=settings.EXPORT_LINK_SECONDS)

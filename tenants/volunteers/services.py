@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -449,7 +450,9 @@ def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> s
     return "60+"
 
 
-def _acted_on(number: str, principal, allowed, denied: str) -> Volunteer:
+def _acted_on(
+    number: str, principal: Principal, allowed: Callable[[Volunteer], bool], denied: str
+) -> Volunteer:
     """The volunteer numbered ``number``, locked until the transaction ends, when
     ``allowed(volunteer)``; else PERMISSION_DENIED with ``denied`` — for a number
     nobody has too, so that the refusal tells nobody who is registered (audit
