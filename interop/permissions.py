@@ -27,7 +27,7 @@ from tenants.volunteers.permissions import (
 )
 
 
-def visible_transfers(principal: Principal):
+def visible_transfers(principal: Principal | None):
     """The volunteer's own transfers; an authority's: those of the volunteers of its
     area — who live there or are active members of a group there (all of them, also
     requests not yet imported, for the whole region's)."""
@@ -100,7 +100,7 @@ def require_batch_requester(group, principal: Principal) -> None:
         )
 
 
-def visible_batches(principal: Principal):
+def visible_batches(principal: Principal | None):
     """The batches of the groups in the caller's authority areas (all of them for an
     authority of the whole region); nobody else's."""
     if principal is None:

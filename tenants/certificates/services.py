@@ -127,7 +127,7 @@ def _group(group_id) -> VolunteerGroup:
     return group
 
 
-def upload_seal(*, group_id, upload, principal: Principal) -> GroupSeal:
+def upload_seal(*, group_id, upload, principal: Principal | None) -> GroupSeal:
     """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
     principal = accounts.require(principal)
     group = _group(group_id)
@@ -204,7 +204,7 @@ _LINK_SALT = "certificate-pdf-link"
 
 
 def download_link(
-    *, code: str, principal: Principal, region: Region
+    *, code: str, principal: Principal | None, region: Region
 ) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
@@ -408,7 +408,7 @@ def issue_certificate(
     number: str,
     group_id,
     notes: str = "",
-    principal: Principal,
+    principal: Principal | None,
     region: Region,
     site_url: str | None = None,
 ) -> Certificate:
@@ -539,7 +539,7 @@ def find(code_or_id) -> Certificate | None:
     return queryset.filter(verification_code=normalize_code(text)).first()
 
 
-def revoke_certificate(*, code_or_id, reason: str, principal: Principal) -> Certificate:
+def revoke_certificate(*, code_or_id, reason: str, principal: Principal | None) -> Certificate:
     """Revoke a certificate (an admin of the issuing group, or the authority)."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()

@@ -136,7 +136,7 @@ class FederationStatistics(Statistics):
 
 
 def region_statistics(
-    principal: Principal,
+    principal: Principal | None,
     policy: RegionPolicy,
     *,
     region_code: str,

@@ -31,7 +31,11 @@ class TimeBankView:
 
 
 def time_bank(
-    number: str | None, principal: Principal, policy: RegionPolicy, *, card_code: str | None = None
+    number: str | None,
+    principal: Principal | None,
+    policy: RegionPolicy,
+    *,
+    card_code: str | None = None,
 ) -> TimeBankView:
     """``number``'s time bank (the caller's own without one), as the caller may see it.
     An unknown number is refused as a hidden one is (no oracle); ``card_code``: the

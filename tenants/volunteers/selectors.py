@@ -68,7 +68,7 @@ def volunteer_for(
 
 
 def visible_volunteers(
-    principal: Principal,
+    principal: Principal | None,
     policy: RegionPolicy,
     *,
     status: str | None = None,

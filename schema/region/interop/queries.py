@@ -23,7 +23,7 @@ from schema.region.pagination import page_size
 from tenants.accounts.principal import Principal
 
 
-def _visible(principal: Principal) -> QuerySet[Transfer]:
+def _visible(principal: Principal | None) -> QuerySet[Transfer]:
     return guarded(permissions.visible_transfers, principal).select_related("batch")
 
 
