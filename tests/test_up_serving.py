@@ -170,8 +170,9 @@ def requests_waiting_for(url: str, table: str) -> int:
             " AND wait_event_type = 'Lock' AND query LIKE %s",
             [f'%"{table}"%'],
         )
-        (count,) = cursor.fetchone()
-    return count
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
 
 
 def test_no_worker_queues_a_request_while_a_thread_is_free(served, fresh_database):  # noqa: F811
