@@ -13,9 +13,15 @@ it, so a slow or idle client costs a coroutine and a socket, never a thread:
 - a kept-alive connection waits ``IDLE_TIMEOUT`` for the next request and serves
   at most ``MAX_REQUESTS`` before it is closed, so clients reconnect now and then;
 - each request goes to gunicorn on a **new** connection to its unix socket
-  (``Connection: close``), so every worker takes a share of the traffic — a worker
-  restarted after a crash gets requests at once (finding 5: clients kept
-  their connections to the survivor);
+  (``Connection: close``), in the order the requests were read whole. ``up``'s
+  workers accept a connection only while one of their threads is free
+  (``worker_connections`` = threads, ``central/management/commands/up.py``
+  ``serve``), so waiting requests wait in the socket's backlog, first come first
+  served, and the next free thread of any worker takes the oldest (issue 16: a
+  connection kept alive to a worker queued a request behind that worker's busy
+  threads while the other worker's were free). A worker restarted after a crash
+  gets requests at once (finding 5: clients kept their connections to the
+  survivor);
 - the answer is read whole from gunicorn, then written to the client: a slow
   reader does not hold a worker thread either.
 
@@ -52,9 +58,6 @@ IDLE_TIMEOUT = 5.0
 MAX_REQUESTS = 100
 UPSTREAM_TIMEOUT = 300.0
 CONNECT_ATTEMPTS = 10  # 0.1 s apart: gunicorn restarting a worker
-POOL_SIZE = 32  # idle connections to gunicorn kept
-POOL_USES = 20  # requests per connection to gunicorn, then a new one
-POOL_IDLE = 1.0  # seconds; gunicorn keeps an idle connection for gunicorn_conf.keepalive
 READ_SIZE = 64 * 1024
 BACKLOG = 1024
 HOP_BY_HOP = {
@@ -88,7 +91,6 @@ class Front:
         self.upstream = upstream
         self.max_body = max_body
         self.served = 0
-        self.idle: list = []  # pooled connections to gunicorn
         # CPU-heavy requests (password hashing, PDFs) in flight at once: all cores but
         # one, so they cannot set the tail of the fast ones (issue 20 finding 6);
         # ``heavy``: this front's share when several share the port.
@@ -199,24 +201,18 @@ class Front:
                 conn.receive_data(data)
 
     async def _upstream(self):
-        """A connection to gunicorn: an idle one from the pool if it is fresh, else
-        a new one (retried for a second while gunicorn restarts a worker)."""
-        while self.idle:
-            reader, writer, uses, since = self.idle.pop()
-            if time.monotonic() - since < POOL_IDLE and not reader.at_eof():
-                return reader, writer, uses
-            writer.close()
+        """A new connection to gunicorn (retried for a second while gunicorn restarts
+        a worker). Never one kept from an earlier request: that would go to the
+        worker which answered it, whether or not a thread of it is free."""
         for _ in range(CONNECT_ATTEMPTS):
             try:
-                reader, writer = await asyncio.open_unix_connection(self.upstream)
-                return reader, writer, 0
+                return await asyncio.open_unix_connection(self.upstream)
             except OSError:
                 await asyncio.sleep(0.1)
         raise _Refused(503, "UNAVAILABLE", "the service is restarting; retry in a moment")
 
     async def _forward(self, request: h11.Request, body: bytes, address: str):
-        reader, writer, uses = await self._upstream()
-        reusable = False
+        reader, writer = await self._upstream()
         try:
             client = h11.Connection(h11.CLIENT)
             forwarded = _header(request, b"x-forwarded-for")
@@ -225,6 +221,7 @@ class Front:
             headers += [
                 (b"x-forwarded-for", chain.encode("latin-1")),
                 (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
             ]
             head = h11.Request(method=request.method, target=request.target, headers=headers)
             writer.write(client.send(head))
@@ -232,9 +229,7 @@ class Front:
                 writer.write(client.send(h11.Data(data=body)))
             writer.write(client.send(h11.EndOfMessage()))
             await writer.drain()
-            answer = await asyncio.wait_for(_read_response(client, reader), UPSTREAM_TIMEOUT)
-            reusable = client.our_state is h11.DONE and client.their_state is h11.DONE
-            return answer
+            return await asyncio.wait_for(_read_response(client, reader), UPSTREAM_TIMEOUT)
         except (OSError, h11.ProtocolError, TimeoutError, asyncio.IncompleteReadError):
             raise _Refused(
                 502,
@@ -243,12 +238,7 @@ class Front:
                 "effect (each write is all or nothing): look before retrying a write",
             ) from None
         finally:
-            # A connection goes back to the pool for at most POOL_USES requests: new
-            # ones are spread over the workers, a restarted worker gets its share.
-            if reusable and uses + 1 < POOL_USES and len(self.idle) < POOL_SIZE:
-                self.idle.append((reader, writer, uses + 1, time.monotonic()))
-            else:
-                writer.close()
+            writer.close()
 
     async def _send(self, conn, writer, status: int, headers, content: bytes) -> None:
         # One write: head and body leave together, so a client that reads once

@@ -49,8 +49,8 @@ logconfig_dict = {
     },
 }
 graceful_timeout = 5
-# Longer than the front's POOL_IDLE (central/front.py), so the front never sends on a
-# connection gunicorn is closing.
+# For gunicorn served directly (the tests, the benchmarks on TCP). ``up`` sets 0: its
+# front sends each request on a new connection (central/front.py, issue 16's tail).
 keepalive = 5
 
 

@@ -18,6 +18,7 @@ import time
 
 import httpx
 import psutil
+import psycopg2
 import pytest
 
 from tests.support import REPO, child_env, free_port, wait_for_port, wait_until
@@ -159,6 +160,61 @@ def test_every_worker_serves_again_after_one_is_killed(served):
     # Both workers, the new one included, took requests within seconds of the kill.
     assert all(after[pid] - before[pid] > 0.05 for pid in before), (before, after)
     assert answers.count(200) >= len(answers) - 8, sorted(set(answers))
+
+
+def requests_waiting_for(url: str, table: str) -> int:
+    """Statements of the application waiting for a lock on ``table``."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query LIKE %s",
+            [f'%"{table}"%'],
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_no_worker_queues_a_request_while_a_thread_is_free(served, fresh_database):  # noqa: F811
+    """Issue 16, the tail: a request goes to the next free thread of any worker. With
+    2 workers × 4 threads and 8 requests that all wait on a lock this test holds,
+    each of the 8 threads takes one and all 8 wait in PostgreSQL at once. Before, a
+    worker took every connection it was offered (and the front kept connections
+    alive to the worker that answered last): 5 or more of the 8 could go to one
+    worker, its 5th request queued behind its 4 threads while the other worker's
+    threads were free, and fewer than 8 ever reached the lock."""
+    _, port = served
+    url, _ = fresh_database
+    host = "nowhere.localhost"  # not a central host: routing reads central_domain
+    answers: list[int] = []
+
+    def ask() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            conn.request("POST", "/graphql", body=QUERY, headers={"Host": host})
+            answers.append(conn.getresponse().status)
+        finally:
+            conn.close()
+
+    assert lookup(port).status_code == 200  # the workers are up
+    locker = psycopg2.connect(url)
+    clients = [threading.Thread(target=ask) for _ in range(8)]
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("LOCK TABLE central_domain IN ACCESS EXCLUSIVE MODE")
+        for client in clients:
+            client.start()
+        wait_until(
+            lambda: requests_waiting_for(url, "central_domain") == 8,
+            30,
+            "all 8 requests waiting for the lock, one on each thread of the 2 workers",
+        )
+    finally:
+        locker.rollback()
+        locker.close()
+        for client in clients:
+            client.join(120)
+    assert answers == [404] * 8  # REGION_NOT_FOUND, once the lock was released
 
 
 def fronts_of(process: subprocess.Popen) -> list[psutil.Process]:

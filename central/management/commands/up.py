@@ -578,7 +578,7 @@ def serve(
     class PlatformServer(BaseApplication):
         def load_config(self):
             for name in (
-                "worker_class", "accesslog", "logconfig_dict", "graceful_timeout", "keepalive",
+                "worker_class", "accesslog", "logconfig_dict", "graceful_timeout",
                 "post_request", "on_starting",
             ):  # fmt: skip
                 self.cfg.set(name, getattr(gunicorn_conf, name))
@@ -593,6 +593,15 @@ def serve(
             self.cfg.set("control_socket", str(data / f"gunicorn-{port}.ctl"))
             self.cfg.set("workers", workers)
             self.cfg.set("threads", threads)
+            # Issue 16, the tail: a worker takes a connection only while a thread of
+            # it is free, and answers it on a connection of its own (the front's
+            # ``Connection: close``), so no request waits in one worker's queue
+            # while another worker has a free thread: requests wait in the
+            # socket's backlog, in arrival order, for the next free thread of any
+            # worker (tests/test_up_serving.py
+            # ``test_no_worker_queues_a_request_while_a_thread_is_free``).
+            self.cfg.set("worker_connections", threads)
+            self.cfg.set("keepalive", 0)
 
         def load(self):
             return application
