@@ -11,9 +11,20 @@ their own regions or their own rows, never by rolling back.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support import GraphQLClient, PlatformServer, platform_database_url
+
+FAST_TIER = Path(__file__).resolve().parent / "fast"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under ``tests/fast`` is marked ``fast`` (``pytest -m fast``)."""
+    for item in items:
+        if FAST_TIER in item.path.parents:
+            item.add_marker(pytest.mark.fast)
 
 
 @pytest.fixture(scope="session")
