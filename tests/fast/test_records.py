@@ -207,3 +207,32 @@ def test_a_declaration_counts_once_the_group_confirms_and_evaluates_it(rolled_ba
     assert counted_hours(volunteer) == 2
     with pytest.raises(Conflict):
         records.decide_declaration(accept=False, reason="重复", principal=s.recorder, **decide)
+
+
+@pytest.mark.parametrize("hours", ["0.333", "1.005", "2.5000001"])
+def test_hours_more_precise_than_kept_are_refused_everywhere_they_enter(rolled_back, hours):
+    """0.333 was once stored as 0.33: recording, declaring and amending refuse it,
+    naming the precision (tests/test_project_changes.py: the same over HTTP)."""
+    s = scene(rolled_back)
+    (volunteer,) = s.volunteers
+    with pytest.raises(InvalidInput, match="two decimal places") as recorded:
+        record(s, volunteer, entry(days_ago(2), "09:00", "12:00", hours), CHONGQING)
+    assert fields(recorded.value) == {"hours"}
+    body = entry(days_ago(3), "09:00", "12:00", hours)
+    body.punctuality = body.attitude = body.professionalism = None
+    own = principal(s.usernames[0])
+    with pytest.raises(InvalidInput) as declared:
+        records.declare_hours(project_id=s.project.id, entry=body, principal=own, policy=CHONGQING)
+    assert fields(declared.value) == {"hours"}
+    assert not ServiceRecord.objects.filter(volunteer=volunteer).exists()
+    kept = record(s, volunteer, entry(days_ago(2), "09:00", "12:00", "0.33"), CHONGQING)
+    with pytest.raises(InvalidInput) as amended:
+        records.amend_record(
+            record_id=kept.id,
+            changes={"hours": hours},
+            reason="核对签到表",
+            principal=s.recorder,
+            policy=CHONGQING,
+        )
+    assert fields(amended.value) == {"hours"}
+    assert ServiceRecord.objects.get(volunteer=volunteer).current().hours == Decimal("0.33")
