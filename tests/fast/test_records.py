@@ -25,7 +25,7 @@ YUNNAN = preset("yunnan")
 CHONGQING = preset("chongqing")
 
 
-def fields(error: InvalidInput) -> set[str]:
+def fields(error: InvalidInput) -> set[str | None]:
     """The fields an error names (what the API's ``errors { field }`` lists)."""
     return {problem.field for problem in error.problems}
 

@@ -26,9 +26,10 @@ def _committed_count(region: Region, number: str) -> int:
             f'SELECT count(*) FROM "{region.schema_name}".volunteers_volunteer WHERE number = %s',
             [number],
         )
-        (count,) = cursor.fetchone()
+        row = cursor.fetchone()
     other.close()
-    return count
+    assert row is not None  # a count answers one row
+    return row[0]
 
 
 def test_a_fast_test_runs_on_the_tiers_region_inside_a_transaction(rolled_back):
