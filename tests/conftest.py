@@ -28,8 +28,9 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker):
-    """Create the test database for every session (pytest-django would only for marked tests)."""
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Create the test database for every session (pytest-django would only for marked tests);
+    under pytest-xdist each worker's is named for it (``test_…_gw0``)."""
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 
