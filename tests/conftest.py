@@ -7,6 +7,9 @@ they write, and a separate gunicorn process serves the same database over
 HTTP, so every API test goes through host routing, middleware and CSRF exactly
 as a front-end's request would. Tests keep out of each other's way by using
 their own regions or their own rows, never by rolling back.
+
+The one exception is the fast tier, ``tests/fast`` (``pytest -m fast``): service
+and selector tests in this process, each rolled back (tests/fast/conftest.py).
 """
 
 from __future__ import annotations
