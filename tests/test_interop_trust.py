@@ -130,6 +130,7 @@ def peer(server):
     )
     yield peer
     RemoteRegion.objects.filter(code=CODE).delete()  # asked before every registration
+    peer.down()
     proxy.close()
     pg.cleanup()
 
