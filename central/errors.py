@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Literal, TypeVar, overload
 if TYPE_CHECKING:
     from django.db.models import Manager, Model, QuerySet
 
+    from central.models import Region
+
     M = TypeVar("M", bound=Model)
 
 
@@ -66,7 +68,7 @@ class RegionSuspended(Conflict):
     """A write to a suspended region (issue 10 finding 7): nothing is written, by
     any path; the inbox answers 503 with Retry-After, commands exit with it."""
 
-    def __init__(self, region):
+    def __init__(self, region: Region):
         self.region = region
         super().__init__(
             f"{region.name} ({region.code}) is suspended: {region.suspended_reason}; "
@@ -74,7 +76,7 @@ class RegionSuspended(Conflict):
         )
 
 
-def require_active(region) -> None:
+def require_active(region: Region) -> None:
     """Refuse any write to a suspended region."""
     if region.is_suspended:
         raise RegionSuspended(region)

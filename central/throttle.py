@@ -266,15 +266,18 @@ def unlock(model: type[LoginThrottleBase], username: str) -> bool:
     return was_locked
 
 
-# --- refused lookups (audit round 3) ------------------------------------------------
+# --- refused lookups (audit rounds 3 and 4) ----------------------------------------
 #
 # A registration refused because the ID number is already registered tells the caller
 # that the person exists; the refusal is needed (one volunteer per ID number), so its
-# rate is bounded instead. Only refusals are counted, after the fact, so registering
-# a new person costs one indexed read of the address's row and nothing more; while
-# the address is locked every attempt from it is refused before any lookup (else the
-# lock itself would answer). Requests already past the read when the lock falls may
-# still finish: at most the server's concurrent requests beyond the limit.
+# rate is bounded instead. Only refusals are counted, so registering a new person
+# costs one indexed read of the address's row and nothing more; while the address is
+# locked every attempt from it is refused before any lookup (else the lock itself
+# would answer). A refusal is *told* only once counted: :func:`count_refusal` takes
+# the address's row lock, and a request that passed the read before the lock fell
+# (concurrent requests from one address) finds the row locked there and is answered
+# ``THROTTLED`` in its refusal's place — so no more than ``REFUSAL_LIMIT`` refusals
+# per lock reach one address, however many requests it sends at once (audit round 4).
 
 
 def _refusal_throttled(retry_after: int, until: datetime.datetime) -> Throttled:
@@ -306,15 +309,20 @@ def check_refusals(model: type[LoginThrottleBase], address: str) -> None:
 
 
 def count_refusal(model: type[LoginThrottleBase], address: str) -> None:
-    """Count one refused lookup from ``address`` (under the row's lock); reaching
-    ``REFUSAL_LIMIT`` locks the address for ``BASE_SECONDS × 2^(earlier locks)``
-    (at most ``MAX_SECONDS``), as a login's failures do."""
+    """Count one refused lookup from ``address`` before it is told, under the row's
+    lock; reaching ``REFUSAL_LIMIT`` locks the address for
+    ``BASE_SECONDS × 2^(earlier locks)`` (at most ``MAX_SECONDS``), as a login's
+    failures do. Raises ``THROTTLED`` instead of counting when the address is
+    already locked: the caller then answers that, not the refusal (a request that
+    passed :func:`check_refusals` while a concurrent one locked the address)."""
     key = address[:KEY_LENGTH]
     limit = limits(REFUSAL)
     with transaction.atomic():
         now = timezone.now()
         model._default_manager.bulk_create([model(scope=REFUSAL, key=key)], ignore_conflicts=True)
         row = model._default_manager.select_for_update().get(scope=REFUSAL, key=key)
+        if row.locked_until is not None and row.locked_until > now:
+            raise _refusal_throttled(_seconds_until(row.locked_until, now), row.locked_until)
         if row.updated_at < now - datetime.timedelta(seconds=limit.window_seconds):
             row.failures = 0
         if row.updated_at < now - LOCKOUT_MEMORY:

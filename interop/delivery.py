@@ -297,7 +297,7 @@ def _deliver_one(
         _act(message, _judge(response, **judged), report)
 
 
-def _deliver_parts(message, envelope, region, client, report, judged) -> None:
+def _deliver_parts(message, envelope, region: Region, client, report, judged) -> None:
     """A package larger than one message, part after part (``interop/parts.py``):
     each part must come back with its signed ``part_received``; the answer to the
     last is the package's own (receipt or refusal), judged as for one message."""

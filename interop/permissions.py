@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import prefixes_q
 from central.errors import PermissionDenied, Unauthenticated
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from interop.models import Direction, Transfer, TransferBatch
 from tenants.accounts.principal import Principal
@@ -26,7 +27,7 @@ from tenants.volunteers.permissions import (
 )
 
 
-def visible_transfers(principal: Principal):
+def visible_transfers(principal: Principal | None):
     """The volunteer's own transfers; an authority's: those of the volunteers of its
     area — who live there or are active members of a group there (all of them, also
     requests not yet imported, for the whole region's)."""
@@ -71,7 +72,9 @@ def transfer_decider_q(principal: Principal) -> Q:
     return Q(direction=Direction.OUTGOING) & deciders
 
 
-def require_package_revealer(transfer, principal: Principal, policy) -> None:
+def require_package_revealer(
+    transfer: Transfer, principal: Principal, policy: RegionPolicy
+) -> None:
     """A package's personal fields in full (issue 10 finding 5): at the source, whoever
     ``may_reveal`` the volunteer; at the destination, the volunteer or the authority
     of their area."""
@@ -97,7 +100,7 @@ def require_batch_requester(group, principal: Principal) -> None:
         )
 
 
-def visible_batches(principal: Principal):
+def visible_batches(principal: Principal | None):
     """The batches of the groups in the caller's authority areas (all of them for an
     authority of the whole region); nobody else's."""
     if principal is None:

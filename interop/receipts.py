@@ -28,6 +28,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from central.models import Region
 from interop import signing
 from interop.package import canonical
 
@@ -51,7 +52,7 @@ def digest(payload: dict[str, Any]) -> str:
 
 
 def issue(
-    region,
+    region: Region,
     *,
     kind: str,
     subject_id: str | None,

@@ -27,6 +27,7 @@ import httpx
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django_tenants.utils import schema_context
 
@@ -959,7 +960,8 @@ def _import(package, envelope, destination: Region, package_id) -> Transfer:
         volunteer_number=volunteer.number,
         counterpart_region_code=source_code,
         requested_by=f"region:{source_code}",
-        consented_at=package["consent"]["consentedAt"],
+        # A datetime, not the package's text: the answer shows this very object.
+        consented_at=parse_datetime(package["consent"]["consentedAt"]),
         consented_by=package["consent"]["consentedBy"],
         package_id=package_id,
         # The login's hash is in the account now: the stored package keeps no copy.

@@ -92,7 +92,11 @@ class Queue:
     lookups: dict[str, str]
 
     def rows(
-        self, principal: Principal, policy: RegionPolicy, status: str | None, filter: QueueFilter
+        self,
+        principal: Principal | None,
+        policy: RegionPolicy,
+        status: str | None,
+        filter: QueueFilter,
     ) -> QuerySet:
         """The items ``principal`` decides, in ``status`` (default: pending), filtered."""
         principal = accounts.require(principal)
@@ -275,7 +279,7 @@ QUEUES = {
 }
 
 
-def task_counts(principal: Principal, policy: RegionPolicy) -> dict[str, int]:
+def task_counts(principal: Principal | None, policy: RegionPolicy) -> dict[str, int]:
     """``myTasks``: how many pending items wait in each of the caller's queues — the
     same selectors as the lists, so a count equals its list's length."""
     principal = accounts.require(principal)

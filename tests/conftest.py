@@ -40,7 +40,7 @@ def django_db_setup(django_test_environment, django_db_blocker, django_db_modify
     from tests import citus_support
 
     with django_db_blocker.unblock():
-        config = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        config = setup_databases(verbosity=0, interactive=False, aliases={"default": True})
         # On a Citus coordinator (DATABASE_URL): the extension and the nodes in the
         # test database; nothing on plain PostgreSQL (tests/citus_support.py).
         settings = dict(connection.settings_dict)

@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,8 +45,27 @@ def node_project(name: str) -> Path:
     return project
 
 
-def run_node(name: str, script: str, *args: str, timeout: float = 120, **env: str) -> object:
-    """Run ``tests/clients/<name>/<script>`` and decode the JSON it printed last."""
+def run_node(
+    name: str, script: str, *args: str, timeout: float = 120, **env: str
+) -> dict[str, Any]:
+    """Run ``tests/clients/<name>/<script>`` and decode the JSON object it printed last."""
+    printed = _printed(name, script, *args, timeout=timeout, **env)
+    assert isinstance(printed, dict), f"{name}/{script} printed {printed!r}, no JSON object"
+    return printed
+
+
+def run_node_list(
+    name: str, script: str, *args: str, timeout: float = 120, **env: str
+) -> list[dict[str, Any]]:
+    """``run_node`` for a script that prints a JSON array of objects."""
+    printed = _printed(name, script, *args, timeout=timeout, **env)
+    assert isinstance(printed, list), f"{name}/{script} printed {printed!r}, no JSON array"
+    assert all(isinstance(item, dict) for item in printed), printed
+    return printed
+
+
+def _printed(name: str, script: str, *args: str, timeout: float, **env: str) -> object:
+    """What ``tests/clients/<name>/<script>`` printed last, decoded (``None``: nothing)."""
     project = node_project(name)
     completed = subprocess.run(
         ["node", script, *args],

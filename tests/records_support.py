@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -17,6 +18,9 @@ from tests.registry_support import (
     unique,
 )
 from tests.support import gid
+
+if TYPE_CHECKING:
+    from tenants.volunteers.models import Volunteer
 
 CREATE_PROJECT = """mutation($g: ID!, $input: ProjectInput!) { createProject(groupId: $g,
   input: $input) { project { id status } errors { field code message } } }"""
@@ -71,7 +75,7 @@ class Stage:
     project_id: str
     admin: str  # the team admin's token
     recorder: str  # a certified recorder's token
-    volunteers: list  # (volunteer model, username)
+    volunteers: list[tuple[Volunteer, str]]  # (volunteer model, username)
 
 
 def stage(gql, slug: str, participants: int = 1, quota: int = 50) -> Stage:

@@ -10,6 +10,7 @@ import datetime
 import itertools
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 from django_tenants.utils import tenant_context
 from stdnum.cn import ric
@@ -140,7 +141,15 @@ class Hierarchy:
     admins: dict[str, str]
 
 
-def register(slug, name, kind, level, liaison=None, status="unregistered", **extra):
+def register(
+    slug: str,
+    name: str,
+    kind: str,
+    level: str,
+    liaison: VolunteerGroup | None = None,
+    status: str = "unregistered",
+    **extra: Any,
+) -> tuple[VolunteerGroup, str]:
     target = region(slug)
     username = unique("adm")
     data = groups.GroupRegistration(
@@ -161,7 +170,7 @@ def register(slug, name, kind, level, liaison=None, status="unregistered", **ext
     return group, username
 
 
-def approve(slug, group):
+def approve(slug: str, group: VolunteerGroup) -> VolunteerGroup:
     target = region(slug)
     with tenant_context(target):
         return groups.review_group(

@@ -13,11 +13,16 @@ import tempfile
 import time
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from central.tenancy import connection
+
+if TYPE_CHECKING:
+    from graphql import GraphQLObjectType, GraphQLSchema
+
+    from central.models import Region
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -27,6 +32,15 @@ def search(pattern: str, text: str, flags: int = 0) -> re.Match[str]:
     match = re.search(pattern, text, flags)
     assert match is not None, f"{pattern!r} not in {text[:500]!r}"
     return match
+
+
+def object_type(schema: GraphQLSchema, name: str) -> GraphQLObjectType:
+    """``schema``'s object type ``name``; fails the test when it has none of that name."""
+    from graphql import GraphQLObjectType
+
+    found = schema.get_type(name)
+    assert isinstance(found, GraphQLObjectType), f"{name!r} is {found!r}, no object type"
+    return found
 
 
 def readme_section(title: str) -> str:
@@ -399,8 +413,8 @@ def admin_browser(
 
 
 def generated_region(
-    code: str, slug: str, *, preset: str = "default", chunk_size: int | None = None, **sizes
-):
+    code: str, slug: str, *, preset: str = "default", chunk_size: int | None = None, **sizes: int
+) -> Region:
     """A new city region ``code`` filled by ``manage.py generate_data`` (the real
     provisioning service and generator); ``sizes``: volunteers, groups,
     records_per_volunteer, seed."""

@@ -6,10 +6,10 @@ import datetime
 import subprocess
 import sys
 
-from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from central.tenancy import connection
 from tenants.accounts.models import AccessToken, Account
 from tests.registry_support import login, region, register_volunteer
 from tests.support import REPO, child_env, platform_database_url

@@ -18,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
+from openpyxl.worksheet.worksheet import Worksheet
 
 from tenants.audit.models import AuditEntry
 from tenants.groups.models import Membership, MembershipStatus
@@ -296,9 +297,11 @@ def test_records_import_by_the_recorder_with_the_record_key(gql, seed_regions):
         [second.number, "", day.isoformat(), "14:00", "16:00", "2", "整理图书", ""],
     ]
     book = openpyxl.Workbook()
-    book.active.append(RECORD_HEADER)
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    sheet.append(RECORD_HEADER)
     # Excel cells: a date and times as Excel stores them.
-    book.active.append(
+    sheet.append(
         [first.number, "", datetime.datetime.combine(day, datetime.time()),
          datetime.time(13, 0), datetime.time(14, 0), 1, "陪老人散步", 4]
     )  # fmt: skip

@@ -211,7 +211,8 @@ def test_seal_placeholder_is_a_transparent_red_png(seal):
     assert seal.startswith(b"\x89PNG\r\n\x1a\n")
     image = Image.open(io.BytesIO(seal))
     assert image.mode == "RGBA" and image.size == (600, 600)
-    assert image.getpixel((0, 0))[3] == 0  # transparent outside the ring
+    corner = image.getpixel((0, 0))
+    assert isinstance(corner, tuple) and corner[3] == 0  # transparent outside the ring
     pixels = image.tobytes()
     red = sum(
         1

@@ -194,7 +194,7 @@ def upload_seal(gql, group_id, content: bytes, token: str | None) -> dict:
     return response.json()
 
 
-def issue(gql, s: Stage, token: str, group_id=None, number=None, notes="") -> dict:
+def issue(gql, s: Stage, token: str | None, group_id=None, number=None, notes="") -> dict:
     variables = {
         "n": number or s.number,
         "g": gid(SLUG, group_id or s.group_id, "VolunteerGroup"),
@@ -281,7 +281,9 @@ def test_issue_download_verify_amend_revoke(gql, s):
     before = stored_state()
     bystander = login(gql, SLUG, s.bystander_username)
     with tenant_context(region(SLUG)):
-        bystander_number = Account.objects.get(username=s.bystander_username).volunteer.number
+        bystander_volunteer = Account.objects.get(username=s.bystander_username).volunteer
+        assert bystander_volunteer is not None
+        bystander_number = bystander_volunteer.number
     empty = issue(gql, s, bystander, number=bystander_number)["data"]["issueCertificate"]
     assert empty["errors"][0]["code"] == "CONFLICT" and empty["errors"][0]["field"] == "number"
     assert stored_state() == before

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 import strawberry
-from graphql import parse
+from graphql import GraphQLScalarType, parse
 
 from schema import compiled
 
@@ -116,6 +116,7 @@ def test_a_day_is_serialized_once_per_position(monkeypatch):
     per position (date.isoformat costs ~1,600 instructions; issue 16 point 2), and
     the answer is graphql-core's — a datetime (a date subclass) included."""
     date_type = SCHEMA._schema.get_type("Date")
+    assert isinstance(date_type, GraphQLScalarType)
     calls = []
     serialize = date_type.serialize
 
@@ -131,7 +132,7 @@ def test_a_day_is_serialized_once_per_position(monkeypatch):
     compiled_calls = len(calls)
     expected = SCHEMA.execute_sync(QUERY, root_value=Query(edges=edges))
     assert expected.errors is None
-    assert data == expected.data
+    assert data is not None and data == expected.data
     assert data["edges"][-1]["node"]["day"] == "2026-12-01T08:30:00"
     assert compiled_calls == 4  # three days, and the datetime on its own
 

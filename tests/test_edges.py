@@ -150,6 +150,7 @@ def _cases():
             ("query", schema._schema.query_type),
             ("mutation", schema._schema.mutation_type),
         ):
+            assert root is not None
             for field_name, field in root.fields.items():
                 for arg_name, arg in field.args.items():
                     for path in _string_paths(arg.type):

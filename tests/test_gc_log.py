@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+from typing import Any
 
 import pytest
 
@@ -87,7 +88,7 @@ def test_a_young_collection_every_nth_request_when_little_is_pending(gc_state):
 def test_a_busy_moment_waits_unless_the_collection_is_overdue(gc_state):
     gc.set_threshold(10**9, 10, 100)
     gc.collect()
-    held = [[] for _ in range(200)]  # 200 net allocations pending
+    held: list[list[object]] = [[] for _ in range(200)]  # 200 net allocations pending
     assert gc.get_count()[0] >= 200
     every, overdue = 2, gunicorn_conf.OVERDUE
     # Above the bound (100): skipped until every × OVERDUE requests have ended.
@@ -115,7 +116,7 @@ def test_up_runs_the_hooks_of_gunicorn_conf(monkeypatch):
     """``manage.py up`` hands gunicorn the same hooks as ``--config``: post_request too."""
     from gunicorn.app.base import BaseApplication
 
-    seen = {}
+    seen: dict[str, Any] = {}  # gunicorn's Config, which ships no types
     monkeypatch.setattr(BaseApplication, "run", lambda app: seen.setdefault("cfg", app.cfg))
     up.serve(bind="127.0.0.1", port=0, workers=1, threads=1)
     for hook in ("post_fork", "post_request", "on_starting"):

@@ -154,10 +154,12 @@ def test_groups_follow_the_policy(region):
                 assert g.liaison_group is None
             else:
                 above = levels[levels.index(g.level) - 1]
+                assert g.liaison_group is not None
                 assert (g.liaison_group.kind, g.liaison_group.level) == ("hub", above)
             if g.level in suffixes:
                 assert g.name.endswith(suffixes[g.level])
         else:
+            assert g.liaison_group is not None
             assert (g.liaison_group.kind, g.liaison_group.level) == ("hub", g.level)
             assert g.name.endswith(policy.group_naming.non_hub_suffix or "志愿服务队")
 
@@ -184,6 +186,7 @@ def test_records_follow_the_lifecycle(region):
         assert not counted.filter(Q(publicity_ends_on__isnull=True) | Q(confirmed_by="")).exists()
         assert not counted.filter(counted_at__lt=F("created_at")).exists()
         for record in ServiceRecord.objects.select_related("project")[:300]:
+            assert record.project is not None  # generated records all have one
             assert record.project.starts_on <= record.service_date <= record.project.ends_on
             assert record.hours * 60 <= (
                 record.end_time.hour * 60

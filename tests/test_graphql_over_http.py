@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.node_support import run_node
+from tests.node_support import run_node_list
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
 
 
 @pytest.mark.parametrize("host", ["localhost", "yunnan.localhost"])
 def test_every_must_and_should_audit_passes(server, host):
-    results = run_node("http", "audits.mjs", host, BASE_URL=server.base_url)
+    results = run_node_list("http", "audits.mjs", host, BASE_URL=server.base_url)
     levels = [r["name"].split()[0] for r in results]
     assert (levels.count("MUST"), levels.count("SHOULD"), levels.count("MAY")) == (13, 23, 25)
     required = [r for r in results if r["name"].startswith(("MUST", "SHOULD"))]

@@ -154,7 +154,7 @@ def test_cache_is_hit_and_keeps_failing_results():
 
     assert [r.data for r in results[:2]] == [{"__typename": "Query"}] * 2
     for failed in results[2:]:
-        assert failed.data is None
+        assert failed.data is None and failed.errors
         assert "exceeds maximum operation depth of 10" in failed.errors[0].message
     # each text parsed and validated once, then served from the cache
     for part in ("documents", "validations"):
@@ -173,7 +173,7 @@ def test_text_that_does_not_parse_is_not_cached():
     before = cache.info()["documents"]
     for _ in range(2):
         result = schema.execute_sync(broken)
-        assert result.data is None
+        assert result.data is None and result.errors
         assert "Syntax Error" in result.errors[0].message
     after = cache.info()["documents"]
     assert after["misses"] - before["misses"] == 2
@@ -212,7 +212,7 @@ def test_validation_results_are_keyed_by_the_rules():
         assert opened.errors is None
         assert opened.data == {"__schema": {"queryType": {"name": "Query"}}, "greeting": "你好"}
         closed = schema.execute_sync(query, context_value={"closed": True}, root_value=_Query())
-        assert closed.data is None
+        assert closed.data is None and closed.errors
         assert "introspection" in closed.errors[0].message.lower()
 
 

@@ -94,7 +94,12 @@ def test_transfer_within_one_deployment(gql, seed_regions):
     # An imported record has no group here: only the destination's authority amends it —
     # not any logged-in account (a volunteer once could raise anyone's imported hours).
     with tenant_context(region("yunnan")):
-        imported = ServiceRecord.objects.filter(volunteer__number=volunteer.number).first().id
+        imported = (
+            ServiceRecord.objects.filter(volunteer__number=volunteer.number)
+            .values_list("id", flat=True)
+            .first()
+        )
+    assert imported is not None
     amend = """mutation($r: ID!, $h: Decimal!) { amendRecord(recordId: $r, changes: {hours: $h},
       reason: "核对") { errors { code } } }"""
     outsider = login(gql, "yunnan", _yn_volunteer())
@@ -437,6 +442,7 @@ def _admin_of(group):
         .filter(group=group, kind="group_admin")
         .first()
     )
+    assert role is not None, f"{group} has no admin"
     return AccountPrincipal(account=role.account, roles=[role])
 
 

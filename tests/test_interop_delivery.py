@@ -465,7 +465,8 @@ def test_the_inbox_signs_receipts_and_refusals(gql, peer, server):
         payload_digest=receipts.digest(package),
     )
     assert refusal["code"] == "BAD_SIGNATURE"
-    assert signing.lookup("530000").local
+    ours = signing.lookup("530000")
+    assert ours is not None and ours.local
     # Odd shapes are typed 4xx refusals, never 500s; signed once a region of ours
     # can be named.
     for body, code, signer in (
@@ -642,7 +643,9 @@ def test_the_worker_survives_odd_answers_and_a_database_restart(gql, peer):
                     "WHERE application_name = %s",
                     [app],
                 )
-                return cursor.fetchone()[0]
+                row = cursor.fetchone()
+                assert row is not None  # count() answers one row
+                return row[0]
 
         wait_until(kill_connections, 10, "the worker's connection to kill")
         wait_until(lambda: "interop deliver:" in log.read_text(), 15, "the error line")
@@ -695,6 +698,7 @@ def test_up_supervises_the_delivery_worker(fresh_database):
             process.wait(30)
         except subprocess.TimeoutExpired:
             stop_process(process)
+    assert process.stdout is not None
     output = process.stdout.read()
     assert "interop delivery worker: started" in output, output
     assert "restarting" in output, output
@@ -715,5 +719,6 @@ def test_up_supervises_the_delivery_worker(fresh_database):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+    assert process.stdout is not None
     assert "interop delivery worker: off (--no-deliver)" in process.stdout.read()
     wait_until(lambda: not _processes_with(marker), 15, "no process of up's left")

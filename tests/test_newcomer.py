@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 from decimal import Decimal
+from typing import Any
 
 import psutil
 import psycopg2
@@ -35,7 +36,7 @@ from tests.test_up import fresh_database  # noqa: F401 (a fixture)
 DEMO_ROLES = ("authority", "group-admin", "volunteer")
 
 
-def bash(script: str, **kwargs) -> subprocess.CompletedProcess:
+def bash(script: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         capture_output=True,
@@ -106,9 +107,9 @@ def test_readme_walkthrough_runs_verbatim(fresh_database, tmp_path):  # noqa: F8
         )
     try:
         wait_for_port(port, process, timeout=300)
-        again = region_lines(log.read_text())
-        assert sorted(again) == sorted(filled) and len(set(again.values())) == 1, again
-        assert not re.search(r"\d", next(iter(again.values()))), again  # nothing added
+        served = region_lines(log.read_text())
+        assert sorted(served) == sorted(filled) and len(set(served.values())) == 1, served
+        assert not re.search(r"\d", next(iter(served.values()))), served  # nothing added
 
         # The walkthrough, block after block, in one shell, as a reader pastes it.
         run = bash("\n".join(steps), cwd=tmp_path, env=child_env(url, PORT=str(port)))

@@ -174,7 +174,8 @@ def test_up_and_readiness_read_each_region_on_its_own(seed_regions):
     make_behind(schema)
     with one_region_per_statement():
         assert readiness.schemas_behind(["public", *schemas]) == [schema]
-        assert schema in readiness.migrations_problem()
+        problem = readiness.migrations_problem()
+        assert problem is not None and schema in problem
         up.Command(stdout=io.StringIO())._migrate_regions(parallel_from=10**6)
         assert readiness.schemas_behind(["public", *schemas]) == []
         assert readiness.migrations_problem() is None

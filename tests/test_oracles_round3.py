@@ -186,9 +186,10 @@ def test_a_taken_username_counts_as_a_refusal(oracle_server):
 def test_registering_a_new_person_reads_the_throttle_once(seed_regions):
     """The throttle costs a new registration one indexed read (no row lock, no
     write): only refusals are counted."""
-    from django.db import connection
     from django.test import Client as DjangoClient
     from django.test.utils import CaptureQueriesContext
+
+    from central.tenancy import connection
 
     client = DjangoClient(
         HTTP_HOST=f"{SLUG}.localhost", HTTP_ACCEPT_LANGUAGE="en", REMOTE_ADDR="192.0.2.77"

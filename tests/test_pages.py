@@ -33,6 +33,7 @@ from tests.support import (
     free_port,
     html_forms,
     platform_database_url,
+    search,
     stop_process,
     wait_for_port,
 )
@@ -328,7 +329,7 @@ def test_the_statistics_charts_are_drawn_in_a_real_browser(up, statistics_region
     page = http.get("/admin/statistics/")
     figures, charts = (
         json.loads(
-            re.search(
+            search(
                 rf'<script id="{n}" type="application/json">(.*?)</script>', page.text, re.S
             ).group(1)
         )

@@ -81,6 +81,7 @@ def test_presets_follow_the_notices():
     assert levels["district"] == ["志愿者协会", "志愿服务联合会"]
     assert chongqing.group_naming.non_hub_suffix == "志愿服务队"
     # 004 §4.2
+    assert suizhou.registration_targets is not None
     assert suizhou.registration_targets.population_share == 0.13
     assert suizhou.registration_targets.staff_share_other_unit == 0.80
     for name in PRESETS:

@@ -27,6 +27,10 @@ def _schema(relation="liaised_groups", page=None, keys=None, column="name", decl
         _model: strawberry.Private[object]
         name: str = model_field("name")
 
+    declared = rows(group_models.VolunteerGroup, keys=keys) if declare else _as_is
+
+    @declared
+    @strawberry.type(name="Group")
     class Group:
         _model: strawberry.Private[object]
         name: str = model_field(column)
@@ -34,10 +38,6 @@ def _schema(relation="liaised_groups", page=None, keys=None, column="name", decl
         @strawberry.field(metadata=related(relation, page=page))
         def subgroups(self) -> list[Subgroup]:
             return []
-
-    Group = strawberry.type(name="Group")(Group)
-    if declare:
-        Group = rows(group_models.VolunteerGroup, keys=keys)(Group)
 
     @strawberry.type
     class Query:
@@ -48,12 +48,19 @@ def _schema(relation="liaised_groups", page=None, keys=None, column="name", decl
     return strawberry.Schema(query=Query)
 
 
+def _as_is(cls: type) -> type:
+    """The class undeclared (what ``_schema(declare=False)`` puts in ``rows``' place)."""
+    return cls
+
+
 def _page(keyset="id"):
     return Page(lambda _: group_models.VolunteerGroup.objects.all(), keyset, int)
 
 
 def test_the_declarations_are_collected():
-    found = prefetch.plan(_schema(page=by_id(lambda _: None, "VolunteerGroup")))
+    found = prefetch.plan(
+        _schema(page=by_id(lambda _: group_models.VolunteerGroup.objects.none(), "VolunteerGroup"))
+    )
     assert found.relations == {"Group": {"subgroups": ("liaised_groups", "Subgroup")}}
     assert found.pages[("Group", "subgroups")].to_attr == "prefetched_subgroups"
     assert found.columns["Group"] == {"name": ("name",)}

@@ -13,10 +13,10 @@ import base64
 from types import SimpleNamespace
 
 import pytest
-from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
+from central.tenancy import connection
 from schema import compiled
 from schema.region.pagination import encode_cursor
 from tenants.accounts.services import OperatorPrincipal
@@ -26,6 +26,7 @@ from tests.support import (
     execute_in_process,
     generated_region,
     gid,
+    object_type,
     row_key,
     unique_city_code,
 )
@@ -122,12 +123,13 @@ def test_amended_records_on_the_page_cost_no_statement_more(region, gql):
         member = (
             Membership.objects.filter(group=group, status="active").order_by("volunteer_id").first()
         )
+        assert member is not None
         record, other = ServiceRecord.objects.filter(volunteer_id=member.volunteer_id).order_by(
             "id"
         )[:2]
-        for hours in ("0.50", "1.25"):  # the later one counts
+        for amended_hours in ("0.50", "1.25"):  # the later one counts
             Amendment.objects.create(
-                record=record, hours=Decimal(hours), place="改", reason="测", amended_by="t"
+                record=record, hours=Decimal(amended_hours), place="改", reason="测", amended_by="t"
             )
         Amendment.objects.create(record=other, place="只改地点", reason="测", amended_by="t")
         answer, after = statements(NESTED_PAGE, {"first": 4}, token)
@@ -222,7 +224,6 @@ def test_errors_come_from_graphql_core_unchanged(region, gql):
 def test_search_path_is_set_once_per_schema_switch(region, gql):
     """TENANT_LIMIT_SET_CALLS: the page's statements share one SET search_path for
     the region (and one for the public schema, where the host is looked up)."""
-    from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -266,27 +267,33 @@ def test_every_listed_field_reads_only_its_columns(region):
     loaded as a page does)."""
     from decimal import Decimal
 
-    from django.db import connection, transaction
+    from django.db import models, transaction
     from django.test.utils import CaptureQueriesContext
 
     from schema.region import schema
     from schema.region.prefetch import KEYS, declared_columns
     from tenants.records.models import Amendment, ServiceRecord
+    from tenants.related import FewRelatedQuerySet
     from tenants.volunteers.models import Volunteer
 
-    models = {"ServiceRecord": ServiceRecord, "Volunteer": Volunteer, "Membership": Membership}
-    assert set(KEYS) == {model._meta.label for model in models.values()}
+    listed: dict[str, type[models.Model]] = {
+        "ServiceRecord": ServiceRecord,
+        "Volunteer": Volunteer,
+        "Membership": Membership,
+    }
+    assert set(KEYS) == {model._meta.label for model in listed.values()}
     assert {"hours", "serviceDate", "state"} <= set(declared_columns("ServiceRecord"))
     with tenant_context(region), transaction.atomic():
         amended = ServiceRecord.objects.order_by("id").first()
+        assert amended is not None
         Amendment.objects.create(
             record=amended, hours=Decimal("0.75"), place="新地点", reason="测", amended_by="t"
         )
-        for type_name, model in models.items():
+        for type_name, model in listed.items():
             fields = declared_columns(type_name)
-            graphql_type = schema._schema.get_type(type_name)
-            ids = list(model.objects.order_by("id").values_list("id", flat=True)[:5])
-            full = {row.id: row for row in model.objects.filter(id__in=ids)}
+            graphql_type = object_type(schema._schema, type_name)
+            ids = list(model._default_manager.order_by("id").values_list("id", flat=True)[:5])
+            full = {row.pk: row for row in model._default_manager.filter(id__in=ids)}
             for field_name, columns in fields.items():
                 field = graphql_type.fields[field_name].extensions["strawberry-definition"]
                 if field.base_resolver.info_parameter is not None:
@@ -294,13 +301,16 @@ def test_every_listed_field_reads_only_its_columns(region):
                     # prefetched memberships: test_birth_dates_cost_no_query_per_row.
                     continue
                 wrapper = graphql_type.extensions["strawberry-definition"].origin
-                rows = model.objects.filter(id__in=ids).only(*KEYS[model._meta.label], *columns)
+                query = model._default_manager.filter(id__in=ids).only(
+                    *KEYS[model._meta.label], *columns
+                )
                 if type_name == "ServiceRecord":
-                    rows = rows.with_few("amendments")
-                rows = list(rows)
+                    assert isinstance(query, FewRelatedQuerySet)
+                    query = query.with_few("amendments")
+                rows = list(query)
                 with CaptureQueriesContext(connection) as captured:
                     resolve = field.base_resolver.wrapped_func
-                    values = {row.id: resolve(wrapper(_model=row)) for row in rows}
+                    values = {row.pk: resolve(wrapper(_model=row)) for row in rows}
                 assert captured.captured_queries == [], (type_name, field_name)
                 expected = {
                     pk: field.base_resolver.wrapped_func(wrapper(_model=row))
@@ -339,6 +349,7 @@ def test_the_nested_page_reads_records_as_tuples_and_answers_as_the_served_basel
             .order_by("volunteer_id")
             .first()
         )
+        assert member is not None
         record = ServiceRecord.objects.filter(volunteer_id=member.volunteer_id).order_by("id")[0]
         Amendment.objects.create(
             record=record, hours=Decimal("2.50"), reason="更正 (000 Art.10)", amended_by="t"
@@ -448,11 +459,12 @@ def test_every_declared_record_field_answers_alike_on_a_tuple_row(region):
     from tenants.related import as_rows
     from tenants.volunteers.models import Volunteer
 
-    graphql_type = schema._schema.get_type("ServiceRecord")
+    graphql_type = object_type(schema._schema, "ServiceRecord")
     wrapper = graphql_type.extensions["strawberry-definition"].origin
     info = SimpleNamespace(context=SimpleNamespace(actor_names=_NoNames()))
     with tenant_context(region), transaction.atomic():
         first = ServiceRecord.objects.order_by("id").first()
+        assert first is not None
         Amendment.objects.create(
             record=first, hours=Decimal("0.75"), place="新地点", reason="测", amended_by="t"
         )
@@ -638,6 +650,7 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     token = authority(gql, SLUG, level="province")
     with tenant_context(region):
         project = ProjectModel.objects.annotate(n=Count("records")).order_by("-n", "id").first()
+        assert project is not None
         ids = list(project.records.order_by("id").values_list("id", flat=True))
     assert len(ids) > 6
     seen, after = [], None
@@ -703,6 +716,7 @@ def test_instances_load_without_init_unless_someone_listens(region):
 
     with tenant_context(region):
         volunteer = Volunteer.objects.only("id", "number").order_by("id").first()
+        assert volunteer is not None
         assert volunteer._state.adding is False and volunteer._state.db == "default"
         assert volunteer.get_deferred_fields() >= {"name", "phone_masked"}
         with CaptureQueriesContext(connection) as captured:
@@ -982,6 +996,7 @@ def test_applications_are_prefetched_beside_members(region, gql):
     token = authority(gql, SLUG, level="province")
     with tenant_context(region):
         group = VolunteerGroup.objects.order_by("id").first()
+        assert group is not None
         applicants = list(Volunteer.objects.exclude(memberships__group=group)[:3])
         assert applicants
         for volunteer in applicants:
@@ -1068,6 +1083,7 @@ def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
     token = authority(gql, SLUG, level="province")
     with tenant_context(region):
         hub = VolunteerGroup.objects.filter(review=Review.APPROVED).order_by("id").first()
+        assert hub is not None
         before = list(hub.liaised_groups.values_list("id", flat=True))
         added = []
         for index, review in enumerate((Review.APPROVED, Review.PENDING, *[Review.APPROVED] * 2)):
@@ -1096,7 +1112,7 @@ def test_subgroups_page_by_id_and_only_approved_ones_count(region, gql):
             after = seen[-1]
         assert seen == shown
         (read,) = [q for q in sql if 'FROM "groups_volunteergroup"' in q and "qual0" in q]
-        assert f'"groups_volunteergroup"."id" > {row_key(after)}' in read
+        assert f'"groups_volunteergroup"."id" > {row_key(seen[-1])}' in read
     finally:
         with tenant_context(region):
             VolunteerGroup.objects.filter(id__in=[g.id for g in added]).delete()
@@ -1124,6 +1140,7 @@ def test_projects_page_by_id_over_what_the_caller_may_see(region, gql):
             .order_by("-n", "id")
             .first()
         )
+        assert group is not None
         projects = list(group.projects.order_by("id"))
         assert len(projects) >= 3
         draft, was = projects[1], projects[1].status
@@ -1260,6 +1277,7 @@ def test_a_record_forgets_its_remembered_amendments_when_amended(region):
 
     with tenant_context(region), transaction.atomic():
         record = ServiceRecord.objects.order_by("id").first()
+        assert record is not None
         assert record.current() is record  # never amended: its own values
         Amendment.objects.create(
             record=record, hours=Decimal("0.5"), place="改", reason="测", amended_by="t"

@@ -143,5 +143,7 @@ def test_each_readme_query_runs_compiled(name, document, operation):
 def test_the_check_fails_on_a_query_that_declines(query):
     """The check itself can fail: introspection is declined while planning."""
     document = parse(query)
+    (operation,) = document.definitions
+    assert isinstance(operation, OperationDefinitionNode)
     with pytest.raises(Declined, match="introspection"):
-        plan(region_schema, document, document.definitions[0])
+        plan(region_schema, document, operation)

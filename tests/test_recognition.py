@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -561,7 +562,7 @@ def test_the_database_refuses_deletes_and_edits(gql, stage):
         with pytest.raises(DatabaseError):
             _raw(stage.slug, sql, [complaint_id])
     with tenant_context(region(stage.slug)):
-        assert Training.objects.filter(id=training_id, hours=3.5).exists()
+        assert Training.objects.filter(id=training_id, hours=Decimal("3.5")).exists()
         assert Complaint.objects.get(id=row_key(complaint_id)).status == "upheld"
 
 

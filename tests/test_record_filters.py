@@ -42,7 +42,7 @@ def region(seed_regions):
     with tenant_context(target):
         # A counted record without a project, as a transfer brings it (000 Art.16),
         # for the first volunteers, on a date other records have too.
-        day = ServiceRecord.objects.order_by("id").first().service_date
+        day = ServiceRecord.objects.order_by("id").values_list("service_date", flat=True)[0]
         for n, volunteer in enumerate(Volunteer.objects.order_by("id")[:3]):
             transferred_in(volunteer, day, "3", n)
         # Records of every state (generated ones this old are all counted): a copy of

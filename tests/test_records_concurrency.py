@@ -6,6 +6,7 @@ Requests go over real HTTP to the gunicorn server (threads), at the same time.
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -80,6 +81,7 @@ def test_two_confirmations_at_once_exactly_one_wins(gql, seed_regions):
         # pinned: a record's publicity end is set once, issue 10 finding 10): it moves
         # on to civil-affairs confirmation.
         ends = ServiceRecord.objects.get(id=row_key(created["id"])).publicity_ends_on
+    assert ends is not None
     after = (ends + datetime.timedelta(days=1)).isoformat()
     call_command("close_publicity", "--region", "530000", "--today", after)
     county_a, county_b = authority(gql, "yunnan", "county"), authority(gql, "yunnan", "county")
@@ -114,7 +116,7 @@ def test_quota_holds_under_concurrent_acceptances(gql, seed_regions):
     clients = [GraphQLClient(gql.base_url) for _ in ids]
     results = together(
         [
-            (lambda c=c, a=a: c.region("chongqing", decide, {"a": a}, token=s.admin))
+            functools.partial(c.region, "chongqing", decide, {"a": a}, token=s.admin)
             for c, a in zip(clients, ids, strict=True)
         ]
     )

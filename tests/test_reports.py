@@ -14,7 +14,9 @@ import csv
 import datetime
 import io
 import time
+from dataclasses import dataclass
 from decimal import Decimal
+from unittest import mock
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import openpyxl
@@ -26,7 +28,7 @@ from django_tenants.utils import tenant_context
 
 from tenants.volunteers import pii
 from tenants.volunteers.models import PersonalInfoAccess, Volunteer
-from tests.records_support import RECORD, days_ago, declaration, entry, stage
+from tests.records_support import RECORD, Stage, days_ago, declaration, entry, stage
 from tests.registry_support import (
     authority,
     login,
@@ -43,8 +45,17 @@ EXPORT = """mutation($input: ExportInput!) { exportLink(input: $input) { url exp
 HOURS_KINDS = ["HOURS_BY_VOLUNTEER", "HOURS_BY_GROUP", "HOURS_BY_PROJECT", "HOURS_BY_DIVISION"]
 
 
+@dataclass
+class Scene(Stage):
+    """The stage, a member's token and the records the scene made."""
+
+    own: str  # the token of the member who declared hours
+    record_ids: list[str]  # six counted records, the first amended
+    period: tuple[datetime.date, datetime.date]  # holds days_ago(3), not days_ago(20)
+
+
 @pytest.fixture(scope="module")
-def scene(server):
+def scene(server) -> Scene:
     """A team with three members: counted records (one amended, one outside the
     period), a self-declaration still waiting (not counted)."""
     from tests.support import GraphQLClient
@@ -76,10 +87,7 @@ def scene(server):
         token=own,
     )["data"]["declareHours"]
     assert declared["record"]["state"] == "DECLARED", declared
-    s.own = own
-    s.record_ids = record_ids
-    s.period = (days_ago(10), days_ago(0))
-    return s
+    return Scene(**vars(s), own=own, record_ids=record_ids, period=(days_ago(10), days_ago(0)))
 
 
 def link(gql, token, **input_):
@@ -300,7 +308,7 @@ def test_volunteers_masked_unless_revealed_and_every_reveal_logged(gql, scene):
     assert "保险投保核对" in str(seen)
 
 
-REFUSALS = [
+REFUSALS: list[tuple[str, dict[str, object], str]] = [
     # (who, input, code)
     ("anonymous", {"kind": "RECORDS"}, "UNAUTHENTICATED"),
     ("stranger", {"kind": "RECORDS", "group": True}, "PERMISSION_DENIED"),
@@ -348,7 +356,7 @@ def _counties():
 
 def test_bad_input_is_a_typed_error(gql, scene):
     team = gid(SLUG, scene.h.team)
-    cases = [
+    cases: list[tuple[dict[str, str | bool], str]] = [
         ({"kind": "RECORDS", "format": "PDF", "groupId": team}, "format"),
         (
             {"kind": "RECORDS", "format": "CSV", "groupId": team, "reveal": True, "reason": "看看"},
@@ -394,11 +402,8 @@ def test_expired_forged_and_other_region_links_are_refused(gql, scene):
 
     # Expired: the same export signed six minutes ago.
     real_time = time.time
-    signing.time.time = lambda: real_time() - 360
-    try:
+    with mock.patch.object(time, "time", lambda: real_time() - 360):  # signing's clock
         old = signing.dumps(data, salt="report-export-link", compress=True)
-    finally:
-        signing.time.time = real_time
     refused(old)
     # Forged: another scope with the signature of this one.
     signature = token.rpartition(":")[2]

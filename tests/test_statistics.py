@@ -15,12 +15,12 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central import services
 from central.divisions import area_prefix
+from central.tenancy import connection
 from tenants.audit.models import AuditEntry
 from tenants.groups.models import Membership, VolunteerGroup
 from tenants.projects.models import Project
@@ -85,6 +85,7 @@ def region(seed_regions):
     )
     with tenant_context(region):
         counted = ServiceRecord.objects.filter(state="counted").order_by("id").first()
+        assert counted is not None
         Amendment.objects.create(
             record=counted,
             hours=Decimal("0.25") if counted.hours != Decimal("0.25") else Decimal("0.5"),
@@ -217,7 +218,9 @@ def test_a_county_authority_sees_its_county_only(region, gql):
     county = first_county(region.code)
     with tenant_context(region):
         if not Volunteer.objects.filter(division_code=county).exists():
-            county = Volunteer.objects.order_by("division_code").first().division_code
+            county = Volunteer.objects.order_by("division_code").values_list(
+                "division_code", flat=True
+            )[0]
     token = authority(gql, region.slug, "county", division=county)
     stats = gql.region(region.slug, STATISTICS, {"top": 100}, token=token)["data"]["statistics"]
     with tenant_context(region):
@@ -396,6 +399,7 @@ def test_bad_unit_staff_input_is_refused(region, gql):
     city = authority(gql, region.slug)
     with tenant_context(region):
         team = VolunteerGroup.objects.filter(review="approved").order_by("id").first()
+        assert team is not None
     for variables, code, field in [
         ({"g": gid(region.slug, team), "s": "OTHER", "n": 0}, "INVALID", "staff"),
         ({"g": "not-an-id", "s": "OTHER", "n": 10}, "INVALID", "groupId"),

@@ -85,7 +85,7 @@ def counted_record(**filters) -> ServiceRecord:
     return record
 
 
-def transferred_in(volunteer: Volunteer, day: datetime.date, hours: str, n: int):
+def transferred_in(volunteer: Volunteer, day: datetime.date, hours: str, n: int) -> ServiceRecord:
     """A counted record without a project, as a transfer brings it (000 Art.16)."""
     return ServiceRecord.objects.create(
         volunteer=volunteer,
@@ -159,6 +159,7 @@ def test_cells_follow_every_kind_of_write(region):
         # Transferred in (no project), then the volunteer moves county: the hours follow.
         counties = sorted(set(Volunteer.objects.values_list("division_code", flat=True)))
         mover = Volunteer.objects.order_by("id").first()
+        assert mover is not None
         elsewhere = next(c for c in counties if c != mover.division_code)
         imported = [
             transferred_in(mover, datetime.date(2019, 5, d), h, d)
@@ -184,6 +185,7 @@ def test_cells_follow_every_kind_of_write(region):
         VolunteerTotals.objects.filter(volunteer_id=others[3].id).update(star_level=5)
         # A group moves county and a project changes category: read at query time.
         project = Project.objects.filter(records__state="counted").order_by("id").first()
+        assert project is not None
         VolunteerGroup.objects.filter(id=project.group_id).update(division_code=elsewhere)
         Project.objects.filter(id=project.id).update(category="legal_aid")
     after = assert_cells_equal_rows(region)
@@ -217,6 +219,7 @@ def test_concurrent_writers_lose_no_count(region):
     without a project, at the same moment from separate connections."""
     with tenant_context(region):
         volunteer = Volunteer.objects.order_by("-id").first()
+        assert volunteer is not None
         record = transferred_in(volunteer, datetime.date(2020, 7, 1), "2.00", 99)
         counties = sorted(set(Volunteer.objects.values_list("division_code", flat=True)))
     target = next(c for c in counties if c != volunteer.division_code)

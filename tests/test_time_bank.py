@@ -11,6 +11,7 @@ transfer carries the balance, closed at the source and opened at the destination
 from __future__ import annotations
 
 import datetime
+import functools
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -273,6 +274,7 @@ def test_publicity_and_confirmation_deposit_only_when_counted(gql, seed_regions)
     assert upheld["record"]["state"] == "VOID"
     with tenant_context(region("yunnan")):
         ends = ServiceRecord.objects.get(id=row_key(first["id"])).publicity_ends_on
+    assert ends is not None
     call_command(
         "close_publicity",
         "--region",
@@ -401,7 +403,7 @@ def test_two_withdrawals_at_once_never_overdraw(gql, seed_regions):
         shown = {**spend(2), "cardCode": card_of("chongqing", volunteer.number)}
         results = together(
             [
-                lambda c=c, t=t, i=shown: withdraw(c, "chongqing", team, volunteer.number, i, t)
+                functools.partial(withdraw, c, "chongqing", team, volunteer.number, shown, t)
                 for c, t in zip(clients, (s.recorder, s.admin), strict=True)
             ]
         )

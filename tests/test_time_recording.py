@@ -28,7 +28,7 @@ from tests.records_support import (
     entry,
     stage,
 )
-from tests.registry_support import authority, login, region, register_volunteer, unique
+from tests.registry_support import authority, login, region, unique
 from tests.support import city_name, execute_in_process, gid, row_key, unique_city_code
 
 CARD = "{ myCard { code expiresAt qrPngDataUrl } }"
@@ -240,6 +240,7 @@ def test_a_night_shift_checks_out_as_one_record_per_day(gql, seed_regions):
         with pytest.raises(Conflict, match="not checked in"):
             cards.cancel_check_in(**scan)
         check = CheckIn.objects.filter(volunteer=s.volunteers[0][0]).order_by("id").first()
+        assert check is not None
         assert check.record == created[-1]
         detail = AuditEntry.objects.filter(action="card.checked_out", target=str(check.id)).get()
         assert detail.detail["records"] == [r.id for r in created]
@@ -501,5 +502,3 @@ def test_nested_records_are_n_plus_one_free(gql, seed_regions):
     assert len(small_body["data"]["volunteers"]["edges"]) == 1
     assert big_count == small_count, (big_count, small_count)
     assert big_count <= 10
-    unused = register_volunteer  # keep the import for readers: volunteers come from stage()
-    assert unused

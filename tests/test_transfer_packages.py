@@ -95,6 +95,7 @@ def test_packages_are_masked_in_the_api_revealed_with_a_log_and_encrypted_at_res
         assert _reveals(slug, volunteer.number) == before + 1
         with tenant_context(region(slug)):
             access = PersonalInfoAccess.objects.filter(volunteer__number=volunteer.number).first()
+        assert access is not None
         assert access.reason == "核对转移档案" and "package.idNumber" in access.fields
         # The rows themselves hold neither the ID number nor the phone in clear.
         stored = _raw(

@@ -186,6 +186,7 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
     # encrypted at rest like the ID number.
     with tenant_context(region("yunnan")):
         stored = Transfer.objects.get(public_id=moving["id"]).package
+        assert stored is not None
         assert at_rest.is_sealed(stored["credential"]["passwordHash"])
         assert (
             envelope["credential"]["passwordHash"]
@@ -202,6 +203,7 @@ def test_nothing_changes_at_the_source_after_consent(gql, seed_regions):
         assert Volunteer.objects.get(number=volunteer.number).status == "transferred"
     with tenant_context(region("chongqing")):
         kept = Transfer.objects.get(package_id=envelope["package"]["packageId"]).package
+        assert kept is not None
         assert "credential" not in kept
     arrived = {
         r["originRecordId"]: r for r in records_of(gql, "chongqing", chongqing, volunteer.number)

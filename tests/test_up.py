@@ -160,6 +160,7 @@ def test_up_twice_then_serve(fresh_database):
         assert login.json()["data"]["login"]["token"].startswith("cat_"), login.text
     finally:
         returncode = stop_process(process)
+    assert process.stdout is not None
     output = process.stdout.read()
     assert f"http://chongqing.localhost:{port}/graphql" in output
     # Issue 12 point 2: the daily jobs run beside the server, nobody starts them.

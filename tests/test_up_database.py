@@ -26,6 +26,7 @@ import pytest
 
 from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
 from tests.support import REPO, free_port, wait_for_port, wait_until
+from tests.test_up_serving import workers_of
 
 READY = """{ region { code } }"""
 
@@ -60,6 +61,12 @@ def postmaster_pid(pgdata: Path) -> int | None:
         return None
 
 
+def postmaster_replaced(pgdata: Path, before: int | None) -> bool:
+    """A postmaster other than ``before`` runs on ``pgdata``."""
+    pid = postmaster_pid(pgdata)
+    return pid is not None and pid != before and psutil.pid_exists(pid)
+
+
 def processes_on(pgdata: Path) -> list[psutil.Process]:
     """Live processes whose command line names the data directory (postgres)."""
     found = []
@@ -85,6 +92,7 @@ class Writer(threading.Thread):
         self.acknowledged: list[tuple[str, str]] = []  # (name, number)
         self.refused: list[httpx.Response] = []
         self.unknown: list[str] = []
+        self.cut: list[httpx.Response] = []
         self.other: list[str] = []
         self.stopping = threading.Event()
 
@@ -108,6 +116,10 @@ class Writer(threading.Thread):
                 if response.status_code == 503:
                     self.refused.append(response)
                     time.sleep(0.2)
+                    continue
+                if response.status_code == 502:  # the worker died holding it: taken or not
+                    self.cut.append(response)
+                    self.unknown.append(f"{name}: {response.json()['errors'][0]['message']}")
                     continue
                 body = response.json() if response.status_code == 200 else None
                 volunteer = ((body or {}).get("data") or {}).get("registerVolunteer") or {}
@@ -183,18 +195,27 @@ def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
         wait_until(lambda: writer.acks() >= 2, 60, "registrations before the fault")
         for signal_to_postgres in (signal.SIGKILL, signal.SIGINT):
             before = postmaster_pid(pgdata)
+            assert before is not None
             acks = writer.acks()
             os.kill(before, signal_to_postgres)
             # Nothing but up brings it back: a new postmaster, and writes resume.
             wait_until(
-                lambda before=before: (
-                    postmaster_pid(pgdata) not in (None, before)
-                    and psutil.pid_exists(postmaster_pid(pgdata))
-                ),
+                lambda before=before: postmaster_replaced(pgdata, before),
                 120,
                 "a new postmaster",
             )
             wait_until(lambda acks=acks: writer.acks() >= acks + 2, 120, "writes after the fault")
+        probes.stopping.set()  # a probe held by a killed worker would fail for that worker
+        probes.join(30)
+        # A gunicorn worker killed with -9 under the same writes: gunicorn starts another,
+        # the front answers the request it held with a JSON 502, writes go on.
+        for _ in range(3):
+            acks = writer.acks()
+            victim = workers_of(process)[0]
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait(10)
+            wait_until(lambda acks=acks: writer.acks() >= acks + 3, 120, "writes after a kill")
+        wait_until(lambda: len(workers_of(process)) == 2, 60, "both workers back")
     finally:
         writer.stopping.set()
         writer.join(30)
@@ -220,6 +241,8 @@ def test_postgres_killed_or_stopped_comes_back_and_up_stops_it(embedded_up):
         assert refused.headers["content-type"].startswith("application/json")
         assert refused.headers["retry-after"]
         assert refused.json()["errors"][0]["extensions"]["code"] == "DATABASE_UNAVAILABLE"
+    for cut in writer.cut:
+        assert cut.json()["errors"][0]["extensions"]["code"] == "UPSTREAM_FAILED"
     # One line per failed request in the log, no tracebacks.
     assert "Traceback" not in output, output[output.find("Traceback") - 200 :][:3000]
     # The ledger against the database: every acknowledged write is there once, a
@@ -261,9 +284,11 @@ def test_a_postgresql_up_only_joined_is_left_running(tmp_path):
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdin is not None and holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "ready"
         started_by_holder = postmaster_pid(pgdata)
+        assert started_by_holder is not None
         port = free_port()
         up = subprocess.Popen(
             [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],

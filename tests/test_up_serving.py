@@ -204,6 +204,7 @@ def test_a_killed_front_refuses_no_connection(served):
             started = time.monotonic()
             # A new connection each time: each request connects to the port.
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            outcome: int | str
             try:
                 conn.request(
                     "POST",

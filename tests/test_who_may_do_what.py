@@ -1628,6 +1628,7 @@ def test_every_root_field_has_a_row():
     from schema.region import schema
 
     built = build_schema(schema.as_str())
+    assert built.query_type is not None and built.mutation_type is not None
     fields = set(built.query_type.fields) | set(built.mutation_type.fields)
     assert {row.field for row in ROWS} == fields
     assert all(set(row.expect) == set(PERSONAS) for row in ROWS)

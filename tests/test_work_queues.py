@@ -25,18 +25,23 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from central import services as central_services
 from central.divisions import division_level, divisions_within
+from central.models import Region
+from central.tenancy import connection
+from tenants.groups.models import VolunteerGroup
 from tenants.records import services as record_services
 from tenants.records.models import CorrectionRequest
+from tenants.volunteers.models import Volunteer
 from tests.records_support import (
     CREATE_PROJECT,
     RECORD,
     SUBMIT,
+    Stage,
     days_ago,
     declaration,
     entry,
@@ -107,7 +112,23 @@ def queue_query(name: str, args: str = "") -> str:
 class World:
     """The region, the people and what waits for them."""
 
-    def __init__(self, gql):
+    # What ``world`` sets up, in order (none is known at construction).
+    region: Region
+    s: Stage  # the team's hierarchy, project, recorder and three participants
+    other: Stage  # another group (and hierarchy), same county
+    v1: Volunteer
+    v2: Volunteer
+    v3: Volunteer
+    applicant: Volunteer
+    tokens: dict[str, str | None]  # persona -> token (None: anonymous)
+    declared_id: str
+    recorded_id: str
+    late_correction: str
+    pending_group: VolunteerGroup
+    review_project_id: str
+    confirm_id: str
+
+    def __init__(self, gql: GraphQLClient):
         self.gql = gql
 
     def send(self, token, query, variables=None):
@@ -199,6 +220,7 @@ def world(server):
     w.ok(t["v3"], CORRECTION, "requestCorrection", {"g": team, "d": "本月的时长少记一小时"})
     with tenant_context(target):
         first = CorrectionRequest.objects.filter(volunteer=v3).order_by("id").first()
+        assert first is not None
         CorrectionRequest.objects.filter(id=first.id).update(
             due_on=timezone.localdate() - datetime.timedelta(days=1)
         )

@@ -13,13 +13,14 @@ from central.errors import InvalidInput, NotFound, ServiceError
 from central.policy import RegionPolicy
 from schema.errors import AccessError, QueryError
 from schema.identity import ElsewhereId, NotAnId, local_key
+from tenants.accounts.principal import Principal
 from tenants.volunteers.permissions import member_groups_seen_by
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def principal_of(info: Info):
+def principal_of(info: Info) -> Principal | None:
     """The caller (or None); a bad or foreign token is an UNAUTHENTICATED error."""
     try:
         return info.context.principal

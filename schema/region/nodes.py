@@ -91,8 +91,8 @@ def _membership(info: Info, pk: int):
     if found is None:
         return _require_volunteer_visible(None, info)
     principal = principal_of(info)
-    own = principal is not None and principal.volunteer is not None
-    if own and principal.volunteer.id == found.volunteer_id:
+    own = principal.volunteer if principal is not None else None
+    if own is not None and own.id == found.volunteer_id:
         return MembershipType(_model=found)  # the volunteer's own memberships (all states)
     in_lists = found.status in (MembershipStatus.ACTIVE, MembershipStatus.APPLIED)
     if in_lists and may_see_members(found.group_id, info):
@@ -129,9 +129,9 @@ def _on_volunteer(model, wrap, visible=None):
 
 def _me(info: Info, pk: int):
     principal = principal_of(info)
-    if principal is None or principal.account.id != pk:
+    if principal is None or principal.account is None or principal.account.id != pk:
         return None
-    return Me(_model=principal.account, _roles=principal.roles)
+    return Me(_model=principal.account, _roles=list(principal.roles))
 
 
 def _card(info: Info, pk: int):

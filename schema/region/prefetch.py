@@ -264,7 +264,7 @@ def declared_columns(type_name: str) -> dict[str, tuple[str, ...]]:
     return _COLUMNS.get(type_name, {})
 
 
-def _reveal_needs_memberships(viewer) -> bool:
+def _reveal_needs_memberships(viewer: Viewer) -> bool:
     """Whether the caller's right to reveal can come from a volunteer's groups: not for
     an authority of the whole region (always may) nor a caller with no group role and
     no authority role (never may, but for themself)."""
@@ -288,7 +288,7 @@ def _fields(selections) -> list[SelectedField]:
 
 
 def _page_window(
-    page: Page, fields: list[SelectedField], viewer
+    page: Page, fields: list[SelectedField], viewer: Viewer
 ) -> tuple[int | None, int | None, list[dict]] | None:
     """How to prefetch a page for every parent at once: ``(N + 1 (N without
     pageInfo), the after argument's key, [the filter's lookups])`` — each parent's
@@ -389,7 +389,13 @@ def _int(value) -> int | None:
     return None
 
 
-def optimize(queryset, selections, type_name: str, only_columns: bool = False, viewer=(None, None)):
+def optimize(
+    queryset,
+    selections,
+    type_name: str,
+    only_columns: bool = False,
+    viewer: Viewer = (None, None),
+):
     """``queryset`` joined with the single rows and prefetching the lists that
     ``selections`` (under GraphQL type ``type_name``) ask for, to any depth.
 
@@ -471,7 +477,9 @@ def _columns(model, selections, type_name: str, keys=None) -> list[str] | None:
     return sorted(columns)
 
 
-def _relations(model, selections, type_name: str, prefix: str, viewer) -> tuple[list, list, dict]:
+def _relations(
+    model, selections, type_name: str, prefix: str, viewer: Viewer
+) -> tuple[list, list, dict]:
     """Joins, prefetches and (``MostlyEmpty`` relations of ``model`` itself) the
     relations to load for the few rows that have any, for what ``selections`` ask."""
     # One entry per relation however many places ask for it (an edge's node and its

@@ -568,10 +568,9 @@ def reset_password(
     one-time temporary password, returned once, that must be changed at the next
     login. An authority account is reset by central admins only."""
     principal = require_authority(principal)
-    account = _account_named(username)
-    from tenants.accounts.permissions import require_password_resetter  # it reads roles
+    from tenants.accounts.permissions import kept_account  # it reads roles
 
-    require_password_resetter(account, principal)
+    account = kept_account(username, principal, for_reset=True)
     temporary, until = _set_temporary_password(account, principal.actor)
     return account, temporary, until
 
@@ -597,21 +596,11 @@ def unlock_account(*, username: str, reason: str, principal: Principal) -> Accou
     """Lift a login lock and forget the failures of an account (the authority of the
     account's area: ``accounts.permissions.require_account_keeper``)."""
     principal = require_authority(principal)
-    problems = ProblemCollector()
-    if not (reason or "").strip():
-        problems.add("reason", _("say why the account is unlocked"))
-    account = Account.objects.filter(username=username or "").first()
-    if account is None:
-        problems.add(
-            "username",
-            _("no account %(username)r in this region") % {"username": username},
-            "NOT_FOUND",
-        )
-    problems.raise_if_any()
-    assert account is not None  # reported above
-    from tenants.accounts.permissions import require_account_keeper  # it reads roles
+    if not (reason or "").strip():  # before the username is looked at
+        raise InvalidInput(_("say why the account is unlocked"), field="reason")
+    from tenants.accounts.permissions import kept_account  # it reads roles
 
-    require_account_keeper(account, principal)
+    account = kept_account(username, principal)
     was_locked = unlock(LoginThrottle, account.username)
     record(
         principal.actor,

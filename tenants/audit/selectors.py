@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -23,7 +24,7 @@ from tenants.volunteers.models import PersonalInfoAccess
 from tenants.volunteers.permissions import region_wide, visible_volunteers_q
 
 
-def own_reveals(principal: Principal) -> QuerySet[PersonalInfoAccess]:
+def own_reveals(principal: Principal | None) -> QuerySet[PersonalInfoAccess]:
     """Who saw the caller's own ID number and phone, newest first."""
     principal = accounts.require(principal)
     if principal.volunteer is None:
@@ -32,8 +33,8 @@ def own_reveals(principal: Principal) -> QuerySet[PersonalInfoAccess]:
 
 
 def reveals_in_area(
-    principal: Principal,
-    policy,
+    principal: Principal | None,
+    policy: RegionPolicy,
     *,
     volunteer_number: str | None = None,
     accessor: str | None = None,
@@ -56,7 +57,7 @@ def reveals_in_area(
 
 
 def audit_log(
-    principal: Principal,
+    principal: Principal | None,
     *,
     action: str | None = None,
     actor: str | None = None,

@@ -30,6 +30,7 @@ import uuid
 from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core import signing
@@ -51,6 +52,9 @@ from tenants.images import ImageRefused, check_image
 from tenants.records.models import RecordMode, RecordState, ServiceRecord
 from tenants.volunteers import pii
 from tenants.volunteers.models import IdType, Volunteer
+
+if TYPE_CHECKING:
+    from central.models import Region
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Verification codes: 12 characters from an alphabet without look-alikes
@@ -123,7 +127,7 @@ def _group(group_id) -> VolunteerGroup:
     return group
 
 
-def upload_seal(*, group_id, upload, principal: Principal) -> GroupSeal:
+def upload_seal(*, group_id, upload, principal: Principal | None) -> GroupSeal:
     """A group admin uploads (or replaces) the group's seal (000 Art.17 加盖公章)."""
     principal = accounts.require(principal)
     group = _group(group_id)
@@ -199,7 +203,9 @@ def download_path(code: str) -> str:
 _LINK_SALT = "certificate-pdf-link"
 
 
-def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.datetime]:
+def download_link(
+    *, code: str, principal: Principal | None, region: Region
+) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
     download it (the volunteer, the issuing group's staff, the authority)."""
@@ -219,7 +225,7 @@ def download_link(*, code, principal: Principal, region) -> tuple[str, datetime.
     return f"{download_path(certificate.verification_code)}?link={link}", expires_at
 
 
-def link_is_valid(link: str, code: str, region) -> bool:
+def link_is_valid(link: str, code: str, region: Region) -> bool:
     """Whether ``link`` (from ``download_link``) is this region's, for this
     certificate, and not expired."""
     try:
@@ -231,7 +237,7 @@ def link_is_valid(link: str, code: str, region) -> bool:
     return True
 
 
-def _site_url(region) -> str:
+def _site_url(region: Region) -> str:
     """The region's own site when no request tells us (e.g. from the command line)."""
     domain = region.domains.order_by("-is_primary", "domain").first()
     return f"http://{domain.domain}" if domain else "http://localhost"
@@ -402,8 +408,8 @@ def issue_certificate(
     number: str,
     group_id,
     notes: str = "",
-    principal: Principal,
-    region,
+    principal: Principal | None,
+    region: Region,
     site_url: str | None = None,
 ) -> Certificate:
     """Issue a certificate of the service ``group_id`` recorded for volunteer ``number``.
@@ -533,7 +539,7 @@ def find(code_or_id) -> Certificate | None:
     return queryset.filter(verification_code=normalize_code(text)).first()
 
 
-def revoke_certificate(*, code_or_id, reason: str, principal: Principal) -> Certificate:
+def revoke_certificate(*, code_or_id, reason: str, principal: Principal | None) -> Certificate:
     """Revoke a certificate (an admin of the issuing group, or the authority)."""
     principal = accounts.require(principal)
     reason = (reason or "").strip()

@@ -319,7 +319,7 @@ def require_membership_seen(membership, principal: Principal) -> None:
         raise PermissionDenied(_("you may not decide this membership"))
 
 
-def may_see_applications(group_id: int, principal: Principal) -> bool:
+def may_see_applications(group_id: int, principal: Principal | None) -> bool:
     """What applicants shared (issue 10 finding 1) is for the group that decides: its
     own staff, not its viewing groups, hubs or authorities (they see the application,
     not what was shared)."""

@@ -39,7 +39,7 @@ def visible_group(group_id: int, principal: Principal) -> VolunteerGroup:
 
 
 def visible_groups(
-    principal: Principal,
+    principal: Principal | None,
     *,
     level: str | None = None,
     kind: str | None = None,

@@ -60,7 +60,7 @@ from tenants.groups.permissions import (
     require_membership_seen,
     require_permission_group_setter,
 )
-from tenants.groups.selectors import visible_group
+from tenants.groups.selectors import visible_group, visible_groups
 from tenants.images import ImageRefused, check_image
 from tenants.volunteers.models import Volunteer, VolunteerStatus
 from tenants.volunteers.permissions import may_view
@@ -169,12 +169,18 @@ def _check_name(problems: ProblemCollector, data: GroupRegistration, policy: Reg
 
 
 def _check_liaison(
-    problems: ProblemCollector, data: GroupRegistration, policy: RegionPolicy
+    problems: ProblemCollector,
+    data: GroupRegistration,
+    policy: RegionPolicy,
+    principal: Principal | None,
 ) -> VolunteerGroup | None:
-    """002 §3(2): which liaison group this group must have, if any."""
+    """002 §3(2): which liaison group this group must have, if any. A pending or
+    rejected group the registrant may not see (``group(id:)`` is null to them) is
+    "no such group", as an id with no group (audit round 4): the check names no
+    group and tells no review the registrant could not read anyway."""
     liaison = None
     if data.liaison_group_id is not None:
-        liaison = VolunteerGroup.objects.filter(id=data.liaison_group_id).first()
+        liaison = visible_groups(principal).filter(id=data.liaison_group_id).first()
         if liaison is None:
             problems.add("liaisonGroupId", _("no such group"), "NOT_FOUND")
             return None
@@ -313,7 +319,7 @@ def register_group(
     if problems.problems:
         problems.raise_if_any()
     _check_name(problems, data, policy)
-    liaison = _check_liaison(problems, data, policy)
+    liaison = _check_liaison(problems, data, policy, principal)
     division_code = _check_division(problems, data, liaison)
     image = read_certificate_image(certificate_upload, problems)
     if data.registration_status == RegistrationStatus.LEGAL_PERSON:
@@ -328,7 +334,8 @@ def register_group(
             problems.add("registrationAuthority", _("name the registration authority (登记机关)"))
         if certificate_upload is None:
             problems.add("certificate", _("a legal person uploads its registration certificate"))
-    viewing = list(VolunteerGroup.objects.filter(id__in=data.viewing_group_ids))
+    # Viewing groups as the registrant sees groups: a hidden pending one is no group.
+    viewing = list(visible_groups(principal).filter(id__in=data.viewing_group_ids))
     if len(viewing) != len(set(data.viewing_group_ids)):
         problems.add("viewingGroupIds", _("no such group"), "NOT_FOUND")
     # The registrant's own account becomes the group's admin; without one (a
@@ -340,7 +347,17 @@ def register_group(
         )
         taken = any(p.code == "CONFLICT" and p.field == "admin.username" for p in problems.problems)
         if taken and address is not None:
-            count_refusal(LoginThrottle, address)
+            try:  # told only once counted; an address locked meanwhile: THROTTLED
+                count_refusal(LoginThrottle, address)
+            except Throttled:
+                record(
+                    "anonymous",
+                    "group.registration_refused",
+                    "",
+                    address=address,
+                    reason="address_locked",
+                )
+                raise
             record(
                 "anonymous",
                 "group.registration_refused",

@@ -12,7 +12,7 @@ from tenants.accounts.principal import Principal
 from tenants.projects.models import Project, ProjectStatus
 
 
-def visible_projects(principal: Principal) -> QuerySet[Project]:
+def visible_projects(principal: Principal | None) -> QuerySet[Project]:
     """The projects ``principal`` (None: anyone) may see, oldest first."""
     queryset = Project.objects.order_by("id")
     if principal is None:

@@ -38,7 +38,7 @@ def require_complaint_handler(complaint, principal: Principal):
 
 
 def handles_complaints_of(
-    principal: Principal, group_id: int | None, division_code: str | None = None
+    principal: Principal | None, group_id: int | None, division_code: str | None = None
 ) -> bool:
     """Group staff and the authority of the group's area see a group's complaints in
     every state. Without ``division_code`` the group's is read once per request."""

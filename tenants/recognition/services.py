@@ -318,7 +318,7 @@ def _locked_complaint(complaint_id, principal: Principal) -> tuple[Complaint, Pr
     return complaint, principal
 
 
-def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
+def start_investigation(*, complaint_id, principal: Principal | None) -> Complaint:
     """open → investigating (核查)."""
     principal = accounts.require(principal)
     with transaction.atomic():
@@ -341,7 +341,9 @@ def start_investigation(*, complaint_id, principal: Principal) -> Complaint:
     return complaint
 
 
-def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Principal) -> Complaint:
+def decide_complaint(
+    *, complaint_id, upheld: bool, reason: str, principal: Principal | None
+) -> Complaint:
     """investigating → upheld (属实, kept on file: 003 Art.22 ¶3) or dismissed, with a reason.
 
     A decision is final: the trigger refuses any later change of the row.
@@ -383,7 +385,7 @@ def decide_complaint(*, complaint_id, upheld: bool, reason: str, principal: Prin
 # -- reading -------------------------------------------------------------------------------
 
 
-def on_record(*, complaint: Complaint, principal: Principal) -> bool:
+def on_record(*, complaint: Complaint, principal: Principal | None) -> bool:
     """Whether ``complaint`` shows on the volunteer's record to ``principal``.
 
     An upheld complaint is kept on file (记录在案, 003 Art.22 ¶3) and shows to
@@ -399,7 +401,7 @@ def on_record(*, complaint: Complaint, principal: Principal) -> bool:
 
 
 def complaints_of_group(
-    *, principal: Principal, group_id=None, status: str | None = None, after=None
+    *, principal: Principal | None, group_id=None, status: str | None = None, after=None
 ):
     """A group's complaints, every state, for its staff; every group's for the authority.
 

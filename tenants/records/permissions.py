@@ -30,7 +30,7 @@ def record_division(record) -> str:
     return record.volunteer.division_code
 
 
-def may_see_record(record, principal: Principal, policy: RegionPolicy) -> bool:
+def may_see_record(record, principal: Principal | None, policy: RegionPolicy) -> bool:
     """A record's details (content, evaluations 守时程度/服务态度/专业水平, contact,
     amendments): to whoever may see its group's members (``project.records``) or the
     volunteer (``volunteer.records``). Not to whoever objected to it in publicity:
@@ -154,8 +154,9 @@ def _may_object(group_id, division_code: str, principal: Principal, policy: Regi
     return principal.covers(division_code) or group_id in principal.staff_group_ids or member
 
 
-def require_objection_resolver(record, principal: Principal) -> None:
+def require_objection_resolver(record, principal: Principal | None) -> None:
     """The recording group's admins, or the authority of the record's area."""
+    principal = accounts.require(principal)
     if record.group_id not in principal.admin_group_ids and not principal.covers(
         record_division(record)
     ):

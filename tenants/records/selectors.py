@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import NotFound
+from central.policy import RegionPolicy
 from tenants.accounts.principal import Principal
 from tenants.groups.models import VolunteerGroup
 from tenants.projects.models import Project
@@ -24,7 +25,7 @@ def records_in_area(principal: Principal) -> QuerySet[ServiceRecord]:
     )
 
 
-def group_records_seen_by(principal, policy) -> QuerySet[ServiceRecord]:
+def group_records_seen_by(principal: Principal, policy: RegionPolicy) -> QuerySet[ServiceRecord]:
     """Records of the groups whose members the caller may see (``member_groups_seen_by``:
     a group's staff, its viewing groups' staff, the authority and hubs of its area),
     in id order: a project's records as ``Project.records`` pages them, which refuses

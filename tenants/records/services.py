@@ -295,7 +295,16 @@ def require_not_frozen(volunteer_id: int) -> None:
         )
 
 
-def _insert(volunteer, project, entry: RecordEntry, hours, *, mode, state, actor) -> ServiceRecord:
+def _insert(
+    volunteer: Volunteer,
+    project: Project,
+    entry: RecordEntry,
+    hours: Decimal,
+    *,
+    mode: str,
+    state: str,
+    actor: str,
+) -> ServiceRecord:
     """Write the record and its day slot; the exclusion constraint refuses overlaps."""
     try:
         with transaction.atomic():
@@ -434,6 +443,7 @@ def record_hours(
     problems = ProblemCollector()
     hours = check_entry(entry, problems, project, now)
     problems.raise_if_any()
+    assert hours is not None  # None only beside a problem, raised above
     with transaction.atomic():
         record = _insert(
             volunteer,
@@ -480,6 +490,7 @@ def declare_hours(
         if getattr(entry, name) is not None:
             problems.add(name, _("the group evaluates the service when it decides (000 Art.10)"))
     problems.raise_if_any()
+    assert hours is not None  # None only beside a problem, raised above
     with transaction.atomic():
         record = _insert(
             volunteer,
@@ -513,7 +524,7 @@ def _locked_record(record_id: int) -> ServiceRecord:
     return record
 
 
-def _record_for(record_id: int, principal: Principal | None, policy) -> ServiceRecord:
+def _record_for(record_id: int, principal: Principal | None, policy: RegionPolicy) -> ServiceRecord:
     """:func:`_locked_record` for a caller: one who may not see the record is refused
     as for an id with no record, before its state or a transfer is told
     (``permissions.require_record_seen``, audit round 3)."""

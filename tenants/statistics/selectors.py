@@ -38,6 +38,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.divisions import division_name
+from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.groups.models import GroupKind, Level, Review
@@ -135,7 +136,12 @@ class FederationStatistics(Statistics):
 
 
 def region_statistics(
-    principal: Principal, policy, *, region_code: str, today=None, top_groups: int = TOP_GROUPS
+    principal: Principal | None,
+    policy: RegionPolicy,
+    *,
+    region_code: str,
+    today=None,
+    top_groups: int = TOP_GROUPS,
 ) -> Statistics:
     """The statistics of the caller's area: an authority's (PERMISSION_DENIED for
     anyone else, UNAUTHENTICATED without a token)."""
@@ -174,7 +180,9 @@ def federation_statistics(regions, *, today=None, top_groups: int = TOP_GROUPS):
 # -- one region -------------------------------------------------------------------------
 
 
-def compute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> Statistics:
+def compute(
+    policy: RegionPolicy, *, prefixes, today=None, top_groups: int = TOP_GROUPS
+) -> Statistics:
     """All figures of the current schema, inside the areas whose division codes
     start with one of ``prefixes`` (None: the whole region).
 
@@ -193,7 +201,9 @@ def compute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> St
     return stats
 
 
-def recompute(policy, *, prefixes, today=None, top_groups: int = TOP_GROUPS) -> Statistics:
+def recompute(
+    policy: RegionPolicy, *, prefixes, today=None, top_groups: int = TOP_GROUPS
+) -> Statistics:
     """The same figures straight from the rows (every volunteer, every counted
     record): what the cells must always equal. For tests and checks, not requests."""
     today = today or timezone.localdate()
@@ -480,7 +490,7 @@ def _group_names(cursor, ids: list[int]) -> dict[int, str]:
     return dict(cursor.fetchall())
 
 
-def _targets(cursor, stats: Statistics, policy, prefixes) -> None:
+def _targets(cursor, stats: Statistics, policy: RegionPolicy, prefixes) -> None:
     targets = policy.registration_targets
     stats.population_share = targets.population_share if targets else None
     where, params = _scope("division_code", prefixes)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.utils.translation import gettext as _
 
 from central.errors import InvalidInput, PermissionDenied
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -30,7 +31,11 @@ class TimeBankView:
 
 
 def time_bank(
-    number: str | None, principal: Principal, policy, *, card_code: str | None = None
+    number: str | None,
+    principal: Principal | None,
+    policy: RegionPolicy,
+    *,
+    card_code: str | None = None,
 ) -> TimeBankView:
     """``number``'s time bank (the caller's own without one), as the caller may see it.
     An unknown number is refused as a hidden one is (no oracle); ``card_code``: the

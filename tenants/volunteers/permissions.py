@@ -142,7 +142,7 @@ def may_view(volunteer, principal: Principal, policy: RegionPolicy) -> bool:
     return seen is None or (bool(seen) and bool(active_group_ids(volunteer) & seen))
 
 
-def may_reveal(volunteer, principal: Principal, policy: RegionPolicy) -> bool:
+def may_reveal(volunteer, principal: Principal | None, policy: RegionPolicy) -> bool:
     """Who may see a volunteer's personal information in full — ID number, phone,
     birth date (000 Art.3, Art.15; issue 10 findings 4 and 5): the volunteer
     themself, or whoever :func:`may_manage` them. Every reveal decision goes through
@@ -185,7 +185,7 @@ def visible_volunteers_q(principal: Principal, policy: RegionPolicy) -> Q:
     return _members_or_residents_q(seen_groups_q(principal, policy), principal)
 
 
-def member_groups_seen_by(principal: Principal, policy) -> frozenset[int] | None:
+def member_groups_seen_by(principal: Principal | None, policy) -> frozenset[int] | None:
     """The groups whose members (and applicants) ``principal`` may see: None for every
     group (an authority of the whole region), else the groups they staff, the groups
     that name those as viewing groups (查看团体), and the groups registered in their

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from central.errors import NotFound, PermissionDenied, ServiceError, Unauthenticated
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts.principal import Principal
 from tenants.groups.models import MembershipStatus
@@ -25,14 +26,14 @@ def by_number(number: str) -> QuerySet[Volunteer]:
     return Volunteer.objects.filter(number=(number or "").strip())
 
 
-def sees_every_volunteer(principal) -> bool:
+def sees_every_volunteer(principal: Principal) -> bool:
     """``principal`` may see and manage every volunteer of the region (an authority of
     the whole region, a central operator): the only caller to whom "no such
     volunteer" tells nothing it could not list anyway."""
     return region_wide(principal, connection.tenant.code)
 
 
-def unknown_or_hidden(principal, number: str, denied: ServiceError) -> ServiceError:
+def unknown_or_hidden(principal: Principal, number: str, denied: ServiceError) -> ServiceError:
     """What an unknown ``number`` is answered: NOT_FOUND only to a caller who
     :func:`sees_every_volunteer`; to anyone else ``denied``, the very error a
     volunteer they may not see gets, so that the answer is no oracle of who is
@@ -47,7 +48,7 @@ def unknown_or_hidden(principal, number: str, denied: ServiceError) -> ServiceEr
 
 def volunteer_for(
     number: str,
-    principal,
+    principal: Principal,
     allowed: Callable[[Volunteer], bool],
     denied: ServiceError,
     *,
@@ -67,8 +68,8 @@ def volunteer_for(
 
 
 def visible_volunteers(
-    principal: Principal,
-    policy,
+    principal: Principal | None,
+    policy: RegionPolicy,
     *,
     status: str | None = None,
     verification: str | None = None,

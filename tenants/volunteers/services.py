@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import IntegrityError, connection, transaction
@@ -324,10 +325,16 @@ def register_volunteer(
     masked = ""  # the ID number as the audit log may hold it, once it is read
 
     def refused(reason: str) -> None:
-        """Audit a refusal; count an answered one against the address."""
+        """Audit a refusal; count an answered one against the address. An address
+        locked meanwhile (by concurrent requests: audit round 4) is answered
+        ``THROTTLED`` instead, audited ``address_locked``: the refusal is not told."""
         if throttled and reason != "address_locked":
             assert address is not None
-            count_refusal(LoginThrottle, address)
+            try:
+                count_refusal(LoginThrottle, address)
+            except Throttled:
+                refused("address_locked")
+                raise
         if audit_refusal:
             record(
                 actor,
@@ -443,7 +450,9 @@ def age_band(birth_date: datetime.date, today: datetime.date | None = None) -> s
     return "60+"
 
 
-def _acted_on(number: str, principal, allowed, denied: str) -> Volunteer:
+def _acted_on(
+    number: str, principal: Principal, allowed: Callable[[Volunteer], bool], denied: str
+) -> Volunteer:
     """The volunteer numbered ``number``, locked until the transaction ends, when
     ``allowed(volunteer)``; else PERMISSION_DENIED with ``denied`` — for a number
     nobody has too, so that the refusal tells nobody who is registered (audit

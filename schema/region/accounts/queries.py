@@ -19,6 +19,6 @@ class AccountsQuery:
     @strawberry.field(description="The logged-in account, or null without a token.")
     def me(self, info: Info) -> Me | None:
         principal = principal_of(info)
-        if principal is None:
+        if principal is None or principal.account is None:
             return None
-        return Me(_model=principal.account, _roles=principal.roles)
+        return Me(_model=principal.account, _roles=list(principal.roles))

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import strawberry
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from strawberry.types import Info
 
 from central.errors import InvalidInput
 from interop import permissions
+from interop.models import Transfer
 from schema.errors import QueryError
 from schema.region.auth import guarded, principal_of
 from schema.region.interop.types import (
@@ -18,9 +20,10 @@ from schema.region.interop.types import (
     _public_id,
 )
 from schema.region.pagination import page_size
+from tenants.accounts.principal import Principal
 
 
-def _visible(principal):
+def _visible(principal: Principal | None) -> QuerySet[Transfer]:
     return guarded(permissions.visible_transfers, principal).select_related("batch")
 
 

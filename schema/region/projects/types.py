@@ -17,7 +17,7 @@ from schema.node import Node
 from schema.region.auth import may_see_members
 from schema.region.fields import choices_enum, model_field, model_id
 from schema.region.pagination import LIST_FIRST
-from schema.region.prefetch import by_id, list_page, related, rows
+from schema.region.prefetch import Viewer, by_id, list_page, related, rows
 from schema.region.records.types import ServiceRecord
 from schema.region.volunteers.applicant import Applicant
 from tenants.projects import models as project_models
@@ -52,7 +52,7 @@ class ProjectStatus(enum.Enum):
     CANCELLED = "cancelled"
 
 
-def _records_seen_by(viewer) -> QuerySet:
+def _records_seen_by(viewer: Viewer) -> QuerySet:
     return record_selectors.group_records_seen_by(*viewer)
 
 
