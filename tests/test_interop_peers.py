@@ -19,7 +19,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -52,7 +52,7 @@ class Peer:
     url: str  # the peer's database URL
     port: int
     env: dict
-    running: PlatformServer | None = None
+    running: PlatformServer | None = field(default=None, init=False, repr=False)
 
     @property
     def base(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from functools import partial
 
 import pytest
 from django.utils import timezone
@@ -153,20 +154,22 @@ def test_amending_a_counted_record_moves_the_totals(rolled_back):
     s = scene(rolled_back)
     (volunteer,) = s.volunteers
     counted = record(s, volunteer, entry(days_ago(6), "08:00", "12:00", 4), CHONGQING)
-    amend = {"record_id": counted.id, "principal": s.recorder, "policy": CHONGQING}
+    amend = partial(
+        records.amend_record, record_id=counted.id, principal=s.recorder, policy=CHONGQING
+    )
     with pytest.raises(InvalidInput) as no_reason:
-        records.amend_record(changes={"hours": "3"}, reason=" ", **amend)
+        amend(changes={"hours": "3"}, reason=" ")
     assert "reason" in fields(no_reason.value)
     with pytest.raises(InvalidInput) as too_much:
-        records.amend_record(changes={"hours": "5"}, reason="多记", **amend)
+        amend(changes={"hours": "5"}, reason="多记")
     assert "hours" in fields(too_much.value)
     with pytest.raises(InvalidInput):
-        records.amend_record(changes={"volunteer": 1}, reason="换人", **amend)
-    records.amend_record(changes={"hours": "3.5"}, reason="扣除午休半小时", **amend)
+        amend(changes={"volunteer": 1}, reason="换人")
+    amend(changes={"hours": "3.5"}, reason="扣除午休半小时")
     counted = ServiceRecord.objects.get(id=counted.id)  # amendments read afresh
     assert (counted.hours, counted.current().hours) == (4, Decimal("3.5"))
     assert counted_hours(volunteer) == Decimal("3.5")
-    records.amend_record(changes={"hours": "4"}, reason="核实后恢复", **amend)
+    amend(changes={"hours": "4"}, reason="核实后恢复")
     assert counted_hours(volunteer) == 4
 
 
@@ -183,30 +186,20 @@ def test_a_declaration_counts_once_the_group_confirms_and_evaluates_it(rolled_ba
         project_id=s.project.id, entry=body, principal=own, policy=CHONGQING
     )
     assert declared.state == RecordState.DECLARED and counted_hours(volunteer) == 0
-    decide = {"record_id": declared.id, "policy": CHONGQING}
+    decide = partial(records.decide_declaration, record_id=declared.id, policy=CHONGQING)
     with pytest.raises(PermissionDenied):
-        records.decide_declaration(accept=True, reason="", principal=own, **decide)
+        decide(accept=True, reason="", principal=own)
     with pytest.raises(InvalidInput) as out_of_range:
-        records.decide_declaration(
-            accept=True, reason="", evaluation={"attitude": 6}, principal=s.recorder, **decide
-        )
+        decide(accept=True, reason="", evaluation={"attitude": 6}, principal=s.recorder)
     assert "attitude" in fields(out_of_range.value)
     with pytest.raises(InvalidInput):  # a rejection is not evaluated
-        records.decide_declaration(
-            accept=False,
-            reason="无此活动",
-            evaluation={"attitude": 3},
-            principal=s.recorder,
-            **decide,
-        )
-    records.decide_declaration(
-        accept=True, reason="", evaluation={"attitude": 4}, principal=s.recorder, **decide
-    )
+        decide(accept=False, reason="无此活动", evaluation={"attitude": 3}, principal=s.recorder)
+    decide(accept=True, reason="", evaluation={"attitude": 4}, principal=s.recorder)
     declared.refresh_from_db()
     assert (declared.state, declared.attitude) == (RecordState.COUNTED, 4)
     assert counted_hours(volunteer) == 2
     with pytest.raises(Conflict):
-        records.decide_declaration(accept=False, reason="重复", principal=s.recorder, **decide)
+        decide(accept=False, reason="重复", principal=s.recorder)
 
 
 @pytest.mark.parametrize("hours", ["0.333", "1.005", "2.5000001"])
