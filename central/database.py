@@ -15,6 +15,7 @@ for ``delete`` clean-up, so a test run never touches ``.data/``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -93,6 +94,7 @@ def embedded_server():
 def ensure_database(admin_uri: str, name: str) -> None:
     """Create database ``name`` on the server behind ``admin_uri`` if it is missing."""
     import psycopg2
+    import psycopg2.errors
     from psycopg2 import sql
 
     conn = psycopg2.connect(admin_uri)
@@ -101,7 +103,12 @@ def ensure_database(admin_uri: str, name: str) -> None:
         with conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                # Another process (a command started at the same moment, a second
+                # test worker) may create it between the check and here.
+                with contextlib.suppress(
+                    psycopg2.errors.DuplicateDatabase, psycopg2.errors.UniqueViolation
+                ):
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     finally:
         conn.close()
 

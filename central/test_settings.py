@@ -20,6 +20,15 @@ os.environ.setdefault("PLATFORM_STATIC_ROOT", tempfile.mkdtemp(prefix="vrp-test-
 # are compared (schema/compiled.py); the gunicorn test server inherits this.
 os.environ.setdefault("PLATFORM_GRAPHQL_COMPILED_EXECUTION", "verify")
 
+# Each pytest-xdist worker (``pytest -n 2``) inherits the controller's environment:
+# it shares the embedded server (and gets a test database of its own from
+# pytest-django), but its media files go to a directory of its own, as two
+# workers' regions number their rows alike.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["PLATFORM_MEDIA_ROOT"] = tempfile.mkdtemp(
+        prefix=f"vrp-test-media-{os.environ['PYTEST_XDIST_WORKER']}-"
+    )
+
 from central.test_server_settings import *  # noqa: F403
 
 # This process's own metrics (requests through Django's test client) stay out of the

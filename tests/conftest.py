@@ -7,18 +7,33 @@ they write, and a separate gunicorn process serves the same database over
 HTTP, so every API test goes through host routing, middleware and CSRF exactly
 as a front-end's request would. Tests keep out of each other's way by using
 their own regions or their own rows, never by rolling back.
+
+The one exception is the fast tier, ``tests/fast`` (``pytest -m fast``): service
+and selector tests in this process, each rolled back (tests/fast/conftest.py).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
 from tests.support import GraphQLClient, PlatformServer, platform_database_url
 
+FAST_TIER = Path(__file__).resolve().parent / "fast"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test under ``tests/fast`` is marked ``fast`` (``pytest -m fast``)."""
+    for item in items:
+        if FAST_TIER in item.path.parents:
+            item.add_marker(pytest.mark.fast)
+
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_test_environment, django_db_blocker):
-    """Create the test database for every session (pytest-django would only for marked tests)."""
+def django_db_setup(django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """Create the test database for every session (pytest-django would only for marked tests);
+    under pytest-xdist each worker's is named for it (``test_…_gw0``)."""
     from django.db import connection
     from django.test.utils import setup_databases, teardown_databases
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import uuid
 from pathlib import Path
 
 import psutil
+import psycopg2
 import pytest
 from django.db import connection
+from psycopg2 import sql
 
-from central.database import database_url, parse_database_url
-from tests.support import wait_until
+from central.database import database_url, ensure_database, parse_database_url
+from tests.support import admin_database_url, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,6 +40,41 @@ def test_parse_database_url_tcp_and_socket():
 )
 def test_database_url_round_trips(url):
     assert parse_database_url(database_url(parse_database_url(url))) == parse_database_url(url)
+
+
+def test_processes_ensuring_one_new_database_at_once_all_succeed():
+    """Commands started together on a fresh embedded server (or pytest-xdist workers
+    sharing one) each ensure the platform's database: all but the first used to
+    fail with ``pg_database_datname_index`` between the check and the CREATE."""
+    name = f"race_{uuid.uuid4().hex[:8]}"
+    admin = admin_database_url()
+    start = threading.Barrier(6)
+    failures: list[Exception] = []
+
+    def ensure() -> None:
+        start.wait()
+        try:
+            ensure_database(admin, name)
+        except Exception as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=ensure) for _ in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert failures == []
+        with psycopg2.connect(admin) as conn, conn.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
+            assert cursor.fetchone() == (1,)
+        conn.close()
+    finally:
+        conn = psycopg2.connect(admin)
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        conn.close()
 
 
 def test_tests_use_their_own_server_and_database():

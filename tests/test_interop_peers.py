@@ -9,6 +9,7 @@ comes back, and the transfer completes exactly once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
@@ -17,7 +18,8 @@ import subprocess
 import sys
 import tempfile
 import threading
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -50,6 +52,7 @@ class Peer:
     url: str  # the peer's database URL
     port: int
     env: dict
+    running: PlatformServer | None = field(default=None, init=False, repr=False)
 
     @property
     def base(self) -> str:
@@ -71,8 +74,23 @@ class Peer:
         )
         return result.returncode, result.stdout, result.stderr
 
-    def server(self) -> PlatformServer:
-        return PlatformServer(self.url, port=self.port, env=self.env)
+    @contextlib.contextmanager
+    def server(self) -> Iterator[PlatformServer]:
+        """The peer serving: started on first use and then kept up for the module's
+        later steps and scenarios, until :meth:`down`. Each gunicorn start loads
+        both schemas; started and stopped around every step, this module started
+        it 23 times."""
+        running = self.running
+        if running is None or running.process is None or running.process.poll() is not None:
+            running = PlatformServer(self.url, port=self.port, env=self.env).__enter__()
+            self.running = running
+        yield running
+
+    def down(self) -> None:
+        """Stop the peer's server (a scenario that needs it down; the module's end)."""
+        if self.running is not None:
+            self.running.__exit__(None, None, None)
+            self.running = None
 
     def rows(self, sql: str) -> list[tuple]:
         with psycopg2.connect(self.url) as conn, conn.cursor() as cursor:
@@ -128,6 +146,7 @@ def peer(server):
     # Issue 11 finding 11: a known peer is asked before every registration here, and
     # this one is gone with the module.
     RemoteRegion.objects.filter(code="510000").delete()
+    peer.down()
     pg.cleanup()
 
 
@@ -190,6 +209,7 @@ def test_transfer_survives_the_receiver_being_down(gql, peer):
     assert stored and all(at_rest.PREFIX in row for pair in stored for row in pair)
     assert not [s for pair in stored for row in pair for s in secrets if s in row]
     # The peer is down: the message stays in the outbox and is retried later.
+    peer.down()
     report = delivery.deliver_pending()
     assert report.retrying >= 1 and report.delivered == 0
     with tenant_context(region("chongqing")):

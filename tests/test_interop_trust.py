@@ -138,6 +138,7 @@ def peer(server):
     )
     yield peer
     RemoteRegion.objects.filter(code=CODE).delete()  # asked before every registration
+    peer.down()
     proxy.close()
     pg.cleanup()
 
@@ -471,6 +472,7 @@ def test_a_person_registered_in_one_deployment_is_refused_in_the_other(gql, serv
         [theirs] = _register(peer.base, SLUG, {**ours, "username": unique("vol")})["errors"]
         assert theirs["code"] == "CONFLICT" and "转移接续" in theirs["message"]
     # A peer that cannot answer: the registration is refused, to be tried again.
+    peer.down()
     late = volunteer_input(idNumber=id_number(datetime.date(1990, 5, 17)))
     count = _count_chongqing()
     [down] = _register(server.base_url, "chongqing", late)["errors"]

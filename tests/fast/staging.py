@@ -1,0 +1,127 @@
+"""Setting up a scene for fast tests through the services, in the test process:
+the same steps as ``tests/records_support.stage`` takes over HTTP, without the
+server, the logins or the commits (tests/fast/conftest.py rolls them back)."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.utils import timezone
+
+from central.models import Region
+from central.policy import RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.accounts.models import Account
+from tenants.accounts.services import AccountPrincipal
+from tenants.groups import services as groups
+from tenants.projects import services as projects
+from tenants.projects.models import Project
+from tenants.records import services as records
+from tenants.records.models import RecordMode, ServiceRecord
+from tenants.volunteers.models import Volunteer
+from tests.registry_support import (
+    Hierarchy,
+    accept_invitations,
+    hierarchy,
+    register_volunteer,
+    unique,
+)
+
+
+def days_ago(n: int) -> datetime.date:
+    return timezone.localdate() - datetime.timedelta(days=n)
+
+
+def principal(username: str) -> AccountPrincipal:
+    """Who ``username`` acts as once logged in (what the API's token stands for)."""
+    return accounts.principal_for(Account.objects.get(username=username))
+
+
+@dataclass
+class Scene:
+    """A hierarchy, an ongoing project of its team, a recorder and participants."""
+
+    region: Region
+    h: Hierarchy
+    project: Project
+    admin: AccountPrincipal  # the team's admin
+    recorder: AccountPrincipal  # a certified recorder of the team
+    volunteers: list[Volunteer]
+    usernames: list[str]  # the volunteers' own accounts, in the same order
+
+
+def scene(region: Region, participants: int = 1) -> Scene:
+    policy = region.get_policy()
+    h = hierarchy(region.slug)
+    admin = principal(h.admins["team"])
+    project = projects.create_project(
+        group_id=h.team.id,
+        draft=projects.ProjectDraft(
+            name=unique("敬老院陪伴项目"),
+            category="elderly_and_children",
+            service_targets="敬老院老人",
+            place="幸福敬老院",
+            starts_on=days_ago(30),
+            ends_on=timezone.localdate() + datetime.timedelta(days=30),
+            quota=50,
+            risk_notice="注意防滑，避免与老人发生肢体冲突",
+            contact="赵联系",
+        ),
+        principal=admin,
+    )
+    project = projects.submit_project(project_id=project.id, principal=admin, policy=policy)
+    if project.status == "pending_review":
+        project = projects.review_project(
+            project_id=project.id,
+            approve=True,
+            reason="",
+            principal=principal(h.admins["district"]),
+            policy=policy,
+        )
+    recorder_name = unique("rec")
+    groups.create_staff_account(
+        group_id=h.team.id,
+        kind="recorder",
+        username=recorder_name,
+        password="Strong-pass-2026",
+        display_name="记录员",
+        recorder_certificate="记录员证2026",
+        principal=admin,
+        policy=policy,
+    )
+    people, usernames = [], []
+    for _ in range(participants):
+        volunteer, username = register_volunteer(region.slug)
+        usernames.append(username)
+        groups.add_member(
+            group_id=h.team.id, number=volunteer.number, principal=admin, policy=policy
+        )
+        accept_invitations(region.slug, volunteer.number)
+        people.append(volunteer)
+    return Scene(region, h, project, admin, principal(recorder_name), people, usernames)
+
+
+def entry(day: datetime.date, start: str, end: str, hours, **more) -> records.RecordEntry:
+    return records.RecordEntry(
+        service_date=day,
+        start_time=datetime.time.fromisoformat(start),
+        end_time=datetime.time.fromisoformat(end),
+        hours=str(hours),
+        content="陪伴老人聊天、读报",
+        **{"punctuality": 5, "attitude": 5, "professionalism": 4, **more},
+    )
+
+
+def record(
+    s: Scene, volunteer: Volunteer, body: records.RecordEntry, policy: RegionPolicy
+) -> ServiceRecord:
+    """The scene's recorder records ``body`` for ``volunteer`` (记录员录入)."""
+    return records.record_hours(
+        project_id=s.project.id,
+        number=volunteer.number,
+        entry=body,
+        principal=s.recorder,
+        policy=policy,
+        mode=RecordMode.MANUAL,
+    )
