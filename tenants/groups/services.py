@@ -14,6 +14,7 @@ Rules: 002 §3 (重庆, the default everywhere) and the region policy.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -266,6 +267,18 @@ def _check_division(
     return code
 
 
+def _refusal_step(step: Callable[..., None], address: str) -> None:
+    """``check_refusals`` or ``count_refusal`` for ``address``; an address locked
+    for refusals is audited (``group.registration_refused``) and answered THROTTLED."""
+    try:
+        step(LoginThrottle, address)
+    except Throttled:
+        record(
+            "anonymous", "group.registration_refused", "", address=address, reason="address_locked"
+        )
+        raise
+
+
 def register_group(
     *,
     data: GroupRegistration,
@@ -282,17 +295,7 @@ def register_group(
     is registered (``central.throttle.count_refusal``, audit round 3); a locked
     address is refused with ``THROTTLED`` before anything is looked up."""
     if address is not None:
-        try:
-            check_refusals(LoginThrottle, address)
-        except Throttled:
-            record(
-                "anonymous",
-                "group.registration_refused",
-                "",
-                address=address,
-                reason="address_locked",
-            )
-            raise
+        _refusal_step(check_refusals, address)
     problems = ProblemCollector()
     if data.kind not in GroupKind.values:
         problems.add("kind", _("one of %(choices)s") % {"choices": ", ".join(GroupKind.values)})
@@ -347,17 +350,8 @@ def register_group(
         )
         taken = any(p.code == "CONFLICT" and p.field == "admin.username" for p in problems.problems)
         if taken and address is not None:
-            try:  # told only once counted; an address locked meanwhile: THROTTLED
-                count_refusal(LoginThrottle, address)
-            except Throttled:
-                record(
-                    "anonymous",
-                    "group.registration_refused",
-                    "",
-                    address=address,
-                    reason="address_locked",
-                )
-                raise
+            # Told only once counted; an address locked meanwhile: THROTTLED.
+            _refusal_step(count_refusal, address)
             record(
                 "anonymous",
                 "group.registration_refused",
