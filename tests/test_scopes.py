@@ -621,16 +621,35 @@ def test_an_invitee_shows_nothing_and_others_see_only_active_memberships(gql, wo
 
 
 def test_pending_viewing_groups_are_not_shown(gql, world):
-    """Review: a pending group named as a viewing group stayed readable through it."""
+    """Review: a pending group named as a viewing group stayed readable through it.
+    Since audit round 4 a registration looks its viewing groups up as
+    ``group(id:)`` shows them: a pending group is refused as no group is (the
+    same NOT_FOUND, so the refusal does not tell that the pending group exists),
+    and a group registered with approved viewing groups shows just those."""
+    from central.errors import NotFound
+
     pending, _ = register(SLUG, f"域{unique('')}甲区博物馆志愿服务队", "non_hub", "district",
                           world.hub_a)  # fmt: skip
+    refusals = []
+    for named in (pending.id, 10**9):  # a pending group, then an id with no group
+        with pytest.raises(NotFound) as refused:
+            register(
+                SLUG,
+                f"域{unique('')}甲区科技馆志愿服务队",
+                "non_hub",
+                "district",
+                world.hub_a,
+                viewing_group_ids=[named, world.team_a.id],
+            )
+        refusals.append([(p.field, p.message) for p in refused.value.problems])
+    assert refusals[0] == refusals[1] == [("viewingGroupIds", "no such group")]
     viewed, _ = register(
         SLUG,
         f"域{unique('')}甲区科技馆志愿服务队",
         "non_hub",
         "district",
         world.hub_a,
-        viewing_group_ids=[pending.id, world.team_a.id],
+        viewing_group_ids=[world.team_a.id],
     )
     viewed = approve(SLUG, viewed)
     body = gql.region(SLUG, "query($g: ID!) { group(id: $g) { viewingGroups { name } } }",

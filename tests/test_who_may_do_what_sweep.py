@@ -29,6 +29,12 @@ Mutations a table persona may make are the table's to run (they need fresh
 targets); here every other call runs on the shared targets. A root field added
 to the schema without a row fails ``test_who_may_do_what.test_every_root_field_has_a_row``
 and ``test_every_root_field_is_swept`` below.
+
+Its name sorts it after the transfer tests, beside the file whose world it takes:
+that world gives volunteers hours without records (``records.add_to_totals``, for
+star applications), and the transfers the sweep asks for put those volunteers under
+the federation invariant, which the transfer tests' teardown asserts
+(``TOTALS_MISMATCH``) when they run later.
 """
 
 from __future__ import annotations
