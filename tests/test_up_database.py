@@ -26,7 +26,7 @@ import psycopg2
 import pytest
 
 from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
-from tests.support import REPO, free_port, wait_for_port, wait_until
+from tests.support import REPO, dies_with_this_run, free_port, wait_for_port, wait_until
 from tests.test_up_serving import workers_of
 
 READY = """{ region { code } }"""
@@ -169,6 +169,7 @@ def embedded_up(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a Ctrl-C of the test run is not up's
+        preexec_fn=dies_with_this_run(),  # but a killed test run takes it along
     )
     try:
         wait_for_port(port, process, timeout=300)

@@ -21,7 +21,14 @@ import psutil
 import psycopg2
 import pytest
 
-from tests.support import REPO, child_env, free_port, wait_for_port, wait_until
+from tests.support import (
+    REPO,
+    child_env,
+    dies_with_this_run,
+    free_port,
+    wait_for_port,
+    wait_until,
+)
 from tests.test_up import fresh_database  # noqa: F401 (a fixture)
 
 QUERY = b'{"query": "{ __typename }"}'
@@ -38,6 +45,7 @@ def served(fresh_database, tmp_path):  # noqa: F811
         env=child_env(url),
         stdout=(tmp_path / "up.log").open("w"),
         stderr=subprocess.STDOUT,
+        preexec_fn=dies_with_this_run(),
     )
     try:
         wait_for_port(port, process, timeout=300)
