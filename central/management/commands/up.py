@@ -601,11 +601,17 @@ def serve(
     from central import gunicorn_conf
     from central.wsgi import application
 
+    dies_with_up = dies_with(os.getpid())
+
     @functools.wraps(gunicorn_conf.post_fork)
     def post_fork(server, worker):
         # A worker never accepts on up's port: it must not keep it open either.
         for sock in inherited:
             sock.close()
+        # up killed: the worker goes at once, not after a graceful exit that took
+        # 5-10 s on a loaded machine (its answers have no front to go to).
+        if dies_with_up is not None:
+            dies_with_up()
         gunicorn_conf.post_fork(server, worker)
 
     class PlatformServer(BaseApplication):
