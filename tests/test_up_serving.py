@@ -329,17 +329,16 @@ def test_ctrl_c_leaves_nothing_behind(served):
 
 
 def test_up_killed_leaves_nothing_behind(served):
-    """``up`` itself killed with -9 cannot stop its children: the front sees its
-    parent gone and exits (``--parent``, within a second), gunicorn's workers and
-    the scheduler likewise (the scheduler once its round ends: up to a minute on a
-    loaded machine), and the port is free."""
+    """``up`` itself killed with -9 cannot stop its children: the kernel kills
+    them with it (``dies_with``: the front, gunicorn's workers, the scheduler),
+    and the port is free."""
     process, port = served
     assert lookup(port).status_code == 200
     descendants = psutil.Process(process.pid).children(recursive=True)
     assert fronts_of(process)
     process.kill()
     process.wait(10)
-    _gone, alive = psutil.wait_procs(descendants, timeout=60)
+    _gone, alive = psutil.wait_procs(descendants, timeout=10)
     assert not alive, [(p.pid, p.cmdline()) for p in alive]
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
