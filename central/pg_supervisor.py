@@ -54,12 +54,13 @@ def postmaster(pgdata: Path):
 
 
 def drop_stale_pidfile(pgdata: Path) -> bool:
-    """Remove ``postmaster.pid`` when no PostgreSQL runs under it; the caller holds
-    the wheel's lock (no one is starting the server meanwhile). A postmaster
-    killed with its user can stay a zombie until its new parent reaps it, or its
-    pid can belong to another program by now: the wheel takes either for a
-    running server and joins it (every connection refused), and PostgreSQL
-    refuses to start over the file. True when one was removed."""
+    """Remove ``postmaster.pid``, and its socket's lock file, when no PostgreSQL
+    runs under it; the caller holds the wheel's lock (no one is starting the
+    server meanwhile). A postmaster killed with its user can stay a zombie until
+    its new parent reaps it, or its pid can belong to another program by now:
+    the wheel takes either for a running server and joins it (every connection
+    refused), and PostgreSQL refuses to start over either file. True when one
+    was removed."""
     path = pgdata / "postmaster.pid"
     try:
         lines = path.read_text().splitlines()
