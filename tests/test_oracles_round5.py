@@ -11,6 +11,11 @@
 - **Zip bombs**: an XLSX of a few hundred KiB whose zip holds hundreds of MiB (a
   padding part, or shared strings openpyxl would read whole into memory) is refused
   as ``INVALID`` on ``file`` before openpyxl opens it; before, it was opened.
+- **Pages a browser shows** (GraphiQL, the admin, the public verification page,
+  an export file): not to be framed by another site (``X-Frame-Options: DENY``), no
+  type sniffing, no referrer to other sites; the admin's session and CSRF cookies
+  ``HttpOnly`` (the session) and ``SameSite=Lax``; an admin form posted without its
+  CSRF token refused. A guard: these held before this round and must stay.
 - **Ids a caller may not see** (found by ``tests/test_sweep_arguments.py``): a
   pending group or a draft project named in an argument gets exactly the answer an
   id with no row gets — ``complaints(groupId:)`` named the pending group,
@@ -315,3 +320,36 @@ def test_a_zip_bomb_is_refused_before_it_is_opened(injected, part, size):
     payload = body["data"]["importRows"]
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("file", "INVALID")], body
     assert "unpacks" in payload["errors"][0]["message"], body
+
+
+# --- pages a browser shows --------------------------------------------------------------
+
+
+def test_browser_pages_refuse_framing_sniffing_and_forgery(server):
+    from tests.registry_support import authority_account
+    from tests.test_region_admin import AdminSession
+
+    session = AdminSession(server)
+    pages = {
+        "GraphiQL": session.http.get("/graphql", headers={"Accept": "text/html"}),
+        "admin login": session.http.get("/admin/login/"),
+        "verification page": session.http.get("/certificates/verify"),
+    }
+    for name, page in pages.items():
+        assert page.status_code == 200, (name, page.status_code)
+        assert page.headers.get("X-Frame-Options") == "DENY", (name, page.headers)
+        assert page.headers.get("X-Content-Type-Options") == "nosniff", (name, page.headers)
+        assert page.headers.get("Referrer-Policy") == "same-origin", (name, page.headers)
+    # A form posted from another site carries the cookie but not the page's token.
+    forged = session.http.post(
+        "/admin/login/", data={"username": "x", "password": "y", "next": "/admin/"}
+    )
+    assert forged.status_code == 403, forged.status_code
+    login = session.login(authority_account(SLUG))
+    assert login.status_code == 302, login.status_code
+    cookies = {
+        header.split("=", 1)[0]: {part.strip().lower() for part in header.split(";")[1:]}
+        for header in login.headers.get_list("set-cookie")
+    }
+    assert {"httponly", "samesite=lax"} <= cookies["sessionid"], cookies
+    assert "samesite=lax" in cookies["csrftoken"], cookies
