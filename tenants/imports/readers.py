@@ -66,14 +66,45 @@ def open_rows(stream, kind: ImportKind, *, size: int, max_bytes: int) -> RowSour
             _("an old Excel .xls file cannot be read: save it as .xlsx or CSV (UTF-8) first")
         )
     if head.startswith(XLSX_MAGIC):
-        return _xlsx(stream, kind)
+        return _xlsx(stream, kind, max_bytes)
     return _csv(stream, head, kind)
 
 
-def _xlsx(stream, kind: ImportKind) -> RowSource:
+# What an XLSX may unpack to (audit round 5): a zip of a few MiB can hold gigabytes
+# of XML ("zip bomb"). Worksheets stream (read-only mode), so the whole workbook may
+# unpack to UNPACKED_FACTOR times the upload limit; every other part (shared strings,
+# styles) openpyxl reads whole into memory, so each at most PART_FACTOR times.
+UNPACKED_FACTOR = 32
+PART_FACTOR = 4
+
+
+def _check_unpacked(stream, max_bytes: int) -> None:
+    """Refuse a workbook whose parts would unpack past the limits, before openpyxl
+    opens it: the sizes its zip directory declares bound what reading yields
+    (:mod:`zipfile` stops at a member's declared size)."""
+    try:
+        with zipfile.ZipFile(stream) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise file_error(_("not a readable XLSX workbook (nor a CSV file)")) from None
+    finally:
+        stream.seek(0)
+    whole = sum(m.file_size for m in members)
+    parts = [m for m in members if not m.filename.startswith("xl/worksheets/")]
+    if whole > UNPACKED_FACTOR * max_bytes or any(
+        m.file_size > PART_FACTOR * max_bytes for m in parts
+    ):
+        raise file_error(
+            _("the workbook unpacks to more than %(limit)s MiB; split it into several files")
+            % {"limit": UNPACKED_FACTOR * max_bytes // (1024 * 1024)}
+        )
+
+
+def _xlsx(stream, kind: ImportKind, max_bytes: int) -> RowSource:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    _check_unpacked(stream, max_bytes)
     try:
         workbook = load_workbook(stream, read_only=True, data_only=True)
         sheet = workbook.worksheets[0]

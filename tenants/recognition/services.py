@@ -36,6 +36,7 @@ from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import Membership, MembershipStatus, VolunteerGroup
+from tenants.groups.selectors import visible_group
 from tenants.recognition.models import (
     DECIDED,
     Award,
@@ -417,7 +418,9 @@ def complaints_of_group(
             | prefixes_q("volunteer__division_code", principal.authority_prefixes)
         )
     else:
-        group = _group(group_id)
+        # A pending or rejected group the caller may not see is "no such group", as an
+        # id with no group: its name is not told (audit round 5; visible_group).
+        group = visible_group(_id(group_id, "groupId"), principal)
         if not handles_complaints_of(principal, group.id, group.division_code):
             raise PermissionDenied(
                 _("you may not see the complaints of %(name)s") % {"name": group.name}

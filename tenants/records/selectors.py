@@ -8,8 +8,8 @@ from django.utils.translation import gettext as _
 from central.errors import NotFound
 from central.policy import RegionPolicy
 from tenants.accounts.principal import Principal
-from tenants.groups.models import VolunteerGroup
-from tenants.projects.models import Project
+from tenants.groups.selectors import visible_group
+from tenants.projects.selectors import visible_projects
 from tenants.records.models import RecordState, ServiceRecord
 from tenants.records.permissions import record_area_q
 from tenants.volunteers.permissions import member_groups_seen_by
@@ -67,14 +67,19 @@ def in_publicity(*, project_id: int | None = None, group_id: int | None = None):
     )
 
 
-def publicity_group(*, project_id: int | None = None, group_id: int | None = None):
-    """The group whose publicity is asked for: the project's, or the group itself."""
+def publicity_group(
+    *, principal: Principal, project_id: int | None = None, group_id: int | None = None
+):
+    """The group whose publicity is asked for: the project's, or the group itself. A
+    project or group ``principal`` may not see (a draft, a pending group: ``project(id:)``
+    and ``group(id:)`` are null to them) is "no such …", as an id with no row: its
+    empty publicity would tell that it exists (audit round 5)."""
     if project_id is not None:
-        project = Project.objects.select_related("group").filter(id=project_id).first()
-        if project is None:
+        project = visible_projects(principal).select_related("group").filter(id=project_id)
+        found = project.first()
+        if found is None:
             raise NotFound(_("no such project"), field="projectId")
-        return project.group
-    group = VolunteerGroup.objects.filter(id=group_id).first() if group_id is not None else None
-    if group is None:
+        return found.group
+    if group_id is None:
         raise NotFound(_("no such group"), field="groupId")
-    return group
+    return visible_group(group_id, principal)

@@ -7,6 +7,14 @@
   file as it is appended instead of keeping cells in memory; the workbook (a zip)
   is written to a temporary file and streamed from there. Past Excel's
   1,048,576 rows a sheet, the rows go on in a second sheet (with the header).
+- **Formula injection** (audit round 5): a text cell starting with ``=``, ``+``,
+  ``-``, ``@``, a tab or a carriage return is a formula to Excel, LibreOffice and
+  WPS (a volunteer who registers as ``=HYPERLINK(…)`` or records the content
+  ``=cmd|…`` would run it on the machine of whoever opens the group's export, with
+  the other rows' ID numbers beside it). Every such text cell, in CSV and XLSX
+  alike, is written with a leading apostrophe (``'=…``, OWASP's neutralisation)
+  and, in XLSX, as a string cell, never a formula; numbers, dates and times are
+  written as they are (a negative number stays a number).
 - **PDF**: reportlab with the certificates' embedded Noto Sans SC
   (``tenants/certificates/fonts.py``), for hours reports of at most
   ``PDF_MAX_ROWS`` rows (a PDF table is laid out in memory).
@@ -35,6 +43,16 @@ XLSX_MAX_ROWS = 1_048_575  # a sheet's rows (1,048,576) less the header
 _BLOCK = 64 * 1024
 
 
+# What makes a text cell a formula to a spreadsheet (OWASP "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(text: str) -> str:
+    """``text`` as a spreadsheet shows it and never evaluates: a leading apostrophe
+    when it starts as a formula would."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _text(value) -> str:
     if value is None:
         return ""
@@ -54,7 +72,7 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
     buffer.write("\ufeff")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_text(v) for v in row])
+        writer.writerow([neutral(v) if isinstance(v, str) else _text(v) for v in row])
         if buffer.tell() >= _BLOCK:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -63,6 +81,9 @@ def csv_stream(header: list[str], rows: Iterable[list]) -> Iterator[bytes]:
 
 
 def _cell(value):
+    if isinstance(value, str):
+        # openpyxl writes a text starting with "=" as a formula: never one here.
+        return neutral(value)
     # Timezone-aware datetimes are refused by openpyxl; a report states local time.
     if isinstance(value, datetime.datetime) and value.tzinfo is not None:
         from django.utils import timezone

@@ -88,9 +88,9 @@ def visible_volunteers(
     if group_id is not None:
         seen = member_groups_seen_by(principal, policy)
         if seen is not None and group_id not in seen:
-            raise PermissionDenied(
-                _("you may not see the members of group %(group_id)s") % {"group_id": group_id}
-            )
+            # Not the group's row key: an id tells no row number (schema/identity.py),
+            # and a group with no row is refused in the same words (audit round 5).
+            raise PermissionDenied(_("you may not see this group's members"))
     elif not region_wide(principal, connection.tenant.code):
         if not (principal.authority_prefixes or hub_area_prefixes(principal, policy)):
             raise PermissionDenied(

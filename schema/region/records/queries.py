@@ -46,7 +46,10 @@ class RecordsQuery:
         project_key = guarded(parse_id, project_id, "Project", "projectId") if project_id else None
         group_key = guarded(parse_id, group_id, "VolunteerGroup", "groupId") if group_id else None
         group = guarded(
-            record_selectors.publicity_group, project_id=project_key, group_id=group_key
+            record_selectors.publicity_group,
+            principal=principal,
+            project_id=project_key,
+            group_id=group_key,
         )
         guarded(record_permissions.require_publicity_viewer, group, principal, policy_of(info))
         w = window("pub", first, after, last, before, default=20)
