@@ -117,3 +117,19 @@ def federation_invariant():
 
     yield
     assert_audit_clean()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def invariant_kept(request, platform_db):
+    """After every module of the HTTP tier: the federation invariant (issue 11) over
+    every region, and every volunteer's totals the sum of their counted records
+    (``tests/interop_support.assert_invariant_kept``). A module whose world breaks
+    an invariant the platform keeps fails at its own end, so no later module (the
+    transfer tests, which assert the invariant after every test) inherits it and
+    the suite's order does not matter. The fast tier rolls back what it writes."""
+    yield
+    if FAST_TIER in request.path.parents:
+        return
+    from tests.interop_support import assert_invariant_kept
+
+    assert_invariant_kept()
