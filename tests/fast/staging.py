@@ -13,8 +13,6 @@ from django.utils import timezone
 
 from central.models import Region
 from central.policy import RegionPolicy
-from tenants.accounts import services as accounts
-from tenants.accounts.models import Account
 from tenants.accounts.services import AccountPrincipal
 from tenants.groups import services as groups
 from tenants.projects.models import Project
@@ -28,12 +26,10 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
+from tests.registry_support import (
+    principal_of_account as principal,  # what the API's token stands for
+)
 from tests.world_support import days_ago, project_draft, published_project
-
-
-def principal(username: str) -> AccountPrincipal:
-    """Who ``username`` acts as once logged in (what the API's token stands for)."""
-    return accounts.principal_for(Account.objects.get(username=username))
 
 
 @dataclass
