@@ -21,12 +21,9 @@ from django_tenants.utils import tenant_context
 from central import services
 from central.divisions import area_prefix
 from central.tenancy import connection
-from tenants.accounts import services as accounts
-from tenants.accounts.models import RoleKind
 from tenants.audit.models import AuditEntry
 from tenants.groups.models import Membership, VolunteerGroup
 from tenants.projects.models import Project
-from tenants.records import services as record_services
 from tenants.records.models import ServiceRecord, VolunteerTotals
 from tenants.statistics.models import DivisionPopulation, UnitStaff
 from tenants.volunteers.models import Volunteer
@@ -48,6 +45,7 @@ from tests.support import (
     gid,
     unique_city_code,
 )
+from tests.world_support import amended
 
 STATISTICS = """query($top: Int) { statistics(topGroups: $top) { asOf
   volunteers { total registered byStatus { key label count } byVerification { key count }
@@ -94,23 +92,10 @@ def region(seed_regions):
             .first()
         )
         assert counted is not None and counted.project is not None
-        # Generated groups have no accounts: a certified recorder of the record's
-        # group amends it through the service, so the volunteer's totals follow.
-        recorder = accounts.create_account(
-            unique("rec"), "Strong-pass-2026", "记录员", actor="test"
-        )
-        accounts.grant_role(
-            recorder,
-            RoleKind.RECORDER,
-            group=counted.project.group,
-            recorder_certificate="记录员证2026",
-            actor="test",
-        )
-        record_services.amend_record(
-            record_id=counted.id,
-            changes={"hours": "0.25" if counted.hours != Decimal("0.25") else "0.5"},
+        amended(
+            counted,
+            hours="0.25" if counted.hours != Decimal("0.25") else "0.5",
             reason="时长记错",
-            principal=accounts.principal_for(recorder),
             policy=region.get_policy(),
         )
     return region

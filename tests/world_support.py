@@ -18,13 +18,16 @@ from decimal import Decimal
 from django.utils import timezone
 
 from central.policy import RegionPolicy
+from tenants.accounts import services as accounts
+from tenants.accounts.models import RoleKind
 from tenants.accounts.principal import Principal
 from tenants.accounts.services import OperatorPrincipal
 from tenants.projects import services as projects
 from tenants.projects.models import Project, ProjectStatus
 from tenants.records import services as records
-from tenants.records.models import RecordState, ServiceRecord
+from tenants.records.models import Amendment, RecordState, ServiceRecord
 from tenants.volunteers.models import Volunteer
+from tests.registry_support import unique
 
 # A whole day's record: 00:00–20:00, 20 hours (at most 24 a day, 000 Art.9).
 DAY_HOURS = 20
@@ -105,3 +108,27 @@ def counted_hours(
         day += datetime.timedelta(days=1)
         left -= chunk
     return made
+
+
+def amended(
+    record: ServiceRecord, *, reason: str, policy: RegionPolicy, **changes: object
+) -> Amendment:
+    """``record`` amended (``changes``: hours, place…) through ``amend_record`` by a
+    certified recorder of its group, made for the call: generated groups have no
+    accounts. The volunteer's counted hours follow, as they do in production."""
+    assert record.project is not None, "a record brought by a transfer: the authority amends it"
+    recorder = accounts.create_account(unique("rec"), "Strong-pass-2026", "记录员", actor="test")
+    accounts.grant_role(
+        recorder,
+        RoleKind.RECORDER,
+        group=record.project.group,
+        recorder_certificate="记录员证2026",
+        actor="test",
+    )
+    return records.amend_record(
+        record_id=record.id,
+        changes=changes,
+        reason=reason,
+        principal=accounts.principal_for(recorder),
+        policy=policy,
+    )
