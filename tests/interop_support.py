@@ -54,15 +54,16 @@ WHERE b.balance <> coalesce(l.hours, 0)
 """
 
 
-# Regions whose module writes rows around the services on purpose (to test the
-# database's own guards and triggers), by code, with why; the everyone check
-# leaves them out. Nothing else may be here.
+# Regions whose module writes records around the services (the ORM or SQL past
+# them), by code, with why; the everyone check leaves them out. Each is a world
+# that cannot be reached through the services (writes the cells' triggers must
+# follow) or has not been yet (README "Tests" names it).
 AROUND_THE_SERVICES: dict[str, str] = {}
 
 
 def writes_around_the_services(region, why: str) -> None:
     """Leave ``region`` out of the everyone check: its module writes records or
-    amendments in SQL on purpose, so its totals follow no service (``why``)."""
+    amendments past the services, so its totals follow no service (``why``)."""
     AROUND_THE_SERVICES[region.code] = why
 
 
