@@ -117,3 +117,41 @@ def federation_invariant():
 
     yield
     assert_audit_clean()
+
+
+@pytest.fixture(scope="session")
+def invariant_problems(platform_db):
+    """The invariant's problems found so far; at the session's end, the federation
+    invariant (``interop.invariant.audit``, what the transfer tests assert after
+    each test) over every region the suite made, whichever module broke it."""
+    found: set[str] = set()
+    yield found
+    from tests.interop_support import audit_problems
+
+    def who(problem: str) -> tuple[str, str]:  # (code, volunteer number)
+        code, number = problem.split()[:2]
+        return code, number.rstrip(":")
+
+    seen = {who(problem) for problem in found}  # a module's end reported these
+    new = [problem for problem in audit_problems() if who(problem) not in seen]
+    assert not new, new
+
+
+@pytest.fixture(scope="module", autouse=True)
+def invariant_kept(request, invariant_problems):
+    """After every module of the HTTP tier, in every region: each volunteer's totals
+    are the sum of their counted records and their saved hours the sum of their
+    ledger, for everyone the region holds, not only a transfer's volunteers
+    (``tests/interop_support.everyone_mismatches``: one statement a region). A
+    module whose world breaks that (a derived column written by hand) fails at its
+    own end with what it broke — a later module answers only for what it adds —
+    instead of whichever transfer test happens to sort after it. The fast tier
+    rolls back what it writes."""
+    yield
+    if FAST_TIER in request.path.parents:
+        return
+    from tests.interop_support import everyone_mismatches
+
+    new = set(everyone_mismatches()) - invariant_problems
+    invariant_problems |= new
+    assert not new, sorted(new)

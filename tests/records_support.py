@@ -18,6 +18,7 @@ from tests.registry_support import (
     unique,
 )
 from tests.support import gid
+from tests.world_support import days_ago
 
 if TYPE_CHECKING:
     from tenants.volunteers.models import Volunteer
@@ -39,10 +40,6 @@ RECORD = """mutation($p: ID!, $n: String!, $input: RecordInput!) { recordHours(p
 VOLUNTEER_TOTALS = """query($n: String!) { volunteer(number: $n) { totalHours starLevel
   eligibleStarLevel records(first: 50) { edges { node { id hours originalHours state
   amendments { hours reason } } } } } }"""
-
-
-def days_ago(n: int) -> datetime.date:
-    return timezone.localdate() - datetime.timedelta(days=n)
 
 
 def entry(day: datetime.date, start: str, end: str, hours, content="陪伴老人聊天、读报") -> dict:

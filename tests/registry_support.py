@@ -272,9 +272,7 @@ def principal_of_account(username: str) -> accounts.AccountPrincipal:
     from tenants.accounts.models import Account
 
     account = Account.objects.select_related("volunteer").get(username=username)
-    return accounts.AccountPrincipal(
-        account=account, roles=list(account.roles.select_related("group"))
-    )
+    return accounts.principal_for(account)
 
 
 def join_group(slug: str, group, number: str, admin_username: str) -> None:

@@ -25,7 +25,6 @@ import collections
 import gc
 import json
 import types
-from decimal import Decimal
 
 import pytest
 from django.core.handlers.wsgi import WSGIHandler
@@ -35,7 +34,7 @@ from django.test import RequestFactory
 from django_tenants.utils import tenant_context
 
 from central.tenancy import connection
-from tenants.records.models import Amendment, ServiceRecord
+from tenants.records.models import ServiceRecord
 from tests.registry_support import authority
 from tests.support import generated_region, gid, unique_city_code
 from tests.test_query_counts import (
@@ -47,6 +46,7 @@ from tests.test_query_counts import (
     VOLUNTEER_PAGE,
     _groups_by_size,
 )
+from tests.world_support import amended
 
 CODE = unique_city_code("13")
 SLUG = f"memory{CODE}"
@@ -60,10 +60,11 @@ def region(seed_regions):
     region = generated_region(CODE, SLUG, volunteers=60, groups=3, records_per_volunteer=5, seed=16)
     with tenant_context(region):
         # Amended records on the page: their amendments are loaded (related.py _load_few).
-        for record in ServiceRecord.objects.order_by("id")[:40:3]:
-            Amendment.objects.create(
-                record=record, hours=Decimal("0.5"), place="新地点", reason="更正", amended_by="t"
-            )
+        # Through the service (the counted hours follow): records it may amend.
+        amendable = ServiceRecord.objects.exclude(state__in=("rejected", "void", "declared"))
+        policy = region.get_policy()
+        for record in amendable.select_related("project__group").order_by("id")[:40:3]:
+            amended(record, hours="0.5", place="新地点", reason="更正", policy=policy)
     return region
 
 

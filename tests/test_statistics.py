@@ -24,7 +24,7 @@ from central.tenancy import connection
 from tenants.audit.models import AuditEntry
 from tenants.groups.models import Membership, VolunteerGroup
 from tenants.projects.models import Project
-from tenants.records.models import Amendment, ServiceRecord, VolunteerTotals
+from tenants.records.models import ServiceRecord, VolunteerTotals
 from tenants.statistics.models import DivisionPopulation, UnitStaff
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.services import age_band
@@ -45,6 +45,7 @@ from tests.support import (
     gid,
     unique_city_code,
 )
+from tests.world_support import amended
 
 STATISTICS = """query($top: Int) { statistics(topGroups: $top) { asOf
   volunteers { total registered byStatus { key label count } byVerification { key count }
@@ -84,13 +85,18 @@ def region(seed_regions):
         code, slug, preset="suizhou", volunteers=160, groups=6, records_per_volunteer=5, seed=12
     )
     with tenant_context(region):
-        counted = ServiceRecord.objects.filter(state="counted").order_by("id").first()
-        assert counted is not None
-        Amendment.objects.create(
-            record=counted,
-            hours=Decimal("0.25") if counted.hours != Decimal("0.25") else Decimal("0.5"),
+        counted = (
+            ServiceRecord.objects.filter(state="counted", project__isnull=False)
+            .select_related("project__group")
+            .order_by("id")
+            .first()
+        )
+        assert counted is not None and counted.project is not None
+        amended(
+            counted,
+            hours="0.25" if counted.hours != Decimal("0.25") else "0.5",
             reason="时长记错",
-            amended_by="test",
+            policy=region.get_policy(),
         )
     return region
 

@@ -39,7 +39,6 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth.hashers import make_password
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 from PIL import Image
@@ -74,6 +73,7 @@ from tests.registry_support import (
     volunteer_input,
 )
 from tests.support import REPO, GraphQLClient, gid, row_key
+from tests.world_support import counted_hours, project_draft, published_project
 
 SLUG = "chongqing"
 YUZHONG, SHAPINGBA = "500103", "500106"
@@ -151,20 +151,6 @@ def _authority(gql, slug, level, division, name) -> tuple[str, str]:
             actor="test",
         )
     return username, login(gql, slug, username)
-
-
-def _draft(name: str, starts_on: datetime.date, ends_on: datetime.date):
-    return projects.ProjectDraft(
-        name=name,
-        category="community_service",
-        service_targets="社区居民",
-        place="解放碑",
-        starts_on=starts_on,
-        ends_on=ends_on,
-        quota=50,
-        risk_notice="注意交通安全",
-        contact="王老师",
-    )
 
 
 @dataclass
@@ -357,11 +343,27 @@ class World:
             )
         return gid(SLUG, request)
 
-    def star_application(self, volunteer=None) -> str:
-        volunteer = volunteer or self.new_member()
+    def hours(self, volunteer, hours: int) -> None:
+        """Counted hours for ``volunteer`` as the platform counts them: the team's
+        admin records whole days at the ongoing project from its first day (60 days
+        ago; ``slot`` takes days from yesterday backwards), so the totals are the
+        sum of the records."""
         with tenant_context(self.region):
-            with transaction.atomic():
-                records.add_to_totals(volunteer.id, Decimal("100"))
+            counted_hours(
+                project=self.live,
+                volunteer=volunteer,
+                hours=hours,
+                recorder=self.admin("team"),
+                policy=self.policy,
+            )
+
+    def star_application(self, volunteer=None) -> str:
+        """A 1★ application (100 counted hours, 重庆's threshold) of ``volunteer``,
+        who has the hours, or of a fresh member given them."""
+        if volunteer is None:
+            volunteer = self.new_member()
+            self.hours(volunteer, 100)
+        with tenant_context(self.region):
             application = stars.apply_for_star(
                 level=1,
                 group_id=self.team.id,
@@ -399,7 +401,7 @@ class World:
         with tenant_context(self.region):
             project = projects.create_project(
                 group_id=self.team.id,
-                draft=_draft(unique("表项目"), self.today, self.today),
+                draft=project_draft(unique("表项目"), self.today, self.today),
                 principal=self.admin("team"),
             )
         return gid(SLUG, project)
@@ -414,19 +416,10 @@ class World:
 
     def published(self, starts_on, ends_on) -> Project:
         with tenant_context(self.region):
-            project = projects.create_project(
+            return published_project(
                 group_id=self.team.id,
-                draft=_draft(unique("表项目"), starts_on, ends_on),
-                principal=self.admin("team"),
-            )
-            projects.submit_project(
-                project_id=project.id, principal=self.admin("team"), policy=self.policy
-            )
-            return projects.review_project(
-                project_id=project.id,
-                approve=True,
-                reason="",
-                principal=accounts.OperatorPrincipal("test"),
+                draft=project_draft(unique("表项目"), starts_on, ends_on),
+                admin=self.admin("team"),
                 policy=self.policy,
             )
 
@@ -646,8 +639,7 @@ def world(server) -> World:
     w.objection_id = w.objection()
     w.awaiting_id = w.awaiting()
     w.correction_id = w.correction()
-    with tenant_context(w.region), transaction.atomic():
-        records.add_to_totals(member.id, Decimal("300"))  # enough for 2★ (100, 300, …)
+    w.hours(member, 300)  # enough for 2★ (100, 300, …)
     w.star_application_id = w.star_application(member)
     w.complaint_id, w.investigated_id = w.complaint(), w.complaint(investigating=True)
     with tenant_context(w.region):

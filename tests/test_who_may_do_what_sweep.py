@@ -30,11 +30,11 @@ targets); here every other call runs on the shared targets. A root field added
 to the schema without a row fails ``test_who_may_do_what.test_every_root_field_has_a_row``
 and ``test_every_root_field_is_swept`` below.
 
-Its name sorts it after the transfer tests, beside the file whose world it takes:
-that world gives volunteers hours without records (``records.add_to_totals``, for
-star applications), and the transfers the sweep asks for put those volunteers under
-the federation invariant, which the transfer tests' teardown asserts
-(``TOTALS_MISMATCH``) when they run later.
+Its name puts it beside the file whose world it takes. Where it runs in the suite
+does not matter: that world gives volunteers their hours through recorded service
+(``tests/world_support.counted_hours``), so the federation invariant the transfer
+tests assert holds whatever ran before them, and ``tests/conftest.py`` checks it
+after this module as after every other.
 """
 
 from __future__ import annotations

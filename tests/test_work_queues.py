@@ -22,7 +22,6 @@ caller see nothing of it.
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -97,6 +96,9 @@ CORRECTION = """mutation($g: ID!, $d: String!) { requestCorrection(groupId: $g, 
 STAR = """mutation { applyForStar(level: 1) { application { id granter } errors { code } } }"""
 JOIN = """mutation($g: ID!) { applyToGroup(groupId: $g, share: [PHONE]) { membership { id }
   errors { code } } }"""
+CONFIRM = (
+    """mutation($r: ID!) { confirmRecord(recordId: $r) { record { state } errors { code } } }"""
+)
 TRANSFER = """mutation { requestTransfer(toRegion: "500000") { transfer { id state }
   errors { code message } } }"""
 
@@ -224,9 +226,20 @@ def world(server):
         CorrectionRequest.objects.filter(id=first.id).update(
             due_on=timezone.localdate() - datetime.timedelta(days=1)
         )
-        # Counted hours enough for 1★ (thresholds lowered for the test region).
-        with transaction.atomic():
-            record_services.add_to_totals(v3.id, Decimal("5"))
+    # Counted hours enough for 1★ (thresholds lowered for the test region), as the
+    # platform counts them: recorded, past publicity (an hour after the last day),
+    # confirmed by the county (001 §4(4)3). The objected record stays in publicity.
+    counted = w.ok(
+        t["recorder"],
+        RECORD,
+        "recordHours",
+        {"p": s.project_id, "n": v3.number, "input": entry(days_ago(4), "09:00", "10:00", 1)},
+    )["record"]["id"]
+    with tenant_context(target):
+        record_services.close_publicity(
+            target.get_policy(), today=timezone.localdate() + datetime.timedelta(days=30)
+        )
+    w.ok(t["county"], CONFIRM, "confirmRecord", {"r": counted})
     w.late_correction = late["request"]["id"]
     w.ok(t["v3"], STAR, "applyForStar")
     # A group under the district hub, waiting for review.

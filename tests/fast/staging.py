@@ -1,6 +1,8 @@
 """Setting up a scene for fast tests through the services, in the test process:
 the same steps as ``tests/records_support.stage`` takes over HTTP, without the
-server, the logins or the commits (tests/fast/conftest.py rolls them back)."""
+server, the logins or the commits (tests/fast/conftest.py rolls them back). The
+project is made as the who-may-do-what world makes its own
+(``tests/world_support.py``)."""
 
 from __future__ import annotations
 
@@ -11,11 +13,8 @@ from django.utils import timezone
 
 from central.models import Region
 from central.policy import RegionPolicy
-from tenants.accounts import services as accounts
-from tenants.accounts.models import Account
 from tenants.accounts.services import AccountPrincipal
 from tenants.groups import services as groups
-from tenants.projects import services as projects
 from tenants.projects.models import Project
 from tenants.records import services as records
 from tenants.records.models import RecordMode, ServiceRecord
@@ -27,15 +26,10 @@ from tests.registry_support import (
     register_volunteer,
     unique,
 )
-
-
-def days_ago(n: int) -> datetime.date:
-    return timezone.localdate() - datetime.timedelta(days=n)
-
-
-def principal(username: str) -> AccountPrincipal:
-    """Who ``username`` acts as once logged in (what the API's token stands for)."""
-    return accounts.principal_for(Account.objects.get(username=username))
+from tests.registry_support import (
+    principal_of_account as principal,  # what the API's token stands for
+)
+from tests.world_support import days_ago, project_draft, published_project
 
 
 @dataclass
@@ -55,30 +49,22 @@ def scene(region: Region, participants: int = 1) -> Scene:
     policy = region.get_policy()
     h = hierarchy(region.slug)
     admin = principal(h.admins["team"])
-    project = projects.create_project(
+    project = published_project(
         group_id=h.team.id,
-        draft=projects.ProjectDraft(
-            name=unique("敬老院陪伴项目"),
+        draft=project_draft(
+            unique("敬老院陪伴项目"),
+            days_ago(30),
+            timezone.localdate() + datetime.timedelta(days=30),
             category="elderly_and_children",
             service_targets="敬老院老人",
             place="幸福敬老院",
-            starts_on=days_ago(30),
-            ends_on=timezone.localdate() + datetime.timedelta(days=30),
-            quota=50,
             risk_notice="注意防滑，避免与老人发生肢体冲突",
             contact="赵联系",
         ),
-        principal=admin,
+        admin=admin,
+        policy=policy,
+        reviewer=principal(h.admins["district"]),
     )
-    project = projects.submit_project(project_id=project.id, principal=admin, policy=policy)
-    if project.status == "pending_review":
-        project = projects.review_project(
-            project_id=project.id,
-            approve=True,
-            reason="",
-            principal=principal(h.admins["district"]),
-            policy=policy,
-        )
     recorder_name = unique("rec")
     groups.create_staff_account(
         group_id=h.team.id,
