@@ -682,9 +682,9 @@ def optimized(queryset, info, type_name: str, *path: str, only_columns: bool = F
         if shape.relations is None or (
             shape.relations == "reveal" and not _reveal_needs_memberships(caller(info))
         ):
-            if shape.columns is not None:
-                queryset = queryset.only(*shape.columns)
-            return parentless(queryset)
+            if shape.columns is None:
+                return parentless(queryset)
+            return parentless(queryset.only(*shape.columns), own=True)
         selections = child_selections(info, *path)
     else:
         selections = child_selections(info, *path)
