@@ -272,8 +272,9 @@ def test_a_known_document_keeps_its_column_choice(number, token, monkeypatch):
     assert shown(second) == shown(first) and second_sql == first_sql
 
 
+@pytest.mark.parametrize("compiled", ["on", "verify"])
 def test_a_kept_column_choice_answers_as_an_uncached_one(
-    region, number, token, gql_module, monkeypatch
+    compiled, region, number, token, gql_module, monkeypatch
 ):
     """What a known document keeps (its columns, whether it asks for relations) must
     not carry one request's variables or caller into another's: for each selection,
@@ -306,11 +307,11 @@ def test_a_kept_column_choice_answers_as_an_uncached_one(
         known = selection_query(selection)
         for caller, n, p in turns:
             variables = {"n": n, "p": p} if "$p" in selection else {"n": n}
-            kept, kept_sql = post({"query": known, "variables": variables}, caller)
+            kept, kept_sql = post({"query": known, "variables": variables}, caller, compiled)
             with monkeypatch.context() as uncached:  # no shape kept, none found
                 uncached.setattr(prefetch, "_shapes", _LRU(max_entries=0, max_weight=1))
                 fresh, fresh_sql = post(
-                    {"query": selection_query(selection), "variables": variables}, caller
+                    {"query": selection_query(selection), "variables": variables}, caller, compiled
                 )
             assert shown(kept) == shown(fresh), (name, caller is staff)
             assert kept_sql == fresh_sql, (name, caller is staff)
