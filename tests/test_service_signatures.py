@@ -11,14 +11,15 @@ from pathlib import Path
 from tests.support import REPO
 
 TYPED = {"principal", "policy", "region"}
-# Services and selectors beside their models, the interop side, the control side's
-# modules and the region API. Not (yet) here: tenants/*/permissions.py, where a few
-# checks still take an untyped ``policy``, and management commands, whose options
-# come from argparse.
+# Services, selectors and permission checks beside their models, the interop side,
+# the control side's modules and the API. Not here: management commands, whose
+# options come from argparse.
 MODULES = sorted(
     {
         *REPO.glob("tenants/*/services.py"),
         *REPO.glob("tenants/*/selectors.py"),
+        *REPO.glob("tenants/*/permissions.py"),
+        *REPO.glob("schema/*.py"),
         *REPO.glob("interop/*.py"),
         *REPO.glob("central/*.py"),
         *REPO.glob("schema/region/**/*.py"),
@@ -43,6 +44,7 @@ def test_the_modules_are_found():
     names = {str(path.relative_to(REPO)) for path in MODULES}
     assert {"tenants/records/services.py", "tenants/volunteers/selectors.py"} <= names
     assert {"interop/receipts.py", "central/errors.py", "schema/region/prefetch.py"} <= names
+    assert {"tenants/groups/permissions.py", "schema/persisted.py"} <= names
 
 
 def test_no_service_or_selector_takes_an_untyped_principal_policy_or_region():

@@ -10,6 +10,7 @@ PostgreSQL in a temporary directory; the traffic is real HTTP.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,7 +26,7 @@ import psycopg2
 import pytest
 
 from tests.registry_support import REGISTER_VOLUNTEER, volunteer_input
-from tests.support import REPO, free_port, wait_for_port, wait_until
+from tests.support import REPO, dies_with_this_run, free_port, wait_for_port, wait_until
 from tests.test_up_serving import workers_of
 
 READY = """{ region { code } }"""
@@ -168,6 +169,7 @@ def embedded_up(tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # a Ctrl-C of the test run is not up's
+        preexec_fn=dies_with_this_run(),  # but a killed test run takes it along
     )
     try:
         wait_for_port(port, process, timeout=300)
@@ -308,5 +310,140 @@ def test_a_postgresql_up_only_joined_is_left_running(tmp_path):
     finally:
         if holder.poll() is None:
             holder.kill()
+        for leftover in processes_on(pgdata):
+            leftover.kill()
+
+
+def test_up_killed_leaves_nothing_on_its_directory_and_starts_again(embedded_up):
+    """Faults rule: ``up`` killed with -9 runs no exit handler, so nothing of it
+    stopped its PostgreSQL, which ran on for ever. Now the directory's watchdog
+    (``central/pg_watchdog.py``) stops it once its last user is gone, the kernel
+    kills the delivery worker and the scheduler with ``up`` (``dies_with``), and
+    gunicorn's workers leave within a second: within 10 s no process is left. The
+    next ``up`` on the same directory and port starts and serves."""
+    process, port, pgdata, _log = embedded_up
+    assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=60).status_code == 200
+    descendants = psutil.Process(process.pid).children(recursive=True)
+    assert len(descendants) >= 5, descendants  # front, 2 workers, delivery, scheduler
+    assert processes_on(pgdata)  # PostgreSQL and its watchdog
+    process.kill()
+    process.wait(10)
+    wait_until(lambda: not processes_on(pgdata), 10, "nothing left on the data directory")
+    _gone, alive = psutil.wait_procs(descendants, timeout=10)
+    assert not alive, [(p.pid, p.cmdline()) for p in alive]
+    assert not (pgdata / "postmaster.pid").exists()  # stopped, not killed
+    again = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--no-seed", "--port", str(port), "--workers", "2"],
+        cwd=REPO,
+        env=embedded_env(pgdata, PLATFORM_CALENDAR_READY_DAYS="-1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_port(port, again, timeout=300)
+        assert httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=60).status_code == 200
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(60) == 0
+        wait_until(lambda: not processes_on(pgdata), 30, "nothing left after SIGTERM")
+    finally:
+        if again.poll() is None:
+            os.killpg(again.pid, signal.SIGKILL)
+
+
+USER = """
+import sys
+from pathlib import Path
+from central.database import start_embedded_server
+start_embedded_server(Path(sys.argv[1]), cleanup=sys.argv[2])
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes our stdin or kills us
+"""
+
+
+def start_user(pgdata: Path, cleanup: str) -> subprocess.Popen:
+    """A process using the embedded server on ``pgdata`` as a command does."""
+    user = subprocess.Popen(
+        [sys.executable, "-c", USER, str(pgdata), cleanup],
+        cwd=REPO,
+        env=embedded_env(pgdata),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert user.stdout is not None
+    assert user.stdout.readline().strip() == "ready"
+    return user
+
+
+def running(pid: int) -> bool:
+    """``pid`` runs (a zombie does not: this test run, a subreaper, has not reaped it)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def users_listed(pgdata: Path) -> list[int] | None:
+    """The wheel's list of the server's users (None while it is being rewritten)."""
+    try:
+        return json.loads((pgdata / ".handle_pids.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.mark.parametrize("cleanup", ["stop", "delete"])
+def test_a_killed_user_never_leaves_the_server_running(tmp_path, cleanup):
+    """A test run (``cleanup="delete"``, a throwaway directory) or a command
+    killed with -9 left its PostgreSQL running for ever. The watchdog stops it
+    once the last user is gone, never while another lives: one of two users
+    killed, the server runs on for the other; that one killed too, nothing is left
+    within 10 s (and a test run's directory is removed). Killed together with the
+    postmaster, the next user still starts on the same directory (a stale
+    ``postmaster.pid``, socket and lock file)."""
+    pgdata = tmp_path / "pg"
+    users = [start_user(pgdata, cleanup), start_user(pgdata, cleanup)]
+    try:
+        server = postmaster_pid(pgdata)
+        assert server is not None
+        listed = wait_until(lambda: users_listed(pgdata), 10, "the list of users")
+        assert sorted(listed) == sorted(user.pid for user in users)
+        users[0].kill()
+        users[0].wait(10)
+        # The watchdog has looked (it drops the dead from the list) and left the
+        # server to the live user.
+        wait_until(lambda: users_listed(pgdata) == [users[1].pid], 10, "the dead user dropped")
+        assert postmaster_pid(pgdata) == server and running(server)
+        with psycopg2.connect(f"postgresql://postgres@/postgres?host={pgdata}") as conn:
+            assert conn.server_version
+        conn.close()
+        users[1].kill()
+        users[1].wait(10)
+        wait_until(lambda: not processes_on(pgdata), 10, "nothing left on the data directory")
+        assert not running(server)
+        assert pgdata.exists() == (cleanup == "stop")
+        if cleanup == "delete":
+            return
+        # A user and its postmaster killed at once: nothing stopped it cleanly.
+        users.append(start_user(pgdata, cleanup))
+        server = postmaster_pid(pgdata)
+        assert server is not None
+        users[2].kill()
+        os.kill(server, signal.SIGKILL)
+        wait_until(lambda: not processes_on(pgdata), 10, "nothing left on the data directory")
+        assert (pgdata / "postmaster.pid").exists()  # stale
+        users.append(start_user(pgdata, cleanup))
+        with psycopg2.connect(f"postgresql://postgres@/postgres?host={pgdata}") as conn:
+            assert conn.server_version
+        conn.close()
+        assert users[3].stdin is not None
+        users[3].stdin.close()  # a clean exit: the wheel stops it, the watchdog leaves
+        assert users[3].wait(30) == 0
+        wait_until(lambda: not processes_on(pgdata), 10, "nothing left after a clean exit")
+    finally:
+        for user in users:
+            if user.poll() is None:
+                user.kill()
         for leftover in processes_on(pgdata):
             leftover.kill()

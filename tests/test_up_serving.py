@@ -21,7 +21,14 @@ import psutil
 import psycopg2
 import pytest
 
-from tests.support import REPO, child_env, free_port, wait_for_port, wait_until
+from tests.support import (
+    REPO,
+    child_env,
+    dies_with_this_run,
+    free_port,
+    wait_for_port,
+    wait_until,
+)
 from tests.test_up import fresh_database  # noqa: F401 (a fixture)
 
 QUERY = b'{"query": "{ __typename }"}'
@@ -38,6 +45,7 @@ def served(fresh_database, tmp_path):  # noqa: F811
         env=child_env(url),
         stdout=(tmp_path / "up.log").open("w"),
         stderr=subprocess.STDOUT,
+        preexec_fn=dies_with_this_run(),
     )
     try:
         wait_for_port(port, process, timeout=300)
@@ -321,17 +329,69 @@ def test_ctrl_c_leaves_nothing_behind(served):
 
 
 def test_up_killed_leaves_nothing_behind(served):
-    """``up`` itself killed with -9 cannot stop its children: the front sees its
-    parent gone and exits (``--parent``, within a second), gunicorn's workers and
-    the scheduler likewise (the scheduler once its round ends: up to a minute on a
-    loaded machine), and the port is free."""
+    """``up`` itself killed with -9 cannot stop its children: the kernel kills
+    them with it (``dies_with``: the front, gunicorn's workers, the scheduler),
+    and the port is free."""
     process, port = served
     assert lookup(port).status_code == 200
     descendants = psutil.Process(process.pid).children(recursive=True)
     assert fronts_of(process)
     process.kill()
     process.wait(10)
-    _gone, alive = psutil.wait_procs(descendants, timeout=60)
+    _gone, alive = psutil.wait_procs(descendants, timeout=10)
     assert not alive, [(p.pid, p.cmdline()) for p in alive]
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_up_killed_takes_a_blocked_scheduler_with_it(fresh_database, tmp_path):  # noqa: F811
+    """Faults rule: the scheduler looked for ``up`` only between rounds, so one
+    blocked in a round (here on a lock the test holds, as behind a long
+    migration) outlived a killed ``up`` for as long as the lock was held. The
+    kernel now kills ``up``'s children with it (``dies_with``): gone within 10 s
+    while the lock is still held."""
+    url, _ = fresh_database
+    port = free_port()
+    log = tmp_path / "up.log"
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "up", "--no-seed", "--no-deliver", "--port", str(port)],
+        cwd=REPO,
+        env=child_env(url),
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    holder = None
+    try:
+        # Migrated: lock the scheduler's table before its first round reads it.
+        wait_until(lambda: "scheduler: started" in log.read_text(), 300, "the scheduler started")
+        holder = psycopg2.connect(url)
+        with holder.cursor() as cursor:
+            cursor.execute("LOCK TABLE central_scheduledrun IN ACCESS EXCLUSIVE MODE")
+
+        def scheduler_waiting() -> list[psutil.Process]:
+            with psycopg2.connect(url) as conn, conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+                row = cursor.fetchone()
+            conn.close()
+            if not row or not row[0]:
+                return []
+            return [
+                child
+                for child in psutil.Process(process.pid).children()
+                if "schedule" in child.cmdline()
+            ]
+
+        scheduler = wait_until(scheduler_waiting, 120, "the scheduler waiting on the lock")[0]
+        process.kill()
+        process.wait(10)
+        _gone, alive = psutil.wait_procs([scheduler], timeout=10)
+        assert not alive, "the scheduler outlived up"
+    finally:
+        if holder is not None:
+            holder.close()
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

@@ -297,7 +297,9 @@ def group_reviewer_q(principal: Principal, policy: RegionPolicy) -> Q:
     return condition
 
 
-def require_member_manager(group: VolunteerGroup, principal: Principal, policy) -> None:
+def require_member_manager(
+    group: VolunteerGroup, principal: Principal, policy: RegionPolicy
+) -> None:
     """本团体内志愿者管理: an admin of the group, and the group holds the power."""
     require_group_staff(group, principal)
     require_power(group, Power.MANAGE_OWN_VOLUNTEERS, policy)

@@ -707,8 +707,8 @@ def leave_group(
     *,
     group_id: int,
     principal: Principal,
+    policy: RegionPolicy,
     number: str | None = None,
-    policy: RegionPolicy | None = None,
 ) -> Membership:
     """A volunteer leaves a group, or a group admin removes a member (``number``)."""
     principal = accounts.require(principal)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from central.divisions import area_prefix
 from central.errors import PermissionDenied
+from central.policy import RegionPolicy
 from central.tenancy import connection
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
@@ -86,7 +87,7 @@ def scope_for(principal: Principal, *, group=None, division_code: str | None = N
     )
 
 
-def may_reveal_all(scope: Scope, principal: Principal, policy) -> bool:
+def may_reveal_all(scope: Scope, principal: Principal, policy: RegionPolicy) -> bool:
     """``may_reveal`` for every volunteer a volunteer export of ``scope`` holds."""
     if scope.kind == AREA:
         # Everyone in an authority's area lives there or is an active member of a

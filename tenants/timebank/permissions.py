@@ -19,6 +19,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from central.errors import PermissionDenied
+from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
 from tenants.accounts.principal import Principal
 from tenants.volunteers.permissions import in_authority_area, may_view
@@ -29,7 +30,9 @@ def sees_whole_ledger(volunteer, principal: Principal) -> bool:
     return own or in_authority_area(volunteer, principal)
 
 
-def require_viewer(volunteer, principal: Principal, policy, *, card_holder=None) -> bool:
+def require_viewer(
+    volunteer, principal: Principal, policy: RegionPolicy, *, card_holder=None
+) -> bool:
     """True for the whole ledger, False for the balance and the caller's groups'
     withdrawals only; PERMISSION_DENIED for anyone else. ``card_holder``: the
     volunteer whose card code the caller showed (a serving group's staff)."""

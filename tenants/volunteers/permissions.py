@@ -185,7 +185,9 @@ def visible_volunteers_q(principal: Principal, policy: RegionPolicy) -> Q:
     return _members_or_residents_q(seen_groups_q(principal, policy), principal)
 
 
-def member_groups_seen_by(principal: Principal | None, policy) -> frozenset[int] | None:
+def member_groups_seen_by(
+    principal: Principal | None, policy: RegionPolicy
+) -> frozenset[int] | None:
     """The groups whose members (and applicants) ``principal`` may see: None for every
     group (an authority of the whole region), else the groups they staff, the groups
     that name those as viewing groups (查看团体), and the groups registered in their
@@ -207,7 +209,7 @@ def member_groups_seen_by(principal: Principal | None, policy) -> frozenset[int]
 
 
 def memberships_seen_by(
-    queryset: QuerySet[Membership], principal: Principal, policy
+    queryset: QuerySet[Membership], principal: Principal, policy: RegionPolicy
 ) -> QuerySet[Membership]:
     """``queryset`` narrowed to the memberships ``principal`` may see."""
     groups = member_groups_seen_by(principal, policy)

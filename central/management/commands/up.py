@@ -431,11 +431,39 @@ def migrate_in_processes(
 RAN_A_WHILE = 10
 
 
+def dies_with(parent: int) -> Callable[[], None] | None:
+    """Linux: a ``preexec_fn`` that has the kernel kill the child (SIGKILL) when
+    ``parent`` (``up``) dies by ``kill -9``, whatever the child is doing: importing
+    Django, waiting on a lock in the middle of a round (a handler of a gentler
+    signal would run only once that wait ends). Nothing is lost: each round's
+    writes are transactions, rolled back with the connection, and a delivery cut
+    in flight is sent again (README "Serving", Faults). Killed at once if ``up``
+    is gone already. Elsewhere None: the children's own ``--parent`` poll
+    remains. (The kernel follows the thread that started the child: a
+    SupervisedChild's, which lives as long as the child.)"""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork
+
+    def arm() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # up died between the fork and here
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
+
+
+PR_SET_PDEATHSIG = 1
+
+
 class SupervisedChild:
     """A child process ``up`` runs beside gunicorn: restarted when it exits — at
     once the first time and after a run of over ``RAN_A_WHILE``, else after 1 s,
     doubling to 60 s while it keeps dying that soon —, stopped by :meth:`stop`. It runs in its
-    own session, so a Ctrl-C reaches only ``up``, which stops it. ``pass_fds``: file
+    own session, so a Ctrl-C reaches only ``up``, which stops it; if ``up`` is
+    killed the kernel kills it (:func:`dies_with`). ``pass_fds``: file
     descriptors it inherits (the fronts' listening sockets)."""
 
     def __init__(
@@ -449,6 +477,7 @@ class SupervisedChild:
         self.name, self.command, self.say, self.env = name, command, say, env
         self.pass_fds = pass_fds
         self.owner = os.getpid()
+        self.dies_with_up = dies_with(self.owner)
         self.process: subprocess.Popen | None = None
         self.stopping = threading.Event()
         self.lock = threading.Lock()
@@ -464,7 +493,11 @@ class SupervisedChild:
                 if self.stopping.is_set():
                     return
                 self.process = subprocess.Popen(
-                    self.command, start_new_session=True, env=self.env, pass_fds=self.pass_fds
+                    self.command,
+                    start_new_session=True,
+                    env=self.env,
+                    pass_fds=self.pass_fds,
+                    preexec_fn=self.dies_with_up,
                 )
                 started = time.monotonic()
                 self.say(f"{self.name}: started (pid {self.process.pid})")
@@ -568,11 +601,17 @@ def serve(
     from central import gunicorn_conf
     from central.wsgi import application
 
+    dies_with_up = dies_with(os.getpid())
+
     @functools.wraps(gunicorn_conf.post_fork)
     def post_fork(server, worker):
         # A worker never accepts on up's port: it must not keep it open either.
         for sock in inherited:
             sock.close()
+        # up killed: the worker goes at once, not after a graceful exit that took
+        # 5-10 s on a loaded machine (its answers have no front to go to).
+        if dies_with_up is not None:
+            dies_with_up()
         gunicorn_conf.post_fork(server, worker)
 
     class PlatformServer(BaseApplication):
