@@ -53,6 +53,12 @@ def resolver_function(resolver) -> tuple[Any, bool]:
     return resolver.wrapped_func, resolver.self_parameter is not None
 
 
+def raw_info(info) -> Any:
+    """graphql-core's ``GraphQLResolveInfo`` behind a strawberry ``Info``: the field's
+    nodes of the query document (``field_nodes``) and its ``fragments``."""
+    return info._raw_info
+
+
 def streaming_requested(view, headers) -> bool:
     """Whether a request's ``Accept`` asks strawberry's view for a streaming answer
     (SSE, multipart), which its sync view refuses: the direct path leaves such a
@@ -128,6 +134,10 @@ def _probe_strawberry() -> list[str]:
             function, takes_self = resolver_function(definition.base_resolver)
             if not callable(function) or not takes_self:
                 found.append("strawberry resolvers changed (wrapped_func, self_parameter)")
+        from strawberry.types import Info
+
+        if "_raw_info" not in getattr(Info, "__dataclass_fields__", {}):
+            found.append("strawberry's Info no longer keeps graphql-core's (_raw_info)")
         from strawberry.django.views import GraphQLView
 
         if streaming_requested(GraphQLView(schema=schema), {"Accept": "application/json"}):

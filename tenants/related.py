@@ -490,17 +490,19 @@ class _Parentless:
 _PARENTLESS: dict[type, type] = {}
 
 
-def parentless(queryset):
+def parentless(queryset, *, own: bool = False):
     """``queryset`` whose rows, once loaded, hold no reference back to the rows
     that hold them (:func:`forget_parents`). Its clones (``filter``, slices) keep
-    that. The queryset's class gets a subclass, made once per class."""
+    that. The queryset's class gets a subclass, made once per class. ``own``: the
+    caller's own new clone, which nothing else holds (what ``only()`` just
+    returned): marked in place rather than cloned once more."""
     cls = type(queryset)
     if issubclass(cls, _Parentless):
         return queryset
     subclass = _PARENTLESS.get(cls)
     if subclass is None:
         subclass = _PARENTLESS[cls] = type(f"Parentless{cls.__name__}", (_Parentless, cls), {})
-    clone = queryset._chain()
+    clone = queryset if own else queryset._chain()
     clone.__class__ = subclass
     return clone
 

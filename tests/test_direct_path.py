@@ -25,7 +25,7 @@ from django_tenants.utils import tenant_context
 
 from central.tenancy import connection
 from schema.views import RegionGraphQLView
-from tests.registry_support import authority, login, register_volunteer
+from tests.registry_support import authority, hierarchy, join_group, login, register_volunteer
 from tests.support import generated_region, unique_city_code
 
 CODE = unique_city_code("13")
@@ -218,3 +218,109 @@ def test_a_plan_is_kept_and_bound_to_each_request(region, token, gql_module, mon
     ]
     assert answers[2]["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"
     assert len(plans) == 1  # planned for the first request, kept for the others
+
+
+# Selections of volunteer(number:) whose column choice (and relations) differ: the
+# bench's (birthDate: the memberships, for a caller whose right to reveal can come
+# from a group), a few columns, a fragment's, and one under @include.
+SELECTIONS = {
+    "bench": "number name gender birthDate status verification serviceArea skills "
+    "idNumberMasked phoneMasked",
+    "few": "number name",
+    "fragment": "...F } } fragment F on Volunteer { number phoneMasked skills ",
+    "include": "number name serviceArea @include(if: $p)",
+}
+
+
+def selection_query(selection: str) -> str:
+    """``volunteer(number:)`` selecting ``selection``, a text never seen before."""
+    flag = ", $p: Boolean!" if "$p" in selection else ""
+    close = "}" if "fragment" in selection else "} }"
+    return (
+        f"# {uuid.uuid4().hex}\nquery($n: String!{flag}) "
+        f"{{ volunteer(number: $n) {{ {selection} {close}"
+    )
+
+
+def test_a_known_document_keeps_its_column_choice(number, token, monkeypatch):
+    """Issue 16 point 2: a repeat of a known document neither converts the field's
+    selections (strawberry's ``SelectedField``s) nor chooses the columns again
+    (``prefetch.py`` ``optimized``, ``_shape``); the statements are the same."""
+    from strawberry.types import info as strawberry_info
+
+    from schema.region import prefetch
+
+    calls = []
+    convert, only_columns = strawberry_info.convert_selections, prefetch._only_columns
+
+    def converting(*args):
+        calls.append("convert")
+        return convert(*args)
+
+    def choosing(*args):
+        calls.append("columns")
+        return only_columns(*args)
+
+    monkeypatch.setattr(strawberry_info, "convert_selections", converting)
+    monkeypatch.setattr(prefetch, "_only_columns", choosing)
+    body = {"query": lookup_query(), "variables": {"n": number}}
+    first, first_sql = post(body, token)
+    assert "convert" in calls and "columns" in calls
+    calls.clear()
+    second, second_sql = post(body, token)
+    assert calls == []  # neither again
+    assert shown(second) == shown(first) and second_sql == first_sql
+
+
+@pytest.mark.parametrize("compiled", ["on", "verify"])
+def test_a_kept_column_choice_answers_as_an_uncached_one(
+    compiled, region, number, token, gql_module, monkeypatch
+):
+    """What a known document keeps (its columns, whether it asks for relations) must
+    not carry one request's variables or caller into another's: for each selection,
+    one text sent by callers with different rights (a region-wide authority, a
+    group's staff, who needs the volunteer's memberships to reveal the birth date —
+    000 Art.3 —, a stranger, refused) and with different variables answers each with
+    the same body and the very statements as a new text with no shape kept. The
+    first request keeps the document's shape, the others reuse it; a key that left
+    out the field node, or a reuse that ignored whether the caller needs the
+    memberships, changes the later statements (tried: both fail here)."""
+    from schema.hardening import _LRU
+    from schema.region import prefetch
+
+    volunteer, _ = register_volunteer(SLUG)
+    h = hierarchy(SLUG)
+    join_group(SLUG, h.team, volunteer.number, h.admins["team"])
+    staff = login(gql_module, SLUG, h.admins["team"])
+    _, username = register_volunteer(SLUG)
+    stranger = login(gql_module, SLUG, username)
+    for caller in (token, staff, stranger):  # each caller's first lookups out of the way
+        post({"query": lookup_query(), "variables": {"n": number}}, caller)
+    turns = [  # (caller, number, $p)
+        (token, number, True),
+        (staff, volunteer.number, True),
+        (stranger, volunteer.number, True),
+        (token, volunteer.number, False),
+        (staff, volunteer.number, False),
+    ]
+    for name, selection in SELECTIONS.items():
+        known = selection_query(selection)
+        for caller, n, p in turns:
+            variables = {"n": n, "p": p} if "$p" in selection else {"n": n}
+            kept, kept_sql = post({"query": known, "variables": variables}, caller, compiled)
+            with monkeypatch.context() as uncached:  # no shape kept, none found
+                uncached.setattr(prefetch, "_shapes", _LRU(max_entries=0, max_weight=1))
+                fresh, fresh_sql = post(
+                    {"query": selection_query(selection), "variables": variables}, caller, compiled
+                )
+            assert shown(kept) == shown(fresh), (name, caller is staff)
+            assert kept_sql == fresh_sql, (name, caller is staff)
+            answer = json.loads(kept.content)
+            assert (answer.get("data") or {}).get("volunteer") or caller == stranger, answer
+        staff_answer = json.loads(kept.content)["data"]["volunteer"]
+        if "birthDate" in selection:  # the staff may reveal it: their memberships were read
+            assert staff_answer["birthDate"] == volunteer.birth_date.isoformat()
+        if name == "include":
+            assert "serviceArea" not in staff_answer
+    refused = json.loads(post({"query": known, "variables": variables}, stranger)[0].content)
+    assert refused["errors"][0]["extensions"]["code"] == "PERMISSION_DENIED"

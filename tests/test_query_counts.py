@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
+from graphql import FieldNode, NameNode
 
 from central.tenancy import connection
 from schema import compiled
@@ -691,6 +692,10 @@ def test_a_projects_records_come_a_page_at_a_time(region, gql):
     staff = SimpleNamespace(
         context=SimpleNamespace(principal=OperatorPrincipal("test"), policy=None),
         selected_fields=[SimpleNamespace(selections=[])],  # nothing asked under the records
+        # … and the field's node in its document (prefetch.optimized keeps shapes by it)
+        _raw_info=SimpleNamespace(
+            field_nodes=[FieldNode(name=NameNode(value="records"))], fragments={}
+        ),
         # the field being resolved, whose page (related(page=...)) the resolver reads
         path=SimpleNamespace(typename="Project"),
         field_name="records",

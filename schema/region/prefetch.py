@@ -21,15 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import BooleanField, ExpressionWrapper, Model, Prefetch, Q, QuerySet
-from graphql import GraphQLObjectType, get_named_type
+from graphql import FieldNode, FragmentSpreadNode, GraphQLObjectType, get_named_type
 from strawberry.types import Info
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from central import compat
 from central.errors import ServiceError
 from central.tenancy import connection
+from schema.hardening import _LRU
 from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.pagination import LIST_FIRST, keyset_rows, page_size
@@ -658,6 +660,99 @@ def _parent_rows(parent, info: Info, lookups) -> QuerySet:
     return optimized(rows, info, child_type)
 
 
-def optimized(queryset, info, type_name: str, *path: str):
-    """``queryset`` with every relation the request selects joined or prefetched."""
-    return optimize(queryset, child_selections(info, *path), type_name, viewer=caller(info))
+def optimized(queryset, info, type_name: str, *path: str, only_columns: bool = False):
+    """``queryset`` with every relation the request selects joined or prefetched
+    (:func:`optimize` over the selections under the current field, following
+    ``path``), and with ``only_columns`` only the columns they read.
+
+    What that takes from the query document alone — the columns, and whether any
+    relation is asked for — is kept per field of a document (:func:`_shape`): a
+    repeat of a known document whose field asks for no relation (or only the
+    reveal fields' memberships, for a caller who needs none) skips strawberry's
+    ``SelectedField``s and the column choice (issue 16 point 2: single lookups).
+    Everything that depends on the request — the arguments and variables of
+    relations, the caller's pages — is still made per request, by :func:`optimize`.
+    """
+    raw = compat.raw_info(info)
+    node = raw.field_nodes[0]
+    key = (id(node), type_name, queryset.model, path, only_columns)
+    cache = _shape_cache()
+    shape = cache.get(key)
+    if shape is not None and shape.node is node:
+        if shape.relations is None or (
+            shape.relations == "reveal" and not _reveal_needs_memberships(caller(info))
+        ):
+            if shape.columns is None:
+                return parentless(queryset)
+            return parentless(queryset.only(*shape.columns), own=True)
+        selections = child_selections(info, *path)
+    else:
+        selections = child_selections(info, *path)
+        shape = _shape(node, raw.fragments, selections, queryset.model, type_name, only_columns)
+        if shape is not None:
+            cache.put(key, shape, 1)
+    return optimize(queryset, selections, type_name, only_columns, caller(info))
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What :func:`optimized` derives from a field of a query document alone."""
+
+    # The field node it was derived from, kept: its id is the key, and a node lives
+    # as long as its document, so the id is not reused while the shape is kept.
+    node: FieldNode
+    # only()'s columns (``_only_columns``), None: every column (or not only_columns)
+    columns: list[str] | None
+    # None: no relation asked for; "reveal": only REVEAL_FIELDS' (needed or not by
+    # the caller); "some": others, whose arguments may be the request's variables
+    relations: str | None
+
+
+def _shape(node, fragments, selections, model, type_name: str, only_columns: bool) -> _Shape | None:
+    """The shape of ``selections`` (under ``node``), or None where it is not kept: a
+    field under a directive (``@skip``/``@include`` read the variables; the planner
+    reads no directive today, but a shape must never depend on what a request sends)."""
+    if _has_directives(node, fragments, set()):
+        return None
+    fields = _relation_fields(selections, type_name)
+    relations = None
+    if fields:
+        relations = "reveal" if all(pair in REVEAL_FIELDS for pair in _named(fields)) else "some"
+    columns = _only_columns(model, selections, type_name) if only_columns else None
+    return _Shape(node, columns, relations)
+
+
+def _named(fields: list[tuple[str, SelectedField]]) -> list[tuple[str, str]]:
+    return [(owner, field.name) for owner, field in fields]
+
+
+def _has_directives(node, fragments, seen: set) -> bool:
+    """Whether ``node`` or anything selected under it (through fragments too) carries
+    a directive."""
+    if node.directives:
+        return True
+    if isinstance(node, FragmentSpreadNode):
+        name = node.name.value
+        if name in seen:
+            return False
+        seen.add(name)
+        fragment = fragments.get(name)
+        return fragment is not None and _has_directives(fragment, fragments, seen)
+    selection_set = getattr(node, "selection_set", None)
+    return selection_set is not None and any(
+        _has_directives(child, fragments, seen) for child in selection_set.selections
+    )
+
+
+# Shapes by (field node, GraphQL type, model, path, only_columns): as many as the
+# parser's cache keeps documents (``settings.GRAPHQL["CACHE_SIZE"]``; 0: none), like
+# compiled execution's plans.
+_shapes: _LRU | None = None
+
+
+def _shape_cache() -> _LRU:
+    global _shapes
+    if _shapes is None:
+        size = settings.GRAPHQL["CACHE_SIZE"]
+        _shapes = _LRU(max_entries=size, max_weight=max(size, 1))
+    return _shapes

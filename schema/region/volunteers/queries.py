@@ -11,9 +11,9 @@ from strawberry.types import Info
 from central.errors import PermissionDenied, Unauthenticated
 from schema.errors import AccessError
 from schema.region import pagination
-from schema.region.auth import caller, guarded, parse_id, policy_of, principal_of
+from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.pagination import encode_cursor, keyset_rows, paged
-from schema.region.prefetch import asks_page_info, child_selections, optimize, optimized
+from schema.region.prefetch import asks_page_info, child_selections, optimized
 from schema.region.volunteers.applicant import Verification, VolunteerStatus
 from schema.region.volunteers.types import Volunteer, VolunteerConnection, VolunteerEdge
 from tenants.volunteers import selectors as volunteer_selectors
@@ -42,15 +42,12 @@ class VolunteersQuery:
         if principal is None:
             raise AccessError(Unauthenticated(_("log in to see volunteers")))
         # Only the columns the selected fields read (and the permission check's: KEYS),
-        # and no ORDER BY: the number is unique (issue 16 point 2, single lookups).
-        rows = optimize(
-            volunteer_selectors.by_number(number).order_by(),
-            child_selections(info),
-            "Volunteer",
-            only_columns=True,
-            viewer=caller(info),
+        # and neither ORDER BY nor LIMIT: the number is unique (issue 16 point 2,
+        # single lookups).
+        rows = optimized(
+            volunteer_selectors.by_number(number).order_by(), info, "Volunteer", only_columns=True
         )
-        found = next(iter(rows[:1]), None)
+        found = next(iter(rows), None)
         # Unknown and hidden answer alike, except to whoever sees everyone (no oracle).
         if found is None and volunteer_selectors.sees_every_volunteer(principal):
             return None
