@@ -17,7 +17,7 @@ from schema.context import bearer_token
 from schema.views import encode_json
 from tenants.accounts.services import authenticate
 from tenants.volunteers import selectors
-from tenants.volunteers.permissions import may_view, member_groups_seen_by
+from tenants.volunteers.permissions import may_reveal, may_view, member_groups_seen_by
 
 
 def _error(status: int, code: str, message: str) -> JsonResponse:
@@ -36,7 +36,8 @@ def plain_volunteer(request, number: str) -> JsonResponse:
     if principal is None:
         return _error(401, "UNAUTHENTICATED", "log in to see volunteers")
     found = selectors.by_number(number).first()
-    if found is not None and not may_view(found, principal, region.get_policy()):
+    policy = region.get_policy()
+    if found is not None and not may_view(found, principal, policy):
         return _error(403, "PERMISSION_DENIED", f"you may not see volunteer {number}")
     volunteer = None
     if found is not None:
@@ -44,7 +45,10 @@ def plain_volunteer(request, number: str) -> JsonResponse:
             "number": found.number,
             "name": found.name,
             "gender": found.gender.upper(),
-            "birthDate": found.birth_date.isoformat(),
+            # As Volunteer.birthDate: shown only to whoever may see personal information.
+            "birthDate": (
+                found.birth_date.isoformat() if may_reveal(found, principal, policy) else None
+            ),
             "status": found.status.upper(),
             "verification": found.verification.upper(),
             "serviceArea": found.service_area,
