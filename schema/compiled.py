@@ -89,7 +89,7 @@ from strawberry.types.arguments import convert_arguments
 
 from central import compat, metrics
 from central.errors import ServiceError
-from schema.hardening import _LRU
+from schema.hardening import _LRU, per_document_lru
 
 logger = logging.getLogger(__name__)
 
@@ -265,8 +265,7 @@ _frame: contextvars.ContextVar = contextvars.ContextVar("compiled_frame")
 def _plan_cache() -> _LRU:
     global _plans
     if _plans is None:
-        size = settings.GRAPHQL["CACHE_SIZE"]
-        _plans = _LRU(max_entries=size, max_weight=max(size, 1))
+        _plans = per_document_lru()
     return _plans
 
 

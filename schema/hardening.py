@@ -139,6 +139,15 @@ class _LRU:
             self.hits = self.misses = 0
 
 
+def per_document_lru() -> _LRU:
+    """An LRU for what is kept per query document beside the parser's cache
+    (compiled execution's plans, the column choices): as many entries as that cache
+    keeps documents (``settings.GRAPHQL["CACHE_SIZE"]``; 0 keeps none), each of
+    weight 1."""
+    size = settings.GRAPHQL["CACHE_SIZE"]
+    return _LRU(max_entries=size, max_weight=max(size, 1))
+
+
 class QueryCache:
     """Parsed documents and validation results of this process, shared by every
     request, thread and schema.

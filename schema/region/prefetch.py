@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db.models import BooleanField, ExpressionWrapper, Model, Prefetch, Q, QuerySet
 from graphql import FieldNode, FragmentSpreadNode, GraphQLObjectType, get_named_type
@@ -31,7 +30,7 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 from central import compat
 from central.errors import ServiceError
 from central.tenancy import connection
-from schema.hardening import _LRU
+from schema.hardening import _LRU, per_document_lru
 from schema.region.auth import caller, guarded, parse_id
 from schema.region.fields import COLUMNS_KEY
 from schema.region.pagination import LIST_FIRST, keyset_rows, page_size
@@ -753,6 +752,5 @@ _shapes: _LRU | None = None
 def _shape_cache() -> _LRU:
     global _shapes
     if _shapes is None:
-        size = settings.GRAPHQL["CACHE_SIZE"]
-        _shapes = _LRU(max_entries=size, max_weight=max(size, 1))
+        _shapes = per_document_lru()
     return _shapes
