@@ -44,6 +44,11 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100, help="of each kind per round")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="simulate caches and branch prediction too, and print estimated cycles",
+    )
     args = parser.parse_args()
     if not (args.reuse / "lookups-ready").exists():
         print("run bench/lookups.py --reuse DIR first (it generates the region)", file=sys.stderr)
@@ -66,6 +71,7 @@ def main() -> int:
         command = [
             *("valgrind", "--tool=callgrind", "--trace-children=yes", "--instr-atstart=no"),
             f"--callgrind-out-file={out}/cg.%p",
+            *(("--cache-sim=yes", "--branch-sim=yes") if args.cache_sim else ()),
             *argv,
             "--timeout=0",  # valgrind is slow: no heartbeat timeout
         ]
@@ -127,11 +133,17 @@ def main() -> int:
             proc.wait()
         db.close()
     each: dict[str, list[float]] = {"graphql": [], "plain": []}
+    events: dict[str, list[dict[str, float]]] = {"graphql": [], "plain": []}
     for dump in sorted(out.glob("cg.*.*"), key=lambda p: int(p.suffix[1:])):
         lines = dump.read_text(errors="replace").splitlines()
         trigger = next(line for line in lines if line.startswith("desc: Trigger: dump "))
-        total = next(int(line.split()[1]) for line in lines if line.startswith("totals:"))
-        each[trigger.split()[-2]].append(total / args.requests)
+        names = next(line for line in lines if line.startswith("events:")).split()[1:]
+        totals = next(line for line in lines if line.startswith("totals:")).split()[1:]
+        counts = {
+            name: int(value) / args.requests for name, value in zip(names, totals, strict=False)
+        }
+        each[trigger.split()[-2]].append(counts["Ir"])
+        events[trigger.split()[-2]].append(counts)
     print(
         f"instructions per request in one gunicorn gthread worker (1 × 4 threads), served over "
         f"HTTP, {args.rounds} rounds × {args.requests} of each after {args.warmup} of both:"
@@ -140,7 +152,35 @@ def main() -> int:
         print(f"  {kind:8} " + " / ".join(f"{v:,.0f}" for v in values))
     ratios = [g / p for g, p in zip(each["graphql"], each["plain"], strict=True)]
     print("  GraphQL / plain, per round: " + " / ".join(f"×{r:.3f}" for r in ratios))
+    if args.cache_sim:
+        print_cache_sim(events)
     return 0
+
+
+def estimated_cycles(c: dict[str, float]) -> float:
+    """callgrind_annotate's and KCachegrind's estimate (CEst): an instruction a
+    cycle, 10 for a first-level miss or a mispredicted branch, 100 for a last-level
+    miss."""
+    first = c.get("I1mr", 0) + c.get("D1mr", 0) + c.get("D1mw", 0)
+    last = c.get("ILmr", 0) + c.get("DLmr", 0) + c.get("DLmw", 0)
+    branches = c.get("Bcm", 0) + c.get("Bim", 0)
+    return c["Ir"] + 10 * first + 100 * last + 10 * branches
+
+
+def print_cache_sim(events: dict[str, list[dict[str, float]]]) -> None:
+    """Per request and round: cache misses, mispredicted branches and estimated
+    cycles, GraphQL against plain (a simulated private cache: the machine's sharing
+    with other processes is not in it)."""
+    shown = ("I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bcm", "Bim")
+    for kind, rounds in events.items():
+        for number, c in enumerate(rounds):
+            misses = ", ".join(f"{name} {c.get(name, 0):,.0f}" for name in shown)
+            print(f"  {kind:8} round {number}: {misses}; est. cycles {estimated_cycles(c):,.0f}")
+    ratios = [
+        estimated_cycles(g) / estimated_cycles(p)
+        for g, p in zip(events["graphql"], events["plain"], strict=True)
+    ]
+    print("  est. cycles GraphQL / plain, per round: " + " / ".join(f"×{r:.3f}" for r in ratios))
 
 
 if __name__ == "__main__":
