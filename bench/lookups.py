@@ -93,6 +93,8 @@ class Figures:
     cpu_app: float = 0.0
     cpu_db: float = 0.0
     by_round: list[float] = field(default_factory=list)  # req/s of each round
+    gc_ms: float = 0.0  # with --gc-log: the workers' collection pauses in its phases
+    gc_runs: int = 0
 
     @property
     def rps(self) -> float:
@@ -175,10 +177,16 @@ def login(port: int) -> str:
     return answer["data"]["login"]["token"]
 
 
-def serve(db: Database, workdir: Path, setup: str, number: int) -> ChildServer:
+def serve(
+    db: Database, workdir: Path, setup: str, number: int, gc_log: Path | None = None
+) -> ChildServer:
+    extra = dict(SETUPS[setup])
+    if gc_log is not None:
+        gc_log.mkdir(parents=True, exist_ok=True)
+        extra["PLATFORM_GC_LOG"] = str(gc_log)
     server = ChildServer(
         lambda port: gunicorn_argv(port, 2, 4, config="python:central.gunicorn_conf"),
-        child_env(db, 60, "bench.bench_settings", **SETUPS[setup]),
+        child_env(db, 60, "bench.bench_settings", **extra),
         workdir / f"server-{setup}-{number}.log",
     )
     probe = b'{"query":"{ region { code } }"}'
@@ -190,6 +198,20 @@ def serve(db: Database, workdir: Path, setup: str, number: int) -> ChildServer:
         server.stop()
         raise
     return server
+
+
+def add_gc_pauses(
+    directory: Path, phases: list[tuple[str, float, float]], figures: dict[str, Figures]
+) -> None:
+    """Add to each mode's figures the collections its measured phases saw (every
+    worker's ``gc-<pid>.jsonl``, by the wall time a collection started)."""
+    for path in directory.glob("gc-*.jsonl"):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            for mode, began, ended in phases:
+                if began <= entry["t"] < ended:
+                    figures[mode].gc_ms += entry["ms"]
+                    figures[mode].gc_runs += 1
 
 
 def wsgi_requests(token: str, numbers: list[str]):
@@ -360,6 +382,11 @@ def main() -> int:
         help="count instructions per request under callgrind (N of each) instead of req/s",
     )
     parser.add_argument("--reuse", type=Path, help="keep the database in this directory")
+    parser.add_argument(
+        "--gc-log",
+        action="store_true",
+        help="log the workers' collections (PLATFORM_GC_LOG) and sum their pauses per mode",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -416,7 +443,11 @@ def main() -> int:
         for round_number in range(args.rounds):
             setups = list(SETUPS) if round_number % 2 == 0 else list(reversed(SETUPS))
             for setup in setups:
-                server = serve(db, workdir, setup, round_number)
+                gc_log = workdir / f"gc-{setup}-{round_number}" if args.gc_log else None
+                if gc_log is not None:
+                    shutil.rmtree(gc_log, ignore_errors=True)
+                server = serve(db, workdir, setup, round_number, gc_log)
+                phases: list[tuple[str, float, float]] = []
                 token = token or login(server.port)
                 modes, same_answers = requests_for(numbers, token)
                 same_answers(server.port)
@@ -427,6 +458,7 @@ def main() -> int:
                     cpu_app = cpu_seconds(server.proc.pid)
                     cpu_db = cpu_seconds(db.postmaster_pid)
                     started = time.perf_counter()
+                    began_at = time.time()
                     latencies, errors = load(
                         server.port, args.requests, args.concurrency, args.time_limit, modes[mode]
                     )
@@ -438,8 +470,11 @@ def main() -> int:
                     result.cpu_db += cpu_seconds(db.postmaster_pid) - cpu_db
                     result.latencies += latencies
                     result.errors += errors
+                    phases.append((mode, began_at, time.time()))
                 server.stop()
                 server = None
+                if gc_log is not None:
+                    add_gc_pauses(gc_log, phases, {m: figures[setup, m] for m in modes})
                 print(f"round {round_number + 1}/{args.rounds}: {setup} done", flush=True)
     except KeyboardInterrupt:
         return 130
@@ -476,6 +511,14 @@ def main() -> int:
             f"  per round (min / median / max): {min(each):.2f} / "
             f"{statistics.median(each):.2f} / {max(each):.2f}"
         )
+    if args.gc_log:
+        print("- the workers' collections (PLATFORM_GC_LOG) during the measured phases:")
+        for (setup, mode), f in figures.items():
+            count = len(f.latencies) or 1
+            print(
+                f"  {setup} {mode}: {f.gc_runs / count:.3f} collections and "
+                f"{f.gc_ms / count:.3f} ms of pauses a request"
+            )
     on, off = figures["cached", "graphql"], figures["uncached", "graphql"]
     print(
         f"- GraphQL cached / uncached: req/s ×{on.rps / off.rps:.2f}, "
