@@ -178,14 +178,19 @@ def login(port: int) -> str:
 
 
 def serve(
-    db: Database, workdir: Path, setup: str, number: int, gc_log: Path | None = None
+    db: Database,
+    workdir: Path,
+    setup: str,
+    number: int,
+    gc_log: Path | None = None,
+    threads: int = 4,
 ) -> ChildServer:
     extra = dict(SETUPS[setup])
     if gc_log is not None:
         gc_log.mkdir(parents=True, exist_ok=True)
         extra["PLATFORM_GC_LOG"] = str(gc_log)
     server = ChildServer(
-        lambda port: gunicorn_argv(port, 2, 4, config="python:central.gunicorn_conf"),
+        lambda port: gunicorn_argv(port, 2, threads, config="python:central.gunicorn_conf"),
         child_env(db, 60, "bench.bench_settings", **extra),
         workdir / f"server-{setup}-{number}.log",
     )
@@ -383,6 +388,9 @@ def main() -> int:
     )
     parser.add_argument("--reuse", type=Path, help="keep the database in this directory")
     parser.add_argument(
+        "--threads", type=int, default=4, help="per gunicorn worker (2 workers; up's: 4)"
+    )
+    parser.add_argument(
         "--gc-log",
         action="store_true",
         help="log the workers' collections (PLATFORM_GC_LOG) and sum their pauses per mode",
@@ -446,7 +454,7 @@ def main() -> int:
                 gc_log = workdir / f"gc-{setup}-{round_number}" if args.gc_log else None
                 if gc_log is not None:
                     shutil.rmtree(gc_log, ignore_errors=True)
-                server = serve(db, workdir, setup, round_number, gc_log)
+                server = serve(db, workdir, setup, round_number, gc_log, args.threads)
                 phases: list[tuple[str, float, float]] = []
                 token = token or login(server.port)
                 modes, same_answers = requests_for(numbers, token)
@@ -488,7 +496,7 @@ def main() -> int:
 
     print(f"\nvolunteer(number:) over {len(numbers)} volunteers, as an authority, {HOST}")
     print(f"{args.rounds} rounds × {args.requests} requests per setup and mode,")
-    print(f"{args.concurrency} keep-alive clients; gunicorn gthread 2 × 4\n")
+    print(f"{args.concurrency} keep-alive clients; gunicorn gthread 2 × {args.threads}\n")
     print("| setup | mode | req/s | median ms | p95 ms | errors | CPU ms/req app / PG |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for (setup, mode), f in figures.items():
