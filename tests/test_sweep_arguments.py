@@ -68,6 +68,7 @@ from tests.test_who_may_do_what_sweep import (
     selection,
     tokens,
 )
+from tests.world_support import QUEUES
 
 
 @dataclass(frozen=True)
@@ -169,21 +170,7 @@ FIELDS: dict[tuple[str, str], str] = {
     ("VolunteerGroup", "projects"): "projects.selectors.visible_projects",
     ("VolunteerGroup", "volunteers"): "groups.permissions.memberships_seen_by",
     ("VolunteerGroup", "applications"): "groups.permissions.memberships_seen_by",
-    **{
-        ("WorkQueues", name): "tenants.queues (_DECIDERS)"
-        for name in (
-            "membershipApplications",
-            "projectReviews",
-            "recordConfirmations",
-            "projectApplications",
-            "declarations",
-            "objections",
-            "correctionRequests",
-            "starApplications",
-            "groupReviews",
-            "transferRequests",
-        )
-    },
+    **{("WorkQueues", name): "tenants.queues (_DECIDERS)" for name in QUEUES},
 }
 
 # The kind of row an id argument names (for an id of nothing of that kind).

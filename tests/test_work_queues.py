@@ -55,22 +55,11 @@ from tests.support import (
     row_key,
     unique_city_code,
 )
+from tests.world_support import QUEUES
 
 CODE = unique_city_code("53")
 SLUG = f"queues{CODE}"
 
-QUEUES = (
-    "membershipApplications",
-    "projectReviews",
-    "recordConfirmations",
-    "projectApplications",
-    "declarations",
-    "objections",
-    "correctionRequests",
-    "starApplications",
-    "groupReviews",
-    "transferRequests",
-)
 # What each queue's node shows in these tests.
 NODES = {
     "membershipApplications": "id status appliedAt decidedAt applicant { number phoneMasked }",

@@ -132,3 +132,19 @@ def amended(
         principal=accounts.principal_for(recorder),
         policy=policy,
     )
+
+
+# The work queues' fields of ``WorkQueues`` (me.tasks), in the schema's order: the
+# queue tests and the argument sweep each keep a row for every one.
+QUEUES = (
+    "membershipApplications",
+    "projectReviews",
+    "recordConfirmations",
+    "projectApplications",
+    "declarations",
+    "objections",
+    "correctionRequests",
+    "starApplications",
+    "groupReviews",
+    "transferRequests",
+)
