@@ -326,6 +326,51 @@ def test_a_known_lookup_reads_its_row_by_a_statement_compiled_once(
     assert compiled == []
 
 
+def test_every_request_finds_its_region_and_token_by_statements_compiled_once(
+    number, token, gql_module, monkeypatch
+):
+    """Every request on a region's host looks the region up by its host name
+    (``central/middleware.py``) and, with a token, the token and its account
+    (``tenants.accounts.services.authenticate``): both by statements compiled once
+    (``unique_row``), where Django compiled them again for every request (~40 % of
+    a single lookup's instructions). What they find is unchanged: the answer, a
+    revoked token refused, an unknown host refused."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from central.models import Domain
+    from tenants.accounts.models import AccessToken
+
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def compiling(self, *args, **kwargs):
+        if self.query.model in (Domain, AccessToken):
+            compiled.append(self.query.model.__name__)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", compiling)
+    body = {"query": lookup_query(), "variables": {"n": number}}
+    first, _ = post(body, token)
+    second, _ = post(body, token)
+    assert shown(second)[2] == shown(first)[2]
+    assert json.loads(second.content)["data"]["volunteer"]["number"] == number
+    # At most once each in this process (an earlier test may have compiled them);
+    # the old way compiled both for every request.
+    assert len(compiled) <= 2 and sorted(set(compiled)) == sorted(compiled)
+    compiled.clear()
+    _, username = register_volunteer(SLUG)
+    theirs = login(gql_module, SLUG, username)
+    mine = json.loads(post({"query": "{ me { username } }"}, theirs)[0].content)
+    assert mine["data"]["me"]["username"] == username
+    logout = json.loads(post({"query": "mutation { logout { ok } }"}, theirs)[0].content)
+    assert logout.get("errors") is None, logout
+    refused = json.loads(post({"query": "{ me { username } }"}, theirs)[0].content)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    nowhere = post({"query": "{ region { code } }"}, None, host="nowhere.localhost")[0]
+    assert json.loads(nowhere.content)["errors"][0]["extensions"]["code"] == "REGION_NOT_FOUND"
+    assert compiled == []
+
+
 def test_unique_row_refuses_a_query_that_changes_its_value():
     """``unique_row`` runs the kept statement with the value as given: a query that
     normalises the value itself would be run without that, so it is refused when

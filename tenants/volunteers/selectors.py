@@ -24,7 +24,7 @@ from tenants.volunteers.permissions import (
 
 
 def _numbered(number: str) -> QuerySet[Volunteer]:
-    return Volunteer.objects.filter(number=number)
+    return Volunteer.objects.filter(number=number).order_by()  # unique: no order needed
 
 
 def by_number(number: str) -> QuerySet[Volunteer]:
