@@ -196,7 +196,7 @@ def dies_with_this_run():
     """A ``preexec_fn`` for a server a test starts: the kernel kills it if this
     test run is killed (``kill -9``), as ``up``'s children die with ``up``
     (``dies_with``), instead of it serving on for ever."""
-    from central.management.commands.up import dies_with
+    from central.lifetimes import dies_with
 
     return dies_with(os.getpid())
 

@@ -46,6 +46,7 @@ from django.utils.translation import gettext as _
 from central import accounts, migrating, services
 from central.database import database_url, embedded_server
 from central.errors import ServiceError
+from central.lifetimes import dies_with
 from central.management.commands import demo as demo_command
 from central.models import Region
 from central.pg_supervisor import PostgresSupervisor
@@ -429,33 +430,6 @@ def migrate_in_processes(
 # A child that ran this long (seconds) had started well: when it exits it is
 # restarted at once (a killed front's clients wait in the backlog meanwhile).
 RAN_A_WHILE = 10
-
-
-def dies_with(parent: int) -> Callable[[], None] | None:
-    """Linux: a ``preexec_fn`` that has the kernel kill the child (SIGKILL) when
-    ``parent`` (``up``) dies by ``kill -9``, whatever the child is doing: importing
-    Django, waiting on a lock in the middle of a round (a handler of a gentler
-    signal would run only once that wait ends). Nothing is lost: each round's
-    writes are transactions, rolled back with the connection, and a delivery cut
-    in flight is sent again (README "Serving", Faults). Killed at once if ``up``
-    is gone already. Elsewhere None: the children's own ``--parent`` poll
-    remains. (The kernel follows the thread that started the child: a
-    SupervisedChild's, which lives as long as the child.)"""
-    if sys.platform != "linux":
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before any fork
-
-    def arm() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # up died between the fork and here
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return arm
-
-
-PR_SET_PDEATHSIG = 1
 
 
 class SupervisedChild:
