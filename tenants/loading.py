@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from django.db import connections, models
 from django.db.models import QuerySet
@@ -139,21 +139,36 @@ def unique_row(
     value type and column list, then run with each value. ``query`` must be a
     module-level function that uses ``value`` as it is as the statement's only
     parameter (normalise the value before calling) and annotates nothing."""
-    kind: type = type(value)
-    statement = _statement(query, kind, None if columns is None else tuple(columns))
-    connection = connections[statement.db]
+    statement, connection = _kept(query, value, columns)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, [value])
         row = cursor.fetchone()
-    if row is None:
-        return None
+    return None if row is None else _built(statement, row, connection)
+
+
+def kept_rows(query: Callable[[Any], QuerySet[_M]], value: str | int) -> list[_M]:
+    """Every row ``query(value)`` selects, in its order, as :func:`unique_row` reads
+    its one: by a statement compiled once per ``query`` and value type."""
+    statement, connection = _kept(query, value, None)
+    with connection.cursor() as cursor:
+        cursor.execute(statement.sql, [value])
+        rows = cursor.fetchall()
+    return [_built(statement, row, connection) for row in rows]
+
+
+def _kept(query, value, columns) -> tuple[_Statement, Any]:
+    kind: type = type(value)
+    statement = _statement(query, kind, None if columns is None else tuple(columns))
+    return statement, connections[statement.db]
+
+
+def _built(statement: _Statement, row, connection) -> Any:
     if statement.converters:
-        values = list(row)
+        row = list(row)
         for position, functions, expression in statement.converters:
             for function in functions:
-                values[position] = function(values[position], expression, connection)
-        row = values
+                row[position] = function(row[position], expression, connection)
     found = statement.model.from_db(statement.db, statement.names, row[statement.own])
     for populator in statement.joined:
         populator.populate(row, found)
-    return cast("_M", found)
+    return found

@@ -53,7 +53,7 @@ from tenants.accounts.models import (
 )
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
-from tenants.loading import unique_row
+from tenants.loading import kept_rows, unique_row
 
 if TYPE_CHECKING:
     from tenants.volunteers.models import Volunteer
@@ -623,6 +623,10 @@ def _token_by_hash(key_hash: str) -> QuerySet[AccessToken]:
     )
 
 
+def _roles_of(account_id: int) -> QuerySet[Role]:
+    return Role.objects.select_related("group").filter(account_id=account_id)
+
+
 def authenticate(raw: str | None, region_code: str) -> AccountPrincipal | None:
     """The principal behind a bearer token on this region's host; None without a token.
 
@@ -641,7 +645,7 @@ def authenticate(raw: str | None, region_code: str) -> AccountPrincipal | None:
         raise Unauthenticated(_("the token is unknown, expired or revoked; log in again"))
     if not token.account.is_active:
         raise Unauthenticated(_("the account is disabled"))
-    roles = list(token.account.roles.select_related("group"))
+    roles = kept_rows(_roles_of, token.account.id)
     return AccountPrincipal(account=token.account, roles=roles)
 
 
