@@ -202,6 +202,24 @@ def test_the_verification_page_is_throttled_alike(verify_server, scene):
     throttled(visitor.verify(code))
 
 
+def test_a_found_code_costs_one_read_of_the_throttle_and_no_write(scene):
+    """The holder's lookup pays one indexed read of the address's row, no lock, no
+    write; a miss pays the count (insert-if-absent, the row's lock, its update)."""
+    from tests.support import execute_in_process
+
+    _s, code = scene
+    found, statements = execute_in_process(SLUG, VERIFY, {"c": code}, None)
+    assert found["data"]["verifyCertificate"]["genuine"] is True
+    throttle = [sql for sql in statements if "loginthrottle" in sql]
+    assert len(throttle) == 1 and throttle[0].startswith("SELECT"), throttle
+    assert "FOR UPDATE" not in throttle[0]
+    assert not [sql for sql in statements if sql.startswith(("INSERT", "UPDATE", "DELETE"))]
+    missed, statements = execute_in_process(SLUG, VERIFY, {"c": unknown_code()}, None)
+    assert missed["data"]["verifyCertificate"] is None
+    throttle = [sql.split()[0] for sql in statements if "loginthrottle" in sql]
+    assert throttle == ["SELECT", "INSERT", "SELECT", "UPDATE"], throttle
+
+
 # --- 2. an export link is authorised again at download --------------------------------
 
 
