@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+import threading
 from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
@@ -54,7 +55,8 @@ def verify_server(seed_regions):
         "PLATFORM_CLIENT_ADDRESS_HEADER": "X-Test-Client",
         "PLATFORM_VERIFY_MISS_LIMIT": str(LIMIT),
     }
-    with PlatformServer(platform_database_url(), env=env) as running:
+    # Two workers of eight threads: concurrent requests from one address really race.
+    with PlatformServer(platform_database_url(), workers=2, threads=8, env=env) as running:
         yield running
 
 
@@ -178,6 +180,37 @@ def test_each_alias_counts_and_node_counts_too(verify_server, scene):
     throttled(by_node.verify(code))
     refused = by_node.query(NODE, {"id": gid(SLUG, code, "CertificateVerification")})
     assert refused["errors"][0]["extensions"]["code"] == "THROTTLED", refused
+
+
+def test_concurrent_misses_from_one_address_get_no_more_than_the_limit(verify_server):
+    """12 codes not found sent at once from one address: each miss is told only once
+    counted under the address's row lock, so exactly LIMIT are answered (null) and
+    every other is THROTTLED, however the workers' threads interleave."""
+    address = Client(verify_server).address
+    concurrent = 12
+    start = threading.Barrier(concurrent)
+    answers: list[dict] = []
+
+    def attempt() -> None:
+        mine = Client(verify_server)  # a connection of its own, the same address
+        mine.address = address
+        start.wait()
+        answers.append(mine.verify(unknown_code()))
+
+    threads = [threading.Thread(target=attempt) for _ in range(concurrent)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == concurrent
+    told = [a for a in answers if "errors" not in a]
+    assert told == [{"data": {"verifyCertificate": None}}] * LIMIT, answers
+    for answer in answers:
+        if "errors" in answer:
+            throttled(answer)
+    with tenant_context(region(SLUG)):
+        row = LoginThrottle.objects.get(scope="verify", key=address)
+    assert row.locked_until is not None and row.lockouts == 1
 
 
 def test_the_verification_page_is_throttled_alike(verify_server, scene):
