@@ -125,6 +125,55 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def system_and_faults(pid: int) -> tuple[float, int]:
+    """System CPU seconds and minor page faults so far of a process tree
+    (children already reaped included): what the kernel does for it, which
+    instruction counts in user space do not see."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0, 0
+    system, faults = 0.0, 0
+    for proc in procs:
+        try:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            t = proc.cpu_times()
+        except (OSError, psutil.NoSuchProcess):
+            continue
+        system += t.system + t.children_system
+        faults += int(fields[7]) + int(fields[8])  # minflt, cminflt
+    return system, faults
+
+
+def context_switches(pid: int) -> tuple[int, int]:
+    """(voluntary, involuntary) context switches so far of every thread of a
+    process tree, from ``/proc/<pid>/task/*/status`` ((0, 0) off Linux). A thread
+    waiting for the GIL or a lock sleeps: a voluntary switch."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        pids = [root.pid, *(child.pid for child in root.children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return 0, 0
+    voluntary = involuntary = 0
+    for each in pids:
+        for status in Path(f"/proc/{each}/task").glob("*/status"):
+            try:
+                text = status.read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            for line in text.splitlines():
+                if line.startswith("voluntary_ctxt_switches:"):
+                    voluntary += int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    involuntary += int(line.split()[1])
+    return voluntary, involuntary
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 

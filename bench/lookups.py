@@ -65,6 +65,7 @@ from bench._common import (  # noqa: E402
     ChildServer,
     Database,
     child_env,
+    context_switches,
     cpu_seconds,
     get,
     gunicorn_argv,
@@ -73,6 +74,7 @@ from bench._common import (  # noqa: E402
     ms,
     post,
     quantile,
+    system_and_faults,
 )
 
 DB_NAME = "bench_lookups"
@@ -92,6 +94,9 @@ class Figures:
     errors: int = 0
     cpu_app: float = 0.0
     cpu_db: float = 0.0
+    switches: tuple[int, int] = (0, 0)  # the app's threads: voluntary, involuntary
+    system: float = 0.0  # the app's system CPU seconds
+    faults: int = 0  # the app's minor page faults
     by_round: list[float] = field(default_factory=list)  # req/s of each round
     gc_ms: float = 0.0  # with --gc-log: the workers' collection pauses in its phases
     gc_runs: int = 0
@@ -465,6 +470,8 @@ def main() -> int:
                 for mode in order:
                     cpu_app = cpu_seconds(server.proc.pid)
                     cpu_db = cpu_seconds(db.postmaster_pid)
+                    switches = context_switches(server.proc.pid)
+                    kernel = system_and_faults(server.proc.pid)
                     started = time.perf_counter()
                     began_at = time.time()
                     latencies, errors = load(
@@ -476,6 +483,14 @@ def main() -> int:
                     result.by_round.append(len(latencies) / wall if wall else 0.0)
                     result.cpu_app += cpu_seconds(server.proc.pid) - cpu_app
                     result.cpu_db += cpu_seconds(db.postmaster_pid) - cpu_db
+                    kernel_now = system_and_faults(server.proc.pid)
+                    result.system += kernel_now[0] - kernel[0]
+                    result.faults += kernel_now[1] - kernel[1]
+                    now = context_switches(server.proc.pid)
+                    result.switches = (
+                        result.switches[0] + now[0] - switches[0],
+                        result.switches[1] + now[1] - switches[1],
+                    )
                     result.latencies += latencies
                     result.errors += errors
                     phases.append((mode, began_at, time.time()))
@@ -497,14 +512,20 @@ def main() -> int:
     print(f"\nvolunteer(number:) over {len(numbers)} volunteers, as an authority, {HOST}")
     print(f"{args.rounds} rounds × {args.requests} requests per setup and mode,")
     print(f"{args.concurrency} keep-alive clients; gunicorn gthread 2 × {args.threads}\n")
-    print("| setup | mode | req/s | median ms | p95 ms | errors | CPU ms/req app / PG |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        "| setup | mode | req/s | median ms | p95 ms | errors | CPU ms/req app / PG "
+        "| app system CPU ms/req | app page faults/req | app switches/req vol. / invol. |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for (setup, mode), f in figures.items():
         app, pg = f.cpu()
+        count = len(f.latencies) or 1
         print(
             f"| {setup} | {mode} | {f.rps:.0f} | {ms(statistics.median(f.latencies))} "
             f"| {ms(quantile(f.latencies, 0.95))} | {f.errors} "
-            f"| {app * 1000:.1f} / {pg * 1000:.1f} |"
+            f"| {app * 1000:.1f} / {pg * 1000:.1f} | {f.system * 1000 / count:.2f} "
+            f"| {f.faults / count:.1f} "
+            f"| {f.switches[0] / count:.1f} / {f.switches[1] / count:.1f} |"
         )
     print()
     for setup in SETUPS:

@@ -22,6 +22,7 @@ import sys
 
 from django.conf import settings
 from django.core.exceptions import DisallowedHost
+from django.db.models import QuerySet
 from django.http import JsonResponse
 from django.http.request import split_domain_port
 from django.utils.translation import gettext as _
@@ -32,6 +33,7 @@ from central import readiness
 from central.logs import is_database_unavailable
 from central.models import Domain
 from central.tenancy import connection
+from tenants.loading import unique_row
 
 
 def graphql_error_response(status: int, code: str, message: str) -> JsonResponse:
@@ -127,6 +129,11 @@ def readyz() -> JsonResponse:
     )
 
 
+def _domain_named(hostname: str) -> QuerySet[Domain]:
+    # Every request on a region's host looks it up: compiled once (unique_row).
+    return Domain.objects.select_related("tenant").filter(domain=hostname)
+
+
 class RegionRoutingMiddleware(TenantMainMiddleware):
     def hostname_from_request(self, request):
         """The Host header's name part in lower case (``get_host`` validates it
@@ -147,7 +154,7 @@ class RegionRoutingMiddleware(TenantMainMiddleware):
             request.tenant = connection.tenant
             self.setup_url_routing(request, force_public=True)
             return None
-        domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+        domain = unique_row(_domain_named, hostname)
         if domain is None:
             return graphql_error_response(
                 404,

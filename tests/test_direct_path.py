@@ -81,8 +81,8 @@ def lookup_query() -> str:
     )
 
 
-def post(body, token: str | None, compiled: str = "on", **headers):
-    client = Client(HTTP_HOST=HOST, HTTP_ACCEPT_LANGUAGE="en")
+def post(body, token: str | None, compiled: str = "on", host: str = HOST, **headers):
+    client = Client(HTTP_HOST=host, HTTP_ACCEPT_LANGUAGE="en")
     if token:
         headers["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     graphql = {**settings.GRAPHQL, "COMPILED_EXECUTION": compiled}
@@ -270,6 +270,123 @@ def test_a_known_document_keeps_its_column_choice(number, token, monkeypatch):
     second, second_sql = post(body, token)
     assert calls == []  # neither again
     assert shown(second) == shown(first) and second_sql == first_sql
+
+
+def test_a_known_lookup_reads_its_row_by_a_statement_compiled_once(
+    region, number, token, gql_module, monkeypatch
+):
+    """Issue 16 point 2: a repeat of a known document whose ``volunteer(number:)``
+    asks for no relation reads the row by a statement compiled once per column list
+    (``tenants.loading.unique_row``), not by Django compiling the same SQL again
+    for every request: the same statements and answer. The statement holds no
+    region: in another region the same text answers that region's volunteer. A
+    number given with spaces is trimmed as before."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from tenants.volunteers.models import Volunteer
+
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def compiling(self, *args, **kwargs):
+        if self.query.model is Volunteer:
+            compiled.append(self.query.model)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", compiling)
+    query = selection_query("number name skills idNumberMasked")
+    first, first_sql = post({"query": query, "variables": {"n": number}}, token)
+    assert compiled  # a new document: through optimized() and Django's compiler
+    compiled.clear()
+    second, second_sql = post({"query": query, "variables": {"n": f"  {number} "}}, token)
+    third, _ = post({"query": query, "variables": {"n": number}}, token)
+    # The kept statement is compiled for the second request at most (another test in
+    # this process may have compiled the same column list already); the old way
+    # compiled it for each request.
+    assert len(compiled) <= 1
+    assert shown(second) == shown(first) == shown(third) and second_sql == first_sql
+    assert json.loads(first.content)["data"]["volunteer"]["number"] == number
+    assert isinstance(json.loads(first.content)["data"]["volunteer"]["skills"], list)
+
+    other_code = unique_city_code("13")
+    other_slug = f"direct{other_code}"
+    other = generated_region(other_code, other_slug, volunteers=2, groups=1, seed=4)
+    with tenant_context(other):
+        theirs = Volunteer.objects.order_by("id").values_list("number", flat=True).first()
+    their_token = authority(gql_module, other_slug, level="province")
+    compiled.clear()
+    there, _ = post(
+        {"query": query, "variables": {"n": theirs}}, their_token, host=f"{other_slug}.localhost"
+    )
+    assert json.loads(there.content)["data"]["volunteer"]["number"] == theirs
+    ours_there, _ = post(
+        {"query": query, "variables": {"n": number}}, their_token, host=f"{other_slug}.localhost"
+    )
+    assert json.loads(ours_there.content)["data"]["volunteer"] is None  # not theirs
+    assert compiled == []
+
+
+def test_every_request_finds_its_region_and_token_by_statements_compiled_once(
+    number, token, gql_module, monkeypatch
+):
+    """Every request on a region's host looks the region up by its host name
+    (``central/middleware.py``) and, with a token, the token and its account
+    (``tenants.accounts.services.authenticate``): both by statements compiled once
+    (``unique_row``), where Django compiled them again for every request (~40 % of
+    a single lookup's instructions). What they find is unchanged: the answer, a
+    revoked token refused, an unknown host refused."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from central.models import Domain
+    from tenants.accounts.models import AccessToken
+
+    compiled = []
+    as_sql = SQLCompiler.as_sql
+
+    def compiling(self, *args, **kwargs):
+        if self.query.model in (Domain, AccessToken):
+            compiled.append(self.query.model.__name__)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", compiling)
+    body = {"query": lookup_query(), "variables": {"n": number}}
+    first, _ = post(body, token)
+    second, _ = post(body, token)
+    assert shown(second)[2] == shown(first)[2]
+    assert json.loads(second.content)["data"]["volunteer"]["number"] == number
+    # At most once each in this process (an earlier test may have compiled them);
+    # the old way compiled both for every request.
+    assert len(compiled) <= 2 and sorted(set(compiled)) == sorted(compiled)
+    compiled.clear()
+    _, username = register_volunteer(SLUG)
+    theirs = login(gql_module, SLUG, username)
+    mine = json.loads(post({"query": "{ me { username } }"}, theirs)[0].content)
+    assert mine["data"]["me"]["username"] == username
+    logout = json.loads(post({"query": "mutation { logout { ok } }"}, theirs)[0].content)
+    assert logout.get("errors") is None, logout
+    refused = json.loads(post({"query": "{ me { username } }"}, theirs)[0].content)
+    assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    nowhere = post({"query": "{ region { code } }"}, None, host="nowhere.localhost")[0]
+    assert json.loads(nowhere.content)["errors"][0]["extensions"]["code"] == "REGION_NOT_FOUND"
+    assert compiled == []
+
+
+def test_unique_row_refuses_a_query_that_changes_its_value():
+    """``unique_row`` runs the kept statement with the value as given: a query that
+    normalises the value itself would be run without that, so it is refused when
+    its statement is compiled."""
+    from tenants.loading import unique_row
+    from tenants.volunteers.models import Volunteer
+
+    def trimmed(number: str):
+        return Volunteer.objects.filter(number=number.strip())
+
+    def two_values(number: str):
+        return Volunteer.objects.filter(number=number, name=number + "x")
+
+    for query in (trimmed, two_values):
+        with pytest.raises(ValueError, match="only parameter"):
+            unique_row(query, "1", ["id", "number"])
 
 
 @pytest.mark.parametrize("compiled", ["on", "verify"])

@@ -677,20 +677,39 @@ def optimized(queryset, info, type_name: str, *path: str, only_columns: bool = F
     key = (id(node), type_name, queryset.model, path, only_columns)
     cache = _shape_cache()
     shape = cache.get(key)
-    if shape is not None and shape.node is node:
-        if shape.relations is None or (
-            shape.relations == "reveal" and not _reveal_needs_memberships(caller(info))
-        ):
-            if shape.columns is None:
-                return parentless(queryset)
-            return parentless(queryset.only(*shape.columns), own=True)
-        selections = child_selections(info, *path)
-    else:
-        selections = child_selections(info, *path)
+    known = shape is not None and shape.node is node
+    if known and _enough(shape, info):
+        if shape.columns is None:
+            return parentless(queryset)
+        return parentless(queryset.only(*shape.columns), own=True)
+    selections = child_selections(info, *path)
+    if not known:
         shape = _shape(node, raw.fragments, selections, queryset.model, type_name, only_columns)
         if shape is not None:
             cache.put(key, shape, 1)
     return optimize(queryset, selections, type_name, only_columns, caller(info))
+
+
+def kept_columns(info, type_name: str, model) -> list[str] | None:
+    """The columns :func:`optimized` (``only_columns``) loads for the current field,
+    when its document's shape is kept and asks for nothing more for this caller (no
+    relation to join or prefetch): then a lookup of one row may read just them
+    (``tenants.loading.unique_row``). None otherwise: go through :func:`optimized`,
+    which keeps the shape for the next request."""
+    node = compat.raw_info(info).field_nodes[0]
+    shape = _shape_cache().get((id(node), type_name, model, (), True))
+    if shape is None or shape.node is not node or not _enough(shape, info):
+        return None
+    return shape.columns
+
+
+def _enough(shape: _Shape, info) -> bool:
+    """Whether a kept shape tells everything this caller's load needs: no relation
+    asked for, or only the reveal fields' memberships, which the caller does not need
+    (:func:`_reveal_needs_memberships`)."""
+    return shape.relations is None or (
+        shape.relations == "reveal" and not _reveal_needs_memberships(caller(info))
+    )
 
 
 @dataclass(frozen=True)

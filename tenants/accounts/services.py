@@ -22,6 +22,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -52,6 +53,7 @@ from tenants.accounts.models import (
 )
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
+from tenants.loading import unique_row
 
 if TYPE_CHECKING:
     from tenants.volunteers.models import Volunteer
@@ -612,6 +614,15 @@ def unlock_account(*, username: str, reason: str, principal: Principal) -> Accou
     return account
 
 
+def _token_by_hash(key_hash: str) -> QuerySet[AccessToken]:
+    # Every request authenticates: the statement is compiled once (unique_row).
+    return (
+        AccessToken.objects.select_related("account__volunteer")
+        .filter(key_hash=key_hash)
+        .order_by()  # unique: no order needed
+    )
+
+
 def authenticate(raw: str | None, region_code: str) -> AccountPrincipal | None:
     """The principal behind a bearer token on this region's host; None without a token.
 
@@ -624,9 +635,7 @@ def authenticate(raw: str | None, region_code: str) -> AccountPrincipal | None:
         raise Unauthenticated(
             _("this token was issued by another region; log in on this region's site")
         )
-    token = (
-        AccessToken.objects.select_related("account__volunteer").filter(key_hash=_hash(raw)).first()
-    )
+    token = unique_row(_token_by_hash, _hash(raw))
     now = timezone.now()
     if token is None or token.revoked_at is not None or token.expires_at <= now:
         raise Unauthenticated(_("the token is unknown, expired or revoked; log in again"))

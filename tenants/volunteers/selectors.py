@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -14,6 +14,7 @@ from central.tenancy import connection
 from tenants.accounts.principal import Principal
 from tenants.groups.models import MembershipStatus
 from tenants.groups.permissions import hub_area_prefixes
+from tenants.loading import unique_row
 from tenants.volunteers.models import Volunteer
 from tenants.volunteers.permissions import (
     member_groups_seen_by,
@@ -22,8 +23,19 @@ from tenants.volunteers.permissions import (
 )
 
 
+def _numbered(number: str) -> QuerySet[Volunteer]:
+    return Volunteer.objects.filter(number=number).order_by()  # unique: no order needed
+
+
 def by_number(number: str) -> QuerySet[Volunteer]:
-    return Volunteer.objects.filter(number=(number or "").strip())
+    return _numbered((number or "").strip())
+
+
+def one_by_number(number: str, columns: Sequence[str]) -> Volunteer | None:
+    """:func:`by_number`'s volunteer with only ``columns`` loaded, by a statement
+    compiled once per column list (``tenants.loading.unique_row``; numbers are
+    unique)."""
+    return unique_row(_numbered, (number or "").strip(), columns)
 
 
 def sees_every_volunteer(principal: Principal) -> bool:

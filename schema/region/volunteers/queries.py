@@ -13,10 +13,11 @@ from schema.errors import AccessError
 from schema.region import pagination
 from schema.region.auth import guarded, parse_id, policy_of, principal_of
 from schema.region.pagination import encode_cursor, keyset_rows, paged
-from schema.region.prefetch import asks_page_info, child_selections, optimized
+from schema.region.prefetch import asks_page_info, child_selections, kept_columns, optimized
 from schema.region.volunteers.applicant import Verification, VolunteerStatus
 from schema.region.volunteers.types import Volunteer, VolunteerConnection, VolunteerEdge
 from tenants.volunteers import selectors as volunteer_selectors
+from tenants.volunteers.models import Volunteer as VolunteerModel
 from tenants.volunteers.permissions import may_view
 
 
@@ -42,12 +43,20 @@ class VolunteersQuery:
         if principal is None:
             raise AccessError(Unauthenticated(_("log in to see volunteers")))
         # Only the columns the selected fields read (and the permission check's: KEYS),
-        # and neither ORDER BY nor LIMIT: the number is unique (issue 16 point 2,
-        # single lookups).
-        rows = optimized(
-            volunteer_selectors.by_number(number).order_by(), info, "Volunteer", only_columns=True
-        )
-        found = next(iter(rows), None)
+        # and neither ORDER BY nor LIMIT: the number is unique. A known document that
+        # asks for no relation reads them by a statement compiled once (issue 16
+        # point 2, single lookups).
+        columns = kept_columns(info, "Volunteer", VolunteerModel)
+        if columns is not None:
+            found = volunteer_selectors.one_by_number(number, columns)
+        else:
+            rows = optimized(
+                volunteer_selectors.by_number(number).order_by(),
+                info,
+                "Volunteer",
+                only_columns=True,
+            )
+            found = next(iter(rows), None)
         # Unknown and hidden answer alike, except to whoever sees everyone (no oracle).
         if found is None and volunteer_selectors.sees_every_volunteer(principal):
             return None
