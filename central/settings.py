@@ -42,6 +42,17 @@ CENTRAL_HOSTS = [
 # A new region's default domain is "<slug>.<REGION_DOMAIN_SUFFIX>".
 REGION_DOMAIN_SUFFIX = os.environ.get("PLATFORM_REGION_DOMAIN_SUFFIX", "localhost")
 ALLOWED_HOSTS = _env_list("DJANGO_ALLOWED_HOSTS", [*CENTRAL_HOSTS, f".{REGION_DOMAIN_SUFFIX}"])
+# Behind an operator's TLS front (audit round 6): the platform itself serves plain
+# HTTP, so the browser's cookies are marked Secure (sent over HTTPS only) and a
+# request the front marks "X-Forwarded-Proto: https" is treated as secure (the
+# front must set that header itself, overwriting any a client sent). Off by
+# default: the README's run command serves http://, where a Secure cookie would
+# never come back and no one could log in to the admin.
+TLS_FRONT = _env_bool("PLATFORM_TLS_FRONT", False)
+SESSION_COOKIE_SECURE = TLS_FRONT
+CSRF_COOKIE_SECURE = TLS_FRONT
+if TLS_FRONT:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Browser origins every host lets in (development front-ends, e.g.
 # "http://localhost:5173"); a region adds its own in its policy (central/cors.py).
 CORS_ALLOWED_ORIGINS = _env_list("PLATFORM_CORS_ALLOWED_ORIGINS", [])
@@ -190,6 +201,10 @@ LOGIN_THROTTLE = {
 # central/throttle.py count_refusal): after this many from one client address that
 # address is locked like a login's (LOGIN_THROTTLE's seconds, backoff and window).
 REFUSAL_LIMIT = int(os.environ.get("PLATFORM_REGISTRATION_REFUSAL_LIMIT", "20"))
+# Public certificate lookups that found nothing (audit round 6, verifyCertificate and
+# /certificates/verify): after this many from one client address that address is
+# refused every lookup for a while (LOGIN_THROTTLE's seconds, backoff and window).
+VERIFY_MISS_LIMIT = int(os.environ.get("PLATFORM_VERIFY_MISS_LIMIT", "20"))
 # The client's address is REMOTE_ADDR, unless a trusted reverse proxy sets this
 # header (e.g. X-Real-IP or X-Forwarded-For; its last value is taken). Set it only
 # behind such a proxy: otherwise clients could choose their own address.

@@ -38,6 +38,9 @@ ADDRESS = "address"
 # Refused lookups from one client address (a registration refused because the ID
 # number is already registered, audit round 3): see :func:`check_refusals`.
 REFUSAL = "refusal"
+# Public certificate lookups that found nothing, from one client address (audit
+# round 6: ``verifyCertificate`` and the verification page), counted the same way.
+VERIFY = "verify"
 # After this long without a lock, a key's backoff starts again from BASE_SECONDS.
 LOCKOUT_MEMORY = datetime.timedelta(days=1)
 # When every slot of a key is taken by attempts still being checked.
@@ -49,7 +52,13 @@ class LoginThrottleBase(models.Model):
     """Failed attempts and the lock of one username or one client address."""
 
     scope = models.CharField(
-        max_length=16, choices=[(ACCOUNT, ACCOUNT), (ADDRESS, ADDRESS), (REFUSAL, REFUSAL)]
+        max_length=16,
+        choices=[
+            (ACCOUNT, ACCOUNT),
+            (ADDRESS, ADDRESS),
+            (REFUSAL, REFUSAL),
+            (VERIFY, VERIFY),
+        ],
     )
     key = models.CharField(max_length=KEY_LENGTH)
     # Failures (and attempts being checked) since the last success, lock or quiet window.
@@ -82,6 +91,7 @@ def limits(scope: str) -> Limits:
         ACCOUNT: config["ACCOUNT_LIMIT"],
         ADDRESS: config["ADDRESS_LIMIT"],
         REFUSAL: settings.REFUSAL_LIMIT,
+        VERIFY: settings.VERIFY_MISS_LIMIT,
     }
     return Limits(
         limit=by_scope[scope],
@@ -278,51 +288,67 @@ def unlock(model: type[LoginThrottleBase], username: str) -> bool:
 # (concurrent requests from one address) finds the row locked there and is answered
 # ``THROTTLED`` in its refusal's place — so no more than ``REFUSAL_LIMIT`` refusals
 # per lock reach one address, however many requests it sends at once (audit round 4).
+#
+# Scope ``VERIFY`` (audit round 6) counts the public certificate lookups
+# (``verifyCertificate``, ``/certificates/verify``) that found no certificate, so
+# codes cannot be enumerated at line rate; a lookup that finds one is never
+# counted, and a locked address is refused every lookup (else the lock would
+# answer "not found" in the miss's place). Limit: ``VERIFY_MISS_LIMIT``.
 
 
-def _refusal_throttled(retry_after: int, until: datetime.datetime) -> Throttled:
+def _refusal_throttled(retry_after: int, until: datetime.datetime, scope: str) -> Throttled:
     values = {
         "retry_after": retry_after,
         "until": f"{timezone.localtime(until):%Y-%m-%d %H:%M:%S}",
     }
-    return Throttled(
-        _(
+    if scope == VERIFY:
+        message = _(
+            "too many certificate codes not found from your address; try again in "
+            "%(retry_after)s s (at %(until)s)"
+        )
+    else:
+        message = _(
             "too many refused registrations from your address; try again in "
             "%(retry_after)s s (at %(until)s)"
         )
-        % values,
-        retry_after=retry_after,
-    )
+    return Throttled(message % values, retry_after=retry_after)
 
 
-def check_refusals(model: type[LoginThrottleBase], address: str) -> None:
-    """Raise ``THROTTLED`` if ``address`` is locked for refused lookups (one read, no
-    row lock: the happy path stays as cheap as it was)."""
+def check_refusals(model: type[LoginThrottleBase], address: str, scope: str = REFUSAL) -> None:
+    """Raise ``THROTTLED`` if ``address`` is locked for refused lookups of ``scope``
+    (``REFUSAL`` or ``VERIFY``; one read, no row lock: the happy path stays as
+    cheap as it was)."""
     now = timezone.now()
     until = (
-        model._default_manager.filter(scope=REFUSAL, key=address[:KEY_LENGTH])
+        model._default_manager.filter(scope=scope, key=address[:KEY_LENGTH])
         .values_list("locked_until", flat=True)
         .first()
     )
     if until is not None and until > now:
-        raise _refusal_throttled(_seconds_until(until, now), until)
+        raise _refusal_throttled(_seconds_until(until, now), until, scope)
 
 
-def count_refusal(model: type[LoginThrottleBase], address: str) -> None:
+def count_refusal(
+    model: type[LoginThrottleBase], address: str, scope: str = REFUSAL
+) -> datetime.datetime | None:
     """Count one refused lookup from ``address`` before it is told, under the row's
-    lock; reaching ``REFUSAL_LIMIT`` locks the address for
+    lock; reaching the scope's limit locks the address for
     ``BASE_SECONDS × 2^(earlier locks)`` (at most ``MAX_SECONDS``), as a login's
     failures do. Raises ``THROTTLED`` instead of counting when the address is
     already locked: the caller then answers that, not the refusal (a request that
-    passed :func:`check_refusals` while a concurrent one locked the address)."""
+    passed :func:`check_refusals` while a concurrent one locked the address).
+    ``scope``: ``REFUSAL`` (registrations, ``REFUSAL_LIMIT``) or ``VERIFY``
+    (certificate codes not found, ``VERIFY_MISS_LIMIT``). Returns when the lock
+    this count set ends, or None when it set none."""
     key = address[:KEY_LENGTH]
-    limit = limits(REFUSAL)
+    limit = limits(scope)
+    locked: datetime.datetime | None = None
     with transaction.atomic():
         now = timezone.now()
-        model._default_manager.bulk_create([model(scope=REFUSAL, key=key)], ignore_conflicts=True)
-        row = model._default_manager.select_for_update().get(scope=REFUSAL, key=key)
+        model._default_manager.bulk_create([model(scope=scope, key=key)], ignore_conflicts=True)
+        row = model._default_manager.select_for_update().get(scope=scope, key=key)
         if row.locked_until is not None and row.locked_until > now:
-            raise _refusal_throttled(_seconds_until(row.locked_until, now), row.locked_until)
+            raise _refusal_throttled(_seconds_until(row.locked_until, now), row.locked_until, scope)
         if row.updated_at < now - datetime.timedelta(seconds=limit.window_seconds):
             row.failures = 0
         if row.updated_at < now - LOCKOUT_MEMORY:
@@ -330,8 +356,9 @@ def count_refusal(model: type[LoginThrottleBase], address: str) -> None:
         row.failures += 1
         if row.failures >= limit.limit:
             seconds = min(limit.base_seconds * 2 ** min(row.lockouts, 30), limit.max_seconds)
-            row.locked_until = now + datetime.timedelta(seconds=seconds)
+            row.locked_until = locked = now + datetime.timedelta(seconds=seconds)
             row.lockouts += 1
             row.failures = 0
         row.updated_at = now
         row.save(update_fields=["failures", "lockouts", "locked_until", "updated_at"])
+    return locked

@@ -81,7 +81,10 @@ class QueryError(GraphQLError):
 
     def __init__(self, error: ServiceError):
         problem = error.problems[0]
-        super().__init__(str(error), extensions={"code": problem.code, "field": problem.field})
+        extensions: dict[str, object] = {"code": problem.code, "field": problem.field}
+        if problem.retry_after is not None:  # THROTTLED: when to try again
+            extensions["retryAfter"] = problem.retry_after
+        super().__init__(str(error), extensions=extensions)
 
 
 def mutation_payload(payload_type) -> Callable:

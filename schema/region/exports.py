@@ -14,8 +14,10 @@ import enum
 import strawberry
 from strawberry.types import Info
 
+from schema.context import bearer_token
 from schema.errors import Payload, mutation_payload
 from schema.region.auth import caller, parse_id
+from tenants.accounts.services import token_id_of
 from tenants.reports import services as reports
 
 
@@ -94,6 +96,7 @@ class ExportsMutation:
             date_to=input.date_to,
             reveal=input.reveal,
             reason=input.reason,
+            token_id=token_id_of(bearer_token(info.context.request)),
         )
         return ExportLinkPayload(
             url=info.context.request.build_absolute_uri(path),

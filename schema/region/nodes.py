@@ -167,7 +167,8 @@ def node_of(info: Info, value, field: str = "id") -> Node | None:
     if schema != current_schema():
         return None  # another region's object: nothing here has it
     if kind == "CertificateVerification":
-        return verification_of(key)
+        # Its id holds the code: a lookup throttled as verifyCertificate's (audit round 6).
+        return verification_of(key, request=info.context.request)
     load = LOADERS.get(kind)
     return load(info, key_in_range(int(key))) if load else None
 

@@ -41,7 +41,9 @@ from django.utils.translation import gettext as _
 
 from central.errors import Conflict, InvalidInput, NotFound, PermissionDenied, locked_row
 from central.tenancy import connection
+from central.throttle import VERIFY, check_refusals, count_refusal
 from tenants.accounts import services as accounts
+from tenants.accounts.models import LoginThrottle
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
@@ -567,10 +569,37 @@ def status_of(certificate: Certificate) -> str:
     return "revoked" if certificate.revoked_at is not None else "current"
 
 
+def verify_from(code, *, address: str) -> dict | None:
+    """:func:`verify` for an anonymous caller at client ``address`` (the API's
+    ``verifyCertificate`` and the public verification page), throttled (audit
+    round 6): a lookup that finds nothing is counted against the address
+    (``central.throttle.count_refusal``, scope ``verify``) and, past
+    ``VERIFY_MISS_LIMIT``, the address is refused *every* lookup with
+    ``THROTTLED`` until the lock ends — a lookup that finds a certificate is never
+    counted, but a locked address is not told it either, else the lock would
+    answer "not found" in the miss's place. A miss is told only once counted: an
+    address locked meanwhile by its concurrent requests gets ``THROTTLED``. Each
+    lock appends one ``certificate.verify_throttled`` to the audit log."""
+    check_refusals(LoginThrottle, address, VERIFY)
+    found = verify(code)
+    if found is None:
+        locked = count_refusal(LoginThrottle, address, VERIFY)
+        if locked is not None:
+            record(
+                "anonymous",
+                "certificate.verify_throttled",
+                "",
+                address=address,
+                until=locked.isoformat(),
+            )
+    return found
+
+
 def verify(code) -> dict | None:
     """What the certificate with this verification code stated, and its status; None if
     no certificate of this region has that code. Public: shows nothing the
-    certificate does not show."""
+    certificate does not show. Unthrottled: anonymous callers go through
+    :func:`verify_from`."""
     normalized = normalize_code(code)
     # Whatever was typed into the page's form reaches here: only a code's own
     # characters go to the database (a NUL would make it fail).

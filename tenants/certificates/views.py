@@ -14,6 +14,11 @@ another region's host is simply unknown there (404).
   never more: the ID number stays masked and no phone of the volunteer is held.
 - ``GET /certificates/verify`` (``?code=``): the same page for a code typed
   into its form, for whoever holds a paper certificate and no QR scanner.
+
+Both verification pages look codes up as ``verifyCertificate`` does, throttled
+per client address (``certificates.verify_from``, audit round 6): once an
+address has looked up too many codes that do not exist it is answered ``429``
+with ``Retry-After`` and the page's throttled notice, whatever the code.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from central.errors import ServiceError
+from central.errors import ServiceError, Throttled
+from central.throttle import client_address
 from schema.context import bearer_token
 from tenants.accounts.services import authenticate
 from tenants.certificates import services as certificates
@@ -89,12 +95,19 @@ def verify_page(request, code: str | None = None):
     typed into the page's form, or the form alone."""
     if code is None:
         code = request.GET.get("code", "").strip()[:100]
-    found = certificates.verify(code) if code else None
+    throttled: Throttled | None = None
+    found = None
+    if code:
+        try:
+            found = certificates.verify_from(code, address=client_address(request))
+        except Throttled as refused:
+            throttled = refused
     context = {
         "found": found,
         "title": _("Verification of a certificate of volunteer service"),
         "asked": bool(code),
         "typed": code,
+        "throttled": throttled.problems[0].message if throttled else "",
     }
     if found is not None:
         context["verdict_class"] = "genuine" if found["genuine"] else "revoked"
@@ -124,9 +137,13 @@ def verify_page(request, code: str | None = None):
             for row in found["rows"]
         ]
     status = 200 if found or not code else 404
+    if throttled is not None:
+        status = 429
     response = HttpResponse(
         render_to_string("certificates/verify.html", context, request), status=status
     )
+    if throttled is not None and throttled.retry_after:
+        response["Retry-After"] = str(throttled.retry_after)
     response["Cache-Control"] = "no-store"
     response["X-Robots-Tag"] = "noindex"
     return response

@@ -267,7 +267,7 @@ def _check_division(
     return code
 
 
-def _refusal_step(step: Callable[..., None], address: str) -> None:
+def _refusal_step(step: Callable[..., object], address: str) -> None:
     """``check_refusals`` or ``count_refusal`` for ``address``; an address locked
     for refusals is audited (``group.registration_refused``) and answered THROTTLED."""
     try:

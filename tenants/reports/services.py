@@ -5,7 +5,12 @@ and signs everything the download needs — region, kind, format, scope, period,
 whether to reveal and why, and who asked — into a short-lived link
 (``settings.EXPORT_LINK_SECONDS``, default 5 minutes) that works without a token,
 like a certificate's PDF link. ``open_link`` checks the signature, expiry and
-region; ``stream`` yields the file a block at a time.
+region; ``check_signer`` then asks again whether the account that signed it may
+still have the file (audit round 6: it exists, is active, the token it signed
+with is live, and ``authorize_export`` — the very check ``export_link`` made —
+still grants the same scope), so a role removed, an account disabled or a
+logout inside the link's minutes stops the download; ``stream`` yields the file
+a block at a time.
 
 Reveal log (000 Art.3, Art.15): a volunteer export that reveals ID numbers and
 phones writes one ``PersonalInfoAccess`` row **per volunteer revealed** (who,
@@ -34,9 +39,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from central.divisions import DivisionCodeError, check_division_in_region, division_name
-from central.errors import InvalidInput, PermissionDenied
+from central.errors import InvalidInput, PermissionDenied, ServiceError
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
+from tenants.accounts.models import AccessToken, Account
 from tenants.accounts.principal import Principal
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
@@ -85,6 +91,11 @@ class ExportSpec:
     reason: str
     actor: str
     file_name: str
+    # What the signer asked for and the token they signed with, so the download
+    # asks ``authorize_export`` the same question again (``check_signer``).
+    group_id: int | None = None
+    division_code: str | None = None
+    token: int | None = None
 
     @property
     def period(self) -> tuple[datetime.date | None, datetime.date | None]:
@@ -111,28 +122,20 @@ def file_name(kind: str, fmt: str, scope: Scope, date_from, date_to) -> str:
     return "".join("_" if c in '/\\:*?"<>|' or ord(c) < 32 else c for c in name)
 
 
-def export_link(
+def authorize_export(
     *,
     kind: str,
-    fmt: str,
     principal: Principal,
     policy: RegionPolicy,
     region: Region,
     group_id: int | None = None,
     division_code: str | None = None,
-    date_from: datetime.date | None = None,
-    date_to: datetime.date | None = None,
     reveal: bool = False,
     reason: str = "",
-) -> tuple[str, datetime.datetime, str]:
-    """A signed path to the file, when it expires, and the file's name."""
-    principal = accounts.require(principal)
-    if kind not in KINDS:
-        raise InvalidInput(_("no such report"), field="kind")
-    if fmt not in FORMATS:
-        raise InvalidInput(_("no such file format"), field="format")
-    if date_from and date_to and date_from > date_to:
-        raise InvalidInput(_("the period ends before it starts"), field="dateTo")
+) -> Scope:
+    """The scope ``principal`` may export ``kind`` of (revealing, if asked), or the
+    refusal: what ``export_link`` checks before signing, and ``check_signer`` again
+    at download."""
     group = None
     if group_id is not None:
         # A pending or rejected group the caller may not see is "no such group", as
@@ -149,7 +152,6 @@ def export_link(
             _("a volunteer exports their own hours and records, not a list of volunteers"),
             field="kind",
         )
-    reason = (reason or "").strip()
     if reveal:
         if kind != selectors.VOLUNTEERS:
             raise InvalidInput(
@@ -164,6 +166,45 @@ def export_link(
                 _("you may not see the personal information of these volunteers"),
                 field="reveal",
             )
+    return scope
+
+
+def export_link(
+    *,
+    kind: str,
+    fmt: str,
+    principal: Principal,
+    policy: RegionPolicy,
+    region: Region,
+    group_id: int | None = None,
+    division_code: str | None = None,
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+    reveal: bool = False,
+    reason: str = "",
+    token_id: int | None = None,
+) -> tuple[str, datetime.datetime, str]:
+    """A signed path to the file, when it expires, and the file's name. ``token_id``:
+    the access token the caller signs with (the API's), which must still be live
+    when the file is downloaded."""
+    principal = accounts.require(principal)
+    if kind not in KINDS:
+        raise InvalidInput(_("no such report"), field="kind")
+    if fmt not in FORMATS:
+        raise InvalidInput(_("no such file format"), field="format")
+    if date_from and date_to and date_from > date_to:
+        raise InvalidInput(_("the period ends before it starts"), field="dateTo")
+    reason = (reason or "").strip()
+    scope = authorize_export(
+        kind=kind,
+        principal=principal,
+        policy=policy,
+        region=region,
+        group_id=group_id,
+        division_code=division_code,
+        reveal=reveal,
+        reason=reason,
+    )
     if fmt == formats.PDF:
         if kind not in selectors.HOURS_REPORTS:
             raise InvalidInput(
@@ -186,6 +227,9 @@ def export_link(
         reason=reason,
         actor=principal.actor,
         file_name=file_name(kind, fmt, scope, date_from, date_to),
+        group_id=group_id,
+        division_code=division_code,
+        token=token_id,
     )
     link = signing.dumps(asdict(spec), salt=_SALT, compress=True)
     expires_at = timezone.now() + datetime.timedelta(seconds=settings.EXPORT_LINK_SECONDS)
@@ -200,6 +244,66 @@ def open_link(link: str, region: Region) -> ExportSpec | None:
     except (signing.BadSignature, TypeError, ValueError):  # SignatureExpired included
         return None
     return spec if spec.region == region.code else None
+
+
+def _signer(spec: ExportSpec) -> Principal | None:
+    """The principal that signed ``spec``, as it is now: None once its account is
+    gone or disabled, or the token it signed with is revoked or expired."""
+    if spec.actor.startswith("cli:"):  # an operator at the command line
+        return accounts.OperatorPrincipal(spec.actor.removeprefix("cli:"))
+    kind, _sep, rest = spec.actor.partition(":")
+    account_id = rest.partition(":")[0]
+    if kind != "account" or not account_id.isdigit():
+        return None
+    account = (
+        Account.objects.select_related("volunteer")
+        .filter(id=int(account_id), is_active=True)
+        .first()
+    )
+    if account is None:
+        return None
+    if spec.token is not None:
+        live = AccessToken.objects.filter(
+            id=spec.token,
+            account=account,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        if not live.exists():
+            return None
+    return accounts.principal_for(account)
+
+
+def check_signer(spec: ExportSpec, region: Region) -> None:
+    """Raise ``PermissionDenied`` unless whoever signed ``spec`` may still download
+    it: the account exists and is active, the token it signed with is live, and
+    ``authorize_export`` still grants it the same scope (and the reveal). Reads
+    and writes nothing else: the reveal log is written by ``stream``, after."""
+    principal = _signer(spec)
+    if principal is None:
+        raise PermissionDenied(
+            _(
+                "the account that asked for this link is disabled or logged out; "
+                "log in and ask for a new link"
+            )
+        )
+    try:
+        scope = authorize_export(
+            kind=spec.kind,
+            principal=principal,
+            policy=region.get_policy(),
+            region=region,
+            group_id=spec.group_id,
+            division_code=spec.division_code,
+            reveal=spec.reveal,
+            reason=spec.reason,
+        )
+    except ServiceError:
+        scope = None
+    if scope is None or scope.encode() != spec.scope:
+        raise PermissionDenied(
+            _("the account that asked for this link may no longer export this file")
+        )
 
 
 def stream(spec: ExportSpec) -> Iterator[bytes]:
@@ -302,4 +406,13 @@ def _volunteer_rows(spec: ExportSpec, scope: Scope, date_from, date_to) -> Itera
             ]
 
 
-__all__ = ["AREA", "GROUP", "SELF", "export_link", "open_link", "stream"]
+__all__ = [
+    "AREA",
+    "GROUP",
+    "SELF",
+    "authorize_export",
+    "check_signer",
+    "export_link",
+    "open_link",
+    "stream",
+]

@@ -13,8 +13,12 @@ import enum
 from decimal import Decimal
 
 import strawberry
+from django.http import HttpRequest
 from strawberry.types import Info
 
+from central.errors import Throttled
+from central.throttle import client_address
+from schema.errors import QueryError
 from schema.identity import global_id
 from schema.node import Node
 from schema.region.fields import model_field, model_id
@@ -132,9 +136,25 @@ class CertificateVerification(Node):
         return strawberry.ID(global_id("CertificateVerification", self._code))
 
 
-def verification_of(code: str) -> CertificateVerification | None:
-    """What ``verifyCertificate(code)`` answers."""
-    found = certificates.verify(code)
+def verification_of(code: str, *, request: HttpRequest) -> CertificateVerification | None:
+    """What ``verifyCertificate(code)`` (and ``node`` of its id) answers: a
+    ``THROTTLED`` error (``extensions.retryAfter``) once the caller's address has
+    looked up too many codes that do not exist (``certificates.verify_from``).
+
+    Each code is looked up (and a miss counted) once per request, its outcome kept
+    on the request: query resolvers may run twice (``schema/compiled.py`` falls
+    back to graphql-core, or verifies against it), and a second run must neither
+    count the miss again nor answer differently."""
+    lookups = request.__dict__.setdefault("_certificate_lookups", {})
+    key = certificates.normalize_code(code)
+    if key not in lookups:
+        try:
+            lookups[key] = certificates.verify_from(code, address=client_address(request))
+        except Throttled as refused:
+            lookups[key] = refused
+    found = lookups[key]
+    if isinstance(found, Throttled):
+        raise QueryError(found)
     if found is None:
         return None
     return CertificateVerification(
