@@ -454,6 +454,9 @@ def test_a_signed_link_downloads_the_pdf_from_a_front_end(gql, s, central_admin)
         def timestamp(self):
             return signing.b62_encode(int(timezone.now().timestamp()) - 86400)
 
-    stale = Yesterday(salt="certificate-pdf-link").sign(f"500000:{code}").split(":", 2)[2]
+    # The link's payload as certificates.download_link signs it, a day old.
+    payload = signing.loads(signature, salt="certificate-pdf-link")
+    assert payload["code"] == code and payload["actor"].startswith("account:")
+    stale = Yesterday(salt="certificate-pdf-link").sign_object(payload, compress=True)
     expired = get(gql, f"/certificates/{code}.pdf?link={stale}")
     assert expired.status_code == 403 and expired.json()["error"]["code"] == "LINK_EXPIRED"

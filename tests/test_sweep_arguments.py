@@ -32,6 +32,16 @@ What must hold, for every call:
 
 A field that takes arguments and lists rows, added to the schema without a row in
 ``FIELDS``, fails ``test_every_argument_field_has_a_row``.
+
+A queue's ``status`` shows decided items instead of pending ones; the rows it adds
+are checked with ``node(id:)`` where node shows their kind. Four kinds have no node
+(``CorrectionRequest``, ``Objection``, ``ProjectApplication``, ``StarApplication``;
+``DECIDED``): for those the world gets one freshly decided row each (decided over
+the API by the team's admin, ``decided``), after each persona's views of the four
+queues were taken — pending and by every status. Each persona's ``status:`` list
+must then show only rows it showed before: a row it had in its pending queue (one
+it decides) or in a status view it already had. A persona that sees the fresh
+decided row of a group or county it did not see pending fails the sweep.
 """
 
 from __future__ import annotations
@@ -433,10 +443,76 @@ def _visible(w: World, actor, value: str, cache: dict) -> bool:
     return cache[actor.persona, value]
 
 
+# Queues whose rows node(id:) does not show: a fresh row of each is decided over the
+# API by the team's admin (the mutation, its variable), after the personas' views.
+DECIDED: dict[str, tuple[Callable[[World], str], str]] = {
+    "projectApplications": (
+        lambda w: w.project_application(),
+        "mutation($i: ID!) { decideProjectApplication(applicationId: $i, accept: false) "
+        "{ errors { code message } } }",
+    ),
+    "objections": (
+        lambda w: w.objection(),
+        'mutation($i: ID!) { resolveObjection(objectionId: $i, upheld: false, reason: "核实无误")'
+        " { errors { code message } } }",
+    ),
+    "correctionRequests": (
+        lambda w: w.correction(),
+        'mutation($i: ID!) { declineCorrection(requestId: $i, reason: "记录无误") '
+        "{ errors { code message } } }",
+    ),
+    "starApplications": (
+        lambda w: w.star_application(),
+        'mutation($i: ID!) { decideStarApplication(applicationId: $i, grant: false, reason: "不符")'
+        " { errors { code message } } }",
+    ),
+}
+
+
+def _statuses(name: str) -> list[str]:
+    named = get_named_type(_field("WorkQueues", name).args["status"].type)
+    assert isinstance(named, GraphQLEnumType)
+    return list(named.values)
+
+
+def _queue_ids(w: World, actor) -> dict[str, set[str]]:
+    """The ids each ``DECIDED`` queue shows ``actor``: pending and in every status
+    (a document per queue: at most 6 aliases, under the schema's limit)."""
+    seen: dict[str, set[str]] = {}
+    for name in DECIDED:
+        parts = [
+            f"q{i}: {name}({f'status: {status}, ' if status else ''}first: 100) "
+            "{ edges { node { id } } }"
+            for i, status in enumerate((None, *_statuses(name)))
+        ]
+        body = w.send(actor, f"query {{ me {{ workQueues {{ {' '.join(parts)} }} }} }}", {})
+        assert all(code in TYPED for code in codes(body)), body
+        queues = ((body.get("data") or {}).get("me") or {}).get("workQueues") or {}
+        seen[name] = {row_id for value in queues.values() for row_id in _node_ids(value)}
+    return seen
+
+
 @pytest.fixture(scope="module")
-def baselines(world):
+def decided(world):
+    """A fresh row of each ``DECIDED`` queue, pending, then each persona's views of
+    those queues (by id), then each row decided by the team's admin over the API.
+    Answers the views and the decided rows' ids by queue."""
+    w = world
+    fresh = {name: make(w) for name, (make, _doc) in DECIDED.items()}
+    before = {persona: _queue_ids(w, w.actor(persona)) for persona in PERSONAS}
+    for name, (_make, doc) in DECIDED.items():
+        assert fresh[name] in before["group_admin"][name], name  # the admin decides it
+        answer = w.send(w.actor("group_admin"), doc, {"i": fresh[name]})
+        (payload,) = answer["data"].values()
+        assert payload["errors"] == [], (name, payload)
+    return before, fresh
+
+
+@pytest.fixture(scope="module")
+def baselines(world, decided):
     """Each persona's plain answer of each field at each parent, selected whole: the
-    ids and cursors they hand out, and the numbers they show (checked here)."""
+    ids and cursors they hand out, and the numbers they show (checked here). After
+    ``decided``, so its decisions are in every baseline."""
     w = world
     pool = Pool(ids={}, cursors={})
     for value in (w.pending_group_id, w.draft_id, w.pending_project_id):
@@ -470,8 +546,9 @@ def baselines(world):
 
 
 @pytest.mark.parametrize("type_field", sorted(FIELDS), ids=lambda tf: ".".join(tf))
-def test_hostile_arguments(baselines, type_field):
+def test_hostile_arguments(baselines, decided, type_field):
     w, pool, answers = baselines
+    before, _fresh = decided
     type_name, name = type_field
     problems: list[str] = []
     seen: dict = {}
@@ -497,6 +574,12 @@ def test_hostile_arguments(baselines, type_field):
                     for row_id in _row_ids(value, baseline):
                         if not _visible(w, actor, row_id, seen):
                             problems.append(f"{where}: shows {row_id[:8]}, hidden from node")
+                    if type_name == "WorkQueues" and name in DECIDED:
+                        # No node for these: only rows the persona's views showed
+                        # before ``decided`` decided one (its pending queue's included).
+                        for row_id in _node_ids(value):
+                            if row_id not in before[persona][name]:
+                                problems.append(f"{where}: shows {row_id[:8]}, unseen before")
                 elif type_name != "Query":
                     wider = set(rows_of(value)) - baseline
                     if wider:
@@ -540,6 +623,29 @@ def _row_ids(value, baseline: set[str]) -> list[str]:
         if fresh and _kind_of(node["id"]) in NODE_KINDS:
             ids.append(node["id"])
     return ids
+
+
+def _node_ids(value) -> list[str]:
+    """The ids of a connection's nodes."""
+    if not isinstance(value, dict):
+        return []
+    return [edge["node"]["id"] for edge in value.get("edges") or []]
+
+
+def test_decided_rows_show_to_their_deciders_only(world, decided):
+    """Not vacuous: each freshly decided row is in the ``status:`` view of the
+    personas that had it pending (the team's admin at least) and of no other."""
+    w = world
+    before, fresh = decided
+    problems = []
+    for persona in PERSONAS:
+        now = _queue_ids(w, w.actor(persona))
+        for name, row_id in fresh.items():
+            had = row_id in before[persona][name]
+            if (row_id in now[name]) != had:
+                problems.append(f"{name} as {persona}: decided row shown {not had}")
+    assert not problems, "\n".join(problems)
+    assert all(row_id in before["group_admin"][n] for n, row_id in fresh.items())
 
 
 def _sent_id(args: dict) -> str:

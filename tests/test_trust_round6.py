@@ -11,6 +11,9 @@
   was removed, whose account was disabled or whose token was revoked inside the
   link's five minutes still downloaded ID numbers. The download now asks the
   export's own permission check again (``reports.services.check_signer``).
+- A certificate's PDF link (``certificateDownloadLink``) had the same hole: it
+  now carries its asker and their token too, and the download asks
+  ``may_download`` again (``certificates.services.check_link_signer``).
 - ``PLATFORM_TLS_FRONT=1`` marks the session and CSRF cookies ``Secure`` (and
   trusts ``X-Forwarded-Proto: https``); off by default.
 
@@ -316,6 +319,65 @@ def test_an_export_link_dies_with_its_signers_right(server, gql, change):
     assert error["code"] == "PERMISSION_DENIED", error
     expected = "may no longer export" if change == "role_removed" else "disabled or logged out"
     assert expected in error["message"]
+
+
+# --- 2b. a certificate's PDF link is authorised again at download ---------------------
+
+LINK = """mutation($c: String!) { certificateDownloadLink(code: $c) { url
+  errors { field code message } } }"""
+
+
+def _pdf_link(gql, token: str, code: str) -> str:
+    payload = gql.region(SLUG, LINK, {"c": code}, token=token)["data"]["certificateDownloadLink"]
+    assert payload["errors"] == [], payload
+    parts = urlsplit(payload["url"])
+    return f"{parts.path}?{parts.query}"
+
+
+@pytest.mark.parametrize("change", ["role_removed", "account_disabled", "token_revoked"])
+def test_a_certificate_link_dies_with_its_signers_right(server, gql, change):
+    """As an export link: the group admin who asked for the link loses the right
+    (``may_download`` no longer grants it), is disabled or logs out inside the
+    link's minutes; the link then answers a typed 403 and no PDF."""
+    from tenants.certificates.pdf import render_seal_placeholder_png
+
+    s = stage()  # a hierarchy of its own: its admin loses the role
+    token = login(gql, SLUG, s.admin)
+    upload_seal(gql, s.group_id, render_seal_placeholder_png("测试志愿服务队"), token)
+    issued = issue(gql, s, token)["data"]["issueCertificate"]
+    assert issued["errors"] == [], issued
+    code = issued["certificate"]["verificationCode"]
+    # The right still held: the link serves the PDF.
+    served = gql.http.get(_pdf_link(gql, token, code), headers={"Host": HOST})
+    assert served.status_code == 200, served.text[:500]
+    assert served.headers["Content-Type"] == "application/pdf"
+    assert served.content.startswith(b"%PDF")
+
+    path = _pdf_link(gql, token, code)
+    with tenant_context(region(SLUG)):
+        account = Account.objects.get(username=s.admin)
+        if change == "role_removed":
+            Role.objects.filter(account=account, group_id=s.group_id).delete()
+        elif change == "account_disabled":
+            Account.objects.filter(id=account.id).update(is_active=False)
+    if change == "token_revoked":
+        out = gql.region(SLUG, "mutation { logout { ok } }", token=token)
+        assert out["data"]["logout"]["ok"] is True, out
+    refused = gql.http.get(path, headers={"Host": HOST, "Accept-Language": "en"})
+    assert refused.status_code == 403, refused.text[:500]
+    assert refused.headers["Content-Type"].startswith("application/json")
+    assert not refused.content.startswith(b"%PDF")
+    error = refused.json()["error"]
+    assert error["code"] == "PERMISSION_DENIED", error
+    expected = (
+        "may no longer download this certificate"
+        if change == "role_removed"
+        else "disabled or logged out"
+    )
+    assert expected in error["message"], error
+    # In Chinese first.
+    chinese = gql.http.get(path, headers={"Host": HOST, "Accept-Language": "zh-CN"})
+    assert chinese.status_code == 403 and "申请此链接的账号" in chinese.json()["error"]["message"]
 
 
 # --- 3. the session cookie is Secure behind a TLS front -------------------------------

@@ -28,6 +28,7 @@ import datetime
 import secrets
 import uuid
 from collections import OrderedDict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +46,7 @@ from central.throttle import VERIFY, check_refusals, count_refusal
 from tenants.accounts import services as accounts
 from tenants.accounts.models import LoginThrottle
 from tenants.accounts.principal import Principal
+from tenants.accounts.signers import signer
 from tenants.audit.services import record
 from tenants.certificates.models import Certificate, GroupSeal
 from tenants.certificates.pdf import CertificateData, ServiceRow, render_certificate_pdf
@@ -202,15 +204,30 @@ def download_path(code: str) -> str:
 # A signed download link lets a browser fetch the PDF with a plain GET (an <a
 # href>, window.open), which cannot carry the bearer token; it is short-lived
 # and names one certificate of one region, so a leaked link is worth little.
+# It also names who asked for it and the token they asked with (audit round 6):
+# at download ``check_link_signer`` asks ``may_download`` again, of that
+# account as it is now, as export links do (``reports.services.check_signer``).
 _LINK_SALT = "certificate-pdf-link"
 
 
+@dataclass(frozen=True)
+class CertificateLink:
+    """What a certificate's PDF link carries, signed."""
+
+    region: str
+    code: str
+    actor: str
+    token: int | None
+
+
 def download_link(
-    *, code: str, principal: Principal | None, region: Region
+    *, code: str, principal: Principal | None, region: Region, token_id: int | None = None
 ) -> tuple[str, datetime.datetime]:
     """A path to the certificate's PDF that works without ``Authorization`` for
     ``settings.CERTIFICATE_LINK_SECONDS``, and when it expires; for those who may
-    download it (the volunteer, the issuing group's staff, the authority)."""
+    download it (the volunteer, the issuing group's staff, the authority).
+    ``token_id``: the access token the caller asks with, which must still be live
+    when the PDF is downloaded."""
     principal = accounts.require(principal)
     certificate = find(code)
     if certificate is None:
@@ -219,24 +236,47 @@ def download_link(
         raise PermissionDenied(
             _("only the volunteer, the issuing group's staff and the authority"), field="code"
         )
-    signed = signing.TimestampSigner(salt=_LINK_SALT).sign(
-        f"{region.code}:{certificate.verification_code}"
+    signed = CertificateLink(
+        region=region.code,
+        code=certificate.verification_code,
+        actor=principal.actor,
+        token=token_id,
     )
-    link = signed.split(":", 2)[2]  # the timestamp and signature; the rest is in the path
+    link = signing.dumps(asdict(signed), salt=_LINK_SALT, compress=True)
     expires_at = timezone.now() + datetime.timedelta(seconds=settings.CERTIFICATE_LINK_SECONDS)
     return f"{download_path(certificate.verification_code)}?link={link}", expires_at
 
 
-def link_is_valid(link: str, code: str, region: Region) -> bool:
-    """Whether ``link`` (from ``download_link``) is this region's, for this
-    certificate, and not expired."""
+def open_link(link: str, code: str, region: Region) -> CertificateLink | None:
+    """What ``link`` (from ``download_link``) carries, if it is signed here, not
+    expired, of ``region`` and for the certificate ``code``."""
     try:
-        signing.TimestampSigner(salt=_LINK_SALT).unsign(
-            f"{region.code}:{code}:{link}", max_age=settings.CERTIFICATE_LINK_SECONDS
+        data = signing.loads(link, salt=_LINK_SALT, max_age=settings.CERTIFICATE_LINK_SECONDS)
+        signed = CertificateLink(**data)
+    except (signing.BadSignature, TypeError, ValueError):  # SignatureExpired included
+        return None
+    if signed.region != region.code or signed.code != normalize_code(code):
+        return None
+    return signed
+
+
+def check_link_signer(signed: CertificateLink, certificate: Certificate) -> None:
+    """Raise ``PermissionDenied`` unless whoever asked for the link may still
+    download ``certificate``: the account exists and is active, the token it asked
+    with is live, and ``may_download`` — the check ``download_link`` made — still
+    says yes."""
+    principal = signer(signed.actor, signed.token)
+    if principal is None:
+        raise PermissionDenied(
+            _(
+                "the account that asked for this link is disabled or logged out; "
+                "log in and ask for a new link"
+            )
         )
-    except signing.BadSignature:  # SignatureExpired included
-        return False
-    return True
+    if not may_download(certificate, principal):
+        raise PermissionDenied(
+            _("the account that asked for this link may no longer download this certificate")
+        )
 
 
 def _site_url(region: Region) -> str:

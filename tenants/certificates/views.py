@@ -7,7 +7,11 @@ another region's host is simply unknown there (404).
   and the authority, with ``Authorization: Bearer <token>`` as for
   ``/groups/<id>/certificate``; or, without any header, with the short-lived
   signed ``?link=`` of the ``certificateDownloadLink`` mutation (a browser's
-  plain GET, an ``<a href>``, cannot send the token).
+  plain GET, an ``<a href>``, cannot send the token). The link names who asked
+  for it and the token they asked with; if that account is disabled, the token
+  revoked (logged out) or the account may no longer download the certificate
+  (``may_download``, asked again: ``certificates.check_link_signer``), the link
+  answers ``403 PERMISSION_DENIED`` and serves nothing.
 - ``GET /certificates/verify/<code>``: public, the page the QR code points to;
   says whether the certificate is genuine (现行有效) or revoked (已撤销) and
   shows exactly what the certificate states (000 Art.17, 民发〔2015〕149号),
@@ -52,6 +56,7 @@ def _refuse(status: int, code: str, message: str) -> JsonResponse:
 def certificate_pdf(request, code: str):
     link = request.GET.get("link")
     principal = None
+    signed = None
     if link is None:
         try:
             principal = authenticate(bearer_token(request), request.region.code)
@@ -63,7 +68,7 @@ def certificate_pdf(request, code: str):
                 "UNAUTHENTICATED",
                 _("send Authorization: Bearer <token>, or use a link from certificateDownloadLink"),
             )
-    elif not certificates.link_is_valid(link, code, request.region):
+    elif (signed := certificates.open_link(link, code, request.region)) is None:
         return _refuse(
             403, "LINK_EXPIRED", _("this download link is expired or not valid; ask for a new one")
         )
@@ -76,6 +81,13 @@ def certificate_pdf(request, code: str):
     path = certificates.pdf_path(certificate) if certificate else None
     if certificate is None or path is None or not path.is_file():
         return _refuse(404, "NOT_FOUND", _("no such certificate"))
+    if signed is not None:
+        # The link's signer, as they are now, may still download it (audit round 6).
+        try:
+            certificates.check_link_signer(signed, certificate)
+        except ServiceError as refused:
+            problem = refused.problems[0]
+            return _refuse(403, problem.code, problem.message)
     if principal is not None and not may_download(certificate, principal):
         return _refuse(
             403,

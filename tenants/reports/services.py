@@ -42,8 +42,8 @@ from central.divisions import DivisionCodeError, check_division_in_region, divis
 from central.errors import InvalidInput, PermissionDenied, ServiceError
 from central.policy import RegionPolicy
 from tenants.accounts import services as accounts
-from tenants.accounts.models import AccessToken, Account
 from tenants.accounts.principal import Principal
+from tenants.accounts.signers import signer
 from tenants.audit.services import record
 from tenants.groups.models import VolunteerGroup
 from tenants.groups.selectors import visible_group
@@ -246,40 +246,12 @@ def open_link(link: str, region: Region) -> ExportSpec | None:
     return spec if spec.region == region.code else None
 
 
-def _signer(spec: ExportSpec) -> Principal | None:
-    """The principal that signed ``spec``, as it is now: None once its account is
-    gone or disabled, or the token it signed with is revoked or expired."""
-    if spec.actor.startswith("cli:"):  # an operator at the command line
-        return accounts.OperatorPrincipal(spec.actor.removeprefix("cli:"))
-    kind, _sep, rest = spec.actor.partition(":")
-    account_id = rest.partition(":")[0]
-    if kind != "account" or not account_id.isdigit():
-        return None
-    account = (
-        Account.objects.select_related("volunteer")
-        .filter(id=int(account_id), is_active=True)
-        .first()
-    )
-    if account is None:
-        return None
-    if spec.token is not None:
-        live = AccessToken.objects.filter(
-            id=spec.token,
-            account=account,
-            revoked_at__isnull=True,
-            expires_at__gt=timezone.now(),
-        )
-        if not live.exists():
-            return None
-    return accounts.principal_for(account)
-
-
 def check_signer(spec: ExportSpec, region: Region) -> None:
     """Raise ``PermissionDenied`` unless whoever signed ``spec`` may still download
     it: the account exists and is active, the token it signed with is live, and
     ``authorize_export`` still grants it the same scope (and the reveal). Reads
     and writes nothing else: the reveal log is written by ``stream``, after."""
-    principal = _signer(spec)
+    principal = signer(spec.actor, spec.token)
     if principal is None:
         raise PermissionDenied(
             _(

@@ -8,10 +8,12 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.types import Info
 
+from schema.context import bearer_token
 from schema.errors import Payload, mutation_payload
 from schema.identity import global_id
 from schema.region.auth import parse_id, principal_of
 from schema.region.certificates.types import Certificate, _absolute
+from tenants.accounts.services import token_id_of
 from tenants.certificates import services as certificates
 
 
@@ -78,12 +80,16 @@ class CertificatesMutation:
     @strawberry.mutation(
         description="A short-lived signed link to a certificate's PDF, for a browser that "
         "cannot send the bearer token with a plain GET: the volunteer, the issuing group's "
-        "staff, the authority."
+        "staff, the authority. At download the link's asker must still be allowed: their "
+        "account active, the token they asked with not logged out."
     )
     @mutation_payload(CertificateDownloadLinkPayload)
     def certificate_download_link(self, info: Info, code: str) -> CertificateDownloadLinkPayload:
         path, expires_at = certificates.download_link(
-            code=code, principal=principal_of(info), region=info.context.region
+            code=code,
+            principal=principal_of(info),
+            region=info.context.region,
+            token_id=token_id_of(bearer_token(info.context.request)),
         )
         return CertificateDownloadLinkPayload(url=_absolute(info, path), expires_at=expires_at)
 
