@@ -306,6 +306,16 @@ def test_an_export_link_dies_with_its_signers_right(server, gql, change):
     assert _reveals(s) == before + 1
 
     path = _reveal_link(gql, token, s.group_id)
+    _take_away_right(gql, s, token, change)
+    error = _refused(gql, path, s)
+    assert error["code"] == "PERMISSION_DENIED", error
+    expected = "may no longer export" if change == "role_removed" else "disabled or logged out"
+    assert expected in error["message"]
+
+
+def _take_away_right(gql, s, token: str, change: str) -> None:
+    """What a signer loses inside a link's minutes: the group role, the account
+    (disabled), or the token (``logout``)."""
     with tenant_context(region(SLUG)):
         account = Account.objects.get(username=s.admin)
         if change == "role_removed":
@@ -315,10 +325,6 @@ def test_an_export_link_dies_with_its_signers_right(server, gql, change):
     if change == "token_revoked":
         out = gql.region(SLUG, "mutation { logout { ok } }", token=token)
         assert out["data"]["logout"]["ok"] is True, out
-    error = _refused(gql, path, s)
-    assert error["code"] == "PERMISSION_DENIED", error
-    expected = "may no longer export" if change == "role_removed" else "disabled or logged out"
-    assert expected in error["message"]
 
 
 # --- 2b. a certificate's PDF link is authorised again at download ---------------------
@@ -354,15 +360,7 @@ def test_a_certificate_link_dies_with_its_signers_right(server, gql, change):
     assert served.content.startswith(b"%PDF")
 
     path = _pdf_link(gql, token, code)
-    with tenant_context(region(SLUG)):
-        account = Account.objects.get(username=s.admin)
-        if change == "role_removed":
-            Role.objects.filter(account=account, group_id=s.group_id).delete()
-        elif change == "account_disabled":
-            Account.objects.filter(id=account.id).update(is_active=False)
-    if change == "token_revoked":
-        out = gql.region(SLUG, "mutation { logout { ok } }", token=token)
-        assert out["data"]["logout"]["ok"] is True, out
+    _take_away_right(gql, s, token, change)
     refused = gql.http.get(path, headers={"Host": HOST, "Accept-Language": "en"})
     assert refused.status_code == 403, refused.text[:500]
     assert refused.headers["Content-Type"].startswith("application/json")
