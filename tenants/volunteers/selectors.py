@@ -27,15 +27,19 @@ def _numbered(number: str) -> QuerySet[Volunteer]:
     return Volunteer.objects.filter(number=number).order_by()  # unique: no order needed
 
 
+def _normal(number: str) -> str:
+    return (number or "").strip()
+
+
 def by_number(number: str) -> QuerySet[Volunteer]:
-    return _numbered((number or "").strip())
+    return _numbered(_normal(number))
 
 
 def one_by_number(number: str, columns: Sequence[str]) -> Volunteer | None:
     """:func:`by_number`'s volunteer with only ``columns`` loaded, by a statement
     compiled once per column list (``tenants.loading.unique_row``; numbers are
     unique)."""
-    return unique_row(_numbered, (number or "").strip(), columns)
+    return unique_row(_numbered, _normal(number), columns)
 
 
 def sees_every_volunteer(principal: Principal) -> bool:
