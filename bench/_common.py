@@ -106,17 +106,23 @@ def machine_ticks() -> tuple[int, int] | None:
     return fields[3] + fields[4], sum(fields[:8])
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process tree, including children it has already reaped."""
+def _tree(pid: int) -> list:
+    """The process ``pid`` and its descendants (psutil), or [] once it is gone."""
     import psutil
 
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0.0
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process tree, including children it has already reaped."""
+    import psutil
+
     total = 0.0
-    for proc in procs:
+    for proc in _tree(pid):
         try:
             t = proc.cpu_times()
         except psutil.NoSuchProcess:
@@ -131,13 +137,8 @@ def system_and_faults(pid: int) -> tuple[float, int]:
     instruction counts in user space do not see."""
     import psutil
 
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0, 0
     system, faults = 0.0, 0
-    for proc in procs:
+    for proc in _tree(pid):
         try:
             fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
             t = proc.cpu_times()
@@ -152,16 +153,9 @@ def context_switches(pid: int) -> tuple[int, int]:
     """(voluntary, involuntary) context switches so far of every thread of a
     process tree, from ``/proc/<pid>/task/*/status`` ((0, 0) off Linux). A thread
     waiting for the GIL or a lock sleeps: a voluntary switch."""
-    import psutil
-
-    try:
-        root = psutil.Process(pid)
-        pids = [root.pid, *(child.pid for child in root.children(recursive=True))]
-    except psutil.NoSuchProcess:
-        return 0, 0
     voluntary = involuntary = 0
-    for each in pids:
-        for status in Path(f"/proc/{each}/task").glob("*/status"):
+    for proc in _tree(pid):
+        for status in Path(f"/proc/{proc.pid}/task").glob("*/status"):
             try:
                 text = status.read_text()
             except OSError:  # the thread ended meanwhile
